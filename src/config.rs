@@ -1,0 +1,109 @@
+//! The one configuration loader: command-line flags, else environment variables, else defaults
+//! that make the embedded set-up work with nothing configured.
+
+use clap::Args;
+use std::path::PathBuf;
+
+#[derive(Args, Clone, Debug)]
+pub struct Config {
+    /// `sqlite://path/to/file.db` (created if missing) or `postgres://user@host/db`.
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        default_value = "sqlite://passnum.db",
+        global = true
+    )]
+    pub database_url: String,
+
+    /// Largest number of database connections (readers on SQLite; all on PostgreSQL).
+    #[arg(
+        long,
+        env = "PASSNUM_DB_CONNECTIONS",
+        default_value_t = 8,
+        global = true
+    )]
+    pub db_connections: u32,
+
+    /// Signing keys file, created with one key on first start if missing.
+    #[arg(
+        long,
+        env = "PASSNUM_KEYS_FILE",
+        default_value = "passnum.keys",
+        global = true
+    )]
+    pub keys_file: PathBuf,
+
+    /// Signing keys given inline instead of a file: `KEYID:base64,KEYID:base64`, newest last.
+    #[arg(
+        long,
+        env = "PASSNUM_SIGNING_KEYS",
+        hide_env_values = true,
+        global = true
+    )]
+    pub signing_keys: Option<String>,
+
+    /// How long a site may undo its own redemption.
+    #[arg(
+        long,
+        env = "PASSNUM_UNDO_WINDOW_HOURS",
+        default_value_t = 48,
+        global = true
+    )]
+    pub undo_window_hours: i64,
+
+    /// Invalid codes accepted from one site or one address per window before answering 429.
+    #[arg(
+        long,
+        env = "PASSNUM_INVALID_CODE_LIMIT",
+        default_value_t = 20,
+        global = true
+    )]
+    pub invalid_code_limit: u32,
+
+    /// Public pass look-ups accepted from one address per window.
+    #[arg(
+        long,
+        env = "PASSNUM_PUBLIC_LOOKUP_LIMIT",
+        default_value_t = 30,
+        global = true
+    )]
+    pub public_lookup_limit: u32,
+
+    /// Length of a rate-limit window, in seconds.
+    #[arg(
+        long,
+        env = "PASSNUM_RATE_WINDOW_SECS",
+        default_value_t = 600,
+        global = true
+    )]
+    pub rate_window_secs: u64,
+
+    /// Telephone number shown to beneficiaries.
+    #[arg(
+        long,
+        env = "PASSNUM_HELPLINE_PHONE",
+        default_value = "01 00 00 00 00",
+        global = true
+    )]
+    pub helpline_phone: String,
+}
+
+impl Config {
+    /// The defaults, as a binary started with no flags and no environment would have them.
+    pub fn defaults() -> Self {
+        #[derive(clap::Parser)]
+        struct Only {
+            #[command(flatten)]
+            config: Config,
+        }
+        let only: Only = clap::Parser::parse_from(["passnum"]);
+        only.config
+    }
+
+    pub fn keyring(&self) -> anyhow::Result<crate::vouchers::codes::Keyring> {
+        match &self.signing_keys {
+            Some(spec) => crate::vouchers::keys::parse_env(spec),
+            None => crate::vouchers::keys::load_or_create(&self.keys_file),
+        }
+    }
+}

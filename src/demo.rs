@@ -1,0 +1,442 @@
+//! `passnum bootstrap` and `passnum demo`: an operator to start from, and a realistic
+//! programme with passes in every state, so a newcomer can try every call.
+
+use crate::error::Result;
+use crate::http::AppState;
+use crate::orgs::{self, NewOrganization, Organization, QualificationChange};
+use crate::programs::{self, NewAllocation, NewFunding, NewProgram};
+use crate::redemption::{self, NewRedemption};
+use crate::vouchers::{self, codes, NewPass, PassView};
+use jiff::{SignedDuration, ToSpan};
+use std::fmt::Write as _;
+
+/// Creates the operator organisation if missing; returns a new operator token.
+pub async fn bootstrap(state: &AppState) -> Result<String> {
+    let mut tx = state.db.begin().await?;
+    let now = state.clock.now();
+    let operator_id = match orgs::operator_exists(&mut tx).await? {
+        Some(id) => id,
+        None => {
+            orgs::create(
+                &mut tx,
+                NewOrganization {
+                    kind: "operator".into(),
+                    name: "Opérateur du Pass numérique".into(),
+                    siret: None,
+                    department: None,
+                    postcode: None,
+                },
+                now,
+            )
+            .await?
+        }
+    };
+    let token = orgs::create_token(&mut tx, &operator_id, now).await?;
+    tx.commit().await?;
+    Ok(token)
+}
+
+struct Member {
+    org: Organization,
+    token: String,
+}
+
+async fn member(
+    tx: &mut crate::db::Conn,
+    kind: &str,
+    name: &str,
+    siret: Option<&str>,
+    department: &str,
+    postcode: &str,
+    now: jiff::Timestamp,
+) -> Result<Member> {
+    let id = orgs::create(
+        tx,
+        NewOrganization {
+            kind: kind.into(),
+            name: name.into(),
+            siret: siret.map(Into::into),
+            department: Some(department.into()),
+            postcode: Some(postcode.into()),
+        },
+        now,
+    )
+    .await?;
+    let token = orgs::create_token(tx, &id, now).await?;
+    let org = orgs::find(tx, &id)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("organisation {id} vanished"))?;
+    Ok(Member { org, token })
+}
+
+/// Fills a fresh database; on a database that already has a demo, only says so.
+pub async fn fill(state: &AppState) -> Result<String> {
+    let mut tx = state.db.begin().await?;
+    if orgs::operator_exists(&mut tx).await?.is_some() {
+        return Ok(
+            "This database already holds data: the demo was not added again. \
+                   Start from a fresh database (delete passnum.db) to see the demo guide."
+                .into(),
+        );
+    }
+    let now = state.clock.now();
+    let today = state.clock.today();
+    let keyring = &state.keyring;
+    let operator = member(
+        &mut tx,
+        "operator",
+        "Opérateur du Pass numérique",
+        None,
+        "75",
+        "75011",
+        now,
+    )
+    .await?;
+    let gironde = member(
+        &mut tx,
+        "funder",
+        "Département de la Gironde",
+        None,
+        "33",
+        "33000",
+        now,
+    )
+    .await?;
+    let roubaix = member(
+        &mut tx,
+        "funder",
+        "Ville de Roubaix",
+        None,
+        "59",
+        "59100",
+        now,
+    )
+    .await?;
+    let france_travail = member(
+        &mut tx,
+        "distributor",
+        "France Travail Bordeaux Bastide",
+        None,
+        "33",
+        "33100",
+        now,
+    )
+    .await?;
+    let caf = member(
+        &mut tx,
+        "distributor",
+        "CAF de la Gironde",
+        None,
+        "33",
+        "33000",
+        now,
+    )
+    .await?;
+    let ccas = member(
+        &mut tx,
+        "distributor",
+        "CCAS de Roubaix",
+        None,
+        "59",
+        "59100",
+        now,
+    )
+    .await?;
+    let sites_spec = [
+        ("Médiathèque Flora Tristan", "33", "33000"),
+        ("France Services Cenon", "33", "33150"),
+        ("Association Les Connectés", "33", "33800"),
+        ("Tiers-lieu La Condition Publique", "59", "59100"),
+        ("Espace numérique de l'Alma", "59", "59100"),
+    ];
+    let mut sites = Vec::new();
+    for (name, dep, postcode) in sites_spec {
+        let mut site = member(
+            &mut tx,
+            "site",
+            name,
+            Some("73282932000074"),
+            dep,
+            postcode,
+            now,
+        )
+        .await?;
+        site.org = orgs::set_qualification(
+            &mut tx,
+            &site.org.id,
+            QualificationChange {
+                status: "qualified".into(),
+                valid_until: Some(
+                    today
+                        .checked_add(1.year())
+                        .map_err(anyhow::Error::from)?
+                        .to_string(),
+                ),
+            },
+        )
+        .await?;
+        sites.push(site);
+    }
+    let unqualified = member(
+        &mut tx,
+        "site",
+        "Café associatif Le Lien (en attente de qualification)",
+        None,
+        "59",
+        "59100",
+        now,
+    )
+    .await?;
+
+    let mut guide = String::new();
+    let mut programmes = Vec::new();
+    for (funder, name, department, distributors) in [
+        (
+            &gironde,
+            "Pass numérique Gironde 2026",
+            "33",
+            vec![&france_travail, &caf],
+        ),
+        (&roubaix, "Pass numérique Roubaix", "59", vec![&ccas]),
+    ] {
+        let program = programs::create(
+            &mut tx,
+            &funder.org,
+            NewProgram {
+                name: name.into(),
+                budget_cents: 5_000_000,
+                cheque_value_cents: None,
+                validity_days: None,
+                department: Some(department.into()),
+            },
+            now,
+        )
+        .await?;
+        programs::record_funding(
+            &mut tx,
+            &funder.org,
+            &program.id,
+            NewFunding {
+                amount_cents: 2_000_000,
+                reference: format!("OP-{department}-2026-001"),
+            },
+            now,
+        )
+        .await?;
+        for d in distributors {
+            programs::allocate(
+                &mut tx,
+                &funder.org,
+                &program.id,
+                NewAllocation {
+                    distributor_id: d.org.id.clone(),
+                    cheques: 500,
+                },
+                now,
+            )
+            .await?;
+        }
+        programmes.push(program);
+    }
+
+    let fresh = issue(
+        &mut tx,
+        keyring,
+        &programmes,
+        &france_travail.org,
+        0,
+        10,
+        true,
+        "FT-2026-0001",
+        now,
+    )
+    .await?;
+    let partly = issue(
+        &mut tx,
+        keyring,
+        &programmes,
+        &france_travail.org,
+        0,
+        5,
+        true,
+        "FT-2026-0002",
+        now,
+    )
+    .await?;
+    redeem(&mut tx, keyring, now, &sites[0].org, &partly, 2).await?;
+    let used_up = issue(
+        &mut tx,
+        keyring,
+        &programmes,
+        &caf.org,
+        0,
+        5,
+        true,
+        "CAF-33-1187",
+        now,
+    )
+    .await?;
+    redeem(&mut tx, keyring, now, &sites[1].org, &used_up, 5).await?;
+    let stock = issue(
+        &mut tx,
+        keyring,
+        &programmes,
+        &caf.org,
+        0,
+        10,
+        false,
+        "",
+        now,
+    )
+    .await?;
+    let lost = issue(
+        &mut tx,
+        keyring,
+        &programmes,
+        &ccas.org,
+        1,
+        5,
+        true,
+        "CCAS-ROUBAIX-042",
+        now,
+    )
+    .await?;
+    redeem(&mut tx, keyring, now, &sites[3].org, &lost, 1).await?;
+    vouchers::cancel(&mut tx, keyring, &ccas.org, &lost.id, now, today).await?;
+    let long_ago = now
+        .checked_sub(SignedDuration::from_hours(24 * 400))
+        .map_err(anyhow::Error::from)?;
+    let expired = issue(
+        &mut tx,
+        keyring,
+        &programmes,
+        &ccas.org,
+        1,
+        5,
+        true,
+        "CCAS-ROUBAIX-007",
+        long_ago,
+    )
+    .await?;
+    tx.commit().await?;
+
+    let w = &mut guide;
+    let _ = writeln!(
+        w,
+        "passnum demo — {} (database {})",
+        today, state.config.database_url
+    );
+    let _ = writeln!(w, "\nAPI tokens (send as `Authorization: Bearer <token>`):");
+    let _ = writeln!(
+        w,
+        "  operator     {:<40} {}",
+        operator.org.name, operator.token
+    );
+    for m in [&gironde, &roubaix] {
+        let _ = writeln!(w, "  funder       {:<40} {}", m.org.name, m.token);
+    }
+    for m in [&france_travail, &caf, &ccas] {
+        let _ = writeln!(w, "  distributor  {:<40} {}", m.org.name, m.token);
+    }
+    for m in sites.iter().chain(std::iter::once(&unqualified)) {
+        let _ = writeln!(w, "  site         {:<40} {}", m.org.name, m.token);
+    }
+    let _ = writeln!(w, "\nProgrammes:");
+    for p in &programmes {
+        let _ = writeln!(w, "  {}  {}", p.id, p.name);
+    }
+    let _ = writeln!(w, "\nCarnets (pass code → what it shows):");
+    for (label, pass) in [
+        ("10 cheques, none used", &fresh),
+        ("5 cheques, 2 used", &partly),
+        ("5 cheques, all used", &used_up),
+        ("in stock, not yet activated", &stock),
+        ("lost and cancelled", &lost),
+        ("expired", &expired),
+    ] {
+        let _ = writeln!(w, "  {}  {label} (pass id {})", pass.pass_code, pass.id);
+    }
+    let _ = writeln!(
+        w,
+        "\nCheques a site can redeem now (short code / QR payload):"
+    );
+    for v in fresh.vouchers.iter().take(3) {
+        let _ = writeln!(
+            w,
+            "  {}  {}",
+            v.code,
+            v.qr_payload.clone().unwrap_or_default()
+        );
+    }
+    let site_token = &sites[2].token;
+    let _ = writeln!(w, "\nTry:");
+    let _ = writeln!(
+        w,
+        "  curl -s http://127.0.0.1:8080/api/v1/public/passes/{}",
+        fresh.pass_code
+    );
+    let _ = writeln!(
+        w,
+        "  curl -s -X POST http://127.0.0.1:8080/api/v1/redemptions -H 'Authorization: Bearer {site_token}' \
+         -H 'Content-Type: application/json' -d '{{\"code\": \"{}\", \"service\": \"workshop\", \"minutes\": 120}}'",
+        fresh.vouchers.get(3).map(|v| v.code.as_str()).unwrap_or_default()
+    );
+    let _ = writeln!(
+        w,
+        "  the same code again → 409 already_redeemed; a typo such as {} → 422 invalid_code",
+        typo_of(&fresh.vouchers[4].code)
+    );
+    Ok(guide)
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn issue(
+    tx: &mut crate::db::Conn,
+    keyring: &codes::Keyring,
+    programmes: &[programs::Program],
+    distributor: &Organization,
+    programme: usize,
+    cheques: i64,
+    active: bool,
+    reference: &str,
+    at: jiff::Timestamp,
+) -> Result<PassView> {
+    let new = NewPass {
+        program_id: programmes[programme].id.clone(),
+        cheques,
+        beneficiary_ref: Some(reference.into()),
+        email: None,
+        active: Some(active),
+    };
+    let day = at.to_zoned(crate::clock::paris()).date();
+    vouchers::issue(tx, keyring, distributor, new, at, day).await
+}
+
+/// Redeems the first `n` cheques of a pass.
+async fn redeem(
+    tx: &mut crate::db::Conn,
+    keyring: &codes::Keyring,
+    now: jiff::Timestamp,
+    site: &Organization,
+    pass: &PassView,
+    n: usize,
+) -> Result<()> {
+    let today = now.to_zoned(crate::clock::paris()).date();
+    for voucher in pass.vouchers.iter().take(n) {
+        let new = NewRedemption {
+            code: voucher.code.clone(),
+            service: Some("individual_help".into()),
+            minutes: Some(60),
+        };
+        redemption::redeem(tx, keyring, site, new, now, today).await?;
+    }
+    Ok(())
+}
+
+/// The code with its check symbol changed: what a typing mistake looks like.
+fn typo_of(code: &str) -> String {
+    let mut canonical = code.replace('-', "");
+    let last = canonical.pop().unwrap_or('0');
+    canonical.push(if last == 'X' { 'Y' } else { 'X' });
+    codes::display_code(&canonical)
+}

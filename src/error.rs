@@ -1,0 +1,118 @@
+//! The domain error: every refusal has a stable snake_case code and a sentence in plain French.
+//! It is turned into an HTTP answer in one place, `http::error`.
+
+use std::borrow::Cow;
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+type Msg = Cow<'static, str>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The request itself is malformed (unreadable JSON, wrong types): 400.
+    #[error("{message}")]
+    BadRequest { code: &'static str, message: Msg },
+    /// Missing or unknown credentials: 401.
+    #[error("Identifiant de connexion absent ou invalide.")]
+    Unauthenticated,
+    /// Authenticated but not allowed: 403.
+    #[error("{message}")]
+    Forbidden { code: &'static str, message: Msg },
+    /// Unknown, or belongs to someone else (never tell which): 404.
+    #[error("{0}")]
+    NotFound(Msg),
+    /// The state forbids it (already redeemed, window closed…): 409.
+    #[error("{message}")]
+    Conflict { code: &'static str, message: Msg },
+    /// The thing existed but is no longer usable (expired, cancelled): 410.
+    #[error("{message}")]
+    Gone { code: &'static str, message: Msg },
+    /// Well-formed but refused by a business rule or validation: 422.
+    #[error("{message}")]
+    Unprocessable { code: &'static str, message: Msg },
+    /// Too many attempts: 429 with Retry-After.
+    #[error("Trop de tentatives. Réessayez dans {retry_after_secs} secondes.")]
+    RateLimited { retry_after_secs: u64 },
+    /// The database cannot be reached: 503.
+    #[error("Le service est momentanément indisponible. Réessayez dans un instant.")]
+    Unavailable(#[source] sqlx::Error),
+    /// A bug or an unexpected failure: 500, details logged and never shown.
+    #[error("internal error: {0}")]
+    Internal(#[from] anyhow::Error),
+}
+
+impl Error {
+    pub fn invalid(code: &'static str, message: impl Into<Msg>) -> Self {
+        Error::Unprocessable {
+            code,
+            message: message.into(),
+        }
+    }
+
+    pub fn conflict(code: &'static str, message: impl Into<Msg>) -> Self {
+        Error::Conflict {
+            code,
+            message: message.into(),
+        }
+    }
+
+    pub fn gone(code: &'static str, message: impl Into<Msg>) -> Self {
+        Error::Gone {
+            code,
+            message: message.into(),
+        }
+    }
+
+    pub fn forbidden(code: &'static str, message: impl Into<Msg>) -> Self {
+        Error::Forbidden {
+            code,
+            message: message.into(),
+        }
+    }
+
+    pub fn not_found(message: impl Into<Msg>) -> Self {
+        Error::NotFound(message.into())
+    }
+
+    pub fn bad_request(code: &'static str, message: impl Into<Msg>) -> Self {
+        Error::BadRequest {
+            code,
+            message: message.into(),
+        }
+    }
+
+    /// Only this kind of organisation may do that.
+    pub fn wrong_role() -> Self {
+        Error::forbidden(
+            "forbidden",
+            "Votre organisation n'a pas le droit de faire cette opération.",
+        )
+    }
+}
+
+impl From<sqlx::Error> for Error {
+    fn from(e: sqlx::Error) -> Self {
+        match e {
+            sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_)
+            | sqlx::Error::WorkerCrashed => Error::Unavailable(e),
+            sqlx::Error::Database(ref db) if is_unavailable_code(db.code().as_deref()) => {
+                Error::Unavailable(e)
+            }
+            other => Error::Internal(other.into()),
+        }
+    }
+}
+
+/// Database states that mean "try again later", not "your request is wrong".
+fn is_unavailable_code(code: Option<&str>) -> bool {
+    matches!(
+        code,
+        // PostgreSQL: admin shutdown, cannot connect now, too many connections.
+        Some("57P01" | "57P02" | "57P03" | "53300" | "08006" | "08001" | "08004")
+        // SQLite: SQLITE_BUSY, SQLITE_LOCKED.
+        | Some("5" | "6")
+    )
+}

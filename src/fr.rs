@@ -1,0 +1,102 @@
+//! French identifiers: SIRET, postcodes, département codes.
+
+/// 14 digits whose Luhn sum is a multiple of 10. La Poste's establishments (SIREN 356000000)
+/// follow their own rule: the digit sum is a multiple of 5.
+pub fn is_valid_siret(siret: &str) -> bool {
+    if siret.len() != 14 || !siret.bytes().all(|b| b.is_ascii_digit()) {
+        return false;
+    }
+    let digits: Vec<u32> = siret.bytes().map(|b| (b - b'0') as u32).collect();
+    if siret.starts_with("356000000") && siret != "35600000000048" {
+        return digits.iter().sum::<u32>() % 5 == 0;
+    }
+    let sum: u32 = digits
+        .iter()
+        .rev()
+        .enumerate()
+        .map(|(i, &d)| {
+            if i % 2 == 1 {
+                (d * 2) / 10 + (d * 2) % 10
+            } else {
+                d
+            }
+        })
+        .sum();
+    sum % 10 == 0
+}
+
+pub fn is_valid_postcode(postcode: &str) -> bool {
+    postcode.len() == 5 && postcode.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// 01–95 (without 20), 2A, 2B, and the overseas 971–976.
+pub fn is_valid_department(code: &str) -> bool {
+    match code {
+        "2A" | "2B" => true,
+        _ if code.len() == 2 && code.bytes().all(|b| b.is_ascii_digit()) => {
+            matches!(code.parse::<u32>(), Ok(n) if (1..=95).contains(&n) && n != 20)
+        }
+        _ if code.len() == 3 => matches!(code.parse::<u32>(), Ok(971..=976)),
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sirets() {
+        assert!(is_valid_siret("73282932000074"));
+        assert!(is_valid_siret("35600000000048"));
+        assert!(is_valid_siret("35600000012346")); // digit sum 30
+        assert!(!is_valid_siret("35600000012345"));
+        assert!(!is_valid_siret("73282932000075"));
+        assert!(!is_valid_siret("7328293200007"));
+        assert!(!is_valid_siret("7328293200007a"));
+    }
+
+    #[test]
+    fn departments() {
+        for ok in ["01", "2A", "2B", "75", "95", "971", "976"] {
+            assert!(is_valid_department(ok), "{ok}");
+        }
+        for bad in ["00", "20", "96", "977", "2C", "", "1", "9711"] {
+            assert!(!is_valid_department(bad), "{bad}");
+        }
+    }
+}
+
+const MONTHS: [&str; 12] = [
+    "janvier",
+    "février",
+    "mars",
+    "avril",
+    "mai",
+    "juin",
+    "juillet",
+    "août",
+    "septembre",
+    "octobre",
+    "novembre",
+    "décembre",
+];
+
+/// `2026-03-12` → `12 mars 2026`, as a person reads a date.
+pub fn long_date(date: jiff::civil::Date) -> String {
+    let month = MONTHS[(date.month() as usize).saturating_sub(1) % 12];
+    let day = if date.day() == 1 {
+        "1er".to_string()
+    } else {
+        date.day().to_string()
+    };
+    format!("{day} {month} {}", date.year())
+}
+
+/// The same for a date stored as text; falls back to the text itself.
+pub fn long_date_text(text: &str) -> String {
+    text.get(..10)
+        .and_then(|d| d.parse().ok())
+        .map(long_date)
+        .unwrap_or_else(|| text.to_string())
+}

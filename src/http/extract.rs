@@ -1,0 +1,130 @@
+//! Extractors: who is calling (a bearer token), and the body of a write with its idempotency
+//! key. Every rejection is a domain error, so it answers in the API's error format.
+
+use super::AppState;
+use crate::error::Error;
+use crate::orgs::Organization;
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::{header, Method};
+use serde::de::DeserializeOwned;
+use sha2::{Digest, Sha256};
+use std::net::{IpAddr, SocketAddr};
+
+/// The organisation whose token came with the request.
+pub struct Auth(pub Organization);
+
+impl FromRequestParts<AppState> for Auth {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Error> {
+        let token = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .ok_or(Error::Unauthenticated)?;
+        let mut conn = state.db.read.acquire().await?;
+        Ok(Auth(
+            crate::orgs::authenticate(&mut conn, token.trim()).await?,
+        ))
+    }
+}
+
+/// The address a request came from, for per-address limits.
+pub struct ClientIp(pub IpAddr);
+
+impl FromRequestParts<AppState> for ClientIp {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, _: &AppState) -> Result<Self, Error> {
+        let addr = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| c.0.ip())
+            .unwrap_or(IpAddr::from([127, 0, 0, 1]));
+        Ok(ClientIp(addr))
+    }
+}
+
+/// The JSON body of a POST, PUT or DELETE, with what identifies the request for replay.
+/// An empty body reads as `{}`.
+pub struct Write<T> {
+    pub body: T,
+    pub replay: Replay,
+}
+
+/// What makes a retried write recognisable: its key, and a hash of method, path and body.
+pub struct Replay {
+    pub idempotency_key: Option<String>,
+    pub request_hash: String,
+}
+
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+impl<T: DeserializeOwned> FromRequest<AppState> for Write<T> {
+    type Rejection = Error;
+
+    async fn from_request(req: Request, _: &AppState) -> Result<Self, Error> {
+        let idempotency_key = match req.headers().get("idempotency-key") {
+            None => None,
+            Some(v) => {
+                let key = v.to_str().unwrap_or_default().trim();
+                if key.is_empty() || key.len() > 255 {
+                    return Err(Error::bad_request(
+                        "invalid_idempotency_key",
+                        "L'en-tête Idempotency-Key doit contenir de 1 à 255 caractères visibles.",
+                    ));
+                }
+                Some(key.to_string())
+            }
+        };
+        let method: Method = req.method().clone();
+        let path = req.uri().path().to_string();
+        let bytes = axum::body::to_bytes(req.into_body(), MAX_BODY_BYTES)
+            .await
+            .map_err(|_| {
+                Error::bad_request(
+                    "body_too_large",
+                    "Le corps de la requête est trop volumineux (64 Kio au plus).",
+                )
+            })?;
+        let mut hasher = Sha256::new();
+        hasher.update(method.as_str().as_bytes());
+        hasher.update(b" ");
+        hasher.update(path.as_bytes());
+        hasher.update(b"\n");
+        hasher.update(&bytes);
+        let request_hash = crate::orgs::hex(&hasher.finalize());
+        let json: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) {
+            b"{}"
+        } else {
+            &bytes
+        };
+        let body = serde_json::from_slice(json).map_err(|e| {
+            use serde_json::error::Category;
+            match e.classify() {
+                Category::Data => Error::invalid(
+                    "invalid_field",
+                    format!("Un champ est absent, inconnu ou de mauvais type ({e})."),
+                ),
+                _ => Error::bad_request(
+                    "invalid_json",
+                    format!("Le corps de la requête n'est pas un JSON valide ({e})."),
+                ),
+            }
+        })?;
+        Ok(Write {
+            body,
+            replay: Replay {
+                idempotency_key,
+                request_hash,
+            },
+        })
+    }
+}
+
+/// A body-less write (`{}` or nothing).
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Empty {}

@@ -1,0 +1,139 @@
+//! The HTTP edge: routes, shared state, and the one way writes are run (transaction plus
+//! idempotent replay). Handlers are thin: they call the domain modules.
+
+pub mod error;
+pub mod extract;
+mod health;
+mod organizations;
+mod passes;
+mod programs;
+mod public;
+mod redemptions;
+
+use crate::clock::{format_ts, SharedClock};
+use crate::config::Config;
+use crate::db::{Conn, Db};
+use crate::error::Result;
+use crate::ratelimit::RateLimiter;
+use crate::vouchers::codes::Keyring;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Router;
+use extract::Replay;
+use serde::Serialize;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub db: Db,
+    pub clock: SharedClock,
+    pub keyring: Arc<Keyring>,
+    pub config: Arc<Config>,
+    /// Invalid codes per site and per address.
+    pub invalid_codes: Arc<RateLimiter>,
+    /// Public pass look-ups per address.
+    pub public_lookups: Arc<RateLimiter>,
+}
+
+impl AppState {
+    pub fn new(db: Db, clock: SharedClock, keyring: Keyring, config: Config) -> Self {
+        Self {
+            invalid_codes: Arc::new(RateLimiter::new(
+                config.invalid_code_limit,
+                config.rate_window_secs,
+            )),
+            public_lookups: Arc::new(RateLimiter::new(
+                config.public_lookup_limit,
+                config.rate_window_secs,
+            )),
+            db,
+            clock,
+            keyring: Arc::new(keyring),
+            config: Arc::new(config),
+        }
+    }
+}
+
+pub fn router(state: AppState) -> Router {
+    let api = Router::new()
+        .merge(organizations::router())
+        .merge(programs::router())
+        .merge(passes::router())
+        .merge(redemptions::router())
+        .merge(public::router())
+        .fallback(|| async {
+            crate::error::Error::not_found("Cette adresse n'existe pas dans l'API.")
+        });
+    Router::new()
+        .nest("/api/v1", api)
+        .merge(health::router())
+        .with_state(state)
+}
+
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// Runs a write in one database transaction. With an `Idempotency-Key`, the key is claimed and
+/// the answer saved in that same transaction, and a retry gets the saved answer back.
+pub async fn run_write<T, F>(
+    state: &AppState,
+    org_id: &str,
+    request: &Replay,
+    status: StatusCode,
+    work: F,
+) -> Result<Response>
+where
+    T: Serialize,
+    F: for<'c> FnOnce(&'c mut Conn) -> BoxFuture<'c, Result<T>>,
+{
+    let mut tx = state.db.begin().await?;
+    if let Some(key) = &request.idempotency_key {
+        let now = format_ts(state.clock.now());
+        if let Some(saved) =
+            crate::idempotency::claim(&mut tx, org_id, key, &request.request_hash, &now).await?
+        {
+            tx.rollback().await?;
+            let status = StatusCode::from_u16(saved.status).unwrap_or(StatusCode::OK);
+            return Ok(json_response(status, saved.body));
+        }
+    }
+    let value = work(&mut tx).await?;
+    let body = serde_json::to_string(&value).map_err(anyhow::Error::from)?;
+    if let Some(key) = &request.idempotency_key {
+        crate::idempotency::save(&mut tx, org_id, key, status.as_u16(), &body).await?;
+    }
+    tx.commit().await?;
+    Ok(json_response(status, body))
+}
+
+fn json_response(status: StatusCode, body: String) -> Response {
+    (status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
+}
+
+/// Serves until Ctrl-C or SIGTERM, letting requests in flight finish.
+pub async fn serve(listener: tokio::net::TcpListener, state: AppState) -> anyhow::Result<()> {
+    let app = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = terminate => {} }
+}

@@ -1,0 +1,83 @@
+//! Funder: programmes, fundings, allocations, reconciliation.
+
+use super::extract::{Auth, Write};
+use super::{run_write, AppState};
+use crate::error::Result;
+use crate::ledger::{self, Reconciliation};
+use crate::programs::{self, NewAllocation, NewFunding, NewProgram, Program};
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/programs", post(create))
+        .route("/programs/{id}", get(show))
+        .route("/programs/{id}/fundings", post(fund))
+        .route("/programs/{id}/allocations", post(allocate))
+        .route("/programs/{id}/reconciliation", get(reconciliation))
+}
+
+async fn create(
+    State(state): State<AppState>,
+    Auth(org): Auth,
+    Write { body, replay }: Write<NewProgram>,
+) -> Result<Response> {
+    let now = state.clock.now();
+    let org_id = org.id.clone();
+    run_write(&state, &org_id, &replay, StatusCode::CREATED, |conn| {
+        Box::pin(async move { programs::create(conn, &org, body, now).await })
+    })
+    .await
+}
+
+async fn show(
+    State(state): State<AppState>,
+    Auth(org): Auth,
+    Path(id): Path<String>,
+) -> Result<Json<Program>> {
+    let mut conn = state.db.read.acquire().await?;
+    Ok(Json(programs::get_for(&mut conn, &org, &id).await?))
+}
+
+async fn fund(
+    State(state): State<AppState>,
+    Auth(org): Auth,
+    Path(id): Path<String>,
+    Write { body, replay }: Write<NewFunding>,
+) -> Result<Response> {
+    let now = state.clock.now();
+    let org_id = org.id.clone();
+    run_write(&state, &org_id, &replay, StatusCode::CREATED, |conn| {
+        Box::pin(async move { programs::record_funding(conn, &org, &id, body, now).await })
+    })
+    .await
+}
+
+async fn allocate(
+    State(state): State<AppState>,
+    Auth(org): Auth,
+    Path(id): Path<String>,
+    Write { body, replay }: Write<NewAllocation>,
+) -> Result<Response> {
+    let now = state.clock.now();
+    let org_id = org.id.clone();
+    run_write(&state, &org_id, &replay, StatusCode::CREATED, |conn| {
+        Box::pin(async move { programs::allocate(conn, &org, &id, body, now).await })
+    })
+    .await
+}
+
+async fn reconciliation(
+    State(state): State<AppState>,
+    Auth(org): Auth,
+    Path(id): Path<String>,
+) -> Result<Json<Reconciliation>> {
+    let mut conn = state.db.read.acquire().await?;
+    let program = programs::get_for(&mut conn, &org, &id).await?;
+    Ok(Json(
+        ledger::reconciliation(&mut conn, &program.id, program.budget_cents).await?,
+    ))
+}

@@ -1,0 +1,32 @@
+//! No token: what a beneficiary may check with the code printed on the carnet. Rate-limited per
+//! address, so pass codes cannot be enumerated.
+
+use super::extract::ClientIp;
+use super::AppState;
+use crate::error::{Error, Result};
+use crate::vouchers::{self, PublicBalance};
+use axum::extract::{Path, State};
+use axum::routing::get;
+use axum::{Json, Router};
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/public/passes/{pass_code}", get(balance))
+}
+
+async fn balance(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    Path(pass_code): Path<String>,
+) -> Result<Json<PublicBalance>> {
+    let now = state.clock.now();
+    if let Some(retry_after_secs) = state
+        .public_lookups
+        .check_and_record(&format!("ip:{ip}"), now)
+    {
+        return Err(Error::RateLimited { retry_after_secs });
+    }
+    let mut conn = state.db.read.acquire().await?;
+    Ok(Json(
+        vouchers::public_balance(&mut conn, &pass_code, state.clock.today()).await?,
+    ))
+}

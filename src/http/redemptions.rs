@@ -1,0 +1,66 @@
+//! Site: redeeming, undoing and listing redemptions. Invalid codes are counted per site and per
+//! address, and too many of them answer 429.
+
+use super::extract::{Auth, ClientIp, Empty, Write};
+use super::{run_write, AppState};
+use crate::error::{Error, Result};
+use crate::redemption::{self, NewRedemption, RedemptionRow};
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::routing::{delete, post};
+use axum::{Json, Router};
+use jiff::SignedDuration;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/redemptions", post(redeem).get(list))
+        .route("/redemptions/{id}", delete(undo))
+}
+
+async fn redeem(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    Auth(org): Auth,
+    Write { body, replay }: Write<NewRedemption>,
+) -> Result<Response> {
+    let (now, today) = (state.clock.now(), state.clock.today());
+    let limit_keys = [format!("site:{}", org.id), format!("ip:{ip}")];
+    for key in &limit_keys {
+        if let Some(retry_after_secs) = state.invalid_codes.blocked(key, now) {
+            return Err(Error::RateLimited { retry_after_secs });
+        }
+    }
+    let keyring = state.keyring.clone();
+    let org_id = org.id.clone();
+    let result = run_write(&state, &org_id, &replay, StatusCode::CREATED, |conn| {
+        Box::pin(async move { redemption::redeem(conn, &keyring, &org, body, now, today).await })
+    })
+    .await;
+    if matches!(&result, Err(e) if e.code() == "invalid_code") {
+        for key in &limit_keys {
+            state.invalid_codes.record(key, now);
+        }
+    }
+    result
+}
+
+async fn undo(
+    State(state): State<AppState>,
+    Auth(org): Auth,
+    Path(id): Path<String>,
+    Write { replay, .. }: Write<Empty>,
+) -> Result<Response> {
+    let now = state.clock.now();
+    let window = SignedDuration::from_hours(state.config.undo_window_hours);
+    let org_id = org.id.clone();
+    run_write(&state, &org_id, &replay, StatusCode::OK, |conn| {
+        Box::pin(async move { redemption::undo(conn, &org, &id, now, window).await })
+    })
+    .await
+}
+
+async fn list(State(state): State<AppState>, Auth(org): Auth) -> Result<Json<Vec<RedemptionRow>>> {
+    let mut conn = state.db.read.acquire().await?;
+    Ok(Json(redemption::list(&mut conn, &org).await?))
+}

@@ -1,0 +1,193 @@
+//! Double-entry ledger. Every movement of value is one transaction whose entries sum to zero,
+//! appended and never updated. Accounts are per programme:
+//!
+//! | account            | holds                                                     |
+//! |--------------------|-----------------------------------------------------------|
+//! | `funder`           | minus what the funder paid in (the source of all value)   |
+//! | `available`        | funded, not yet allocated to a distributor                |
+//! | `quota:D`          | allocated to distributor D, not yet issued                |
+//! | `outstanding:D`    | on cheques issued by D, not redeemed, cancelled or expired|
+//! | `redeemed:S`       | owed to site S for redeemed cheques, not yet settled      |
+//! | `payable:S`        | settled for site S, not yet paid                          |
+//! | `paid:S`           | paid to site S                                            |
+//!
+//! Since every transaction sums to zero, so do all balances, which is the reconciliation identity:
+//!
+//! `funded = available + Σ quota + Σ outstanding + Σ redeemed + Σ payable + Σ paid`
+//!
+//! and `budget = unfunded + funded`. Only the funder account may go negative: a posting that
+//! would overdraw another account is refused inside the same statement (no read-then-write).
+
+mod reconciliation;
+mod repo;
+mod verify;
+
+pub use reconciliation::{reconciliation, Reconciliation};
+pub use verify::{verify, VerifyReport};
+
+use crate::db::Conn;
+use crate::error::{Error, Result};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Account<'a> {
+    Funder,
+    Available,
+    Quota(&'a str),
+    Outstanding(&'a str),
+    Redeemed(&'a str),
+    Payable(&'a str),
+    Paid(&'a str),
+}
+
+impl Account<'_> {
+    pub fn code(&self) -> &'static str {
+        match self {
+            Account::Funder => "funder",
+            Account::Available => "available",
+            Account::Quota(_) => "quota",
+            Account::Outstanding(_) => "outstanding",
+            Account::Redeemed(_) => "redeemed",
+            Account::Payable(_) => "payable",
+            Account::Paid(_) => "paid",
+        }
+    }
+
+    pub fn org_id(&self) -> &str {
+        match self {
+            Account::Funder | Account::Available => "",
+            Account::Quota(o)
+            | Account::Outstanding(o)
+            | Account::Redeemed(o)
+            | Account::Payable(o)
+            | Account::Paid(o) => o,
+        }
+    }
+
+    pub fn id(&self, program_id: &str) -> String {
+        format!("{program_id}:{}:{}", self.code(), self.org_id())
+    }
+
+    fn may_go_negative(&self) -> bool {
+        matches!(self, Account::Funder)
+    }
+
+    /// What running short on this account means to the person asking.
+    fn shortfall(&self) -> Error {
+        match self {
+            Account::Available => Error::invalid(
+                "budget_exceeded",
+                "Le budget financé et non encore attribué ne suffit pas pour cette attribution.",
+            ),
+            Account::Quota(_) => Error::invalid(
+                "quota_exceeded",
+                "Votre quota de chèques pour ce programme ne suffit pas pour ce carnet.",
+            ),
+            other => Error::Internal(anyhow::anyhow!(
+                "ledger account {} would become negative",
+                other.code()
+            )),
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    Funding,
+    Allocation,
+    Issuance,
+    Redemption,
+    Undo,
+    Cancellation,
+    Expiry,
+    Settlement,
+    Payment,
+}
+
+impl Kind {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Kind::Funding => "funding",
+            Kind::Allocation => "allocation",
+            Kind::Issuance => "issuance",
+            Kind::Redemption => "redemption",
+            Kind::Undo => "undo",
+            Kind::Cancellation => "cancellation",
+            Kind::Expiry => "expiry",
+            Kind::Settlement => "settlement",
+            Kind::Payment => "payment",
+        }
+    }
+}
+
+/// Value moving from one account to another within a programme.
+#[derive(Clone, Copy, Debug)]
+pub struct Transfer<'a> {
+    pub from: Account<'a>,
+    pub to: Account<'a>,
+    pub amount_cents: i64,
+}
+
+/// Records one balanced transaction and updates the maintained balances and totals, inside the
+/// caller's database transaction.
+pub async fn post(
+    conn: &mut Conn,
+    program_id: &str,
+    kind: Kind,
+    reference: &str,
+    transfer: Transfer<'_>,
+    now: &str,
+) -> Result<()> {
+    let amount = transfer.amount_cents;
+    if amount <= 0 {
+        return Err(Error::Internal(anyhow::anyhow!(
+            "ledger transfer of {amount} cents"
+        )));
+    }
+    let mut legs = [(transfer.from, -amount), (transfer.to, amount)];
+    // A fixed order of row locks keeps concurrent postings on PostgreSQL free of deadlocks.
+    legs.sort_by_key(|(account, _)| account.id(program_id));
+    for (account, delta) in legs {
+        let id = account.id(program_id);
+        if delta < 0 && !account.may_go_negative() {
+            if !repo::debit_guarded(conn, &id, -delta).await? {
+                return Err(account.shortfall());
+            }
+        } else {
+            repo::add_to_balance(conn, &id, program_id, account, delta).await?;
+        }
+    }
+    let transaction_id = crate::db::new_id();
+    repo::insert_transaction(
+        conn,
+        &transaction_id,
+        program_id,
+        kind.as_str(),
+        reference,
+        amount,
+        now,
+    )
+    .await?;
+    repo::insert_entry(
+        conn,
+        &transaction_id,
+        1,
+        &transfer.from.id(program_id),
+        -amount,
+    )
+    .await?;
+    repo::insert_entry(
+        conn,
+        &transaction_id,
+        2,
+        &transfer.to.id(program_id),
+        amount,
+    )
+    .await?;
+    repo::add_to_total(conn, program_id, kind.as_str(), amount).await?;
+    Ok(())
+}
+
+/// The balance of one account (0 if it never moved).
+pub async fn balance(conn: &mut Conn, program_id: &str, account: Account<'_>) -> Result<i64> {
+    repo::balance(conn, &account.id(program_id)).await
+}

@@ -1,0 +1,267 @@
+//! SQL for the ledger tables.
+
+use super::Account;
+use crate::db::Conn;
+use crate::error::Result;
+use sqlx::Row;
+
+/// Takes `amount` from an account only if it holds at least that much. Returns false otherwise.
+pub async fn debit_guarded(conn: &mut Conn, account_id: &str, amount: i64) -> Result<bool> {
+    let done = sqlx::query(
+        "UPDATE ledger_accounts SET balance_cents = balance_cents - $1 \
+         WHERE id = $2 AND balance_cents >= $1",
+    )
+    .bind(amount)
+    .bind(account_id)
+    .execute(&mut *conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+pub async fn add_to_balance(
+    conn: &mut Conn,
+    account_id: &str,
+    program_id: &str,
+    account: Account<'_>,
+    delta: i64,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO ledger_accounts (id, program_id, code, org_id, balance_cents) \
+         VALUES ($1, $2, $3, $4, $5) \
+         ON CONFLICT (id) DO UPDATE SET balance_cents = ledger_accounts.balance_cents + $5",
+    )
+    .bind(account_id)
+    .bind(program_id)
+    .bind(account.code())
+    .bind(account.org_id())
+    .bind(delta)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+pub async fn insert_transaction(
+    conn: &mut Conn,
+    id: &str,
+    program_id: &str,
+    kind: &str,
+    reference: &str,
+    amount: i64,
+    now: &str,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO ledger_transactions (id, program_id, kind, reference, amount_cents, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(id)
+    .bind(program_id)
+    .bind(kind)
+    .bind(reference)
+    .bind(amount)
+    .bind(now)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+pub async fn insert_entry(
+    conn: &mut Conn,
+    transaction_id: &str,
+    line: i64,
+    account_id: &str,
+    amount: i64,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO ledger_entries (transaction_id, line, account_id, amount_cents) \
+         VALUES ($1, $2, $3, $4)",
+    )
+    .bind(transaction_id)
+    .bind(line)
+    .bind(account_id)
+    .bind(amount)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+pub async fn add_to_total(
+    conn: &mut Conn,
+    program_id: &str,
+    kind: &str,
+    amount: i64,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO ledger_totals (program_id, kind, amount_cents) VALUES ($1, $2, $3) \
+         ON CONFLICT (program_id, kind) DO UPDATE SET amount_cents = ledger_totals.amount_cents + $3",
+    )
+    .bind(program_id)
+    .bind(kind)
+    .bind(amount)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+pub async fn balance(conn: &mut Conn, account_id: &str) -> Result<i64> {
+    let balance: Option<i64> =
+        sqlx::query_scalar("SELECT balance_cents FROM ledger_accounts WHERE id = $1")
+            .bind(account_id)
+            .fetch_optional(&mut *conn)
+            .await?;
+    Ok(balance.unwrap_or(0))
+}
+
+/// Balances of a programme summed per account code.
+pub async fn balances_by_code(conn: &mut Conn, program_id: &str) -> Result<Vec<(String, i64)>> {
+    let rows = sqlx::query(
+        "SELECT code, CAST(SUM(balance_cents) AS BIGINT) AS total FROM ledger_accounts \
+         WHERE program_id = $1 GROUP BY code",
+    )
+    .bind(program_id)
+    .fetch_all(&mut *conn)
+    .await?;
+    rows.iter()
+        .map(|r| Ok((r.try_get("code")?, r.try_get("total")?)))
+        .collect()
+}
+
+pub async fn totals_by_kind(conn: &mut Conn, program_id: &str) -> Result<Vec<(String, i64)>> {
+    let rows = sqlx::query("SELECT kind, amount_cents FROM ledger_totals WHERE program_id = $1")
+        .bind(program_id)
+        .fetch_all(&mut *conn)
+        .await?;
+    rows.iter()
+        .map(|r| Ok((r.try_get("kind")?, r.try_get("amount_cents")?)))
+        .collect()
+}
+
+/// Transactions whose entries do not sum to zero, or do not move their stated amount.
+pub async fn unbalanced_transactions(conn: &mut Conn) -> Result<Vec<String>> {
+    Ok(sqlx::query_scalar(
+        "SELECT t.id FROM ledger_transactions t \
+         LEFT JOIN ledger_entries e ON e.transaction_id = t.id \
+         GROUP BY t.id, t.amount_cents \
+         HAVING COALESCE(SUM(e.amount_cents), 0) <> 0 \
+             OR COALESCE(SUM(CASE WHEN e.amount_cents > 0 THEN e.amount_cents ELSE 0 END), 0) \
+                <> t.amount_cents",
+    )
+    .fetch_all(&mut *conn)
+    .await?)
+}
+
+/// Accounts whose maintained balance differs from the sum of their entries.
+pub async fn drifted_balances(conn: &mut Conn) -> Result<Vec<(String, i64, i64)>> {
+    let rows = sqlx::query(
+        "SELECT a.id, a.balance_cents, CAST(COALESCE(SUM(e.amount_cents), 0) AS BIGINT) AS summed \
+         FROM ledger_accounts a LEFT JOIN ledger_entries e ON e.account_id = a.id \
+         GROUP BY a.id, a.balance_cents \
+         HAVING a.balance_cents <> COALESCE(SUM(e.amount_cents), 0)",
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok((
+                r.try_get("id")?,
+                r.try_get("balance_cents")?,
+                r.try_get("summed")?,
+            ))
+        })
+        .collect()
+}
+
+/// Totals that differ from the sum of their transactions.
+pub async fn drifted_totals(conn: &mut Conn) -> Result<Vec<(String, String, i64, i64)>> {
+    let rows = sqlx::query(
+        "SELECT x.program_id, x.kind, x.kept, x.summed FROM ( \
+           SELECT COALESCE(t.program_id, s.program_id) AS program_id, \
+                  COALESCE(t.kind, s.kind) AS kind, \
+                  COALESCE(t.amount_cents, 0) AS kept, COALESCE(s.summed, 0) AS summed \
+           FROM ledger_totals t FULL OUTER JOIN ( \
+             SELECT program_id, kind, CAST(SUM(amount_cents) AS BIGINT) AS summed \
+             FROM ledger_transactions GROUP BY program_id, kind) s \
+           ON s.program_id = t.program_id AND s.kind = t.kind) x \
+         WHERE x.kept <> x.summed",
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok((
+                r.try_get("program_id")?,
+                r.try_get("kind")?,
+                r.try_get("kept")?,
+                r.try_get("summed")?,
+            ))
+        })
+        .collect()
+}
+
+/// Accounts other than the funder's with a negative balance.
+pub async fn negative_accounts(conn: &mut Conn) -> Result<Vec<String>> {
+    Ok(sqlx::query_scalar(
+        "SELECT id FROM ledger_accounts WHERE code <> 'funder' AND balance_cents < 0",
+    )
+    .fetch_all(&mut *conn)
+    .await?)
+}
+
+/// Programmes whose balances do not sum to zero.
+pub async fn programs_not_summing_to_zero(conn: &mut Conn) -> Result<Vec<String>> {
+    Ok(sqlx::query_scalar(
+        "SELECT program_id FROM ledger_accounts GROUP BY program_id \
+         HAVING SUM(balance_cents) <> 0",
+    )
+    .fetch_all(&mut *conn)
+    .await?)
+}
+
+/// Ledger balances compared with what the voucher and redemption tables say they should be:
+/// `(account id, ledger balance, expected)` for each disagreement.
+pub async fn disagreements_with_vouchers(conn: &mut Conn) -> Result<Vec<(String, i64, i64)>> {
+    let rows = sqlx::query(
+        "SELECT x.id, x.ledger, x.expected FROM ( \
+           SELECT COALESCE(a.id, v.id) AS id, COALESCE(a.balance_cents, 0) AS ledger, \
+                  COALESCE(v.expected, 0) AS expected \
+           FROM (SELECT id, balance_cents FROM ledger_accounts WHERE code = 'outstanding') a \
+           FULL OUTER JOIN ( \
+             SELECT program_id || ':outstanding:' || distributor_id AS id, \
+                    CAST(SUM(value_cents) AS BIGINT) AS expected \
+             FROM vouchers WHERE status IN ('inactive', 'valid') \
+             GROUP BY program_id, distributor_id) v ON v.id = a.id \
+           UNION ALL \
+           SELECT COALESCE(a.id, r.id), COALESCE(a.owed, 0), COALESCE(r.expected, 0) \
+           FROM (SELECT program_id || ':redeemed:' || org_id AS id, \
+                        CAST(SUM(balance_cents) AS BIGINT) AS owed \
+                 FROM ledger_accounts WHERE code IN ('redeemed', 'payable', 'paid') \
+                 GROUP BY program_id, org_id) a \
+           FULL OUTER JOIN ( \
+             SELECT program_id || ':redeemed:' || site_id AS id, \
+                    CAST(SUM(value_cents) AS BIGINT) AS expected \
+             FROM redemptions WHERE undone_at IS NULL \
+             GROUP BY program_id, site_id) r ON r.id = a.id \
+         ) x WHERE x.ledger <> x.expected",
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok((
+                r.try_get("id")?,
+                r.try_get("ledger")?,
+                r.try_get("expected")?,
+            ))
+        })
+        .collect()
+}
+
+/// Cheques marked redeemed without exactly one live redemption, or the reverse.
+pub async fn voucher_redemption_mismatches(conn: &mut Conn) -> Result<Vec<String>> {
+    Ok(sqlx::query_scalar(
+        "SELECT v.id FROM vouchers v \
+         LEFT JOIN redemptions r ON r.voucher_id = v.id AND r.undone_at IS NULL \
+         WHERE (v.status = 'redeemed') <> (r.id IS NOT NULL)",
+    )
+    .fetch_all(&mut *conn)
+    .await?)
+}

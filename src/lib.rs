@@ -1,0 +1,32 @@
+//! passnum runs the Pass numérique: funders fund programmes, distributors issue carnets of
+//! signed cheques, qualified mediation sites redeem them, and a double-entry ledger accounts for
+//! every cent.
+//!
+//! Domain modules (`orgs`, `programs`, `vouchers`, `redemption`, `ledger`, `idempotency`) hold
+//! the rules and their SQL; `http` and the command line (`main.rs`) are thin edges over them.
+
+pub mod clock;
+pub mod config;
+pub mod db;
+pub mod demo;
+pub mod error;
+pub mod fr;
+pub mod http;
+pub mod idempotency;
+pub mod ledger;
+pub mod orgs;
+pub mod programs;
+pub mod ratelimit;
+pub mod redemption;
+pub mod vouchers;
+
+use clock::SharedClock;
+use config::Config;
+
+/// Connects to (and migrates) the database, loads the signing keys: everything a server needs.
+pub async fn start(config: Config, clock: SharedClock) -> anyhow::Result<http::AppState> {
+    let db = db::Db::connect(&config.database_url, config.db_connections).await?;
+    db.migrate().await?;
+    let keyring = config.keyring()?;
+    Ok(http::AppState::new(db, clock, keyring, config))
+}

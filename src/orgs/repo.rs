@@ -1,0 +1,102 @@
+//! SQL for organizations and api_tokens.
+
+use super::{OrgKind, Organization};
+use crate::db::Conn;
+use crate::error::Result;
+use sqlx::any::AnyRow;
+use sqlx::Row;
+
+const COLUMNS: &str = "o.id, o.kind, o.name, o.siret, o.department, o.postcode, \
+                       o.qualification_status, o.qualified_until";
+
+fn from_row(row: &AnyRow) -> Result<Organization> {
+    let kind: String = row.try_get("kind")?;
+    Ok(Organization {
+        id: row.try_get("id")?,
+        kind: OrgKind::parse(&kind)
+            .ok_or_else(|| anyhow::anyhow!("unknown organisation kind {kind}"))?,
+        name: row.try_get("name")?,
+        siret: row.try_get("siret")?,
+        department: row.try_get("department")?,
+        postcode: row.try_get("postcode")?,
+        qualification_status: row.try_get("qualification_status")?,
+        qualified_until: row.try_get("qualified_until")?,
+    })
+}
+
+pub async fn insert(conn: &mut Conn, org: &Organization, now: &str) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO organizations (id, kind, name, siret, department, postcode, \
+         qualification_status, qualified_until, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+    )
+    .bind(&org.id)
+    .bind(org.kind.as_str())
+    .bind(&org.name)
+    .bind(&org.siret)
+    .bind(&org.department)
+    .bind(&org.postcode)
+    .bind(&org.qualification_status)
+    .bind(&org.qualified_until)
+    .bind(now)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+pub async fn find(conn: &mut Conn, id: &str) -> Result<Option<Organization>> {
+    let row = sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM organizations o WHERE o.id = $1"
+    ))
+    .bind(id)
+    .fetch_optional(&mut *conn)
+    .await?;
+    row.as_ref().map(from_row).transpose()
+}
+
+pub async fn find_by_token_hash(conn: &mut Conn, hash: &str) -> Result<Option<Organization>> {
+    let row = sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM api_tokens t JOIN organizations o ON o.id = t.org_id \
+         WHERE t.token_hash = $1 AND t.revoked_at IS NULL"
+    ))
+    .bind(hash)
+    .fetch_optional(&mut *conn)
+    .await?;
+    row.as_ref().map(from_row).transpose()
+}
+
+pub async fn insert_token(conn: &mut Conn, hash: &str, org_id: &str, now: &str) -> Result<()> {
+    sqlx::query("INSERT INTO api_tokens (token_hash, org_id, created_at) VALUES ($1, $2, $3)")
+        .bind(hash)
+        .bind(org_id)
+        .bind(now)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+pub async fn update_qualification(
+    conn: &mut Conn,
+    id: &str,
+    status: &str,
+    valid_until: Option<&str>,
+) -> Result<()> {
+    sqlx::query(
+        "UPDATE organizations SET qualification_status = $1, qualified_until = $2 WHERE id = $3",
+    )
+    .bind(status)
+    .bind(valid_until)
+    .bind(id)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+pub async fn first_of_kind(conn: &mut Conn, kind: OrgKind) -> Result<Option<String>> {
+    Ok(sqlx::query_scalar(
+        "SELECT id FROM organizations WHERE kind = $1 ORDER BY created_at LIMIT 1",
+    )
+    .bind(kind.as_str())
+    .fetch_optional(&mut *conn)
+    .await?)
+}

@@ -1,0 +1,262 @@
+//! Programmes bought by funders: budget, cheque value, validity. Value only becomes usable as
+//! the funder's money is recorded as received, and is then allocated to distributors as quotas.
+
+mod repo;
+
+use crate::clock::format_ts;
+use crate::db::Conn;
+use crate::error::{Error, Result};
+use crate::ledger::{self, Account, Kind, Transfer};
+use crate::orgs::{OrgKind, Organization};
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+
+pub use repo::Program;
+
+/// Ten euros, worth two hours of mediation.
+pub const DEFAULT_CHEQUE_VALUE_CENTS: i64 = 1000;
+pub const DEFAULT_VALIDITY_DAYS: i64 = 365;
+/// A bound that keeps every sum far from i64 overflow: a billion euros.
+const MAX_AMOUNT_CENTS: i64 = 100_000_000_000;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewProgram {
+    pub name: String,
+    pub budget_cents: i64,
+    pub cheque_value_cents: Option<i64>,
+    pub validity_days: Option<i64>,
+    pub department: Option<String>,
+}
+
+pub async fn create(
+    conn: &mut Conn,
+    funder: &Organization,
+    new: NewProgram,
+    now: Timestamp,
+) -> Result<Program> {
+    funder.require(OrgKind::Funder)?;
+    let name = new.name.trim();
+    if name.is_empty() || name.chars().count() > 200 {
+        return Err(Error::invalid(
+            "invalid_name",
+            "Le nom du programme est obligatoire (200 caractères au plus).",
+        ));
+    }
+    check_amount(new.budget_cents, "invalid_budget", "Le budget")?;
+    let cheque_value_cents = new.cheque_value_cents.unwrap_or(DEFAULT_CHEQUE_VALUE_CENTS);
+    if !(100..=100_000).contains(&cheque_value_cents) {
+        return Err(Error::invalid(
+            "invalid_cheque_value",
+            "La valeur d'un chèque doit être comprise entre 1 € et 1 000 € (100 à 100000 centimes).",
+        ));
+    }
+    let validity_days = new.validity_days.unwrap_or(DEFAULT_VALIDITY_DAYS);
+    if !(1..=3660).contains(&validity_days) {
+        return Err(Error::invalid(
+            "invalid_validity",
+            "La durée de validité doit être comprise entre 1 et 3660 jours.",
+        ));
+    }
+    let department = new
+        .department
+        .map(|d| d.trim().to_uppercase())
+        .filter(|d| !d.is_empty());
+    if let Some(d) = &department {
+        if !crate::fr::is_valid_department(d) {
+            return Err(Error::invalid(
+                "invalid_department",
+                "Le code de département doit être de la forme 01 à 95, 2A, 2B ou 971 à 976.",
+            ));
+        }
+    }
+    let program = Program {
+        id: crate::db::new_id(),
+        funder_id: funder.id.clone(),
+        name: name.to_string(),
+        budget_cents: new.budget_cents,
+        cheque_value_cents,
+        validity_days,
+        department,
+    };
+    repo::insert(conn, &program, &format_ts(now)).await?;
+    Ok(program)
+}
+
+fn check_amount(amount: i64, code: &'static str, what: &str) -> Result<()> {
+    if amount <= 0 || amount > MAX_AMOUNT_CENTS {
+        return Err(Error::invalid(
+            code,
+            format!("{what} doit être un nombre entier de centimes, positif et d'au plus un milliard d'euros."),
+        ));
+    }
+    Ok(())
+}
+
+/// A programme as its funder (or the operator) may see it; anyone else gets a 404.
+pub async fn get_for(conn: &mut Conn, org: &Organization, id: &str) -> Result<Program> {
+    let program = repo::find(conn, id).await?;
+    match program {
+        Some(p) if p.funder_id == org.id || org.kind == OrgKind::Operator => Ok(p),
+        _ => Err(Error::not_found("Ce programme n'existe pas.")),
+    }
+}
+
+/// Any programme, whoever asks; callers check what the caller may do with it.
+pub async fn find(conn: &mut Conn, id: &str) -> Result<Option<Program>> {
+    repo::find(conn, id).await
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewFunding {
+    pub amount_cents: i64,
+    pub reference: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Funding {
+    pub id: String,
+    pub program_id: String,
+    pub amount_cents: i64,
+    pub reference: String,
+    pub funded_cents: i64,
+}
+
+/// Records money received from the funder (its payment-order reference): only then can the
+/// value be allocated, so every cheque in circulation is backed by money held for it.
+pub async fn record_funding(
+    conn: &mut Conn,
+    funder: &Organization,
+    program_id: &str,
+    new: NewFunding,
+    now: Timestamp,
+) -> Result<Funding> {
+    funder.require(OrgKind::Funder)?;
+    let program = get_for(conn, funder, program_id).await?;
+    check_amount(new.amount_cents, "invalid_amount", "Le montant")?;
+    let reference = new.reference.trim();
+    if reference.is_empty() || reference.chars().count() > 100 {
+        return Err(Error::invalid(
+            "invalid_reference",
+            "Indiquez la référence de l'ordre de paiement (100 caractères au plus).",
+        ));
+    }
+    let funded = ledger::balance(conn, &program.id, Account::Funder).await?;
+    if -funded + new.amount_cents > program.budget_cents {
+        return Err(Error::invalid(
+            "budget_exceeded",
+            format!(
+                "Ce versement dépasserait le budget du programme : il reste {} centimes à financer.",
+                program.budget_cents + funded
+            ),
+        ));
+    }
+    let id = crate::db::new_id();
+    let now_text = format_ts(now);
+    repo::insert_funding(
+        conn,
+        &id,
+        &program.id,
+        new.amount_cents,
+        reference,
+        &now_text,
+    )
+    .await?;
+    ledger::post(
+        conn,
+        &program.id,
+        Kind::Funding,
+        &id,
+        Transfer {
+            from: Account::Funder,
+            to: Account::Available,
+            amount_cents: new.amount_cents,
+        },
+        &now_text,
+    )
+    .await?;
+    Ok(Funding {
+        id,
+        program_id: program.id,
+        amount_cents: new.amount_cents,
+        reference: reference.to_string(),
+        funded_cents: -funded + new.amount_cents,
+    })
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewAllocation {
+    pub distributor_id: String,
+    pub cheques: i64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Allocation {
+    pub id: String,
+    pub program_id: String,
+    pub distributor_id: String,
+    pub cheques: i64,
+    pub amount_cents: i64,
+}
+
+/// Gives a distributor a quota of cheques, out of funded value not yet allocated.
+pub async fn allocate(
+    conn: &mut Conn,
+    funder: &Organization,
+    program_id: &str,
+    new: NewAllocation,
+    now: Timestamp,
+) -> Result<Allocation> {
+    funder.require(OrgKind::Funder)?;
+    let program = get_for(conn, funder, program_id).await?;
+    if !(1..=10_000_000).contains(&new.cheques) {
+        return Err(Error::invalid(
+            "invalid_cheques",
+            "Le nombre de chèques doit être compris entre 1 et 10 000 000.",
+        ));
+    }
+    let distributor = crate::orgs::find(conn, &new.distributor_id)
+        .await?
+        .filter(|o| o.kind == OrgKind::Distributor)
+        .ok_or_else(|| {
+            Error::invalid(
+                "unknown_distributor",
+                "Aucun distributeur ne porte cet identifiant.",
+            )
+        })?;
+    let amount_cents = new.cheques * program.cheque_value_cents;
+    let id = crate::db::new_id();
+    let now_text = format_ts(now);
+    repo::insert_allocation(
+        conn,
+        &id,
+        &program.id,
+        &distributor.id,
+        new.cheques,
+        amount_cents,
+        &now_text,
+    )
+    .await?;
+    ledger::post(
+        conn,
+        &program.id,
+        Kind::Allocation,
+        &id,
+        Transfer {
+            from: Account::Available,
+            to: Account::Quota(&distributor.id),
+            amount_cents,
+        },
+        &now_text,
+    )
+    .await?;
+    Ok(Allocation {
+        id,
+        program_id: program.id,
+        distributor_id: distributor.id,
+        cheques: new.cheques,
+        amount_cents,
+    })
+}

@@ -1,0 +1,101 @@
+//! SQL for programs, fundings and allocations.
+
+use crate::db::Conn;
+use crate::error::Result;
+use serde::Serialize;
+
+#[derive(Clone, Debug, Serialize, sqlx::FromRow)]
+pub struct Program {
+    pub id: String,
+    pub funder_id: String,
+    pub name: String,
+    pub budget_cents: i64,
+    pub cheque_value_cents: i64,
+    pub validity_days: i64,
+    pub department: Option<String>,
+}
+
+pub async fn insert(conn: &mut Conn, p: &Program, now: &str) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO programs (id, funder_id, name, budget_cents, cheque_value_cents, \
+         validity_days, department, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+    )
+    .bind(&p.id)
+    .bind(&p.funder_id)
+    .bind(&p.name)
+    .bind(p.budget_cents)
+    .bind(p.cheque_value_cents)
+    .bind(p.validity_days)
+    .bind(&p.department)
+    .bind(now)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+pub async fn find(conn: &mut Conn, id: &str) -> Result<Option<Program>> {
+    Ok(sqlx::query_as(
+        "SELECT id, funder_id, name, budget_cents, cheque_value_cents, validity_days, department \
+         FROM programs WHERE id = $1",
+    )
+    .bind(id)
+    .fetch_optional(&mut *conn)
+    .await?)
+}
+
+/// A payment order is recorded once: a second one with the same reference is a 409.
+pub async fn insert_funding(
+    conn: &mut Conn,
+    id: &str,
+    program_id: &str,
+    amount: i64,
+    reference: &str,
+    now: &str,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO fundings (id, program_id, amount_cents, reference, received_at) \
+         VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(id)
+    .bind(program_id)
+    .bind(amount)
+    .bind(reference)
+    .bind(now)
+    .execute(&mut *conn)
+    .await
+    .map_err(|e| {
+        if crate::db::is_unique_violation(&e) {
+            crate::error::Error::conflict(
+                "duplicate_reference",
+                "Un versement avec cette référence est déjà enregistré pour ce programme.",
+            )
+        } else {
+            e.into()
+        }
+    })?;
+    Ok(())
+}
+
+pub async fn insert_allocation(
+    conn: &mut Conn,
+    id: &str,
+    program_id: &str,
+    distributor_id: &str,
+    cheques: i64,
+    amount: i64,
+    now: &str,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO allocations (id, program_id, distributor_id, cheques, amount_cents, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(id)
+    .bind(program_id)
+    .bind(distributor_id)
+    .bind(cheques)
+    .bind(amount)
+    .bind(now)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}

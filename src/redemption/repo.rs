@@ -1,0 +1,175 @@
+//! SQL for redemptions, and the conditional updates of vouchers they make.
+
+use crate::db::Conn;
+use crate::error::Result;
+use serde::Serialize;
+
+#[derive(Clone, Debug, Serialize, sqlx::FromRow)]
+pub struct RedemptionRow {
+    pub id: String,
+    pub voucher_id: String,
+    pub site_id: String,
+    pub program_id: String,
+    #[serde(skip)]
+    pub distributor_id: String,
+    pub value_cents: i64,
+    pub service: Option<String>,
+    pub minutes: Option<i64>,
+    pub redeemed_at: String,
+    pub undone_at: Option<String>,
+    pub settlement_id: Option<String>,
+    /// The cheque's short code, as printed.
+    pub code: String,
+}
+
+#[derive(sqlx::FromRow)]
+pub struct TakenVoucher {
+    pub id: String,
+    pub program_id: String,
+    pub distributor_id: String,
+    pub value_cents: i64,
+}
+
+#[derive(sqlx::FromRow)]
+pub struct VoucherState {
+    pub status: String,
+    pub expires_on: String,
+    pub redeemed_at: Option<String>,
+}
+
+/// The one statement that decides who redeems a cheque.
+pub async fn take_voucher(
+    conn: &mut Conn,
+    code: &str,
+    today: &str,
+    now: &str,
+) -> Result<Option<TakenVoucher>> {
+    Ok(sqlx::query_as(
+        "UPDATE vouchers SET status = 'redeemed', status_changed_at = $1 \
+         WHERE code = $2 AND status = 'valid' AND expires_on >= $3 \
+         RETURNING id, program_id, distributor_id, value_cents",
+    )
+    .bind(now)
+    .bind(code)
+    .bind(today)
+    .fetch_optional(&mut *conn)
+    .await?)
+}
+
+pub async fn voucher_state(conn: &mut Conn, code: &str) -> Result<Option<VoucherState>> {
+    Ok(sqlx::query_as(
+        "SELECT v.status, v.expires_on, r.redeemed_at FROM vouchers v \
+         LEFT JOIN redemptions r ON r.voucher_id = v.id AND r.undone_at IS NULL \
+         WHERE v.code = $1",
+    )
+    .bind(code)
+    .fetch_optional(&mut *conn)
+    .await?)
+}
+
+pub async fn insert(conn: &mut Conn, r: &RedemptionRow) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO redemptions (id, voucher_id, site_id, program_id, distributor_id, \
+         value_cents, service, minutes, redeemed_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+    )
+    .bind(&r.id)
+    .bind(&r.voucher_id)
+    .bind(&r.site_id)
+    .bind(&r.program_id)
+    .bind(&r.distributor_id)
+    .bind(r.value_cents)
+    .bind(&r.service)
+    .bind(r.minutes)
+    .bind(&r.redeemed_at)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+const COLUMNS: &str = "r.id, r.voucher_id, r.site_id, r.program_id, r.distributor_id, \
+                       r.value_cents, r.service, r.minutes, r.redeemed_at, r.undone_at, \
+                       r.settlement_id, v.code";
+
+pub async fn find_for_site(
+    conn: &mut Conn,
+    id: &str,
+    site_id: &str,
+) -> Result<Option<RedemptionRow>> {
+    Ok(sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM redemptions r JOIN vouchers v ON v.id = r.voucher_id \
+         WHERE r.id = $1 AND r.site_id = $2"
+    ))
+    .bind(id)
+    .bind(site_id)
+    .fetch_optional(&mut *conn)
+    .await?)
+}
+
+pub async fn list_for_site(
+    conn: &mut Conn,
+    site_id: &str,
+    limit: i64,
+) -> Result<Vec<RedemptionRow>> {
+    Ok(sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM redemptions r JOIN vouchers v ON v.id = r.voucher_id \
+         WHERE r.site_id = $1 ORDER BY r.redeemed_at DESC, r.id LIMIT $2"
+    ))
+    .bind(site_id)
+    .bind(limit)
+    .fetch_all(&mut *conn)
+    .await?)
+}
+
+/// Undoes a redemption only if it is live, unsettled and recent enough, in one statement.
+pub async fn mark_undone(
+    conn: &mut Conn,
+    id: &str,
+    site_id: &str,
+    cutoff: &str,
+    now: &str,
+) -> Result<bool> {
+    let done = sqlx::query(
+        "UPDATE redemptions SET undone_at = $1 WHERE id = $2 AND site_id = $3 \
+         AND undone_at IS NULL AND settlement_id IS NULL AND redeemed_at >= $4",
+    )
+    .bind(now)
+    .bind(id)
+    .bind(site_id)
+    .bind(cutoff)
+    .execute(&mut *conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+pub async fn restore_voucher(conn: &mut Conn, voucher_id: &str) -> Result<()> {
+    let done = sqlx::query(
+        "UPDATE vouchers SET status = 'valid', status_changed_at = NULL \
+         WHERE id = $1 AND status = 'redeemed'",
+    )
+    .bind(voucher_id)
+    .execute(&mut *conn)
+    .await?;
+    if done.rows_affected() != 1 {
+        return Err(
+            anyhow::anyhow!("undone redemption's cheque {voucher_id} was not redeemed").into(),
+        );
+    }
+    Ok(())
+}
+
+pub async fn cancel_if_pass_cancelled(
+    conn: &mut Conn,
+    voucher_id: &str,
+    now: &str,
+) -> Result<bool> {
+    let done = sqlx::query(
+        "UPDATE vouchers SET status = 'cancelled', status_changed_at = $1 \
+         WHERE id = $2 AND status = 'valid' \
+         AND pass_id IN (SELECT id FROM passes WHERE status = 'cancelled')",
+    )
+    .bind(now)
+    .bind(voucher_id)
+    .execute(&mut *conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}

@@ -1,0 +1,346 @@
+//! Passes (carnets) of 5 or 10 signed cheques: issuance within a distributor's quota,
+//! activation of carnets printed in stock, cancellation of lost carnets, and the balance a
+//! beneficiary may check with the pass code.
+
+pub mod codes;
+pub mod keys;
+mod repo;
+
+pub use repo::{PassRow, VoucherRow};
+
+use crate::clock::format_ts;
+use crate::db::Conn;
+use crate::error::{Error, Result};
+use crate::ledger::{self, Account, Kind, Transfer};
+use crate::orgs::{OrgKind, Organization};
+use codes::{display_code, CodeError, Keyring};
+use jiff::civil::Date;
+use jiff::{Timestamp, ToSpan};
+use serde::{Deserialize, Serialize};
+
+/// The error every refused code gets, with a message saying why.
+pub fn invalid_code(e: CodeError) -> Error {
+    Error::invalid("invalid_code", e.message())
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewPass {
+    pub program_id: String,
+    pub cheques: i64,
+    pub beneficiary_ref: Option<String>,
+    pub email: Option<String>,
+    pub active: Option<bool>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct PassView {
+    pub id: String,
+    pub program_id: String,
+    pub pass_code: String,
+    pub status: String,
+    pub beneficiary_ref: Option<String>,
+    pub email: Option<String>,
+    pub expires_on: String,
+    pub created_at: String,
+    pub remaining_cheques: i64,
+    pub remaining_cents: i64,
+    pub vouchers: Vec<VoucherView>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct VoucherView {
+    pub id: String,
+    /// As printed: `XXXX-XXXX-XXXX`.
+    pub code: String,
+    pub qr_payload: Option<String>,
+    pub value_cents: i64,
+    pub status: String,
+}
+
+fn clean_beneficiary_ref(value: Option<String>) -> Result<Option<String>> {
+    let value = value
+        .map(|v| v.trim().to_string())
+        .filter(|v| !v.is_empty());
+    if value.as_ref().is_some_and(|v| v.chars().count() > 64) {
+        return Err(Error::invalid(
+            "invalid_beneficiary_ref",
+            "La référence du bénéficiaire fait 64 caractères au plus. N'y mettez ni nom ni adresse : un identifiant interne suffit.",
+        ));
+    }
+    Ok(value)
+}
+
+fn clean_email(value: Option<String>) -> Result<Option<String>> {
+    let value = value
+        .map(|v| v.trim().to_string())
+        .filter(|v| !v.is_empty());
+    if let Some(email) = &value {
+        let plausible = email.len() <= 254
+            && !email.contains(char::is_whitespace)
+            && email
+                .split_once('@')
+                .is_some_and(|(local, domain)| !local.is_empty() && domain.contains('.'));
+        if !plausible {
+            return Err(Error::invalid(
+                "invalid_email",
+                "L'adresse e-mail n'est pas valide (exemple : prenom.nom@exemple.fr).",
+            ));
+        }
+    }
+    Ok(value)
+}
+
+pub async fn issue(
+    conn: &mut Conn,
+    keyring: &Keyring,
+    distributor: &Organization,
+    new: NewPass,
+    now: Timestamp,
+    today: Date,
+) -> Result<PassView> {
+    distributor.require(OrgKind::Distributor)?;
+    if new.cheques != 5 && new.cheques != 10 {
+        return Err(Error::invalid(
+            "invalid_cheques",
+            "Un carnet contient 5 ou 10 chèques.",
+        ));
+    }
+    let beneficiary_ref = clean_beneficiary_ref(new.beneficiary_ref)?;
+    let email = clean_email(new.email)?;
+    let program = crate::programs::find(conn, &new.program_id)
+        .await?
+        .ok_or_else(|| Error::invalid("unknown_program", "Ce programme n'existe pas."))?;
+    let expires_on = today
+        .checked_add(program.validity_days.days())
+        .map_err(|e| Error::Internal(e.into()))?;
+    let active = new.active.unwrap_or(true);
+    let pass = PassRow {
+        id: crate::db::new_id(),
+        program_id: program.id.clone(),
+        distributor_id: distributor.id.clone(),
+        pass_code: codes::generate_code(),
+        status: if active { "active" } else { "inactive" }.into(),
+        beneficiary_ref,
+        email,
+        cheques: new.cheques,
+        expires_on: expires_on.to_string(),
+        created_at: format_ts(now),
+    };
+    // The quota check is the ledger's guarded debit: no read-then-write.
+    ledger::post(
+        conn,
+        &program.id,
+        Kind::Issuance,
+        &pass.id,
+        Transfer {
+            from: Account::Quota(&distributor.id),
+            to: Account::Outstanding(&distributor.id),
+            amount_cents: new.cheques * program.cheque_value_cents,
+        },
+        &pass.created_at,
+    )
+    .await?;
+    repo::insert_pass(conn, &pass).await?;
+    let key_id = keyring.current().id.clone();
+    let vouchers: Vec<VoucherRow> = (0..new.cheques)
+        .map(|position| VoucherRow {
+            id: crate::db::new_id(),
+            pass_id: pass.id.clone(),
+            position: position + 1,
+            code: codes::generate_code(),
+            key_id: key_id.clone(),
+            value_cents: program.cheque_value_cents,
+            expires_on: pass.expires_on.clone(),
+            status: if active { "valid" } else { "inactive" }.into(),
+        })
+        .collect();
+    repo::insert_vouchers(conn, &pass, &vouchers).await?;
+    Ok(view(keyring, pass, vouchers, today))
+}
+
+/// Cheques still usable today (once activated, for a carnet in stock): `(count, cents)`.
+fn remaining(vouchers: &[VoucherRow], today: Date) -> (i64, i64) {
+    let today = today.to_string();
+    vouchers
+        .iter()
+        .filter(|v| (v.status == "valid" || v.status == "inactive") && v.expires_on >= today)
+        .fold((0, 0), |(n, cents), v| (n + 1, cents + v.value_cents))
+}
+
+fn view(keyring: &Keyring, pass: PassRow, vouchers: Vec<VoucherRow>, today: Date) -> PassView {
+    let (remaining_cheques, remaining_cents) = remaining(&vouchers, today);
+    PassView {
+        remaining_cheques,
+        remaining_cents,
+        status: pass_status(&pass, today).into(),
+        id: pass.id,
+        program_id: pass.program_id,
+        pass_code: display_code(&pass.pass_code),
+        beneficiary_ref: pass.beneficiary_ref,
+        email: pass.email,
+        expires_on: pass.expires_on,
+        created_at: pass.created_at,
+        vouchers: vouchers
+            .into_iter()
+            .map(|v| VoucherView {
+                qr_payload: keyring.payload(&v.key_id, &v.code),
+                id: v.id,
+                code: display_code(&v.code),
+                value_cents: v.value_cents,
+                status: v.status,
+            })
+            .collect(),
+    }
+}
+
+/// A pass past its date reads as expired even before the nightly expiry has run.
+fn pass_status(pass: &PassRow, today: Date) -> &str {
+    if pass.status != "cancelled" && pass.expires_on < today.to_string() {
+        "expired"
+    } else {
+        &pass.status
+    }
+}
+
+/// A pass as its distributor (or the operator) sees it; to anyone else it does not exist.
+async fn pass_for(conn: &mut Conn, org: &Organization, id: &str) -> Result<PassRow> {
+    match repo::find_pass(conn, id).await? {
+        Some(p) if p.distributor_id == org.id || org.kind == OrgKind::Operator => Ok(p),
+        _ => Err(Error::not_found("Ce carnet n'existe pas.")),
+    }
+}
+
+pub async fn get(
+    conn: &mut Conn,
+    keyring: &Keyring,
+    org: &Organization,
+    id: &str,
+    today: Date,
+) -> Result<PassView> {
+    let pass = pass_for(conn, org, id).await?;
+    let vouchers = repo::vouchers_of(conn, &pass.id).await?;
+    Ok(view(keyring, pass, vouchers, today))
+}
+
+pub async fn list(
+    conn: &mut Conn,
+    keyring: &Keyring,
+    distributor: &Organization,
+    today: Date,
+) -> Result<Vec<PassView>> {
+    distributor.require(OrgKind::Distributor)?;
+    let mut out = Vec::new();
+    for pass in repo::passes_of(conn, &distributor.id, 200).await? {
+        let vouchers = repo::vouchers_of(conn, &pass.id).await?;
+        out.push(view(keyring, pass, vouchers, today));
+    }
+    Ok(out)
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Activation {
+    pub beneficiary_ref: Option<String>,
+}
+
+/// Hands a carnet printed in stock to a beneficiary: only now can its cheques be redeemed.
+pub async fn activate(
+    conn: &mut Conn,
+    keyring: &Keyring,
+    distributor: &Organization,
+    id: &str,
+    activation: Activation,
+    now: Timestamp,
+    today: Date,
+) -> Result<PassView> {
+    distributor.require(OrgKind::Distributor)?;
+    let pass = pass_for(conn, distributor, id).await?;
+    let beneficiary_ref = clean_beneficiary_ref(activation.beneficiary_ref)?;
+    if !repo::activate_pass(conn, &pass.id, beneficiary_ref.as_deref(), &format_ts(now)).await? {
+        return Err(match pass.status.as_str() {
+            "cancelled" => Error::gone(
+                "cancelled",
+                "Ce carnet a été annulé : il ne peut plus être activé.",
+            ),
+            _ => Error::conflict("already_active", "Ce carnet est déjà activé."),
+        });
+    }
+    repo::activate_vouchers(conn, &pass.id).await?;
+    get(conn, keyring, distributor, id, today).await
+}
+
+/// Cancels a lost carnet: its unused cheques are cancelled and their value returns to the
+/// distributor's quota. Cheques already redeemed stay redeemed.
+pub async fn cancel(
+    conn: &mut Conn,
+    keyring: &Keyring,
+    distributor: &Organization,
+    id: &str,
+    now: Timestamp,
+    today: Date,
+) -> Result<PassView> {
+    distributor.require(OrgKind::Distributor)?;
+    let pass = pass_for(conn, distributor, id).await?;
+    let now_text = format_ts(now);
+    if !repo::cancel_pass(conn, &pass.id, &now_text).await? {
+        return Err(Error::conflict(
+            "already_cancelled",
+            "Ce carnet est déjà annulé.",
+        ));
+    }
+    let returned = repo::cancel_vouchers(conn, &pass.id, &now_text).await?;
+    if returned > 0 {
+        ledger::post(
+            conn,
+            &pass.program_id,
+            Kind::Cancellation,
+            &pass.id,
+            Transfer {
+                from: Account::Outstanding(&pass.distributor_id),
+                to: Account::Quota(&pass.distributor_id),
+                amount_cents: returned,
+            },
+            &now_text,
+        )
+        .await?;
+    }
+    get(conn, keyring, distributor, id, today).await
+}
+
+/// What a beneficiary sees when typing the pass code: nothing personal.
+#[derive(Debug, Serialize)]
+pub struct PublicBalance {
+    pub status: String,
+    pub remaining_cheques: i64,
+    pub remaining_cents: i64,
+    pub expires_on: String,
+}
+
+pub async fn public_balance(
+    conn: &mut Conn,
+    pass_code: &str,
+    today: Date,
+) -> Result<PublicBalance> {
+    let code = codes::parse_code(pass_code).map_err(|e| match e {
+        CodeError::BadCheck => Error::invalid(
+            "invalid_code",
+            "Ce code de carnet contient une erreur de frappe : vérifiez chaque caractère.",
+        ),
+        _ => Error::invalid(
+            "invalid_code",
+            "Ce code de carnet n'a pas la bonne forme : il a 12 caractères, par exemple ABCD-EFGH-JK12.",
+        ),
+    })?;
+    let pass = repo::find_pass_by_code(conn, &code).await?.ok_or_else(|| {
+        Error::not_found("Aucun carnet ne porte ce code. Vérifiez-le sur votre carnet.")
+    })?;
+    let (remaining_cheques, remaining_cents) =
+        remaining(&repo::vouchers_of(conn, &pass.id).await?, today);
+    Ok(PublicBalance {
+        status: pass_status(&pass, today).into(),
+        remaining_cheques,
+        remaining_cents,
+        expires_on: pass.expires_on,
+    })
+}

@@ -1,0 +1,193 @@
+//! SQL for passes and vouchers.
+
+use crate::db::Conn;
+use crate::error::Result;
+
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct PassRow {
+    pub id: String,
+    pub program_id: String,
+    pub distributor_id: String,
+    pub pass_code: String,
+    pub status: String,
+    pub beneficiary_ref: Option<String>,
+    pub email: Option<String>,
+    pub cheques: i64,
+    pub expires_on: String,
+    pub created_at: String,
+}
+
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct VoucherRow {
+    pub id: String,
+    pub pass_id: String,
+    pub position: i64,
+    pub code: String,
+    pub key_id: String,
+    pub value_cents: i64,
+    pub expires_on: String,
+    pub status: String,
+}
+
+const PASS_COLUMNS: &str = "id, program_id, distributor_id, pass_code, status, beneficiary_ref, \
+                            email, cheques, expires_on, created_at";
+const VOUCHER_COLUMNS: &str =
+    "id, pass_id, position, code, key_id, value_cents, expires_on, status";
+
+pub async fn insert_pass(conn: &mut Conn, p: &PassRow) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO passes (id, program_id, distributor_id, pass_code, status, beneficiary_ref, \
+         email, cheques, expires_on, created_at, activated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, \
+                 CASE WHEN $5 = 'active' THEN $10 ELSE NULL END)",
+    )
+    .bind(&p.id)
+    .bind(&p.program_id)
+    .bind(&p.distributor_id)
+    .bind(&p.pass_code)
+    .bind(&p.status)
+    .bind(&p.beneficiary_ref)
+    .bind(&p.email)
+    .bind(p.cheques)
+    .bind(&p.expires_on)
+    .bind(&p.created_at)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// One multi-row INSERT per carnet.
+pub async fn insert_vouchers(
+    conn: &mut Conn,
+    pass: &PassRow,
+    vouchers: &[VoucherRow],
+) -> Result<()> {
+    let mut sql = String::from(
+        "INSERT INTO vouchers (id, pass_id, program_id, distributor_id, position, code, key_id, \
+         value_cents, expires_on, status) VALUES ",
+    );
+    for i in 0..vouchers.len() {
+        let b = i * 10;
+        if i > 0 {
+            sql.push_str(", ");
+        }
+        sql.push_str(&format!(
+            "(${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${})",
+            b + 1,
+            b + 2,
+            b + 3,
+            b + 4,
+            b + 5,
+            b + 6,
+            b + 7,
+            b + 8,
+            b + 9,
+            b + 10
+        ));
+    }
+    let mut query = sqlx::query(&sql);
+    for v in vouchers {
+        query = query
+            .bind(&v.id)
+            .bind(&pass.id)
+            .bind(&pass.program_id)
+            .bind(&pass.distributor_id)
+            .bind(v.position)
+            .bind(&v.code)
+            .bind(&v.key_id)
+            .bind(v.value_cents)
+            .bind(&v.expires_on)
+            .bind(&v.status);
+    }
+    query.execute(&mut *conn).await?;
+    Ok(())
+}
+
+pub async fn find_pass(conn: &mut Conn, id: &str) -> Result<Option<PassRow>> {
+    Ok(
+        sqlx::query_as(&format!("SELECT {PASS_COLUMNS} FROM passes WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(&mut *conn)
+            .await?,
+    )
+}
+
+pub async fn find_pass_by_code(conn: &mut Conn, code: &str) -> Result<Option<PassRow>> {
+    Ok(sqlx::query_as(&format!(
+        "SELECT {PASS_COLUMNS} FROM passes WHERE pass_code = $1"
+    ))
+    .bind(code)
+    .fetch_optional(&mut *conn)
+    .await?)
+}
+
+pub async fn passes_of(conn: &mut Conn, distributor_id: &str, limit: i64) -> Result<Vec<PassRow>> {
+    Ok(sqlx::query_as(&format!(
+        "SELECT {PASS_COLUMNS} FROM passes WHERE distributor_id = $1 \
+         ORDER BY created_at DESC, id LIMIT $2"
+    ))
+    .bind(distributor_id)
+    .bind(limit)
+    .fetch_all(&mut *conn)
+    .await?)
+}
+
+pub async fn vouchers_of(conn: &mut Conn, pass_id: &str) -> Result<Vec<VoucherRow>> {
+    Ok(sqlx::query_as(&format!(
+        "SELECT {VOUCHER_COLUMNS} FROM vouchers WHERE pass_id = $1 ORDER BY position"
+    ))
+    .bind(pass_id)
+    .fetch_all(&mut *conn)
+    .await?)
+}
+
+pub async fn activate_pass(
+    conn: &mut Conn,
+    id: &str,
+    beneficiary_ref: Option<&str>,
+    now: &str,
+) -> Result<bool> {
+    let done = sqlx::query(
+        "UPDATE passes SET status = 'active', activated_at = $1, \
+         beneficiary_ref = COALESCE($2, beneficiary_ref) WHERE id = $3 AND status = 'inactive'",
+    )
+    .bind(now)
+    .bind(beneficiary_ref)
+    .bind(id)
+    .execute(&mut *conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+pub async fn activate_vouchers(conn: &mut Conn, pass_id: &str) -> Result<()> {
+    sqlx::query("UPDATE vouchers SET status = 'valid' WHERE pass_id = $1 AND status = 'inactive'")
+        .bind(pass_id)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+pub async fn cancel_pass(conn: &mut Conn, id: &str, now: &str) -> Result<bool> {
+    let done = sqlx::query(
+        "UPDATE passes SET status = 'cancelled', cancelled_at = $1 \
+         WHERE id = $2 AND status <> 'cancelled'",
+    )
+    .bind(now)
+    .bind(id)
+    .execute(&mut *conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Cancels the unused cheques of a pass and returns the value they held.
+pub async fn cancel_vouchers(conn: &mut Conn, pass_id: &str, now: &str) -> Result<i64> {
+    let values: Vec<i64> = sqlx::query_scalar(
+        "UPDATE vouchers SET status = 'cancelled', status_changed_at = $1 \
+         WHERE pass_id = $2 AND status IN ('inactive', 'valid') RETURNING value_cents",
+    )
+    .bind(now)
+    .bind(pass_id)
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok(values.iter().sum())
+}
