@@ -171,17 +171,16 @@ pub async fn drifted_balances(conn: &mut Conn) -> Result<Vec<(String, i64, i64)>
 }
 
 /// Totals that differ from the sum of their transactions.
+// Written as UNION ALL + GROUP BY rather than FULL OUTER JOIN: SQLite mis-evaluates the
+// latter inside a filtered subquery.
 pub async fn drifted_totals(conn: &mut Conn) -> Result<Vec<(String, String, i64, i64)>> {
     let rows = sqlx::query(
-        "SELECT x.program_id, x.kind, x.kept, x.summed FROM ( \
-           SELECT COALESCE(t.program_id, s.program_id) AS program_id, \
-                  COALESCE(t.kind, s.kind) AS kind, \
-                  COALESCE(t.amount_cents, 0) AS kept, COALESCE(s.summed, 0) AS summed \
-           FROM ledger_totals t FULL OUTER JOIN ( \
-             SELECT program_id, kind, CAST(SUM(amount_cents) AS BIGINT) AS summed \
-             FROM ledger_transactions GROUP BY program_id, kind) s \
-           ON s.program_id = t.program_id AND s.kind = t.kind) x \
-         WHERE x.kept <> x.summed",
+        "SELECT program_id, kind, CAST(SUM(kept) AS BIGINT) AS kept, \
+                CAST(SUM(summed) AS BIGINT) AS summed FROM ( \
+           SELECT program_id, kind, amount_cents AS kept, 0 AS summed FROM ledger_totals \
+           UNION ALL \
+           SELECT program_id, kind, 0, amount_cents FROM ledger_transactions) u \
+         GROUP BY program_id, kind HAVING SUM(kept) <> SUM(summed)",
     )
     .fetch_all(&mut *conn)
     .await?;
@@ -217,30 +216,24 @@ pub async fn programs_not_summing_to_zero(conn: &mut Conn) -> Result<Vec<String>
 }
 
 /// Ledger balances compared with what the voucher and redemption tables say they should be:
-/// `(account id, ledger balance, expected)` for each disagreement.
+/// `(account id, ledger balance, expected)` for each disagreement. What a site is owed is
+/// compared as redeemed + payable + paid, under the `redeemed` account's id.
 pub async fn disagreements_with_vouchers(conn: &mut Conn) -> Result<Vec<(String, i64, i64)>> {
     let rows = sqlx::query(
-        "SELECT x.id, x.ledger, x.expected FROM ( \
-           SELECT COALESCE(a.id, v.id) AS id, COALESCE(a.balance_cents, 0) AS ledger, \
-                  COALESCE(v.expected, 0) AS expected \
-           FROM (SELECT id, balance_cents FROM ledger_accounts WHERE code = 'outstanding') a \
-           FULL OUTER JOIN ( \
-             SELECT program_id || ':outstanding:' || distributor_id AS id, \
-                    CAST(SUM(value_cents) AS BIGINT) AS expected \
-             FROM vouchers WHERE status IN ('inactive', 'valid') \
-             GROUP BY program_id, distributor_id) v ON v.id = a.id \
+        "SELECT id, CAST(SUM(ledger) AS BIGINT) AS ledger, \
+                CAST(SUM(expected) AS BIGINT) AS expected FROM ( \
+           SELECT id, balance_cents AS ledger, 0 AS expected FROM ledger_accounts \
+           WHERE code = 'outstanding' \
            UNION ALL \
-           SELECT COALESCE(a.id, r.id), COALESCE(a.owed, 0), COALESCE(r.expected, 0) \
-           FROM (SELECT program_id || ':redeemed:' || org_id AS id, \
-                        CAST(SUM(balance_cents) AS BIGINT) AS owed \
-                 FROM ledger_accounts WHERE code IN ('redeemed', 'payable', 'paid') \
-                 GROUP BY program_id, org_id) a \
-           FULL OUTER JOIN ( \
-             SELECT program_id || ':redeemed:' || site_id AS id, \
-                    CAST(SUM(value_cents) AS BIGINT) AS expected \
-             FROM redemptions WHERE undone_at IS NULL \
-             GROUP BY program_id, site_id) r ON r.id = a.id \
-         ) x WHERE x.ledger <> x.expected",
+           SELECT program_id || ':outstanding:' || distributor_id, 0, value_cents FROM vouchers \
+           WHERE status IN ('inactive', 'valid') \
+           UNION ALL \
+           SELECT program_id || ':redeemed:' || org_id, balance_cents, 0 FROM ledger_accounts \
+           WHERE code IN ('redeemed', 'payable', 'paid') \
+           UNION ALL \
+           SELECT program_id || ':redeemed:' || site_id, 0, value_cents FROM redemptions \
+           WHERE undone_at IS NULL) u \
+         GROUP BY id HAVING SUM(ledger) <> SUM(expected)",
     )
     .fetch_all(&mut *conn)
     .await?;

@@ -1,0 +1,324 @@
+//! Starts the real app on a random port against a fresh database, and speaks HTTP to it.
+//! Every test runs on SQLite, and on PostgreSQL when `PASSNUM_TEST_POSTGRES_URL` names a server
+//! (e.g. `postgres://postgres@127.0.0.1:5432/postgres`): each test gets its own database there.
+
+#![allow(dead_code)]
+
+use jiff::{SignedDuration, Timestamp};
+use passnum::clock::MockClock;
+use passnum::config::Config;
+use passnum::http::AppState;
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+use std::sync::Arc;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Inline keys: K1 is old, K2 signs new cheques.
+pub const TEST_KEYS: &str = "K1:AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=,K2:AgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgI=";
+
+pub struct TestApp {
+    pub base: String,
+    pub client: reqwest::Client,
+    pub clock: Arc<MockClock>,
+    pub state: AppState,
+    pub database_url: String,
+    pub operator_token: String,
+}
+
+/// The PostgreSQL server to test against, if any.
+pub fn postgres_url() -> Option<String> {
+    std::env::var("PASSNUM_TEST_POSTGRES_URL")
+        .ok()
+        .filter(|u| !u.is_empty())
+}
+
+/// A fresh, empty database URL for one test.
+pub async fn fresh_database(backend: Backend) -> Option<String> {
+    let name = format!("passnum_test_{}", uuid::Uuid::new_v4().simple());
+    match backend {
+        Backend::Sqlite => {
+            let dir = std::env::temp_dir().join("passnum-tests");
+            std::fs::create_dir_all(&dir).ok()?;
+            Some(format!(
+                "sqlite://{}",
+                dir.join(format!("{name}.db")).display()
+            ))
+        }
+        Backend::Postgres => {
+            let admin_url = postgres_url()?;
+            sqlx::any::install_default_drivers();
+            let mut admin = <sqlx::AnyConnection as sqlx::Connection>::connect(&admin_url)
+                .await
+                .expect("cannot reach the test PostgreSQL server");
+            sqlx::query(&format!("CREATE DATABASE {name}"))
+                .execute(&mut admin)
+                .await
+                .expect("cannot create a test database");
+            let (base, _) = admin_url.rsplit_once('/').expect("URL has a database");
+            Some(format!("{base}/{name}"))
+        }
+    }
+}
+
+pub fn test_config(database_url: &str) -> Config {
+    let mut config = Config::defaults();
+    config.database_url = database_url.to_string();
+    config.signing_keys = Some(TEST_KEYS.into());
+    config.invalid_code_limit = 10_000;
+    config.public_lookup_limit = 10_000;
+    config.db_connections = 8;
+    config
+}
+
+impl TestApp {
+    /// None when the backend is not available here (PostgreSQL without a test URL).
+    pub async fn spawn(backend: Backend) -> Option<TestApp> {
+        Self::spawn_with(backend, |_| {}).await
+    }
+
+    pub async fn spawn_with(backend: Backend, tune: impl FnOnce(&mut Config)) -> Option<TestApp> {
+        let database_url = fresh_database(backend).await?;
+        let mut config = test_config(&database_url);
+        tune(&mut config);
+        // A fixed midday start keeps day arithmetic away from midnight.
+        let clock = MockClock::new("2026-03-02T11:00:00Z".parse().expect("timestamp"));
+        let state = passnum::start(config, clock.clone())
+            .await
+            .expect("app starts");
+        let operator_token = passnum::demo::bootstrap(&state).await.expect("bootstrap");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let base = format!("http://{}", listener.local_addr().expect("addr"));
+        let serving = state.clone();
+        tokio::spawn(async move { passnum::http::serve(listener, serving).await });
+        Some(TestApp {
+            base,
+            client: reqwest::Client::new(),
+            clock,
+            state,
+            database_url,
+            operator_token,
+        })
+    }
+
+    pub fn advance(&self, by: SignedDuration) {
+        self.clock.advance(by);
+    }
+
+    pub fn now(&self) -> Timestamp {
+        passnum::clock::Clock::now(&*self.clock)
+    }
+
+    pub async fn request(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+        idempotency_key: Option<&str>,
+    ) -> (StatusCode, Value) {
+        let mut req = self.client.request(method, format!("{}{path}", self.base));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(k) = idempotency_key {
+            req = req.header("Idempotency-Key", k);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await.expect("request sent");
+        let status = resp.status();
+        let text = resp.text().await.expect("body");
+        let value = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        (status, value)
+    }
+
+    pub async fn get(&self, path: &str, token: Option<&str>) -> (StatusCode, Value) {
+        self.request(Method::GET, path, token, None, None).await
+    }
+
+    pub async fn post(&self, path: &str, token: &str, body: Value) -> (StatusCode, Value) {
+        self.request(Method::POST, path, Some(token), Some(body), None)
+            .await
+    }
+
+    pub async fn delete(&self, path: &str, token: &str) -> (StatusCode, Value) {
+        self.request(Method::DELETE, path, Some(token), None, None)
+            .await
+    }
+
+    /// Creates an organisation and a token for it: `(id, token)`.
+    pub async fn org(&self, kind: &str, name: &str) -> (String, String) {
+        let (status, body) = self
+            .post(
+                "/api/v1/organizations",
+                &self.operator_token,
+                json!({"kind": kind, "name": name, "department": "33", "postcode": "33000"}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        let id = body["id"].as_str().expect("id").to_string();
+        let (status, body) = self
+            .post(
+                &format!("/api/v1/organizations/{id}/tokens"),
+                &self.operator_token,
+                json!({}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        (id, body["token"].as_str().expect("token").to_string())
+    }
+
+    /// A site qualified for a year.
+    pub async fn qualified_site(&self, name: &str) -> (String, String) {
+        let (id, token) = self.org("site", name).await;
+        let (status, body) = self
+            .request(
+                Method::PUT,
+                &format!("/api/v1/sites/{id}/qualification"),
+                Some(&self.operator_token),
+                Some(json!({"status": "qualified", "valid_until": "2027-12-31"})),
+                None,
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        (id, token)
+    }
+
+    /// A funder with a programme funded `funded_cents`, and a distributor holding `quota`
+    /// cheques of it.
+    pub async fn world(&self, funded_cents: i64, quota: i64) -> World {
+        let (funder_id, funder) = self.org("funder", "Département de la Gironde").await;
+        let (distributor_id, distributor) = self.org("distributor", "CCAS de Bordeaux").await;
+        let (site_id, site) = self.qualified_site("Médiathèque Mériadeck").await;
+        let (status, body) = self
+            .post(
+                "/api/v1/programs",
+                &funder,
+                json!({"name": "Pass numérique 2026", "budget_cents": 10_000_000}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        let program_id = body["id"].as_str().expect("id").to_string();
+        if funded_cents > 0 {
+            let (status, body) = self
+                .post(
+                    &format!("/api/v1/programs/{program_id}/fundings"),
+                    &funder,
+                    json!({"amount_cents": funded_cents, "reference": "OP-2026-0001"}),
+                )
+                .await;
+            assert_eq!(status, StatusCode::CREATED, "{body}");
+        }
+        if quota > 0 {
+            let (status, body) = self
+                .post(
+                    &format!("/api/v1/programs/{program_id}/allocations"),
+                    &funder,
+                    json!({"distributor_id": distributor_id, "cheques": quota}),
+                )
+                .await;
+            assert_eq!(status, StatusCode::CREATED, "{body}");
+        }
+        World {
+            funder_id,
+            funder,
+            distributor_id,
+            distributor,
+            site_id,
+            site,
+            program_id,
+        }
+    }
+
+    /// Issues an active pass and returns its JSON.
+    pub async fn issue(&self, world: &World, cheques: i64) -> Value {
+        let (status, body) = self
+            .post(
+                "/api/v1/passes",
+                &world.distributor,
+                json!({"program_id": world.program_id, "cheques": cheques, "beneficiary_ref": "B-001"}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        body
+    }
+
+    pub async fn redeem(&self, token: &str, code: &str) -> (StatusCode, Value) {
+        self.post(
+            "/api/v1/redemptions",
+            token,
+            json!({"code": code, "service": "individual_help", "minutes": 60}),
+        )
+        .await
+    }
+
+    pub async fn reconciliation(&self, world: &World) -> Value {
+        let (status, body) = self
+            .get(
+                &format!("/api/v1/programs/{}/reconciliation", world.program_id),
+                Some(&world.funder),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        body
+    }
+
+    /// `passnum ledger verify`'s check, run in process.
+    pub async fn assert_ledger_verifies(&self) {
+        let mut conn = self.state.db.read.acquire().await.expect("conn");
+        let report = passnum::ledger::verify(&mut conn)
+            .await
+            .expect("verify runs");
+        assert!(report.is_ok(), "ledger problems: {:#?}", report.problems);
+    }
+}
+
+pub struct World {
+    pub funder_id: String,
+    pub funder: String,
+    pub distributor_id: String,
+    pub distributor: String,
+    pub site_id: String,
+    pub site: String,
+    pub program_id: String,
+}
+
+pub fn error_code(body: &Value) -> &str {
+    body["error"]["code"].as_str().unwrap_or("<no error code>")
+}
+
+/// Declares each listed `async fn name(backend: Backend)` as a test on SQLite and one on
+/// PostgreSQL (which passes without running when no test server is configured).
+#[macro_export]
+macro_rules! on_both_databases {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $name() {
+                    super::$name($crate::common::Backend::Sqlite).await
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $name() {
+                    if $crate::common::postgres_url().is_none() {
+                        eprintln!("PASSNUM_TEST_POSTGRES_URL is not set: skipped on PostgreSQL");
+                        return;
+                    }
+                    super::$name($crate::common::Backend::Postgres).await
+                }
+            )*
+        }
+    };
+}
