@@ -8,7 +8,7 @@ pub fn is_valid_siret(siret: &str) -> bool {
     }
     let digits: Vec<u32> = siret.bytes().map(|b| (b - b'0') as u32).collect();
     if siret.starts_with("356000000") && siret != "35600000000048" {
-        return digits.iter().sum::<u32>() % 5 == 0;
+        return digits.iter().sum::<u32>().is_multiple_of(5);
     }
     let sum: u32 = digits
         .iter()
@@ -22,7 +22,7 @@ pub fn is_valid_siret(siret: &str) -> bool {
             }
         })
         .sum();
-    sum % 10 == 0
+    sum.is_multiple_of(10)
 }
 
 pub fn is_valid_postcode(postcode: &str) -> bool {
@@ -38,32 +38,6 @@ pub fn is_valid_department(code: &str) -> bool {
         }
         _ if code.len() == 3 => matches!(code.parse::<u32>(), Ok(971..=976)),
         _ => false,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn sirets() {
-        assert!(is_valid_siret("73282932000074"));
-        assert!(is_valid_siret("35600000000048"));
-        assert!(is_valid_siret("35600000012346")); // digit sum 30
-        assert!(!is_valid_siret("35600000012345"));
-        assert!(!is_valid_siret("73282932000075"));
-        assert!(!is_valid_siret("7328293200007"));
-        assert!(!is_valid_siret("7328293200007a"));
-    }
-
-    #[test]
-    fn departments() {
-        for ok in ["01", "2A", "2B", "75", "95", "971", "976"] {
-            assert!(is_valid_department(ok), "{ok}");
-        }
-        for bad in ["00", "20", "96", "977", "2C", "", "1", "9711"] {
-            assert!(!is_valid_department(bad), "{bad}");
-        }
     }
 }
 
@@ -99,4 +73,30 @@ pub fn long_date_text(text: &str) -> String {
         .and_then(|d| d.parse().ok())
         .map(long_date)
         .unwrap_or_else(|| text.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sirets() {
+        assert!(is_valid_siret("73282932000074"));
+        assert!(is_valid_siret("35600000000048"));
+        assert!(is_valid_siret("35600000012346")); // digit sum 30
+        assert!(!is_valid_siret("35600000012345"));
+        assert!(!is_valid_siret("73282932000075"));
+        assert!(!is_valid_siret("7328293200007"));
+        assert!(!is_valid_siret("7328293200007a"));
+    }
+
+    #[test]
+    fn departments() {
+        for ok in ["01", "2A", "2B", "75", "95", "971", "976"] {
+            assert!(is_valid_department(ok), "{ok}");
+        }
+        for bad in ["00", "20", "96", "977", "2C", "", "1", "9711"] {
+            assert!(!is_valid_department(bad), "{bad}");
+        }
+    }
 }

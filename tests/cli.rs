@@ -1,0 +1,85 @@
+//! The command line: bootstrap prints a token last, ledger verify catches tampering.
+
+mod common;
+
+use std::process::Command;
+
+fn passnum(database_url: &str, args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_passnum"))
+        .args(args)
+        .env("DATABASE_URL", database_url)
+        .env("PASSNUM_SIGNING_KEYS", common::TEST_KEYS)
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("passnum runs")
+}
+
+#[tokio::test]
+async fn bootstrap_then_ledger_verify_detects_tampering() {
+    let app = common::TestApp::spawn(common::Backend::Sqlite)
+        .await
+        .expect("sqlite");
+    let w = app.world(50_000, 10).await;
+    let pass = app.issue(&w, 5).await;
+    let (status, _) = app
+        .redeem(&w.site, pass["vouchers"][0]["code"].as_str().unwrap())
+        .await;
+    assert_eq!(status, 201);
+
+    let out = passnum(&app.database_url, &["bootstrap"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let token = stdout.lines().last().unwrap().trim().to_string();
+    assert!(token.starts_with("pn_"), "{stdout}");
+    // The printed token works.
+    let (status, _) = app
+        .post(
+            "/api/v1/organizations",
+            &token,
+            serde_json::json!({"kind": "funder", "name": "Ville de Pau"}),
+        )
+        .await;
+    assert_eq!(status, 201);
+
+    let out = passnum(&app.database_url, &["ledger", "verify"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+
+    // Someone edits one ledger entry behind the platform's back.
+    sqlx::query("UPDATE ledger_entries SET amount_cents = amount_cents + 1 WHERE line = 2 AND transaction_id IN (SELECT id FROM ledger_transactions WHERE kind = 'redemption')")
+        .execute(&app.state.db.write)
+        .await
+        .unwrap();
+    let out = passnum(&app.database_url, &["ledger", "verify"]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("does not balance"), "{stderr}");
+}
+
+#[test]
+fn keys_rotate_adds_a_key_that_signs_while_old_ones_verify() {
+    let dir = std::env::temp_dir().join(format!("passnum-keys-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("passnum.keys");
+    let run = || {
+        Command::new(env!("CARGO_BIN_EXE_passnum"))
+            .args(["keys", "rotate", "--keys-file"])
+            .arg(&file)
+            .env_remove("PASSNUM_SIGNING_KEYS")
+            .output()
+            .unwrap()
+    };
+    assert!(run().status.success());
+    let out = run();
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("Key K3"));
+    let ring = passnum::vouchers::keys::read_file(&file).unwrap();
+    let ids: Vec<_> = ring.keys().iter().map(|k| k.id.clone()).collect();
+    assert_eq!(ids, ["K1", "K2", "K3"]);
+    assert_eq!(ring.current().id, "K3");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&file).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+}
