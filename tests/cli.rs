@@ -27,7 +27,11 @@ async fn bootstrap_then_ledger_verify_detects_tampering() {
     assert_eq!(status, 201);
 
     let out = passnum(&app.database_url, &["bootstrap"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let stdout = String::from_utf8(out.stdout).unwrap();
     let token = stdout.lines().last().unwrap().trim().to_string();
     assert!(token.starts_with("pn_"), "{stdout}");
@@ -42,7 +46,11 @@ async fn bootstrap_then_ledger_verify_detects_tampering() {
     assert_eq!(status, 201);
 
     let out = passnum(&app.database_url, &["ledger", "verify"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 
     // Someone edits one ledger entry behind the platform's back.
     sqlx::query("UPDATE ledger_entries SET amount_cents = amount_cents + 1 WHERE line = 2 AND transaction_id IN (SELECT id FROM ledger_transactions WHERE kind = 'redemption')")

@@ -12,9 +12,16 @@ use serde_json::{json, Value};
 enum Op {
     Fund(i64),
     Allocate(i64),
-    Issue { ten: bool, active: bool },
+    Issue {
+        ten: bool,
+        active: bool,
+    },
     Activate(usize),
-    Redeem { pass: usize, cheque: usize, site: usize },
+    Redeem {
+        pass: usize,
+        cheque: usize,
+        site: usize,
+    },
     Undo(usize),
     Cancel(usize),
     Wait(i64),
@@ -24,9 +31,14 @@ fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
         (1i64..20_000).prop_map(Op::Fund),
         (1i64..30).prop_map(Op::Allocate),
-        (any::<bool>(), prop::bool::weighted(0.8)).prop_map(|(ten, active)| Op::Issue { ten, active }),
+        (any::<bool>(), prop::bool::weighted(0.8))
+            .prop_map(|(ten, active)| Op::Issue { ten, active }),
         (0usize..8).prop_map(Op::Activate),
-        (0usize..8, 0usize..10, 0usize..2).prop_map(|(pass, cheque, site)| Op::Redeem { pass, cheque, site }),
+        (0usize..8, 0usize..10, 0usize..2).prop_map(|(pass, cheque, site)| Op::Redeem {
+            pass,
+            cheque,
+            site
+        }),
         (0usize..8).prop_map(Op::Undo),
         (0usize..8).prop_map(Op::Cancel),
         (1i64..72).prop_map(Op::Wait),
@@ -55,23 +67,36 @@ async fn run(ops: Vec<Op>) {
         match op {
             Op::Fund(amount) => {
                 let (s, _) = app
-                    .post(&format!("/api/v1/programs/{}/fundings", w.program_id), &w.funder,
-                          json!({"amount_cents": amount, "reference": format!("OP-{n}")}))
+                    .post(
+                        &format!("/api/v1/programs/{}/fundings", w.program_id),
+                        &w.funder,
+                        json!({"amount_cents": amount, "reference": format!("OP-{n}")}),
+                    )
                     .await;
-                if s == 201 { count.funded += amount; }
+                if s == 201 {
+                    count.funded += amount;
+                }
             }
             Op::Allocate(cheques) => {
                 let (s, _) = app
-                    .post(&format!("/api/v1/programs/{}/allocations", w.program_id), &w.funder,
-                          json!({"distributor_id": w.distributor_id, "cheques": cheques}))
+                    .post(
+                        &format!("/api/v1/programs/{}/allocations", w.program_id),
+                        &w.funder,
+                        json!({"distributor_id": w.distributor_id, "cheques": cheques}),
+                    )
                     .await;
-                if s == 201 { count.allocated += cheques * 1000; }
+                if s == 201 {
+                    count.allocated += cheques * 1000;
+                }
             }
             Op::Issue { ten, active } => {
                 let cheques = if ten { 10 } else { 5 };
                 let (s, body) = app
-                    .post("/api/v1/passes", &w.distributor,
-                          json!({"program_id": w.program_id, "cheques": cheques, "active": active}))
+                    .post(
+                        "/api/v1/passes",
+                        &w.distributor,
+                        json!({"program_id": w.program_id, "cheques": cheques, "active": active}),
+                    )
                     .await;
                 if s == 201 {
                     count.issued += cheques * 1000;
@@ -80,7 +105,12 @@ async fn run(ops: Vec<Op>) {
             }
             Op::Activate(i) => {
                 if let Some(p) = passes.get(i % passes.len().max(1)) {
-                    app.post(&format!("/api/v1/passes/{}/activate", p["id"].as_str().unwrap()), &w.distributor, json!({})).await;
+                    app.post(
+                        &format!("/api/v1/passes/{}/activate", p["id"].as_str().unwrap()),
+                        &w.distributor,
+                        json!({}),
+                    )
+                    .await;
                 }
             }
             Op::Redeem { pass, cheque, site } => {
@@ -90,7 +120,11 @@ async fn run(ops: Vec<Op>) {
                     let (s, body) = app.redeem(&sites[site], code).await;
                     if s == 201 {
                         count.redeemed += 1000;
-                        redemptions.push((body["id"].as_str().unwrap().to_string(), sites[site].clone(), 1000));
+                        redemptions.push((
+                            body["id"].as_str().unwrap().to_string(),
+                            sites[site].clone(),
+                            1000,
+                        ));
                     } else {
                         assert!([409, 410].contains(&s.as_u16()), "{s} {body}");
                     }
@@ -99,12 +133,19 @@ async fn run(ops: Vec<Op>) {
             Op::Undo(i) => {
                 if let Some((id, site, value)) = redemptions.get(i % redemptions.len().max(1)) {
                     let (s, _) = app.delete(&format!("/api/v1/redemptions/{id}"), site).await;
-                    if s == 200 { count.undone += value; }
+                    if s == 200 {
+                        count.undone += value;
+                    }
                 }
             }
             Op::Cancel(i) => {
                 if let Some(p) = passes.get(i % passes.len().max(1)) {
-                    app.post(&format!("/api/v1/passes/{}/cancel", p["id"].as_str().unwrap()), &w.distributor, json!({})).await;
+                    app.post(
+                        &format!("/api/v1/passes/{}/cancel", p["id"].as_str().unwrap()),
+                        &w.distributor,
+                        json!({}),
+                    )
+                    .await;
                 }
             }
             Op::Wait(hours) => app.advance(SignedDuration::from_hours(hours)),
@@ -113,8 +154,12 @@ async fn run(ops: Vec<Op>) {
         let n = |k: &str| rec[k].as_i64().unwrap();
         assert_eq!(
             n("funded_cents"),
-            n("available_cents") + n("unissued_quota_cents") + n("outstanding_cents")
-                + n("redeemed_unsettled_cents") + n("settled_unpaid_cents") + n("paid_cents"),
+            n("available_cents")
+                + n("unissued_quota_cents")
+                + n("outstanding_cents")
+                + n("redeemed_unsettled_cents")
+                + n("settled_unpaid_cents")
+                + n("paid_cents"),
             "identity after {op:?}: {rec}"
         );
         assert_eq!(n("budget_cents"), n("unfunded_cents") + n("funded_cents"));
@@ -125,7 +170,10 @@ async fn run(ops: Vec<Op>) {
         assert_eq!(n("undone_cents"), count.undone);
         assert_eq!(
             n("issued_cents"),
-            n("outstanding_cents") + n("redeemed_cents") + n("cancelled_cents") + n("expired_cents"),
+            n("outstanding_cents")
+                + n("redeemed_cents")
+                + n("cancelled_cents")
+                + n("expired_cents"),
             "every issued cent is outstanding, redeemed, cancelled or expired"
         );
     }
