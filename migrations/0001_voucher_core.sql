@@ -153,13 +153,3 @@ CREATE TABLE idempotency_keys (
     created_at TEXT NOT NULL,
     PRIMARY KEY (org_id, idempotency_key)
 );
-
-CREATE TABLE audit_log (
-    id TEXT PRIMARY KEY,
-    at TEXT NOT NULL,
-    org_id TEXT,
-    action TEXT NOT NULL,
-    subject_id TEXT,
-    detail TEXT
-);
-CREATE INDEX audit_log_at ON audit_log (at);
