@@ -134,14 +134,19 @@ CREATE TABLE ledger_entries (
 );
 CREATE INDEX ledger_entries_account ON ledger_entries (account_id);
 
--- Cumulative flow per programme and transaction kind, maintained with each posting so that
--- reconciliation reads a handful of rows instead of scanning the ledger.
-CREATE TABLE ledger_totals (
-    program_id TEXT NOT NULL REFERENCES programs (id),
+-- Cumulative flow per account and transaction kind (signed like the entries), maintained with
+-- each posting so that reconciliation, overall or per distributor, site or département, reads a
+-- handful of rows instead of scanning the ledger.
+CREATE TABLE ledger_flows (
+    account_id TEXT NOT NULL REFERENCES ledger_accounts (id),
     kind TEXT NOT NULL,
+    program_id TEXT NOT NULL REFERENCES programs (id),
+    code TEXT NOT NULL,
+    org_id TEXT NOT NULL,
     amount_cents BIGINT NOT NULL,
-    PRIMARY KEY (program_id, kind)
+    PRIMARY KEY (account_id, kind)
 );
+CREATE INDEX ledger_flows_program ON ledger_flows (program_id);
 
 -- Replay store for POST/DELETE retries, written in the same transaction as the work it answers.
 CREATE TABLE idempotency_keys (

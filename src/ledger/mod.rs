@@ -11,6 +11,11 @@
 //! | `payable:S`        | settled for site S, not yet paid                          |
 //! | `paid:S`           | paid to site S                                            |
 //!
+//! A funder's money moves funder → available → quota → outstanding → redeemed → payable → paid;
+//! cancellation goes back outstanding → quota, undo redeemed → outstanding, expiry
+//! outstanding → available, a bank rejection paid → payable, and a credit note at a programme's
+//! close available → funder.
+//!
 //! Since every transaction sums to zero, so do all balances, which is the reconciliation identity:
 //!
 //! `funded = available + Σ quota + Σ outstanding + Σ redeemed + Σ payable + Σ paid`
@@ -22,7 +27,7 @@ mod reconciliation;
 mod repo;
 mod verify;
 
-pub use reconciliation::{reconciliation, Reconciliation};
+pub use reconciliation::{breakdown, reconciliation, Breakdown, BreakdownRow, Figures, Reconciliation};
 pub use verify::{verify, VerifyReport};
 
 use crate::db::Conn;
@@ -101,6 +106,10 @@ pub enum Kind {
     Expiry,
     Settlement,
     Payment,
+    /// The bank returned a payment: paid → payable again.
+    BankRejection,
+    /// Unused value returned to the funder at a programme's close.
+    CreditNote,
 }
 
 impl Kind {
@@ -115,6 +124,8 @@ impl Kind {
             Kind::Expiry => "expiry",
             Kind::Settlement => "settlement",
             Kind::Payment => "payment",
+            Kind::BankRejection => "bank_rejection",
+            Kind::CreditNote => "credit_note",
         }
     }
 }
@@ -155,6 +166,7 @@ pub async fn post(
         } else {
             repo::add_to_balance(conn, &id, program_id, account, delta).await?;
         }
+        repo::add_to_flow(conn, &id, kind.as_str(), program_id, account, delta).await?;
     }
     let transaction_id = crate::db::new_id();
     repo::insert_transaction(
@@ -183,7 +195,6 @@ pub async fn post(
         amount,
     )
     .await?;
-    repo::add_to_total(conn, program_id, kind.as_str(), amount).await?;
     Ok(())
 }
 

@@ -1,33 +1,106 @@
-//! A programme's figures, read from maintained ledger balances and totals (a few rows, whatever
-//! the number of cheques).
+//! A programme's figures, read from maintained balances and flows (a few rows per
+//! organisation, whatever the number of cheques): overall, and per distributor, site and
+//! département.
 
-use super::repo;
+use super::repo::{self, FlowRow};
 use crate::db::Conn;
 use crate::error::Result;
 use serde::Serialize;
+use std::collections::BTreeMap;
 
-/// Flows (`*_cents` named after an operation) are cumulative since the programme began;
-/// `available`, `unissued_quota`, `outstanding`, `redeemed_unsettled` and `settled_unpaid` are
-/// what is held right now. Identity: `funded = available + unissued_quota + outstanding +
-/// redeemed_unsettled + settled_unpaid + paid`.
+/// Flows are cumulative since the programme began; `unissued_quota`, `outstanding`,
+/// `redeemed_unsettled` and `settled_unpaid` are what is held right now.
 #[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
-pub struct Reconciliation {
-    pub budget_cents: i64,
-    pub funded_cents: i64,
-    pub unfunded_cents: i64,
+pub struct Figures {
     pub allocated_cents: i64,
     pub issued_cents: i64,
+    /// Net of undos.
     pub redeemed_cents: i64,
     pub undone_cents: i64,
     pub cancelled_cents: i64,
     pub expired_cents: i64,
     pub settled_cents: i64,
+    /// Net of bank rejections.
     pub paid_cents: i64,
-    pub available_cents: i64,
     pub unissued_quota_cents: i64,
     pub outstanding_cents: i64,
     pub redeemed_unsettled_cents: i64,
     pub settled_unpaid_cents: i64,
+}
+
+/// The programme as a whole. Identities, checked by `passnum ledger verify`:
+///
+/// * `budget = unfunded + funded`
+/// * `funded = available + unissued_quota + outstanding + redeemed_unsettled + settled_unpaid
+///   + paid + credited`
+/// * `issued = outstanding + redeemed + cancelled + expired`
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+pub struct Reconciliation {
+    pub budget_cents: i64,
+    pub funded_cents: i64,
+    pub unfunded_cents: i64,
+    pub available_cents: i64,
+    /// Returned to the funder as a credit note.
+    pub credited_cents: i64,
+    #[serde(flatten)]
+    pub figures: Figures,
+}
+
+impl Reconciliation {
+    pub fn identity_holds(&self) -> bool {
+        let f = &self.figures;
+        self.budget_cents == self.unfunded_cents + self.funded_cents
+            && self.funded_cents
+                == self.available_cents
+                    + f.unissued_quota_cents
+                    + f.outstanding_cents
+                    + f.redeemed_unsettled_cents
+                    + f.settled_unpaid_cents
+                    + f.paid_cents
+                    + self.credited_cents
+            && f.issued_cents
+                == f.outstanding_cents + f.redeemed_cents + f.cancelled_cents + f.expired_cents
+    }
+}
+
+impl Figures {
+    /// Adds one flow or balance row, measured on the account where it shows: an issuance is
+    /// counted on `outstanding`, not also on the `quota` it came from.
+    fn add(&mut self, row: &FlowRow) {
+        let amount = row.amount_cents.abs();
+        match (row.kind.as_deref(), row.code.as_str()) {
+            (None, "quota") => self.unissued_quota_cents += row.amount_cents,
+            (None, "outstanding") => self.outstanding_cents += row.amount_cents,
+            (None, "redeemed") => self.redeemed_unsettled_cents += row.amount_cents,
+            (None, "payable") => self.settled_unpaid_cents += row.amount_cents,
+            (Some("allocation"), "quota") => self.allocated_cents += amount,
+            (Some("issuance"), "outstanding") => self.issued_cents += amount,
+            (Some("cancellation"), "outstanding") => self.cancelled_cents += amount,
+            (Some("expiry"), "outstanding") => self.expired_cents += amount,
+            (Some("redemption"), "redeemed") => self.redeemed_cents += amount,
+            (Some("undo"), "redeemed") => {
+                self.undone_cents += amount;
+                self.redeemed_cents -= amount;
+            }
+            (Some("settlement"), "payable") => self.settled_cents += amount,
+            (Some("payment"), "paid") => self.paid_cents += amount,
+            (Some("bank_rejection"), "paid") => self.paid_cents -= amount,
+            _ => {}
+        }
+    }
+
+    /// The same, for a distributor: redemptions are seen leaving its `outstanding` account.
+    fn add_distributor_side(&mut self, row: &FlowRow) {
+        let amount = row.amount_cents.abs();
+        match (row.kind.as_deref(), row.code.as_str()) {
+            (Some("redemption"), "outstanding") => self.redeemed_cents += amount,
+            (Some("undo"), "outstanding") => {
+                self.undone_cents += amount;
+                self.redeemed_cents -= amount;
+            }
+            _ => self.add(row),
+        }
+    }
 }
 
 pub async fn reconciliation(
@@ -35,51 +108,78 @@ pub async fn reconciliation(
     program_id: &str,
     budget_cents: i64,
 ) -> Result<Reconciliation> {
+    let rows = repo::flows_and_balances(conn, program_id).await?;
     let mut r = Reconciliation {
         budget_cents,
         ..Default::default()
     };
-    for (kind, amount) in repo::totals_by_kind(conn, program_id).await? {
-        match kind.as_str() {
-            "funding" => r.funded_cents = amount,
-            "allocation" => r.allocated_cents = amount,
-            "issuance" => r.issued_cents = amount,
-            "redemption" => r.redeemed_cents += amount,
-            "undo" => {
-                r.undone_cents = amount;
-                r.redeemed_cents -= amount;
-            }
-            "cancellation" => r.cancelled_cents = amount,
-            "expiry" => r.expired_cents = amount,
-            "settlement" => r.settled_cents = amount,
-            "payment" => r.paid_cents = amount,
-            _ => {}
-        }
-    }
-    for (code, balance) in repo::balances_by_code(conn, program_id).await? {
-        match code.as_str() {
-            "available" => r.available_cents = balance,
-            "quota" => r.unissued_quota_cents = balance,
-            "outstanding" => r.outstanding_cents = balance,
-            "redeemed" => r.redeemed_unsettled_cents = balance,
-            "payable" => r.settled_unpaid_cents = balance,
-            _ => {}
+    for row in &rows {
+        match (row.kind.as_deref(), row.code.as_str()) {
+            (None, "available") => r.available_cents = row.amount_cents,
+            (Some("funding"), "available") => r.funded_cents += row.amount_cents,
+            (Some("credit_note"), "available") => r.credited_cents -= row.amount_cents,
+            _ => r.figures.add(row),
         }
     }
     r.unfunded_cents = budget_cents - r.funded_cents;
     Ok(r)
 }
 
-impl Reconciliation {
-    /// The identity every operation must preserve.
-    pub fn identity_holds(&self) -> bool {
-        self.funded_cents
-            == self.available_cents
-                + self.unissued_quota_cents
-                + self.outstanding_cents
-                + self.redeemed_unsettled_cents
-                + self.settled_unpaid_cents
-                + self.paid_cents
-            && self.budget_cents == self.unfunded_cents + self.funded_cents
+#[derive(Debug, Clone, Serialize)]
+pub struct BreakdownRow {
+    /// An organisation id, or a département code.
+    pub key: String,
+    #[serde(flatten)]
+    pub figures: Figures,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Breakdown {
+    pub distributors: Vec<BreakdownRow>,
+    pub sites: Vec<BreakdownRow>,
+    /// Issuance side counted where the distributor is, redemption side where the site is.
+    pub departments: Vec<BreakdownRow>,
+}
+
+/// Per-organisation figures of a programme. `department_of` gives an organisation's
+/// département (None when unknown).
+pub async fn breakdown(
+    conn: &mut Conn,
+    program_id: &str,
+    department_of: &BTreeMap<String, Option<String>>,
+) -> Result<Breakdown> {
+    let rows = repo::flows_and_balances(conn, program_id).await?;
+    let mut distributors: BTreeMap<String, Figures> = BTreeMap::new();
+    let mut sites: BTreeMap<String, Figures> = BTreeMap::new();
+    let mut departments: BTreeMap<String, Figures> = BTreeMap::new();
+    for row in rows.iter().filter(|r| !r.org_id.is_empty()) {
+        let department = department_of
+            .get(&row.org_id)
+            .cloned()
+            .flatten()
+            .unwrap_or_else(|| "inconnu".into());
+        let dep = departments.entry(department).or_default();
+        if matches!(row.code.as_str(), "quota" | "outstanding") {
+            distributors
+                .entry(row.org_id.clone())
+                .or_default()
+                .add_distributor_side(row);
+            if !matches!(row.kind.as_deref(), Some("redemption" | "undo")) {
+                dep.add_distributor_side(row);
+            }
+        } else {
+            sites.entry(row.org_id.clone()).or_default().add(row);
+            dep.add(row);
+        }
     }
+    let rows_of = |m: BTreeMap<String, Figures>| {
+        m.into_iter()
+            .map(|(key, figures)| BreakdownRow { key, figures })
+            .collect()
+    };
+    Ok(Breakdown {
+        distributors: rows_of(distributors),
+        sites: rows_of(sites),
+        departments: rows_of(departments),
+    })
 }

@@ -84,19 +84,25 @@ pub async fn insert_entry(
     Ok(())
 }
 
-pub async fn add_to_total(
+pub async fn add_to_flow(
     conn: &mut Conn,
-    program_id: &str,
+    account_id: &str,
     kind: &str,
-    amount: i64,
+    program_id: &str,
+    account: Account<'_>,
+    delta: i64,
 ) -> Result<()> {
     sqlx::query(
-        "INSERT INTO ledger_totals (program_id, kind, amount_cents) VALUES ($1, $2, $3) \
-         ON CONFLICT (program_id, kind) DO UPDATE SET amount_cents = ledger_totals.amount_cents + $3",
+        "INSERT INTO ledger_flows (account_id, kind, program_id, code, org_id, amount_cents) \
+         VALUES ($1, $2, $3, $4, $5, $6) \
+         ON CONFLICT (account_id, kind) DO UPDATE SET amount_cents = ledger_flows.amount_cents + $6",
     )
-    .bind(program_id)
+    .bind(account_id)
     .bind(kind)
-    .bind(amount)
+    .bind(program_id)
+    .bind(account.code())
+    .bind(account.org_id())
+    .bind(delta)
     .execute(&mut *conn)
     .await?;
     Ok(())
@@ -111,27 +117,34 @@ pub async fn balance(conn: &mut Conn, account_id: &str) -> Result<i64> {
     Ok(balance.unwrap_or(0))
 }
 
-/// Balances of a programme summed per account code.
-pub async fn balances_by_code(conn: &mut Conn, program_id: &str) -> Result<Vec<(String, i64)>> {
+/// One flow or balance row of a programme, for reconciliation.
+pub struct FlowRow {
+    pub code: String,
+    pub org_id: String,
+    /// None for a balance.
+    pub kind: Option<String>,
+    pub amount_cents: i64,
+}
+
+/// Every flow and balance of a programme: a few rows per organisation taking part.
+pub async fn flows_and_balances(conn: &mut Conn, program_id: &str) -> Result<Vec<FlowRow>> {
     let rows = sqlx::query(
-        "SELECT code, CAST(SUM(balance_cents) AS BIGINT) AS total FROM ledger_accounts \
-         WHERE program_id = $1 GROUP BY code",
+        "SELECT code, org_id, kind, amount_cents FROM ledger_flows WHERE program_id = $1 \
+         UNION ALL \
+         SELECT code, org_id, NULL, balance_cents FROM ledger_accounts WHERE program_id = $1",
     )
     .bind(program_id)
     .fetch_all(&mut *conn)
     .await?;
     rows.iter()
-        .map(|r| Ok((r.try_get("code")?, r.try_get("total")?)))
-        .collect()
-}
-
-pub async fn totals_by_kind(conn: &mut Conn, program_id: &str) -> Result<Vec<(String, i64)>> {
-    let rows = sqlx::query("SELECT kind, amount_cents FROM ledger_totals WHERE program_id = $1")
-        .bind(program_id)
-        .fetch_all(&mut *conn)
-        .await?;
-    rows.iter()
-        .map(|r| Ok((r.try_get("kind")?, r.try_get("amount_cents")?)))
+        .map(|r| {
+            Ok(FlowRow {
+                code: r.try_get("code")?,
+                org_id: r.try_get("org_id")?,
+                kind: r.try_get("kind")?,
+                amount_cents: r.try_get("amount_cents")?,
+            })
+        })
         .collect()
 }
 
@@ -170,24 +183,25 @@ pub async fn drifted_balances(conn: &mut Conn) -> Result<Vec<(String, i64, i64)>
         .collect()
 }
 
-/// Totals that differ from the sum of their transactions.
+/// Flows that differ from the sum of their entries: `(account, kind, kept, summed)`.
 // Written as UNION ALL + GROUP BY rather than FULL OUTER JOIN: SQLite mis-evaluates the
 // latter inside a filtered subquery.
-pub async fn drifted_totals(conn: &mut Conn) -> Result<Vec<(String, String, i64, i64)>> {
+pub async fn drifted_flows(conn: &mut Conn) -> Result<Vec<(String, String, i64, i64)>> {
     let rows = sqlx::query(
-        "SELECT program_id, kind, CAST(SUM(kept) AS BIGINT) AS kept, \
+        "SELECT account_id, kind, CAST(SUM(kept) AS BIGINT) AS kept, \
                 CAST(SUM(summed) AS BIGINT) AS summed FROM ( \
-           SELECT program_id, kind, amount_cents AS kept, 0 AS summed FROM ledger_totals \
+           SELECT account_id, kind, amount_cents AS kept, 0 AS summed FROM ledger_flows \
            UNION ALL \
-           SELECT program_id, kind, 0, amount_cents FROM ledger_transactions) u \
-         GROUP BY program_id, kind HAVING SUM(kept) <> SUM(summed)",
+           SELECT e.account_id, t.kind, 0, e.amount_cents FROM ledger_entries e \
+           JOIN ledger_transactions t ON t.id = e.transaction_id) u \
+         GROUP BY account_id, kind HAVING SUM(kept) <> SUM(summed)",
     )
     .fetch_all(&mut *conn)
     .await?;
     rows.iter()
         .map(|r| {
             Ok((
-                r.try_get("program_id")?,
+                r.try_get("account_id")?,
                 r.try_get("kind")?,
                 r.try_get("kept")?,
                 r.try_get("summed")?,
@@ -257,4 +271,13 @@ pub async fn voucher_redemption_mismatches(conn: &mut Conn) -> Result<Vec<String
     )
     .fetch_all(&mut *conn)
     .await?)
+}
+
+pub async fn program_budgets(conn: &mut Conn) -> Result<Vec<(String, i64)>> {
+    let rows = sqlx::query("SELECT id, budget_cents FROM programs ORDER BY id")
+        .fetch_all(&mut *conn)
+        .await?;
+    rows.iter()
+        .map(|r| Ok((r.try_get("id")?, r.try_get("budget_cents")?)))
+        .collect()
 }

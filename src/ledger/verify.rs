@@ -26,9 +26,9 @@ pub async fn verify(conn: &mut Conn) -> Result<VerifyReport> {
             "account {id}: balance {kept} but its entries sum to {summed}"
         ));
     }
-    for (program, kind, kept, summed) in repo::drifted_totals(conn).await? {
+    for (account, kind, kept, summed) in repo::drifted_flows(conn).await? {
         problems.push(format!(
-            "programme {program}: total {kind} is {kept} but its transactions sum to {summed}"
+            "account {account}: flow {kind} is {kept} but its entries sum to {summed}"
         ));
     }
     for id in repo::negative_accounts(conn).await? {
@@ -48,6 +48,14 @@ pub async fn verify(conn: &mut Conn) -> Result<VerifyReport> {
         problems.push(format!(
             "cheque {id}: its status disagrees with its redemptions"
         ));
+    }
+    for (program_id, budget) in repo::program_budgets(conn).await? {
+        let r = super::reconciliation(conn, &program_id, budget).await?;
+        if !r.identity_holds() {
+            problems.push(format!(
+                "programme {program_id}: the reconciliation identity does not hold: {r:?}"
+            ));
+        }
     }
     Ok(VerifyReport { problems })
 }
