@@ -29,7 +29,11 @@ CREATE TABLE programs (
     budget_cents BIGINT NOT NULL CHECK (budget_cents > 0),
     cheque_value_cents BIGINT NOT NULL CHECK (cheque_value_cents > 0),
     validity_days BIGINT NOT NULL CHECK (validity_days > 0),
+    -- Days after a cheque's printed expiry date during which it is still accepted.
+    grace_days BIGINT NOT NULL DEFAULT 0 CHECK (grace_days >= 0),
     department TEXT,
+    status TEXT NOT NULL DEFAULT 'open' CHECK (status IN ('open', 'closed')),
+    closed_at TEXT,
     created_at TEXT NOT NULL
 );
 CREATE INDEX programs_funder ON programs (funder_id);
@@ -78,12 +82,15 @@ CREATE TABLE vouchers (
     code TEXT NOT NULL UNIQUE,
     key_id TEXT NOT NULL,
     value_cents BIGINT NOT NULL CHECK (value_cents > 0),
+    -- The date printed on the cheque, and the last day it is accepted (expiry plus grace).
     expires_on TEXT NOT NULL,
+    redeemable_until TEXT NOT NULL,
     status TEXT NOT NULL
         CHECK (status IN ('inactive', 'valid', 'redeemed', 'cancelled', 'expired')),
     status_changed_at TEXT
 );
 CREATE INDEX vouchers_pass ON vouchers (pass_id, position);
+CREATE INDEX vouchers_expiry ON vouchers (status, redeemable_until);
 
 CREATE TABLE redemptions (
     id TEXT PRIMARY KEY,

@@ -78,6 +78,28 @@ pub struct Config {
     )]
     pub rate_window_secs: u64,
 
+    /// Name of the account that pays the sites (debtor of the SEPA payment files).
+    #[arg(
+        long,
+        env = "PASSNUM_PAYER_NAME",
+        default_value = "Operateur du Pass numerique",
+        global = true
+    )]
+    pub payer_name: String,
+
+    /// IBAN of the account that pays the sites: the funders' money is held there.
+    #[arg(
+        long,
+        env = "PASSNUM_PAYER_IBAN",
+        default_value = "FR7630006000011234567890189",
+        global = true
+    )]
+    pub payer_iban: String,
+
+    /// BIC of that account, if the bank needs it.
+    #[arg(long, env = "PASSNUM_PAYER_BIC", global = true)]
+    pub payer_bic: Option<String>,
+
     /// Telephone number shown to beneficiaries.
     #[arg(
         long,

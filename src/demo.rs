@@ -207,6 +207,7 @@ pub async fn fill(state: &AppState) -> Result<String> {
                 budget_cents: 5_000_000,
                 cheque_value_cents: None,
                 validity_days: None,
+                grace_days: Some(31),
                 department: Some(department.into()),
             },
             now,

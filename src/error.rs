@@ -30,6 +30,9 @@ pub enum Error {
     /// Well-formed but refused by a business rule or validation: 422.
     #[error("{message}")]
     Unprocessable { code: &'static str, message: Msg },
+    /// The body is larger than the API accepts: 413.
+    #[error("Le corps de la requête est trop volumineux ({limit_kib} Kio au plus).")]
+    TooLarge { limit_kib: usize },
     /// Too many attempts: 429 with Retry-After.
     #[error("Trop de tentatives. Réessayez dans {retry_after_secs} secondes.")]
     RateLimited { retry_after_secs: u64 },

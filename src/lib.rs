@@ -5,19 +5,24 @@
 //! Domain modules (`orgs`, `programs`, `vouchers`, `redemption`, `ledger`, `idempotency`) hold
 //! the rules and their SQL; `http` and the command line (`main.rs`) are thin edges over them.
 
+pub mod audit;
 pub mod clock;
 pub mod config;
 pub mod db;
 pub mod demo;
 pub mod error;
+pub mod expiry;
 pub mod fr;
 pub mod http;
 pub mod idempotency;
+pub mod jobs;
 pub mod ledger;
 pub mod orgs;
 pub mod programs;
 pub mod ratelimit;
 pub mod redemption;
+pub mod settlement;
+pub mod sites;
 pub mod vouchers;
 
 use clock::SharedClock;

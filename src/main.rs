@@ -24,6 +24,14 @@ enum Command {
     Demo(Bind),
     /// Create the operator organisation if missing and print a new operator API token (last line).
     Bootstrap,
+    /// Gather redeemed cheques up to a date into a settlement batch (draft).
+    Settle {
+        /// Last day of redemptions to settle (YYYY-MM-DD).
+        #[arg(long)]
+        until: String,
+    },
+    /// Expire cheques past their last day; their value returns to the programme.
+    Expire,
     /// Ledger checks.
     Ledger {
         #[command(subcommand)]
@@ -70,6 +78,7 @@ async fn main() -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(bind) => {
             let state = passnum::start(config, Arc::new(SystemClock)).await?;
+            tokio::spawn(passnum::jobs::run_periodic(state.clone()));
             serve(&bind.bind, state).await
         }
         Command::Migrate => {
@@ -83,6 +92,7 @@ async fn main() -> anyhow::Result<()> {
             let guide = passnum::demo::fill(&state).await?;
             println!("{guide}");
             println!("Serving on http://{}", bind.bind);
+            tokio::spawn(passnum::jobs::run_periodic(state.clone()));
             serve(&bind.bind, state).await
         }
         Command::Bootstrap => {
@@ -90,6 +100,21 @@ async fn main() -> anyhow::Result<()> {
             let token = passnum::demo::bootstrap(&state).await?;
             println!("Operator API token (shown once):");
             println!("{token}");
+            Ok(())
+        }
+        Command::Settle { until } => {
+            let state = passnum::start(config, Arc::new(SystemClock)).await?;
+            let batch = passnum::jobs::settle(&state, until).await?;
+            println!("{}", serde_json::to_string_pretty(&batch)?);
+            Ok(())
+        }
+        Command::Expire => {
+            let state = passnum::start(config, Arc::new(SystemClock)).await?;
+            let report = passnum::jobs::expire(&state).await?;
+            println!(
+                "{} cheque(s) expired, {} cents returned to their programmes.",
+                report.cheques, report.cents
+            );
             Ok(())
         }
         Command::Ledger {

@@ -83,11 +83,8 @@ impl<T: DeserializeOwned> FromRequest<AppState> for Write<T> {
         let path = req.uri().path().to_string();
         let bytes = axum::body::to_bytes(req.into_body(), MAX_BODY_BYTES)
             .await
-            .map_err(|_| {
-                Error::bad_request(
-                    "body_too_large",
-                    "Le corps de la requête est trop volumineux (64 Kio au plus).",
-                )
+            .map_err(|_| Error::TooLarge {
+                limit_kib: MAX_BODY_BYTES / 1024,
             })?;
         let mut hasher = Sha256::new();
         hasher.update(method.as_str().as_bytes());

@@ -9,6 +9,7 @@ mod passes;
 mod programs;
 mod public;
 mod redemptions;
+mod settlements;
 
 use crate::clock::{format_ts, SharedClock};
 use crate::config::Config;
@@ -63,6 +64,7 @@ pub fn router(state: AppState) -> Router {
         .merge(passes::router())
         .merge(redemptions::router())
         .merge(public::router())
+        .merge(settlements::router())
         .fallback(|| async {
             crate::error::Error::not_found("Cette adresse n'existe pas dans l'API.")
         });

@@ -4,6 +4,7 @@ use super::extract::{Auth, Empty, Write};
 use super::{run_write, AppState};
 use crate::error::{Error, Result};
 use crate::orgs::{self, NewOrganization, OrgKind, QualificationChange};
+use crate::sites::{self, NewBankAccount};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -16,6 +17,7 @@ pub fn router() -> Router<AppState> {
         .route("/organizations", post(create))
         .route("/organizations/{id}/tokens", post(create_token))
         .route("/sites/{id}/qualification", put(qualify))
+        .route("/sites/{id}/bank", put(set_bank))
 }
 
 async fn create(
@@ -63,6 +65,30 @@ async fn qualify(
     org.require(OrgKind::Operator)?;
     run_write(&state, &org.id, &replay, StatusCode::OK, |conn| {
         Box::pin(async move { orgs::set_qualification(conn, &id, body).await })
+    })
+    .await
+}
+
+/// A site's bank details, set by the site itself or the operator.
+async fn set_bank(
+    State(state): State<AppState>,
+    Auth(org): Auth,
+    Path(id): Path<String>,
+    Write { body, replay }: Write<NewBankAccount>,
+) -> Result<Response> {
+    let now = state.clock.now();
+    let org_id = org.id.clone();
+    run_write(&state, &org_id, &replay, StatusCode::OK, |conn| {
+        Box::pin(async move {
+            let account = sites::set_bank_account(conn, &org, &id, body, now).await?;
+            Ok(json!({
+                "site_id": account.site_id,
+                "iban": sites::mask_iban(&account.iban),
+                "bic": account.bic,
+                "holder": account.holder,
+                "effective": "next_batch",
+            }))
+        })
     })
     .await
 }

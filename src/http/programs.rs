@@ -1,9 +1,10 @@
 //! Funder: programmes, fundings, allocations, reconciliation.
 
+use super::extract::Empty;
 use super::extract::{Auth, Write};
 use super::{run_write, AppState};
 use crate::error::Result;
-use crate::ledger::{self, Reconciliation};
+use crate::ledger::{self, Breakdown, Reconciliation};
 use crate::programs::{self, NewAllocation, NewFunding, NewProgram, Program};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -18,6 +19,8 @@ pub fn router() -> Router<AppState> {
         .route("/programs/{id}/fundings", post(fund))
         .route("/programs/{id}/allocations", post(allocate))
         .route("/programs/{id}/reconciliation", get(reconciliation))
+        .route("/programs/{id}/reconciliation/breakdown", get(breakdown))
+        .route("/programs/{id}/close", post(close))
 }
 
 async fn create(
@@ -80,4 +83,32 @@ async fn reconciliation(
     Ok(Json(
         ledger::reconciliation(&mut conn, &program.id, program.budget_cents).await?,
     ))
+}
+
+/// The same figures per distributor, site and département.
+async fn breakdown(
+    State(state): State<AppState>,
+    Auth(org): Auth,
+    Path(id): Path<String>,
+) -> Result<Json<Breakdown>> {
+    let mut conn = state.db.read.acquire().await?;
+    let program = programs::get_for(&mut conn, &org, &id).await?;
+    let departments = crate::orgs::departments(&mut conn).await?;
+    Ok(Json(
+        ledger::breakdown(&mut conn, &program.id, &departments).await?,
+    ))
+}
+
+async fn close(
+    State(state): State<AppState>,
+    Auth(org): Auth,
+    Path(id): Path<String>,
+    Write { replay, .. }: Write<Empty>,
+) -> Result<Response> {
+    let (now, today) = (state.clock.now(), state.clock.today());
+    let org_id = org.id.clone();
+    run_write(&state, &org_id, &replay, StatusCode::OK, |conn| {
+        Box::pin(async move { crate::expiry::close_program(conn, &org, &id, now, today).await })
+    })
+    .await
 }

@@ -27,7 +27,9 @@ mod reconciliation;
 mod repo;
 mod verify;
 
-pub use reconciliation::{breakdown, reconciliation, Breakdown, BreakdownRow, Figures, Reconciliation};
+pub use reconciliation::{
+    breakdown, reconciliation, Breakdown, BreakdownRow, Figures, Reconciliation,
+};
 pub use verify::{verify, VerifyReport};
 
 use crate::db::Conn;
@@ -108,6 +110,8 @@ pub enum Kind {
     Payment,
     /// The bank returned a payment: paid → payable again.
     BankRejection,
+    /// An unissued quota taken back at a programme's close: quota → available.
+    Deallocation,
     /// Unused value returned to the funder at a programme's close.
     CreditNote,
 }
@@ -125,6 +129,7 @@ impl Kind {
             Kind::Settlement => "settlement",
             Kind::Payment => "payment",
             Kind::BankRejection => "bank_rejection",
+            Kind::Deallocation => "deallocation",
             Kind::CreditNote => "credit_note",
         }
     }
@@ -201,4 +206,13 @@ pub async fn post(
 /// The balance of one account (0 if it never moved).
 pub async fn balance(conn: &mut Conn, program_id: &str, account: Account<'_>) -> Result<i64> {
     repo::balance(conn, &account.id(program_id)).await
+}
+
+/// Balances of every account with this code in a programme: `(organisation, cents)`.
+pub async fn balances_of(
+    conn: &mut Conn,
+    program_id: &str,
+    code: &str,
+) -> Result<Vec<(String, i64)>> {
+    repo::balances_of(conn, program_id, code).await
 }

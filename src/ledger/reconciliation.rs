@@ -74,6 +74,7 @@ impl Figures {
             (None, "redeemed") => self.redeemed_unsettled_cents += row.amount_cents,
             (None, "payable") => self.settled_unpaid_cents += row.amount_cents,
             (Some("allocation"), "quota") => self.allocated_cents += amount,
+            (Some("deallocation"), "quota") => self.allocated_cents -= amount,
             (Some("issuance"), "outstanding") => self.issued_cents += amount,
             (Some("cancellation"), "outstanding") => self.cancelled_cents += amount,
             (Some("expiry"), "outstanding") => self.expired_cents += amount,

@@ -281,3 +281,21 @@ pub async fn program_budgets(conn: &mut Conn) -> Result<Vec<(String, i64)>> {
         .map(|r| Ok((r.try_get("id")?, r.try_get("budget_cents")?)))
         .collect()
 }
+
+pub async fn balances_of(
+    conn: &mut Conn,
+    program_id: &str,
+    code: &str,
+) -> Result<Vec<(String, i64)>> {
+    let rows = sqlx::query(
+        "SELECT org_id, balance_cents FROM ledger_accounts WHERE program_id = $1 AND code = $2 \
+         ORDER BY org_id",
+    )
+    .bind(program_id)
+    .bind(code)
+    .fetch_all(&mut *conn)
+    .await?;
+    rows.iter()
+        .map(|r| Ok((r.try_get("org_id")?, r.try_get("balance_cents")?)))
+        .collect()
+}

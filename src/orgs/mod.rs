@@ -240,3 +240,10 @@ pub async fn set_qualification(
 pub async fn operator_exists(conn: &mut Conn) -> Result<Option<String>> {
     repo::first_of_kind(conn, OrgKind::Operator).await
 }
+
+/// Every organisation's département, for breakdowns.
+pub async fn departments(
+    conn: &mut Conn,
+) -> Result<std::collections::BTreeMap<String, Option<String>>> {
+    repo::departments(conn).await
+}

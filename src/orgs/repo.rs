@@ -100,3 +100,14 @@ pub async fn first_of_kind(conn: &mut Conn, kind: OrgKind) -> Result<Option<Stri
     .fetch_optional(&mut *conn)
     .await?)
 }
+
+pub async fn departments(
+    conn: &mut Conn,
+) -> Result<std::collections::BTreeMap<String, Option<String>>> {
+    let rows = sqlx::query("SELECT id, department FROM organizations")
+        .fetch_all(&mut *conn)
+        .await?;
+    rows.iter()
+        .map(|r| Ok((r.try_get("id")?, r.try_get("department")?)))
+        .collect()
+}

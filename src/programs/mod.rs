@@ -26,6 +26,7 @@ pub struct NewProgram {
     pub budget_cents: i64,
     pub cheque_value_cents: Option<i64>,
     pub validity_days: Option<i64>,
+    pub grace_days: Option<i64>,
     pub department: Option<String>,
 }
 
@@ -58,6 +59,13 @@ pub async fn create(
             "La durée de validité doit être comprise entre 1 et 3660 jours.",
         ));
     }
+    let grace_days = new.grace_days.unwrap_or(0);
+    if !(0..=366).contains(&grace_days) {
+        return Err(Error::invalid(
+            "invalid_grace",
+            "Le délai de grâce doit être compris entre 0 et 366 jours.",
+        ));
+    }
     let department = new
         .department
         .map(|d| d.trim().to_uppercase())
@@ -77,7 +85,9 @@ pub async fn create(
         budget_cents: new.budget_cents,
         cheque_value_cents,
         validity_days,
+        grace_days,
         department,
+        status: "open".into(),
     };
     repo::insert(conn, &program, &format_ts(now)).await?;
     Ok(program)

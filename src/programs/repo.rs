@@ -12,13 +12,16 @@ pub struct Program {
     pub budget_cents: i64,
     pub cheque_value_cents: i64,
     pub validity_days: i64,
+    pub grace_days: i64,
     pub department: Option<String>,
+    pub status: String,
 }
 
 pub async fn insert(conn: &mut Conn, p: &Program, now: &str) -> Result<()> {
     sqlx::query(
         "INSERT INTO programs (id, funder_id, name, budget_cents, cheque_value_cents, \
-         validity_days, department, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+         validity_days, grace_days, department, status, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
     )
     .bind(&p.id)
     .bind(&p.funder_id)
@@ -26,7 +29,9 @@ pub async fn insert(conn: &mut Conn, p: &Program, now: &str) -> Result<()> {
     .bind(p.budget_cents)
     .bind(p.cheque_value_cents)
     .bind(p.validity_days)
+    .bind(p.grace_days)
     .bind(&p.department)
+    .bind(&p.status)
     .bind(now)
     .execute(&mut *conn)
     .await?;
@@ -35,8 +40,8 @@ pub async fn insert(conn: &mut Conn, p: &Program, now: &str) -> Result<()> {
 
 pub async fn find(conn: &mut Conn, id: &str) -> Result<Option<Program>> {
     Ok(sqlx::query_as(
-        "SELECT id, funder_id, name, budget_cents, cheque_value_cents, validity_days, department \
-         FROM programs WHERE id = $1",
+        "SELECT id, funder_id, name, budget_cents, cheque_value_cents, validity_days, grace_days, \
+         department, status FROM programs WHERE id = $1",
     )
     .bind(id)
     .fetch_optional(&mut *conn)

@@ -20,6 +20,16 @@ use serde::Deserialize;
 /// The kinds of help of the national typology of mediation sessions.
 pub const SERVICES: [&str; 3] = ["individual_help", "administrative_procedure", "workshop"];
 
+/// How a service is named to people.
+pub fn service_label(service: Option<&str>) -> &'static str {
+    match service {
+        Some("individual_help") => "Accompagnement individuel",
+        Some("administrative_procedure") => "Démarche administrative",
+        Some("workshop") => "Atelier collectif",
+        _ => "Non précisé",
+    }
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NewRedemption {
@@ -112,7 +122,7 @@ async fn why_not_redeemable(conn: &mut Conn, code: &str, today: Date) -> Result<
             "Aucun chèque ne porte ce code. Vérifiez chaque caractère sur le chèque.",
         ));
     };
-    let expired = state.expires_on < today.to_string();
+    let expired = state.redeemable_until < today.to_string();
     Ok(match state.status.as_str() {
         "redeemed" => Error::conflict(
             "already_redeemed",

@@ -34,6 +34,7 @@ pub struct TakenVoucher {
 pub struct VoucherState {
     pub status: String,
     pub expires_on: String,
+    pub redeemable_until: String,
     pub redeemed_at: Option<String>,
 }
 
@@ -46,7 +47,7 @@ pub async fn take_voucher(
 ) -> Result<Option<TakenVoucher>> {
     Ok(sqlx::query_as(
         "UPDATE vouchers SET status = 'redeemed', status_changed_at = $1 \
-         WHERE code = $2 AND status = 'valid' AND expires_on >= $3 \
+         WHERE code = $2 AND status = 'valid' AND redeemable_until >= $3 \
          RETURNING id, program_id, distributor_id, value_cents",
     )
     .bind(now)
@@ -58,7 +59,7 @@ pub async fn take_voucher(
 
 pub async fn voucher_state(conn: &mut Conn, code: &str) -> Result<Option<VoucherState>> {
     Ok(sqlx::query_as(
-        "SELECT v.status, v.expires_on, r.redeemed_at FROM vouchers v \
+        "SELECT v.status, v.expires_on, v.redeemable_until, r.redeemed_at FROM vouchers v \
          LEFT JOIN redemptions r ON r.voucher_id = v.id AND r.undone_at IS NULL \
          WHERE v.code = $1",
     )

@@ -111,9 +111,19 @@ pub async fn issue(
     let program = crate::programs::find(conn, &new.program_id)
         .await?
         .ok_or_else(|| Error::invalid("unknown_program", "Ce programme n'existe pas."))?;
+    if program.status != "open" {
+        return Err(Error::gone(
+            "program_closed",
+            "Ce programme est clos : il n'est plus possible d'émettre de carnet.",
+        ));
+    }
     let expires_on = today
         .checked_add(program.validity_days.days())
         .map_err(|e| Error::Internal(e.into()))?;
+    let redeemable_until = expires_on
+        .checked_add(program.grace_days.days())
+        .map_err(|e| Error::Internal(e.into()))?
+        .to_string();
     let active = new.active.unwrap_or(true);
     let pass = PassRow {
         id: crate::db::new_id(),
@@ -152,6 +162,7 @@ pub async fn issue(
             key_id: key_id.clone(),
             value_cents: program.cheque_value_cents,
             expires_on: pass.expires_on.clone(),
+            redeemable_until: redeemable_until.clone(),
             status: if active { "valid" } else { "inactive" }.into(),
         })
         .collect();
@@ -164,7 +175,7 @@ fn remaining(vouchers: &[VoucherRow], today: Date) -> (i64, i64) {
     let today = today.to_string();
     vouchers
         .iter()
-        .filter(|v| (v.status == "valid" || v.status == "inactive") && v.expires_on >= today)
+        .filter(|v| (v.status == "valid" || v.status == "inactive") && v.redeemable_until >= today)
         .fold((0, 0), |(n, cents), v| (n + 1, cents + v.value_cents))
 }
 
@@ -173,7 +184,7 @@ fn view(keyring: &Keyring, pass: PassRow, vouchers: Vec<VoucherRow>, today: Date
     PassView {
         remaining_cheques,
         remaining_cents,
-        status: pass_status(&pass, today).into(),
+        status: pass_status(&pass, &vouchers, today).into(),
         id: pass.id,
         program_id: pass.program_id,
         pass_code: display_code(&pass.pass_code),
@@ -194,9 +205,12 @@ fn view(keyring: &Keyring, pass: PassRow, vouchers: Vec<VoucherRow>, today: Date
     }
 }
 
-/// A pass past its date reads as expired even before the nightly expiry has run.
-fn pass_status(pass: &PassRow, today: Date) -> &str {
-    if pass.status != "cancelled" && pass.expires_on < today.to_string() {
+/// A pass past its last day (expiry plus grace) reads as expired even before the nightly
+/// expiry has run.
+fn pass_status<'a>(pass: &'a PassRow, vouchers: &[VoucherRow], today: Date) -> &'a str {
+    let today = today.to_string();
+    let past = !vouchers.is_empty() && vouchers.iter().all(|v| v.redeemable_until < today);
+    if pass.status != "cancelled" && past {
         "expired"
     } else {
         &pass.status
@@ -335,10 +349,10 @@ pub async fn public_balance(
     let pass = repo::find_pass_by_code(conn, &code).await?.ok_or_else(|| {
         Error::not_found("Aucun carnet ne porte ce code. Vérifiez-le sur votre carnet.")
     })?;
-    let (remaining_cheques, remaining_cents) =
-        remaining(&repo::vouchers_of(conn, &pass.id).await?, today);
+    let vouchers = repo::vouchers_of(conn, &pass.id).await?;
+    let (remaining_cheques, remaining_cents) = remaining(&vouchers, today);
     Ok(PublicBalance {
-        status: pass_status(&pass, today).into(),
+        status: pass_status(&pass, &vouchers, today).into(),
         remaining_cheques,
         remaining_cents,
         expires_on: pass.expires_on,

@@ -26,13 +26,14 @@ pub struct VoucherRow {
     pub key_id: String,
     pub value_cents: i64,
     pub expires_on: String,
+    pub redeemable_until: String,
     pub status: String,
 }
 
 const PASS_COLUMNS: &str = "id, program_id, distributor_id, pass_code, status, beneficiary_ref, \
                             email, cheques, expires_on, created_at";
 const VOUCHER_COLUMNS: &str =
-    "id, pass_id, position, code, key_id, value_cents, expires_on, status";
+    "id, pass_id, position, code, key_id, value_cents, expires_on, redeemable_until, status";
 
 pub async fn insert_pass(conn: &mut Conn, p: &PassRow) -> Result<()> {
     sqlx::query(
@@ -62,29 +63,20 @@ pub async fn insert_vouchers(
     pass: &PassRow,
     vouchers: &[VoucherRow],
 ) -> Result<()> {
-    let mut sql = String::from(
+    const COLUMNS: usize = 11;
+    let rows: Vec<String> = (0..vouchers.len())
+        .map(|i| {
+            let params: Vec<String> = (1..=COLUMNS)
+                .map(|c| format!("${}", i * COLUMNS + c))
+                .collect();
+            format!("({})", params.join(", "))
+        })
+        .collect();
+    let sql = format!(
         "INSERT INTO vouchers (id, pass_id, program_id, distributor_id, position, code, key_id, \
-         value_cents, expires_on, status) VALUES ",
+         value_cents, expires_on, redeemable_until, status) VALUES {}",
+        rows.join(", ")
     );
-    for i in 0..vouchers.len() {
-        let b = i * 10;
-        if i > 0 {
-            sql.push_str(", ");
-        }
-        sql.push_str(&format!(
-            "(${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${})",
-            b + 1,
-            b + 2,
-            b + 3,
-            b + 4,
-            b + 5,
-            b + 6,
-            b + 7,
-            b + 8,
-            b + 9,
-            b + 10
-        ));
-    }
     let mut query = sqlx::query(&sql);
     for v in vouchers {
         query = query
@@ -97,6 +89,7 @@ pub async fn insert_vouchers(
             .bind(&v.key_id)
             .bind(v.value_cents)
             .bind(&v.expires_on)
+            .bind(&v.redeemable_until)
             .bind(&v.status);
     }
     query.execute(&mut *conn).await?;

@@ -83,6 +83,12 @@ impl TestApp {
 
     pub async fn spawn_with(backend: Backend, tune: impl FnOnce(&mut Config)) -> Option<TestApp> {
         let database_url = fresh_database(backend).await?;
+        Some(Self::spawn_on(&database_url, tune).await)
+    }
+
+    /// Another instance on an existing database, like a second server process.
+    pub async fn spawn_on(database_url: &str, tune: impl FnOnce(&mut Config)) -> TestApp {
+        let database_url = database_url.to_string();
         let mut config = test_config(&database_url);
         tune(&mut config);
         // A fixed midday start keeps day arithmetic away from midnight.
@@ -97,14 +103,14 @@ impl TestApp {
         let base = format!("http://{}", listener.local_addr().expect("addr"));
         let serving = state.clone();
         tokio::spawn(async move { passnum::http::serve(listener, serving).await });
-        Some(TestApp {
+        TestApp {
             base,
             client: reqwest::Client::new(),
             clock,
             state,
             database_url,
             operator_token,
-        })
+        }
     }
 
     pub fn advance(&self, by: SignedDuration) {
@@ -321,4 +327,42 @@ macro_rules! on_both_databases {
             )*
         }
     };
+}
+
+impl TestApp {
+    pub async fn put(&self, path: &str, token: &str, body: Value) -> (StatusCode, Value) {
+        self.request(Method::PUT, path, Some(token), Some(body), None)
+            .await
+    }
+
+    /// Raw body and content type of a GET.
+    pub async fn get_text(&self, path: &str, token: &str) -> (StatusCode, String, String) {
+        let resp = self
+            .client
+            .get(format!("{}{path}", self.base))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("request sent");
+        let status = resp.status();
+        let content_type = resp
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string();
+        (status, content_type, resp.text().await.expect("body"))
+    }
+
+    /// Gives a site bank details (a valid French test IBAN).
+    pub async fn bank(&self, site_id: &str, token: &str) {
+        let (status, body) = self
+            .put(
+                &format!("/api/v1/sites/{site_id}/bank"),
+                token,
+                json!({"iban": "FR14 2004 1010 0505 0001 3M02 606", "holder": "Médiathèque d'Aquitaine"}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
 }

@@ -1,0 +1,170 @@
+//! The end of a cheque's life: past its last day (printed expiry plus the programme's grace)
+//! it expires and its value returns to the programme's available budget. At a programme's
+//! close, everything not yet redeemed goes back to the funder as a credit note.
+
+use crate::clock::format_ts;
+use crate::db::Conn;
+use crate::error::{Error, Result};
+use crate::ledger::{self, Account, Kind, Transfer};
+use crate::orgs::{OrgKind, Organization};
+use jiff::civil::Date;
+use jiff::Timestamp;
+use serde::Serialize;
+use sqlx::Row;
+use std::collections::BTreeMap;
+
+#[derive(Debug, Default, Serialize, PartialEq, Eq)]
+pub struct ExpiryReport {
+    pub cheques: i64,
+    pub cents: i64,
+}
+
+/// Expires every cheque whose last day is before `today` (or, with `program_id`, every unused
+/// cheque of that programme). Idempotent: run it as often as you like.
+pub async fn expire(
+    conn: &mut Conn,
+    today: Date,
+    now: Timestamp,
+    program_id: Option<&str>,
+) -> Result<ExpiryReport> {
+    let now_text = format_ts(now);
+    let rows = match program_id {
+        None => sqlx::query(
+            "UPDATE vouchers SET status = 'expired', status_changed_at = $1 \
+             WHERE status IN ('valid', 'inactive') AND redeemable_until < $2 \
+             RETURNING program_id, distributor_id, value_cents",
+        )
+        .bind(&now_text)
+        .bind(today.to_string()),
+        Some(program) => sqlx::query(
+            "UPDATE vouchers SET status = 'expired', status_changed_at = $1 \
+             WHERE status IN ('valid', 'inactive') AND program_id = $2 \
+             RETURNING program_id, distributor_id, value_cents",
+        )
+        .bind(&now_text)
+        .bind(program.to_string()),
+    }
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut per_distributor: BTreeMap<(String, String), i64> = BTreeMap::new();
+    for row in &rows {
+        let key = (row.try_get("program_id")?, row.try_get("distributor_id")?);
+        *per_distributor.entry(key).or_default() += row.try_get::<i64, _>("value_cents")?;
+    }
+    let mut report = ExpiryReport {
+        cheques: rows.len() as i64,
+        cents: 0,
+    };
+    for ((program, distributor), cents) in per_distributor {
+        ledger::post(
+            conn,
+            &program,
+            Kind::Expiry,
+            &format!("expiry:{}", today),
+            Transfer {
+                from: Account::Outstanding(&distributor),
+                to: Account::Available,
+                amount_cents: cents,
+            },
+            &now_text,
+        )
+        .await?;
+        report.cents += cents;
+    }
+    Ok(report)
+}
+
+#[derive(Debug, Serialize)]
+pub struct Closure {
+    pub program_id: String,
+    pub expired_cheques: i64,
+    pub expired_cents: i64,
+    pub returned_quota_cents: i64,
+    /// Given back to the funder as a credit note.
+    pub credited_cents: i64,
+    /// Still owed to sites for cheques redeemed before the close: they will be paid.
+    pub owed_to_sites_cents: i64,
+}
+
+/// Closes a programme: no cheque of it can be issued or redeemed any more; unused cheques
+/// expire, unissued quotas come back, and all that is available is credited to the funder.
+pub async fn close_program(
+    conn: &mut Conn,
+    org: &Organization,
+    program_id: &str,
+    now: Timestamp,
+    today: Date,
+) -> Result<Closure> {
+    if !matches!(org.kind, OrgKind::Funder | OrgKind::Operator) {
+        return Err(Error::wrong_role());
+    }
+    let program = crate::programs::get_for(conn, org, program_id).await?;
+    let now_text = format_ts(now);
+    let closed = sqlx::query(
+        "UPDATE programs SET status = 'closed', closed_at = $1 WHERE id = $2 AND status = 'open'",
+    )
+    .bind(&now_text)
+    .bind(&program.id)
+    .execute(&mut *conn)
+    .await?;
+    if closed.rows_affected() != 1 {
+        return Err(Error::conflict(
+            "already_closed",
+            "Ce programme est déjà clos.",
+        ));
+    }
+    let expired = expire(conn, today, now, Some(&program.id)).await?;
+    let mut returned_quota = 0;
+    for (distributor, balance) in ledger::balances_of(conn, &program.id, "quota").await? {
+        if balance > 0 {
+            ledger::post(
+                conn,
+                &program.id,
+                Kind::Deallocation,
+                &program.id,
+                Transfer {
+                    from: Account::Quota(&distributor),
+                    to: Account::Available,
+                    amount_cents: balance,
+                },
+                &now_text,
+            )
+            .await?;
+            returned_quota += balance;
+        }
+    }
+    let available = ledger::balance(conn, &program.id, Account::Available).await?;
+    if available > 0 {
+        ledger::post(
+            conn,
+            &program.id,
+            Kind::CreditNote,
+            &program.id,
+            Transfer {
+                from: Account::Available,
+                to: Account::Funder,
+                amount_cents: available,
+            },
+            &now_text,
+        )
+        .await?;
+    }
+    let r = ledger::reconciliation(conn, &program.id, program.budget_cents).await?;
+    crate::audit::record(
+        conn,
+        &now_text,
+        Some(&org.id),
+        "program.closed",
+        Some(&program.id),
+        &format!("credit note {available} cents"),
+    )
+    .await?;
+    Ok(Closure {
+        program_id: program.id,
+        expired_cheques: expired.cheques,
+        expired_cents: expired.cents,
+        returned_quota_cents: returned_quota,
+        credited_cents: available,
+        owed_to_sites_cents: r.figures.redeemed_unsettled_cents + r.figures.settled_unpaid_cents,
+    })
+}

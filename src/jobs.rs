@@ -1,0 +1,61 @@
+//! Work that runs without a request: from the command line, or by the server itself.
+
+use crate::error::{Error, Result};
+use crate::expiry::ExpiryReport;
+use crate::http::AppState;
+use crate::settlement::{BatchView, NewBatch};
+use jiff::SignedDuration;
+use std::time::Duration;
+
+async fn operator(conn: &mut crate::db::Conn) -> Result<crate::orgs::Organization> {
+    let id = crate::orgs::operator_exists(conn).await?.ok_or_else(|| {
+        Error::invalid(
+            "no_operator",
+            "No operator organisation yet: run `passnum bootstrap` first.",
+        )
+    })?;
+    crate::orgs::find(conn, &id)
+        .await?
+        .ok_or_else(|| Error::not_found("operator vanished"))
+}
+
+/// `passnum settle --until`: a draft batch, as the operator.
+pub async fn settle(state: &AppState, until: String) -> Result<BatchView> {
+    let mut tx = state.db.begin().await?;
+    let operator = operator(&mut tx).await?;
+    let window = SignedDuration::from_hours(state.config.undo_window_hours);
+    let batch = crate::settlement::create(
+        &mut tx,
+        &operator,
+        NewBatch { until },
+        state.clock.now(),
+        window,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(batch)
+}
+
+/// `passnum expire`, and the server's daily run.
+pub async fn expire(state: &AppState) -> Result<ExpiryReport> {
+    let mut tx = state.db.begin().await?;
+    let report =
+        crate::expiry::expire(&mut tx, state.clock.today(), state.clock.now(), None).await?;
+    tx.commit().await?;
+    Ok(report)
+}
+
+/// Runs the expiry once an hour: it is idempotent and cheap when nothing is due, and an hourly
+/// pace means a restarted server catches up within the hour.
+pub async fn run_periodic(state: AppState) {
+    loop {
+        match expire(&state).await {
+            Ok(r) if r.cheques > 0 => {
+                tracing::info!(cheques = r.cheques, cents = r.cents, "cheques expired")
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "expiry run failed; will retry"),
+        }
+        tokio::time::sleep(Duration::from_secs(3600)).await;
+    }
+}
