@@ -31,6 +31,10 @@ CREATE TABLE programs (
     validity_days BIGINT NOT NULL CHECK (validity_days > 0),
     -- Days after a cheque's printed expiry date during which it is still accepted.
     grace_days BIGINT NOT NULL DEFAULT 0 CHECK (grace_days >= 0),
+    -- Operator fee kept at settlement: a rate in basis points (400 = 4 %) and/or a fixed amount
+    -- per cheque.
+    fee_rate_bp BIGINT NOT NULL DEFAULT 0 CHECK (fee_rate_bp >= 0 AND fee_rate_bp <= 2000),
+    fee_per_cheque_cents BIGINT NOT NULL DEFAULT 0 CHECK (fee_per_cheque_cents >= 0),
     department TEXT,
     status TEXT NOT NULL DEFAULT 'open' CHECK (status IN ('open', 'closed')),
     closed_at TEXT,

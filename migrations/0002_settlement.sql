@@ -38,7 +38,9 @@ CREATE TABLE settlement_lines (
     -- Newly settled redemptions, and amounts of earlier lines the bank rejected, paid again.
     settled_cents BIGINT NOT NULL CHECK (settled_cents >= 0),
     carried_cents BIGINT NOT NULL CHECK (carried_cents >= 0),
-    amount_cents BIGINT NOT NULL CHECK (amount_cents > 0),
+    -- Operator fee kept on the newly settled amount: amount = settled - fee + carried.
+    fee_cents BIGINT NOT NULL CHECK (fee_cents >= 0),
+    amount_cents BIGINT NOT NULL CHECK (amount_cents >= 0),
     bank_account_id TEXT NOT NULL REFERENCES site_bank_accounts (id),
     end_to_end_id TEXT NOT NULL UNIQUE,
     status TEXT NOT NULL CHECK (status IN ('pending', 'paid', 'rejected')),

@@ -208,6 +208,8 @@ pub async fn fill(state: &AppState) -> Result<String> {
                 cheque_value_cents: None,
                 validity_days: None,
                 grace_days: Some(31),
+                fee_rate_bp: None,
+                fee_per_cheque_cents: None,
                 department: Some(department.into()),
             },
             now,

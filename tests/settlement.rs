@@ -14,6 +14,7 @@ on_both_databases!(
     bank_details_are_checked_and_private,
     expired_cheques_return_to_the_programme,
     closing_a_programme_credits_the_funder,
+    operator_fees_never_lose_a_cent,
 );
 
 /// Redeems the first `n` cheques of a new carnet of 10 at `site`.
@@ -586,5 +587,98 @@ async fn closing_a_programme_credits_the_funder(backend: Backend) {
         .await;
     assert_eq!(status, StatusCode::CREATED);
     assert_eq!(batch["total_cents"], 4_000);
+    app.assert_ledger_verifies().await;
+}
+
+async fn operator_fees_never_lose_a_cent(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let w = app.world(0, 0).await;
+    app.bank(&w.site_id, &w.site).await;
+    // 3.33 % plus 5 cents a cheque, on 7 cheques of 10 €: 233.1 → 233 cents + 35 cents.
+    let (status, program) = app
+        .post(
+            "/api/v1/programs",
+            &w.funder,
+            json!({"name": "Avec frais", "budget_cents": 100_000,
+               "fee_rate_bp": 333, "fee_per_cheque_cents": 5}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{program}");
+    let id = program["id"].as_str().unwrap();
+    app.post(
+        &format!("/api/v1/programs/{id}/fundings"),
+        &w.funder,
+        json!({"amount_cents": 100_000, "reference": "F"}),
+    )
+    .await;
+    app.post(
+        &format!("/api/v1/programs/{id}/allocations"),
+        &w.funder,
+        json!({"distributor_id": w.distributor_id, "cheques": 10}),
+    )
+    .await;
+    let (_, pass) = app
+        .post(
+            "/api/v1/passes",
+            &w.distributor,
+            json!({"program_id": id, "cheques": 10}),
+        )
+        .await;
+    for v in pass["vouchers"].as_array().unwrap().iter().take(7) {
+        let (status, _) = app.redeem(&w.site, v["code"].as_str().unwrap()).await;
+        assert_eq!(status, StatusCode::CREATED);
+    }
+    app.advance(SignedDuration::from_hours(49));
+    let op = app.operator_token.clone();
+    let (_, batch) = app
+        .post("/api/v1/settlements", &op, json!({"until": "2026-12-31"}))
+        .await;
+    let line = &batch["lines"][0];
+    assert_eq!(line["settled_cents"], 7_000);
+    assert_eq!(line["fee_cents"], 233 + 35);
+    assert_eq!(line["amount_cents"], 7_000 - 268);
+    let batch_id = batch["id"].as_str().unwrap();
+    app.post(
+        &format!("/api/v1/settlements/{batch_id}/approve"),
+        &op,
+        json!({}),
+    )
+    .await;
+    let (_, _, xml) = app
+        .get_text(&format!("/api/v1/settlements/{batch_id}/sepa.xml"), &op)
+        .await;
+    xmllint(&xml);
+    assert!(xml.contains(">67.32</InstdAmt>"), "{xml}");
+    app.post(
+        &format!("/api/v1/settlements/{batch_id}/paid"),
+        &op,
+        json!({}),
+    )
+    .await;
+    let (_, rec) = app
+        .get(
+            &format!("/api/v1/programs/{id}/reconciliation"),
+            Some(&w.funder),
+        )
+        .await;
+    assert_eq!(rec["settled_cents"], 7_000);
+    assert_eq!(rec["fee_cents"], 268);
+    assert_eq!(rec["paid_cents"], 6_732);
+    let (_, _, csv) = app
+        .get_text(
+            &format!(
+                "/api/v1/settlements/{batch_id}/statements/{}.csv",
+                w.site_id
+            ),
+            &w.site,
+        )
+        .await;
+    assert!(
+        csv.contains("Frais de gestion de l'opérateur;;;-2,68"),
+        "{csv}"
+    );
+    assert!(csv.ends_with("Total;;;;;67,32\n"), "{csv}");
     app.assert_ledger_verifies().await;
 }

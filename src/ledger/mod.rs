@@ -10,6 +10,7 @@
 //! | `redeemed:S`       | owed to site S for redeemed cheques, not yet settled      |
 //! | `payable:S`        | settled for site S, not yet paid                          |
 //! | `paid:S`           | paid to site S                                            |
+//! | `fee`              | operator fees kept at settlement                          |
 //!
 //! A funder's money moves funder → available → quota → outstanding → redeemed → payable → paid;
 //! cancellation goes back outstanding → quota, undo redeemed → outstanding, expiry
@@ -44,6 +45,8 @@ pub enum Account<'a> {
     Redeemed(&'a str),
     Payable(&'a str),
     Paid(&'a str),
+    /// Operator fees kept at settlement.
+    Fee,
 }
 
 impl Account<'_> {
@@ -56,12 +59,13 @@ impl Account<'_> {
             Account::Redeemed(_) => "redeemed",
             Account::Payable(_) => "payable",
             Account::Paid(_) => "paid",
+            Account::Fee => "fee",
         }
     }
 
     pub fn org_id(&self) -> &str {
         match self {
-            Account::Funder | Account::Available => "",
+            Account::Funder | Account::Available | Account::Fee => "",
             Account::Quota(o)
             | Account::Outstanding(o)
             | Account::Redeemed(o)
@@ -108,6 +112,8 @@ pub enum Kind {
     Expiry,
     Settlement,
     Payment,
+    /// The operator's fee taken from a site's redeemed amount at settlement.
+    OperatorFee,
     /// The bank returned a payment: paid → payable again.
     BankRejection,
     /// An unissued quota taken back at a programme's close: quota → available.
@@ -128,6 +134,7 @@ impl Kind {
             Kind::Expiry => "expiry",
             Kind::Settlement => "settlement",
             Kind::Payment => "payment",
+            Kind::OperatorFee => "operator_fee",
             Kind::BankRejection => "bank_rejection",
             Kind::Deallocation => "deallocation",
             Kind::CreditNote => "credit_note",

@@ -22,6 +22,8 @@ pub struct Figures {
     pub settled_cents: i64,
     /// Net of bank rejections.
     pub paid_cents: i64,
+    /// Operator fees kept at settlement.
+    pub fee_cents: i64,
     pub unissued_quota_cents: i64,
     pub outstanding_cents: i64,
     pub redeemed_unsettled_cents: i64,
@@ -32,7 +34,7 @@ pub struct Figures {
 ///
 /// * `budget = unfunded + funded`
 /// * `funded = available + unissued_quota + outstanding + redeemed_unsettled + settled_unpaid
-///   + paid + credited`
+///   + paid + fee + credited`
 /// * `issued = outstanding + redeemed + cancelled + expired`
 #[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
 pub struct Reconciliation {
@@ -57,6 +59,7 @@ impl Reconciliation {
                     + f.redeemed_unsettled_cents
                     + f.settled_unpaid_cents
                     + f.paid_cents
+                    + f.fee_cents
                     + self.credited_cents
             && f.issued_cents
                 == f.outstanding_cents + f.redeemed_cents + f.cancelled_cents + f.expired_cents
@@ -84,6 +87,10 @@ impl Figures {
                 self.redeemed_cents -= amount;
             }
             (Some("settlement"), "payable") => self.settled_cents += amount,
+            (Some("operator_fee"), "redeemed") => {
+                self.settled_cents += amount;
+                self.fee_cents += amount;
+            }
             (Some("payment"), "paid") => self.paid_cents += amount,
             (Some("bank_rejection"), "paid") => self.paid_cents -= amount,
             _ => {}

@@ -231,7 +231,8 @@ pub async fn programs_not_summing_to_zero(conn: &mut Conn) -> Result<Vec<String>
 
 /// Ledger balances compared with what the voucher and redemption tables say they should be:
 /// `(account id, ledger balance, expected)` for each disagreement. What a site is owed is
-/// compared as redeemed + payable + paid, under the `redeemed` account's id.
+/// compared as redeemed + payable + paid + the operator fees kept on it, under the `redeemed`
+/// account's id.
 pub async fn disagreements_with_vouchers(conn: &mut Conn) -> Result<Vec<(String, i64, i64)>> {
     let rows = sqlx::query(
         "SELECT id, CAST(SUM(ledger) AS BIGINT) AS ledger, \
@@ -246,7 +247,10 @@ pub async fn disagreements_with_vouchers(conn: &mut Conn) -> Result<Vec<(String,
            WHERE code IN ('redeemed', 'payable', 'paid') \
            UNION ALL \
            SELECT program_id || ':redeemed:' || site_id, 0, value_cents FROM redemptions \
-           WHERE undone_at IS NULL) u \
+           WHERE undone_at IS NULL \
+           UNION ALL \
+           SELECT program_id || ':redeemed:' || org_id, -amount_cents, 0 FROM ledger_flows \
+           WHERE code = 'redeemed' AND kind = 'operator_fee') u \
          GROUP BY id HAVING SUM(ledger) <> SUM(expected)",
     )
     .fetch_all(&mut *conn)

@@ -27,6 +27,10 @@ pub struct NewProgram {
     pub cheque_value_cents: Option<i64>,
     pub validity_days: Option<i64>,
     pub grace_days: Option<i64>,
+    /// Operator fee in basis points of each settled amount (400 = 4 %).
+    pub fee_rate_bp: Option<i64>,
+    /// Operator fee per settled cheque, in cents.
+    pub fee_per_cheque_cents: Option<i64>,
     pub department: Option<String>,
 }
 
@@ -66,6 +70,16 @@ pub async fn create(
             "Le délai de grâce doit être compris entre 0 et 366 jours.",
         ));
     }
+    let fee_rate_bp = new.fee_rate_bp.unwrap_or(0);
+    let fee_per_cheque_cents = new.fee_per_cheque_cents.unwrap_or(0);
+    if !(0..=2000).contains(&fee_rate_bp)
+        || !(0..=cheque_value_cents).contains(&fee_per_cheque_cents)
+    {
+        return Err(Error::invalid(
+            "invalid_fee",
+            "Les frais de gestion vont de 0 à 20 % (0 à 2000 points de base) et, par chèque, de 0 à la valeur du chèque.",
+        ));
+    }
     let department = new
         .department
         .map(|d| d.trim().to_uppercase())
@@ -86,6 +100,8 @@ pub async fn create(
         cheque_value_cents,
         validity_days,
         grace_days,
+        fee_rate_bp,
+        fee_per_cheque_cents,
         department,
         status: "open".into(),
     };
@@ -269,4 +285,15 @@ pub async fn allocate(
         cheques: new.cheques,
         amount_cents,
     })
+}
+
+impl Program {
+    /// The operator fee on `redemptions` cheques worth `amount_cents`. Rounding rule: the rate
+    /// part is rounded down to the cent, in the site's favour; the fee never exceeds the amount,
+    /// and fee + what the site receives always equals the amount exactly.
+    pub fn fee_cents(&self, redemptions: i64, amount_cents: i64) -> i64 {
+        let rate_part = amount_cents * self.fee_rate_bp / 10_000;
+        let fixed_part = redemptions * self.fee_per_cheque_cents;
+        (rate_part + fixed_part).clamp(0, amount_cents)
+    }
 }

@@ -13,6 +13,8 @@ pub struct Program {
     pub cheque_value_cents: i64,
     pub validity_days: i64,
     pub grace_days: i64,
+    pub fee_rate_bp: i64,
+    pub fee_per_cheque_cents: i64,
     pub department: Option<String>,
     pub status: String,
 }
@@ -20,8 +22,8 @@ pub struct Program {
 pub async fn insert(conn: &mut Conn, p: &Program, now: &str) -> Result<()> {
     sqlx::query(
         "INSERT INTO programs (id, funder_id, name, budget_cents, cheque_value_cents, \
-         validity_days, grace_days, department, status, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+         validity_days, grace_days, fee_rate_bp, fee_per_cheque_cents, department, status, \
+         created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
     )
     .bind(&p.id)
     .bind(&p.funder_id)
@@ -30,6 +32,8 @@ pub async fn insert(conn: &mut Conn, p: &Program, now: &str) -> Result<()> {
     .bind(p.cheque_value_cents)
     .bind(p.validity_days)
     .bind(p.grace_days)
+    .bind(p.fee_rate_bp)
+    .bind(p.fee_per_cheque_cents)
     .bind(&p.department)
     .bind(&p.status)
     .bind(now)
@@ -41,7 +45,7 @@ pub async fn insert(conn: &mut Conn, p: &Program, now: &str) -> Result<()> {
 pub async fn find(conn: &mut Conn, id: &str) -> Result<Option<Program>> {
     Ok(sqlx::query_as(
         "SELECT id, funder_id, name, budget_cents, cheque_value_cents, validity_days, grace_days, \
-         department, status FROM programs WHERE id = $1",
+         fee_rate_bp, fee_per_cheque_cents, department, status FROM programs WHERE id = $1",
     )
     .bind(id)
     .fetch_optional(&mut *conn)

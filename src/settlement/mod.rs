@@ -98,10 +98,14 @@ pub async fn create(
                 carried += amount;
             }
         }
-        let amount = group.settled + carried;
-        if amount == 0 {
+        if group.settled == 0 && carried == 0 {
             continue;
         }
+        let program = crate::programs::find(conn, &program_id)
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("programme {program_id} vanished"))?;
+        let fee = program.fee_cents(group.redemptions, group.settled);
+        let amount = group.settled - fee + carried;
         let account = crate::sites::current_bank_account(conn, &site_id)
             .await?
             .ok_or_else(|| {
@@ -116,6 +120,7 @@ pub async fn create(
             redemptions: group.redemptions,
             settled_cents: group.settled,
             carried_cents: carried,
+            fee_cents: fee,
             amount_cents: amount,
             bank_account_id: account.id,
             end_to_end_id: format!("PN-{prefix}-{n:05}"),
@@ -123,7 +128,7 @@ pub async fn create(
             rejection_reason: None,
         };
         repo::insert_line(conn, &line).await?;
-        if group.settled > 0 {
+        if group.settled > fee {
             ledger::post(
                 conn,
                 &program_id,
@@ -132,7 +137,22 @@ pub async fn create(
                 Transfer {
                     from: Account::Redeemed(&site_id),
                     to: Account::Payable(&site_id),
-                    amount_cents: group.settled,
+                    amount_cents: group.settled - fee,
+                },
+                &now_text,
+            )
+            .await?;
+        }
+        if fee > 0 {
+            ledger::post(
+                conn,
+                &program_id,
+                Kind::OperatorFee,
+                &line.id,
+                Transfer {
+                    from: Account::Redeemed(&site_id),
+                    to: Account::Fee,
+                    amount_cents: fee,
                 },
                 &now_text,
             )
@@ -251,7 +271,7 @@ pub async fn export_sepa(
     let mut groups: BTreeMap<String, sepa::PaymentGroup> = BTreeMap::new();
     let base_id = batch.id.replace('-', "").to_uppercase();
     for line in repo::lines_of(conn, id).await? {
-        if line.status == "rejected" {
+        if line.status == "rejected" || line.amount_cents == 0 {
             continue;
         }
         let program = crate::programs::find(conn, &line.program_id)
@@ -340,7 +360,7 @@ pub async fn reject_line(
             "Cette ligne est déjà marquée comme rejetée.",
         ));
     }
-    if line.status == "paid" {
+    if line.status == "paid" && line.amount_cents > 0 {
         ledger::post(
             conn,
             &line.program_id,
@@ -377,6 +397,9 @@ pub async fn mark_paid(
     let now_text = format_ts(now);
     step(conn, operator, id, "exported", "paid", &now_text).await?;
     for line in repo::pay_pending_lines(conn, id).await? {
+        if line.amount_cents == 0 {
+            continue;
+        }
         ledger::post(
             conn,
             &line.program_id,

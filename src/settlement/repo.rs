@@ -28,6 +28,7 @@ pub struct LineRow {
     pub redemptions: i64,
     pub settled_cents: i64,
     pub carried_cents: i64,
+    pub fee_cents: i64,
     pub amount_cents: i64,
     #[serde(skip)]
     pub bank_account_id: String,
@@ -95,7 +96,8 @@ pub async fn claimed_groups(
 }
 
 const LINE_COLUMNS: &str = "id, settlement_id, site_id, program_id, redemptions, settled_cents, \
-     carried_cents, amount_cents, bank_account_id, end_to_end_id, status, rejection_reason";
+     carried_cents, fee_cents, amount_cents, bank_account_id, end_to_end_id, status, \
+     rejection_reason";
 
 pub async fn rejected_not_carried(conn: &mut Conn) -> Result<Vec<LineRow>> {
     Ok(sqlx::query_as(&format!(
@@ -121,7 +123,7 @@ pub async fn carry_into(conn: &mut Conn, rejected_id: &str, line_id: &str) -> Re
 pub async fn insert_line(conn: &mut Conn, l: &LineRow) -> Result<()> {
     sqlx::query(&format!(
         "INSERT INTO settlement_lines ({LINE_COLUMNS}) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
     ))
     .bind(&l.id)
     .bind(&l.settlement_id)
@@ -130,6 +132,7 @@ pub async fn insert_line(conn: &mut Conn, l: &LineRow) -> Result<()> {
     .bind(l.redemptions)
     .bind(l.settled_cents)
     .bind(l.carried_cents)
+    .bind(l.fee_cents)
     .bind(l.amount_cents)
     .bind(&l.bank_account_id)
     .bind(&l.end_to_end_id)

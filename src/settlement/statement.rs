@@ -55,6 +55,18 @@ pub async fn statement_csv(
         ])
         .map_err(write_error)?;
     }
+    let fee: i64 = lines.iter().map(|l| l.fee_cents).sum();
+    if fee > 0 {
+        out.write_record([
+            "",
+            "",
+            "Frais de gestion de l'opérateur",
+            "",
+            "",
+            &euros(-fee),
+        ])
+        .map_err(write_error)?;
+    }
     for line in lines.iter().filter(|l| l.carried_cents > 0) {
         out.write_record([
             "",
