@@ -69,6 +69,15 @@ pub struct Config {
     )]
     pub public_lookup_limit: u32,
 
+    /// Failed logins accepted from one address, or for one account, per window.
+    #[arg(
+        long,
+        env = "PASSNUM_LOGIN_ATTEMPT_LIMIT",
+        default_value_t = 10,
+        global = true
+    )]
+    pub login_attempt_limit: u32,
+
     /// Length of a rate-limit window, in seconds.
     #[arg(
         long,
@@ -108,6 +117,39 @@ pub struct Config {
         global = true
     )]
     pub helpline_phone: String,
+
+    /// E-mail address shown to beneficiaries beside the phone number.
+    #[arg(
+        long,
+        env = "PASSNUM_HELPLINE_EMAIL",
+        default_value = "aide@passnum.example",
+        global = true
+    )]
+    pub helpline_email: String,
+
+    /// The address people reach the platform at, for links in e-mails and on carnets.
+    #[arg(
+        long,
+        env = "PASSNUM_PUBLIC_URL",
+        default_value = "http://127.0.0.1:8080",
+        global = true
+    )]
+    pub public_url: String,
+
+    /// SMTP server for outgoing e-mail: `smtp://host:port` (plain), `smtps://…` or
+    /// `smtp://…?tls=required` (STARTTLS), with `user:password@` if needed. Unset: e-mails wait
+    /// in the outbox.
+    #[arg(long, env = "PASSNUM_SMTP_URL", hide_env_values = true, global = true)]
+    pub smtp_url: Option<String>,
+
+    /// Sender of outgoing e-mail.
+    #[arg(
+        long,
+        env = "PASSNUM_MAIL_FROM",
+        default_value = "Pass numérique <ne-pas-repondre@passnum.example>",
+        global = true
+    )]
+    pub mail_from: String,
 }
 
 impl Config {

@@ -321,6 +321,31 @@ pub async fn fill(state: &AppState) -> Result<String> {
         long_ago,
     )
     .await?;
+
+    let mut logins = Vec::new();
+    for (member, email, label) in [
+        (&operator, "operateur@demo.passnum.fr", "operator"),
+        (&gironde, "financeur@demo.passnum.fr", "funder"),
+        (
+            &france_travail,
+            "distributeur@demo.passnum.fr",
+            "distributor",
+        ),
+        (&sites[0], "lieu@demo.passnum.fr", "site"),
+    ] {
+        let password = format!("demo-{label}-passnum");
+        crate::users::create(
+            &mut tx,
+            &member.org.id,
+            email,
+            &format!("Agent {}", member.org.name),
+            crate::users::Role::Admin,
+            Some(&password),
+            now,
+        )
+        .await?;
+        logins.push((label, email, password, member.org.name.clone()));
+    }
     tx.commit().await?;
 
     let w = &mut guide;
@@ -329,6 +354,10 @@ pub async fn fill(state: &AppState) -> Result<String> {
         "passnum demo — {} (database {})",
         today, state.config.database_url
     );
+    let _ = writeln!(w, "\nWeb logins (http://127.0.0.1:8080/connexion):");
+    for (label, email, password, org) in &logins {
+        let _ = writeln!(w, "  {label:<12} {email:<32} {password:<28} {org}");
+    }
     let _ = writeln!(w, "\nAPI tokens (send as `Authorization: Bearer <token>`):");
     let _ = writeln!(
         w,

@@ -75,6 +75,12 @@ pub fn long_date_text(text: &str) -> String {
         .unwrap_or_else(|| text.to_string())
 }
 
+/// `1234` cents → `12,34`, the way amounts are written in France (without the € sign).
+pub fn euros(cents: i64) -> String {
+    let sign = if cents < 0 { "-" } else { "" };
+    format!("{sign}{},{:02}", cents.abs() / 100, cents.abs() % 100)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -59,3 +59,20 @@ pub async fn run_periodic(state: AppState) {
         tokio::time::sleep(Duration::from_secs(3600)).await;
     }
 }
+
+/// Starts what a serving process runs beside the requests: the expiry, and the e-mail sender
+/// when an SMTP server is configured.
+pub fn spawn_background(state: &AppState) -> anyhow::Result<()> {
+    tokio::spawn(run_periodic(state.clone()));
+    match crate::mail::Mailer::from_config(&state.config)? {
+        Some(mailer) => {
+            tokio::spawn(crate::mail::run_sender(
+                state.db.clone(),
+                mailer,
+                state.clock.clone(),
+            ));
+        }
+        None => tracing::warn!("PASSNUM_SMTP_URL is not set: e-mails wait in the outbox"),
+    }
+    Ok(())
+}

@@ -17,13 +17,17 @@ pub mod http;
 pub mod idempotency;
 pub mod jobs;
 pub mod ledger;
+pub mod mail;
 pub mod orgs;
+pub mod pdf;
 pub mod programs;
 pub mod ratelimit;
 pub mod redemption;
 pub mod settlement;
 pub mod sites;
+pub mod users;
 pub mod vouchers;
+pub mod web;
 
 use clock::SharedClock;
 use config::Config;

@@ -78,7 +78,7 @@ async fn main() -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(bind) => {
             let state = passnum::start(config, Arc::new(SystemClock)).await?;
-            tokio::spawn(passnum::jobs::run_periodic(state.clone()));
+            passnum::jobs::spawn_background(&state)?;
             serve(&bind.bind, state).await
         }
         Command::Migrate => {
@@ -92,7 +92,7 @@ async fn main() -> anyhow::Result<()> {
             let guide = passnum::demo::fill(&state).await?;
             println!("{guide}");
             println!("Serving on http://{}", bind.bind);
-            tokio::spawn(passnum::jobs::run_periodic(state.clone()));
+            passnum::jobs::spawn_background(&state)?;
             serve(&bind.bind, state).await
         }
         Command::Bootstrap => {

@@ -36,6 +36,8 @@ pub struct AppState {
     pub invalid_codes: Arc<RateLimiter>,
     /// Public pass look-ups per address.
     pub public_lookups: Arc<RateLimiter>,
+    /// Failed logins per address and per account.
+    pub logins: Arc<RateLimiter>,
 }
 
 impl AppState {
@@ -47,6 +49,10 @@ impl AppState {
             )),
             public_lookups: Arc::new(RateLimiter::new(
                 config.public_lookup_limit,
+                config.rate_window_secs,
+            )),
+            logins: Arc::new(RateLimiter::new(
+                config.login_attempt_limit,
                 config.rate_window_secs,
             )),
             db,
@@ -71,6 +77,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .nest("/api/v1", api)
         .merge(health::router())
+        .merge(crate::web::router(state.clone()))
         .with_state(state)
 }
 

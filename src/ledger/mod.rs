@@ -29,7 +29,7 @@ mod repo;
 mod verify;
 
 pub use reconciliation::{
-    breakdown, reconciliation, Breakdown, BreakdownRow, Figures, Reconciliation,
+    breakdown, figures_of_org, reconciliation, Breakdown, BreakdownRow, Figures, Reconciliation,
 };
 pub use verify::{verify, VerifyReport};
 

@@ -191,3 +191,21 @@ pub async fn breakdown(
         departments: rows_of(departments),
     })
 }
+
+/// One distributor's or site's figures in each programme it takes part in.
+pub async fn figures_of_org(
+    conn: &mut Conn,
+    org_id: &str,
+    distributor: bool,
+) -> Result<BTreeMap<String, Figures>> {
+    let mut out: BTreeMap<String, Figures> = BTreeMap::new();
+    for (program, row) in repo::flows_and_balances_of_org(conn, org_id).await? {
+        let f = out.entry(program).or_default();
+        if distributor {
+            f.add_distributor_side(&row);
+        } else {
+            f.add(&row);
+        }
+    }
+    Ok(out)
+}

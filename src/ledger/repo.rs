@@ -303,3 +303,31 @@ pub async fn balances_of(
         .map(|r| Ok((r.try_get("org_id")?, r.try_get("balance_cents")?)))
         .collect()
 }
+
+/// Every flow and balance of one organisation, across programmes: `(programme, row)`.
+pub async fn flows_and_balances_of_org(
+    conn: &mut Conn,
+    org_id: &str,
+) -> Result<Vec<(String, FlowRow)>> {
+    let rows = sqlx::query(
+        "SELECT program_id, code, org_id, kind, amount_cents FROM ledger_flows WHERE org_id = $1 \
+         UNION ALL \
+         SELECT program_id, code, org_id, NULL, balance_cents FROM ledger_accounts WHERE org_id = $1",
+    )
+    .bind(org_id)
+    .fetch_all(&mut *conn)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok((
+                r.try_get("program_id")?,
+                FlowRow {
+                    code: r.try_get("code")?,
+                    org_id: r.try_get("org_id")?,
+                    kind: r.try_get("kind")?,
+                    amount_cents: r.try_get("amount_cents")?,
+                },
+            ))
+        })
+        .collect()
+}

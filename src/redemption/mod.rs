@@ -227,10 +227,15 @@ pub async fn undo(
         .await?;
     }
     redemption.undone_at = Some(now_text);
+    redemption.code = codes::display_code(&redemption.code);
     Ok(redemption)
 }
 
 pub async fn list(conn: &mut Conn, site: &Organization) -> Result<Vec<RedemptionRow>> {
     site.require(OrgKind::Site)?;
-    repo::list_for_site(conn, &site.id, 500).await
+    let mut rows = repo::list_for_site(conn, &site.id, 500).await?;
+    for r in &mut rows {
+        r.code = codes::display_code(&r.code);
+    }
+    Ok(rows)
 }

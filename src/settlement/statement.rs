@@ -4,13 +4,8 @@
 use super::repo;
 use crate::db::Conn;
 use crate::error::{Error, Result};
+use crate::fr::euros;
 use crate::orgs::{OrgKind, Organization};
-
-/// `1234` cents → `12,34`.
-pub fn euros(cents: i64) -> String {
-    let sign = if cents < 0 { "-" } else { "" };
-    format!("{sign}{},{:02}", cents.abs() / 100, cents.abs() % 100)
-}
 
 pub async fn statement_csv(
     conn: &mut Conn,

@@ -267,6 +267,21 @@ pub fn looks_like_payload(input: &str) -> bool {
     input.len() > 4 && input[..4].eq_ignore_ascii_case("PN1.")
 }
 
+/// The QR code of a payload as inline SVG for pages, labelled for screen readers.
+pub fn qr_svg(payload: &str, label: &str) -> Option<String> {
+    let code = qrcode::QrCode::with_error_correction_level(payload, qrcode::EcLevel::M).ok()?;
+    let svg = code
+        .render::<qrcode::render::svg::Color>()
+        .min_dimensions(180, 180)
+        .build();
+    let start = svg.find("<svg")?;
+    let label = label.replace(['"', '<', '>', '&'], " ");
+    Some(format!(
+        "<svg role=\"img\" aria-label=\"{label}\"{}",
+        &svg[start + 4..]
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

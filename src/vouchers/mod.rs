@@ -358,3 +358,18 @@ pub async fn public_balance(
         expires_on: pass.expires_on,
     })
 }
+
+/// "Je donne mon avis": a rating from 1 to 5 and an optional comment, tied to the carnet only.
+pub async fn record_feedback(
+    conn: &mut Conn,
+    pass_code: &str,
+    rating: i64,
+    comment: Option<&str>,
+    now: &str,
+) -> Result<()> {
+    let code = codes::parse_code(pass_code).map_err(invalid_code)?;
+    let pass = repo::find_pass_by_code(conn, &code)
+        .await?
+        .ok_or_else(|| Error::not_found("Aucun carnet ne porte ce code."))?;
+    repo::insert_feedback(conn, &pass.id, rating, comment, now).await
+}

@@ -184,3 +184,23 @@ pub async fn cancel_vouchers(conn: &mut Conn, pass_id: &str, now: &str) -> Resul
     .await?;
     Ok(values.iter().sum())
 }
+
+pub async fn insert_feedback(
+    conn: &mut Conn,
+    pass_id: &str,
+    rating: i64,
+    comment: Option<&str>,
+    now: &str,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO feedback (id, pass_id, rating, comment, created_at) VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(crate::db::new_id())
+    .bind(pass_id)
+    .bind(rating)
+    .bind(comment)
+    .bind(now)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}

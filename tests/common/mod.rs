@@ -3,6 +3,8 @@
 //! (e.g. `postgres://postgres@127.0.0.1:5432/postgres`): each test gets its own database there.
 
 #![allow(dead_code)]
+pub mod browser;
+pub mod smtp;
 
 use jiff::{SignedDuration, Timestamp};
 use passnum::clock::MockClock;

@@ -1,0 +1,191 @@
+//! SQL for users, sessions and invitations.
+
+use crate::db::Conn;
+use crate::error::Result;
+use sqlx::Row;
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct User {
+    pub id: String,
+    pub org_id: String,
+    pub email: String,
+    pub name: String,
+    pub role: String,
+    pub password_hash: Option<String>,
+    pub failed_logins: i64,
+    pub locked_until: Option<String>,
+    pub disabled_at: Option<String>,
+}
+
+const COLUMNS: &str =
+    "id, org_id, email, name, role, password_hash, failed_logins, locked_until, disabled_at";
+
+pub async fn insert(conn: &mut Conn, u: &User, now: &str) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO users (id, org_id, email, name, role, password_hash, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(&u.id)
+    .bind(&u.org_id)
+    .bind(&u.email)
+    .bind(&u.name)
+    .bind(&u.role)
+    .bind(&u.password_hash)
+    .bind(now)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+pub async fn find(conn: &mut Conn, id: &str) -> Result<Option<User>> {
+    Ok(
+        sqlx::query_as(&format!("SELECT {COLUMNS} FROM users WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(&mut *conn)
+            .await?,
+    )
+}
+
+pub async fn find_by_email(conn: &mut Conn, email: &str) -> Result<Option<User>> {
+    Ok(
+        sqlx::query_as(&format!("SELECT {COLUMNS} FROM users WHERE email = $1"))
+            .bind(email)
+            .fetch_optional(&mut *conn)
+            .await?,
+    )
+}
+
+pub async fn list_for_org(conn: &mut Conn, org_id: &str) -> Result<Vec<User>> {
+    Ok(sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM users WHERE org_id = $1 ORDER BY name, email"
+    ))
+    .bind(org_id)
+    .fetch_all(&mut *conn)
+    .await?)
+}
+
+pub async fn record_failure(
+    conn: &mut Conn,
+    id: &str,
+    failures: i64,
+    locked_until: Option<&str>,
+) -> Result<()> {
+    sqlx::query(
+        "UPDATE users SET failed_logins = $1, \
+         locked_until = COALESCE($2, locked_until) WHERE id = $3",
+    )
+    .bind(if locked_until.is_some() { 0 } else { failures })
+    .bind(locked_until)
+    .bind(id)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+pub async fn record_success(conn: &mut Conn, id: &str) -> Result<()> {
+    sqlx::query("UPDATE users SET failed_logins = 0, locked_until = NULL WHERE id = $1")
+        .bind(id)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+pub async fn set_password(conn: &mut Conn, id: &str, hash: &str) -> Result<()> {
+    sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
+        .bind(hash)
+        .bind(id)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+pub async fn insert_session(
+    conn: &mut Conn,
+    hash: &str,
+    user_id: &str,
+    csrf: &str,
+    now: &str,
+    expires: &str,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO sessions (token_hash, user_id, csrf_token, created_at, expires_at) \
+         VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(hash)
+    .bind(user_id)
+    .bind(csrf)
+    .bind(now)
+    .bind(expires)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+pub async fn session_user(
+    conn: &mut Conn,
+    hash: &str,
+    now: &str,
+) -> Result<Option<(User, String)>> {
+    let row = sqlx::query(&format!(
+        "SELECT s.csrf_token, {} FROM sessions s JOIN users u ON u.id = s.user_id \
+         WHERE s.token_hash = $1 AND s.expires_at > $2 AND u.disabled_at IS NULL",
+        COLUMNS
+            .split(", ")
+            .map(|c| format!("u.{c}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    ))
+    .bind(hash)
+    .bind(now)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some(row) = row else { return Ok(None) };
+    let user = <User as sqlx::FromRow<'_, sqlx::any::AnyRow>>::from_row(&row)?;
+    Ok(Some((user, row.try_get("csrf_token")?)))
+}
+
+pub async fn delete_session(conn: &mut Conn, hash: &str) -> Result<()> {
+    sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
+        .bind(hash)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+pub async fn insert_invitation(
+    conn: &mut Conn,
+    hash: &str,
+    user_id: &str,
+    expires: &str,
+) -> Result<()> {
+    sqlx::query("INSERT INTO invitations (token_hash, user_id, expires_at) VALUES ($1, $2, $3)")
+        .bind(hash)
+        .bind(user_id)
+        .bind(expires)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// Marks an invitation used, once, if still valid; returns its user.
+pub async fn use_invitation(conn: &mut Conn, hash: &str, now: &str) -> Result<Option<String>> {
+    Ok(sqlx::query_scalar(
+        "UPDATE invitations SET used_at = $1 \
+         WHERE token_hash = $2 AND used_at IS NULL AND expires_at > $1 RETURNING user_id",
+    )
+    .bind(now)
+    .bind(hash)
+    .fetch_optional(&mut *conn)
+    .await?)
+}
+
+pub async fn invitation_is_valid(conn: &mut Conn, hash: &str, now: &str) -> Result<bool> {
+    let n: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM invitations WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2",
+    )
+    .bind(hash)
+    .bind(now)
+    .fetch_one(&mut *conn)
+    .await?;
+    Ok(n > 0)
+}

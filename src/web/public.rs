@@ -1,0 +1,209 @@
+//! What a beneficiary sees, with no account and no JavaScript: the balance of a carnet, the
+//! qualified sites near them, and a way to say how it went.
+
+use super::session::Form;
+use super::{page, Layout, Visitor, WebError, WebResult};
+use crate::clock::format_ts;
+use crate::error::Error;
+use crate::fr::long_date_text;
+use crate::http::extract::ClientIp;
+use crate::http::AppState;
+use crate::sites::PublicSite;
+use crate::vouchers::PublicBalance;
+use askama::Template;
+use axum::extract::{Path, Query, State};
+use axum::routing::get;
+use axum::Router;
+use serde::Deserialize;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/", get(home))
+        .route("/solde", get(balance))
+        .route("/lieux", get(finder))
+        .route("/avis/{pass_code}", get(feedback_form).post(feedback))
+}
+
+#[derive(Template)]
+#[template(path = "public/home.html")]
+struct Home {
+    l: Layout,
+}
+
+async fn home(State(state): State<AppState>, visitor: Visitor) -> WebResult {
+    page(Home {
+        l: Layout::new(&state, &visitor, "Mon carnet Pass numérique"),
+    })
+}
+
+#[derive(Deserialize)]
+struct CodeQuery {
+    code: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "public/balance.html")]
+struct Balance {
+    l: Layout,
+    code: String,
+    error: Option<String>,
+    balance: Option<PublicBalance>,
+    until: String,
+}
+
+async fn balance(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    ClientIp(ip): ClientIp,
+    Query(q): Query<CodeQuery>,
+) -> WebResult {
+    let code = q.code.unwrap_or_default().trim().to_string();
+    let mut view = Balance {
+        l: Layout::new(&state, &visitor, "Ce qu'il reste sur mon carnet"),
+        code: code.clone(),
+        error: None,
+        balance: None,
+        until: String::new(),
+    };
+    if code.is_empty() {
+        view.error =
+            Some("Tapez le code de votre carnet : il est imprimé sur la couverture.".into());
+        return page(view);
+    }
+    if let Some(retry_after_secs) = state
+        .public_lookups
+        .check_and_record(&format!("ip:{ip}"), state.clock.now())
+    {
+        return Err(Error::RateLimited { retry_after_secs }.into());
+    }
+    let mut conn = state.db.read.acquire().await?;
+    match crate::vouchers::public_balance(&mut conn, &code, state.clock.today()).await {
+        Ok(b) => {
+            view.until = long_date_text(&b.expires_on);
+            view.balance = Some(b);
+        }
+        Err(e @ (Error::Unprocessable { .. } | Error::NotFound(_))) => {
+            view.error = Some(e.public_message())
+        }
+        Err(e) => return Err(e.into()),
+    }
+    page(view)
+}
+
+#[derive(Deserialize)]
+struct PlaceQuery {
+    q: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "public/finder.html")]
+struct Finder {
+    l: Layout,
+    q: String,
+    error: Option<String>,
+    sites: Vec<PublicSite>,
+    searched: bool,
+}
+
+async fn finder(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    Query(p): Query<PlaceQuery>,
+) -> WebResult {
+    let q = p.q.unwrap_or_default().trim().to_string();
+    let mut view = Finder {
+        l: Layout::new(&state, &visitor, "Trouver un lieu près de chez moi"),
+        q: q.clone(),
+        error: None,
+        sites: Vec::new(),
+        searched: !q.is_empty(),
+    };
+    if !q.is_empty() {
+        let mut conn = state.db.read.acquire().await?;
+        match crate::sites::find_qualified(&mut conn, &q, state.clock.today(), 50).await {
+            Ok(sites) => view.sites = sites,
+            Err(e @ Error::Unprocessable { .. }) => view.error = Some(e.public_message()),
+            Err(e) => return Err(e.into()),
+        }
+    }
+    page(view)
+}
+
+#[derive(Template)]
+#[template(path = "public/feedback.html")]
+struct Feedback {
+    l: Layout,
+    pass_code: String,
+    error: Option<String>,
+    thanks: bool,
+}
+
+async fn feedback_form(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    Path(pass_code): Path<String>,
+) -> WebResult {
+    page(Feedback {
+        l: Layout::new(&state, &visitor, "Je donne mon avis"),
+        pass_code,
+        error: None,
+        thanks: false,
+    })
+}
+
+#[derive(Deserialize)]
+struct FeedbackForm {
+    rating: Option<String>,
+    comment: Option<String>,
+}
+
+async fn feedback(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    Path(pass_code): Path<String>,
+    form: Form<FeedbackForm>,
+) -> WebResult {
+    let Form { visitor, data } = form;
+    let mut view = Feedback {
+        l: Layout::new(&state, &visitor, "Je donne mon avis"),
+        pass_code: pass_code.clone(),
+        error: None,
+        thanks: false,
+    };
+    let now = state.clock.now();
+    if let Some(retry_after_secs) = state
+        .public_lookups
+        .check_and_record(&format!("ip:{ip}"), now)
+    {
+        return Err(Error::RateLimited { retry_after_secs }.into());
+    }
+    let rating = data.rating.as_deref().and_then(|r| r.parse::<i64>().ok());
+    let Some(rating) = rating.filter(|r| (1..=5).contains(r)) else {
+        view.error = Some("Choisissez une note de 1 à 5.".into());
+        return page(view);
+    };
+    let comment = data
+        .comment
+        .map(|c| c.trim().chars().take(1000).collect::<String>())
+        .filter(|c| !c.is_empty());
+    let mut tx = state.db.begin().await?;
+    match crate::vouchers::record_feedback(
+        &mut tx,
+        &pass_code,
+        rating,
+        comment.as_deref(),
+        &format_ts(now),
+    )
+    .await
+    {
+        Ok(()) => {
+            tx.commit().await?;
+            view.thanks = true;
+        }
+        Err(e @ (Error::Unprocessable { .. } | Error::NotFound(_))) => {
+            view.error = Some(e.public_message())
+        }
+        Err(e) => return Err(WebError::Error(e)),
+    }
+    page(view)
+}

@@ -1,0 +1,191 @@
+//! Who is visiting: a signed-in person (session cookie) or anyone (with a CSRF cookie so that
+//! even anonymous forms are protected), and the form extractor that checks the token.
+
+use super::WebError;
+use crate::error::Error;
+use crate::http::AppState;
+use crate::orgs::OrgKind;
+use crate::users::Signed;
+use axum::extract::{FromRequest, FromRequestParts, Request, State};
+use axum::http::request::Parts;
+use axum::http::{header, HeaderValue};
+use axum::middleware::Next;
+use axum::response::Response;
+use cookie::{Cookie, SameSite};
+use serde::de::DeserializeOwned;
+use std::sync::Arc;
+use subtle::ConstantTimeEq;
+
+pub const SESSION_COOKIE: &str = "passnum_session";
+pub const CSRF_COOKIE: &str = "passnum_csrf";
+
+#[derive(Clone, Default)]
+pub struct Visitor {
+    pub signed: Option<Arc<Signed>>,
+    pub session_token: Option<String>,
+    anonymous_csrf: String,
+}
+
+impl Visitor {
+    /// The token forms must send back.
+    pub fn csrf(&self) -> &str {
+        match &self.signed {
+            Some(s) => &s.csrf_token,
+            None => &self.anonymous_csrf,
+        }
+    }
+}
+
+pub fn home_of(kind: OrgKind) -> &'static str {
+    match kind {
+        OrgKind::Distributor => "/distributeur",
+        OrgKind::Site => "/lieu",
+        OrgKind::Funder => "/espace",
+        OrgKind::Operator => "/espace",
+    }
+}
+
+fn cookies(parts: &axum::http::HeaderMap) -> Vec<Cookie<'static>> {
+    parts
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| Cookie::split_parse(v.to_string()).filter_map(Result::ok))
+        .collect()
+}
+
+/// A cookie the browser sends back only to this site, never to scripts.
+pub fn build_cookie(
+    state: &AppState,
+    name: &'static str,
+    value: String,
+    max_age_secs: i64,
+) -> HeaderValue {
+    let cookie = Cookie::build((name, value))
+        .path("/")
+        .http_only(true)
+        .same_site(SameSite::Lax)
+        .secure(state.config.public_url.starts_with("https://"))
+        .max_age(cookie::time::Duration::seconds(max_age_secs))
+        .build();
+    HeaderValue::from_str(&cookie.to_string()).unwrap_or(HeaderValue::from_static(""))
+}
+
+/// Loads the visitor once per request and makes sure anonymous visitors have a CSRF cookie.
+pub async fn load_visitor(
+    State(state): State<AppState>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let jar = cookies(request.headers());
+    let find = |name: &str| {
+        jar.iter()
+            .find(|c| c.name() == name)
+            .map(|c| c.value().to_string())
+    };
+    let session_token = find(SESSION_COOKIE);
+    let mut signed = None;
+    if let Some(token) = &session_token {
+        if let Ok(mut conn) = state.db.read.acquire().await {
+            if let Ok(Some(s)) = crate::users::session(&mut conn, token, state.clock.now()).await {
+                signed = Some(Arc::new(s));
+            }
+        }
+    }
+    let existing_csrf = find(CSRF_COOKIE).filter(|c| c.len() >= 32 && c.len() <= 64);
+    let anonymous_csrf = existing_csrf.clone().unwrap_or_else(new_csrf);
+    request.extensions_mut().insert(Visitor {
+        signed,
+        session_token,
+        anonymous_csrf: anonymous_csrf.clone(),
+    });
+    let mut response = next.run(request).await;
+    if existing_csrf.is_none() {
+        response.headers_mut().append(
+            header::SET_COOKIE,
+            build_cookie(&state, CSRF_COOKIE, anonymous_csrf, 7 * 24 * 3600),
+        );
+    }
+    response
+}
+
+fn new_csrf() -> String {
+    use base64::Engine;
+    let mut raw = [0u8; 32];
+    rand::RngCore::fill_bytes(&mut rand::thread_rng(), &mut raw);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw)
+}
+
+impl FromRequestParts<AppState> for Visitor {
+    type Rejection = WebError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &AppState) -> Result<Self, WebError> {
+        Ok(parts
+            .extensions
+            .get::<Visitor>()
+            .cloned()
+            .unwrap_or_default())
+    }
+}
+
+/// Checks that the visitor is signed in for the given kind of organisation; anyone else is
+/// sent to log in.
+pub struct SignedIn;
+
+impl SignedIn {
+    pub fn require(visitor: &Visitor, kind: OrgKind) -> Result<Arc<Signed>, WebError> {
+        match &visitor.signed {
+            Some(s) if s.org.kind == kind => Ok(s.clone()),
+            Some(_) => Err(WebError::Error(Error::wrong_role())),
+            None => Err(WebError::Redirect("/connexion".into())),
+        }
+    }
+}
+
+/// A submitted form whose CSRF token matches the visitor's.
+pub struct Form<T> {
+    pub visitor: Visitor,
+    pub data: T,
+}
+
+#[derive(serde::Deserialize)]
+struct CsrfField {
+    csrf: Option<String>,
+}
+
+impl<T: DeserializeOwned> FromRequest<AppState> for Form<T> {
+    type Rejection = WebError;
+
+    async fn from_request(req: Request, _: &AppState) -> Result<Self, WebError> {
+        let visitor = req
+            .extensions()
+            .get::<Visitor>()
+            .cloned()
+            .unwrap_or_default();
+        let bytes = axum::body::to_bytes(req.into_body(), 64 * 1024)
+            .await
+            .map_err(|_| Error::TooLarge { limit_kib: 64 })?;
+        let sent: CsrfField =
+            serde_urlencoded::from_bytes(&bytes).unwrap_or(CsrfField { csrf: None });
+        let ok = sent
+            .csrf
+            .as_deref()
+            .is_some_and(|t| bool::from(t.as_bytes().ct_eq(visitor.csrf().as_bytes())));
+        if !ok {
+            return Err(Error::forbidden(
+                "csrf",
+                "Ce formulaire a expiré ou ne vient pas de ce site. Rechargez la page et recommencez.",
+            )
+            .into());
+        }
+        let data = serde_urlencoded::from_bytes(&bytes).map_err(|e| {
+            Error::bad_request(
+                "invalid_form",
+                format!(
+                    "Le formulaire envoyé est incomplet ({e}). Rechargez la page et recommencez."
+                ),
+            )
+        })?;
+        Ok(Form { visitor, data })
+    }
+}

@@ -1,0 +1,353 @@
+//! The web journeys over plain HTTP (a cookie-keeping client, no JavaScript), on both
+//! databases. The same journeys run in Chromium with axe-core in `browser_journeys.rs`.
+
+mod common;
+
+use common::{Backend, TestApp};
+use reqwest::StatusCode;
+
+on_both_databases!(
+    beneficiary_checks_balance_finds_a_site_and_gives_feedback,
+    distributor_issues_prints_and_cancels_a_carnet,
+    site_redeems_typed_code_and_undoes,
+    forms_without_csrf_token_are_refused,
+    logins_are_throttled_and_accounts_locked,
+);
+
+fn browser() -> reqwest::Client {
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::limited(5))
+        .build()
+        .unwrap()
+}
+
+/// The CSRF token of the first form on a page.
+fn csrf_of(html: &str) -> String {
+    let at = html
+        .find("name=\"csrf\" value=\"")
+        .expect("a form with a CSRF token");
+    let rest = &html[at + 19..];
+    rest[..rest.find('"').unwrap()].to_string()
+}
+
+async fn get(client: &reqwest::Client, url: &str) -> (StatusCode, String) {
+    let resp = client.get(url).send().await.unwrap();
+    (resp.status(), resp.text().await.unwrap())
+}
+
+async fn post(client: &reqwest::Client, url: &str, form: &[(&str, &str)]) -> (StatusCode, String) {
+    let resp = client.post(url).form(form).send().await.unwrap();
+    (resp.status(), resp.text().await.unwrap())
+}
+
+/// Creates a person in the organisation and logs them in; returns the client and its token.
+pub async fn log_in(app: &TestApp, org_id: &str, email: &str) -> (reqwest::Client, String) {
+    let mut tx = app.state.db.begin().await.unwrap();
+    passnum::users::create(
+        &mut tx,
+        org_id,
+        email,
+        "Camille Martin",
+        passnum::users::Role::Agent,
+        Some("une phrase de passe assez longue"),
+        app.now(),
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    let client = browser();
+    let (_, html) = get(&client, &format!("{}/connexion", app.base)).await;
+    let csrf = csrf_of(&html);
+    let (status, html) = post(
+        &client,
+        &format!("{}/connexion", app.base),
+        &[
+            ("csrf", &csrf),
+            ("email", email),
+            ("password", "une phrase de passe assez longue"),
+        ],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{html}");
+    let csrf = csrf_of(&html);
+    (client, csrf)
+}
+
+async fn beneficiary_checks_balance_finds_a_site_and_gives_feedback(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let w = app.world(100_000, 10).await;
+    let pass = app.issue(&w, 5).await;
+    let code = pass["pass_code"].as_str().unwrap();
+    app.redeem(&w.site, pass["vouchers"][0]["code"].as_str().unwrap())
+        .await;
+    let client = browser();
+    let (status, home) = get(&client, &app.base).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(home.contains("01 00 00 00 00"), "helpline on every page");
+    assert!(!home.contains("<script"), "no JavaScript for beneficiaries");
+    let (status, page) = get(
+        &client,
+        &format!("{}/solde?code={}", app.base, code.to_lowercase()),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("Il vous reste 4 chèques."), "{page}");
+    assert!(page.contains("2 mars 2027"), "{page}");
+    let (_, page) = get(&client, &format!("{}/solde?code=ABCD-EFGH-JK1", app.base)).await;
+    assert!(page.contains("role=\"alert\""), "{page}");
+    let (_, page) = get(&client, &format!("{}/lieux?q=33000", app.base)).await;
+    assert!(page.contains("Médiathèque Mériadeck"), "{page}");
+    let (_, page) = get(&client, &format!("{}/lieux?q=hello", app.base)).await;
+    assert!(page.contains("code postal"), "{page}");
+    let (_, form) = get(&client, &format!("{}/avis/{code}", app.base)).await;
+    let csrf = csrf_of(&form);
+    let (status, page) = post(
+        &client,
+        &format!("{}/avis/{code}", app.base),
+        &[("csrf", &csrf), ("rating", "5"), ("comment", "Très bien")],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("Merci"), "{page}");
+}
+
+async fn distributor_issues_prints_and_cancels_a_carnet(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let w = app.world(100_000, 12).await;
+    let (client, csrf) = log_in(&app, &w.distributor_id, "agent@ccas.example").await;
+    let (_, home) = get(&client, &format!("{}/distributeur", app.base)).await;
+    assert!(
+        home.contains("<td class=\"num\"><strong>12</strong></td>"),
+        "quota shown: {home}"
+    );
+    let (status, carnet) = post(
+        &client,
+        &format!("{}/distributeur/carnets", app.base),
+        &[
+            ("csrf", &csrf),
+            ("program_id", &w.program_id),
+            ("cheques", "10"),
+            ("beneficiary_ref", "CCAS-77"),
+        ],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{carnet}");
+    assert_eq!(carnet.matches("class=\"cheque\"").count(), 10, "{carnet}");
+    assert_eq!(carnet.matches("<svg role=\"img\"").count(), 10);
+    assert!(carnet.contains("Valable jusqu'au 2 mars 2027"));
+    // Over quota: a clear message, nothing issued.
+    let (_, page) = post(
+        &client,
+        &format!("{}/distributeur/carnets", app.base),
+        &[
+            ("csrf", &csrf),
+            ("program_id", &w.program_id),
+            ("cheques", "5"),
+        ],
+    )
+    .await;
+    assert!(
+        page.contains("Votre quota de chèques pour ce programme ne suffit pas"),
+        "{page}"
+    );
+    // Lost: cancel it, the quota comes back.
+    let at = carnet.find("/distributeur/carnets/").unwrap();
+    let id = &carnet[at + 22..at + 22 + 36];
+    let (_, page) = post(
+        &client,
+        &format!("{}/distributeur/carnets/{id}/annuler", app.base),
+        &[("csrf", &csrf)],
+    )
+    .await;
+    assert!(page.contains("Le carnet est annulé"), "{page}");
+    assert!(page.contains("Émettre un nouveau carnet pour cette personne"));
+    let (_, home) = get(
+        &client,
+        &format!("{}/distributeur?reissue=CCAS-77", app.base),
+    )
+    .await;
+    assert!(
+        home.contains("value=\"CCAS-77\""),
+        "re-issue prefilled: {home}"
+    );
+    assert!(
+        home.contains("<td class=\"num\"><strong>12</strong></td>"),
+        "quota back: {home}"
+    );
+    // Another distributor's carnet is not there for this agent.
+    let (status, _) = get(
+        &client,
+        &format!(
+            "{}/distributeur/carnets/{}",
+            app.base,
+            app.issue(&app.world(10_000, 5).await, 5).await["id"]
+                .as_str()
+                .unwrap()
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+async fn site_redeems_typed_code_and_undoes(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let w = app.world(100_000, 10).await;
+    let pass = app.issue(&w, 5).await;
+    let code = pass["vouchers"][0]["code"].as_str().unwrap();
+    let (client, csrf) = log_in(&app, &w.site_id, "accueil@mediatheque.example").await;
+    let url = format!("{}/lieu/encaisser", app.base);
+    let (_, page) = post(
+        &client,
+        &url,
+        &[
+            ("csrf", &csrf),
+            ("code", &code.to_lowercase()),
+            ("service", "workshop"),
+            ("minutes", "120"),
+        ],
+    )
+    .await;
+    assert!(page.contains("Chèque accepté : 10,00 €"), "{page}");
+    assert!(page.contains("Atelier collectif"));
+    let (_, page) = post(
+        &client,
+        &url,
+        &[
+            ("csrf", &csrf),
+            ("code", code),
+            ("service", "workshop"),
+            ("minutes", "120"),
+        ],
+    )
+    .await;
+    assert!(
+        page.contains("Ce chèque a déjà été utilisé le 2 mars 2026."),
+        "{page}"
+    );
+    let mut typo = code.to_string().into_bytes();
+    typo[1] = if typo[1] == b'7' { b'8' } else { b'7' };
+    let (_, page) = post(
+        &client,
+        &url,
+        &[
+            ("csrf", &csrf),
+            ("code", std::str::from_utf8(&typo).unwrap()),
+        ],
+    )
+    .await;
+    assert!(page.contains("erreur de frappe"), "{page}");
+    let at = page.find("/lieu/encaissements/").unwrap();
+    let id = &page[at + 20..at + 20 + 36];
+    let (_, page) = post(
+        &client,
+        &format!("{}/lieu/encaissements/{id}/annuler", app.base),
+        &[("csrf", &csrf)],
+    )
+    .await;
+    assert!(page.contains("peut de nouveau être utilisé"), "{page}");
+    assert_eq!(app.reconciliation(&w).await["redeemed_cents"], 0);
+}
+
+async fn forms_without_csrf_token_are_refused(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let w = app.world(100_000, 10).await;
+    let (client, _) = log_in(&app, &w.site_id, "accueil@lieu.example").await;
+    let (status, page) = post(
+        &client,
+        &format!("{}/lieu/encaisser", app.base),
+        &[("code", "ABCD")],
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert!(page.contains("Ce formulaire a expiré"), "{page}");
+    let (status, _) = post(
+        &client,
+        &format!("{}/lieu/encaisser", app.base),
+        &[
+            ("csrf", "forged-token-forged-token-forged-token"),
+            ("code", "ABCD"),
+        ],
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    // A distributor page is not a site's.
+    let (status, _) = get(&client, &format!("{}/distributeur", app.base)).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+}
+
+async fn logins_are_throttled_and_accounts_locked(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let w = app.world(0, 0).await;
+    let mut tx = app.state.db.begin().await.unwrap();
+    passnum::users::create(
+        &mut tx,
+        &w.site_id,
+        "cible@lieu.example",
+        "Cible",
+        passnum::users::Role::Admin,
+        Some("le bon mot de passe long"),
+        app.now(),
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    let client = browser();
+    let (_, html) = get(&client, &format!("{}/connexion", app.base)).await;
+    let csrf = csrf_of(&html);
+    let mut statuses = Vec::new();
+    for _ in 0..12 {
+        let (status, _) = post(
+            &client,
+            &format!("{}/connexion", app.base),
+            &[
+                ("csrf", &csrf),
+                ("email", "cible@lieu.example"),
+                ("password", "mauvais mot de passe"),
+            ],
+        )
+        .await;
+        statuses.push(status);
+    }
+    assert_eq!(statuses[0], StatusCode::OK);
+    assert_eq!(
+        *statuses.last().unwrap(),
+        StatusCode::TOO_MANY_REQUESTS,
+        "{statuses:?}"
+    );
+    // Even with the right password, the account stays locked for a while.
+    let (status, _) = post(
+        &client,
+        &format!("{}/connexion", app.base),
+        &[
+            ("csrf", &csrf),
+            ("email", "cible@lieu.example"),
+            ("password", "le bon mot de passe long"),
+        ],
+    )
+    .await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    app.advance(jiff::SignedDuration::from_mins(16));
+    let (status, page) = post(
+        &client,
+        &format!("{}/connexion", app.base),
+        &[
+            ("csrf", &csrf),
+            ("email", "cible@lieu.example"),
+            ("password", "le bon mot de passe long"),
+        ],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("Encaisser un chèque"), "{page}");
+}
