@@ -36,11 +36,13 @@ pub async fn settle(state: &AppState, until: String) -> Result<BatchView> {
     Ok(batch)
 }
 
-/// `passnum expire`, and the server's daily run.
+/// `passnum expire`, and the server's periodic run: expire what is past, warn about what
+/// comes.
 pub async fn expire(state: &AppState) -> Result<ExpiryReport> {
+    let (today, now) = (state.clock.today(), state.clock.now());
     let mut tx = state.db.begin().await?;
-    let report =
-        crate::expiry::expire(&mut tx, state.clock.today(), state.clock.now(), None).await?;
+    let report = crate::expiry::expire(&mut tx, today, now, None).await?;
+    crate::expiry::send_warnings(&mut tx, today, now).await?;
     tx.commit().await?;
     Ok(report)
 }

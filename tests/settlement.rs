@@ -15,6 +15,7 @@ on_both_databases!(
     expired_cheques_return_to_the_programme,
     closing_a_programme_credits_the_funder,
     operator_fees_never_lose_a_cent,
+    distributors_and_funders_are_warned_before_expiry,
 );
 
 /// Redeems the first `n` cheques of a new carnet of 10 at `site`.
@@ -681,4 +682,50 @@ async fn operator_fees_never_lose_a_cent(backend: Backend) {
     );
     assert!(csv.ends_with("Total;;;;;67,32\n"), "{csv}");
     app.assert_ledger_verifies().await;
+}
+
+async fn distributors_and_funders_are_warned_before_expiry(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let w = app.world(100_000, 20).await;
+    let mut tx = app.state.db.begin().await.unwrap();
+    for (org, email) in [
+        (&w.distributor_id, "agent@ccas.example"),
+        (&w.funder_id, "suivi@gironde.example"),
+    ] {
+        passnum::users::create(
+            &mut tx,
+            org,
+            email,
+            "Agent",
+            passnum::users::Role::Admin,
+            None,
+            app.now(),
+        )
+        .await
+        .unwrap();
+    }
+    tx.commit().await.unwrap();
+    let pass = app.issue(&w, 5).await;
+    assert_eq!(pass["expires_on"], "2027-03-02");
+    let pending = || async {
+        let mut conn = app.state.db.read.acquire().await.unwrap();
+        passnum::mail::pending_count(&mut conn).await.unwrap()
+    };
+    app.advance(SignedDuration::from_hours(24 * 300));
+    passnum::jobs::expire(&app.state).await.unwrap();
+    assert_eq!(pending().await, 0, "not yet");
+    app.advance(SignedDuration::from_hours(24 * 36));
+    passnum::jobs::expire(&app.state).await.unwrap();
+    assert_eq!(
+        pending().await,
+        2,
+        "30 days before: the distributor and the funder"
+    );
+    passnum::jobs::expire(&app.state).await.unwrap();
+    assert_eq!(pending().await, 2, "once only");
+    app.advance(SignedDuration::from_hours(24 * 23));
+    passnum::jobs::expire(&app.state).await.unwrap();
+    assert_eq!(pending().await, 4, "and again 7 days before");
 }

@@ -168,3 +168,91 @@ pub async fn close_program(
         owed_to_sites_cents: r.figures.redeemed_unsettled_cents + r.figures.settled_unpaid_cents,
     })
 }
+
+/// How many days before cheques expire their distributor and funder are warned.
+pub const WARNING_DAYS: [i64; 2] = [30, 7];
+
+/// Warns distributors and funders by e-mail, 30 and then 7 days before cheques still unused
+/// expire: one digest per organisation and run, each warning sent once. Returns the number of
+/// e-mails queued.
+pub async fn send_warnings(conn: &mut Conn, today: Date, now: Timestamp) -> Result<usize> {
+    let horizon = today
+        .checked_add(jiff::Span::new().days(WARNING_DAYS[0]))
+        .map_err(|e| Error::Internal(e.into()))?;
+    let rows = sqlx::query(
+        "SELECT v.program_id, v.distributor_id, p.funder_id, p.name, v.expires_on, \
+                COUNT(*) AS cheques \
+         FROM vouchers v JOIN programs p ON p.id = v.program_id \
+         WHERE v.status IN ('valid', 'inactive') AND v.expires_on > $1 AND v.expires_on <= $2 \
+         GROUP BY v.program_id, v.distributor_id, p.funder_id, p.name, v.expires_on \
+         ORDER BY v.expires_on",
+    )
+    .bind(today.to_string())
+    .bind(horizon.to_string())
+    .fetch_all(&mut *conn)
+    .await?;
+    let now_text = format_ts(now);
+    // Per organisation, the lines of its digest.
+    let mut digests: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for row in &rows {
+        let program_id: String = row.try_get("program_id")?;
+        let distributor_id: String = row.try_get("distributor_id")?;
+        let funder_id: String = row.try_get("funder_id")?;
+        let name: String = row.try_get("name")?;
+        let expires_on: String = row.try_get("expires_on")?;
+        let cheques: i64 = row.try_get("cheques")?;
+        let Ok(date) = expires_on.parse::<Date>() else {
+            continue;
+        };
+        let days_left = (date - today).get_days() as i64;
+        // The tightest threshold reached: 7 days before also covers a missed 30-day warning.
+        let Some(&threshold) = WARNING_DAYS.iter().rev().find(|&&d| days_left <= d) else {
+            continue;
+        };
+        let line = format!(
+            "{name} : {cheques} chèque(s) non utilisé(s) expireront le {}.",
+            crate::fr::long_date(date)
+        );
+        for org_id in [&distributor_id, &funder_id] {
+            let inserted = sqlx::query(
+                "INSERT INTO expiry_warnings (program_id, org_id, expires_on, days_before, sent_at) \
+                 VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+            )
+            .bind(&program_id)
+            .bind(org_id)
+            .bind(&expires_on)
+            .bind(threshold)
+            .bind(&now_text)
+            .execute(&mut *conn)
+            .await?;
+            if inserted.rows_affected() == 1 {
+                digests
+                    .entry(org_id.clone())
+                    .or_default()
+                    .push(line.clone());
+            }
+        }
+    }
+    let mut queued = 0;
+    for (org_id, lines) in digests {
+        for person in crate::users::list_for_org(conn, &org_id).await? {
+            if person.disabled_at.is_some() {
+                continue;
+            }
+            let mail = crate::mail::Outgoing {
+                to: person.email,
+                subject: "Des chèques Pass numérique vont bientôt expirer".into(),
+                text_body: format!(
+                    "Bonjour,\n\nDes chèques Pass numérique que vous avez remis ou financés n'ont pas encore été utilisés :\n\n{}\n\n\
+                     Pensez à rappeler aux personnes qu'elles peuvent les utiliser dans un lieu de médiation numérique.\n",
+                    lines.join("\n")
+                ),
+                html_body: None,
+                attachments: Vec::new(),
+            };
+            crate::mail::enqueue(conn, &mail, now).await?;
+            queued += 1;
+        }
+    }
+    Ok(queued)
+}

@@ -20,6 +20,10 @@ pub fn router() -> Router<AppState> {
         .route("/settlements/{id}/sepa.xml", get(sepa))
         .route("/settlements/{id}/lines/{line_id}/reject", post(reject))
         .route("/settlements/{id}/statements/{file}", get(statement))
+        .route(
+            "/settlements/{id}/statements/programs/{file}",
+            get(program_statement),
+        )
 }
 
 async fn create(
@@ -112,27 +116,57 @@ async fn sepa(
         .into_response())
 }
 
+/// `{site_id}.csv|pdf` for a site's statement, `programs/{program_id}.csv|pdf` for a funder's.
 async fn statement(
     State(state): State<AppState>,
     Auth(org): Auth,
     Path((id, file)): Path<(String, String)>,
 ) -> Result<Response> {
-    let Some(site_id) = file.strip_suffix(".csv") else {
-        return Err(Error::not_found(
-            "Les relevés existent au format .csv (exemple : …/statements/<lieu>.csv).",
-        ));
-    };
+    statement_file(&state, &org, &id, &file, false).await
+}
+
+async fn program_statement(
+    State(state): State<AppState>,
+    Auth(org): Auth,
+    Path((id, file)): Path<(String, String)>,
+) -> Result<Response> {
+    statement_file(&state, &org, &id, &file, true).await
+}
+
+async fn statement_file(
+    state: &AppState,
+    org: &crate::orgs::Organization,
+    id: &str,
+    file: &str,
+    program: bool,
+) -> Result<Response> {
+    let (subject, format) = file
+        .rsplit_once('.')
+        .filter(|(_, ext)| matches!(*ext, "csv" | "pdf"))
+        .ok_or_else(|| {
+            Error::not_found(
+                "Les relevés existent au format .csv ou .pdf (exemple : …/<lieu>.pdf).",
+            )
+        })?;
     let mut conn = state.db.read.acquire().await?;
-    let csv = settlement::statement_csv(&mut conn, &org, &id, site_id).await?;
+    let statement = if program {
+        settlement::program_statement(&mut conn, org, id, subject).await?
+    } else {
+        settlement::site_statement(&mut conn, org, id, subject).await?
+    };
+    let (content_type, body) = match format {
+        "csv" => ("text/csv; charset=utf-8", statement.csv()?.into_bytes()),
+        _ => ("application/pdf", statement.pdf()),
+    };
     Ok((
         [
-            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
+            (header::CONTENT_TYPE, content_type.to_string()),
             (
                 header::CONTENT_DISPOSITION,
-                format!("attachment; filename=\"releve-{id}-{site_id}.csv\""),
+                format!("attachment; filename=\"releve-{id}-{subject}.{format}\""),
             ),
         ],
-        csv,
+        body,
     )
         .into_response())
 }

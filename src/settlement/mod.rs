@@ -8,7 +8,7 @@ pub mod sepa;
 mod statement;
 
 pub use repo::{BatchRow, LineRow};
-pub use statement::statement_csv;
+pub use statement::{program_statement, site_statement, Statement};
 
 use crate::clock::{format_ts, paris};
 use crate::config::Config;
@@ -414,5 +414,6 @@ pub async fn mark_paid(
         )
         .await?;
     }
+    statement::mail_statements(conn, id, now).await?;
     get(conn, operator, id).await
 }

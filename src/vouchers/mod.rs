@@ -4,6 +4,7 @@
 
 pub mod codes;
 pub mod keys;
+pub mod print;
 mod repo;
 
 pub use repo::{PassRow, VoucherRow};

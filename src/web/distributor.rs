@@ -11,6 +11,8 @@ use crate::programs::Program;
 use crate::vouchers::{self, NewPass, PassView};
 use askama::Template;
 use axum::extract::{Path, Query, State};
+use axum::http::header;
+use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use axum::Router;
 use serde::Deserialize;
@@ -21,6 +23,8 @@ pub fn router() -> Router<AppState> {
         .route("/distributeur/carnets", post(issue))
         .route("/distributeur/carnets/{id}", get(carnet))
         .route("/distributeur/carnets/{id}/annuler", post(cancel))
+        .route("/distributeur/carnets/{id}/pdf", get(carnet_pdf))
+        .route("/distributeur/carnets/{id}/envoyer", post(send))
 }
 
 pub struct QuotaLine {
@@ -176,6 +180,8 @@ struct Carnet {
     total: usize,
     public_url: String,
     cancelled_now: bool,
+    sent_to: Option<String>,
+    error: Option<String>,
 }
 
 pub fn euros(cents: i64) -> String {
@@ -187,15 +193,22 @@ async fn carnet(
     visitor: Visitor,
     Path(id): Path<String>,
 ) -> WebResult {
-    render_carnet(&state, &visitor, &id, false).await
+    render_carnet(&state, &visitor, &id, Outcome::None).await
 }
 
-async fn render_carnet(
+enum Outcome {
+    None,
+    Cancelled,
+    Sent(String),
+    Failed(String),
+}
+
+/// The carnet and the name of its programme.
+async fn load(
     state: &AppState,
     visitor: &Visitor,
     id: &str,
-    cancelled_now: bool,
-) -> WebResult {
+) -> Result<(PassView, String), WebError> {
     let signed = SignedIn::require(visitor, OrgKind::Distributor)?;
     let mut conn = state.db.read.acquire().await?;
     let pass = vouchers::get(
@@ -210,6 +223,98 @@ async fn render_carnet(
         .await?
         .map(|p| p.name)
         .unwrap_or_default();
+    Ok((pass, program_name))
+}
+
+fn distributor_name(visitor: &Visitor) -> String {
+    visitor
+        .signed
+        .as_ref()
+        .map(|s| s.org.name.clone())
+        .unwrap_or_default()
+}
+
+async fn carnet_pdf(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    Path(id): Path<String>,
+) -> WebResult {
+    let (pass, program_name) = load(&state, &visitor, &id).await?;
+    let pdf = vouchers::print::carnet_pdf(
+        &pass,
+        &program_name,
+        &distributor_name(&visitor),
+        &state.config,
+    );
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/pdf".to_string()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"carnet-{}.pdf\"", pass.pass_code),
+            ),
+        ],
+        pdf,
+    )
+        .into_response())
+}
+
+#[derive(Deserialize)]
+struct SendForm {
+    email: String,
+}
+
+/// Sends the carnet as a PDF through the outbox: it leaves once the server's sender runs.
+async fn send(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Form { visitor, data }: Form<SendForm>,
+) -> WebResult {
+    let (pass, program_name) = load(&state, &visitor, &id).await?;
+    let distributor = distributor_name(&visitor);
+    let pdf = vouchers::print::carnet_pdf(&pass, &program_name, &distributor, &state.config);
+    let mail = crate::mail::Outgoing {
+        to: data.email.trim().to_string(),
+        subject: "Votre carnet Pass numérique".into(),
+        text_body: format!(
+            "Bonjour,\n\nVoici votre carnet Pass numérique ({program_name}), remis par {distributor}.\n\n\
+             Imprimez-le, ou montrez les codes des chèques dans un lieu de médiation numérique.\n\
+             Code du carnet : {code}\n\
+             Ce qu'il vous reste : {url}/solde?code={code}\n\
+             Trouver un lieu : {url}/lieux\n\n\
+             Besoin d'aide ? Appelez le {phone}.\n",
+            code = pass.pass_code,
+            url = state.config.public_url,
+            phone = state.config.helpline_phone,
+        ),
+        html_body: None,
+        attachments: vec![crate::mail::Attachment {
+            filename: format!("carnet-{}.pdf", pass.pass_code),
+            content_type: "application/pdf".into(),
+            bytes: pdf,
+        }],
+    };
+    let mut tx = state.db.begin().await?;
+    match crate::mail::enqueue(&mut tx, &mail, state.clock.now()).await {
+        Ok(_) => {
+            tx.commit().await?;
+            render_carnet(&state, &visitor, &id, Outcome::Sent(mail.to)).await
+        }
+        Err(e @ Error::Unprocessable { .. }) => {
+            drop(tx);
+            render_carnet(&state, &visitor, &id, Outcome::Failed(e.public_message())).await
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+async fn render_carnet(
+    state: &AppState,
+    visitor: &Visitor,
+    id: &str,
+    outcome: Outcome,
+) -> WebResult {
+    let (pass, program_name) = load(state, visitor, id).await?;
     let total = pass.vouchers.len();
     let cheques = pass
         .vouchers
@@ -234,7 +339,15 @@ async fn render_carnet(
         cheques,
         total,
         public_url: state.config.public_url.clone(),
-        cancelled_now,
+        cancelled_now: matches!(outcome, Outcome::Cancelled),
+        sent_to: match &outcome {
+            Outcome::Sent(to) => Some(to.clone()),
+            _ => None,
+        },
+        error: match outcome {
+            Outcome::Failed(message) => Some(message),
+            _ => None,
+        },
         pass,
     })
 }
@@ -259,5 +372,5 @@ async fn cancel(
     )
     .await?;
     tx.commit().await?;
-    render_carnet(&state, &visitor, &id, true).await
+    render_carnet(&state, &visitor, &id, Outcome::Cancelled).await
 }

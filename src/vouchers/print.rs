@@ -1,0 +1,37 @@
+//! A carnet as printed: the PDF a distributor prints or e-mails, one tear-off block per cheque.
+
+use super::PassView;
+use crate::config::Config;
+use crate::fr::{euros, long_date_text};
+use crate::pdf::{Carnet, CarnetCheque};
+
+/// Only the cheques that can still be used are printed: a reprint never shows spent ones.
+pub fn carnet(pass: &PassView, programme: &str, distributor: &str, config: &Config) -> Carnet {
+    let expires_on = long_date_text(&pass.expires_on);
+    Carnet {
+        pass_code: pass.pass_code.clone(),
+        programme: programme.to_string(),
+        distributor: distributor.to_string(),
+        cheques: pass
+            .vouchers
+            .iter()
+            .filter(|v| v.status == "valid" || v.status == "inactive")
+            .filter_map(|v| {
+                Some(CarnetCheque {
+                    code: v.code.clone(),
+                    qr_payload: v.qr_payload.clone()?,
+                    value: format!("{} €", euros(v.value_cents)),
+                    expires_on: expires_on.clone(),
+                })
+            })
+            .collect(),
+        helpline_phone: config.helpline_phone.clone(),
+        helpline_email: config.helpline_email.clone(),
+        public_url: config.public_url.clone(),
+        feedback_url: format!("{}/avis/{}", config.public_url, pass.pass_code),
+    }
+}
+
+pub fn carnet_pdf(pass: &PassView, programme: &str, distributor: &str, config: &Config) -> Vec<u8> {
+    crate::pdf::carnets(&[carnet(pass, programme, distributor, config)])
+}
