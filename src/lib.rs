@@ -23,6 +23,7 @@ pub mod pdf;
 pub mod programs;
 pub mod ratelimit;
 pub mod redemption;
+pub mod report;
 pub mod settlement;
 pub mod sites;
 pub mod users;

@@ -575,6 +575,28 @@ async fn closing_a_programme_credits_the_funder(backend: Backend) {
     );
     let rec = app.reconciliation(&w).await;
     assert_eq!(rec["credited_cents"], 96_000);
+    let (status, _, csv) = app
+        .get_text(
+            &format!("/api/v1/programs/{}/credit-note/avoir.csv", w.program_id),
+            &w.funder,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{csv}");
+    assert!(csv.contains("Avoir rendu au financeur;960,00"), "{csv}");
+    assert!(
+        csv.contains("Reste dû aux lieux (sera payé);40,00"),
+        "{csv}"
+    );
+    let (status, content_type, _) = app
+        .get_text(
+            &format!("/api/v1/programs/{}/credit-note/avoir.pdf", w.program_id),
+            &w.funder,
+        )
+        .await;
+    assert_eq!(
+        (status, content_type.as_str()),
+        (StatusCode::OK, "application/pdf")
+    );
     assert_eq!(rec["available_cents"], 0);
     assert_eq!(rec["redeemed_unsettled_cents"], 4_000);
     // Sites are still paid for what they redeemed before the close.

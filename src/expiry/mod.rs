@@ -256,3 +256,56 @@ pub async fn send_warnings(conn: &mut Conn, today: Date, now: Timestamp) -> Resu
     }
     Ok(queued)
 }
+
+/// The end-of-programme statement: what the funder paid in, what went to sites, and the unused
+/// value it gets back as a credit note. Only once the programme is closed.
+pub async fn credit_note(
+    conn: &mut Conn,
+    org: &Organization,
+    program_id: &str,
+) -> Result<crate::report::Report> {
+    let program = crate::programs::get_for(conn, org, program_id).await?;
+    if program.status != "closed" {
+        return Err(Error::conflict(
+            "program_open",
+            "L'avoir n'existe qu'une fois le programme clos.",
+        ));
+    }
+    let funder = crate::orgs::find(conn, &program.funder_id)
+        .await?
+        .map(|f| f.name)
+        .unwrap_or_default();
+    let r = ledger::reconciliation(conn, &program.id, program.budget_cents).await?;
+    let f = &r.figures;
+    let euro = |cents: i64| format!("{} €", crate::fr::euros(cents));
+    let rows = vec![
+        ("Budget du programme", r.budget_cents),
+        ("Versé par le financeur", r.funded_cents),
+        ("Chèques émis", f.issued_cents),
+        ("Chèques utilisés dans les lieux", f.redeemed_cents),
+        ("Chèques annulés (carnets perdus)", f.cancelled_cents),
+        ("Chèques expirés", f.expired_cents),
+        ("Payé aux lieux", f.paid_cents),
+        ("Frais de gestion de l'opérateur", f.fee_cents),
+        (
+            "Reste dû aux lieux (sera payé)",
+            f.redeemed_unsettled_cents + f.settled_unpaid_cents,
+        ),
+        ("Avoir rendu au financeur", r.credited_cents),
+    ];
+    Ok(crate::report::Report {
+        title: "Avoir de fin de programme".into(),
+        facts: vec![
+            ("Programme".into(), program.name),
+            ("Financeur".into(), funder),
+            ("Montant de l'avoir".into(), euro(r.credited_cents)),
+        ],
+        headers: vec!["Poste", "Montant (€)"],
+        widths: vec![0.7, 0.3],
+        right: vec![false, true],
+        rows: rows
+            .into_iter()
+            .map(|(label, cents)| vec![label.to_string(), crate::fr::euros(cents)])
+            .collect(),
+    })
+}

@@ -21,6 +21,7 @@ pub fn router() -> Router<AppState> {
         .route("/programs/{id}/reconciliation", get(reconciliation))
         .route("/programs/{id}/reconciliation/breakdown", get(breakdown))
         .route("/programs/{id}/close", post(close))
+        .route("/programs/{id}/credit-note/{file}", get(credit_note))
 }
 
 async fn create(
@@ -111,4 +112,35 @@ async fn close(
         Box::pin(async move { crate::expiry::close_program(conn, &org, &id, now, today).await })
     })
     .await
+}
+
+/// `credit-note/avoir.csv` or `credit-note/avoir.pdf` of a closed programme.
+async fn credit_note(
+    State(state): State<AppState>,
+    Auth(org): Auth,
+    Path((id, file)): Path<(String, String)>,
+) -> Result<axum::response::Response> {
+    use axum::response::IntoResponse;
+    let mut conn = state.db.read.acquire().await?;
+    let report = crate::expiry::credit_note(&mut conn, &org, &id).await?;
+    let (content_type, body) = match file.rsplit_once('.').map(|(_, ext)| ext) {
+        Some("csv") => ("text/csv; charset=utf-8", report.csv()?.into_bytes()),
+        Some("pdf") => ("application/pdf", report.pdf()),
+        _ => {
+            return Err(crate::error::Error::not_found(
+                "L'avoir existe au format .csv ou .pdf (exemple : …/credit-note/avoir.pdf).",
+            ))
+        }
+    };
+    Ok((
+        [
+            (axum::http::header::CONTENT_TYPE, content_type.to_string()),
+            (
+                axum::http::header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"avoir-{id}-{file}\""),
+            ),
+        ],
+        body,
+    )
+        .into_response())
 }

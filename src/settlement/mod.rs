@@ -8,7 +8,7 @@ pub mod sepa;
 mod statement;
 
 pub use repo::{BatchRow, LineRow};
-pub use statement::{program_statement, site_statement, Statement};
+pub use statement::{program_statement, site_statement};
 
 use crate::clock::{format_ts, paris};
 use crate::config::Config;

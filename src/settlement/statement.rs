@@ -7,47 +7,7 @@ use crate::db::Conn;
 use crate::error::{Error, Result};
 use crate::fr::{euros, long_date_text};
 use crate::orgs::{OrgKind, Organization};
-
-/// A table with a title, ready to be written as CSV or PDF.
-pub struct Statement {
-    pub title: String,
-    pub facts: Vec<(String, String)>,
-    pub headers: Vec<&'static str>,
-    pub widths: Vec<f32>,
-    pub right: Vec<bool>,
-    pub rows: Vec<Vec<String>>,
-}
-
-impl Statement {
-    pub fn csv(&self) -> Result<String> {
-        let mut out = csv::WriterBuilder::new()
-            .delimiter(b';')
-            .flexible(true)
-            .from_writer(Vec::new());
-        let write_error = |e: csv::Error| Error::Internal(e.into());
-        out.write_record(&self.headers).map_err(write_error)?;
-        for row in &self.rows {
-            out.write_record(row).map_err(write_error)?;
-        }
-        let bytes = out
-            .into_inner()
-            .map_err(|e| Error::Internal(anyhow::anyhow!("CSV: {e}")))?;
-        String::from_utf8(bytes).map_err(|e| Error::Internal(e.into()))
-    }
-
-    pub fn pdf(&self) -> Vec<u8> {
-        let mut doc = crate::pdf::Doc::new(&self.title);
-        doc.heading(&self.title);
-        let facts: Vec<(&str, &str)> = self
-            .facts
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.as_str()))
-            .collect();
-        doc.key_values(&facts);
-        doc.table(&self.headers, &self.widths, &self.right, &self.rows);
-        doc.finish()
-    }
-}
+use crate::report::Report;
 
 fn not_found() -> Error {
     Error::not_found("Ce relevé n'existe pas.")
@@ -79,14 +39,14 @@ pub async fn site_statement(
     org: &Organization,
     batch_id: &str,
     site_id: &str,
-) -> Result<Statement> {
+) -> Result<Report> {
     if org.kind != OrgKind::Operator && org.id != site_id {
         return Err(not_found());
     }
     build_site_statement(conn, batch_id, site_id).await
 }
 
-async fn build_site_statement(conn: &mut Conn, batch_id: &str, site_id: &str) -> Result<Statement> {
+async fn build_site_statement(conn: &mut Conn, batch_id: &str, site_id: &str) -> Result<Report> {
     let batch = repo::find_batch(conn, batch_id)
         .await?
         .ok_or_else(not_found)?;
@@ -137,7 +97,7 @@ async fn build_site_statement(conn: &mut Conn, batch_id: &str, site_id: &str) ->
     let mut facts = vec![("Lieu".to_string(), site.name)];
     facts.extend(batch_facts(&batch));
     facts.push(("Montant du virement".into(), format!("{} €", euros(total))));
-    Ok(Statement {
+    Ok(Report {
         title: "Relevé de règlement".into(),
         facts,
         headers: vec![
@@ -171,7 +131,7 @@ pub async fn program_statement(
     org: &Organization,
     batch_id: &str,
     program_id: &str,
-) -> Result<Statement> {
+) -> Result<Report> {
     crate::programs::find(conn, program_id)
         .await?
         .filter(|p| org.kind == OrgKind::Operator || p.funder_id == org.id)
@@ -183,7 +143,7 @@ async fn build_program_statement(
     conn: &mut Conn,
     batch_id: &str,
     program_id: &str,
-) -> Result<Statement> {
+) -> Result<Report> {
     let program = crate::programs::find(conn, program_id)
         .await?
         .ok_or_else(not_found)?;
@@ -228,7 +188,7 @@ async fn build_program_statement(
     ]);
     let mut facts = vec![("Programme".to_string(), program.name)];
     facts.extend(batch_facts(&batch));
-    Ok(Statement {
+    Ok(Report {
         title: "Relevé de règlement du programme".into(),
         facts,
         headers: vec![
@@ -277,7 +237,7 @@ pub async fn mail_statements(
 async fn mail_to_org(
     conn: &mut Conn,
     org_id: &str,
-    statement: &Statement,
+    statement: &Report,
     now: jiff::Timestamp,
 ) -> Result<usize> {
     let people = crate::users::list_for_org(conn, org_id).await?;
