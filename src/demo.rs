@@ -161,9 +161,11 @@ pub async fn fill(state: &AppState) -> Result<String> {
             now,
         )
         .await?;
+        let site_id = site.org.id.clone();
         site.org = orgs::set_qualification(
             &mut tx,
-            &site.org.id,
+            &operator.org.id,
+            &site_id,
             QualificationChange {
                 status: "qualified".into(),
                 valid_until: Some(
@@ -173,6 +175,7 @@ pub async fn fill(state: &AppState) -> Result<String> {
                         .to_string(),
                 ),
             },
+            now,
         )
         .await?;
         sites.push(site);

@@ -63,8 +63,10 @@ async fn qualify(
     Write { body, replay }: Write<QualificationChange>,
 ) -> Result<Response> {
     org.require(OrgKind::Operator)?;
+    let now = state.clock.now();
+    let org_id = org.id.clone();
     run_write(&state, &org.id, &replay, StatusCode::OK, |conn| {
-        Box::pin(async move { orgs::set_qualification(conn, &id, body).await })
+        Box::pin(async move { orgs::set_qualification(conn, &org_id, &id, body, now).await })
     })
     .await
 }

@@ -151,6 +151,15 @@ pub async fn create(conn: &mut Conn, new: NewOrganization, now: Timestamp) -> Re
         qualified_until: None,
     };
     repo::insert(conn, &org, &format_ts(now)).await?;
+    crate::audit::record(
+        conn,
+        &format_ts(now),
+        None,
+        "organization.created",
+        Some(&org.id),
+        &format!("{} {}", org.kind.as_str(), org.name),
+    )
+    .await?;
     Ok(org.id)
 }
 
@@ -193,10 +202,13 @@ pub struct QualificationChange {
     pub valid_until: Option<String>,
 }
 
+/// Qualifies or suspends a site, on the operator's decision (audited).
 pub async fn set_qualification(
     conn: &mut Conn,
+    actor_id: &str,
     site_id: &str,
     change: QualificationChange,
+    now: Timestamp,
 ) -> Result<Organization> {
     let site = repo::find(conn, site_id)
         .await?
@@ -230,6 +242,15 @@ pub async fn set_qualification(
         .map(|d| d.to_string())
         .or(site.qualified_until.clone());
     repo::update_qualification(conn, site_id, &status, valid_until.as_deref()).await?;
+    crate::audit::record(
+        conn,
+        &format_ts(now),
+        Some(actor_id),
+        &format!("site.{status}"),
+        Some(site_id),
+        &format!("until {}", valid_until.as_deref().unwrap_or("-")),
+    )
+    .await?;
     Ok(Organization {
         qualification_status: status,
         qualified_until: valid_until,
@@ -246,4 +267,9 @@ pub async fn departments(
     conn: &mut Conn,
 ) -> Result<std::collections::BTreeMap<String, Option<String>>> {
     repo::departments(conn).await
+}
+
+/// Every organisation, by kind then name, for the operator.
+pub async fn list(conn: &mut Conn) -> Result<Vec<Organization>> {
+    repo::list(conn).await
 }

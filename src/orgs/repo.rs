@@ -111,3 +111,12 @@ pub async fn departments(
         .map(|r| Ok((r.try_get("id")?, r.try_get("department")?)))
         .collect()
 }
+
+pub async fn list(conn: &mut Conn) -> Result<Vec<Organization>> {
+    let rows = sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM organizations o ORDER BY o.kind, o.name"
+    ))
+    .fetch_all(&mut *conn)
+    .await?;
+    rows.iter().map(from_row).collect()
+}
