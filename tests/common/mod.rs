@@ -4,6 +4,8 @@
 
 #![allow(dead_code)]
 pub mod browser;
+pub mod mime;
+pub mod pdf;
 pub mod smtp;
 
 use jiff::{SignedDuration, Timestamp};
