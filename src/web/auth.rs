@@ -173,28 +173,10 @@ async fn accept_invitation(
     }
 }
 
-#[derive(Template)]
-#[template(path = "auth/space.html")]
-struct Space {
-    l: Layout,
-    org_name: String,
-    kind: &'static str,
-}
-
-/// The landing page of funders and the operator until their dashboards are built: what they
-/// can do today, through the API.
-async fn space(State(state): State<AppState>, visitor: Visitor) -> WebResult {
-    let Some(signed) = visitor.signed.clone() else {
-        return Err(WebError::Redirect("/connexion".into()));
-    };
-    page(Space {
-        l: Layout::new(&state, &visitor, "Mon espace"),
-        org_name: signed.org.name.clone(),
-        kind: match signed.org.kind {
-            crate::orgs::OrgKind::Funder => "financeur",
-            crate::orgs::OrgKind::Operator => "opérateur",
-            crate::orgs::OrgKind::Distributor => "distributeur",
-            crate::orgs::OrgKind::Site => "lieu de médiation",
-        },
-    })
+/// The signed-in person's home, whatever their role.
+async fn space(visitor: Visitor) -> WebResult {
+    match &visitor.signed {
+        Some(s) => Err(WebError::Redirect(super::session::home_of(s.org.kind).into())),
+        None => Err(WebError::Redirect("/connexion".into())),
+    }
 }

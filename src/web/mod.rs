@@ -4,6 +4,8 @@
 
 mod auth;
 mod distributor;
+mod funder;
+mod operator;
 mod public;
 mod session;
 mod site;
@@ -173,6 +175,8 @@ pub fn router(state: AppState) -> Router<AppState> {
         .merge(public::router())
         .merge(auth::router())
         .merge(distributor::router())
+        .merge(funder::router())
+        .merge(operator::router())
         .merge(site::router())
         .route(
             "/static/style.css",

@@ -40,8 +40,8 @@ pub fn home_of(kind: OrgKind) -> &'static str {
     match kind {
         OrgKind::Distributor => "/distributeur",
         OrgKind::Site => "/lieu",
-        OrgKind::Funder => "/espace",
-        OrgKind::Operator => "/espace",
+        OrgKind::Funder => "/financeur",
+        OrgKind::Operator => "/operateur",
     }
 }
 

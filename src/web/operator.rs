@@ -1,0 +1,8 @@
+//! The operator's pages.
+
+use crate::http::AppState;
+use axum::Router;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+}
