@@ -25,6 +25,10 @@ enum Op {
     Undo(usize),
     Cancel(usize),
     Wait(i64),
+    Settle,
+    PayLatest,
+    RejectLatest,
+    Expire,
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -42,6 +46,10 @@ fn op() -> impl Strategy<Value = Op> {
         (0usize..8).prop_map(Op::Undo),
         (0usize..8).prop_map(Op::Cancel),
         (1i64..72).prop_map(Op::Wait),
+        Just(Op::Settle),
+        Just(Op::PayLatest),
+        Just(Op::RejectLatest),
+        Just(Op::Expire),
     ]
 }
 
@@ -58,8 +66,12 @@ struct Count {
 async fn run(ops: Vec<Op>) {
     let app = TestApp::spawn(Backend::Sqlite).await.expect("sqlite");
     let w = app.world(0, 0).await;
-    let (_, second_site) = app.qualified_site("Second lieu").await;
+    let (second_id, second_site) = app.qualified_site("Second lieu").await;
+    app.bank(&w.site_id, &w.site).await;
+    app.bank(&second_id, &second_site).await;
     let sites = [w.site.clone(), second_site];
+    let op_token = app.operator_token.clone();
+    let mut batches: Vec<Value> = Vec::new();
     let mut passes: Vec<Value> = Vec::new();
     let mut redemptions: Vec<(String, String, i64)> = Vec::new();
     let mut count = Count::default();
@@ -149,6 +161,53 @@ async fn run(ops: Vec<Op>) {
                 }
             }
             Op::Wait(hours) => app.advance(SignedDuration::from_hours(hours)),
+            Op::Settle => {
+                let (s, body) = app
+                    .post(
+                        "/api/v1/settlements",
+                        &op_token,
+                        json!({"until": "2030-12-31"}),
+                    )
+                    .await;
+                assert!(s == 201 || s == 409, "{s} {body}");
+                if s == 201 {
+                    batches.push(body);
+                }
+            }
+            Op::PayLatest => {
+                if let Some(b) = batches.last() {
+                    let id = b["id"].as_str().unwrap();
+                    app.post(
+                        &format!("/api/v1/settlements/{id}/approve"),
+                        &op_token,
+                        json!({}),
+                    )
+                    .await;
+                    app.get_text(&format!("/api/v1/settlements/{id}/sepa.xml"), &op_token)
+                        .await;
+                    app.post(
+                        &format!("/api/v1/settlements/{id}/paid"),
+                        &op_token,
+                        json!({}),
+                    )
+                    .await;
+                }
+            }
+            Op::RejectLatest => {
+                if let Some(b) = batches.last() {
+                    let id = b["id"].as_str().unwrap();
+                    let line = b["lines"][0]["id"].as_str().unwrap();
+                    app.post(
+                        &format!("/api/v1/settlements/{id}/lines/{line}/reject"),
+                        &op_token,
+                        json!({}),
+                    )
+                    .await;
+                }
+            }
+            Op::Expire => {
+                passnum::jobs::expire(&app.state).await.unwrap();
+            }
         }
         let rec = app.reconciliation(&w).await;
         let n = |k: &str| rec[k].as_i64().unwrap();
@@ -159,7 +218,9 @@ async fn run(ops: Vec<Op>) {
                 + n("outstanding_cents")
                 + n("redeemed_unsettled_cents")
                 + n("settled_unpaid_cents")
-                + n("paid_cents"),
+                + n("paid_cents")
+                + n("fee_cents")
+                + n("credited_cents"),
             "identity after {op:?}: {rec}"
         );
         assert_eq!(n("budget_cents"), n("unfunded_cents") + n("funded_cents"));
@@ -167,6 +228,8 @@ async fn run(ops: Vec<Op>) {
         assert_eq!(n("allocated_cents"), count.allocated);
         assert_eq!(n("issued_cents"), count.issued);
         assert_eq!(n("redeemed_cents"), count.redeemed - count.undone);
+        assert!(n("paid_cents") + n("fee_cents") <= n("settled_cents"));
+        assert!(n("settled_cents") <= n("redeemed_cents"));
         assert_eq!(n("undone_cents"), count.undone);
         assert_eq!(
             n("issued_cents"),
