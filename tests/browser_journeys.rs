@@ -7,22 +7,6 @@ mod common;
 use common::browser::Browser;
 use common::{Backend, TestApp};
 
-async fn create_person(app: &TestApp, org_id: &str, email: &str) {
-    let mut tx = app.state.db.begin().await.unwrap();
-    passnum::users::create(
-        &mut tx,
-        org_id,
-        email,
-        "Camille Martin",
-        passnum::users::Role::Agent,
-        Some("une phrase de passe assez longue"),
-        app.now(),
-    )
-    .await
-    .unwrap();
-    tx.commit().await.unwrap();
-}
-
 async fn log_in(b: &Browser, app: &TestApp, email: &str, name: &str) {
     b.visit(
         &format!("{}/connexion", app.base),
@@ -83,7 +67,7 @@ async fn every_role_does_its_job_in_the_browser() {
     assert!(b.page_source().await.contains("Merci"));
 
     // The distributor agent issues a carnet of 10 and prints it.
-    create_person(&app, &w.distributor_id, "agent@ccas.example").await;
+    app.person(&w.distributor_id, "agent@ccas.example").await;
     log_in(&b, &app, "agent@ccas.example", "distributeur").await;
     b.check_axe("distributeur-accueil").await;
     b.select("#program_id", &w.program_id).await;
@@ -103,7 +87,7 @@ async fn every_role_does_its_job_in_the_browser() {
     log_out(&b).await;
 
     // The site agent redeems a cheque by typing its code, then undoes it.
-    create_person(&app, &w.site_id, "accueil@mediatheque.example").await;
+    app.person(&w.site_id, "accueil@mediatheque.example").await;
     log_in(&b, &app, "accueil@mediatheque.example", "lieu").await;
     b.check_axe("lieu-accueil").await;
     b.fill("#code", pass["vouchers"][0]["code"].as_str().unwrap())

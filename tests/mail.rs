@@ -3,6 +3,8 @@
 
 mod common;
 
+use common::mime::{decode_rfc2047, header, mime_parts, top_headers};
+
 use base64::Engine as _;
 use common::smtp::{closed_smtp_url, SmtpSink};
 use common::{Backend, TestApp};
@@ -109,10 +111,10 @@ async fn delivers_text_html_and_attachment(backend: Backend) {
 
     let headers = top_headers(&got.data);
     assert_eq!(
-        decode_rfc2047(header(&headers, "Subject").expect("Subject")),
+        decode_rfc2047(&header(&headers, "Subject").expect("Subject")),
         "Votre relevé de règlement"
     );
-    let from = decode_rfc2047(header(&headers, "From").expect("From"));
+    let from = decode_rfc2047(&header(&headers, "From").expect("From"));
     assert!(
         from.contains("Pass numérique") && from.contains("<ne-pas-repondre@passnum.example>"),
         "{from}"
@@ -349,113 +351,4 @@ async fn two_senders_never_send_the_same_message(backend: Backend) {
     );
     assert_eq!((a.expect("runs"), b.expect("runs")), (0, 0));
     assert_eq!(sink.messages().len(), N);
-}
-
-/// The top-level header block, unfolded: one `(name, value)` per header.
-fn top_headers(data: &str) -> Vec<(String, String)> {
-    let block = data.split("\r\n\r\n").next().unwrap_or_default();
-    let mut headers: Vec<(String, String)> = Vec::new();
-    for line in block.split("\r\n") {
-        if line.starts_with([' ', '\t']) {
-            if let Some(last) = headers.last_mut() {
-                last.1.push(' ');
-                last.1.push_str(line.trim());
-            }
-        } else if let Some((name, value)) = line.split_once(':') {
-            headers.push((name.trim().to_string(), value.trim().to_string()));
-        }
-    }
-    headers
-}
-
-fn header(headers: &[(String, String)], name: &str) -> Option<String> {
-    headers
-        .iter()
-        .find(|(n, _)| n.eq_ignore_ascii_case(name))
-        .map(|(_, v)| v.clone())
-}
-
-/// Decodes RFC 2047 encoded words (B and Q, UTF-8); whitespace between two encoded words is
-/// dropped, as the RFC says.
-fn decode_rfc2047(value: String) -> String {
-    let mut out = String::new();
-    let mut previous_encoded = false;
-    for (i, token) in value
-        .split([' ', '\t'])
-        .filter(|t| !t.is_empty())
-        .enumerate()
-    {
-        let decoded = token
-            .strip_prefix("=?")
-            .and_then(|t| t.strip_suffix("?="))
-            .and_then(|t| {
-                let mut parts = t.splitn(3, '?');
-                let (_charset, encoding, text) = (parts.next()?, parts.next()?, parts.next()?);
-                let bytes = match encoding {
-                    "b" | "B" => base64::engine::general_purpose::STANDARD
-                        .decode(text)
-                        .ok()?,
-                    "q" | "Q" => decode_q(text)?,
-                    _ => return None,
-                };
-                String::from_utf8(bytes).ok()
-            });
-        let encoded = decoded.is_some();
-        if i > 0 && !(encoded && previous_encoded) {
-            out.push(' ');
-        }
-        out.push_str(&decoded.unwrap_or_else(|| token.to_string()));
-        previous_encoded = encoded;
-    }
-    out
-}
-
-fn decode_q(text: &str) -> Option<Vec<u8>> {
-    let bytes = text.as_bytes();
-    let mut out = Vec::new();
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'_' => out.push(b' '),
-            b'=' => {
-                let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
-                out.push(u8::from_str_radix(hex, 16).ok()?);
-                i += 2;
-            }
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    Some(out)
-}
-
-/// The leaf parts of a MIME message, each as `headers\r\n\r\nbody`, found by every boundary
-/// the message declares.
-fn mime_parts(data: &str) -> Vec<String> {
-    let boundaries: Vec<String> = data
-        .match_indices("boundary=\"")
-        .filter_map(|(at, m)| {
-            let rest = &data[at + m.len()..];
-            rest.find('"').map(|end| rest[..end].to_string())
-        })
-        .collect();
-    let mut parts = vec![data.to_string()];
-    for boundary in boundaries {
-        let delimiter = format!("--{boundary}");
-        parts = parts
-            .into_iter()
-            .flat_map(|p| {
-                if p.contains(&delimiter) {
-                    p.split(&delimiter)
-                        .skip(1)
-                        .map(|s| s.trim_start_matches("\r\n").to_string())
-                        .filter(|s| !s.starts_with("--"))
-                        .collect()
-                } else {
-                    vec![p]
-                }
-            })
-            .collect();
-    }
-    parts
 }

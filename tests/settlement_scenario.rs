@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{error_code, Backend, TestApp};
+use common::{error_code, xmllint, Backend, TestApp};
 use jiff::SignedDuration;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
@@ -99,25 +99,6 @@ async fn issue(
     assert_eq!(status, StatusCode::CREATED, "{body}");
     count.issued += cheques * p.value;
     body
-}
-
-fn xmllint(xml: &str) {
-    let path = std::env::temp_dir().join(format!("passnum-scenario-{}.xml", uuid::Uuid::new_v4()));
-    std::fs::write(&path, xml).unwrap();
-    let schema = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/fixtures/pain.001.001.09.xsd"
-    );
-    let out = std::process::Command::new("xmllint")
-        .args(["--noout", "--schema", schema])
-        .arg(&path)
-        .output()
-        .expect("xmllint runs (Debian package libxml2-utils)");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
 }
 
 async fn check(app: &TestApp, p: &Programme, c: &Count, funder: &str) {

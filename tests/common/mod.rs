@@ -370,3 +370,45 @@ impl TestApp {
         assert_eq!(status, StatusCode::OK, "{body}");
     }
 }
+
+/// Validates a SEPA payment file against the schema with xmllint (Debian's libxml2-utils).
+pub fn xmllint(xml: &str) {
+    let path = std::env::temp_dir().join(format!("passnum-sepa-{}.xml", uuid::Uuid::new_v4()));
+    std::fs::write(&path, xml).expect("temp file");
+    let schema = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/pain.001.001.09.xsd"
+    );
+    let out = std::process::Command::new("xmllint")
+        .args(["--noout", "--schema", schema])
+        .arg(&path)
+        .output()
+        .expect("xmllint runs (Debian package libxml2-utils)");
+    assert!(
+        out.status.success(),
+        "{}\n{xml}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// The password every test person has.
+pub const PASSWORD: &str = "une phrase de passe assez longue";
+
+impl TestApp {
+    /// A person who can log in for an organisation.
+    pub async fn person(&self, org_id: &str, email: &str) {
+        let mut tx = self.state.db.begin().await.expect("tx");
+        passnum::users::create(
+            &mut tx,
+            org_id,
+            email,
+            "Camille Martin",
+            passnum::users::Role::Agent,
+            Some(PASSWORD),
+            self.now(),
+        )
+        .await
+        .expect("person created");
+        tx.commit().await.expect("commit");
+    }
+}
