@@ -936,3 +936,31 @@ async fn invalid_codes_are_rate_limited(backend: Backend) {
         (StatusCode::TOO_MANY_REQUESTS, "too_many_requests")
     );
 }
+
+#[tokio::test]
+async fn every_response_carries_security_headers() {
+    let app = TestApp::spawn(Backend::Sqlite).await.expect("sqlite");
+    for path in [
+        "/",
+        "/api/v1/public/passes/ABCD",
+        "/healthz",
+        "/connexion",
+        "/nowhere",
+    ] {
+        let resp = app
+            .client
+            .get(format!("{}{path}", app.base))
+            .send()
+            .await
+            .unwrap();
+        let h = resp.headers();
+        let csp = h["content-security-policy"].to_str().unwrap();
+        assert!(
+            csp.contains("frame-ancestors 'none'") && !csp.contains("unsafe-inline"),
+            "{path}"
+        );
+        assert_eq!(h["x-content-type-options"], "nosniff", "{path}");
+        assert_eq!(h["referrer-policy"], "same-origin", "{path}");
+        assert!(h.contains_key("x-request-id"), "{path}");
+    }
+}

@@ -3,6 +3,7 @@
 
 pub mod error;
 pub mod extract;
+mod hardening;
 mod health;
 mod organizations;
 mod passes;
@@ -74,11 +75,12 @@ pub fn router(state: AppState) -> Router {
         .fallback(|| async {
             crate::error::Error::not_found("Cette adresse n'existe pas dans l'API.")
         });
-    Router::new()
+    let router = Router::new()
         .nest("/api/v1", api)
         .merge(health::router())
         .merge(crate::web::router(state.clone()))
-        .with_state(state)
+        .with_state(state.clone());
+    hardening::apply(router, &state)
 }
 
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
