@@ -434,7 +434,14 @@ async fn bank_details_are_checked_and_private(backend: Backend) {
     // Entries made within the same microsecond have no defined order among themselves.
     let mut actions: Vec<&str> = trail.iter().map(|e| e.action.as_str()).collect();
     actions.sort_unstable();
-    assert_eq!(actions, ["bank_account.changed", "organization.created", "site.qualified"]);
+    assert_eq!(
+        actions,
+        [
+            "bank_account.changed",
+            "organization.created",
+            "site.qualified"
+        ]
+    );
 }
 
 async fn expired_cheques_return_to_the_programme(backend: Backend) {

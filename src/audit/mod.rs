@@ -48,3 +48,65 @@ pub async fn for_subject(conn: &mut Conn, subject_id: &str) -> Result<Vec<Entry>
     .fetch_all(&mut *conn)
     .await?)
 }
+
+/// One page of the trail, newest first: only actions starting with `action_prefix` (ignoring
+/// case) and only `subject_id` when given. Also returns how many entries match, for the page count.
+pub async fn search(
+    conn: &mut Conn,
+    action_prefix: Option<&str>,
+    subject_id: Option<&str>,
+    limit: i64,
+    offset: i64,
+) -> Result<(Vec<Entry>, i64)> {
+    let mut filters = Vec::new();
+    let mut binds = Vec::new();
+    if let Some(prefix) = action_prefix.filter(|p| !p.is_empty()) {
+        // '_' is common in action names and a LIKE wildcard: escape it (and '%', '!').
+        let escaped = prefix
+            .replace('!', "!!")
+            .replace('%', "!%")
+            .replace('_', "!_");
+        // LOWER on both sides: SQLite's LIKE ignores ASCII case and PostgreSQL's does not.
+        binds.push(format!("{}%", escaped.to_lowercase()));
+        filters.push(format!("LOWER(action) LIKE ${} ESCAPE '!'", binds.len()));
+    }
+    if let Some(subject) = subject_id.filter(|s| !s.is_empty()) {
+        binds.push(subject.to_string());
+        filters.push(format!("subject_id = ${}", binds.len()));
+    }
+    let condition = if filters.is_empty() {
+        String::new()
+    } else {
+        format!(" WHERE {}", filters.join(" AND "))
+    };
+    let count_sql = format!("SELECT COUNT(*) FROM audit_log{condition}");
+    let mut count = sqlx::query_scalar::<_, i64>(&count_sql);
+    for b in &binds {
+        count = count.bind(b);
+    }
+    let total = count.fetch_one(&mut *conn).await?;
+    let list_sql = format!(
+        "SELECT id, at, actor_org_id, action, subject_id, detail FROM audit_log{condition} \
+         ORDER BY at DESC, id DESC LIMIT ${} OFFSET ${}",
+        binds.len() + 1,
+        binds.len() + 2
+    );
+    let mut list = sqlx::query_as::<_, Entry>(&list_sql);
+    for b in &binds {
+        list = list.bind(b);
+    }
+    let entries = list.bind(limit).bind(offset).fetch_all(&mut *conn).await?;
+    Ok((entries, total))
+}
+
+/// The newest entry of one action on one subject (e.g. why a site was last suspended).
+pub async fn latest(conn: &mut Conn, subject_id: &str, action: &str) -> Result<Option<Entry>> {
+    Ok(sqlx::query_as(
+        "SELECT id, at, actor_org_id, action, subject_id, detail FROM audit_log \
+         WHERE subject_id = $1 AND action = $2 ORDER BY at DESC, id DESC LIMIT 1",
+    )
+    .bind(subject_id)
+    .bind(action)
+    .fetch_optional(&mut *conn)
+    .await?)
+}

@@ -16,6 +16,9 @@ use sha2::{Digest, Sha256};
 
 pub use repo::find;
 
+/// The audit action that records why a site was suspended; the site is shown it.
+pub const SUSPENSION_REASON: &str = "site.suspension_reason";
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum OrgKind {

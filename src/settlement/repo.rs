@@ -251,3 +251,13 @@ pub async fn statement_rows(
         })
         .collect()
 }
+
+/// Every batch, newest first, for the operator's list.
+pub async fn list_batches(conn: &mut Conn) -> Result<Vec<BatchRow>> {
+    Ok(sqlx::query_as(
+        "SELECT id, status, until_date, total_cents, created_at, approved_at, exported_at, paid_at \
+         FROM settlements ORDER BY created_at DESC, id DESC",
+    )
+    .fetch_all(&mut *conn)
+    .await?)
+}

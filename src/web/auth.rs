@@ -176,7 +176,9 @@ async fn accept_invitation(
 /// The signed-in person's home, whatever their role.
 async fn space(visitor: Visitor) -> WebResult {
     match &visitor.signed {
-        Some(s) => Err(WebError::Redirect(super::session::home_of(s.org.kind).into())),
+        Some(s) => Err(WebError::Redirect(
+            super::session::home_of(s.org.kind).into(),
+        )),
         None => Err(WebError::Redirect("/connexion".into())),
     }
 }

@@ -47,6 +47,8 @@ struct Home {
     paid: String,
     owed: String,
     undo_hours: i64,
+    /// Why the site cannot redeem right now, if so.
+    not_qualified: Option<String>,
 }
 
 fn row(r: &RedemptionRow, now: jiff::Timestamp, window: SignedDuration) -> Row {
@@ -82,6 +84,21 @@ async fn render(
     let now = state.clock.now();
     let window = SignedDuration::from_hours(state.config.undo_window_hours);
     let list = redemption::list(&mut conn, &signed.org).await?;
+    // Read afresh: the session's copy may predate the operator's decision.
+    let org = crate::orgs::find(&mut conn, &signed.org.id)
+        .await?
+        .unwrap_or_else(|| signed.org.clone());
+    let not_qualified = match org.check_can_redeem(state.clock.today()) {
+        Ok(()) => None,
+        Err(e) => {
+            let reason = crate::audit::latest(&mut conn, &org.id, crate::orgs::SUSPENSION_REASON)
+                .await?
+                .filter(|_| org.qualification_status == "suspended")
+                .map(|entry| format!(" Motif : {}", entry.detail))
+                .unwrap_or_default();
+            Some(format!("{}{reason}", e.public_message()))
+        }
+    };
     let figures = crate::ledger::figures_of_org(&mut conn, &signed.org.id, false).await?;
     let paid: i64 = figures.values().map(|f| f.paid_cents).sum();
     let owed: i64 = figures
@@ -98,6 +115,7 @@ async fn render(
         paid: super::distributor::euros(paid),
         owed: super::distributor::euros(owed),
         undo_hours: state.config.undo_window_hours,
+        not_qualified,
     })
 }
 
