@@ -3,8 +3,8 @@
 //! cheap printers.
 
 use super::fonts::{self, Font};
+use super::qr;
 use super::{Page, Writer, MM, PAGE_HEIGHT, PAGE_WIDTH};
-use qrcode::{Color, EcLevel, QrCode};
 
 pub struct CarnetCheque {
     /// Printed short code, e.g. "ABCD-EFGH-JK12".
@@ -41,8 +41,6 @@ const SLOTS: usize = 4;
 const SLOT_HEIGHT: f32 = (PAGE_HEIGHT - 2.0 * MARGIN_Y) / SLOTS as f32;
 const PAD: f32 = 5.0 * MM;
 const QR_SIZE: f32 = 30.0 * MM;
-/// The blank border every QR reader expects, in modules.
-const QUIET_ZONE: usize = 4;
 
 /// One or many carnets in one PDF (distributors print in bulk: it must render 1,000 carnets of
 /// 10 cheques in a few seconds, so build each QR image once per cheque and keep it lean).
@@ -81,7 +79,7 @@ fn render(writer: &mut Writer, carnet: &Carnet) {
         if slot > 0 {
             cut_line(&mut page, slot_top(slot));
         }
-        let qr = qr_image(&cheque.qr_payload)
+        let qr = qr::gray_image(&cheque.qr_payload)
             .map(|(side, samples)| writer.gray_image(side, side, &samples));
         cheque_block(
             &mut page,
@@ -253,24 +251,10 @@ impl Flow {
     }
 }
 
-/// The QR code as 8-bit gray samples, one per module, quiet zone included: (side, samples).
-fn qr_image(payload: &str) -> Option<(usize, Vec<u8>)> {
-    let code = QrCode::with_error_correction_level(payload.as_bytes(), EcLevel::M).ok()?;
-    let modules = code.width();
-    let side = modules + 2 * QUIET_ZONE;
-    let mut samples = vec![255u8; side * side];
-    for (i, color) in code.to_colors().into_iter().enumerate() {
-        if color == Color::Dark {
-            let (x, y) = (i % modules, i / modules);
-            samples[(y + QUIET_ZONE) * side + x + QUIET_ZONE] = 0;
-        }
-    }
-    Some((side, samples))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::pdf::qr::QUIET_ZONE;
     use crate::pdf::readback::{load, page_texts};
     use lopdf::{Document, Object};
 
@@ -394,19 +378,6 @@ mod tests {
             .flat_map(|c| c.cheques.iter().map(|q| q.qr_payload.as_str()))
             .collect();
         assert_eq!(scan_qr_codes(&doc), expected);
-    }
-
-    #[test]
-    fn qr_code_is_compact_with_its_quiet_zone() {
-        let payload = format!("PN1.K1.ABCDEFGHJK12.{}", "A".repeat(26));
-        let (side, samples) = qr_image(&payload).expect("fits");
-        // 46 alphanumeric characters fit version 3 (29 modules) at level M; byte mode would
-        // need version 4.
-        assert_eq!(side, 29 + 2 * QUIET_ZONE);
-        assert_eq!(samples.len(), side * side);
-        // Top-left finder pattern starts right after the quiet zone.
-        assert_eq!(samples[QUIET_ZONE * side + QUIET_ZONE], 0);
-        assert_eq!(samples[QUIET_ZONE * side + QUIET_ZONE - 1], 255);
     }
 
     #[test]

@@ -6,6 +6,7 @@
 mod carnet;
 mod doc;
 mod fonts;
+mod qr;
 
 pub use carnet::{carnets, Carnet, CarnetCheque};
 pub use doc::Doc;
