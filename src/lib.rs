@@ -26,6 +26,7 @@ pub mod redemption;
 pub mod report;
 pub mod settlement;
 pub mod sites;
+pub mod stats;
 pub mod users;
 pub mod vouchers;
 pub mod web;

@@ -128,6 +128,23 @@ pub async fn get_for(conn: &mut Conn, org: &Organization, id: &str) -> Result<Pr
     }
 }
 
+/// A funder's programmes, newest first.
+pub async fn list_for_funder(conn: &mut Conn, funder: &Organization) -> Result<Vec<Program>> {
+    funder.require(OrgKind::Funder)?;
+    repo::list_for_funder(conn, &funder.id).await
+}
+
+/// Money can only be paid in and allocated while the programme is open.
+fn require_open(program: &Program) -> Result<()> {
+    if program.status != "open" {
+        return Err(Error::gone(
+            "program_closed",
+            "Ce programme est clos : il ne reçoit plus de versement ni d'attribution.",
+        ));
+    }
+    Ok(())
+}
+
 /// Any programme, whoever asks; callers check what the caller may do with it.
 pub async fn find(conn: &mut Conn, id: &str) -> Result<Option<Program>> {
     repo::find(conn, id).await
@@ -160,6 +177,7 @@ pub async fn record_funding(
 ) -> Result<Funding> {
     funder.require(OrgKind::Funder)?;
     let program = get_for(conn, funder, program_id).await?;
+    require_open(&program)?;
     check_amount(new.amount_cents, "invalid_amount", "Le montant")?;
     let reference = new.reference.trim();
     if reference.is_empty() || reference.chars().count() > 100 {
@@ -237,6 +255,7 @@ pub async fn allocate(
 ) -> Result<Allocation> {
     funder.require(OrgKind::Funder)?;
     let program = get_for(conn, funder, program_id).await?;
+    require_open(&program)?;
     if !(1..=10_000_000).contains(&new.cheques) {
         return Err(Error::invalid(
             "invalid_cheques",

@@ -108,3 +108,14 @@ pub async fn insert_allocation(
     .await?;
     Ok(())
 }
+
+pub async fn list_for_funder(conn: &mut Conn, funder_id: &str) -> Result<Vec<Program>> {
+    Ok(sqlx::query_as(
+        "SELECT id, funder_id, name, budget_cents, cheque_value_cents, validity_days, grace_days, \
+         fee_rate_bp, fee_per_cheque_cents, department, status FROM programs \
+         WHERE funder_id = $1 ORDER BY created_at DESC, name, id",
+    )
+    .bind(funder_id)
+    .fetch_all(&mut *conn)
+    .await?)
+}
