@@ -12,6 +12,7 @@ on_both_databases!(
     site_redeems_typed_code_and_undoes,
     forms_without_csrf_token_are_refused,
     logins_are_throttled_and_accounts_locked,
+    site_sees_its_payments_and_statements,
 );
 
 fn browser() -> reqwest::Client {
@@ -350,4 +351,69 @@ async fn logins_are_throttled_and_accounts_locked(backend: Backend) {
     .await;
     assert_eq!(status, StatusCode::OK);
     assert!(page.contains("Encaisser un chèque"), "{page}");
+}
+
+async fn site_sees_its_payments_and_statements(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let w = app.world(100_000, 10).await;
+    app.bank(&w.site_id, &w.site).await;
+    let pass = app.issue(&w, 5).await;
+    for v in pass["vouchers"].as_array().unwrap().iter().take(3) {
+        app.redeem(&w.site, v["code"].as_str().unwrap()).await;
+    }
+    app.advance(jiff::SignedDuration::from_hours(49));
+    let op = app.operator_token.clone();
+    let (_, batch) = app
+        .post(
+            "/api/v1/settlements",
+            &op,
+            serde_json::json!({"until": "2026-12-31"}),
+        )
+        .await;
+    let id = batch["id"].as_str().unwrap();
+    app.post(
+        &format!("/api/v1/settlements/{id}/approve"),
+        &op,
+        serde_json::json!({}),
+    )
+    .await;
+    app.get_text(&format!("/api/v1/settlements/{id}/sepa.xml"), &op)
+        .await;
+    app.post(
+        &format!("/api/v1/settlements/{id}/paid"),
+        &op,
+        serde_json::json!({}),
+    )
+    .await;
+    let (client, _) = log_in(&app, &w.site_id, "compta@lieu.example").await;
+    let (_, page) = get(&client, &format!("{}/lieu", app.base)).await;
+    assert!(
+        page.contains("Déjà payé à votre structure : <strong>30,00 €</strong>"),
+        "{page}"
+    );
+    assert!(page.contains(&format!("/lieu/releves/{id}.pdf")), "{page}");
+    let resp = client
+        .get(format!("{}/lieu/releves/{id}.pdf", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    let text = common::pdf::pdf_texts(&resp.bytes().await.unwrap()).join("\n");
+    assert!(
+        text.contains(pass["vouchers"][0]["code"].as_str().unwrap()),
+        "{text}"
+    );
+    let (status, csv) = get(&client, &format!("{}/lieu/releves/{id}.csv", app.base)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(csv.ends_with("Total;;;;;30,00\n"), "{csv}");
+    // Another site's statement is not there for this site.
+    let (other_id, _) = app.qualified_site("Autre").await;
+    let (status, _) = get(
+        &client,
+        &format!("{}/lieu/releves/{other_id}.pdf", app.base),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
 }

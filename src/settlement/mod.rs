@@ -7,7 +7,7 @@ mod repo;
 pub mod sepa;
 mod statement;
 
-pub use repo::list_batches;
+pub use repo::{lines_of_site, list_batches};
 pub use repo::{BatchRow, LineRow};
 pub use statement::{program_statement, site_statement};
 

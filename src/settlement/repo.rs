@@ -261,3 +261,24 @@ pub async fn list_batches(conn: &mut Conn) -> Result<Vec<BatchRow>> {
     .fetch_all(&mut *conn)
     .await?)
 }
+
+/// A site's lines across batches, newest batch first: `(batch, line)`.
+pub async fn lines_of_site(conn: &mut Conn, site_id: &str) -> Result<Vec<(BatchRow, LineRow)>> {
+    let batches = list_batches(conn).await?;
+    let lines: Vec<LineRow> = sqlx::query_as(&format!(
+        "SELECT {LINE_COLUMNS} FROM settlement_lines WHERE site_id = $1"
+    ))
+    .bind(site_id)
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok(batches
+        .into_iter()
+        .flat_map(|b| {
+            lines
+                .iter()
+                .filter(|l| l.settlement_id == b.id)
+                .map(|l| (b.clone(), l.clone()))
+                .collect::<Vec<_>>()
+        })
+        .collect())
+}

@@ -22,6 +22,14 @@ pub fn router() -> Router<AppState> {
         .route("/lieu", get(home))
         .route("/lieu/encaisser", post(redeem))
         .route("/lieu/encaissements/{id}/annuler", post(undo))
+        .route("/lieu/releves/{file}", get(statement))
+}
+
+pub struct Payment {
+    pub batch_id: String,
+    pub until: String,
+    pub amount: String,
+    pub state: &'static str,
 }
 
 pub struct Row {
@@ -49,6 +57,7 @@ struct Home {
     undo_hours: i64,
     /// Why the site cannot redeem right now, if so.
     not_qualified: Option<String>,
+    payments: Vec<Payment>,
 }
 
 fn row(r: &RedemptionRow, now: jiff::Timestamp, window: SignedDuration) -> Row {
@@ -105,8 +114,23 @@ async fn render(
         .values()
         .map(|f| f.redeemed_unsettled_cents + f.settled_unpaid_cents)
         .sum();
+    let payments = crate::settlement::lines_of_site(&mut conn, &signed.org.id)
+        .await?
+        .into_iter()
+        .map(|(batch, line)| Payment {
+            until: long_date_text(&batch.until_date),
+            amount: super::distributor::euros(line.amount_cents),
+            state: match (batch.status.as_str(), line.status.as_str()) {
+                (_, "rejected") => "Virement rejeté par la banque : il sera refait",
+                ("paid", _) => "Payé",
+                _ => "En cours de paiement",
+            },
+            batch_id: batch.id,
+        })
+        .collect();
     page(Home {
         l: Layout::new(state, visitor, "Encaisser un chèque"),
+        payments,
         error,
         receipt,
         notice,
@@ -251,4 +275,39 @@ async fn undo(
         }
         Err(e) => Err(WebError::Error(e)),
     }
+}
+
+/// The site's statement of one batch: `{batch id}.pdf` or `.csv`.
+async fn statement(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    Path(file): Path<String>,
+) -> WebResult {
+    use axum::http::header;
+    use axum::response::IntoResponse;
+    let signed = SignedIn::require(&visitor, OrgKind::Site)?;
+    let Some((batch_id, format)) = file
+        .rsplit_once('.')
+        .filter(|(_, ext)| matches!(*ext, "pdf" | "csv"))
+    else {
+        return Err(Error::not_found("Ce relevé n'existe pas.").into());
+    };
+    let mut conn = state.db.read.acquire().await?;
+    let report =
+        crate::settlement::site_statement(&mut conn, &signed.org, batch_id, &signed.org.id).await?;
+    let (content_type, body) = match format {
+        "csv" => ("text/csv; charset=utf-8", report.csv()?.into_bytes()),
+        _ => ("application/pdf", report.pdf()),
+    };
+    Ok((
+        [
+            (header::CONTENT_TYPE, content_type.to_string()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"releve-{batch_id}.{format}\""),
+            ),
+        ],
+        body,
+    )
+        .into_response())
 }
