@@ -24,6 +24,16 @@ pub struct Config {
     )]
     pub db_connections: u32,
 
+    /// Longest wait for a database connection before answering 503: when the database is
+    /// down, requests fail fast instead of piling up.
+    #[arg(
+        long,
+        env = "PASSNUM_DB_ACQUIRE_TIMEOUT_SECS",
+        default_value_t = 3,
+        global = true
+    )]
+    pub db_acquire_timeout_secs: u64,
+
     /// Signing keys file, created with one key on first start if missing.
     #[arg(
         long,
@@ -150,6 +160,16 @@ pub struct Config {
         global = true
     )]
     pub mail_from: String,
+
+    /// Token the Prometheus scraper sends (`Authorization: Bearer …`) to read `/metrics`.
+    /// Unset: `/metrics` answers 404.
+    #[arg(
+        long,
+        env = "PASSNUM_METRICS_TOKEN",
+        hide_env_values = true,
+        global = true
+    )]
+    pub metrics_token: Option<String>,
 }
 
 impl Config {

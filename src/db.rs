@@ -30,6 +30,16 @@ pub struct Db {
 
 impl Db {
     pub async fn connect(url: &str, max_connections: u32) -> anyhow::Result<Self> {
+        Self::connect_with_timeout(url, max_connections, Duration::from_secs(5)).await
+    }
+
+    /// `acquire_timeout` bounds the wait for a connection, so an unreachable database answers
+    /// 503 quickly. SQLite's single writer queues longer: there a wait means load, not outage.
+    pub async fn connect_with_timeout(
+        url: &str,
+        max_connections: u32,
+        acquire_timeout: Duration,
+    ) -> anyhow::Result<Self> {
         sqlx::any::install_default_drivers();
         let backend = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             Backend::Postgres
@@ -40,7 +50,6 @@ impl Db {
         };
         let options = AnyConnectOptions::from_str(url)
             .with_context(|| format!("invalid DATABASE_URL {url:?}"))?;
-        let acquire_timeout = Duration::from_secs(5);
         match backend {
             Backend::Postgres => {
                 let pool = AnyPoolOptions::new()
@@ -83,6 +92,27 @@ impl Db {
 
     pub async fn begin(&self) -> crate::error::Result<Tx> {
         Ok(self.write.begin().await?)
+    }
+
+    /// Copies a live SQLite database into a new file, consistent and compacted (`VACUUM INTO`
+    /// runs in one read transaction, so writers may go on). PostgreSQL is backed up with
+    /// `pg_dump` instead (see `deploy/backup.sh`).
+    pub async fn backup_to(&self, path: &std::path::Path) -> anyhow::Result<()> {
+        if self.backend != Backend::Sqlite {
+            anyhow::bail!("on PostgreSQL, back up with pg_dump -Fc (see deploy/backup.sh)");
+        }
+        if path.exists() {
+            anyhow::bail!("{} already exists: choose a new file", path.display());
+        }
+        let target = path
+            .to_str()
+            .context("the backup path must be valid UTF-8")?;
+        sqlx::query("VACUUM INTO $1")
+            .bind(target)
+            .execute(&self.read)
+            .await
+            .with_context(|| format!("cannot write the backup to {target}"))?;
+        Ok(())
     }
 
     /// Whether the database answers and has every migration this binary knows.
@@ -132,6 +162,32 @@ pub fn is_unique_violation(e: &sqlx::Error) -> bool {
         }
         _ => false,
     }
+}
+
+/// Rows per multi-row INSERT of `columns` columns. PostgreSQL gains from large statements;
+/// through sqlx, SQLite's binding cost grows faster than linearly with a statement's parameters,
+/// so it gets small ones (measured on 18,000 places of 36 columns: 200 rows a statement 17 s,
+/// 20 rows 4.4 s, 5 rows 2.4 s).
+pub fn rows_per_insert(conn: &Conn, columns: usize) -> usize {
+    let parameters = if conn.backend_name() == "PostgreSQL" {
+        30_000
+    } else {
+        180
+    };
+    (parameters / columns.max(1)).clamp(1, 2000)
+}
+
+/// `($1, $2), ($3, $4)` for `rows` rows of `columns` parameters.
+pub fn placeholders(rows: usize, columns: usize) -> String {
+    (0..rows)
+        .map(|row| {
+            let params: Vec<String> = (1..=columns)
+                .map(|c| format!("${}", row * columns + c))
+                .collect();
+            format!("({})", params.join(", "))
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 pub fn new_id() -> String {

@@ -42,6 +42,12 @@ pub enum Error {
     /// A bug or an unexpected failure: 500, details logged and never shown.
     #[error("internal error: {0}")]
     Internal(#[from] anyhow::Error),
+    /// The address exists but not with this method: 405.
+    #[error("Cette adresse n'accepte pas cette méthode HTTP.")]
+    MethodNotAllowed,
+    /// The body is not JSON (`Content-Type` other than `application/json`): 415.
+    #[error("Le corps de la requête doit être du JSON (Content-Type: application/json).")]
+    UnsupportedMediaType,
 }
 
 impl Error {
@@ -81,6 +87,22 @@ impl Error {
         Error::BadRequest {
             code,
             message: message.into(),
+        }
+    }
+
+    /// The same refusal, its message starting with `prefix` (e.g. which line of a batch).
+    pub fn prefixed(self, prefix: &str) -> Self {
+        let with = |message: Msg| Msg::Owned(format!("{prefix}{message}"));
+        match self {
+            Error::Unprocessable { code, message } => Error::Unprocessable {
+                code,
+                message: with(message),
+            },
+            Error::BadRequest { code, message } => Error::BadRequest {
+                code,
+                message: with(message),
+            },
+            other => other,
         }
     }
 

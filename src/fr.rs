@@ -41,6 +41,20 @@ pub fn is_valid_department(code: &str) -> bool {
     }
 }
 
+/// The département of a postcode: its first two digits, three overseas, and Corsica split
+/// (200xx–201xx Corse-du-Sud, 202xx–206xx Haute-Corse).
+pub fn department_of_postcode(postcode: &str) -> Option<String> {
+    if !is_valid_postcode(postcode) {
+        return None;
+    }
+    Some(match &postcode[..2] {
+        "97" | "98" => postcode[..3].to_string(),
+        "20" if postcode < "20200" => "2A".into(),
+        "20" => "2B".into(),
+        d => d.to_string(),
+    })
+}
+
 const MONTHS: [&str; 12] = [
     "janvier",
     "février",

@@ -66,6 +66,7 @@ pub async fn run_periodic(state: AppState) {
 /// when an SMTP server is configured.
 pub fn spawn_background(state: &AppState) -> anyhow::Result<()> {
     tokio::spawn(run_periodic(state.clone()));
+    crate::audit::spawn_sealer(state.db.clone());
     match crate::mail::Mailer::from_config(&state.config)? {
         Some(mailer) => {
             tokio::spawn(crate::mail::run_sender(

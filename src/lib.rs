@@ -18,8 +18,10 @@ pub mod idempotency;
 pub mod jobs;
 pub mod ledger;
 pub mod mail;
+pub mod metrics;
 pub mod orgs;
 pub mod pdf;
+pub mod places;
 pub mod programs;
 pub mod ratelimit;
 pub mod redemption;
@@ -36,7 +38,12 @@ use config::Config;
 
 /// Connects to (and migrates) the database, loads the signing keys: everything a server needs.
 pub async fn start(config: Config, clock: SharedClock) -> anyhow::Result<http::AppState> {
-    let db = db::Db::connect(&config.database_url, config.db_connections).await?;
+    let db = db::Db::connect_with_timeout(
+        &config.database_url,
+        config.db_connections,
+        std::time::Duration::from_secs(config.db_acquire_timeout_secs.max(1)),
+    )
+    .await?;
     db.migrate().await?;
     let keyring = config.keyring()?;
     Ok(http::AppState::new(db, clock, keyring, config))

@@ -42,6 +42,40 @@ enum Command {
         #[command(subcommand)]
         command: KeysCommand,
     },
+    /// Audit log checks.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+    /// Copy the live SQLite database into a new file (PostgreSQL: use pg_dump, see deploy/).
+    Backup {
+        /// The file to create; it must not exist.
+        #[arg(long)]
+        to: std::path::PathBuf,
+    },
+    /// Mediation places in the national data standard.
+    Sites {
+        #[command(subcommand)]
+        command: SitesCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Seal pending entries, then check the hash chain of the audit log; exits non-zero if an
+    /// entry was edited or deleted.
+    Verify,
+}
+
+#[derive(Subcommand)]
+enum SitesCommand {
+    /// Import places from a CSV file in the national standard (v1.0.2): the valid rows go in
+    /// together, upserted by `id`; rejected rows are listed (line, field, reason) and make the
+    /// exit status 1.
+    Import {
+        /// The CSV file.
+        file: std::path::PathBuf,
+    },
 }
 
 #[derive(clap::Args)]
@@ -139,6 +173,7 @@ async fn main() -> anyhow::Result<()> {
                 )
             }
         }
+        Command::Backup { to } => backup(&config, &to).await,
         Command::Keys {
             command: KeysCommand::Rotate,
         } => {
@@ -154,9 +189,68 @@ async fn main() -> anyhow::Result<()> {
                 key.id,
                 config.keys_file.display()
             );
+            if let Err(e) = passnum::audit::record_key_rotation(&config.database_url, &key.id).await
+            {
+                tracing::warn!(error = %e, key = %key.id, "key rotation not written to the audit log (database unreachable)");
+            }
             Ok(())
         }
+        Command::Audit {
+            command: AuditCommand::Verify,
+        } => {
+            let db = passnum::db::Db::connect(&config.database_url, 1).await?;
+            db.migrate().await?;
+            passnum::audit::seal(&db).await?;
+            let mut conn = db.read.acquire().await?;
+            let report = passnum::audit::verify(&mut conn).await?;
+            if report.is_ok() {
+                println!(
+                    "Journal d'audit vérifié : {} entrée(s) chaînée(s), aucune modifiée ni supprimée. \
+                     Empreinte de tête (à noter ailleurs) : {} n° {}",
+                    report.entries, report.head_hash, report.head_seq
+                );
+                Ok(())
+            } else {
+                for problem in &report.problems {
+                    eprintln!("{problem}");
+                }
+                anyhow::bail!(
+                    "audit log verification failed: {} problem(s)",
+                    report.problems.len()
+                )
+            }
+        }
+        Command::Sites {
+            command: SitesCommand::Import { file },
+        } => import_sites(config, &file).await,
     }
+}
+
+async fn backup(config: &Config, to: &std::path::Path) -> anyhow::Result<()> {
+    let db = passnum::db::Db::connect(&config.database_url, 1).await?;
+    db.backup_to(to).await?;
+    println!("Backup written to {}.", to.display());
+    Ok(())
+}
+
+async fn import_sites(config: Config, file: &std::path::Path) -> anyhow::Result<()> {
+    let bytes = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let state = passnum::start(config, Arc::new(SystemClock)).await?;
+    let report = passnum::places::import_file(&state.db, &bytes, None, state.clock.now()).await?;
+    for r in &report.rejected {
+        eprintln!("ligne {}, {} : {}", r.line, r.field, r.reason);
+    }
+    println!(
+        "{} ligne(s) lue(s) : {} lieu(x) créé(s), {} mis à jour, {} ligne(s) refusée(s).",
+        report.rows, report.created, report.updated, report.rejected_rows
+    );
+    if report.rejected_rows > 0 {
+        anyhow::bail!(
+            "{} ligne(s) refusée(s) : corrigez-les et importez le fichier à nouveau (les lieux valides sont déjà enregistrés)",
+            report.rejected_rows
+        );
+    }
+    Ok(())
 }
 
 async fn serve(bind: &str, state: passnum::http::AppState) -> anyhow::Result<()> {

@@ -19,6 +19,7 @@ on_both_databases!(
     organisations_never_see_each_others_data,
     bad_input_gets_a_clear_error,
     invalid_codes_are_rate_limited,
+    batches_issue_all_or_nothing,
 );
 
 async fn full_life_of_a_pass(backend: Backend) {
@@ -963,4 +964,60 @@ async fn every_response_carries_security_headers() {
         assert_eq!(h["referrer-policy"], "same-origin", "{path}");
         assert!(h.contains_key("x-request-id"), "{path}");
     }
+}
+
+async fn batches_issue_all_or_nothing(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let w = app.world(100_000, 40).await;
+    let carnet = |cheques: i64, r: &str| json!({"cheques": cheques, "beneficiary_ref": r});
+
+    // A faulty carnet is named, and nothing of the batch is issued.
+    let (status, body) = app
+        .post(
+            "/api/v1/passes/batch",
+            &w.distributor,
+            json!({"program_id": w.program_id, "carnets": [carnet(10, "B-1"), carnet(7, "B-2")]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(error_code(&body), "invalid_cheques");
+    assert!(body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .starts_with("Carnet n° 2 : "));
+    // Beyond the quota: refused as a whole.
+    let too_many: Vec<_> = (0..5).map(|i| carnet(10, &format!("B-{i}"))).collect();
+    let (status, body) = app
+        .post(
+            "/api/v1/passes/batch",
+            &w.distributor,
+            json!({"program_id": w.program_id, "carnets": too_many}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(error_code(&body), "quota_exceeded");
+    let (_, listed) = app.get("/api/v1/passes", Some(&w.distributor)).await;
+    assert_eq!(listed.as_array().unwrap().len(), 0);
+
+    let (status, issued) = app
+        .post(
+            "/api/v1/passes/batch",
+            &w.distributor,
+            json!({"program_id": w.program_id, "carnets": [carnet(10, "B-1"), carnet(5, "B-2"), carnet(10, "B-3")]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{issued}");
+    let issued = issued.as_array().unwrap();
+    assert_eq!(issued.len(), 3);
+    assert_eq!(issued[1]["beneficiary_ref"], "B-2");
+    assert_eq!(issued[1]["vouchers"].as_array().unwrap().len(), 5);
+    let code = issued[2]["vouchers"][9]["qr_payload"].as_str().unwrap();
+    let (status, body) = app.redeem(&w.site, code).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let rec = app.reconciliation(&w).await;
+    assert_eq!(rec["issued_cents"], 25_000);
+    assert_eq!(rec["unissued_quota_cents"], 15_000);
+    app.assert_ledger_verifies().await;
 }

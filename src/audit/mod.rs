@@ -1,5 +1,15 @@
-//! Who did what, when: one row per state change that a person decided (qualification, bank
-//! details, settlement steps). Rows are only ever inserted.
+//! Who did what, when and from where: one row per state change (issuance, redemption, undo,
+//! cancellation, qualification, bank details, settlement steps, key rotation, logins). Rows are
+//! inserted unsealed inside the business transaction, then appended to a SHA-256 chain by the
+//! sealer ([`chain`]), so that `passnum audit verify` detects any edited or deleted entry.
+//!
+//! Who (the person) and from where (the client address) come from the request being served
+//! ([`origin`]): every call site keeps the same short `record` call.
+
+pub mod chain;
+pub mod origin;
+
+pub use chain::{seal, spawn_sealer, verify, VerifyReport};
 
 use crate::db::Conn;
 use crate::error::Result;
@@ -13,8 +23,16 @@ pub struct Entry {
     pub action: String,
     pub subject_id: Option<String>,
     pub detail: String,
+    pub actor_user_id: Option<String>,
+    pub client_addr: Option<String>,
+    pub chain_seq: Option<i64>,
 }
 
+const COLUMNS: &str =
+    "id, at, actor_org_id, action, subject_id, detail, actor_user_id, client_addr, chain_seq";
+
+/// Appends an entry, unsealed, in the caller's transaction; the person and address of the
+/// current request (if any) are added. The sealer is woken to chain it soon after commit.
 pub async fn record(
     conn: &mut Conn,
     at: &str,
@@ -23,9 +41,10 @@ pub async fn record(
     subject_id: Option<&str>,
     detail: &str,
 ) -> Result<()> {
+    let origin = origin::current();
     sqlx::query(
-        "INSERT INTO audit_log (id, at, actor_org_id, action, subject_id, detail) \
-         VALUES ($1, $2, $3, $4, $5, $6)",
+        "INSERT INTO audit_log (id, at, actor_org_id, action, subject_id, detail, \
+         actor_user_id, client_addr) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
     )
     .bind(crate::db::new_id())
     .bind(at)
@@ -33,17 +52,44 @@ pub async fn record(
     .bind(action)
     .bind(subject_id)
     .bind(detail)
+    .bind(origin.user_id)
+    .bind(origin.client_addr)
     .execute(&mut *conn)
     .await?;
+    chain::wake();
+    Ok(())
+}
+
+/// `passnum keys rotate`: notes the new key id in the audit log (never the key itself).
+pub async fn record_key_rotation(database_url: &str, key_id: &str) -> anyhow::Result<()> {
+    if let Some(path) = database_url.strip_prefix("sqlite://") {
+        // Do not create an empty database just to note a rotation.
+        let file = path.split('?').next().unwrap_or(path);
+        anyhow::ensure!(std::path::Path::new(file).exists(), "no database at {file}");
+    }
+    let db = crate::db::Db::connect(database_url, 1).await?;
+    db.migrate().await?;
+    let mut tx = db.begin().await?;
+    let now = crate::clock::format_ts(jiff::Timestamp::now());
+    let operator = crate::orgs::operator_exists(&mut tx).await?;
+    record(
+        &mut tx,
+        &now,
+        operator.as_deref(),
+        "key.rotated",
+        Some(key_id),
+        &format!("clé {key_id} ajoutée : elle signe les nouveaux chèques"),
+    )
+    .await?;
+    tx.commit().await?;
     Ok(())
 }
 
 /// The trail of one subject, oldest first.
 pub async fn for_subject(conn: &mut Conn, subject_id: &str) -> Result<Vec<Entry>> {
-    Ok(sqlx::query_as(
-        "SELECT id, at, actor_org_id, action, subject_id, detail FROM audit_log \
-         WHERE subject_id = $1 ORDER BY at, id",
-    )
+    Ok(sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM audit_log WHERE subject_id = $1 ORDER BY at, id"
+    ))
     .bind(subject_id)
     .fetch_all(&mut *conn)
     .await?)
@@ -86,7 +132,7 @@ pub async fn search(
     }
     let total = count.fetch_one(&mut *conn).await?;
     let list_sql = format!(
-        "SELECT id, at, actor_org_id, action, subject_id, detail FROM audit_log{condition} \
+        "SELECT {COLUMNS} FROM audit_log{condition} \
          ORDER BY at DESC, id DESC LIMIT ${} OFFSET ${}",
         binds.len() + 1,
         binds.len() + 2
@@ -101,10 +147,10 @@ pub async fn search(
 
 /// The newest entry of one action on one subject (e.g. why a site was last suspended).
 pub async fn latest(conn: &mut Conn, subject_id: &str, action: &str) -> Result<Option<Entry>> {
-    Ok(sqlx::query_as(
-        "SELECT id, at, actor_org_id, action, subject_id, detail FROM audit_log \
-         WHERE subject_id = $1 AND action = $2 ORDER BY at DESC, id DESC LIMIT 1",
-    )
+    Ok(sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM audit_log \
+         WHERE subject_id = $1 AND action = $2 ORDER BY at DESC, id DESC LIMIT 1"
+    ))
     .bind(subject_id)
     .bind(action)
     .fetch_optional(&mut *conn)

@@ -74,7 +74,7 @@ pub async fn expire(
     Ok(report)
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Closure {
     pub program_id: String,
     pub expired_cheques: i64,

@@ -5,7 +5,6 @@ use crate::error::Error;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde_json::json;
 
 impl Error {
     pub fn status(&self) -> StatusCode {
@@ -21,6 +20,8 @@ impl Error {
             Error::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Error::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            Error::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Error::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
         }
     }
 
@@ -37,6 +38,8 @@ impl Error {
             Error::RateLimited { .. } => "too_many_requests",
             Error::Unavailable(_) => "unavailable",
             Error::Internal(_) => "internal_error",
+            Error::MethodNotAllowed => "method_not_allowed",
+            Error::UnsupportedMediaType => "unsupported_media_type",
         }
     }
 
@@ -58,7 +61,12 @@ impl IntoResponse for Error {
             Error::Unavailable(e) => tracing::warn!(error = %e, "database unavailable"),
             _ => {}
         }
-        let body = json!({"error": {"code": self.code(), "message": self.public_message()}});
+        let body = super::openapi::ErrorBody {
+            error: super::openapi::ErrorDetail {
+                code: self.code().into(),
+                message: self.public_message(),
+            },
+        };
         let mut response = (self.status(), Json(body)).into_response();
         let headers = response.headers_mut();
         match &self {

@@ -79,6 +79,18 @@ impl<T: DeserializeOwned> FromRequest<AppState> for Write<T> {
                 Some(key.to_string())
             }
         };
+        // A missing type is read as JSON (curl-friendly); another type is refused, so a
+        // cross-site HTML form (urlencoded, multipart, text/plain) never reaches a handler.
+        let declared = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .map(|v| v.to_str().unwrap_or_default().to_ascii_lowercase());
+        if let Some(declared) = declared {
+            let essence = declared.split(';').next().unwrap_or_default().trim();
+            if essence != "application/json" && !essence.ends_with("+json") {
+                return Err(Error::UnsupportedMediaType);
+            }
+        }
         let method: Method = req.method().clone();
         let path = req.uri().path().to_string();
         let bytes = axum::body::to_bytes(req.into_body(), MAX_BODY_BYTES)

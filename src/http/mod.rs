@@ -5,8 +5,10 @@ pub mod error;
 pub mod extract;
 mod hardening;
 mod health;
+pub mod openapi;
 mod organizations;
 mod passes;
+mod places;
 mod programs;
 mod public;
 mod redemptions;
@@ -72,14 +74,20 @@ pub fn router(state: AppState) -> Router {
         .merge(redemptions::router())
         .merge(public::router())
         .merge(settlements::router())
+        .method_not_allowed_fallback(|| async { crate::error::Error::MethodNotAllowed })
+        .merge(places::router())
         .fallback(|| async {
             crate::error::Error::not_found("Cette adresse n'existe pas dans l'API.")
         });
     let router = Router::new()
         .nest("/api/v1", api)
         .merge(health::router())
+        .route("/metrics", axum::routing::get(crate::metrics::scrape))
+        .merge(openapi::router())
         .merge(crate::web::router(state.clone()))
-        .with_state(state.clone());
+        .with_state(state.clone())
+        .layer(axum::middleware::from_fn(crate::audit::origin::layer))
+        .layer(axum::middleware::from_fn(crate::metrics::layer));
     hardening::apply(router, &state)
 }
 

@@ -10,7 +10,31 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{post, put};
 use axum::Router;
-use serde_json::json;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+#[derive(Serialize, ToSchema)]
+pub struct CreatedId {
+    pub id: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct NewToken {
+    /// Shown once: only its hash is kept.
+    pub token: String,
+    pub organization_id: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct BankDetails {
+    pub site_id: String,
+    /// Masked: only the country and the last four characters show.
+    pub iban: String,
+    pub bic: Option<String>,
+    pub holder: String,
+    /// Always `next_batch`: the details are used from the next settlement.
+    pub effective: String,
+}
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -20,7 +44,17 @@ pub fn router() -> Router<AppState> {
         .route("/sites/{id}/bank", put(set_bank))
 }
 
-async fn create(
+#[utoipa::path(
+    post,
+    path = "/api/v1/organizations",
+    tag = "operator",
+    summary = "Créer une organisation (opérateur)",
+    request_body = crate::orgs::NewOrganization,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Une relance avec la même clé et le même corps reçoit la première réponse.")),
+    responses((status = 201, description = "Créée", body = CreatedId), (status = "4XX", description = "Refus (voir le code d'erreur)", body = crate::http::openapi::ErrorBody)),
+    security(("bearer" = []))
+)]
+pub(super) async fn create(
     State(state): State<AppState>,
     Auth(org): Auth,
     Write { body, replay }: Write<NewOrganization>,
@@ -30,13 +64,22 @@ async fn create(
     run_write(&state, &org.id, &replay, StatusCode::CREATED, |conn| {
         Box::pin(async move {
             let id = orgs::create(conn, body, now).await?;
-            Ok(json!({ "id": id }))
+            Ok(CreatedId { id })
         })
     })
     .await
 }
 
-async fn create_token(
+#[utoipa::path(
+    post,
+    path = "/api/v1/organizations/{id}/tokens",
+    tag = "operator",
+    summary = "Créer un jeton d'API pour une organisation (opérateur)",
+    params(("id" = String, Path, description = "Organisation"), ("Idempotency-Key" = Option<String>, Header, description = "Une relance avec la même clé et le même corps reçoit la première réponse.")),
+    responses((status = 201, description = "Jeton (montré une seule fois)", body = NewToken), (status = "4XX", description = "Refus (voir le code d'erreur)", body = crate::http::openapi::ErrorBody)),
+    security(("bearer" = []))
+)]
+pub(super) async fn create_token(
     State(state): State<AppState>,
     Auth(org): Auth,
     Path(id): Path<String>,
@@ -50,13 +93,26 @@ async fn create_token(
                 .await?
                 .ok_or_else(|| Error::not_found("Cette organisation n'existe pas."))?;
             let token = orgs::create_token(conn, &target.id, now).await?;
-            Ok(json!({ "token": token, "organization_id": target.id }))
+            Ok(NewToken {
+                token,
+                organization_id: target.id,
+            })
         })
     })
     .await
 }
 
-async fn qualify(
+#[utoipa::path(
+    put,
+    path = "/api/v1/sites/{id}/qualification",
+    tag = "operator",
+    summary = "Qualifier ou suspendre un lieu (opérateur)",
+    request_body = crate::orgs::QualificationChange,
+    params(("id" = String, Path, description = "Lieu"), ("Idempotency-Key" = Option<String>, Header, description = "Une relance avec la même clé et le même corps reçoit la première réponse.")),
+    responses((status = 200, description = "Le lieu", body = crate::orgs::Organization), (status = "4XX", description = "Refus (voir le code d'erreur)", body = crate::http::openapi::ErrorBody)),
+    security(("bearer" = []))
+)]
+pub(super) async fn qualify(
     State(state): State<AppState>,
     Auth(org): Auth,
     Path(id): Path<String>,
@@ -72,7 +128,17 @@ async fn qualify(
 }
 
 /// A site's bank details, set by the site itself or the operator.
-async fn set_bank(
+#[utoipa::path(
+    put,
+    path = "/api/v1/sites/{id}/bank",
+    tag = "site",
+    summary = "Coordonnées bancaires d'un lieu (le lieu ou l'opérateur)",
+    request_body = crate::sites::NewBankAccount,
+    params(("id" = String, Path, description = "Lieu"), ("Idempotency-Key" = Option<String>, Header, description = "Une relance avec la même clé et le même corps reçoit la première réponse.")),
+    responses((status = 200, description = "Enregistrées, utilisées au prochain règlement", body = BankDetails), (status = "4XX", description = "Refus (voir le code d'erreur)", body = crate::http::openapi::ErrorBody)),
+    security(("bearer" = []))
+)]
+pub(super) async fn set_bank(
     State(state): State<AppState>,
     Auth(org): Auth,
     Path(id): Path<String>,
@@ -83,13 +149,13 @@ async fn set_bank(
     run_write(&state, &org_id, &replay, StatusCode::OK, |conn| {
         Box::pin(async move {
             let account = sites::set_bank_account(conn, &org, &id, body, now).await?;
-            Ok(json!({
-                "site_id": account.site_id,
-                "iban": sites::mask_iban(&account.iban),
-                "bic": account.bic,
-                "holder": account.holder,
-                "effective": "next_batch",
-            }))
+            Ok(BankDetails {
+                iban: sites::mask_iban(&account.iban),
+                site_id: account.site_id,
+                bic: account.bic,
+                holder: account.holder,
+                effective: "next_batch".into(),
+            })
         })
     })
     .await

@@ -3,7 +3,7 @@
 use super::extract::{Auth, Empty, Write};
 use super::{run_write, AppState};
 use crate::error::Result;
-use crate::vouchers::{self, Activation, NewPass, PassView};
+use crate::vouchers::{self, Activation, NewBatch, NewPass, PassView};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -13,12 +13,23 @@ use axum::{Json, Router};
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/passes", post(issue).get(list))
+        .route("/passes/batch", post(issue_batch))
         .route("/passes/{id}", get(show))
         .route("/passes/{id}/activate", post(activate))
         .route("/passes/{id}/cancel", post(cancel))
 }
 
-async fn issue(
+#[utoipa::path(
+    post,
+    path = "/api/v1/passes",
+    tag = "distributor",
+    summary = "Émettre un carnet (distributeur)",
+    request_body = crate::vouchers::NewPass,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Une relance avec la même clé et le même corps reçoit la première réponse.")),
+    responses((status = 201, description = "Émis", body = PassView), (status = "4XX", description = "Refus (voir le code d'erreur)", body = crate::http::openapi::ErrorBody)),
+    security(("bearer" = []))
+)]
+pub(super) async fn issue(
     State(state): State<AppState>,
     Auth(org): Auth,
     Write { body, replay }: Write<NewPass>,
@@ -32,7 +43,43 @@ async fn issue(
     .await
 }
 
-async fn list(State(state): State<AppState>, Auth(org): Auth) -> Result<Json<Vec<PassView>>> {
+/// Up to `vouchers::MAX_BATCH` carnets in one transaction, e.g. a print run.
+#[utoipa::path(
+    post,
+    path = "/api/v1/passes/batch",
+    tag = "distributor",
+    summary = "Émettre un lot de 1 à 1 000 carnets, tout ou rien (distributeur)",
+    request_body = crate::vouchers::NewBatch,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Une relance avec la même clé et le même corps reçoit la première réponse.")),
+    responses((status = 201, description = "Émis", body = Vec<PassView>), (status = "4XX", description = "Refus (voir le code d'erreur)", body = crate::http::openapi::ErrorBody)),
+    security(("bearer" = []))
+)]
+pub(super) async fn issue_batch(
+    State(state): State<AppState>,
+    Auth(org): Auth,
+    Write { body, replay }: Write<NewBatch>,
+) -> Result<Response> {
+    let (now, today) = (state.clock.now(), state.clock.today());
+    let keyring = state.keyring.clone();
+    let org_id = org.id.clone();
+    run_write(&state, &org_id, &replay, StatusCode::CREATED, |conn| {
+        Box::pin(async move { vouchers::issue_batch(conn, &keyring, &org, body, now, today).await })
+    })
+    .await
+}
+
+#[utoipa::path(
+    get,
+    path = "/api/v1/passes",
+    tag = "distributor",
+    summary = "Les carnets du distributeur",
+    responses((status = 200, description = "Carnets", body = Vec<PassView>), (status = "4XX", description = "Refus (voir le code d'erreur)", body = crate::http::openapi::ErrorBody)),
+    security(("bearer" = []))
+)]
+pub(super) async fn list(
+    State(state): State<AppState>,
+    Auth(org): Auth,
+) -> Result<Json<Vec<PassView>>> {
     let mut conn = state.db.read.acquire().await?;
     let today = state.clock.today();
     Ok(Json(
@@ -40,7 +87,16 @@ async fn list(State(state): State<AppState>, Auth(org): Auth) -> Result<Json<Vec
     ))
 }
 
-async fn show(
+#[utoipa::path(
+    get,
+    path = "/api/v1/passes/{id}",
+    tag = "distributor",
+    summary = "Un carnet et ses chèques",
+    params(("id" = String, Path, description = "Carnet")),
+    responses((status = 200, description = "Le carnet", body = PassView), (status = "4XX", description = "Refus (voir le code d'erreur)", body = crate::http::openapi::ErrorBody)),
+    security(("bearer" = []))
+)]
+pub(super) async fn show(
     State(state): State<AppState>,
     Auth(org): Auth,
     Path(id): Path<String>,
@@ -52,7 +108,17 @@ async fn show(
     ))
 }
 
-async fn activate(
+#[utoipa::path(
+    post,
+    path = "/api/v1/passes/{id}/activate",
+    tag = "distributor",
+    summary = "Activer un carnet remis",
+    request_body = crate::vouchers::Activation,
+    params(("id" = String, Path, description = "Carnet"), ("Idempotency-Key" = Option<String>, Header, description = "Une relance avec la même clé et le même corps reçoit la première réponse.")),
+    responses((status = 200, description = "Activé", body = PassView), (status = "4XX", description = "Refus (voir le code d'erreur)", body = crate::http::openapi::ErrorBody)),
+    security(("bearer" = []))
+)]
+pub(super) async fn activate(
     State(state): State<AppState>,
     Auth(org): Auth,
     Path(id): Path<String>,
@@ -69,7 +135,16 @@ async fn activate(
     .await
 }
 
-async fn cancel(
+#[utoipa::path(
+    post,
+    path = "/api/v1/passes/{id}/cancel",
+    tag = "distributor",
+    summary = "Annuler un carnet (les chèques non utilisés reviennent au quota)",
+    params(("id" = String, Path, description = "Carnet"), ("Idempotency-Key" = Option<String>, Header, description = "Une relance avec la même clé et le même corps reçoit la première réponse.")),
+    responses((status = 200, description = "Annulé", body = PassView), (status = "4XX", description = "Refus (voir le code d'erreur)", body = crate::http::openapi::ErrorBody)),
+    security(("bearer" = []))
+)]
+pub(super) async fn cancel(
     State(state): State<AppState>,
     Auth(org): Auth,
     Path(id): Path<String>,

@@ -24,7 +24,17 @@ pub fn router() -> Router<AppState> {
         .route("/programs/{id}/credit-note/{file}", get(credit_note))
 }
 
-async fn create(
+#[utoipa::path(
+    post,
+    path = "/api/v1/programs",
+    tag = "funder",
+    summary = "Créer un programme (financeur)",
+    request_body = crate::programs::NewProgram,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Une relance avec la même clé et le même corps reçoit la première réponse.")),
+    responses((status = 201, description = "Créé", body = Program), (status = "4XX", description = "Refus (voir le code d'erreur)", body = crate::http::openapi::ErrorBody)),
+    security(("bearer" = []))
+)]
+pub(super) async fn create(
     State(state): State<AppState>,
     Auth(org): Auth,
     Write { body, replay }: Write<NewProgram>,
@@ -37,7 +47,16 @@ async fn create(
     .await
 }
 
-async fn show(
+#[utoipa::path(
+    get,
+    path = "/api/v1/programs/{id}",
+    tag = "funder",
+    summary = "Lire un programme",
+    params(("id" = String, Path, description = "Programme")),
+    responses((status = 200, description = "Le programme", body = Program), (status = "4XX", description = "Refus (voir le code d'erreur)", body = crate::http::openapi::ErrorBody)),
+    security(("bearer" = []))
+)]
+pub(super) async fn show(
     State(state): State<AppState>,
     Auth(org): Auth,
     Path(id): Path<String>,
@@ -46,7 +65,17 @@ async fn show(
     Ok(Json(programs::get_for(&mut conn, &org, &id).await?))
 }
 
-async fn fund(
+#[utoipa::path(
+    post,
+    path = "/api/v1/programs/{id}/fundings",
+    tag = "funder",
+    summary = "Enregistrer un versement du financeur",
+    request_body = crate::programs::NewFunding,
+    params(("id" = String, Path, description = "Programme"), ("Idempotency-Key" = Option<String>, Header, description = "Une relance avec la même clé et le même corps reçoit la première réponse.")),
+    responses((status = 201, description = "Enregistré", body = crate::programs::Funding), (status = "4XX", description = "Refus (voir le code d'erreur)", body = crate::http::openapi::ErrorBody)),
+    security(("bearer" = []))
+)]
+pub(super) async fn fund(
     State(state): State<AppState>,
     Auth(org): Auth,
     Path(id): Path<String>,
@@ -60,7 +89,17 @@ async fn fund(
     .await
 }
 
-async fn allocate(
+#[utoipa::path(
+    post,
+    path = "/api/v1/programs/{id}/allocations",
+    tag = "funder",
+    summary = "Donner un quota de chèques à un distributeur",
+    request_body = crate::programs::NewAllocation,
+    params(("id" = String, Path, description = "Programme"), ("Idempotency-Key" = Option<String>, Header, description = "Une relance avec la même clé et le même corps reçoit la première réponse.")),
+    responses((status = 201, description = "Attribué", body = crate::programs::Allocation), (status = "4XX", description = "Refus (voir le code d'erreur)", body = crate::http::openapi::ErrorBody)),
+    security(("bearer" = []))
+)]
+pub(super) async fn allocate(
     State(state): State<AppState>,
     Auth(org): Auth,
     Path(id): Path<String>,
@@ -74,7 +113,16 @@ async fn allocate(
     .await
 }
 
-async fn reconciliation(
+#[utoipa::path(
+    get,
+    path = "/api/v1/programs/{id}/reconciliation",
+    tag = "funder",
+    summary = "Les chiffres du programme, lus dans le grand livre",
+    params(("id" = String, Path, description = "Programme")),
+    responses((status = 200, description = "Rapprochement", body = Reconciliation), (status = "4XX", description = "Refus (voir le code d'erreur)", body = crate::http::openapi::ErrorBody)),
+    security(("bearer" = []))
+)]
+pub(super) async fn reconciliation(
     State(state): State<AppState>,
     Auth(org): Auth,
     Path(id): Path<String>,
@@ -87,7 +135,16 @@ async fn reconciliation(
 }
 
 /// The same figures per distributor, site and département.
-async fn breakdown(
+#[utoipa::path(
+    get,
+    path = "/api/v1/programs/{id}/reconciliation/breakdown",
+    tag = "funder",
+    summary = "Les chiffres par distributeur, lieu et département",
+    params(("id" = String, Path, description = "Programme")),
+    responses((status = 200, description = "Détail", body = Breakdown), (status = "4XX", description = "Refus (voir le code d'erreur)", body = crate::http::openapi::ErrorBody)),
+    security(("bearer" = []))
+)]
+pub(super) async fn breakdown(
     State(state): State<AppState>,
     Auth(org): Auth,
     Path(id): Path<String>,
@@ -100,7 +157,16 @@ async fn breakdown(
     ))
 }
 
-async fn close(
+#[utoipa::path(
+    post,
+    path = "/api/v1/programs/{id}/close",
+    tag = "funder",
+    summary = "Clore un programme (financeur ou opérateur)",
+    params(("id" = String, Path, description = "Programme"), ("Idempotency-Key" = Option<String>, Header, description = "Une relance avec la même clé et le même corps reçoit la première réponse.")),
+    responses((status = 200, description = "Clos", body = crate::expiry::Closure), (status = "4XX", description = "Refus (voir le code d'erreur)", body = crate::http::openapi::ErrorBody)),
+    security(("bearer" = []))
+)]
+pub(super) async fn close(
     State(state): State<AppState>,
     Auth(org): Auth,
     Path(id): Path<String>,
@@ -115,7 +181,16 @@ async fn close(
 }
 
 /// `credit-note/avoir.csv` or `credit-note/avoir.pdf` of a closed programme.
-async fn credit_note(
+#[utoipa::path(
+    get,
+    path = "/api/v1/programs/{id}/credit-note/{file}",
+    tag = "funder",
+    summary = "L'avoir d'un programme clos (avoir.csv ou avoir.pdf)",
+    params(("id" = String, Path, description = "Programme"), ("file" = String, Path, description = "avoir.csv ou avoir.pdf")),
+    responses((status = 200, description = "Le fichier", content((String = "text/csv"), (Vec<u8> = "application/pdf"))), (status = "4XX", description = "Refus (voir le code d'erreur)", body = crate::http::openapi::ErrorBody)),
+    security(("bearer" = []))
+)]
+pub(super) async fn credit_note(
     State(state): State<AppState>,
     Auth(org): Auth,
     Path((id, file)): Path<(String, String)>,

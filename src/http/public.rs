@@ -13,7 +13,16 @@ pub fn router() -> Router<AppState> {
     Router::new().route("/public/passes/{pass_code}", get(balance))
 }
 
-async fn balance(
+#[utoipa::path(
+    get,
+    path = "/api/v1/public/passes/{pass_code}",
+    tag = "public",
+    summary = "Ce qu'il reste sur un carnet (sans jeton, limité par adresse)",
+    params(("pass_code" = String, Path, description = "Code imprimé sur la couverture du carnet")),
+    responses((status = 200, description = "Solde", body = PublicBalance), (status = "4XX", description = "Refus (voir le code d'erreur)", body = crate::http::openapi::ErrorBody)),
+    security(())
+)]
+pub(super) async fn balance(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
     Path(pass_code): Path<String>,

@@ -18,7 +18,17 @@ pub fn router() -> Router<AppState> {
         .route("/redemptions/{id}", delete(undo))
 }
 
-async fn redeem(
+#[utoipa::path(
+    post,
+    path = "/api/v1/redemptions",
+    tag = "site",
+    summary = "Encaisser un chèque (lieu)",
+    request_body = crate::redemption::NewRedemption,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Une relance avec la même clé et le même corps reçoit la première réponse.")),
+    responses((status = 201, description = "Encaissé", body = RedemptionRow), (status = "4XX", description = "Refus (voir le code d'erreur)", body = crate::http::openapi::ErrorBody)),
+    security(("bearer" = []))
+)]
+pub(super) async fn redeem(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
     Auth(org): Auth,
@@ -42,10 +52,24 @@ async fn redeem(
             state.invalid_codes.record(key, now);
         }
     }
+    match &result {
+        Ok(r) if r.status() == StatusCode::CREATED => crate::metrics::redeemed(),
+        Ok(_) => {}
+        Err(e) => crate::metrics::refused(e.code()),
+    }
     result
 }
 
-async fn undo(
+#[utoipa::path(
+    delete,
+    path = "/api/v1/redemptions/{id}",
+    tag = "site",
+    summary = "Annuler son encaissement dans le délai",
+    params(("id" = String, Path, description = "Encaissement"), ("Idempotency-Key" = Option<String>, Header, description = "Une relance avec la même clé et le même corps reçoit la première réponse.")),
+    responses((status = 200, description = "Annulé", body = RedemptionRow), (status = "4XX", description = "Refus (voir le code d'erreur)", body = crate::http::openapi::ErrorBody)),
+    security(("bearer" = []))
+)]
+pub(super) async fn undo(
     State(state): State<AppState>,
     Auth(org): Auth,
     Path(id): Path<String>,
@@ -60,7 +84,18 @@ async fn undo(
     .await
 }
 
-async fn list(State(state): State<AppState>, Auth(org): Auth) -> Result<Json<Vec<RedemptionRow>>> {
+#[utoipa::path(
+    get,
+    path = "/api/v1/redemptions",
+    tag = "site",
+    summary = "Les encaissements du lieu",
+    responses((status = 200, description = "Encaissements", body = Vec<RedemptionRow>), (status = "4XX", description = "Refus (voir le code d'erreur)", body = crate::http::openapi::ErrorBody)),
+    security(("bearer" = []))
+)]
+pub(super) async fn list(
+    State(state): State<AppState>,
+    Auth(org): Auth,
+) -> Result<Json<Vec<RedemptionRow>>> {
     let mut conn = state.db.read.acquire().await?;
     Ok(Json(redemption::list(&mut conn, &org).await?))
 }

@@ -26,7 +26,17 @@ pub fn router() -> Router<AppState> {
         )
 }
 
-async fn create(
+#[utoipa::path(
+    post,
+    path = "/api/v1/settlements",
+    tag = "settlement",
+    summary = "Préparer un règlement (opérateur)",
+    request_body = crate::settlement::NewBatch,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Une relance avec la même clé et le même corps reçoit la première réponse.")),
+    responses((status = 201, description = "Brouillon", body = BatchView), (status = "4XX", description = "Refus (voir le code d'erreur)", body = crate::http::openapi::ErrorBody)),
+    security(("bearer" = []))
+)]
+pub(super) async fn create(
     State(state): State<AppState>,
     Auth(org): Auth,
     Write { body, replay }: Write<NewBatch>,
@@ -40,7 +50,16 @@ async fn create(
     .await
 }
 
-async fn show(
+#[utoipa::path(
+    get,
+    path = "/api/v1/settlements/{id}",
+    tag = "settlement",
+    summary = "Lire un règlement",
+    params(("id" = String, Path, description = "Règlement")),
+    responses((status = 200, description = "Le règlement", body = BatchView), (status = "4XX", description = "Refus (voir le code d'erreur)", body = crate::http::openapi::ErrorBody)),
+    security(("bearer" = []))
+)]
+pub(super) async fn show(
     State(state): State<AppState>,
     Auth(org): Auth,
     Path(id): Path<String>,
@@ -49,7 +68,16 @@ async fn show(
     Ok(Json(settlement::get(&mut conn, &org, &id).await?))
 }
 
-async fn approve(
+#[utoipa::path(
+    post,
+    path = "/api/v1/settlements/{id}/approve",
+    tag = "settlement",
+    summary = "Approuver un règlement",
+    params(("id" = String, Path, description = "Règlement"), ("Idempotency-Key" = Option<String>, Header, description = "Une relance avec la même clé et le même corps reçoit la première réponse.")),
+    responses((status = 200, description = "Approuvé", body = BatchView), (status = "4XX", description = "Refus (voir le code d'erreur)", body = crate::http::openapi::ErrorBody)),
+    security(("bearer" = []))
+)]
+pub(super) async fn approve(
     State(state): State<AppState>,
     Auth(org): Auth,
     Path(id): Path<String>,
@@ -63,7 +91,16 @@ async fn approve(
     .await
 }
 
-async fn paid(
+#[utoipa::path(
+    post,
+    path = "/api/v1/settlements/{id}/paid",
+    tag = "settlement",
+    summary = "Marquer un règlement payé",
+    params(("id" = String, Path, description = "Règlement"), ("Idempotency-Key" = Option<String>, Header, description = "Une relance avec la même clé et le même corps reçoit la première réponse.")),
+    responses((status = 200, description = "Payé", body = BatchView), (status = "4XX", description = "Refus (voir le code d'erreur)", body = crate::http::openapi::ErrorBody)),
+    security(("bearer" = []))
+)]
+pub(super) async fn paid(
     State(state): State<AppState>,
     Auth(org): Auth,
     Path(id): Path<String>,
@@ -77,7 +114,17 @@ async fn paid(
     .await
 }
 
-async fn reject(
+#[utoipa::path(
+    post,
+    path = "/api/v1/settlements/{id}/lines/{line_id}/reject",
+    tag = "settlement",
+    summary = "Rejet bancaire d'une ligne : repayée au prochain règlement",
+    request_body = crate::settlement::Rejection,
+    params(("id" = String, Path, description = "Règlement"), ("line_id" = String, Path, description = "Ligne"), ("Idempotency-Key" = Option<String>, Header, description = "Une relance avec la même clé et le même corps reçoit la première réponse.")),
+    responses((status = 200, description = "Rejetée", body = BatchView), (status = "4XX", description = "Refus (voir le code d'erreur)", body = crate::http::openapi::ErrorBody)),
+    security(("bearer" = []))
+)]
+pub(super) async fn reject(
     State(state): State<AppState>,
     Auth(org): Auth,
     Path((id, line_id)): Path<(String, String)>,
@@ -92,7 +139,16 @@ async fn reject(
 }
 
 /// Producing the file marks the batch exported, so it runs as a write.
-async fn sepa(
+#[utoipa::path(
+    get,
+    path = "/api/v1/settlements/{id}/sepa.xml",
+    tag = "settlement",
+    summary = "Fichier de virement SEPA pain.001.001.09",
+    params(("id" = String, Path, description = "Règlement")),
+    responses((status = 200, description = "Le fichier", content_type = "application/xml", body = String), (status = "4XX", description = "Refus (voir le code d'erreur)", body = crate::http::openapi::ErrorBody)),
+    security(("bearer" = []))
+)]
+pub(super) async fn sepa(
     State(state): State<AppState>,
     Auth(org): Auth,
     Path(id): Path<String>,
@@ -117,7 +173,16 @@ async fn sepa(
 }
 
 /// `{site_id}.csv|pdf` for a site's statement, `programs/{program_id}.csv|pdf` for a funder's.
-async fn statement(
+#[utoipa::path(
+    get,
+    path = "/api/v1/settlements/{id}/statements/{file}",
+    tag = "settlement",
+    summary = "Relevé d'un lieu ({lieu}.csv ou {lieu}.pdf)",
+    params(("id" = String, Path, description = "Règlement"), ("file" = String, Path, description = "<id du lieu>.csv ou .pdf")),
+    responses((status = 200, description = "Le fichier", content((String = "text/csv"), (Vec<u8> = "application/pdf"))), (status = "4XX", description = "Refus (voir le code d'erreur)", body = crate::http::openapi::ErrorBody)),
+    security(("bearer" = []))
+)]
+pub(super) async fn statement(
     State(state): State<AppState>,
     Auth(org): Auth,
     Path((id, file)): Path<(String, String)>,
@@ -125,7 +190,16 @@ async fn statement(
     statement_file(&state, &org, &id, &file, false).await
 }
 
-async fn program_statement(
+#[utoipa::path(
+    get,
+    path = "/api/v1/settlements/{id}/statements/programs/{file}",
+    tag = "settlement",
+    summary = "Relevé d'un programme ({programme}.csv ou .pdf)",
+    params(("id" = String, Path, description = "Règlement"), ("file" = String, Path, description = "<id du programme>.csv ou .pdf")),
+    responses((status = 200, description = "Le fichier", content((String = "text/csv"), (Vec<u8> = "application/pdf"))), (status = "4XX", description = "Refus (voir le code d'erreur)", body = crate::http::openapi::ErrorBody)),
+    security(("bearer" = []))
+)]
+pub(super) async fn program_statement(
     State(state): State<AppState>,
     Auth(org): Auth,
     Path((id, file)): Path<(String, String)>,

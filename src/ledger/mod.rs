@@ -78,6 +78,15 @@ impl Account<'_> {
         format!("{program_id}:{}:{}", self.code(), self.org_id())
     }
 
+    /// Accounts that many concurrent transactions touch: a programme's or a distributor's, as
+    /// opposed to one site's.
+    fn is_shared(&self) -> bool {
+        !matches!(
+            self,
+            Account::Redeemed(_) | Account::Payable(_) | Account::Paid(_)
+        )
+    }
+
     fn may_go_negative(&self) -> bool {
         matches!(self, Account::Funder)
     }
@@ -166,20 +175,9 @@ pub async fn post(
             "ledger transfer of {amount} cents"
         )));
     }
-    let mut legs = [(transfer.from, -amount), (transfer.to, amount)];
-    // A fixed order of row locks keeps concurrent postings on PostgreSQL free of deadlocks.
-    legs.sort_by_key(|(account, _)| account.id(program_id));
-    for (account, delta) in legs {
-        let id = account.id(program_id);
-        if delta < 0 && !account.may_go_negative() {
-            if !repo::debit_guarded(conn, &id, -delta).await? {
-                return Err(account.shortfall());
-            }
-        } else {
-            repo::add_to_balance(conn, &id, program_id, account, delta).await?;
-        }
-        repo::add_to_flow(conn, &id, kind.as_str(), program_id, account, delta).await?;
-    }
+    // Balance rows shared by many transactions (a distributor's `outstanding`, a programme's
+    // `available`) are updated as late as possible, so that they stay locked briefly before
+    // COMMIT; only the entries, which need their accounts to exist, come after them.
     let transaction_id = crate::db::new_id();
     repo::insert_transaction(
         conn,
@@ -191,20 +189,26 @@ pub async fn post(
         now,
     )
     .await?;
-    repo::insert_entry(
+    let mut legs = [(transfer.from, -amount), (transfer.to, amount)];
+    // One fixed order of row locks keeps concurrent postings on PostgreSQL free of deadlocks;
+    // shared accounts come last so that their lock is taken as late as possible.
+    legs.sort_by_key(|(account, _)| (account.is_shared(), account.id(program_id)));
+    for (account, delta) in legs {
+        let id = account.id(program_id);
+        if delta < 0 && !account.may_go_negative() {
+            if !repo::debit_guarded(conn, &id, -delta).await? {
+                return Err(account.shortfall());
+            }
+        } else {
+            repo::add_to_balance(conn, &id, program_id, account, delta).await?;
+        }
+        repo::add_to_flow(conn, &id, kind.as_str(), program_id, account, delta).await?;
+    }
+    repo::insert_entries(
         conn,
         &transaction_id,
-        1,
-        &transfer.from.id(program_id),
-        -amount,
-    )
-    .await?;
-    repo::insert_entry(
-        conn,
-        &transaction_id,
-        2,
-        &transfer.to.id(program_id),
-        amount,
+        (&transfer.from.id(program_id), -amount),
+        (&transfer.to.id(program_id), amount),
     )
     .await?;
     Ok(())

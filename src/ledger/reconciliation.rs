@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 
 /// Flows are cumulative since the programme began; `unissued_quota`, `outstanding`,
 /// `redeemed_unsettled` and `settled_unpaid` are what is held right now.
-#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct Figures {
     pub allocated_cents: i64,
     pub issued_cents: i64,
@@ -36,7 +36,7 @@ pub struct Figures {
 /// * `funded = available + unissued_quota + outstanding + redeemed_unsettled + settled_unpaid
 ///   + paid + fee + credited`
 /// * `issued = outstanding + redeemed + cancelled + expired`
-#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct Reconciliation {
     pub budget_cents: i64,
     pub funded_cents: i64,
@@ -133,7 +133,7 @@ pub async fn reconciliation(
     Ok(r)
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct BreakdownRow {
     /// An organisation id, or a département code.
     pub key: String,
@@ -141,7 +141,7 @@ pub struct BreakdownRow {
     pub figures: Figures,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Breakdown {
     pub distributors: Vec<BreakdownRow>,
     pub sites: Vec<BreakdownRow>,

@@ -64,21 +64,22 @@ pub async fn insert_transaction(
     Ok(())
 }
 
-pub async fn insert_entry(
+/// The two lines of a transaction, in one statement.
+pub async fn insert_entries(
     conn: &mut Conn,
     transaction_id: &str,
-    line: i64,
-    account_id: &str,
-    amount: i64,
+    (from, debit): (&str, i64),
+    (to, credit): (&str, i64),
 ) -> Result<()> {
     sqlx::query(
         "INSERT INTO ledger_entries (transaction_id, line, account_id, amount_cents) \
-         VALUES ($1, $2, $3, $4)",
+         VALUES ($1, 1, $2, $3), ($1, 2, $4, $5)",
     )
     .bind(transaction_id)
-    .bind(line)
-    .bind(account_id)
-    .bind(amount)
+    .bind(from)
+    .bind(debit)
+    .bind(to)
+    .bind(credit)
     .execute(&mut *conn)
     .await?;
     Ok(())

@@ -19,7 +19,7 @@ pub use repo::find;
 /// The audit action that records why a site was suspended; the site is shown it.
 pub const SUSPENSION_REASON: &str = "site.suspension_reason";
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum OrgKind {
     Operator,
@@ -49,7 +49,7 @@ impl OrgKind {
     }
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct Organization {
     pub id: String,
     pub kind: OrgKind,
@@ -92,7 +92,7 @@ impl Organization {
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewOrganization {
     pub kind: String,
@@ -154,6 +154,9 @@ pub async fn create(conn: &mut Conn, new: NewOrganization, now: Timestamp) -> Re
         qualified_until: None,
     };
     repo::insert(conn, &org, &format_ts(now)).await?;
+    if org.kind == OrgKind::Site {
+        crate::places::create_for_site(conn, &org, now).await?;
+    }
     crate::audit::record(
         conn,
         &format_ts(now),
@@ -198,7 +201,7 @@ pub async fn authenticate(conn: &mut Conn, token: &str) -> Result<Organization> 
         .ok_or(Error::Unauthenticated)
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct QualificationChange {
     pub status: String,
@@ -217,6 +220,30 @@ pub async fn set_qualification(
         .await?
         .filter(|o| o.kind == OrgKind::Site)
         .ok_or_else(|| Error::not_found("Ce lieu de médiation n'existe pas."))?;
+    let (status, valid_until) = parse_qualification(change, site.qualified_until.clone())?;
+    repo::update_qualification(conn, site_id, &status, valid_until.as_deref()).await?;
+    crate::places::qualify_site_places(conn, site_id, &status, valid_until.as_deref()).await?;
+    crate::audit::record(
+        conn,
+        &format_ts(now),
+        Some(actor_id),
+        &format!("site.{status}"),
+        Some(site_id),
+        &format!("until {}", valid_until.as_deref().unwrap_or("-")),
+    )
+    .await?;
+    Ok(Organization {
+        qualification_status: status,
+        qualified_until: valid_until,
+        ..site
+    })
+}
+
+/// Checks a qualification decision: `(status, valid until)`; a suspension keeps the end date.
+pub fn parse_qualification(
+    change: QualificationChange,
+    current_until: Option<String>,
+) -> Result<(String, Option<String>)> {
     let status = match change.status.as_str() {
         "qualified" | "suspended" => change.status,
         _ => {
@@ -241,24 +268,7 @@ pub async fn set_qualification(
         }
         None => None,
     };
-    let valid_until = valid_until
-        .map(|d| d.to_string())
-        .or(site.qualified_until.clone());
-    repo::update_qualification(conn, site_id, &status, valid_until.as_deref()).await?;
-    crate::audit::record(
-        conn,
-        &format_ts(now),
-        Some(actor_id),
-        &format!("site.{status}"),
-        Some(site_id),
-        &format!("until {}", valid_until.as_deref().unwrap_or("-")),
-    )
-    .await?;
-    Ok(Organization {
-        qualification_status: status,
-        qualified_until: valid_until,
-        ..site
-    })
+    Ok((status, valid_until.map(|d| d.to_string()).or(current_until)))
 }
 
 pub async fn operator_exists(conn: &mut Conn) -> Result<Option<String>> {

@@ -19,7 +19,7 @@ pub const DEFAULT_VALIDITY_DAYS: i64 = 365;
 /// A bound that keeps every sum far from i64 overflow: a billion euros.
 const MAX_AMOUNT_CENTS: i64 = 100_000_000_000;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewProgram {
     pub name: String,
@@ -150,14 +150,14 @@ pub async fn find(conn: &mut Conn, id: &str) -> Result<Option<Program>> {
     repo::find(conn, id).await
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewFunding {
     pub amount_cents: i64,
     pub reference: String,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Funding {
     pub id: String,
     pub program_id: String,
@@ -229,14 +229,14 @@ pub async fn record_funding(
     })
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewAllocation {
     pub distributor_id: String,
     pub cheques: i64,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Allocation {
     pub id: String,
     pub program_id: String,

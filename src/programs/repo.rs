@@ -4,7 +4,7 @@ use crate::db::Conn;
 use crate::error::Result;
 use serde::Serialize;
 
-#[derive(Clone, Debug, Serialize, sqlx::FromRow)]
+#[derive(Clone, Debug, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct Program {
     pub id: String,
     pub funder_id: String,

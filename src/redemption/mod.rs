@@ -30,7 +30,7 @@ pub fn service_label(service: Option<&str>) -> &'static str {
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewRedemption {
     /// A scanned QR payload or a typed short code.
@@ -98,6 +98,19 @@ pub async fn redeem(
         code: codes::display_code(&code),
     };
     repo::insert(conn, &redemption).await?;
+    // Before the ledger: the audit row locks nothing shared, the ledger's balances do.
+    crate::audit::record(
+        conn,
+        &redemption.redeemed_at,
+        Some(&site.id),
+        "redemption.created",
+        Some(&redemption.id),
+        &format!(
+            "chèque {} ({}), {} centimes",
+            redemption.code, redemption.voucher_id, redemption.value_cents
+        ),
+    )
+    .await?;
     ledger::post(
         conn,
         &redemption.program_id,
@@ -226,6 +239,18 @@ pub async fn undo(
         )
         .await?;
     }
+    crate::audit::record(
+        conn,
+        &now_text,
+        Some(&site.id),
+        "redemption.undone",
+        Some(&redemption.id),
+        &format!(
+            "chèque {}, {} centimes",
+            redemption.voucher_id, redemption.value_cents
+        ),
+    )
+    .await?;
     redemption.undone_at = Some(now_text);
     redemption.code = codes::display_code(&redemption.code);
     Ok(redemption)

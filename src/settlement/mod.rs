@@ -22,13 +22,13 @@ use jiff::{SignedDuration, Timestamp, ToSpan};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewBatch {
     pub until: String,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct BatchView {
     #[serde(flatten)]
     pub batch: BatchRow,
@@ -321,7 +321,7 @@ pub async fn export_sepa(
     sepa::render(&file).map_err(|e| Error::Internal(anyhow::anyhow!("SEPA file: {e}")))
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Rejection {
     pub reason: Option<String>,

@@ -5,7 +5,7 @@ use crate::error::Result;
 use serde::Serialize;
 use sqlx::Row;
 
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct BatchRow {
     pub id: String,
     pub status: String,
@@ -18,7 +18,7 @@ pub struct BatchRow {
     pub paid_at: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct LineRow {
     pub id: String,
     #[serde(skip)]

@@ -10,7 +10,7 @@ use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewBankAccount {
     pub iban: String,
@@ -156,57 +156,4 @@ pub async fn sites_with_bank_accounts(conn: &mut Conn) -> Result<Vec<String>> {
         .fetch_all(&mut *conn)
         .await?;
     rows.iter().map(|r| Ok(r.try_get("site_id")?)).collect()
-}
-
-/// A qualified place as the public directory shows it.
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
-pub struct PublicSite {
-    pub id: String,
-    pub name: String,
-    pub postcode: Option<String>,
-    pub department: Option<String>,
-}
-
-/// Qualified sites near a postcode (same postcode first, then the same département), or in a
-/// département; at most `limit`.
-pub async fn find_qualified(
-    conn: &mut Conn,
-    query: &str,
-    today: jiff::civil::Date,
-    limit: i64,
-) -> Result<Vec<PublicSite>> {
-    let query = query.trim().to_uppercase();
-    let department = if crate::fr::is_valid_postcode(&query) {
-        match &query[..2] {
-            "97" | "98" => query[..3].to_string(),
-            "20" => {
-                // Corsica: 200xx–201xx is Corse-du-Sud, 202xx–206xx Haute-Corse.
-                if query.as_str() < "20200" {
-                    "2A".into()
-                } else {
-                    "2B".into()
-                }
-            }
-            d => d.to_string(),
-        }
-    } else if crate::fr::is_valid_department(&query) {
-        query.clone()
-    } else {
-        return Err(Error::invalid(
-            "invalid_place",
-            "Tapez un code postal (5 chiffres, par exemple 33000) ou un numéro de département (par exemple 33).",
-        ));
-    };
-    Ok(sqlx::query_as(
-        "SELECT id, name, postcode, department FROM organizations \
-         WHERE kind = 'site' AND qualification_status = 'qualified' AND qualified_until >= $1 \
-         AND (postcode = $2 OR department = $3) \
-         ORDER BY CASE WHEN postcode = $2 THEN 0 ELSE 1 END, postcode, name LIMIT $4",
-    )
-    .bind(today.to_string())
-    .bind(&query)
-    .bind(&department)
-    .bind(limit)
-    .fetch_all(&mut *conn)
-    .await?)
 }

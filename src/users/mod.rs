@@ -7,6 +7,7 @@ mod repo;
 pub use repo::User;
 
 use crate::clock::format_ts;
+use crate::config::Config;
 use crate::db::Conn;
 use crate::error::{Error, Result};
 use crate::orgs::{hex, Organization};
@@ -20,6 +21,7 @@ use sha2::{Digest, Sha256};
 
 pub const SESSION_HOURS: i64 = 12;
 const INVITATION_DAYS: i64 = 7;
+pub const RESET_HOURS: i64 = 1;
 const LOCK_AFTER_FAILURES: i64 = 10;
 const LOCK_MINUTES: i64 = 15;
 const MIN_PASSWORD_CHARS: usize = 12;
@@ -151,8 +153,15 @@ pub async fn create(
 }
 
 /// Checks an e-mail and password. After 10 failures in a row the account is locked for 15
-/// minutes; the answer never says whether the address exists.
-pub async fn login(conn: &mut Conn, email: &str, password: &str, now: Timestamp) -> Result<User> {
+/// minutes and its owner is told by e-mail; the answer never says whether the address exists.
+/// Every outcome is audited: the caller commits on refusals too.
+pub async fn login(
+    conn: &mut Conn,
+    config: &Config,
+    email: &str,
+    password: &str,
+    now: Timestamp,
+) -> Result<User> {
     let wrong = || {
         Error::invalid(
             "wrong_credentials",
@@ -162,12 +171,15 @@ pub async fn login(conn: &mut Conn, email: &str, password: &str, now: Timestamp)
     let Ok(email) = normalize_email(email) else {
         return Err(wrong());
     };
+    let now_text = format_ts(now);
     let Some(user) = repo::find_by_email(conn, &email).await? else {
         // Spend the same time as for a real account.
         let _ = password_matches(password, &DUMMY_HASH);
+        let detail = format!("adresse sans compte : {email}");
+        crate::audit::record(conn, &now_text, None, "login.failed", None, &detail).await?;
         return Err(wrong());
     };
-    let now_text = format_ts(now);
+    crate::audit::origin::set_user(&user.id);
     if let Some(until) = user
         .locked_until
         .as_deref()
@@ -176,6 +188,16 @@ pub async fn login(conn: &mut Conn, email: &str, password: &str, now: Timestamp)
         let wait = crate::clock::parse_ts(until)
             .map(|u| (u.as_second() - now.as_second()).max(1) as u64)
             .unwrap_or(60);
+        let detail = format!("compte verrouillé jusqu'à {until}");
+        crate::audit::record(
+            conn,
+            &now_text,
+            Some(&user.org_id),
+            "login.refused_locked",
+            Some(&user.id),
+            &detail,
+        )
+        .await?;
         return Err(Error::RateLimited {
             retry_after_secs: wait,
         });
@@ -194,10 +216,73 @@ pub async fn login(conn: &mut Conn, email: &str, password: &str, now: Timestamp)
             )
         });
         repo::record_failure(conn, &user.id, failures, locked_until.as_deref()).await?;
+        let detail = format!("échec n° {failures}");
+        let org = Some(user.org_id.as_str());
+        crate::audit::record(
+            conn,
+            &now_text,
+            org,
+            "login.failed",
+            Some(&user.id),
+            &detail,
+        )
+        .await?;
+        if let Some(until) = &locked_until {
+            let detail = format!("après {failures} échecs, jusqu'à {until}");
+            crate::audit::record(
+                conn,
+                &now_text,
+                org,
+                "login.locked",
+                Some(&user.id),
+                &detail,
+            )
+            .await?;
+            crate::mail::enqueue(conn, &lockout_notice(config, &user, until), now).await?;
+        }
         return Err(wrong());
     }
     repo::record_success(conn, &user.id).await?;
+    let org = Some(user.org_id.as_str());
+    crate::audit::record(conn, &now_text, org, "login.succeeded", Some(&user.id), "").await?;
     Ok(user)
+}
+
+/// The e-mail telling someone their account is locked: if it was not them, someone is trying
+/// their password.
+fn lockout_notice(config: &Config, user: &User, until: &str) -> crate::mail::Outgoing {
+    let until = crate::clock::parse_ts(until)
+        .map(|t| {
+            let local = t.to_zoned(crate::clock::paris());
+            format!(
+                "{} h {:02} le {} (heure de Paris)",
+                local.hour(),
+                local.minute(),
+                crate::fr::long_date(local.date())
+            )
+        })
+        .unwrap_or_else(|| until.to_string());
+    let url = config.public_url.trim_end_matches('/');
+    crate::mail::Outgoing {
+        to: user.email.clone(),
+        subject: "Votre compte Pass numérique est verrouillé pour un moment".into(),
+        text_body: format!(
+            "Bonjour {name},\n\n\
+             Quelqu'un s'est trompé {n} fois de suite de mot de passe en se connectant avec \
+             votre adresse e-mail ({email}). Par sécurité, votre compte est verrouillé \
+             jusqu'à {until}. Vous pourrez ensuite vous connecter de nouveau sur {url}/connexion.\n\n\
+             Si ce n'était pas vous, quelqu'un essaie peut-être d'entrer dans votre compte : \
+             changez votre mot de passe dès que possible ({url}/mot-de-passe-oublie).\n\n\
+             Besoin d'aide ? Appelez le {phone} ou écrivez à {help}.\n",
+            name = user.name,
+            n = LOCK_AFTER_FAILURES,
+            email = user.email,
+            phone = config.helpline_phone,
+            help = config.helpline_email,
+        ),
+        html_body: None,
+        attachments: Vec::new(),
+    }
 }
 
 /// A real hash, so that checking an unknown address costs as much as a known one.
@@ -275,6 +360,31 @@ pub async fn invite(
         .unwrap_or(now);
     repo::insert_invitation(conn, &token_hash(&token), &user.id, &format_ts(expires)).await?;
     Ok((user, token))
+}
+
+/// "Mot de passe oublié" : a one-time link (an invitation row, valid one hour) to choose a new
+/// password, for an account that exists and is not disabled. `None` otherwise, and the caller
+/// answers the same either way.
+pub async fn request_reset(
+    conn: &mut Conn,
+    email: &str,
+    now: Timestamp,
+) -> Result<Option<(User, String)>> {
+    let Ok(email) = normalize_email(email) else {
+        return Ok(None);
+    };
+    let Some(user) = repo::find_by_email(conn, &email).await? else {
+        return Ok(None);
+    };
+    if user.disabled_at.is_some() {
+        return Ok(None);
+    }
+    let token = random_token();
+    let expires = now
+        .checked_add(SignedDuration::from_hours(RESET_HOURS))
+        .unwrap_or(now);
+    repo::insert_invitation(conn, &token_hash(&token), &user.id, &format_ts(expires)).await?;
+    Ok(Some((user, token)))
 }
 
 /// Uses an invitation link once to set a password.

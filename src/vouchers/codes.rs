@@ -1,5 +1,7 @@
 //! Codes printed on a carnet.
 //!
+//! Also compiled alone by the fuzz targets (fuzz/): it uses no `crate::` path.
+//!
 //! * Short code: 11 random Crockford base32 symbols (55 bits, unguessable) and one Luhn mod 32
 //!   check symbol, so a typo is caught before the database is asked. Shown as `XXXX-XXXX-XXXX`.
 //! * QR payload: `PN1.<key id>.<short code>.<signature>`, the signature being the first 128 bits
@@ -264,7 +266,11 @@ impl Keyring {
 
 /// A short code or a QR payload, as sent to the redemption endpoint.
 pub fn looks_like_payload(input: &str) -> bool {
-    input.len() > 4 && input[..4].eq_ignore_ascii_case("PN1.")
+    // `get`, not slicing: a multi-byte character across byte 4 must not panic.
+    input.len() > 4
+        && input
+            .get(..4)
+            .is_some_and(|p| p.eq_ignore_ascii_case("PN1."))
 }
 
 /// The QR code of a payload as inline SVG for pages, labelled for screen readers.

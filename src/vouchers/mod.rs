@@ -24,7 +24,7 @@ pub fn invalid_code(e: CodeError) -> Error {
     Error::invalid("invalid_code", e.message())
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewPass {
     pub program_id: String,
@@ -34,7 +34,7 @@ pub struct NewPass {
     pub active: Option<bool>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct PassView {
     pub id: String,
     pub program_id: String,
@@ -49,7 +49,7 @@ pub struct PassView {
     pub vouchers: Vec<VoucherView>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct VoucherView {
     pub id: String,
     /// As printed: `XXXX-XXXX-XXXX`.
@@ -101,15 +101,90 @@ pub async fn issue(
     today: Date,
 ) -> Result<PassView> {
     distributor.require(OrgKind::Distributor)?;
-    if new.cheques != 5 && new.cheques != 10 {
+    let carnet = NewCarnet {
+        cheques: new.cheques,
+        beneficiary_ref: new.beneficiary_ref,
+        email: new.email,
+    };
+    let batch = NewBatch {
+        program_id: new.program_id,
+        carnets: vec![carnet],
+        active: new.active,
+    };
+    let mut issued = issue_carnets(conn, keyring, distributor, batch, now, today).await?;
+    Ok(issued.remove(0))
+}
+
+/// Most carnets one batch may hold: a batch is one transaction, kept short.
+pub const MAX_BATCH: usize = 1000;
+
+/// Many carnets of one programme at once, e.g. a distributor's yearly print run.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewBatch {
+    pub program_id: String,
+    pub carnets: Vec<NewCarnet>,
+    /// False for carnets printed in stock, activated when handed over.
+    pub active: Option<bool>,
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewCarnet {
+    pub cheques: i64,
+    pub beneficiary_ref: Option<String>,
+    pub email: Option<String>,
+}
+
+/// Issues a batch of carnets: all or nothing, within the distributor's quota.
+pub async fn issue_batch(
+    conn: &mut Conn,
+    keyring: &Keyring,
+    distributor: &Organization,
+    batch: NewBatch,
+    now: Timestamp,
+    today: Date,
+) -> Result<Vec<PassView>> {
+    distributor.require(OrgKind::Distributor)?;
+    if batch.carnets.is_empty() || batch.carnets.len() > MAX_BATCH {
         return Err(Error::invalid(
-            "invalid_cheques",
-            "Un carnet contient 5 ou 10 chèques.",
+            "invalid_batch",
+            format!("Un lot contient de 1 à {MAX_BATCH} carnets."),
         ));
     }
-    let beneficiary_ref = clean_beneficiary_ref(new.beneficiary_ref)?;
-    let email = clean_email(new.email)?;
-    let program = crate::programs::find(conn, &new.program_id)
+    issue_carnets(conn, keyring, distributor, batch, now, today).await
+}
+
+async fn issue_carnets(
+    conn: &mut Conn,
+    keyring: &Keyring,
+    distributor: &Organization,
+    batch: NewBatch,
+    now: Timestamp,
+    today: Date,
+) -> Result<Vec<PassView>> {
+    let single = batch.carnets.len() == 1;
+    let mut carnets = Vec::with_capacity(batch.carnets.len());
+    for (index, carnet) in batch.carnets.into_iter().enumerate() {
+        // In a batch, say which carnet is wrong.
+        let at = |e: Error| {
+            if single {
+                e
+            } else {
+                e.prefixed(&format!("Carnet n° {} : ", index + 1))
+            }
+        };
+        if carnet.cheques != 5 && carnet.cheques != 10 {
+            return Err(at(Error::invalid(
+                "invalid_cheques",
+                "Un carnet contient 5 ou 10 chèques.",
+            )));
+        }
+        let beneficiary_ref = clean_beneficiary_ref(carnet.beneficiary_ref).map_err(at)?;
+        let email = clean_email(carnet.email).map_err(at)?;
+        carnets.push((carnet.cheques, beneficiary_ref, email));
+    }
+    let program = crate::programs::find(conn, &batch.program_id)
         .await?
         .ok_or_else(|| Error::invalid("unknown_program", "Ce programme n'existe pas."))?;
     if program.status != "open" {
@@ -125,37 +200,25 @@ pub async fn issue(
         .checked_add(program.grace_days.days())
         .map_err(|e| Error::Internal(e.into()))?
         .to_string();
-    let active = new.active.unwrap_or(true);
-    let pass = PassRow {
-        id: crate::db::new_id(),
-        program_id: program.id.clone(),
-        distributor_id: distributor.id.clone(),
-        pass_code: codes::generate_code(),
-        status: if active { "active" } else { "inactive" }.into(),
-        beneficiary_ref,
-        email,
-        cheques: new.cheques,
-        expires_on: expires_on.to_string(),
-        created_at: format_ts(now),
-    };
-    // The quota check is the ledger's guarded debit: no read-then-write.
-    ledger::post(
-        conn,
-        &program.id,
-        Kind::Issuance,
-        &pass.id,
-        Transfer {
-            from: Account::Quota(&distributor.id),
-            to: Account::Outstanding(&distributor.id),
-            amount_cents: new.cheques * program.cheque_value_cents,
-        },
-        &pass.created_at,
-    )
-    .await?;
-    repo::insert_pass(conn, &pass).await?;
+    let active = batch.active.unwrap_or(true);
+    let created_at = format_ts(now);
     let key_id = keyring.current().id.clone();
-    let vouchers: Vec<VoucherRow> = (0..new.cheques)
-        .map(|position| VoucherRow {
+    let mut passes = Vec::with_capacity(carnets.len());
+    let mut vouchers = Vec::new();
+    for (cheques, beneficiary_ref, email) in carnets {
+        let pass = PassRow {
+            id: crate::db::new_id(),
+            program_id: program.id.clone(),
+            distributor_id: distributor.id.clone(),
+            pass_code: codes::generate_code(),
+            status: if active { "active" } else { "inactive" }.into(),
+            beneficiary_ref,
+            email,
+            cheques,
+            expires_on: expires_on.to_string(),
+            created_at: created_at.clone(),
+        };
+        vouchers.extend((0..cheques).map(|position| VoucherRow {
             id: crate::db::new_id(),
             pass_id: pass.id.clone(),
             position: position + 1,
@@ -165,10 +228,63 @@ pub async fn issue(
             expires_on: pass.expires_on.clone(),
             redeemable_until: redeemable_until.clone(),
             status: if active { "valid" } else { "inactive" }.into(),
+        }));
+        passes.push(pass);
+    }
+    repo::insert_passes(conn, &passes).await?;
+    repo::insert_vouchers(conn, &program.id, &distributor.id, &vouchers).await?;
+    // One entry per carnet: its cheques are listed in the database, not in the journal.
+    let stock = if active {
+        ""
+    } else {
+        ", en stock (non activé)"
+    };
+    for pass in &passes {
+        crate::audit::record(
+            conn,
+            &pass.created_at,
+            Some(&distributor.id),
+            "pass.issued",
+            Some(&pass.id),
+            &format!(
+                "{} chèque(s) de {} centimes, programme {}{stock}",
+                pass.cheques, program.cheque_value_cents, program.id
+            ),
+        )
+        .await?;
+    }
+    // The quota check is the ledger's guarded debit (no read-then-write), posted last so the
+    // distributor's shared balance rows stay locked briefly; one posting per batch, referenced by
+    // its first carnet's id when alone, by a batch id otherwise.
+    let reference = if single {
+        passes[0].id.clone()
+    } else {
+        format!("batch:{}", crate::db::new_id())
+    };
+    ledger::post(
+        conn,
+        &program.id,
+        Kind::Issuance,
+        &reference,
+        Transfer {
+            from: Account::Quota(&distributor.id),
+            to: Account::Outstanding(&distributor.id),
+            amount_cents: vouchers.len() as i64 * program.cheque_value_cents,
+        },
+        &created_at,
+    )
+    .await?;
+    let mut by_pass = vouchers.into_iter().peekable();
+    Ok(passes
+        .into_iter()
+        .map(|pass| {
+            let mut own = Vec::with_capacity(pass.cheques as usize);
+            while let Some(v) = by_pass.next_if(|v| v.pass_id == pass.id) {
+                own.push(v);
+            }
+            view(keyring, pass, own, today)
         })
-        .collect();
-    repo::insert_vouchers(conn, &pass, &vouchers).await?;
-    Ok(view(keyring, pass, vouchers, today))
+        .collect())
 }
 
 /// Cheques still usable today (once activated, for a carnet in stock): `(count, cents)`.
@@ -253,7 +369,7 @@ pub async fn list(
     Ok(out)
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Activation {
     pub beneficiary_ref: Option<String>,
@@ -320,11 +436,20 @@ pub async fn cancel(
         )
         .await?;
     }
+    crate::audit::record(
+        conn,
+        &now_text,
+        Some(&distributor.id),
+        "pass.cancelled",
+        Some(&pass.id),
+        &format!("{returned} centimes rendus au quota"),
+    )
+    .await?;
     get(conn, keyring, distributor, id, today).await
 }
 
 /// What a beneficiary sees when typing the pass code: nothing personal.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct PublicBalance {
     pub status: String,
     pub remaining_cheques: i64,

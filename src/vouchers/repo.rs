@@ -35,64 +35,64 @@ const PASS_COLUMNS: &str = "id, program_id, distributor_id, pass_code, status, b
 const VOUCHER_COLUMNS: &str =
     "id, pass_id, position, code, key_id, value_cents, expires_on, redeemable_until, status";
 
-pub async fn insert_pass(conn: &mut Conn, p: &PassRow) -> Result<()> {
-    sqlx::query(
-        "INSERT INTO passes (id, program_id, distributor_id, pass_code, status, beneficiary_ref, \
-         email, cheques, expires_on, created_at, activated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, \
-                 CASE WHEN $5 = 'active' THEN $10 ELSE NULL END)",
-    )
-    .bind(&p.id)
-    .bind(&p.program_id)
-    .bind(&p.distributor_id)
-    .bind(&p.pass_code)
-    .bind(&p.status)
-    .bind(&p.beneficiary_ref)
-    .bind(&p.email)
-    .bind(p.cheques)
-    .bind(&p.expires_on)
-    .bind(&p.created_at)
-    .execute(&mut *conn)
-    .await?;
+pub async fn insert_passes(conn: &mut Conn, passes: &[PassRow]) -> Result<()> {
+    for chunk in passes.chunks(crate::db::rows_per_insert(conn, 11)) {
+        let sql = format!(
+            "INSERT INTO passes (id, program_id, distributor_id, pass_code, status, \
+             beneficiary_ref, email, cheques, expires_on, created_at, activated_at) VALUES {}",
+            crate::db::placeholders(chunk.len(), 11)
+        );
+        let mut query = sqlx::query(&sql);
+        for p in chunk {
+            let activated_at = (p.status == "active").then_some(&p.created_at);
+            query = query
+                .bind(&p.id)
+                .bind(&p.program_id)
+                .bind(&p.distributor_id)
+                .bind(&p.pass_code)
+                .bind(&p.status)
+                .bind(&p.beneficiary_ref)
+                .bind(&p.email)
+                .bind(p.cheques)
+                .bind(&p.expires_on)
+                .bind(&p.created_at)
+                .bind(activated_at);
+        }
+        query.execute(&mut *conn).await?;
+    }
     Ok(())
 }
 
-/// One multi-row INSERT per carnet.
+/// Cheques of carnets of one programme and distributor, a few thousand rows per statement.
 pub async fn insert_vouchers(
     conn: &mut Conn,
-    pass: &PassRow,
+    program_id: &str,
+    distributor_id: &str,
     vouchers: &[VoucherRow],
 ) -> Result<()> {
-    const COLUMNS: usize = 11;
-    let rows: Vec<String> = (0..vouchers.len())
-        .map(|i| {
-            let params: Vec<String> = (1..=COLUMNS)
-                .map(|c| format!("${}", i * COLUMNS + c))
-                .collect();
-            format!("({})", params.join(", "))
-        })
-        .collect();
-    let sql = format!(
-        "INSERT INTO vouchers (id, pass_id, program_id, distributor_id, position, code, key_id, \
-         value_cents, expires_on, redeemable_until, status) VALUES {}",
-        rows.join(", ")
-    );
-    let mut query = sqlx::query(&sql);
-    for v in vouchers {
-        query = query
-            .bind(&v.id)
-            .bind(&pass.id)
-            .bind(&pass.program_id)
-            .bind(&pass.distributor_id)
-            .bind(v.position)
-            .bind(&v.code)
-            .bind(&v.key_id)
-            .bind(v.value_cents)
-            .bind(&v.expires_on)
-            .bind(&v.redeemable_until)
-            .bind(&v.status);
+    for chunk in vouchers.chunks(crate::db::rows_per_insert(conn, 11)) {
+        let sql = format!(
+            "INSERT INTO vouchers (id, pass_id, program_id, distributor_id, position, code, \
+             key_id, value_cents, expires_on, redeemable_until, status) VALUES {}",
+            crate::db::placeholders(chunk.len(), 11)
+        );
+        let mut query = sqlx::query(&sql);
+        for v in chunk {
+            query = query
+                .bind(&v.id)
+                .bind(&v.pass_id)
+                .bind(program_id)
+                .bind(distributor_id)
+                .bind(v.position)
+                .bind(&v.code)
+                .bind(&v.key_id)
+                .bind(v.value_cents)
+                .bind(&v.expires_on)
+                .bind(&v.redeemable_until)
+                .bind(&v.status);
+        }
+        query.execute(&mut *conn).await?;
     }
-    query.execute(&mut *conn).await?;
     Ok(())
 }
 

@@ -22,6 +22,7 @@ pub fn router() -> Router<AppState> {
             get(invitation_form).post(accept_invitation),
         )
         .route("/espace", get(space))
+        .route("/mot-de-passe-oublie", get(forgot_form).post(forgot))
 }
 
 #[derive(Template)]
@@ -67,21 +68,27 @@ async fn login(
         }
     }
     let mut tx = state.db.begin().await?;
-    let user = match crate::users::login(&mut tx, &data.email, &data.password, now).await {
-        Ok(user) => user,
-        Err(e @ Error::Unprocessable { .. }) => {
-            tx.commit().await?;
-            for key in &keys {
-                state.logins.record(key, now);
+    let user =
+        match crate::users::login(&mut tx, &state.config, &data.email, &data.password, now).await {
+            Ok(user) => user,
+            Err(e @ Error::Unprocessable { .. }) => {
+                tx.commit().await?;
+                for key in &keys {
+                    state.logins.record(key, now);
+                }
+                return page(Login {
+                    l: Layout::new(&state, &visitor, "Connexion à l'espace professionnel"),
+                    email: data.email,
+                    error: Some(e.public_message()),
+                });
             }
-            return page(Login {
-                l: Layout::new(&state, &visitor, "Connexion à l'espace professionnel"),
-                email: data.email,
-                error: Some(e.public_message()),
-            });
-        }
-        Err(e) => return Err(e.into()),
-    };
+            Err(e @ Error::RateLimited { .. }) => {
+                // Keep the audit entry of the refused attempt.
+                tx.commit().await?;
+                return Err(e.into());
+            }
+            Err(e) => return Err(e.into()),
+        };
     let session = crate::users::start_session(&mut tx, &user.id, now).await?;
     let org = crate::orgs::find(&mut tx, &user.org_id)
         .await?
@@ -180,5 +187,82 @@ async fn space(visitor: Visitor) -> WebResult {
             super::session::home_of(s.org.kind).into(),
         )),
         None => Err(WebError::Redirect("/connexion".into())),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "auth/forgot.html")]
+struct Forgot {
+    l: Layout,
+    sent: bool,
+}
+
+async fn forgot_form(State(state): State<AppState>, visitor: Visitor) -> WebResult {
+    page(Forgot {
+        l: Layout::new(&state, &visitor, "Mot de passe oublié"),
+        sent: false,
+    })
+}
+
+#[derive(Deserialize)]
+struct ForgotForm {
+    email: String,
+}
+
+/// Sends a one-time link if the account exists; the answer is the same page either way, so it
+/// tells nobody which addresses have an account. Limited per address and per e-mail.
+async fn forgot(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    Form { visitor, data }: Form<ForgotForm>,
+) -> WebResult {
+    let now = state.clock.now();
+    let email = data.email.trim().to_lowercase();
+    for key in [format!("reset-ip:{ip}"), format!("reset-account:{email}")] {
+        if let Some(retry_after_secs) = state.logins.check_and_record(&key, now) {
+            return Err(Error::RateLimited { retry_after_secs }.into());
+        }
+    }
+    let mut tx = state.db.begin().await?;
+    if let Some((user, token)) = crate::users::request_reset(&mut tx, &email, now).await? {
+        crate::mail::enqueue(&mut tx, &reset_mail(&state, &user, &token), now).await?;
+        crate::audit::origin::set_user(&user.id);
+        crate::audit::record(
+            &mut tx,
+            &crate::clock::format_ts(now),
+            Some(&user.org_id),
+            "password.reset_requested",
+            Some(&user.id),
+            "lien envoyé par e-mail",
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    page(Forgot {
+        l: Layout::new(&state, &visitor, "Mot de passe oublié"),
+        sent: true,
+    })
+}
+
+fn reset_mail(state: &AppState, user: &crate::users::User, token: &str) -> crate::mail::Outgoing {
+    let url = state.config.public_url.trim_end_matches('/');
+    crate::mail::Outgoing {
+        to: user.email.clone(),
+        subject: "Choisir un nouveau mot de passe pour le Pass numérique".into(),
+        text_body: format!(
+            "Bonjour {name},\n\n\
+             Vous avez demandé à changer le mot de passe de votre compte ({email}). \
+             Pour en choisir un nouveau, ouvrez ce lien. Il ne sert qu'une fois et n'est \
+             valable qu'une heure :\n\
+             {url}/invitation/{token}\n\n\
+             Vous n'avez rien demandé ? Ignorez ce message : votre mot de passe ne change pas.\n\
+             Besoin d'aide ? Appelez le {phone} ou écrivez à {help}.\n",
+            name = user.name,
+            email = user.email,
+            phone = state.config.helpline_phone,
+            help = state.config.helpline_email,
+        ),
+        html_body: None,
+        attachments: Vec::new(),
     }
 }

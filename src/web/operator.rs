@@ -35,6 +35,7 @@ pub fn router() -> Router<AppState> {
         .route("/operateur/organisations/{id}/qualification", post(qualify))
         .route("/operateur/organisations/{id}/jetons", post(new_token))
         .route("/operateur/journal", get(journal))
+        .route("/operateur/lieux", get(places_page).post(import_places))
         .route("/operateur/reglements", get(batches).post(prepare))
         .route("/operateur/reglements/{id}", get(batch))
         .route("/operateur/reglements/{id}/approuver", post(approve))
@@ -44,6 +45,59 @@ pub fn router() -> Router<AppState> {
 }
 
 const JOURNAL_PAGE: i64 = 50;
+
+// ---------------------------------------------------------------- places
+
+#[derive(Template)]
+#[template(path = "operator/places.html")]
+struct PlacesPage {
+    l: Layout,
+    section: &'static str,
+    total: i64,
+    report: Option<crate::places::ImportReport>,
+}
+
+async fn render_places(
+    state: &AppState,
+    visitor: &Visitor,
+    report: Option<crate::places::ImportReport>,
+) -> WebResult {
+    let mut conn = state.db.read.acquire().await?;
+    page(PlacesPage {
+        l: Layout::new(state, visitor, "Lieux de médiation"),
+        section: "lieux",
+        total: crate::places::count(&mut conn).await?,
+        report,
+    })
+}
+
+async fn places_page(State(state): State<AppState>, visitor: Visitor) -> WebResult {
+    require_operator(&visitor)?;
+    render_places(&state, &visitor, None).await
+}
+
+#[derive(Deserialize)]
+struct ImportForm {
+    #[serde(default)]
+    csv: String,
+}
+
+/// Imports pasted CSV in the national standard: valid rows in, rejected rows listed.
+async fn import_places(
+    State(state): State<AppState>,
+    Form { visitor, data }: Form<ImportForm, 2048>,
+) -> WebResult {
+    let operator = require_operator(&visitor)?;
+    let report = crate::places::import_file(
+        &state.db,
+        data.csv.as_bytes(),
+        Some(&operator.org.id),
+        state.clock.now(),
+    )
+    .await?;
+    // Partly valid files are a normal outcome: the page says what went in and what did not.
+    render_places(&state, &visitor, Some(report)).await
+}
 
 fn require_operator(visitor: &Visitor) -> Result<Arc<Signed>, WebError> {
     SignedIn::require(visitor, OrgKind::Operator)
@@ -712,6 +766,9 @@ fn action_label(action: &str) -> Option<&'static str> {
         "organization.created" => "Organisation créée",
         "site.qualified" => "Lieu qualifié",
         "site.suspended" => "Lieu suspendu",
+        "place.qualified" => "Adresse d'un lieu qualifiée",
+        "place.suspended" => "Adresse d'un lieu suspendue",
+        "places.imported" => "Lieux importés (standard national)",
         SUSPENSION_REASON => "Motif de la suspension",
         "bank_account.changed" => "Coordonnées bancaires changées",
         "user.invited" => "Personne invitée",
@@ -722,13 +779,23 @@ fn action_label(action: &str) -> Option<&'static str> {
         "settlement.paid" => "Lot payé",
         "settlement.line_rejected" => "Virement rejeté par la banque",
         "program.closed" => "Programme clôturé",
+        "pass.issued" => "Carnet émis",
+        "pass.cancelled" => "Carnet annulé",
+        "redemption.created" => "Chèque encaissé",
+        "redemption.undone" => "Encaissement annulé",
+        "key.rotated" => "Nouvelle clé de signature",
+        "login.succeeded" => "Connexion",
+        "login.failed" => "Connexion refusée",
+        "login.locked" => "Compte verrouillé",
+        "login.refused_locked" => "Connexion à un compte verrouillé",
+        "password.reset_requested" => "Lien de nouveau mot de passe envoyé",
         _ => return None,
     })
 }
 
 /// The detail as stored, with the qualification dates and organisation kinds in French.
 fn detail_text(action: &str, detail: &str) -> String {
-    if action.starts_with("site.") {
+    if action.starts_with("site.") || action.starts_with("place.") {
         if let Some(date) = detail.strip_prefix("until ") {
             let date = date.parse::<Date>().ok().map(long_date);
             return match (action, date) {
@@ -851,9 +918,12 @@ struct Journal {
     total: i64,
     previous: Option<String>,
     next: Option<String>,
+    /// Entries chained so far, and waiting to be.
+    sealed: i64,
+    unsealed: i64,
 }
 
-const ACTION_PREFIXES: [(&str, &str); 8] = [
+const ACTION_PREFIXES: [(&str, &str); 12] = [
     ("", "Toutes les actions"),
     ("organization.", "Création d'organisations"),
     ("site.", "Qualification des lieux"),
@@ -862,6 +932,10 @@ const ACTION_PREFIXES: [(&str, &str); 8] = [
     ("bank_account.", "Coordonnées bancaires"),
     ("settlement.", "Règlements"),
     ("program.", "Programmes"),
+    ("pass.", "Carnets"),
+    ("redemption.", "Encaissements"),
+    ("login.", "Connexions"),
+    ("key.", "Clés de signature"),
 ];
 
 fn journal_url(action: &str, subject: &str, page: i64) -> String {
@@ -910,6 +984,7 @@ async fn journal(
     )
     .await?;
     let rows = journal_rows(&mut conn, &operator.org, &entries).await?;
+    let (sealed, unsealed) = crate::audit::chain::status(&mut conn).await?;
     let mut actions: Vec<Choice> = ACTION_PREFIXES
         .iter()
         .map(|(value, label)| Choice {
@@ -937,6 +1012,8 @@ async fn journal(
         page: page_no,
         pages,
         total,
+        sealed,
+        unsealed,
     })
 }
 

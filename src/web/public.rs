@@ -8,7 +8,7 @@ use crate::error::Error;
 use crate::fr::long_date_text;
 use crate::http::extract::ClientIp;
 use crate::http::AppState;
-use crate::sites::PublicSite;
+use crate::places::{self, standard, Found, Search};
 use crate::vouchers::PublicBalance;
 use askama::Template;
 use axum::extract::{Path, Query, State};
@@ -93,6 +93,9 @@ async fn balance(
 #[derive(Deserialize)]
 struct PlaceQuery {
     q: Option<String>,
+    aide: Option<String>,
+    accueil: Option<String>,
+    ouvert: Option<String>,
 }
 
 #[derive(Template)]
@@ -100,9 +103,15 @@ struct PlaceQuery {
 struct Finder {
     l: Layout,
     q: String,
+    service: String,
+    support: String,
+    open_now: bool,
+    services: &'static [&'static str],
+    supports: &'static [&'static str],
     error: Option<String>,
-    sites: Vec<PublicSite>,
+    sites: Vec<Found>,
     searched: bool,
+    near_first: bool,
 }
 
 async fn finder(
@@ -111,17 +120,35 @@ async fn finder(
     Query(p): Query<PlaceQuery>,
 ) -> WebResult {
     let q = p.q.unwrap_or_default().trim().to_string();
+    let search = Search {
+        area: q.clone(),
+        service: p.aide.filter(|s| standard::SERVICES.contains(&s.as_str())),
+        support: p
+            .accueil
+            .filter(|s| standard::SPECIFIC_SUPPORT.contains(&s.as_str())),
+        open_now: p.ouvert.is_some_and(|o| !o.is_empty()),
+        near: None,
+    };
     let mut view = Finder {
         l: Layout::new(&state, &visitor, "Trouver un lieu près de chez moi"),
         q: q.clone(),
+        service: search.service.clone().unwrap_or_default(),
+        support: search.support.clone().unwrap_or_default(),
+        open_now: search.open_now,
+        services: standard::SERVICES,
+        supports: standard::SPECIFIC_SUPPORT,
         error: None,
         sites: Vec::new(),
         searched: !q.is_empty(),
+        near_first: false,
     };
     if !q.is_empty() {
         let mut conn = state.db.read.acquire().await?;
-        match crate::sites::find_qualified(&mut conn, &q, state.clock.today(), 50).await {
-            Ok(sites) => view.sites = sites,
+        match places::search(&mut conn, &search, state.clock.now(), 50).await {
+            Ok(sites) => {
+                view.near_first = sites.iter().any(|s| s.distance_km.is_some());
+                view.sites = sites
+            }
             Err(e @ Error::Unprocessable { .. }) => view.error = Some(e.public_message()),
             Err(e) => return Err(e.into()),
         }

@@ -88,6 +88,7 @@ pub async fn load_visitor(
     if let Some(token) = &session_token {
         if let Ok(mut conn) = state.db.read.acquire().await {
             if let Ok(Some(s)) = crate::users::session(&mut conn, token, state.clock.now()).await {
+                crate::audit::origin::set_user(&s.user.id);
                 signed = Some(Arc::new(s));
             }
         }
@@ -142,8 +143,8 @@ impl SignedIn {
     }
 }
 
-/// A submitted form whose CSRF token matches the visitor's.
-pub struct Form<T> {
+/// A submitted form whose CSRF token matches the visitor's, of at most `LIMIT_KIB` kibibytes.
+pub struct Form<T, const LIMIT_KIB: usize = 64> {
     pub visitor: Visitor,
     pub data: T,
 }
@@ -153,7 +154,7 @@ struct CsrfField {
     csrf: Option<String>,
 }
 
-impl<T: DeserializeOwned> FromRequest<AppState> for Form<T> {
+impl<T: DeserializeOwned, const LIMIT_KIB: usize> FromRequest<AppState> for Form<T, LIMIT_KIB> {
     type Rejection = WebError;
 
     async fn from_request(req: Request, _: &AppState) -> Result<Self, WebError> {
@@ -162,9 +163,11 @@ impl<T: DeserializeOwned> FromRequest<AppState> for Form<T> {
             .get::<Visitor>()
             .cloned()
             .unwrap_or_default();
-        let bytes = axum::body::to_bytes(req.into_body(), 64 * 1024)
+        let bytes = axum::body::to_bytes(req.into_body(), LIMIT_KIB * 1024)
             .await
-            .map_err(|_| Error::TooLarge { limit_kib: 64 })?;
+            .map_err(|_| Error::TooLarge {
+                limit_kib: LIMIT_KIB,
+            })?;
         let sent: CsrfField =
             serde_urlencoded::from_bytes(&bytes).unwrap_or(CsrfField { csrf: None });
         let ok = sent

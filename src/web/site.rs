@@ -202,6 +202,7 @@ async fn redeem(
     {
         Ok(r) => {
             tx.commit().await?;
+            crate::metrics::redeemed();
             let window = SignedDuration::from_hours(state.config.undo_window_hours);
             render(
                 &state,
@@ -215,6 +216,7 @@ async fn redeem(
         }
         Err(e) if e.status().is_client_error() && e.status().as_u16() != 429 => {
             drop(tx);
+            crate::metrics::refused(e.code());
             if e.code() == "invalid_code" {
                 for key in &limit_keys {
                     state.invalid_codes.record(key, now);

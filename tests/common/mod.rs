@@ -4,6 +4,7 @@
 
 #![allow(dead_code)]
 pub mod browser;
+pub mod faults;
 pub mod mime;
 pub mod pdf;
 pub mod smtp;

@@ -1,0 +1,542 @@
+//! Bulk figures of issue 6 at a million cheques, each beside the storage floor it depends on:
+//!
+//! * issuance of 100,000 carnets of 10 through `POST /api/v1/passes/batch` (1,000 carnets per
+//!   request, QR payloads signed in the answers), beside a bare multi-row INSERT of as many rows
+//!   into a table shaped like `vouchers`;
+//! * the PDF of 1,000 of those carnets;
+//! * a settlement batch over 1,000,000 redemptions (1,000 sites): batch, approval, SEPA file and
+//!   every site's statement;
+//! * a programme's reconciliation figures over those cheques.
+//!
+//! `cargo bench --bench bulk` runs on SQLite (a fresh file in the temp directory);
+//! `PASSNUM_BENCH_POSTGRES_URL=postgres://…/postgres` adds PostgreSQL (a database created and
+//! dropped for the run). `PASSNUM_BENCH_CARNETS` scales the run down (default 100000).
+//!
+//! The million redemptions are set up with three SQL statements and one ledger posting per site
+//! rather than a million HTTP requests: the redemption path has its own bench
+//! (`benches/redemption.rs`); here only settlement is measured.
+
+use anyhow::Context;
+use passnum::clock::SystemClock;
+use passnum::config::Config;
+use passnum::db::Backend;
+use passnum::http::AppState;
+use passnum::ledger::{Account, Kind, Transfer};
+use passnum::orgs::{self, NewOrganization, Organization, QualificationChange};
+use passnum::programs::{self, NewAllocation, NewFunding, NewProgram};
+use passnum::sites::NewBankAccount;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+const BENCH_KEYS: &str = "B1:QkVOQ0hCRU5DSEJFTkNIQkVOQ0hCRU5DSEJFTkNIISE=";
+const CARNETS_PER_REQUEST: usize = 1000;
+const SITES: usize = 1000;
+const ISSUING_CLIENTS: usize = 2;
+
+fn main() -> anyhow::Result<()> {
+    let carnets: usize = std::env::var("PASSNUM_BENCH_CARNETS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(100_000);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    println!("# bulk bench: {carnets} carnets of 10 cheques, {SITES} sites");
+    println!("machine: {}", machine_line());
+    runtime.block_on(async {
+        let dir = std::env::temp_dir().join(format!("passnum-bulk-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir)?;
+        let url = format!("sqlite://{}", dir.join("bench.db").display());
+        let result = run("SQLite", Backend::Sqlite, &url, carnets).await;
+        std::fs::remove_dir_all(&dir).ok();
+        result?;
+        if let Ok(admin) = std::env::var("PASSNUM_BENCH_POSTGRES_URL") {
+            let name = format!(
+                "passnum_bench_{}",
+                &uuid::Uuid::new_v4().simple().to_string()[..12]
+            );
+            let admin_pool = sqlx::PgPool::connect(&admin).await?;
+            sqlx::query(&format!("CREATE DATABASE {name}"))
+                .execute(&admin_pool)
+                .await?;
+            let (base, _) = admin
+                .rsplit_once('/')
+                .context("PostgreSQL URL without a database")?;
+            let result = run(
+                "PostgreSQL",
+                Backend::Postgres,
+                &format!("{base}/{name}"),
+                carnets,
+            )
+            .await;
+            sqlx::query(&format!("DROP DATABASE {name} WITH (FORCE)"))
+                .execute(&admin_pool)
+                .await?;
+            result?;
+        }
+        anyhow::Ok(())
+    })
+}
+
+struct World {
+    operator: Organization,
+    distributor_token: String,
+    program_id: String,
+}
+
+async fn run(name: &str, backend: Backend, url: &str, carnets: usize) -> anyhow::Result<()> {
+    let mut config = Config::defaults();
+    config.database_url = url.to_string();
+    config.signing_keys = Some(BENCH_KEYS.into());
+    let state = passnum::start(config, Arc::new(SystemClock)).await?;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let base = format!("http://{}", listener.local_addr()?);
+    let server = tokio::spawn(passnum::http::serve(listener, state.clone()));
+    let world = setup(&state, carnets).await?;
+    println!("\n## {name} ({backend:?})");
+
+    // The floor: the same number of voucher-shaped rows, multi-row INSERTs, 10,000 rows per
+    // transaction (the batch path's shape).
+    let cheques = carnets * 10;
+    let floor = floor_insert(&state, cheques).await?;
+    println!(
+        "floor: {cheques} voucher-shaped rows inserted in {:.2} s ({:.0} rows/s)",
+        floor.as_secs_f64(),
+        cheques as f64 / floor.as_secs_f64()
+    );
+
+    // Issuance over HTTP.
+    let started = Instant::now();
+    let requests = carnets.div_ceil(CARNETS_PER_REQUEST);
+    let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let mut clients = Vec::new();
+    for _ in 0..ISSUING_CLIENTS {
+        let (base, token, program_id, next) = (
+            base.clone(),
+            world.distributor_token.clone(),
+            world.program_id.clone(),
+            next.clone(),
+        );
+        clients.push(tokio::spawn(async move {
+            let client = reqwest::Client::new();
+            let mut first_ids = Vec::new();
+            loop {
+                let n = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                if n >= requests {
+                    return anyhow::Ok(first_ids);
+                }
+                let size = CARNETS_PER_REQUEST.min(carnets - n * CARNETS_PER_REQUEST);
+                let batch: Vec<_> = (0..size)
+                    .map(|i| serde_json::json!({"cheques": 10, "beneficiary_ref": format!("B-{n}-{i}")}))
+                    .collect();
+                let response = client
+                    .post(format!("{base}/api/v1/passes/batch"))
+                    .bearer_auth(&token)
+                    .json(&serde_json::json!({"program_id": program_id, "carnets": batch}))
+                    .send()
+                    .await?;
+                anyhow::ensure!(response.status() == 201, "batch {n}: {}", response.status());
+                let passes: Vec<serde_json::Value> = response.json().await?;
+                anyhow::ensure!(passes.len() == size, "batch {n} came back short");
+                anyhow::ensure!(
+                    passes[size - 1]["vouchers"][9]["qr_payload"]
+                        .as_str()
+                        .is_some_and(|p| p.starts_with("PN1.")),
+                    "batch {n}: cheques are not signed"
+                );
+                if n == 0 {
+                    first_ids = passes.iter().map(|p| p["id"].as_str().unwrap_or_default().to_string()).collect();
+                }
+            }
+        }));
+    }
+    let mut first_ids = Vec::new();
+    for c in clients {
+        first_ids.extend(c.await??);
+    }
+    let issuance = started.elapsed();
+    println!(
+        "issuance: {cheques} cheques ({carnets} carnets, {requests} requests of {CARNETS_PER_REQUEST}, {ISSUING_CLIENTS} clients) in {:.2} s ({:.0} cheques/s, {:.0} % of the floor's rate)",
+        issuance.as_secs_f64(),
+        cheques as f64 / issuance.as_secs_f64(),
+        100.0 * floor.as_secs_f64() / issuance.as_secs_f64()
+    );
+
+    // PDF of 1,000 carnets.
+    let mut conn = state.db.read.acquire().await?;
+    let today = state.clock.today();
+    let distributor = orgs::authenticate(&mut conn, &world.distributor_token).await?;
+    let mut passes = Vec::new();
+    for id in first_ids.iter().take(1000) {
+        passes.push(
+            passnum::vouchers::get(&mut conn, &state.keyring, &distributor, id, today).await?,
+        );
+    }
+    drop(conn);
+    let started = Instant::now();
+    let printed: Vec<_> = passes
+        .iter()
+        .map(|p| {
+            passnum::vouchers::print::carnet(
+                p,
+                "Pass numérique (bench)",
+                "Distributeur",
+                &state.config,
+            )
+        })
+        .collect();
+    let pdf = passnum::pdf::carnets(&printed);
+    let pdf_time = started.elapsed();
+    println!(
+        "pdf: {} carnets in {:.2} s ({} KiB)",
+        printed.len(),
+        pdf_time.as_secs_f64(),
+        pdf.len() / 1024
+    );
+
+    // A million redemptions, then one settlement batch over them.
+    let started = Instant::now();
+    redeem_everything(&state, &world).await?;
+    println!(
+        "set-up: every cheque redeemed by SQL in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    let started = Instant::now();
+    let now = state.clock.now();
+    let mut tx = state.db.begin().await?;
+    let batch = passnum::settlement::create(
+        &mut tx,
+        &world.operator,
+        passnum::settlement::NewBatch {
+            until: today.to_string(),
+        },
+        now,
+        jiff::SignedDuration::ZERO,
+    )
+    .await?;
+    tx.commit().await?;
+    let created = started.elapsed();
+    let mut tx = state.db.begin().await?;
+    passnum::settlement::approve(&mut tx, &world.operator, &batch.batch.id, now).await?;
+    tx.commit().await?;
+    let mut tx = state.db.begin().await?;
+    let sepa = passnum::settlement::export_sepa(
+        &mut tx,
+        &world.operator,
+        &batch.batch.id,
+        now,
+        &state.config,
+    )
+    .await?;
+    tx.commit().await?;
+    let exported = started.elapsed();
+    let mut conn = state.db.read.acquire().await?;
+    let mut statement_bytes = 0;
+    for line in &batch.lines {
+        let report = passnum::settlement::site_statement(
+            &mut conn,
+            &world.operator,
+            &batch.batch.id,
+            &line.site_id,
+        )
+        .await?;
+        statement_bytes += report.pdf().len();
+    }
+    drop(conn);
+    let settled = started.elapsed();
+    let redemptions: i64 = batch.lines.iter().map(|l| l.redemptions).sum();
+    println!(
+        "settlement: {redemptions} redemptions, {} lines: batch {:.2} s, + approval and SEPA file ({} KiB) {:.2} s, + {} PDF statements ({} KiB) {:.2} s in all",
+        batch.lines.len(),
+        created.as_secs_f64(),
+        sepa.len() / 1024,
+        exported.as_secs_f64(),
+        batch.lines.len(),
+        statement_bytes / 1024,
+        settled.as_secs_f64()
+    );
+
+    // Reconciliation, read from maintained balances.
+    let program = {
+        let mut conn = state.db.read.acquire().await?;
+        programs::find(&mut conn, &world.program_id)
+            .await?
+            .context("programme")?
+    };
+    let mut times = Vec::new();
+    for _ in 0..50 {
+        let mut conn = state.db.read.acquire().await?;
+        let started = Instant::now();
+        let r =
+            passnum::ledger::reconciliation(&mut conn, &program.id, program.budget_cents).await?;
+        times.push(started.elapsed());
+        anyhow::ensure!(r.identity_holds(), "reconciliation identity");
+    }
+    times.sort();
+    println!(
+        "reconciliation over {cheques} cheques: p50 {:.2} ms, max {:.2} ms (50 runs)",
+        ms(times[times.len() / 2]),
+        ms(times[times.len() - 1])
+    );
+    let mut conn = state.db.read.acquire().await?;
+    let verified = passnum::ledger::verify(&mut conn).await?;
+    println!(
+        "ledger verify: {}",
+        if verified.is_ok() { "ok" } else { "PROBLEMS" }
+    );
+    anyhow::ensure!(verified.is_ok(), "{:?}", verified.problems);
+    drop(conn);
+    server.abort();
+    Ok(())
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+async fn org(
+    conn: &mut passnum::db::Conn,
+    kind: &str,
+    name: &str,
+    now: jiff::Timestamp,
+) -> anyhow::Result<(Organization, String)> {
+    let id = orgs::create(
+        conn,
+        NewOrganization {
+            kind: kind.into(),
+            name: name.into(),
+            siret: (kind == "site").then(|| "73282932000074".into()),
+            department: Some("33".into()),
+            postcode: Some("33000".into()),
+        },
+        now,
+    )
+    .await?;
+    let token = orgs::create_token(conn, &id, now).await?;
+    let org = orgs::find(conn, &id)
+        .await?
+        .context("organisation vanished")?;
+    Ok((org, token))
+}
+
+async fn setup(state: &AppState, carnets: usize) -> anyhow::Result<World> {
+    let now = state.clock.now();
+    let today = state.clock.today();
+    let mut tx = state.db.begin().await?;
+    let (operator, _) = org(&mut tx, "operator", "Opérateur", now).await?;
+    let (funder, _) = org(&mut tx, "funder", "Département de la Gironde", now).await?;
+    let (distributor, distributor_token) = org(&mut tx, "distributor", "CCAS", now).await?;
+    for s in 0..SITES {
+        let (site, _) = org(&mut tx, "site", &format!("Lieu {s}"), now).await?;
+        orgs::set_qualification(
+            &mut tx,
+            &operator.id,
+            &site.id,
+            QualificationChange {
+                status: "qualified".into(),
+                valid_until: Some(today.checked_add(jiff::ToSpan::year(1))?.to_string()),
+            },
+            now,
+        )
+        .await?;
+        passnum::sites::set_bank_account(
+            &mut tx,
+            &operator,
+            &site.id,
+            NewBankAccount {
+                iban: "FR7630006000011234567890189".into(),
+                bic: None,
+                holder: format!("Lieu {s}"),
+            },
+            now,
+        )
+        .await?;
+    }
+    let cents = carnets as i64 * 10 * 1000;
+    let program = programs::create(
+        &mut tx,
+        &funder,
+        NewProgram {
+            name: "Pass numérique (bench)".into(),
+            budget_cents: cents,
+            cheque_value_cents: None,
+            validity_days: None,
+            grace_days: None,
+            fee_rate_bp: None,
+            fee_per_cheque_cents: None,
+            department: Some("33".into()),
+        },
+        now,
+    )
+    .await?;
+    programs::record_funding(
+        &mut tx,
+        &funder,
+        &program.id,
+        NewFunding {
+            amount_cents: cents,
+            reference: "OP-BENCH-0001".into(),
+        },
+        now,
+    )
+    .await?;
+    programs::allocate(
+        &mut tx,
+        &funder,
+        &program.id,
+        NewAllocation {
+            distributor_id: distributor.id.clone(),
+            cheques: carnets as i64 * 10,
+        },
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(World {
+        operator,
+        distributor_token,
+        program_id: program.id,
+    })
+}
+
+async fn floor_insert(state: &AppState, rows: usize) -> anyhow::Result<Duration> {
+    let mut tx = state.db.begin().await?;
+    sqlx::query(
+        "CREATE TABLE bench_vouchers (id TEXT PRIMARY KEY, pass_id TEXT NOT NULL, \
+         program_id TEXT NOT NULL, distributor_id TEXT NOT NULL, position BIGINT NOT NULL, \
+         code TEXT NOT NULL UNIQUE, key_id TEXT NOT NULL, value_cents BIGINT NOT NULL, \
+         expires_on TEXT NOT NULL, redeemable_until TEXT NOT NULL, status TEXT NOT NULL)",
+    )
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query("CREATE INDEX bench_vouchers_pass ON bench_vouchers (pass_id, position)")
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    let started = Instant::now();
+    // The same statement sizes as the application's (small on SQLite, large on PostgreSQL).
+    let chunk = {
+        let conn = state.db.read.acquire().await?;
+        passnum::db::rows_per_insert(&conn, 11)
+    };
+    let sql = format!(
+        "INSERT INTO bench_vouchers (id, pass_id, program_id, distributor_id, position, code, \
+         key_id, value_cents, expires_on, redeemable_until, status) VALUES {}",
+        passnum::db::placeholders(chunk, 11)
+    );
+    let mut done = 0;
+    while done < rows {
+        let mut tx = state.db.begin().await?;
+        let mut in_tx = 0;
+        while in_tx < 10_000 && done < rows {
+            let mut q = sqlx::query(&sql);
+            for i in 0..chunk {
+                q = q
+                    .bind(uuid::Uuid::new_v4().to_string())
+                    .bind(uuid::Uuid::new_v4().to_string())
+                    .bind("program")
+                    .bind("distributor")
+                    .bind((i % 10 + 1) as i64)
+                    .bind(passnum::vouchers::codes::generate_code())
+                    .bind("K1")
+                    .bind(1000_i64)
+                    .bind("2027-11-23")
+                    .bind("2027-11-23")
+                    .bind("valid");
+            }
+            q.execute(&mut *tx).await?;
+            done += chunk;
+            in_tx += chunk;
+        }
+        tx.commit().await?;
+    }
+    Ok(started.elapsed())
+}
+
+/// Every valid cheque redeemed yesterday by one of the sites (round robin), with one ledger
+/// posting per site.
+async fn redeem_everything(state: &AppState, world: &World) -> anyhow::Result<()> {
+    let yesterday = state
+        .clock
+        .now()
+        .checked_sub(jiff::SignedDuration::from_hours(24))?;
+    let at = passnum::clock::format_ts(yesterday);
+    let mut tx = state.db.begin().await?;
+    let sites: Vec<(String,)> =
+        sqlx::query_as("SELECT id FROM organizations WHERE kind = 'site' ORDER BY id")
+            .fetch_all(&mut *tx)
+            .await?;
+    sqlx::query("CREATE TABLE bench_site_numbers (n BIGINT PRIMARY KEY, site_id TEXT NOT NULL)")
+        .execute(&mut *tx)
+        .await?;
+    for (n, (site,)) in sites.iter().enumerate() {
+        sqlx::query("INSERT INTO bench_site_numbers (n, site_id) VALUES ($1, $2)")
+            .bind(n as i64)
+            .bind(site)
+            .execute(&mut *tx)
+            .await?;
+    }
+    // Row numbers spread the cheques over the sites.
+    sqlx::query(
+        "INSERT INTO redemptions (id, voucher_id, site_id, program_id, distributor_id, \
+         value_cents, service, minutes, redeemed_at) \
+         SELECT v.id, v.id, s.site_id, v.program_id, v.distributor_id, v.value_cents, \
+                'individual_help', 60, $1 \
+         FROM (SELECT id, program_id, distributor_id, value_cents, \
+                      ROW_NUMBER() OVER (ORDER BY id) AS rn \
+               FROM vouchers WHERE status = 'valid') v \
+         JOIN bench_site_numbers s ON s.n = v.rn % $2",
+    )
+    .bind(&at)
+    .bind(sites.len() as i64)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query("UPDATE vouchers SET status = 'redeemed' WHERE status = 'valid'")
+        .execute(&mut *tx)
+        .await?;
+    let totals: Vec<(String, String, i64)> = sqlx::query_as(
+        "SELECT site_id, distributor_id, CAST(SUM(value_cents) AS BIGINT) FROM redemptions \
+         GROUP BY site_id, distributor_id",
+    )
+    .fetch_all(&mut *tx)
+    .await?;
+    for (site, distributor, cents) in totals {
+        passnum::ledger::post(
+            &mut tx,
+            &world.program_id,
+            Kind::Redemption,
+            &format!("bench:{site}"),
+            Transfer {
+                from: Account::Outstanding(&distributor),
+                to: Account::Redeemed(&site),
+                amount_cents: cents,
+            },
+            &at,
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+fn machine_line() -> String {
+    let cpus = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let model = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split(':').nth(1))
+                .map(|m| m.trim().to_string())
+        })
+        .unwrap_or_default();
+    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    format!(
+        "{cpus} CPUs, {model}, load {}",
+        load.split_whitespace()
+            .take(3)
+            .collect::<Vec<_>>()
+            .join(" ")
+    )
+}

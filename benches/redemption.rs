@@ -1,0 +1,1691 @@
+//! `cargo bench --bench redemption`: redemption throughput and latency, public page weight and
+//! time, and resident memory, each measured beside the storage floor it depends on, in the same
+//! run, on SQLite and (when `PASSNUM_BENCH_POSTGRES_URL` names a server) on PostgreSQL.
+//!
+//! The machines this runs on are small and shared, so absolute figures are noisy: every figure is
+//! printed with the floor measured a few seconds earlier in the same process, and the ratio
+//! between them is what to compare across runs. See BENCHMARKS.md for the method and analysis.
+//!
+//! Environment:
+//! - `PASSNUM_BENCH_POSTGRES_URL`: an administrative URL (e.g.
+//!   `postgres://postgres:postgres@127.0.0.1:5432/postgres`); a fresh `passnum_bench_<random>`
+//!   database is created there and dropped at the end.
+//! - `PASSNUM_BENCH_SECS`: seconds per measured step (default 3).
+//! - `PASSNUM_BENCH_ONLY`: `sqlite` or `postgres` to run one database only.
+//!
+//! Each database is measured in a child process of its own (this binary run again with
+//! `PASSNUM_BENCH_CHILD`), so memory figures do not carry the other's. In it, the server runs
+//! like in the integration tests: the real configuration path (`passnum::start`) and router
+//! (`passnum::http::serve`) on a random local port; the HTTP clients (one kept-alive reqwest
+//! client per simulated site) run on a tokio runtime of their own, like a load generator would.
+//!
+//! Steps, per database: set-up through the domain functions (organisations, one programme,
+//! 38,000 cheques in carnets of 10); the storage floor and its variants on the application's
+//! write pool; `/healthz` as the HTTP floor; the redemption transaction called in process
+//! (`run_write` + `redemption::redeem`, no HTTP); redemption over HTTP at 1, 8 and 64 clients and
+//! with cheques of 16 distributors; public page sizes and sequential times; memory; and
+//! `ledger::verify` to check nothing was lost. Every load is a closed loop for a fixed time.
+
+use anyhow::Context as _;
+use passnum::clock::SystemClock;
+use passnum::config::Config;
+use passnum::db::Backend;
+use passnum::http::AppState;
+use passnum::orgs::{self, NewOrganization, Organization, QualificationChange};
+use passnum::programs::{self, NewAllocation, NewFunding, NewProgram};
+use passnum::vouchers::{self, NewPass};
+use std::future::Future;
+use std::ops::Range;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// One signing key, inline, so the bench writes no keys file.
+const BENCH_KEYS: &str = "B1:QkVOQ0hCRU5DSEJFTkNIQkVOQ0hCRU5DSEJFTkNIISE=";
+
+/// Concurrency levels of the floor and of redemption over HTTP.
+const LEVELS: [usize; 3] = [1, 8, 64];
+
+/// Sites redeeming: one per client at the highest level, so each client has its own
+/// `redeemed:S` ledger account and only the distributor's rows are shared.
+const SITES: usize = 64;
+
+/// Cheques of the main distributor, in carnets of 10, for redemption over HTTP (the brief's
+/// 20,000) and for the same transaction called in process (no HTTP).
+const HTTP_SLICES: [usize; 3] = [3_000, 7_000, 10_000];
+const DOMAIN_SLICES: [usize; 2] = [2_000, 8_000];
+/// Distributors and cheques each for the "spread" variant (no single hot distributor row).
+const SPREAD_DISTRIBUTORS: usize = 16;
+const SPREAD_CHEQUES_EACH: usize = 500;
+/// Statements a redemption runs between BEGIN and COMMIT: idempotency claim, cheque UPDATE,
+/// redemption INSERT, two ledger balance and two ledger flow updates, ledger transaction and
+/// two entries, idempotency save.
+const REDEMPTION_STATEMENTS: usize = 11;
+/// Rows of the floor's scratch table.
+const FLOOR_ROWS: usize = 200_000;
+/// Sequential requests per public page for the server-time figure.
+const PAGE_REQUESTS: usize = 1_000;
+
+type BoxFut = Pin<Box<dyn Future<Output = Result<(), String>> + Send>>;
+/// One unit of work of a load: (client index, item index) → done or an error message.
+type Job = Arc<dyn Fn(usize, usize) -> BoxFut + Send + Sync>;
+
+fn main() -> anyhow::Result<()> {
+    // `cargo bench` passes `--bench`; this binary takes no arguments of its own.
+    let secs: f64 = std::env::var("PASSNUM_BENCH_SECS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .filter(|s: &f64| *s > 0.0)
+        .unwrap_or(3.0);
+    let postgres = std::env::var("PASSNUM_BENCH_POSTGRES_URL")
+        .ok()
+        .filter(|u| !u.is_empty());
+    if let Ok(backend) = std::env::var(CHILD) {
+        // One database per process, so that memory figures of one do not carry the other's.
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()?;
+        return runtime.block_on(async {
+            let report = match backend.as_str() {
+                "sqlite" => run_backend(Backend::Sqlite, None, secs).await?,
+                _ => run_backend(Backend::Postgres, postgres.as_deref(), secs).await?,
+            };
+            report.print();
+            println!("\n### Summary: {}", report.name);
+            report.summary();
+            Ok(())
+        });
+    }
+
+    let only = std::env::var("PASSNUM_BENCH_ONLY").unwrap_or_default();
+    let started = Instant::now();
+    println!("# passnum redemption bench");
+    println!("{}", machine_line());
+    println!("load average before: {}", loadavg());
+    println!("build: {}; {secs} s per measured step", build_profile());
+    if postgres.is_none() {
+        println!("PASSNUM_BENCH_POSTGRES_URL is not set: PostgreSQL is skipped.");
+    }
+    let mut backends = Vec::new();
+    if only.is_empty() || only == "sqlite" {
+        backends.push("sqlite");
+    }
+    if postgres.is_some() && (only.is_empty() || only == "postgres") {
+        backends.push("postgres");
+    }
+    let mut summaries = Vec::new();
+    for backend in backends {
+        let output = run_child(backend)?;
+        if let Some(at) = output.find("\n### Summary: ") {
+            summaries.push(output[at + 1..].to_string());
+        }
+    }
+    println!("\n## Summary (targets of issue 6)");
+    for s in summaries {
+        print!("{s}");
+    }
+    println!(
+        "\nload average after: {}; total bench time {:.0} s",
+        loadavg(),
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+/// Set, with the database's name, in the child process that measures that database.
+const CHILD: &str = "PASSNUM_BENCH_CHILD";
+
+/// Runs this binary again for one database, passing its output through as it comes.
+fn run_child(backend: &str) -> anyhow::Result<String> {
+    use std::io::{BufRead, BufReader};
+    let mut child = std::process::Command::new(std::env::current_exe()?)
+        .env(CHILD, backend)
+        .stdout(std::process::Stdio::piped())
+        .spawn()?;
+    let mut output = String::new();
+    let stdout = child.stdout.take().context("child stdout")?;
+    for line in BufReader::new(stdout).lines() {
+        let line = line?;
+        println!("{line}");
+        output.push_str(&line);
+        output.push('\n');
+    }
+    let status = child.wait()?;
+    anyhow::ensure!(status.success(), "the {backend} bench failed ({status})");
+    Ok(output)
+}
+
+// ---------------------------------------------------------------------------------------------
+// One database
+// ---------------------------------------------------------------------------------------------
+
+struct Report {
+    name: &'static str,
+    detail: String,
+    setup_secs: f64,
+    cheques_issued: usize,
+    hmac_ns: f64,
+    floor: Vec<(usize, Load)>,
+    floor_hot: Vec<(&'static str, Load)>,
+    floor_held: Vec<(usize, Load)>,
+    floor_group: Load,
+    floor_padded: Vec<(usize, Load)>,
+    costs: StatementCosts,
+    http_floor: Load,
+    domain: Vec<(usize, Load)>,
+    http: Vec<(usize, Load)>,
+    spread: Load,
+    pages: Pages,
+    rss_start_kib: u64,
+    rss_started_kib: u64,
+    rss_idle_kib: u64,
+    rss_load_max_kib: u64,
+    rss_after_kib: u64,
+    hwm_kib: u64,
+    ledger_ok: bool,
+    ledger_secs: f64,
+}
+
+/// A fresh database, set up, measured, and removed.
+async fn run_backend(
+    backend: Backend,
+    admin_url: Option<&str>,
+    secs: f64,
+) -> anyhow::Result<Report> {
+    let name = format!("passnum_bench_{}", uuid::Uuid::new_v4().simple());
+    let (database_url, cleanup) = match backend {
+        Backend::Sqlite => {
+            let dir = std::env::temp_dir().join(&name);
+            std::fs::create_dir_all(&dir)?;
+            let url = format!("sqlite://{}", dir.join("bench.db").display());
+            (url, Cleanup::Dir(dir))
+        }
+        Backend::Postgres => {
+            let admin_url = admin_url.context("no PostgreSQL URL")?.to_string();
+            sqlx::any::install_default_drivers();
+            let mut admin = <sqlx::AnyConnection as sqlx::Connection>::connect(&admin_url)
+                .await
+                .context("cannot reach PASSNUM_BENCH_POSTGRES_URL")?;
+            sqlx::query(&format!("CREATE DATABASE {name}"))
+                .execute(&mut admin)
+                .await?;
+            let (base, _) = admin_url
+                .split('?')
+                .next()
+                .unwrap_or_default()
+                .rsplit_once('/')
+                .context("the PostgreSQL URL names no database")?;
+            (
+                format!("{base}/{name}"),
+                Cleanup::Postgres { admin_url, name },
+            )
+        }
+    };
+    eprintln!("[{backend:?}] database {database_url}");
+    let result = measure(backend, &database_url, secs).await;
+    if let Err(e) = cleanup.run().await {
+        eprintln!("cleanup failed: {e:#}");
+    }
+    result
+}
+
+enum Cleanup {
+    Dir(std::path::PathBuf),
+    Postgres { admin_url: String, name: String },
+}
+
+impl Cleanup {
+    async fn run(self) -> anyhow::Result<()> {
+        match self {
+            Cleanup::Dir(dir) => Ok(std::fs::remove_dir_all(dir)?),
+            Cleanup::Postgres { admin_url, name } => {
+                let mut admin =
+                    <sqlx::AnyConnection as sqlx::Connection>::connect(&admin_url).await?;
+                sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                    .execute(&mut admin)
+                    .await?;
+                Ok(())
+            }
+        }
+    }
+}
+
+async fn measure(backend: Backend, database_url: &str, secs: f64) -> anyhow::Result<Report> {
+    let mut config = Config::defaults();
+    config.database_url = database_url.to_string();
+    config.signing_keys = Some(BENCH_KEYS.into());
+    config.invalid_code_limit = 1_000_000;
+    config.public_lookup_limit = 1_000_000;
+    let connections = config.db_connections;
+    let rss_start_kib = proc_status("VmRSS:");
+    let state = passnum::start(config, Arc::new(SystemClock)).await?;
+    let detail = match backend {
+        Backend::Sqlite => {
+            format!("one writer connection + {connections} readers, WAL, synchronous=NORMAL")
+        }
+        Backend::Postgres => {
+            let sync: String = sqlx::query_scalar(
+                "SELECT setting FROM pg_settings WHERE name = 'synchronous_commit'",
+            )
+            .fetch_one(&state.db.read)
+            .await?;
+            let version: String = sqlx::query_scalar("SHOW server_version")
+                .fetch_one(&state.db.read)
+                .await?;
+            format!("PostgreSQL {version}, one pool of {connections} connections, synchronous_commit={sync}")
+        }
+    };
+    let name = match backend {
+        Backend::Sqlite => "SQLite",
+        Backend::Postgres => "PostgreSQL",
+    };
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let base = format!("http://{}", listener.local_addr()?);
+    let server = tokio::spawn(passnum::http::serve(listener, state.clone()));
+    let rss_started_kib = proc_status("VmRSS:");
+
+    eprintln!("[{name}] setting up organisations, a programme and cheques");
+    let setup_started = Instant::now();
+    let world = setup(&state).await?;
+    let setup_secs = setup_started.elapsed().as_secs_f64();
+    let cheques_issued = world.main.len() + world.spread.len();
+    prepare_floor(&state).await?;
+    let rss_idle_kib = proc_status("VmRSS:");
+
+    // The signature check of a QR payload, in process.
+    let hmac_ns = {
+        let payload = &world.main[1].qr;
+        let n = 100_000;
+        let t = Instant::now();
+        for _ in 0..n {
+            std::hint::black_box(state.keyring.verify_payload(std::hint::black_box(payload)))
+                .map_err(|e| anyhow::anyhow!("payload does not verify: {e:?}"))?;
+        }
+        t.elapsed().as_nanos() as f64 / n as f64
+    };
+
+    // 1. The storage floor, on the application's own write pool.
+    let floor_rows = Arc::new(AtomicUsize::new(0));
+    let mut floor = Vec::new();
+    for clients in LEVELS {
+        eprintln!("[{name}] floor, {clients} tasks");
+        let job = floor_job(&state, Hot::No, 0, floor_rows.clone());
+        floor.push((clients, run_load(clients, secs, 0..FLOOR_ROWS, job).await));
+    }
+    // Where the floor's time goes, and what a row every transaction shares costs.
+    let costs = statement_costs(&state).await?;
+    eprintln!("[{name}] floor on a held connection, 1 task");
+    let mut floor_held = Vec::new();
+    {
+        let conn: HeldConnection =
+            Arc::new(tokio::sync::Mutex::new(state.db.write.acquire().await?));
+        for clients in [1] {
+            let job = floor_held_job(conn.clone(), floor_rows.clone());
+            floor_held.push((clients, run_load(clients, secs, 0..FLOOR_ROWS, job).await));
+        }
+    }
+    let mut floor_hot = Vec::new();
+    for (label, hot) in [("last", Hot::Last), ("first", Hot::First)] {
+        eprintln!("[{name}] floor with one shared row ({label}), 64 tasks");
+        let job = floor_job(&state, hot, 0, floor_rows.clone());
+        floor_hot.push((label, run_load(64, secs, 0..FLOOR_ROWS, job).await));
+    }
+    eprintln!("[{name}] floor with group commit, 64 tasks");
+    let floor_group = {
+        let job = floor_group_job(&state, floor_rows.clone());
+        run_load(64, secs, 0..FLOOR_ROWS, job).await
+    };
+    // As many statements as a redemption (11), none on a shared row.
+    let mut floor_padded = Vec::new();
+    for clients in [1, 64] {
+        eprintln!("[{name}] floor padded to {REDEMPTION_STATEMENTS} statements, {clients} tasks");
+        let job = floor_job(
+            &state,
+            Hot::No,
+            REDEMPTION_STATEMENTS - 2,
+            floor_rows.clone(),
+        );
+        floor_padded.push((clients, run_load(clients, secs, 0..FLOOR_ROWS, job).await));
+    }
+
+    // HTTP clients run on a runtime of their own, as a load generator in another process would:
+    // on the server's runtime their work would queue with the server's tasks.
+    let client_rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("bench-client")
+        .enable_all()
+        .build()?;
+    let on_clients = |load: Pin<Box<dyn Future<Output = Load> + Send>>| {
+        let handle = client_rt.spawn(load);
+        async move { handle.await.expect("client load") }
+    };
+
+    // The HTTP floor: the smallest JSON answer, through the same stack and clients.
+    let http_clients: Vec<reqwest::Client> =
+        (0..64).map(|_| http_client()).collect::<Result<_, _>>()?;
+    {
+        let (clients, base) = (http_clients.clone(), base.clone());
+        client_rt
+            .spawn(async move { warm_up(&clients, &base).await })
+            .await??;
+    }
+    eprintln!("[{name}] HTTP floor (/healthz), 64 clients");
+    let http_floor = on_clients(Box::pin(run_load(
+        64,
+        secs.min(2.0),
+        0..usize::MAX,
+        healthz_job(&http_clients, &base),
+    )))
+    .await;
+
+    // 2a. The same redemption transaction as the handler (run_write + redeem), without HTTP.
+    let world = Arc::new(world);
+    let mut domain = Vec::new();
+    let mut offset = 0;
+    for (clients, len) in [1, 64].into_iter().zip(DOMAIN_SLICES) {
+        eprintln!("[{name}] redemption in process, {clients} tasks");
+        let load = run_load(
+            clients,
+            secs,
+            offset..offset + len,
+            domain_job(&state, &world),
+        )
+        .await;
+        domain.push((clients, load));
+        offset += len;
+    }
+
+    // 2b. Redemption over HTTP, with the memory sampled meanwhile.
+    let sampling = Arc::new(AtomicBool::new(true));
+    let rss_max = Arc::new(AtomicU64::new(0));
+    let sampler = tokio::spawn({
+        let (sampling, rss_max) = (sampling.clone(), rss_max.clone());
+        async move {
+            while sampling.load(Ordering::Relaxed) {
+                rss_max.fetch_max(proc_status("VmRSS:"), Ordering::Relaxed);
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    });
+    let mut http = Vec::new();
+    for (clients, len) in LEVELS.into_iter().zip(HTTP_SLICES) {
+        eprintln!("[{name}] redemption over HTTP, {clients} clients");
+        let job = redeem_job(&http_clients, &base, &world, false);
+        let load = on_clients(Box::pin(run_load(clients, secs, offset..offset + len, job))).await;
+        http.push((clients, load));
+        offset += len;
+    }
+    eprintln!(
+        "[{name}] redemption over HTTP, 64 clients, cheques of {SPREAD_DISTRIBUTORS} distributors"
+    );
+    let spread = on_clients(Box::pin(run_load(
+        64,
+        secs,
+        0..world.spread.len(),
+        redeem_job(&http_clients, &base, &world, true),
+    )))
+    .await;
+    sampling.store(false, Ordering::Relaxed);
+    let _ = sampler.await;
+    let rss_load_max_kib = rss_max.load(Ordering::Relaxed);
+
+    // 3. Public pages.
+    eprintln!("[{name}] public pages");
+    let pages = {
+        let (base, pass_code) = (base.clone(), world.pass_code.clone());
+        client_rt
+            .spawn(async move { pages(&base, &pass_code).await })
+            .await??
+    };
+    drop(http_clients);
+    client_rt.shutdown_background();
+
+    // Every cent accounted for after the load.
+    let t = Instant::now();
+    let ledger_ok = {
+        let mut conn = state.db.read.acquire().await?;
+        passnum::ledger::verify(&mut conn).await?.is_ok()
+    };
+    let ledger_secs = t.elapsed().as_secs_f64();
+
+    let rss_after_kib = proc_status("VmRSS:");
+    let hwm_kib = proc_status("VmHWM:");
+
+    server.abort();
+    let _ = server.await;
+    state.db.read.close().await;
+    state.db.write.close().await;
+
+    Ok(Report {
+        name,
+        detail,
+        setup_secs,
+        cheques_issued,
+        hmac_ns,
+        floor,
+        floor_hot,
+        floor_held,
+        floor_group,
+        floor_padded,
+        costs,
+        http_floor,
+        domain,
+        http,
+        spread,
+        pages,
+        rss_start_kib,
+        rss_started_kib,
+        rss_idle_kib,
+        rss_load_max_kib,
+        rss_after_kib,
+        hwm_kib,
+        ledger_ok,
+        ledger_secs,
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Set-up through the domain functions, in a few transactions (as `passnum demo` does)
+// ---------------------------------------------------------------------------------------------
+
+struct Cheque {
+    code: String,
+    qr: String,
+}
+
+struct Site {
+    org: Organization,
+    token: String,
+}
+
+struct World {
+    sites: Vec<Site>,
+    /// Cheques of the one main distributor.
+    main: Vec<Cheque>,
+    /// Cheques of SPREAD_DISTRIBUTORS other distributors, interleaved.
+    spread: Vec<Cheque>,
+    /// A carnet's code for the public balance page.
+    pass_code: String,
+}
+
+async fn org(
+    conn: &mut passnum::db::Conn,
+    kind: &str,
+    name: &str,
+    siret: Option<&str>,
+    now: jiff::Timestamp,
+) -> anyhow::Result<(Organization, String)> {
+    let id = orgs::create(
+        conn,
+        NewOrganization {
+            kind: kind.into(),
+            name: name.into(),
+            siret: siret.map(Into::into),
+            department: Some("33".into()),
+            postcode: Some("33000".into()),
+        },
+        now,
+    )
+    .await?;
+    let token = orgs::create_token(conn, &id, now).await?;
+    let org = orgs::find(conn, &id)
+        .await?
+        .context("organisation vanished")?;
+    Ok((org, token))
+}
+
+async fn setup(state: &AppState) -> anyhow::Result<World> {
+    let now = state.clock.now();
+    let today = state.clock.today();
+    let main_cheques: usize =
+        DOMAIN_SLICES.iter().sum::<usize>() + HTTP_SLICES.iter().sum::<usize>();
+    let spread_cheques = SPREAD_DISTRIBUTORS * SPREAD_CHEQUES_EACH;
+
+    let mut tx = state.db.begin().await?;
+    let (operator, _) = org(
+        &mut tx,
+        "operator",
+        "Opérateur du Pass numérique",
+        None,
+        now,
+    )
+    .await?;
+    let (funder, _) = org(&mut tx, "funder", "Département de la Gironde", None, now).await?;
+    let mut distributors = Vec::new();
+    for d in 0..=SPREAD_DISTRIBUTORS {
+        distributors.push(
+            org(
+                &mut tx,
+                "distributor",
+                &format!("Distributeur {d}"),
+                None,
+                now,
+            )
+            .await?
+            .0,
+        );
+    }
+    let mut sites = Vec::new();
+    for s in 0..SITES {
+        let (site, token) = org(
+            &mut tx,
+            "site",
+            &format!("Lieu de médiation {s}"),
+            Some("73282932000074"),
+            now,
+        )
+        .await?;
+        let org = orgs::set_qualification(
+            &mut tx,
+            &operator.id,
+            &site.id,
+            QualificationChange {
+                status: "qualified".into(),
+                valid_until: Some(today.checked_add(jiff::ToSpan::year(1))?.to_string()),
+            },
+            now,
+        )
+        .await?;
+        sites.push(Site { org, token });
+    }
+    let program = programs::create(
+        &mut tx,
+        &funder,
+        NewProgram {
+            name: "Pass numérique Gironde (bench)".into(),
+            budget_cents: 100_000_000,
+            cheque_value_cents: None,
+            validity_days: None,
+            grace_days: None,
+            fee_rate_bp: None,
+            fee_per_cheque_cents: None,
+            department: Some("33".into()),
+        },
+        now,
+    )
+    .await?;
+    let value = program.cheque_value_cents;
+    programs::record_funding(
+        &mut tx,
+        &funder,
+        &program.id,
+        NewFunding {
+            amount_cents: ((main_cheques + spread_cheques) as i64) * value,
+            reference: "OP-BENCH-0001".into(),
+        },
+        now,
+    )
+    .await?;
+    for (d, distributor) in distributors.iter().enumerate() {
+        let cheques = if d == 0 {
+            main_cheques
+        } else {
+            SPREAD_CHEQUES_EACH
+        };
+        programs::allocate(
+            &mut tx,
+            &funder,
+            &program.id,
+            NewAllocation {
+                distributor_id: distributor.id.clone(),
+                cheques: cheques as i64,
+            },
+            now,
+        )
+        .await?;
+    }
+    tx.commit().await?;
+
+    // Carnets of 10, 100 carnets per transaction.
+    let mut carnets: Vec<usize> = vec![0; main_cheques / 10];
+    for d in 1..=SPREAD_DISTRIBUTORS {
+        carnets.extend(std::iter::repeat_n(d, SPREAD_CHEQUES_EACH / 10));
+    }
+    let mut main = Vec::with_capacity(main_cheques);
+    let mut spread_by: Vec<Vec<Vec<Cheque>>> =
+        (0..SPREAD_DISTRIBUTORS).map(|_| Vec::new()).collect();
+    let mut pass_code = String::new();
+    for (batch_no, batch) in carnets.chunks(100).enumerate() {
+        let mut tx = state.db.begin().await?;
+        for (i, &d) in batch.iter().enumerate() {
+            let pass = vouchers::issue(
+                &mut tx,
+                &state.keyring,
+                &distributors[d],
+                NewPass {
+                    program_id: program.id.clone(),
+                    cheques: 10,
+                    beneficiary_ref: Some(format!("BENCH-{batch_no}-{i}")),
+                    email: None,
+                    active: Some(true),
+                },
+                now,
+                today,
+            )
+            .await?;
+            if pass_code.is_empty() {
+                pass_code = pass.pass_code.clone();
+            }
+            let cheques = pass.vouchers.into_iter().map(|v| Cheque {
+                qr: v.qr_payload.unwrap_or_default(),
+                code: v.code,
+            });
+            if d == 0 {
+                main.extend(cheques);
+            } else {
+                spread_by[d - 1].push(cheques.collect::<Vec<_>>());
+            }
+        }
+        tx.commit().await?;
+    }
+    // Interleave the spread distributors' cheques so consecutive requests hit different ones.
+    let mut spread = Vec::with_capacity(spread_cheques);
+    let mut columns: Vec<std::vec::IntoIter<Cheque>> = spread_by
+        .into_iter()
+        .map(|carnets| {
+            carnets
+                .into_iter()
+                .flatten()
+                .collect::<Vec<_>>()
+                .into_iter()
+        })
+        .collect();
+    loop {
+        let before = spread.len();
+        for c in &mut columns {
+            spread.extend(c.next());
+        }
+        if spread.len() == before {
+            break;
+        }
+    }
+    anyhow::ensure!(
+        main.iter().all(|c| !c.qr.is_empty()),
+        "a cheque has no QR payload"
+    );
+    Ok(World {
+        sites,
+        main,
+        spread,
+        pass_code,
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// The storage floor: a conditional UPDATE of one row and one INSERT, on tables shaped like
+// `vouchers` and `redemptions` (same keys and indexes, no foreign keys)
+// ---------------------------------------------------------------------------------------------
+
+async fn prepare_floor(state: &AppState) -> anyhow::Result<()> {
+    let pool = &state.db.write;
+    for ddl in [
+        "CREATE TABLE bench_vouchers (id TEXT PRIMARY KEY, program_id TEXT NOT NULL, \
+         distributor_id TEXT NOT NULL, code TEXT NOT NULL UNIQUE, value_cents BIGINT NOT NULL, \
+         expires_on TEXT NOT NULL, redeemable_until TEXT NOT NULL, status TEXT NOT NULL, \
+         status_changed_at TEXT)",
+        "CREATE INDEX bench_vouchers_expiry ON bench_vouchers (status, redeemable_until)",
+        "CREATE TABLE bench_redemptions (id TEXT PRIMARY KEY, voucher_id TEXT NOT NULL, \
+         site_id TEXT NOT NULL, program_id TEXT NOT NULL, distributor_id TEXT NOT NULL, \
+         value_cents BIGINT NOT NULL, service TEXT, minutes BIGINT, redeemed_at TEXT NOT NULL, \
+         undone_at TEXT, settlement_id TEXT)",
+        "CREATE UNIQUE INDEX bench_redemptions_live ON bench_redemptions (voucher_id) \
+         WHERE undone_at IS NULL",
+        "CREATE INDEX bench_redemptions_site ON bench_redemptions (site_id, redeemed_at)",
+        "CREATE TABLE bench_hot (id BIGINT PRIMARY KEY, amount_cents BIGINT NOT NULL)",
+        "INSERT INTO bench_hot (id, amount_cents) VALUES (1, 0)",
+        "CREATE TABLE bench_log (id TEXT PRIMARY KEY, redemption_id TEXT NOT NULL, \
+         line BIGINT NOT NULL, at TEXT NOT NULL)",
+    ] {
+        sqlx::query(ddl).execute(pool).await?;
+    }
+    sqlx::query(&format!(
+        "INSERT INTO bench_vouchers (id, program_id, distributor_id, code, value_cents, \
+         expires_on, redeemable_until, status) \
+         WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < {}) \
+         SELECT 'v' || i, 'p', 'd', 'c' || i, 1000, '2099-12-01', '2099-12-31', 'valid' FROM n",
+        FLOOR_ROWS - 1
+    ))
+    .execute(pool)
+    .await?;
+    sqlx::query("ANALYZE").execute(pool).await?;
+    Ok(())
+}
+
+/// Where the floor transaction touches a row every transaction shares, if anywhere.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Hot {
+    No,
+    /// Before the UPDATE and INSERT: its lock is held for two more statements.
+    First,
+    /// Just before COMMIT.
+    Last,
+}
+
+async fn floor_tx(
+    conn: &mut sqlx::AnyConnection,
+    i: usize,
+    client: usize,
+    hot: Hot,
+    extra_inserts: usize,
+) -> Result<(), sqlx::Error> {
+    let hot_update = "UPDATE bench_hot SET amount_cents = amount_cents + 1000 WHERE id = 1";
+    let now = passnum::clock::format_ts(jiff::Timestamp::now());
+    let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+    if hot == Hot::First {
+        sqlx::query(hot_update).execute(&mut *tx).await?;
+    }
+    let id: Option<String> = sqlx::query_scalar(
+        "UPDATE bench_vouchers SET status = 'redeemed', status_changed_at = $1 \
+         WHERE code = $2 AND status = 'valid' AND redeemable_until >= $3 RETURNING id",
+    )
+    .bind(&now)
+    .bind(format!("c{i}"))
+    .bind("2026-01-01")
+    .fetch_optional(&mut *tx)
+    .await?;
+    let id = id.ok_or_else(|| sqlx::Error::Protocol(format!("floor row c{i} matched nothing")))?;
+    let redemption_id = uuid::Uuid::new_v4().to_string();
+    sqlx::query(
+        "INSERT INTO bench_redemptions (id, voucher_id, site_id, program_id, \
+         distributor_id, value_cents, service, minutes, redeemed_at) \
+         VALUES ($1, $2, $3, 'p', 'd', 1000, 'individual_help', 60, $4)",
+    )
+    .bind(&redemption_id)
+    .bind(id)
+    .bind(format!("site-{client}"))
+    .bind(&now)
+    .execute(&mut *tx)
+    .await?;
+    for line in 0..extra_inserts {
+        sqlx::query("INSERT INTO bench_log (id, redemption_id, line, at) VALUES ($1, $2, $3, $4)")
+            .bind(uuid::Uuid::new_v4().to_string())
+            .bind(&redemption_id)
+            .bind(line as i64)
+            .bind(&now)
+            .execute(&mut *tx)
+            .await?;
+    }
+    if hot == Hot::Last {
+        sqlx::query(hot_update).execute(&mut *tx).await?;
+    }
+    tx.commit().await
+}
+
+/// The floor as the application runs it: a connection taken from the write pool for each
+/// transaction (sqlx pings it when taken and again when given back).
+fn floor_job(state: &AppState, hot: Hot, extra_inserts: usize, rows: Arc<AtomicUsize>) -> Job {
+    let pool = state.db.write.clone();
+    Arc::new(move |client, _| {
+        let pool = pool.clone();
+        let i = rows.fetch_add(1, Ordering::Relaxed);
+        Box::pin(async move {
+            let mut conn = pool.acquire().await.map_err(|e| e.to_string())?;
+            floor_tx(&mut conn, i, client, hot, extra_inserts)
+                .await
+                .map_err(|e| e.to_string())
+        })
+    })
+}
+
+type HeldConnection = Arc<tokio::sync::Mutex<sqlx::pool::PoolConnection<sqlx::Any>>>;
+
+/// The floor on one write connection kept out of the pool: no acquire, no release.
+fn floor_held_job(conn: HeldConnection, rows: Arc<AtomicUsize>) -> Job {
+    Arc::new(move |client, _| {
+        let conn = conn.clone();
+        let i = rows.fetch_add(1, Ordering::Relaxed);
+        Box::pin(async move {
+            let mut guard = conn.lock_owned().await;
+            floor_tx(&mut guard, i, client, Hot::No, 0)
+                .await
+                .map_err(|e| e.to_string())
+        })
+    })
+}
+
+/// One floor transaction handed to the group-commit writer.
+struct GroupItem {
+    i: usize,
+    client: usize,
+    done: tokio::sync::oneshot::Sender<Result<(), String>>,
+}
+
+/// The floor with group commit: one writer task owns a write connection, takes every item
+/// waiting (up to 64), runs each in its own SAVEPOINT inside one transaction, and commits once.
+/// Not what the application does: a measure of what it could gain.
+fn floor_group_job(state: &AppState, rows: Arc<AtomicUsize>) -> Job {
+    let (queue, mut incoming) = tokio::sync::mpsc::channel::<GroupItem>(1024);
+    let pool = state.db.write.clone();
+    tokio::spawn(async move {
+        let mut conn = match pool.acquire().await {
+            Ok(c) => c,
+            Err(e) => {
+                eprintln!("group-commit writer: {e}");
+                return;
+            }
+        };
+        let mut batch = Vec::new();
+        while let Some(first) = incoming.recv().await {
+            batch.push(first);
+            while batch.len() < 64 {
+                match incoming.try_recv() {
+                    Ok(item) => batch.push(item),
+                    Err(_) => break,
+                }
+            }
+            let mut outcomes = Vec::with_capacity(batch.len());
+            let committed = async {
+                let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+                for item in &batch {
+                    // floor_tx's BEGIN and COMMIT become SAVEPOINT and RELEASE in here.
+                    outcomes.push(
+                        floor_tx(&mut tx, item.i, item.client, Hot::No, 0)
+                            .await
+                            .map_err(|e| e.to_string()),
+                    );
+                }
+                tx.commit().await
+            }
+            .await;
+            for (n, item) in batch.drain(..).enumerate() {
+                let outcome = match &committed {
+                    Ok(()) => outcomes.get(n).cloned().unwrap_or(Err("not run".into())),
+                    Err(e) => Err(e.to_string()),
+                };
+                let _ = item.done.send(outcome);
+            }
+        }
+    });
+    Arc::new(move |client, _| {
+        let queue = queue.clone();
+        let i = rows.fetch_add(1, Ordering::Relaxed);
+        Box::pin(async move {
+            let (done, answer) = tokio::sync::oneshot::channel();
+            queue
+                .send(GroupItem { i, client, done })
+                .await
+                .map_err(|_| "group-commit writer gone".to_string())?;
+            answer
+                .await
+                .map_err(|_| "group-commit writer gone".to_string())?
+        })
+    })
+}
+
+/// Median cost in µs of single statements on a write connection already held: `SELECT 1`,
+/// an UPDATE of one row by key and an INSERT inside a transaction, then BEGIN and COMMIT of a
+/// one-INSERT transaction.
+struct StatementCosts {
+    select: f64,
+    update: f64,
+    insert: f64,
+    begin: f64,
+    commit: f64,
+}
+
+async fn statement_costs(state: &AppState) -> anyhow::Result<StatementCosts> {
+    fn median(mut v: Vec<Duration>) -> f64 {
+        v.sort_unstable();
+        v[v.len() / 2].as_secs_f64() * 1e6
+    }
+    let n = 1_000;
+    let mut conn = state.db.write.acquire().await?;
+    let (mut select, mut update, mut insert) = (Vec::new(), Vec::new(), Vec::new());
+    let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+    for k in 0..n {
+        let t = Instant::now();
+        sqlx::query("SELECT 1").execute(&mut *tx).await?;
+        select.push(t.elapsed());
+        let t = Instant::now();
+        sqlx::query("UPDATE bench_hot SET amount_cents = amount_cents + 1 WHERE id = 1")
+            .execute(&mut *tx)
+            .await?;
+        update.push(t.elapsed());
+        let t = Instant::now();
+        sqlx::query(
+            "INSERT INTO bench_log (id, redemption_id, line, at) VALUES ($1, 'cost', $2, 'now')",
+        )
+        .bind(uuid::Uuid::new_v4().to_string())
+        .bind(k as i64)
+        .execute(&mut *tx)
+        .await?;
+        insert.push(t.elapsed());
+    }
+    tx.commit().await?;
+    let (mut begin, mut commit) = (Vec::new(), Vec::new());
+    for k in 0..n {
+        let t = Instant::now();
+        let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+        begin.push(t.elapsed());
+        sqlx::query(
+            "INSERT INTO bench_log (id, redemption_id, line, at) VALUES ($1, 'commit', $2, 'now')",
+        )
+        .bind(uuid::Uuid::new_v4().to_string())
+        .bind(k as i64)
+        .execute(&mut *tx)
+        .await?;
+        let t = Instant::now();
+        tx.commit().await?;
+        commit.push(t.elapsed());
+    }
+    Ok(StatementCosts {
+        select: median(select),
+        update: median(update),
+        insert: median(insert),
+        begin: median(begin),
+        commit: median(commit),
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Redemption: in process (the handler's transaction without HTTP), and over HTTP
+// ---------------------------------------------------------------------------------------------
+
+fn domain_job(state: &AppState, world: &Arc<World>) -> Job {
+    let (state, world) = (state.clone(), world.clone());
+    Arc::new(move |client, i| {
+        let (state, world) = (state.clone(), world.clone());
+        Box::pin(async move {
+            let site = world.sites[client % world.sites.len()].org.clone();
+            let cheque = &world.main[i];
+            let code = if i % 2 == 0 {
+                cheque.code.clone()
+            } else {
+                cheque.qr.clone()
+            };
+            let replay = passnum::http::extract::Replay {
+                idempotency_key: Some(uuid::Uuid::new_v4().to_string()),
+                request_hash: format!("bench-{i}"),
+            };
+            let (now, today) = (state.clock.now(), state.clock.today());
+            let keyring = state.keyring.clone();
+            let org_id = site.id.clone();
+            let response = passnum::http::run_write(
+                &state,
+                &org_id,
+                &replay,
+                axum::http::StatusCode::CREATED,
+                |conn| {
+                    Box::pin(async move {
+                        let new = passnum::redemption::NewRedemption {
+                            code,
+                            service: Some("individual_help".into()),
+                            minutes: Some(60),
+                        };
+                        passnum::redemption::redeem(conn, &keyring, &site, new, now, today).await
+                    })
+                },
+            )
+            .await
+            .map_err(|e| format!("{e}"))?;
+            if response.status() != axum::http::StatusCode::CREATED {
+                return Err(format!("status {}", response.status()));
+            }
+            Ok(())
+        })
+    })
+}
+
+fn redeem_job(clients: &[reqwest::Client], base: &str, world: &Arc<World>, spread: bool) -> Job {
+    let clients: Arc<Vec<reqwest::Client>> = Arc::new(clients.to_vec());
+    let url = format!("{base}/api/v1/redemptions");
+    let world = world.clone();
+    Arc::new(move |client, i| {
+        let (clients, world, url) = (clients.clone(), world.clone(), url.clone());
+        Box::pin(async move {
+            let cheques = if spread { &world.spread } else { &world.main };
+            let cheque = &cheques[i];
+            // Half typed short codes, half scanned QR payloads (signature checked).
+            let code = if i % 2 == 0 { &cheque.code } else { &cheque.qr };
+            let body = format!(r#"{{"code":"{code}","service":"individual_help","minutes":60}}"#);
+            let response = clients[client]
+                .post(&url)
+                .bearer_auth(&world.sites[client % world.sites.len()].token)
+                .header("Idempotency-Key", uuid::Uuid::new_v4().to_string())
+                .header("Content-Type", "application/json")
+                .body(body)
+                .send()
+                .await
+                .map_err(|e| e.to_string())?;
+            let status = response.status();
+            let text = response.text().await.map_err(|e| e.to_string())?;
+            if status != reqwest::StatusCode::CREATED {
+                return Err(format!("{status} {text}"));
+            }
+            Ok(())
+        })
+    })
+}
+
+fn healthz_job(clients: &[reqwest::Client], base: &str) -> Job {
+    let clients: Arc<Vec<reqwest::Client>> = Arc::new(clients.to_vec());
+    let url = format!("{base}/healthz");
+    Arc::new(move |client, _| {
+        let (clients, url) = (clients.clone(), url.clone());
+        Box::pin(async move {
+            let response = clients[client]
+                .get(&url)
+                .send()
+                .await
+                .map_err(|e| e.to_string())?;
+            let status = response.status();
+            response.bytes().await.map_err(|e| e.to_string())?;
+            if status != reqwest::StatusCode::OK {
+                return Err(format!("{status}"));
+            }
+            Ok(())
+        })
+    })
+}
+
+/// One client per simulated site, each with its own kept-alive connection.
+fn http_client() -> reqwest::Result<reqwest::Client> {
+    reqwest::Client::builder()
+        .no_proxy()
+        .pool_max_idle_per_host(1)
+        .tcp_nodelay(true)
+        .build()
+}
+
+/// Opens every client's connection before anything is timed.
+async fn warm_up(clients: &[reqwest::Client], base: &str) -> anyhow::Result<()> {
+    let url = format!("{base}/healthz");
+    let answers = futures::future::join_all(clients.iter().map(|c| c.get(&url).send())).await;
+    for a in answers {
+        anyhow::ensure!(
+            a?.status().is_success(),
+            "the server does not answer /healthz"
+        );
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// A closed-loop load: `clients` tasks, each doing one job after another until the time is up or
+// the items run out
+// ---------------------------------------------------------------------------------------------
+
+struct Load {
+    done: usize,
+    errors: usize,
+    first_error: Option<String>,
+    elapsed: Duration,
+    /// Sorted latencies of every job, failed ones included.
+    latencies: Vec<Duration>,
+    ran_out: bool,
+    /// CPU time of this process (server, clients, SQLite) per second of the load: cores used.
+    process_cores: f64,
+    /// Share of the whole machine's CPU time that was busy meanwhile (every process).
+    machine_busy: f64,
+    /// Bytes this process sent to storage meanwhile (`write_bytes` of /proc/self/io): the
+    /// SQLite WAL and checkpoints; nothing for PostgreSQL, whose server process writes.
+    disk_bytes: u64,
+}
+
+impl Load {
+    fn rate(&self) -> f64 {
+        self.done as f64 / self.elapsed.as_secs_f64()
+    }
+
+    fn ms(&self, q: f64) -> f64 {
+        if self.latencies.is_empty() {
+            return f64::NAN;
+        }
+        let rank =
+            ((q * self.latencies.len() as f64).ceil() as usize).clamp(1, self.latencies.len());
+        self.latencies[rank - 1].as_secs_f64() * 1000.0
+    }
+}
+
+async fn run_load(clients: usize, secs: f64, items: Range<usize>, job: Job) -> Load {
+    let cursor = Arc::new(AtomicUsize::new(items.start));
+    let end = items.end;
+    let barrier = Arc::new(tokio::sync::Barrier::new(clients + 1));
+    let mut tasks = Vec::new();
+    for client in 0..clients {
+        let (cursor, barrier, job) = (cursor.clone(), barrier.clone(), job.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut latencies = Vec::new();
+            let (mut done, mut errors, mut first_error, mut ran_out) = (0, 0, None, false);
+            barrier.wait().await;
+            let deadline = Instant::now() + Duration::from_secs_f64(secs);
+            while Instant::now() < deadline {
+                let i = cursor.fetch_add(1, Ordering::Relaxed);
+                if i >= end {
+                    ran_out = true;
+                    break;
+                }
+                let t = Instant::now();
+                let result = job(client, i).await;
+                latencies.push(t.elapsed());
+                match result {
+                    Ok(()) => done += 1,
+                    Err(e) => {
+                        errors += 1;
+                        first_error.get_or_insert(e);
+                    }
+                }
+            }
+            (done, errors, first_error, ran_out, latencies)
+        }));
+    }
+    barrier.wait().await;
+    let started = Instant::now();
+    let (cpu_before, machine_before) = (process_cpu_secs(), machine_cpu());
+    let disk_before = proc_io("write_bytes:");
+    let mut load = Load {
+        done: 0,
+        errors: 0,
+        first_error: None,
+        elapsed: Duration::ZERO,
+        latencies: Vec::new(),
+        ran_out: false,
+        process_cores: 0.0,
+        machine_busy: 0.0,
+        disk_bytes: 0,
+    };
+    for t in tasks {
+        let (done, errors, first_error, ran_out, latencies) = t.await.expect("load task");
+        load.done += done;
+        load.errors += errors;
+        load.ran_out |= ran_out;
+        if load.first_error.is_none() {
+            load.first_error = first_error;
+        }
+        load.latencies.extend(latencies);
+    }
+    load.elapsed = started.elapsed();
+    load.process_cores = (process_cpu_secs() - cpu_before) / load.elapsed.as_secs_f64();
+    load.disk_bytes = proc_io("write_bytes:").saturating_sub(disk_before);
+    let machine_after = machine_cpu();
+    let total = machine_after.1.saturating_sub(machine_before.1);
+    if total > 0 {
+        load.machine_busy = machine_after.0.saturating_sub(machine_before.0) as f64 / total as f64;
+    }
+    load.latencies.sort_unstable();
+    load
+}
+
+/// User + system CPU seconds of this process so far (`/proc/self/stat`, 100 ticks a second).
+fn process_cpu_secs() -> f64 {
+    std::fs::read_to_string("/proc/self/stat")
+        .ok()
+        .and_then(|s| {
+            // Fields after the command name, which is in parentheses and may hold spaces.
+            let rest = s.rsplit_once(')')?.1;
+            let f: Vec<&str> = rest.split_whitespace().collect();
+            let utime: f64 = f.get(11)?.parse().ok()?;
+            let stime: f64 = f.get(12)?.parse().ok()?;
+            Some((utime + stime) / 100.0)
+        })
+        .unwrap_or(0.0)
+}
+
+/// A counter of `/proc/self/io` (0 where there is none).
+fn proc_io(field: &str) -> u64 {
+    std::fs::read_to_string("/proc/self/io")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with(field))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+/// (busy, total) jiffies of all CPUs since boot (`/proc/stat`).
+fn machine_cpu() -> (u64, u64) {
+    std::fs::read_to_string("/proc/stat")
+        .ok()
+        .and_then(|s| {
+            let line = s.lines().next()?;
+            let v: Vec<u64> = line
+                .split_whitespace()
+                .skip(1)
+                .filter_map(|x| x.parse().ok())
+                .collect();
+            // user nice system idle iowait irq softirq steal (guest time is inside user)
+            let total: u64 = v.iter().take(8).sum();
+            let idle = v.get(3)? + v.get(4)?;
+            Some((total - idle, total))
+        })
+        .unwrap_or((0, 0))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Public pages
+// ---------------------------------------------------------------------------------------------
+
+struct Page {
+    path: String,
+    status: u16,
+    header_bytes: usize,
+    body_bytes: usize,
+}
+
+struct Pages {
+    pages: Vec<Page>,
+    /// Assets the pages link to (stylesheets, scripts, images), fetched once each.
+    assets: Vec<Page>,
+    finder_results: usize,
+    solde: Load,
+    finder: Load,
+    healthz: Load,
+}
+
+async fn fetch(client: &reqwest::Client, base: &str, path: &str) -> anyhow::Result<(Page, String)> {
+    let response = client.get(format!("{base}{path}")).send().await?;
+    let status = response.status().as_u16();
+    // Status line and headers as they travel (HTTP/1.1, uncompressed: no compression layer).
+    let header_bytes = 17
+        + response
+            .headers()
+            .iter()
+            .map(|(k, v)| k.as_str().len() + v.as_bytes().len() + 4)
+            .sum::<usize>()
+        + 2;
+    let body = response.bytes().await?;
+    Ok((
+        Page {
+            path: path.to_string(),
+            status,
+            header_bytes,
+            body_bytes: body.len(),
+        },
+        String::from_utf8_lossy(&body).into_owned(),
+    ))
+}
+
+/// Local URLs of stylesheets, scripts and images a page loads.
+fn subresources(html: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    for attr in ["src=\"", "href=\""] {
+        for (at, _) in html.match_indices(attr) {
+            let rest = &html[at + attr.len()..];
+            let Some(end) = rest.find('"') else { continue };
+            let url = &rest[..end];
+            let tag_start = html[..at].rfind('<').unwrap_or(0);
+            let tag = &html[tag_start..at];
+            let loaded =
+                attr == "src=\"" || tag.starts_with("<link") && !tag.contains("rel=\"canonical\"");
+            if loaded && url.starts_with('/') && !found.iter().any(|f| f == url) {
+                found.push(url.to_string());
+            }
+        }
+    }
+    found
+}
+
+async fn pages(base: &str, pass_code: &str) -> anyhow::Result<Pages> {
+    let client = http_client()?;
+    let paths = [
+        "/".to_string(),
+        format!("/solde?code={pass_code}"),
+        "/lieux?q=33000".to_string(),
+    ];
+    let mut pages = Vec::new();
+    let mut asset_paths: Vec<String> = Vec::new();
+    let mut finder_results = 0;
+    for path in &paths {
+        let (page, html) = fetch(&client, base, path).await?;
+        anyhow::ensure!(page.status == 200, "{path} answered {}", page.status);
+        if path.starts_with("/solde") {
+            anyhow::ensure!(
+                html.contains("Il vous reste"),
+                "/solde does not show the carnet's balance"
+            );
+        }
+        if path.starts_with("/lieux") {
+            finder_results = html.matches("<li class=\"card\"").count();
+        }
+        for a in subresources(&html) {
+            if !asset_paths.contains(&a) {
+                asset_paths.push(a);
+            }
+        }
+        pages.push(page);
+    }
+    if !asset_paths.iter().any(|a| a == "/static/style.css") {
+        asset_paths.push("/static/style.css".into());
+    }
+    let mut assets = Vec::new();
+    for a in &asset_paths {
+        assets.push(fetch(&client, base, a).await?.0);
+    }
+
+    let client = Arc::new(client);
+    let sequential = |path: String| {
+        let client = client.clone();
+        let url = format!("{base}{path}");
+        let job: Job = Arc::new(move |_, _| {
+            let (client, url) = (client.clone(), url.clone());
+            Box::pin(async move {
+                let r = client.get(&url).send().await.map_err(|e| e.to_string())?;
+                let status = r.status();
+                r.bytes().await.map_err(|e| e.to_string())?;
+                if status != reqwest::StatusCode::OK {
+                    return Err(status.to_string());
+                }
+                Ok(())
+            })
+        });
+        run_load(1, 60.0, 0..PAGE_REQUESTS, job)
+    };
+    let healthz = sequential("/healthz".into()).await;
+    let solde = sequential(format!("/solde?code={pass_code}")).await;
+    let finder = sequential("/lieux?q=33000".into()).await;
+    Ok(Pages {
+        pages,
+        assets,
+        finder_results,
+        solde,
+        finder,
+        healthz,
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Output
+// ---------------------------------------------------------------------------------------------
+
+impl Report {
+    fn floor_at(&self, clients: usize) -> f64 {
+        self.floor
+            .iter()
+            .find(|(c, _)| *c == clients)
+            .map(|(_, l)| l.rate())
+            .unwrap_or(f64::NAN)
+    }
+
+    fn line(&self, label: &str, clients: usize, l: &Load) {
+        let vs_floor = if label.starts_with("HTTP floor") {
+            "-".to_string()
+        } else {
+            format!("{:.0}%", 100.0 * l.rate() / self.floor_at(clients))
+        };
+        println!(
+            "{:<44} {:>7} {:>8.0} {:>8.2} {:>8.2} {:>8.2} {:>9} {:>13} {:>6.2} {:>4.0}% {:>6.1}{}",
+            label,
+            clients,
+            l.rate(),
+            l.ms(0.5),
+            l.ms(0.99),
+            clients as f64 / l.rate() * 1000.0,
+            vs_floor,
+            format!("{}/{}", l.done, l.done + l.errors),
+            l.process_cores,
+            100.0 * l.machine_busy,
+            l.disk_bytes as f64 / 1024.0 / (l.done + l.errors).max(1) as f64,
+            if l.ran_out { " (items ran out)" } else { "" }
+        );
+        if let Some(e) = &l.first_error {
+            println!("    first error: {}", truncate(e, 300));
+        }
+    }
+
+    fn print(&self) {
+        println!("\n## {} ({})", self.name, self.detail);
+        println!(
+            "set-up: {} cheques in carnets of 10 issued, with organisations and ledger, in {:.1} s; \
+             HMAC-SHA256 payload verify {:.0} ns",
+            self.cheques_issued, self.setup_secs, self.hmac_ns
+        );
+        let c = &self.costs;
+        println!(
+            "median µs per statement on a held write connection: SELECT 1 {:.0}, UPDATE by key {:.0}, \
+             INSERT {:.0} (inside a transaction); BEGIN {:.0}, COMMIT {:.0}",
+            c.select, c.update, c.insert, c.begin, c.commit
+        );
+        println!(
+            "\n{:<44} {:>7} {:>8} {:>8} {:>8} {:>8} {:>9} {:>13} {:>6} {:>5} {:>6}",
+            "",
+            "clients",
+            "per s",
+            "p50 ms",
+            "p99 ms",
+            "mean ms",
+            "vs floor",
+            "ok/total",
+            "cores",
+            "box",
+            "KB/op"
+        );
+        println!("Storage floor: conditional UPDATE of one row + one INSERT");
+        for (c, l) in &self.floor {
+            self.line("floor, app's write pool", *c, l);
+        }
+        for (c, l) in &self.floor_held {
+            self.line("floor, one connection held (no pool)", *c, l);
+        }
+        self.line(
+            "floor, group commit (<= 64 per COMMIT)",
+            64,
+            &self.floor_group,
+        );
+        for (c, l) in &self.floor_padded {
+            self.line(
+                &format!(
+                    "floor + {} INSERTs ({REDEMPTION_STATEMENTS} statements)",
+                    REDEMPTION_STATEMENTS - 2
+                ),
+                *c,
+                l,
+            );
+        }
+        for (where_, l) in &self.floor_hot {
+            self.line(&format!("floor + shared-row UPDATE {where_}"), 64, l);
+        }
+        self.line("HTTP floor: GET /healthz", 64, &self.http_floor);
+        println!(
+            "Redemption: POST /api/v1/redemptions (token, code or signed QR, idempotency key, ledger)"
+        );
+        for (c, l) in &self.domain {
+            self.line("in process: run_write + redeem, no HTTP", *c, l);
+        }
+        for (c, l) in &self.http {
+            self.line("over HTTP", *c, l);
+        }
+        self.line(
+            &format!("over HTTP, {SPREAD_DISTRIBUTORS} distributors' cheques"),
+            64,
+            &self.spread,
+        );
+        println!(
+            "(mean: clients / rate, the mean latency of a closed loop (Little's law); vs floor: rate / \
+             the floor on the app's pool at the same concurrency; cores: CPU this process used; box: \
+             share of the machine's CPU busy, every process included; KB/op: bytes this process \
+             sent to storage per operation, i.e. SQLite's WAL and checkpoints)"
+        );
+
+        println!("\n### Public pages (uncompressed: the server has no compression layer)");
+        println!(
+            "{:<40} {:>6} {:>9} {:>9}",
+            "path", "status", "headers", "body"
+        );
+        for p in self.pages.pages.iter().chain(&self.pages.assets) {
+            println!(
+                "{:<40} {:>6} {:>9} {:>9}",
+                truncate(&p.path, 40),
+                p.status,
+                p.header_bytes,
+                p.body_bytes
+            );
+        }
+        let assets: usize = self
+            .pages
+            .assets
+            .iter()
+            .map(|a| a.header_bytes + a.body_bytes)
+            .sum();
+        for p in &self.pages.pages {
+            println!(
+                "first visit of {:<28} {:>6} bytes (page + {} asset(s))",
+                truncate(&p.path, 28),
+                p.header_bytes + p.body_bytes + assets,
+                self.pages.assets.len()
+            );
+        }
+        println!("/lieux?q=33000 lists {} site(s)", self.pages.finder_results);
+        for (label, l) in [
+            ("GET /healthz (HTTP floor)", &self.pages.healthz),
+            ("GET /solde?code=…", &self.pages.solde),
+            ("GET /lieux?q=33000", &self.pages.finder),
+        ] {
+            println!(
+                "{:<28} {} sequential: p50 {:.3} ms, p99 {:.3} ms, errors {}",
+                label,
+                l.done + l.errors,
+                l.ms(0.5),
+                l.ms(0.99),
+                l.errors
+            );
+        }
+
+        println!("\n### Memory of the bench process (server + clients + set-up data)");
+        println!(
+            "VmRSS at process start {:.1} MiB; app started (migrated, listening) {:.1} MiB; \
+             idle after set-up {:.1} MiB; max under redemption load {:.1} MiB; after the page \
+             requests {:.1} MiB; VmHWM {:.1} MiB",
+            mib(self.rss_start_kib),
+            mib(self.rss_started_kib),
+            mib(self.rss_idle_kib),
+            mib(self.rss_load_max_kib),
+            mib(self.rss_after_kib),
+            mib(self.hwm_kib)
+        );
+        println!(
+            "ledger verify after the load: {} ({:.2} s)",
+            if self.ledger_ok { "ok" } else { "PROBLEMS" },
+            self.ledger_secs
+        );
+    }
+
+    fn summary(&self) {
+        let (_, l64) = self
+            .http
+            .iter()
+            .find(|(c, _)| *c == 64)
+            .expect("64 clients");
+        let ratio = 100.0 * l64.rate() / self.floor_at(64);
+        let all_201 = self.http.iter().all(|(_, l)| l.errors == 0) && self.spread.errors == 0;
+        let assets: usize = self
+            .pages
+            .assets
+            .iter()
+            .map(|a| a.header_bytes + a.body_bytes)
+            .sum();
+        let heaviest = self
+            .pages
+            .pages
+            .iter()
+            .filter(|p| p.path != "/")
+            .map(|p| p.header_bytes + p.body_bytes + assets)
+            .max()
+            .unwrap_or(0);
+        let mark = |ok: bool| if ok { "met" } else { "NOT met" };
+        println!(
+            "  redemption at 64 clients: {:.0}/s = {:.0} % of the floor ({:.0}/s) [target >= 60 %: {}], \
+             p99 {:.1} ms [target <= 25 ms: {}]; every answer 201: {}",
+            l64.rate(),
+            ratio,
+            self.floor_at(64),
+            mark(ratio >= 60.0),
+            l64.ms(0.99),
+            mark(l64.ms(0.99) <= 25.0),
+            if all_201 { "yes" } else { "NO" }
+        );
+        for (c, l) in &self.http {
+            if *c != 64 {
+                println!(
+                    "  redemption at {c} client(s): {:.0}/s = {:.0} % of the floor, p50 {:.2} ms, p99 {:.2} ms",
+                    l.rate(),
+                    100.0 * l.rate() / self.floor_at(*c),
+                    l.ms(0.5),
+                    l.ms(0.99)
+                );
+            }
+        }
+        println!(
+            "  public pages: heaviest first visit (balance or finder page + CSS) {} bytes [target <= 30 KB: {}]; \
+             /solde p50 {:.2} ms (HTTP floor {:.2} ms) [target <= 2 ms: {}]",
+            heaviest,
+            mark(heaviest <= 30 * 1024),
+            self.pages.solde.ms(0.5),
+            self.pages.healthz.ms(0.5),
+            mark(self.pages.solde.ms(0.5) <= 2.0)
+        );
+        println!(
+            "  memory: {:.1} MiB idle, {:.1} MiB max under load",
+            mib(self.rss_idle_kib),
+            mib(self.rss_load_max_kib)
+        );
+    }
+}
+
+fn truncate(s: &str, n: usize) -> String {
+    if s.chars().count() <= n {
+        s.to_string()
+    } else {
+        s.chars().take(n - 1).collect::<String>() + "…"
+    }
+}
+
+fn mib(kib: u64) -> f64 {
+    kib as f64 / 1024.0
+}
+
+/// A `/proc/self/status` field in KiB (0 where there is no /proc).
+fn proc_status(field: &str) -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with(field))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+fn loadavg() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "unknown".into())
+}
+
+fn machine_line() -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split_once(':'))
+                .map(|(_, v)| v.trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown CPU".into());
+    let memory = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("MemTotal:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse::<u64>().ok())
+        })
+        .map(|kib| format!("{:.1} GiB", kib as f64 / 1024.0 / 1024.0))
+        .unwrap_or_else(|| "unknown memory".into());
+    let cpus = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(0);
+    format!("machine: {cpus} CPU(s), {memory}, {cpu}")
+}
+
+fn build_profile() -> &'static str {
+    if cfg!(debug_assertions) {
+        "DEBUG (figures meaningless: use cargo bench)"
+    } else {
+        "optimised"
+    }
+}

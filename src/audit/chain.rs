@@ -1,0 +1,243 @@
+//! The hash chain over the audit log.
+//!
+//! Business transactions only insert unsealed rows, so redemptions never queue on a shared lock.
+//! The sealer appends unsealed rows to the chain in one short transaction that first locks the
+//! single head row (`audit_chain_head`): two servers on one database take turns and cannot fork
+//! the chain (the unique index on `chain_seq` would refuse it anyway). Chain order is seal order:
+//! a transaction that commits late is simply sealed later.
+//!
+//! `hash = SHA-256(previous hash ‖ chain_seq ‖ each field length-prefixed)`: editing any field,
+//! deleting an entry (a gap in `chain_seq`) or the newest entries (the head says more) shows.
+//! Someone able to rewrite the whole chain and the head can still forge it: the head hash that
+//! `passnum audit verify` prints is meant to be noted somewhere else from time to time.
+
+use crate::db::{Conn, Db};
+use crate::error::Result;
+use crate::orgs::hex;
+use sha2::{Digest, Sha256};
+use std::sync::LazyLock;
+use std::time::Duration;
+use tokio::sync::Notify;
+
+/// Rows sealed per transaction: keeps the head lock short even after a long pause.
+const SEAL_BATCH: i64 = 500;
+/// Rows read per page while verifying.
+const VERIFY_PAGE: i64 = 1000;
+/// The sealer's pace: soon after an audited write, and at least this often.
+const TICK: Duration = Duration::from_secs(2);
+/// Lets the writes of one burst commit before sealing them together.
+const DEBOUNCE: Duration = Duration::from_millis(200);
+/// At most this many problems are listed: the first one is what matters.
+const MAX_PROBLEMS: usize = 20;
+pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+static WAKE: LazyLock<Notify> = LazyLock::new(Notify::new);
+
+/// Tells the sealer there is something to seal (it may run before the commit: the tick catches
+/// what it misses).
+pub fn wake() {
+    WAKE.notify_one();
+}
+
+#[derive(Debug, sqlx::FromRow)]
+struct Row {
+    id: String,
+    at: String,
+    actor_org_id: Option<String>,
+    actor_user_id: Option<String>,
+    client_addr: Option<String>,
+    action: String,
+    subject_id: Option<String>,
+    detail: String,
+    chain_seq: Option<i64>,
+    hash: Option<String>,
+}
+
+const ROW_COLUMNS: &str = "id, at, actor_org_id, actor_user_id, client_addr, action, subject_id, \
+                           detail, chain_seq, hash";
+
+fn put(hasher: &mut Sha256, field: Option<&str>) {
+    // Present/absent marker and length prefix: no two different rows hash the same bytes.
+    match field {
+        None => hasher.update([0u8]),
+        Some(text) => {
+            hasher.update([1u8]);
+            hasher.update((text.len() as u64).to_be_bytes());
+            hasher.update(text.as_bytes());
+        }
+    }
+}
+
+fn entry_hash(prev: &str, seq: i64, row: &Row) -> String {
+    let mut h = Sha256::new();
+    put(&mut h, Some(prev));
+    h.update(seq.to_be_bytes());
+    for field in [
+        Some(row.id.as_str()),
+        Some(row.at.as_str()),
+        row.actor_org_id.as_deref(),
+        row.actor_user_id.as_deref(),
+        row.client_addr.as_deref(),
+        Some(row.action.as_str()),
+        row.subject_id.as_deref(),
+        Some(row.detail.as_str()),
+    ] {
+        put(&mut h, field);
+    }
+    hex(&h.finalize())
+}
+
+async fn head(conn: &mut Conn) -> Result<(i64, String)> {
+    Ok(
+        sqlx::query_as("SELECT last_seq, last_hash FROM audit_chain_head WHERE id = 1")
+            .fetch_one(&mut *conn)
+            .await?,
+    )
+}
+
+/// Entries chained so far (the head), and entries waiting for the sealer.
+pub async fn status(conn: &mut Conn) -> Result<(i64, i64)> {
+    let (sealed, _) = head(conn).await?;
+    let unsealed = sqlx::query_scalar("SELECT COUNT(*) FROM audit_log WHERE chain_seq IS NULL")
+        .fetch_one(&mut *conn)
+        .await?;
+    Ok((sealed, unsealed))
+}
+
+/// Appends every unsealed entry to the chain; returns how many were sealed.
+pub async fn seal(db: &Db) -> Result<u64> {
+    let mut sealed = 0;
+    loop {
+        let mut tx = db.begin().await?;
+        // Lock the head before reading it: a row lock until commit on PostgreSQL, the write
+        // lock on SQLite (taken now rather than upgraded later, which could fail as busy).
+        sqlx::query("UPDATE audit_chain_head SET last_seq = last_seq WHERE id = 1")
+            .execute(&mut *tx)
+            .await?;
+        let (mut seq, mut prev) = head(&mut tx).await?;
+        let rows: Vec<Row> = sqlx::query_as(&format!(
+            "SELECT {ROW_COLUMNS} FROM audit_log WHERE chain_seq IS NULL ORDER BY at, id LIMIT $1"
+        ))
+        .bind(SEAL_BATCH)
+        .fetch_all(&mut *tx)
+        .await?;
+        if rows.is_empty() {
+            tx.rollback().await?;
+            return Ok(sealed);
+        }
+        for row in &rows {
+            seq += 1;
+            let hash = entry_hash(&prev, seq, row);
+            sqlx::query("UPDATE audit_log SET chain_seq = $1, hash = $2 WHERE id = $3")
+                .bind(seq)
+                .bind(&hash)
+                .bind(&row.id)
+                .execute(&mut *tx)
+                .await?;
+            prev = hash;
+        }
+        sqlx::query("UPDATE audit_chain_head SET last_seq = $1, last_hash = $2 WHERE id = 1")
+            .bind(seq)
+            .bind(&prev)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        sealed += rows.len() as u64;
+        if (rows.len() as i64) < SEAL_BATCH {
+            return Ok(sealed);
+        }
+    }
+}
+
+/// Seals in the background: woken by audited writes, and every [`TICK`] in any case.
+pub fn spawn_sealer(db: Db) {
+    tokio::spawn(async move {
+        loop {
+            let _ = tokio::time::timeout(TICK, WAKE.notified()).await;
+            tokio::time::sleep(DEBOUNCE).await;
+            if let Err(e) = seal(&db).await {
+                tracing::warn!(error = %e, "audit sealing failed; will retry");
+            }
+        }
+    });
+}
+
+#[derive(Debug, Clone)]
+pub struct VerifyReport {
+    /// Sealed entries read.
+    pub entries: i64,
+    pub head_seq: i64,
+    pub head_hash: String,
+    /// In plain French, first problem first; empty when the chain is intact.
+    pub problems: Vec<String>,
+}
+
+impl VerifyReport {
+    pub fn is_ok(&self) -> bool {
+        self.problems.is_empty()
+    }
+}
+
+/// Walks the chain in order and recomputes every hash. Reports edited entries, gaps (deleted
+/// entries) and a missing tail (the head names more entries than there are).
+pub async fn verify(conn: &mut Conn) -> Result<VerifyReport> {
+    let (head_seq, head_hash) = head(conn).await?;
+    let mut problems = Vec::new();
+    let mut prev = GENESIS.to_string();
+    let mut expected = 1i64;
+    let mut entries = 0i64;
+    let mut after = 0i64;
+    loop {
+        let rows: Vec<Row> = sqlx::query_as(&format!(
+            "SELECT {ROW_COLUMNS} FROM audit_log WHERE chain_seq > $1 \
+             ORDER BY chain_seq LIMIT $2"
+        ))
+        .bind(after)
+        .bind(VERIFY_PAGE)
+        .fetch_all(&mut *conn)
+        .await?;
+        let Some(last) = rows.last() else { break };
+        after = last.chain_seq.unwrap_or(after);
+        for row in &rows {
+            let seq = row.chain_seq.unwrap_or_default();
+            entries += 1;
+            let stored = row.hash.as_deref().unwrap_or_default();
+            if seq != expected {
+                // The entry after a gap cannot be checked against its missing predecessor.
+                problems.push(format!(
+                    "entrée(s) n° {expected} à {} supprimée(s) : la chaîne passe de la n° {} à la n° {seq} ({}).",
+                    seq - 1,
+                    expected - 1,
+                    row.id
+                ));
+            } else if entry_hash(&prev, seq, row) != stored {
+                problems.push(format!(
+                    "entrée n° {seq} ({}, {} du {}) modifiée : son empreinte ne correspond plus.",
+                    row.id, row.action, row.at
+                ));
+            }
+            // Continue from the stored hash so that one edit is reported once, not for every
+            // entry after it.
+            prev = stored.to_string();
+            expected = seq + 1;
+        }
+    }
+    let last_seq = expected - 1;
+    if last_seq < head_seq {
+        problems.push(format!(
+            "entrée(s) n° {} à {head_seq} supprimée(s) : la tête de chaîne annonce {head_seq} entrées, le journal s'arrête à la n° {last_seq}.",
+            last_seq + 1
+        ));
+    } else if last_seq > head_seq || prev != head_hash {
+        problems.push(format!(
+            "la tête de chaîne (n° {head_seq}) ne correspond pas à la dernière entrée (n° {last_seq})."
+        ));
+    }
+    problems.truncate(MAX_PROBLEMS);
+    Ok(VerifyReport {
+        entries,
+        head_seq,
+        head_hash,
+        problems,
+    })
+}

@@ -1,0 +1,169 @@
+//! Places: the public directory in JSON, the open-data export in the national standard, and
+//! the operator's qualification of one place.
+
+use super::extract::{Auth, Write};
+use super::{run_write, AppState};
+use crate::error::{Error, Result};
+use crate::orgs::{OrgKind, QualificationChange};
+use crate::places::{self, standard, Search};
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, put};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/public/sites", get(search))
+        .route("/public/sites.csv", get(export_csv))
+        .route("/public/sites.json", get(export_json))
+        .route("/places/{id}/qualification", put(qualify))
+}
+
+#[derive(Deserialize)]
+pub(super) struct SearchQuery {
+    postcode: Option<String>,
+    commune: Option<String>,
+    department: Option<String>,
+    /// One of the standard's `services`.
+    service: Option<String>,
+    /// One of the standard's `prise_en_charge_specifique`.
+    accessibility: Option<String>,
+    open_now: Option<bool>,
+    lat: Option<f64>,
+    lon: Option<f64>,
+}
+
+/// `GET /public/sites?postcode=…` (or `commune=`, `department=`): the directory's results.
+#[utoipa::path(
+    get,
+    path = "/api/v1/public/sites",
+    tag = "public",
+    summary = "Lieux qualifiés près d'un code postal, d'une commune ou d'un département, les plus proches d'abord",
+    params(
+        ("postcode" = Option<String>, Query, description = "Code postal"),
+        ("commune" = Option<String>, Query, description = "Commune"),
+        ("department" = Option<String>, Query, description = "Département (33, 2A, 974…)"),
+        ("service" = Option<String>, Query, description = "Un des services du standard national"),
+        ("accessibility" = Option<String>, Query, description = "Une des prises en charge spécifiques du standard"),
+        ("open_now" = Option<bool>, Query, description = "Seulement les lieux ouverts maintenant"),
+        ("lat" = Option<f64>, Query, description = "Latitude du point de départ"),
+        ("lon" = Option<f64>, Query, description = "Longitude du point de départ"),
+    ),
+    responses((status = 200, description = "`{sites: [...]}`", body = Object), (status = "4XX", description = "Refus (voir le code d'erreur)", body = crate::http::openapi::ErrorBody)),
+    security(())
+)]
+pub(super) async fn search(
+    State(state): State<AppState>,
+    query: std::result::Result<Query<SearchQuery>, QueryRejection>,
+) -> Result<Json<Value>> {
+    // Axum's own rejection is plain text: answer in the API's error format instead.
+    let Query(q) = query.map_err(|_| {
+        Error::bad_request(
+            "invalid_query",
+            "Paramètres de recherche illisibles : open_now vaut true ou false, lat et lon sont \
+             des nombres.",
+        )
+    })?;
+    let area = [q.postcode, q.commune, q.department]
+        .into_iter()
+        .flatten()
+        .find(|a| !a.trim().is_empty())
+        .ok_or_else(|| {
+            Error::invalid(
+                "invalid_place",
+                "Indiquez postcode, commune ou department pour chercher un lieu.",
+            )
+        })?;
+    let search = Search {
+        area,
+        service: q.service.filter(|s| !s.is_empty()),
+        support: q.accessibility.filter(|s| !s.is_empty()),
+        open_now: q.open_now.unwrap_or(false),
+        near: q.lat.zip(q.lon),
+    };
+    let mut conn = state.db.read.acquire().await?;
+    let found = places::search(&mut conn, &search, state.clock.now(), 100).await?;
+    Ok(Json(json!({
+        "sites": found.iter().map(|f| f.to_json()).collect::<Vec<_>>(),
+    })))
+}
+
+/// Qualified places as a CSV file in the national standard.
+#[utoipa::path(
+    get,
+    path = "/api/v1/public/sites.csv",
+    tag = "public",
+    summary = "Lieux qualifiés au standard national (CSV, données ouvertes)",
+    responses((status = 200, description = "CSV", body = String, content_type = "text/csv"), (status = "4XX", description = "Refus (voir le code d'erreur)", body = crate::http::openapi::ErrorBody)),
+    security(())
+)]
+pub(super) async fn export_csv(State(state): State<AppState>) -> Result<Response> {
+    let mut conn = state.db.read.acquire().await?;
+    let places = places::exportable(&mut conn, state.clock.today()).await?;
+    let body = standard::write_csv(&places).map_err(anyhow::Error::from)?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
+            (
+                header::CONTENT_DISPOSITION,
+                "attachment; filename=\"lieux-mediation-numerique.csv\"",
+            ),
+        ],
+        body,
+    )
+        .into_response())
+}
+
+/// The same places as a JSON array of objects keyed by the standard's field names.
+#[utoipa::path(
+    get,
+    path = "/api/v1/public/sites.json",
+    tag = "public",
+    summary = "Lieux qualifiés au standard national (JSON, données ouvertes)",
+    responses((status = 200, description = "Les lieux", body = Vec<Object>), (status = "4XX", description = "Refus (voir le code d'erreur)", body = crate::http::openapi::ErrorBody)),
+    security(())
+)]
+pub(super) async fn export_json(State(state): State<AppState>) -> Result<Json<Value>> {
+    let mut conn = state.db.read.acquire().await?;
+    let places = places::exportable(&mut conn, state.clock.today()).await?;
+    Ok(Json(Value::Array(
+        places.iter().map(|p| Value::Object(p.to_json())).collect(),
+    )))
+}
+
+/// The operator qualifies or suspends one place.
+#[utoipa::path(
+    put,
+    path = "/api/v1/places/{id}/qualification",
+    tag = "operator",
+    summary = "Qualifier ou suspendre un seul lieu (opérateur)",
+    request_body = crate::orgs::QualificationChange,
+    params(("id" = String, Path, description = "Lieu"), ("Idempotency-Key" = Option<String>, Header, description = "Une relance avec la même clé et le même corps reçoit la première réponse.")),
+    responses((status = 200, description = "`{id, qualification_status, qualified_until}`", body = Object), (status = "4XX", description = "Refus (voir le code d'erreur)", body = crate::http::openapi::ErrorBody)),
+    security(("bearer" = []))
+)]
+pub(super) async fn qualify(
+    State(state): State<AppState>,
+    Auth(org): Auth,
+    Path(id): Path<String>,
+    Write { body, replay }: Write<QualificationChange>,
+) -> Result<Response> {
+    org.require(OrgKind::Operator)?;
+    let now = state.clock.now();
+    let org_id = org.id.clone();
+    run_write(&state, &org.id, &replay, StatusCode::OK, |conn| {
+        Box::pin(async move {
+            let place = places::set_qualification(conn, &org_id, &id, body, now).await?;
+            Ok(json!({
+                "id": place.id(),
+                "qualification_status": place.qualification_status,
+                "qualified_until": place.qualified_until,
+            }))
+        })
+    })
+    .await
+}

@@ -1,0 +1,173 @@
+//! The SQL of places.
+
+use super::standard::{StandardPlace, FIELDS};
+use super::{fold, Area, Place};
+use crate::db::Conn;
+use crate::error::Result;
+use jiff::civil::Date;
+use sqlx::any::AnyRow;
+use sqlx::Row;
+use std::collections::HashSet;
+
+fn select(condition: &str) -> String {
+    format!(
+        "SELECT {}, site_org_id, department, qualification_status, qualified_until \
+         FROM places WHERE {condition}",
+        FIELDS.join(", ")
+    )
+}
+
+fn from_row(row: &AnyRow) -> Result<Place> {
+    let mut data = StandardPlace::new();
+    for field in FIELDS {
+        let value: Option<String> = row.try_get(field)?;
+        data.set(field, value.as_deref());
+    }
+    Ok(Place {
+        data,
+        site_org_id: row.try_get("site_org_id")?,
+        department: row.try_get("department")?,
+        qualification_status: row.try_get("qualification_status")?,
+        qualified_until: row.try_get("qualified_until")?,
+    })
+}
+
+pub async fn existing_ids(conn: &mut Conn) -> Result<HashSet<String>> {
+    let rows = sqlx::query("SELECT id FROM places")
+        .fetch_all(&mut *conn)
+        .await?;
+    rows.iter().map(|r| Ok(r.try_get("id")?)).collect()
+}
+
+/// Parameters a place takes in `upsert`: the standard's fields and four of passnum's own.
+pub const COLUMNS: usize = FIELDS.len() + 4;
+
+/// Inserts places or, for an id already known, replaces their standard fields (organisation,
+/// qualification and creation time stay).
+pub async fn upsert(conn: &mut Conn, places: &[StandardPlace], now: &str) -> Result<()> {
+    if places.is_empty() {
+        return Ok(());
+    }
+    let own = ["department", "commune_key", "created_at", "updated_at"];
+    let values = crate::db::placeholders(places.len(), COLUMNS);
+    let updates: Vec<String> = FIELDS
+        .iter()
+        .skip(1)
+        .chain(["department", "commune_key", "updated_at"].iter())
+        .map(|c| format!("{c} = excluded.{c}"))
+        .collect();
+    let sql = format!(
+        "INSERT INTO places ({}, {}) VALUES {} ON CONFLICT (id) DO UPDATE SET {}",
+        FIELDS.join(", "),
+        own.join(", "),
+        values,
+        updates.join(", ")
+    );
+    let mut query = sqlx::query(&sql);
+    for place in places {
+        for value in place.values() {
+            query = query.bind(value.map(str::to_string));
+        }
+        query = query
+            .bind(
+                place
+                    .get("code_postal")
+                    .and_then(crate::fr::department_of_postcode),
+            )
+            .bind(place.get("commune").map(fold))
+            .bind(now.to_string())
+            .bind(now.to_string());
+    }
+    query.execute(&mut *conn).await?;
+    Ok(())
+}
+
+pub async fn attach(conn: &mut Conn, place_id: &str, site_id: &str) -> Result<()> {
+    sqlx::query("UPDATE places SET site_org_id = $1 WHERE id = $2")
+        .bind(site_id)
+        .bind(place_id)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+pub async fn set_site_qualification(
+    conn: &mut Conn,
+    site_id: &str,
+    status: &str,
+    until: Option<&str>,
+) -> Result<()> {
+    sqlx::query(
+        "UPDATE places SET qualification_status = $1, qualified_until = $2 WHERE site_org_id = $3",
+    )
+    .bind(status)
+    .bind(until)
+    .bind(site_id)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+pub async fn set_qualification(
+    conn: &mut Conn,
+    place_id: &str,
+    status: &str,
+    until: Option<&str>,
+) -> Result<()> {
+    sqlx::query("UPDATE places SET qualification_status = $1, qualified_until = $2 WHERE id = $3")
+        .bind(status)
+        .bind(until)
+        .bind(place_id)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+pub async fn find(conn: &mut Conn, id: &str) -> Result<Option<Place>> {
+    sqlx::query(&select("id = $1"))
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await?
+        .as_ref()
+        .map(from_row)
+        .transpose()
+}
+
+pub async fn for_site(conn: &mut Conn, site_id: &str) -> Result<Vec<Place>> {
+    let rows = sqlx::query(&format!("{} ORDER BY nom, id", select("site_org_id = $1")))
+        .bind(site_id)
+        .fetch_all(&mut *conn)
+        .await?;
+    rows.iter().map(from_row).collect()
+}
+
+pub async fn count(conn: &mut Conn) -> Result<i64> {
+    Ok(sqlx::query("SELECT COUNT(*) AS n FROM places")
+        .fetch_one(&mut *conn)
+        .await?
+        .try_get("n")?)
+}
+
+/// Places whose qualification is current on `today`, in an area.
+pub async fn qualified(conn: &mut Conn, today: Date, area: &Area) -> Result<Vec<Place>> {
+    let current = "qualification_status = 'qualified' AND qualified_until >= $1";
+    let (condition, key) = match area {
+        Area::Postcode { department, .. } => ("department = $2", Some(department.clone())),
+        Area::Department(d) => ("department = $2", Some(d.clone())),
+        Area::Commune(key) => (
+            "department IN (SELECT department FROM places WHERE commune_key = $2)",
+            Some(key.clone()),
+        ),
+        Area::Everywhere => ("1 = 1", None),
+    };
+    let sql = format!(
+        "{} ORDER BY id",
+        select(&format!("{current} AND {condition}"))
+    );
+    let mut query = sqlx::query(&sql).bind(today.to_string());
+    if let Some(key) = key {
+        query = query.bind(key);
+    }
+    let rows = query.fetch_all(&mut *conn).await?;
+    rows.iter().map(from_row).collect()
+}

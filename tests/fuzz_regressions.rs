@@ -1,0 +1,56 @@
+//! Replays every input the fuzzers ever crashed on (fuzz/regressions/<target>/*), and runs the
+//! same checks over arbitrary bytes with proptest, so `cargo test` guards them without nightly
+//! or libFuzzer.
+
+#[path = "../fuzz/checks.rs"]
+mod checks;
+
+// checks.rs finds the module under test at the crate root, as in the fuzz targets.
+use passnum::vouchers::codes;
+
+use proptest::prelude::*;
+use std::path::Path;
+
+/// What a target checks on one input.
+type Check = fn(&[u8]);
+
+/// Each target's checks, by the name of its folder of saved inputs.
+const TARGETS: &[(&str, Check)] = &[("codes", checks::codes)];
+
+#[test]
+fn saved_crash_inputs_pass() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/regressions");
+    let mut replayed = 0;
+    for (target, check) in TARGETS {
+        let Ok(entries) = std::fs::read_dir(root.join(target)) else {
+            continue;
+        };
+        for entry in entries {
+            let path = entry.expect("entry").path();
+            let data = std::fs::read(&path).expect("input");
+            let outcome = std::panic::catch_unwind(|| check(&data));
+            assert!(outcome.is_ok(), "{target}: {} fails again", path.display());
+            replayed += 1;
+        }
+    }
+    assert!(replayed > 0, "no saved input under {}", root.display());
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2_000))]
+
+    #[test]
+    fn codes_never_panic_on_bytes(data in proptest::collection::vec(any::<u8>(), 0..80)) {
+        checks::codes(&data);
+    }
+
+    #[test]
+    fn codes_never_panic_on_text(text in "\\PC{0,40}") {
+        checks::codes(&[&[0u8][..], text.as_bytes()].concat());
+    }
+
+    #[test]
+    fn signed_payloads_resist_one_change(data in proptest::collection::vec(any::<u8>(), 14..16)) {
+        checks::codes(&[&[1u8][..], &data].concat());
+    }
+}
