@@ -91,6 +91,17 @@ impl<T: DeserializeOwned> FromRequest<AppState> for Write<T> {
                 return Err(Error::UnsupportedMediaType);
             }
         }
+        // A declared length over the limit is refused before reading a byte of the body.
+        let declared_len = req
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        if declared_len.is_some_and(|len| len > MAX_BODY_BYTES as u64) {
+            return Err(Error::TooLarge {
+                limit_kib: MAX_BODY_BYTES / 1024,
+            });
+        }
         let method: Method = req.method().clone();
         let path = req.uri().path().to_string();
         let bytes = axum::body::to_bytes(req.into_body(), MAX_BODY_BYTES)
