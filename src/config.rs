@@ -170,6 +170,43 @@ pub struct Config {
         global = true
     )]
     pub metrics_token: Option<String>,
+
+    /// Reverse proxies whose `X-Forwarded-For` is believed, as addresses or networks
+    /// (`127.0.0.1,10.0.0.0/8`). Unset: the TCP peer is the client, and the header is ignored
+    /// so nobody can pose as another address.
+    #[arg(
+        long,
+        env = "PASSNUM_TRUSTED_PROXIES",
+        value_delimiter = ',',
+        value_parser = parse_proxy,
+        global = true
+    )]
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+
+    /// Log lines for people (`text`) or one JSON object per line for a log collector (`json`,
+    /// with the request id of the line's request).
+    #[arg(
+        long,
+        env = "PASSNUM_LOG_FORMAT",
+        value_enum,
+        default_value_t = LogFormat::Text,
+        global = true
+    )]
+    pub log_format: LogFormat,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// An address (`10.0.0.1`) or a network (`10.0.0.0/8`).
+fn parse_proxy(text: &str) -> Result<ipnet::IpNet, String> {
+    let text = text.trim();
+    text.parse::<ipnet::IpNet>()
+        .or_else(|_| text.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+        .map_err(|_| format!("« {text} » n'est ni une adresse IP ni un réseau (10.0.0.0/8)"))
 }
 
 impl Config {

@@ -47,7 +47,7 @@ pub async fn expire(state: &AppState) -> Result<ExpiryReport> {
     Ok(report)
 }
 
-/// Runs the expiry once an hour: it is idempotent and cheap when nothing is due, and an hourly
+/// Runs the expiry (and forgets ended rate-limit windows) once an hour: it is idempotent and cheap when nothing is due, and an hourly
 /// pace means a restarted server catches up within the hour.
 pub async fn run_periodic(state: AppState) {
     loop {
@@ -57,6 +57,10 @@ pub async fn run_periodic(state: AppState) {
             }
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "expiry run failed; will retry"),
+        }
+        let window = state.config.rate_window_secs;
+        if let Err(e) = crate::ratelimit::purge(&state.db, window, state.clock.now()).await {
+            tracing::warn!(error = %e, "rate-limit purge failed; will retry");
         }
         tokio::time::sleep(Duration::from_secs(3600)).await;
     }

@@ -1,7 +1,7 @@
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use passnum::clock::SystemClock;
-use passnum::config::Config;
+use passnum::config::{Config, LogFormat};
 use std::sync::Arc;
 
 /// The Pass numérique platform.
@@ -63,8 +63,12 @@ enum Command {
 #[derive(Subcommand)]
 enum AuditCommand {
     /// Seal pending entries, then check the hash chain of the audit log; exits non-zero if an
-    /// entry was edited or deleted.
-    Verify,
+    /// entry was edited or deleted, or if the chain no longer passes through an anchor.
+    Verify {
+        /// A head printed by an earlier run, `SEQ:HASH`, kept outside the database (repeatable).
+        #[arg(long = "anchor")]
+        anchors: Vec<passnum::audit::Anchor>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -96,18 +100,28 @@ enum LedgerCommand {
 enum KeysCommand {
     /// Add a new signing key to the keys file and make it current.
     Rotate,
+    /// List the keys, with the cheques each still has in circulation.
+    List,
+    /// Remove an old key from the keys file, once no cheque it signed can still be redeemed.
+    Retire {
+        /// The key id, e.g. K1.
+        id: String,
+    },
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
+    let cli = Cli::parse();
+    let logs = tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| "info,sqlx=warn".into()),
         )
-        .with_writer(std::io::stderr)
-        .init();
-    let cli = Cli::parse();
+        .with_writer(std::io::stderr);
+    match cli.config.log_format {
+        LogFormat::Json => logs.json().flatten_event(true).init(),
+        LogFormat::Text => logs.init(),
+    }
     let config = cli.config;
     match cli.command {
         Command::Serve(bind) => {
@@ -189,25 +203,88 @@ async fn main() -> anyhow::Result<()> {
                 key.id,
                 config.keys_file.display()
             );
-            if let Err(e) = passnum::audit::record_key_rotation(&config.database_url, &key.id).await
+            if let Err(e) =
+                passnum::audit::record_key_event(&config.database_url, "key.rotated", &key.id).await
             {
                 tracing::warn!(error = %e, key = %key.id, "key rotation not written to the audit log (database unreachable)");
             }
             Ok(())
         }
+        Command::Keys {
+            command: KeysCommand::List,
+        } => {
+            let ring = config.keyring()?;
+            let live = live_cheques(&config).await?;
+            for key in ring.keys() {
+                let current = if key.id == ring.current().id {
+                    " (signe les nouveaux chèques)"
+                } else {
+                    ""
+                };
+                match live.iter().find(|(id, _, _)| *id == key.id) {
+                    Some((_, n, until)) => println!(
+                        "{}{current} : {n} chèque(s) en circulation, encaissables jusqu'au {until}",
+                        key.id
+                    ),
+                    None => println!("{}{current} : aucun chèque en circulation", key.id),
+                }
+            }
+            Ok(())
+        }
+        Command::Keys {
+            command: KeysCommand::Retire { id },
+        } => {
+            if config.signing_keys.is_some() {
+                anyhow::bail!(
+                    "keys come from PASSNUM_SIGNING_KEYS: remove the entry there yourself, once `passnum keys list` shows it has no cheque in circulation"
+                );
+            }
+            if let Some((_, n, until)) = live_cheques(&config)
+                .await?
+                .into_iter()
+                .find(|(k, _, _)| *k == id)
+            {
+                anyhow::bail!(
+                    "key {id} still verifies {n} cheque(s) in circulation, redeemable until {until}: retire it after that date and `passnum expire`"
+                );
+            }
+            passnum::vouchers::keys::remove(&config.keys_file, &id)?;
+            println!(
+                "Key {id} removed from {}; restart the servers so they forget it.",
+                config.keys_file.display()
+            );
+            if let Err(e) =
+                passnum::audit::record_key_event(&config.database_url, "key.retired", &id).await
+            {
+                tracing::warn!(error = %e, key = %id, "key retirement not written to the audit log (database unreachable)");
+            }
+            Ok(())
+        }
         Command::Audit {
-            command: AuditCommand::Verify,
+            command: AuditCommand::Verify { anchors },
         } => {
             let db = passnum::db::Db::connect(&config.database_url, 1).await?;
             db.migrate().await?;
             passnum::audit::seal(&db).await?;
             let mut conn = db.read.acquire().await?;
-            let report = passnum::audit::verify(&mut conn).await?;
+            let mut report = passnum::audit::verify(&mut conn).await?;
+            let anchored = passnum::audit::check_anchors(&mut conn, &anchors).await?;
+            report.problems.extend(anchored);
             if report.is_ok() {
+                let head = passnum::audit::Anchor {
+                    seq: report.head_seq,
+                    hash: report.head_hash.clone(),
+                };
                 println!(
-                    "Journal d'audit vérifié : {} entrée(s) chaînée(s), aucune modifiée ni supprimée. \
-                     Empreinte de tête (à noter ailleurs) : {} n° {}",
-                    report.entries, report.head_hash, report.head_seq
+                    "Journal d'audit vérifié : {} entrée(s) chaînée(s), aucune modifiée ni supprimée{}. \
+                     Notez cet ancrage hors de la base, pour une vérification future avec \
+                     --anchor : {head}",
+                    report.entries,
+                    if anchors.is_empty() {
+                        String::new()
+                    } else {
+                        format!(", {} ancrage(s) retrouvé(s)", anchors.len())
+                    }
                 );
                 Ok(())
             } else {
@@ -259,4 +336,12 @@ async fn serve(bind: &str, state: passnum::http::AppState) -> anyhow::Result<()>
         .with_context(|| format!("cannot listen on {bind}"))?;
     tracing::info!("listening on http://{}", listener.local_addr()?);
     passnum::http::serve(listener, state).await
+}
+
+/// Cheques still in circulation per signing key: `(key id, count, last redeemable day)`.
+async fn live_cheques(config: &Config) -> anyhow::Result<Vec<(String, i64, String)>> {
+    let db = passnum::db::Db::connect(&config.database_url, 1).await?;
+    db.migrate().await?;
+    let mut conn = db.read.acquire().await?;
+    Ok(passnum::vouchers::live_cheques_by_key(&mut conn).await?)
 }

@@ -1,22 +1,40 @@
-//! Counts attempts per key (an address, a site) over a fixed window, so that guessing codes hits
-//! 429 long before it could succeed. In memory: each instance counts its own share.
+//! Counts attempts per key (an address, a site, an account) over a fixed window, so that
+//! guessing codes or passwords hits 429 long before it could succeed.
+//!
+//! On PostgreSQL the counters live in the database, so several instances behind a load
+//! balancer share them (and a restart forgets nothing). SQLite serves from one process, so it
+//! counts in memory and keeps its single writer for the work that matters.
 
+use crate::db::{Backend, Db};
+use crate::error::Result;
 use jiff::Timestamp;
 use std::collections::HashMap;
 use std::sync::Mutex;
 
 pub struct RateLimiter {
+    /// Keeps the limiters' keys apart in the shared table.
+    name: &'static str,
     limit: u32,
     window_secs: i64,
-    windows: Mutex<HashMap<String, (i64, u32)>>,
+    store: Store,
+}
+
+enum Store {
+    Memory(Mutex<HashMap<String, (i64, i64)>>),
+    Shared(Db),
 }
 
 impl RateLimiter {
-    pub fn new(limit: u32, window_secs: u64) -> Self {
+    pub fn new(name: &'static str, limit: u32, window_secs: u64, db: &Db) -> Self {
+        let store = match db.backend {
+            Backend::Postgres => Store::Shared(db.clone()),
+            Backend::Sqlite => Store::Memory(Mutex::new(HashMap::new())),
+        };
         Self {
+            name,
             limit,
             window_secs: window_secs.max(1) as i64,
-            windows: Mutex::new(HashMap::new()),
+            store,
         }
     }
 
@@ -24,39 +42,127 @@ impl RateLimiter {
         now.as_second() - now.as_second().rem_euclid(self.window_secs)
     }
 
-    /// Seconds to wait if `key` already used up its window, without counting an attempt.
-    pub fn blocked(&self, key: &str, now: Timestamp) -> Option<u64> {
+    fn retry_after(&self, now: Timestamp) -> u64 {
+        (self.window_start(now) + self.window_secs - now.as_second()).max(1) as u64
+    }
+
+    fn shared_key(&self, key: &str) -> String {
+        format!("{}:{key}", self.name)
+    }
+
+    /// Seconds to wait if any of `keys` already used up its window, without counting.
+    pub async fn blocked(&self, keys: &[String], now: Timestamp) -> Result<Option<u64>> {
         let start = self.window_start(now);
-        let windows = self.windows.lock().unwrap_or_else(|e| e.into_inner());
-        match windows.get(key) {
-            Some(&(s, n)) if s == start && n >= self.limit => {
-                Some((start + self.window_secs - now.as_second()).max(1) as u64)
+        let limit = i64::from(self.limit);
+        let used_up = match &self.store {
+            Store::Memory(windows) => {
+                let windows = windows.lock().unwrap_or_else(|e| e.into_inner());
+                keys.iter().any(|k| {
+                    windows
+                        .get(k)
+                        .is_some_and(|&(s, n)| s == start && n >= limit)
+                })
             }
-            _ => None,
-        }
+            Store::Shared(db) => {
+                if keys.is_empty() {
+                    return Ok(None);
+                }
+                // One round trip for all the keys: this runs before every redemption.
+                let list = (2..keys.len() + 2)
+                    .map(|i| format!("${i}"))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                let sql = format!(
+                    "SELECT CAST(COALESCE(MAX(hits), 0) AS BIGINT) FROM rate_limits \
+                     WHERE window_start = $1 AND key IN ({list})"
+                );
+                let mut query = sqlx::query_scalar::<_, i64>(&sql).bind(start);
+                for key in keys {
+                    query = query.bind(self.shared_key(key));
+                }
+                query.fetch_one(&db.read).await? >= limit
+            }
+        };
+        Ok(used_up.then(|| self.retry_after(now)))
     }
 
-    /// Counts one attempt for `key`.
-    pub fn record(&self, key: &str, now: Timestamp) {
+    /// Counts one attempt for each of `keys`; says how long to wait if one is now over its
+    /// limit. The count and the answer are one atomic step, so concurrent attempts from
+    /// several instances cannot all slip under the limit.
+    pub async fn record(&self, keys: &[String], now: Timestamp) -> Result<Option<u64>> {
         let start = self.window_start(now);
-        let mut windows = self.windows.lock().unwrap_or_else(|e| e.into_inner());
-        if windows.len() > 100_000 {
-            // Old windows only matter until they end: drop them rather than grow without bound.
-            windows.retain(|_, (s, _)| *s == start);
+        let mut highest = 0;
+        match &self.store {
+            Store::Memory(windows) => {
+                let mut windows = windows.lock().unwrap_or_else(|e| e.into_inner());
+                if windows.len() > 100_000 {
+                    // Old windows only matter until they end: drop them rather than grow.
+                    windows.retain(|_, (s, _)| *s == start);
+                }
+                for key in keys {
+                    let entry = windows.entry(key.clone()).or_insert((start, 0));
+                    if entry.0 != start {
+                        *entry = (start, 0);
+                    }
+                    entry.1 = entry.1.saturating_add(1);
+                    highest = highest.max(entry.1);
+                }
+            }
+            Store::Shared(db) => {
+                for key in keys {
+                    // SET reads the row's old values, so the window test sees the stored one.
+                    let hits: i64 = sqlx::query_scalar(
+                        "INSERT INTO rate_limits (key, window_start, hits) VALUES ($1, $2, 1) \
+                         ON CONFLICT (key) DO UPDATE SET \
+                         hits = CASE WHEN rate_limits.window_start = excluded.window_start \
+                                THEN rate_limits.hits + 1 ELSE 1 END, \
+                         window_start = excluded.window_start \
+                         RETURNING hits",
+                    )
+                    .bind(self.shared_key(key))
+                    .bind(start)
+                    .fetch_one(&db.write)
+                    .await?;
+                    highest = highest.max(hits);
+                }
+            }
         }
-        let entry = windows.entry(key.to_string()).or_insert((start, 0));
-        if entry.0 != start {
-            *entry = (start, 0);
-        }
-        entry.1 = entry.1.saturating_add(1);
+        Ok((highest > i64::from(self.limit)).then(|| self.retry_after(now)))
     }
+}
 
-    /// Counts an attempt and says whether it is still within the limit.
-    pub fn check_and_record(&self, key: &str, now: Timestamp) -> Option<u64> {
-        if let Some(wait) = self.blocked(key, now) {
-            return Some(wait);
-        }
-        self.record(key, now);
-        None
+/// Forgets the shared counters whose window has ended (the hourly job calls it).
+pub async fn purge(db: &Db, window_secs: u64, now: Timestamp) -> Result<u64> {
+    if db.backend != Backend::Postgres {
+        return Ok(0);
+    }
+    let done = sqlx::query("DELETE FROM rate_limits WHERE window_start <= $1")
+        .bind(now.as_second() - window_secs.max(1) as i64)
+        .execute(&db.write)
+        .await?;
+    Ok(done.rows_affected())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn the_attempt_past_the_limit_waits_for_the_next_window() {
+        let limiter = RateLimiter {
+            name: "test",
+            limit: 2,
+            window_secs: 600,
+            store: Store::Memory(Mutex::new(HashMap::new())),
+        };
+        let keys = ["ip:1".to_string()];
+        let now: Timestamp = "2026-03-02T11:00:30Z".parse().unwrap();
+        assert_eq!(limiter.record(&keys, now).await.unwrap(), None);
+        assert_eq!(limiter.blocked(&keys, now).await.unwrap(), None);
+        assert_eq!(limiter.record(&keys, now).await.unwrap(), None);
+        assert_eq!(limiter.blocked(&keys, now).await.unwrap(), Some(570));
+        assert_eq!(limiter.record(&keys, now).await.unwrap(), Some(570));
+        let later = now + jiff::SignedDuration::from_secs(600);
+        assert_eq!(limiter.blocked(&keys, later).await.unwrap(), None);
     }
 }

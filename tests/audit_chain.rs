@@ -13,6 +13,7 @@ use std::process::Command;
 on_both_databases!(
     actions_are_chained_and_tampering_is_caught,
     concurrent_sealers_never_fork_the_chain,
+    a_rewritten_chain_misses_its_anchor,
     logins_are_journaled_and_lockout_is_mailed,
     forgotten_password_is_reset_by_a_one_time_link,
 );
@@ -40,6 +41,75 @@ fn audit_verify(app: &TestApp) -> (bool, String) {
         String::from_utf8_lossy(&out.stderr)
     );
     (out.status.success(), text)
+}
+
+/// `passnum audit verify` with anchors: (success, everything printed).
+fn audit_verify_anchored(app: &TestApp, anchors: &[&str]) -> (bool, String) {
+    let mut args = vec!["audit", "verify"];
+    for anchor in anchors {
+        args.extend(["--anchor", anchor]);
+    }
+    let out = passnum(
+        &app.database_url,
+        &args,
+        &[("PASSNUM_SIGNING_KEYS", common::TEST_KEYS)],
+    );
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
+/// Whoever can write the whole database can recompute a consistent chain; the anchor printed
+/// by an earlier verification, kept elsewhere, is what catches it.
+async fn a_rewritten_chain_misses_its_anchor(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let w = app.world(100_000, 20).await;
+    app.issue(&w, 5).await;
+    app.issue(&w, 5).await;
+    let (ok, text) = audit_verify_anchored(&app, &[]);
+    assert!(ok, "{text}");
+    let anchor = text
+        .split_whitespace()
+        .last()
+        .expect("an anchor is printed")
+        .to_string();
+    let (ok, text) = audit_verify_anchored(&app, &[&anchor]);
+    assert!(ok, "{text}");
+    assert!(text.contains("1 ancrage(s) retrouvé(s)"), "{text}");
+
+    // Rewrite history: edit an entry, then reseal everything from the genesis.
+    exec(
+        &app,
+        "UPDATE audit_log SET detail = 'rien à voir' WHERE chain_seq = 2",
+    )
+    .await;
+    exec(&app, "UPDATE audit_log SET chain_seq = NULL, hash = NULL").await;
+    exec(
+        &app,
+        &format!(
+            "UPDATE audit_chain_head SET last_seq = 0, last_hash = '{}'",
+            passnum::audit::chain::GENESIS
+        ),
+    )
+    .await;
+    let (ok, text) = audit_verify_anchored(&app, &[]);
+    assert!(
+        ok,
+        "consistent with itself, the rewritten chain passes alone: {text}"
+    );
+    let (ok, text) = audit_verify_anchored(&app, &[&anchor]);
+    assert!(!ok, "{text}");
+    assert!(text.contains("réécrit"), "{text}");
+
+    // A malformed anchor is refused with a message, not a crash.
+    let (ok, text) = audit_verify_anchored(&app, &["42:pas-une-empreinte"]);
+    assert!(!ok);
+    assert!(text.contains("SHA-256"), "{text}");
 }
 
 async fn seal_and_verify(app: &TestApp) -> passnum::audit::VerifyReport {

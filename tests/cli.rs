@@ -91,3 +91,100 @@ fn keys_rotate_adds_a_key_that_signs_while_old_ones_verify() {
         assert_eq!(mode & 0o777, 0o600);
     }
 }
+
+#[tokio::test]
+async fn keys_retire_only_once_no_cheque_they_signed_circulates() {
+    let app = common::TestApp::spawn(common::Backend::Sqlite)
+        .await
+        .expect("sqlite");
+    let w = app.world(50_000, 10).await;
+    app.issue(&w, 5).await; // signed by K2, the current test key
+    let dir = std::env::temp_dir().join(format!("passnum-keys-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("passnum.keys");
+    let lines: String = common::TEST_KEYS
+        .split(',')
+        .map(|k| k.replacen(':', " ", 1) + "\n")
+        .collect();
+    std::fs::write(&file, lines).unwrap();
+    let keys = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_passnum"))
+            .arg("keys")
+            .args(args)
+            .arg("--keys-file")
+            .arg(&file)
+            .env("DATABASE_URL", &app.database_url)
+            .env_remove("PASSNUM_SIGNING_KEYS")
+            .env("RUST_LOG", "warn")
+            .output()
+            .unwrap();
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        (out.status.success(), text)
+    };
+    assert!(keys(&["rotate"]).0);
+    let (ok, list) = keys(&["list"]);
+    assert!(ok, "{list}");
+    assert!(list.contains("K1 : aucun chèque en circulation"), "{list}");
+    assert!(list.contains("K2 : 5 chèque(s) en circulation"), "{list}");
+    assert!(list.contains("K3 (signe les nouveaux chèques)"), "{list}");
+
+    let (ok, text) = keys(&["retire", "K2"]);
+    assert!(!ok, "K2 still verifies live cheques: {text}");
+    assert!(text.contains("5 cheque(s) in circulation"), "{text}");
+    let (ok, text) = keys(&["retire", "K3"]);
+    assert!(!ok, "the current key stays: {text}");
+    let (ok, text) = keys(&["retire", "K1"]);
+    assert!(ok, "{text}");
+    let ring = passnum::vouchers::keys::read_file(&file).unwrap();
+    let ids: Vec<_> = ring.keys().iter().map(|k| k.id.clone()).collect();
+    assert_eq!(ids, ["K2", "K3"]);
+    let retired: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'key.retired'")
+            .fetch_one(&app.state.db.read)
+            .await
+            .unwrap();
+    assert_eq!(retired, 1);
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn json_logs_are_one_object_per_line() {
+    let dir = std::env::temp_dir().join(format!("passnum-logs-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut server = Command::new(env!("CARGO_BIN_EXE_passnum"))
+        .args(["serve", "--bind", "127.0.0.1:0"])
+        .env(
+            "DATABASE_URL",
+            format!("sqlite://{}", dir.join("p.db").display()),
+        )
+        .env("PASSNUM_SIGNING_KEYS", common::TEST_KEYS)
+        .env("PASSNUM_LOG_FORMAT", "json")
+        .env("RUST_LOG", "info")
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = std::io::BufReader::new(server.stderr.take().unwrap());
+    let mut line = String::new();
+    let mut listening = None;
+    while std::io::BufRead::read_line(&mut stderr, &mut line).unwrap() > 0 {
+        let entry: serde_json::Value =
+            serde_json::from_str(line.trim()).unwrap_or_else(|e| panic!("{e}: {line}"));
+        assert!(entry["level"].is_string(), "{entry}");
+        if entry["message"]
+            .as_str()
+            .is_some_and(|m| m.starts_with("listening on"))
+        {
+            listening = Some(entry);
+            break;
+        }
+        line.clear();
+    }
+    let _ = server.kill();
+    let _ = server.wait();
+    let _ = std::fs::remove_dir_all(dir);
+    assert!(listening.is_some(), "no start-up line");
+}

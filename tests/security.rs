@@ -15,6 +15,8 @@ on_both_databases!(
     sites_cannot_touch_another_sites_data,
     distributors_and_funders_cannot_touch_another_ones_data,
     malformed_requests_are_refused_and_change_nothing,
+    forwarded_addresses_count_only_behind_a_trusted_proxy,
+    instances_on_one_postgresql_share_their_limits,
 );
 
 /// Headers every kind of answer must carry.
@@ -86,7 +88,10 @@ async fn oversized(
          Content-Type: application/json\r\nContent-Length: {declared}\r\n\
          Connection: close\r\n\r\n"
     );
-    stream.write_all(head.as_bytes()).await.expect("headers sent");
+    stream
+        .write_all(head.as_bytes())
+        .await
+        .expect("headers sent");
     let mut answer = Vec::new();
     let read = async {
         let mut buf = [0u8; 4096];
@@ -713,4 +718,97 @@ async fn malformed_requests_are_refused_and_change_nothing(backend: Backend) {
             assert_error_format(what, &answer);
         }
     }
+}
+
+/// Status of a public look-up sent through a proxy that says it is for `forwarded_for`.
+async fn lookup_via(app: &TestApp, forwarded_for: &str) -> StatusCode {
+    app.client
+        .get(format!("{}/api/v1/public/passes/PN-0000-ZZZZ", app.base))
+        .header("x-forwarded-for", forwarded_for)
+        .send()
+        .await
+        .expect("request sent")
+        .status()
+}
+
+async fn forwarded_addresses_count_only_behind_a_trusted_proxy(backend: Backend) {
+    // The tests' client connects from 127.0.0.1: here it plays a trusted reverse proxy.
+    let Some(app) = TestApp::spawn_with(backend, |c| {
+        c.public_lookup_limit = 3;
+        c.trusted_proxies = vec!["127.0.0.1/32".parse().expect("network")];
+    })
+    .await
+    else {
+        return;
+    };
+    for _ in 0..3 {
+        assert_ne!(
+            lookup_via(&app, "198.51.100.1").await,
+            StatusCode::TOO_MANY_REQUESTS
+        );
+    }
+    assert_eq!(
+        lookup_via(&app, "198.51.100.1").await,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    // Another person behind the same proxy keeps their own allowance...
+    assert_ne!(
+        lookup_via(&app, "198.51.100.2").await,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    // ...but a client cannot dodge its limit by prepending a made-up address.
+    assert_eq!(
+        lookup_via(&app, "203.0.113.50, 198.51.100.1").await,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+
+    // Without a trusted proxy the header is ignored: every made-up address is the peer's.
+    let Some(direct) = TestApp::spawn_with(backend, |c| c.public_lookup_limit = 3).await else {
+        return;
+    };
+    let statuses = futures::future::join_all((1..=5).map(|i| {
+        let direct = &direct;
+        async move { lookup_via(direct, &format!("198.51.100.{i}")).await }
+    }))
+    .await;
+    assert_eq!(
+        statuses
+            .iter()
+            .filter(|s| **s == StatusCode::TOO_MANY_REQUESTS)
+            .count(),
+        2,
+        "{statuses:?}"
+    );
+}
+
+/// Scale-out: on PostgreSQL, instances share their counters, so a client spreading its
+/// guesses over instances gets no more than the limit. (SQLite serves from one process.)
+async fn instances_on_one_postgresql_share_their_limits(backend: Backend) {
+    if backend == Backend::Sqlite {
+        return;
+    }
+    let Some(first) = TestApp::spawn_with(backend, |c| c.public_lookup_limit = 4).await else {
+        return;
+    };
+    let second = TestApp::spawn_on(&first.database_url, |c| c.public_lookup_limit = 4).await;
+    let guesses = futures::future::join_all((0..10).map(|i| {
+        let app = if i % 2 == 0 { &first } else { &second };
+        async move {
+            app.client
+                .get(format!("{}/api/v1/public/passes/PN-{i:04}-ZZZZ", app.base))
+                .send()
+                .await
+                .expect("request sent")
+                .status()
+        }
+    }))
+    .await;
+    let refused = guesses
+        .iter()
+        .filter(|s| **s == StatusCode::TOO_MANY_REQUESTS)
+        .count();
+    assert_eq!(
+        refused, 6,
+        "4 guesses in all, whichever instance: {guesses:?}"
+    );
 }

@@ -8,8 +8,9 @@
 //!
 //! `hash = SHA-256(previous hash ‖ chain_seq ‖ each field length-prefixed)`: editing any field,
 //! deleting an entry (a gap in `chain_seq`) or the newest entries (the head says more) shows.
-//! Someone able to rewrite the whole chain and the head can still forge it: the head hash that
-//! `passnum audit verify` prints is meant to be noted somewhere else from time to time.
+//! Someone able to rewrite the whole chain and the head could still forge it, so `passnum audit
+//! verify` prints the head as an anchor (`SEQ:HASH`) to keep outside the database (a ticket, a
+//! mail, a notary); `--anchor SEQ:HASH` later proves the chain still passes through it.
 
 use crate::db::{Conn, Db};
 use crate::error::Result;
@@ -240,4 +241,65 @@ pub async fn verify(conn: &mut Conn) -> Result<VerifyReport> {
         head_hash,
         problems,
     })
+}
+
+/// A chain position noted outside the database: entry `seq` had hash `hash`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Anchor {
+    pub seq: i64,
+    pub hash: String,
+}
+
+impl std::str::FromStr for Anchor {
+    type Err = String;
+
+    /// `SEQ:HASH`, as `passnum audit verify` prints it.
+    fn from_str(text: &str) -> std::result::Result<Self, String> {
+        let (seq, hash) = text.trim().split_once(':').ok_or_else(|| {
+            format!("« {text} » : un ancrage s'écrit NUMÉRO:EMPREINTE (ex. 42:3fa9…)")
+        })?;
+        let seq = seq
+            .parse::<i64>()
+            .ok()
+            .filter(|s| *s >= 1)
+            .ok_or_else(|| format!("« {seq} » n'est pas un numéro d'entrée"))?;
+        let hash = hash.to_ascii_lowercase();
+        if hash.len() != 64 || !hash.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(format!(
+                "« {hash} » n'est pas une empreinte SHA-256 (64 chiffres hexadécimaux)"
+            ));
+        }
+        Ok(Anchor { seq, hash })
+    }
+}
+
+impl std::fmt::Display for Anchor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}", self.seq, self.hash)
+    }
+}
+
+/// What is wrong with each anchor the chain no longer passes through (a rewritten chain, even
+/// one consistent with itself, has other hashes at the anchored positions).
+pub async fn check_anchors(conn: &mut Conn, anchors: &[Anchor]) -> Result<Vec<String>> {
+    let mut problems = Vec::new();
+    for anchor in anchors {
+        let stored: Option<Option<String>> =
+            sqlx::query_scalar("SELECT hash FROM audit_log WHERE chain_seq = $1")
+                .bind(anchor.seq)
+                .fetch_optional(&mut *conn)
+                .await?;
+        match stored.flatten() {
+            Some(hash) if hash == anchor.hash => {}
+            Some(_) => problems.push(format!(
+                "l'entrée n° {} n'a plus l'empreinte notée ({}) : le journal a été réécrit.",
+                anchor.seq, anchor.hash
+            )),
+            None => problems.push(format!(
+                "l'entrée n° {} notée comme ancrage n'existe plus dans le journal.",
+                anchor.seq
+            )),
+        }
+    }
+    Ok(problems)
 }

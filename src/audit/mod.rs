@@ -9,7 +9,7 @@
 pub mod chain;
 pub mod origin;
 
-pub use chain::{seal, spawn_sealer, verify, VerifyReport};
+pub use chain::{check_anchors, seal, spawn_sealer, verify, Anchor, VerifyReport};
 
 use crate::db::Conn;
 use crate::error::Result;
@@ -31,6 +31,15 @@ pub struct Entry {
 const COLUMNS: &str =
     "id, at, actor_org_id, action, subject_id, detail, actor_user_id, client_addr, chain_seq";
 
+/// An entry to append: what happened, to what, by which organisation, when.
+pub struct NewEntry<'a> {
+    pub at: &'a str,
+    pub actor_org_id: Option<&'a str>,
+    pub action: &'a str,
+    pub subject_id: Option<&'a str>,
+    pub detail: String,
+}
+
 /// Appends an entry, unsealed, in the caller's transaction; the person and address of the
 /// current request (if any) are added. The sealer is woken to chain it soon after commit.
 pub async fn record(
@@ -41,29 +50,55 @@ pub async fn record(
     subject_id: Option<&str>,
     detail: &str,
 ) -> Result<()> {
+    let entry = NewEntry {
+        at,
+        actor_org_id,
+        action,
+        subject_id,
+        detail: detail.to_string(),
+    };
+    record_many(conn, std::slice::from_ref(&entry)).await
+}
+
+/// Appends several entries of one request with multi-row INSERTs (a batch of a thousand
+/// carnets writes its thousand entries in a few statements).
+pub async fn record_many(conn: &mut Conn, entries: &[NewEntry<'_>]) -> Result<()> {
+    const PARAMS: usize = 8;
     let origin = origin::current();
-    sqlx::query(
-        "INSERT INTO audit_log (id, at, actor_org_id, action, subject_id, detail, \
-         actor_user_id, client_addr) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-    )
-    .bind(crate::db::new_id())
-    .bind(at)
-    .bind(actor_org_id)
-    .bind(action)
-    .bind(subject_id)
-    .bind(detail)
-    .bind(origin.user_id)
-    .bind(origin.client_addr)
-    .execute(&mut *conn)
-    .await?;
-    chain::wake();
+    for chunk in entries.chunks(crate::db::rows_per_insert(conn, PARAMS)) {
+        let sql = format!(
+            "INSERT INTO audit_log (id, at, actor_org_id, action, subject_id, detail, \
+             actor_user_id, client_addr) VALUES {}",
+            crate::db::placeholders(chunk.len(), PARAMS)
+        );
+        let mut query = sqlx::query(&sql);
+        for e in chunk {
+            query = query
+                .bind(crate::db::new_id())
+                .bind(e.at)
+                .bind(e.actor_org_id)
+                .bind(e.action)
+                .bind(e.subject_id)
+                .bind(&e.detail)
+                .bind(origin.user_id.as_deref())
+                .bind(origin.client_addr.as_deref());
+        }
+        query.execute(&mut *conn).await?;
+    }
+    if !entries.is_empty() {
+        chain::wake();
+    }
     Ok(())
 }
 
-/// `passnum keys rotate`: notes the new key id in the audit log (never the key itself).
-pub async fn record_key_rotation(database_url: &str, key_id: &str) -> anyhow::Result<()> {
+/// `passnum keys rotate` / `retire`: notes the key id in the audit log (never the key itself).
+pub async fn record_key_event(
+    database_url: &str,
+    action: &str,
+    key_id: &str,
+) -> anyhow::Result<()> {
     if let Some(path) = database_url.strip_prefix("sqlite://") {
-        // Do not create an empty database just to note a rotation.
+        // Do not create an empty database just to note a key change.
         let file = path.split('?').next().unwrap_or(path);
         anyhow::ensure!(std::path::Path::new(file).exists(), "no database at {file}");
     }
@@ -72,13 +107,19 @@ pub async fn record_key_rotation(database_url: &str, key_id: &str) -> anyhow::Re
     let mut tx = db.begin().await?;
     let now = crate::clock::format_ts(jiff::Timestamp::now());
     let operator = crate::orgs::operator_exists(&mut tx).await?;
+    let detail = match action {
+        "key.retired" => {
+            format!("clé {key_id} retirée : plus aucun chèque signé par elle n'est en circulation")
+        }
+        _ => format!("clé {key_id} ajoutée : elle signe les nouveaux chèques"),
+    };
     record(
         &mut tx,
         &now,
         operator.as_deref(),
-        "key.rotated",
+        action,
         Some(key_id),
-        &format!("clé {key_id} ajoutée : elle signe les nouveaux chèques"),
+        &detail,
     )
     .await?;
     tx.commit().await?;

@@ -3,6 +3,7 @@
 //! short call everywhere and no call site can forget the address. Outside a request (command
 //! line, background jobs) both are empty.
 
+use crate::http::client_addr::ClientAddr;
 use axum::extract::{ConnectInfo, Request};
 use axum::middleware::Next;
 use axum::response::Response;
@@ -36,10 +37,13 @@ pub async fn scope<F: std::future::Future>(origin: Origin, work: F) -> F::Output
 
 /// Middleware: every request runs with its client address as origin.
 pub async fn layer(request: Request, next: Next) -> Response {
-    let client_addr = request
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip().to_string());
+    let client_addr = match request.extensions().get::<ClientAddr>() {
+        Some(client) => Some(client.0.to_string()),
+        None => request
+            .extensions()
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| c.0.ip().to_string()),
+    };
     scope(
         Origin {
             client_addr,

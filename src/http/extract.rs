@@ -31,18 +31,21 @@ impl FromRequestParts<AppState> for Auth {
     }
 }
 
-/// The address a request came from, for per-address limits.
+/// The address a request came from (see [`super::client_addr`]), for per-address limits.
 pub struct ClientIp(pub IpAddr);
 
 impl FromRequestParts<AppState> for ClientIp {
     type Rejection = Error;
 
     async fn from_request_parts(parts: &mut Parts, _: &AppState) -> Result<Self, Error> {
-        let addr = parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|c| c.0.ip())
-            .unwrap_or(IpAddr::from([127, 0, 0, 1]));
+        let addr = match parts.extensions.get::<super::client_addr::ClientAddr>() {
+            Some(client) => client.0,
+            None => parts
+                .extensions
+                .get::<ConnectInfo<SocketAddr>>()
+                .map(|c| c.0.ip())
+                .unwrap_or(IpAddr::from([127, 0, 0, 1])),
+        };
         Ok(ClientIp(addr))
     }
 }

@@ -1,6 +1,7 @@
 //! The HTTP edge: routes, shared state, and the one way writes are run (transaction plus
 //! idempotent replay). Handlers are thin: they call the domain modules.
 
+pub mod client_addr;
 pub mod error;
 pub mod extract;
 mod hardening;
@@ -47,16 +48,22 @@ impl AppState {
     pub fn new(db: Db, clock: SharedClock, keyring: Keyring, config: Config) -> Self {
         Self {
             invalid_codes: Arc::new(RateLimiter::new(
+                "invalid_code",
                 config.invalid_code_limit,
                 config.rate_window_secs,
+                &db,
             )),
             public_lookups: Arc::new(RateLimiter::new(
+                "public_lookup",
                 config.public_lookup_limit,
                 config.rate_window_secs,
+                &db,
             )),
             logins: Arc::new(RateLimiter::new(
+                "login",
                 config.login_attempt_limit,
                 config.rate_window_secs,
+                &db,
             )),
             db,
             clock,
@@ -87,7 +94,11 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::web::router(state.clone()))
         .with_state(state.clone())
         .layer(axum::middleware::from_fn(crate::audit::origin::layer))
-        .layer(axum::middleware::from_fn(crate::metrics::layer));
+        .layer(axum::middleware::from_fn(crate::metrics::layer))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            client_addr::layer,
+        ));
     hardening::apply(router, &state)
 }
 

@@ -30,7 +30,8 @@ pub(super) async fn balance(
     let now = state.clock.now();
     if let Some(retry_after_secs) = state
         .public_lookups
-        .check_and_record(&format!("ip:{ip}"), now)
+        .record(&[format!("ip:{ip}")], now)
+        .await?
     {
         return Err(Error::RateLimited { retry_after_secs });
     }

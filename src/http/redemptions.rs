@@ -36,10 +36,8 @@ pub(super) async fn redeem(
 ) -> Result<Response> {
     let (now, today) = (state.clock.now(), state.clock.today());
     let limit_keys = [format!("site:{}", org.id), format!("ip:{ip}")];
-    for key in &limit_keys {
-        if let Some(retry_after_secs) = state.invalid_codes.blocked(key, now) {
-            return Err(Error::RateLimited { retry_after_secs });
-        }
+    if let Some(retry_after_secs) = state.invalid_codes.blocked(&limit_keys, now).await? {
+        return Err(Error::RateLimited { retry_after_secs });
     }
     let keyring = state.keyring.clone();
     let org_id = org.id.clone();
@@ -48,9 +46,7 @@ pub(super) async fn redeem(
     })
     .await;
     if matches!(&result, Err(e) if e.code() == "invalid_code") {
-        for key in &limit_keys {
-            state.invalid_codes.record(key, now);
-        }
+        state.invalid_codes.record(&limit_keys, now).await?;
     }
     match &result {
         Ok(r) if r.status() == StatusCode::CREATED => crate::metrics::redeemed(),

@@ -75,6 +75,36 @@ pub fn rotate(path: &Path) -> anyhow::Result<SigningKey> {
     Ok(key)
 }
 
+/// Takes key `id` out of the keys file (rewritten whole, then renamed over the old one, so a
+/// crash leaves one file or the other). The current (last) key cannot be removed.
+pub fn remove(path: &Path, id: &str) -> anyhow::Result<()> {
+    let ring = read_file(path)?;
+    if ring.current().id == id {
+        bail!("key {id} signs new cheques: rotate first, then retire it once its cheques have expired");
+    }
+    if ring.keys().iter().all(|k| k.id != id) {
+        bail!("no key {id} in {}", path.display());
+    }
+    let text = std::fs::read_to_string(path)?;
+    let kept: String = text
+        .lines()
+        .filter(|line| line.split_whitespace().next() != Some(id))
+        .map(|line| format!("{line}\n"))
+        .collect();
+    let temp = path.with_extension("retiring");
+    let mut options = std::fs::OpenOptions::new();
+    options.create(true).write(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options
+        .open(&temp)
+        .with_context(|| format!("cannot write {}", temp.display()))?;
+    file.write_all(kept.as_bytes())?;
+    file.sync_all()?;
+    std::fs::rename(&temp, path)?;
+    Ok(())
+}
+
 fn append_key(path: &Path, key: &SigningKey) -> anyhow::Result<()> {
     let mut options = std::fs::OpenOptions::new();
     options.create(true).append(true);

@@ -7,7 +7,7 @@ pub mod keys;
 pub mod print;
 mod repo;
 
-pub use repo::{PassRow, VoucherRow};
+pub use repo::{live_cheques_by_key, PassRow, VoucherRow};
 
 use crate::clock::format_ts;
 use crate::db::Conn;
@@ -239,20 +239,20 @@ async fn issue_carnets(
     } else {
         ", en stock (non activé)"
     };
-    for pass in &passes {
-        crate::audit::record(
-            conn,
-            &pass.created_at,
-            Some(&distributor.id),
-            "pass.issued",
-            Some(&pass.id),
-            &format!(
+    let entries: Vec<crate::audit::NewEntry> = passes
+        .iter()
+        .map(|pass| crate::audit::NewEntry {
+            at: &pass.created_at,
+            actor_org_id: Some(&distributor.id),
+            action: "pass.issued",
+            subject_id: Some(&pass.id),
+            detail: format!(
                 "{} chèque(s) de {} centimes, programme {}{stock}",
                 pass.cheques, program.cheque_value_cents, program.id
             ),
-        )
-        .await?;
-    }
+        })
+        .collect();
+    crate::audit::record_many(conn, &entries).await?;
     // The quota check is the ledger's guarded debit (no read-then-write), posted last so the
     // distributor's shared balance rows stay locked briefly; one posting per batch, referenced by
     // its first carnet's id when alone, by a batch id otherwise.

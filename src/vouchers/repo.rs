@@ -204,3 +204,14 @@ pub async fn insert_feedback(
     .await?;
     Ok(())
 }
+
+/// Per signing key: cheques still redeemable or activatable, and the last day one of them can
+/// be redeemed.
+pub async fn live_cheques_by_key(conn: &mut Conn) -> Result<Vec<(String, i64, String)>> {
+    Ok(sqlx::query_as(
+        "SELECT key_id, COUNT(*), MAX(redeemable_until) FROM vouchers \
+         WHERE status IN ('valid', 'inactive') GROUP BY key_id ORDER BY key_id",
+    )
+    .fetch_all(&mut *conn)
+    .await?)
+}

@@ -62,10 +62,8 @@ async fn login(
         format!("ip:{ip}"),
         format!("account:{}", data.email.trim().to_lowercase()),
     ];
-    for key in &keys {
-        if let Some(retry_after_secs) = state.logins.blocked(key, now) {
-            return Err(Error::RateLimited { retry_after_secs }.into());
-        }
+    if let Some(retry_after_secs) = state.logins.blocked(&keys, now).await? {
+        return Err(Error::RateLimited { retry_after_secs }.into());
     }
     let mut tx = state.db.begin().await?;
     let user =
@@ -73,9 +71,7 @@ async fn login(
             Ok(user) => user,
             Err(e @ Error::Unprocessable { .. }) => {
                 tx.commit().await?;
-                for key in &keys {
-                    state.logins.record(key, now);
-                }
+                state.logins.record(&keys, now).await?;
                 return page(Login {
                     l: Layout::new(&state, &visitor, "Connexion à l'espace professionnel"),
                     email: data.email,
@@ -218,10 +214,9 @@ async fn forgot(
 ) -> WebResult {
     let now = state.clock.now();
     let email = data.email.trim().to_lowercase();
-    for key in [format!("reset-ip:{ip}"), format!("reset-account:{email}")] {
-        if let Some(retry_after_secs) = state.logins.check_and_record(&key, now) {
-            return Err(Error::RateLimited { retry_after_secs }.into());
-        }
+    let keys = [format!("reset-ip:{ip}"), format!("reset-account:{email}")];
+    if let Some(retry_after_secs) = state.logins.record(&keys, now).await? {
+        return Err(Error::RateLimited { retry_after_secs }.into());
     }
     let mut tx = state.db.begin().await?;
     if let Some((user, token)) = crate::users::request_reset(&mut tx, &email, now).await? {

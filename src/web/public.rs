@@ -72,7 +72,8 @@ async fn balance(
     }
     if let Some(retry_after_secs) = state
         .public_lookups
-        .check_and_record(&format!("ip:{ip}"), state.clock.now())
+        .record(&[format!("ip:{ip}")], state.clock.now())
+        .await?
     {
         return Err(Error::RateLimited { retry_after_secs }.into());
     }
@@ -200,7 +201,8 @@ async fn feedback(
     let now = state.clock.now();
     if let Some(retry_after_secs) = state
         .public_lookups
-        .check_and_record(&format!("ip:{ip}"), now)
+        .record(&[format!("ip:{ip}")], now)
+        .await?
     {
         return Err(Error::RateLimited { retry_after_secs }.into());
     }

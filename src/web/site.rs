@@ -162,10 +162,8 @@ async fn redeem(
     let signed = SignedIn::require(&visitor, OrgKind::Site)?;
     let now = state.clock.now();
     let limit_keys = [format!("site:{}", signed.org.id), format!("ip:{ip}")];
-    for key in &limit_keys {
-        if let Some(retry_after_secs) = state.invalid_codes.blocked(key, now) {
-            return Err(Error::RateLimited { retry_after_secs }.into());
-        }
+    if let Some(retry_after_secs) = state.invalid_codes.blocked(&limit_keys, now).await? {
+        return Err(Error::RateLimited { retry_after_secs }.into());
     }
     let minutes = match data.minutes.as_deref().map(str::trim) {
         None | Some("") => None,
@@ -218,9 +216,7 @@ async fn redeem(
             drop(tx);
             crate::metrics::refused(e.code());
             if e.code() == "invalid_code" {
-                for key in &limit_keys {
-                    state.invalid_codes.record(key, now);
-                }
+                state.invalid_codes.record(&limit_keys, now).await?;
             }
             let advice = match e.code() {
                 "invalid_code" => " Vérifiez le code sur le chèque et tapez-le de nouveau.",
