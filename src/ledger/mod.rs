@@ -78,6 +78,15 @@ impl Account<'_> {
         format!("{program_id}:{}:{}", self.code(), self.org_id())
     }
 
+    /// A distributor's `outstanding` is moved by every redemption of its cheques: its value is
+    /// kept only as flows spread over [`SLOTS`] rows, its balance being their sum, so that
+    /// concurrent redemptions do not queue on one row. No guard is needed on its debits: each
+    /// comes with a cheque's own conditional status change, which proves the value is there
+    /// (`ledger verify` checks that it never goes negative).
+    fn balance_is_flows(&self) -> bool {
+        matches!(self, Account::Outstanding(_))
+    }
+
     /// Accounts that many concurrent transactions touch: a programme's or a distributor's, as
     /// opposed to one site's.
     fn is_shared(&self) -> bool {
@@ -195,6 +204,20 @@ pub async fn post(
     legs.sort_by_key(|(account, _)| (account.is_shared(), account.id(program_id)));
     for (account, delta) in legs {
         let id = account.id(program_id);
+        if account.balance_is_flows() {
+            // Only a credit can be the account's first movement (issuance creates it).
+            if delta > 0 {
+                repo::ensure_account(conn, &id, program_id, account).await?;
+            }
+            let slot = rand::random::<u8>() % SLOTS;
+            let flow = repo::Flow {
+                account_id: &id,
+                kind: kind.as_str(),
+                slot: i64::from(slot),
+            };
+            repo::add_to_flow(conn, flow, program_id, account, delta).await?;
+            continue;
+        }
         if delta < 0 && !account.may_go_negative() {
             if !repo::debit_guarded(conn, &id, -delta).await? {
                 return Err(account.shortfall());
@@ -202,7 +225,12 @@ pub async fn post(
         } else {
             repo::add_to_balance(conn, &id, program_id, account, delta).await?;
         }
-        repo::add_to_flow(conn, &id, kind.as_str(), program_id, account, delta).await?;
+        let flow = repo::Flow {
+            account_id: &id,
+            kind: kind.as_str(),
+            slot: 0,
+        };
+        repo::add_to_flow(conn, flow, program_id, account, delta).await?;
     }
     repo::insert_entries(
         conn,
@@ -218,6 +246,9 @@ pub async fn post(
 pub async fn balance(conn: &mut Conn, program_id: &str, account: Account<'_>) -> Result<i64> {
     repo::balance(conn, &account.id(program_id)).await
 }
+
+/// Slot rows per flow of an account whose balance is its flows.
+const SLOTS: u8 = 16;
 
 /// Balances of every account with this code in a programme: `(organisation, cents)`.
 pub async fn balances_of(

@@ -85,21 +85,50 @@ pub async fn insert_entries(
     Ok(())
 }
 
-pub async fn add_to_flow(
+/// Creates an account whose balance row stays 0 (its balance is its flows), if missing. Takes
+/// no row lock when it exists.
+pub async fn ensure_account(
     conn: &mut Conn,
     account_id: &str,
-    kind: &str,
+    program_id: &str,
+    account: Account<'_>,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO ledger_accounts (id, program_id, code, org_id, balance_cents) \
+         VALUES ($1, $2, $3, $4, 0) ON CONFLICT (id) DO NOTHING",
+    )
+    .bind(account_id)
+    .bind(program_id)
+    .bind(account.code())
+    .bind(account.org_id())
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// One row of `ledger_flows`: an account's total for one kind of transaction, in one slot.
+pub struct Flow<'a> {
+    pub account_id: &'a str,
+    pub kind: &'a str,
+    pub slot: i64,
+}
+
+pub async fn add_to_flow(
+    conn: &mut Conn,
+    flow: Flow<'_>,
     program_id: &str,
     account: Account<'_>,
     delta: i64,
 ) -> Result<()> {
     sqlx::query(
-        "INSERT INTO ledger_flows (account_id, kind, program_id, code, org_id, amount_cents) \
-         VALUES ($1, $2, $3, $4, $5, $6) \
-         ON CONFLICT (account_id, kind) DO UPDATE SET amount_cents = ledger_flows.amount_cents + $6",
+        "INSERT INTO ledger_flows (account_id, kind, slot, program_id, code, org_id, amount_cents) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7) \
+         ON CONFLICT (account_id, kind, slot) \
+         DO UPDATE SET amount_cents = ledger_flows.amount_cents + $7",
     )
-    .bind(account_id)
-    .bind(kind)
+    .bind(flow.account_id)
+    .bind(flow.kind)
+    .bind(flow.slot)
     .bind(program_id)
     .bind(account.code())
     .bind(account.org_id())
@@ -109,13 +138,21 @@ pub async fn add_to_flow(
     Ok(())
 }
 
+/// Every account's balance parts, `(id, program_id, code, org_id, b)`, to be summed per
+/// account: the maintained balance row, plus the flows of the accounts whose balance is their
+/// flows (a distributor's `outstanding`, see `Account::balance_is_flows`).
+const BALANCES: &str =
+    "SELECT id, program_id, code, org_id, balance_cents AS b FROM ledger_accounts \
+     UNION ALL SELECT account_id, program_id, code, org_id, amount_cents FROM ledger_flows \
+     WHERE code = 'outstanding'";
+
 pub async fn balance(conn: &mut Conn, account_id: &str) -> Result<i64> {
-    let balance: Option<i64> =
-        sqlx::query_scalar("SELECT balance_cents FROM ledger_accounts WHERE id = $1")
-            .bind(account_id)
-            .fetch_optional(&mut *conn)
-            .await?;
-    Ok(balance.unwrap_or(0))
+    Ok(sqlx::query_scalar(&format!(
+        "SELECT CAST(COALESCE(SUM(b), 0) AS BIGINT) FROM ({BALANCES}) u WHERE id = $1"
+    ))
+    .bind(account_id)
+    .fetch_one(&mut *conn)
+    .await?)
 }
 
 /// One flow or balance row of a programme, for reconciliation.
@@ -130,9 +167,14 @@ pub struct FlowRow {
 /// Every flow and balance of a programme: a few rows per organisation taking part.
 pub async fn flows_and_balances(conn: &mut Conn, program_id: &str) -> Result<Vec<FlowRow>> {
     let rows = sqlx::query(
-        "SELECT code, org_id, kind, amount_cents FROM ledger_flows WHERE program_id = $1 \
+        "SELECT code, org_id, kind, CAST(SUM(amount_cents) AS BIGINT) AS amount_cents \
+         FROM ledger_flows WHERE program_id = $1 GROUP BY code, org_id, kind \
          UNION ALL \
-         SELECT code, org_id, NULL, balance_cents FROM ledger_accounts WHERE program_id = $1",
+         SELECT code, org_id, NULL, balance_cents FROM ledger_accounts \
+         WHERE program_id = $1 AND code <> 'outstanding' \
+         UNION ALL \
+         SELECT code, org_id, NULL, CAST(SUM(amount_cents) AS BIGINT) FROM ledger_flows \
+         WHERE program_id = $1 AND code = 'outstanding' GROUP BY code, org_id",
     )
     .bind(program_id)
     .fetch_all(&mut *conn)
@@ -163,11 +205,13 @@ pub async fn unbalanced_transactions(conn: &mut Conn) -> Result<Vec<String>> {
     .await?)
 }
 
-/// Accounts whose maintained balance differs from the sum of their entries.
+/// Accounts whose maintained balance differs from the sum of their entries (those whose balance
+/// is their flows are checked through [`drifted_flows`]).
 pub async fn drifted_balances(conn: &mut Conn) -> Result<Vec<(String, i64, i64)>> {
     let rows = sqlx::query(
         "SELECT a.id, a.balance_cents, CAST(COALESCE(SUM(e.amount_cents), 0) AS BIGINT) AS summed \
          FROM ledger_accounts a LEFT JOIN ledger_entries e ON e.account_id = a.id \
+         WHERE a.code <> 'outstanding' \
          GROUP BY a.id, a.balance_cents \
          HAVING a.balance_cents <> COALESCE(SUM(e.amount_cents), 0)",
     )
@@ -213,19 +257,18 @@ pub async fn drifted_flows(conn: &mut Conn) -> Result<Vec<(String, String, i64, 
 
 /// Accounts other than the funder's with a negative balance.
 pub async fn negative_accounts(conn: &mut Conn) -> Result<Vec<String>> {
-    Ok(sqlx::query_scalar(
-        "SELECT id FROM ledger_accounts WHERE code <> 'funder' AND balance_cents < 0",
-    )
+    Ok(sqlx::query_scalar(&format!(
+        "SELECT id FROM ({BALANCES}) u WHERE code <> 'funder' GROUP BY id HAVING SUM(b) < 0"
+    ))
     .fetch_all(&mut *conn)
     .await?)
 }
 
 /// Programmes whose balances do not sum to zero.
 pub async fn programs_not_summing_to_zero(conn: &mut Conn) -> Result<Vec<String>> {
-    Ok(sqlx::query_scalar(
-        "SELECT program_id FROM ledger_accounts GROUP BY program_id \
-         HAVING SUM(balance_cents) <> 0",
-    )
+    Ok(sqlx::query_scalar(&format!(
+        "SELECT program_id FROM ({BALANCES}) u GROUP BY program_id HAVING SUM(b) <> 0"
+    ))
     .fetch_all(&mut *conn)
     .await?)
 }
@@ -238,7 +281,7 @@ pub async fn disagreements_with_vouchers(conn: &mut Conn) -> Result<Vec<(String,
     let rows = sqlx::query(
         "SELECT id, CAST(SUM(ledger) AS BIGINT) AS ledger, \
                 CAST(SUM(expected) AS BIGINT) AS expected FROM ( \
-           SELECT id, balance_cents AS ledger, 0 AS expected FROM ledger_accounts \
+           SELECT account_id AS id, amount_cents AS ledger, 0 AS expected FROM ledger_flows \
            WHERE code = 'outstanding' \
            UNION ALL \
            SELECT program_id || ':outstanding:' || distributor_id, 0, value_cents FROM vouchers \
@@ -292,10 +335,10 @@ pub async fn balances_of(
     program_id: &str,
     code: &str,
 ) -> Result<Vec<(String, i64)>> {
-    let rows = sqlx::query(
-        "SELECT org_id, balance_cents FROM ledger_accounts WHERE program_id = $1 AND code = $2 \
-         ORDER BY org_id",
-    )
+    let rows = sqlx::query(&format!(
+        "SELECT org_id, CAST(SUM(b) AS BIGINT) AS balance_cents FROM ({BALANCES}) u \
+             WHERE program_id = $1 AND code = $2 GROUP BY org_id ORDER BY org_id"
+    ))
     .bind(program_id)
     .bind(code)
     .fetch_all(&mut *conn)
@@ -311,9 +354,15 @@ pub async fn flows_and_balances_of_org(
     org_id: &str,
 ) -> Result<Vec<(String, FlowRow)>> {
     let rows = sqlx::query(
-        "SELECT program_id, code, org_id, kind, amount_cents FROM ledger_flows WHERE org_id = $1 \
+        "SELECT program_id, code, org_id, kind, CAST(SUM(amount_cents) AS BIGINT) AS amount_cents \
+         FROM ledger_flows WHERE org_id = $1 GROUP BY program_id, code, org_id, kind \
          UNION ALL \
-         SELECT program_id, code, org_id, NULL, balance_cents FROM ledger_accounts WHERE org_id = $1",
+         SELECT program_id, code, org_id, NULL, balance_cents FROM ledger_accounts \
+         WHERE org_id = $1 AND code <> 'outstanding' \
+         UNION ALL \
+         SELECT program_id, code, org_id, NULL, CAST(SUM(amount_cents) AS BIGINT) \
+         FROM ledger_flows WHERE org_id = $1 AND code = 'outstanding' \
+         GROUP BY program_id, code, org_id",
     )
     .bind(org_id)
     .fetch_all(&mut *conn)
