@@ -23,6 +23,9 @@
 //!
 //! and `budget = unfunded + funded`. Only the funder account may go negative: a posting that
 //! would overdraw another account is refused inside the same statement (no read-then-write).
+//! The exception is a distributor's `outstanding`, whose every debit comes with a cheque's own
+//! conditional status change (so the value is there by construction) and whose balance is kept
+//! as slotted flows so that redemptions do not queue on one row (`ledger verify` checks it).
 
 mod reconciliation;
 mod repo;
