@@ -4,8 +4,11 @@
 
 #[path = "../fuzz/checks.rs"]
 mod checks;
+#[path = "../fuzz/checks_sites.rs"]
+mod checks_sites;
 
-// checks.rs finds the module under test at the crate root, as in the fuzz targets.
+// The checks find the modules under test at the crate root, as in the fuzz targets.
+use passnum::places::standard;
 use passnum::vouchers::codes;
 
 use proptest::prelude::*;
@@ -15,7 +18,18 @@ use std::path::Path;
 type Check = fn(&[u8]);
 
 /// Each target's checks, by the name of its folder of saved inputs.
-const TARGETS: &[(&str, Check)] = &[("codes", checks::codes)];
+const TARGETS: &[(&str, Check)] = &[
+    ("codes", checks::codes),
+    ("sites_csv", checks_sites::sites_csv),
+];
+
+#[test]
+fn the_seeds_of_the_csv_target_pass() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/seeds/sites_csv");
+    for entry in std::fs::read_dir(root).expect("fuzz/seeds/sites_csv") {
+        checks_sites::sites_csv(&std::fs::read(entry.expect("entry").path()).expect("seed"));
+    }
+}
 
 #[test]
 fn saved_crash_inputs_pass() {
@@ -47,6 +61,17 @@ proptest! {
     #[test]
     fn codes_never_panic_on_text(text in "\\PC{0,40}") {
         checks::codes(&[&[0u8][..], text.as_bytes()].concat());
+    }
+
+    #[test]
+    fn places_files_never_panic(lines in proptest::collection::vec(
+        "[a-z0-9_ |;,\"é:.-]{0,60}", 0..6)) {
+        let header = standard::FIELDS.join(",");
+        let text = std::iter::once(header.as_str())
+            .chain(lines.iter().map(String::as_str))
+            .collect::<Vec<_>>()
+            .join("\n");
+        checks_sites::sites_csv(text.as_bytes());
     }
 
     #[test]

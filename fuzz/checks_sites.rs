@@ -1,0 +1,35 @@
+//! What the `sites_csv` target checks, shared by the libFuzzer target and by the replay of saved
+//! inputs in the normal test suite (tests/fuzz_regressions.rs). Both crates have the module
+//! under test at their root as `standard`.
+
+use crate::standard::{check, parse_csv, write_csv};
+
+/// Target `sites_csv`: a file someone uploads as places in the national standard. Never a
+/// panic; every place let in passes the standard's checks; every row is either let in or
+/// rejected with a reason and a line; and what is let in, written back out, reads back the same.
+pub fn sites_csv(data: &[u8]) {
+    let parsed = parse_csv(data);
+    for place in &parsed.places {
+        let problems = check(place);
+        assert!(problems.is_empty(), "accepted with problems: {problems:?}");
+    }
+    assert!(
+        parsed.places.len() + parsed.rejected_rows() <= parsed.rows,
+        "more outcomes ({} in, {} out) than rows ({})",
+        parsed.places.len(),
+        parsed.rejected_rows(),
+        parsed.rows
+    );
+    for rejection in &parsed.rejections {
+        assert!(rejection.line >= 1, "rejection without a line");
+        assert!(!rejection.reason.is_empty(), "rejection without a reason");
+    }
+    let written = write_csv(&parsed.places).expect("accepted places can be written");
+    let again = parse_csv(&written);
+    assert!(
+        again.rejections.is_empty(),
+        "an export of accepted places is refused: {:?}",
+        again.rejections
+    );
+    assert_eq!(again.places, parsed.places, "export and re-import differ");
+}
