@@ -14,7 +14,11 @@ use serde_json::json;
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
-on_both_databases!(race_storm, crash_under_load);
+on_both_databases!(
+    race_storm,
+    crash_under_load,
+    sigterm_answers_what_it_commits
+);
 
 const CHEQUES: usize = 1_000;
 const ATTEMPTS: usize = 10_000;
@@ -633,5 +637,90 @@ async fn two_servers_one_database() {
     .unwrap();
     assert_eq!(mismatched, 0);
     eprintln!("two servers: {batches} settlement batch(es) pay {lines} redemptions");
+    assert_ledger_verify_cli(&database_url);
+}
+
+/// SIGTERM under load (a deploy, a scale-in): the server stops taking connections but finishes
+/// the requests in flight, so every redemption it commits is answered to its client, and it
+/// exits cleanly. (A request refused at the door never reached the database.)
+async fn sigterm_answers_what_it_commits(backend: Backend) {
+    let Some(database_url) = fresh_database(backend).await else {
+        return;
+    };
+    let mut server = Server::start(&database_url, &[]).await;
+    let app = TestApp::remote(&database_url, &server.base).await;
+    let w = app.world(1_000_000, 1_000).await;
+    let cheques = issue_cheques(&app, &w.distributor, &w.program_id, 40, 4).await;
+    let client = reqwest::Client::new();
+    let load: Vec<_> = cheques
+        .iter()
+        .map(|(code, _)| {
+            let (client, base, site, code) = (
+                client.clone(),
+                server.base.clone(),
+                w.site.clone(),
+                code.clone(),
+            );
+            tokio::spawn(async move {
+                let answer = client
+                    .post(format!("{base}/api/v1/redemptions"))
+                    .bearer_auth(&site)
+                    .json(&json!({"code": code}))
+                    .send()
+                    .await;
+                let status = match answer {
+                    Ok(resp) => {
+                        let status = resp.status();
+                        // The whole answer must arrive, not just its status line.
+                        resp.bytes().await.ok().map(|_| status)
+                    }
+                    Err(_) => None,
+                };
+                (code, status)
+            })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let exit = server.terminate(Duration::from_secs(40)).await;
+    assert!(
+        exit.is_some_and(|s| s.success()),
+        "passnum serve did not exit cleanly on SIGTERM: {exit:?}"
+    );
+    let mut answered = HashSet::new();
+    for task in load {
+        let (code, status) = task.await.expect("client");
+        match status {
+            Some(StatusCode::CREATED) => {
+                answered.insert(code);
+            }
+            Some(other) => panic!("{code}: {other} during shutdown"),
+            None => {}
+        }
+    }
+    let committed: Vec<String> = sqlx::query_scalar(
+        "SELECT v.code FROM redemptions r JOIN vouchers v ON v.id = r.voucher_id",
+    )
+    .fetch_all(&app.state.db.read)
+    .await
+    .expect("redemptions");
+    let committed: HashSet<String> = committed
+        .iter()
+        .map(|c| passnum::vouchers::codes::display_code(c))
+        .collect();
+    let answered: HashSet<String> = answered
+        .iter()
+        .map(|c| {
+            passnum::vouchers::codes::parse_code(c)
+                .map(|c| passnum::vouchers::codes::display_code(&c))
+                .expect("a code")
+        })
+        .collect();
+    eprintln!(
+        "SIGTERM on {backend:?}: {} attempts, {} answered 201",
+        cheques.len(),
+        answered.len()
+    );
+    assert!(!answered.is_empty(), "nothing was in flight");
+    assert_eq!(committed, answered, "committed and answered differ");
     assert_ledger_verify_cli(&database_url);
 }

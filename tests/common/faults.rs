@@ -77,6 +77,27 @@ impl Server {
         }
     }
 
+    /// SIGTERM, as systemd or a container runtime stops it; waits for the process to exit and
+    /// returns its status, or None if it is still running after `within`.
+    pub async fn terminate(&mut self, within: Duration) -> Option<std::process::ExitStatus> {
+        let mut child = self.child.take()?;
+        let sent = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(sent.success(), "SIGTERM not sent");
+        let deadline = Instant::now() + within;
+        while Instant::now() < deadline {
+            if let Some(status) = child.try_wait().expect("wait") {
+                return Some(status);
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        None
+    }
+
     /// SIGKILL: no graceful shutdown, requests in flight are cut.
     pub fn kill(&mut self) {
         if let Some(mut child) = self.child.take() {
