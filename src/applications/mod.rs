@@ -221,7 +221,9 @@ fn check(draft: &Draft, questions: &[Question]) -> Result<Checked> {
         let incomplete = || {
             Error::invalid(
                 "incomplete_place",
-                format!("Lieu n° {n} : indiquez son nom, son adresse, son code postal et sa commune."),
+                format!(
+                    "Lieu n° {n} : indiquez son nom, son adresse, son code postal et sa commune."
+                ),
             )
         };
         let field = |v: &str, max: usize| {
@@ -517,8 +519,15 @@ pub async fn start_review(conn: &mut Conn, actor_id: &str, id: &str, now: Timest
     }
     let at = format_ts(now);
     repo::set_status(conn, id, Status::UnderReview, None, &at).await?;
-    crate::audit::record(conn, &at, Some(actor_id), "application.under_review", Some(id), "")
-        .await
+    crate::audit::record(
+        conn,
+        &at,
+        Some(actor_id),
+        "application.under_review",
+        Some(id),
+        "",
+    )
+    .await
 }
 
 /// The operator sends the application back with what to change; the applicant is e-mailed.
@@ -582,8 +591,15 @@ pub async fn reject(
     let app = open_application(conn, id).await?;
     let at = format_ts(now);
     repo::set_status(conn, id, Status::Rejected, Some(&reason), &at).await?;
-    crate::audit::record(conn, &at, Some(actor_id), "application.rejected", Some(id), &reason)
-        .await?;
+    crate::audit::record(
+        conn,
+        &at,
+        Some(actor_id),
+        "application.rejected",
+        Some(id),
+        &reason,
+    )
+    .await?;
     let body = format!(
         "Bonjour {name},\n\n\
          L'opérateur du Pass numérique a examiné la candidature de {org} et ne peut pas \
@@ -683,7 +699,10 @@ pub async fn qualify(
         Some(&actor.id),
         "user.invited",
         Some(&site.id),
-        &format!("{} <{}> (admin), contact de la candidature", user.name, user.email),
+        &format!(
+            "{} <{}> (admin), contact de la candidature",
+            user.name, user.email
+        ),
     )
     .await?;
     repo::set_qualified(conn, id, &site.id, &until.to_string(), &at).await?;
@@ -739,12 +758,25 @@ fn question_text(text: &str) -> Result<String> {
 }
 
 /// Adds a question at the end of the questionnaire (audited).
-pub async fn add_question(conn: &mut Conn, actor_id: &str, text: &str, now: Timestamp) -> Result<()> {
+pub async fn add_question(
+    conn: &mut Conn,
+    actor_id: &str,
+    text: &str,
+    now: Timestamp,
+) -> Result<()> {
     let text = question_text(text)?;
     let id = crate::db::new_id();
     let at = format_ts(now);
     repo::insert_question(conn, &id, &text, &at).await?;
-    crate::audit::record(conn, &at, Some(actor_id), "question.added", Some(&id), &text).await
+    crate::audit::record(
+        conn,
+        &at,
+        Some(actor_id),
+        "question.added",
+        Some(&id),
+        &text,
+    )
+    .await
 }
 
 /// Rewords a question or (de)activates it; applications keep the text they answered (audited).
@@ -762,7 +794,15 @@ pub async fn update_question(
         return Err(Error::not_found("Cette question n'existe pas."));
     }
     let detail = format!("{}{text}", if active { "" } else { "(désactivée) " });
-    crate::audit::record(conn, &at, Some(actor_id), "question.changed", Some(id), &detail).await
+    crate::audit::record(
+        conn,
+        &at,
+        Some(actor_id),
+        "question.changed",
+        Some(id),
+        &detail,
+    )
+    .await
 }
 
 #[cfg(test)]

@@ -35,7 +35,13 @@ fn from_row(row: &AnyRow) -> Result<Application> {
     })
 }
 
-pub async fn insert(conn: &mut Conn, id: &str, d: &Draft, token_hash: &str, at: &str) -> Result<()> {
+pub async fn insert(
+    conn: &mut Conn,
+    id: &str,
+    d: &Draft,
+    token_hash: &str,
+    at: &str,
+) -> Result<()> {
     sqlx::query(
         "INSERT INTO applications (id, status, org_name, siret, contact_name, contact_email, \
          contact_phone, legal_name, legal_role, iban, holder, charter_accepted_at, \

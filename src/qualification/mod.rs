@@ -26,7 +26,10 @@ pub struct Disqualification {
     pub decided_at: String,
 }
 
-pub async fn disqualification(conn: &mut Conn, subject_id: &str) -> Result<Option<Disqualification>> {
+pub async fn disqualification(
+    conn: &mut Conn,
+    subject_id: &str,
+) -> Result<Option<Disqualification>> {
     repo::find(conn, subject_id).await
 }
 
@@ -72,8 +75,15 @@ pub async fn disqualify_site(
     for place in crate::places::for_site(conn, site_id).await? {
         repo::insert(conn, place.id(), "place", &reason, actor_id, &at).await?;
     }
-    crate::audit::record(conn, &at, Some(actor_id), "site.disqualified", Some(site_id), &reason)
-        .await?;
+    crate::audit::record(
+        conn,
+        &at,
+        Some(actor_id),
+        "site.disqualified",
+        Some(site_id),
+        &reason,
+    )
+    .await?;
     // The site's own pages show the suspension reason: this one says it is final.
     crate::audit::record(
         conn,
@@ -124,8 +134,15 @@ pub async fn disqualify_place(
     let place = crate::places::set_qualification(conn, actor_id, place_id, change, now).await?;
     let at = format_ts(now);
     repo::insert(conn, place_id, "place", &reason, actor_id, &at).await?;
-    crate::audit::record(conn, &at, Some(actor_id), "place.disqualified", Some(place_id), &reason)
-        .await?;
+    crate::audit::record(
+        conn,
+        &at,
+        Some(actor_id),
+        "place.disqualified",
+        Some(place_id),
+        &reason,
+    )
+    .await?;
     if let Some(site_id) = &place.site_org_id {
         let body = format!(
             "Bonjour,\n\n\
@@ -197,7 +214,10 @@ pub async fn send_reminders(
         if site.kind != OrgKind::Site {
             continue;
         }
-        let Some(until) = site.qualified_until.as_deref().and_then(|d| d.parse::<Date>().ok())
+        let Some(until) = site
+            .qualified_until
+            .as_deref()
+            .and_then(|d| d.parse::<Date>().ok())
         else {
             continue;
         };

@@ -92,7 +92,10 @@ fn read(fields: &[(String, String)]) -> (Draft, bool) {
             .map(|(_, v)| v.clone())
             .unwrap_or_default()
     };
-    let blocks = get("lieux").parse::<usize>().unwrap_or(1).clamp(1, MAX_PLACES);
+    let blocks = get("lieux")
+        .parse::<usize>()
+        .unwrap_or(1)
+        .clamp(1, MAX_PLACES);
     let places = (0..blocks)
         .map(|i| PlaceDraft {
             name: get(&format!("lieu_{i}_nom")),
@@ -293,9 +296,9 @@ async fn follow(
     Path(token): Path<String>,
     Query(q): Query<FollowQuery>,
 ) -> WebResult {
-    let notice = q.envoyee.map(|_| {
-        "Votre candidature corrigée est envoyée. Un e-mail vous le confirme.".to_string()
-    });
+    let notice = q
+        .envoyee
+        .map(|_| "Votre candidature corrigée est envoyée. Un e-mail vous le confirme.".to_string());
     render_follow(&state, &visitor, &token, notice, None).await
 }
 
@@ -310,8 +313,7 @@ async fn resubmit(
         return render_follow(&state, &visitor, &token, None, Some((draft, None))).await;
     }
     let mut tx = state.db.begin().await?;
-    match applications::resubmit(&mut tx, &state.config, &token, &draft, state.clock.now()).await
-    {
+    match applications::resubmit(&mut tx, &state.config, &token, &draft, state.clock.now()).await {
         Ok(_) => {
             tx.commit().await?;
             Err(WebError::Redirect(format!(

@@ -25,10 +25,16 @@ pub fn router() -> Router<AppState> {
         .route("/operateur/candidatures", get(list))
         .route("/operateur/candidatures/{id}", get(detail))
         .route("/operateur/candidatures/{id}/examen", post(start_review))
-        .route("/operateur/candidatures/{id}/modifications", post(request_changes))
+        .route(
+            "/operateur/candidatures/{id}/modifications",
+            post(request_changes),
+        )
         .route("/operateur/candidatures/{id}/refus", post(reject))
         .route("/operateur/candidatures/{id}/qualification", post(qualify))
-        .route("/operateur/questionnaire", get(questions).post(add_question))
+        .route(
+            "/operateur/questionnaire",
+            get(questions).post(add_question),
+        )
         .route("/operateur/questionnaire/{id}", post(update_question))
         .route(
             "/operateur/organisations/{id}/disqualification",
@@ -107,7 +113,11 @@ async fn list(State(state): State<AppState>, visitor: Visitor) -> WebResult {
             Group {
                 title: "Décidées ou renvoyées à la structure",
                 empty: "Aucune autre candidature.",
-                rows: all.iter().filter(|a| !a.status.is_open()).map(row).collect(),
+                rows: all
+                    .iter()
+                    .filter(|a| !a.status.is_open())
+                    .map(row)
+                    .collect(),
             },
         ],
     })
@@ -154,7 +164,15 @@ async fn detail(
             _ => return None,
         })
     });
-    render_detail(&state, &visitor, &id, notice.map(str::to_string), None, String::new()).await
+    render_detail(
+        &state,
+        &visitor,
+        &id,
+        notice.map(str::to_string),
+        None,
+        String::new(),
+    )
+    .await
 }
 
 async fn render_detail(
@@ -369,7 +387,11 @@ async fn save_question(
         }
         Err(e) if shown(&e) => {
             drop(tx);
-            let new_text = if id.is_none() { data.text } else { String::new() };
+            let new_text = if id.is_none() {
+                data.text
+            } else {
+                String::new()
+            };
             with_status(
                 e.status(),
                 render_questions(state, visitor, None, Some(e.public_message()), new_text).await,
@@ -428,11 +450,12 @@ async fn render_disqualify(
         .await?
         .filter(|o| o.kind == OrgKind::Site)
         .ok_or_else(|| Error::not_found("Ce lieu de médiation n'existe pas."))?;
-    let why = async |conn: &mut crate::db::Conn, id: &str| -> crate::error::Result<Option<String>> {
-        Ok(crate::qualification::disqualification(conn, id)
-            .await?
-            .map(|d| d.reason))
-    };
+    let why =
+        async |conn: &mut crate::db::Conn, id: &str| -> crate::error::Result<Option<String>> {
+            Ok(crate::qualification::disqualification(conn, id)
+                .await?
+                .map(|d| d.reason))
+        };
     let mut targets = vec![Target {
         id: site.id.clone(),
         label: format!("Toute la structure {} et tous ses lieux", site.name),
