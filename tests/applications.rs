@@ -17,6 +17,7 @@ on_both_databases!(
     questionnaire_is_edited_by_the_operator,
     renewal_reminders_are_sent_once_at_60_and_15_days,
     disqualified_site_cannot_redeem_nor_be_requalified,
+    one_place_is_disqualified_and_stays_out,
 );
 
 const OPERATOR_EMAIL: &str = "claire@operateur.example";
@@ -820,4 +821,108 @@ async fn disqualified_site_cannot_redeem_nor_be_requalified(backend: Backend) {
     assert!(home.html.contains(reason));
     let actions = audit_actions(&app).await;
     assert!(actions.iter().any(|a| a == "site.disqualified"));
+}
+
+async fn one_place_is_disqualified_and_stays_out(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    apply(&app, "Association Clic").await;
+    let operator = operator_client(&app).await;
+    let id = application_id(&app, "Association Clic").await;
+    let page = decide(
+        &app,
+        &operator,
+        &id,
+        "qualification",
+        &[("valid_until", "2027-03-02")],
+    )
+    .await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.html);
+    let mut conn = app.state.db.read.acquire().await.expect("conn");
+    let site_id: String = sqlx::query_scalar("SELECT site_org_id FROM applications")
+        .fetch_one(&mut *conn)
+        .await
+        .expect("site");
+    let place_id: String =
+        sqlx::query_scalar("SELECT id FROM places WHERE nom = 'Espace numérique de Bègles'")
+            .fetch_one(&mut *conn)
+            .await
+            .expect("place");
+    drop(conn);
+    let url = format!(
+        "{}/operateur/organisations/{site_id}/disqualification",
+        app.base
+    );
+    let page = get(&operator, &url).await;
+    assert!(page
+        .html
+        .contains("Seulement le lieu « Espace numérique de Bègles »"));
+    // A place of another site is not a target here.
+    let page = post(
+        &operator,
+        &url,
+        &pairs(&[
+            ("csrf", &csrf_of(&page.html)),
+            ("target", "inconnu"),
+            ("reason", "Fermé"),
+        ]),
+    )
+    .await;
+    assert_eq!(page.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let reason = "Ce lieu a fermé ses portes au public.";
+    let page = post(
+        &operator,
+        &url,
+        &pairs(&[
+            ("csrf", &csrf_of(&page.html)),
+            ("target", &place_id),
+            ("reason", reason),
+        ]),
+    )
+    .await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.html);
+    let status_of = |id: String| {
+        let app = &app;
+        async move {
+            let mut conn = app.state.db.read.acquire().await.expect("conn");
+            sqlx::query_scalar::<_, String>("SELECT qualification_status FROM places WHERE id = $1")
+                .bind(id)
+                .fetch_one(&mut *conn)
+                .await
+                .expect("status")
+        }
+    };
+    assert_eq!(status_of(place_id.clone()).await, "suspended");
+    assert_eq!(
+        count(
+            &app,
+            "SELECT COUNT(*) FROM places WHERE qualification_status = 'qualified'"
+        )
+        .await,
+        1
+    );
+    // Neither the place alone nor its whole site can bring it back.
+    let (status, body) = app
+        .put(
+            &format!("/api/v1/places/{place_id}/qualification"),
+            &app.operator_token,
+            serde_json::json!({"status": "qualified", "valid_until": "2027-12-31"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    let (status, body) = app
+        .put(
+            &format!("/api/v1/sites/{site_id}/qualification"),
+            &app.operator_token,
+            serde_json::json!({"status": "qualified", "valid_until": "2027-12-31"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(status_of(place_id).await, "suspended");
+    assert!(audit_actions(&app)
+        .await
+        .iter()
+        .any(|a| a == "place.disqualified"));
+    assert!(outbox(&app).await.iter().any(|m| m.2.contains(reason)));
 }

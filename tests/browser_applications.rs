@@ -156,5 +156,59 @@ async fn a_structure_applies_and_follows_its_application() {
         .page_source()
         .await
         .contains("Votre candidature corrigée est envoyée"));
+
+    // The operator's pages: the list, the application, the questionnaire, then qualification.
+    let mut tx = app.state.db.begin().await.expect("tx");
+    passnum::users::create(
+        &mut tx,
+        &operator,
+        "claire@operateur.example",
+        "Claire Opératrice",
+        passnum::users::Role::Admin,
+        Some(common::PASSWORD),
+        app.now(),
+    )
+    .await
+    .expect("operator user");
+    tx.commit().await.expect("commit");
+    b.visit(&format!("{}/connexion", app.base), "operateur-connexion")
+        .await;
+    b.fill("#email", "claire@operateur.example").await;
+    b.fill("#password", common::PASSWORD).await;
+    b.submit_form("form[action='/connexion'] button[type=submit]")
+        .await;
+    b.visit(
+        &format!("{}/operateur/candidatures", app.base),
+        "operateur-candidatures",
+    )
+    .await;
+    b.submit_form(&format!("a[href='/operateur/candidatures/{id}']"))
+        .await;
+    b.check_axe("operateur-candidature").await;
+    b.set_window_size(320, 800).await;
+    b.assert_no_horizontal_scroll().await;
+    b.set_window_size(1280, 900).await;
+    b.submit_form("form[action$='/qualification'] button").await;
+    b.check_axe("operateur-candidature-qualifiee").await;
+    assert!(b.page_source().await.contains("La structure est qualifiée"));
+    b.visit(
+        &format!("{}/operateur/questionnaire", app.base),
+        "operateur-questionnaire",
+    )
+    .await;
+    let mut conn = app.state.db.read.acquire().await.expect("conn");
+    let site: String = sqlx::query_scalar("SELECT site_org_id FROM applications")
+        .fetch_one(&mut *conn)
+        .await
+        .expect("site");
+    drop(conn);
+    b.visit(
+        &format!(
+            "{}/operateur/organisations/{site}/disqualification",
+            app.base
+        ),
+        "operateur-disqualification",
+    )
+    .await;
     b.close().await;
 }
