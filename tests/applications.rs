@@ -18,6 +18,7 @@ on_both_databases!(
     renewal_reminders_are_sent_once_at_60_and_15_days,
     disqualified_site_cannot_redeem_nor_be_requalified,
     one_place_is_disqualified_and_stays_out,
+    the_form_cannot_flood_a_mailbox,
 );
 
 const OPERATOR_EMAIL: &str = "claire@operateur.example";
@@ -925,4 +926,21 @@ async fn one_place_is_disqualified_and_stays_out(backend: Backend) {
         .iter()
         .any(|a| a == "place.disqualified"));
     assert!(outbox(&app).await.iter().any(|m| m.2.contains(reason)));
+}
+
+async fn the_form_cannot_flood_a_mailbox(backend: Backend) {
+    let Some(app) = TestApp::spawn_with(backend, |c| c.public_lookup_limit = 3).await else {
+        return;
+    };
+    let client = browser();
+    let url = format!("{}/candidature", app.base);
+    let csrf = csrf_of(&get(&client, &url).await.html);
+    for _ in 0..3 {
+        let page = post(&client, &url, &valid_form(&csrf, "Association Clic")).await;
+        assert_eq!(page.status, StatusCode::OK);
+    }
+    let page = post(&client, &url, &valid_form(&csrf, "Association Clic")).await;
+    assert_eq!(page.status, StatusCode::TOO_MANY_REQUESTS);
+    assert!(page.html.contains("Trop de tentatives"), "{}", page.html);
+    assert_eq!(count(&app, "SELECT COUNT(*) FROM outbox").await, 3);
 }

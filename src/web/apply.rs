@@ -7,6 +7,7 @@ use super::{page, Layout, Visitor, WebError, WebResult};
 use crate::applications::{self, Application, Draft, PlaceDraft, Question, Status, MAX_PLACES};
 use crate::error::Error;
 use crate::fr::long_date_text;
+use crate::http::extract::ClientIp;
 use crate::http::AppState;
 use askama::Template;
 use axum::extract::{Path, Query, State};
@@ -159,6 +160,18 @@ async fn render_form(
     })
 }
 
+/// Each submission sends an e-mail to the address typed: one address (one IP) may not use the
+/// form to flood someone's mailbox. Shares the budget of the other public forms.
+fn limit(state: &AppState, ip: std::net::IpAddr) -> Result<(), WebError> {
+    match state
+        .public_lookups
+        .check_and_record(&format!("ip:{ip}"), state.clock.now())
+    {
+        Some(retry_after_secs) => Err(Error::RateLimited { retry_after_secs }.into()),
+        None => Ok(()),
+    }
+}
+
 fn with_status(status: StatusCode, page: WebResult) -> WebResult {
     page.map(|mut response| {
         *response.status_mut() = status;
@@ -176,12 +189,14 @@ async fn new_form(State(state): State<AppState>, visitor: Visitor) -> WebResult 
 
 async fn submit(
     State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
     Form { visitor, data }: Form<Vec<(String, String)>>,
 ) -> WebResult {
     let (draft, add_place) = read(&data);
     if add_place {
         return render_form(&state, &visitor, with_one_more_place(draft), None).await;
     }
+    limit(&state, ip)?;
     let mut tx = state.db.begin().await?;
     match applications::submit(&mut tx, &state.config, &draft, state.clock.now()).await {
         Ok(_) => {
@@ -305,6 +320,7 @@ async fn follow(
 async fn resubmit(
     State(state): State<AppState>,
     Path(token): Path<String>,
+    ClientIp(ip): ClientIp,
     Form { visitor, data }: Form<Vec<(String, String)>>,
 ) -> WebResult {
     let (draft, add_place) = read(&data);
@@ -312,6 +328,7 @@ async fn resubmit(
         let draft = with_one_more_place(draft);
         return render_follow(&state, &visitor, &token, None, Some((draft, None))).await;
     }
+    limit(&state, ip)?;
     let mut tx = state.db.begin().await?;
     match applications::resubmit(&mut tx, &state.config, &token, &draft, state.clock.now()).await {
         Ok(_) => {
