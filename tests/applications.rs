@@ -579,6 +579,24 @@ async fn apply_follow_correct_and_qualify(backend: Backend) {
     )
     .await;
     assert_eq!(page.status, StatusCode::CONFLICT);
+    // Nor a second organisation for the same SIRET, from another application.
+    apply(&app, "Association Clic (bis)").await;
+    let again = application_id(&app, "Association Clic (bis)").await;
+    let page = decide(
+        &app,
+        &operator,
+        &again,
+        "qualification",
+        &[("valid_until", "2027-03-02")],
+    )
+    .await;
+    assert_eq!(page.status, StatusCode::CONFLICT);
+    assert!(
+        page.html
+            .contains("Une structure avec ce SIRET est déjà inscrite"),
+        "{}",
+        page.html
+    );
     assert_eq!(
         count(
             &app,

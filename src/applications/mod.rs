@@ -638,6 +638,17 @@ pub async fn qualify(
         ));
     }
     let app = open_application(conn, id).await?;
+    // A structure already registered renews on its own page: a second organisation would split
+    // its places, payments and people.
+    if let Some(existing) = crate::orgs::find_site_by_siret(conn, &app.siret).await? {
+        return Err(Error::conflict(
+            "siret_taken",
+            format!(
+                "Une structure avec ce SIRET est déjà inscrite ({}) : renouvelez ou changez sa qualification depuis sa fiche, puis refusez cette candidature en l'expliquant.",
+                existing.name
+            ),
+        ));
+    }
     let first = app
         .places
         .first()

@@ -14,7 +14,7 @@ use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-pub use repo::find;
+pub use repo::{find, find_site_by_siret};
 
 /// The audit action that records why a site was suspended; the site is shown it.
 pub const SUSPENSION_REASON: &str = "site.suspension_reason";

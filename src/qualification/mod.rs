@@ -233,8 +233,8 @@ pub async fn send_reminders(
             "Bonjour,\n\n\
              La qualification de {name} au Pass numérique prend fin le {end}, dans {days_left} \
              jours. Après cette date, vos lieux ne pourront plus encaisser de chèques.\n\n\
-             Pour la renouveler, déposez une nouvelle candidature sur {url}/candidature \
-             ou contactez l'opérateur : {phone}, {help}.\n",
+             Pour la renouveler, contactez l'opérateur du Pass numérique : {phone}, {help}. \
+             Vous pouvez aussi vous connecter à votre espace : {url}/connexion\n",
             name = site.name,
             end = crate::fr::long_date(until),
             url = config.public_url.trim_end_matches('/'),
