@@ -189,8 +189,15 @@ async fn mail_people(
             html_body: None,
             attachments: Vec::new(),
         };
-        crate::mail::enqueue(conn, &mail, now).await?;
-        queued += 1;
+        // An address the mailer cannot use must not stop the daily run (nor a decision): the
+        // others are still told, and the refusal is logged. The check runs before any SQL.
+        match crate::mail::enqueue(conn, &mail, now).await {
+            Ok(_) => queued += 1,
+            Err(e @ Error::Unprocessable { .. }) => {
+                tracing::warn!(org_id, error = %e, "qualification e-mail not queued")
+            }
+            Err(e) => return Err(e),
+        }
     }
     Ok(queued)
 }

@@ -281,6 +281,10 @@ async fn render_follow(
 ) -> WebResult {
     let mut conn = state.db.read.acquire().await?;
     let app = applications::by_token(&mut conn, token).await?;
+    let title = match &correction {
+        Some((_, Some(_))) => "Erreur — Suivre ma candidature",
+        _ => "Suivre ma candidature",
+    };
     let f = if app.status == Status::ChangesRequested {
         let questions = applications::questions(&mut conn, true).await?;
         let (draft, error) = correction.unwrap_or_else(|| (app.to_draft(), None));
@@ -289,7 +293,7 @@ async fn render_follow(
         None
     };
     page(FollowPage {
-        l: Layout::new(state, visitor, "Suivre ma candidature"),
+        l: Layout::new(state, visitor, title),
         token: token.to_string(),
         state_label: app.status.label(),
         explanation: explanation(&app),
