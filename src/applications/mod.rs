@@ -391,7 +391,7 @@ pub async fn submit(
     let body = format!(
         "Bonjour {name},\n\n\
          Nous avons bien reçu la candidature de {org} au Pass numérique. L'opérateur va \
-         l'examiner ; vous recevrez un e-mail à chaque étape.\n\n\
+         l'examiner ; vous recevrez un e-mail dès qu'il aura décidé ou s'il vous demande des modifications.\n\n\
          Pour suivre votre candidature à tout moment, ouvrez ce lien personnel (gardez-le pour \
          vous, il ne s'affiche qu'ici) :\n{url}\n\n{help}\n",
         name = checked.draft.contact_name,

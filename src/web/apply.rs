@@ -261,7 +261,7 @@ struct FollowQuery {
 
 fn explanation(app: &Application) -> String {
     match app.status {
-        Status::Received => "Nous avons bien reçu votre candidature. L'opérateur du Pass numérique va l'examiner : vous recevrez un e-mail à chaque étape.".into(),
+        Status::Received => "Nous avons bien reçu votre candidature. L'opérateur du Pass numérique va l'examiner : vous recevrez un e-mail dès qu'il aura décidé ou s'il vous demande des modifications.".into(),
         Status::UnderReview => "L'opérateur du Pass numérique examine votre candidature. Vous n'avez rien à faire pour l'instant : vous recevrez un e-mail dès qu'il aura décidé.".into(),
         Status::ChangesRequested => "L'opérateur du Pass numérique vous demande de modifier votre candidature. Lisez son message, corrigez le formulaire plus bas puis renvoyez-le.".into(),
         Status::Qualified => format!(
