@@ -43,6 +43,7 @@ pub async fn expire(state: &AppState) -> Result<ExpiryReport> {
     let mut tx = state.db.begin().await?;
     let report = crate::expiry::expire(&mut tx, today, now, None).await?;
     crate::expiry::send_warnings(&mut tx, today, now).await?;
+    crate::qualification::send_reminders(&mut tx, &state.config, today, now).await?;
     tx.commit().await?;
     Ok(report)
 }

@@ -5,6 +5,7 @@
 //! Domain modules (`orgs`, `programs`, `vouchers`, `redemption`, `ledger`, `idempotency`) hold
 //! the rules and their SQL; `http` and the command line (`main.rs`) are thin edges over them.
 
+pub mod applications;
 pub mod audit;
 pub mod clock;
 pub mod config;
@@ -23,6 +24,7 @@ pub mod orgs;
 pub mod pdf;
 pub mod places;
 pub mod programs;
+pub mod qualification;
 pub mod ratelimit;
 pub mod redemption;
 pub mod report;

@@ -14,7 +14,7 @@ use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-pub use repo::find;
+pub use repo::{find, find_site_by_siret};
 
 /// The audit action that records why a site was suspended; the site is shown it.
 pub const SUSPENSION_REASON: &str = "site.suspension_reason";
@@ -103,6 +103,19 @@ pub struct NewOrganization {
 }
 
 pub async fn create(conn: &mut Conn, new: NewOrganization, now: Timestamp) -> Result<String> {
+    let org = create_without_place(conn, new, now).await?;
+    if org.kind == OrgKind::Site {
+        crate::places::create_for_site(conn, &org, now).await?;
+    }
+    Ok(org.id)
+}
+
+/// An organisation with no first place: an application brings its own places.
+pub async fn create_without_place(
+    conn: &mut Conn,
+    new: NewOrganization,
+    now: Timestamp,
+) -> Result<Organization> {
     let kind = OrgKind::parse(&new.kind).ok_or_else(|| {
         Error::invalid(
             "invalid_kind",
@@ -154,9 +167,6 @@ pub async fn create(conn: &mut Conn, new: NewOrganization, now: Timestamp) -> Re
         qualified_until: None,
     };
     repo::insert(conn, &org, &format_ts(now)).await?;
-    if org.kind == OrgKind::Site {
-        crate::places::create_for_site(conn, &org, now).await?;
-    }
     crate::audit::record(
         conn,
         &format_ts(now),
@@ -166,7 +176,7 @@ pub async fn create(conn: &mut Conn, new: NewOrganization, now: Timestamp) -> Re
         &format!("{} {}", org.kind.as_str(), org.name),
     )
     .await?;
-    Ok(org.id)
+    Ok(org)
 }
 
 fn non_empty(value: Option<String>) -> Option<String> {
@@ -220,6 +230,7 @@ pub async fn set_qualification(
         .await?
         .filter(|o| o.kind == OrgKind::Site)
         .ok_or_else(|| Error::not_found("Ce lieu de médiation n'existe pas."))?;
+    crate::qualification::refuse_if_disqualified(conn, site_id).await?;
     let (status, valid_until) = parse_qualification(change, site.qualified_until.clone())?;
     repo::update_qualification(conn, site_id, &status, valid_until.as_deref()).await?;
     crate::places::qualify_site_places(conn, site_id, &status, valid_until.as_deref()).await?;

@@ -54,6 +54,18 @@ pub async fn find(conn: &mut Conn, id: &str) -> Result<Option<Organization>> {
     row.as_ref().map(from_row).transpose()
 }
 
+/// The site organisation with this SIRET, if one is registered.
+pub async fn find_site_by_siret(conn: &mut Conn, siret: &str) -> Result<Option<Organization>> {
+    let row = sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM organizations o WHERE o.kind = 'site' AND o.siret = $1 \
+         ORDER BY o.created_at LIMIT 1"
+    ))
+    .bind(siret)
+    .fetch_optional(&mut *conn)
+    .await?;
+    row.as_ref().map(from_row).transpose()
+}
+
 pub async fn find_by_token_hash(conn: &mut Conn, hash: &str) -> Result<Option<Organization>> {
     let row = sqlx::query(&format!(
         "SELECT {COLUMNS} FROM api_tokens t JOIN organizations o ON o.id = t.org_id \

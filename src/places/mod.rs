@@ -59,6 +59,33 @@ pub async fn create_for_site(conn: &mut Conn, org: &Organization, now: Timestamp
     repo::attach(conn, &org.id, &org.id).await
 }
 
+/// A place given in an application, attached to the site organisation it becomes.
+pub async fn create_for_application(
+    conn: &mut Conn,
+    site: &Organization,
+    name: &str,
+    address: &str,
+    postcode: &str,
+    commune: &str,
+    now: Timestamp,
+) -> Result<String> {
+    let id = crate::db::new_id();
+    let mut data = StandardPlace::new();
+    data.set("id", Some(&id));
+    data.set("pivot", site.siret.as_deref());
+    data.set("nom", Some(name));
+    data.set("adresse", Some(address));
+    data.set("code_postal", Some(postcode));
+    data.set("commune", Some(commune));
+    data.set(
+        "date_maj",
+        Some(&now.to_zoned(crate::clock::paris()).date().to_string()),
+    );
+    repo::upsert(conn, &[data], &format_ts(now)).await?;
+    repo::attach(conn, &id, &site.id).await?;
+    Ok(id)
+}
+
 /// A site's qualification applies to all its places.
 pub async fn qualify_site_places(
     conn: &mut Conn,
@@ -80,6 +107,7 @@ pub async fn set_qualification(
     let place = repo::find(conn, place_id)
         .await?
         .ok_or_else(|| Error::not_found("Ce lieu n'existe pas."))?;
+    crate::qualification::refuse_if_disqualified(conn, place_id).await?;
     let (status, until) = crate::orgs::parse_qualification(change, place.qualified_until)?;
     repo::set_qualification(conn, place_id, &status, until.as_deref()).await?;
     crate::audit::record(

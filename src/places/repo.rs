@@ -98,7 +98,9 @@ pub async fn set_site_qualification(
     until: Option<&str>,
 ) -> Result<()> {
     sqlx::query(
-        "UPDATE places SET qualification_status = $1, qualified_until = $2 WHERE site_org_id = $3",
+        // A disqualified place stays out whatever happens to its site.
+        "UPDATE places SET qualification_status = $1, qualified_until = $2 WHERE site_org_id = $3 \
+         AND id NOT IN (SELECT subject_id FROM disqualifications)",
     )
     .bind(status)
     .bind(until)

@@ -26,13 +26,13 @@ const LOCK_AFTER_FAILURES: i64 = 10;
 const LOCK_MINUTES: i64 = 15;
 const MIN_PASSWORD_CHARS: usize = 12;
 
-fn random_token() -> String {
+pub fn random_token() -> String {
     let mut raw = [0u8; 32];
     rand::thread_rng().fill_bytes(&mut raw);
     URL_SAFE_NO_PAD.encode(raw)
 }
 
-fn token_hash(token: &str) -> String {
+pub fn token_hash(token: &str) -> String {
     hex(&Sha256::digest(token.as_bytes()))
 }
 

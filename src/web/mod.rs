@@ -2,10 +2,12 @@
 //! Templates are compiled and type-checked at build time (askama). Every form carries a CSRF
 //! token; sessions are database-held cookies.
 
+mod apply;
 mod auth;
 mod distributor;
 mod funder;
 mod operator;
+mod operator_applications;
 mod public;
 mod session;
 mod site;
@@ -177,6 +179,8 @@ pub fn router(state: AppState) -> Router<AppState> {
         .merge(distributor::router())
         .merge(funder::router())
         .merge(operator::router())
+        .merge(operator_applications::router())
+        .merge(apply::router())
         .merge(site::router())
         .route(
             "/static/style.css",

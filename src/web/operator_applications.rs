@@ -1,0 +1,583 @@
+//! The operator's side of applications: the list, one application with its decisions (start
+//! the review, ask for changes, reject, qualify for a period), the eligibility questionnaire,
+//! and the final disqualification of a site or one of its places.
+
+use super::session::{Form, SignedIn};
+use super::{page, Layout, Visitor, WebError, WebResult};
+use crate::applications::{self, Application, Question, Status};
+use crate::error::Error;
+use crate::fr::long_date_text;
+use crate::http::AppState;
+use crate::orgs::OrgKind;
+use crate::users::Signed;
+use askama::Template;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::Router;
+use jiff::civil::Date;
+use jiff::ToSpan;
+use serde::Deserialize;
+use std::sync::Arc;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/operateur/candidatures", get(list))
+        .route("/operateur/candidatures/{id}", get(detail))
+        .route("/operateur/candidatures/{id}/examen", post(start_review))
+        .route(
+            "/operateur/candidatures/{id}/modifications",
+            post(request_changes),
+        )
+        .route("/operateur/candidatures/{id}/refus", post(reject))
+        .route("/operateur/candidatures/{id}/qualification", post(qualify))
+        .route(
+            "/operateur/questionnaire",
+            get(questions).post(add_question),
+        )
+        .route("/operateur/questionnaire/{id}", post(update_question))
+        .route(
+            "/operateur/organisations/{id}/disqualification",
+            get(disqualify_form).post(disqualify),
+        )
+}
+
+fn require_operator(visitor: &Visitor) -> Result<Arc<Signed>, WebError> {
+    SignedIn::require(visitor, OrgKind::Operator)
+}
+
+/// Refusals the operator can act on are shown on the page, with their status.
+fn shown(e: &Error) -> bool {
+    matches!(
+        e,
+        Error::Unprocessable { .. } | Error::Conflict { .. } | Error::Gone { .. }
+    )
+}
+
+fn with_status(status: StatusCode, page: WebResult) -> WebResult {
+    page.map(|mut response| {
+        *response.status_mut() = status;
+        response
+    })
+}
+
+// ---------------------------------------------------------------- list
+
+pub struct Row {
+    pub id: String,
+    pub org_name: String,
+    pub siret: String,
+    pub places: usize,
+    pub state: &'static str,
+    pub submitted: String,
+}
+
+pub struct Group {
+    pub title: &'static str,
+    pub empty: &'static str,
+    pub rows: Vec<Row>,
+}
+
+#[derive(Template)]
+#[template(path = "operator/applications/list.html")]
+struct ListPage {
+    l: Layout,
+    section: &'static str,
+    groups: Vec<Group>,
+}
+
+async fn list(State(state): State<AppState>, visitor: Visitor) -> WebResult {
+    require_operator(&visitor)?;
+    let mut conn = state.db.read.acquire().await?;
+    let all = applications::list(&mut conn).await?;
+    let row = |a: &Application| Row {
+        id: a.id.clone(),
+        org_name: a.org_name.clone(),
+        siret: a.siret.clone(),
+        places: a.places.len(),
+        state: a.status.label(),
+        submitted: long_date_text(&a.updated_at),
+    };
+    // Oldest first among those waiting: first come, first served.
+    let mut waiting: Vec<Row> = all.iter().filter(|a| a.status.is_open()).map(row).collect();
+    waiting.reverse();
+    page(ListPage {
+        l: Layout::new(&state, &visitor, "Candidatures"),
+        section: "candidatures",
+        groups: vec![
+            Group {
+                title: "En attente de décision",
+                empty: "Aucune candidature n'attend de décision.",
+                rows: waiting,
+            },
+            Group {
+                title: "Décidées ou renvoyées à la structure",
+                empty: "Aucune autre candidature.",
+                rows: all
+                    .iter()
+                    .filter(|a| !a.status.is_open())
+                    .map(row)
+                    .collect(),
+            },
+        ],
+    })
+}
+
+// ---------------------------------------------------------------- one application
+
+#[derive(Template)]
+#[template(path = "operator/applications/detail.html")]
+struct DetailPage {
+    l: Layout,
+    section: &'static str,
+    app: Application,
+    state_label: &'static str,
+    is_open: bool,
+    is_received: bool,
+    iban: String,
+    submitted: String,
+    default_until: String,
+    min_until: String,
+    notice: Option<String>,
+    error: Option<String>,
+    message: String,
+}
+
+#[derive(Deserialize)]
+struct Done {
+    fait: Option<String>,
+}
+
+async fn detail(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    Path(id): Path<String>,
+    Query(done): Query<Done>,
+) -> WebResult {
+    require_operator(&visitor)?;
+    let notice = done.fait.as_deref().and_then(|f| {
+        Some(match f {
+            "examen" => "Vous examinez cette candidature : la structure le voit sur sa page de suivi.",
+            "modifications" => "La demande de modifications est envoyée à la structure, par e-mail et sur sa page de suivi.",
+            "refus" => "La candidature est refusée ; la structure reçoit le motif par e-mail.",
+            "qualification" => "La structure est qualifiée : son organisation, ses lieux et son compte bancaire sont créés, et la personne à contacter est invitée comme administratrice.",
+            _ => return None,
+        })
+    });
+    render_detail(
+        &state,
+        &visitor,
+        &id,
+        notice.map(str::to_string),
+        None,
+        String::new(),
+    )
+    .await
+}
+
+async fn render_detail(
+    state: &AppState,
+    visitor: &Visitor,
+    id: &str,
+    notice: Option<String>,
+    error: Option<String>,
+    message: String,
+) -> WebResult {
+    let mut conn = state.db.read.acquire().await?;
+    let app = applications::find(&mut conn, id)
+        .await?
+        .ok_or_else(|| Error::not_found("Cette candidature n'existe pas."))?;
+    let today = state.clock.today();
+    page(DetailPage {
+        l: Layout::new(state, visitor, format!("Candidature de {}", app.org_name)),
+        section: "candidatures",
+        state_label: app.status.label(),
+        is_open: app.status.is_open(),
+        is_received: app.status == Status::Received,
+        iban: crate::sites::mask_iban(&app.iban),
+        submitted: long_date_text(&app.submitted_at),
+        default_until: today.checked_add(1.year()).unwrap_or(today).to_string(),
+        min_until: today.tomorrow().unwrap_or(today).to_string(),
+        notice,
+        error,
+        message,
+        app,
+    })
+}
+
+#[derive(Deserialize)]
+struct DecisionForm {
+    #[serde(default)]
+    message: String,
+    #[serde(default)]
+    valid_until: String,
+}
+
+/// What the operator decides on an application.
+enum Decision {
+    Review,
+    Changes(String),
+    Reject(String),
+    Qualify(String),
+}
+
+/// Runs one decision in a transaction, then shows the application again.
+async fn decide(state: &AppState, visitor: &Visitor, id: &str, decision: Decision) -> WebResult {
+    let operator = require_operator(visitor)?;
+    let (now, today) = (state.clock.now(), state.clock.today());
+    let config = &state.config;
+    let actor = operator.org.id.as_str();
+    let mut tx = state.db.begin().await?;
+    let (done, result) = match &decision {
+        Decision::Review => (
+            "examen",
+            applications::start_review(&mut tx, actor, id, now).await,
+        ),
+        Decision::Changes(message) => (
+            "modifications",
+            applications::request_changes(&mut tx, config, actor, id, message, now).await,
+        ),
+        Decision::Reject(reason) => (
+            "refus",
+            applications::reject(&mut tx, config, actor, id, reason, now).await,
+        ),
+        Decision::Qualify(until) => {
+            let result = match until.trim().parse::<Date>() {
+                Ok(until) => {
+                    applications::qualify(&mut tx, config, &operator.org, id, until, today, now)
+                        .await
+                        .map(|_| ())
+                }
+                Err(_) => Err(Error::invalid(
+                    "invalid_date",
+                    "Indiquez la date de fin de qualification au format AAAA-MM-JJ.",
+                )),
+            };
+            ("qualification", result)
+        }
+    };
+    match result {
+        Ok(()) => {
+            tx.commit().await?;
+            Err(WebError::Redirect(format!(
+                "/operateur/candidatures/{id}?fait={done}"
+            )))
+        }
+        Err(e) if shown(&e) => {
+            drop(tx);
+            // The message being written stays in its box.
+            let message = match decision {
+                Decision::Changes(m) => m,
+                _ => String::new(),
+            };
+            with_status(
+                e.status(),
+                render_detail(state, visitor, id, None, Some(e.public_message()), message).await,
+            )
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+async fn start_review(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Form { visitor, .. }: Form<DecisionForm>,
+) -> WebResult {
+    decide(&state, &visitor, &id, Decision::Review).await
+}
+
+async fn request_changes(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Form { visitor, data }: Form<DecisionForm>,
+) -> WebResult {
+    decide(&state, &visitor, &id, Decision::Changes(data.message)).await
+}
+
+async fn reject(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Form { visitor, data }: Form<DecisionForm>,
+) -> WebResult {
+    decide(&state, &visitor, &id, Decision::Reject(data.message)).await
+}
+
+async fn qualify(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Form { visitor, data }: Form<DecisionForm>,
+) -> WebResult {
+    decide(&state, &visitor, &id, Decision::Qualify(data.valid_until)).await
+}
+
+// ---------------------------------------------------------------- questionnaire
+
+#[derive(Template)]
+#[template(path = "operator/applications/questions.html")]
+struct QuestionsPage {
+    l: Layout,
+    section: &'static str,
+    questions: Vec<Question>,
+    notice: Option<String>,
+    error: Option<String>,
+    new_text: String,
+}
+
+async fn render_questions(
+    state: &AppState,
+    visitor: &Visitor,
+    notice: Option<String>,
+    error: Option<String>,
+    new_text: String,
+) -> WebResult {
+    let mut conn = state.db.read.acquire().await?;
+    page(QuestionsPage {
+        l: Layout::new(state, visitor, "Questions d'éligibilité"),
+        section: "candidatures",
+        questions: applications::questions(&mut conn, false).await?,
+        notice,
+        error,
+        new_text,
+    })
+}
+
+async fn questions(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    Query(done): Query<Done>,
+) -> WebResult {
+    require_operator(&visitor)?;
+    let notice = done
+        .fait
+        .is_some()
+        .then(|| "Le questionnaire est enregistré. Les candidatures déjà envoyées gardent les questions auxquelles elles ont répondu.".to_string());
+    render_questions(&state, &visitor, notice, None, String::new()).await
+}
+
+#[derive(Deserialize)]
+struct QuestionForm {
+    #[serde(default)]
+    text: String,
+    #[serde(default)]
+    active: Option<String>,
+}
+
+async fn save_question(
+    state: &AppState,
+    visitor: &Visitor,
+    id: Option<&str>,
+    data: QuestionForm,
+) -> WebResult {
+    let operator = require_operator(visitor)?;
+    let now = state.clock.now();
+    let mut tx = state.db.begin().await?;
+    let result = match id {
+        Some(id) => {
+            let active = data.active.as_deref() == Some("oui");
+            applications::update_question(&mut tx, &operator.org.id, id, &data.text, active, now)
+                .await
+        }
+        None => applications::add_question(&mut tx, &operator.org.id, &data.text, now).await,
+    };
+    match result {
+        Ok(()) => {
+            tx.commit().await?;
+            Err(WebError::Redirect("/operateur/questionnaire?fait=1".into()))
+        }
+        Err(e) if shown(&e) => {
+            drop(tx);
+            let new_text = if id.is_none() {
+                data.text
+            } else {
+                String::new()
+            };
+            with_status(
+                e.status(),
+                render_questions(state, visitor, None, Some(e.public_message()), new_text).await,
+            )
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+async fn add_question(
+    State(state): State<AppState>,
+    Form { visitor, data }: Form<QuestionForm>,
+) -> WebResult {
+    save_question(&state, &visitor, None, data).await
+}
+
+async fn update_question(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Form { visitor, data }: Form<QuestionForm>,
+) -> WebResult {
+    save_question(&state, &visitor, Some(&id), data).await
+}
+
+// ---------------------------------------------------------------- disqualification
+
+pub struct Target {
+    pub id: String,
+    pub label: String,
+    pub disqualified: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "operator/applications/disqualify.html")]
+struct DisqualifyPage {
+    l: Layout,
+    section: &'static str,
+    site_id: String,
+    site_name: String,
+    targets: Vec<Target>,
+    notice: Option<String>,
+    error: Option<String>,
+    reason: String,
+}
+
+async fn render_disqualify(
+    state: &AppState,
+    visitor: &Visitor,
+    site_id: &str,
+    notice: Option<String>,
+    error: Option<String>,
+    reason: String,
+) -> WebResult {
+    let mut conn = state.db.read.acquire().await?;
+    let site = crate::orgs::find(&mut conn, site_id)
+        .await?
+        .filter(|o| o.kind == OrgKind::Site)
+        .ok_or_else(|| Error::not_found("Ce lieu de médiation n'existe pas."))?;
+    let why =
+        async |conn: &mut crate::db::Conn, id: &str| -> crate::error::Result<Option<String>> {
+            Ok(crate::qualification::disqualification(conn, id)
+                .await?
+                .map(|d| d.reason))
+        };
+    let mut targets = vec![Target {
+        id: site.id.clone(),
+        label: format!("Toute la structure {} et tous ses lieux", site.name),
+        disqualified: why(&mut conn, &site.id).await?,
+    }];
+    for place in crate::places::for_site(&mut conn, &site.id).await? {
+        let address = [place.data.get("adresse"), place.data.get("commune")]
+            .into_iter()
+            .flatten()
+            .collect::<Vec<_>>()
+            .join(", ");
+        targets.push(Target {
+            id: place.id().to_string(),
+            label: format!(
+                "Seulement le lieu « {} »{}",
+                place.data.get("nom").unwrap_or_default(),
+                if address.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({address})")
+                }
+            ),
+            disqualified: why(&mut conn, place.id()).await?,
+        });
+    }
+    page(DisqualifyPage {
+        l: Layout::new(state, visitor, format!("Disqualifier {}", site.name)),
+        section: "",
+        site_id: site.id.clone(),
+        site_name: site.name,
+        targets,
+        notice,
+        error,
+        reason,
+    })
+}
+
+async fn disqualify_form(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    Path(id): Path<String>,
+    Query(done): Query<Done>,
+) -> WebResult {
+    require_operator(&visitor)?;
+    let notice = done.fait.is_some().then(|| {
+        "La disqualification est enregistrée. La structure est prévenue par e-mail, avec le motif.".to_string()
+    });
+    render_disqualify(&state, &visitor, &id, notice, None, String::new()).await
+}
+
+#[derive(Deserialize)]
+struct DisqualifyForm {
+    #[serde(default)]
+    target: String,
+    #[serde(default)]
+    reason: String,
+}
+
+async fn disqualify(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Form { visitor, data }: Form<DisqualifyForm>,
+) -> WebResult {
+    let operator = require_operator(&visitor)?;
+    let now = state.clock.now();
+    let mut tx = state.db.begin().await?;
+    let result: crate::error::Result<()> = async {
+        if data.target == id {
+            crate::qualification::disqualify_site(
+                &mut tx,
+                &state.config,
+                &operator.org.id,
+                &id,
+                &data.reason,
+                now,
+            )
+            .await
+        } else {
+            // Only a place of this site.
+            let belongs = crate::places::find(&mut tx, &data.target)
+                .await?
+                .is_some_and(|p| p.site_org_id.as_deref() == Some(id.as_str()));
+            if !belongs {
+                return Err(Error::invalid(
+                    "invalid_target",
+                    "Choisissez la structure entière ou l'un de ses lieux.",
+                ));
+            }
+            crate::qualification::disqualify_place(
+                &mut tx,
+                &state.config,
+                &operator.org.id,
+                &data.target,
+                &data.reason,
+                now,
+            )
+            .await
+        }
+    }
+    .await;
+    match result {
+        Ok(()) => {
+            tx.commit().await?;
+            Err(WebError::Redirect(format!(
+                "/operateur/organisations/{id}/disqualification?fait=1"
+            )))
+        }
+        Err(e) if shown(&e) => {
+            drop(tx);
+            with_status(
+                e.status(),
+                render_disqualify(
+                    &state,
+                    &visitor,
+                    &id,
+                    None,
+                    Some(e.public_message()),
+                    data.reason,
+                )
+                .await,
+            )
+        }
+        Err(e) => Err(e.into()),
+    }
+}
