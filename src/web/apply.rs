@@ -162,10 +162,11 @@ async fn render_form(
 
 /// Each submission sends an e-mail to the address typed: one address (one IP) may not use the
 /// form to flood someone's mailbox. Shares the budget of the other public forms.
-fn limit(state: &AppState, ip: std::net::IpAddr) -> Result<(), WebError> {
+async fn limit(state: &AppState, ip: std::net::IpAddr) -> Result<(), WebError> {
     match state
         .public_lookups
-        .check_and_record(&format!("ip:{ip}"), state.clock.now())
+        .record(&[format!("ip:{ip}")], state.clock.now())
+        .await?
     {
         Some(retry_after_secs) => Err(Error::RateLimited { retry_after_secs }.into()),
         None => Ok(()),
@@ -196,7 +197,7 @@ async fn submit(
     if add_place {
         return render_form(&state, &visitor, with_one_more_place(draft), None).await;
     }
-    limit(&state, ip)?;
+    limit(&state, ip).await?;
     let mut tx = state.db.begin().await?;
     match applications::submit(&mut tx, &state.config, &draft, state.clock.now()).await {
         Ok(_) => {
@@ -332,7 +333,7 @@ async fn resubmit(
         let draft = with_one_more_place(draft);
         return render_follow(&state, &visitor, &token, None, Some((draft, None))).await;
     }
-    limit(&state, ip)?;
+    limit(&state, ip).await?;
     let mut tx = state.db.begin().await?;
     match applications::resubmit(&mut tx, &state.config, &token, &draft, state.clock.now()).await {
         Ok(_) => {
