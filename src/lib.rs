@@ -6,6 +6,7 @@
 //! the rules and their SQL; `http` and the command line (`main.rs`) are thin edges over them.
 
 pub mod audit;
+pub mod catalogue;
 pub mod clock;
 pub mod config;
 pub mod db;

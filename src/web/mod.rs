@@ -9,6 +9,7 @@ mod operator;
 mod public;
 mod session;
 mod site;
+mod site_catalogue;
 
 pub use session::{Visitor, CSRF_COOKIE, SESSION_COOKIE};
 

@@ -9,6 +9,7 @@ use crate::fr::long_date_text;
 use crate::http::extract::ClientIp;
 use crate::http::AppState;
 use crate::orgs::OrgKind;
+use crate::redemption::typology;
 use crate::redemption::{self, NewRedemption, RedemptionRow};
 use askama::Template;
 use axum::extract::{Path, State};
@@ -23,6 +24,7 @@ pub fn router() -> Router<AppState> {
         .route("/lieu/encaisser", post(redeem))
         .route("/lieu/encaissements/{id}/annuler", post(undo))
         .route("/lieu/releves/{file}", get(statement))
+        .merge(super::site_catalogue::router())
 }
 
 pub struct Payment {
@@ -48,9 +50,9 @@ pub struct Row {
 struct Home {
     l: Layout,
     error: Option<String>,
-    receipt: Option<Row>,
+    receipt: Option<Receipt>,
     notice: Option<String>,
-    code: String,
+    form: RedeemChoices,
     rows: Vec<Row>,
     paid: String,
     owed: String,
@@ -58,6 +60,140 @@ struct Home {
     /// Why the site cannot redeem right now, if so.
     not_qualified: Option<String>,
     payments: Vec<Payment>,
+}
+
+/// What the receipt shows of a session: every cheque redeemed.
+pub struct Receipt {
+    pub total: String,
+    pub codes: Vec<String>,
+    pub date: String,
+    pub service: String,
+    pub minutes: String,
+    pub themes: String,
+    pub place: String,
+}
+
+/// What the redemption form offers, with what was typed kept after a refusal.
+#[derive(Default)]
+pub struct RedeemChoices {
+    /// `(id, name)` of the site's places, when there are several.
+    pub places: Vec<(String, String)>,
+    pub place_id: String,
+    /// `(value, label)`: catalogue services (`service:ID`) then kinds of help.
+    pub services: Vec<(String, String)>,
+    pub service: String,
+    pub durations: Vec<(String, String)>,
+    pub minutes: String,
+    pub minutes_other: String,
+    /// `(id, label, checked)`.
+    pub themes: Vec<(&'static str, &'static str, bool)>,
+    pub locations: Vec<(&'static str, &'static str)>,
+    pub location: String,
+    /// Ten code fields: `(number, value)`.
+    pub codes: Vec<(usize, String)>,
+}
+
+/// The form's fields as sent: repeated names (`code`, `themes`) are kept in order.
+#[derive(Default)]
+struct Entered {
+    codes: Vec<String>,
+    place_id: String,
+    service: String,
+    minutes: String,
+    minutes_other: String,
+    themes: Vec<String>,
+    location: String,
+}
+
+impl Entered {
+    fn read(fields: Vec<(String, String)>) -> Entered {
+        let mut e = Entered::default();
+        for (name, value) in fields {
+            match name.as_str() {
+                "code" => e.codes.push(value),
+                "themes" => e.themes.push(value),
+                "place_id" => e.place_id = value,
+                "service" => e.service = value,
+                "minutes" => e.minutes = value,
+                "minutes_other" => e.minutes_other = value,
+                "location" => e.location = value,
+                _ => {}
+            }
+        }
+        e
+    }
+}
+
+async fn choices(
+    conn: &mut crate::db::Conn,
+    site_id: &str,
+    entered: Entered,
+) -> crate::error::Result<RedeemChoices> {
+    let places = crate::places::for_site(conn, site_id).await?;
+    let ids: Vec<&str> = places.iter().map(|p| p.id()).collect();
+    let offered = crate::catalogue::offered_by(conn, &ids).await?;
+    let several = places.len() > 1;
+    let name_of = |p: &crate::places::Place| p.data.get("nom").unwrap_or("Lieu").to_string();
+    let mut services = Vec::new();
+    for place in &places {
+        for s in offered.get(place.id()).into_iter().flatten() {
+            let at = if several {
+                format!(" — {}", name_of(place))
+            } else {
+                String::new()
+            };
+            services.push((
+                format!("service:{}", s.id),
+                format!("{} ({}, {} min, {}){at}", s.title, s.kind_label(), s.minutes, s.price_text()),
+            ));
+        }
+    }
+    for kind in redemption::SERVICES {
+        services.push((kind.to_string(), redemption::service_label(Some(kind)).to_string()));
+    }
+    let mut durations: Vec<(String, String)> = typology::DURATIONS
+        .iter()
+        .map(|m| (m.to_string(), typology::duration_text(*m)))
+        .collect();
+    durations.push(("other".into(), "Autre durée".into()));
+    let mut codes: Vec<(usize, String)> = entered.codes.into_iter().enumerate().map(|(i, c)| (i + 1, c)).collect();
+    codes.truncate(redemption::MAX_CHEQUES);
+    while codes.len() < redemption::MAX_CHEQUES {
+        codes.push((codes.len() + 1, String::new()));
+    }
+    Ok(RedeemChoices {
+        places: if several {
+            places.iter().map(|p| (p.id().to_string(), name_of(p))).collect()
+        } else {
+            Vec::new()
+        },
+        place_id: entered.place_id,
+        services,
+        service: entered.service,
+        durations,
+        minutes: if entered.minutes.is_empty() { "60".into() } else { entered.minutes },
+        minutes_other: entered.minutes_other,
+        themes: typology::THEMES
+            .iter()
+            .map(|(id, label)| (*id, *label, entered.themes.iter().any(|t| t == id)))
+            .collect(),
+        locations: typology::LOCATIONS.to_vec(),
+        location: if entered.location.is_empty() { "at_site".into() } else { entered.location },
+        codes,
+    })
+}
+
+fn receipt(r: &RedemptionRow, place: String) -> Receipt {
+    let total: i64 = r.cheques.iter().map(|c| c.value_cents).sum();
+    Receipt {
+        total: super::distributor::euros(total),
+        codes: r.cheques.iter().map(|c| c.code.clone()).collect(),
+        date: long_date_text(&r.redeemed_at),
+        service: redemption::service_label(r.service.as_deref()).to_string(),
+        minutes: r.minutes.map(typology::duration_text).unwrap_or_default(),
+        themes: r.themes.labels().join(", "),
+        place,
+    }
 }
 
 fn row(r: &RedemptionRow, now: jiff::Timestamp, window: SignedDuration) -> Row {
@@ -84,12 +220,13 @@ async fn render(
     state: &AppState,
     visitor: &Visitor,
     error: Option<String>,
-    receipt: Option<Row>,
+    receipt: Option<Receipt>,
     notice: Option<String>,
-    code: String,
+    entered: Entered,
 ) -> WebResult {
     let signed = SignedIn::require(visitor, OrgKind::Site)?;
     let mut conn = state.db.read.acquire().await?;
+    let form = choices(&mut conn, &signed.org.id, entered).await?;
     let now = state.clock.now();
     let window = SignedDuration::from_hours(state.config.undo_window_hours);
     let list = redemption::list(&mut conn, &signed.org).await?;
@@ -134,7 +271,7 @@ async fn render(
         error,
         receipt,
         notice,
-        code,
+        form,
         rows: list.iter().map(|r| row(r, now, window)).collect(),
         paid: super::distributor::euros(paid),
         owed: super::distributor::euros(owed),
@@ -144,20 +281,29 @@ async fn render(
 }
 
 async fn home(State(state): State<AppState>, visitor: Visitor) -> WebResult {
-    render(&state, &visitor, None, None, None, String::new()).await
+    render(&state, &visitor, None, None, None, Entered::default()).await
 }
 
-#[derive(Deserialize)]
-struct RedeemForm {
-    code: String,
-    service: Option<String>,
-    minutes: Option<String>,
+/// The minutes chosen: one of the usual durations, or the one typed under "other".
+fn minutes_of(entered: &Entered) -> Result<Option<i64>, &'static str> {
+    let typed = if entered.minutes == "other" {
+        entered.minutes_other.trim()
+    } else {
+        entered.minutes.trim()
+    };
+    if typed.is_empty() {
+        return Ok(None);
+    }
+    typed
+        .parse::<i64>()
+        .map(Some)
+        .map_err(|_| "La durée doit être un nombre de minutes.")
 }
 
 async fn redeem(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
-    Form { visitor, data }: Form<RedeemForm>,
+    Form { visitor, data }: Form<Vec<(String, String)>>,
 ) -> WebResult {
     let signed = SignedIn::require(&visitor, OrgKind::Site)?;
     let now = state.clock.now();
@@ -167,27 +313,32 @@ async fn redeem(
             return Err(Error::RateLimited { retry_after_secs }.into());
         }
     }
-    let minutes = match data.minutes.as_deref().map(str::trim) {
-        None | Some("") => None,
-        Some(m) => match m.parse::<i64>() {
-            Ok(m) => Some(m),
-            Err(_) => {
-                return render(
-                    &state,
-                    &visitor,
-                    Some("La durée doit être un nombre de minutes.".into()),
-                    None,
-                    None,
-                    data.code,
-                )
-                .await
-            }
-        },
+    let entered = Entered::read(data);
+    let minutes = match minutes_of(&entered) {
+        Ok(m) => m,
+        Err(message) => {
+            return render(&state, &visitor, Some(message.into()), None, None, entered).await
+        }
     };
+    let (service, service_id) = match entered.service.strip_prefix("service:") {
+        Some(id) => (None, Some(id.to_string())),
+        None => (Some(entered.service.clone()).filter(|s| !s.is_empty()), None),
+    };
+    let codes: Vec<String> = entered
+        .codes
+        .iter()
+        .filter(|c| !c.trim().is_empty())
+        .cloned()
+        .collect();
     let new = NewRedemption {
-        code: data.code.clone(),
-        service: data.service.filter(|s| !s.is_empty()),
+        codes,
+        place_id: Some(entered.place_id.clone()).filter(|p| !p.is_empty()),
+        service_id,
+        service,
         minutes,
+        themes: entered.themes.clone(),
+        location: Some(entered.location.clone()).filter(|l| !l.is_empty()),
+        ..Default::default()
     };
     let mut tx = state.db.begin().await?;
     match redemption::redeem(
@@ -202,15 +353,25 @@ async fn redeem(
     {
         Ok(r) => {
             tx.commit().await?;
-            crate::metrics::redeemed();
-            let window = SignedDuration::from_hours(state.config.undo_window_hours);
+            for _ in &r.cheques {
+                crate::metrics::redeemed();
+            }
+            let mut conn = state.db.read.acquire().await?;
+            let place = match r.place_id.as_deref() {
+                Some(id) => crate::places::find(&mut conn, id)
+                    .await?
+                    .and_then(|p| p.data.get("nom").map(str::to_string))
+                    .unwrap_or_default(),
+                None => String::new(),
+            };
+            drop(conn);
             render(
                 &state,
                 &visitor,
                 None,
-                Some(row(&r, now, window)),
+                Some(receipt(&r, place)),
                 None,
-                String::new(),
+                Entered::default(),
             )
             .await
         }
@@ -229,13 +390,15 @@ async fn redeem(
                 }
                 _ => "",
             };
+            let several = entered.codes.iter().filter(|c| !c.trim().is_empty()).count() > 1;
+            let none = if several { " Aucun chèque n'a été encaissé." } else { "" };
             render(
                 &state,
                 &visitor,
-                Some(format!("{}{advice}", e.public_message())),
+                Some(format!("{}{advice}{none}", e.public_message())),
                 None,
                 None,
-                data.code,
+                entered,
             )
             .await
         }
@@ -257,11 +420,20 @@ async fn undo(
     match redemption::undo(&mut tx, &signed.org, &id, state.clock.now(), window).await {
         Ok(r) => {
             tx.commit().await?;
-            let notice = format!(
-                "L'encaissement du chèque {} est annulé : le chèque peut de nouveau être utilisé.",
-                r.code
-            );
-            render(&state, &visitor, None, None, Some(notice), String::new()).await
+            let notice = if r.cheques.len() > 1 {
+                let codes: Vec<&str> = r.cheques.iter().map(|c| c.code.as_str()).collect();
+                format!(
+                    "L'encaissement des chèques {} est annulé : ces chèques peuvent de nouveau \
+                     être utilisés.",
+                    codes.join(", ")
+                )
+            } else {
+                format!(
+                    "L'encaissement du chèque {} est annulé : le chèque peut de nouveau être utilisé.",
+                    r.code
+                )
+            };
+            render(&state, &visitor, None, None, Some(notice), Entered::default()).await
         }
         Err(e @ (Error::Conflict { .. } | Error::NotFound(_))) => {
             drop(tx);
@@ -271,7 +443,7 @@ async fn undo(
                 Some(e.public_message()),
                 None,
                 None,
-                String::new(),
+                Entered::default(),
             )
             .await
         }
