@@ -123,7 +123,7 @@ async fn several_cheques_are_redeemed_all_or_none(backend: Backend) {
     };
     let w = app.world(100_000, 10).await;
     let codes = codes_of(&app.issue(&w, 5).await);
-    let foreign = codes_of(&app.issue(&w, 2).await);
+    let foreign = codes_of(&app.issue(&w, 5).await);
     let (status, body) = redeem_codes(
         &app,
         &w.site,
@@ -190,7 +190,7 @@ async fn two_requests_sharing_a_cheque_one_wins(backend: Backend) {
     };
     let w = app.world(1_000_000, 100).await;
     for _ in 0..4 {
-        let c = codes_of(&app.issue(&w, 3).await);
+        let c = codes_of(&app.issue(&w, 5).await);
         // Listed in opposite orders, so that a lock-order deadlock would show.
         let (a, b) = futures::join!(
             redeem_codes(&app, &w.site, json!({"codes": [c[0], c[1]]})),
@@ -217,7 +217,7 @@ async fn an_idempotent_retry_gets_the_first_answer(backend: Backend) {
         return;
     };
     let w = app.world(100_000, 10).await;
-    let c = codes_of(&app.issue(&w, 3).await);
+    let c = codes_of(&app.issue(&w, 5).await);
     let body = json!({"codes": [c[0], c[1]], "service": "individual_help", "minutes": 90});
     let send = |key: &'static str| {
         app.request(
@@ -244,7 +244,7 @@ async fn themes_and_location_follow_the_typology(backend: Backend) {
         return;
     };
     let w = app.world(100_000, 10).await;
-    let c = codes_of(&app.issue(&w, 3).await);
+    let c = codes_of(&app.issue(&w, 5).await);
     for (body, code) in [
         (json!({"code": c[0], "themes": ["email", "cooking"]}), "invalid_theme"),
         (json!({"code": c[0], "location": "moon"}), "invalid_location"),
@@ -337,7 +337,7 @@ async fn catalogue_is_managed_by_its_site_only_and_sets_the_price(backend: Backe
     assert_eq!(site["passnum_services"][0]["title"], "Atelier découverte de la tablette");
 
     // A catalogue service sets kind, duration and themes, and its price in cheques.
-    let c = codes_of(&app.issue(&w, 4).await);
+    let c = codes_of(&app.issue(&w, 5).await);
     let sid = service["id"].as_str().unwrap();
     let (status, body) =
         redeem_codes(&app, &w.site, json!({"codes": [c[0]], "service_id": sid})).await;
