@@ -109,7 +109,6 @@ pub async fn redeem(
         .as_deref()
         .into_iter()
         .chain(new.codes.iter().map(String::as_str))
-        .filter(|c| !c.trim().is_empty())
         .collect();
     if inputs.is_empty() {
         return Err(Error::invalid(
