@@ -45,7 +45,12 @@ async fn second_place(app: &TestApp, site_id: &str) -> String {
     .execute(&app.state.db.write)
     .await
     .expect("place inserted");
-    qualify_place(app, &id, json!({"status": "qualified", "valid_until": "2027-06-30"})).await;
+    qualify_place(
+        app,
+        &id,
+        json!({"status": "qualified", "valid_until": "2027-06-30"}),
+    )
+    .await;
     id
 }
 
@@ -146,16 +151,39 @@ async fn several_cheques_are_redeemed_all_or_none(backend: Backend) {
     typo[1] = if typo[1] == b'7' { b'8' } else { b'7' };
     let typo = String::from_utf8(typo).unwrap();
     let refusals = [
-        (json!([codes[3], codes[0]]), StatusCode::CONFLICT, "already_redeemed", codes[0].clone()),
-        (json!([codes[3], foreign[0]]), StatusCode::UNPROCESSABLE_ENTITY, "different_passes", String::new()),
-        (json!([codes[3], typo]), StatusCode::UNPROCESSABLE_ENTITY, "invalid_code", typo.clone()),
-        (json!([codes[3], codes[3]]), StatusCode::UNPROCESSABLE_ENTITY, "duplicate_code", codes[3].clone()),
+        (
+            json!([codes[3], codes[0]]),
+            StatusCode::CONFLICT,
+            "already_redeemed",
+            codes[0].clone(),
+        ),
+        (
+            json!([codes[3], foreign[0]]),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "different_passes",
+            String::new(),
+        ),
+        (
+            json!([codes[3], typo]),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_code",
+            typo.clone(),
+        ),
+        (
+            json!([codes[3], codes[3]]),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "duplicate_code",
+            codes[3].clone(),
+        ),
     ];
     for (list, expected, code, named) in refusals {
         let (status, body) = redeem_codes(&app, &w.site, json!({"codes": list})).await;
         assert_eq!(status, expected, "{body}");
         assert_eq!(error_code(&body), code, "{body}");
-        assert!(body["error"]["message"].as_str().unwrap().contains(&named), "{body}");
+        assert!(
+            body["error"]["message"].as_str().unwrap().contains(&named),
+            "{body}"
+        );
         // Nothing of the request was redeemed.
         assert_eq!(cheque_status(&app, &codes[3]).await, "valid");
         assert_eq!(cheque_status(&app, &foreign[0]).await, "valid");
@@ -170,7 +198,9 @@ async fn several_cheques_are_redeemed_all_or_none(backend: Backend) {
 
     // Undoing any cheque of the session undoes the whole session.
     let second = cheques[1]["redemption_id"].as_str().unwrap();
-    let (status, body) = app.delete(&format!("/api/v1/redemptions/{second}"), &w.site).await;
+    let (status, body) = app
+        .delete(&format!("/api/v1/redemptions/{second}"), &w.site)
+        .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["cheques"].as_array().unwrap().len(), 3, "{body}");
     for code in &codes[..3] {
@@ -178,7 +208,9 @@ async fn several_cheques_are_redeemed_all_or_none(backend: Backend) {
     }
     assert_eq!(count_audit(&app, "redemption.undone").await, 3);
     assert_eq!(app.reconciliation(&w).await["redeemed_cents"], 0);
-    let (status, body) = app.delete(&format!("/api/v1/redemptions/{group_id}"), &w.site).await;
+    let (status, body) = app
+        .delete(&format!("/api/v1/redemptions/{group_id}"), &w.site)
+        .await;
     assert_eq!(status, StatusCode::CONFLICT, "{body}");
     assert_eq!(error_code(&body), "already_undone");
     app.assert_ledger_verifies().await;
@@ -204,7 +236,11 @@ async fn two_requests_sharing_a_cheque_one_wins(backend: Backend) {
         let loser = if a.0 == StatusCode::CREATED { &b } else { &a };
         assert_eq!(loser.0, StatusCode::CONFLICT, "{loser:?}");
         assert_eq!(error_code(&loser.1), "already_redeemed");
-        let (kept, lost) = if a.0 == StatusCode::CREATED { (&c[0], &c[2]) } else { (&c[2], &c[0]) };
+        let (kept, lost) = if a.0 == StatusCode::CREATED {
+            (&c[0], &c[2])
+        } else {
+            (&c[2], &c[0])
+        };
         assert_eq!(cheque_status(&app, kept).await, "redeemed");
         assert_eq!(cheque_status(&app, &c[1]).await, "redeemed");
         assert_eq!(cheque_status(&app, lost).await, "valid");
@@ -246,8 +282,14 @@ async fn themes_and_location_follow_the_typology(backend: Backend) {
     let w = app.world(100_000, 10).await;
     let c = codes_of(&app.issue(&w, 5).await);
     for (body, code) in [
-        (json!({"code": c[0], "themes": ["email", "cooking"]}), "invalid_theme"),
-        (json!({"code": c[0], "location": "moon"}), "invalid_location"),
+        (
+            json!({"code": c[0], "themes": ["email", "cooking"]}),
+            "invalid_theme",
+        ),
+        (
+            json!({"code": c[0], "location": "moon"}),
+            "invalid_location",
+        ),
         (json!({"code": c[0], "themes": "email"}), "invalid_field"),
         (json!({"code": c[0], "minutes": 0}), "invalid_minutes"),
         (json!({"codes": []}), "missing_code"),
@@ -307,18 +349,45 @@ async fn catalogue_is_managed_by_its_site_only_and_sets_the_price(backend: Backe
     // Another site cannot see nor change this place's catalogue; other roles are refused.
     let (_, other) = app.qualified_site("Espace public numérique").await;
     let new = json!({"kind": "workshop", "title": "Intrus", "minutes": 60, "price_cheques": 1});
-    assert_eq!(app.get(&services, Some(&other)).await.0, StatusCode::NOT_FOUND);
-    assert_eq!(app.post(&services, &other, new.clone()).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(
+        app.get(&services, Some(&other)).await.0,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        app.post(&services, &other, new.clone()).await.0,
+        StatusCode::NOT_FOUND
+    );
     assert_eq!(app.delete(&one, &other).await.0, StatusCode::NOT_FOUND);
-    assert_eq!(app.post(&services, &w.distributor, new.clone()).await.0, StatusCode::FORBIDDEN);
-    assert_eq!(app.get(&services, Some(&w.funder)).await.0, StatusCode::FORBIDDEN);
+    assert_eq!(
+        app.post(&services, &w.distributor, new.clone()).await.0,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        app.get(&services, Some(&w.funder)).await.0,
+        StatusCode::FORBIDDEN
+    );
     assert_eq!(app.get(&services, None).await.0, StatusCode::UNAUTHORIZED);
     for (bad, code) in [
-        (json!({"kind": "workshop", "title": "X", "minutes": 60, "price_cheques": 11}), "invalid_price"),
-        (json!({"kind": "workshop", "title": "X", "minutes": 60, "price_cheques": 0}), "invalid_price"),
-        (json!({"kind": "cooking", "title": "X", "minutes": 60, "price_cheques": 1}), "invalid_service"),
-        (json!({"kind": "workshop", "title": " ", "minutes": 60, "price_cheques": 1}), "invalid_title"),
-        (json!({"kind": "workshop", "title": "X", "minutes": 60, "price_cheques": 1, "themes": ["x"]}), "invalid_theme"),
+        (
+            json!({"kind": "workshop", "title": "X", "minutes": 60, "price_cheques": 11}),
+            "invalid_price",
+        ),
+        (
+            json!({"kind": "workshop", "title": "X", "minutes": 60, "price_cheques": 0}),
+            "invalid_price",
+        ),
+        (
+            json!({"kind": "cooking", "title": "X", "minutes": 60, "price_cheques": 1}),
+            "invalid_service",
+        ),
+        (
+            json!({"kind": "workshop", "title": " ", "minutes": 60, "price_cheques": 1}),
+            "invalid_title",
+        ),
+        (
+            json!({"kind": "workshop", "title": "X", "minutes": 60, "price_cheques": 1, "themes": ["x"]}),
+            "invalid_theme",
+        ),
     ] {
         let (status, body) = app.post(&services, &w.site, bad).await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
@@ -334,7 +403,10 @@ async fn catalogue_is_managed_by_its_site_only_and_sets_the_price(backend: Backe
         .iter()
         .find(|s| s["id"] == w.site_id.as_str())
         .expect("the site is listed");
-    assert_eq!(site["passnum_services"][0]["title"], "Atelier découverte de la tablette");
+    assert_eq!(
+        site["passnum_services"][0]["title"],
+        "Atelier découverte de la tablette"
+    );
 
     // A catalogue service sets kind, duration and themes, and its price in cheques.
     let c = codes_of(&app.issue(&w, 5).await);
@@ -343,8 +415,12 @@ async fn catalogue_is_managed_by_its_site_only_and_sets_the_price(backend: Backe
         redeem_codes(&app, &w.site, json!({"codes": [c[0]], "service_id": sid})).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
     assert_eq!(error_code(&body), "wrong_cheque_count");
-    let (status, body) =
-        redeem_codes(&app, &w.site, json!({"codes": [c[0], c[1]], "service_id": sid})).await;
+    let (status, body) = redeem_codes(
+        &app,
+        &w.site,
+        json!({"codes": [c[0], c[1]], "service_id": sid}),
+    )
+    .await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     assert_eq!(body["service"], "workshop");
     assert_eq!(body["minutes"], 120);
@@ -355,8 +431,12 @@ async fn catalogue_is_managed_by_its_site_only_and_sets_the_price(backend: Backe
     let (status, body) = app.delete(&one, &w.site).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["active"], false);
-    let (status, body) =
-        redeem_codes(&app, &w.site, json!({"codes": [c[2], c[3]], "service_id": sid})).await;
+    let (status, body) = redeem_codes(
+        &app,
+        &w.site,
+        json!({"codes": [c[2], c[3]], "service_id": sid}),
+    )
+    .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
     assert_eq!(error_code(&body), "unknown_service");
     let (_, list) = app.get(&services, Some(&w.site)).await;
@@ -381,7 +461,11 @@ fn csrf_of(html: &str) -> String {
     rest[..rest.find('"').unwrap()].to_string()
 }
 
-async fn post_form(client: &reqwest::Client, url: &str, form: &[(&str, &str)]) -> (StatusCode, String) {
+async fn post_form(
+    client: &reqwest::Client,
+    url: &str,
+    form: &[(&str, &str)],
+) -> (StatusCode, String) {
     let resp = client.post(url).form(form).send().await.unwrap();
     let status = resp.status();
     (status, resp.text().await.unwrap().replace("&#39;", "'"))
@@ -395,7 +479,11 @@ async fn site_pages_manage_the_catalogue_and_redeem_several_cheques(backend: Bac
     let c = codes_of(&app.issue(&w, 5).await);
     app.person(&w.site_id, "accueil@mediatheque.example").await;
     let client = browser();
-    let login = client.get(format!("{}/connexion", app.base)).send().await.unwrap();
+    let login = client
+        .get(format!("{}/connexion", app.base))
+        .send()
+        .await
+        .unwrap();
     let login = login.text().await.unwrap();
     let (status, home) = post_form(
         &client,
@@ -409,7 +497,10 @@ async fn site_pages_manage_the_catalogue_and_redeem_several_cheques(backend: Bac
     .await;
     assert_eq!(status, StatusCode::OK, "{home}");
     let csrf = csrf_of(&home);
-    assert!(home.contains("Thèmes abordés"), "{home}");
+    assert!(
+        home.contains("Thèmes abordés : démarches administratives"),
+        "{home}"
+    );
     assert!(home.contains("/lieu/catalogue"));
 
     // The catalogue page adds a service, which the redemption form then offers.
@@ -430,19 +521,40 @@ async fn site_pages_manage_the_catalogue_and_redeem_several_cheques(backend: Bac
     )
     .await;
     assert_eq!(status, StatusCode::OK, "{page}");
-    assert!(page.contains("Le service « Faire sa déclaration de revenus » est ajouté"), "{page}");
-    assert!(page.contains("Démarche : argent, impôts, Sécurité numérique"), "{page}");
+    assert!(
+        page.contains("Le service « Faire sa déclaration de revenus » est ajouté"),
+        "{page}"
+    );
+    assert!(
+        page.contains("Démarche : argent, impôts, Sécurité numérique"),
+        "{page}"
+    );
     let (status, page) = post_form(
         &client,
         &format!("{}/lieu/catalogue", app.base),
-        &[("csrf", &csrf), ("place_id", &w.site_id), ("title", "X"), ("kind", "workshop"),
-          ("minutes", "60"), ("price_cheques", "12")],
+        &[
+            ("csrf", &csrf),
+            ("place_id", &w.site_id),
+            ("title", "X"),
+            ("kind", "workshop"),
+            ("minutes", "60"),
+            ("price_cheques", "12"),
+        ],
     )
     .await;
     assert_eq!(status, StatusCode::OK);
     assert!(page.contains("de 1 à 10 chèques"), "{page}");
-    let home = client.get(format!("{}/lieu", app.base)).send().await.unwrap().text().await.unwrap();
-    let at = home.find("value=\"service:").expect("the service is offered");
+    let home = client
+        .get(format!("{}/lieu", app.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let at = home
+        .find("value=\"service:")
+        .expect("the service is offered");
     let service = &home[at + 7..at + 7 + 8 + 36];
 
     // Two cheques typed in two fields for that service; the receipt lists both.
@@ -450,29 +562,61 @@ async fn site_pages_manage_the_catalogue_and_redeem_several_cheques(backend: Bac
     let (_, page) = post_form(
         &client,
         &url,
-        &[("csrf", &csrf), ("code", &c[0]), ("code", &c[1].to_lowercase()), ("code", ""),
-          ("service", service), ("minutes", "other"), ("minutes_other", "100"),
-          ("location", "remote")],
+        &[
+            ("csrf", &csrf),
+            ("code", &c[0]),
+            ("code", &c[1].to_lowercase()),
+            ("code", ""),
+            ("service", service),
+            ("minutes", "other"),
+            ("minutes_other", "100"),
+            ("location", "remote"),
+        ],
     )
     .await;
     assert!(page.contains("Chèques acceptés (2) : 20,00 €"), "{page}");
-    assert!(page.contains(&format!("Chèque {}", c[0])) && page.contains(&format!("Chèque {}", c[1])), "{page}");
+    assert!(
+        page.contains(&format!("Chèque {}", c[0])) && page.contains(&format!("Chèque {}", c[1])),
+        "{page}"
+    );
     assert!(page.contains("Démarche administrative, 1 h 40"), "{page}");
     // One refused cheque: none redeemed, what was typed is kept.
     let (_, page) = post_form(
         &client,
         &url,
-        &[("csrf", &csrf), ("code", &c[2]), ("code", &c[0]), ("service", "individual_help"),
-          ("minutes", "30"), ("themes", "email")],
+        &[
+            ("csrf", &csrf),
+            ("code", &c[2]),
+            ("code", &c[0]),
+            ("service", "individual_help"),
+            ("minutes", "30"),
+            ("themes", "email"),
+        ],
     )
     .await;
-    assert!(page.contains(&format!("Chèque {} : Ce chèque a déjà été utilisé", c[0])), "{page}");
+    assert!(
+        page.contains(&format!("Chèque {} : Ce chèque a déjà été utilisé", c[0])),
+        "{page}"
+    );
     assert!(page.contains("Aucun chèque n'a été encaissé."), "{page}");
     assert!(page.contains(&format!("value=\"{}\"", c[2])), "{page}");
     assert!(page.contains("value=\"email\" checked"), "{page}");
     assert_eq!(cheque_status(&app, &c[2]).await, "valid");
-    let (_, page) = post_form(&client, &url, &[("csrf", &csrf), ("code", &c[2]), ("minutes", "other"), ("minutes_other", "une heure")]).await;
-    assert!(page.contains("La durée doit être un nombre de minutes."), "{page}");
+    let (_, page) = post_form(
+        &client,
+        &url,
+        &[
+            ("csrf", &csrf),
+            ("code", &c[2]),
+            ("minutes", "other"),
+            ("minutes_other", "une heure"),
+        ],
+    )
+    .await;
+    assert!(
+        page.contains("La durée doit être un nombre de minutes."),
+        "{page}"
+    );
 
     // Undoing the session gives both cheques back.
     let at = page.find("/lieu/encaissements/").unwrap();
@@ -483,22 +627,53 @@ async fn site_pages_manage_the_catalogue_and_redeem_several_cheques(backend: Bac
         &[("csrf", &csrf)],
     )
     .await;
-    assert!(page.contains("ces chèques peuvent de nouveau être utilisés"), "{page}");
+    assert!(
+        page.contains("ces chèques peuvent de nouveau être utilisés"),
+        "{page}"
+    );
     assert_eq!(cheque_status(&app, &c[0]).await, "valid");
     assert_eq!(cheque_status(&app, &c[1]).await, "valid");
 
-    let finder = client.get(format!("{}/lieux?q=33000", app.base)).send().await.unwrap().text().await.unwrap();
+    let finder = client
+        .get(format!("{}/lieux?q=33000", app.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(
-        finder.replace("&#39;", "'").contains("Faire sa déclaration de revenus : démarche administrative, 1 h 30, 2 chèques."),
+        finder.replace("&#39;", "'").contains(
+            "Faire sa déclaration de revenus : démarche administrative, 1 h 30, 2 chèques."
+        ),
         "{finder}"
     );
     // Withdrawing from the page.
-    let catalogue = client.get(format!("{}/lieu/catalogue", app.base)).send().await.unwrap().text().await.unwrap();
+    let catalogue = client
+        .get(format!("{}/lieu/catalogue", app.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     let at = catalogue.find("/retirer").expect("a withdraw button");
     let start = catalogue[..at].rfind("action=\"").unwrap() + 8;
-    let (_, page) = post_form(&client, &format!("{}{}/retirer", app.base, &catalogue[start..at]), &[("csrf", &csrf)]).await;
+    let (_, page) = post_form(
+        &client,
+        &format!("{}{}/retirer", app.base, &catalogue[start..at]),
+        &[("csrf", &csrf)],
+    )
+    .await;
     assert!(page.contains("est retiré du catalogue"), "{page}");
     // The public directory page shows offers of qualified places only while offered.
-    let finder = client.get(format!("{}/lieux?q=33000", app.base)).send().await.unwrap().text().await.unwrap();
+    let finder = client
+        .get(format!("{}/lieux?q=33000", app.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(!finder.contains("Faire sa déclaration"), "{finder}");
 }

@@ -86,7 +86,10 @@ async fn oversized(
          Content-Type: application/json\r\nContent-Length: {declared}\r\n\
          Connection: close\r\n\r\n"
     );
-    stream.write_all(head.as_bytes()).await.expect("headers sent");
+    stream
+        .write_all(head.as_bytes())
+        .await
+        .expect("headers sent");
     let mut answer = Vec::new();
     let read = async {
         let mut buf = [0u8; 4096];

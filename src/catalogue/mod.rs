@@ -188,7 +188,9 @@ pub async fn offered_by(
 ) -> Result<HashMap<String, Vec<Service>>> {
     let mut out: HashMap<String, Vec<Service>> = HashMap::new();
     for service in repo::active_for_places(conn, place_ids).await? {
-        out.entry(service.place_id.clone()).or_default().push(service);
+        out.entry(service.place_id.clone())
+            .or_default()
+            .push(service);
     }
     Ok(out)
 }

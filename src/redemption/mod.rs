@@ -136,12 +136,20 @@ pub async fn redeem(
     // Canonical codes, sorted so that two requests sharing cheques lock them in the same order.
     let mut wanted: Vec<String> = Vec::with_capacity(inputs.len());
     for input in &inputs {
-        let code = read_code(keyring, input)
-            .map_err(|e| if several { e.prefixed(&about(input)) } else { e })?;
+        let code = read_code(keyring, input).map_err(|e| {
+            if several {
+                e.prefixed(&about(input))
+            } else {
+                e
+            }
+        })?;
         if wanted.contains(&code) {
             return Err(Error::invalid(
                 "duplicate_code",
-                format!("Le chèque {} est donné deux fois.", codes::display_code(&code)),
+                format!(
+                    "Le chèque {} est donné deux fois.",
+                    codes::display_code(&code)
+                ),
             ));
         }
         wanted.push(code);

@@ -135,7 +135,10 @@ mod tests {
         assert_eq!(Themes::from(t.stored()), t);
         assert_eq!(Themes::from(String::new()), Themes::default());
         assert!(Themes::parse(&["cooking".into()]).is_err());
-        assert_eq!(parse_location(Some("remote")).unwrap().as_deref(), Some("remote"));
+        assert_eq!(
+            parse_location(Some("remote")).unwrap().as_deref(),
+            Some("remote")
+        );
         assert!(parse_location(Some("moon")).is_err());
     }
 }

@@ -79,8 +79,10 @@ pub struct RedeemChoices {
     /// `(id, name)` of the site's places, when there are several.
     pub places: Vec<(String, String)>,
     pub place_id: String,
-    /// `(value, label)`: catalogue services (`service:ID`) then kinds of help.
-    pub services: Vec<(String, String)>,
+    /// `(value, label)` of the kinds of help.
+    pub kinds: Vec<(String, String)>,
+    /// `(service:ID, label)` of the places' catalogue services.
+    pub catalogue: Vec<(String, String)>,
     pub service: String,
     pub durations: Vec<(String, String)>,
     pub minutes: String,
@@ -134,7 +136,7 @@ async fn choices(
     let offered = crate::catalogue::offered_by(conn, &ids).await?;
     let several = places.len() > 1;
     let name_of = |p: &crate::places::Place| p.data.get("nom").unwrap_or("Lieu").to_string();
-    let mut services = Vec::new();
+    let mut catalogue = Vec::new();
     for place in &places {
         for s in offered.get(place.id()).into_iter().flatten() {
             let at = if several {
@@ -142,43 +144,77 @@ async fn choices(
             } else {
                 String::new()
             };
-            services.push((
+            catalogue.push((
                 format!("service:{}", s.id),
-                format!("{} ({}, {} min, {}){at}", s.title, s.kind_label(), s.minutes, s.price_text()),
+                format!(
+                    "{} ({}, {} min, {}){at}",
+                    s.title,
+                    s.kind_label(),
+                    s.minutes,
+                    s.price_text()
+                ),
             ));
         }
     }
-    for kind in redemption::SERVICES {
-        services.push((kind.to_string(), redemption::service_label(Some(kind)).to_string()));
-    }
-    let mut durations: Vec<(String, String)> = typology::DURATIONS
+    let kinds = redemption::SERVICES
         .iter()
-        .map(|m| (m.to_string(), typology::duration_text(*m)))
+        .map(|k| {
+            (
+                k.to_string(),
+                redemption::service_label(Some(k)).to_string(),
+            )
+        })
         .collect();
+    // With a catalogue, the duration left empty is the chosen service's usual one.
+    let mut durations: Vec<(String, String)> = Vec::new();
+    if !catalogue.is_empty() {
+        durations.push((String::new(), "Durée habituelle du service choisi".into()));
+    }
+    durations.extend(
+        typology::DURATIONS
+            .iter()
+            .map(|m| (m.to_string(), typology::duration_text(*m))),
+    );
     durations.push(("other".into(), "Autre durée".into()));
-    let mut codes: Vec<(usize, String)> = entered.codes.into_iter().enumerate().map(|(i, c)| (i + 1, c)).collect();
+    let mut codes: Vec<(usize, String)> = entered
+        .codes
+        .into_iter()
+        .enumerate()
+        .map(|(i, c)| (i + 1, c))
+        .collect();
     codes.truncate(redemption::MAX_CHEQUES);
     while codes.len() < redemption::MAX_CHEQUES {
         codes.push((codes.len() + 1, String::new()));
     }
     Ok(RedeemChoices {
         places: if several {
-            places.iter().map(|p| (p.id().to_string(), name_of(p))).collect()
+            places
+                .iter()
+                .map(|p| (p.id().to_string(), name_of(p)))
+                .collect()
         } else {
             Vec::new()
         },
         place_id: entered.place_id,
-        services,
+        minutes: match entered.minutes.is_empty() && catalogue.is_empty() {
+            true => "60".into(),
+            false => entered.minutes,
+        },
+        kinds,
+        catalogue,
         service: entered.service,
         durations,
-        minutes: if entered.minutes.is_empty() { "60".into() } else { entered.minutes },
         minutes_other: entered.minutes_other,
         themes: typology::THEMES
             .iter()
             .map(|(id, label)| (*id, *label, entered.themes.iter().any(|t| t == id)))
             .collect(),
         locations: typology::LOCATIONS.to_vec(),
-        location: if entered.location.is_empty() { "at_site".into() } else { entered.location },
+        location: if entered.location.is_empty() {
+            "at_site".into()
+        } else {
+            entered.location
+        },
         codes,
     })
 }
@@ -322,7 +358,10 @@ async fn redeem(
     };
     let (service, service_id) = match entered.service.strip_prefix("service:") {
         Some(id) => (None, Some(id.to_string())),
-        None => (Some(entered.service.clone()).filter(|s| !s.is_empty()), None),
+        None => (
+            Some(entered.service.clone()).filter(|s| !s.is_empty()),
+            None,
+        ),
     };
     let codes: Vec<String> = entered
         .codes
@@ -353,9 +392,7 @@ async fn redeem(
     {
         Ok(r) => {
             tx.commit().await?;
-            for _ in &r.cheques {
-                crate::metrics::redeemed();
-            }
+            crate::metrics::redeemed();
             let mut conn = state.db.read.acquire().await?;
             let place = match r.place_id.as_deref() {
                 Some(id) => crate::places::find(&mut conn, id)
@@ -390,8 +427,17 @@ async fn redeem(
                 }
                 _ => "",
             };
-            let several = entered.codes.iter().filter(|c| !c.trim().is_empty()).count() > 1;
-            let none = if several { " Aucun chèque n'a été encaissé." } else { "" };
+            let several = entered
+                .codes
+                .iter()
+                .filter(|c| !c.trim().is_empty())
+                .count()
+                > 1;
+            let none = if several {
+                " Aucun chèque n'a été encaissé."
+            } else {
+                ""
+            };
             render(
                 &state,
                 &visitor,
@@ -433,7 +479,15 @@ async fn undo(
                     r.code
                 )
             };
-            render(&state, &visitor, None, None, Some(notice), Entered::default()).await
+            render(
+                &state,
+                &visitor,
+                None,
+                None,
+                Some(notice),
+                Entered::default(),
+            )
+            .await
         }
         Err(e @ (Error::Conflict { .. } | Error::NotFound(_))) => {
             drop(tx);

@@ -16,7 +16,10 @@ use axum::Router;
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/lieu/catalogue", get(show).post(add))
-        .route("/lieu/catalogue/{place_id}/{service_id}/retirer", post(withdraw))
+        .route(
+            "/lieu/catalogue/{place_id}/{service_id}/retirer",
+            post(withdraw),
+        )
 }
 
 pub struct PlaceCatalogue {
@@ -126,7 +129,14 @@ async fn add(
         price_cheques: number("price_cheques"),
     };
     let mut tx = state.db.begin().await?;
-    match catalogue::create(&mut tx, &signed.org, &field("place_id"), new, state.clock.now()).await
+    match catalogue::create(
+        &mut tx,
+        &signed.org,
+        &field("place_id"),
+        new,
+        state.clock.now(),
+    )
+    .await
     {
         Ok(s) => {
             tx.commit().await?;
