@@ -46,7 +46,7 @@ pub struct NewService {
     /// At most 500 characters.
     #[serde(default)]
     pub description: String,
-    /// Theme identifiers of the national typology.
+    /// Theme identifiers of the national typology: device, browsing, email, office_software, social_networks, health, banking_shopping, entrepreneurship, job_seeking, digital_security, parenting, school, digital_creation, digital_culture, admin_papers, admin_family, admin_social_health, admin_work, admin_housing, admin_transport, admin_money, admin_justice, admin_foreigners, admin_leisure.
     #[serde(default)]
     pub themes: Vec<String>,
     /// Usual duration, 1 to 600 minutes.

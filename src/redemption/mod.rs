@@ -59,6 +59,7 @@ pub struct NewRedemption {
     pub code: Option<String>,
     /// Several cheques of the same pass for one session (at most 10): all are redeemed, or none.
     #[serde(default)]
+    #[schema(max_items = 10)]
     pub codes: Vec<String>,
     /// The place where the service is given; needed when the site has several places.
     #[serde(default)]
@@ -73,7 +74,7 @@ pub struct NewRedemption {
     /// Duration of the session, 1 to 600 minutes.
     #[serde(default)]
     pub minutes: Option<i64>,
-    /// Theme identifiers of the national typology (see the API documentation).
+    /// Theme identifiers of the national typology: device, browsing, email, office_software, social_networks, health, banking_shopping, entrepreneurship, job_seeking, digital_security, parenting, school, digital_creation, digital_culture, admin_papers, admin_family, admin_social_health, admin_work, admin_housing, admin_transport, admin_money, admin_justice, admin_foreigners, admin_leisure.
     #[serde(default)]
     pub themes: Vec<String>,
     /// `at_site`, `at_home` or `remote`.

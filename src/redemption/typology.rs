@@ -141,4 +141,12 @@ mod tests {
         );
         assert!(parse_location(Some("moon")).is_err());
     }
+
+    #[test]
+    fn the_api_documentation_lists_every_theme() {
+        let ids: Vec<&str> = THEMES.iter().map(|(id, _)| *id).collect();
+        let listed = format!("national typology: {}.", ids.join(", "));
+        assert!(include_str!("mod.rs").contains(&listed));
+        assert!(include_str!("../catalogue/mod.rs").contains(&listed));
+    }
 }

@@ -78,6 +78,7 @@ pub struct Receipt {
 pub struct RedeemChoices {
     /// `(id, name)` of the site's places, when there are several.
     pub places: Vec<(String, String)>,
+    pub any_place_qualified: bool,
     pub place_id: String,
     /// `(value, label)` of the kinds of help.
     pub kinds: Vec<(String, String)>,
@@ -130,6 +131,7 @@ async fn choices(
     conn: &mut crate::db::Conn,
     site_id: &str,
     entered: Entered,
+    today: jiff::civil::Date,
 ) -> crate::error::Result<RedeemChoices> {
     let places = crate::places::for_site(conn, site_id).await?;
     let ids: Vec<&str> = places.iter().map(|p| p.id()).collect();
@@ -190,11 +192,18 @@ async fn choices(
         places: if several {
             places
                 .iter()
-                .map(|p| (p.id().to_string(), name_of(p)))
+                .map(|p| match p.is_qualified_on(today) {
+                    true => (p.id().to_string(), name_of(p)),
+                    false => (
+                        p.id().to_string(),
+                        format!("{} (ne peut pas encaisser)", name_of(p)),
+                    ),
+                })
                 .collect()
         } else {
             Vec::new()
         },
+        any_place_qualified: places.iter().any(|p| p.is_qualified_on(today)),
         place_id: entered.place_id,
         minutes: match entered.minutes.is_empty() && catalogue.is_empty() {
             true => "60".into(),
@@ -262,7 +271,7 @@ async fn render(
 ) -> WebResult {
     let signed = SignedIn::require(visitor, OrgKind::Site)?;
     let mut conn = state.db.read.acquire().await?;
-    let form = choices(&mut conn, &signed.org.id, entered).await?;
+    let form = choices(&mut conn, &signed.org.id, entered, state.clock.today()).await?;
     let now = state.clock.now();
     let window = SignedDuration::from_hours(state.config.undo_window_hours);
     let list = redemption::list(&mut conn, &signed.org).await?;
@@ -271,7 +280,12 @@ async fn render(
         .await?
         .unwrap_or_else(|| signed.org.clone());
     let not_qualified = match org.check_can_redeem(state.clock.today()) {
-        Ok(()) => None,
+        Ok(()) if form.any_place_qualified => None,
+        Ok(()) => Some(
+            "Aucun de vos lieux n'a de qualification en cours : ils ne peuvent pas encaisser de \
+             chèques. Contactez l'opérateur du Pass numérique."
+                .to_string(),
+        ),
         Err(e) => {
             let reason = crate::audit::latest(&mut conn, &org.id, crate::orgs::SUSPENSION_REASON)
                 .await?
