@@ -115,6 +115,7 @@ pub async fn redeeming_place(
             )
         })?,
         None if places.len() == 1 => &places[0],
+        None if places.is_empty() => return Err(no_current_qualification()),
         None => {
             return Err(Error::invalid(
                 "place_required",
@@ -129,13 +130,17 @@ pub async fn redeeming_place(
             .and_then(|d| d.parse::<Date>().ok())
             .is_some_and(|until| until >= today);
     if !qualified {
-        return Err(Error::forbidden(
-            "site_not_qualified",
-            "Ce lieu n'a pas de qualification en cours : il ne peut pas encaisser de chèques. \
-             Contactez l'opérateur du Pass numérique pour la renouveler.",
-        ));
+        return Err(no_current_qualification());
     }
     Ok(place.0.clone())
+}
+
+fn no_current_qualification() -> Error {
+    Error::forbidden(
+        "site_not_qualified",
+        "Ce lieu n'a pas de qualification en cours : il ne peut pas encaisser de chèques. \
+         Contactez l'opérateur du Pass numérique pour la renouveler.",
+    )
 }
 
 pub async fn find(conn: &mut Conn, id: &str) -> Result<Option<Place>> {
