@@ -17,6 +17,7 @@ on_both_databases!(
     themes_and_location_follow_the_typology,
     catalogue_is_managed_by_its_site_only_and_sets_the_price,
     site_pages_manage_the_catalogue_and_redeem_several_cheques,
+    site_page_names_the_place_and_refuses_a_suspended_one,
 );
 
 fn codes_of(pass: &Value) -> Vec<String> {
@@ -471,12 +472,8 @@ async fn post_form(
     (status, resp.text().await.unwrap().replace("&#39;", "'"))
 }
 
-async fn site_pages_manage_the_catalogue_and_redeem_several_cheques(backend: Backend) {
-    let Some(app) = TestApp::spawn(backend).await else {
-        return;
-    };
-    let w = app.world(100_000, 10).await;
-    let c = codes_of(&app.issue(&w, 5).await);
+/// A site agent signed in: the client, the CSRF token and the home page.
+async fn site_agent(app: &TestApp, w: &World) -> (reqwest::Client, String, String) {
     app.person(&w.site_id, "accueil@mediatheque.example").await;
     let client = browser();
     let login = client
@@ -497,6 +494,16 @@ async fn site_pages_manage_the_catalogue_and_redeem_several_cheques(backend: Bac
     .await;
     assert_eq!(status, StatusCode::OK, "{home}");
     let csrf = csrf_of(&home);
+    (client, csrf, home)
+}
+
+async fn site_pages_manage_the_catalogue_and_redeem_several_cheques(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let w = app.world(100_000, 10).await;
+    let c = codes_of(&app.issue(&w, 5).await);
+    let (client, csrf, home) = site_agent(&app, &w).await;
     assert!(
         home.contains("Thèmes abordés : démarches administratives"),
         "{home}"
@@ -676,4 +683,65 @@ async fn site_pages_manage_the_catalogue_and_redeem_several_cheques(backend: Bac
         .await
         .unwrap();
     assert!(!finder.contains("Faire sa déclaration"), "{finder}");
+}
+
+async fn site_page_names_the_place_and_refuses_a_suspended_one(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let w = app.world(100_000, 10).await;
+    let c = codes_of(&app.issue(&w, 5).await);
+    let annexe = second_place(&app, &w.site_id).await;
+    qualify_place(&app, &w.site_id, json!({"status": "suspended"})).await;
+    let (client, csrf, home) = site_agent(&app, &w).await;
+    assert!(home.contains("Lieu où le service est rendu"), "{home}");
+    assert!(
+        home.contains("Médiathèque Mériadeck (ne peut pas encaisser)"),
+        "{home}"
+    );
+    let url = format!("{}/lieu/encaisser", app.base);
+    let (_, page) = post_form(
+        &client,
+        &url,
+        &[
+            ("csrf", &csrf),
+            ("code", &c[0]),
+            ("place_id", &w.site_id),
+            ("service", "individual_help"),
+        ],
+    )
+    .await;
+    assert!(
+        page.contains("Ce lieu n'a pas de qualification en cours"),
+        "{page}"
+    );
+    assert_eq!(cheque_status(&app, &c[0]).await, "valid");
+    let (_, page) = post_form(
+        &client,
+        &url,
+        &[
+            ("csrf", &csrf),
+            ("code", &c[0]),
+            ("place_id", &annexe),
+            ("service", "individual_help"),
+        ],
+    )
+    .await;
+    assert!(page.contains("Chèque accepté : 10,00 €"), "{page}");
+    assert!(page.contains("Annexe de la médiathèque"), "{page}");
+    // Once no place can redeem, the page says so.
+    qualify_place(&app, &annexe, json!({"status": "suspended"})).await;
+    let home = client
+        .get(format!("{}/lieu", app.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        home.replace("&#39;", "'")
+            .contains("Aucun de vos lieux n'a de qualification en cours"),
+        "{home}"
+    );
 }
