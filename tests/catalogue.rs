@@ -395,6 +395,27 @@ async fn catalogue_is_managed_by_its_site_only_and_sets_the_price(backend: Backe
         assert_eq!(error_code(&body), code);
     }
 
+    // Changed by its site only; the price and themes are checked again.
+    let changed = json!({"kind": "workshop", "title": "Atelier découverte de la tablette",
+                         "themes": ["device", "browsing"], "minutes": 120, "price_cheques": 2});
+    assert_eq!(
+        app.put(&one, &other, changed.clone()).await.0,
+        StatusCode::NOT_FOUND
+    );
+    let (status, body) = app
+        .put(
+            &one,
+            &w.site,
+            json!({"kind": "workshop", "title": "X", "minutes": 60, "price_cheques": 20}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    let (status, body) = app.put(&one, &w.site, changed).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["description"], "");
+    assert_eq!(body["created_at"], service["created_at"]);
+    assert_eq!(count_audit(&app, "service.updated").await, 1);
+
     // The public directory shows a qualified place's offer.
     let (status, found) = app.get("/api/v1/public/sites?postcode=33000", None).await;
     assert_eq!(status, StatusCode::OK, "{found}");

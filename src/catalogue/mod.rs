@@ -84,6 +84,61 @@ pub async fn create(
     now: Timestamp,
 ) -> Result<Service> {
     own_place(conn, site, place_id).await?;
+    let now_text = format_ts(now);
+    let service = checked(new, crate::db::new_id(), place_id, &now_text)?;
+    repo::insert(conn, &service).await?;
+    crate::audit::record(
+        conn,
+        &service.created_at,
+        Some(&site.id),
+        "service.created",
+        Some(&service.id),
+        &format!(
+            "lieu {}, {} ({} chèque(s))",
+            place_id, service.title, service.price_cheques
+        ),
+    )
+    .await?;
+    Ok(service)
+}
+
+/// Replaces what a service says; redemptions already made keep what they recorded.
+pub async fn update(
+    conn: &mut Conn,
+    site: &Organization,
+    place_id: &str,
+    service_id: &str,
+    new: NewService,
+    now: Timestamp,
+) -> Result<Service> {
+    own_place(conn, site, place_id).await?;
+    let current = repo::find(conn, service_id, place_id)
+        .await?
+        .ok_or_else(|| Error::not_found("Ce service n'existe pas."))?;
+    let now_text = format_ts(now);
+    let service = Service {
+        active: current.active,
+        created_at: current.created_at,
+        ..checked(new, current.id, place_id, &now_text)?
+    };
+    repo::update(conn, &service).await?;
+    crate::audit::record(
+        conn,
+        &now_text,
+        Some(&site.id),
+        "service.updated",
+        Some(service_id),
+        &format!(
+            "lieu {}, {} ({} chèque(s))",
+            place_id, service.title, service.price_cheques
+        ),
+    )
+    .await?;
+    Ok(service)
+}
+
+/// A service as given, validated.
+fn checked(new: NewService, id: String, place_id: &str, now_text: &str) -> Result<Service> {
     if !crate::redemption::SERVICES.contains(&new.kind.as_str()) {
         return Err(crate::redemption::invalid_service());
     }
@@ -110,9 +165,8 @@ pub async fn create(
             "Le prix d'un service va de 1 à 10 chèques.",
         ));
     }
-    let now_text = format_ts(now);
-    let service = Service {
-        id: crate::db::new_id(),
+    Ok(Service {
+        id,
         place_id: place_id.to_string(),
         kind: new.kind,
         title: title.to_string(),
@@ -121,23 +175,9 @@ pub async fn create(
         minutes: new.minutes,
         price_cheques: new.price_cheques,
         active: true,
-        created_at: now_text.clone(),
-        updated_at: now_text,
-    };
-    repo::insert(conn, &service).await?;
-    crate::audit::record(
-        conn,
-        &service.created_at,
-        Some(&site.id),
-        "service.created",
-        Some(&service.id),
-        &format!(
-            "lieu {}, {} ({} chèque(s))",
-            place_id, service.title, service.price_cheques
-        ),
-    )
-    .await?;
-    Ok(service)
+        created_at: now_text.to_string(),
+        updated_at: now_text.to_string(),
+    })
 }
 
 /// Withdraws a service from the catalogue (idempotent: withdrawing it again changes nothing).

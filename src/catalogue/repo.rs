@@ -89,6 +89,24 @@ pub async fn active_for_places(conn: &mut Conn, place_ids: &[&str]) -> Result<Ve
     rows.iter().map(from_row).collect()
 }
 
+pub async fn update(conn: &mut Conn, s: &Service) -> Result<()> {
+    sqlx::query(
+        "UPDATE place_services SET kind = $1, title = $2, description = $3, themes = $4, \
+         minutes = $5, price_cheques = $6, updated_at = $7 WHERE id = $8",
+    )
+    .bind(&s.kind)
+    .bind(&s.title)
+    .bind(&s.description)
+    .bind(s.themes.stored())
+    .bind(s.minutes)
+    .bind(s.price_cheques)
+    .bind(&s.updated_at)
+    .bind(&s.id)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
 pub async fn deactivate(conn: &mut Conn, id: &str, now: &str) -> Result<()> {
     sqlx::query("UPDATE place_services SET active = 0, updated_at = $1 WHERE id = $2")
         .bind(now)

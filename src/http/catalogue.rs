@@ -8,13 +8,16 @@ use crate::error::Result;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
-use axum::routing::{delete, get};
+use axum::routing::{get, put};
 use axum::{Json, Router};
 
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/places/{id}/services", get(list).post(create))
-        .route("/places/{id}/services/{service_id}", delete(withdraw))
+        .route(
+            "/places/{id}/services/{service_id}",
+            put(update).delete(withdraw),
+        )
 }
 
 #[utoipa::path(
@@ -55,6 +58,30 @@ pub(super) async fn create(
     let org_id = org.id.clone();
     run_write(&state, &org_id, &replay, StatusCode::CREATED, |conn| {
         Box::pin(async move { catalogue::create(conn, &org, &id, body, now).await })
+    })
+    .await
+}
+
+#[utoipa::path(
+    put,
+    path = "/api/v1/places/{id}/services/{service_id}",
+    tag = "site",
+    summary = "Modifier un service du catalogue de son lieu",
+    request_body = NewService,
+    params(("id" = String, Path, description = "Lieu"), ("service_id" = String, Path, description = "Service"), ("Idempotency-Key" = Option<String>, Header, description = "Une relance avec la même clé et le même corps reçoit la première réponse.")),
+    responses((status = 200, description = "Modifié", body = Service), (status = "4XX", description = "Refus (voir le code d'erreur)", body = crate::http::openapi::ErrorBody)),
+    security(("bearer" = []))
+)]
+pub(super) async fn update(
+    State(state): State<AppState>,
+    Auth(org): Auth,
+    Path((id, service_id)): Path<(String, String)>,
+    Write { body, replay }: Write<NewService>,
+) -> Result<Response> {
+    let now = state.clock.now();
+    let org_id = org.id.clone();
+    run_write(&state, &org_id, &replay, StatusCode::OK, |conn| {
+        Box::pin(async move { catalogue::update(conn, &org, &id, &service_id, body, now).await })
     })
     .await
 }

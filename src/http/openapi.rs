@@ -63,6 +63,7 @@ pub struct ErrorDetail {
         super::places::qualify,
         super::catalogue::list,
         super::catalogue::create,
+        super::catalogue::update,
         super::catalogue::withdraw,
         super::settlements::create,
         super::settlements::show,
