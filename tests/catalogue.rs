@@ -608,6 +608,7 @@ async fn site_pages_manage_the_catalogue_and_redeem_several_cheques(backend: Bac
         "{page}"
     );
     assert!(page.contains("Démarche administrative, 1 h 40"), "{page}");
+    assert_eq!(page.matches("séance de 2 chèques").count(), 2, "{page}");
     // One refused cheque: none redeemed, what was typed is kept.
     let (_, page) = post_form(
         &client,
@@ -750,6 +751,10 @@ async fn site_page_names_the_place_and_refuses_a_suspended_one(backend: Backend)
     .await;
     assert!(page.contains("Chèque accepté : 10,00 €"), "{page}");
     assert!(page.contains("Annexe de la médiathèque"), "{page}");
+    assert!(
+        page.contains("<span class=\"hint\">Annexe de la médiathèque</span>"),
+        "{page}"
+    );
     // Once no place can redeem, the page says so.
     qualify_place(&app, &annexe, json!({"status": "suspended"})).await;
     let home = client

@@ -40,6 +40,8 @@ pub struct Row {
     pub date: String,
     pub service: &'static str,
     pub minutes: String,
+    /// "Annexe, séance de 2 chèques": what tells sessions and places apart, if anything.
+    pub session: String,
     pub value: String,
     pub state: &'static str,
     pub undoable: bool,
@@ -79,6 +81,8 @@ pub struct RedeemChoices {
     /// `(id, name)` of the site's places, when there are several.
     pub places: Vec<(String, String)>,
     pub any_place_qualified: bool,
+    /// `(id, name)` of the site's places, when there are several, for the history.
+    pub place_names: Vec<(String, String)>,
     pub place_id: String,
     /// `(value, label)` of the kinds of help.
     pub kinds: Vec<(String, String)>,
@@ -204,6 +208,13 @@ async fn choices(
             Vec::new()
         },
         any_place_qualified: places.iter().any(|p| p.is_qualified_on(today)),
+        place_names: match several {
+            true => places
+                .iter()
+                .map(|p| (p.id().to_string(), name_of(p)))
+                .collect(),
+            false => Vec::new(),
+        },
         place_id: entered.place_id,
         minutes: match entered.minutes.is_empty() && catalogue.is_empty() {
             true => "60".into(),
@@ -241,9 +252,33 @@ fn receipt(r: &RedemptionRow, place: String) -> Receipt {
     }
 }
 
-fn row(r: &RedemptionRow, now: jiff::Timestamp, window: SignedDuration) -> Row {
+fn row(
+    r: &RedemptionRow,
+    now: jiff::Timestamp,
+    window: SignedDuration,
+    form: &RedeemChoices,
+    all: &[RedemptionRow],
+) -> Row {
     let cutoff = crate::clock::format_ts(now.checked_sub(window).unwrap_or(now));
+    let place = r
+        .place_id
+        .as_deref()
+        .and_then(|id| form.place_names.iter().find(|(p, _)| p == id))
+        .map(|(_, name)| name.clone());
+    let together = match &r.group_id {
+        Some(g) => all
+            .iter()
+            .filter(|o| o.group_id.as_ref() == Some(g))
+            .count(),
+        None => 1,
+    };
+    let session = (together > 1).then(|| format!("séance de {together} chèques"));
     Row {
+        session: place
+            .into_iter()
+            .chain(session)
+            .collect::<Vec<_>>()
+            .join(", "),
         id: r.id.clone(),
         code: r.code.clone(),
         date: long_date_text(&r.redeemed_at),
@@ -315,6 +350,10 @@ async fn render(
             batch_id: batch.id,
         })
         .collect();
+    let rows = list
+        .iter()
+        .map(|r| row(r, now, window, &form, &list))
+        .collect();
     page(Home {
         l: Layout::new(state, visitor, "Encaisser un chèque"),
         payments,
@@ -322,7 +361,7 @@ async fn render(
         receipt,
         notice,
         form,
-        rows: list.iter().map(|r| row(r, now, window)).collect(),
+        rows,
         paid: super::distributor::euros(paid),
         owed: super::distributor::euros(owed),
         undo_hours: state.config.undo_window_hours,
