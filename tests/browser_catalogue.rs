@@ -1,5 +1,6 @@
 //! The site's catalogue page and the redemption of several cheques for one session, in a real
-//! headless Chromium with axe-core (WCAG 2.1 AA) on every page visited.
+//! headless Chromium with axe-core (WCAG 2.1 AA) on every page visited, and the public directory
+//! showing that offer.
 
 mod common;
 
@@ -25,6 +26,7 @@ async fn site_publishes_a_service_and_redeems_a_session_in_the_browser() {
 
     b.visit(&format!("{}/lieu/catalogue", app.base), "lieu-catalogue")
         .await;
+    b.check_axe("lieu-catalogue").await;
     b.assert_no_horizontal_scroll().await;
     b.click("details summary").await;
     b.fill("#title-1", "Atelier tablette").await;
@@ -65,6 +67,16 @@ async fn site_publishes_a_service_and_redeems_a_session_in_the_browser() {
         receipt.contains("Atelier collectif, 2 h, thèmes : Courriels"),
         "{receipt}"
     );
+    b.assert_no_horizontal_scroll().await;
+
+    // The public directory lists the place's offer.
+    b.visit(&format!("{}/lieux?q=33000", app.base), "annuaire-catalogue")
+        .await;
+    b.check_axe("annuaire-catalogue").await;
+    assert!(b
+        .page_source()
+        .await
+        .contains("Atelier tablette : atelier collectif, 2 h, 2 chèques."));
     b.assert_no_horizontal_scroll().await;
     b.close().await;
 }
