@@ -42,6 +42,17 @@ async fn site_publishes_a_service_and_redeems_a_session_in_the_browser() {
     assert!(b.text("[role=status]").await.contains("Atelier tablette"));
     b.assert_no_horizontal_scroll().await;
 
+    let edit = b.find("a[href$='/modifier']").await;
+    let edit = edit
+        .attr("href")
+        .await
+        .unwrap()
+        .expect("a link to change it");
+    b.visit(&format!("{}{edit}", app.base), "lieu-catalogue-modifier")
+        .await;
+    b.check_axe("lieu-catalogue-modifier").await;
+    b.assert_no_horizontal_scroll().await;
+
     b.visit(&format!("{}/lieu", app.base), "lieu-seance").await;
     b.fill("#code", &code(0)).await;
     b.click("#redeem-form details summary").await;

@@ -677,6 +677,63 @@ async fn site_pages_manage_the_catalogue_and_redeem_several_cheques(backend: Bac
         ),
         "{finder}"
     );
+    // Changing it from the page: a refusal keeps what was typed.
+    let catalogue = client
+        .get(format!("{}/lieu/catalogue", app.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let at = catalogue
+        .find("/modifier\"")
+        .expect("a link to change the service");
+    let start = catalogue[..at].rfind("href=\"").unwrap() + 6;
+    let edit = format!("{}{}/modifier", app.base, &catalogue[start..at]);
+    let page = client
+        .get(&edit)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("value=\"Faire sa déclaration de revenus\""),
+        "{page}"
+    );
+    assert!(page.contains("value=\"admin_money\" checked"), "{page}");
+    let changed = [
+        ("csrf", csrf.as_str()),
+        ("title", "Déclarer ses revenus en ligne"),
+        ("kind", "administrative_procedure"),
+        ("themes", "admin_money"),
+        ("minutes", "60"),
+    ];
+    let (_, page) = post_form(
+        &client,
+        &edit,
+        &[&changed[..], &[("price_cheques", "0")]].concat(),
+    )
+    .await;
+    assert!(page.contains("de 1 à 10 chèques"), "{page}");
+    assert!(
+        page.contains("value=\"Déclarer ses revenus en ligne\""),
+        "{page}"
+    );
+    let (_, page) = post_form(
+        &client,
+        &edit,
+        &[&changed[..], &[("price_cheques", "1")]].concat(),
+    )
+    .await;
+    assert!(
+        page.contains("Le service « Déclarer ses revenus en ligne » est modifié."),
+        "{page}"
+    );
+    assert!(page.contains("1 h, 1 chèque"), "{page}");
+
     // Withdrawing from the page.
     let catalogue = client
         .get(format!("{}/lieu/catalogue", app.base))
@@ -704,7 +761,7 @@ async fn site_pages_manage_the_catalogue_and_redeem_several_cheques(backend: Bac
         .text()
         .await
         .unwrap();
-    assert!(!finder.contains("Faire sa déclaration"), "{finder}");
+    assert!(!finder.contains("revenus"), "{finder}");
 }
 
 async fn site_page_names_the_place_and_refuses_a_suspended_one(backend: Backend) {

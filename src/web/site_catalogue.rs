@@ -20,6 +20,10 @@ pub fn router() -> Router<AppState> {
             "/lieu/catalogue/{place_id}/{service_id}/retirer",
             post(withdraw),
         )
+        .route(
+            "/lieu/catalogue/{place_id}/{service_id}/modifier",
+            get(edit).post(save),
+        )
 }
 
 pub struct PlaceCatalogue {
@@ -109,35 +113,10 @@ async fn add(
     Form { visitor, data }: Form<Vec<(String, String)>>,
 ) -> WebResult {
     let signed = SignedIn::require(&visitor, OrgKind::Site)?;
-    let field = |name: &str| {
-        data.iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.trim().to_string())
-            .unwrap_or_default()
-    };
-    let number = |name: &str| field(name).parse::<i64>().unwrap_or(0);
-    let new = NewService {
-        kind: field("kind"),
-        title: field("title"),
-        description: field("description"),
-        themes: data
-            .iter()
-            .filter(|(n, _)| n == "themes")
-            .map(|(_, v)| v.clone())
-            .collect(),
-        minutes: number("minutes"),
-        price_cheques: number("price_cheques"),
-    };
+    let place_id = field(&data, "place_id");
     let mut tx = state.db.begin().await?;
-    match catalogue::create(
-        &mut tx,
-        &signed.org,
-        &field("place_id"),
-        new,
-        state.clock.now(),
-    )
-    .await
-    {
+    let now = state.clock.now();
+    match catalogue::create(&mut tx, &signed.org, &place_id, service_of(&data), now).await {
         Ok(s) => {
             tx.commit().await?;
             let notice = format!("Le service « {} » est ajouté au catalogue.", s.title);
@@ -175,4 +154,125 @@ async fn withdraw(
         s.title
     );
     render(&state, &visitor, None, Some(notice)).await
+}
+
+fn field(data: &[(String, String)], name: &str) -> String {
+    data.iter()
+        .find(|(n, _)| n == name)
+        .map(|(_, v)| v.trim().to_string())
+        .unwrap_or_default()
+}
+
+/// A service as the form gives it (`themes` repeated); a number left unreadable reads as 0,
+/// which the domain's checks refuse.
+fn service_of(data: &[(String, String)]) -> NewService {
+    let number = |name: &str| field(data, name).parse::<i64>().unwrap_or(0);
+    NewService {
+        kind: field(data, "kind"),
+        title: field(data, "title"),
+        description: field(data, "description"),
+        themes: data
+            .iter()
+            .filter(|(n, _)| n == "themes")
+            .map(|(_, v)| v.clone())
+            .collect(),
+        minutes: number("minutes"),
+        price_cheques: number("price_cheques"),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "site/catalogue_edit.html")]
+struct EditPage {
+    l: Layout,
+    error: Option<String>,
+    place_id: String,
+    service_id: String,
+    title: String,
+    description: String,
+    price: String,
+    minutes: String,
+    /// `(id, label, selected)`.
+    kinds: Vec<(&'static str, &'static str, bool)>,
+    themes: Vec<(&'static str, &'static str, bool)>,
+}
+
+fn edit_page(
+    state: &AppState,
+    visitor: &Visitor,
+    (place_id, service_id): (String, String),
+    shown: NewService,
+    error: Option<String>,
+) -> WebResult {
+    page(EditPage {
+        l: Layout::new(state, visitor, "Modifier un service"),
+        error,
+        place_id,
+        service_id,
+        kinds: redemption::SERVICES
+            .iter()
+            .map(|k| (*k, redemption::service_label(Some(k)), *k == shown.kind))
+            .collect(),
+        themes: typology::THEMES
+            .iter()
+            .map(|(id, label)| (*id, *label, shown.themes.iter().any(|t| t == id)))
+            .collect(),
+        title: shown.title,
+        description: shown.description,
+        price: shown.price_cheques.to_string(),
+        minutes: shown.minutes.to_string(),
+    })
+}
+
+async fn edit(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    Path((place_id, service_id)): Path<(String, String)>,
+) -> WebResult {
+    let signed = SignedIn::require(&visitor, OrgKind::Site)?;
+    let mut conn = state.db.read.acquire().await?;
+    let service = catalogue::list(&mut conn, &signed.org, &place_id)
+        .await?
+        .into_iter()
+        .find(|s| s.id == service_id)
+        .ok_or_else(|| Error::not_found("Ce service n'existe pas."))?;
+    let shown = NewService {
+        kind: service.kind,
+        title: service.title,
+        description: service.description,
+        themes: service.themes.0,
+        minutes: service.minutes,
+        price_cheques: service.price_cheques,
+    };
+    edit_page(&state, &visitor, (place_id, service_id), shown, None)
+}
+
+async fn save(
+    State(state): State<AppState>,
+    Path((place_id, service_id)): Path<(String, String)>,
+    Form { visitor, data }: Form<Vec<(String, String)>>,
+) -> WebResult {
+    let signed = SignedIn::require(&visitor, OrgKind::Site)?;
+    let mut tx = state.db.begin().await?;
+    let now = state.clock.now();
+    let new = service_of(&data);
+    match catalogue::update(&mut tx, &signed.org, &place_id, &service_id, new, now).await {
+        Ok(s) => {
+            tx.commit().await?;
+            let notice = format!("Le service « {} » est modifié.", s.title);
+            render(&state, &visitor, None, Some(notice)).await
+        }
+        Err(e @ Error::Unprocessable { .. }) => {
+            drop(tx);
+            let message = Some(e.public_message());
+            edit_page(
+                &state,
+                &visitor,
+                (place_id, service_id),
+                service_of(&data),
+                message,
+            )
+        }
+        Err(e) => Err(e.into()),
+    }
 }
