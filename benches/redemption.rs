@@ -1010,9 +1010,10 @@ fn domain_job(state: &AppState, world: &Arc<World>) -> Job {
                 |conn| {
                     Box::pin(async move {
                         let new = passnum::redemption::NewRedemption {
-                            code,
+                            code: Some(code),
                             service: Some("individual_help".into()),
                             minutes: Some(60),
+                            ..Default::default()
                         };
                         passnum::redemption::redeem(conn, &keyring, &site, new, now, today).await
                     })

@@ -460,9 +460,10 @@ async fn redeem(
     let today = now.to_zoned(crate::clock::paris()).date();
     for voucher in pass.vouchers.iter().take(n) {
         let new = NewRedemption {
-            code: voucher.code.clone(),
+            code: Some(voucher.code.clone()),
             service: Some("individual_help".into()),
             minutes: Some(60),
+            ..Default::default()
         };
         redemption::redeem(tx, keyring, site, new, now, today).await?;
     }

@@ -102,6 +102,14 @@ impl Error {
                 code,
                 message: with(message),
             },
+            Error::Conflict { code, message } => Error::Conflict {
+                code,
+                message: with(message),
+            },
+            Error::Gone { code, message } => Error::Gone {
+                code,
+                message: with(message),
+            },
             other => other,
         }
     }

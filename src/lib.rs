@@ -7,6 +7,7 @@
 
 pub mod applications;
 pub mod audit;
+pub mod catalogue;
 pub mod clock;
 pub mod config;
 pub mod db;

@@ -1,5 +1,6 @@
 // Progressive enhancement: where the browser can read QR codes from the camera
-// (BarcodeDetector), offer a "Scanner" button that fills the code field and submits.
+// (BarcodeDetector), offer a "Scanner" button that fills the code field and submits (or, for
+// several cheques, fills the next empty field).
 (function () {
   var form = document.getElementById('redeem-form');
   if (!form || !('BarcodeDetector' in window) || !navigator.mediaDevices) { return; }
@@ -24,8 +25,19 @@
         detector.detect(video).then(function (codes) {
           if (codes.length > 0) {
             stream.getTracks().forEach(function (t) { t.stop(); });
-            field.value = codes[0].rawValue;
-            form.submit();
+            video.hidden = true;
+            // Several cheques for one session (the "several cheques" part is open): fill the
+            // next empty code field and let the agent scan the next one or submit.
+            var several = form.querySelector('details');
+            var fields = form.querySelectorAll('input[name=code]');
+            var empty = Array.prototype.filter.call(fields, function (f) { return f.value === ''; });
+            if (several && several.open && empty.length > 0) {
+              empty[0].value = codes[0].rawValue;
+              button.textContent = 'Scanner le chèque suivant';
+            } else {
+              field.value = codes[0].rawValue;
+              form.submit();
+            }
           } else {
             window.requestAnimationFrame(look);
           }

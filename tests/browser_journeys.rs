@@ -93,7 +93,7 @@ async fn every_role_does_its_job_in_the_browser() {
     b.fill("#code", pass["vouchers"][0]["code"].as_str().unwrap())
         .await;
     b.select("#service", "administrative_procedure").await;
-    b.fill("#minutes", "90").await;
+    b.select("#minutes", "90").await;
     b.submit_form("#redeem-form button[type=submit]").await;
     b.check_axe("lieu-recu").await;
     assert!(b

@@ -1,6 +1,7 @@
 //! The HTTP edge: routes, shared state, and the one way writes are run (transaction plus
 //! idempotent replay). Handlers are thin: they call the domain modules.
 
+mod catalogue;
 pub mod client_addr;
 pub mod error;
 pub mod extract;
@@ -83,6 +84,7 @@ pub fn router(state: AppState) -> Router {
         .merge(settlements::router())
         .method_not_allowed_fallback(|| async { crate::error::Error::MethodNotAllowed })
         .merge(places::router())
+        .merge(catalogue::router())
         .fallback(|| async {
             crate::error::Error::not_found("Cette adresse n'existe pas dans l'API.")
         });

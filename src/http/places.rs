@@ -87,9 +87,18 @@ pub(super) async fn search(
     };
     let mut conn = state.db.read.acquire().await?;
     let found = places::search(&mut conn, &search, state.clock.now(), 100).await?;
-    Ok(Json(json!({
-        "sites": found.iter().map(|f| f.to_json()).collect::<Vec<_>>(),
-    })))
+    let ids: Vec<&str> = found.iter().map(|f| f.place.id()).collect();
+    let offered = crate::catalogue::offered_by(&mut conn, &ids).await?;
+    let sites: Vec<Value> = found
+        .iter()
+        .map(|f| {
+            let mut site = f.to_json();
+            // passnum's own catalogue, beside the standard's fields.
+            site["passnum_services"] = json!(offered.get(f.place.id()).unwrap_or(&Vec::new()));
+            site
+        })
+        .collect();
+    Ok(Json(json!({ "sites": sites })))
 }
 
 /// Qualified places as a CSV file in the national standard.

@@ -126,6 +126,51 @@ pub async fn set_qualification(
     })
 }
 
+/// The place a site redeems at today: the one named, or its only place. Refused unless that
+/// place's own qualification is current (read per request, so a suspension applies at once).
+pub async fn redeeming_place(
+    conn: &mut Conn,
+    site_id: &str,
+    place_id: Option<&str>,
+    today: Date,
+) -> Result<String> {
+    let places = repo::qualification_of_site(conn, site_id).await?;
+    let place = match place_id.map(str::trim).filter(|p| !p.is_empty()) {
+        Some(id) => places.iter().find(|p| p.0 == id).ok_or_else(|| {
+            Error::invalid(
+                "unknown_place",
+                "Ce lieu n'est pas l'un des lieux de votre structure : choisissez-en un dans la liste de vos lieux.",
+            )
+        })?,
+        None if places.len() == 1 => &places[0],
+        None if places.is_empty() => return Err(no_current_qualification()),
+        None => {
+            return Err(Error::invalid(
+                "place_required",
+                "Votre structure a plusieurs lieux : indiquez le lieu où le service est rendu (place_id).",
+            ))
+        }
+    };
+    let qualified = place.1 == "qualified"
+        && place
+            .2
+            .as_deref()
+            .and_then(|d| d.parse::<Date>().ok())
+            .is_some_and(|until| until >= today);
+    if !qualified {
+        return Err(no_current_qualification());
+    }
+    Ok(place.0.clone())
+}
+
+fn no_current_qualification() -> Error {
+    Error::forbidden(
+        "site_not_qualified",
+        "Ce lieu n'a pas de qualification en cours : il ne peut pas encaisser de chèques. \
+         Contactez l'opérateur du Pass numérique pour la renouveler.",
+    )
+}
+
 pub async fn find(conn: &mut Conn, id: &str) -> Result<Option<Place>> {
     repo::find(conn, id).await
 }

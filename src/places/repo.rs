@@ -143,6 +143,20 @@ pub async fn for_site(conn: &mut Conn, site_id: &str) -> Result<Vec<Place>> {
     rows.iter().map(from_row).collect()
 }
 
+/// `(id, qualification_status, qualified_until)` of a site's places: what redeeming checks.
+pub async fn qualification_of_site(
+    conn: &mut Conn,
+    site_id: &str,
+) -> Result<Vec<(String, String, Option<String>)>> {
+    Ok(sqlx::query_as(
+        "SELECT id, qualification_status, qualified_until FROM places WHERE site_org_id = $1 \
+         ORDER BY id",
+    )
+    .bind(site_id)
+    .fetch_all(&mut *conn)
+    .await?)
+}
+
 pub async fn count(conn: &mut Conn) -> Result<i64> {
     Ok(sqlx::query("SELECT COUNT(*) AS n FROM places")
         .fetch_one(&mut *conn)

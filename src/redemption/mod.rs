@@ -3,8 +3,9 @@
 //! unique index allowing one live redemption per cheque.
 
 mod repo;
+pub mod typology;
 
-pub use repo::RedemptionRow;
+pub use repo::{ChequeLine, RedemptionRow};
 
 use crate::clock::{format_ts, parse_ts};
 use crate::db::Conn;
@@ -16,9 +17,13 @@ use crate::vouchers::codes::{self, Keyring};
 use jiff::civil::Date;
 use jiff::{SignedDuration, Timestamp};
 use serde::Deserialize;
+use typology::Themes;
 
 /// The kinds of help of the national typology of mediation sessions.
 pub const SERVICES: [&str; 3] = ["individual_help", "administrative_procedure", "workshop"];
+
+/// Cheques one request may redeem together: the highest price of a catalogue service.
+pub const MAX_CHEQUES: usize = 10;
 
 /// How a service is named to people.
 pub fn service_label(service: Option<&str>) -> &'static str {
@@ -30,13 +35,51 @@ pub fn service_label(service: Option<&str>) -> &'static str {
     }
 }
 
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub fn invalid_service() -> Error {
+    Error::invalid(
+        "invalid_service",
+        "Le service doit être individual_help (accompagnement individuel), \
+         administrative_procedure (démarche administrative) ou workshop (atelier collectif).",
+    )
+}
+
+pub fn invalid_minutes() -> Error {
+    Error::invalid(
+        "invalid_minutes",
+        "La durée doit être comprise entre 1 et 600 minutes.",
+    )
+}
+
+/// One session paid with one or more cheques of the same pass.
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewRedemption {
-    /// A scanned QR payload or a typed short code.
-    pub code: String,
+    /// One cheque: a scanned QR payload or a typed short code.
+    #[serde(default)]
+    pub code: Option<String>,
+    /// Several cheques of the same pass for one session (at most 10): all are redeemed, or none.
+    #[serde(default)]
+    #[schema(max_items = 10)]
+    pub codes: Vec<String>,
+    /// The place where the service is given; needed when the site has several places.
+    #[serde(default)]
+    pub place_id: Option<String>,
+    /// A service of the place's catalogue: its kind, duration and themes apply unless given,
+    /// and exactly its price in cheques must be given.
+    #[serde(default)]
+    pub service_id: Option<String>,
+    /// `individual_help`, `administrative_procedure` or `workshop`.
+    #[serde(default)]
     pub service: Option<String>,
+    /// Duration of the session, 1 to 600 minutes.
+    #[serde(default)]
     pub minutes: Option<i64>,
+    /// Theme identifiers of the national typology: device, browsing, email, office_software, social_networks, health, banking_shopping, entrepreneurship, job_seeking, digital_security, parenting, school, digital_creation, digital_culture, admin_papers, admin_family, admin_social_health, admin_work, admin_housing, admin_transport, admin_money, admin_justice, admin_foreigners, admin_leisure.
+    #[serde(default)]
+    pub themes: Vec<String>,
+    /// `at_site`, `at_home` or `remote`.
+    #[serde(default)]
+    pub location: Option<String>,
 }
 
 /// Turns what a site sent into a canonical short code, refusing anything forged or mistyped
@@ -51,6 +94,8 @@ pub fn read_code(keyring: &Keyring, input: &str) -> Result<String> {
     read.map_err(crate::vouchers::invalid_code)
 }
 
+/// Redeems the cheques of one session, all or none: the caller's transaction is rolled back on
+/// any refusal, whose message names the cheque when there are several.
 pub async fn redeem(
     conn: &mut Conn,
     keyring: &Keyring,
@@ -60,44 +105,149 @@ pub async fn redeem(
     today: Date,
 ) -> Result<RedemptionRow> {
     site.check_can_redeem(today)?;
-    if let Some(service) = &new.service {
-        if !SERVICES.contains(&service.as_str()) {
+    let inputs: Vec<&str> = new
+        .code
+        .as_deref()
+        .into_iter()
+        .chain(new.codes.iter().map(String::as_str))
+        .collect();
+    if inputs.is_empty() {
+        return Err(Error::invalid(
+            "missing_code",
+            "Indiquez le code du chèque (code) ou les codes des chèques (codes).",
+        ));
+    }
+    if inputs.len() > MAX_CHEQUES {
+        return Err(Error::invalid(
+            "too_many_codes",
+            format!("Une séance se paie avec {MAX_CHEQUES} chèques au plus."),
+        ));
+    }
+    let several = inputs.len() > 1;
+    let mut service = match &new.service {
+        Some(s) if !SERVICES.contains(&s.as_str()) => return Err(invalid_service()),
+        other => other.clone(),
+    };
+    let mut minutes = new.minutes;
+    if minutes.is_some_and(|m| !(1..=600).contains(&m)) {
+        return Err(invalid_minutes());
+    }
+    let mut themes = Themes::parse(&new.themes)?;
+    let location = typology::parse_location(new.location.as_deref())?;
+    // Canonical codes, sorted so that two requests sharing cheques lock them in the same order.
+    let mut wanted: Vec<String> = Vec::with_capacity(inputs.len());
+    for input in &inputs {
+        let code = read_code(keyring, input).map_err(|e| {
+            if several {
+                e.prefixed(&about(input))
+            } else {
+                e
+            }
+        })?;
+        if wanted.contains(&code) {
+            return Err(Error::invalid(
+                "duplicate_code",
+                format!(
+                    "Le chèque {} est donné deux fois.",
+                    codes::display_code(&code)
+                ),
+            ));
+        }
+        wanted.push(code);
+    }
+    wanted.sort();
+    let place_id =
+        crate::places::redeeming_place(conn, &site.id, new.place_id.as_deref(), today).await?;
+    if let Some(service_id) = new.service_id.as_deref().filter(|s| !s.is_empty()) {
+        let offered = crate::catalogue::offered(conn, service_id, &place_id).await?;
+        if service.as_deref().is_some_and(|s| s != offered.kind) {
             return Err(Error::invalid(
                 "invalid_service",
-                "Le service doit être individual_help (accompagnement individuel), \
-                 administrative_procedure (démarche administrative) ou workshop (atelier collectif).",
+                "Le type de service ne correspond pas au service du catalogue choisi.",
             ));
         }
-    }
-    if let Some(minutes) = new.minutes {
-        if !(1..=600).contains(&minutes) {
+        if wanted.len() as i64 != offered.price_cheques {
             return Err(Error::invalid(
-                "invalid_minutes",
-                "La durée doit être comprise entre 1 et 600 minutes.",
+                "wrong_cheque_count",
+                format!(
+                    "Le service « {} » vaut {} : donnez exactement ce nombre de chèques \
+                     ({} donné(s)).",
+                    offered.title,
+                    offered.price_text(),
+                    wanted.len()
+                ),
             ));
         }
+        service = Some(offered.kind.clone());
+        minutes = minutes.or(Some(offered.minutes));
+        if themes.is_empty() {
+            themes = offered.themes.clone();
+        }
     }
-    let code = read_code(keyring, &new.code)?;
     let now_text = format_ts(now);
-    let Some(voucher) = repo::take_voucher(conn, &code, &today.to_string(), &now_text).await?
-    else {
-        return Err(why_not_redeemable(conn, &code, today).await?);
-    };
-    let redemption = RedemptionRow {
-        id: crate::db::new_id(),
-        voucher_id: voucher.id,
-        site_id: site.id.clone(),
-        program_id: voucher.program_id,
-        distributor_id: voucher.distributor_id,
-        value_cents: voucher.value_cents,
-        service: new.service,
-        minutes: new.minutes,
-        redeemed_at: now_text,
-        undone_at: None,
-        settlement_id: None,
-        code: codes::display_code(&code),
-    };
-    repo::insert(conn, &redemption).await?;
+    let mut cheques: Vec<RedemptionRow> = Vec::with_capacity(wanted.len());
+    let mut pass_id: Option<String> = None;
+    for code in &wanted {
+        let shown = codes::display_code(code);
+        let Some(voucher) = repo::take_voucher(conn, code, &today.to_string(), &now_text).await?
+        else {
+            let why = why_not_redeemable(conn, code, today).await?;
+            return Err(if several {
+                why.prefixed(&format!("Chèque {shown} : "))
+            } else {
+                why
+            });
+        };
+        match &pass_id {
+            Some(first) if *first != voucher.pass_id => {
+                return Err(Error::invalid(
+                    "different_passes",
+                    format!(
+                        "Chèque {shown} : il vient d'un autre carnet. Les chèques d'une même \
+                         séance doivent venir du même carnet ; aucun n'a été encaissé."
+                    ),
+                ))
+            }
+            Some(_) => {}
+            None => pass_id = Some(voucher.pass_id.clone()),
+        }
+        let id = crate::db::new_id();
+        cheques.push(RedemptionRow {
+            group_id: Some(cheques.first().map_or_else(|| id.clone(), |f| f.id.clone())),
+            id,
+            voucher_id: voucher.id,
+            site_id: site.id.clone(),
+            program_id: voucher.program_id,
+            distributor_id: voucher.distributor_id,
+            value_cents: voucher.value_cents,
+            service: service.clone(),
+            minutes,
+            redeemed_at: now_text.clone(),
+            undone_at: None,
+            settlement_id: None,
+            code: shown,
+            place_id: Some(place_id.clone()),
+            service_id: new.service_id.clone().filter(|s| !s.is_empty()),
+            themes: themes.clone(),
+            location: location.clone(),
+            cheques: Vec::new(),
+        });
+    }
+    for redemption in &cheques {
+        record_redemption(conn, site, redemption).await?;
+    }
+    let mut first = cheques[0].clone();
+    first.cheques = cheques.iter().map(ChequeLine::of).collect();
+    Ok(first)
+}
+
+/// The row, its audit entry and its ledger transaction (one balanced transaction per cheque).
+async fn record_redemption(
+    conn: &mut Conn,
+    site: &Organization,
+    redemption: &RedemptionRow,
+) -> Result<()> {
+    repo::insert(conn, redemption).await?;
     // Before the ledger: the audit row locks nothing shared, the ledger's balances do.
     crate::audit::record(
         conn,
@@ -123,8 +273,17 @@ pub async fn redeem(
         },
         &redemption.redeemed_at,
     )
-    .await?;
-    Ok(redemption)
+    .await
+}
+
+/// "Chèque ABCD-EFGH-JK12 : " for a typed code; a scanned payload is too long to repeat.
+fn about(input: &str) -> String {
+    let input = input.trim();
+    if input.chars().count() <= 20 {
+        format!("Chèque {input} : ")
+    } else {
+        "Chèque scanné : ".to_string()
+    }
 }
 
 /// Explains, after the conditional update matched nothing, why this cheque cannot be redeemed.
@@ -172,7 +331,8 @@ fn expired_error(expires_on: &str) -> Error {
     )
 }
 
-/// A site takes back its own redemption, within the undo window and before settlement.
+/// A site takes back its own redemption, within the undo window and before settlement. The
+/// cheques redeemed together for one session are undone together.
 pub async fn undo(
     conn: &mut Conn,
     site: &Organization,
@@ -184,31 +344,63 @@ pub async fn undo(
     let mut redemption = repo::find_for_site(conn, id, &site.id)
         .await?
         .ok_or_else(|| Error::not_found("Cet encaissement n'existe pas."))?;
+    let group = match &redemption.group_id {
+        Some(group_id) => repo::group_for_site(conn, group_id, &site.id).await?,
+        None => vec![redemption.clone()],
+    };
     let now_text = format_ts(now);
     let cutoff = format_ts(now.checked_sub(window).unwrap_or(now));
-    if !repo::mark_undone(conn, id, &site.id, &cutoff, &now_text).await? {
-        return Err(if redemption.undone_at.is_some() {
-            Error::conflict("already_undone", "Cet encaissement a déjà été annulé.")
-        } else if redemption.settlement_id.is_some() {
-            Error::conflict(
-                "already_settled",
-                "Cet encaissement a déjà été réglé : il ne peut plus être annulé. \
-                 Contactez l'opérateur du Pass numérique.",
-            )
-        } else {
-            let deadline = parse_ts(&redemption.redeemed_at)
-                .and_then(|t| t.checked_add(window).ok())
-                .map(|t| long_date_text(&t.to_zoned(crate::clock::paris()).date().to_string()))
-                .unwrap_or_default();
-            Error::conflict(
-                "undo_window_closed",
-                format!(
-                    "Le délai pour annuler cet encaissement est passé (jusqu'au {deadline}). \
-                     Contactez l'opérateur du Pass numérique."
-                ),
-            )
-        });
+    for member in &group {
+        if !repo::mark_undone(conn, &member.id, &site.id, &cutoff, &now_text).await? {
+            return Err(why_not_undone(member, window));
+        }
     }
+    for member in &group {
+        undo_one(conn, site, member, &now_text).await?;
+    }
+    redemption.undone_at = Some(now_text);
+    redemption.code = codes::display_code(&redemption.code);
+    redemption.cheques = group
+        .iter()
+        .map(|m| ChequeLine {
+            code: codes::display_code(&m.code),
+            ..ChequeLine::of(m)
+        })
+        .collect();
+    Ok(redemption)
+}
+
+fn why_not_undone(redemption: &RedemptionRow, window: SignedDuration) -> Error {
+    if redemption.undone_at.is_some() {
+        Error::conflict("already_undone", "Cet encaissement a déjà été annulé.")
+    } else if redemption.settlement_id.is_some() {
+        Error::conflict(
+            "already_settled",
+            "Cet encaissement a déjà été réglé : il ne peut plus être annulé. \
+             Contactez l'opérateur du Pass numérique.",
+        )
+    } else {
+        let deadline = parse_ts(&redemption.redeemed_at)
+            .and_then(|t| t.checked_add(window).ok())
+            .map(|t| long_date_text(&t.to_zoned(crate::clock::paris()).date().to_string()))
+            .unwrap_or_default();
+        Error::conflict(
+            "undo_window_closed",
+            format!(
+                "Le délai pour annuler cet encaissement est passé (jusqu'au {deadline}). \
+                 Contactez l'opérateur du Pass numérique."
+            ),
+        )
+    }
+}
+
+/// Gives one cheque back, with its ledger and audit entries.
+async fn undo_one(
+    conn: &mut Conn,
+    site: &Organization,
+    redemption: &RedemptionRow,
+    now_text: &str,
+) -> Result<()> {
     repo::restore_voucher(conn, &redemption.voucher_id).await?;
     ledger::post(
         conn,
@@ -220,11 +412,11 @@ pub async fn undo(
             to: Account::Outstanding(&redemption.distributor_id),
             amount_cents: redemption.value_cents,
         },
-        &now_text,
+        now_text,
     )
     .await?;
     // A cheque of a carnet cancelled meanwhile does not come back to life.
-    if repo::cancel_if_pass_cancelled(conn, &redemption.voucher_id, &now_text).await? {
+    if repo::cancel_if_pass_cancelled(conn, &redemption.voucher_id, now_text).await? {
         ledger::post(
             conn,
             &redemption.program_id,
@@ -235,13 +427,13 @@ pub async fn undo(
                 to: Account::Quota(&redemption.distributor_id),
                 amount_cents: redemption.value_cents,
             },
-            &now_text,
+            now_text,
         )
         .await?;
     }
     crate::audit::record(
         conn,
-        &now_text,
+        now_text,
         Some(&site.id),
         "redemption.undone",
         Some(&redemption.id),
@@ -250,10 +442,7 @@ pub async fn undo(
             redemption.voucher_id, redemption.value_cents
         ),
     )
-    .await?;
-    redemption.undone_at = Some(now_text);
-    redemption.code = codes::display_code(&redemption.code);
-    Ok(redemption)
+    .await
 }
 
 pub async fn list(conn: &mut Conn, site: &Organization) -> Result<Vec<RedemptionRow>> {

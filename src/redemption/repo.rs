@@ -1,5 +1,6 @@
 //! SQL for redemptions, and the conditional updates of vouchers they make.
 
+use super::typology::Themes;
 use crate::db::Conn;
 use crate::error::Result;
 use serde::Serialize;
@@ -20,11 +21,49 @@ pub struct RedemptionRow {
     pub settlement_id: Option<String>,
     /// The cheque's short code, as printed.
     pub code: String,
+    /// The place where the service was given (absent on redemptions made before places).
+    pub place_id: Option<String>,
+    /// The catalogue service named, if any.
+    pub service_id: Option<String>,
+    /// Theme identifiers of the national typology.
+    #[sqlx(try_from = "String")]
+    #[schema(value_type = Vec<String>)]
+    pub themes: Themes,
+    /// `at_site`, `at_home` or `remote`.
+    pub location: Option<String>,
+    /// The redemption id shared by the cheques redeemed together for one session.
+    pub group_id: Option<String>,
+    /// Every cheque of the session, in answers to a redemption or an undo.
+    #[sqlx(skip)]
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub cheques: Vec<ChequeLine>,
+}
+
+/// One cheque of a session.
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+pub struct ChequeLine {
+    /// The redemption of this cheque.
+    pub redemption_id: String,
+    pub voucher_id: String,
+    pub code: String,
+    pub value_cents: i64,
+}
+
+impl ChequeLine {
+    pub fn of(r: &RedemptionRow) -> ChequeLine {
+        ChequeLine {
+            redemption_id: r.id.clone(),
+            voucher_id: r.voucher_id.clone(),
+            code: r.code.clone(),
+            value_cents: r.value_cents,
+        }
+    }
 }
 
 #[derive(sqlx::FromRow)]
 pub struct TakenVoucher {
     pub id: String,
+    pub pass_id: String,
     pub program_id: String,
     pub distributor_id: String,
     pub value_cents: i64,
@@ -48,7 +87,7 @@ pub async fn take_voucher(
     Ok(sqlx::query_as(
         "UPDATE vouchers SET status = 'redeemed', status_changed_at = $1 \
          WHERE code = $2 AND status = 'valid' AND redeemable_until >= $3 \
-         RETURNING id, program_id, distributor_id, value_cents",
+         RETURNING id, pass_id, program_id, distributor_id, value_cents",
     )
     .bind(now)
     .bind(code)
@@ -71,7 +110,8 @@ pub async fn voucher_state(conn: &mut Conn, code: &str) -> Result<Option<Voucher
 pub async fn insert(conn: &mut Conn, r: &RedemptionRow) -> Result<()> {
     sqlx::query(
         "INSERT INTO redemptions (id, voucher_id, site_id, program_id, distributor_id, \
-         value_cents, service, minutes, redeemed_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+         value_cents, service, minutes, redeemed_at, place_id, service_id, themes, location, \
+         group_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
     )
     .bind(&r.id)
     .bind(&r.voucher_id)
@@ -82,6 +122,11 @@ pub async fn insert(conn: &mut Conn, r: &RedemptionRow) -> Result<()> {
     .bind(&r.service)
     .bind(r.minutes)
     .bind(&r.redeemed_at)
+    .bind(&r.place_id)
+    .bind(&r.service_id)
+    .bind(r.themes.stored())
+    .bind(&r.location)
+    .bind(&r.group_id)
     .execute(&mut *conn)
     .await?;
     Ok(())
@@ -89,7 +134,8 @@ pub async fn insert(conn: &mut Conn, r: &RedemptionRow) -> Result<()> {
 
 const COLUMNS: &str = "r.id, r.voucher_id, r.site_id, r.program_id, r.distributor_id, \
                        r.value_cents, r.service, r.minutes, r.redeemed_at, r.undone_at, \
-                       r.settlement_id, v.code";
+                       r.settlement_id, v.code, r.place_id, r.service_id, r.themes, \
+                       r.location, r.group_id";
 
 pub async fn find_for_site(
     conn: &mut Conn,
@@ -103,6 +149,22 @@ pub async fn find_for_site(
     .bind(id)
     .bind(site_id)
     .fetch_optional(&mut *conn)
+    .await?)
+}
+
+/// The cheques redeemed together for one session.
+pub async fn group_for_site(
+    conn: &mut Conn,
+    group_id: &str,
+    site_id: &str,
+) -> Result<Vec<RedemptionRow>> {
+    Ok(sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM redemptions r JOIN vouchers v ON v.id = r.voucher_id \
+         WHERE r.group_id = $1 AND r.site_id = $2 ORDER BY v.code"
+    ))
+    .bind(group_id)
+    .bind(site_id)
+    .fetch_all(&mut *conn)
     .await?)
 }
 

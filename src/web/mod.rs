@@ -11,6 +11,7 @@ mod operator_applications;
 mod public;
 mod session;
 mod site;
+mod site_catalogue;
 
 pub use session::{Visitor, CSRF_COOKIE, SESSION_COOKIE};
 

@@ -111,6 +111,8 @@ struct Finder {
     supports: &'static [&'static str],
     error: Option<String>,
     sites: Vec<Found>,
+    /// Each site's catalogue in words, in the order of `sites`.
+    offers: Vec<Vec<String>>,
     searched: bool,
     near_first: bool,
 }
@@ -140,6 +142,7 @@ async fn finder(
         supports: standard::SPECIFIC_SUPPORT,
         error: None,
         sites: Vec::new(),
+        offers: Vec::new(),
         searched: !q.is_empty(),
         near_first: false,
     };
@@ -148,6 +151,19 @@ async fn finder(
         match places::search(&mut conn, &search, state.clock.now(), 50).await {
             Ok(sites) => {
                 view.near_first = sites.iter().any(|s| s.distance_km.is_some());
+                let ids: Vec<&str> = sites.iter().map(|s| s.place.id()).collect();
+                let mut offered = crate::catalogue::offered_by(&mut conn, &ids).await?;
+                view.offers = ids
+                    .iter()
+                    .map(|id| {
+                        offered
+                            .remove(*id)
+                            .unwrap_or_default()
+                            .iter()
+                            .map(crate::catalogue::Service::in_words)
+                            .collect()
+                    })
+                    .collect();
                 view.sites = sites
             }
             Err(e @ Error::Unprocessable { .. }) => view.error = Some(e.public_message()),

@@ -9,6 +9,7 @@ use crate::fr::long_date_text;
 use crate::http::extract::ClientIp;
 use crate::http::AppState;
 use crate::orgs::OrgKind;
+use crate::redemption::typology;
 use crate::redemption::{self, NewRedemption, RedemptionRow};
 use askama::Template;
 use axum::extract::{Path, State};
@@ -23,6 +24,7 @@ pub fn router() -> Router<AppState> {
         .route("/lieu/encaisser", post(redeem))
         .route("/lieu/encaissements/{id}/annuler", post(undo))
         .route("/lieu/releves/{file}", get(statement))
+        .merge(super::site_catalogue::router())
 }
 
 pub struct Payment {
@@ -38,6 +40,8 @@ pub struct Row {
     pub date: String,
     pub service: &'static str,
     pub minutes: String,
+    /// "Annexe, séance de 2 chèques": what tells sessions and places apart, if anything.
+    pub session: String,
     pub value: String,
     pub state: &'static str,
     pub undoable: bool,
@@ -48,9 +52,9 @@ pub struct Row {
 struct Home {
     l: Layout,
     error: Option<String>,
-    receipt: Option<Row>,
+    receipt: Option<Receipt>,
     notice: Option<String>,
-    code: String,
+    form: RedeemChoices,
     rows: Vec<Row>,
     paid: String,
     owed: String,
@@ -60,9 +64,221 @@ struct Home {
     payments: Vec<Payment>,
 }
 
-fn row(r: &RedemptionRow, now: jiff::Timestamp, window: SignedDuration) -> Row {
+/// What the receipt shows of a session: every cheque redeemed.
+pub struct Receipt {
+    pub total: String,
+    pub codes: Vec<String>,
+    pub date: String,
+    pub service: String,
+    pub minutes: String,
+    pub themes: String,
+    pub place: String,
+}
+
+/// What the redemption form offers, with what was typed kept after a refusal.
+#[derive(Default)]
+pub struct RedeemChoices {
+    /// `(id, name)` of the site's places, when there are several.
+    pub places: Vec<(String, String)>,
+    pub any_place_qualified: bool,
+    /// `(id, name)` of the site's places, when there are several, for the history.
+    pub place_names: Vec<(String, String)>,
+    pub place_id: String,
+    /// `(value, label)` of the kinds of help.
+    pub kinds: Vec<(String, String)>,
+    /// `(service:ID, label)` of the places' catalogue services.
+    pub catalogue: Vec<(String, String)>,
+    pub service: String,
+    pub durations: Vec<(String, String)>,
+    pub minutes: String,
+    pub minutes_other: String,
+    /// `(id, label, checked)`.
+    pub themes: Vec<(&'static str, &'static str, bool)>,
+    pub locations: Vec<(&'static str, &'static str)>,
+    pub location: String,
+    /// Ten code fields: `(number, value)`.
+    pub codes: Vec<(usize, String)>,
+}
+
+/// The form's fields as sent: repeated names (`code`, `themes`) are kept in order.
+#[derive(Default)]
+struct Entered {
+    codes: Vec<String>,
+    place_id: String,
+    service: String,
+    minutes: String,
+    minutes_other: String,
+    themes: Vec<String>,
+    location: String,
+}
+
+impl Entered {
+    fn read(fields: Vec<(String, String)>) -> Entered {
+        let mut e = Entered::default();
+        for (name, value) in fields {
+            match name.as_str() {
+                "code" => e.codes.push(value),
+                "themes" => e.themes.push(value),
+                "place_id" => e.place_id = value,
+                "service" => e.service = value,
+                "minutes" => e.minutes = value,
+                "minutes_other" => e.minutes_other = value,
+                "location" => e.location = value,
+                _ => {}
+            }
+        }
+        e
+    }
+}
+
+async fn choices(
+    conn: &mut crate::db::Conn,
+    site_id: &str,
+    entered: Entered,
+    today: jiff::civil::Date,
+) -> crate::error::Result<RedeemChoices> {
+    let places = crate::places::for_site(conn, site_id).await?;
+    let ids: Vec<&str> = places.iter().map(|p| p.id()).collect();
+    let offered = crate::catalogue::offered_by(conn, &ids).await?;
+    let several = places.len() > 1;
+    let name_of = |p: &crate::places::Place| p.data.get("nom").unwrap_or("Lieu").to_string();
+    let mut catalogue = Vec::new();
+    for place in &places {
+        for s in offered.get(place.id()).into_iter().flatten() {
+            let at = if several {
+                format!(" — {}", name_of(place))
+            } else {
+                String::new()
+            };
+            catalogue.push((
+                format!("service:{}", s.id),
+                format!(
+                    "{} ({}, {} min, {}){at}",
+                    s.title,
+                    s.kind_label(),
+                    s.minutes,
+                    s.price_text()
+                ),
+            ));
+        }
+    }
+    let kinds = redemption::SERVICES
+        .iter()
+        .map(|k| {
+            (
+                k.to_string(),
+                redemption::service_label(Some(k)).to_string(),
+            )
+        })
+        .collect();
+    // With a catalogue, the duration left empty is the chosen service's usual one.
+    let mut durations: Vec<(String, String)> = Vec::new();
+    if !catalogue.is_empty() {
+        durations.push((String::new(), "Durée habituelle du service choisi".into()));
+    }
+    durations.extend(
+        typology::DURATIONS
+            .iter()
+            .map(|m| (m.to_string(), typology::duration_text(*m))),
+    );
+    durations.push(("other".into(), "Autre durée".into()));
+    let mut codes: Vec<(usize, String)> = entered
+        .codes
+        .into_iter()
+        .enumerate()
+        .map(|(i, c)| (i + 1, c))
+        .collect();
+    codes.truncate(redemption::MAX_CHEQUES);
+    while codes.len() < redemption::MAX_CHEQUES {
+        codes.push((codes.len() + 1, String::new()));
+    }
+    Ok(RedeemChoices {
+        places: if several {
+            places
+                .iter()
+                .map(|p| match p.is_qualified_on(today) {
+                    true => (p.id().to_string(), name_of(p)),
+                    false => (
+                        p.id().to_string(),
+                        format!("{} (ne peut pas encaisser)", name_of(p)),
+                    ),
+                })
+                .collect()
+        } else {
+            Vec::new()
+        },
+        any_place_qualified: places.iter().any(|p| p.is_qualified_on(today)),
+        place_names: match several {
+            true => places
+                .iter()
+                .map(|p| (p.id().to_string(), name_of(p)))
+                .collect(),
+            false => Vec::new(),
+        },
+        place_id: entered.place_id,
+        minutes: match entered.minutes.is_empty() && catalogue.is_empty() {
+            true => "60".into(),
+            false => entered.minutes,
+        },
+        kinds,
+        catalogue,
+        service: entered.service,
+        durations,
+        minutes_other: entered.minutes_other,
+        themes: typology::THEMES
+            .iter()
+            .map(|(id, label)| (*id, *label, entered.themes.iter().any(|t| t == id)))
+            .collect(),
+        locations: typology::LOCATIONS.to_vec(),
+        location: if entered.location.is_empty() {
+            "at_site".into()
+        } else {
+            entered.location
+        },
+        codes,
+    })
+}
+
+fn receipt(r: &RedemptionRow, place: String) -> Receipt {
+    let total: i64 = r.cheques.iter().map(|c| c.value_cents).sum();
+    Receipt {
+        total: super::distributor::euros(total),
+        codes: r.cheques.iter().map(|c| c.code.clone()).collect(),
+        date: long_date_text(&r.redeemed_at),
+        service: redemption::service_label(r.service.as_deref()).to_string(),
+        minutes: r.minutes.map(typology::duration_text).unwrap_or_default(),
+        themes: r.themes.labels().join(", "),
+        place,
+    }
+}
+
+fn row(
+    r: &RedemptionRow,
+    now: jiff::Timestamp,
+    window: SignedDuration,
+    form: &RedeemChoices,
+    all: &[RedemptionRow],
+) -> Row {
     let cutoff = crate::clock::format_ts(now.checked_sub(window).unwrap_or(now));
+    let place = r
+        .place_id
+        .as_deref()
+        .and_then(|id| form.place_names.iter().find(|(p, _)| p == id))
+        .map(|(_, name)| name.clone());
+    let together = match &r.group_id {
+        Some(g) => all
+            .iter()
+            .filter(|o| o.group_id.as_ref() == Some(g))
+            .count(),
+        None => 1,
+    };
+    let session = (together > 1).then(|| format!("séance de {together} chèques"));
     Row {
+        session: place
+            .into_iter()
+            .chain(session)
+            .collect::<Vec<_>>()
+            .join(", "),
         id: r.id.clone(),
         code: r.code.clone(),
         date: long_date_text(&r.redeemed_at),
@@ -84,12 +300,13 @@ async fn render(
     state: &AppState,
     visitor: &Visitor,
     error: Option<String>,
-    receipt: Option<Row>,
+    receipt: Option<Receipt>,
     notice: Option<String>,
-    code: String,
+    entered: Entered,
 ) -> WebResult {
     let signed = SignedIn::require(visitor, OrgKind::Site)?;
     let mut conn = state.db.read.acquire().await?;
+    let form = choices(&mut conn, &signed.org.id, entered, state.clock.today()).await?;
     let now = state.clock.now();
     let window = SignedDuration::from_hours(state.config.undo_window_hours);
     let list = redemption::list(&mut conn, &signed.org).await?;
@@ -98,7 +315,12 @@ async fn render(
         .await?
         .unwrap_or_else(|| signed.org.clone());
     let not_qualified = match org.check_can_redeem(state.clock.today()) {
-        Ok(()) => None,
+        Ok(()) if form.any_place_qualified => None,
+        Ok(()) => Some(
+            "Aucun de vos lieux n'a de qualification en cours : ils ne peuvent pas encaisser de \
+             chèques. Contactez l'opérateur du Pass numérique."
+                .to_string(),
+        ),
         Err(e) => {
             let reason = crate::audit::latest(&mut conn, &org.id, crate::orgs::SUSPENSION_REASON)
                 .await?
@@ -128,14 +350,18 @@ async fn render(
             batch_id: batch.id,
         })
         .collect();
+    let rows = list
+        .iter()
+        .map(|r| row(r, now, window, &form, &list))
+        .collect();
     page(Home {
         l: Layout::new(state, visitor, "Encaisser un chèque"),
         payments,
         error,
         receipt,
         notice,
-        code,
-        rows: list.iter().map(|r| row(r, now, window)).collect(),
+        form,
+        rows,
         paid: super::distributor::euros(paid),
         owed: super::distributor::euros(owed),
         undo_hours: state.config.undo_window_hours,
@@ -144,20 +370,29 @@ async fn render(
 }
 
 async fn home(State(state): State<AppState>, visitor: Visitor) -> WebResult {
-    render(&state, &visitor, None, None, None, String::new()).await
+    render(&state, &visitor, None, None, None, Entered::default()).await
 }
 
-#[derive(Deserialize)]
-struct RedeemForm {
-    code: String,
-    service: Option<String>,
-    minutes: Option<String>,
+/// The minutes chosen: one of the usual durations, or the one typed under "other".
+fn minutes_of(entered: &Entered) -> Result<Option<i64>, &'static str> {
+    let typed = if entered.minutes == "other" {
+        entered.minutes_other.trim()
+    } else {
+        entered.minutes.trim()
+    };
+    if typed.is_empty() {
+        return Ok(None);
+    }
+    typed
+        .parse::<i64>()
+        .map(Some)
+        .map_err(|_| "La durée doit être un nombre de minutes.")
 }
 
 async fn redeem(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
-    Form { visitor, data }: Form<RedeemForm>,
+    Form { visitor, data }: Form<Vec<(String, String)>>,
 ) -> WebResult {
     let signed = SignedIn::require(&visitor, OrgKind::Site)?;
     let now = state.clock.now();
@@ -165,27 +400,35 @@ async fn redeem(
     if let Some(retry_after_secs) = state.invalid_codes.blocked(&limit_keys, now).await? {
         return Err(Error::RateLimited { retry_after_secs }.into());
     }
-    let minutes = match data.minutes.as_deref().map(str::trim) {
-        None | Some("") => None,
-        Some(m) => match m.parse::<i64>() {
-            Ok(m) => Some(m),
-            Err(_) => {
-                return render(
-                    &state,
-                    &visitor,
-                    Some("La durée doit être un nombre de minutes.".into()),
-                    None,
-                    None,
-                    data.code,
-                )
-                .await
-            }
-        },
+    let entered = Entered::read(data);
+    let minutes = match minutes_of(&entered) {
+        Ok(m) => m,
+        Err(message) => {
+            return render(&state, &visitor, Some(message.into()), None, None, entered).await
+        }
     };
+    let (service, service_id) = match entered.service.strip_prefix("service:") {
+        Some(id) => (None, Some(id.to_string())),
+        None => (
+            Some(entered.service.clone()).filter(|s| !s.is_empty()),
+            None,
+        ),
+    };
+    let codes: Vec<String> = entered
+        .codes
+        .iter()
+        .filter(|c| !c.trim().is_empty())
+        .cloned()
+        .collect();
     let new = NewRedemption {
-        code: data.code.clone(),
-        service: data.service.filter(|s| !s.is_empty()),
+        codes,
+        place_id: Some(entered.place_id.clone()).filter(|p| !p.is_empty()),
+        service_id,
+        service,
         minutes,
+        themes: entered.themes.clone(),
+        location: Some(entered.location.clone()).filter(|l| !l.is_empty()),
+        ..Default::default()
     };
     let mut tx = state.db.begin().await?;
     match redemption::redeem(
@@ -201,14 +444,22 @@ async fn redeem(
         Ok(r) => {
             tx.commit().await?;
             crate::metrics::redeemed();
-            let window = SignedDuration::from_hours(state.config.undo_window_hours);
+            let mut conn = state.db.read.acquire().await?;
+            let place = match r.place_id.as_deref() {
+                Some(id) => crate::places::find(&mut conn, id)
+                    .await?
+                    .and_then(|p| p.data.get("nom").map(str::to_string))
+                    .unwrap_or_default(),
+                None => String::new(),
+            };
+            drop(conn);
             render(
                 &state,
                 &visitor,
                 None,
-                Some(row(&r, now, window)),
+                Some(receipt(&r, place)),
                 None,
-                String::new(),
+                Entered::default(),
             )
             .await
         }
@@ -225,13 +476,24 @@ async fn redeem(
                 }
                 _ => "",
             };
+            let several = entered
+                .codes
+                .iter()
+                .filter(|c| !c.trim().is_empty())
+                .count()
+                > 1;
+            let none = if several {
+                " Aucun chèque n'a été encaissé."
+            } else {
+                ""
+            };
             render(
                 &state,
                 &visitor,
-                Some(format!("{}{advice}", e.public_message())),
+                Some(format!("{}{advice}{none}", e.public_message())),
                 None,
                 None,
-                data.code,
+                entered,
             )
             .await
         }
@@ -253,11 +515,28 @@ async fn undo(
     match redemption::undo(&mut tx, &signed.org, &id, state.clock.now(), window).await {
         Ok(r) => {
             tx.commit().await?;
-            let notice = format!(
-                "L'encaissement du chèque {} est annulé : le chèque peut de nouveau être utilisé.",
-                r.code
-            );
-            render(&state, &visitor, None, None, Some(notice), String::new()).await
+            let notice = if r.cheques.len() > 1 {
+                let codes: Vec<&str> = r.cheques.iter().map(|c| c.code.as_str()).collect();
+                format!(
+                    "L'encaissement des chèques {} est annulé : ces chèques peuvent de nouveau \
+                     être utilisés.",
+                    codes.join(", ")
+                )
+            } else {
+                format!(
+                    "L'encaissement du chèque {} est annulé : le chèque peut de nouveau être utilisé.",
+                    r.code
+                )
+            };
+            render(
+                &state,
+                &visitor,
+                None,
+                None,
+                Some(notice),
+                Entered::default(),
+            )
+            .await
         }
         Err(e @ (Error::Conflict { .. } | Error::NotFound(_))) => {
             drop(tx);
@@ -267,7 +546,7 @@ async fn undo(
                 Some(e.public_message()),
                 None,
                 None,
-                String::new(),
+                Entered::default(),
             )
             .await
         }

@@ -1,0 +1,278 @@
+//! The site agent's catalogue: the services each of the site's places offers, added and
+//! withdrawn from a page that works without JavaScript.
+
+use super::session::{Form, SignedIn};
+use super::{page, Layout, Visitor, WebResult};
+use crate::catalogue::{self, NewService, Service};
+use crate::error::Error;
+use crate::http::AppState;
+use crate::orgs::OrgKind;
+use crate::redemption::{self, typology};
+use askama::Template;
+use axum::extract::{Path, State};
+use axum::routing::{get, post};
+use axum::Router;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/lieu/catalogue", get(show).post(add))
+        .route(
+            "/lieu/catalogue/{place_id}/{service_id}/retirer",
+            post(withdraw),
+        )
+        .route(
+            "/lieu/catalogue/{place_id}/{service_id}/modifier",
+            get(edit).post(save),
+        )
+}
+
+pub struct PlaceCatalogue {
+    pub id: String,
+    pub name: String,
+    pub services: Vec<ServiceRow>,
+}
+
+pub struct ServiceRow {
+    pub id: String,
+    pub title: String,
+    pub kind: &'static str,
+    pub description: String,
+    pub themes: String,
+    pub minutes: String,
+    pub price: String,
+    pub active: bool,
+}
+
+impl ServiceRow {
+    fn of(s: &Service) -> ServiceRow {
+        ServiceRow {
+            id: s.id.clone(),
+            title: s.title.clone(),
+            kind: s.kind_label(),
+            description: s.description.clone(),
+            themes: s.themes.labels().join(", "),
+            minutes: typology::duration_text(s.minutes),
+            price: s.price_text(),
+            active: s.active,
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "site/catalogue.html")]
+struct CataloguePage {
+    l: Layout,
+    error: Option<String>,
+    notice: Option<String>,
+    places: Vec<PlaceCatalogue>,
+    kinds: Vec<(&'static str, &'static str)>,
+    themes: Vec<(&'static str, &'static str)>,
+    durations: Vec<(i64, String)>,
+}
+
+async fn render(
+    state: &AppState,
+    visitor: &Visitor,
+    error: Option<String>,
+    notice: Option<String>,
+) -> WebResult {
+    let signed = SignedIn::require(visitor, OrgKind::Site)?;
+    let mut conn = state.db.read.acquire().await?;
+    let mut places = Vec::new();
+    for place in crate::places::for_site(&mut conn, &signed.org.id).await? {
+        let services = catalogue::list(&mut conn, &signed.org, place.id()).await?;
+        places.push(PlaceCatalogue {
+            id: place.id().to_string(),
+            name: place.data.get("nom").unwrap_or("Lieu").to_string(),
+            services: services.iter().map(ServiceRow::of).collect(),
+        });
+    }
+    page(CataloguePage {
+        l: Layout::new(state, visitor, "Catalogue de mes lieux"),
+        error,
+        notice,
+        places,
+        kinds: redemption::SERVICES
+            .iter()
+            .map(|k| (*k, redemption::service_label(Some(k))))
+            .collect(),
+        themes: typology::THEMES.to_vec(),
+        durations: typology::DURATIONS
+            .iter()
+            .map(|m| (*m, typology::duration_text(*m)))
+            .collect(),
+    })
+}
+
+async fn show(State(state): State<AppState>, visitor: Visitor) -> WebResult {
+    render(&state, &visitor, None, None).await
+}
+
+async fn add(
+    State(state): State<AppState>,
+    Form { visitor, data }: Form<Vec<(String, String)>>,
+) -> WebResult {
+    let signed = SignedIn::require(&visitor, OrgKind::Site)?;
+    let place_id = field(&data, "place_id");
+    let mut tx = state.db.begin().await?;
+    let now = state.clock.now();
+    match catalogue::create(&mut tx, &signed.org, &place_id, service_of(&data), now).await {
+        Ok(s) => {
+            tx.commit().await?;
+            let notice = format!("Le service « {} » est ajouté au catalogue.", s.title);
+            render(&state, &visitor, None, Some(notice)).await
+        }
+        Err(e @ (Error::Unprocessable { .. } | Error::NotFound(_))) => {
+            drop(tx);
+            render(&state, &visitor, Some(e.public_message()), None).await
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct Nothing {}
+
+async fn withdraw(
+    State(state): State<AppState>,
+    Path((place_id, service_id)): Path<(String, String)>,
+    Form { visitor, .. }: Form<Nothing>,
+) -> WebResult {
+    let signed = SignedIn::require(&visitor, OrgKind::Site)?;
+    let mut tx = state.db.begin().await?;
+    let s = catalogue::withdraw(
+        &mut tx,
+        &signed.org,
+        &place_id,
+        &service_id,
+        state.clock.now(),
+    )
+    .await?;
+    tx.commit().await?;
+    let notice = format!(
+        "Le service « {} » est retiré du catalogue : il n'est plus proposé.",
+        s.title
+    );
+    render(&state, &visitor, None, Some(notice)).await
+}
+
+fn field(data: &[(String, String)], name: &str) -> String {
+    data.iter()
+        .find(|(n, _)| n == name)
+        .map(|(_, v)| v.trim().to_string())
+        .unwrap_or_default()
+}
+
+/// A service as the form gives it (`themes` repeated); a number left unreadable reads as 0,
+/// which the domain's checks refuse.
+fn service_of(data: &[(String, String)]) -> NewService {
+    let number = |name: &str| field(data, name).parse::<i64>().unwrap_or(0);
+    NewService {
+        kind: field(data, "kind"),
+        title: field(data, "title"),
+        description: field(data, "description"),
+        themes: data
+            .iter()
+            .filter(|(n, _)| n == "themes")
+            .map(|(_, v)| v.clone())
+            .collect(),
+        minutes: number("minutes"),
+        price_cheques: number("price_cheques"),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "site/catalogue_edit.html")]
+struct EditPage {
+    l: Layout,
+    error: Option<String>,
+    place_id: String,
+    service_id: String,
+    title: String,
+    description: String,
+    price: String,
+    minutes: String,
+    /// `(id, label, selected)`.
+    kinds: Vec<(&'static str, &'static str, bool)>,
+    themes: Vec<(&'static str, &'static str, bool)>,
+}
+
+fn edit_page(
+    state: &AppState,
+    visitor: &Visitor,
+    (place_id, service_id): (String, String),
+    shown: NewService,
+    error: Option<String>,
+) -> WebResult {
+    page(EditPage {
+        l: Layout::new(state, visitor, "Modifier un service"),
+        error,
+        place_id,
+        service_id,
+        kinds: redemption::SERVICES
+            .iter()
+            .map(|k| (*k, redemption::service_label(Some(k)), *k == shown.kind))
+            .collect(),
+        themes: typology::THEMES
+            .iter()
+            .map(|(id, label)| (*id, *label, shown.themes.iter().any(|t| t == id)))
+            .collect(),
+        title: shown.title,
+        description: shown.description,
+        price: shown.price_cheques.to_string(),
+        minutes: shown.minutes.to_string(),
+    })
+}
+
+async fn edit(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    Path((place_id, service_id)): Path<(String, String)>,
+) -> WebResult {
+    let signed = SignedIn::require(&visitor, OrgKind::Site)?;
+    let mut conn = state.db.read.acquire().await?;
+    let service = catalogue::list(&mut conn, &signed.org, &place_id)
+        .await?
+        .into_iter()
+        .find(|s| s.id == service_id)
+        .ok_or_else(|| Error::not_found("Ce service n'existe pas."))?;
+    let shown = NewService {
+        kind: service.kind,
+        title: service.title,
+        description: service.description,
+        themes: service.themes.0,
+        minutes: service.minutes,
+        price_cheques: service.price_cheques,
+    };
+    edit_page(&state, &visitor, (place_id, service_id), shown, None)
+}
+
+async fn save(
+    State(state): State<AppState>,
+    Path((place_id, service_id)): Path<(String, String)>,
+    Form { visitor, data }: Form<Vec<(String, String)>>,
+) -> WebResult {
+    let signed = SignedIn::require(&visitor, OrgKind::Site)?;
+    let mut tx = state.db.begin().await?;
+    let now = state.clock.now();
+    let new = service_of(&data);
+    match catalogue::update(&mut tx, &signed.org, &place_id, &service_id, new, now).await {
+        Ok(s) => {
+            tx.commit().await?;
+            let notice = format!("Le service « {} » est modifié.", s.title);
+            render(&state, &visitor, None, Some(notice)).await
+        }
+        Err(e @ Error::Unprocessable { .. }) => {
+            drop(tx);
+            let message = Some(e.public_message());
+            edit_page(
+                &state,
+                &visitor,
+                (place_id, service_id),
+                service_of(&data),
+                message,
+            )
+        }
+        Err(e) => Err(e.into()),
+    }
+}
