@@ -812,8 +812,28 @@ async fn site_page_names_the_place_and_refuses_a_suspended_one(backend: Backend)
         page.contains("<span class=\"hint\">Annexe de la médiathèque</span>"),
         "{page}"
     );
-    // Once no place can redeem, the page says so.
-    qualify_place(&app, &annexe, json!({"status": "suspended"})).await;
+    // Each place that cannot redeem is named, with why.
+    assert!(
+        page.contains("« Médiathèque Mériadeck » ne peut pas encaisser : suspendu"),
+        "{page}"
+    );
+    // Once no place can redeem, the page says so; a disqualified place shows the reason.
+    let mut tx = app.state.db.begin().await.unwrap();
+    let operator = passnum::orgs::operator_exists(&mut tx)
+        .await
+        .unwrap()
+        .expect("an operator");
+    passnum::qualification::disqualify_place(
+        &mut tx,
+        &app.state.config,
+        &operator,
+        &annexe,
+        "locaux fermés au public depuis six mois",
+        app.now(),
+    )
+    .await
+    .expect("disqualified");
+    tx.commit().await.unwrap();
     let home = client
         .get(format!("{}/lieu", app.base))
         .send()
@@ -825,6 +845,13 @@ async fn site_page_names_the_place_and_refuses_a_suspended_one(backend: Backend)
     assert!(
         home.replace("&#39;", "'")
             .contains("Aucun de vos lieux n'a de qualification en cours"),
+        "{home}"
+    );
+    assert!(
+        home.contains(
+            "« Annexe de la médiathèque » ne peut pas encaisser : disqualifié définitivement. \
+             Motif : locaux fermés au public depuis six mois"
+        ),
         "{home}"
     );
 }

@@ -81,6 +81,9 @@ pub struct RedeemChoices {
     /// `(id, name)` of the site's places, when there are several.
     pub places: Vec<(String, String)>,
     pub any_place_qualified: bool,
+    /// Why each place that cannot redeem cannot, in words (with the operator's reason when
+    /// it disqualified the place).
+    pub place_notices: Vec<String>,
     /// `(id, name)` of the site's places, when there are several, for the history.
     pub place_names: Vec<(String, String)>,
     pub place_id: String,
@@ -192,7 +195,28 @@ async fn choices(
     while codes.len() < redemption::MAX_CHEQUES {
         codes.push((codes.len() + 1, String::new()));
     }
+    let mut place_notices = Vec::new();
+    for place in places.iter().filter(|p| !p.is_qualified_on(today)) {
+        let why = match crate::qualification::disqualification(conn, place.id()).await? {
+            Some(d) => format!("disqualifié définitivement. Motif : {}", d.reason),
+            None if place.qualification_status == "suspended" => {
+                "suspendu par l'opérateur du Pass numérique.".to_string()
+            }
+            None => match place.qualified_until.as_deref() {
+                Some(until) if place.qualification_status == "qualified" => format!(
+                    "sa qualification a pris fin le {} : demandez son renouvellement.",
+                    crate::fr::long_date_text(until)
+                ),
+                _ => "pas encore qualifié.".to_string(),
+            },
+        };
+        place_notices.push(format!(
+            "« {} » ne peut pas encaisser : {why}",
+            name_of(place)
+        ));
+    }
     Ok(RedeemChoices {
+        place_notices,
         places: if several {
             places
                 .iter()
@@ -306,7 +330,7 @@ async fn render(
 ) -> WebResult {
     let signed = SignedIn::require(visitor, OrgKind::Site)?;
     let mut conn = state.db.read.acquire().await?;
-    let form = choices(&mut conn, &signed.org.id, entered, state.clock.today()).await?;
+    let mut form = choices(&mut conn, &signed.org.id, entered, state.clock.today()).await?;
     let now = state.clock.now();
     let window = SignedDuration::from_hours(state.config.undo_window_hours);
     let list = redemption::list(&mut conn, &signed.org).await?;
@@ -322,6 +346,8 @@ async fn render(
                 .to_string(),
         ),
         Err(e) => {
+            // The whole site is refused: that says it all, place by place would repeat it.
+            form.place_notices.clear();
             let reason = crate::audit::latest(&mut conn, &org.id, crate::orgs::SUSPENSION_REASON)
                 .await?
                 .filter(|_| org.qualification_status == "suspended")
