@@ -181,6 +181,7 @@ pub async fn fill(state: &AppState) -> Result<String> {
         sites.push(site);
     }
     demo_places(&mut tx, &sites, now).await?;
+    demo_catalogue(&mut tx, &sites, now).await?;
     let unqualified = member(
         &mut tx,
         "site",
@@ -480,6 +481,61 @@ fn typo_of(code: &str) -> String {
 
 /// Addresses, coordinates, hours and services of the demo sites' places, as an import in the
 /// national standard would give them (same ids: the places the sites already have).
+/// What each demo site offers: a short individual help, help with a procedure, and a
+/// two-hour workshop worth two cheques.
+async fn demo_catalogue(
+    tx: &mut crate::db::Conn,
+    sites: &[Member],
+    now: jiff::Timestamp,
+) -> Result<()> {
+    let offers: [(&str, &str, &str, &[&str], i64, i64); 3] = [
+        (
+            "individual_help",
+            "Prendre en main son téléphone",
+            "Allumer, appeler, envoyer un message, installer une application, à votre rythme.",
+            &["device", "email"],
+            60,
+            1,
+        ),
+        (
+            "administrative_procedure",
+            "Faire une démarche en ligne avec vous",
+            "Déclaration, dossier CAF, rendez-vous : on le fait ensemble, vous gardez la main.",
+            &["admin_papers", "admin_social_health"],
+            60,
+            1,
+        ),
+        (
+            "workshop",
+            "Atelier : se protéger des arnaques en ligne",
+            "En petit groupe, reconnaître un faux message et protéger ses comptes.",
+            &["digital_security", "banking_shopping"],
+            120,
+            2,
+        ),
+    ];
+    for site in sites {
+        for (kind, title, description, themes, minutes, price) in offers {
+            crate::catalogue::create(
+                tx,
+                &site.org,
+                &site.org.id,
+                crate::catalogue::NewService {
+                    kind: kind.into(),
+                    title: title.into(),
+                    description: description.into(),
+                    themes: themes.iter().map(|t| t.to_string()).collect(),
+                    minutes,
+                    price_cheques: price,
+                },
+                now,
+            )
+            .await?;
+        }
+    }
+    Ok(())
+}
+
 async fn demo_places(
     tx: &mut crate::db::Conn,
     sites: &[Member],
