@@ -488,49 +488,47 @@ async fn demo_catalogue(
     sites: &[Member],
     now: jiff::Timestamp,
 ) -> Result<()> {
-    let offers: [(&str, &str, &str, &[&str], i64, i64); 3] = [
-        (
-            "individual_help",
-            "Prendre en main son téléphone",
-            "Allumer, appeler, envoyer un message, installer une application, à votre rythme.",
-            &["device", "email"],
-            60,
-            1,
-        ),
-        (
-            "administrative_procedure",
-            "Faire une démarche en ligne avec vous",
-            "Déclaration, dossier CAF, rendez-vous : on le fait ensemble, vous gardez la main.",
-            &["admin_papers", "admin_social_health"],
-            60,
-            1,
-        ),
-        (
-            "workshop",
-            "Atelier : se protéger des arnaques en ligne",
-            "En petit groupe, reconnaître un faux message et protéger ses comptes.",
-            &["digital_security", "banking_shopping"],
-            120,
-            2,
-        ),
-    ];
+    use crate::catalogue::NewService;
+    let offer =
+        |kind: &str, title: &str, description: &str, themes: &[&str], minutes, price| NewService {
+            kind: kind.into(),
+            title: title.into(),
+            description: description.into(),
+            themes: themes.iter().map(|t| t.to_string()).collect(),
+            minutes,
+            price_cheques: price,
+        };
+    let offers = || {
+        [
+            offer(
+                "individual_help",
+                "Prendre en main son téléphone",
+                "Allumer, appeler, envoyer un message, installer une application, à votre rythme.",
+                &["device", "email"],
+                60,
+                1,
+            ),
+            offer(
+                "administrative_procedure",
+                "Faire une démarche en ligne avec vous",
+                "Déclaration, dossier CAF, rendez-vous : on le fait ensemble, vous gardez la main.",
+                &["admin_papers", "admin_social_health"],
+                60,
+                1,
+            ),
+            offer(
+                "workshop",
+                "Atelier : se protéger des arnaques en ligne",
+                "En petit groupe, reconnaître un faux message et protéger ses comptes.",
+                &["digital_security", "banking_shopping"],
+                120,
+                2,
+            ),
+        ]
+    };
     for site in sites {
-        for (kind, title, description, themes, minutes, price) in offers {
-            crate::catalogue::create(
-                tx,
-                &site.org,
-                &site.org.id,
-                crate::catalogue::NewService {
-                    kind: kind.into(),
-                    title: title.into(),
-                    description: description.into(),
-                    themes: themes.iter().map(|t| t.to_string()).collect(),
-                    minutes,
-                    price_cheques: price,
-                },
-                now,
-            )
-            .await?;
+        for service in offers() {
+            crate::catalogue::create(tx, &site.org, &site.org.id, service, now).await?;
         }
     }
     Ok(())
