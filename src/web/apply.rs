@@ -3,7 +3,7 @@
 //! follow-up page where it reads where its application stands and corrects it when asked.
 
 use super::session::Form;
-use super::{page, Layout, Visitor, WebError, WebResult};
+use super::{page, with_status, Layout, Visitor, WebError, WebResult};
 use crate::applications::{self, Application, Draft, PlaceDraft, Question, Status, MAX_PLACES};
 use crate::error::Error;
 use crate::fr::long_date_text;
@@ -11,7 +11,6 @@ use crate::http::extract::ClientIp;
 use crate::http::AppState;
 use askama::Template;
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
 use axum::routing::get;
 use axum::Router;
 use serde::Deserialize;
@@ -171,13 +170,6 @@ async fn limit(state: &AppState, ip: std::net::IpAddr) -> Result<(), WebError> {
         Some(retry_after_secs) => Err(Error::RateLimited { retry_after_secs }.into()),
         None => Ok(()),
     }
-}
-
-fn with_status(status: StatusCode, page: WebResult) -> WebResult {
-    page.map(|mut response| {
-        *response.status_mut() = status;
-        response
-    })
 }
 
 async fn new_form(State(state): State<AppState>, visitor: Visitor) -> WebResult {

@@ -156,6 +156,14 @@ pub fn page(template: impl Template) -> WebResult {
     Ok(Html(template.render()?).into_response())
 }
 
+/// A page answered with the status of the refusal it shows (422, 409…).
+pub fn with_status(status: StatusCode, page: WebResult) -> WebResult {
+    page.map(|mut response| {
+        *response.status_mut() = status;
+        response
+    })
+}
+
 const STYLE: &str = include_str!("../../static/style.css");
 const SCAN_JS: &str = include_str!("../../static/scan.js");
 

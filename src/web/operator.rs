@@ -3,7 +3,7 @@
 
 use super::distributor::euros;
 use super::session::{Form, SignedIn};
-use super::{page, Layout, Visitor, WebError, WebResult};
+use super::{page, with_status, Layout, Visitor, WebError, WebResult};
 use crate::audit::Entry;
 use crate::clock::{format_ts, paris, parse_ts};
 use crate::db::{Conn, Tx};
@@ -16,7 +16,7 @@ use crate::settlement::{self, BatchRow, NewBatch, Rejection};
 use crate::users::{self, Role, Signed, User};
 use askama::Template;
 use axum::extract::{Path, Query, State};
-use axum::http::{header, StatusCode};
+use axum::http::header;
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use axum::Router;
@@ -99,24 +99,16 @@ async fn import_places(
     render_places(&state, &visitor, Some(report)).await
 }
 
-fn require_operator(visitor: &Visitor) -> Result<Arc<Signed>, WebError> {
+pub(super) fn require_operator(visitor: &Visitor) -> Result<Arc<Signed>, WebError> {
     SignedIn::require(visitor, OrgKind::Operator)
 }
 
 /// Refusals the person can act on: shown on the page with their form, not as an error page.
-fn shown(e: &Error) -> bool {
+pub(super) fn shown(e: &Error) -> bool {
     matches!(
         e,
         Error::Unprocessable { .. } | Error::Conflict { .. } | Error::Gone { .. }
     )
-}
-
-/// A page answered with the status of the refusal it shows (422, 409…).
-fn with_status(status: StatusCode, page: WebResult) -> WebResult {
-    page.map(|mut response| {
-        *response.status_mut() = status;
-        response
-    })
 }
 
 fn kind_label(kind: OrgKind) -> &'static str {

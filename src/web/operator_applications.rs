@@ -2,23 +2,21 @@
 //! the review, ask for changes, reject, qualify for a period), the eligibility questionnaire,
 //! and the final disqualification of a site or one of its places.
 
-use super::session::{Form, SignedIn};
-use super::{page, Layout, Visitor, WebError, WebResult};
+use super::operator::{require_operator, shown};
+use super::session::Form;
+use super::{page, with_status, Layout, Visitor, WebError, WebResult};
 use crate::applications::{self, Application, Question, Status};
 use crate::error::Error;
 use crate::fr::long_date_text;
 use crate::http::AppState;
 use crate::orgs::OrgKind;
-use crate::users::Signed;
 use askama::Template;
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::Router;
 use jiff::civil::Date;
 use jiff::ToSpan;
 use serde::Deserialize;
-use std::sync::Arc;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -40,25 +38,6 @@ pub fn router() -> Router<AppState> {
             "/operateur/organisations/{id}/disqualification",
             get(disqualify_form).post(disqualify),
         )
-}
-
-fn require_operator(visitor: &Visitor) -> Result<Arc<Signed>, WebError> {
-    SignedIn::require(visitor, OrgKind::Operator)
-}
-
-/// Refusals the operator can act on are shown on the page, with their status.
-fn shown(e: &Error) -> bool {
-    matches!(
-        e,
-        Error::Unprocessable { .. } | Error::Conflict { .. } | Error::Gone { .. }
-    )
-}
-
-fn with_status(status: StatusCode, page: WebResult) -> WebResult {
-    page.map(|mut response| {
-        *response.status_mut() = status;
-        response
-    })
 }
 
 // ---------------------------------------------------------------- list
