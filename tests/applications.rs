@@ -5,6 +5,8 @@
 
 mod common;
 
+use common::{cookie_client, csrf_of};
+
 use common::{Backend, TestApp, PASSWORD};
 use passnum::users::Role;
 use reqwest::StatusCode;
@@ -23,21 +25,6 @@ on_both_databases!(
 
 const OPERATOR_EMAIL: &str = "claire@operateur.example";
 const CONTACT: &str = "lea.dupont@clic.example";
-
-fn browser() -> reqwest::Client {
-    reqwest::Client::builder()
-        .cookie_store(true)
-        .redirect(reqwest::redirect::Policy::limited(5))
-        .build()
-        .expect("client")
-}
-
-fn csrf_of(html: &str) -> String {
-    const MARK: &str = "name=\"csrf\" value=\"";
-    let at = html.find(MARK).expect("a form with a CSRF token");
-    let rest = &html[at + MARK.len()..];
-    rest[..rest.find('"').expect("closing quote")].to_string()
-}
 
 struct Page {
     status: StatusCode,
@@ -169,7 +156,7 @@ async fn operator_client(app: &TestApp) -> reqwest::Client {
 }
 
 async fn log_in(app: &TestApp, email: &str) -> reqwest::Client {
-    let client = browser();
+    let client = cookie_client();
     let form = get(&client, &format!("{}/connexion", app.base)).await;
     let csrf = csrf_of(&form.html);
     let page = post(
@@ -184,7 +171,7 @@ async fn log_in(app: &TestApp, email: &str) -> reqwest::Client {
 
 /// Submits a valid application; returns the applicant's client and follow-up token.
 async fn apply(app: &TestApp, org_name: &str) -> (reqwest::Client, String) {
-    let client = browser();
+    let client = cookie_client();
     let form = get(&client, &format!("{}/candidature", app.base)).await;
     assert_eq!(form.status, StatusCode::OK);
     let before = outbox(app).await.len();
@@ -250,7 +237,7 @@ async fn bad_applications_are_refused_in_french_and_store_nothing(backend: Backe
     let Some(app) = TestApp::spawn(backend).await else {
         return;
     };
-    let client = browser();
+    let client = cookie_client();
     let url = format!("{}/candidature", app.base);
     let form = get(&client, &url).await;
     assert_eq!(form.status, StatusCode::OK);
@@ -364,7 +351,7 @@ async fn apply_follow_correct_and_qualify(backend: Backend) {
     assert!(!page.html.contains("Renvoyer ma candidature"));
     // Anyone else, or a mistyped link, finds nothing.
     let page = get(
-        &browser(),
+        &cookie_client(),
         &format!("{}/candidature/suivi/inconnu", app.base),
     )
     .await;
@@ -678,14 +665,14 @@ async fn questionnaire_is_edited_by_the_operator(backend: Backend) {
     assert_eq!(page.status, StatusCode::OK);
     assert!(page.html.contains("(désactivée)"));
 
-    let form = get(&browser(), &format!("{}/candidature", app.base)).await;
+    let form = get(&cookie_client(), &format!("{}/candidature", app.base)).await;
     assert!(form.html.contains(added));
     assert!(form
         .html
         .contains("Aidez-vous des personnes avec le numérique ?"));
     assert!(!form.html.contains("Ouvert à tous ?"));
     // The new question must be answered.
-    let client = browser();
+    let client = cookie_client();
     let form = get(&client, &format!("{}/candidature", app.base)).await;
     let data = valid_form(&csrf_of(&form.html), "Association Clic");
     let page = post(&client, &format!("{}/candidature", app.base), &data).await;
@@ -950,7 +937,7 @@ async fn the_form_cannot_flood_a_mailbox(backend: Backend) {
     let Some(app) = TestApp::spawn_with(backend, |c| c.public_lookup_limit = 3).await else {
         return;
     };
-    let client = browser();
+    let client = cookie_client();
     let url = format!("{}/candidature", app.base);
     let csrf = csrf_of(&get(&client, &url).await.html);
     for _ in 0..3 {

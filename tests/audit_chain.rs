@@ -5,6 +5,8 @@
 
 mod common;
 
+use common::{cookie_client, csrf_of};
+
 use common::smtp::SmtpSink;
 use common::{Backend, TestApp};
 use reqwest::StatusCode;
@@ -370,21 +372,6 @@ async fn concurrent_sealers_never_fork_the_chain(backend: Backend) {
     );
 }
 
-fn browser() -> reqwest::Client {
-    reqwest::Client::builder()
-        .cookie_store(true)
-        .build()
-        .unwrap()
-}
-
-fn csrf_of(html: &str) -> String {
-    let at = html
-        .find("name=\"csrf\" value=\"")
-        .expect("a form with a CSRF token");
-    let rest = &html[at + 19..];
-    rest[..rest.find('"').unwrap()].to_string()
-}
-
 async fn logins_are_journaled_and_lockout_is_mailed(backend: Backend) {
     let sink = SmtpSink::start();
     let Some(app) = TestApp::spawn(backend).await else {
@@ -392,7 +379,7 @@ async fn logins_are_journaled_and_lockout_is_mailed(backend: Backend) {
     };
     let w = app.world(0, 0).await;
     app.person(&w.site_id, "cible@lieu.example").await;
-    let client = browser();
+    let client = cookie_client();
     let url = format!("{}/connexion", app.base);
     let html = client.get(&url).send().await.unwrap().text().await.unwrap();
     let csrf = csrf_of(&html);
@@ -481,7 +468,7 @@ async fn forgotten_password_is_reset_by_a_one_time_link(backend: Backend) {
     };
     let w = app.world(0, 0).await;
     app.person(&w.site_id, "oubli@lieu.example").await;
-    let client = browser();
+    let client = cookie_client();
     let url = format!("{}/mot-de-passe-oublie", app.base);
     let html = client.get(&url).send().await.unwrap().text().await.unwrap();
     let csrf = csrf_of(&html);

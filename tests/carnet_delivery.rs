@@ -5,6 +5,8 @@
 
 mod common;
 
+use common::{cookie_client, csrf_of};
+
 use common::mime;
 use common::pdf::{pdf_qr_payloads, pdf_texts};
 use common::smtp::SmtpSink;
@@ -30,22 +32,6 @@ struct Expected<'a> {
     pass_code: &'a str,
     usable: &'a [Cheque],
     spent: &'a Cheque,
-}
-
-fn browser() -> reqwest::Client {
-    reqwest::Client::builder()
-        .cookie_store(true)
-        .redirect(reqwest::redirect::Policy::limited(5))
-        .build()
-        .expect("client")
-}
-
-/// The CSRF token of the first form on a page.
-fn csrf_of(html: &str) -> String {
-    const MARK: &str = "name=\"csrf\" value=\"";
-    let at = html.find(MARK).expect("a form with a CSRF token");
-    let rest = &html[at + MARK.len()..];
-    rest[..rest.find('"').expect("closing quote")].to_string()
 }
 
 async fn post_form(
@@ -75,7 +61,7 @@ async fn sign_in_distributor(app: &TestApp, distributor_id: &str) -> (reqwest::C
     .expect("user created");
     tx.commit().await.expect("commit");
 
-    let client = browser();
+    let client = cookie_client();
     let resp = client
         .get(format!("{}/connexion", app.base))
         .send()

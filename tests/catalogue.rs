@@ -5,6 +5,8 @@
 
 mod common;
 
+use common::{cookie_client, csrf_of};
+
 use common::{error_code, Backend, TestApp, World};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
@@ -469,20 +471,6 @@ async fn catalogue_is_managed_by_its_site_only_and_sets_the_price(backend: Backe
     assert_eq!(count_audit(&app, "service.withdrawn").await, 1);
 }
 
-fn browser() -> reqwest::Client {
-    reqwest::Client::builder()
-        .cookie_store(true)
-        .build()
-        .unwrap()
-}
-
-fn csrf_of(html: &str) -> String {
-    const MARK: &str = "name=\"csrf\" value=\"";
-    let at = html.find(MARK).expect("a form with a CSRF token");
-    let rest = &html[at + MARK.len()..];
-    rest[..rest.find('"').unwrap()].to_string()
-}
-
 async fn post_form(
     client: &reqwest::Client,
     url: &str,
@@ -496,7 +484,7 @@ async fn post_form(
 /// A site agent signed in: the client, the CSRF token and the home page.
 async fn site_agent(app: &TestApp, w: &World) -> (reqwest::Client, String, String) {
     app.person(&w.site_id, "accueil@mediatheque.example").await;
-    let client = browser();
+    let client = cookie_client();
     let login = client
         .get(format!("{}/connexion", app.base))
         .send()

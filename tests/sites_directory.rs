@@ -7,6 +7,8 @@
 
 mod common;
 
+use common::{cookie_client, csrf_of};
+
 use common::browser::Browser;
 use common::{Backend, TestApp};
 use passnum::places::standard::parse_csv;
@@ -21,20 +23,6 @@ on_both_databases!(
 
 const EXAMPLE: &str = include_str!("fixtures/lieux-mediation-numerique.exemple.csv");
 const PASSWORD: &str = "une phrase de passe assez longue";
-
-fn browser() -> reqwest::Client {
-    reqwest::Client::builder()
-        .cookie_store(true)
-        .build()
-        .expect("client")
-}
-
-fn csrf_of(html: &str) -> String {
-    const MARK: &str = "name=\"csrf\" value=\"";
-    let at = html.find(MARK).expect("a form with a CSRF token");
-    let rest = &html[at + MARK.len()..];
-    rest[..rest.find('"').expect("closing quote")].to_string()
-}
 
 fn readable(html: String) -> String {
     html.replace("&#39;", "'").replace("&#38;", "&")
@@ -59,7 +47,7 @@ async fn operator(app: &TestApp) -> (reqwest::Client, String) {
     .await
     .expect("user");
     tx.commit().await.expect("commit");
-    let client = browser();
+    let client = cookie_client();
     let login = client
         .get(format!("{}/connexion", app.base))
         .send()

@@ -3,6 +3,8 @@
 
 mod common;
 
+use common::{cookie_client, csrf_of};
+
 use common::{Backend, TestApp};
 use reqwest::StatusCode;
 
@@ -14,23 +16,6 @@ on_both_databases!(
     logins_are_throttled_and_accounts_locked,
     site_sees_its_payments_and_statements,
 );
-
-fn browser() -> reqwest::Client {
-    reqwest::Client::builder()
-        .cookie_store(true)
-        .redirect(reqwest::redirect::Policy::limited(5))
-        .build()
-        .unwrap()
-}
-
-/// The CSRF token of the first form on a page.
-fn csrf_of(html: &str) -> String {
-    let at = html
-        .find("name=\"csrf\" value=\"")
-        .expect("a form with a CSRF token");
-    let rest = &html[at + 19..];
-    rest[..rest.find('"').unwrap()].to_string()
-}
 
 async fn get(client: &reqwest::Client, url: &str) -> (StatusCode, String) {
     let resp = client.get(url).send().await.unwrap();
@@ -57,7 +42,7 @@ pub async fn log_in(app: &TestApp, org_id: &str, email: &str) -> (reqwest::Clien
     .await
     .unwrap();
     tx.commit().await.unwrap();
-    let client = browser();
+    let client = cookie_client();
     let (_, html) = get(&client, &format!("{}/connexion", app.base)).await;
     let csrf = csrf_of(&html);
     let (status, html) = post(
@@ -84,7 +69,7 @@ async fn beneficiary_checks_balance_finds_a_site_and_gives_feedback(backend: Bac
     let code = pass["pass_code"].as_str().unwrap();
     app.redeem(&w.site, pass["vouchers"][0]["code"].as_str().unwrap())
         .await;
-    let client = browser();
+    let client = cookie_client();
     let (status, home) = get(&client, &app.base).await;
     assert_eq!(status, StatusCode::OK);
     assert!(home.contains("01 00 00 00 00"), "helpline on every page");
@@ -303,7 +288,7 @@ async fn logins_are_throttled_and_accounts_locked(backend: Backend) {
     .await
     .unwrap();
     tx.commit().await.unwrap();
-    let client = browser();
+    let client = cookie_client();
     let (_, html) = get(&client, &format!("{}/connexion", app.base)).await;
     let csrf = csrf_of(&html);
     let mut statuses = Vec::new();

@@ -5,27 +5,12 @@
 
 mod common;
 
+use common::{cookie_client, csrf_of};
+
 use common::{Backend, TestApp, World};
 use reqwest::StatusCode;
 
 on_both_databases!(funder_runs_a_programme_from_creation_to_credit_note);
-
-fn browser() -> reqwest::Client {
-    reqwest::Client::builder()
-        .cookie_store(true)
-        .redirect(reqwest::redirect::Policy::limited(5))
-        .build()
-        .unwrap()
-}
-
-/// The CSRF token of the first form on a page.
-fn csrf_of(html: &str) -> String {
-    let at = html
-        .find("name=\"csrf\" value=\"")
-        .expect("a form with a CSRF token");
-    let rest = &html[at + 19..];
-    rest[..rest.find('"').unwrap()].to_string()
-}
 
 /// Status, final URL (after redirects), content type and body.
 struct Answer {
@@ -77,7 +62,7 @@ async fn log_in(app: &TestApp, org_id: &str, email: &str) -> (reqwest::Client, S
 
 /// Logs an existing person in; returns the client and its CSRF token.
 async fn sign_in(app: &TestApp, email: &str) -> (reqwest::Client, String) {
-    let client = browser();
+    let client = cookie_client();
     let login = get(&client, &format!("{}/connexion", app.base)).await;
     let a = post(
         &client,
@@ -370,7 +355,7 @@ async fn funder_runs_a_programme_from_creation_to_credit_note(backend: Backend) 
         get(&agent, &program_url).await.status,
         StatusCode::FORBIDDEN
     );
-    let a = get(&browser(), &home_url).await;
+    let a = get(&cookie_client(), &home_url).await;
     assert!(a.url.ends_with("/connexion"), "{}", a.url);
 
     // The credit note exists only once closed; closing needs the box ticked.

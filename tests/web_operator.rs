@@ -5,6 +5,8 @@
 
 mod common;
 
+use common::{cookie_client, csrf_of};
+
 use common::mime;
 use common::smtp::SmtpSink;
 use common::{Backend, TestApp};
@@ -20,22 +22,6 @@ on_both_databases!(
     operator_runs_organisations_people_sites_and_settlements,
     journal_pages_by_fifty_and_filters,
 );
-
-fn browser() -> reqwest::Client {
-    reqwest::Client::builder()
-        .cookie_store(true)
-        .redirect(reqwest::redirect::Policy::limited(5))
-        .build()
-        .expect("client")
-}
-
-/// The CSRF token of the first form on a page.
-fn csrf_of(html: &str) -> String {
-    const MARK: &str = "name=\"csrf\" value=\"";
-    let at = html.find(MARK).expect("a form with a CSRF token");
-    let rest = &html[at + MARK.len()..];
-    rest[..rest.find('"').expect("closing quote")].to_string()
-}
 
 /// A page: status, final URL (after redirects), body.
 struct Page {
@@ -107,7 +93,7 @@ async fn operator_client(app: &TestApp) -> (reqwest::Client, String) {
 
 /// A new session for the operator's administrator.
 async fn sign_in_operator(app: &TestApp) -> (reqwest::Client, String) {
-    let client = browser();
+    let client = cookie_client();
     let (page, csrf) = log_in(app, &client, OPERATOR_EMAIL).await;
     assert!(page.url.ends_with("/operateur"), "{}", page.url);
     (client, csrf)
@@ -153,7 +139,7 @@ async fn operator_runs_organisations_people_sites_and_settlements(backend: Backe
     let base = app.base.clone();
 
     // Nobody signed in is sent to log in.
-    let anonymous = get(&browser(), &format!("{base}/operateur")).await;
+    let anonymous = get(&cookie_client(), &format!("{base}/operateur")).await;
     assert!(anonymous.url.ends_with("/connexion"), "{}", anonymous.url);
 
     // 1. The organisations, by kind, sites with their qualification.
@@ -309,7 +295,7 @@ async fn operator_runs_organisations_people_sites_and_settlements(backend: Backe
     assert!(token.len() >= 40, "{token}");
 
     // The invited person follows the link, chooses a password and logs in.
-    let lou = browser();
+    let lou = cookie_client();
     let form = get(&lou, &format!("{base}/invitation/{token}")).await;
     assert_eq!(form.status, StatusCode::OK);
     let lou_csrf = csrf_of(&form.html);

@@ -413,3 +413,20 @@ impl TestApp {
         tx.commit().await.expect("commit");
     }
 }
+
+/// A client that keeps cookies, as a person's browser does for the web pages.
+pub fn cookie_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::limited(5))
+        .build()
+        .expect("client")
+}
+
+/// The CSRF token of the first form in a page.
+pub fn csrf_of(html: &str) -> String {
+    const MARK: &str = "name=\"csrf\" value=\"";
+    let at = html.find(MARK).expect("a form with a CSRF token");
+    let rest = &html[at + MARK.len()..];
+    rest[..rest.find('"').expect("closing quote")].to_string()
+}
