@@ -19,7 +19,7 @@
 use anyhow::Context;
 use passnum::clock::SystemClock;
 use passnum::config::Config;
-use passnum::db::Backend;
+use passnum::db::{Backend, Batch, Param};
 use passnum::http::AppState;
 use passnum::ledger::{Account, Kind, Transfer};
 use passnum::orgs::{self, NewOrganization, Organization, QualificationChange};
@@ -415,41 +415,38 @@ async fn floor_insert(state: &AppState, rows: usize) -> anyhow::Result<Duration>
         .await?;
     tx.commit().await?;
     let started = Instant::now();
-    // The same statement sizes as the application's (small on SQLite, large on PostgreSQL).
-    let chunk = {
-        let conn = state.db.read.acquire().await?;
-        passnum::db::rows_per_insert(&conn, 11)
-    };
-    let sql = format!(
-        "INSERT INTO bench_vouchers (id, pass_id, program_id, distributor_id, position, code, \
-         key_id, value_cents, expires_on, redeemable_until, status) VALUES {}",
-        passnum::db::placeholders(chunk, 11)
-    );
+    // The same statements as the application's (`db::Batch`), 10,000 rows a transaction.
     let mut done = 0;
     while done < rows {
         let mut tx = state.db.begin().await?;
-        let mut in_tx = 0;
-        while in_tx < 10_000 && done < rows {
-            let mut q = sqlx::query(&sql);
-            for i in 0..chunk {
-                q = q
-                    .bind(uuid::Uuid::new_v4().to_string())
-                    .bind(uuid::Uuid::new_v4().to_string())
-                    .bind("program")
-                    .bind("distributor")
-                    .bind((i % 10 + 1) as i64)
-                    .bind(passnum::vouchers::codes::generate_code())
-                    .bind("K1")
-                    .bind(1000_i64)
-                    .bind("2027-11-23")
-                    .bind("2027-11-23")
-                    .bind("valid");
-            }
-            q.execute(&mut *tx).await?;
-            done += chunk;
-            in_tx += chunk;
-        }
+        let n = (rows - done).min(10_000);
+        let values: Vec<Vec<Param>> = (0..n)
+            .map(|i| {
+                vec![
+                    Param::from(passnum::db::new_id()),
+                    passnum::db::new_id().into(),
+                    "program".into(),
+                    "distributor".into(),
+                    ((i % 10 + 1) as i64).into(),
+                    passnum::vouchers::codes::generate_code().into(),
+                    "K1".into(),
+                    1000_i64.into(),
+                    "2027-11-23".into(),
+                    "2027-11-23".into(),
+                    "valid".into(),
+                ]
+            })
+            .collect();
+        let mut batch = Batch::new(&tx);
+        batch.insert_rows(
+            "INSERT INTO bench_vouchers (id, pass_id, program_id, distributor_id, position, \
+             code, key_id, value_cents, expires_on, redeemable_until, status)",
+            "",
+            values,
+        );
+        batch.execute(&mut tx).await?;
         tx.commit().await?;
+        done += n;
     }
     Ok(started.elapsed())
 }

@@ -1000,22 +1000,28 @@ fn domain_job(state: &AppState, world: &Arc<World>) -> Job {
                 request_hash: format!("bench-{i}"),
             };
             let (now, today) = (state.clock.now(), state.clock.today());
-            let keyring = state.keyring.clone();
             let org_id = site.id.clone();
+            let new = passnum::redemption::NewRedemption {
+                code: Some(code),
+                service: Some("individual_help".into()),
+                minutes: Some(60),
+                ..Default::default()
+            };
+            // As the handler does: checks and reads on the read pool, then the write.
+            let session = {
+                let mut conn = state.db.read.acquire().await.map_err(|e| e.to_string())?;
+                passnum::redemption::check(&mut conn, &state.keyring, &site, new, today)
+                    .await
+                    .map_err(|e| e.to_string())?
+            };
             let response = passnum::http::run_write(
                 &state,
                 &org_id,
                 &replay,
                 axum::http::StatusCode::CREATED,
-                |conn| {
+                move |conn| {
                     Box::pin(async move {
-                        let new = passnum::redemption::NewRedemption {
-                            code: Some(code),
-                            service: Some("individual_help".into()),
-                            minutes: Some(60),
-                            ..Default::default()
-                        };
-                        passnum::redemption::redeem(conn, &keyring, &site, new, now, today).await
+                        passnum::redemption::record(conn, &site, session, now, today).await
                     })
                 },
             )

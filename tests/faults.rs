@@ -406,7 +406,7 @@ async fn crash_under_load(backend: Backend) {
     };
     let mut server = Server::start(&database_url, &[]).await;
     let mut app = TestApp::remote(&database_url, &server.base).await;
-    let w = app.world(1_000_000, 1_000).await;
+    let w = app.world(10_000_000, 10_000).await;
     let mut sites = vec![w.site.clone()];
     for i in 1..3 {
         sites.push(app.qualified_site(&format!("Tiers-lieu {i}")).await.1);

@@ -11,7 +11,7 @@ pub mod origin;
 
 pub use chain::{check_anchors, seal, spawn_sealer, verify, Anchor, VerifyReport};
 
-use crate::db::Conn;
+use crate::db::{Batch, Conn, Param};
 use crate::error::Result;
 use serde::Serialize;
 
@@ -63,32 +63,40 @@ pub async fn record(
 /// Appends several entries of one request with multi-row INSERTs (a batch of a thousand
 /// carnets writes its thousand entries in a few statements).
 pub async fn record_many(conn: &mut Conn, entries: &[NewEntry<'_>]) -> Result<()> {
-    const PARAMS: usize = 8;
+    let mut batch = Batch::new(conn);
+    defer(&mut batch, entries);
+    batch.execute(conn).await
+}
+
+/// Adds entries to a batch of writes sent together (see [`Batch`]); wakes the sealer, which
+/// waits for the writer anyway.
+pub fn defer(batch: &mut Batch, entries: &[NewEntry<'_>]) {
+    if entries.is_empty() {
+        return;
+    }
     let origin = origin::current();
-    for chunk in entries.chunks(crate::db::rows_per_insert(conn, PARAMS)) {
-        let sql = format!(
-            "INSERT INTO audit_log (id, at, actor_org_id, action, subject_id, detail, \
-             actor_user_id, client_addr) VALUES {}",
-            crate::db::placeholders(chunk.len(), PARAMS)
-        );
-        let mut query = sqlx::query(&sql);
-        for e in chunk {
-            query = query
-                .bind(crate::db::new_id())
-                .bind(e.at)
-                .bind(e.actor_org_id)
-                .bind(e.action)
-                .bind(e.subject_id)
-                .bind(&e.detail)
-                .bind(origin.user_id.as_deref())
-                .bind(origin.client_addr.as_deref());
-        }
-        query.execute(&mut *conn).await?;
-    }
-    if !entries.is_empty() {
-        chain::wake();
-    }
-    Ok(())
+    let rows = entries
+        .iter()
+        .map(|e| {
+            vec![
+                Param::from(crate::db::new_id()),
+                e.at.into(),
+                e.actor_org_id.into(),
+                e.action.into(),
+                e.subject_id.into(),
+                (&e.detail).into(),
+                origin.user_id.as_deref().into(),
+                origin.client_addr.as_deref().into(),
+            ]
+        })
+        .collect();
+    batch.insert_rows(
+        "INSERT INTO audit_log (id, at, actor_org_id, action, subject_id, detail, \
+         actor_user_id, client_addr)",
+        "",
+        rows,
+    );
+    chain::wake();
 }
 
 /// `passnum keys rotate` / `retire`: notes the key id in the audit log (never the key itself).

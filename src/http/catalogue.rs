@@ -56,7 +56,7 @@ pub(super) async fn create(
 ) -> Result<Response> {
     let now = state.clock.now();
     let org_id = org.id.clone();
-    run_write(&state, &org_id, &replay, StatusCode::CREATED, |conn| {
+    run_write(&state, &org_id, &replay, StatusCode::CREATED, move |conn| {
         Box::pin(async move { catalogue::create(conn, &org, &id, body, now).await })
     })
     .await
@@ -80,7 +80,7 @@ pub(super) async fn update(
 ) -> Result<Response> {
     let now = state.clock.now();
     let org_id = org.id.clone();
-    run_write(&state, &org_id, &replay, StatusCode::OK, |conn| {
+    run_write(&state, &org_id, &replay, StatusCode::OK, move |conn| {
         Box::pin(async move { catalogue::update(conn, &org, &id, &service_id, body, now).await })
     })
     .await
@@ -103,7 +103,7 @@ pub(super) async fn withdraw(
 ) -> Result<Response> {
     let now = state.clock.now();
     let org_id = org.id.clone();
-    run_write(&state, &org_id, &replay, StatusCode::OK, |conn| {
+    run_write(&state, &org_id, &replay, StatusCode::OK, move |conn| {
         Box::pin(async move { catalogue::withdraw(conn, &org, &id, &service_id, now).await })
     })
     .await

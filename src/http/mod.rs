@@ -27,8 +27,6 @@ use axum::response::{IntoResponse, Response};
 use axum::Router;
 use extract::Replay;
 use serde::Serialize;
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
 
 #[derive(Clone)]
@@ -104,10 +102,11 @@ pub fn router(state: AppState) -> Router {
     hardening::apply(router, &state)
 }
 
-pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+pub use crate::db::BoxFuture;
 
-/// Runs a write in one database transaction. With an `Idempotency-Key`, the key is claimed and
-/// the answer saved in that same transaction, and a retry gets the saved answer back.
+/// Runs a write in one database transaction ([`crate::db::Db::transact`]). With an
+/// `Idempotency-Key`, the answer is saved in that same transaction, and a retry gets it back
+/// (see [`crate::idempotency`]): a write that fails looks for an answer saved under its key.
 pub async fn run_write<T, F>(
     state: &AppState,
     org_id: &str,
@@ -116,27 +115,46 @@ pub async fn run_write<T, F>(
     work: F,
 ) -> Result<Response>
 where
-    T: Serialize,
-    F: for<'c> FnOnce(&'c mut Conn) -> BoxFuture<'c, Result<T>>,
+    T: Serialize + Send + 'static,
+    F: for<'c> FnOnce(&'c mut Conn) -> BoxFuture<'c, Result<T>> + Send + 'static,
 {
-    let mut tx = state.db.begin().await?;
-    if let Some(key) = &request.idempotency_key {
-        let now = format_ts(state.clock.now());
-        if let Some(saved) =
-            crate::idempotency::claim(&mut tx, org_id, key, &request.request_hash, &now).await?
-        {
-            tx.rollback().await?;
-            let status = StatusCode::from_u16(saved.status).unwrap_or(StatusCode::OK);
-            return Ok(json_response(status, saved.body));
+    let key = request.idempotency_key.clone();
+    let saved_under = key.clone().map(|key| {
+        (
+            org_id.to_string(),
+            key,
+            request.request_hash.clone(),
+            format_ts(state.clock.now()),
+        )
+    });
+    let written = state
+        .db
+        .transact(move |conn| {
+            Box::pin(async move {
+                let value = work(conn).await?;
+                let body = serde_json::to_string(&value).map_err(anyhow::Error::from)?;
+                if let Some((org_id, key, hash, now)) = &saved_under {
+                    crate::idempotency::save(conn, org_id, key, hash, status.as_u16(), &body, now)
+                        .await?;
+                }
+                Ok(body)
+            })
+        })
+        .await;
+    match (written, key) {
+        (Ok(body), _) => Ok(json_response(status, body)),
+        (Err(refusal), Some(key)) => {
+            let mut conn = state.db.read.acquire().await?;
+            match crate::idempotency::find(&mut conn, org_id, &key, &request.request_hash).await? {
+                Some(saved) => {
+                    let status = StatusCode::from_u16(saved.status).unwrap_or(StatusCode::OK);
+                    Ok(json_response(status, saved.body))
+                }
+                None => Err(refusal),
+            }
         }
+        (Err(refusal), None) => Err(refusal),
     }
-    let value = work(&mut tx).await?;
-    let body = serde_json::to_string(&value).map_err(anyhow::Error::from)?;
-    if let Some(key) = &request.idempotency_key {
-        crate::idempotency::save(&mut tx, org_id, key, status.as_u16(), &body).await?;
-    }
-    tx.commit().await?;
-    Ok(json_response(status, body))
 }
 
 fn json_response(status: StatusCode, body: String) -> Response {

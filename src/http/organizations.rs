@@ -61,7 +61,7 @@ pub(super) async fn create(
 ) -> Result<Response> {
     org.require(OrgKind::Operator)?;
     let now = state.clock.now();
-    run_write(&state, &org.id, &replay, StatusCode::CREATED, |conn| {
+    run_write(&state, &org.id, &replay, StatusCode::CREATED, move |conn| {
         Box::pin(async move {
             let id = orgs::create(conn, body, now).await?;
             Ok(CreatedId { id })
@@ -87,7 +87,7 @@ pub(super) async fn create_token(
 ) -> Result<Response> {
     org.require(OrgKind::Operator)?;
     let now = state.clock.now();
-    run_write(&state, &org.id, &replay, StatusCode::CREATED, |conn| {
+    run_write(&state, &org.id, &replay, StatusCode::CREATED, move |conn| {
         Box::pin(async move {
             let target = orgs::find(conn, &id)
                 .await?
@@ -121,7 +121,7 @@ pub(super) async fn qualify(
     org.require(OrgKind::Operator)?;
     let now = state.clock.now();
     let org_id = org.id.clone();
-    run_write(&state, &org.id, &replay, StatusCode::OK, |conn| {
+    run_write(&state, &org.id, &replay, StatusCode::OK, move |conn| {
         Box::pin(async move { orgs::set_qualification(conn, &org_id, &id, body, now).await })
     })
     .await
@@ -146,7 +146,7 @@ pub(super) async fn set_bank(
 ) -> Result<Response> {
     let now = state.clock.now();
     let org_id = org.id.clone();
-    run_write(&state, &org_id, &replay, StatusCode::OK, |conn| {
+    run_write(&state, &org_id, &replay, StatusCode::OK, move |conn| {
         Box::pin(async move {
             let account = sites::set_bank_account(conn, &org, &id, body, now).await?;
             Ok(BankDetails {

@@ -37,7 +37,7 @@ pub(super) async fn issue(
     let (now, today) = (state.clock.now(), state.clock.today());
     let keyring = state.keyring.clone();
     let org_id = org.id.clone();
-    run_write(&state, &org_id, &replay, StatusCode::CREATED, |conn| {
+    run_write(&state, &org_id, &replay, StatusCode::CREATED, move |conn| {
         Box::pin(async move { vouchers::issue(conn, &keyring, &org, body, now, today).await })
     })
     .await
@@ -62,7 +62,7 @@ pub(super) async fn issue_batch(
     let (now, today) = (state.clock.now(), state.clock.today());
     let keyring = state.keyring.clone();
     let org_id = org.id.clone();
-    run_write(&state, &org_id, &replay, StatusCode::CREATED, |conn| {
+    run_write(&state, &org_id, &replay, StatusCode::CREATED, move |conn| {
         Box::pin(async move { vouchers::issue_batch(conn, &keyring, &org, body, now, today).await })
     })
     .await
@@ -127,7 +127,7 @@ pub(super) async fn activate(
     let (now, today) = (state.clock.now(), state.clock.today());
     let keyring = state.keyring.clone();
     let org_id = org.id.clone();
-    run_write(&state, &org_id, &replay, StatusCode::OK, |conn| {
+    run_write(&state, &org_id, &replay, StatusCode::OK, move |conn| {
         Box::pin(
             async move { vouchers::activate(conn, &keyring, &org, &id, body, now, today).await },
         )
@@ -153,7 +153,7 @@ pub(super) async fn cancel(
     let (now, today) = (state.clock.now(), state.clock.today());
     let keyring = state.keyring.clone();
     let org_id = org.id.clone();
-    run_write(&state, &org_id, &replay, StatusCode::OK, |conn| {
+    run_write(&state, &org_id, &replay, StatusCode::OK, move |conn| {
         Box::pin(async move { vouchers::cancel(conn, &keyring, &org, &id, now, today).await })
     })
     .await

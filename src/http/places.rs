@@ -164,7 +164,7 @@ pub(super) async fn qualify(
     org.require(OrgKind::Operator)?;
     let now = state.clock.now();
     let org_id = org.id.clone();
-    run_write(&state, &org.id, &replay, StatusCode::OK, |conn| {
+    run_write(&state, &org.id, &replay, StatusCode::OK, move |conn| {
         Box::pin(async move {
             let place = places::set_qualification(conn, &org_id, &id, body, now).await?;
             Ok(json!({

@@ -41,7 +41,7 @@ pub(super) async fn create(
 ) -> Result<Response> {
     let now = state.clock.now();
     let org_id = org.id.clone();
-    run_write(&state, &org_id, &replay, StatusCode::CREATED, |conn| {
+    run_write(&state, &org_id, &replay, StatusCode::CREATED, move |conn| {
         Box::pin(async move { programs::create(conn, &org, body, now).await })
     })
     .await
@@ -83,7 +83,7 @@ pub(super) async fn fund(
 ) -> Result<Response> {
     let now = state.clock.now();
     let org_id = org.id.clone();
-    run_write(&state, &org_id, &replay, StatusCode::CREATED, |conn| {
+    run_write(&state, &org_id, &replay, StatusCode::CREATED, move |conn| {
         Box::pin(async move { programs::record_funding(conn, &org, &id, body, now).await })
     })
     .await
@@ -107,7 +107,7 @@ pub(super) async fn allocate(
 ) -> Result<Response> {
     let now = state.clock.now();
     let org_id = org.id.clone();
-    run_write(&state, &org_id, &replay, StatusCode::CREATED, |conn| {
+    run_write(&state, &org_id, &replay, StatusCode::CREATED, move |conn| {
         Box::pin(async move { programs::allocate(conn, &org, &id, body, now).await })
     })
     .await
@@ -174,7 +174,7 @@ pub(super) async fn close(
 ) -> Result<Response> {
     let (now, today) = (state.clock.now(), state.clock.today());
     let org_id = org.id.clone();
-    run_write(&state, &org_id, &replay, StatusCode::OK, |conn| {
+    run_write(&state, &org_id, &replay, StatusCode::OK, move |conn| {
         Box::pin(async move { crate::expiry::close_program(conn, &org, &id, now, today).await })
     })
     .await

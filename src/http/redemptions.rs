@@ -39,12 +39,20 @@ pub(super) async fn redeem(
     if let Some(retry_after_secs) = state.invalid_codes.blocked(&limit_keys, now).await? {
         return Err(Error::RateLimited { retry_after_secs });
     }
-    let keyring = state.keyring.clone();
-    let org_id = org.id.clone();
-    let result = run_write(&state, &org_id, &replay, StatusCode::CREATED, |conn| {
-        Box::pin(async move { redemption::redeem(conn, &keyring, &org, body, now, today).await })
-    })
-    .await;
+    let checked = {
+        let mut conn = state.db.read.acquire().await?;
+        redemption::check(&mut conn, &state.keyring, &org, body, today).await
+    };
+    let result = match checked {
+        Ok(session) => {
+            let org_id = org.id.clone();
+            run_write(&state, &org_id, &replay, StatusCode::CREATED, move |conn| {
+                Box::pin(async move { redemption::record(conn, &org, session, now, today).await })
+            })
+            .await
+        }
+        Err(refusal) => Err(refusal),
+    };
     if matches!(&result, Err(e) if e.code() == "invalid_code") {
         state.invalid_codes.record(&limit_keys, now).await?;
     }
@@ -74,7 +82,7 @@ pub(super) async fn undo(
     let now = state.clock.now();
     let window = SignedDuration::from_hours(state.config.undo_window_hours);
     let org_id = org.id.clone();
-    run_write(&state, &org_id, &replay, StatusCode::OK, |conn| {
+    run_write(&state, &org_id, &replay, StatusCode::OK, move |conn| {
         Box::pin(async move { redemption::undo(conn, &org, &id, now, window).await })
     })
     .await

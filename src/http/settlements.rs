@@ -44,7 +44,7 @@ pub(super) async fn create(
     let now = state.clock.now();
     let window = SignedDuration::from_hours(state.config.undo_window_hours);
     let org_id = org.id.clone();
-    run_write(&state, &org_id, &replay, StatusCode::CREATED, |conn| {
+    run_write(&state, &org_id, &replay, StatusCode::CREATED, move |conn| {
         Box::pin(async move { settlement::create(conn, &org, body, now, window).await })
     })
     .await
@@ -85,7 +85,7 @@ pub(super) async fn approve(
 ) -> Result<Response> {
     let now = state.clock.now();
     let org_id = org.id.clone();
-    run_write(&state, &org_id, &replay, StatusCode::OK, |conn| {
+    run_write(&state, &org_id, &replay, StatusCode::OK, move |conn| {
         Box::pin(async move { settlement::approve(conn, &org, &id, now).await })
     })
     .await
@@ -108,7 +108,7 @@ pub(super) async fn paid(
 ) -> Result<Response> {
     let now = state.clock.now();
     let org_id = org.id.clone();
-    run_write(&state, &org_id, &replay, StatusCode::OK, |conn| {
+    run_write(&state, &org_id, &replay, StatusCode::OK, move |conn| {
         Box::pin(async move { settlement::mark_paid(conn, &org, &id, now).await })
     })
     .await
@@ -132,7 +132,7 @@ pub(super) async fn reject(
 ) -> Result<Response> {
     let now = state.clock.now();
     let org_id = org.id.clone();
-    run_write(&state, &org_id, &replay, StatusCode::OK, |conn| {
+    run_write(&state, &org_id, &replay, StatusCode::OK, move |conn| {
         Box::pin(async move { settlement::reject_line(conn, &org, &id, &line_id, body, now).await })
     })
     .await

@@ -1,6 +1,12 @@
 //! Retries of a POST or DELETE carrying the same `Idempotency-Key` get the first answer. The
-//! key is claimed and the answer saved inside the transaction of the work itself, so a crash
-//! leaves either both or neither.
+//! answer is saved by the transaction of the work itself, so a crash leaves both or neither.
+//!
+//! The key is written once, with its answer, as the transaction's last statement; nothing is
+//! read first. A retry (or a concurrent duplicate) then fails in one of two ways, and both end
+//! in a look-up of the saved answer once the first transaction is committed: its work is
+//! refused (the cheque is already redeemed, by the first request), or the key's row already
+//! exists (on PostgreSQL the second INSERT waits for the first transaction, then conflicts).
+//! Either way the retry's transaction is rolled back, so nothing is done twice.
 
 use crate::db::Conn;
 use crate::error::{Error, Result};
@@ -12,37 +18,51 @@ pub struct Saved {
     pub body: String,
 }
 
-/// Claims the key for this request, or returns the answer already given to it. On PostgreSQL a
-/// concurrent request with the same key waits here until the first one commits or rolls back.
-pub async fn claim(
+/// Saves the answer to this request under its key, inside the work's transaction. Fails with a
+/// unique violation if the key was already used.
+pub async fn save(
     conn: &mut Conn,
     org_id: &str,
     key: &str,
     request_hash: &str,
+    status: u16,
+    body: &str,
     now: &str,
-) -> Result<Option<Saved>> {
-    let inserted = sqlx::query(
+) -> Result<()> {
+    sqlx::query(
         "INSERT INTO idempotency_keys (org_id, idempotency_key, request_hash, status_code, \
-         response_body, created_at) VALUES ($1, $2, $3, 0, '', $4) \
-         ON CONFLICT (org_id, idempotency_key) DO NOTHING",
+         response_body, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
     )
     .bind(org_id)
     .bind(key)
     .bind(request_hash)
+    .bind(i64::from(status))
+    .bind(body)
     .bind(now)
     .execute(&mut *conn)
     .await?;
-    if inserted.rows_affected() == 1 {
-        return Ok(None);
-    }
-    let row = sqlx::query(
+    Ok(())
+}
+
+/// The answer saved under this key, if the same request was answered already; a refusal if the
+/// key served another request.
+pub async fn find(
+    conn: &mut Conn,
+    org_id: &str,
+    key: &str,
+    request_hash: &str,
+) -> Result<Option<Saved>> {
+    let Some(row) = sqlx::query(
         "SELECT request_hash, status_code, response_body FROM idempotency_keys \
          WHERE org_id = $1 AND idempotency_key = $2",
     )
     .bind(org_id)
     .bind(key)
-    .fetch_one(&mut *conn)
-    .await?;
+    .fetch_optional(&mut *conn)
+    .await?
+    else {
+        return Ok(None);
+    };
     let saved_hash: String = row.try_get("request_hash")?;
     if saved_hash != request_hash {
         return Err(Error::invalid(
@@ -52,21 +72,7 @@ pub async fn claim(
     }
     let status: i64 = row.try_get("status_code")?;
     Ok(Some(Saved {
-        status: status as u16,
+        status: u16::try_from(status).unwrap_or(200),
         body: row.try_get("response_body")?,
     }))
-}
-
-pub async fn save(conn: &mut Conn, org_id: &str, key: &str, status: u16, body: &str) -> Result<()> {
-    sqlx::query(
-        "UPDATE idempotency_keys SET status_code = $1, response_body = $2 \
-         WHERE org_id = $3 AND idempotency_key = $4",
-    )
-    .bind(status as i64)
-    .bind(body)
-    .bind(org_id)
-    .bind(key)
-    .execute(&mut *conn)
-    .await?;
-    Ok(())
 }

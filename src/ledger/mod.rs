@@ -36,7 +36,7 @@ pub use reconciliation::{
 };
 pub use verify::{verify, VerifyReport};
 
-use crate::db::Conn;
+use crate::db::{Batch, Conn};
 use crate::error::{Error, Result};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -90,17 +90,9 @@ impl Account<'_> {
         matches!(self, Account::Outstanding(_))
     }
 
-    /// Accounts that many concurrent transactions touch: a programme's or a distributor's, as
-    /// opposed to one site's.
-    fn is_shared(&self) -> bool {
-        !matches!(
-            self,
-            Account::Redeemed(_) | Account::Payable(_) | Account::Paid(_)
-        )
-    }
-
-    fn may_go_negative(&self) -> bool {
-        matches!(self, Account::Funder)
+    /// Whether a debit of this account must first prove the value is there.
+    fn debit_needs_guard(&self) -> bool {
+        !self.balance_is_flows() && !matches!(self, Account::Funder)
     }
 
     /// What running short on this account means to the person asking.
@@ -171,8 +163,18 @@ pub struct Transfer<'a> {
     pub amount_cents: i64,
 }
 
+/// One balanced transaction to record: value moving for a reason (`kind`, `reference`).
+#[derive(Clone, Copy, Debug)]
+pub struct Posting<'a> {
+    pub kind: Kind,
+    pub reference: &'a str,
+    pub transfer: Transfer<'a>,
+}
+
 /// Records one balanced transaction and updates the maintained balances and totals, inside the
-/// caller's database transaction.
+/// caller's database transaction. A debit that must not overdraw its account (a quota, the
+/// funded budget) is guarded first, in one conditional statement; the rest follows in one
+/// round trip.
 pub async fn post(
     conn: &mut Conn,
     program_id: &str,
@@ -181,68 +183,121 @@ pub async fn post(
     transfer: Transfer<'_>,
     now: &str,
 ) -> Result<()> {
-    let amount = transfer.amount_cents;
+    check_amount(transfer.amount_cents)?;
+    let guarded = transfer.from.debit_needs_guard().then_some(transfer.from);
+    if let Some(account) = guarded {
+        if !repo::debit_guarded(conn, &account.id(program_id), transfer.amount_cents).await? {
+            return Err(account.shortfall());
+        }
+    }
+    let posting = Posting {
+        kind,
+        reference,
+        transfer,
+    };
+    let mut batch = Batch::new(conn);
+    write(&mut batch, program_id, &[posting], guarded, now);
+    batch.execute(conn).await
+}
+
+/// Adds balanced transactions of one programme to a batch of writes sent together (see
+/// [`Batch`]), for postings none of whose debits needs a guard: a redemption's
+/// `outstanding → redeemed`, for instance. Rows that several postings move are written once,
+/// with the sum.
+pub fn defer(
+    batch: &mut Batch,
+    program_id: &str,
+    postings: &[Posting<'_>],
+    now: &str,
+) -> Result<()> {
+    for posting in postings {
+        check_amount(posting.transfer.amount_cents)?;
+        if posting.transfer.from.debit_needs_guard() {
+            return Err(Error::Internal(anyhow::anyhow!(
+                "a debit of {} cannot be deferred: it needs its guard",
+                posting.transfer.from.code()
+            )));
+        }
+    }
+    write(batch, program_id, postings, None, now);
+    Ok(())
+}
+
+fn check_amount(amount: i64) -> Result<()> {
     if amount <= 0 {
         return Err(Error::Internal(anyhow::anyhow!(
             "ledger transfer of {amount} cents"
         )));
     }
-    // Balance rows shared by many transactions (a distributor's `outstanding`, a programme's
-    // `available`) are updated as late as possible, so that they stay locked briefly before
-    // COMMIT; only the entries, which need their accounts to exist, come after them.
-    let transaction_id = crate::db::new_id();
-    repo::insert_transaction(
-        conn,
-        &transaction_id,
-        program_id,
-        kind.as_str(),
-        reference,
-        amount,
-        now,
-    )
-    .await?;
-    let mut legs = [(transfer.from, -amount), (transfer.to, amount)];
-    // One fixed order of row locks keeps concurrent postings on PostgreSQL free of deadlocks;
-    // shared accounts come last so that their lock is taken as late as possible.
-    legs.sort_by_key(|(account, _)| (account.is_shared(), account.id(program_id)));
-    for (account, delta) in legs {
-        let id = account.id(program_id);
-        if account.balance_is_flows() {
-            // Only a credit can be the account's first movement (issuance creates it).
-            if delta > 0 {
-                repo::ensure_account(conn, &id, program_id, account).await?;
-            }
-            let slot = rand::random::<u8>() % SLOTS;
-            let flow = repo::Flow {
-                account_id: &id,
-                kind: kind.as_str(),
-                slot: i64::from(slot),
-            };
-            repo::add_to_flow(conn, flow, program_id, account, delta).await?;
-            continue;
-        }
-        if delta < 0 && !account.may_go_negative() {
-            if !repo::debit_guarded(conn, &id, -delta).await? {
-                return Err(account.shortfall());
-            }
-        } else {
-            repo::add_to_balance(conn, &id, program_id, account, delta).await?;
-        }
-        let flow = repo::Flow {
-            account_id: &id,
-            kind: kind.as_str(),
-            slot: 0,
-        };
-        repo::add_to_flow(conn, flow, program_id, account, delta).await?;
-    }
-    repo::insert_entries(
-        conn,
-        &transaction_id,
-        (&transfer.from.id(program_id), -amount),
-        (&transfer.to.id(program_id), amount),
-    )
-    .await?;
     Ok(())
+}
+
+/// The transactions, their entries, and the balances and flows they move. `debited` already
+/// had its balance taken by its guard.
+fn write(
+    batch: &mut Batch,
+    program_id: &str,
+    postings: &[Posting<'_>],
+    debited: Option<Account<'_>>,
+    now: &str,
+) {
+    use std::collections::BTreeMap;
+    let mut transactions = Vec::with_capacity(postings.len());
+    let mut entries = Vec::with_capacity(2 * postings.len());
+    // Sorted maps: every transaction touches shared rows in one order (no deadlock).
+    let mut balances: BTreeMap<String, (Account<'_>, i64)> = BTreeMap::new();
+    let mut created: BTreeMap<String, Account<'_>> = BTreeMap::new();
+    let mut flows: BTreeMap<(String, &'static str, i64), (Account<'_>, i64)> = BTreeMap::new();
+    // One slot per account and batch: the rows of a distributor's `outstanding` are spread
+    // over [`SLOTS`] so that concurrent redemptions do not queue on one.
+    let mut slots: BTreeMap<String, i64> = BTreeMap::new();
+    for posting in postings {
+        let Transfer {
+            from,
+            to,
+            amount_cents: amount,
+        } = posting.transfer;
+        let transaction_id = crate::db::new_id();
+        for (line, (account, delta)) in [(from, -amount), (to, amount)].into_iter().enumerate() {
+            let id = account.id(program_id);
+            entries.push(repo::Entry {
+                transaction_id: transaction_id.clone(),
+                line: line as i64 + 1,
+                account_id: id.clone(),
+                amount_cents: delta,
+            });
+            let slot = if account.balance_is_flows() {
+                // Only a credit can be the account's first movement (issuance creates it).
+                if delta > 0 {
+                    created.insert(id.clone(), account);
+                }
+                *slots
+                    .entry(id.clone())
+                    .or_insert_with(|| i64::from(rand::random::<u8>() % SLOTS))
+            } else {
+                if debited != Some(account) || delta > 0 {
+                    balances.entry(id.clone()).or_insert((account, 0)).1 += delta;
+                }
+                0
+            };
+            flows
+                .entry((id, posting.kind.as_str(), slot))
+                .or_insert((account, 0))
+                .1 += delta;
+        }
+        transactions.push(repo::TransactionRow {
+            id: transaction_id,
+            kind: posting.kind.as_str(),
+            reference: posting.reference.to_string(),
+            amount_cents: amount,
+        });
+    }
+    // Accounts first: SQLite checks each statement's foreign keys when it ends.
+    repo::ensure_accounts(batch, program_id, &created);
+    repo::add_to_balances(batch, program_id, &balances);
+    repo::insert_transactions(batch, program_id, &transactions, now);
+    repo::insert_entries(batch, &entries);
+    repo::add_to_flows(batch, program_id, &flows);
 }
 
 /// The balance of one account (0 if it never moved).

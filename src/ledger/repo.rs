@@ -1,9 +1,10 @@
 //! SQL for the ledger tables.
 
 use super::Account;
-use crate::db::Conn;
+use crate::db::{Batch, Conn, Param};
 use crate::error::Result;
 use sqlx::Row;
+use std::collections::BTreeMap;
 
 /// Takes `amount` from an account only if it holds at least that much. Returns false otherwise.
 pub async fn debit_guarded(conn: &mut Conn, account_id: &str, amount: i64) -> Result<bool> {
@@ -18,124 +19,141 @@ pub async fn debit_guarded(conn: &mut Conn, account_id: &str, amount: i64) -> Re
     Ok(done.rows_affected() == 1)
 }
 
-pub async fn add_to_balance(
-    conn: &mut Conn,
-    account_id: &str,
-    program_id: &str,
-    account: Account<'_>,
-    delta: i64,
-) -> Result<()> {
-    sqlx::query(
-        "INSERT INTO ledger_accounts (id, program_id, code, org_id, balance_cents) \
-         VALUES ($1, $2, $3, $4, $5) \
-         ON CONFLICT (id) DO UPDATE SET balance_cents = ledger_accounts.balance_cents + $5",
-    )
-    .bind(account_id)
-    .bind(program_id)
-    .bind(account.code())
-    .bind(account.org_id())
-    .bind(delta)
-    .execute(&mut *conn)
-    .await?;
-    Ok(())
+/// One ledger transaction to insert.
+pub struct TransactionRow {
+    pub id: String,
+    pub kind: &'static str,
+    pub reference: String,
+    pub amount_cents: i64,
 }
 
-pub async fn insert_transaction(
-    conn: &mut Conn,
-    id: &str,
+/// One line of a transaction.
+pub struct Entry {
+    pub transaction_id: String,
+    pub line: i64,
+    pub account_id: String,
+    pub amount_cents: i64,
+}
+
+pub fn insert_transactions(
+    batch: &mut Batch,
     program_id: &str,
-    kind: &str,
-    reference: &str,
-    amount: i64,
+    rows: &[TransactionRow],
     now: &str,
-) -> Result<()> {
-    sqlx::query(
-        "INSERT INTO ledger_transactions (id, program_id, kind, reference, amount_cents, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6)",
-    )
-    .bind(id)
-    .bind(program_id)
-    .bind(kind)
-    .bind(reference)
-    .bind(amount)
-    .bind(now)
-    .execute(&mut *conn)
-    .await?;
-    Ok(())
+) {
+    let rows = rows
+        .iter()
+        .map(|t| {
+            vec![
+                Param::from(&t.id),
+                program_id.into(),
+                t.kind.into(),
+                (&t.reference).into(),
+                t.amount_cents.into(),
+                now.into(),
+            ]
+        })
+        .collect();
+    batch.insert_rows(
+        "INSERT INTO ledger_transactions (id, program_id, kind, reference, amount_cents, \
+         created_at)",
+        "",
+        rows,
+    );
 }
 
-/// The two lines of a transaction, in one statement.
-pub async fn insert_entries(
-    conn: &mut Conn,
-    transaction_id: &str,
-    (from, debit): (&str, i64),
-    (to, credit): (&str, i64),
-) -> Result<()> {
-    sqlx::query(
-        "INSERT INTO ledger_entries (transaction_id, line, account_id, amount_cents) \
-         VALUES ($1, 1, $2, $3), ($1, 2, $4, $5)",
-    )
-    .bind(transaction_id)
-    .bind(from)
-    .bind(debit)
-    .bind(to)
-    .bind(credit)
-    .execute(&mut *conn)
-    .await?;
-    Ok(())
+pub fn insert_entries(batch: &mut Batch, entries: &[Entry]) {
+    let rows = entries
+        .iter()
+        .map(|e| {
+            vec![
+                Param::from(&e.transaction_id),
+                e.line.into(),
+                (&e.account_id).into(),
+                e.amount_cents.into(),
+            ]
+        })
+        .collect();
+    batch.insert_rows(
+        "INSERT INTO ledger_entries (transaction_id, line, account_id, amount_cents)",
+        "",
+        rows,
+    );
 }
 
-/// Creates an account whose balance row stays 0 (its balance is its flows), if missing. Takes
-/// no row lock when it exists.
-pub async fn ensure_account(
-    conn: &mut Conn,
-    account_id: &str,
+fn account_row(id: &str, program_id: &str, account: Account<'_>, cents: i64) -> Vec<Param> {
+    vec![
+        id.into(),
+        program_id.into(),
+        account.code().into(),
+        account.org_id().into(),
+        cents.into(),
+    ]
+}
+
+/// Creates accounts whose balance row stays 0 (their balance is their flows), if missing.
+/// Takes no row lock when they exist.
+pub fn ensure_accounts(
+    batch: &mut Batch,
     program_id: &str,
-    account: Account<'_>,
-) -> Result<()> {
-    sqlx::query(
-        "INSERT INTO ledger_accounts (id, program_id, code, org_id, balance_cents) \
-         VALUES ($1, $2, $3, $4, 0) ON CONFLICT (id) DO NOTHING",
-    )
-    .bind(account_id)
-    .bind(program_id)
-    .bind(account.code())
-    .bind(account.org_id())
-    .execute(&mut *conn)
-    .await?;
-    Ok(())
+    accounts: &BTreeMap<String, Account<'_>>,
+) {
+    let rows = accounts
+        .iter()
+        .map(|(id, account)| account_row(id, program_id, *account, 0))
+        .collect();
+    batch.insert_rows(
+        "INSERT INTO ledger_accounts (id, program_id, code, org_id, balance_cents)",
+        "ON CONFLICT (id) DO NOTHING",
+        rows,
+    );
 }
 
-/// One row of `ledger_flows`: an account's total for one kind of transaction, in one slot.
-pub struct Flow<'a> {
-    pub account_id: &'a str,
-    pub kind: &'a str,
-    pub slot: i64,
-}
-
-pub async fn add_to_flow(
-    conn: &mut Conn,
-    flow: Flow<'_>,
+/// Adds to maintained balances (creating the accounts), one row each.
+pub fn add_to_balances(
+    batch: &mut Batch,
     program_id: &str,
-    account: Account<'_>,
-    delta: i64,
-) -> Result<()> {
-    sqlx::query(
-        "INSERT INTO ledger_flows (account_id, kind, slot, program_id, code, org_id, amount_cents) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7) \
-         ON CONFLICT (account_id, kind, slot) \
-         DO UPDATE SET amount_cents = ledger_flows.amount_cents + $7",
-    )
-    .bind(flow.account_id)
-    .bind(flow.kind)
-    .bind(flow.slot)
-    .bind(program_id)
-    .bind(account.code())
-    .bind(account.org_id())
-    .bind(delta)
-    .execute(&mut *conn)
-    .await?;
-    Ok(())
+    deltas: &BTreeMap<String, (Account<'_>, i64)>,
+) {
+    let rows = deltas
+        .iter()
+        .map(|(id, (account, delta))| account_row(id, program_id, *account, *delta))
+        .collect();
+    batch.insert_rows(
+        "INSERT INTO ledger_accounts (id, program_id, code, org_id, balance_cents)",
+        "ON CONFLICT (id) DO UPDATE \
+         SET balance_cents = ledger_accounts.balance_cents + excluded.balance_cents",
+        rows,
+    );
+}
+
+/// Adds to `ledger_flows` rows: an account's total for one kind of transaction, in one slot.
+pub fn add_to_flows(
+    batch: &mut Batch,
+    program_id: &str,
+    deltas: &BTreeMap<(String, &'static str, i64), (Account<'_>, i64)>,
+) {
+    let rows = deltas
+        .iter()
+        .map(|((id, kind, slot), (account, delta))| {
+            vec![
+                Param::from(id.as_str()),
+                (*kind).into(),
+                (*slot).into(),
+                program_id.into(),
+                account.code().into(),
+                account.org_id().into(),
+                (*delta).into(),
+            ]
+        })
+        .collect();
+    batch.insert_rows(
+        "INSERT INTO ledger_flows (account_id, kind, slot, program_id, code, org_id, \
+         amount_cents)",
+        "ON CONFLICT (account_id, kind, slot) \
+         DO UPDATE SET amount_cents = ledger_flows.amount_cents + excluded.amount_cents",
+        rows,
+    );
 }
 
 /// Every account's balance parts, `(id, program_id, code, org_id, b)`, to be summed per

@@ -212,12 +212,7 @@ pub async fn import(
         .filter(|p| existing.contains(p.id()))
         .count();
     let now_text = format_ts(now);
-    for chunk in parsed
-        .places
-        .chunks(crate::db::rows_per_insert(conn, repo::COLUMNS))
-    {
-        repo::upsert(conn, chunk, &now_text).await?;
-    }
+    repo::upsert(conn, &parsed.places, &now_text).await?;
     let report = ImportReport {
         rows: parsed.rows,
         created: parsed.places.len() - updated,

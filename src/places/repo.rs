@@ -2,7 +2,7 @@
 
 use super::standard::{StandardPlace, FIELDS};
 use super::{fold, Area, Place};
-use crate::db::Conn;
+use crate::db::{Batch, Conn, Param};
 use crate::error::Result;
 use jiff::civil::Date;
 use sqlx::any::AnyRow;
@@ -39,47 +39,43 @@ pub async fn existing_ids(conn: &mut Conn) -> Result<HashSet<String>> {
     rows.iter().map(|r| Ok(r.try_get("id")?)).collect()
 }
 
-/// Parameters a place takes in `upsert`: the standard's fields and four of passnum's own.
-pub const COLUMNS: usize = FIELDS.len() + 4;
-
 /// Inserts places or, for an id already known, replaces their standard fields (organisation,
 /// qualification and creation time stay).
 pub async fn upsert(conn: &mut Conn, places: &[StandardPlace], now: &str) -> Result<()> {
-    if places.is_empty() {
-        return Ok(());
-    }
     let own = ["department", "commune_key", "created_at", "updated_at"];
-    let values = crate::db::placeholders(places.len(), COLUMNS);
     let updates: Vec<String> = FIELDS
         .iter()
         .skip(1)
         .chain(["department", "commune_key", "updated_at"].iter())
         .map(|c| format!("{c} = excluded.{c}"))
         .collect();
-    let sql = format!(
-        "INSERT INTO places ({}, {}) VALUES {} ON CONFLICT (id) DO UPDATE SET {}",
-        FIELDS.join(", "),
-        own.join(", "),
-        values,
-        updates.join(", ")
-    );
-    let mut query = sqlx::query(&sql);
-    for place in places {
-        for value in place.values() {
-            query = query.bind(value.map(str::to_string));
-        }
-        query = query
-            .bind(
+    let rows = places
+        .iter()
+        .map(|place| {
+            let mut row: Vec<Param> = place.values().map(Param::from).collect();
+            row.push(
                 place
                     .get("code_postal")
-                    .and_then(crate::fr::department_of_postcode),
-            )
-            .bind(place.get("commune").map(fold))
-            .bind(now.to_string())
-            .bind(now.to_string());
-    }
-    query.execute(&mut *conn).await?;
-    Ok(())
+                    .and_then(crate::fr::department_of_postcode)
+                    .into(),
+            );
+            row.push(place.get("commune").map(fold).into());
+            row.push(now.into());
+            row.push(now.into());
+            row
+        })
+        .collect();
+    let mut batch = Batch::new(conn);
+    batch.insert_rows(
+        &format!(
+            "INSERT INTO places ({}, {})",
+            FIELDS.join(", "),
+            own.join(", ")
+        ),
+        &format!("ON CONFLICT (id) DO UPDATE SET {}", updates.join(", ")),
+        rows,
+    );
+    batch.execute(conn).await
 }
 
 pub async fn attach(conn: &mut Conn, place_id: &str, site_id: &str) -> Result<()> {

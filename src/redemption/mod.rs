@@ -8,7 +8,7 @@ pub mod typology;
 pub use repo::{ChequeLine, RedemptionRow};
 
 use crate::clock::{format_ts, parse_ts};
-use crate::db::Conn;
+use crate::db::{Batch, Conn};
 use crate::error::{Error, Result};
 use crate::fr::long_date_text;
 use crate::ledger::{self, Account, Kind, Transfer};
@@ -94,16 +94,31 @@ pub fn read_code(keyring: &Keyring, input: &str) -> Result<String> {
     read.map_err(crate::vouchers::invalid_code)
 }
 
-/// Redeems the cheques of one session, all or none: the caller's transaction is rolled back on
-/// any refusal, whose message names the cheque when there are several.
-pub async fn redeem(
+/// A redemption request once checked: its cheques' canonical codes, sorted (two requests sharing
+/// cheques then lock them in the same order), the place, and what the session was.
+#[derive(Debug, Clone)]
+pub struct Session {
+    codes: Vec<String>,
+    place_id: String,
+    service_id: Option<String>,
+    service: Option<String>,
+    minutes: Option<i64>,
+    themes: Themes,
+    location: Option<String>,
+}
+
+/// Checks what a site sent and reads what that needs (its place, the catalogue service) before
+/// anything is written: forged or mistyped codes, a place that cannot redeem, a wrong number of
+/// cheques are refused here. The place is read outside the write transaction, so that SQLite's
+/// single writer is held only for writing; a suspension committed in between is the same as one
+/// committed a moment after the redemption.
+pub async fn check(
     conn: &mut Conn,
     keyring: &Keyring,
     site: &Organization,
     new: NewRedemption,
-    now: Timestamp,
     today: Date,
-) -> Result<RedemptionRow> {
+) -> Result<Session> {
     site.check_can_redeem(today)?;
     let inputs: Vec<&str> = new
         .code
@@ -134,8 +149,7 @@ pub async fn redeem(
     }
     let mut themes = Themes::parse(&new.themes)?;
     let location = typology::parse_location(new.location.as_deref())?;
-    // Canonical codes, sorted so that two requests sharing cheques lock them in the same order.
-    let mut wanted: Vec<String> = Vec::with_capacity(inputs.len());
+    let mut codes: Vec<String> = Vec::with_capacity(inputs.len());
     for input in &inputs {
         let code = read_code(keyring, input).map_err(|e| {
             if several {
@@ -144,7 +158,7 @@ pub async fn redeem(
                 e
             }
         })?;
-        if wanted.contains(&code) {
+        if codes.contains(&code) {
             return Err(Error::invalid(
                 "duplicate_code",
                 format!(
@@ -153,12 +167,13 @@ pub async fn redeem(
                 ),
             ));
         }
-        wanted.push(code);
+        codes.push(code);
     }
-    wanted.sort();
+    codes.sort();
     let place_id =
         crate::places::redeeming_place(conn, &site.id, new.place_id.as_deref(), today).await?;
-    if let Some(service_id) = new.service_id.as_deref().filter(|s| !s.is_empty()) {
+    let service_id = new.service_id.filter(|s| !s.is_empty());
+    if let Some(service_id) = service_id.as_deref() {
         let offered = crate::catalogue::offered(conn, service_id, &place_id).await?;
         if service.as_deref().is_some_and(|s| s != offered.kind) {
             return Err(Error::invalid(
@@ -166,7 +181,7 @@ pub async fn redeem(
                 "Le type de service ne correspond pas au service du catalogue choisi.",
             ));
         }
-        if wanted.len() as i64 != offered.price_cheques {
+        if codes.len() as i64 != offered.price_cheques {
             return Err(Error::invalid(
                 "wrong_cheque_count",
                 format!(
@@ -174,7 +189,7 @@ pub async fn redeem(
                      ({} donné(s)).",
                     offered.title,
                     offered.price_text(),
-                    wanted.len()
+                    codes.len()
                 ),
             ));
         }
@@ -184,33 +199,57 @@ pub async fn redeem(
             themes = offered.themes.clone();
         }
     }
+    Ok(Session {
+        codes,
+        place_id,
+        service_id,
+        service,
+        minutes,
+        themes,
+        location,
+    })
+}
+
+/// Redeems the cheques of a checked session, all or none: the caller's transaction is rolled
+/// back on any refusal, whose message names the cheque when there are several. One conditional
+/// UPDATE takes the cheques; everything else (the redemption rows, their journal entries, one
+/// balanced ledger transaction per cheque) is written in one more round trip.
+pub async fn record(
+    conn: &mut Conn,
+    site: &Organization,
+    session: Session,
+    now: Timestamp,
+    today: Date,
+) -> Result<RedemptionRow> {
     let now_text = format_ts(now);
-    let mut cheques: Vec<RedemptionRow> = Vec::with_capacity(wanted.len());
-    let mut pass_id: Option<String> = None;
-    for code in &wanted {
-        let shown = codes::display_code(code);
-        let Some(voucher) = repo::take_voucher(conn, code, &today.to_string(), &now_text).await?
-        else {
-            let why = why_not_redeemable(conn, code, today).await?;
-            return Err(if several {
-                why.prefixed(&format!("Chèque {shown} : "))
-            } else {
-                why
-            });
-        };
-        match &pass_id {
-            Some(first) if *first != voucher.pass_id => {
-                return Err(Error::invalid(
-                    "different_passes",
-                    format!(
-                        "Chèque {shown} : il vient d'un autre carnet. Les chèques d'une même \
-                         séance doivent venir du même carnet ; aucun n'a été encaissé."
-                    ),
-                ))
+    let several = session.codes.len() > 1;
+    let mut taken =
+        repo::take_vouchers(conn, &session.codes, &today.to_string(), &now_text).await?;
+    if taken.len() < session.codes.len() {
+        for code in &session.codes {
+            if !taken.iter().any(|t| t.code == *code) {
+                let why = why_not_redeemable(conn, code, today).await?;
+                return Err(if several {
+                    why.prefixed(&format!("Chèque {} : ", codes::display_code(code)))
+                } else {
+                    why
+                });
             }
-            Some(_) => {}
-            None => pass_id = Some(voucher.pass_id.clone()),
         }
+    }
+    taken.sort_by(|a, b| a.code.cmp(&b.code));
+    if let Some(other) = taken.iter().find(|t| t.pass_id != taken[0].pass_id) {
+        return Err(Error::invalid(
+            "different_passes",
+            format!(
+                "Chèque {} : il vient d'un autre carnet. Les chèques d'une même \
+                 séance doivent venir du même carnet ; aucun n'a été encaissé.",
+                codes::display_code(&other.code)
+            ),
+        ));
+    }
+    let mut cheques: Vec<RedemptionRow> = Vec::with_capacity(taken.len());
+    for voucher in taken {
         let id = crate::db::new_id();
         cheques.push(RedemptionRow {
             group_id: Some(cheques.first().map_or_else(|| id.clone(), |f| f.id.clone())),
@@ -220,60 +259,66 @@ pub async fn redeem(
             program_id: voucher.program_id,
             distributor_id: voucher.distributor_id,
             value_cents: voucher.value_cents,
-            service: service.clone(),
-            minutes,
+            service: session.service.clone(),
+            minutes: session.minutes,
             redeemed_at: now_text.clone(),
             undone_at: None,
             settlement_id: None,
-            code: shown,
-            place_id: Some(place_id.clone()),
-            service_id: new.service_id.clone().filter(|s| !s.is_empty()),
-            themes: themes.clone(),
-            location: location.clone(),
+            code: codes::display_code(&voucher.code),
+            place_id: Some(session.place_id.clone()),
+            service_id: session.service_id.clone(),
+            themes: session.themes.clone(),
+            location: session.location.clone(),
             cheques: Vec::new(),
         });
     }
-    for redemption in &cheques {
-        record_redemption(conn, site, redemption).await?;
-    }
+    let mut batch = Batch::new(conn);
+    repo::insert(&mut batch, &cheques);
+    let entries: Vec<crate::audit::NewEntry> = cheques
+        .iter()
+        .map(|r| crate::audit::NewEntry {
+            at: &r.redeemed_at,
+            actor_org_id: Some(&site.id),
+            action: "redemption.created",
+            subject_id: Some(&r.id),
+            detail: format!(
+                "chèque {} ({}), {} centimes",
+                r.code, r.voucher_id, r.value_cents
+            ),
+        })
+        .collect();
+    crate::audit::defer(&mut batch, &entries);
+    // The cheques of one pass share their programme and distributor.
+    let postings: Vec<ledger::Posting> = cheques
+        .iter()
+        .map(|r| ledger::Posting {
+            kind: Kind::Redemption,
+            reference: &r.id,
+            transfer: Transfer {
+                from: Account::Outstanding(&r.distributor_id),
+                to: Account::Redeemed(&site.id),
+                amount_cents: r.value_cents,
+            },
+        })
+        .collect();
+    ledger::defer(&mut batch, &cheques[0].program_id, &postings, &now_text)?;
+    batch.execute(conn).await?;
     let mut first = cheques[0].clone();
     first.cheques = cheques.iter().map(ChequeLine::of).collect();
     Ok(first)
 }
 
-/// The row, its audit entry and its ledger transaction (one balanced transaction per cheque).
-async fn record_redemption(
+/// [`check`] then [`record`] on one connection, in the caller's transaction.
+pub async fn redeem(
     conn: &mut Conn,
+    keyring: &Keyring,
     site: &Organization,
-    redemption: &RedemptionRow,
-) -> Result<()> {
-    repo::insert(conn, redemption).await?;
-    // Before the ledger: the audit row locks nothing shared, the ledger's balances do.
-    crate::audit::record(
-        conn,
-        &redemption.redeemed_at,
-        Some(&site.id),
-        "redemption.created",
-        Some(&redemption.id),
-        &format!(
-            "chèque {} ({}), {} centimes",
-            redemption.code, redemption.voucher_id, redemption.value_cents
-        ),
-    )
-    .await?;
-    ledger::post(
-        conn,
-        &redemption.program_id,
-        Kind::Redemption,
-        &redemption.id,
-        Transfer {
-            from: Account::Outstanding(&redemption.distributor_id),
-            to: Account::Redeemed(&site.id),
-            amount_cents: redemption.value_cents,
-        },
-        &redemption.redeemed_at,
-    )
-    .await
+    new: NewRedemption,
+    now: Timestamp,
+    today: Date,
+) -> Result<RedemptionRow> {
+    let session = check(conn, keyring, site, new, today).await?;
+    record(conn, site, session, now, today).await
 }
 
 /// "Chèque ABCD-EFGH-JK12 : " for a typed code; a scanned payload is too long to repeat.

@@ -1,7 +1,7 @@
 //! SQL for redemptions, and the conditional updates of vouchers they make.
 
 use super::typology::Themes;
-use crate::db::Conn;
+use crate::db::{Batch, Conn, Param};
 use crate::error::Result;
 use serde::Serialize;
 
@@ -63,6 +63,7 @@ impl ChequeLine {
 #[derive(sqlx::FromRow)]
 pub struct TakenVoucher {
     pub id: String,
+    pub code: String,
     pub pass_id: String,
     pub program_id: String,
     pub distributor_id: String,
@@ -77,23 +78,28 @@ pub struct VoucherState {
     pub redeemed_at: Option<String>,
 }
 
-/// The one statement that decides who redeems a cheque.
-pub async fn take_voucher(
+/// The one statement that decides who redeems these cheques: those still valid today are taken,
+/// the others are left as they are.
+pub async fn take_vouchers(
     conn: &mut Conn,
-    code: &str,
+    codes: &[String],
     today: &str,
     now: &str,
-) -> Result<Option<TakenVoucher>> {
-    Ok(sqlx::query_as(
+) -> Result<Vec<TakenVoucher>> {
+    let list = (3..codes.len() + 3)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let sql = format!(
         "UPDATE vouchers SET status = 'redeemed', status_changed_at = $1 \
-         WHERE code = $2 AND status = 'valid' AND redeemable_until >= $3 \
-         RETURNING id, pass_id, program_id, distributor_id, value_cents",
-    )
-    .bind(now)
-    .bind(code)
-    .bind(today)
-    .fetch_optional(&mut *conn)
-    .await?)
+         WHERE code IN ({list}) AND status = 'valid' AND redeemable_until >= $2 \
+         RETURNING id, code, pass_id, program_id, distributor_id, value_cents"
+    );
+    let mut query = sqlx::query_as(&sql).bind(now).bind(today);
+    for code in codes {
+        query = query.bind(code);
+    }
+    Ok(query.fetch_all(&mut *conn).await?)
 }
 
 pub async fn voucher_state(conn: &mut Conn, code: &str) -> Result<Option<VoucherState>> {
@@ -107,29 +113,35 @@ pub async fn voucher_state(conn: &mut Conn, code: &str) -> Result<Option<Voucher
     .await?)
 }
 
-pub async fn insert(conn: &mut Conn, r: &RedemptionRow) -> Result<()> {
-    sqlx::query(
+pub fn insert(batch: &mut Batch, redemptions: &[RedemptionRow]) {
+    let rows = redemptions
+        .iter()
+        .map(|r| {
+            vec![
+                Param::from(&r.id),
+                (&r.voucher_id).into(),
+                (&r.site_id).into(),
+                (&r.program_id).into(),
+                (&r.distributor_id).into(),
+                r.value_cents.into(),
+                (&r.service).into(),
+                r.minutes.into(),
+                (&r.redeemed_at).into(),
+                (&r.place_id).into(),
+                (&r.service_id).into(),
+                r.themes.stored().into(),
+                (&r.location).into(),
+                (&r.group_id).into(),
+            ]
+        })
+        .collect();
+    batch.insert_rows(
         "INSERT INTO redemptions (id, voucher_id, site_id, program_id, distributor_id, \
          value_cents, service, minutes, redeemed_at, place_id, service_id, themes, location, \
-         group_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
-    )
-    .bind(&r.id)
-    .bind(&r.voucher_id)
-    .bind(&r.site_id)
-    .bind(&r.program_id)
-    .bind(&r.distributor_id)
-    .bind(r.value_cents)
-    .bind(&r.service)
-    .bind(r.minutes)
-    .bind(&r.redeemed_at)
-    .bind(&r.place_id)
-    .bind(&r.service_id)
-    .bind(r.themes.stored())
-    .bind(&r.location)
-    .bind(&r.group_id)
-    .execute(&mut *conn)
-    .await?;
-    Ok(())
+         group_id)",
+        "",
+        rows,
+    );
 }
 
 const COLUMNS: &str = "r.id, r.voucher_id, r.site_id, r.program_id, r.distributor_id, \

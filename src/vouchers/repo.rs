@@ -1,6 +1,6 @@
 //! SQL for passes and vouchers.
 
-use crate::db::Conn;
+use crate::db::{Batch, Conn, Param};
 use crate::error::Result;
 
 #[derive(Clone, Debug, sqlx::FromRow)]
@@ -36,31 +36,33 @@ const VOUCHER_COLUMNS: &str =
     "id, pass_id, position, code, key_id, value_cents, expires_on, redeemable_until, status";
 
 pub async fn insert_passes(conn: &mut Conn, passes: &[PassRow]) -> Result<()> {
-    for chunk in passes.chunks(crate::db::rows_per_insert(conn, 11)) {
-        let sql = format!(
-            "INSERT INTO passes (id, program_id, distributor_id, pass_code, status, \
-             beneficiary_ref, email, cheques, expires_on, created_at, activated_at) VALUES {}",
-            crate::db::placeholders(chunk.len(), 11)
-        );
-        let mut query = sqlx::query(&sql);
-        for p in chunk {
-            let activated_at = (p.status == "active").then_some(&p.created_at);
-            query = query
-                .bind(&p.id)
-                .bind(&p.program_id)
-                .bind(&p.distributor_id)
-                .bind(&p.pass_code)
-                .bind(&p.status)
-                .bind(&p.beneficiary_ref)
-                .bind(&p.email)
-                .bind(p.cheques)
-                .bind(&p.expires_on)
-                .bind(&p.created_at)
-                .bind(activated_at);
-        }
-        query.execute(&mut *conn).await?;
-    }
-    Ok(())
+    let rows = passes
+        .iter()
+        .map(|p| {
+            let activated_at = (p.status == "active").then(|| p.created_at.clone());
+            vec![
+                Param::from(&p.id),
+                (&p.program_id).into(),
+                (&p.distributor_id).into(),
+                (&p.pass_code).into(),
+                (&p.status).into(),
+                (&p.beneficiary_ref).into(),
+                (&p.email).into(),
+                p.cheques.into(),
+                (&p.expires_on).into(),
+                (&p.created_at).into(),
+                activated_at.into(),
+            ]
+        })
+        .collect();
+    let mut batch = Batch::new(conn);
+    batch.insert_rows(
+        "INSERT INTO passes (id, program_id, distributor_id, pass_code, status, \
+         beneficiary_ref, email, cheques, expires_on, created_at, activated_at)",
+        "",
+        rows,
+    );
+    batch.execute(conn).await
 }
 
 /// Cheques of carnets of one programme and distributor, a few thousand rows per statement.
@@ -70,30 +72,32 @@ pub async fn insert_vouchers(
     distributor_id: &str,
     vouchers: &[VoucherRow],
 ) -> Result<()> {
-    for chunk in vouchers.chunks(crate::db::rows_per_insert(conn, 11)) {
-        let sql = format!(
-            "INSERT INTO vouchers (id, pass_id, program_id, distributor_id, position, code, \
-             key_id, value_cents, expires_on, redeemable_until, status) VALUES {}",
-            crate::db::placeholders(chunk.len(), 11)
-        );
-        let mut query = sqlx::query(&sql);
-        for v in chunk {
-            query = query
-                .bind(&v.id)
-                .bind(&v.pass_id)
-                .bind(program_id)
-                .bind(distributor_id)
-                .bind(v.position)
-                .bind(&v.code)
-                .bind(&v.key_id)
-                .bind(v.value_cents)
-                .bind(&v.expires_on)
-                .bind(&v.redeemable_until)
-                .bind(&v.status);
-        }
-        query.execute(&mut *conn).await?;
-    }
-    Ok(())
+    let rows = vouchers
+        .iter()
+        .map(|v| {
+            vec![
+                Param::from(&v.id),
+                (&v.pass_id).into(),
+                program_id.into(),
+                distributor_id.into(),
+                v.position.into(),
+                (&v.code).into(),
+                (&v.key_id).into(),
+                v.value_cents.into(),
+                (&v.expires_on).into(),
+                (&v.redeemable_until).into(),
+                (&v.status).into(),
+            ]
+        })
+        .collect();
+    let mut batch = Batch::new(conn);
+    batch.insert_rows(
+        "INSERT INTO vouchers (id, pass_id, program_id, distributor_id, position, code, \
+         key_id, value_cents, expires_on, redeemable_until, status)",
+        "",
+        rows,
+    );
+    batch.execute(conn).await
 }
 
 pub async fn find_pass(conn: &mut Conn, id: &str) -> Result<Option<PassRow>> {

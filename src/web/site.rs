@@ -456,19 +456,27 @@ async fn redeem(
         location: Some(entered.location.clone()).filter(|l| !l.is_empty()),
         ..Default::default()
     };
-    let mut tx = state.db.begin().await?;
-    match redemption::redeem(
-        &mut tx,
-        &state.keyring,
-        &signed.org,
-        new,
-        now,
-        state.clock.today(),
-    )
-    .await
-    {
+    let today = state.clock.today();
+    let checked = {
+        let mut conn = state.db.read.acquire().await?;
+        redemption::check(&mut conn, &state.keyring, &signed.org, new, today).await
+    };
+    let site = signed.org.clone();
+    let recorded = match checked {
+        Ok(session) => {
+            state
+                .db
+                .transact(move |conn| {
+                    Box::pin(
+                        async move { redemption::record(conn, &site, session, now, today).await },
+                    )
+                })
+                .await
+        }
+        Err(refusal) => Err(refusal),
+    };
+    match recorded {
         Ok(r) => {
-            tx.commit().await?;
             crate::metrics::redeemed();
             let mut conn = state.db.read.acquire().await?;
             let place = match r.place_id.as_deref() {
@@ -490,7 +498,6 @@ async fn redeem(
             .await
         }
         Err(e) if e.status().is_client_error() && e.status().as_u16() != 429 => {
-            drop(tx);
             crate::metrics::refused(e.code());
             if e.code() == "invalid_code" {
                 state.invalid_codes.record(&limit_keys, now).await?;
