@@ -438,7 +438,7 @@ async fn floor_insert(state: &AppState, rows: usize) -> anyhow::Result<Duration>
             })
             .collect();
         let mut batch = Batch::new(&tx);
-        batch.insert_rows(
+        batch.push_rows(
             "INSERT INTO bench_vouchers (id, pass_id, program_id, distributor_id, position, \
              code, key_id, value_cents, expires_on, redeemable_until, status)",
             "",

@@ -114,6 +114,16 @@ impl Error {
         }
     }
 
+    /// Whether a database statement broke a UNIQUE constraint.
+    pub fn is_unique_violation(&self) -> bool {
+        match self {
+            Error::Internal(e) => e
+                .downcast_ref::<sqlx::Error>()
+                .is_some_and(crate::db::is_unique_violation),
+            _ => false,
+        }
+    }
+
     /// Only this kind of organisation may do that.
     pub fn wrong_role() -> Self {
         Error::forbidden(

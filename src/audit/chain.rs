@@ -12,7 +12,7 @@
 //! verify` prints the head as an anchor (`SEQ:HASH`) to keep outside the database (a ticket, a
 //! mail, a notary); `--anchor SEQ:HASH` later proves the chain still passes through it.
 
-use crate::db::{Conn, Db};
+use crate::db::{Batch, Conn, Db, Param};
 use crate::error::Result;
 use crate::orgs::hex;
 use sha2::{Digest, Sha256};
@@ -126,17 +126,22 @@ pub async fn seal(db: &Db) -> Result<u64> {
             tx.rollback().await?;
             return Ok(sealed);
         }
+        let mut sealed_rows = Vec::with_capacity(rows.len());
         for row in &rows {
             seq += 1;
             let hash = entry_hash(&prev, seq, row);
-            sqlx::query("UPDATE audit_log SET chain_seq = $1, hash = $2 WHERE id = $3")
-                .bind(seq)
-                .bind(&hash)
-                .bind(&row.id)
-                .execute(&mut *tx)
-                .await?;
+            sealed_rows.push(vec![Param::from(&row.id), seq.into(), (&hash).into()]);
             prev = hash;
         }
+        // One UPDATE for the whole page of entries (VALUES columns are column1… on both
+        // databases).
+        let mut batch = Batch::new(&tx);
+        batch.push_rows(
+            "UPDATE audit_log SET chain_seq = v.column2, hash = v.column3 FROM (",
+            ") AS v WHERE audit_log.id = v.column1",
+            sealed_rows,
+        );
+        batch.execute(&mut tx).await?;
         sqlx::query("UPDATE audit_chain_head SET last_seq = $1, last_hash = $2 WHERE id = 1")
             .bind(seq)
             .bind(&prev)

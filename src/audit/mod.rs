@@ -90,7 +90,7 @@ pub fn defer(batch: &mut Batch, entries: &[NewEntry<'_>]) {
             ]
         })
         .collect();
-    batch.insert_rows(
+    batch.push_rows(
         "INSERT INTO audit_log (id, at, actor_org_id, action, subject_id, detail, \
          actor_user_id, client_addr)",
         "",

@@ -42,6 +42,10 @@ impl Db {
 
     /// `acquire_timeout` bounds the wait for a connection, so an unreachable database answers
     /// 503 quickly. SQLite's single writer queues longer: there a wait means load, not outage.
+    /// Connections are not pinged when taken from the pool (sqlx pings them when they come
+    /// back anyway): a ping is one more round trip, or one more hand-off to SQLite's connection
+    /// thread, per request; a connection the database dropped fails its first statement, which
+    /// answers 503, and is closed.
     pub async fn connect_with_timeout(
         url: &str,
         max_connections: u32,
@@ -62,6 +66,7 @@ impl Db {
                 let pool = AnyPoolOptions::new()
                     .max_connections(max_connections)
                     .acquire_timeout(acquire_timeout)
+                    .test_before_acquire(false)
                     .connect_with(options)
                     .await
                     .context("cannot connect to PostgreSQL")?;
@@ -159,6 +164,7 @@ fn sqlite_pool(max: u32, acquire_timeout: Duration) -> AnyPoolOptions {
     AnyPoolOptions::new()
         .max_connections(max)
         .acquire_timeout(acquire_timeout)
+        .test_before_acquire(false)
         .after_connect(|conn, _meta| {
             Box::pin(async move {
                 conn.execute(
@@ -257,7 +263,7 @@ impl From<Option<i64>> for Param {
 
 /// Parameters per statement: SQLite takes up to 32,766, PostgreSQL 65,535.
 const PARAMS_PER_STATEMENT: usize = 30_000;
-/// Rows per part of [`Batch::insert_rows`]. On SQLite every part is a statement of its own and
+/// Rows per part of [`Batch::push_rows`]. On SQLite every part is a statement of its own and
 /// large ones gain nothing (measured: 100,000 rows of 11 columns, 0.26–0.42 s whether 200 or
 /// 1,000 rows a statement); on PostgreSQL parts share a statement.
 const PARAMS_PER_PART: usize = 4_000;
@@ -294,7 +300,7 @@ impl Batch {
     }
 
     /// `{head} VALUES (…), (…) {tail}` for every row, in as many parts as their size needs.
-    pub fn insert_rows(&mut self, head: &str, tail: &str, rows: Vec<Vec<Param>>) {
+    pub fn push_rows(&mut self, head: &str, tail: &str, rows: Vec<Vec<Param>>) {
         let Some(columns) = rows.first().map(Vec::len) else {
             return;
         };

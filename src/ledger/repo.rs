@@ -54,7 +54,7 @@ pub fn insert_transactions(
             ]
         })
         .collect();
-    batch.insert_rows(
+    batch.push_rows(
         "INSERT INTO ledger_transactions (id, program_id, kind, reference, amount_cents, \
          created_at)",
         "",
@@ -74,7 +74,7 @@ pub fn insert_entries(batch: &mut Batch, entries: &[Entry]) {
             ]
         })
         .collect();
-    batch.insert_rows(
+    batch.push_rows(
         "INSERT INTO ledger_entries (transaction_id, line, account_id, amount_cents)",
         "",
         rows,
@@ -102,7 +102,7 @@ pub fn ensure_accounts(
         .iter()
         .map(|(id, account)| account_row(id, program_id, *account, 0))
         .collect();
-    batch.insert_rows(
+    batch.push_rows(
         "INSERT INTO ledger_accounts (id, program_id, code, org_id, balance_cents)",
         "ON CONFLICT (id) DO NOTHING",
         rows,
@@ -119,7 +119,7 @@ pub fn add_to_balances(
         .iter()
         .map(|(id, (account, delta))| account_row(id, program_id, *account, *delta))
         .collect();
-    batch.insert_rows(
+    batch.push_rows(
         "INSERT INTO ledger_accounts (id, program_id, code, org_id, balance_cents)",
         "ON CONFLICT (id) DO UPDATE \
          SET balance_cents = ledger_accounts.balance_cents + excluded.balance_cents",
@@ -147,7 +147,7 @@ pub fn add_to_flows(
             ]
         })
         .collect();
-    batch.insert_rows(
+    batch.push_rows(
         "INSERT INTO ledger_flows (account_id, kind, slot, program_id, code, org_id, \
          amount_cents)",
         "ON CONFLICT (account_id, kind, slot) \

@@ -66,7 +66,7 @@ pub async fn upsert(conn: &mut Conn, places: &[StandardPlace], now: &str) -> Res
         })
         .collect();
     let mut batch = Batch::new(conn);
-    batch.insert_rows(
+    batch.push_rows(
         &format!(
             "INSERT INTO places ({}, {})",
             FIELDS.join(", "),

@@ -135,7 +135,7 @@ pub fn insert(batch: &mut Batch, redemptions: &[RedemptionRow]) {
             ]
         })
         .collect();
-    batch.insert_rows(
+    batch.push_rows(
         "INSERT INTO redemptions (id, voucher_id, site_id, program_id, distributor_id, \
          value_cents, service, minutes, redeemed_at, place_id, service_id, themes, location, \
          group_id)",

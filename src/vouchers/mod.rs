@@ -231,8 +231,14 @@ async fn issue_carnets(
         }));
         passes.push(pass);
     }
-    repo::insert_passes(conn, &passes).await?;
-    repo::insert_vouchers(conn, &program.id, &distributor.id, &vouchers).await?;
+    insert_with_unique_codes(
+        conn,
+        &program.id,
+        &distributor.id,
+        &mut passes,
+        &mut vouchers,
+    )
+    .await?;
     // One entry per carnet: its cheques are listed in the database, not in the journal.
     let stock = if active {
         ""
@@ -285,6 +291,46 @@ async fn issue_carnets(
             view(keyring, pass, own, today)
         })
         .collect())
+}
+
+/// Inserts carnets and cheques; if a random code was already taken (about once in 10^5 batches
+/// of a thousand carnets with ten million cheques in circulation), draws every code again and
+/// retries, in a savepoint so the transaction goes on.
+async fn insert_with_unique_codes(
+    conn: &mut Conn,
+    program_id: &str,
+    distributor_id: &str,
+    passes: &mut [PassRow],
+    vouchers: &mut [VoucherRow],
+) -> Result<()> {
+    const ATTEMPTS: usize = 3;
+    let mut attempt = 1;
+    loop {
+        let mut savepoint = sqlx::Connection::begin(&mut *conn).await?;
+        let inserted = async {
+            repo::insert_passes(&mut savepoint, passes).await?;
+            repo::insert_vouchers(&mut savepoint, program_id, distributor_id, vouchers).await
+        }
+        .await;
+        match inserted {
+            Ok(()) => {
+                savepoint.commit().await?;
+                return Ok(());
+            }
+            Err(e) if e.is_unique_violation() && attempt < ATTEMPTS => {
+                savepoint.rollback().await?;
+                tracing::warn!(attempt, "a drawn code was already taken: drawing again");
+                for pass in passes.iter_mut() {
+                    pass.pass_code = codes::generate_code();
+                }
+                for voucher in vouchers.iter_mut() {
+                    voucher.code = codes::generate_code();
+                }
+                attempt += 1;
+            }
+            Err(e) => return Err(e),
+        }
+    }
 }
 
 /// Cheques still usable today (once activated, for a carnet in stock): `(count, cents)`.

@@ -56,7 +56,7 @@ pub async fn insert_passes(conn: &mut Conn, passes: &[PassRow]) -> Result<()> {
         })
         .collect();
     let mut batch = Batch::new(conn);
-    batch.insert_rows(
+    batch.push_rows(
         "INSERT INTO passes (id, program_id, distributor_id, pass_code, status, \
          beneficiary_ref, email, cheques, expires_on, created_at, activated_at)",
         "",
@@ -91,7 +91,7 @@ pub async fn insert_vouchers(
         })
         .collect();
     let mut batch = Batch::new(conn);
-    batch.insert_rows(
+    batch.push_rows(
         "INSERT INTO vouchers (id, pass_id, program_id, distributor_id, position, code, \
          key_id, value_cents, expires_on, redeemable_until, status)",
         "",
