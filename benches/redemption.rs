@@ -1014,14 +1014,14 @@ fn domain_job(state: &AppState, world: &Arc<World>) -> Job {
                     .await
                     .map_err(|e| e.to_string())?
             };
-            let response = passnum::http::run_write(
+            let response = passnum::http::run_write_batched(
                 &state,
                 &org_id,
                 &replay,
                 axum::http::StatusCode::CREATED,
-                move |conn| {
+                move |conn, batch| {
                     Box::pin(async move {
-                        passnum::redemption::record(conn, &site, session, now, today).await
+                        passnum::redemption::record(conn, batch, &site, session, now, today).await
                     })
                 },
             )

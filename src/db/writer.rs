@@ -6,7 +6,7 @@
 
 use super::{BoxFuture, Conn};
 use crate::error::{Error, Result};
-use sqlx::{Acquire, AnyPool};
+use sqlx::AnyPool;
 use tokio::sync::{mpsc, oneshot};
 
 /// Transactions committed together at most (a bound on what one failure can take down).
@@ -120,24 +120,29 @@ async fn commit_group(pool: AnyPool, jobs: Vec<Job>) {
         }
         answers.push(answer);
     } else {
-        for job in jobs {
-            let mut savepoint = match tx.begin().await {
-                Ok(savepoint) => savepoint,
-                Err(e) => {
+        // One savepoint statement between two jobs: after a success, the next savepoint is
+        // opened in the same hand-off that releases the last; after a failure, rolling back to
+        // the savepoint keeps it open for the next job. COMMIT releases the last one.
+        let mut step = Some("SAVEPOINT job");
+        let last = jobs.len() - 1;
+        for (i, job) in jobs.into_iter().enumerate() {
+            if let Some(sql) = step.take() {
+                if let Err(e) = sqlx::query(sql).execute(&mut *tx).await {
                     broken = Some(e);
                     break;
                 }
-            };
-            let (ok, answer) = job(&mut savepoint).await;
-            let closed = if ok {
-                savepoint.commit().await
-            } else {
-                savepoint.rollback().await
-            };
+            }
+            let (ok, answer) = job(&mut tx).await;
             answers.push(answer);
-            if let Err(e) = closed {
+            step = match (ok, i == last) {
+                (true, false) => Some("RELEASE SAVEPOINT job; SAVEPOINT job"),
+                (true, true) => None,
+                (false, _) => Some("ROLLBACK TO SAVEPOINT job"),
+            };
+        }
+        if let (Some(sql), None) = (step, &broken) {
+            if let Err(e) = sqlx::query(sql).execute(&mut *tx).await {
                 broken = Some(e);
-                break;
             }
         }
     }

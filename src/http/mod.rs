@@ -18,7 +18,7 @@ mod settlements;
 
 use crate::clock::{format_ts, SharedClock};
 use crate::config::Config;
-use crate::db::{Conn, Db};
+use crate::db::{Batch, Conn, Db};
 use crate::error::Result;
 use crate::ratelimit::RateLimiter;
 use crate::vouchers::codes::Keyring;
@@ -118,6 +118,22 @@ where
     T: Serialize + Send + 'static,
     F: for<'c> FnOnce(&'c mut Conn) -> BoxFuture<'c, Result<T>> + Send + 'static,
 {
+    run_write_batched(state, org_id, request, status, move |conn, _| work(conn)).await
+}
+
+/// [`run_write`] for work that leaves writes in a [`Batch`]: they go to the database with the
+/// saved answer, in one round trip.
+pub async fn run_write_batched<T, F>(
+    state: &AppState,
+    org_id: &str,
+    request: &Replay,
+    status: StatusCode,
+    work: F,
+) -> Result<Response>
+where
+    T: Serialize + Send + 'static,
+    F: for<'c> FnOnce(&'c mut Conn, &'c mut Batch) -> BoxFuture<'c, Result<T>> + Send + 'static,
+{
     let key = request.idempotency_key.clone();
     let saved_under = key.clone().map(|key| {
         (
@@ -131,12 +147,21 @@ where
         .db
         .transact(move |conn| {
             Box::pin(async move {
-                let value = work(conn).await?;
+                let mut batch = Batch::new(conn);
+                let value = work(conn, &mut batch).await?;
                 let body = serde_json::to_string(&value).map_err(anyhow::Error::from)?;
                 if let Some((org_id, key, hash, now)) = &saved_under {
-                    crate::idempotency::save(conn, org_id, key, hash, status.as_u16(), &body, now)
-                        .await?;
+                    crate::idempotency::defer(
+                        &mut batch,
+                        org_id,
+                        key,
+                        hash,
+                        status.as_u16(),
+                        body.clone(),
+                        now,
+                    );
                 }
+                batch.execute(conn).await?;
                 Ok(body)
             })
         })

@@ -2,7 +2,7 @@
 //! address, and too many of them answer 429.
 
 use super::extract::{Auth, ClientIp, Empty, Write};
-use super::{run_write, AppState};
+use super::{run_write, run_write_batched, AppState};
 use crate::error::{Error, Result};
 use crate::redemption::{self, NewRedemption, RedemptionRow};
 use axum::extract::{Path, State};
@@ -46,9 +46,17 @@ pub(super) async fn redeem(
     let result = match checked {
         Ok(session) => {
             let org_id = org.id.clone();
-            run_write(&state, &org_id, &replay, StatusCode::CREATED, move |conn| {
-                Box::pin(async move { redemption::record(conn, &org, session, now, today).await })
-            })
+            run_write_batched(
+                &state,
+                &org_id,
+                &replay,
+                StatusCode::CREATED,
+                move |conn, batch| {
+                    Box::pin(async move {
+                        redemption::record(conn, batch, &org, session, now, today).await
+                    })
+                },
+            )
             .await
         }
         Err(refusal) => Err(refusal),

@@ -8,7 +8,7 @@
 //! exists (on PostgreSQL the second INSERT waits for the first transaction, then conflicts).
 //! Either way the retry's transaction is rolled back, so nothing is done twice.
 
-use crate::db::Conn;
+use crate::db::{Batch, Conn, P};
 use crate::error::{Error, Result};
 use sqlx::Row;
 
@@ -18,30 +18,31 @@ pub struct Saved {
     pub body: String,
 }
 
-/// Saves the answer to this request under its key, inside the work's transaction. Fails with a
-/// unique violation if the key was already used.
-pub async fn save(
-    conn: &mut Conn,
+/// Saves the answer to this request under its key, with the rest of the work's writes (see
+/// [`Batch`]). The batch fails with a unique violation if the key was already used.
+pub fn defer(
+    batch: &mut Batch,
     org_id: &str,
     key: &str,
     request_hash: &str,
     status: u16,
-    body: &str,
+    body: String,
     now: &str,
-) -> Result<()> {
-    sqlx::query(
-        "INSERT INTO idempotency_keys (org_id, idempotency_key, request_hash, status_code, \
-         response_body, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
-    )
-    .bind(org_id)
-    .bind(key)
-    .bind(request_hash)
-    .bind(i64::from(status))
-    .bind(body)
-    .bind(now)
-    .execute(&mut *conn)
-    .await?;
-    Ok(())
+) {
+    batch.push(
+        format!(
+            "INSERT INTO idempotency_keys (org_id, idempotency_key, request_hash, status_code, \
+             response_body, created_at) VALUES ({P}, {P}, {P}, {P}, {P}, {P})"
+        ),
+        vec![
+            org_id.into(),
+            key.into(),
+            request_hash.into(),
+            i64::from(status).into(),
+            body.into(),
+            now.into(),
+        ],
+    );
 }
 
 /// The answer saved under this key, if the same request was answered already; a refusal if the

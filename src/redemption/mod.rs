@@ -213,9 +213,11 @@ pub async fn check(
 /// Redeems the cheques of a checked session, all or none: the caller's transaction is rolled
 /// back on any refusal, whose message names the cheque when there are several. One conditional
 /// UPDATE takes the cheques; everything else (the redemption rows, their journal entries, one
-/// balanced ledger transaction per cheque) is written in one more round trip.
+/// balanced ledger transaction per cheque) is left in `batch`, for the caller to send (with
+/// the answer it saves for retries, in one round trip).
 pub async fn record(
     conn: &mut Conn,
+    batch: &mut Batch,
     site: &Organization,
     session: Session,
     now: Timestamp,
@@ -272,8 +274,7 @@ pub async fn record(
             cheques: Vec::new(),
         });
     }
-    let mut batch = Batch::new(conn);
-    repo::insert(&mut batch, &cheques);
+    repo::insert(batch, &cheques);
     let entries: Vec<crate::audit::NewEntry> = cheques
         .iter()
         .map(|r| crate::audit::NewEntry {
@@ -287,7 +288,7 @@ pub async fn record(
             ),
         })
         .collect();
-    crate::audit::defer(&mut batch, &entries);
+    crate::audit::defer(batch, &entries);
     // The cheques of one pass share their programme and distributor.
     let postings: Vec<ledger::Posting> = cheques
         .iter()
@@ -301,8 +302,7 @@ pub async fn record(
             },
         })
         .collect();
-    ledger::defer(&mut batch, &cheques[0].program_id, &postings, &now_text)?;
-    batch.execute(conn).await?;
+    ledger::defer(batch, &cheques[0].program_id, &postings, &now_text)?;
     let mut first = cheques[0].clone();
     first.cheques = cheques.iter().map(ChequeLine::of).collect();
     Ok(first)
@@ -318,7 +318,10 @@ pub async fn redeem(
     today: Date,
 ) -> Result<RedemptionRow> {
     let session = check(conn, keyring, site, new, today).await?;
-    record(conn, site, session, now, today).await
+    let mut batch = Batch::new(conn);
+    let redemption = record(conn, &mut batch, site, session, now, today).await?;
+    batch.execute(conn).await?;
+    Ok(redemption)
 }
 
 /// "Chèque ABCD-EFGH-JK12 : " for a typed code; a scanned payload is too long to repeat.

@@ -467,9 +467,14 @@ async fn redeem(
             state
                 .db
                 .transact(move |conn| {
-                    Box::pin(
-                        async move { redemption::record(conn, &site, session, now, today).await },
-                    )
+                    Box::pin(async move {
+                        let mut batch = crate::db::Batch::new(conn);
+                        let redemption =
+                            redemption::record(conn, &mut batch, &site, session, now, today)
+                                .await?;
+                        batch.execute(conn).await?;
+                        Ok(redemption)
+                    })
                 })
                 .await
         }
