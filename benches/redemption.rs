@@ -53,11 +53,11 @@ const SITES: usize = 64;
 
 /// Cheques of the main distributor, in carnets of 10, for redemption over HTTP (the brief's
 /// 20,000) and for the same transaction called in process (no HTTP).
-const HTTP_SLICES: [usize; 3] = [3_000, 7_000, 10_000];
-const DOMAIN_SLICES: [usize; 2] = [2_000, 8_000];
+const HTTP_SLICES: [usize; 3] = [10_000, 20_000, 25_000];
+const DOMAIN_SLICES: [usize; 2] = [10_000, 25_000];
 /// Distributors and cheques each for the "spread" variant (no single hot distributor row).
 const SPREAD_DISTRIBUTORS: usize = 16;
-const SPREAD_CHEQUES_EACH: usize = 500;
+const SPREAD_CHEQUES_EACH: usize = 1_500;
 /// Statements a redemption runs between BEGIN and COMMIT: idempotency claim, cheque UPDATE,
 /// redemption INSERT, two ledger balance and two ledger flow updates, ledger transaction and
 /// two entries, idempotency save.
@@ -595,7 +595,7 @@ async fn setup(state: &AppState) -> anyhow::Result<World> {
         &funder,
         NewProgram {
             name: "Pass numérique Gironde (bench)".into(),
-            budget_cents: 100_000_000,
+            budget_cents: 1_000_000_000,
             cheque_value_cents: None,
             validity_days: None,
             grace_days: None,

@@ -50,8 +50,17 @@ impl RateLimiter {
         format!("{}:{key}", self.name)
     }
 
-    /// Seconds to wait if any of `keys` already used up its window, without counting.
-    pub async fn blocked(&self, keys: &[String], now: Timestamp) -> Result<Option<u64>> {
+    /// Seconds to wait if any of `keys` already used up its window, without counting. The
+    /// shared counters are read through `read` (the pool, or a connection the request holds).
+    pub async fn blocked<'c, E>(
+        &self,
+        read: E,
+        keys: &[String],
+        now: Timestamp,
+    ) -> Result<Option<u64>>
+    where
+        E: sqlx::Executor<'c, Database = sqlx::Any>,
+    {
         let start = self.window_start(now);
         let limit = i64::from(self.limit);
         let used_up = match &self.store {
@@ -63,7 +72,7 @@ impl RateLimiter {
                         .is_some_and(|&(s, n)| s == start && n >= limit)
                 })
             }
-            Store::Shared(db) => {
+            Store::Shared(_) => {
                 if keys.is_empty() {
                     return Ok(None);
                 }
@@ -80,7 +89,7 @@ impl RateLimiter {
                 for key in keys {
                     query = query.bind(self.shared_key(key));
                 }
-                query.fetch_one(&db.read).await? >= limit
+                query.fetch_one(read).await? >= limit
             }
         };
         Ok(used_up.then(|| self.retry_after(now)))
@@ -157,12 +166,17 @@ mod tests {
         };
         let keys = ["ip:1".to_string()];
         let now: Timestamp = "2026-03-02T11:00:30Z".parse().unwrap();
+        // Counting in memory reads nothing: a pool that never connects will do.
+        sqlx::any::install_default_drivers();
+        let db = sqlx::any::AnyPoolOptions::new()
+            .connect_lazy("sqlite::memory:")
+            .unwrap();
         assert_eq!(limiter.record(&keys, now).await.unwrap(), None);
-        assert_eq!(limiter.blocked(&keys, now).await.unwrap(), None);
+        assert_eq!(limiter.blocked(&db, &keys, now).await.unwrap(), None);
         assert_eq!(limiter.record(&keys, now).await.unwrap(), None);
-        assert_eq!(limiter.blocked(&keys, now).await.unwrap(), Some(570));
+        assert_eq!(limiter.blocked(&db, &keys, now).await.unwrap(), Some(570));
         assert_eq!(limiter.record(&keys, now).await.unwrap(), Some(570));
         let later = now + jiff::SignedDuration::from_secs(600);
-        assert_eq!(limiter.blocked(&keys, later).await.unwrap(), None);
+        assert_eq!(limiter.blocked(&db, &keys, later).await.unwrap(), None);
     }
 }

@@ -18,16 +18,27 @@ impl FromRequestParts<AppState> for Auth {
     type Rejection = Error;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Error> {
-        let token = parts
+        let BearerToken(token) = BearerToken::from_request_parts(parts, state).await?;
+        let mut conn = state.db.read.acquire().await?;
+        Ok(Auth(crate::orgs::authenticate(&mut conn, &token).await?))
+    }
+}
+
+/// The token of `Authorization: Bearer …`, not yet checked: for a handler that checks it
+/// itself, on the read connection it then goes on using (see `redemptions::redeem`).
+pub struct BearerToken(pub String);
+
+impl FromRequestParts<AppState> for BearerToken {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, _: &AppState) -> Result<Self, Error> {
+        parts
             .headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "))
-            .ok_or(Error::Unauthenticated)?;
-        let mut conn = state.db.read.acquire().await?;
-        Ok(Auth(
-            crate::orgs::authenticate(&mut conn, token.trim()).await?,
-        ))
+            .map(|token| BearerToken(token.trim().to_string()))
+            .ok_or(Error::Unauthenticated)
     }
 }
 

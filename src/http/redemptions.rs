@@ -1,7 +1,7 @@
 //! Site: redeeming, undoing and listing redemptions. Invalid codes are counted per site and per
 //! address, and too many of them answer 429.
 
-use super::extract::{Auth, ClientIp, Empty, Write};
+use super::extract::{Auth, BearerToken, ClientIp, Empty, Write};
 use super::{run_write, run_write_batched, AppState};
 use crate::error::{Error, Result};
 use crate::redemption::{self, NewRedemption, RedemptionRow};
@@ -31,18 +31,25 @@ pub fn router() -> Router<AppState> {
 pub(super) async fn redeem(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
-    Auth(org): Auth,
+    BearerToken(token): BearerToken,
     Write { body, replay }: Write<NewRedemption>,
 ) -> Result<Response> {
+    // One read connection for everything read before the write (giving one back to the pool
+    // costs sqlx a ping: a round trip on PostgreSQL), taken once the body is in, so that a
+    // slow client never holds one.
+    let mut conn = state.db.read.acquire().await?;
+    let org = crate::orgs::authenticate(&mut conn, &token).await?;
     let (now, today) = (state.clock.now(), state.clock.today());
     let limit_keys = [format!("site:{}", org.id), format!("ip:{ip}")];
-    if let Some(retry_after_secs) = state.invalid_codes.blocked(&limit_keys, now).await? {
+    if let Some(retry_after_secs) = state
+        .invalid_codes
+        .blocked(&mut *conn, &limit_keys, now)
+        .await?
+    {
         return Err(Error::RateLimited { retry_after_secs });
     }
-    let checked = {
-        let mut conn = state.db.read.acquire().await?;
-        redemption::check(&mut conn, &state.keyring, &org, body, today).await
-    };
+    let checked = redemption::check(&mut conn, &state.keyring, &org, body, today).await;
+    drop(conn);
     let result = match checked {
         Ok(session) => {
             let org_id = org.id.clone();

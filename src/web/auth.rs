@@ -62,7 +62,7 @@ async fn login(
         format!("ip:{ip}"),
         format!("account:{}", data.email.trim().to_lowercase()),
     ];
-    if let Some(retry_after_secs) = state.logins.blocked(&keys, now).await? {
+    if let Some(retry_after_secs) = state.logins.blocked(&state.db.read, &keys, now).await? {
         return Err(Error::RateLimited { retry_after_secs }.into());
     }
     let mut tx = state.db.begin().await?;

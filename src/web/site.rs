@@ -423,7 +423,11 @@ async fn redeem(
     let signed = SignedIn::require(&visitor, OrgKind::Site)?;
     let now = state.clock.now();
     let limit_keys = [format!("site:{}", signed.org.id), format!("ip:{ip}")];
-    if let Some(retry_after_secs) = state.invalid_codes.blocked(&limit_keys, now).await? {
+    if let Some(retry_after_secs) = state
+        .invalid_codes
+        .blocked(&state.db.read, &limit_keys, now)
+        .await?
+    {
         return Err(Error::RateLimited { retry_after_secs }.into());
     }
     let entered = Entered::read(data);
