@@ -87,6 +87,7 @@ impl Db {
                     .connect_with(options)
                     .await
                     .context("cannot open the SQLite database")?;
+                tokio::spawn(checkpoint_in_background(read.clone()));
                 Ok(Db {
                     group: Some(writer::GroupWriter::spawn(write.clone())),
                     read,
@@ -160,6 +161,29 @@ impl Db {
     }
 }
 
+/// How often the WAL is copied back into the database file.
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(100);
+
+/// SQLite copies its write-ahead log into the database file (a checkpoint, with an fsync) by
+/// default in whichever transaction commits past 1,000 pages: the writer, which then holds
+/// every queued write for milliseconds. Here the writer never does (`wal_autocheckpoint = 0`)
+/// and a reader connection checkpoints in PASSIVE mode, which waits for no one, while the
+/// writer goes on appending.
+async fn checkpoint_in_background(read: AnyPool) {
+    loop {
+        tokio::time::sleep(CHECKPOINT_EVERY).await;
+        if read.is_closed() {
+            return;
+        }
+        if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+            .execute(&read)
+            .await
+        {
+            tracing::debug!(error = %e, "WAL checkpoint skipped");
+        }
+    }
+}
+
 /// `cache_kib`: SQLite's page cache for each connection of the pool.
 fn sqlite_pool(max: u32, acquire_timeout: Duration, cache_kib: u32) -> AnyPoolOptions {
     AnyPoolOptions::new()
@@ -172,7 +196,7 @@ fn sqlite_pool(max: u32, acquire_timeout: Duration, cache_kib: u32) -> AnyPoolOp
                     format!(
                         "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
                          PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000; \
-                         PRAGMA cache_size = -{cache_kib};"
+                         PRAGMA cache_size = -{cache_kib}; PRAGMA wal_autocheckpoint = 0;"
                     )
                     .as_str(),
                 )
