@@ -2,6 +2,7 @@
 //! CSV as used in France (`;` between fields, a decimal comma in amounts) and PDF.
 
 use crate::error::{Error, Result};
+use std::sync::Arc;
 
 /// A table with a title, ready to be written as CSV or PDF.
 pub struct Report {
@@ -42,4 +43,35 @@ impl Report {
         doc.table(&self.headers, &self.widths, &self.right, &self.rows);
         doc.finish()
     }
+}
+
+/// The PDFs of many reports, in their order, rendered on every CPU (off the async workers).
+pub async fn pdfs(reports: Arc<[Report]>) -> Result<Vec<Vec<u8>>> {
+    let workers = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(reports.len())
+        .max(1);
+    let mut handles = Vec::with_capacity(workers);
+    for first in 0..workers {
+        let reports = reports.clone();
+        handles.push(tokio::task::spawn_blocking(move || {
+            (first..reports.len())
+                .step_by(workers)
+                .map(|i| reports[i].pdf())
+                .collect::<Vec<_>>()
+        }));
+    }
+    let mut rendered = Vec::with_capacity(workers);
+    for handle in handles {
+        rendered.push(
+            handle
+                .await
+                .map_err(|e| Error::Internal(anyhow::anyhow!("rendering a PDF: {e}")))?
+                .into_iter(),
+        );
+    }
+    // Worker k rendered reports k, k + workers, …: deal them back in order.
+    Ok((0..reports.len())
+        .filter_map(|i| rendered[i % workers].next())
+        .collect())
 }

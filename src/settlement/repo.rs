@@ -1,7 +1,12 @@
-//! SQL for settlements and settlement_lines, and the claim of redemptions by a batch.
+//! SQL for settlements and settlement_lines, and which redemptions a line pays.
+//!
+//! A line pays the redemptions of its site and programme, not undone, whose `redeemed_at` falls
+//! in its period `[period_start, period_end)`; the lines made before migration 0012 pay instead
+//! the redemptions whose `settlement_id` names their batch, which no period covers. A batch
+//! writes nothing on the redemptions it pays.
 
 use crate::db::Conn;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use serde::Serialize;
 use sqlx::Row;
 
@@ -35,7 +40,20 @@ pub struct LineRow {
     pub end_to_end_id: String,
     pub status: String,
     pub rejection_reason: Option<String>,
+    /// The redemption time this line covers, `[start, end)`, on the site's timeline: `start`
+    /// is '' for a site's first period. None for a line made before periods (its redemptions
+    /// name its batch) or with nothing newly settled (only a rejected transfer carried over).
+    #[serde(skip)]
+    pub period_start: Option<String>,
+    #[serde(skip)]
+    pub period_end: Option<String>,
 }
+
+/// The join condition "line `l` pays redemption `r`" for a line that has a period (the lines
+/// made before periods are matched on `r.settlement_id` instead).
+pub(crate) const PERIOD_PAYS: &str = "r.site_id = l.site_id AND r.program_id = l.program_id \
+     AND r.redeemed_at >= l.period_start AND r.redeemed_at < l.period_end \
+     AND r.undone_at IS NULL AND r.settlement_id IS NULL";
 
 pub async fn insert_batch(
     conn: &mut Conn,
@@ -57,47 +75,51 @@ pub async fn insert_batch(
     Ok(())
 }
 
-/// The guard against settling twice: only redemptions no batch holds are taken.
-pub async fn claim_redemptions(conn: &mut Conn, batch_id: &str, cutoff: &str) -> Result<u64> {
-    let done = sqlx::query(
-        "UPDATE redemptions SET settlement_id = $1 \
-         WHERE settlement_id IS NULL AND undone_at IS NULL AND redeemed_at < $2 \
-         AND site_id IN (SELECT site_id FROM site_bank_accounts)",
-    )
-    .bind(batch_id)
-    .bind(cutoff)
-    .execute(&mut *conn)
-    .await?;
-    Ok(done.rows_affected())
+/// What a batch with this cutoff would newly settle for one site and programme.
+pub struct Payable {
+    pub site_id: String,
+    pub program_id: String,
+    /// End of the site's latest period ('' if it has none): where the new period starts.
+    pub since: String,
+    pub redemptions: i64,
+    pub cents: i64,
 }
 
-/// `(site, programme, count, cents)` of what a batch claimed.
-pub async fn claimed_groups(
-    conn: &mut Conn,
-    batch_id: &str,
-) -> Result<Vec<(String, String, i64, i64)>> {
+/// One aggregate over what no line pays yet, for the sites that can be paid: per site, the
+/// redemptions from the end of its latest period up to `cutoff`. The start of each period is
+/// read by the same statement as the sums, so they agree.
+pub async fn payable(conn: &mut Conn, cutoff: &str) -> Result<Vec<Payable>> {
     let rows = sqlx::query(
-        "SELECT site_id, program_id, COUNT(*) AS n, CAST(SUM(value_cents) AS BIGINT) AS total \
-         FROM redemptions WHERE settlement_id = $1 GROUP BY site_id, program_id",
+        "SELECT f.site_id, f.since, r.program_id, COUNT(*) AS n, \
+                CAST(SUM(r.value_cents) AS BIGINT) AS total \
+         FROM (SELECT b.site_id, COALESCE(MAX(l.period_end), '') AS since \
+               FROM (SELECT DISTINCT site_id FROM site_bank_accounts) b \
+               LEFT JOIN settlement_lines l ON l.site_id = b.site_id \
+               GROUP BY b.site_id) f \
+         JOIN redemptions r ON r.site_id = f.site_id \
+              AND r.redeemed_at >= f.since AND r.redeemed_at < $1 \
+         WHERE r.undone_at IS NULL AND r.settlement_id IS NULL \
+         GROUP BY f.site_id, f.since, r.program_id",
     )
-    .bind(batch_id)
+    .bind(cutoff)
     .fetch_all(&mut *conn)
     .await?;
     rows.iter()
         .map(|r| {
-            Ok((
-                r.try_get("site_id")?,
-                r.try_get("program_id")?,
-                r.try_get("n")?,
-                r.try_get("total")?,
-            ))
+            Ok(Payable {
+                site_id: r.try_get("site_id")?,
+                since: r.try_get("since")?,
+                program_id: r.try_get("program_id")?,
+                redemptions: r.try_get("n")?,
+                cents: r.try_get("total")?,
+            })
         })
         .collect()
 }
 
 const LINE_COLUMNS: &str = "id, settlement_id, site_id, program_id, redemptions, settled_cents, \
      carried_cents, fee_cents, amount_cents, bank_account_id, end_to_end_id, status, \
-     rejection_reason";
+     rejection_reason, period_start, period_end";
 
 pub async fn rejected_not_carried(conn: &mut Conn) -> Result<Vec<LineRow>> {
     Ok(sqlx::query_as(&format!(
@@ -123,7 +145,7 @@ pub async fn carry_into(conn: &mut Conn, rejected_id: &str, line_id: &str) -> Re
 pub async fn insert_line(conn: &mut Conn, l: &LineRow) -> Result<()> {
     sqlx::query(&format!(
         "INSERT INTO settlement_lines ({LINE_COLUMNS}) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
     ))
     .bind(&l.id)
     .bind(&l.settlement_id)
@@ -138,8 +160,24 @@ pub async fn insert_line(conn: &mut Conn, l: &LineRow) -> Result<()> {
     .bind(&l.end_to_end_id)
     .bind(&l.status)
     .bind(&l.rejection_reason)
+    .bind(&l.period_start)
+    .bind(&l.period_end)
     .execute(&mut *conn)
-    .await?;
+    .await
+    .map_err(|e| {
+        // The unique (site, programme, period start): another batch, prepared at the same
+        // moment, has just paid this period.
+        if crate::db::is_unique_violation(&e) {
+            Error::conflict(
+                "concurrent_settlement",
+                "Un autre lot de règlement a été préparé au même moment pour les mêmes \
+                 encaissements : celui-ci n'a pas été créé, et rien n'est réglé deux fois. \
+                 Consultez la liste des lots avant d'en préparer un autre.",
+            )
+        } else {
+            e.into()
+        }
+    })?;
     Ok(())
 }
 
@@ -222,31 +260,96 @@ pub async fn pay_pending_lines(conn: &mut Conn, batch_id: &str) -> Result<Vec<Li
     .await?)
 }
 
-/// The redemptions a batch settled for one site, with what the statement shows.
+/// One cheque of a statement.
+pub struct StatementRow {
+    pub site_id: String,
+    pub code: String,
+    pub redeemed_at: String,
+    pub service: Option<String>,
+    pub minutes: Option<i64>,
+    pub program_id: String,
+    pub value_cents: i64,
+}
+
+/// The redemptions a batch pays, for one site or (`None`) for all of them, in time and code
+/// order.
 pub async fn statement_rows(
     conn: &mut Conn,
     batch_id: &str,
-    site_id: &str,
-) -> Result<Vec<(String, String, Option<String>, Option<i64>, String, i64)>> {
-    let rows = sqlx::query(
-        "SELECT v.code, r.redeemed_at, r.service, r.minutes, p.name, r.value_cents \
+    site_id: Option<&str>,
+) -> Result<Vec<StatementRow>> {
+    let (by_line, by_claim) = match site_id {
+        Some(_) => ("AND l.site_id = $2", "AND r.site_id = $2"),
+        None => ("", ""),
+    };
+    let sql = format!(
+        "SELECT r.site_id, v.code, r.redeemed_at, r.service, r.minutes, r.program_id, \
+                r.value_cents \
+         FROM settlement_lines l JOIN redemptions r ON {PERIOD_PAYS} \
+         JOIN vouchers v ON v.id = r.voucher_id \
+         WHERE l.settlement_id = $1 {by_line} \
+         UNION ALL \
+         SELECT r.site_id, v.code, r.redeemed_at, r.service, r.minutes, r.program_id, \
+                r.value_cents \
          FROM redemptions r JOIN vouchers v ON v.id = r.voucher_id \
-         JOIN programs p ON p.id = r.program_id \
-         WHERE r.settlement_id = $1 AND r.site_id = $2 ORDER BY r.redeemed_at, v.code",
-    )
-    .bind(batch_id)
-    .bind(site_id)
+         WHERE r.settlement_id = $1 {by_claim} \
+         ORDER BY 3, 2"
+    );
+    let mut query = sqlx::query(&sql).bind(batch_id);
+    if let Some(site_id) = site_id {
+        query = query.bind(site_id);
+    }
+    let rows = query.fetch_all(&mut *conn).await?;
+    rows.iter()
+        .map(|r| {
+            Ok(StatementRow {
+                site_id: r.try_get(0)?,
+                code: r.try_get(1)?,
+                redeemed_at: r.try_get(2)?,
+                service: r.try_get(3)?,
+                minutes: r.try_get(4)?,
+                program_id: r.try_get(5)?,
+                value_cents: r.try_get(6)?,
+            })
+        })
+        .collect()
+}
+
+/// Lines whose recorded count or amount differs from the redemptions they pay: `(line,
+/// recorded count, recorded cents, paid count, paid cents)`. There are none unless a
+/// redemption was committed, or undone, inside a period after its batch had summed it up:
+/// what the in-flight margin of `settlement::create` rules out.
+pub async fn lines_disagreeing_with_redemptions(
+    conn: &mut Conn,
+) -> Result<Vec<(String, i64, i64, i64, i64)>> {
+    let rows = sqlx::query(&format!(
+        "SELECT l.id, l.redemptions, l.settled_cents, \
+                CAST(COALESCE(p.n, 0) AS BIGINT) AS n, \
+                CAST(COALESCE(p.cents, 0) AS BIGINT) AS cents \
+         FROM settlement_lines l LEFT JOIN ( \
+             SELECT id, SUM(n) AS n, SUM(cents) AS cents FROM ( \
+                 SELECT l.id, COUNT(*) AS n, SUM(r.value_cents) AS cents \
+                 FROM settlement_lines l JOIN redemptions r ON {PERIOD_PAYS} GROUP BY l.id \
+                 UNION ALL \
+                 SELECT l.id, COUNT(*), SUM(r.value_cents) \
+                 FROM settlement_lines l JOIN redemptions r \
+                      ON r.settlement_id = l.settlement_id AND r.site_id = l.site_id \
+                      AND r.program_id = l.program_id \
+                 WHERE r.settlement_id IS NOT NULL GROUP BY l.id) u \
+             GROUP BY id) p ON p.id = l.id \
+         WHERE l.redemptions <> COALESCE(p.n, 0) OR l.settled_cents <> COALESCE(p.cents, 0) \
+         ORDER BY l.id"
+    ))
     .fetch_all(&mut *conn)
     .await?;
     rows.iter()
         .map(|r| {
             Ok((
-                r.try_get("code")?,
-                r.try_get("redeemed_at")?,
-                r.try_get("service")?,
-                r.try_get("minutes")?,
-                r.try_get("name")?,
-                r.try_get("value_cents")?,
+                r.try_get(0)?,
+                r.try_get(1)?,
+                r.try_get(2)?,
+                r.try_get(3)?,
+                r.try_get(4)?,
             ))
         })
         .collect()

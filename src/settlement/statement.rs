@@ -2,12 +2,14 @@
 //! funder's per programme (what each site is paid). CSV for spreadsheets as used in France
 //! (`;` between fields, a decimal comma) and PDF.
 
-use super::repo::{self, BatchRow, LineRow};
+use super::repo::{self, BatchRow, LineRow, StatementRow};
 use crate::db::Conn;
 use crate::error::{Error, Result};
 use crate::fr::{euros, long_date_text};
 use crate::orgs::{OrgKind, Organization};
 use crate::report::Report;
+use std::collections::BTreeMap;
+use std::sync::Arc;
 
 fn not_found() -> Error {
     Error::not_found("Ce relevé n'existe pas.")
@@ -61,17 +63,86 @@ async fn build_site_statement(conn: &mut Conn, batch_id: &str, site_id: &str) ->
     let site = crate::orgs::find(conn, site_id)
         .await?
         .ok_or_else(not_found)?;
-    let mut rows = Vec::new();
-    for (code, redeemed_at, service, minutes, program, value) in
-        repo::statement_rows(conn, batch_id, site_id).await?
-    {
+    let names = program_names(conn, &lines).await?;
+    let rows = repo::statement_rows(conn, batch_id, Some(site_id)).await?;
+    Ok(site_report(&batch, site.name, &lines, &rows, &names))
+}
+
+/// Every site's statement of a batch, by site id, from one read of the cheques it pays. The
+/// operator only.
+pub async fn site_statements(
+    conn: &mut Conn,
+    org: &Organization,
+    batch_id: &str,
+) -> Result<Vec<(String, Report)>> {
+    org.require(OrgKind::Operator)?;
+    all_site_statements(conn, batch_id).await
+}
+
+async fn all_site_statements(conn: &mut Conn, batch_id: &str) -> Result<Vec<(String, Report)>> {
+    let batch = repo::find_batch(conn, batch_id)
+        .await?
+        .ok_or_else(not_found)?;
+    let lines = repo::lines_of(conn, batch_id).await?;
+    let names = program_names(conn, &lines).await?;
+    let mut by_site: BTreeMap<&str, Vec<LineRow>> = BTreeMap::new();
+    for line in &lines {
+        by_site
+            .entry(line.site_id.as_str())
+            .or_default()
+            .push(line.clone());
+    }
+    // Grouped here rather than by the database's order, whose collation may not be Rust's.
+    let mut cheques: BTreeMap<String, Vec<StatementRow>> = BTreeMap::new();
+    for row in repo::statement_rows(conn, batch_id, None).await? {
+        cheques.entry(row.site_id.clone()).or_default().push(row);
+    }
+    let mut statements = Vec::with_capacity(by_site.len());
+    for (site_id, site_lines) in by_site {
+        let site = crate::orgs::find(conn, site_id)
+            .await?
+            .map(|s| s.name)
+            .unwrap_or_default();
+        let site_rows = cheques.remove(site_id).unwrap_or_default();
+        let report = site_report(&batch, site, &site_lines, &site_rows, &names);
+        statements.push((site_id.to_string(), report));
+    }
+    Ok(statements)
+}
+
+async fn program_names(conn: &mut Conn, lines: &[LineRow]) -> Result<BTreeMap<String, String>> {
+    let mut names = BTreeMap::new();
+    for line in lines {
+        if !names.contains_key(&line.program_id) {
+            let name = crate::programs::find(conn, &line.program_id)
+                .await?
+                .map(|p| p.name)
+                .unwrap_or_default();
+            names.insert(line.program_id.clone(), name);
+        }
+    }
+    Ok(names)
+}
+
+fn site_report(
+    batch: &BatchRow,
+    site_name: String,
+    lines: &[LineRow],
+    cheques: &[StatementRow],
+    program_names: &BTreeMap<String, String>,
+) -> Report {
+    let mut rows = Vec::with_capacity(cheques.len() + 3);
+    for c in cheques {
         rows.push(vec![
-            crate::vouchers::codes::display_code(&code),
-            redeemed_at.get(..10).unwrap_or_default().to_string(),
-            crate::redemption::service_label(service.as_deref()).to_string(),
-            minutes.map(|m| m.to_string()).unwrap_or_default(),
-            program,
-            euros(value),
+            crate::vouchers::codes::display_code(&c.code),
+            c.redeemed_at.get(..10).unwrap_or_default().to_string(),
+            crate::redemption::service_label(c.service.as_deref()).to_string(),
+            c.minutes.map(|m| m.to_string()).unwrap_or_default(),
+            program_names
+                .get(&c.program_id)
+                .cloned()
+                .unwrap_or_default(),
+            euros(c.value_cents),
         ]);
     }
     let fee: i64 = lines.iter().map(|l| l.fee_cents).sum();
@@ -94,10 +165,10 @@ async fn build_site_statement(conn: &mut Conn, batch_id: &str, site_id: &str) ->
         String::new(),
         euros(total),
     ]);
-    let mut facts = vec![("Lieu".to_string(), site.name)];
-    facts.extend(batch_facts(&batch));
+    let mut facts = vec![("Lieu".to_string(), site_name)];
+    facts.extend(batch_facts(batch));
     facts.push(("Montant du virement".into(), format!("{} €", euros(total))));
-    Ok(Report {
+    Report {
         title: "Relevé de règlement".into(),
         facts,
         headers: vec![
@@ -111,7 +182,7 @@ async fn build_site_statement(conn: &mut Conn, batch_id: &str, site_id: &str) ->
         widths: vec![0.2, 0.13, 0.22, 0.1, 0.22, 0.13],
         right: vec![false, false, false, true, false, true],
         rows,
-    })
+    }
 }
 
 fn blank_row(label: &str, cents: i64) -> Vec<String> {
@@ -207,51 +278,63 @@ async fn build_program_statement(
 }
 
 /// The e-mails a paid batch sends: each site its statement, each funder its programmes'.
+/// Only organisations with someone to write to get theirs rendered, on every CPU.
 pub async fn mail_statements(
     conn: &mut Conn,
     batch_id: &str,
     now: jiff::Timestamp,
 ) -> Result<usize> {
+    let mut statements = all_site_statements(conn, batch_id).await?;
     let lines = repo::lines_of(conn, batch_id).await?;
-    let mut sent = 0;
-    let mut sites: Vec<&str> = lines.iter().map(|l| l.site_id.as_str()).collect();
-    sites.sort_unstable();
-    sites.dedup();
-    for site_id in sites {
-        let statement = build_site_statement(conn, batch_id, site_id).await?;
-        sent += mail_to_org(conn, site_id, &statement, now).await?;
-    }
     let mut programs: Vec<&str> = lines.iter().map(|l| l.program_id.as_str()).collect();
     programs.sort_unstable();
     programs.dedup();
     for program_id in programs {
         let statement = build_program_statement(conn, batch_id, program_id).await?;
         if let Some(program) = crate::programs::find(conn, program_id).await? {
-            sent += mail_to_org(conn, &program.funder_id, &statement, now).await?;
+            statements.push((program.funder_id, statement));
         }
+    }
+    let mut recipients = Vec::new();
+    let mut reports = Vec::new();
+    for (org_id, statement) in statements {
+        let people: Vec<String> = crate::users::list_for_org(conn, &org_id)
+            .await?
+            .into_iter()
+            .filter(|p| p.disabled_at.is_none())
+            .map(|p| p.email)
+            .collect();
+        if !people.is_empty() {
+            recipients.push(people);
+            reports.push(statement);
+        }
+    }
+    let reports: Arc<[Report]> = reports.into();
+    let pdfs = crate::report::pdfs(reports.clone()).await?;
+    let mut sent = 0;
+    for ((people, statement), pdf) in recipients.iter().zip(reports.iter()).zip(pdfs) {
+        sent += mail_to(conn, people, statement, pdf, now).await?;
     }
     Ok(sent)
 }
 
-/// Sends a statement to every person of an organisation (none: nothing is sent).
-async fn mail_to_org(
+/// Sends a statement to each of these addresses.
+async fn mail_to(
     conn: &mut Conn,
-    org_id: &str,
+    people: &[String],
     statement: &Report,
+    pdf: Vec<u8>,
     now: jiff::Timestamp,
 ) -> Result<usize> {
-    let people = crate::users::list_for_org(conn, org_id).await?;
     let csv = statement.csv()?;
-    let pdf = statement.pdf();
-    let mut sent = 0;
-    for person in people.iter().filter(|p| p.disabled_at.is_none()) {
-        let facts: Vec<String> = statement
-            .facts
-            .iter()
-            .map(|(k, v)| format!("{k} : {v}"))
-            .collect();
+    let facts: Vec<String> = statement
+        .facts
+        .iter()
+        .map(|(k, v)| format!("{k} : {v}"))
+        .collect();
+    for email in people {
         let mail = crate::mail::Outgoing {
-            to: person.email.clone(),
+            to: email.clone(),
             subject: format!("{} — Pass numérique", statement.title),
             text_body: format!(
                 "Bonjour,\n\nLe virement du Pass numérique a été effectué.\n\n{}\n\n\
@@ -273,7 +356,6 @@ async fn mail_to_org(
             ],
         };
         crate::mail::enqueue(conn, &mail, now).await?;
-        sent += 1;
     }
-    Ok(sent)
+    Ok(people.len())
 }
