@@ -5,7 +5,7 @@
 //!   into a table shaped like `vouchers`;
 //! * the PDF of 1,000 of those carnets;
 //! * a settlement batch over 1,000,000 redemptions (1,000 sites): batch, approval, SEPA file and
-//!   every site's statement;
+//!   every site's PDF statement (every cheque listed);
 //! * a programme's reconciliation figures over those cheques.
 //!
 //! `cargo bench --bench bulk` runs on SQLite (a fresh file in the temp directory);
@@ -231,28 +231,37 @@ async fn run(name: &str, backend: Backend, url: &str, carnets: usize) -> anyhow:
     .await?;
     tx.commit().await?;
     let exported = started.elapsed();
+    // Every site's statement, as a paid batch mails them: one read of the cheques, PDFs
+    // rendered on both CPUs.
     let mut conn = state.db.read.acquire().await?;
-    let mut statement_bytes = 0;
-    for line in &batch.lines {
-        let report = passnum::settlement::site_statement(
-            &mut conn,
-            &world.operator,
-            &batch.batch.id,
-            &line.site_id,
-        )
-        .await?;
-        statement_bytes += report.pdf().len();
-    }
+    let statements =
+        passnum::settlement::site_statements(&mut conn, &world.operator, &batch.batch.id).await?;
     drop(conn);
+    let read = started.elapsed();
+    anyhow::ensure!(
+        statements.len() == batch.lines.len(),
+        "one statement per site"
+    );
+    let cheques_listed: usize = statements.iter().map(|(_, r)| r.rows.len() - 1).sum();
+    let reports: Arc<[passnum::report::Report]> =
+        statements.into_iter().map(|(_, report)| report).collect();
+    let pdfs = passnum::report::pdfs(reports).await?;
+    let statement_bytes: usize = pdfs.iter().map(Vec::len).sum();
     let settled = started.elapsed();
     let redemptions: i64 = batch.lines.iter().map(|l| l.redemptions).sum();
+    anyhow::ensure!(
+        cheques_listed as i64 == redemptions,
+        "the statements list {cheques_listed} cheques"
+    );
     println!(
-        "settlement: {redemptions} redemptions, {} lines: batch {:.2} s, + approval and SEPA file ({} KiB) {:.2} s, + {} PDF statements ({} KiB) {:.2} s in all",
+        "settlement: {redemptions} redemptions, {} lines: batch {:.2} s, + approval and SEPA file ({} KiB) {:.2} s, + statements read ({} cheques listed) {:.2} s, + {} PDF statements ({} KiB) {:.2} s in all",
         batch.lines.len(),
         created.as_secs_f64(),
         sepa.len() / 1024,
         exported.as_secs_f64(),
-        batch.lines.len(),
+        cheques_listed,
+        read.as_secs_f64(),
+        pdfs.len(),
         statement_bytes / 1024,
         settled.as_secs_f64()
     );
@@ -280,9 +289,12 @@ async fn run(name: &str, backend: Backend, url: &str, carnets: usize) -> anyhow:
         ms(times[times.len() - 1])
     );
     let mut conn = state.db.read.acquire().await?;
-    let verified = passnum::ledger::verify(&mut conn).await?;
+    let mut verified = passnum::ledger::verify(&mut conn).await?;
+    verified
+        .problems
+        .extend(passnum::settlement::verify(&mut conn).await?);
     println!(
-        "ledger verify: {}",
+        "ledger verify (with settlement lines): {}",
         if verified.is_ok() { "ok" } else { "PROBLEMS" }
     );
     anyhow::ensure!(verified.is_ok(), "{:?}", verified.problems);
