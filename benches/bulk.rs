@@ -231,22 +231,20 @@ async fn run(name: &str, backend: Backend, url: &str, carnets: usize) -> anyhow:
     .await?;
     tx.commit().await?;
     let exported = started.elapsed();
-    // Every site's statement, as a paid batch mails them: one read of the cheques, PDFs
-    // rendered on both CPUs.
+    // Every site's statement, as a paid batch mails them: each site's cheques read while the
+    // statements already read are rendered on both CPUs.
     let mut conn = state.db.read.acquire().await?;
     let statements =
-        passnum::settlement::site_statements(&mut conn, &world.operator, &batch.batch.id).await?;
+        passnum::settlement::site_statement_pdfs(&mut conn, &world.operator, &batch.batch.id)
+            .await?;
     drop(conn);
-    let read = started.elapsed();
     anyhow::ensure!(
         statements.len() == batch.lines.len(),
         "one statement per site"
     );
-    let cheques_listed: usize = statements.iter().map(|(_, r)| r.rows.len() - 1).sum();
-    let reports: Arc<[passnum::report::Report]> =
-        statements.into_iter().map(|(_, report)| report).collect();
-    let pdfs = passnum::report::pdfs(reports).await?;
-    let statement_bytes: usize = pdfs.iter().map(Vec::len).sum();
+    // Every cheque has its row, plus the total.
+    let cheques_listed: usize = statements.iter().map(|(_, s)| s.rows - 1).sum();
+    let statement_bytes: usize = statements.iter().map(|(_, s)| s.pdf.len()).sum();
     let settled = started.elapsed();
     let redemptions: i64 = batch.lines.iter().map(|l| l.redemptions).sum();
     anyhow::ensure!(
@@ -254,14 +252,13 @@ async fn run(name: &str, backend: Backend, url: &str, carnets: usize) -> anyhow:
         "the statements list {cheques_listed} cheques"
     );
     println!(
-        "settlement: {redemptions} redemptions, {} lines: batch {:.2} s, + approval and SEPA file ({} KiB) {:.2} s, + statements read ({} cheques listed) {:.2} s, + {} PDF statements ({} KiB) {:.2} s in all",
+        "settlement: {redemptions} redemptions, {} lines: batch {:.2} s, + approval and SEPA file ({} KiB) {:.2} s, + {} PDF statements ({} cheques listed, {} KiB) {:.2} s in all",
         batch.lines.len(),
         created.as_secs_f64(),
         sepa.len() / 1024,
         exported.as_secs_f64(),
+        statements.len(),
         cheques_listed,
-        read.as_secs_f64(),
-        pdfs.len(),
         statement_bytes / 1024,
         settled.as_secs_f64()
     );

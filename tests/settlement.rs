@@ -17,6 +17,7 @@ on_both_databases!(
     without_undo_window_a_batch_waits_for_redemptions_in_flight,
     a_redemption_a_line_covers_cannot_be_undone,
     batches_made_before_periods_keep_what_they_claimed,
+    a_paid_batch_mails_each_statement_to_its_people,
     bank_details_are_checked_and_private,
     expired_cheques_return_to_the_programme,
     closing_a_programme_credits_the_funder,
@@ -1126,4 +1127,98 @@ async fn batches_made_before_periods_keep_what_they_claimed(backend: Backend) {
     assert_eq!(settled_by(&app, &w.site).await[late_code], Some(next_id));
     assert_eq!(lines_paying_each_redemption(&app).await, vec![1; 3]);
     app.assert_ledger_verifies().await;
+}
+
+/// Paying a batch mails each site with someone to write to its own statement (PDF and CSV,
+/// every cheque listed) and the funder its programme's; a site without anyone gets nothing.
+async fn a_paid_batch_mails_each_statement_to_its_people(backend: Backend) {
+    use base64::Engine;
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let w = app.world(500_000, 200).await;
+    let (site2_id, site2) = app.qualified_site("France Services Cenon").await;
+    let (site3_id, site3) = app.qualified_site("Sans personne").await;
+    for (id, token) in [
+        (&w.site_id, &w.site),
+        (&site2_id, &site2),
+        (&site3_id, &site3),
+    ] {
+        app.bank(id, token).await;
+    }
+    app.person(&w.site_id, "accueil@meriadeck.example").await;
+    app.person(&site2_id, "compta@cenon.example").await;
+    app.person(&site2_id, "direction@cenon.example").await;
+    app.person(&w.funder_id, "suivi@gironde.example").await;
+    let code = |r: &Value| r["code"].as_str().unwrap().to_string();
+    let codes1: Vec<String> = redeem_n(&app, &w, &w.site, 3)
+        .await
+        .iter()
+        .map(code)
+        .collect();
+    let codes2: Vec<String> = redeem_n(&app, &w, &site2, 2)
+        .await
+        .iter()
+        .map(code)
+        .collect();
+    redeem_n(&app, &w, &site3, 1).await;
+    app.advance(SignedDuration::from_hours(49));
+    let op = app.operator_token.clone();
+    let (_, batch) = app
+        .post("/api/v1/settlements", &op, json!({"until": "2026-12-31"}))
+        .await;
+    let id = batch["id"].as_str().unwrap();
+    app.post(&format!("/api/v1/settlements/{id}/approve"), &op, json!({}))
+        .await;
+    app.get_text(&format!("/api/v1/settlements/{id}/sepa.xml"), &op)
+        .await;
+    let (status, body) = app
+        .post(&format!("/api/v1/settlements/{id}/paid"), &op, json!({}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+
+    let mails: Vec<(String, String, String)> =
+        sqlx::query_as("SELECT to_address, subject, attachments FROM outbox ORDER BY to_address")
+            .fetch_all(&app.state.db.read)
+            .await
+            .unwrap();
+    let to: Vec<&str> = mails.iter().map(|(to, _, _)| to.as_str()).collect();
+    assert_eq!(
+        to,
+        [
+            "accueil@meriadeck.example",
+            "compta@cenon.example",
+            "direction@cenon.example",
+            "suivi@gironde.example"
+        ]
+    );
+    for (to, subject, attachments) in &mails {
+        let files: Vec<Value> = serde_json::from_str(attachments).unwrap();
+        let bytes = |i: usize| {
+            base64::engine::general_purpose::STANDARD
+                .decode(files[i]["base64"].as_str().unwrap())
+                .unwrap()
+        };
+        assert_eq!(files[0]["filename"], "releve.pdf");
+        assert_eq!(files[1]["filename"], "releve.csv");
+        let pdf = common::pdf::pdf_texts(&bytes(0)).join("\n");
+        let csv = String::from_utf8(bytes(1)).unwrap();
+        let (mine, others): (&[String], &[String]) = match to.split('@').nth(1) {
+            Some("meriadeck.example") => (&codes1, &codes2),
+            Some("cenon.example") => (&codes2, &codes1),
+            _ => {
+                assert!(subject.starts_with("Relevé de règlement du programme"));
+                assert!(csv.contains("France Services Cenon;2;20,00"), "{csv}");
+                continue;
+            }
+        };
+        assert!(subject.starts_with("Relevé de règlement —"), "{subject}");
+        for code in mine {
+            assert!(pdf.contains(code.as_str()), "{code} in {pdf}");
+            assert!(csv.contains(code.as_str()), "{code} in {csv}");
+        }
+        for code in others {
+            assert!(!csv.contains(code.as_str()), "{code} in {csv}");
+        }
+    }
 }

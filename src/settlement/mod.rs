@@ -11,7 +11,7 @@ mod statement;
 
 pub use repo::{lines_of_site, list_batches};
 pub use repo::{BatchRow, LineRow};
-pub use statement::{program_statement, site_statement, site_statements};
+pub use statement::{program_statement, site_statement, site_statement_pdfs};
 
 use crate::clock::{format_ts, paris};
 use crate::config::Config;
@@ -106,8 +106,8 @@ pub async fn create(
     let hex = batch_id.replace('-', "");
     let prefix = hex[hex.len().saturating_sub(16)..].to_uppercase();
     let mut programs: BTreeMap<String, crate::programs::Program> = BTreeMap::new();
-    let mut total = 0;
-    let mut n = 0;
+    let accounts = crate::sites::current_bank_accounts(conn).await?;
+    let mut lines = Vec::new();
     for ((site_id, program_id), group) in groups {
         let line_id = crate::db::new_id();
         let mut carried = 0;
@@ -127,64 +127,69 @@ pub async fn create(
             programs.insert(program_id.clone(), program);
         }
         let fee = programs[&program_id].fee_cents(group.redemptions, group.settled);
-        let amount = group.settled - fee + carried;
-        let account = crate::sites::current_bank_account(conn, &site_id)
-            .await?
+        let account = accounts
+            .get(&site_id)
             .ok_or_else(|| {
                 anyhow::anyhow!("site {site_id} has redemptions to pay but no bank account")
-            })?;
-        n += 1;
+            })?
+            .id
+            .clone();
         let period_end = group.since.is_some().then(|| cutoff.clone());
-        let line = LineRow {
+        lines.push(LineRow {
             id: line_id,
             settlement_id: batch_id.clone(),
-            site_id: site_id.clone(),
-            program_id: program_id.clone(),
+            site_id,
+            program_id,
             redemptions: group.redemptions,
             settled_cents: group.settled,
             carried_cents: carried,
             fee_cents: fee,
-            amount_cents: amount,
-            bank_account_id: account.id,
-            end_to_end_id: format!("PN-{prefix}-{n:05}"),
+            amount_cents: group.settled - fee + carried,
+            bank_account_id: account,
+            end_to_end_id: format!("PN-{prefix}-{:05}", lines.len() + 1),
             status: "pending".into(),
             rejection_reason: None,
             period_start: group.since,
             period_end,
-        };
-        repo::insert_line(conn, &line).await?;
-        if group.settled > fee {
+        });
+    }
+    // Refused here if another batch prepared at the same moment pays the same periods.
+    repo::insert_lines(conn, &lines).await?;
+    for line in &lines {
+        let newly_settled = line.settled_cents - line.fee_cents;
+        if newly_settled > 0 {
             ledger::post(
                 conn,
-                &program_id,
+                &line.program_id,
                 Kind::Settlement,
                 &line.id,
                 Transfer {
-                    from: Account::Redeemed(&site_id),
-                    to: Account::Payable(&site_id),
-                    amount_cents: group.settled - fee,
+                    from: Account::Redeemed(&line.site_id),
+                    to: Account::Payable(&line.site_id),
+                    amount_cents: newly_settled,
                 },
                 &now_text,
             )
             .await?;
         }
-        if fee > 0 {
+        if line.fee_cents > 0 {
             ledger::post(
                 conn,
-                &program_id,
+                &line.program_id,
                 Kind::OperatorFee,
                 &line.id,
                 Transfer {
-                    from: Account::Redeemed(&site_id),
+                    from: Account::Redeemed(&line.site_id),
                     to: Account::Fee,
-                    amount_cents: fee,
+                    amount_cents: line.fee_cents,
                 },
                 &now_text,
             )
             .await?;
         }
-        total += amount;
     }
+    let total: i64 = lines.iter().map(|l| l.amount_cents).sum();
+    let n = lines.len();
     if n == 0 {
         return Err(Error::conflict(
             "nothing_to_settle",

@@ -142,42 +142,48 @@ pub async fn carry_into(conn: &mut Conn, rejected_id: &str, line_id: &str) -> Re
     Ok(done.rows_affected() == 1)
 }
 
-pub async fn insert_line(conn: &mut Conn, l: &LineRow) -> Result<()> {
-    sqlx::query(&format!(
-        "INSERT INTO settlement_lines ({LINE_COLUMNS}) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
-    ))
-    .bind(&l.id)
-    .bind(&l.settlement_id)
-    .bind(&l.site_id)
-    .bind(&l.program_id)
-    .bind(l.redemptions)
-    .bind(l.settled_cents)
-    .bind(l.carried_cents)
-    .bind(l.fee_cents)
-    .bind(l.amount_cents)
-    .bind(&l.bank_account_id)
-    .bind(&l.end_to_end_id)
-    .bind(&l.status)
-    .bind(&l.rejection_reason)
-    .bind(&l.period_start)
-    .bind(&l.period_end)
-    .execute(&mut *conn)
-    .await
-    .map_err(|e| {
-        // The unique (site, programme, period start): another batch, prepared at the same
-        // moment, has just paid this period.
-        if crate::db::is_unique_violation(&e) {
-            Error::conflict(
-                "concurrent_settlement",
-                "Un autre lot de règlement a été préparé au même moment pour les mêmes \
-                 encaissements : celui-ci n'a pas été créé, et rien n'est réglé deux fois. \
-                 Consultez la liste des lots avant d'en préparer un autre.",
-            )
-        } else {
-            e.into()
+/// Inserts a batch's lines with multi-row INSERTs, in the order given.
+pub async fn insert_lines(conn: &mut Conn, lines: &[LineRow]) -> Result<()> {
+    const PARAMS: usize = 15;
+    for chunk in lines.chunks(crate::db::rows_per_insert(conn, PARAMS)) {
+        let sql = format!(
+            "INSERT INTO settlement_lines ({LINE_COLUMNS}) VALUES {}",
+            crate::db::placeholders(chunk.len(), PARAMS)
+        );
+        let mut query = sqlx::query(&sql);
+        for l in chunk {
+            query = query
+                .bind(&l.id)
+                .bind(&l.settlement_id)
+                .bind(&l.site_id)
+                .bind(&l.program_id)
+                .bind(l.redemptions)
+                .bind(l.settled_cents)
+                .bind(l.carried_cents)
+                .bind(l.fee_cents)
+                .bind(l.amount_cents)
+                .bind(&l.bank_account_id)
+                .bind(&l.end_to_end_id)
+                .bind(&l.status)
+                .bind(&l.rejection_reason)
+                .bind(&l.period_start)
+                .bind(&l.period_end);
         }
-    })?;
+        query.execute(&mut *conn).await.map_err(|e| {
+            // The unique (site, programme, period start): another batch, prepared at the
+            // same moment, has just paid this period.
+            if crate::db::is_unique_violation(&e) {
+                Error::conflict(
+                    "concurrent_settlement",
+                    "Un autre lot de règlement a été préparé au même moment pour les mêmes \
+                     encaissements : celui-ci n'a pas été créé, et rien n'est réglé deux fois. \
+                     Consultez la liste des lots avant d'en préparer un autre.",
+                )
+            } else {
+                e.into()
+            }
+        })?;
+    }
     Ok(())
 }
 
@@ -260,58 +266,39 @@ pub async fn pay_pending_lines(conn: &mut Conn, batch_id: &str) -> Result<Vec<Li
     .await?)
 }
 
-/// One cheque of a statement.
-pub struct StatementRow {
-    pub site_id: String,
-    pub code: String,
-    pub redeemed_at: String,
-    pub service: Option<String>,
-    pub minutes: Option<i64>,
-    pub program_id: String,
-    pub value_cents: i64,
-}
-
-/// The redemptions a batch pays, for one site or (`None`) for all of them, in time and code
-/// order.
-pub async fn statement_rows(
+/// The cheques a batch's lines pay to one site, as one text per line, `(line id, text)`: a
+/// line of text per cheque, `code`, `redeemed_at`, `minutes`, `value_cents` and `service`
+/// separated by tabs (service last: it is an identifier of `redemption::SERVICES`, or empty).
+/// Packed by the database, a statement of a thousand cheques is one row to fetch instead of a
+/// thousand, which through sqlx costs more than the query itself.
+pub async fn cheques_by_line(
     conn: &mut Conn,
     batch_id: &str,
-    site_id: Option<&str>,
-) -> Result<Vec<StatementRow>> {
-    let (by_line, by_claim) = match site_id {
-        Some(_) => ("AND l.site_id = $2", "AND r.site_id = $2"),
-        None => ("", ""),
-    };
+    site_id: &str,
+) -> Result<Vec<(String, String)>> {
+    let cheque = "v.code || '\t' || r.redeemed_at || '\t' || \
+                  COALESCE(CAST(r.minutes AS TEXT), '') || '\t' || \
+                  CAST(r.value_cents AS TEXT) || '\t' || COALESCE(r.service, '')";
     let sql = format!(
-        "SELECT r.site_id, v.code, r.redeemed_at, r.service, r.minutes, r.program_id, \
-                r.value_cents \
+        "SELECT l.id, string_agg({cheque}, '\n') AS cheques \
          FROM settlement_lines l JOIN redemptions r ON {PERIOD_PAYS} \
          JOIN vouchers v ON v.id = r.voucher_id \
-         WHERE l.settlement_id = $1 {by_line} \
+         WHERE l.settlement_id = $1 AND l.site_id = $2 GROUP BY l.id \
          UNION ALL \
-         SELECT r.site_id, v.code, r.redeemed_at, r.service, r.minutes, r.program_id, \
-                r.value_cents \
-         FROM redemptions r JOIN vouchers v ON v.id = r.voucher_id \
-         WHERE r.settlement_id = $1 {by_claim} \
-         ORDER BY 3, 2"
+         SELECT l.id, string_agg({cheque}, '\n') \
+         FROM settlement_lines l JOIN redemptions r ON r.settlement_id = l.settlement_id \
+              AND r.site_id = l.site_id AND r.program_id = l.program_id \
+         JOIN vouchers v ON v.id = r.voucher_id \
+         WHERE l.settlement_id = $1 AND l.site_id = $2 AND r.settlement_id IS NOT NULL \
+         GROUP BY l.id"
     );
-    let mut query = sqlx::query(&sql).bind(batch_id);
-    if let Some(site_id) = site_id {
-        query = query.bind(site_id);
-    }
-    let rows = query.fetch_all(&mut *conn).await?;
+    let rows = sqlx::query(&sql)
+        .bind(batch_id)
+        .bind(site_id)
+        .fetch_all(&mut *conn)
+        .await?;
     rows.iter()
-        .map(|r| {
-            Ok(StatementRow {
-                site_id: r.try_get(0)?,
-                code: r.try_get(1)?,
-                redeemed_at: r.try_get(2)?,
-                service: r.try_get(3)?,
-                minutes: r.try_get(4)?,
-                program_id: r.try_get(5)?,
-                value_cents: r.try_get(6)?,
-            })
-        })
+        .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
         .collect()
 }
 
@@ -352,6 +339,23 @@ pub async fn lines_disagreeing_with_redemptions(
                 r.try_get(4)?,
             ))
         })
+        .collect()
+}
+
+/// The names of the sites a batch pays, by id.
+pub async fn site_names(
+    conn: &mut Conn,
+    batch_id: &str,
+) -> Result<std::collections::HashMap<String, String>> {
+    let rows = sqlx::query(
+        "SELECT id, name FROM organizations WHERE id IN \
+         (SELECT site_id FROM settlement_lines WHERE settlement_id = $1)",
+    )
+    .bind(batch_id)
+    .fetch_all(&mut *conn)
+    .await?;
+    rows.iter()
+        .map(|r| Ok((r.try_get("id")?, r.try_get("name")?)))
         .collect()
 }
 

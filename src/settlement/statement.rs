@@ -2,12 +2,12 @@
 //! funder's per programme (what each site is paid). CSV for spreadsheets as used in France
 //! (`;` between fields, a decimal comma) and PDF.
 
-use super::repo::{self, BatchRow, LineRow, StatementRow};
+use super::repo::{self, BatchRow, LineRow};
 use crate::db::Conn;
 use crate::error::{Error, Result};
 use crate::fr::{euros, long_date_text};
 use crate::orgs::{OrgKind, Organization};
-use crate::report::Report;
+use crate::report::{Rendered, Renderer, Report};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -64,53 +64,65 @@ async fn build_site_statement(conn: &mut Conn, batch_id: &str, site_id: &str) ->
         .await?
         .ok_or_else(not_found)?;
     let names = program_names(conn, &lines).await?;
-    let rows = repo::statement_rows(conn, batch_id, Some(site_id)).await?;
-    Ok(site_report(&batch, site.name, &lines, &rows, &names))
+    let cheques = repo::cheques_by_line(conn, batch_id, site_id).await?;
+    Ok(SiteStatement {
+        batch,
+        site_name: site.name,
+        lines,
+        cheques,
+        program_names: Arc::new(names),
+    }
+    .report())
 }
 
-/// Every site's statement of a batch, by site id, from one read of the cheques it pays. The
-/// operator only.
-pub async fn site_statements(
+/// Every site's statement of a batch, as PDF, by site id. The operator only.
+pub async fn site_statement_pdfs(
     conn: &mut Conn,
     org: &Organization,
     batch_id: &str,
-) -> Result<Vec<(String, Report)>> {
+) -> Result<Vec<(String, Rendered)>> {
     org.require(OrgKind::Operator)?;
-    all_site_statements(conn, batch_id).await
+    let mut renderer = Renderer::new(false);
+    render_site_statements(conn, batch_id, &mut renderer, |_| true).await?;
+    renderer.finish().await
 }
 
-async fn all_site_statements(conn: &mut Conn, batch_id: &str) -> Result<Vec<(String, Report)>> {
+/// Reads the statements of a batch's sites (those `wanted`) one site at a time, while
+/// `renderer` builds and renders the ones already read.
+async fn render_site_statements(
+    conn: &mut Conn,
+    batch_id: &str,
+    renderer: &mut Renderer<String>,
+    wanted: impl Fn(&str) -> bool,
+) -> Result<()> {
     let batch = repo::find_batch(conn, batch_id)
         .await?
         .ok_or_else(not_found)?;
     let lines = repo::lines_of(conn, batch_id).await?;
-    let names = program_names(conn, &lines).await?;
-    let mut by_site: BTreeMap<&str, Vec<LineRow>> = BTreeMap::new();
-    for line in &lines {
-        by_site
-            .entry(line.site_id.as_str())
-            .or_default()
-            .push(line.clone());
+    let names = Arc::new(program_names(conn, &lines).await?);
+    let mut by_site: BTreeMap<String, Vec<LineRow>> = BTreeMap::new();
+    for line in lines {
+        by_site.entry(line.site_id.clone()).or_default().push(line);
     }
-    // Grouped here rather than by the database's order, whose collation may not be Rust's.
-    let mut cheques: BTreeMap<String, Vec<StatementRow>> = BTreeMap::new();
-    for row in repo::statement_rows(conn, batch_id, None).await? {
-        cheques.entry(row.site_id.clone()).or_default().push(row);
+    let mut site_names = repo::site_names(conn, batch_id).await?;
+    for (site_id, lines) in by_site {
+        if !wanted(&site_id) {
+            continue;
+        }
+        let cheques = repo::cheques_by_line(conn, batch_id, &site_id).await?;
+        let statement = SiteStatement {
+            batch: batch.clone(),
+            site_name: site_names.remove(&site_id).unwrap_or_default(),
+            lines,
+            cheques,
+            program_names: names.clone(),
+        };
+        renderer.push(site_id, move || statement.report()).await?;
     }
-    let mut statements = Vec::with_capacity(by_site.len());
-    for (site_id, site_lines) in by_site {
-        let site = crate::orgs::find(conn, site_id)
-            .await?
-            .map(|s| s.name)
-            .unwrap_or_default();
-        let site_rows = cheques.remove(site_id).unwrap_or_default();
-        let report = site_report(&batch, site, &site_lines, &site_rows, &names);
-        statements.push((site_id.to_string(), report));
-    }
-    Ok(statements)
+    Ok(())
 }
 
-async fn program_names(conn: &mut Conn, lines: &[LineRow]) -> Result<BTreeMap<String, String>> {
+async fn program_names(conn: &mut Conn, lines: &[LineRow]) -> Result<ProgramNames> {
     let mut names = BTreeMap::new();
     for line in lines {
         if !names.contains_key(&line.program_id) {
@@ -124,64 +136,91 @@ async fn program_names(conn: &mut Conn, lines: &[LineRow]) -> Result<BTreeMap<St
     Ok(names)
 }
 
-fn site_report(
-    batch: &BatchRow,
+type ProgramNames = BTreeMap<String, String>;
+
+/// What a site's statement is made of, as read from the database.
+struct SiteStatement {
+    batch: BatchRow,
     site_name: String,
-    lines: &[LineRow],
-    cheques: &[StatementRow],
-    program_names: &BTreeMap<String, String>,
-) -> Report {
-    let mut rows = Vec::with_capacity(cheques.len() + 3);
-    for c in cheques {
+    /// The site's lines in the batch.
+    lines: Vec<LineRow>,
+    /// `(line id, packed cheques)`, see `repo::cheques_by_line`.
+    cheques: Vec<(String, String)>,
+    program_names: Arc<ProgramNames>,
+}
+
+impl SiteStatement {
+    fn report(self) -> Report {
+        let program_of = |line_id: &str| {
+            self.lines
+                .iter()
+                .find(|l| l.id == line_id)
+                .and_then(|l| self.program_names.get(&l.program_id))
+                .map_or("", String::as_str)
+        };
+        // (redeemed_at, code, minutes, cents, service, programme)
+        let mut cheques: Vec<[&str; 6]> = Vec::new();
+        for (line_id, packed) in &self.cheques {
+            let program = program_of(line_id);
+            for cheque in packed.split('\n').filter(|c| !c.is_empty()) {
+                let mut fields = cheque.splitn(5, '\t');
+                let mut next = || fields.next().unwrap_or_default();
+                let (code, at, minutes, cents, service) = (next(), next(), next(), next(), next());
+                cheques.push([at, code, minutes, cents, service, program]);
+            }
+        }
+        cheques.sort_unstable_by(|a, b| (a[0], a[1]).cmp(&(b[0], b[1])));
+        let mut rows = Vec::with_capacity(cheques.len() + 3);
+        for [at, code, minutes, cents, service, program] in cheques {
+            let service = (!service.is_empty()).then_some(service);
+            rows.push(vec![
+                crate::vouchers::codes::display_code(code),
+                at.get(..10).unwrap_or_default().to_string(),
+                crate::redemption::service_label(service).to_string(),
+                minutes.to_string(),
+                program.to_string(),
+                euros(cents.parse().unwrap_or_default()),
+            ]);
+        }
+        let lines = &self.lines;
+        let fee: i64 = lines.iter().map(|l| l.fee_cents).sum();
+        if fee > 0 {
+            rows.push(blank_row("Frais de gestion de l'opérateur", -fee));
+        }
+        let carried: i64 = lines.iter().map(|l| l.carried_cents).sum();
+        if carried > 0 {
+            rows.push(blank_row(
+                "Report d'un virement rejeté par la banque",
+                carried,
+            ));
+        }
+        let total: i64 = lines.iter().map(|l| l.amount_cents).sum();
         rows.push(vec![
-            crate::vouchers::codes::display_code(&c.code),
-            c.redeemed_at.get(..10).unwrap_or_default().to_string(),
-            crate::redemption::service_label(c.service.as_deref()).to_string(),
-            c.minutes.map(|m| m.to_string()).unwrap_or_default(),
-            program_names
-                .get(&c.program_id)
-                .cloned()
-                .unwrap_or_default(),
-            euros(c.value_cents),
+            "Total".into(),
+            String::new(),
+            String::new(),
+            String::new(),
+            String::new(),
+            euros(total),
         ]);
-    }
-    let fee: i64 = lines.iter().map(|l| l.fee_cents).sum();
-    if fee > 0 {
-        rows.push(blank_row("Frais de gestion de l'opérateur", -fee));
-    }
-    let carried: i64 = lines.iter().map(|l| l.carried_cents).sum();
-    if carried > 0 {
-        rows.push(blank_row(
-            "Report d'un virement rejeté par la banque",
-            carried,
-        ));
-    }
-    let total: i64 = lines.iter().map(|l| l.amount_cents).sum();
-    rows.push(vec![
-        "Total".into(),
-        String::new(),
-        String::new(),
-        String::new(),
-        String::new(),
-        euros(total),
-    ]);
-    let mut facts = vec![("Lieu".to_string(), site_name)];
-    facts.extend(batch_facts(batch));
-    facts.push(("Montant du virement".into(), format!("{} €", euros(total))));
-    Report {
-        title: "Relevé de règlement".into(),
-        facts,
-        headers: vec![
-            "Code du chèque",
-            "Date",
-            "Service",
-            "Durée (minutes)",
-            "Programme",
-            "Montant (€)",
-        ],
-        widths: vec![0.2, 0.13, 0.22, 0.1, 0.22, 0.13],
-        right: vec![false, false, false, true, false, true],
-        rows,
+        let mut facts = vec![("Lieu".to_string(), self.site_name)];
+        facts.extend(batch_facts(&self.batch));
+        facts.push(("Montant du virement".into(), format!("{} €", euros(total))));
+        Report {
+            title: "Relevé de règlement".into(),
+            facts,
+            headers: vec![
+                "Code du chèque",
+                "Date",
+                "Service",
+                "Durée (minutes)",
+                "Programme",
+                "Montant (€)",
+            ],
+            widths: vec![0.2, 0.13, 0.22, 0.1, 0.22, 0.13],
+            right: vec![false, false, false, true, false, true],
+            rows,
+        }
     }
 }
 
@@ -278,42 +317,51 @@ async fn build_program_statement(
 }
 
 /// The e-mails a paid batch sends: each site its statement, each funder its programmes'.
-/// Only organisations with someone to write to get theirs rendered, on every CPU.
+/// Only organisations with someone to write to get theirs rendered, on every CPU while the
+/// next ones are read.
 pub async fn mail_statements(
     conn: &mut Conn,
     batch_id: &str,
     now: jiff::Timestamp,
 ) -> Result<usize> {
-    let mut statements = all_site_statements(conn, batch_id).await?;
     let lines = repo::lines_of(conn, batch_id).await?;
+    let mut orgs: Vec<String> = lines.iter().map(|l| l.site_id.clone()).collect();
     let mut programs: Vec<&str> = lines.iter().map(|l| l.program_id.as_str()).collect();
     programs.sort_unstable();
     programs.dedup();
+    let mut funders = Vec::new();
     for program_id in programs {
-        let statement = build_program_statement(conn, batch_id, program_id).await?;
         if let Some(program) = crate::programs::find(conn, program_id).await? {
-            statements.push((program.funder_id, statement));
+            funders.push((program_id.to_string(), program.funder_id));
         }
     }
-    let mut recipients = Vec::new();
-    let mut reports = Vec::new();
-    for (org_id, statement) in statements {
-        let people: Vec<String> = crate::users::list_for_org(conn, &org_id)
+    orgs.extend(funders.iter().map(|(_, funder)| funder.clone()));
+    let mut people: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for org_id in orgs {
+        if people.contains_key(&org_id) {
+            continue;
+        }
+        let emails: Vec<String> = crate::users::list_for_org(conn, &org_id)
             .await?
             .into_iter()
             .filter(|p| p.disabled_at.is_none())
             .map(|p| p.email)
             .collect();
-        if !people.is_empty() {
-            recipients.push(people);
-            reports.push(statement);
+        people.insert(org_id, emails);
+    }
+    let has_people = |org_id: &str| people.get(org_id).is_some_and(|p| !p.is_empty());
+    let mut renderer = Renderer::new(true);
+    render_site_statements(conn, batch_id, &mut renderer, has_people).await?;
+    for (program_id, funder_id) in funders {
+        if has_people(&funder_id) {
+            let statement = build_program_statement(conn, batch_id, &program_id).await?;
+            renderer.push(funder_id, move || statement).await?;
         }
     }
-    let reports: Arc<[Report]> = reports.into();
-    let pdfs = crate::report::pdfs(reports.clone()).await?;
     let mut sent = 0;
-    for ((people, statement), pdf) in recipients.iter().zip(reports.iter()).zip(pdfs) {
-        sent += mail_to(conn, people, statement, pdf, now).await?;
+    for (org_id, statement) in renderer.finish().await? {
+        let to = people.get(&org_id).map_or(&[][..], Vec::as_slice);
+        sent += mail_to(conn, to, &statement, now).await?;
     }
     Ok(sent)
 }
@@ -322,11 +370,10 @@ pub async fn mail_statements(
 async fn mail_to(
     conn: &mut Conn,
     people: &[String],
-    statement: &Report,
-    pdf: Vec<u8>,
+    statement: &Rendered,
     now: jiff::Timestamp,
 ) -> Result<usize> {
-    let csv = statement.csv()?;
+    let csv = statement.csv.clone().unwrap_or_default();
     let facts: Vec<String> = statement
         .facts
         .iter()
@@ -346,7 +393,7 @@ async fn mail_to(
                 crate::mail::Attachment {
                     filename: "releve.pdf".into(),
                     content_type: "application/pdf".into(),
-                    bytes: pdf.clone(),
+                    bytes: statement.pdf.clone(),
                 },
                 crate::mail::Attachment {
                     filename: "releve.csv".into(),
