@@ -1064,6 +1064,8 @@ async fn batches_made_before_periods_keep_what_they_claimed(backend: Backend) {
         "ALTER TABLE settlement_lines DROP COLUMN period_start".to_string(),
         "ALTER TABLE settlement_lines DROP COLUMN period_end".to_string(),
         "CREATE INDEX redemptions_settlement ON redemptions (settlement_id, site_id)".to_string(),
+        "DROP INDEX settlement_lines_batch".to_string(),
+        "CREATE INDEX settlement_lines_batch ON settlement_lines (settlement_id)".to_string(),
         "DELETE FROM _sqlx_migrations WHERE version = 12".to_string(),
     ] {
         sqlx::query(&sql).execute(&mut conn).await.unwrap();

@@ -7,6 +7,7 @@
 
 use crate::db::Conn;
 use crate::error::{Error, Result};
+use futures_util::stream::{BoxStream, StreamExt};
 use serde::Serialize;
 use sqlx::Row;
 
@@ -50,10 +51,54 @@ pub struct LineRow {
 }
 
 /// The join condition "line `l` pays redemption `r`" for a line that has a period (the lines
-/// made before periods are matched on `r.settlement_id` instead).
-pub(crate) const PERIOD_PAYS: &str = "r.site_id = l.site_id AND r.program_id = l.program_id \
-     AND r.redeemed_at >= l.period_start AND r.redeemed_at < l.period_end \
-     AND r.undone_at IS NULL AND r.settlement_id IS NULL";
+/// made before periods are matched on `r.settlement_id` instead). A macro, so that queries can
+/// be `concat!`-ed into static strings.
+macro_rules! period_pays {
+    () => {
+        "r.site_id = l.site_id AND r.program_id = l.program_id \
+         AND r.redeemed_at >= l.period_start AND r.redeemed_at < l.period_end \
+         AND r.undone_at IS NULL AND r.settlement_id IS NULL"
+    };
+}
+pub(crate) const PERIOD_PAYS: &str = period_pays!();
+
+/// One cheque of a statement as one line of text: `code`, `redeemed_at`, `minutes`,
+/// `value_cents` and `service`, separated by tabs (service last: it is an identifier of
+/// `redemption::SERVICES`, or empty).
+macro_rules! packed_cheque {
+    () => {
+        "v.code || '\t' || r.redeemed_at || '\t' || COALESCE(CAST(r.minutes AS TEXT), '') \
+         || '\t' || CAST(r.value_cents AS TEXT) || '\t' || COALESCE(r.service, '')"
+    };
+}
+
+/// The cheques each line of a batch pays, packed by the database, for all sites or those
+/// matched by `$site`.
+macro_rules! cheques_by_line {
+    ($site:literal) => {
+        concat!(
+            "SELECT l.site_id, l.id, string_agg(",
+            packed_cheque!(),
+            ", '\n') AS cheques \
+             FROM settlement_lines l JOIN redemptions r ON ",
+            period_pays!(),
+            " JOIN vouchers v ON v.id = r.voucher_id \
+             WHERE l.settlement_id = $1 ",
+            $site,
+            " GROUP BY l.site_id, l.id \
+             UNION ALL \
+             SELECT l.site_id, l.id, string_agg(",
+            packed_cheque!(),
+            ", '\n') \
+             FROM settlement_lines l JOIN redemptions r ON r.settlement_id = l.settlement_id \
+                  AND r.site_id = l.site_id AND r.program_id = l.program_id \
+             JOIN vouchers v ON v.id = r.voucher_id \
+             WHERE l.settlement_id = $1 AND r.settlement_id IS NOT NULL ",
+            $site,
+            " GROUP BY l.site_id, l.id"
+        )
+    };
+}
 
 pub async fn insert_batch(
     conn: &mut Conn,
@@ -266,40 +311,30 @@ pub async fn pay_pending_lines(conn: &mut Conn, batch_id: &str) -> Result<Vec<Li
     .await?)
 }
 
-/// The cheques a batch's lines pay to one site, as one text per line, `(line id, text)`: a
-/// line of text per cheque, `code`, `redeemed_at`, `minutes`, `value_cents` and `service`
-/// separated by tabs (service last: it is an identifier of `redemption::SERVICES`, or empty).
-/// Packed by the database, a statement of a thousand cheques is one row to fetch instead of a
-/// thousand, which through sqlx costs more than the query itself.
-pub async fn cheques_by_line(
-    conn: &mut Conn,
-    batch_id: &str,
-    site_id: &str,
-) -> Result<Vec<(String, String)>> {
-    let cheque = "v.code || '\t' || r.redeemed_at || '\t' || \
-                  COALESCE(CAST(r.minutes AS TEXT), '') || '\t' || \
-                  CAST(r.value_cents AS TEXT) || '\t' || COALESCE(r.service, '')";
-    let sql = format!(
-        "SELECT l.id, string_agg({cheque}, '\n') AS cheques \
-         FROM settlement_lines l JOIN redemptions r ON {PERIOD_PAYS} \
-         JOIN vouchers v ON v.id = r.voucher_id \
-         WHERE l.settlement_id = $1 AND l.site_id = $2 GROUP BY l.id \
-         UNION ALL \
-         SELECT l.id, string_agg({cheque}, '\n') \
-         FROM settlement_lines l JOIN redemptions r ON r.settlement_id = l.settlement_id \
-              AND r.site_id = l.site_id AND r.program_id = l.program_id \
-         JOIN vouchers v ON v.id = r.voucher_id \
-         WHERE l.settlement_id = $1 AND l.site_id = $2 AND r.settlement_id IS NOT NULL \
-         GROUP BY l.id"
-    );
-    let rows = sqlx::query(&sql)
-        .bind(batch_id)
-        .bind(site_id)
-        .fetch_all(&mut *conn)
-        .await?;
-    rows.iter()
-        .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
-        .collect()
+/// The cheques a batch's lines pay, for every site or one, as `(site id, line id, text)`: one
+/// line of text per cheque (see `packed_cheque!`). Packed by the database, the cheques of a
+/// line are one row to fetch instead of a thousand, which through sqlx costs more than the
+/// query itself; streamed, so a caller can work on a site's cheques while the next are read.
+/// On SQLite the lines come site by site (index `settlement_lines_batch`), but not on
+/// PostgreSQL; those made before periods come after the others.
+pub fn cheques_by_line<'c>(
+    conn: &'c mut Conn,
+    batch_id: &'c str,
+    site_id: Option<&'c str>,
+) -> BoxStream<'c, Result<(String, String, String)>> {
+    let query = match site_id {
+        Some(site_id) => sqlx::query(cheques_by_line!("AND l.site_id = $2"))
+            .bind(batch_id)
+            .bind(site_id),
+        None => sqlx::query(cheques_by_line!("")).bind(batch_id),
+    };
+    query
+        .fetch(conn)
+        .map(|row| {
+            let row = row?;
+            Ok((row.try_get(0)?, row.try_get(1)?, row.try_get(2)?))
+        })
+        .boxed()
 }
 
 /// Lines whose recorded count or amount differs from the redemptions they pay: `(line,

@@ -8,7 +8,8 @@ use crate::error::{Error, Result};
 use crate::fr::{euros, long_date_text};
 use crate::orgs::{OrgKind, Organization};
 use crate::report::{Rendered, Renderer, Report};
-use std::collections::BTreeMap;
+use futures_util::TryStreamExt;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 fn not_found() -> Error {
@@ -64,7 +65,10 @@ async fn build_site_statement(conn: &mut Conn, batch_id: &str, site_id: &str) ->
         .await?
         .ok_or_else(not_found)?;
     let names = program_names(conn, &lines).await?;
-    let cheques = repo::cheques_by_line(conn, batch_id, site_id).await?;
+    let cheques = repo::cheques_by_line(conn, batch_id, Some(site_id))
+        .map_ok(|(_, line_id, packed)| (line_id, packed))
+        .try_collect()
+        .await?;
     Ok(SiteStatement {
         batch,
         site_name: site.name,
@@ -87,8 +91,8 @@ pub async fn site_statement_pdfs(
     renderer.finish().await
 }
 
-/// Reads the statements of a batch's sites (those `wanted`) one site at a time, while
-/// `renderer` builds and renders the ones already read.
+/// Reads the statements of a batch's sites (those `wanted`) as the database produces them,
+/// while `renderer` builds and renders those already read.
 async fn render_site_statements(
     conn: &mut Conn,
     batch_id: &str,
@@ -100,24 +104,56 @@ async fn render_site_statements(
         .ok_or_else(not_found)?;
     let lines = repo::lines_of(conn, batch_id).await?;
     let names = Arc::new(program_names(conn, &lines).await?);
-    let mut by_site: BTreeMap<String, Vec<LineRow>> = BTreeMap::new();
-    for line in lines {
-        by_site.entry(line.site_id.clone()).or_default().push(line);
-    }
     let mut site_names = repo::site_names(conn, batch_id).await?;
-    for (site_id, lines) in by_site {
-        if !wanted(&site_id) {
+    // Per site: its lines, and how many of them pay cheques (each comes as one row).
+    let mut sites: HashMap<String, (Vec<LineRow>, usize)> = HashMap::new();
+    let mut order = Vec::new();
+    for line in lines {
+        let site = sites.entry(line.site_id.clone()).or_insert_with(|| {
+            order.push(line.site_id.clone());
+            (Vec::new(), 0)
+        });
+        site.1 += usize::from(line.redemptions > 0);
+        site.0.push(line);
+    }
+    let statement = |(lines, _): (Vec<LineRow>, usize), site_name, cheques| SiteStatement {
+        batch: batch.clone(),
+        site_name,
+        lines,
+        cheques,
+        program_names: names.clone(),
+    };
+    let mut received: HashMap<String, Vec<(String, String)>> = HashMap::new();
+    let mut rows = repo::cheques_by_line(conn, batch_id, None);
+    while let Some((site_id, line_id, packed)) = rows.try_next().await? {
+        let expected = sites.get(&site_id).map(|(_, n)| *n).ok_or_else(|| {
+            anyhow::anyhow!("cheques of site {site_id} after its statement was made")
+        })?;
+        let got = received.entry(site_id.clone()).or_default();
+        got.push((line_id, packed));
+        if got.len() < expected {
             continue;
         }
-        let cheques = repo::cheques_by_line(conn, batch_id, &site_id).await?;
-        let statement = SiteStatement {
-            batch: batch.clone(),
-            site_name: site_names.remove(&site_id).unwrap_or_default(),
-            lines,
-            cheques,
-            program_names: names.clone(),
+        let cheques = received.remove(&site_id).unwrap_or_default();
+        let site = sites.remove(&site_id).unwrap_or_default();
+        if wanted(&site_id) {
+            let name = site_names.remove(&site_id).unwrap_or_default();
+            let s = statement(site, name, cheques);
+            renderer.push(site_id, move || s.report()).await?;
+        }
+    }
+    drop(rows);
+    // Sites whose lines pay no cheque (only a rejected transfer carried over).
+    for site_id in order {
+        let Some(site) = sites.remove(&site_id) else {
+            continue;
         };
-        renderer.push(site_id, move || statement.report()).await?;
+        if wanted(&site_id) {
+            let cheques = received.remove(&site_id).unwrap_or_default();
+            let name = site_names.remove(&site_id).unwrap_or_default();
+            let s = statement(site, name, cheques);
+            renderer.push(site_id, move || s.report()).await?;
+        }
     }
     Ok(())
 }
