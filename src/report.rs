@@ -71,12 +71,14 @@ impl Report {
 }
 
 type Job<K> = (usize, K, Box<dyn FnOnce() -> Report + Send>);
+/// What a worker rendered: `(index pushed, key, report)`.
+type Done<K> = Vec<(usize, K, Rendered)>;
 
 /// Builds and renders many reports on every CPU, off the async workers, while the caller
 /// reads the data of the next ones. A report's rows are dropped once it is rendered.
 pub struct Renderer<K> {
     jobs: Option<mpsc::Sender<Job<K>>>,
-    workers: Vec<tokio::task::JoinHandle<Result<Vec<(usize, K, Rendered)>>>>,
+    workers: Vec<tokio::task::JoinHandle<Result<Done<K>>>>,
     pushed: usize,
 }
 
