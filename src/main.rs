@@ -171,10 +171,14 @@ async fn main() -> anyhow::Result<()> {
             let db = passnum::db::Db::connect(&config.database_url, 1).await?;
             db.migrate().await?;
             let mut conn = db.read.acquire().await?;
-            let report = passnum::ledger::verify(&mut conn).await?;
+            let mut report = passnum::ledger::verify(&mut conn).await?;
+            report
+                .problems
+                .extend(passnum::settlement::verify(&mut conn).await?);
             if report.is_ok() {
                 println!(
-                    "Ledger verified: every transaction balances and agrees with the cheques."
+                    "Ledger verified: every transaction balances and agrees with the cheques, \
+                     and every settlement line with the redemptions it pays."
                 );
                 Ok(())
             } else {

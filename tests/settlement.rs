@@ -6,11 +6,18 @@ use common::{error_code, xmllint, Backend, TestApp, World};
 use jiff::SignedDuration;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
+use std::collections::BTreeMap;
 
 on_both_databases!(
     a_batch_pays_each_redemption_once_and_follows_its_steps,
     a_rejected_transfer_is_paid_by_the_next_batch,
     concurrent_settlements_never_settle_twice,
+    two_batches_at_the_same_moment_pay_each_redemption_once,
+    a_redemption_after_the_cutoff_goes_to_the_next_batch,
+    without_undo_window_a_batch_waits_for_redemptions_in_flight,
+    a_redemption_a_line_covers_cannot_be_undone,
+    batches_made_before_periods_keep_what_they_claimed,
+    a_paid_batch_mails_each_statement_to_its_people,
     bank_details_are_checked_and_private,
     expired_cheques_return_to_the_programme,
     closing_a_programme_credits_the_funder,
@@ -365,7 +372,11 @@ async fn concurrent_settlements_never_settle_twice(backend: Backend) {
         .sum();
     for (status, body) in &results {
         assert!(
-            *status == StatusCode::CREATED || error_code(body) == "nothing_to_settle",
+            *status == StatusCode::CREATED
+                || matches!(
+                    error_code(body),
+                    "nothing_to_settle" | "concurrent_settlement"
+                ),
             "{status} {body}"
         );
     }
@@ -740,4 +751,476 @@ async fn distributors_and_funders_are_warned_before_expiry(backend: Backend) {
     app.advance(SignedDuration::from_hours(24 * 23));
     passnum::jobs::expire(&app.state).await.unwrap();
     assert_eq!(pending().await, 4, "and again 7 days before");
+}
+
+/// The batch each of a site's redemptions is paid by, as the API shows it, by cheque code.
+async fn settled_by(app: &TestApp, site: &str) -> BTreeMap<String, Option<String>> {
+    let (status, list) = app.get("/api/v1/redemptions", Some(site)).await;
+    assert_eq!(status, StatusCode::OK, "{list}");
+    list.as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["code"].as_str().unwrap().to_string(),
+                r["settlement_id"].as_str().map(str::to_string),
+            )
+        })
+        .collect()
+}
+
+/// How many lines pay each live redemption, counted from the tables (0 = not yet settled).
+async fn lines_paying_each_redemption(app: &TestApp) -> Vec<i64> {
+    sqlx::query_scalar(
+        "SELECT CAST((SELECT COUNT(*) FROM settlement_lines l WHERE l.site_id = r.site_id \
+             AND l.program_id = r.program_id AND ((r.redeemed_at >= l.period_start \
+             AND r.redeemed_at < l.period_end AND r.settlement_id IS NULL) \
+             OR r.settlement_id = l.settlement_id)) AS BIGINT) \
+         FROM redemptions r WHERE r.undone_at IS NULL ORDER BY r.id",
+    )
+    .fetch_all(&app.state.db.read)
+    .await
+    .unwrap()
+}
+
+async fn operator(app: &TestApp) -> passnum::orgs::Organization {
+    let mut conn = app.state.db.read.acquire().await.unwrap();
+    passnum::orgs::authenticate(&mut conn, &app.operator_token)
+        .await
+        .unwrap()
+}
+
+/// Two batches prepared at once, in two transactions: the second one's lines start where the
+/// first one's do, so it cannot be saved (PostgreSQL: the unique period start; SQLite: it
+/// waits for the single writer, then finds nothing left to settle).
+async fn two_batches_at_the_same_moment_pay_each_redemption_once(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let w = app.world(200_000, 100).await;
+    app.bank(&w.site_id, &w.site).await;
+    redeem_n(&app, &w, &w.site, 4).await;
+    app.advance(SignedDuration::from_hours(49));
+    let operator = operator(&app).await;
+    let new = || passnum::settlement::NewBatch {
+        until: "2026-03-31".into(),
+    };
+    let window = SignedDuration::from_hours(48);
+    let mut first = app.state.db.begin().await.unwrap();
+    let batch = passnum::settlement::create(&mut first, &operator, new(), app.now(), window)
+        .await
+        .unwrap();
+    assert_eq!(batch.batch.total_cents, 4_000);
+    let second = {
+        let (db, operator, now) = (app.state.db.clone(), operator.clone(), app.now());
+        tokio::spawn(async move {
+            let mut tx = db.begin().await.unwrap();
+            let result = passnum::settlement::create(&mut tx, &operator, new(), now, window).await;
+            if result.is_ok() {
+                tx.commit().await.unwrap();
+            }
+            result.map(|b| b.batch.id)
+        })
+    };
+    // Let the second reach the point where it waits for the first.
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    first.commit().await.unwrap();
+    let refused = second
+        .await
+        .unwrap()
+        .expect_err("a second batch is refused");
+    let expected = match backend {
+        Backend::Postgres => "concurrent_settlement",
+        Backend::Sqlite => "nothing_to_settle",
+    };
+    assert!(
+        matches!(&refused, passnum::error::Error::Conflict { code, .. } if *code == expected),
+        "{refused:?}"
+    );
+    assert_eq!(lines_paying_each_redemption(&app).await, vec![1; 4]);
+    let batches: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM settlements")
+        .fetch_one(&app.state.db.read)
+        .await
+        .unwrap();
+    assert_eq!(batches, 1);
+    app.assert_ledger_verifies().await;
+}
+
+async fn a_redemption_after_the_cutoff_goes_to_the_next_batch(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let w = app.world(200_000, 100).await;
+    app.bank(&w.site_id, &w.site).await;
+    let op = app.operator_token.clone();
+    let settle = |until: &'static str| {
+        let op = op.clone();
+        let app = &app;
+        async move {
+            app.post("/api/v1/settlements", &op, json!({ "until": until }))
+                .await
+        }
+    };
+    let code = |r: &Value| r["code"].as_str().unwrap().to_string();
+    // Monday 2 March, 11:00 UTC.
+    let a: Vec<String> = redeem_n(&app, &w, &w.site, 2)
+        .await
+        .iter()
+        .map(code)
+        .collect();
+    app.advance(SignedDuration::from_hours(49));
+    // Wednesday 4 March, 12:00: still within its undo window when the first batch is made.
+    let b = code(&redeem_n(&app, &w, &w.site, 1).await[0]);
+    let (status, first) = settle("2026-03-31").await;
+    assert_eq!(status, StatusCode::CREATED, "{first}");
+    assert_eq!(first["lines"][0]["redemptions"], 2);
+    app.advance(SignedDuration::from_hours(49));
+    // Friday 6 March, 13:00.
+    let d = code(&redeem_n(&app, &w, &w.site, 1).await[0]);
+    // Until 4 March: B, but not D, made after that day.
+    let (status, second) = settle("2026-03-04").await;
+    assert_eq!(status, StatusCode::CREATED, "{second}");
+    assert_eq!(second["lines"][0]["redemptions"], 1);
+    app.advance(SignedDuration::from_hours(49));
+    let (status, body) = settle("2026-03-05").await;
+    assert_eq!(
+        (status, error_code(&body)),
+        (StatusCode::CONFLICT, "nothing_to_settle"),
+        "D was made on 6 March"
+    );
+    let (status, third) = settle("2026-03-31").await;
+    assert_eq!(status, StatusCode::CREATED, "{third}");
+    assert_eq!(third["lines"][0]["redemptions"], 1);
+
+    let id = |batch: &Value| Some(batch["id"].as_str().unwrap().to_string());
+    let settled = settled_by(&app, &w.site).await;
+    for code in &a {
+        assert_eq!(settled[code], id(&first), "{code}");
+    }
+    assert_eq!(settled[&b], id(&second));
+    assert_eq!(settled[&d], id(&third));
+    // Each statement lists the cheques of its own batch.
+    for (batch, codes) in [(&first, a.clone()), (&second, vec![b]), (&third, vec![d])] {
+        let (status, _, csv) = app
+            .get_text(
+                &format!(
+                    "/api/v1/settlements/{}/statements/{}.csv",
+                    batch["id"].as_str().unwrap(),
+                    w.site_id
+                ),
+                &w.site,
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK);
+        let listed: Vec<&str> = csv
+            .lines()
+            .skip(1)
+            .filter_map(|l| l.split(';').next())
+            .filter(|c| c.len() == 14)
+            .collect();
+        assert_eq!(listed.len(), codes.len(), "{csv}");
+        for code in &codes {
+            assert!(csv.contains(code.as_str()), "{code} in {csv}");
+        }
+    }
+    // The site's periods follow one another.
+    let periods: Vec<(String, String)> =
+        sqlx::query_as("SELECT period_start, period_end FROM settlement_lines ORDER BY period_end")
+            .fetch_all(&app.state.db.read)
+            .await
+            .unwrap();
+    assert_eq!(periods.len(), 3);
+    assert_eq!(periods[0].0, "");
+    assert_eq!(periods[1].0, periods[0].1);
+    assert_eq!(periods[2].0, periods[1].1);
+    assert_eq!(periods[1].1, "2026-03-04T12:59:00.000000Z");
+    assert_eq!(lines_paying_each_redemption(&app).await, vec![1; 4]);
+    app.assert_ledger_verifies().await;
+}
+
+/// With no undo window, what was just redeemed may still be committing: a batch leaves the
+/// last minute to the next one.
+async fn without_undo_window_a_batch_waits_for_redemptions_in_flight(backend: Backend) {
+    let Some(app) = TestApp::spawn_with(backend, |c| c.undo_window_hours = 0).await else {
+        return;
+    };
+    let w = app.world(200_000, 100).await;
+    app.bank(&w.site_id, &w.site).await;
+    let redeemed = redeem_n(&app, &w, &w.site, 1).await;
+    app.advance(SignedDuration::from_secs(30));
+    let op = app.operator_token.clone();
+    let until = json!({"until": "2026-03-31"});
+    let (status, body) = app.post("/api/v1/settlements", &op, until.clone()).await;
+    assert_eq!(
+        (status, error_code(&body)),
+        (StatusCode::CONFLICT, "nothing_to_settle")
+    );
+    app.advance(SignedDuration::from_secs(31));
+    let (status, batch) = app.post("/api/v1/settlements", &op, until).await;
+    assert_eq!(status, StatusCode::CREATED, "{batch}");
+    assert_eq!(batch["total_cents"], 1_000);
+    let (status, body) = app
+        .delete(
+            &format!(
+                "/api/v1/redemptions/{}",
+                redeemed[0]["id"].as_str().unwrap()
+            ),
+            &w.site,
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    app.assert_ledger_verifies().await;
+}
+
+/// A batch made with a shorter undo window than the site's server (`passnum settle` with
+/// `PASSNUM_UNDO_WINDOW_HOURS=0`) covers redemptions the site could still undo: the undo is
+/// refused, by the undo statement itself.
+async fn a_redemption_a_line_covers_cannot_be_undone(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let w = app.world(200_000, 100).await;
+    app.bank(&w.site_id, &w.site).await;
+    let redeemed = redeem_n(&app, &w, &w.site, 2).await;
+    app.advance(SignedDuration::from_mins(2));
+    let operator = operator(&app).await;
+    let mut tx = app.state.db.begin().await.unwrap();
+    let batch = passnum::settlement::create(
+        &mut tx,
+        &operator,
+        passnum::settlement::NewBatch {
+            until: "2026-03-31".into(),
+        },
+        app.now(),
+        SignedDuration::ZERO,
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(batch.lines[0].redemptions, 2);
+    for r in &redeemed {
+        let (status, body) = app
+            .delete(
+                &format!("/api/v1/redemptions/{}", r["id"].as_str().unwrap()),
+                &w.site,
+            )
+            .await;
+        assert_eq!(
+            (status, error_code(&body)),
+            (StatusCode::CONFLICT, "already_settled"),
+            "{body}"
+        );
+    }
+    let settled = settled_by(&app, &w.site).await;
+    assert!(settled
+        .values()
+        .all(|s| s.as_deref() == Some(batch.batch.id.as_str())));
+    // A redemption made after the batch can still be undone.
+    let later = redeem_n(&app, &w, &w.site, 1).await;
+    let (status, body) = app
+        .delete(
+            &format!("/api/v1/redemptions/{}", later[0]["id"].as_str().unwrap()),
+            &w.site,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    app.assert_ledger_verifies().await;
+}
+
+/// A database whose batches were made before periods (migration 0012): claimed redemptions
+/// name their batch. One was committed after that batch's cutoff had passed it (a short undo
+/// window makes that possible), so no period could stand for what the batch claimed; after
+/// the migration the old batch keeps its cheques and the next batch pays the late one.
+async fn batches_made_before_periods_keep_what_they_claimed(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let w = app.world(200_000, 100).await;
+    app.bank(&w.site_id, &w.site).await;
+    let claimed = redeem_n(&app, &w, &w.site, 2).await;
+    app.advance(SignedDuration::from_hours(49));
+    let op = app.operator_token.clone();
+    let (status, old) = app
+        .post("/api/v1/settlements", &op, json!({"until": "2026-03-31"}))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{old}");
+    let old_id = old["id"].as_str().unwrap().to_string();
+    let late = redeem_n(&app, &w, &w.site, 1).await;
+    let late_id = late[0]["id"].as_str().unwrap();
+    let late_code = late[0]["code"].as_str().unwrap();
+
+    // Back to how the code before periods left it: the claims on the rows, lines without
+    // periods, the old index, migration 0012 not applied. The late redemption is stamped
+    // before the old batch's cutoff.
+    let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(&app.database_url)
+        .await
+        .unwrap();
+    let stamped = claimed[0]["redeemed_at"].as_str().unwrap();
+    for sql in [
+        format!("UPDATE redemptions SET settlement_id = '{old_id}' WHERE id <> '{late_id}'"),
+        format!("UPDATE redemptions SET redeemed_at = '{stamped}' WHERE id = '{late_id}'"),
+        "DROP INDEX settlement_lines_period".to_string(),
+        "DROP INDEX redemptions_settled_before_periods".to_string(),
+        "ALTER TABLE settlement_lines DROP COLUMN period_start".to_string(),
+        "ALTER TABLE settlement_lines DROP COLUMN period_end".to_string(),
+        "CREATE INDEX redemptions_settlement ON redemptions (settlement_id, site_id)".to_string(),
+        "DROP INDEX settlement_lines_batch".to_string(),
+        "CREATE INDEX settlement_lines_batch ON settlement_lines (settlement_id)".to_string(),
+        "DELETE FROM _sqlx_migrations WHERE version = 12".to_string(),
+    ] {
+        sqlx::query(&sql).execute(&mut conn).await.unwrap();
+    }
+    drop(conn);
+    // A server of this version starts on it and migrates it.
+    let app = {
+        let upgraded = TestApp::spawn_on(&app.database_url, |_| {}).await;
+        upgraded.clock.set(app.now());
+        upgraded
+    };
+    let settled = settled_by(&app, &w.site).await;
+    for r in &claimed {
+        assert_eq!(settled[r["code"].as_str().unwrap()], Some(old_id.clone()));
+    }
+    assert_eq!(settled[late_code], None);
+    let (status, body) = app
+        .delete(
+            &format!("/api/v1/redemptions/{}", claimed[0]["id"].as_str().unwrap()),
+            &w.site,
+        )
+        .await;
+    assert_eq!(
+        (status, error_code(&body)),
+        (StatusCode::CONFLICT, "already_settled")
+    );
+    let statement = |id: String| {
+        let app = &app;
+        let site = w.site.clone();
+        let site_id = w.site_id.clone();
+        async move {
+            let (status, _, csv) = app
+                .get_text(
+                    &format!("/api/v1/settlements/{id}/statements/{site_id}.csv"),
+                    &site,
+                )
+                .await;
+            assert_eq!(status, StatusCode::OK, "{csv}");
+            csv
+        }
+    };
+    let csv = statement(old_id.clone()).await;
+    assert_eq!(csv.lines().count(), 4, "two cheques and the total: {csv}");
+    assert!(!csv.contains(late_code), "{csv}");
+    app.assert_ledger_verifies().await;
+
+    app.advance(SignedDuration::from_hours(49));
+    let (status, next) = app
+        .post(
+            "/api/v1/settlements",
+            &app.operator_token,
+            json!({"until": "2026-03-31"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{next}");
+    assert_eq!(next["lines"][0]["redemptions"], 1, "only the late one");
+    let next_id = next["id"].as_str().unwrap().to_string();
+    let csv = statement(next_id.clone()).await;
+    assert!(csv.contains(late_code), "{csv}");
+    assert_eq!(csv.lines().count(), 3, "{csv}");
+    assert_eq!(settled_by(&app, &w.site).await[late_code], Some(next_id));
+    assert_eq!(lines_paying_each_redemption(&app).await, vec![1; 3]);
+    app.assert_ledger_verifies().await;
+}
+
+/// Paying a batch mails each site with someone to write to its own statement (PDF and CSV,
+/// every cheque listed) and the funder its programme's; a site without anyone gets nothing.
+async fn a_paid_batch_mails_each_statement_to_its_people(backend: Backend) {
+    use base64::Engine;
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let w = app.world(500_000, 200).await;
+    let (site2_id, site2) = app.qualified_site("France Services Cenon").await;
+    let (site3_id, site3) = app.qualified_site("Sans personne").await;
+    for (id, token) in [
+        (&w.site_id, &w.site),
+        (&site2_id, &site2),
+        (&site3_id, &site3),
+    ] {
+        app.bank(id, token).await;
+    }
+    app.person(&w.site_id, "accueil@meriadeck.example").await;
+    app.person(&site2_id, "compta@cenon.example").await;
+    app.person(&site2_id, "direction@cenon.example").await;
+    app.person(&w.funder_id, "suivi@gironde.example").await;
+    let code = |r: &Value| r["code"].as_str().unwrap().to_string();
+    let codes1: Vec<String> = redeem_n(&app, &w, &w.site, 3)
+        .await
+        .iter()
+        .map(code)
+        .collect();
+    let codes2: Vec<String> = redeem_n(&app, &w, &site2, 2)
+        .await
+        .iter()
+        .map(code)
+        .collect();
+    redeem_n(&app, &w, &site3, 1).await;
+    app.advance(SignedDuration::from_hours(49));
+    let op = app.operator_token.clone();
+    let (_, batch) = app
+        .post("/api/v1/settlements", &op, json!({"until": "2026-12-31"}))
+        .await;
+    let id = batch["id"].as_str().unwrap();
+    app.post(&format!("/api/v1/settlements/{id}/approve"), &op, json!({}))
+        .await;
+    app.get_text(&format!("/api/v1/settlements/{id}/sepa.xml"), &op)
+        .await;
+    let (status, body) = app
+        .post(&format!("/api/v1/settlements/{id}/paid"), &op, json!({}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+
+    let mails: Vec<(String, String, String)> =
+        sqlx::query_as("SELECT to_address, subject, attachments FROM outbox ORDER BY to_address")
+            .fetch_all(&app.state.db.read)
+            .await
+            .unwrap();
+    let to: Vec<&str> = mails.iter().map(|(to, _, _)| to.as_str()).collect();
+    assert_eq!(
+        to,
+        [
+            "accueil@meriadeck.example",
+            "compta@cenon.example",
+            "direction@cenon.example",
+            "suivi@gironde.example"
+        ]
+    );
+    for (to, subject, attachments) in &mails {
+        let files: Vec<Value> = serde_json::from_str(attachments).unwrap();
+        let bytes = |i: usize| {
+            base64::engine::general_purpose::STANDARD
+                .decode(files[i]["base64"].as_str().unwrap())
+                .unwrap()
+        };
+        assert_eq!(files[0]["filename"], "releve.pdf");
+        assert_eq!(files[1]["filename"], "releve.csv");
+        let pdf = common::pdf::pdf_texts(&bytes(0)).join("\n");
+        let csv = String::from_utf8(bytes(1)).unwrap();
+        let (mine, others): (&[String], &[String]) = match to.split('@').nth(1) {
+            Some("meriadeck.example") => (&codes1, &codes2),
+            Some("cenon.example") => (&codes2, &codes1),
+            _ => {
+                assert!(subject.starts_with("Relevé de règlement du programme"));
+                assert!(csv.contains("France Services Cenon;2;20,00"), "{csv}");
+                continue;
+            }
+        };
+        assert!(subject.starts_with("Relevé de règlement —"), "{subject}");
+        for code in mine {
+            assert!(pdf.contains(code.as_str()), "{code} in {pdf}");
+            assert!(csv.contains(code.as_str()), "{code} in {csv}");
+        }
+        for code in others {
+            assert!(!csv.contains(code.as_str()), "{code} in {csv}");
+        }
+    }
 }

@@ -372,12 +372,22 @@ async fn site_sees_its_payments_and_statements(backend: Backend) {
         serde_json::json!({}),
     )
     .await;
+    // One more, not settled yet.
+    app.redeem(&w.site, pass["vouchers"][3]["code"].as_str().unwrap())
+        .await;
     let (client, _) = log_in(&app, &w.site_id, "compta@lieu.example").await;
     let (_, page) = get(&client, &format!("{}/lieu", app.base)).await;
     assert!(
         page.contains("Déjà payé à votre structure : <strong>30,00 €</strong>"),
         "{page}"
     );
+    assert_eq!(
+        page.matches("<td>Réglé ou en cours de règlement</td>")
+            .count(),
+        3,
+        "{page}"
+    );
+    assert_eq!(page.matches("<td>Encaissé</td>").count(), 1, "{page}");
     assert!(page.contains(&format!("/lieu/releves/{id}.pdf")), "{page}");
     let resp = client
         .get(format!("{}/lieu/releves/{id}.pdf", app.base))

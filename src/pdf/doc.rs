@@ -183,7 +183,19 @@ impl Doc {
         self.ensure(header_height + row_height(1));
         self.table_header(&columns, &header, header_lines);
         let mut fresh = true;
+        // Most rows of a long table (a statement's cheques) are one line per cell: those are
+        // drawn from reused buffers, without wrapping.
+        let mut single: Vec<Vec<u8>> = vec![Vec::new(); headers.len()];
         for row in rows {
+            if one_line_each(&columns, row, &mut single) {
+                if self.y - row_height(1) < BOTTOM {
+                    self.new_page();
+                    self.table_header(&columns, &header, header_lines);
+                }
+                self.table_row_of_lines(&columns, &single);
+                fresh = false;
+                continue;
+            }
             let mut cells = wrap_cells(Font::Regular, &mut row.iter().map(String::as_str));
             loop {
                 let lines = cells.iter().map(Vec::len).max().unwrap_or(1);
@@ -255,6 +267,25 @@ impl Doc {
             .line(MARGIN, self.y, MARGIN + TEXT_WIDTH, self.y, 0.8);
     }
 
+    /// Draws a body row of one line per cell, and a rule below it.
+    fn table_row_of_lines(&mut self, columns: &Columns, cells: &[Vec<u8>]) {
+        let y = baseline(self.y - CELL_PAD_Y, CELL_SIZE, CELL_LEADING);
+        for (column, line) in cells.iter().enumerate() {
+            let x = columns.xs[column];
+            if columns.right.get(column).copied().unwrap_or(false) {
+                let edge = x + columns.widths[column] - CELL_PAD_X;
+                self.page
+                    .text_right(Font::Regular, CELL_SIZE, edge, y, line);
+            } else {
+                self.page
+                    .text(Font::Regular, CELL_SIZE, x + CELL_PAD_X, y, line);
+            }
+        }
+        self.y -= row_height(1);
+        self.page
+            .line(MARGIN, self.y, MARGIN + TEXT_WIDTH, self.y, 0.3);
+    }
+
     /// Draws the first `lines` lines of each cell and a rule below them.
     fn table_row(&mut self, columns: &Columns, cells: &[Vec<Vec<u8>>], lines: usize, font: Font) {
         for (column, cell) in cells.iter().enumerate() {
@@ -278,6 +309,30 @@ impl Doc {
                 .line(MARGIN, self.y, MARGIN + TEXT_WIDTH, self.y, 0.3);
         }
     }
+}
+
+/// Encodes each cell of `row` into `out` if every one is a single line that fits its column
+/// as `wrap` would print it (no line break, no space to drop).
+fn one_line_each(columns: &Columns, row: &[String], out: &mut [Vec<u8>]) -> bool {
+    for (i, width) in columns.widths.iter().enumerate() {
+        let text = row.get(i).map_or("", String::as_str);
+        let bytes = text.as_bytes();
+        if text.contains('\n')
+            || bytes.first() == Some(&b' ')
+            || bytes.last() == Some(&b' ')
+            || bytes.windows(2).any(|w| w == b"  ")
+        {
+            return false;
+        }
+        let cell = &mut out[i];
+        cell.clear();
+        fonts::encode_into(text, cell);
+        // With room to spare: `wrap` sums the same widths in another order.
+        if Font::Regular.width(cell, CELL_SIZE) > width - 2.0 * CELL_PAD_X - 0.01 {
+            return false;
+        }
+    }
+    true
 }
 
 fn row_height(lines: usize) -> f32 {

@@ -57,7 +57,19 @@ pub(crate) const NBSP: u8 = 0xA0;
 
 /// Encodes text as WinAnsi (Windows-1252) bytes; characters it lacks become '?'.
 pub(crate) fn encode(text: &str) -> Vec<u8> {
-    text.chars().map(encode_char).collect()
+    let mut out = Vec::with_capacity(text.len());
+    encode_into(text, &mut out);
+    out
+}
+
+/// `encode`, appending to `out`.
+pub(crate) fn encode_into(text: &str, out: &mut Vec<u8>) {
+    // Printable ASCII is itself in WinAnsi.
+    if text.bytes().all(|b| (b' '..=b'~').contains(&b)) {
+        out.extend_from_slice(text.as_bytes());
+    } else {
+        out.extend(text.chars().map(encode_char));
+    }
 }
 
 fn encode_char(c: char) -> u8 {
@@ -209,6 +221,8 @@ mod tests {
         // Narrow no-break space, as ICU puts in "1 234,50 €".
         assert_eq!(encode("1\u{202f}234"), [b'1', NBSP, b'2', b'3', b'4']);
         assert_eq!(encode("→ 日"), b"? ?");
+        // Printable ASCII is copied as is, other control characters are not.
+        assert_eq!(encode("a\tb\rc~"), b"a b?c~");
     }
 
     #[test]

@@ -144,10 +144,17 @@ pub fn insert(batch: &mut Batch, redemptions: &[RedemptionRow]) {
     );
 }
 
+/// `settlement_id` is the batch whose line pays the redemption: the line whose period covers
+/// it, or for batches made before periods (migration 0012) the batch the row names.
 const COLUMNS: &str = "r.id, r.voucher_id, r.site_id, r.program_id, r.distributor_id, \
                        r.value_cents, r.service, r.minutes, r.redeemed_at, r.undone_at, \
-                       r.settlement_id, v.code, r.place_id, r.service_id, r.themes, \
-                       r.location, r.group_id";
+                       COALESCE(r.settlement_id, sl.settlement_id) AS settlement_id, v.code, \
+                       r.place_id, r.service_id, r.themes, r.location, r.group_id";
+
+/// The settlement line, if any, whose period covers `r` (it is `sl` in `COLUMNS`).
+const COVERING_LINE: &str = "LEFT JOIN settlement_lines sl ON sl.site_id = r.site_id \
+     AND sl.program_id = r.program_id AND sl.period_start <= r.redeemed_at \
+     AND r.redeemed_at < sl.period_end AND r.undone_at IS NULL AND r.settlement_id IS NULL";
 
 pub async fn find_for_site(
     conn: &mut Conn,
@@ -156,7 +163,7 @@ pub async fn find_for_site(
 ) -> Result<Option<RedemptionRow>> {
     Ok(sqlx::query_as(&format!(
         "SELECT {COLUMNS} FROM redemptions r JOIN vouchers v ON v.id = r.voucher_id \
-         WHERE r.id = $1 AND r.site_id = $2"
+         {COVERING_LINE} WHERE r.id = $1 AND r.site_id = $2"
     ))
     .bind(id)
     .bind(site_id)
@@ -172,7 +179,7 @@ pub async fn group_for_site(
 ) -> Result<Vec<RedemptionRow>> {
     Ok(sqlx::query_as(&format!(
         "SELECT {COLUMNS} FROM redemptions r JOIN vouchers v ON v.id = r.voucher_id \
-         WHERE r.group_id = $1 AND r.site_id = $2 ORDER BY v.code"
+         {COVERING_LINE} WHERE r.group_id = $1 AND r.site_id = $2 ORDER BY v.code"
     ))
     .bind(group_id)
     .bind(site_id)
@@ -187,7 +194,7 @@ pub async fn list_for_site(
 ) -> Result<Vec<RedemptionRow>> {
     Ok(sqlx::query_as(&format!(
         "SELECT {COLUMNS} FROM redemptions r JOIN vouchers v ON v.id = r.voucher_id \
-         WHERE r.site_id = $1 ORDER BY r.redeemed_at DESC, r.id LIMIT $2"
+         {COVERING_LINE} WHERE r.site_id = $1 ORDER BY r.redeemed_at DESC, r.id LIMIT $2"
     ))
     .bind(site_id)
     .bind(limit)
@@ -196,6 +203,7 @@ pub async fn list_for_site(
 }
 
 /// Undoes a redemption only if it is live, unsettled and recent enough, in one statement.
+/// Settled: a settlement line's period covers it, or (before periods) it names a batch.
 pub async fn mark_undone(
     conn: &mut Conn,
     id: &str,
@@ -205,7 +213,11 @@ pub async fn mark_undone(
 ) -> Result<bool> {
     let done = sqlx::query(
         "UPDATE redemptions SET undone_at = $1 WHERE id = $2 AND site_id = $3 \
-         AND undone_at IS NULL AND settlement_id IS NULL AND redeemed_at >= $4",
+         AND undone_at IS NULL AND settlement_id IS NULL AND redeemed_at >= $4 \
+         AND NOT EXISTS (SELECT 1 FROM settlement_lines sl \
+             WHERE sl.site_id = redemptions.site_id AND sl.program_id = redemptions.program_id \
+             AND sl.period_start <= redemptions.redeemed_at \
+             AND redemptions.redeemed_at < sl.period_end)",
     )
     .bind(now)
     .bind(id)

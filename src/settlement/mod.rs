@@ -1,7 +1,9 @@
 //! Paying sites for the cheques they redeemed, in batches: draft → approved → exported (SEPA
-//! credit-transfer file) → paid. A redemption is claimed by a batch with one conditional
-//! update, so running settlement twice, or concurrently, never settles it twice. A line the
-//! bank rejects goes back to payable and is paid again by the next batch.
+//! credit-transfer file) → paid. A batch's line pays its site's redemptions in one programme
+//! over a period of redemption time that follows the site's previous period, so a batch
+//! writes one row per line and none per redemption. Two batches prepared at once start the
+//! same period: a unique index lets only one of them be saved, so nothing is settled twice. A
+//! line the bank rejects goes back to payable and is paid again by the next batch.
 
 mod repo;
 pub mod sepa;
@@ -9,7 +11,7 @@ mod statement;
 
 pub use repo::{lines_of_site, list_batches};
 pub use repo::{BatchRow, LineRow};
-pub use statement::{program_statement, site_statement};
+pub use statement::{program_statement, site_statement, site_statement_pdfs};
 
 use crate::clock::{format_ts, paris};
 use crate::config::Config;
@@ -39,9 +41,17 @@ fn not_found() -> Error {
     Error::not_found("Ce lot de règlement n'existe pas.")
 }
 
+/// How long after a redemption (or undo) is stamped its transaction may still be committing.
+/// Every request is cut off after 30 s (`http::hardening`), so one not committed within a
+/// minute of its stamp never will be. A batch leaves what is younger than the undo window
+/// plus this margin to the next batch: otherwise a redemption committed just after the batch
+/// summed up its period would lie in a settled period without being paid, and an undo
+/// committed then would take back a cheque the batch pays.
+pub const IN_FLIGHT_MARGIN: SignedDuration = SignedDuration::from_secs(60);
+
 /// Gathers every redemption up to `until` (end of that day, Paris time) whose undo window has
-/// closed and that no batch holds yet, for sites with bank details; adds what the bank
-/// rejected earlier; one line per site and programme.
+/// closed (plus [`IN_FLIGHT_MARGIN`]) and that no batch pays yet, for sites with bank details;
+/// adds what the bank rejected earlier; one line per site and programme.
 pub async fn create(
     conn: &mut Conn,
     operator: &Organization,
@@ -61,24 +71,28 @@ pub async fn create(
         .and_then(|d| d.to_zoned(paris()))
         .map_err(|_| Error::invalid("invalid_date", "Cette date n'est pas utilisable."))?
         .timestamp();
-    let window_closed = now.checked_sub(undo_window).unwrap_or(now);
-    let cutoff = format_ts(end_of_until.min(window_closed));
+    let settled_before = now
+        .checked_sub(undo_window.saturating_add(IN_FLIGHT_MARGIN))
+        .unwrap_or(Timestamp::MIN);
+    let cutoff = format_ts(end_of_until.min(settled_before));
     let now_text = format_ts(now);
     let batch_id = crate::db::new_id();
     repo::insert_batch(conn, &batch_id, &until.to_string(), &now_text, &operator.id).await?;
-    repo::claim_redemptions(conn, &batch_id, &cutoff).await?;
 
     #[derive(Default)]
     struct Group {
         redemptions: i64,
         settled: i64,
+        /// Where the line's period starts, when it pays redemptions.
+        since: Option<String>,
         rejected_lines: Vec<(String, i64)>,
     }
     let mut groups: BTreeMap<(String, String), Group> = BTreeMap::new();
-    for (site, program, count, sum) in repo::claimed_groups(conn, &batch_id).await? {
-        let g = groups.entry((site, program)).or_default();
-        g.redemptions = count;
-        g.settled = sum;
+    for p in repo::payable(conn, &cutoff).await? {
+        let g = groups.entry((p.site_id, p.program_id)).or_default();
+        g.redemptions = p.redemptions;
+        g.settled = p.cents;
+        g.since = Some(p.since);
     }
     for line in repo::rejected_not_carried(conn).await? {
         groups
@@ -87,9 +101,13 @@ pub async fn create(
             .rejected_lines
             .push((line.id, line.amount_cents));
     }
-    let prefix = batch_id.replace('-', "")[..16].to_uppercase();
-    let mut total = 0;
-    let mut n = 0;
+    // From the random end of the batch id: ids may become time-ordered (UUIDv7), whose first
+    // digits are mostly a timestamp.
+    let hex = batch_id.replace('-', "");
+    let prefix = hex[hex.len().saturating_sub(16)..].to_uppercase();
+    let mut programs: BTreeMap<String, crate::programs::Program> = BTreeMap::new();
+    let accounts = crate::sites::current_bank_accounts(conn).await?;
+    let mut lines = Vec::new();
     for ((site_id, program_id), group) in groups {
         let line_id = crate::db::new_id();
         let mut carried = 0;
@@ -102,65 +120,76 @@ pub async fn create(
         if group.settled == 0 && carried == 0 {
             continue;
         }
-        let program = crate::programs::find(conn, &program_id)
-            .await?
-            .ok_or_else(|| anyhow::anyhow!("programme {program_id} vanished"))?;
-        let fee = program.fee_cents(group.redemptions, group.settled);
-        let amount = group.settled - fee + carried;
-        let account = crate::sites::current_bank_account(conn, &site_id)
-            .await?
+        if !programs.contains_key(&program_id) {
+            let program = crate::programs::find(conn, &program_id)
+                .await?
+                .ok_or_else(|| anyhow::anyhow!("programme {program_id} vanished"))?;
+            programs.insert(program_id.clone(), program);
+        }
+        let fee = programs[&program_id].fee_cents(group.redemptions, group.settled);
+        let account = accounts
+            .get(&site_id)
             .ok_or_else(|| {
-                anyhow::anyhow!("site {site_id} has redemptions claimed but no bank account")
-            })?;
-        n += 1;
-        let line = LineRow {
+                anyhow::anyhow!("site {site_id} has redemptions to pay but no bank account")
+            })?
+            .id
+            .clone();
+        let period_end = group.since.is_some().then(|| cutoff.clone());
+        lines.push(LineRow {
             id: line_id,
             settlement_id: batch_id.clone(),
-            site_id: site_id.clone(),
-            program_id: program_id.clone(),
+            site_id,
+            program_id,
             redemptions: group.redemptions,
             settled_cents: group.settled,
             carried_cents: carried,
             fee_cents: fee,
-            amount_cents: amount,
-            bank_account_id: account.id,
-            end_to_end_id: format!("PN-{prefix}-{n:05}"),
+            amount_cents: group.settled - fee + carried,
+            bank_account_id: account,
+            end_to_end_id: format!("PN-{prefix}-{:05}", lines.len() + 1),
             status: "pending".into(),
             rejection_reason: None,
-        };
-        repo::insert_line(conn, &line).await?;
-        if group.settled > fee {
+            period_start: group.since,
+            period_end,
+        });
+    }
+    // Refused here if another batch prepared at the same moment pays the same periods.
+    repo::insert_lines(conn, &lines).await?;
+    for line in &lines {
+        let newly_settled = line.settled_cents - line.fee_cents;
+        if newly_settled > 0 {
             ledger::post(
                 conn,
-                &program_id,
+                &line.program_id,
                 Kind::Settlement,
                 &line.id,
                 Transfer {
-                    from: Account::Redeemed(&site_id),
-                    to: Account::Payable(&site_id),
-                    amount_cents: group.settled - fee,
+                    from: Account::Redeemed(&line.site_id),
+                    to: Account::Payable(&line.site_id),
+                    amount_cents: newly_settled,
                 },
                 &now_text,
             )
             .await?;
         }
-        if fee > 0 {
+        if line.fee_cents > 0 {
             ledger::post(
                 conn,
-                &program_id,
+                &line.program_id,
                 Kind::OperatorFee,
                 &line.id,
                 Transfer {
-                    from: Account::Redeemed(&site_id),
+                    from: Account::Redeemed(&line.site_id),
                     to: Account::Fee,
-                    amount_cents: fee,
+                    amount_cents: line.fee_cents,
                 },
                 &now_text,
             )
             .await?;
         }
-        total += amount;
     }
+    let total: i64 = lines.iter().map(|l| l.amount_cents).sum();
+    let n = lines.len();
     if n == 0 {
         return Err(Error::conflict(
             "nothing_to_settle",
@@ -178,6 +207,21 @@ pub async fn create(
     )
     .await?;
     get(conn, operator, &batch_id).await
+}
+
+/// The settlement side of `passnum ledger verify`: every line's recorded count and amount must
+/// be those of the redemptions it pays, so that none lies in a settled period unpaid.
+pub async fn verify(conn: &mut Conn) -> Result<Vec<String>> {
+    Ok(repo::lines_disagreeing_with_redemptions(conn)
+        .await?
+        .into_iter()
+        .map(|(line, count, cents, paid_count, paid_cents)| {
+            format!(
+                "settlement line {line}: records {count} redemption(s) for {cents} cents \
+                 but pays {paid_count} for {paid_cents} cents"
+            )
+        })
+        .collect())
 }
 
 /// A batch as the caller may see it: the operator all of it, a site its own lines, a funder

@@ -1,7 +1,13 @@
-//! SQL for settlements and settlement_lines, and the claim of redemptions by a batch.
+//! SQL for settlements and settlement_lines, and which redemptions a line pays.
+//!
+//! A line pays the redemptions of its site and programme, not undone, whose `redeemed_at` falls
+//! in its period `[period_start, period_end)`; the lines made before migration 0012 pay instead
+//! the redemptions whose `settlement_id` names their batch, which no period covers. A batch
+//! writes nothing on the redemptions it pays.
 
 use crate::db::Conn;
-use crate::error::Result;
+use crate::error::{Error, Result};
+use futures_util::stream::{BoxStream, StreamExt};
 use serde::Serialize;
 use sqlx::Row;
 
@@ -35,6 +41,63 @@ pub struct LineRow {
     pub end_to_end_id: String,
     pub status: String,
     pub rejection_reason: Option<String>,
+    /// The redemption time this line covers, `[start, end)`, on the site's timeline: `start`
+    /// is '' for a site's first period. None for a line made before periods (its redemptions
+    /// name its batch) or with nothing newly settled (only a rejected transfer carried over).
+    #[serde(skip)]
+    pub period_start: Option<String>,
+    #[serde(skip)]
+    pub period_end: Option<String>,
+}
+
+/// The join condition "line `l` pays redemption `r`" for a line that has a period (the lines
+/// made before periods are matched on `r.settlement_id` instead). A macro, so that queries can
+/// be `concat!`-ed into static strings.
+macro_rules! period_pays {
+    () => {
+        "r.site_id = l.site_id AND r.program_id = l.program_id \
+         AND r.redeemed_at >= l.period_start AND r.redeemed_at < l.period_end \
+         AND r.undone_at IS NULL AND r.settlement_id IS NULL"
+    };
+}
+pub(crate) const PERIOD_PAYS: &str = period_pays!();
+
+/// One cheque of a statement as one line of text: `code`, `redeemed_at`, `minutes`,
+/// `value_cents` and `service`, separated by tabs (service last: it is an identifier of
+/// `redemption::SERVICES`, or empty).
+macro_rules! packed_cheque {
+    () => {
+        "v.code || '\t' || r.redeemed_at || '\t' || COALESCE(CAST(r.minutes AS TEXT), '') \
+         || '\t' || CAST(r.value_cents AS TEXT) || '\t' || COALESCE(r.service, '')"
+    };
+}
+
+/// The cheques each line of a batch pays, packed by the database, for all sites or those
+/// matched by `$site`.
+macro_rules! cheques_by_line {
+    ($site:literal) => {
+        concat!(
+            "SELECT l.site_id, l.id, string_agg(",
+            packed_cheque!(),
+            ", '\n') AS cheques \
+             FROM settlement_lines l JOIN redemptions r ON ",
+            period_pays!(),
+            " JOIN vouchers v ON v.id = r.voucher_id \
+             WHERE l.settlement_id = $1 ",
+            $site,
+            " GROUP BY l.site_id, l.id \
+             UNION ALL \
+             SELECT l.site_id, l.id, string_agg(",
+            packed_cheque!(),
+            ", '\n') \
+             FROM settlement_lines l JOIN redemptions r ON r.settlement_id = l.settlement_id \
+                  AND r.site_id = l.site_id AND r.program_id = l.program_id \
+             JOIN vouchers v ON v.id = r.voucher_id \
+             WHERE l.settlement_id = $1 AND r.settlement_id IS NOT NULL ",
+            $site,
+            " GROUP BY l.site_id, l.id"
+        )
+    };
 }
 
 pub async fn insert_batch(
@@ -57,47 +120,51 @@ pub async fn insert_batch(
     Ok(())
 }
 
-/// The guard against settling twice: only redemptions no batch holds are taken.
-pub async fn claim_redemptions(conn: &mut Conn, batch_id: &str, cutoff: &str) -> Result<u64> {
-    let done = sqlx::query(
-        "UPDATE redemptions SET settlement_id = $1 \
-         WHERE settlement_id IS NULL AND undone_at IS NULL AND redeemed_at < $2 \
-         AND site_id IN (SELECT site_id FROM site_bank_accounts)",
-    )
-    .bind(batch_id)
-    .bind(cutoff)
-    .execute(&mut *conn)
-    .await?;
-    Ok(done.rows_affected())
+/// What a batch with this cutoff would newly settle for one site and programme.
+pub struct Payable {
+    pub site_id: String,
+    pub program_id: String,
+    /// End of the site's latest period ('' if it has none): where the new period starts.
+    pub since: String,
+    pub redemptions: i64,
+    pub cents: i64,
 }
 
-/// `(site, programme, count, cents)` of what a batch claimed.
-pub async fn claimed_groups(
-    conn: &mut Conn,
-    batch_id: &str,
-) -> Result<Vec<(String, String, i64, i64)>> {
+/// One aggregate over what no line pays yet, for the sites that can be paid: per site, the
+/// redemptions from the end of its latest period up to `cutoff`. The start of each period is
+/// read by the same statement as the sums, so they agree.
+pub async fn payable(conn: &mut Conn, cutoff: &str) -> Result<Vec<Payable>> {
     let rows = sqlx::query(
-        "SELECT site_id, program_id, COUNT(*) AS n, CAST(SUM(value_cents) AS BIGINT) AS total \
-         FROM redemptions WHERE settlement_id = $1 GROUP BY site_id, program_id",
+        "SELECT f.site_id, f.since, r.program_id, COUNT(*) AS n, \
+                CAST(SUM(r.value_cents) AS BIGINT) AS total \
+         FROM (SELECT b.site_id, COALESCE(MAX(l.period_end), '') AS since \
+               FROM (SELECT DISTINCT site_id FROM site_bank_accounts) b \
+               LEFT JOIN settlement_lines l ON l.site_id = b.site_id \
+               GROUP BY b.site_id) f \
+         JOIN redemptions r ON r.site_id = f.site_id \
+              AND r.redeemed_at >= f.since AND r.redeemed_at < $1 \
+         WHERE r.undone_at IS NULL AND r.settlement_id IS NULL \
+         GROUP BY f.site_id, f.since, r.program_id",
     )
-    .bind(batch_id)
+    .bind(cutoff)
     .fetch_all(&mut *conn)
     .await?;
     rows.iter()
         .map(|r| {
-            Ok((
-                r.try_get("site_id")?,
-                r.try_get("program_id")?,
-                r.try_get("n")?,
-                r.try_get("total")?,
-            ))
+            Ok(Payable {
+                site_id: r.try_get("site_id")?,
+                since: r.try_get("since")?,
+                program_id: r.try_get("program_id")?,
+                redemptions: r.try_get("n")?,
+                cents: r.try_get("total")?,
+            })
         })
         .collect()
 }
 
 const LINE_COLUMNS: &str = "id, settlement_id, site_id, program_id, redemptions, settled_cents, \
      carried_cents, fee_cents, amount_cents, bank_account_id, end_to_end_id, status, \
-     rejection_reason";
+     rejection_reason, period_start, period_end";
 
 pub async fn rejected_not_carried(conn: &mut Conn) -> Result<Vec<LineRow>> {
     Ok(sqlx::query_as(&format!(
@@ -120,26 +187,48 @@ pub async fn carry_into(conn: &mut Conn, rejected_id: &str, line_id: &str) -> Re
     Ok(done.rows_affected() == 1)
 }
 
-pub async fn insert_line(conn: &mut Conn, l: &LineRow) -> Result<()> {
-    sqlx::query(&format!(
-        "INSERT INTO settlement_lines ({LINE_COLUMNS}) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
-    ))
-    .bind(&l.id)
-    .bind(&l.settlement_id)
-    .bind(&l.site_id)
-    .bind(&l.program_id)
-    .bind(l.redemptions)
-    .bind(l.settled_cents)
-    .bind(l.carried_cents)
-    .bind(l.fee_cents)
-    .bind(l.amount_cents)
-    .bind(&l.bank_account_id)
-    .bind(&l.end_to_end_id)
-    .bind(&l.status)
-    .bind(&l.rejection_reason)
-    .execute(&mut *conn)
-    .await?;
+/// Inserts a batch's lines with multi-row INSERTs, in the order given.
+pub async fn insert_lines(conn: &mut Conn, lines: &[LineRow]) -> Result<()> {
+    const PARAMS: usize = 15;
+    for chunk in lines.chunks(crate::db::rows_per_insert(conn, PARAMS)) {
+        let sql = format!(
+            "INSERT INTO settlement_lines ({LINE_COLUMNS}) VALUES {}",
+            crate::db::placeholders(chunk.len(), PARAMS)
+        );
+        let mut query = sqlx::query(&sql);
+        for l in chunk {
+            query = query
+                .bind(&l.id)
+                .bind(&l.settlement_id)
+                .bind(&l.site_id)
+                .bind(&l.program_id)
+                .bind(l.redemptions)
+                .bind(l.settled_cents)
+                .bind(l.carried_cents)
+                .bind(l.fee_cents)
+                .bind(l.amount_cents)
+                .bind(&l.bank_account_id)
+                .bind(&l.end_to_end_id)
+                .bind(&l.status)
+                .bind(&l.rejection_reason)
+                .bind(&l.period_start)
+                .bind(&l.period_end);
+        }
+        query.execute(&mut *conn).await.map_err(|e| {
+            // The unique (site, programme, period start): another batch, prepared at the
+            // same moment, has just paid this period.
+            if crate::db::is_unique_violation(&e) {
+                Error::conflict(
+                    "concurrent_settlement",
+                    "Un autre lot de règlement a été préparé au même moment pour les mêmes \
+                     encaissements : celui-ci n'a pas été créé, et rien n'est réglé deux fois. \
+                     Consultez la liste des lots avant d'en préparer un autre.",
+                )
+            } else {
+                e.into()
+            }
+        })?;
+    }
     Ok(())
 }
 
@@ -222,33 +311,86 @@ pub async fn pay_pending_lines(conn: &mut Conn, batch_id: &str) -> Result<Vec<Li
     .await?)
 }
 
-/// The redemptions a batch settled for one site, with what the statement shows.
-pub async fn statement_rows(
+/// The cheques a batch's lines pay, for every site or one, as `(site id, line id, text)`: one
+/// line of text per cheque (see `packed_cheque!`). Packed by the database, the cheques of a
+/// line are one row to fetch instead of a thousand, which through sqlx costs more than the
+/// query itself; streamed, so a caller can work on a site's cheques while the next are read.
+/// On SQLite the lines come site by site (index `settlement_lines_batch`), but not on
+/// PostgreSQL; those made before periods come after the others.
+pub fn cheques_by_line<'c>(
+    conn: &'c mut Conn,
+    batch_id: &'c str,
+    site_id: Option<&'c str>,
+) -> BoxStream<'c, Result<(String, String, String)>> {
+    let query = match site_id {
+        Some(site_id) => sqlx::query(cheques_by_line!("AND l.site_id = $2"))
+            .bind(batch_id)
+            .bind(site_id),
+        None => sqlx::query(cheques_by_line!("")).bind(batch_id),
+    };
+    query
+        .fetch(conn)
+        .map(|row| {
+            let row = row?;
+            Ok((row.try_get(0)?, row.try_get(1)?, row.try_get(2)?))
+        })
+        .boxed()
+}
+
+/// Lines whose recorded count or amount differs from the redemptions they pay: `(line,
+/// recorded count, recorded cents, paid count, paid cents)`. There are none unless a
+/// redemption was committed, or undone, inside a period after its batch had summed it up:
+/// what the in-flight margin of `settlement::create` rules out.
+pub async fn lines_disagreeing_with_redemptions(
     conn: &mut Conn,
-    batch_id: &str,
-    site_id: &str,
-) -> Result<Vec<(String, String, Option<String>, Option<i64>, String, i64)>> {
-    let rows = sqlx::query(
-        "SELECT v.code, r.redeemed_at, r.service, r.minutes, p.name, r.value_cents \
-         FROM redemptions r JOIN vouchers v ON v.id = r.voucher_id \
-         JOIN programs p ON p.id = r.program_id \
-         WHERE r.settlement_id = $1 AND r.site_id = $2 ORDER BY r.redeemed_at, v.code",
-    )
-    .bind(batch_id)
-    .bind(site_id)
+) -> Result<Vec<(String, i64, i64, i64, i64)>> {
+    let rows = sqlx::query(&format!(
+        "SELECT l.id, l.redemptions, l.settled_cents, \
+                CAST(COALESCE(p.n, 0) AS BIGINT) AS n, \
+                CAST(COALESCE(p.cents, 0) AS BIGINT) AS cents \
+         FROM settlement_lines l LEFT JOIN ( \
+             SELECT id, SUM(n) AS n, SUM(cents) AS cents FROM ( \
+                 SELECT l.id, COUNT(*) AS n, SUM(r.value_cents) AS cents \
+                 FROM settlement_lines l JOIN redemptions r ON {PERIOD_PAYS} GROUP BY l.id \
+                 UNION ALL \
+                 SELECT l.id, COUNT(*), SUM(r.value_cents) \
+                 FROM settlement_lines l JOIN redemptions r \
+                      ON r.settlement_id = l.settlement_id AND r.site_id = l.site_id \
+                      AND r.program_id = l.program_id \
+                 WHERE r.settlement_id IS NOT NULL GROUP BY l.id) u \
+             GROUP BY id) p ON p.id = l.id \
+         WHERE l.redemptions <> COALESCE(p.n, 0) OR l.settled_cents <> COALESCE(p.cents, 0) \
+         ORDER BY l.id"
+    ))
     .fetch_all(&mut *conn)
     .await?;
     rows.iter()
         .map(|r| {
             Ok((
-                r.try_get("code")?,
-                r.try_get("redeemed_at")?,
-                r.try_get("service")?,
-                r.try_get("minutes")?,
-                r.try_get("name")?,
-                r.try_get("value_cents")?,
+                r.try_get(0)?,
+                r.try_get(1)?,
+                r.try_get(2)?,
+                r.try_get(3)?,
+                r.try_get(4)?,
             ))
         })
+        .collect()
+}
+
+/// The names of the sites a batch pays, by id.
+pub async fn site_names(
+    conn: &mut Conn,
+    batch_id: &str,
+) -> Result<std::collections::HashMap<String, String>> {
+    let rows = sqlx::query(
+        "SELECT id, name FROM organizations WHERE id IN \
+         (SELECT site_id FROM settlement_lines WHERE settlement_id = $1)",
+    )
+    .bind(batch_id)
+    .fetch_all(&mut *conn)
+    .await?;
+    rows.iter()
+        .map(|r| Ok((r.try_get("id")?, r.try_get("name")?)))
         .collect()
 }
 

@@ -7,7 +7,10 @@ use crate::db::Conn;
 use crate::error::{Error, Result};
 use crate::fr::{euros, long_date_text};
 use crate::orgs::{OrgKind, Organization};
-use crate::report::Report;
+use crate::report::{Rendered, Renderer, Report};
+use futures_util::TryStreamExt;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 fn not_found() -> Error {
     Error::not_found("Ce relevé n'existe pas.")
@@ -61,57 +64,200 @@ async fn build_site_statement(conn: &mut Conn, batch_id: &str, site_id: &str) ->
     let site = crate::orgs::find(conn, site_id)
         .await?
         .ok_or_else(not_found)?;
-    let mut rows = Vec::new();
-    for (code, redeemed_at, service, minutes, program, value) in
-        repo::statement_rows(conn, batch_id, site_id).await?
-    {
+    let names = program_names(conn, &lines).await?;
+    let cheques = repo::cheques_by_line(conn, batch_id, Some(site_id))
+        .map_ok(|(_, line_id, packed)| (line_id, packed))
+        .try_collect()
+        .await?;
+    Ok(SiteStatement {
+        batch,
+        site_name: site.name,
+        lines,
+        cheques,
+        program_names: Arc::new(names),
+    }
+    .report())
+}
+
+/// Every site's statement of a batch, as PDF, by site id. The operator only.
+pub async fn site_statement_pdfs(
+    conn: &mut Conn,
+    org: &Organization,
+    batch_id: &str,
+) -> Result<Vec<(String, Rendered)>> {
+    org.require(OrgKind::Operator)?;
+    let mut renderer = Renderer::new(false);
+    render_site_statements(conn, batch_id, &mut renderer, |_| true).await?;
+    renderer.finish().await
+}
+
+/// Reads the statements of a batch's sites (those `wanted`) as the database produces them,
+/// while `renderer` builds and renders those already read.
+async fn render_site_statements(
+    conn: &mut Conn,
+    batch_id: &str,
+    renderer: &mut Renderer<String>,
+    wanted: impl Fn(&str) -> bool,
+) -> Result<()> {
+    let batch = repo::find_batch(conn, batch_id)
+        .await?
+        .ok_or_else(not_found)?;
+    let lines = repo::lines_of(conn, batch_id).await?;
+    let names = Arc::new(program_names(conn, &lines).await?);
+    let mut site_names = repo::site_names(conn, batch_id).await?;
+    // Per site: its lines, and how many of them pay cheques (each comes as one row).
+    let mut sites: HashMap<String, (Vec<LineRow>, usize)> = HashMap::new();
+    let mut order = Vec::new();
+    for line in lines {
+        let site = sites.entry(line.site_id.clone()).or_insert_with(|| {
+            order.push(line.site_id.clone());
+            (Vec::new(), 0)
+        });
+        site.1 += usize::from(line.redemptions > 0);
+        site.0.push(line);
+    }
+    let statement = |(lines, _): (Vec<LineRow>, usize), site_name, cheques| SiteStatement {
+        batch: batch.clone(),
+        site_name,
+        lines,
+        cheques,
+        program_names: names.clone(),
+    };
+    let mut received: HashMap<String, Vec<(String, String)>> = HashMap::new();
+    let mut rows = repo::cheques_by_line(conn, batch_id, None);
+    while let Some((site_id, line_id, packed)) = rows.try_next().await? {
+        let expected = sites.get(&site_id).map(|(_, n)| *n).ok_or_else(|| {
+            anyhow::anyhow!("cheques of site {site_id} after its statement was made")
+        })?;
+        let got = received.entry(site_id.clone()).or_default();
+        got.push((line_id, packed));
+        if got.len() < expected {
+            continue;
+        }
+        let cheques = received.remove(&site_id).unwrap_or_default();
+        let site = sites.remove(&site_id).unwrap_or_default();
+        if wanted(&site_id) {
+            let name = site_names.remove(&site_id).unwrap_or_default();
+            let s = statement(site, name, cheques);
+            renderer.push(site_id, move || s.report()).await?;
+        }
+    }
+    drop(rows);
+    // Sites whose lines pay no cheque (only a rejected transfer carried over).
+    for site_id in order {
+        let Some(site) = sites.remove(&site_id) else {
+            continue;
+        };
+        if wanted(&site_id) {
+            let cheques = received.remove(&site_id).unwrap_or_default();
+            let name = site_names.remove(&site_id).unwrap_or_default();
+            let s = statement(site, name, cheques);
+            renderer.push(site_id, move || s.report()).await?;
+        }
+    }
+    Ok(())
+}
+
+async fn program_names(conn: &mut Conn, lines: &[LineRow]) -> Result<ProgramNames> {
+    let mut names = BTreeMap::new();
+    for line in lines {
+        if !names.contains_key(&line.program_id) {
+            let name = crate::programs::find(conn, &line.program_id)
+                .await?
+                .map(|p| p.name)
+                .unwrap_or_default();
+            names.insert(line.program_id.clone(), name);
+        }
+    }
+    Ok(names)
+}
+
+type ProgramNames = BTreeMap<String, String>;
+
+/// What a site's statement is made of, as read from the database.
+struct SiteStatement {
+    batch: BatchRow,
+    site_name: String,
+    /// The site's lines in the batch.
+    lines: Vec<LineRow>,
+    /// `(line id, packed cheques)`, see `repo::cheques_by_line`.
+    cheques: Vec<(String, String)>,
+    program_names: Arc<ProgramNames>,
+}
+
+impl SiteStatement {
+    fn report(self) -> Report {
+        let program_of = |line_id: &str| {
+            self.lines
+                .iter()
+                .find(|l| l.id == line_id)
+                .and_then(|l| self.program_names.get(&l.program_id))
+                .map_or("", String::as_str)
+        };
+        // (redeemed_at, code, minutes, cents, service, programme)
+        let mut cheques: Vec<[&str; 6]> = Vec::new();
+        for (line_id, packed) in &self.cheques {
+            let program = program_of(line_id);
+            for cheque in packed.split('\n').filter(|c| !c.is_empty()) {
+                let mut fields = cheque.splitn(5, '\t');
+                let mut next = || fields.next().unwrap_or_default();
+                let (code, at, minutes, cents, service) = (next(), next(), next(), next(), next());
+                cheques.push([at, code, minutes, cents, service, program]);
+            }
+        }
+        cheques.sort_unstable_by(|a, b| (a[0], a[1]).cmp(&(b[0], b[1])));
+        let mut rows = Vec::with_capacity(cheques.len() + 3);
+        for [at, code, minutes, cents, service, program] in cheques {
+            let service = (!service.is_empty()).then_some(service);
+            rows.push(vec![
+                crate::vouchers::codes::display_code(code),
+                at.get(..10).unwrap_or_default().to_string(),
+                crate::redemption::service_label(service).to_string(),
+                minutes.to_string(),
+                program.to_string(),
+                euros(cents.parse().unwrap_or_default()),
+            ]);
+        }
+        let lines = &self.lines;
+        let fee: i64 = lines.iter().map(|l| l.fee_cents).sum();
+        if fee > 0 {
+            rows.push(blank_row("Frais de gestion de l'opérateur", -fee));
+        }
+        let carried: i64 = lines.iter().map(|l| l.carried_cents).sum();
+        if carried > 0 {
+            rows.push(blank_row(
+                "Report d'un virement rejeté par la banque",
+                carried,
+            ));
+        }
+        let total: i64 = lines.iter().map(|l| l.amount_cents).sum();
         rows.push(vec![
-            crate::vouchers::codes::display_code(&code),
-            redeemed_at.get(..10).unwrap_or_default().to_string(),
-            crate::redemption::service_label(service.as_deref()).to_string(),
-            minutes.map(|m| m.to_string()).unwrap_or_default(),
-            program,
-            euros(value),
+            "Total".into(),
+            String::new(),
+            String::new(),
+            String::new(),
+            String::new(),
+            euros(total),
         ]);
+        let mut facts = vec![("Lieu".to_string(), self.site_name)];
+        facts.extend(batch_facts(&self.batch));
+        facts.push(("Montant du virement".into(), format!("{} €", euros(total))));
+        Report {
+            title: "Relevé de règlement".into(),
+            facts,
+            headers: vec![
+                "Code du chèque",
+                "Date",
+                "Service",
+                "Durée (minutes)",
+                "Programme",
+                "Montant (€)",
+            ],
+            widths: vec![0.2, 0.13, 0.22, 0.1, 0.22, 0.13],
+            right: vec![false, false, false, true, false, true],
+            rows,
+        }
     }
-    let fee: i64 = lines.iter().map(|l| l.fee_cents).sum();
-    if fee > 0 {
-        rows.push(blank_row("Frais de gestion de l'opérateur", -fee));
-    }
-    let carried: i64 = lines.iter().map(|l| l.carried_cents).sum();
-    if carried > 0 {
-        rows.push(blank_row(
-            "Report d'un virement rejeté par la banque",
-            carried,
-        ));
-    }
-    let total: i64 = lines.iter().map(|l| l.amount_cents).sum();
-    rows.push(vec![
-        "Total".into(),
-        String::new(),
-        String::new(),
-        String::new(),
-        String::new(),
-        euros(total),
-    ]);
-    let mut facts = vec![("Lieu".to_string(), site.name)];
-    facts.extend(batch_facts(&batch));
-    facts.push(("Montant du virement".into(), format!("{} €", euros(total))));
-    Ok(Report {
-        title: "Relevé de règlement".into(),
-        facts,
-        headers: vec![
-            "Code du chèque",
-            "Date",
-            "Service",
-            "Durée (minutes)",
-            "Programme",
-            "Montant (€)",
-        ],
-        widths: vec![0.2, 0.13, 0.22, 0.1, 0.22, 0.13],
-        right: vec![false, false, false, true, false, true],
-        rows,
-    })
 }
 
 fn blank_row(label: &str, cents: i64) -> Vec<String> {
@@ -207,51 +353,71 @@ async fn build_program_statement(
 }
 
 /// The e-mails a paid batch sends: each site its statement, each funder its programmes'.
+/// Only organisations with someone to write to get theirs rendered, on every CPU while the
+/// next ones are read.
 pub async fn mail_statements(
     conn: &mut Conn,
     batch_id: &str,
     now: jiff::Timestamp,
 ) -> Result<usize> {
     let lines = repo::lines_of(conn, batch_id).await?;
-    let mut sent = 0;
-    let mut sites: Vec<&str> = lines.iter().map(|l| l.site_id.as_str()).collect();
-    sites.sort_unstable();
-    sites.dedup();
-    for site_id in sites {
-        let statement = build_site_statement(conn, batch_id, site_id).await?;
-        sent += mail_to_org(conn, site_id, &statement, now).await?;
-    }
+    let mut orgs: Vec<String> = lines.iter().map(|l| l.site_id.clone()).collect();
     let mut programs: Vec<&str> = lines.iter().map(|l| l.program_id.as_str()).collect();
     programs.sort_unstable();
     programs.dedup();
+    let mut funders = Vec::new();
     for program_id in programs {
-        let statement = build_program_statement(conn, batch_id, program_id).await?;
         if let Some(program) = crate::programs::find(conn, program_id).await? {
-            sent += mail_to_org(conn, &program.funder_id, &statement, now).await?;
+            funders.push((program_id.to_string(), program.funder_id));
         }
+    }
+    orgs.extend(funders.iter().map(|(_, funder)| funder.clone()));
+    let mut people: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for org_id in orgs {
+        if people.contains_key(&org_id) {
+            continue;
+        }
+        let emails: Vec<String> = crate::users::list_for_org(conn, &org_id)
+            .await?
+            .into_iter()
+            .filter(|p| p.disabled_at.is_none())
+            .map(|p| p.email)
+            .collect();
+        people.insert(org_id, emails);
+    }
+    let has_people = |org_id: &str| people.get(org_id).is_some_and(|p| !p.is_empty());
+    let mut renderer = Renderer::new(true);
+    render_site_statements(conn, batch_id, &mut renderer, has_people).await?;
+    for (program_id, funder_id) in funders {
+        if has_people(&funder_id) {
+            let statement = build_program_statement(conn, batch_id, &program_id).await?;
+            renderer.push(funder_id, move || statement).await?;
+        }
+    }
+    let mut sent = 0;
+    for (org_id, statement) in renderer.finish().await? {
+        let to = people.get(&org_id).map_or(&[][..], Vec::as_slice);
+        sent += mail_to(conn, to, &statement, now).await?;
     }
     Ok(sent)
 }
 
-/// Sends a statement to every person of an organisation (none: nothing is sent).
-async fn mail_to_org(
+/// Sends a statement to each of these addresses.
+async fn mail_to(
     conn: &mut Conn,
-    org_id: &str,
-    statement: &Report,
+    people: &[String],
+    statement: &Rendered,
     now: jiff::Timestamp,
 ) -> Result<usize> {
-    let people = crate::users::list_for_org(conn, org_id).await?;
-    let csv = statement.csv()?;
-    let pdf = statement.pdf();
-    let mut sent = 0;
-    for person in people.iter().filter(|p| p.disabled_at.is_none()) {
-        let facts: Vec<String> = statement
-            .facts
-            .iter()
-            .map(|(k, v)| format!("{k} : {v}"))
-            .collect();
+    let csv = statement.csv.clone().unwrap_or_default();
+    let facts: Vec<String> = statement
+        .facts
+        .iter()
+        .map(|(k, v)| format!("{k} : {v}"))
+        .collect();
+    for email in people {
         let mail = crate::mail::Outgoing {
-            to: person.email.clone(),
+            to: email.clone(),
             subject: format!("{} — Pass numérique", statement.title),
             text_body: format!(
                 "Bonjour,\n\nLe virement du Pass numérique a été effectué.\n\n{}\n\n\
@@ -263,7 +429,7 @@ async fn mail_to_org(
                 crate::mail::Attachment {
                     filename: "releve.pdf".into(),
                     content_type: "application/pdf".into(),
-                    bytes: pdf.clone(),
+                    bytes: statement.pdf.clone(),
                 },
                 crate::mail::Attachment {
                     filename: "releve.csv".into(),
@@ -273,7 +439,6 @@ async fn mail_to_org(
             ],
         };
         crate::mail::enqueue(conn, &mail, now).await?;
-        sent += 1;
     }
-    Ok(sent)
+    Ok(people.len())
 }

@@ -130,6 +130,23 @@ pub fn mask_iban(iban: &str) -> String {
         .collect()
 }
 
+/// The account a new batch pays into, for every site that has one, in one read.
+pub async fn current_bank_accounts(
+    conn: &mut Conn,
+) -> Result<std::collections::HashMap<String, BankAccount>> {
+    let accounts: Vec<BankAccount> = sqlx::query_as(
+        "SELECT id, site_id, iban, bic, holder, created_at FROM site_bank_accounts \
+         ORDER BY created_at, id",
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    // The latest one of each site is the last seen, as in `current_bank_account`.
+    Ok(accounts
+        .into_iter()
+        .map(|a| (a.site_id.clone(), a))
+        .collect())
+}
+
 /// The account a new batch pays into.
 pub async fn current_bank_account(conn: &mut Conn, site_id: &str) -> Result<Option<BankAccount>> {
     Ok(sqlx::query_as(

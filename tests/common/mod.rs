@@ -289,6 +289,13 @@ impl TestApp {
             .await
             .expect("verify runs");
         assert!(report.is_ok(), "ledger problems: {:#?}", report.problems);
+        let settlement = passnum::settlement::verify(&mut conn)
+            .await
+            .expect("settlement verify runs");
+        assert!(
+            settlement.is_empty(),
+            "settlement problems: {settlement:#?}"
+        );
     }
 }
 
