@@ -431,7 +431,10 @@ async fn measure(backend: Backend, database_url: &str, secs: f64) -> anyhow::Res
     let _ = sampler.await;
     if let Some(path) = database_url.strip_prefix("sqlite://") {
         let wal = std::fs::metadata(format!("{path}-wal")).map_or(0, |m| m.len());
-        eprintln!("[{name}] WAL file after the loads: {:.1} MiB", wal as f64 / 1048576.0);
+        eprintln!(
+            "[{name}] WAL file after the loads: {:.1} MiB",
+            wal as f64 / 1048576.0
+        );
     }
     let rss_load_max_kib = rss_max.load(Ordering::Relaxed);
 

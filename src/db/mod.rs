@@ -79,14 +79,19 @@ impl Db {
             }
             Backend::Sqlite => {
                 let options = with_sqlite_create(url)?;
-                let write = sqlite_pool(1, acquire_timeout * 6, WRITER_CACHE_KIB)
+                let write = sqlite_pool(1, acquire_timeout * 6, WRITER_CACHE_KIB, 0)
                     .connect_with(options.clone())
                     .await
                     .context("cannot open the SQLite database")?;
-                let read = sqlite_pool(max_connections.max(2), acquire_timeout, READER_CACHE_KIB)
-                    .connect_with(options)
-                    .await
-                    .context("cannot open the SQLite database")?;
+                let read = sqlite_pool(
+                    max_connections.max(2),
+                    acquire_timeout,
+                    READER_CACHE_KIB,
+                    READER_MMAP_BYTES,
+                )
+                .connect_with(options)
+                .await
+                .context("cannot open the SQLite database")?;
                 tokio::spawn(checkpoint_in_background(read.clone()));
                 Ok(Db {
                     group: Some(writer::GroupWriter::spawn(write.clone())),
@@ -184,8 +189,14 @@ async fn checkpoint_in_background(read: AnyPool) {
     }
 }
 
-/// `cache_kib`: SQLite's page cache for each connection of the pool.
-fn sqlite_pool(max: u32, acquire_timeout: Duration, cache_kib: u32) -> AnyPoolOptions {
+/// `cache_kib`: SQLite's page cache for each connection of the pool; `mmap_bytes`: how much of
+/// the file it reads through a memory map instead of a `read` call per page.
+fn sqlite_pool(
+    max: u32,
+    acquire_timeout: Duration,
+    cache_kib: u32,
+    mmap_bytes: u64,
+) -> AnyPoolOptions {
     AnyPoolOptions::new()
         .max_connections(max)
         .acquire_timeout(acquire_timeout)
@@ -196,7 +207,8 @@ fn sqlite_pool(max: u32, acquire_timeout: Duration, cache_kib: u32) -> AnyPoolOp
                     format!(
                         "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
                          PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000; \
-                         PRAGMA cache_size = -{cache_kib}; PRAGMA wal_autocheckpoint = 0;"
+                         PRAGMA cache_size = -{cache_kib}; PRAGMA mmap_size = {mmap_bytes}; \
+                         PRAGMA wal_autocheckpoint = 0;"
                     )
                     .as_str(),
                 )
@@ -209,8 +221,10 @@ fn sqlite_pool(max: u32, acquire_timeout: Duration, cache_kib: u32) -> AnyPoolOp
 /// The writer's page cache: inserting cheques puts each code at a random place of the codes'
 /// index (30 MiB at a million cheques), which SQLite's default 2 MiB cache keeps re-reading.
 const WRITER_CACHE_KIB: u32 = 64 * 1024;
-/// Readers keep SQLite's default.
+/// Readers keep SQLite's default cache, and read the file through a shared memory map (a
+/// settlement's statements read a million cheques: 3.2 s instead of 6.9 s).
 const READER_CACHE_KIB: u32 = 2 * 1024;
+const READER_MMAP_BYTES: u64 = 256 * 1024 * 1024;
 
 /// The embedded default must work with zero set-up: create the file if it is missing.
 fn with_sqlite_create(url: &str) -> anyhow::Result<AnyConnectOptions> {

@@ -5,7 +5,7 @@
 //! the redemptions whose `settlement_id` names their batch, which no period covers. A batch
 //! writes nothing on the redemptions it pays.
 
-use crate::db::Conn;
+use crate::db::{Batch, Conn, Param};
 use crate::error::{Error, Result};
 use futures_util::stream::{BoxStream, StreamExt};
 use serde::Serialize;
@@ -189,47 +189,48 @@ pub async fn carry_into(conn: &mut Conn, rejected_id: &str, line_id: &str) -> Re
 
 /// Inserts a batch's lines with multi-row INSERTs, in the order given.
 pub async fn insert_lines(conn: &mut Conn, lines: &[LineRow]) -> Result<()> {
-    const PARAMS: usize = 15;
-    for chunk in lines.chunks(crate::db::rows_per_insert(conn, PARAMS)) {
-        let sql = format!(
-            "INSERT INTO settlement_lines ({LINE_COLUMNS}) VALUES {}",
-            crate::db::placeholders(chunk.len(), PARAMS)
-        );
-        let mut query = sqlx::query(&sql);
-        for l in chunk {
-            query = query
-                .bind(&l.id)
-                .bind(&l.settlement_id)
-                .bind(&l.site_id)
-                .bind(&l.program_id)
-                .bind(l.redemptions)
-                .bind(l.settled_cents)
-                .bind(l.carried_cents)
-                .bind(l.fee_cents)
-                .bind(l.amount_cents)
-                .bind(&l.bank_account_id)
-                .bind(&l.end_to_end_id)
-                .bind(&l.status)
-                .bind(&l.rejection_reason)
-                .bind(&l.period_start)
-                .bind(&l.period_end);
+    let rows = lines
+        .iter()
+        .map(|l| {
+            vec![
+                Param::from(&l.id),
+                (&l.settlement_id).into(),
+                (&l.site_id).into(),
+                (&l.program_id).into(),
+                l.redemptions.into(),
+                l.settled_cents.into(),
+                l.carried_cents.into(),
+                l.fee_cents.into(),
+                l.amount_cents.into(),
+                (&l.bank_account_id).into(),
+                (&l.end_to_end_id).into(),
+                (&l.status).into(),
+                (&l.rejection_reason).into(),
+                (&l.period_start).into(),
+                (&l.period_end).into(),
+            ]
+        })
+        .collect();
+    let mut batch = Batch::new(conn);
+    batch.push_rows(
+        &format!("INSERT INTO settlement_lines ({LINE_COLUMNS})"),
+        "",
+        rows,
+    );
+    batch.execute(conn).await.map_err(|e| {
+        // The unique (site, programme, period start): another batch, prepared at the same
+        // moment, has just paid this period.
+        if e.is_unique_violation() {
+            Error::conflict(
+                "concurrent_settlement",
+                "Un autre lot de règlement a été préparé au même moment pour les mêmes \
+                 encaissements : celui-ci n'a pas été créé, et rien n'est réglé deux fois. \
+                 Consultez la liste des lots avant d'en préparer un autre.",
+            )
+        } else {
+            e
         }
-        query.execute(&mut *conn).await.map_err(|e| {
-            // The unique (site, programme, period start): another batch, prepared at the
-            // same moment, has just paid this period.
-            if crate::db::is_unique_violation(&e) {
-                Error::conflict(
-                    "concurrent_settlement",
-                    "Un autre lot de règlement a été préparé au même moment pour les mêmes \
-                     encaissements : celui-ci n'a pas été créé, et rien n'est réglé deux fois. \
-                     Consultez la liste des lots avant d'en préparer un autre.",
-                )
-            } else {
-                e.into()
-            }
-        })?;
-    }
-    Ok(())
+    })
 }
 
 pub async fn set_total(conn: &mut Conn, id: &str, total: i64) -> Result<()> {
