@@ -7,10 +7,16 @@
 use super::{BoxFuture, Conn};
 use crate::error::{Error, Result};
 use sqlx::AnyPool;
+use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot};
 
 /// Transactions committed together at most (a bound on what one failure can take down).
 const MAX_GROUP: usize = 64;
+
+/// A transaction that waited longer than this for the writer is refused (503) rather than run:
+/// well within the 30 s a request may last (`http::hardening`), which
+/// `settlement::IN_FLIGHT_MARGIN` counts on.
+const MAX_QUEUE_WAIT: Duration = Duration::from_secs(15);
 
 /// Sends the outcome of one queued transaction once the group's COMMIT is known: its own
 /// result if the group committed, else the group's failure.
@@ -39,8 +45,20 @@ impl GroupWriter {
         let (reply, answer) = oneshot::channel::<Result<T>>();
         // The work runs in the writer's task: it keeps the request's origin for the journal.
         let origin = crate::audit::origin::current();
+        let queued = Instant::now();
         let job: Job = Box::new(move |conn| {
             Box::pin(async move {
+                // Nobody waits any more (the request timed out, the client left): do nothing,
+                // so that nothing commits long after it was stamped (settlement relies on it).
+                if reply.is_closed() {
+                    return (false, Box::new(|_: Option<&sqlx::Error>| {}) as Answer);
+                }
+                if queued.elapsed() > MAX_QUEUE_WAIT {
+                    let answer: Answer = Box::new(move |_| {
+                        let _ = reply.send(Err(Error::Unavailable(sqlx::Error::PoolTimedOut)));
+                    });
+                    return (false, answer);
+                }
                 let result = crate::audit::origin::scope(origin, work(conn)).await;
                 let ok = result.is_ok();
                 let answer: Answer = Box::new(move |commit_failure| {
