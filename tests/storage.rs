@@ -12,6 +12,7 @@ on_both_databases!(
     concurrent_transactions_keep_their_own_outcome,
     a_panicking_transaction_fails_alone_and_writing_goes_on,
     a_batch_writes_all_its_parts_or_none,
+    a_transaction_nobody_waits_for_is_not_run,
 );
 
 async fn db(backend: Backend) -> Option<Db> {
@@ -175,4 +176,50 @@ async fn a_batch_writes_all_its_parts_or_none(backend: Backend) {
         "{refused:?}"
     );
     assert_eq!(ids(&db).await.len(), 20_001);
+}
+
+/// A write whose caller gave up (its request timed out, its client left) while it waited for
+/// the writer does not happen later behind its back.
+async fn a_transaction_nobody_waits_for_is_not_run(backend: Backend) {
+    // PostgreSQL runs these two writes side by side: only SQLite's writer makes one wait.
+    if backend == Backend::Postgres {
+        return;
+    }
+    let Some(db) = db(backend).await else {
+        return;
+    };
+    let db = Arc::new(db);
+    let busy = {
+        let db = db.clone();
+        tokio::spawn(async move {
+            db.transact(|conn| {
+                Box::pin(async move {
+                    sqlx::query("INSERT INTO t (id, note) VALUES (1, 'slow')")
+                        .execute(&mut *conn)
+                        .await?;
+                    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+                    Ok(())
+                })
+            })
+            .await
+        })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    let given_up = tokio::time::timeout(
+        std::time::Duration::from_millis(50),
+        db.transact(|conn| {
+            Box::pin(async move {
+                sqlx::query("INSERT INTO t (id, note) VALUES (2, 'abandoned')")
+                    .execute(&mut *conn)
+                    .await?;
+                Ok(())
+            })
+        }),
+    )
+    .await;
+    assert!(given_up.is_err(), "the second write should still be waiting");
+    busy.await.expect("task").expect("the first write commits");
+    // Whatever the writer does next, the abandoned write must not appear.
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    assert_eq!(ids(&db).await, vec![1]);
 }
