@@ -182,6 +182,9 @@ struct Report {
     rss_idle_kib: u64,
     rss_load_max_kib: u64,
     rss_after_kib: u64,
+    /// Of `rss_after_kib`: private memory, and pages of files mapped (SQLite's memory map).
+    rss_anon_kib: u64,
+    rss_file_kib: u64,
     hwm_kib: u64,
     ledger_ok: bool,
     ledger_secs: f64,
@@ -458,6 +461,8 @@ async fn measure(backend: Backend, database_url: &str, secs: f64) -> anyhow::Res
     let ledger_secs = t.elapsed().as_secs_f64();
 
     let rss_after_kib = proc_status("VmRSS:");
+    let rss_anon_kib = proc_status("RssAnon:");
+    let rss_file_kib = proc_status("RssFile:");
     let hwm_kib = proc_status("VmHWM:");
 
     server.abort();
@@ -487,6 +492,8 @@ async fn measure(backend: Backend, database_url: &str, secs: f64) -> anyhow::Res
         rss_idle_kib,
         rss_load_max_kib,
         rss_after_kib,
+        rss_anon_kib,
+        rss_file_kib,
         hwm_kib,
         ledger_ok,
         ledger_secs,
@@ -1562,12 +1569,14 @@ impl Report {
         println!(
             "VmRSS at process start {:.1} MiB; app started (migrated, listening) {:.1} MiB; \
              idle after set-up {:.1} MiB; max under redemption load {:.1} MiB; after the page \
-             requests {:.1} MiB; VmHWM {:.1} MiB",
+             requests {:.1} MiB (private {:.1}, mapped files {:.1}); VmHWM {:.1} MiB",
             mib(self.rss_start_kib),
             mib(self.rss_started_kib),
             mib(self.rss_idle_kib),
             mib(self.rss_load_max_kib),
             mib(self.rss_after_kib),
+            mib(self.rss_anon_kib),
+            mib(self.rss_file_kib),
             mib(self.hwm_kib)
         );
         println!(

@@ -217,7 +217,10 @@ async fn a_transaction_nobody_waits_for_is_not_run(backend: Backend) {
         }),
     )
     .await;
-    assert!(given_up.is_err(), "the second write should still be waiting");
+    assert!(
+        given_up.is_err(),
+        "the second write should still be waiting"
+    );
     busy.await.expect("task").expect("the first write commits");
     // Whatever the writer does next, the abandoned write must not appear.
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
