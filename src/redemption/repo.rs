@@ -132,13 +132,15 @@ pub fn insert(batch: &mut Batch, redemptions: &[RedemptionRow]) {
                 r.themes.stored().into(),
                 (&r.location).into(),
                 (&r.group_id).into(),
+                // Canonical, as in `vouchers`: the printed form without its dashes.
+                r.code.replace('-', "").into(),
             ]
         })
         .collect();
     batch.push_rows(
         "INSERT INTO redemptions (id, voucher_id, site_id, program_id, distributor_id, \
          value_cents, service, minutes, redeemed_at, place_id, service_id, themes, location, \
-         group_id)",
+         group_id, code)",
         "",
         rows,
     );
@@ -148,7 +150,7 @@ pub fn insert(batch: &mut Batch, redemptions: &[RedemptionRow]) {
 /// it, or for batches made before periods (migration 0012) the batch the row names.
 const COLUMNS: &str = "r.id, r.voucher_id, r.site_id, r.program_id, r.distributor_id, \
                        r.value_cents, r.service, r.minutes, r.redeemed_at, r.undone_at, \
-                       COALESCE(r.settlement_id, sl.settlement_id) AS settlement_id, v.code, \
+                       COALESCE(r.settlement_id, sl.settlement_id) AS settlement_id, r.code, \
                        r.place_id, r.service_id, r.themes, r.location, r.group_id";
 
 /// The settlement line, if any, whose period covers `r` (it is `sl` in `COLUMNS`).
@@ -162,8 +164,7 @@ pub async fn find_for_site(
     site_id: &str,
 ) -> Result<Option<RedemptionRow>> {
     Ok(sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM redemptions r JOIN vouchers v ON v.id = r.voucher_id \
-         {COVERING_LINE} WHERE r.id = $1 AND r.site_id = $2"
+        "SELECT {COLUMNS} FROM redemptions r {COVERING_LINE} WHERE r.id = $1 AND r.site_id = $2"
     ))
     .bind(id)
     .bind(site_id)
@@ -178,8 +179,7 @@ pub async fn group_for_site(
     site_id: &str,
 ) -> Result<Vec<RedemptionRow>> {
     Ok(sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM redemptions r JOIN vouchers v ON v.id = r.voucher_id \
-         {COVERING_LINE} WHERE r.group_id = $1 AND r.site_id = $2 ORDER BY v.code"
+        "SELECT {COLUMNS} FROM redemptions r {COVERING_LINE} WHERE r.group_id = $1 AND r.site_id = $2 ORDER BY r.code"
     ))
     .bind(group_id)
     .bind(site_id)
@@ -193,8 +193,7 @@ pub async fn list_for_site(
     limit: i64,
 ) -> Result<Vec<RedemptionRow>> {
     Ok(sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM redemptions r JOIN vouchers v ON v.id = r.voucher_id \
-         {COVERING_LINE} WHERE r.site_id = $1 ORDER BY r.redeemed_at DESC, r.id LIMIT $2"
+        "SELECT {COLUMNS} FROM redemptions r {COVERING_LINE} WHERE r.site_id = $1 ORDER BY r.redeemed_at DESC, r.id LIMIT $2"
     ))
     .bind(site_id)
     .bind(limit)

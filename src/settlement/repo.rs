@@ -67,7 +67,7 @@ pub(crate) const PERIOD_PAYS: &str = period_pays!();
 /// `redemption::SERVICES`, or empty).
 macro_rules! packed_cheque {
     () => {
-        "v.code || '\t' || r.redeemed_at || '\t' || COALESCE(CAST(r.minutes AS TEXT), '') \
+        "r.code || '\t' || r.redeemed_at || '\t' || COALESCE(CAST(r.minutes AS TEXT), '') \
          || '\t' || CAST(r.value_cents AS TEXT) || '\t' || COALESCE(r.service, '')"
     };
 }
@@ -82,8 +82,7 @@ macro_rules! cheques_by_line {
             ", '\n') AS cheques \
              FROM settlement_lines l JOIN redemptions r ON ",
             period_pays!(),
-            " JOIN vouchers v ON v.id = r.voucher_id \
-             WHERE l.settlement_id = $1 ",
+            " WHERE l.settlement_id = $1 ",
             $site,
             " GROUP BY l.site_id, l.id \
              UNION ALL \
@@ -92,7 +91,6 @@ macro_rules! cheques_by_line {
             ", '\n') \
              FROM settlement_lines l JOIN redemptions r ON r.settlement_id = l.settlement_id \
                   AND r.site_id = l.site_id AND r.program_id = l.program_id \
-             JOIN vouchers v ON v.id = r.voucher_id \
              WHERE l.settlement_id = $1 AND r.settlement_id IS NOT NULL ",
             $site,
             " GROUP BY l.site_id, l.id"
