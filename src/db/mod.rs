@@ -92,6 +92,7 @@ impl Db {
                 .connect_with(options)
                 .await
                 .context("cannot open the SQLite database")?;
+                tokio::spawn(checkpoint_in_background(read.clone()));
                 Ok(Db {
                     group: Some(writer::GroupWriter::spawn(write.clone())),
                     read,
@@ -193,12 +194,31 @@ fn sqlite_pool(
         })
 }
 
-/// Every connection keeps SQLite's own checkpointing (the committing writer copies the WAL back
-/// into the file every 1,000 pages). A background PASSIVE checkpointer was tried: under a
-/// steady write load the WAL then grew without bound (2.6 GiB after the redemption bench),
-/// since SQLite only starts the log again when a write transaction begins with every frame
-/// already copied back, which only the writer's own checkpoint guarantees.
-///
+/// How often a reader copies the WAL back into the database file.
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(50);
+
+/// SQLite copies its write-ahead log back into the database file (a checkpoint: copies and two
+/// fsyncs) in whichever transaction commits past 1,000 pages, i.e. in the writer, which holds
+/// every queued write meanwhile. Here a reader checkpoints every [`CHECKPOINT_EVERY`] in
+/// PASSIVE mode, which waits for no one, so that the writer's own checkpoints find little left
+/// to copy. The writer keeps them: SQLite only starts the log again from its beginning when a
+/// write transaction begins with every frame copied back, and with the background checkpoints
+/// alone the WAL grew without bound under a steady load (2.6 GiB after the redemption bench).
+async fn checkpoint_in_background(read: AnyPool) {
+    loop {
+        tokio::time::sleep(CHECKPOINT_EVERY).await;
+        if read.is_closed() {
+            return;
+        }
+        if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+            .execute(&read)
+            .await
+        {
+            tracing::debug!(error = %e, "background WAL checkpoint skipped");
+        }
+    }
+}
+
 /// The writer's page cache: inserting cheques puts each code at a random place of the codes'
 /// index (30 MiB at a million cheques), which SQLite's default 2 MiB cache keeps re-reading.
 const WRITER_CACHE_KIB: u32 = 64 * 1024;
