@@ -183,20 +183,39 @@ pub async fn post(
     transfer: Transfer<'_>,
     now: &str,
 ) -> Result<()> {
-    check_amount(transfer.amount_cents)?;
-    let guarded = transfer.from.debit_needs_guard().then_some(transfer.from);
-    if let Some(account) = guarded {
-        if !repo::debit_guarded(conn, &account.id(program_id), transfer.amount_cents).await? {
-            return Err(account.shortfall());
-        }
-    }
+    let amount = transfer.amount_cents;
+    check_amount(amount)?;
     let posting = Posting {
         kind,
         reference,
         transfer,
     };
+    let (from, to) = (transfer.from, transfer.to);
+    if !from.debit_needs_guard() {
+        let mut batch = Batch::new(conn);
+        write(&mut batch, program_id, &[posting], &[], now);
+        return batch.execute(conn).await;
+    }
+    // Both balance rows are locked (on PostgreSQL, until COMMIT) in the order of their ids, so
+    // that two postings between the same accounts in opposite directions (a payment and a bank
+    // rejection, an allocation and its return) never wait on each other in a cycle.
+    let credit_first = !to.balance_is_flows() && to.id(program_id) < from.id(program_id);
+    let mut applied = vec![from];
+    if credit_first {
+        let mut credit = Batch::new(conn);
+        repo::add_to_balances(
+            &mut credit,
+            program_id,
+            &std::collections::BTreeMap::from([(to.id(program_id), (to, amount))]),
+        );
+        credit.execute(conn).await?;
+        applied.push(to);
+    }
+    if !repo::debit_guarded(conn, &from.id(program_id), amount).await? {
+        return Err(from.shortfall());
+    }
     let mut batch = Batch::new(conn);
-    write(&mut batch, program_id, &[posting], guarded, now);
+    write(&mut batch, program_id, &[posting], &applied, now);
     batch.execute(conn).await
 }
 
@@ -219,7 +238,7 @@ pub fn defer(
             )));
         }
     }
-    write(batch, program_id, postings, None, now);
+    write(batch, program_id, postings, &[], now);
     Ok(())
 }
 
@@ -232,13 +251,13 @@ fn check_amount(amount: i64) -> Result<()> {
     Ok(())
 }
 
-/// The transactions, their entries, and the balances and flows they move. `debited` already
-/// had its balance taken by its guard.
+/// The transactions, their entries, and the balances and flows they move. The balances of
+/// `applied` were already moved (by a guarded debit, or a credit taken first).
 fn write(
     batch: &mut Batch,
     program_id: &str,
     postings: &[Posting<'_>],
-    debited: Option<Account<'_>>,
+    applied: &[Account<'_>],
     now: &str,
 ) {
     use std::collections::BTreeMap;
@@ -275,7 +294,7 @@ fn write(
                     .entry(id.clone())
                     .or_insert_with(|| i64::from(rand::random::<u8>() % SLOTS))
             } else {
-                if debited != Some(account) || delta > 0 {
+                if !applied.contains(&account) {
                     balances.entry(id.clone()).or_insert((account, 0)).1 += delta;
                 }
                 0
