@@ -1140,6 +1140,8 @@ struct Load {
     process_cores: f64,
     /// Share of the whole machine's CPU time that was busy meanwhile (every process).
     machine_busy: f64,
+    /// CPU seconds the PostgreSQL server's processes used meanwhile (0 on SQLite).
+    server_cpu_secs: f64,
     /// Bytes this process sent to storage meanwhile (`write_bytes` of /proc/self/io): the
     /// SQLite WAL and checkpoints; nothing for PostgreSQL, whose server process writes.
     disk_bytes: u64,
@@ -1195,6 +1197,7 @@ async fn run_load(clients: usize, secs: f64, items: Range<usize>, job: Job) -> L
     barrier.wait().await;
     let started = Instant::now();
     let (cpu_before, machine_before) = (process_cpu_secs(), machine_cpu());
+    let server_before = postgres_cpu_secs();
     let disk_before = proc_io("write_bytes:");
     let mut load = Load {
         done: 0,
@@ -1205,6 +1208,7 @@ async fn run_load(clients: usize, secs: f64, items: Range<usize>, job: Job) -> L
         ran_out: false,
         process_cores: 0.0,
         machine_busy: 0.0,
+        server_cpu_secs: 0.0,
         disk_bytes: 0,
     };
     for t in tasks {
@@ -1219,6 +1223,7 @@ async fn run_load(clients: usize, secs: f64, items: Range<usize>, job: Job) -> L
     }
     load.elapsed = started.elapsed();
     load.process_cores = (process_cpu_secs() - cpu_before) / load.elapsed.as_secs_f64();
+    load.server_cpu_secs = postgres_cpu_secs() - server_before;
     load.disk_bytes = proc_io("write_bytes:").saturating_sub(disk_before);
     let machine_after = machine_cpu();
     let total = machine_after.1.saturating_sub(machine_before.1);
@@ -1231,17 +1236,39 @@ async fn run_load(clients: usize, secs: f64, items: Range<usize>, job: Job) -> L
 
 /// User + system CPU seconds of this process so far (`/proc/self/stat`, 100 ticks a second).
 fn process_cpu_secs() -> f64 {
-    std::fs::read_to_string("/proc/self/stat")
-        .ok()
-        .and_then(|s| {
-            // Fields after the command name, which is in parentheses and may hold spaces.
-            let rest = s.rsplit_once(')')?.1;
-            let f: Vec<&str> = rest.split_whitespace().collect();
-            let utime: f64 = f.get(11)?.parse().ok()?;
-            let stime: f64 = f.get(12)?.parse().ok()?;
-            Some((utime + stime) / 100.0)
+    stat_cpu_secs("/proc/self/stat").unwrap_or(0.0)
+}
+
+/// User + system CPU seconds of a process's `stat` file.
+fn stat_cpu_secs(path: &str) -> Option<f64> {
+    let s = std::fs::read_to_string(path).ok()?;
+    // Fields after the command name, which is in parentheses and may hold spaces.
+    let rest = s.rsplit_once(')')?.1;
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let utime: f64 = f.get(11)?.parse().ok()?;
+    let stime: f64 = f.get(12)?.parse().ok()?;
+    Some((utime + stime) / 100.0)
+}
+
+/// CPU seconds used so far by every process named `postgres` on this machine: the server's
+/// share of an operation, which varies less than its rate on a shared box. A backend that
+/// exits during the load takes its time with it, so loads keep their connections open.
+fn postgres_cpu_secs() -> f64 {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return 0.0;
+    };
+    dir.filter_map(Result::ok)
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .bytes()
+                .all(|b| b.is_ascii_digit())
         })
-        .unwrap_or(0.0)
+        .filter(|e| {
+            std::fs::read_to_string(e.path().join("comm")).is_ok_and(|c| c.trim() == "postgres")
+        })
+        .filter_map(|e| stat_cpu_secs(&e.path().join("stat").to_string_lossy()))
+        .sum()
 }
 
 /// A counter of `/proc/self/io` (0 where there is none).
@@ -1428,7 +1455,7 @@ impl Report {
             format!("{:.0}%", 100.0 * l.rate() / self.floor_at(clients))
         };
         println!(
-            "{:<44} {:>7} {:>8.0} {:>8.2} {:>8.2} {:>8.2} {:>9} {:>13} {:>6.2} {:>4.0}% {:>6.1}{}",
+            "{:<44} {:>7} {:>8.0} {:>8.2} {:>8.2} {:>8.2} {:>9} {:>13} {:>6.2} {:>4.0}% {:>6.1} {:>6.0} {:>6.0}{}",
             label,
             clients,
             l.rate(),
@@ -1440,6 +1467,8 @@ impl Report {
             l.process_cores,
             100.0 * l.machine_busy,
             l.disk_bytes as f64 / 1024.0 / (l.done + l.errors).max(1) as f64,
+            l.process_cores * l.elapsed.as_secs_f64() * 1e6 / (l.done + l.errors).max(1) as f64,
+            l.server_cpu_secs * 1e6 / (l.done + l.errors).max(1) as f64,
             if l.ran_out { " (items ran out)" } else { "" }
         );
         if let Some(e) = &l.first_error {
@@ -1461,7 +1490,7 @@ impl Report {
             c.select, c.update, c.insert, c.begin, c.commit
         );
         println!(
-            "\n{:<44} {:>7} {:>8} {:>8} {:>8} {:>8} {:>9} {:>13} {:>6} {:>5} {:>6}",
+            "\n{:<44} {:>7} {:>8} {:>8} {:>8} {:>8} {:>9} {:>13} {:>6} {:>5} {:>6} {:>6} {:>6}",
             "",
             "clients",
             "per s",
@@ -1472,7 +1501,9 @@ impl Report {
             "ok/total",
             "cores",
             "box",
-            "KB/op"
+            "KB/op",
+            "app µs",
+            "db µs"
         );
         println!("Storage floor: conditional UPDATE of one row + one INSERT");
         for (c, l) in &self.floor {
@@ -1518,7 +1549,9 @@ impl Report {
             "(mean: clients / rate, the mean latency of a closed loop (Little's law); vs floor: rate / \
              the floor on the app's pool at the same concurrency; cores: CPU this process used; box: \
              share of the machine's CPU busy, every process included; KB/op: bytes this process \
-             sent to storage per operation, i.e. SQLite's WAL and checkpoints)"
+             sent to storage per operation, i.e. SQLite's WAL and checkpoints; app µs: CPU this \
+             process used per operation (server, clients and SQLite); db µs: CPU PostgreSQL's \
+             processes used per operation, at 10 ms resolution)"
         );
 
         println!("\n### Public pages (uncompressed: the server has no compression layer)");
