@@ -1022,14 +1022,15 @@ fn domain_job(state: &AppState, world: &Arc<World>) -> Job {
                 ..Default::default()
             };
             // As the handler does: checks and reads on the read pool, then the write.
-            let session = {
-                let mut conn = state.db.read.acquire().await.map_err(|e| e.to_string())?;
-                passnum::redemption::check(&mut conn, &state.keyring, &site, new, today)
-                    .await
-                    .map_err(|e| e.to_string())?
-            };
+            // As the handler does: the check's read connection then carries the write on
+            // PostgreSQL.
+            let mut conn = state.db.read.acquire().await.map_err(|e| e.to_string())?;
+            let session = passnum::redemption::check(&mut conn, &state.keyring, &site, new, today)
+                .await
+                .map_err(|e| e.to_string())?;
             let response = passnum::http::run_write_batched(
                 &state,
+                Some(conn),
                 &org_id,
                 &replay,
                 axum::http::StatusCode::CREATED,

@@ -118,13 +118,18 @@ where
     T: Serialize + Send + 'static,
     F: for<'c> FnOnce(&'c mut Conn) -> BoxFuture<'c, Result<T>> + Send + 'static,
 {
-    run_write_batched(state, org_id, request, status, move |conn, _| work(conn)).await
+    run_write_batched(state, None, org_id, request, status, move |conn, _| {
+        work(conn)
+    })
+    .await
 }
 
 /// [`run_write`] for work that leaves writes in a [`Batch`]: they go to the database with the
-/// saved answer, in one round trip.
+/// saved answer, in one round trip. `held`: the read connection the caller read on, if any
+/// (see [`Db::transact_on`]).
 pub async fn run_write_batched<T, F>(
     state: &AppState,
+    held: Option<sqlx::pool::PoolConnection<sqlx::Any>>,
     org_id: &str,
     request: &Replay,
     status: StatusCode,
@@ -145,7 +150,7 @@ where
     });
     let written = state
         .db
-        .transact(move |conn| {
+        .transact_on(held, move |conn| {
             Box::pin(async move {
                 let mut batch = Batch::new(conn);
                 let value = work(conn, &mut batch).await?;

@@ -36,7 +36,7 @@ pub(super) async fn redeem(
 ) -> Result<Response> {
     // One read connection for everything read before the write (giving one back to the pool
     // costs sqlx a ping: a round trip on PostgreSQL), taken once the body is in, so that a
-    // slow client never holds one.
+    // slow client never holds one; on PostgreSQL the write then runs on it too.
     let mut conn = state.db.read.acquire().await?;
     let org = crate::orgs::authenticate(&mut conn, &token).await?;
     let (now, today) = (state.clock.now(), state.clock.today());
@@ -49,12 +49,12 @@ pub(super) async fn redeem(
         return Err(Error::RateLimited { retry_after_secs });
     }
     let checked = redemption::check(&mut conn, &state.keyring, &org, body, today).await;
-    drop(conn);
     let result = match checked {
         Ok(session) => {
             let org_id = org.id.clone();
             run_write_batched(
                 &state,
+                Some(conn),
                 &org_id,
                 &replay,
                 StatusCode::CREATED,
@@ -66,7 +66,11 @@ pub(super) async fn redeem(
             )
             .await
         }
-        Err(refusal) => Err(refusal),
+        Err(refusal) => {
+            // Before recording a refusal, which takes a connection of its own.
+            drop(conn);
+            Err(refusal)
+        }
     };
     if matches!(&result, Err(e) if e.code() == "invalid_code") {
         state.invalid_codes.record(&limit_keys, now).await?;
