@@ -146,14 +146,12 @@ impl Db {
                 drop(held);
                 group.run(work).await
             }
-            (None, Some(mut held)) => {
-                let mut tx = sqlx::Connection::begin(&mut *held).await?;
-                let value = work(&mut tx).await?;
-                tx.commit().await?;
-                Ok(value)
-            }
-            (None, None) => {
-                let mut tx = self.begin().await?;
+            (None, held) => {
+                let mut conn = match held {
+                    Some(conn) => conn,
+                    None => self.write.acquire().await?,
+                };
+                let mut tx = sqlx::Connection::begin(&mut *conn).await?;
                 let value = work(&mut tx).await?;
                 tx.commit().await?;
                 Ok(value)

@@ -174,7 +174,8 @@ pub struct Posting<'a> {
 /// Records one balanced transaction and updates the maintained balances and totals, inside the
 /// caller's database transaction. A debit that must not overdraw its account (a quota, the
 /// funded budget) is guarded first, in one conditional statement; the rest follows in one
-/// round trip.
+/// round trip. A refused debit may follow a credit already applied (lock order, below): the
+/// caller rolls its transaction back on any error, as every caller does by returning it.
 pub async fn post(
     conn: &mut Conn,
     program_id: &str,
