@@ -1021,16 +1021,15 @@ fn domain_job(state: &AppState, world: &Arc<World>) -> Job {
                 minutes: Some(60),
                 ..Default::default()
             };
-            // As the handler does: checks and reads on the read pool, then the write.
-            // As the handler does: the check's read connection then carries the write on
-            // PostgreSQL.
+            // Checks and reads on the read pool, then the write alone (the handler's path when
+            // its group could not be written).
             let mut conn = state.db.read.acquire().await.map_err(|e| e.to_string())?;
             let session = passnum::redemption::check(&mut conn, &state.keyring, &site, new, today)
                 .await
                 .map_err(|e| e.to_string())?;
+            drop(conn);
             let response = passnum::http::run_write_batched(
                 &state,
-                Some(conn),
                 &org_id,
                 &replay,
                 axum::http::StatusCode::CREATED,

@@ -71,13 +71,20 @@ pub async fn record_many(conn: &mut Conn, entries: &[NewEntry<'_>]) -> Result<()
 /// Adds entries to a batch of writes sent together (see [`Batch`]); wakes the sealer, which
 /// waits for the writer anyway.
 pub fn defer(batch: &mut Batch, entries: &[NewEntry<'_>]) {
+    let origin = origin::current();
+    let entries: Vec<(&NewEntry<'_>, &origin::Origin)> =
+        entries.iter().map(|e| (e, &origin)).collect();
+    defer_from(batch, &entries);
+}
+
+/// [`defer`] for entries of several requests written together, each with its own origin.
+pub fn defer_from(batch: &mut Batch, entries: &[(&NewEntry<'_>, &origin::Origin)]) {
     if entries.is_empty() {
         return;
     }
-    let origin = origin::current();
     let rows = entries
         .iter()
-        .map(|e| {
+        .map(|(e, origin)| {
             vec![
                 Param::from(crate::db::new_id()),
                 e.at.into(),

@@ -124,33 +124,10 @@ impl Db {
         T: Send + 'static,
         F: for<'c> FnOnce(&'c mut Conn) -> BoxFuture<'c, crate::error::Result<T>> + Send + 'static,
     {
-        self.transact_on(None, work).await
-    }
-
-    /// [`Db::transact`] for a caller that already holds a connection of the read pool for its
-    /// reads. On PostgreSQL, whose two pools are one, the transaction runs on that connection:
-    /// one checkout per request instead of two, and one ping instead of two (sqlx pings every
-    /// connection given back, a round trip). On SQLite the connection goes back to the readers
-    /// before the work is queued for the writer.
-    pub async fn transact_on<T, F>(
-        &self,
-        held: Option<sqlx::pool::PoolConnection<sqlx::Any>>,
-        work: F,
-    ) -> crate::error::Result<T>
-    where
-        T: Send + 'static,
-        F: for<'c> FnOnce(&'c mut Conn) -> BoxFuture<'c, crate::error::Result<T>> + Send + 'static,
-    {
-        match (&self.group, held) {
-            (Some(group), held) => {
-                drop(held);
-                group.run(work).await
-            }
-            (None, held) => {
-                let mut conn = match held {
-                    Some(conn) => conn,
-                    None => self.write.acquire().await?,
-                };
+        match &self.group {
+            Some(group) => group.run(work).await,
+            None => {
+                let mut conn = self.write.acquire().await?;
                 let mut tx = sqlx::Connection::begin(&mut *conn).await?;
                 let value = work(&mut tx).await?;
                 tx.commit().await?;

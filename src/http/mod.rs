@@ -41,6 +41,8 @@ pub struct AppState {
     pub public_lookups: Arc<RateLimiter>,
     /// Failed logins per address and per account.
     pub logins: Arc<RateLimiter>,
+    /// Records the redemptions asked for at the same time together.
+    pub redemptions: crate::redemption::writer::Writer,
 }
 
 impl AppState {
@@ -64,11 +66,26 @@ impl AppState {
                 config.rate_window_secs,
                 &db,
             )),
+            redemptions: crate::redemption::writer::Writer::spawn(
+                db.clone(),
+                clock.clone(),
+                redemption_writers(&db, &config),
+            ),
             db,
             clock,
             keyring: Arc::new(keyring),
             config: Arc::new(config),
         }
+    }
+}
+
+/// On SQLite the single writer connection commits every group anyway: two writers let one
+/// group be prepared while the other commits. On PostgreSQL half the pool writes, the other
+/// half serves the reads that come before (token, places) and every other request.
+fn redemption_writers(db: &Db, config: &Config) -> usize {
+    match db.backend {
+        crate::db::Backend::Sqlite => 2,
+        crate::db::Backend::Postgres => (config.db_connections as usize / 2).max(1),
     }
 }
 
@@ -118,18 +135,13 @@ where
     T: Serialize + Send + 'static,
     F: for<'c> FnOnce(&'c mut Conn) -> BoxFuture<'c, Result<T>> + Send + 'static,
 {
-    run_write_batched(state, None, org_id, request, status, move |conn, _| {
-        work(conn)
-    })
-    .await
+    run_write_batched(state, org_id, request, status, move |conn, _| work(conn)).await
 }
 
 /// [`run_write`] for work that leaves writes in a [`Batch`]: they go to the database with the
-/// saved answer, in one round trip. `held`: the read connection the caller read on, if any
-/// (see [`Db::transact_on`]).
+/// saved answer, in one round trip.
 pub async fn run_write_batched<T, F>(
     state: &AppState,
-    held: Option<sqlx::pool::PoolConnection<sqlx::Any>>,
     org_id: &str,
     request: &Replay,
     status: StatusCode,
@@ -139,8 +151,7 @@ where
     T: Serialize + Send + 'static,
     F: for<'c> FnOnce(&'c mut Conn, &'c mut Batch) -> BoxFuture<'c, Result<T>> + Send + 'static,
 {
-    let key = request.idempotency_key.clone();
-    let saved_under = key.clone().map(|key| {
+    let saved_under = request.idempotency_key.clone().map(|key| {
         (
             org_id.to_string(),
             key,
@@ -150,7 +161,7 @@ where
     });
     let written = state
         .db
-        .transact_on(held, move |conn| {
+        .transact(move |conn| {
             Box::pin(async move {
                 let mut batch = Batch::new(conn);
                 let value = work(conn, &mut batch).await?;
@@ -171,23 +182,35 @@ where
             })
         })
         .await;
-    match (written, key) {
-        (Ok(body), _) => Ok(json_response(status, body)),
-        (Err(refusal), Some(key)) => {
-            let mut conn = state.db.read.acquire().await?;
-            match crate::idempotency::find(&mut conn, org_id, &key, &request.request_hash).await? {
-                Some(saved) => {
-                    let status = StatusCode::from_u16(saved.status).unwrap_or(StatusCode::OK);
-                    Ok(json_response(status, saved.body))
-                }
-                None => Err(refusal),
-            }
-        }
-        (Err(refusal), None) => Err(refusal),
+    match written {
+        Ok(body) => Ok(json_response(status, body)),
+        Err(refusal) => saved_answer_or(state, org_id, request, refusal).await,
     }
 }
 
-fn json_response(status: StatusCode, body: String) -> Response {
+/// A write refused with an idempotency key may be the retry of one already answered (a
+/// concurrent duplicate, or a retry after a lost answer): that first answer, if saved, else the
+/// refusal.
+pub(super) async fn saved_answer_or(
+    state: &AppState,
+    org_id: &str,
+    request: &Replay,
+    refusal: crate::error::Error,
+) -> Result<Response> {
+    let Some(key) = &request.idempotency_key else {
+        return Err(refusal);
+    };
+    let mut conn = state.db.read.acquire().await?;
+    match crate::idempotency::find(&mut conn, org_id, key, &request.request_hash).await? {
+        Some(saved) => {
+            let status = StatusCode::from_u16(saved.status).unwrap_or(StatusCode::OK);
+            Ok(json_response(status, saved.body))
+        }
+        None => Err(refusal),
+    }
+}
+
+pub(super) fn json_response(status: StatusCode, body: String) -> Response {
     (status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
 }
 

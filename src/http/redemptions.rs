@@ -2,8 +2,9 @@
 //! address, and too many of them answer 429.
 
 use super::extract::{Auth, BearerToken, ClientIp, Empty, Write};
-use super::{run_write, run_write_batched, AppState};
+use super::{json_response, run_write, run_write_batched, saved_answer_or, AppState};
 use crate::error::{Error, Result};
+use crate::redemption::writer::{Outcome, Request, SavedUnder};
 use crate::redemption::{self, NewRedemption, RedemptionRow};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -36,7 +37,7 @@ pub(super) async fn redeem(
 ) -> Result<Response> {
     // One read connection for everything read before the write (giving one back to the pool
     // costs sqlx a ping: a round trip on PostgreSQL), taken once the body is in, so that a
-    // slow client never holds one; on PostgreSQL the write then runs on it too.
+    // slow client never holds one.
     let mut conn = state.db.read.acquire().await?;
     let org = crate::orgs::authenticate(&mut conn, &token).await?;
     let (now, today) = (state.clock.now(), state.clock.today());
@@ -49,28 +50,43 @@ pub(super) async fn redeem(
         return Err(Error::RateLimited { retry_after_secs });
     }
     let checked = redemption::check(&mut conn, &state.keyring, &org, body, today).await;
+    // Given back before the write, and before recording a refusal (each takes its own).
+    drop(conn);
     let result = match checked {
         Ok(session) => {
-            let org_id = org.id.clone();
-            run_write_batched(
-                &state,
-                Some(conn),
-                &org_id,
-                &replay,
-                StatusCode::CREATED,
-                move |conn, batch| {
-                    Box::pin(async move {
-                        redemption::record(conn, batch, &org, session, now, today).await
-                    })
-                },
-            )
-            .await
+            let saved_under = replay.idempotency_key.clone().map(|key| SavedUnder {
+                org_id: org.id.clone(),
+                key,
+                request_hash: replay.request_hash.clone(),
+            });
+            let request = Request {
+                site: org.clone(),
+                session: session.clone(),
+                saved_under,
+            };
+            match state.redemptions.redeem(request).await {
+                Outcome::Redeemed(body) => Ok(json_response(StatusCode::CREATED, body)),
+                Outcome::Refused(refusal) => {
+                    saved_answer_or(&state, &org.id, &replay, refusal).await
+                }
+                Outcome::Alone => {
+                    let org_id = org.id.clone();
+                    run_write_batched(
+                        &state,
+                        &org_id,
+                        &replay,
+                        StatusCode::CREATED,
+                        move |conn, batch| {
+                            Box::pin(async move {
+                                redemption::record(conn, batch, &org, session, now, today).await
+                            })
+                        },
+                    )
+                    .await
+                }
+            }
         }
-        Err(refusal) => {
-            // Before recording a refusal, which takes a connection of its own.
-            drop(conn);
-            Err(refusal)
-        }
+        Err(refusal) => Err(refusal),
     };
     if matches!(&result, Err(e) if e.code() == "invalid_code") {
         state.invalid_codes.record(&limit_keys, now).await?;

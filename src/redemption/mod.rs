@@ -4,6 +4,7 @@
 
 mod repo;
 pub mod typology;
+pub mod writer;
 
 pub use repo::{ChequeLine, RedemptionRow};
 
@@ -211,10 +212,8 @@ pub async fn check(
 }
 
 /// Redeems the cheques of a checked session, all or none: the caller's transaction is rolled
-/// back on any refusal, whose message names the cheque when there are several. One conditional
-/// UPDATE takes the cheques; everything else (the redemption rows, their journal entries, one
-/// balanced ledger transaction per cheque) is left in `batch`, for the caller to send (with
-/// the answer it saves for retries, in one round trip).
+/// back on any refusal, whose message names the cheque when there are several. The writes are
+/// left in `batch`, for the caller to send (see [`record_together`]).
 pub async fn record(
     conn: &mut Conn,
     batch: &mut Batch,
@@ -223,35 +222,134 @@ pub async fn record(
     now: Timestamp,
     today: Date,
 ) -> Result<RedemptionRow> {
+    let origin = crate::audit::origin::current();
+    let mut outcomes =
+        record_together(conn, batch, vec![(site, session, origin)], now, today).await?;
+    outcomes.pop().unwrap_or_else(|| {
+        Err(Error::Internal(anyhow::anyhow!(
+            "a session was recorded without an outcome"
+        )))
+    })
+}
+
+/// Redeems the cheques of several checked sessions in the caller's transaction, each all or
+/// none, and answers each (in their order): its redemption, or why it is refused. One
+/// conditional UPDATE takes every cheque asked for; a cheque asked for twice goes to the first
+/// session asking; those taken for a session that cannot have all of its cheques are given
+/// back. Everything else (the redemption rows, their journal entries with each request's
+/// origin, one balanced ledger transaction per cheque) is left in `batch`, for the caller to
+/// send with the answers it saves for retries, in one round trip: one statement for many
+/// sessions instead of several for each is what makes PostgreSQL fast here.
+pub async fn record_together(
+    conn: &mut Conn,
+    batch: &mut Batch,
+    sessions: Vec<(&Organization, Session, crate::audit::origin::Origin)>,
+    now: Timestamp,
+    today: Date,
+) -> Result<Vec<Result<RedemptionRow>>> {
+    use std::collections::BTreeMap;
     let now_text = format_ts(now);
-    let several = session.codes.len() > 1;
-    let mut taken =
-        repo::take_vouchers(conn, &session.codes, &today.to_string(), &now_text).await?;
-    if taken.len() < session.codes.len() {
-        for code in &session.codes {
-            if !taken.iter().any(|t| t.code == *code) {
-                let why = why_not_redeemable(conn, code, today).await?;
-                return Err(if several {
-                    why.prefixed(&format!("Chèque {} : ", codes::display_code(code)))
-                } else {
-                    why
-                });
+    let mut asked: Vec<String> = sessions
+        .iter()
+        .flat_map(|(_, s, _)| s.codes.iter().cloned())
+        .collect();
+    asked.sort();
+    asked.dedup();
+    let mut taken: BTreeMap<String, repo::TakenVoucher> =
+        repo::take_vouchers(conn, &asked, &today.to_string(), &now_text)
+            .await?
+            .into_iter()
+            .map(|t| (t.code.clone(), t))
+            .collect();
+    let claims: Vec<std::result::Result<Vec<repo::TakenVoucher>, Shortfall>> = sessions
+        .iter()
+        .map(|(_, session, _)| claim(session, &mut taken))
+        .collect();
+    if !taken.is_empty() {
+        let left: Vec<String> = taken.into_values().map(|t| t.id).collect();
+        repo::give_back(conn, &left).await?;
+    }
+    let mut outcomes = Vec::with_capacity(sessions.len());
+    let mut redeemed: Vec<(Vec<RedemptionRow>, &crate::audit::origin::Origin)> = Vec::new();
+    for ((site, session, origin), claimed) in sessions.iter().zip(claims) {
+        match claimed {
+            Ok(vouchers) => {
+                let cheques = rows_of(site, session, vouchers, &now_text);
+                let mut first = cheques[0].clone();
+                first.cheques = cheques.iter().map(ChequeLine::of).collect();
+                outcomes.push(Ok(first));
+                redeemed.push((cheques, origin));
             }
+            Err(shortfall) => outcomes.push(Err(refusal(conn, session, shortfall, today).await?)),
         }
     }
-    taken.sort_by(|a, b| a.code.cmp(&b.code));
-    if let Some(other) = taken.iter().find(|t| t.pass_id != taken[0].pass_id) {
-        return Err(Error::invalid(
+    defer_writes(batch, &redeemed, &now_text)?;
+    Ok(outcomes)
+}
+
+/// Why a session cannot have its cheques: one was not taken (its state tells why), or they
+/// come from several passes.
+enum Shortfall {
+    NotTaken(String),
+    DifferentPasses(String),
+}
+
+/// Takes the cheques of `session` out of those `taken`: all of them, or none.
+fn claim(
+    session: &Session,
+    taken: &mut std::collections::BTreeMap<String, repo::TakenVoucher>,
+) -> std::result::Result<Vec<repo::TakenVoucher>, Shortfall> {
+    if let Some(code) = session.codes.iter().find(|c| !taken.contains_key(*c)) {
+        return Err(Shortfall::NotTaken(code.clone()));
+    }
+    let pass_of = |code: &String| taken.get(code).map(|t| t.pass_id.as_str());
+    let first = pass_of(&session.codes[0]);
+    if let Some(other) = session.codes.iter().find(|c| pass_of(c) != first) {
+        return Err(Shortfall::DifferentPasses(other.clone()));
+    }
+    // Sorted by code, as the session's codes are.
+    Ok(session
+        .codes
+        .iter()
+        .filter_map(|code| taken.remove(code))
+        .collect())
+}
+
+async fn refusal(
+    conn: &mut Conn,
+    session: &Session,
+    shortfall: Shortfall,
+    today: Date,
+) -> Result<Error> {
+    Ok(match shortfall {
+        Shortfall::NotTaken(code) => {
+            let why = why_not_redeemable(conn, &code, today).await?;
+            if session.codes.len() > 1 {
+                why.prefixed(&format!("Chèque {} : ", codes::display_code(&code)))
+            } else {
+                why
+            }
+        }
+        Shortfall::DifferentPasses(code) => Error::invalid(
             "different_passes",
             format!(
                 "Chèque {} : il vient d'un autre carnet. Les chèques d'une même \
                  séance doivent venir du même carnet ; aucun n'a été encaissé.",
-                codes::display_code(&other.code)
+                codes::display_code(&code)
             ),
-        ));
-    }
-    let mut cheques: Vec<RedemptionRow> = Vec::with_capacity(taken.len());
-    for voucher in taken {
+        ),
+    })
+}
+
+/// One redemption row per cheque of the session; the first one's id names the session.
+fn rows_of(
+    site: &Organization,
+    session: &Session,
+    vouchers: Vec<repo::TakenVoucher>,
+    now_text: &str,
+) -> Vec<RedemptionRow> {
+    let mut cheques: Vec<RedemptionRow> = Vec::with_capacity(vouchers.len());
+    for voucher in vouchers {
         let id = crate::db::new_id();
         cheques.push(RedemptionRow {
             group_id: Some(cheques.first().map_or_else(|| id.clone(), |f| f.id.clone())),
@@ -263,7 +361,7 @@ pub async fn record(
             value_cents: voucher.value_cents,
             service: session.service.clone(),
             minutes: session.minutes,
-            redeemed_at: now_text.clone(),
+            redeemed_at: now_text.to_string(),
             undone_at: None,
             settlement_id: None,
             code: codes::display_code(&voucher.code),
@@ -274,38 +372,64 @@ pub async fn record(
             cheques: Vec::new(),
         });
     }
-    repo::insert(batch, &cheques);
-    let entries: Vec<crate::audit::NewEntry> = cheques
+    cheques
+}
+
+/// The rows, journal entries and ledger transactions of redeemed sessions, each kind in one
+/// part of the batch (rows several sessions move, a site's balance, are written once).
+fn defer_writes(
+    batch: &mut Batch,
+    redeemed: &[(Vec<RedemptionRow>, &crate::audit::origin::Origin)],
+    now_text: &str,
+) -> Result<()> {
+    if redeemed.is_empty() {
+        return Ok(());
+    }
+    let rows: Vec<RedemptionRow> = redeemed.iter().flat_map(|(r, _)| r.clone()).collect();
+    repo::insert(batch, &rows);
+    let entries: Vec<(crate::audit::NewEntry, &crate::audit::origin::Origin)> = redeemed
         .iter()
-        .map(|r| crate::audit::NewEntry {
-            at: &r.redeemed_at,
-            actor_org_id: Some(&site.id),
-            action: "redemption.created",
-            subject_id: Some(&r.id),
-            detail: format!(
-                "chèque {} ({}), {} centimes",
-                r.code, r.voucher_id, r.value_cents
-            ),
+        .flat_map(|(cheques, origin)| cheques.iter().map(move |r| (r, *origin)))
+        .map(|(r, origin)| {
+            (
+                crate::audit::NewEntry {
+                    at: &r.redeemed_at,
+                    actor_org_id: Some(&r.site_id),
+                    action: "redemption.created",
+                    subject_id: Some(&r.id),
+                    detail: format!(
+                        "chèque {} ({}), {} centimes",
+                        r.code, r.voucher_id, r.value_cents
+                    ),
+                },
+                origin,
+            )
         })
         .collect();
-    crate::audit::defer(batch, &entries);
-    // The cheques of one pass share their programme and distributor.
-    let postings: Vec<ledger::Posting> = cheques
-        .iter()
-        .map(|r| ledger::Posting {
-            kind: Kind::Redemption,
-            reference: &r.id,
-            transfer: Transfer {
-                from: Account::Outstanding(&r.distributor_id),
-                to: Account::Redeemed(&site.id),
-                amount_cents: r.value_cents,
-            },
-        })
-        .collect();
-    ledger::defer(batch, &cheques[0].program_id, &postings, &now_text)?;
-    let mut first = cheques[0].clone();
-    first.cheques = cheques.iter().map(ChequeLine::of).collect();
-    Ok(first)
+    let entries: Vec<(&crate::audit::NewEntry, &crate::audit::origin::Origin)> =
+        entries.iter().map(|(e, origin)| (e, *origin)).collect();
+    crate::audit::defer_from(batch, &entries);
+    // Each programme's accounts are its own: one set of ledger writes per programme.
+    let mut by_program: std::collections::BTreeMap<&str, Vec<ledger::Posting>> =
+        std::collections::BTreeMap::new();
+    for r in &rows {
+        by_program
+            .entry(&r.program_id)
+            .or_default()
+            .push(ledger::Posting {
+                kind: Kind::Redemption,
+                reference: &r.id,
+                transfer: Transfer {
+                    from: Account::Outstanding(&r.distributor_id),
+                    to: Account::Redeemed(&r.site_id),
+                    amount_cents: r.value_cents,
+                },
+            });
+    }
+    for (program_id, postings) in by_program {
+        ledger::defer(batch, program_id, &postings, now_text)?;
+    }
+    Ok(())
 }
 
 /// [`check`] then [`record`] on one connection, in the caller's transaction.

@@ -102,6 +102,25 @@ pub async fn take_vouchers(
     Ok(query.fetch_all(&mut *conn).await?)
 }
 
+/// Gives back cheques taken for a session that could not have all of its own: they are valid
+/// again, as if never taken (an undo does the same).
+pub async fn give_back(conn: &mut Conn, voucher_ids: &[String]) -> Result<()> {
+    let list = (1..=voucher_ids.len())
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let sql = format!(
+        "UPDATE vouchers SET status = 'valid', status_changed_at = NULL \
+         WHERE id IN ({list}) AND status = 'redeemed'"
+    );
+    let mut query = sqlx::query(&sql);
+    for id in voucher_ids {
+        query = query.bind(id);
+    }
+    query.execute(&mut *conn).await?;
+    Ok(())
+}
+
 pub async fn voucher_state(conn: &mut Conn, code: &str) -> Result<Option<VoucherState>> {
     Ok(sqlx::query_as(
         "SELECT v.status, v.expires_on, v.redeemable_until, r.redeemed_at FROM vouchers v \
