@@ -8,7 +8,7 @@
 use crate::db::{Backend, Db};
 use crate::error::Result;
 use jiff::Timestamp;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 
 pub struct RateLimiter {
@@ -61,38 +61,87 @@ impl RateLimiter {
     where
         E: sqlx::Executor<'c, Database = sqlx::Any>,
     {
+        let used_up = self.used_up(read, keys.iter(), now).await?;
+        Ok(keys
+            .iter()
+            .any(|k| used_up.contains(k))
+            .then(|| self.retry_after(now)))
+    }
+
+    /// [`RateLimiter::blocked`] for the keys of several requests, in one query.
+    pub async fn blocked_each<'c, E>(
+        &self,
+        read: E,
+        keys: &[Vec<String>],
+        now: Timestamp,
+    ) -> Result<Vec<Option<u64>>>
+    where
+        E: sqlx::Executor<'c, Database = sqlx::Any>,
+    {
+        let used_up = self.used_up(read, keys.iter().flatten(), now).await?;
+        Ok(keys
+            .iter()
+            .map(|keys| {
+                keys.iter()
+                    .any(|k| used_up.contains(k))
+                    .then(|| self.retry_after(now))
+            })
+            .collect())
+    }
+
+    /// Which of `keys` already used up their window.
+    async fn used_up<'c, 'k, E>(
+        &self,
+        read: E,
+        keys: impl Iterator<Item = &'k String>,
+        now: Timestamp,
+    ) -> Result<HashSet<String>>
+    where
+        E: sqlx::Executor<'c, Database = sqlx::Any>,
+    {
         let start = self.window_start(now);
         let limit = i64::from(self.limit);
-        let used_up = match &self.store {
+        match &self.store {
             Store::Memory(windows) => {
                 let windows = windows.lock().unwrap_or_else(|e| e.into_inner());
-                keys.iter().any(|k| {
-                    windows
-                        .get(k)
-                        .is_some_and(|&(s, n)| s == start && n >= limit)
-                })
+                Ok(keys
+                    .filter(|k| {
+                        windows
+                            .get(*k)
+                            .is_some_and(|&(s, n)| s == start && n >= limit)
+                    })
+                    .cloned()
+                    .collect())
             }
             Store::Shared(_) => {
+                let mut keys: Vec<&String> = keys.collect();
+                keys.sort();
+                keys.dedup();
                 if keys.is_empty() {
-                    return Ok(None);
+                    return Ok(HashSet::new());
                 }
                 // One round trip for all the keys: this runs before every redemption.
-                let list = (2..keys.len() + 2)
+                let list = (3..keys.len() + 3)
                     .map(|i| format!("${i}"))
                     .collect::<Vec<_>>()
                     .join(", ");
                 let sql = format!(
-                    "SELECT CAST(COALESCE(MAX(hits), 0) AS BIGINT) FROM rate_limits \
-                     WHERE window_start = $1 AND key IN ({list})"
+                    "SELECT key FROM rate_limits \
+                     WHERE window_start = $1 AND hits >= $2 AND key IN ({list})"
                 );
-                let mut query = sqlx::query_scalar::<_, i64>(&sql).bind(start);
-                for key in keys {
+                let mut query = sqlx::query_scalar::<_, String>(&sql).bind(start).bind(limit);
+                for key in &keys {
                     query = query.bind(self.shared_key(key));
                 }
-                query.fetch_one(read).await? >= limit
+                let prefix = self.shared_key("");
+                Ok(query
+                    .fetch_all(read)
+                    .await?
+                    .into_iter()
+                    .filter_map(|k| k.strip_prefix(&prefix).map(str::to_string))
+                    .collect())
             }
-        };
-        Ok(used_up.then(|| self.retry_after(now)))
+        }
     }
 
     /// Counts one attempt for each of `keys`; says how long to wait if one is now over its

@@ -47,13 +47,14 @@ pub struct AppState {
 
 impl AppState {
     pub fn new(db: Db, clock: SharedClock, keyring: Keyring, config: Config) -> Self {
+        let keyring = Arc::new(keyring);
+        let invalid_codes = Arc::new(RateLimiter::new(
+            "invalid_code",
+            config.invalid_code_limit,
+            config.rate_window_secs,
+            &db,
+        ));
         Self {
-            invalid_codes: Arc::new(RateLimiter::new(
-                "invalid_code",
-                config.invalid_code_limit,
-                config.rate_window_secs,
-                &db,
-            )),
             public_lookups: Arc::new(RateLimiter::new(
                 "public_lookup",
                 config.public_lookup_limit,
@@ -69,11 +70,14 @@ impl AppState {
             redemptions: crate::redemption::writer::Writer::spawn(
                 db.clone(),
                 clock.clone(),
+                keyring.clone(),
+                invalid_codes.clone(),
                 redemption_writers(&db, &config),
             ),
+            invalid_codes,
             db,
             clock,
-            keyring: Arc::new(keyring),
+            keyring,
             config: Arc::new(config),
         }
     }

@@ -4,7 +4,7 @@
 use super::extract::{Auth, BearerToken, ClientIp, Empty, Write};
 use super::{json_response, run_write, run_write_batched, saved_answer_or, AppState};
 use crate::error::{Error, Result};
-use crate::redemption::writer::{Outcome, Request, SavedUnder};
+use crate::redemption::writer::{Outcome, Request};
 use crate::redemption::{self, NewRedemption, RedemptionRow};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -35,61 +35,32 @@ pub(super) async fn redeem(
     BearerToken(token): BearerToken,
     Write { body, replay }: Write<NewRedemption>,
 ) -> Result<Response> {
-    // One read connection for everything read before the write (giving one back to the pool
-    // costs sqlx a ping: a round trip on PostgreSQL), taken once the body is in, so that a
-    // slow client never holds one.
-    let mut conn = state.db.read.acquire().await?;
-    let org = crate::orgs::authenticate(&mut conn, &token).await?;
-    let (now, today) = (state.clock.now(), state.clock.today());
-    let limit_keys = [format!("site:{}", org.id), format!("ip:{ip}")];
-    if let Some(retry_after_secs) = state
-        .invalid_codes
-        .blocked(&mut *conn, &limit_keys, now)
-        .await?
-    {
-        return Err(Error::RateLimited { retry_after_secs });
-    }
-    let checked = redemption::check(&mut conn, &state.keyring, &org, body, today).await;
-    // Given back before the write, and before recording a refusal (each takes its own).
-    drop(conn);
-    let result = match checked {
-        Ok(session) => {
-            let saved_under = replay.idempotency_key.clone().map(|key| SavedUnder {
-                org_id: org.id.clone(),
-                key,
-                request_hash: replay.request_hash.clone(),
-            });
-            let request = Request {
-                site: org.clone(),
-                session: session.clone(),
-                saved_under,
-            };
-            match state.redemptions.redeem(request).await {
-                Outcome::Redeemed(body) => Ok(json_response(StatusCode::CREATED, body)),
-                Outcome::Refused(refusal) => {
-                    saved_answer_or(&state, &org.id, &replay, refusal).await
-                }
-                Outcome::Alone => {
-                    let org_id = org.id.clone();
-                    run_write_batched(
-                        &state,
-                        &org_id,
-                        &replay,
-                        StatusCode::CREATED,
-                        move |conn, batch| {
-                            Box::pin(async move {
-                                redemption::record(conn, batch, &org, session, now, today).await
-                            })
-                        },
-                    )
-                    .await
-                }
-            }
-        }
-        Err(refusal) => Err(refusal),
+    let request = Request {
+        token: token.clone(),
+        client_ip: ip,
+        new: body.clone(),
+        saved_under: replay
+            .idempotency_key
+            .clone()
+            .map(|key| (key, replay.request_hash.clone())),
     };
-    if matches!(&result, Err(e) if e.code() == "invalid_code") {
-        state.invalid_codes.record(&limit_keys, now).await?;
+    let answer = state.redemptions.redeem(request).await;
+    let (site_id, result) = match (answer.site_id, answer.outcome) {
+        (Some(site_id), Outcome::Redeemed(body)) => {
+            (Some(site_id), Ok(json_response(StatusCode::CREATED, body)))
+        }
+        (Some(site_id), Outcome::Refused(refusal)) => {
+            let result = saved_answer_or(&state, &site_id, &replay, refusal).await;
+            (Some(site_id), result)
+        }
+        (None, Outcome::Refused(refusal)) => (None, Err(refusal)),
+        (_, _) => redeem_alone(&state, ip, &token, body, &replay).await,
+    };
+    if let (Some(site_id), Err(e)) = (&site_id, &result) {
+        if e.code() == "invalid_code" {
+            let keys = redemption::invalid_code_keys(site_id, ip);
+            state.invalid_codes.record(&keys, state.clock.now()).await?;
+        }
     }
     match &result {
         Ok(r) if r.status() == StatusCode::CREATED => crate::metrics::redeemed(),
@@ -97,6 +68,54 @@ pub(super) async fn redeem(
         Err(e) => crate::metrics::refused(e.code()),
     }
     result
+}
+
+/// A redemption handled by itself, for a request whose group could not be written: the same
+/// checks, on a read connection, then its own write transaction. Gives the site, once known.
+async fn redeem_alone(
+    state: &AppState,
+    ip: std::net::IpAddr,
+    token: &str,
+    body: NewRedemption,
+    replay: &super::extract::Replay,
+) -> (Option<String>, Result<Response>) {
+    let mut conn = match state.db.read.acquire().await {
+        Ok(conn) => conn,
+        Err(e) => return (None, Err(e.into())),
+    };
+    let org = match crate::orgs::authenticate(&mut conn, token).await {
+        Ok(org) => org,
+        Err(e) => return (None, Err(e)),
+    };
+    let site_id = Some(org.id.clone());
+    let (now, today) = (state.clock.now(), state.clock.today());
+    let limit_keys = redemption::invalid_code_keys(&org.id, ip);
+    match state.invalid_codes.blocked(&mut *conn, &limit_keys, now).await {
+        Ok(None) => {}
+        Ok(Some(retry_after_secs)) => {
+            return (site_id, Err(Error::RateLimited { retry_after_secs }))
+        }
+        Err(e) => return (site_id, Err(e)),
+    }
+    let checked = redemption::check(&mut conn, &state.keyring, &org, body, today).await;
+    // Given back before the write, which takes its own.
+    drop(conn);
+    let session = match checked {
+        Ok(session) => session,
+        Err(refusal) => return (site_id, Err(refusal)),
+    };
+    let org_id = org.id.clone();
+    let result = run_write_batched(
+        state,
+        &org_id,
+        replay,
+        StatusCode::CREATED,
+        move |conn, batch| {
+            Box::pin(async move { redemption::record(conn, batch, &org, session, now, today).await })
+        },
+    )
+    .await;
+    (site_id, result)
 }
 
 #[utoipa::path(

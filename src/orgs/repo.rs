@@ -66,15 +66,30 @@ pub async fn find_site_by_siret(conn: &mut Conn, siret: &str) -> Result<Option<O
     row.as_ref().map(from_row).transpose()
 }
 
-pub async fn find_by_token_hash(conn: &mut Conn, hash: &str) -> Result<Option<Organization>> {
-    let row = sqlx::query(&format!(
-        "SELECT {COLUMNS} FROM api_tokens t JOIN organizations o ON o.id = t.org_id \
-         WHERE t.token_hash = $1 AND t.revoked_at IS NULL"
-    ))
-    .bind(hash)
-    .fetch_optional(&mut *conn)
-    .await?;
-    row.as_ref().map(from_row).transpose()
+/// The organisations of live tokens among `hashes`, each with its token's hash.
+pub async fn find_by_token_hashes(
+    conn: &mut Conn,
+    hashes: &[String],
+) -> Result<Vec<(String, Organization)>> {
+    if hashes.is_empty() {
+        return Ok(Vec::new());
+    }
+    let list = (1..=hashes.len())
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let sql = format!(
+        "SELECT t.token_hash, {COLUMNS} FROM api_tokens t JOIN organizations o ON o.id = t.org_id \
+         WHERE t.token_hash IN ({list}) AND t.revoked_at IS NULL"
+    );
+    let mut query = sqlx::query(&sql);
+    for hash in hashes {
+        query = query.bind(hash);
+    }
+    let rows = query.fetch_all(&mut *conn).await?;
+    rows.iter()
+        .map(|row| Ok((row.try_get("token_hash")?, from_row(row)?)))
+        .collect()
 }
 
 pub async fn insert_token(conn: &mut Conn, hash: &str, org_id: &str, now: &str) -> Result<()> {

@@ -126,15 +126,30 @@ pub async fn set_qualification(
     })
 }
 
-/// The place a site redeems at today: the one named, or its only place. Refused unless that
-/// place's own qualification is current (read per request, so a suspension applies at once).
-pub async fn redeeming_place(
+/// A place of a site and its qualification: id, status, end date.
+pub type PlaceQualification = (String, String, Option<String>);
+
+/// The places of each of these sites, with their qualification, in one query.
+pub async fn qualifications_of_sites(
     conn: &mut Conn,
-    site_id: &str,
+    site_ids: &[String],
+) -> Result<std::collections::HashMap<String, Vec<PlaceQualification>>> {
+    let mut of_site: std::collections::HashMap<String, Vec<PlaceQualification>> =
+        std::collections::HashMap::new();
+    for (site_id, place) in repo::qualification_of_sites(conn, site_ids).await? {
+        of_site.entry(site_id).or_default().push(place);
+    }
+    Ok(of_site)
+}
+
+/// The place a site redeems at today: the one named, or its only place. Refused unless that
+/// place's own qualification is current (read for each redemption, so a suspension applies at
+/// once).
+pub fn choose_redeeming_place(
+    places: &[PlaceQualification],
     place_id: Option<&str>,
     today: Date,
 ) -> Result<String> {
-    let places = repo::qualification_of_site(conn, site_id).await?;
     let place = match place_id.map(str::trim).filter(|p| !p.is_empty()) {
         Some(id) => places.iter().find(|p| p.0 == id).ok_or_else(|| {
             Error::invalid(

@@ -139,18 +139,33 @@ pub async fn for_site(conn: &mut Conn, site_id: &str) -> Result<Vec<Place>> {
     rows.iter().map(from_row).collect()
 }
 
-/// `(id, qualification_status, qualified_until)` of a site's places: what redeeming checks.
-pub async fn qualification_of_site(
+/// `(site, (place, qualification_status, qualified_until))` for every place of these sites, by
+/// place id: what redeeming checks.
+pub async fn qualification_of_sites(
     conn: &mut Conn,
-    site_id: &str,
-) -> Result<Vec<(String, String, Option<String>)>> {
-    Ok(sqlx::query_as(
-        "SELECT id, qualification_status, qualified_until FROM places WHERE site_org_id = $1 \
-         ORDER BY id",
-    )
-    .bind(site_id)
-    .fetch_all(&mut *conn)
-    .await?)
+    site_ids: &[String],
+) -> Result<Vec<(String, (String, String, Option<String>))>> {
+    if site_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let list = (1..=site_ids.len())
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let sql = format!(
+        "SELECT site_org_id, id, qualification_status, qualified_until FROM places \
+         WHERE site_org_id IN ({list}) ORDER BY id"
+    );
+    let mut query = sqlx::query_as::<_, (String, String, String, Option<String>)>(&sql);
+    for id in site_ids {
+        query = query.bind(id);
+    }
+    Ok(query
+        .fetch_all(&mut *conn)
+        .await?
+        .into_iter()
+        .map(|(site, id, status, until)| (site, (id, status, until)))
+        .collect())
 }
 
 pub async fn count(conn: &mut Conn) -> Result<i64> {

@@ -52,7 +52,7 @@ pub fn invalid_minutes() -> Error {
 }
 
 /// One session paid with one or more cheques of the same pass.
-#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+#[derive(Clone, Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewRedemption {
     /// One cheque: a scanned QR payload or a typed short code.
@@ -81,6 +81,11 @@ pub struct NewRedemption {
     /// `at_site`, `at_home` or `remote`.
     #[serde(default)]
     pub location: Option<String>,
+}
+
+/// What invalid codes are counted under: the site, and the address the request came from.
+pub fn invalid_code_keys(site_id: &str, client_ip: std::net::IpAddr) -> Vec<String> {
+    vec![format!("site:{site_id}"), format!("ip:{client_ip}")]
 }
 
 /// Turns what a site sent into a canonical short code, refusing anything forged or mistyped
@@ -119,6 +124,23 @@ pub async fn check(
     site: &Organization,
     new: NewRedemption,
     today: Date,
+) -> Result<Session> {
+    let places = crate::places::qualifications_of_sites(conn, std::slice::from_ref(&site.id))
+        .await?
+        .remove(&site.id)
+        .unwrap_or_default();
+    check_among(conn, keyring, site, new, today, &places).await
+}
+
+/// [`check`] with the site's places already read (see [`writer`]): only a catalogue service
+/// named is read here.
+pub async fn check_among(
+    conn: &mut Conn,
+    keyring: &Keyring,
+    site: &Organization,
+    new: NewRedemption,
+    today: Date,
+    places: &[crate::places::PlaceQualification],
 ) -> Result<Session> {
     site.check_can_redeem(today)?;
     let inputs: Vec<&str> = new
@@ -172,7 +194,7 @@ pub async fn check(
     }
     codes.sort();
     let place_id =
-        crate::places::redeeming_place(conn, &site.id, new.place_id.as_deref(), today).await?;
+        crate::places::choose_redeeming_place(places, new.place_id.as_deref(), today)?;
     let service_id = new.service_id.filter(|s| !s.is_empty());
     if let Some(service_id) = service_id.as_deref() {
         let offered = crate::catalogue::offered(conn, service_id, &place_id).await?;

@@ -1,21 +1,27 @@
-//! Redemptions asked for at the same time are written together. A few writer tasks take the
-//! checked sessions waiting for them and record each group in one transaction
-//! ([`super::record_together`]): one UPDATE takes every group's cheques and one statement
-//! writes all their rows, where each redemption alone costs PostgreSQL five round trips and a
-//! fresh plan of a dozen inserts. A writer takes whatever waits when it is free, so one
-//! request alone is written at once and groups only grow with the load.
+//! Redemptions asked for at the same time are handled together. A few writer tasks take the
+//! requests waiting for them and handle each group in one transaction: one query reads every
+//! request's token, one the invalid-code counters, one the sites' places; each request is
+//! checked on what was read ([`super::check_among`]); then one UPDATE takes every cheque and
+//! one statement writes all the rows ([`super::record_together`]). Handled one by one, each
+//! redemption costs PostgreSQL eight round trips and a fresh plan of a dozen inserts. A writer
+//! takes whatever waits when it is free, so one request alone is handled at once and groups
+//! only grow with the load. Everything is read in the transaction that writes, so what a
+//! request is checked against is what holds when its cheques are taken.
 //!
 //! A group that fails as a whole (a database error, two requests with the same idempotency key)
 //! has written nothing: each of its requests is told to be recorded alone, and gets its own
 //! answer there.
 
-use super::{record_together, Session};
+use super::{check_among, invalid_code_keys, record_together, NewRedemption};
 use crate::audit::origin::Origin;
 use crate::clock::{format_ts, SharedClock};
 use crate::db::{Batch, Db};
-use crate::error::Error;
+use crate::error::{Error, Result};
 use crate::orgs::Organization;
+use crate::ratelimit::RateLimiter;
+use crate::vouchers::codes::Keyring;
 use std::collections::HashSet;
+use std::net::IpAddr;
 use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot, Mutex};
 
@@ -28,18 +34,19 @@ const QUEUE: usize = 1024;
 /// The HTTP status saved with the answer of a redemption, for retries.
 const CREATED: u16 = 201;
 
-/// A checked session to record, and where to save its answer for retries.
+/// A redemption request as it came: its token, where from, what it asks, and its
+/// idempotency key and the hash of the request, if it has a key.
 pub struct Request {
-    pub site: Organization,
-    pub session: Session,
-    pub saved_under: Option<SavedUnder>,
+    pub token: String,
+    pub client_ip: IpAddr,
+    pub new: NewRedemption,
+    pub saved_under: Option<(String, String)>,
 }
 
-/// The idempotency key of a request, and the hash of what it asked.
-pub struct SavedUnder {
-    pub org_id: String,
-    pub key: String,
-    pub request_hash: String,
+/// The site that asked (once its token is known), and what it gets.
+pub struct Answer {
+    pub site_id: Option<String>,
+    pub outcome: Outcome,
 }
 
 /// What a request gets back.
@@ -56,7 +63,7 @@ struct Job {
     request: Request,
     /// Who asked, from where: for the journal, written in the writer's task.
     origin: Origin,
-    reply: oneshot::Sender<Outcome>,
+    reply: oneshot::Sender<Answer>,
 }
 
 #[derive(Clone)]
@@ -64,20 +71,40 @@ pub struct Writer {
     jobs: mpsc::Sender<Job>,
 }
 
+/// What every group is checked with.
+struct Checks {
+    keyring: Arc<Keyring>,
+    invalid_codes: Arc<RateLimiter>,
+}
+
 impl Writer {
     /// Starts `writers` tasks: on SQLite the single writer connection commits their groups
     /// anyway; on PostgreSQL several groups are written at once while others wait on disk.
-    pub fn spawn(db: Db, clock: SharedClock, writers: usize) -> Self {
+    pub fn spawn(
+        db: Db,
+        clock: SharedClock,
+        keyring: Arc<Keyring>,
+        invalid_codes: Arc<RateLimiter>,
+        writers: usize,
+    ) -> Self {
         let (jobs, queue) = mpsc::channel(QUEUE);
         let queue = Arc::new(Mutex::new(queue));
+        let checks = Arc::new(Checks {
+            keyring,
+            invalid_codes,
+        });
         for _ in 0..writers.max(1) {
-            tokio::spawn(run(db.clone(), clock.clone(), queue.clone()));
+            tokio::spawn(run(db.clone(), clock.clone(), checks.clone(), queue.clone()));
         }
         Writer { jobs }
     }
 
-    /// Records one checked session with those asked for meanwhile; stamped when written.
-    pub async fn redeem(&self, request: Request) -> Outcome {
+    /// Handles one request with those asked meanwhile; stamped when written.
+    pub async fn redeem(&self, request: Request) -> Answer {
+        let alone = Answer {
+            site_id: None,
+            outcome: Outcome::Alone,
+        };
         let (reply, answer) = oneshot::channel();
         let job = Job {
             request,
@@ -85,13 +112,18 @@ impl Writer {
             reply,
         };
         if self.jobs.send(job).await.is_err() {
-            return Outcome::Alone;
+            return alone;
         }
-        answer.await.unwrap_or(Outcome::Alone)
+        answer.await.unwrap_or(alone)
     }
 }
 
-async fn run(db: Db, clock: SharedClock, queue: Arc<Mutex<mpsc::Receiver<Job>>>) {
+async fn run(
+    db: Db,
+    clock: SharedClock,
+    checks: Arc<Checks>,
+    queue: Arc<Mutex<mpsc::Receiver<Job>>>,
+) {
     loop {
         let group = {
             let mut queue = queue.lock().await;
@@ -107,11 +139,11 @@ async fn run(db: Db, clock: SharedClock, queue: Arc<Mutex<mpsc::Receiver<Job>>>)
             }
             group
         };
-        write(&db, &clock, group).await;
+        write(&db, &clock, &checks, group).await;
     }
 }
 
-async fn write(db: &Db, clock: &SharedClock, group: Vec<Job>) {
+async fn write(db: &Db, clock: &SharedClock, checks: &Arc<Checks>, group: Vec<Job>) {
     let mut keys = HashSet::new();
     let mut replies = Vec::with_capacity(group.len());
     let mut requests = Vec::with_capacity(group.len());
@@ -126,9 +158,12 @@ async fn write(db: &Db, clock: &SharedClock, group: Vec<Job>) {
             .request
             .saved_under
             .as_ref()
-            .map(|s| (s.org_id.clone(), s.key.clone()));
+            .map(|(key, _)| (job.request.token.clone(), key.clone()));
         if key.is_some_and(|key| !keys.insert(key)) {
-            let _ = job.reply.send(Outcome::Alone);
+            let _ = job.reply.send(Answer {
+                site_id: None,
+                outcome: Outcome::Alone,
+            });
             continue;
         }
         replies.push(job.reply);
@@ -138,47 +173,10 @@ async fn write(db: &Db, clock: &SharedClock, group: Vec<Job>) {
         return;
     }
     let (now, today) = (clock.now(), clock.today());
+    let checks = checks.clone();
     let written = db
         .transact(move |conn| {
-            Box::pin(async move {
-                let mut batch = Batch::new(conn);
-                let mut sites = Vec::with_capacity(requests.len());
-                let mut sessions = Vec::with_capacity(requests.len());
-                for (request, origin) in requests {
-                    sites.push((request.site, request.saved_under));
-                    sessions.push((request.session, origin));
-                }
-                let sessions = sites
-                    .iter()
-                    .zip(sessions)
-                    .map(|((site, _), (session, origin))| (site, session, origin))
-                    .collect();
-                let outcomes = record_together(conn, &mut batch, sessions, now, today).await?;
-                let now_text = format_ts(now);
-                let mut answers = Vec::with_capacity(outcomes.len());
-                for (outcome, (_, saved)) in outcomes.into_iter().zip(&sites) {
-                    answers.push(match outcome {
-                        Ok(row) => {
-                            let body = serde_json::to_string(&row).map_err(anyhow::Error::from)?;
-                            if let Some(s) = saved {
-                                crate::idempotency::defer(
-                                    &mut batch,
-                                    &s.org_id,
-                                    &s.key,
-                                    &s.request_hash,
-                                    CREATED,
-                                    body.clone(),
-                                    &now_text,
-                                );
-                            }
-                            Outcome::Redeemed(body)
-                        }
-                        Err(refusal) => Outcome::Refused(refusal),
-                    });
-                }
-                batch.execute(conn).await?;
-                Ok(answers)
-            })
+            Box::pin(async move { handle(conn, &checks, requests, now, today).await })
         })
         .await;
     match written {
@@ -188,10 +186,113 @@ async fn write(db: &Db, clock: &SharedClock, group: Vec<Job>) {
             }
         }
         Err(e) => {
-            tracing::debug!(error = %e, sessions = replies.len(), "redemption group not written; each is recorded alone");
+            tracing::debug!(error = %e, requests = replies.len(), "redemption group not written; each is handled alone");
             for reply in replies {
-                let _ = reply.send(Outcome::Alone);
+                let _ = reply.send(Answer {
+                    site_id: None,
+                    outcome: Outcome::Alone,
+                });
             }
         }
     }
+}
+
+/// Checks and records a group in the caller's transaction; answers each request in order.
+async fn handle(
+    conn: &mut crate::db::Conn,
+    checks: &Checks,
+    requests: Vec<(Request, Origin)>,
+    now: jiff::Timestamp,
+    today: jiff::civil::Date,
+) -> Result<Vec<Answer>> {
+    let tokens: Vec<String> = requests.iter().map(|(r, _)| r.token.clone()).collect();
+    let sites = crate::orgs::authenticate_each(conn, &tokens).await?;
+    let limit_keys: Vec<Vec<String>> = sites
+        .iter()
+        .zip(&requests)
+        .map(|(site, (r, _))| match site {
+            Ok(site) => invalid_code_keys(&site.id, r.client_ip),
+            Err(_) => Vec::new(),
+        })
+        .collect();
+    let blocked = checks
+        .invalid_codes
+        .blocked_each(&mut *conn, &limit_keys, now)
+        .await?;
+    let mut site_ids: Vec<String> = sites.iter().flatten().map(|s| s.id.clone()).collect();
+    site_ids.sort();
+    site_ids.dedup();
+    let places = crate::places::qualifications_of_sites(conn, &site_ids).await?;
+
+    // Each request checked, in order: its site and session, or its refusal.
+    let mut checked: Vec<(Option<Organization>, Result<super::Session>)> = Vec::new();
+    let mut saved = Vec::with_capacity(requests.len());
+    let mut origins = Vec::with_capacity(requests.len());
+    for ((site, blocked), (request, origin)) in sites.into_iter().zip(blocked).zip(requests) {
+        saved.push(request.saved_under);
+        origins.push(origin);
+        let site = match site {
+            Ok(site) => site,
+            Err(refusal) => {
+                checked.push((None, Err(refusal)));
+                continue;
+            }
+        };
+        if let Some(retry_after_secs) = blocked {
+            checked.push((Some(site), Err(Error::RateLimited { retry_after_secs })));
+            continue;
+        }
+        let of_site = places.get(&site.id).map(Vec::as_slice).unwrap_or_default();
+        let session = check_among(conn, &checks.keyring, &site, request.new, today, of_site).await;
+        checked.push((Some(site), session));
+    }
+
+    let mut batch = Batch::new(conn);
+    let to_record = checked
+        .iter()
+        .zip(&origins)
+        .filter_map(|((site, session), origin)| match (site, session) {
+            (Some(site), Ok(session)) => Some((site, session.clone(), origin.clone())),
+            _ => None,
+        })
+        .collect();
+    let mut recorded = record_together(conn, &mut batch, to_record, now, today)
+        .await?
+        .into_iter();
+    let now_text = format_ts(now);
+    let mut answers = Vec::with_capacity(checked.len());
+    for ((site, session), saved) in checked.into_iter().zip(saved) {
+        let outcome = match session {
+            Err(refusal) => Err(refusal),
+            Ok(_) => recorded.next().unwrap_or_else(|| {
+                Err(Error::Internal(anyhow::anyhow!(
+                    "a checked redemption was not recorded"
+                )))
+            }),
+        };
+        let site_id = site.map(|s| s.id);
+        answers.push(Answer {
+            outcome: match outcome {
+                Ok(row) => {
+                    let body = serde_json::to_string(&row).map_err(anyhow::Error::from)?;
+                    if let (Some(site_id), Some((key, request_hash))) = (&site_id, saved) {
+                        crate::idempotency::defer(
+                            &mut batch,
+                            site_id,
+                            &key,
+                            &request_hash,
+                            CREATED,
+                            body.clone(),
+                            &now_text,
+                        );
+                    }
+                    Outcome::Redeemed(body)
+                }
+                Err(refusal) => Outcome::Refused(refusal),
+            },
+            site_id,
+        });
+    }
+    batch.execute(conn).await?;
+    Ok(answers)
 }

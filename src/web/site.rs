@@ -422,7 +422,7 @@ async fn redeem(
 ) -> WebResult {
     let signed = SignedIn::require(&visitor, OrgKind::Site)?;
     let now = state.clock.now();
-    let limit_keys = [format!("site:{}", signed.org.id), format!("ip:{ip}")];
+    let limit_keys = crate::redemption::invalid_code_keys(&signed.org.id, ip);
     if let Some(retry_after_secs) = state
         .invalid_codes
         .blocked(&state.db.read, &limit_keys, now)
