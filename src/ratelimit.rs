@@ -129,7 +129,9 @@ impl RateLimiter {
                     "SELECT key FROM rate_limits \
                      WHERE window_start = $1 AND hits >= $2 AND key IN ({list})"
                 );
-                let mut query = sqlx::query_scalar::<_, String>(&sql).bind(start).bind(limit);
+                let mut query = sqlx::query_scalar::<_, String>(&sql)
+                    .bind(start)
+                    .bind(limit);
                 for key in &keys {
                     query = query.bind(self.shared_key(key));
                 }

@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 
 on_both_databases!(
     race_storm,
+    overlapping_sessions_storm,
     crash_under_load,
     sigterm_answers_what_it_commits
 );
@@ -99,6 +100,96 @@ async fn race_storm(backend: Backend) {
     assert_one_success_per_cheque(&answers, &attempts);
     let rec = app.reconciliation(&w).await;
     assert_eq!(rec["redeemed_cents"], CHEQUES as i64 * 1_000, "{rec}");
+    app.assert_ledger_verifies().await;
+}
+
+/// Sessions of two cheques that overlap (each cheque asked by two sessions and alone), each
+/// sent twice at once under one idempotency key, all in flight together: the server handles
+/// them in groups, where a cheque asked twice goes to one session only and a session that
+/// cannot have both of its cheques gets neither.
+async fn overlapping_sessions_storm(backend: Backend) {
+    use futures::StreamExt;
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let w = app.world(400_000, 400).await;
+    let cheques = issue_cheques(&app, &w.distributor, &w.program_id, 20, 4).await;
+    let mut sessions: Vec<(String, Vec<String>)> = Vec::new();
+    for (p, pass) in cheques.chunks(10).enumerate() {
+        for j in 0..pass.len() {
+            sessions.push((format!("single-{p}-{j}"), vec![pass[j].0.clone()]));
+            if j + 1 < pass.len() {
+                // The QR payload for one of the two, as a scan would send.
+                let pair = vec![pass[j].0.clone(), pass[j + 1].1.clone()];
+                sessions.push((format!("pair-{p}-{j}"), pair));
+            }
+        }
+    }
+    let client = reqwest::Client::new();
+    let sends = sessions.iter().flat_map(|s| [s, s]).map(|(key, codes)| {
+        let (client, app, token) = (&client, &app, &w.site);
+        async move {
+            let answer = send(
+                client,
+                Method::POST,
+                &format!("{}/api/v1/redemptions", app.base),
+                token,
+                Some(json!({"codes": codes, "service": "workshop"})),
+                Some(key),
+            )
+            .await;
+            (key.clone(), answer)
+        }
+    });
+    let answers: Vec<(String, common::faults::Answer)> = futures::stream::iter(sends)
+        .buffer_unordered(CLIENTS)
+        .collect()
+        .await;
+
+    let mut first: std::collections::HashMap<String, &common::faults::Answer> =
+        std::collections::HashMap::new();
+    let mut redeemed = HashSet::new();
+    for (key, answer) in &answers {
+        match answer.status {
+            Some(StatusCode::CREATED) => {}
+            Some(StatusCode::CONFLICT) => assert_eq!(answer.code(), "already_redeemed"),
+            other => panic!("{key}: {other:?} {}", answer.body),
+        }
+        // Both sends of a session get the same answer, once one of them succeeded.
+        match first.get(key) {
+            Some(earlier) if earlier.status == Some(StatusCode::CREATED) => {
+                assert_eq!(answer.status, Some(StatusCode::CREATED), "{key}");
+                assert_eq!(answer.body, earlier.body, "{key}");
+            }
+            Some(_) if answer.status == Some(StatusCode::CREATED) => {
+                panic!("{key}: refused once, redeemed by its twin")
+            }
+            _ => {}
+        }
+        first.insert(key.clone(), answer);
+    }
+    for (key, answer) in &first {
+        if answer.status == Some(StatusCode::CREATED) {
+            let lines = answer.body["cheques"].as_array().expect("cheques");
+            let asked = sessions
+                .iter()
+                .find(|(k, _)| k == key)
+                .expect("session")
+                .1
+                .len();
+            assert_eq!(lines.len(), asked, "{key}: {}", answer.body);
+            for line in lines {
+                let voucher = line["voucher_id"].as_str().expect("voucher_id").to_string();
+                assert!(redeemed.insert(voucher), "{key}: a cheque redeemed twice");
+            }
+        }
+    }
+    let rec = app.reconciliation(&w).await;
+    assert_eq!(
+        rec["redeemed_cents"],
+        redeemed.len() as i64 * 1_000,
+        "{rec}"
+    );
     app.assert_ledger_verifies().await;
 }
 

@@ -84,12 +84,14 @@ impl AppState {
 }
 
 /// On SQLite the single writer connection commits every group anyway: two writers let one
-/// group be prepared while the other commits. On PostgreSQL half the pool writes, the other
-/// half serves the reads that come before (token, places) and every other request.
+/// group be prepared while the other commits. On PostgreSQL a quarter of the pool: groups
+/// touching the same sites' balance rows wait on each other until COMMIT anyway, and fewer,
+/// larger groups cost less per redemption (BENCHMARKS.md, run H: with 2 writers PostgreSQL
+/// spent 359 µs of CPU per redemption at 64 clients, with 4 writers 533 µs).
 fn redemption_writers(db: &Db, config: &Config) -> usize {
     match db.backend {
         crate::db::Backend::Sqlite => 2,
-        crate::db::Backend::Postgres => (config.db_connections as usize / 2).max(1),
+        crate::db::Backend::Postgres => (config.db_connections as usize / 4).max(1),
     }
 }
 

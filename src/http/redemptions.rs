@@ -90,7 +90,11 @@ async fn redeem_alone(
     let site_id = Some(org.id.clone());
     let (now, today) = (state.clock.now(), state.clock.today());
     let limit_keys = redemption::invalid_code_keys(&org.id, ip);
-    match state.invalid_codes.blocked(&mut *conn, &limit_keys, now).await {
+    match state
+        .invalid_codes
+        .blocked(&mut *conn, &limit_keys, now)
+        .await
+    {
         Ok(None) => {}
         Ok(Some(retry_after_secs)) => {
             return (site_id, Err(Error::RateLimited { retry_after_secs }))
@@ -111,7 +115,9 @@ async fn redeem_alone(
         replay,
         StatusCode::CREATED,
         move |conn, batch| {
-            Box::pin(async move { redemption::record(conn, batch, &org, session, now, today).await })
+            Box::pin(
+                async move { redemption::record(conn, batch, &org, session, now, today).await },
+            )
         },
     )
     .await;

@@ -193,8 +193,7 @@ pub async fn check_among(
         codes.push(code);
     }
     codes.sort();
-    let place_id =
-        crate::places::choose_redeeming_place(places, new.place_id.as_deref(), today)?;
+    let place_id = crate::places::choose_redeeming_place(places, new.place_id.as_deref(), today)?;
     let service_id = new.service_id.filter(|s| !s.is_empty());
     if let Some(service_id) = service_id.as_deref() {
         let offered = crate::catalogue::offered(conn, service_id, &place_id).await?;

@@ -94,7 +94,12 @@ impl Writer {
             invalid_codes,
         });
         for _ in 0..writers.max(1) {
-            tokio::spawn(run(db.clone(), clock.clone(), checks.clone(), queue.clone()));
+            tokio::spawn(run(
+                db.clone(),
+                clock.clone(),
+                checks.clone(),
+                queue.clone(),
+            ));
         }
         Writer { jobs }
     }
