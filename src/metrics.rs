@@ -17,8 +17,8 @@ use axum::http::{header, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGaugeVec, Opts, Registry,
-    TextEncoder,
+    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGaugeVec, Opts,
+    Registry, TextEncoder,
 };
 use std::sync::LazyLock;
 use std::time::Instant;
@@ -30,6 +30,8 @@ struct Metrics {
     http_seconds: HistogramVec,
     redemptions: IntCounter,
     refusals: IntCounterVec,
+    redemption_groups: Histogram,
+    redemption_groups_failed: IntCounter,
 }
 
 fn build() -> prometheus::Result<Metrics> {
@@ -53,16 +55,32 @@ fn build() -> prometheus::Result<Metrics> {
         ),
         &["code"],
     )?;
+    // How loaded the redemption writers are: groups of one mean they wait for work.
+    let redemption_groups = Histogram::with_opts(
+        HistogramOpts::new(
+            "redemption_group_size",
+            "Redemption requests handled together in one transaction",
+        )
+        .buckets(vec![1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0]),
+    )?;
+    let redemption_groups_failed = IntCounter::new(
+        "redemption_groups_failed_total",
+        "Redemption groups the database refused as a whole (their requests then handled alone)",
+    )?;
     registry.register(Box::new(http_requests.clone()))?;
     registry.register(Box::new(http_seconds.clone()))?;
     registry.register(Box::new(redemptions.clone()))?;
     registry.register(Box::new(refusals.clone()))?;
+    registry.register(Box::new(redemption_groups.clone()))?;
+    registry.register(Box::new(redemption_groups_failed.clone()))?;
     Ok(Metrics {
         registry,
         http_requests,
         http_seconds,
         redemptions,
         refusals,
+        redemption_groups,
+        redemption_groups_failed,
     })
 }
 
@@ -77,6 +95,14 @@ pub fn redeemed() {
 /// A redemption was refused with this error code (`already_redeemed`, `invalid_code`…).
 pub fn refused(code: &str) {
     METRICS.refusals.with_label_values(&[code]).inc();
+}
+
+/// A group of redemption requests was handled in one transaction (`failed`: refused as a whole).
+pub fn redemption_group(requests: usize, failed: bool) {
+    METRICS.redemption_groups.observe(requests as f64);
+    if failed {
+        METRICS.redemption_groups_failed.inc();
+    }
 }
 
 /// Middleware: counts and times every request by method, route template (never the raw path,

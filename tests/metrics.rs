@@ -136,6 +136,15 @@ async fn metrics_are_private_and_count_what_matters(backend: Backend) {
         text.contains("passnum_http_request_duration_seconds_bucket{"),
         "{text}"
     );
+    // Every API redemption went through a group of the redemption writers.
+    assert!(
+        sample(&text, "passnum_redemption_group_size_count").unwrap_or(0.0) >= 1.0,
+        "{text}"
+    );
+    assert!(
+        sample(&text, "passnum_redemption_groups_failed_total").is_some(),
+        "{text}"
+    );
     assert_eq!(
         sample(&text, "passnum_settlement_batches{status=\"paid\"}"),
         Some(1.0)

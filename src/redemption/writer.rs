@@ -184,6 +184,7 @@ async fn write(db: &Db, clock: &SharedClock, checks: &Arc<Checks>, group: Vec<Jo
             Box::pin(async move { handle(conn, &checks, requests, now, today).await })
         })
         .await;
+    crate::metrics::redemption_group(replies.len(), written.is_err());
     match written {
         Ok(answers) => {
             for (reply, answer) in replies.into_iter().zip(answers) {
