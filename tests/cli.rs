@@ -61,6 +61,16 @@ async fn bootstrap_then_ledger_verify_detects_tampering() {
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("does not balance"), "{stderr}");
+
+    // An entry moved to an account that does not exist (no foreign key stops it).
+    sqlx::query("UPDATE ledger_entries SET account_id = 'nowhere' WHERE line = 1 AND transaction_id IN (SELECT id FROM ledger_transactions WHERE kind = 'redemption')")
+        .execute(&app.state.db.write)
+        .await
+        .unwrap();
+    let out = passnum(&app.database_url, &["ledger", "verify"]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("its account does not exist"), "{stderr}");
 }
 
 #[test]

@@ -223,6 +223,24 @@ pub async fn unbalanced_transactions(conn: &mut Conn) -> Result<Vec<String>> {
     .await?)
 }
 
+/// Entries whose transaction or account does not exist (no foreign key checks them: see
+/// migration 0014), with what is missing.
+pub async fn orphan_entries(conn: &mut Conn) -> Result<Vec<(String, i64, String)>> {
+    let rows = sqlx::query(
+        "SELECT e.transaction_id, e.line, \
+                CASE WHEN t.id IS NULL THEN 'transaction' ELSE 'account' END AS missing \
+         FROM ledger_entries e \
+         LEFT JOIN ledger_transactions t ON t.id = e.transaction_id \
+         LEFT JOIN ledger_accounts a ON a.id = e.account_id \
+         WHERE t.id IS NULL OR a.id IS NULL",
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    rows.iter()
+        .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?)))
+        .collect()
+}
+
 /// Accounts whose maintained balance differs from the sum of their entries (those whose balance
 /// is their flows are checked through [`drifted_flows`]).
 pub async fn drifted_balances(conn: &mut Conn) -> Result<Vec<(String, i64, i64)>> {

@@ -21,6 +21,11 @@ pub async fn verify(conn: &mut Conn) -> Result<VerifyReport> {
     for id in repo::unbalanced_transactions(conn).await? {
         problems.push(format!("transaction {id} does not balance"));
     }
+    for (transaction, line, missing) in repo::orphan_entries(conn).await? {
+        problems.push(format!(
+            "entry {line} of transaction {transaction}: its {missing} does not exist"
+        ));
+    }
     for (id, kept, summed) in repo::drifted_balances(conn).await? {
         problems.push(format!(
             "account {id}: balance {kept} but its entries sum to {summed}"
