@@ -53,24 +53,37 @@ async fn bootstrap_then_ledger_verify_detects_tampering() {
     );
 
     // Someone edits one ledger entry behind the platform's back.
-    sqlx::query("UPDATE ledger_entries SET amount_cents = amount_cents + 1 WHERE line = 2 AND transaction_id IN (SELECT id FROM ledger_transactions WHERE kind = 'redemption')")
-        .execute(&app.state.db.write)
-        .await
-        .unwrap();
-    let out = passnum(&app.database_url, &["ledger", "verify"]);
-    assert!(!out.status.success());
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("does not balance"), "{stderr}");
-
+    tamper_then_verify(
+        &app,
+        "amount_cents = amount_cents + 1",
+        2,
+        "does not balance",
+    )
+    .await;
     // An entry moved to an account that does not exist (no foreign key stops it).
-    sqlx::query("UPDATE ledger_entries SET account_id = 'nowhere' WHERE line = 1 AND transaction_id IN (SELECT id FROM ledger_transactions WHERE kind = 'redemption')")
-        .execute(&app.state.db.write)
-        .await
-        .unwrap();
+    tamper_then_verify(
+        &app,
+        "account_id = 'nowhere'",
+        1,
+        "its account does not exist",
+    )
+    .await;
+}
+
+/// Edits one line of a redemption's ledger transaction directly; `ledger verify` must fail
+/// and say `expected`.
+async fn tamper_then_verify(app: &common::TestApp, set: &str, line: i64, expected: &str) {
+    sqlx::query(&format!(
+        "UPDATE ledger_entries SET {set} WHERE line = {line} AND transaction_id IN \
+         (SELECT id FROM ledger_transactions WHERE kind = 'redemption')"
+    ))
+    .execute(&app.state.db.write)
+    .await
+    .unwrap();
     let out = passnum(&app.database_url, &["ledger", "verify"]);
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("its account does not exist"), "{stderr}");
+    assert!(stderr.contains(expected), "{stderr}");
 }
 
 #[test]
