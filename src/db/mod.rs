@@ -203,8 +203,8 @@ fn sqlite_pool(
 const CHECKPOINT_EVERY: Duration = Duration::from_millis(50);
 
 /// SQLite copies its write-ahead log back into the database file (a checkpoint: copies and two
-/// fsyncs) in whichever transaction commits past 1,000 pages, i.e. in the writer, which holds
-/// every queued write meanwhile. Here a reader checkpoints every [`CHECKPOINT_EVERY`] in
+/// fsyncs) in whichever transaction commits past 8,000 pages ([`WRITER_PRAGMAS`]), i.e. in
+/// the writer, which holds every queued write meanwhile. Here a reader checkpoints every [`CHECKPOINT_EVERY`] in
 /// PASSIVE mode, which waits for no one, so that the writer's own checkpoints find little left
 /// to copy. The writer keeps them: SQLite only starts the log again from its beginning when a
 /// write transaction begins with every frame copied back, and with the background checkpoints
