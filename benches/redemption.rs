@@ -1145,9 +1145,29 @@ struct Load {
     /// Bytes this process sent to storage meanwhile (`write_bytes` of /proc/self/io): the
     /// SQLite WAL and checkpoints; nothing for PostgreSQL, whose server process writes.
     disk_bytes: u64,
+    /// Redemption groups and the requests in them, SQLite commits and the transactions in
+    /// them, meanwhile (`passnum::metrics::group_counts`).
+    groups: (u64, f64, u64, f64),
 }
 
 impl Load {
+    /// `groups of mean size` for the redemption writers, then for SQLite's writer.
+    fn groups_text(&self) -> String {
+        let (groups, requests, commits, transactions) = self.groups;
+        let mean = |n: u64, sum: f64| if n == 0 { 0.0 } else { sum / n as f64 };
+        let mut text = format!(
+            "{groups} redemption groups of {:.1} requests on average",
+            mean(groups, requests)
+        );
+        if commits > 0 {
+            text.push_str(&format!(
+                ", {commits} SQLite commits of {:.1} transactions",
+                mean(commits, transactions)
+            ));
+        }
+        text
+    }
+
     fn rate(&self) -> f64 {
         self.done as f64 / self.elapsed.as_secs_f64()
     }
@@ -1199,6 +1219,7 @@ async fn run_load(clients: usize, secs: f64, items: Range<usize>, job: Job) -> L
     let (cpu_before, machine_before) = (process_cpu_secs(), machine_cpu());
     let server_before = postgres_cpu_secs();
     let disk_before = proc_io("write_bytes:");
+    let groups_before = passnum::metrics::group_counts();
     let mut load = Load {
         done: 0,
         errors: 0,
@@ -1210,6 +1231,7 @@ async fn run_load(clients: usize, secs: f64, items: Range<usize>, job: Job) -> L
         machine_busy: 0.0,
         server_cpu_secs: 0.0,
         disk_bytes: 0,
+        groups: (0, 0.0, 0, 0.0),
     };
     for t in tasks {
         let (done, errors, first_error, ran_out, latencies) = t.await.expect("load task");
@@ -1225,6 +1247,13 @@ async fn run_load(clients: usize, secs: f64, items: Range<usize>, job: Job) -> L
     load.process_cores = (process_cpu_secs() - cpu_before) / load.elapsed.as_secs_f64();
     load.server_cpu_secs = postgres_cpu_secs() - server_before;
     load.disk_bytes = proc_io("write_bytes:").saturating_sub(disk_before);
+    let groups_after = passnum::metrics::group_counts();
+    load.groups = (
+        groups_after.0 - groups_before.0,
+        groups_after.1 - groups_before.1,
+        groups_after.2 - groups_before.2,
+        groups_after.3 - groups_before.3,
+    );
     let machine_after = machine_cpu();
     let total = machine_after.1.saturating_sub(machine_before.1);
     if total > 0 {
@@ -1553,6 +1582,16 @@ impl Report {
              process used per operation (server, clients and SQLite); db µs: CPU PostgreSQL's \
              processes used per operation, at 10 ms resolution)"
         );
+        println!("Groups during the redemption steps:");
+        for (label, c, l) in self
+            .domain
+            .iter()
+            .map(|(c, l)| ("in process", c, l))
+            .chain(self.http.iter().map(|(c, l)| ("over HTTP", c, l)))
+            .chain(std::iter::once(("over HTTP, spread", &64, &self.spread)))
+        {
+            println!("  {label}, {c} clients: {}", l.groups_text());
+        }
 
         println!("\n### Public pages (uncompressed: the server has no compression layer)");
         println!(

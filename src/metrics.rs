@@ -32,6 +32,7 @@ struct Metrics {
     refusals: IntCounterVec,
     redemption_groups: Histogram,
     redemption_groups_failed: IntCounter,
+    write_groups: Histogram,
 }
 
 fn build() -> prometheus::Result<Metrics> {
@@ -67,12 +68,21 @@ fn build() -> prometheus::Result<Metrics> {
         "redemption_groups_failed_total",
         "Redemption groups the database refused as a whole (their requests then handled alone)",
     )?;
+    // SQLite's single writer commits queued write transactions together (`db::writer`).
+    let write_groups = Histogram::with_opts(
+        HistogramOpts::new(
+            "write_group_size",
+            "Write transactions committed together by SQLite's single writer",
+        )
+        .buckets(vec![1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0]),
+    )?;
     registry.register(Box::new(http_requests.clone()))?;
     registry.register(Box::new(http_seconds.clone()))?;
     registry.register(Box::new(redemptions.clone()))?;
     registry.register(Box::new(refusals.clone()))?;
     registry.register(Box::new(redemption_groups.clone()))?;
     registry.register(Box::new(redemption_groups_failed.clone()))?;
+    registry.register(Box::new(write_groups.clone()))?;
     Ok(Metrics {
         registry,
         http_requests,
@@ -81,6 +91,7 @@ fn build() -> prometheus::Result<Metrics> {
         refusals,
         redemption_groups,
         redemption_groups_failed,
+        write_groups,
     })
 }
 
@@ -103,6 +114,23 @@ pub fn redemption_group(requests: usize, failed: bool) {
     if failed {
         METRICS.redemption_groups_failed.inc();
     }
+}
+
+/// SQLite's writer committed this many write transactions together.
+pub fn write_group(transactions: usize) {
+    METRICS.write_groups.observe(transactions as f64);
+}
+
+/// Groups so far and what they held, for a benchmark to see how loaded the writers were:
+/// `(redemption groups, requests in them, SQLite commits, transactions in them)`.
+pub fn group_counts() -> (u64, f64, u64, f64) {
+    let (r, w) = (&METRICS.redemption_groups, &METRICS.write_groups);
+    (
+        r.get_sample_count(),
+        r.get_sample_sum(),
+        w.get_sample_count(),
+        w.get_sample_sum(),
+    )
 }
 
 /// Middleware: counts and times every request by method, route template (never the raw path,

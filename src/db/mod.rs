@@ -203,7 +203,7 @@ fn sqlite_pool(
 const CHECKPOINT_EVERY: Duration = Duration::from_millis(50);
 
 /// SQLite copies its write-ahead log back into the database file (a checkpoint: copies and two
-/// fsyncs) in whichever transaction commits past 8,000 pages ([`WRITER_PRAGMAS`]), i.e. in
+/// fsyncs) in whichever transaction commits past 64,000 pages ([`WRITER_PRAGMAS`]), i.e. in
 /// the writer, which holds every queued write meanwhile. Here a reader checkpoints every [`CHECKPOINT_EVERY`] in
 /// PASSIVE mode, which waits for no one, so that the writer's own checkpoints find little left
 /// to copy. The writer keeps them: SQLite only starts the log again from its beginning when a
@@ -228,9 +228,11 @@ async fn checkpoint_in_background(read: AnyPool) {
 /// index (30 MiB at a million cheques), which SQLite's default 2 MiB cache keeps re-reading.
 const WRITER_CACHE_KIB: u32 = 64 * 1024;
 /// The writer keeps the sub-journal of its savepoints (group commit) in memory rather than in a
-/// temporary file, and checkpoints itself only past 8,000 pages (the background checkpoints do
-/// the copying; its own still let the log start again from its beginning).
-const WRITER_PRAGMAS: &str = "PRAGMA temp_store = MEMORY; PRAGMA wal_autocheckpoint = 8000;";
+/// temporary file, and checkpoints itself only past 64,000 pages (a 256 MiB log): the
+/// background checkpoints do the copying, its own let the log start again from its beginning,
+/// and each one holds every queued write for its fsyncs (the tail of redemption latency: at
+/// 8,000 pages, 8 clients had a p99 of 23–34 ms, at 64,000 6–7 ms; BENCHMARKS.md, run J).
+const WRITER_PRAGMAS: &str = "PRAGMA temp_store = MEMORY; PRAGMA wal_autocheckpoint = 64000;";
 /// Readers keep SQLite's default cache, and read the file through a shared memory map (a
 /// settlement's statements read a million cheques: 3.2 s instead of 6.9 s).
 const READER_CACHE_KIB: u32 = 2 * 1024;

@@ -166,6 +166,7 @@ async fn commit_group(pool: AnyPool, jobs: Vec<Job>) {
             }
         }
     }
+    crate::metrics::write_group(answers.len());
     let failure = match broken {
         Some(e) => Some(e),
         None => tx.commit().await.err(),
