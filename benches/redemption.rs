@@ -22,8 +22,8 @@
 //! Steps, per database: set-up through the domain functions (organisations, one programme,
 //! 38,000 cheques in carnets of 10); the storage floor and its variants on the application's
 //! write pool; `/healthz` as the HTTP floor; the redemption transaction called in process
-//! (`run_write` + `redemption::redeem`, no HTTP); redemption over HTTP at 1, 8 and 64 clients and
-//! with cheques of 16 distributors; public page sizes and sequential times; memory; and
+//! (`run_write` + `redemption::redeem`, no HTTP); redemption over HTTP at 1, 8 and 64 clients,
+//! with cheques of 16 distributors, and at 64 clients paced at two rates; public page sizes and sequential times; memory; and
 //! `ledger::verify` to check nothing was lost. Every load is a closed loop for a fixed time.
 
 use anyhow::Context as _;
