@@ -276,7 +276,7 @@ pub fn is_unique_violation(e: &sqlx::Error) -> bool {
     }
 }
 
-fn is_postgres(conn: &Conn) -> bool {
+pub fn is_postgres(conn: &Conn) -> bool {
     conn.backend_name() == "PostgreSQL"
 }
 

@@ -86,20 +86,31 @@ pub async fn take_vouchers(
     today: &str,
     now: &str,
 ) -> Result<Vec<TakenVoucher>> {
-    let list = (3..codes.len() + 3)
-        .map(|i| format!("${i}"))
-        .collect::<Vec<_>>()
-        .join(", ");
-    let sql = format!(
-        "UPDATE vouchers SET status = 'redeemed', status_changed_at = $1 \
-         WHERE code IN ({list}) AND status = 'valid' AND redeemable_until >= $2 \
-         RETURNING id, code, pass_id, program_id, distributor_id, value_cents"
-    );
+    let sql = take_vouchers_sql(crate::db::is_postgres(conn), codes.len());
     let mut query = sqlx::query_as(&sql).bind(now).bind(today);
     for code in codes {
         query = query.bind(code);
     }
     Ok(query.fetch_all(&mut *conn).await?)
+}
+
+/// The statement of [`take_vouchers`] for `codes` codes. SQLite has no statistics here
+/// (passnum never analyses its database): for two codes or more it would rather walk every
+/// valid cheque in `vouchers_expiry` than look each code up in its unique index (run L: 8
+/// concurrent sites fell from 2,058 to 175 redemptions/s over 144,000 cheques). Its unary `+`
+/// keeps `status` out of the choice of index; PostgreSQL keeps statistics and needs no hint
+/// (nor has it a `+` for text).
+fn take_vouchers_sql(postgres: bool, codes: usize) -> String {
+    let list = (3..codes + 3)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let status = if postgres { "status" } else { "+status" };
+    format!(
+        "UPDATE vouchers SET status = 'redeemed', status_changed_at = $1 \
+         WHERE code IN ({list}) AND {status} = 'valid' AND redeemable_until >= $2 \
+         RETURNING id, code, pass_id, program_id, distributor_id, value_cents"
+    )
 }
 
 /// Gives back cheques taken for a session that could not have all of its own: they are valid
@@ -277,4 +288,40 @@ pub async fn cancel_if_pass_cancelled(
     .execute(&mut *conn)
     .await?;
     Ok(done.rows_affected() == 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::take_vouchers_sql;
+    use crate::db::Db;
+
+    /// The plan SQLite picks on a database without statistics, as passnum's are.
+    #[tokio::test]
+    async fn sqlite_looks_codes_up_in_their_index() {
+        let path = std::env::temp_dir().join(format!("passnum-plan-{}.db", uuid::Uuid::new_v4()));
+        let db = Db::connect(&format!("sqlite://{}", path.display()), 2)
+            .await
+            .unwrap();
+        db.migrate().await.unwrap();
+        for codes in [1, 2, 20, 64] {
+            let sql = format!("EXPLAIN QUERY PLAN {}", take_vouchers_sql(false, codes));
+            let mut plan = sqlx::query(&sql);
+            for _ in 0..codes + 2 {
+                plan = plan.bind("x");
+            }
+            let details: Vec<String> = plan
+                .fetch_all(&db.read)
+                .await
+                .unwrap()
+                .iter()
+                .map(|row| sqlx::Row::get::<String, _>(row, "detail"))
+                .collect();
+            assert!(
+                details.iter().any(|d| d.contains("(code=?)")),
+                "{codes} codes: {details:?}"
+            );
+        }
+        drop(db);
+        let _ = std::fs::remove_file(&path);
+    }
 }
