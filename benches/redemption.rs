@@ -823,10 +823,10 @@ async fn prepare_floor(state: &AppState) -> anyhow::Result<()> {
     ))
     .execute(pool)
     .await?;
-    // On PostgreSQL autovacuum analyses every table of a live database; a SQLite database is
-    // never analysed by passnum, and with statistics SQLite (built with STAT4) prepares again,
-    // at each new value bound, every statement whose plan could depend on it (run L: 8 % of
-    // the writer's time). So on SQLite only the floor's own tables get statistics.
+    // On PostgreSQL autovacuum analyses every table of a live database; passnum never analyses
+    // its SQLite database, so the app's tables are measured as they run: without statistics
+    // (analysing them hid a bad plan, and made SQLite, built with STAT4, prepare statements
+    // again at each binding: run L). On SQLite only the floor's own tables get statistics.
     if state.db.backend == Backend::Postgres {
         sqlx::query("ANALYZE").execute(pool).await?;
     } else {
