@@ -226,7 +226,11 @@ async fn checkpoint_in_background(read: AnyPool) {
 
 /// The writer's page cache: inserting cheques puts each code at a random place of the codes'
 /// index (30 MiB at a million cheques), which SQLite's default 2 MiB cache keeps re-reading.
-const WRITER_CACHE_KIB: u32 = 64 * 1024;
+/// Not larger: at each COMMIT that follows a b-tree split, SQLite walks its whole cache (the
+/// split renumbers pages through the lock-byte page, past the file's end), and with 64 MiB
+/// that walk cost redemption at 64 clients a quarter of its rate (BENCHMARKS.md, run M).
+/// Pages beyond it are read back from the OS's page cache, which bulk issuance hardly feels.
+const WRITER_CACHE_KIB: u32 = 16 * 1024;
 /// The writer keeps the sub-journal of its savepoints (group commit) in memory rather than in a
 /// temporary file, and checkpoints itself only past 64,000 pages (a 256 MiB log): the
 /// background checkpoints do the copying, its own let the log start again from its beginning,
