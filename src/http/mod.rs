@@ -21,6 +21,7 @@ use crate::config::Config;
 use crate::db::{Batch, Conn, Db};
 use crate::error::Result;
 use crate::ratelimit::RateLimiter;
+use crate::redemption::writer::Lanes;
 use crate::vouchers::codes::Keyring;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -83,16 +84,23 @@ impl AppState {
     }
 }
 
-/// On SQLite the single writer connection commits every group anyway: two writers let one
-/// group be prepared while the other commits. On PostgreSQL a quarter of the pool: groups
-/// touching the same sites' balance rows wait on each other until COMMIT anyway, and fewer,
-/// larger groups cost less per redemption (BENCHMARKS.md, run H: with 2 writers PostgreSQL
-/// spent 359 µs of CPU per redemption at 64 clients, with 4 writers 533 µs; run I, with the
+/// On SQLite the single writer connection commits every group anyway: two writers on one
+/// queue let one group be prepared while the other commits, and the free one takes everything
+/// waiting (BENCHMARKS.md, run N: two lanes made smaller groups and a lower rate). On
+/// PostgreSQL a quarter of the pool, each writer in its own lane (see `redemption::writer`):
+/// fewer, larger groups cost less per redemption (run H: with 2 writers PostgreSQL spent
+/// 359 µs of CPU per redemption at 64 clients, with 4 writers 533 µs; run I, with the
 /// statements kept prepared: 457–498 µs against 672).
-fn redemption_writers(db: &Db, config: &Config) -> usize {
+fn redemption_writers(db: &Db, config: &Config) -> Lanes {
     match db.backend {
-        crate::db::Backend::Sqlite => 2,
-        crate::db::Backend::Postgres => (config.db_connections as usize / 4).max(1),
+        crate::db::Backend::Sqlite => Lanes {
+            lanes: 1,
+            writers_per_lane: 2,
+        },
+        crate::db::Backend::Postgres => Lanes {
+            lanes: (config.db_connections as usize / 4).max(1),
+            writers_per_lane: 1,
+        },
     }
 }
 

@@ -194,7 +194,7 @@ pub async fn post(
     let (from, to) = (transfer.from, transfer.to);
     if !from.debit_needs_guard() {
         let mut batch = Batch::new(conn);
-        write(&mut batch, program_id, &[posting], &[], now);
+        write(&mut batch, program_id, &[posting], &[], Slot::Any, now);
         return batch.execute(conn).await;
     }
     // Both balance rows are locked (on PostgreSQL, until COMMIT) in the order of their ids, so
@@ -216,7 +216,7 @@ pub async fn post(
         return Err(from.shortfall());
     }
     let mut batch = Batch::new(conn);
-    write(&mut batch, program_id, &[posting], &applied, now);
+    write(&mut batch, program_id, &[posting], &applied, Slot::Any, now);
     batch.execute(conn).await
 }
 
@@ -228,6 +228,7 @@ pub fn defer(
     batch: &mut Batch,
     program_id: &str,
     postings: &[Posting<'_>],
+    slot: Slot,
     now: &str,
 ) -> Result<()> {
     for posting in postings {
@@ -239,7 +240,7 @@ pub fn defer(
             )));
         }
     }
-    write(batch, program_id, postings, &[], now);
+    write(batch, program_id, postings, &[], slot, now);
     Ok(())
 }
 
@@ -259,6 +260,7 @@ fn write(
     program_id: &str,
     postings: &[Posting<'_>],
     applied: &[Account<'_>],
+    slot: Slot,
     now: &str,
 ) {
     use std::collections::BTreeMap;
@@ -271,6 +273,10 @@ fn write(
     // One slot per account and batch: the rows of a distributor's `outstanding` are spread
     // over [`SLOTS`] so that concurrent redemptions do not queue on one.
     let mut slots: BTreeMap<String, i64> = BTreeMap::new();
+    let pick = || match slot {
+        Slot::Any => i64::from(rand::random::<u8>() % SLOTS),
+        Slot::Lane(lane) => (lane % usize::from(SLOTS)) as i64,
+    };
     for posting in postings {
         let Transfer {
             from,
@@ -291,9 +297,7 @@ fn write(
                 if delta > 0 {
                     created.insert(id.clone(), account);
                 }
-                *slots
-                    .entry(id.clone())
-                    .or_insert_with(|| i64::from(rand::random::<u8>() % SLOTS))
+                *slots.entry(id.clone()).or_insert_with(pick)
             } else {
                 if !applied.contains(&account) {
                     balances.entry(id.clone()).or_insert((account, 0)).1 += delta;
@@ -327,6 +331,16 @@ pub async fn balance(conn: &mut Conn, program_id: &str, account: Account<'_>) ->
 
 /// Slot rows per flow of an account whose balance is its flows.
 const SLOTS: u8 = 16;
+
+/// Which slot rows of the accounts whose balance is their flows a batch moves.
+#[derive(Clone, Copy, Debug)]
+pub enum Slot {
+    /// One at random: concurrent batches seldom share one.
+    Any,
+    /// The lane's own: batches of different lanes never share one (up to [`SLOTS`] lanes), so
+    /// that concurrent redemption writers never wait on each other's COMMIT for these rows.
+    Lane(usize),
+}
 
 /// Balances of every account with this code in a programme: `(organisation, cents)`.
 pub async fn balances_of(

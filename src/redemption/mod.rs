@@ -244,8 +244,15 @@ pub async fn record(
     today: Date,
 ) -> Result<RedemptionRow> {
     let origin = crate::audit::origin::current();
-    let mut outcomes =
-        record_together(conn, batch, vec![(site, session, origin)], now, today).await?;
+    let mut outcomes = record_together(
+        conn,
+        batch,
+        vec![(site, session, origin)],
+        ledger::Slot::Any,
+        now,
+        today,
+    )
+    .await?;
     outcomes.pop().unwrap_or_else(|| {
         Err(Error::Internal(anyhow::anyhow!(
             "a session was recorded without an outcome"
@@ -265,6 +272,7 @@ pub async fn record_together(
     conn: &mut Conn,
     batch: &mut Batch,
     sessions: Vec<(&Organization, Session, crate::audit::origin::Origin)>,
+    slot: ledger::Slot,
     now: Timestamp,
     today: Date,
 ) -> Result<Vec<Result<RedemptionRow>>> {
@@ -304,7 +312,7 @@ pub async fn record_together(
             Err(shortfall) => outcomes.push(Err(refusal(conn, session, shortfall, today).await?)),
         }
     }
-    defer_writes(batch, &redeemed, &now_text)?;
+    defer_writes(batch, &redeemed, slot, &now_text)?;
     Ok(outcomes)
 }
 
@@ -401,6 +409,7 @@ fn rows_of(
 fn defer_writes(
     batch: &mut Batch,
     redeemed: &[(Vec<RedemptionRow>, &crate::audit::origin::Origin)],
+    slot: ledger::Slot,
     now_text: &str,
 ) -> Result<()> {
     if redeemed.is_empty() {
@@ -448,7 +457,7 @@ fn defer_writes(
             });
     }
     for (program_id, postings) in by_program {
-        ledger::defer(batch, program_id, &postings, now_text)?;
+        ledger::defer(batch, program_id, &postings, slot, now_text)?;
     }
     Ok(())
 }

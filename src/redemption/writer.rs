@@ -8,6 +8,12 @@
 //! only grow with the load. Everything is read in the transaction that writes, so what a
 //! request is checked against is what holds when its cheques are taken.
 //!
+//! On PostgreSQL each writer has a lane: a queue of its own, where a request goes by its token,
+//! and its own slot rows of a distributor's `outstanding` ([`crate::ledger::Slot::Lane`]). Two
+//! groups then seldom move the same balance rows, which would make one wait for the other's
+//! COMMIT (BENCHMARKS.md, run N). On SQLite the single writer connection commits every group
+//! anyway: one lane, whose first free writer takes everything waiting (larger groups).
+//!
 //! A group that fails as a whole (a database error, two requests with the same idempotency key)
 //! has written nothing: each of its requests is told to be recorded alone, and gets its own
 //! answer there.
@@ -68,7 +74,8 @@ struct Job {
 
 #[derive(Clone)]
 pub struct Writer {
-    jobs: mpsc::Sender<Job>,
+    /// One queue per lane; a request goes to its token's.
+    queues: Arc<[mpsc::Sender<Job>]>,
 }
 
 /// What every group is checked with.
@@ -77,31 +84,41 @@ struct Checks {
     invalid_codes: Arc<RateLimiter>,
 }
 
+/// How the writer tasks take requests: `lanes` queues, a request going to its token's, each
+/// queue taken by `writers_per_lane` tasks.
+#[derive(Clone, Copy, Debug)]
+pub struct Lanes {
+    pub lanes: usize,
+    pub writers_per_lane: usize,
+}
+
 impl Writer {
-    /// Starts `writers` tasks: on SQLite the single writer connection commits their groups
-    /// anyway; on PostgreSQL several groups are written at once while others wait on disk.
+    /// Starts the writer tasks.
     pub fn spawn(
         db: Db,
         clock: SharedClock,
         keyring: Arc<Keyring>,
         invalid_codes: Arc<RateLimiter>,
-        writers: usize,
+        layout: Lanes,
     ) -> Self {
-        let (jobs, queue) = mpsc::channel(QUEUE);
-        let queue = Arc::new(Mutex::new(queue));
         let checks = Arc::new(Checks {
             keyring,
             invalid_codes,
         });
-        for _ in 0..writers.max(1) {
-            tokio::spawn(run(
-                db.clone(),
-                clock.clone(),
-                checks.clone(),
-                queue.clone(),
-            ));
+        let queues: Vec<mpsc::Sender<Job>> = (0..layout.lanes.max(1))
+            .map(|lane| {
+                let (jobs, queue) = mpsc::channel(QUEUE);
+                let queue = Arc::new(Mutex::new(queue));
+                for _ in 0..layout.writers_per_lane.max(1) {
+                    let (db, clock, checks) = (db.clone(), clock.clone(), checks.clone());
+                    tokio::spawn(run(db, clock, checks, lane, queue.clone()));
+                }
+                jobs
+            })
+            .collect();
+        Writer {
+            queues: queues.into(),
         }
-        Writer { jobs }
     }
 
     /// Handles one request with those asked meanwhile; stamped when written.
@@ -110,23 +127,35 @@ impl Writer {
             site_id: None,
             outcome: Outcome::Alone,
         };
+        let queue = &self.queues[lane_of(&request.token, self.queues.len())];
         let (reply, answer) = oneshot::channel();
         let job = Job {
             request,
             origin: crate::audit::origin::current(),
             reply,
         };
-        if self.jobs.send(job).await.is_err() {
+        if queue.send(job).await.is_err() {
             return alone;
         }
         answer.await.unwrap_or(alone)
     }
 }
 
+/// The lane of a token's requests: a site's requests share one, so that two groups seldom
+/// move the same site's balance rows (on PostgreSQL each would wait for the other's COMMIT).
+fn lane_of(token: &str, lanes: usize) -> usize {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::hash::DefaultHasher::new();
+    token.hash(&mut hasher);
+    (hasher.finish() % lanes as u64) as usize
+}
+
+/// One writer: takes whatever waits in its lane's queue when it is free, up to [`MAX_GROUP`].
 async fn run(
     db: Db,
     clock: SharedClock,
     checks: Arc<Checks>,
+    lane: usize,
     queue: Arc<Mutex<mpsc::Receiver<Job>>>,
 ) {
     loop {
@@ -144,11 +173,11 @@ async fn run(
             }
             group
         };
-        write(&db, &clock, &checks, group).await;
+        write(&db, &clock, &checks, lane, group).await;
     }
 }
 
-async fn write(db: &Db, clock: &SharedClock, checks: &Arc<Checks>, group: Vec<Job>) {
+async fn write(db: &Db, clock: &SharedClock, checks: &Arc<Checks>, lane: usize, group: Vec<Job>) {
     let mut keys = HashSet::new();
     let mut replies = Vec::with_capacity(group.len());
     let mut requests = Vec::with_capacity(group.len());
@@ -181,7 +210,7 @@ async fn write(db: &Db, clock: &SharedClock, checks: &Arc<Checks>, group: Vec<Jo
     let checks = checks.clone();
     let written = db
         .transact(move |conn| {
-            Box::pin(async move { handle(conn, &checks, requests, now, today).await })
+            Box::pin(async move { handle(conn, &checks, lane, requests, now, today).await })
         })
         .await;
     crate::metrics::redemption_group(replies.len(), written.is_err());
@@ -207,6 +236,7 @@ async fn write(db: &Db, clock: &SharedClock, checks: &Arc<Checks>, group: Vec<Jo
 async fn handle(
     conn: &mut crate::db::Conn,
     checks: &Checks,
+    lane: usize,
     requests: Vec<(Request, Origin)>,
     now: jiff::Timestamp,
     today: jiff::civil::Date,
@@ -262,7 +292,8 @@ async fn handle(
             _ => None,
         })
         .collect();
-    let mut recorded = record_together(conn, &mut batch, to_record, now, today)
+    let slot = crate::ledger::Slot::Lane(lane);
+    let mut recorded = record_together(conn, &mut batch, to_record, slot, now, today)
         .await?
         .into_iter();
     let now_text = format_ts(now);
