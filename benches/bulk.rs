@@ -18,13 +18,14 @@
 //! with `ANALYZE`, as autovacuum would soon after such a load.
 
 use anyhow::Context;
+use passnum::app::AppState;
 use passnum::clock::SystemClock;
 use passnum::config::Config;
-use passnum::db::{Backend, Batch, Param};
-use passnum::http::AppState;
+use passnum::db::{Backend, Batch, Origin, Param, Tx};
 use passnum::ledger::{Account, Kind, Transfer};
-use passnum::orgs::{self, NewOrganization, Organization, QualificationChange};
+use passnum::orgs::{self, NewOrganization, Organization};
 use passnum::programs::{self, NewAllocation, NewFunding, NewProgram};
+use passnum::qualification::Decision;
 use passnum::sites::NewBankAccount;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -93,7 +94,7 @@ async fn run(name: &str, backend: Backend, url: &str, carnets: usize) -> anyhow:
     let state = passnum::start(config, Arc::new(SystemClock)).await?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let base = format!("http://{}", listener.local_addr()?);
-    let server = tokio::spawn(passnum::http::serve(listener, state.clone()));
+    let server = tokio::spawn(passnum::app::serve(listener, state.clone()));
     let world = setup(&state, carnets).await?;
     println!("\n## {name} ({backend:?})");
 
@@ -165,7 +166,7 @@ async fn run(name: &str, backend: Backend, url: &str, carnets: usize) -> anyhow:
     );
 
     // PDF of 1,000 carnets.
-    let mut conn = state.db.read.acquire().await?;
+    let mut conn = state.db.read().await?;
     let today = state.clock.today();
     let distributor = orgs::authenticate(&mut conn, &world.distributor_token).await?;
     let mut passes = Vec::new();
@@ -175,6 +176,7 @@ async fn run(name: &str, backend: Backend, url: &str, carnets: usize) -> anyhow:
         );
     }
     drop(conn);
+    let letterhead = state.letterhead();
     let started = Instant::now();
     let printed: Vec<_> = passes
         .iter()
@@ -183,7 +185,7 @@ async fn run(name: &str, backend: Backend, url: &str, carnets: usize) -> anyhow:
                 p,
                 "Pass numérique (bench)",
                 "Distributeur",
-                &state.config,
+                &letterhead,
             )
         })
         .collect();
@@ -203,7 +205,8 @@ async fn run(name: &str, backend: Backend, url: &str, carnets: usize) -> anyhow:
         // A live database has statistics: autovacuum analyses a table within a minute of such
         // a load. Without them, PostgreSQL plans the settlement queries for a handful of rows
         // (nested loops over a million: minutes instead of seconds).
-        sqlx::query("ANALYZE").execute(&state.db.write).await?;
+        // ANALYZE writes no rows; on PostgreSQL the readers' pool is the writers' pool too.
+        sqlx::query("ANALYZE").execute(state.db.reads()).await?;
     }
     println!(
         "set-up: every cheque redeemed by SQL{} in {:.1} s",
@@ -216,36 +219,53 @@ async fn run(name: &str, backend: Backend, url: &str, carnets: usize) -> anyhow:
     );
     let started = Instant::now();
     let now = state.clock.now();
-    let mut tx = state.db.begin().await?;
-    let batch = passnum::settlement::create(
-        &mut tx,
-        &world.operator,
-        passnum::settlement::NewBatch {
-            until: today.to_string(),
-        },
-        now,
-        jiff::SignedDuration::ZERO,
-    )
-    .await?;
-    tx.commit().await?;
+    let operator = world.operator.clone();
+    let batch = state
+        .db
+        .transact(Origin::platform(), move |tx| {
+            Box::pin(async move {
+                passnum::settlement::create(
+                    tx,
+                    &operator,
+                    passnum::settlement::NewBatch {
+                        until: today.to_string(),
+                    },
+                    now,
+                    jiff::SignedDuration::ZERO,
+                )
+                .await
+            })
+        })
+        .await?;
     let created = started.elapsed();
-    let mut tx = state.db.begin().await?;
-    passnum::settlement::approve(&mut tx, &world.operator, &batch.batch.id, now).await?;
-    tx.commit().await?;
-    let mut tx = state.db.begin().await?;
-    let sepa = passnum::settlement::export_sepa(
-        &mut tx,
-        &world.operator,
-        &batch.batch.id,
-        now,
-        &state.config,
-    )
-    .await?;
-    tx.commit().await?;
+    let (operator, batch_id) = (world.operator.clone(), batch.batch.id.clone());
+    state
+        .db
+        .transact(Origin::platform(), move |tx| {
+            Box::pin(
+                async move { passnum::settlement::approve(tx, &operator, &batch_id, now).await },
+            )
+        })
+        .await?;
+    // The transfers taken to the bank, then their SEPA file (read from the exported batch).
+    let (operator, batch_id) = (world.operator.clone(), batch.batch.id.clone());
+    state
+        .db
+        .transact(Origin::platform(), move |tx| {
+            Box::pin(
+                async move { passnum::settlement::export(tx, &operator, &batch_id, now).await },
+            )
+        })
+        .await?;
+    let mut conn = state.db.read().await?;
+    let sepa =
+        passnum::settlement::sepa_file(&mut conn, &world.operator, &batch.batch.id, &state.config)
+            .await?;
+    drop(conn);
     let exported = started.elapsed();
     // Every site's statement, as a paid batch mails them: each site's cheques read while the
     // statements already read are rendered on both CPUs.
-    let mut conn = state.db.read.acquire().await?;
+    let mut conn = state.db.read().await?;
     let statements =
         passnum::settlement::site_statement_pdfs(&mut conn, &world.operator, &batch.batch.id)
             .await?;
@@ -277,14 +297,14 @@ async fn run(name: &str, backend: Backend, url: &str, carnets: usize) -> anyhow:
 
     // Reconciliation, read from maintained balances.
     let program = {
-        let mut conn = state.db.read.acquire().await?;
+        let mut conn = state.db.read().await?;
         programs::find(&mut conn, &world.program_id)
             .await?
             .context("programme")?
     };
     let mut times = Vec::new();
     for _ in 0..50 {
-        let mut conn = state.db.read.acquire().await?;
+        let mut conn = state.db.read().await?;
         let started = Instant::now();
         let r =
             passnum::ledger::reconciliation(&mut conn, &program.id, program.budget_cents).await?;
@@ -297,7 +317,7 @@ async fn run(name: &str, backend: Backend, url: &str, carnets: usize) -> anyhow:
         ms(times[times.len() / 2]),
         ms(times[times.len() - 1])
     );
-    let mut conn = state.db.read.acquire().await?;
+    let mut conn = state.db.read().await?;
     let mut verified = passnum::ledger::verify(&mut conn).await?;
     verified
         .problems
@@ -317,13 +337,15 @@ fn ms(d: Duration) -> f64 {
 }
 
 async fn org(
-    conn: &mut passnum::db::Conn,
+    tx: &mut Tx<'_>,
+    operator: &Organization,
     kind: &str,
     name: &str,
     now: jiff::Timestamp,
-) -> anyhow::Result<(Organization, String)> {
-    let id = orgs::create(
-        conn,
+) -> passnum::error::Result<(Organization, String)> {
+    let org = orgs::create(
+        tx,
+        operator,
         NewOrganization {
             kind: kind.into(),
             name: name.into(),
@@ -334,35 +356,57 @@ async fn org(
         now,
     )
     .await?;
-    let token = orgs::create_token(conn, &id, now).await?;
-    let org = orgs::find(conn, &id)
-        .await?
-        .context("organisation vanished")?;
+    let token = orgs::issue_token(tx, operator, &org.id, now).await?.token;
     Ok((org, token))
+}
+
+/// The operator organisation, made as at installation (the only way to make one).
+async fn operator(tx: &mut Tx<'_>, now: jiff::Timestamp) -> passnum::error::Result<Organization> {
+    orgs::bootstrap(tx, now).await?;
+    let id = orgs::operator_exists(tx)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("the operator was not created"))?;
+    Ok(orgs::find(tx, &id)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("the operator vanished"))?)
 }
 
 async fn setup(state: &AppState, carnets: usize) -> anyhow::Result<World> {
     let now = state.clock.now();
-    let today = state.clock.today();
-    let mut tx = state.db.begin().await?;
-    let (operator, _) = org(&mut tx, "operator", "Opérateur", now).await?;
-    let (funder, _) = org(&mut tx, "funder", "Département de la Gironde", now).await?;
-    let (distributor, distributor_token) = org(&mut tx, "distributor", "CCAS", now).await?;
+    let until = state.clock.today().checked_add(jiff::ToSpan::year(1))?;
+    let letterhead = state.letterhead();
+    let world = state
+        .db
+        .transact(Origin::platform(), move |tx| {
+            Box::pin(async move { setup_in(tx, carnets, until, &letterhead, now).await })
+        })
+        .await?;
+    Ok(world)
+}
+
+async fn setup_in(
+    tx: &mut Tx<'_>,
+    carnets: usize,
+    until: jiff::civil::Date,
+    letterhead: &passnum::mail::Letterhead,
+    now: jiff::Timestamp,
+) -> passnum::error::Result<World> {
+    let operator = operator(tx, now).await?;
+    let (funder, _) = org(tx, &operator, "funder", "Département de la Gironde", now).await?;
+    let (distributor, distributor_token) = org(tx, &operator, "distributor", "CCAS", now).await?;
     for s in 0..SITES {
-        let (site, _) = org(&mut tx, "site", &format!("Lieu {s}"), now).await?;
-        orgs::set_qualification(
-            &mut tx,
-            &operator.id,
+        let (site, _) = org(tx, &operator, "site", &format!("Lieu {s}"), now).await?;
+        passnum::qualification::decide_site(
+            tx,
+            &operator,
             &site.id,
-            QualificationChange {
-                status: "qualified".into(),
-                valid_until: Some(today.checked_add(jiff::ToSpan::year(1))?.to_string()),
-            },
+            Decision::Qualify { until },
+            letterhead,
             now,
         )
         .await?;
         passnum::sites::set_bank_account(
-            &mut tx,
+            tx,
             &operator,
             &site.id,
             NewBankAccount {
@@ -376,7 +420,7 @@ async fn setup(state: &AppState, carnets: usize) -> anyhow::Result<World> {
     }
     let cents = carnets as i64 * 10 * 1000;
     let program = programs::create(
-        &mut tx,
+        tx,
         &funder,
         NewProgram {
             name: "Pass numérique (bench)".into(),
@@ -392,7 +436,7 @@ async fn setup(state: &AppState, carnets: usize) -> anyhow::Result<World> {
     )
     .await?;
     programs::record_funding(
-        &mut tx,
+        tx,
         &funder,
         &program.id,
         NewFunding {
@@ -403,7 +447,7 @@ async fn setup(state: &AppState, carnets: usize) -> anyhow::Result<World> {
     )
     .await?;
     programs::allocate(
-        &mut tx,
+        tx,
         &funder,
         &program.id,
         NewAllocation {
@@ -413,7 +457,6 @@ async fn setup(state: &AppState, carnets: usize) -> anyhow::Result<World> {
         now,
     )
     .await?;
-    tx.commit().await?;
     Ok(World {
         operator,
         distributor_token,
@@ -422,7 +465,9 @@ async fn setup(state: &AppState, carnets: usize) -> anyhow::Result<World> {
 }
 
 async fn floor_insert(state: &AppState, rows: usize) -> anyhow::Result<Duration> {
-    let mut tx = state.db.begin().await?;
+    // Bare transactions on the writers' pool: the storage alone, no unit of work around them.
+    let pool = state.db.bench_write_pool();
+    let mut tx = pool.begin().await?;
     sqlx::query(
         "CREATE TABLE bench_vouchers (id TEXT PRIMARY KEY, pass_id TEXT NOT NULL, \
          program_id TEXT NOT NULL, distributor_id TEXT NOT NULL, position BIGINT NOT NULL, \
@@ -439,7 +484,7 @@ async fn floor_insert(state: &AppState, rows: usize) -> anyhow::Result<Duration>
     // The same statements as the application's (`db::Batch`), 10,000 rows a transaction.
     let mut done = 0;
     while done < rows {
-        let mut tx = state.db.begin().await?;
+        let mut tx = pool.begin().await?;
         let n = (rows - done).min(10_000);
         let values: Vec<Vec<Param>> = (0..n)
             .map(|i| {
@@ -480,19 +525,33 @@ async fn redeem_everything(state: &AppState, world: &World) -> anyhow::Result<()
         .now()
         .checked_sub(jiff::SignedDuration::from_hours(24))?;
     let at = passnum::clock::format_ts(yesterday);
-    let mut tx = state.db.begin().await?;
+    let program_id = world.program_id.clone();
+    state
+        .db
+        .transact(Origin::platform(), move |tx| {
+            Box::pin(async move { redeem_everything_in(tx, &program_id, &at).await })
+        })
+        .await?;
+    Ok(())
+}
+
+async fn redeem_everything_in(
+    tx: &mut Tx<'_>,
+    program_id: &str,
+    at: &str,
+) -> passnum::error::Result<()> {
     let sites: Vec<(String,)> =
         sqlx::query_as("SELECT id FROM organizations WHERE kind = 'site' ORDER BY id")
-            .fetch_all(&mut *tx)
+            .fetch_all(&mut **tx)
             .await?;
     sqlx::query("CREATE TABLE bench_site_numbers (n BIGINT PRIMARY KEY, site_id TEXT NOT NULL)")
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await?;
     for (n, (site,)) in sites.iter().enumerate() {
         sqlx::query("INSERT INTO bench_site_numbers (n, site_id) VALUES ($1, $2)")
             .bind(n as i64)
             .bind(site)
-            .execute(&mut *tx)
+            .execute(&mut **tx)
             .await?;
     }
     // Row numbers spread the cheques over the sites.
@@ -506,23 +565,23 @@ async fn redeem_everything(state: &AppState, world: &World) -> anyhow::Result<()
                FROM vouchers WHERE status = 'valid') v \
          JOIN bench_site_numbers s ON s.n = v.rn % $2",
     )
-    .bind(&at)
+    .bind(at)
     .bind(sites.len() as i64)
-    .execute(&mut *tx)
+    .execute(&mut **tx)
     .await?;
     sqlx::query("UPDATE vouchers SET status = 'redeemed' WHERE status = 'valid'")
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await?;
     let totals: Vec<(String, String, i64)> = sqlx::query_as(
         "SELECT site_id, distributor_id, CAST(SUM(value_cents) AS BIGINT) FROM redemptions \
          GROUP BY site_id, distributor_id",
     )
-    .fetch_all(&mut *tx)
+    .fetch_all(&mut **tx)
     .await?;
     for (site, distributor, cents) in totals {
         passnum::ledger::post(
-            &mut tx,
-            &world.program_id,
+            tx,
+            program_id,
             Kind::Redemption,
             &format!("bench:{site}"),
             Transfer {
@@ -530,11 +589,10 @@ async fn redeem_everything(state: &AppState, world: &World) -> anyhow::Result<()
                 to: Account::Redeemed(&site),
                 amount_cents: cents,
             },
-            &at,
+            at,
         )
         .await?;
     }
-    tx.commit().await?;
     Ok(())
 }
 

@@ -16,24 +16,25 @@
 //! Each database is measured in a child process of its own (this binary run again with
 //! `PASSNUM_BENCH_CHILD`), so memory figures do not carry the other's. In it, the server runs
 //! like in the integration tests: the real configuration path (`passnum::start`) and router
-//! (`passnum::http::serve`) on a random local port; the HTTP clients (one kept-alive reqwest
+//! (`passnum::app::serve`) on a random local port; the HTTP clients (one kept-alive reqwest
 //! client per simulated site) run on a tokio runtime of their own, like a load generator would.
 //!
 //! Steps, per database: set-up through the domain functions (organisations, one programme,
 //! 144,000 cheques in carnets of 10); the storage floor and its variants on the application's
 //! write pool; `/healthz` as the HTTP floor; the redemption transaction called in process
-//! (`run_write` + `redemption::redeem`, no HTTP); redemption over HTTP at 1, 8 and 64 clients,
-//! with cheques of 16 distributors, and at 64 clients paced at two rates; public page sizes
-//! and sequential times; memory; and `ledger::verify` to check nothing was lost. Every load
-//! runs for a fixed time, as a closed loop unless it is paced.
+//! (`idempotency::transact_once` + `redemption::record`, no HTTP); redemption over HTTP at 1,
+//! 8 and 64 clients, with cheques of 16 distributors, and at 64 clients paced at two rates;
+//! public page sizes and sequential times; memory; and `ledger::verify` to check nothing was
+//! lost. Every load runs for a fixed time, as a closed loop unless it is paced.
 
 use anyhow::Context as _;
+use passnum::app::AppState;
 use passnum::clock::SystemClock;
 use passnum::config::Config;
-use passnum::db::Backend;
-use passnum::http::AppState;
-use passnum::orgs::{self, NewOrganization, Organization, QualificationChange};
+use passnum::db::{Backend, Origin, Tx};
+use passnum::orgs::{self, NewOrganization, Organization};
 use passnum::programs::{self, NewAllocation, NewFunding, NewProgram};
+use passnum::qualification::Decision;
 use passnum::vouchers::{self, NewPass};
 use std::future::Future;
 use std::ops::Range;
@@ -280,10 +281,10 @@ async fn measure(backend: Backend, database_url: &str, secs: f64) -> anyhow::Res
             let sync: String = sqlx::query_scalar(
                 "SELECT setting FROM pg_settings WHERE name = 'synchronous_commit'",
             )
-            .fetch_one(&state.db.read)
+            .fetch_one(state.db.reads())
             .await?;
             let version: String = sqlx::query_scalar("SHOW server_version")
-                .fetch_one(&state.db.read)
+                .fetch_one(state.db.reads())
                 .await?;
             format!("PostgreSQL {version}, one pool of {connections} connections, synchronous_commit={sync}")
         }
@@ -295,7 +296,7 @@ async fn measure(backend: Backend, database_url: &str, secs: f64) -> anyhow::Res
 
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let base = format!("http://{}", listener.local_addr()?);
-    let server = tokio::spawn(passnum::http::serve(listener, state.clone()));
+    let server = tokio::spawn(passnum::app::serve(listener, state.clone()));
     let rss_started_kib = proc_status("VmRSS:");
 
     eprintln!("[{name}] setting up organisations, a programme and cheques");
@@ -334,8 +335,9 @@ async fn measure(backend: Backend, database_url: &str, secs: f64) -> anyhow::Res
     eprintln!("[{name}] floor on a held connection, 1 task");
     let mut floor_held = Vec::new();
     {
-        let conn: HeldConnection =
-            Arc::new(tokio::sync::Mutex::new(state.db.write.acquire().await?));
+        let conn: HeldConnection = Arc::new(tokio::sync::Mutex::new(
+            state.db.bench_write_pool().acquire().await?,
+        ));
         for clients in [1] {
             let job = floor_held_job(conn.clone(), floor_rows.clone());
             floor_held.push((
@@ -402,7 +404,7 @@ async fn measure(backend: Backend, database_url: &str, secs: f64) -> anyhow::Res
     )))
     .await;
 
-    // 2a. The same redemption transaction as the handler (run_write + redeem), without HTTP.
+    // 2a. The same redemption transaction as the handler (transact_once + record), without HTTP.
     let world = Arc::new(world);
     let mut domain = Vec::new();
     let mut offset = 0;
@@ -513,7 +515,7 @@ async fn measure(backend: Backend, database_url: &str, secs: f64) -> anyhow::Res
     // Every cent accounted for after the load.
     let t = Instant::now();
     let ledger_ok = {
-        let mut conn = state.db.read.acquire().await?;
+        let mut conn = state.db.read().await?;
         passnum::ledger::verify(&mut conn).await?.is_ok()
     };
     let ledger_secs = t.elapsed().as_secs_f64();
@@ -525,8 +527,7 @@ async fn measure(backend: Backend, database_url: &str, secs: f64) -> anyhow::Res
 
     server.abort();
     let _ = server.await;
-    state.db.read.close().await;
-    state.db.write.close().await;
+    state.db.close().await;
 
     Ok(Report {
         name,
@@ -584,14 +585,16 @@ struct World {
 }
 
 async fn org(
-    conn: &mut passnum::db::Conn,
+    tx: &mut Tx<'_>,
+    operator: &Organization,
     kind: &str,
     name: &str,
     siret: Option<&str>,
     now: jiff::Timestamp,
-) -> anyhow::Result<(Organization, String)> {
-    let id = orgs::create(
-        conn,
+) -> passnum::error::Result<(Organization, String)> {
+    let org = orgs::create(
+        tx,
+        operator,
         NewOrganization {
             kind: kind.into(),
             name: name.into(),
@@ -602,36 +605,53 @@ async fn org(
         now,
     )
     .await?;
-    let token = orgs::create_token(conn, &id, now).await?;
-    let org = orgs::find(conn, &id)
-        .await?
-        .context("organisation vanished")?;
+    let token = orgs::issue_token(tx, operator, &org.id, now).await?.token;
     Ok((org, token))
 }
 
-async fn setup(state: &AppState) -> anyhow::Result<World> {
-    let now = state.clock.now();
-    let today = state.clock.today();
-    let main_cheques: usize = DOMAIN_SLICES.iter().sum::<usize>()
-        + HTTP_SLICES.iter().sum::<usize>()
-        + PACED_SLICES.iter().sum::<usize>();
-    let spread_cheques = SPREAD_DISTRIBUTORS * SPREAD_CHEQUES_EACH;
+/// The operator organisation, made as at installation (the only way to make one).
+async fn operator(tx: &mut Tx<'_>, now: jiff::Timestamp) -> passnum::error::Result<Organization> {
+    orgs::bootstrap(tx, now).await?;
+    let id = orgs::operator_exists(tx)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("the operator was not created"))?;
+    Ok(orgs::find(tx, &id)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("the operator vanished"))?)
+}
 
-    let mut tx = state.db.begin().await?;
-    let (operator, _) = org(
-        &mut tx,
-        "operator",
-        "Opérateur du Pass numérique",
+/// What the first transaction of the set-up makes.
+struct Members {
+    distributors: Vec<Organization>,
+    sites: Vec<Site>,
+    program_id: String,
+}
+
+/// Organisations (sites qualified), the programme, its funding and the allocations.
+async fn members(
+    tx: &mut Tx<'_>,
+    main_cheques: usize,
+    spread_cheques: usize,
+    until: jiff::civil::Date,
+    letterhead: &passnum::mail::Letterhead,
+    now: jiff::Timestamp,
+) -> passnum::error::Result<Members> {
+    let operator = operator(tx, now).await?;
+    let (funder, _) = org(
+        tx,
+        &operator,
+        "funder",
+        "Département de la Gironde",
         None,
         now,
     )
     .await?;
-    let (funder, _) = org(&mut tx, "funder", "Département de la Gironde", None, now).await?;
     let mut distributors = Vec::new();
     for d in 0..=SPREAD_DISTRIBUTORS {
         distributors.push(
             org(
-                &mut tx,
+                tx,
+                &operator,
                 "distributor",
                 &format!("Distributeur {d}"),
                 None,
@@ -644,28 +664,27 @@ async fn setup(state: &AppState) -> anyhow::Result<World> {
     let mut sites = Vec::new();
     for s in 0..SITES {
         let (site, token) = org(
-            &mut tx,
+            tx,
+            &operator,
             "site",
             &format!("Lieu de médiation {s}"),
             Some("73282932000074"),
             now,
         )
         .await?;
-        let org = orgs::set_qualification(
-            &mut tx,
-            &operator.id,
+        let org = passnum::qualification::decide_site(
+            tx,
+            &operator,
             &site.id,
-            QualificationChange {
-                status: "qualified".into(),
-                valid_until: Some(today.checked_add(jiff::ToSpan::year(1))?.to_string()),
-            },
+            Decision::Qualify { until },
+            letterhead,
             now,
         )
         .await?;
         sites.push(Site { org, token });
     }
     let program = programs::create(
-        &mut tx,
+        tx,
         &funder,
         NewProgram {
             name: "Pass numérique Gironde (bench)".into(),
@@ -682,7 +701,7 @@ async fn setup(state: &AppState) -> anyhow::Result<World> {
     .await?;
     let value = program.cheque_value_cents;
     programs::record_funding(
-        &mut tx,
+        tx,
         &funder,
         &program.id,
         NewFunding {
@@ -699,7 +718,7 @@ async fn setup(state: &AppState) -> anyhow::Result<World> {
             SPREAD_CHEQUES_EACH
         };
         programs::allocate(
-            &mut tx,
+            tx,
             &funder,
             &program.id,
             NewAllocation {
@@ -710,7 +729,79 @@ async fn setup(state: &AppState) -> anyhow::Result<World> {
         )
         .await?;
     }
-    tx.commit().await?;
+    Ok(Members {
+        distributors,
+        sites,
+        program_id: program.id,
+    })
+}
+
+/// One transaction of carnets of 10, `batch` giving each carnet's distributor: for each, its
+/// distributor, its pass code and its cheques.
+#[allow(clippy::too_many_arguments)]
+async fn carnets_of(
+    tx: &mut Tx<'_>,
+    keyring: &passnum::vouchers::codes::Keyring,
+    distributors: &[Organization],
+    program_id: &str,
+    batch_no: usize,
+    batch: &[usize],
+    now: jiff::Timestamp,
+    today: jiff::civil::Date,
+) -> passnum::error::Result<Vec<(usize, String, Vec<Cheque>)>> {
+    let mut issued = Vec::with_capacity(batch.len());
+    for (i, &d) in batch.iter().enumerate() {
+        let pass = vouchers::issue(
+            tx,
+            keyring,
+            &distributors[d],
+            NewPass {
+                program_id: program_id.to_string(),
+                cheques: 10,
+                beneficiary_ref: Some(format!("BENCH-{batch_no}-{i}")),
+                email: None,
+                active: Some(true),
+            },
+            now,
+            today,
+        )
+        .await?;
+        let cheques = pass
+            .vouchers
+            .into_iter()
+            .map(|v| Cheque {
+                qr: v.qr_payload.unwrap_or_default(),
+                code: v.code,
+            })
+            .collect();
+        issued.push((d, pass.pass_code, cheques));
+    }
+    Ok(issued)
+}
+
+async fn setup(state: &AppState) -> anyhow::Result<World> {
+    let now = state.clock.now();
+    let today = state.clock.today();
+    let main_cheques: usize = DOMAIN_SLICES.iter().sum::<usize>()
+        + HTTP_SLICES.iter().sum::<usize>()
+        + PACED_SLICES.iter().sum::<usize>();
+    let spread_cheques = SPREAD_DISTRIBUTORS * SPREAD_CHEQUES_EACH;
+
+    let until = today.checked_add(jiff::ToSpan::year(1))?;
+    let letterhead = state.letterhead();
+    let Members {
+        distributors,
+        sites,
+        program_id,
+    } = state
+        .db
+        .transact(Origin::platform(), move |tx| {
+            Box::pin(async move {
+                members(tx, main_cheques, spread_cheques, until, &letterhead, now).await
+            })
+        })
+        .await?;
+    let distributors = Arc::new(distributors);
 
     // Carnets of 10, 100 carnets per transaction.
     let mut carnets: Vec<usize> = vec![0; main_cheques / 10];
@@ -722,37 +813,40 @@ async fn setup(state: &AppState) -> anyhow::Result<World> {
         (0..SPREAD_DISTRIBUTORS).map(|_| Vec::new()).collect();
     let mut pass_code = String::new();
     for (batch_no, batch) in carnets.chunks(100).enumerate() {
-        let mut tx = state.db.begin().await?;
-        for (i, &d) in batch.iter().enumerate() {
-            let pass = vouchers::issue(
-                &mut tx,
-                &state.keyring,
-                &distributors[d],
-                NewPass {
-                    program_id: program.id.clone(),
-                    cheques: 10,
-                    beneficiary_ref: Some(format!("BENCH-{batch_no}-{i}")),
-                    email: None,
-                    active: Some(true),
-                },
-                now,
-                today,
-            )
+        let (keyring, distributors, program_id, batch) = (
+            state.keyring.clone(),
+            distributors.clone(),
+            program_id.clone(),
+            batch.to_vec(),
+        );
+        let issued = state
+            .db
+            .transact(Origin::platform(), move |tx| {
+                Box::pin(async move {
+                    carnets_of(
+                        tx,
+                        &keyring,
+                        &distributors,
+                        &program_id,
+                        batch_no,
+                        &batch,
+                        now,
+                        today,
+                    )
+                    .await
+                })
+            })
             .await?;
+        for (d, code, cheques) in issued {
             if pass_code.is_empty() {
-                pass_code = pass.pass_code.clone();
+                pass_code = code;
             }
-            let cheques = pass.vouchers.into_iter().map(|v| Cheque {
-                qr: v.qr_payload.unwrap_or_default(),
-                code: v.code,
-            });
             if d == 0 {
                 main.extend(cheques);
             } else {
-                spread_by[d - 1].push(cheques.collect::<Vec<_>>());
+                spread_by[d - 1].push(cheques);
             }
         }
-        tx.commit().await?;
     }
     // Interleave the spread distributors' cheques so consecutive requests hit different ones.
     let mut spread = Vec::with_capacity(spread_cheques);
@@ -793,7 +887,7 @@ async fn setup(state: &AppState) -> anyhow::Result<World> {
 // ---------------------------------------------------------------------------------------------
 
 async fn prepare_floor(state: &AppState) -> anyhow::Result<()> {
-    let pool = &state.db.write;
+    let pool = state.db.bench_write_pool();
     for ddl in [
         "CREATE TABLE bench_vouchers (id TEXT PRIMARY KEY, program_id TEXT NOT NULL, \
          distributor_id TEXT NOT NULL, code TEXT NOT NULL UNIQUE, value_cents BIGINT NOT NULL, \
@@ -827,7 +921,7 @@ async fn prepare_floor(state: &AppState) -> anyhow::Result<()> {
     // its SQLite database, so the app's tables are measured as they run: without statistics
     // (analysing them hid a bad plan, and made SQLite, built with STAT4, prepare statements
     // again at each binding: run L). On SQLite only the floor's own tables get statistics.
-    if state.db.backend == Backend::Postgres {
+    if state.db.backend() == Backend::Postgres {
         sqlx::query("ANALYZE").execute(pool).await?;
     } else {
         for table in [
@@ -907,7 +1001,7 @@ async fn floor_tx(
 /// The floor as the application runs it: a connection taken from the write pool for each
 /// transaction (sqlx pings it when taken and again when given back).
 fn floor_job(state: &AppState, hot: Hot, extra_inserts: usize, rows: Arc<AtomicUsize>) -> Job {
-    let pool = state.db.write.clone();
+    let pool = state.db.bench_write_pool().clone();
     Arc::new(move |client, _| {
         let pool = pool.clone();
         let i = rows.fetch_add(1, Ordering::Relaxed);
@@ -948,7 +1042,7 @@ struct GroupItem {
 /// Not what the application does: a measure of what it could gain.
 fn floor_group_job(state: &AppState, rows: Arc<AtomicUsize>) -> Job {
     let (queue, mut incoming) = tokio::sync::mpsc::channel::<GroupItem>(1024);
-    let pool = state.db.write.clone();
+    let pool = state.db.bench_write_pool().clone();
     tokio::spawn(async move {
         let mut conn = match pool.acquire().await {
             Ok(c) => c,
@@ -1022,7 +1116,7 @@ async fn statement_costs(state: &AppState) -> anyhow::Result<StatementCosts> {
         v[v.len() / 2].as_secs_f64() * 1e6
     }
     let n = 1_000;
-    let mut conn = state.db.write.acquire().await?;
+    let mut conn = state.db.bench_write_pool().acquire().await?;
     let (mut select, mut update, mut insert) = (Vec::new(), Vec::new(), Vec::new());
     let mut tx = sqlx::Connection::begin(&mut *conn).await?;
     for k in 0..n {
@@ -1086,12 +1180,12 @@ fn domain_job(state: &AppState, world: &Arc<World>) -> Job {
             } else {
                 cheque.qr.clone()
             };
-            let replay = passnum::http::extract::Replay {
-                idempotency_key: Some(uuid::Uuid::new_v4().to_string()),
+            let key = passnum::idempotency::Key {
+                owner: site.id.clone(),
+                key: uuid::Uuid::new_v4().to_string(),
                 request_hash: format!("bench-{i}"),
             };
             let (now, today) = (state.clock.now(), state.clock.today());
-            let org_id = site.id.clone();
             let new = passnum::redemption::NewRedemption {
                 code: Some(code),
                 service: Some("individual_help".into()),
@@ -1100,27 +1194,24 @@ fn domain_job(state: &AppState, world: &Arc<World>) -> Job {
             };
             // Checks and reads on the read pool, then the write alone (the handler's path when
             // its group could not be written).
-            let mut conn = state.db.read.acquire().await.map_err(|e| e.to_string())?;
+            let mut conn = state.db.read().await.map_err(|e| e.to_string())?;
             let session = passnum::redemption::check(&mut conn, &state.keyring, &site, new, today)
                 .await
                 .map_err(|e| e.to_string())?;
             drop(conn);
-            let response = passnum::http::run_write_batched(
-                &state,
-                &org_id,
-                &replay,
-                axum::http::StatusCode::CREATED,
-                move |conn, batch| {
+            passnum::idempotency::transact_once(
+                &state.db,
+                Origin::platform(),
+                Some(key),
+                &passnum::clock::format_ts(now),
+                move |tx| {
                     Box::pin(async move {
-                        passnum::redemption::record(conn, batch, &site, session, now, today).await
+                        passnum::redemption::record(tx, &site, session, now, today).await
                     })
                 },
             )
             .await
             .map_err(|e| format!("{e}"))?;
-            if response.status() != axum::http::StatusCode::CREATED {
-                return Err(format!("status {}", response.status()));
-            }
             Ok(())
         })
     })
@@ -1678,7 +1769,7 @@ impl Report {
             "Redemption: POST /api/v1/redemptions (token, code or signed QR, idempotency key, ledger)"
         );
         for (c, l) in &self.domain {
-            self.line("in process: run_write + redeem, no HTTP", *c, l);
+            self.line("in process: transact_once + record, no HTTP", *c, l);
         }
         for (c, l) in &self.http {
             self.line("over HTTP", *c, l);

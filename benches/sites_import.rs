@@ -7,6 +7,7 @@
 
 use passnum::clock::SystemClock;
 use passnum::config::Config;
+use passnum::db::Origin;
 use passnum::places::standard::{parse_csv, FIELDS};
 use std::sync::Arc;
 use std::time::Instant;
@@ -71,20 +72,25 @@ async fn run(label: &str, database_url: &str, bytes: &[u8]) -> anyhow::Result<()
     let checked = started.elapsed();
     let (valid, rejected) = (parsed.places.len(), parsed.rejected_rows());
     let started = Instant::now();
-    let mut tx = state.db.begin().await?;
-    let report = passnum::places::import(
-        &mut tx,
-        parsed,
-        None,
-        passnum::clock::Clock::now(&SystemClock),
-    )
-    .await?;
-    tx.commit().await?;
+    let now = passnum::clock::Clock::now(&SystemClock);
+    let report = state
+        .db
+        .transact(Origin::platform(), move |tx| {
+            Box::pin(async move { passnum::places::import(tx, parsed, None, now).await })
+        })
+        .await?;
     let stored = started.elapsed();
     assert_eq!(report.created, valid);
+    // The transaction owns what it reads: the file is copied before the clock starts.
+    let file = bytes.to_vec();
     let started = Instant::now();
-    let again =
-        passnum::places::import_file(&state.db, bytes, None, jiff::Timestamp::now()).await?;
+    let now = jiff::Timestamp::now();
+    let again = state
+        .db
+        .transact(Origin::platform(), move |tx| {
+            Box::pin(async move { passnum::places::import_file(tx, &file, None, now).await })
+        })
+        .await?;
     let reimport = started.elapsed();
     assert_eq!(again.updated, valid);
     println!(

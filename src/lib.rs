@@ -2,45 +2,83 @@
 //! signed cheques, qualified mediation sites redeem them, and a double-entry ledger accounts for
 //! every cent.
 //!
-//! Domain modules (`orgs`, `programs`, `vouchers`, `redemption`, `ledger`, `idempotency`) hold
-//! the rules and their SQL; `http` and the command line (`main.rs`) are thin edges over them.
+//! # Map
+//!
+//! **Edges** parse, call one domain operation, and render; they hold no rule:
+//! - [`app`]: the shared state, the top router and the server loop.
+//! - [`http`]: the JSON API (`/api/v1`), its extractors and the one error-to-HTTP mapping.
+//! - [`web`]: the pages in plain French (askama templates, forms safe to send twice).
+//! - [`cli`]: the command line, the scheduled jobs and the demo.
+//!
+//! **Domain**: each module holds its rules, its operations (which take a [`db::Tx`]) and, in
+//! `repo.rs`, its SQL:
+//! - [`orgs`]: organisations and their API tokens.
+//! - [`programs`]: programmes, fundings, allocations.
+//! - [`vouchers`]: carnets (passes) and cheques, their codes and signing keys.
+//! - [`redemption`]: redeeming and undoing cheques; its `writer` groups concurrent redemptions.
+//! - [`ledger`]: double-entry postings, verification, reconciliation.
+//! - [`settlement`]: batches, the SEPA file, statements.
+//! - [`expiry`]: cheques past their last day, programme close, credit notes.
+//! - [`sites`]: bank details of a site.
+//! - [`places`]: places, the national data standard, opening hours, the directory.
+//! - [`qualification`]: qualifying, suspending and disqualifying sites and places; reminders.
+//! - [`applications`]: a structure applying to become a qualified site.
+//! - [`catalogue`]: the services a place offers.
+//! - [`users`]: people's accounts, sessions, invitations, password resets.
+//! - [`audit`]: the tamper-evident journal of every change.
+//! - [`stats`]: figures for funders' dashboards.
+//!
+//! **Platform**, used by all and knowing no domain: [`db`] (both databases, the unit of work),
+//! [`idempotency`] (replayed answers), [`mail`] (outbox and SMTP), [`pdf`], [`clock`],
+//! [`config`], [`error`], [`fr`] (French formats and identifiers), [`metrics`], [`ratelimit`],
+//! [`report`].
+//!
+//! # Glossary (code → what people read)
+//! pass → carnet; voucher, cheque → chèque; program → programme; site → structure qualifiée
+//! (an organisation); place → lieu (where help is given); funder → financeur; distributor →
+//! distributeur; redemption → encaissement; settlement → règlement.
 
+// Edges.
+pub mod app;
+pub mod cli;
+pub mod http;
+pub mod web;
+
+// Domain.
 pub mod applications;
 pub mod audit;
 pub mod catalogue;
-pub mod clock;
-pub mod config;
-pub mod db;
-pub mod demo;
-pub mod error;
 pub mod expiry;
-pub mod fr;
-pub mod http;
-pub mod idempotency;
-pub mod jobs;
 pub mod ledger;
-pub mod mail;
-pub mod metrics;
 pub mod orgs;
-pub mod pdf;
 pub mod places;
 pub mod programs;
 pub mod qualification;
-pub mod ratelimit;
 pub mod redemption;
-pub mod report;
 pub mod settlement;
 pub mod sites;
 pub mod stats;
 pub mod users;
 pub mod vouchers;
-pub mod web;
+
+// Platform.
+pub mod clock;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod fr;
+pub mod idempotency;
+pub mod mail;
+pub mod metrics;
+pub mod pdf;
+pub mod ratelimit;
+pub mod report;
 
 use clock::SharedClock;
 use config::Config;
 
 /// Connects to (and migrates) the database, loads the signing keys: everything a server needs.
-pub async fn start(config: Config, clock: SharedClock) -> anyhow::Result<http::AppState> {
+pub async fn start(config: Config, clock: SharedClock) -> anyhow::Result<app::AppState> {
     let db = db::Db::connect_with_timeout(
         &config.database_url,
         config.db_connections,
@@ -49,5 +87,5 @@ pub async fn start(config: Config, clock: SharedClock) -> anyhow::Result<http::A
     .await?;
     db.migrate().await?;
     let keyring = config.keyring()?;
-    Ok(http::AppState::new(db, clock, keyring, config))
+    Ok(app::AppState::new(db, clock, keyring, config))
 }

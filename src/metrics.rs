@@ -1,6 +1,5 @@
-//! Prometheus metrics at `GET /metrics` (text format), for the operator's monitoring only:
-//! without `PASSNUM_METRICS_TOKEN` the address does not exist (404), with it the scraper must
-//! send `Authorization: Bearer <token>`.
+//! Prometheus counters of this process, served at `GET /metrics` by `http::metrics` for the
+//! operator's monitoring only.
 //!
 //! Counters live in this process (one registry per process, as a server is one process);
 //! settlement figures are read from the database at each scrape, so they are exact, survive
@@ -10,19 +9,11 @@
 //! `metrics-exporter-prometheus`: six small dependencies already in the tree instead of a
 //! dozen new ones, and a registry can be built per scrape for the database-read figures.
 
-use crate::error::Error;
-use crate::http::AppState;
-use axum::extract::{MatchedPath, Request, State};
-use axum::http::{header, StatusCode};
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
+use prometheus::proto::MetricFamily;
 use prometheus::{
-    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGaugeVec, Opts,
-    Registry, TextEncoder,
+    Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, Opts, Registry,
 };
 use std::sync::LazyLock;
-use std::time::Instant;
-use subtle::ConstantTimeEq;
 
 struct Metrics {
     registry: Registry,
@@ -133,92 +124,18 @@ pub fn group_counts() -> (u64, f64, u64, f64) {
     )
 }
 
-/// Middleware: counts and times every request by method, route template (never the raw path,
-/// which holds ids and codes) and status.
-pub async fn layer(request: Request, next: Next) -> Response {
-    let started = Instant::now();
-    let method = request.method().as_str().to_string();
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|p| p.as_str().to_string())
-        .unwrap_or_else(|| "unmatched".into());
-    let response = next.run(request).await;
-    let status = response.status().as_u16().to_string();
-    let labels = [method.as_str(), route.as_str(), status.as_str()];
+/// One HTTP request answered: by method, route template (never the raw path, which holds ids
+/// and codes) and status.
+pub fn http_request(method: &str, route: &str, status: &str, seconds: f64) {
+    let labels = [method, route, status];
     METRICS.http_requests.with_label_values(&labels).inc();
     METRICS
         .http_seconds
         .with_label_values(&labels)
-        .observe(started.elapsed().as_secs_f64());
-    response
+        .observe(seconds);
 }
 
-/// `GET /metrics`.
-pub async fn scrape(State(state): State<AppState>, headers: axum::http::HeaderMap) -> Response {
-    let Some(expected) = state
-        .config
-        .metrics_token
-        .as_deref()
-        .filter(|t| !t.is_empty())
-    else {
-        return Error::not_found("Cette adresse n'existe pas.").into_response();
-    };
-    let given = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .unwrap_or_default();
-    if !bool::from(given.as_bytes().ct_eq(expected.as_bytes())) {
-        return Error::Unauthenticated.into_response();
-    }
-    let mut families = METRICS.registry.gather();
-    match settlements(&state).await {
-        Ok(registry) => families.extend(registry.gather()),
-        Err(e) => tracing::warn!(error = %e, "settlement figures not read for /metrics"),
-    }
-    let mut body = Vec::new();
-    if let Err(e) = TextEncoder::new().encode(&families, &mut body) {
-        return Error::Internal(e.into()).into_response();
-    }
-    (
-        StatusCode::OK,
-        [(header::CONTENT_TYPE, prometheus::TEXT_FORMAT)],
-        body,
-    )
-        .into_response()
-}
-
-/// Settlement figures as the database has them now, in a registry of this scrape only.
-async fn settlements(state: &AppState) -> anyhow::Result<Registry> {
-    let rows: Vec<(String, i64, i64)> = sqlx::query_as(
-        "SELECT status, COUNT(*), CAST(COALESCE(SUM(total_cents), 0) AS BIGINT) FROM settlements \
-         GROUP BY status",
-    )
-    .fetch_all(&state.db.read)
-    .await?;
-    let registry = Registry::new_custom(Some("passnum".into()), None)?;
-    let batches = IntGaugeVec::new(
-        Opts::new("settlement_batches", "Settlement batches by status"),
-        &["status"],
-    )?;
-    let cents = IntGaugeVec::new(
-        Opts::new(
-            "settlement_cents",
-            "Total of settlement batches by status, in cents (status paid: cents paid)",
-        ),
-        &["status"],
-    )?;
-    registry.register(Box::new(batches.clone()))?;
-    registry.register(Box::new(cents.clone()))?;
-    for status in ["draft", "approved", "exported", "paid"] {
-        let (n, total) = rows
-            .iter()
-            .find(|r| r.0 == status)
-            .map(|r| (r.1, r.2))
-            .unwrap_or((0, 0));
-        batches.with_label_values(&[status]).set(n);
-        cents.with_label_values(&[status]).set(total);
-    }
-    Ok(registry)
+/// Everything counted so far, for a scrape.
+pub fn gather() -> Vec<MetricFamily> {
+    METRICS.registry.gather()
 }

@@ -26,7 +26,7 @@ enum Store {
 
 impl RateLimiter {
     pub fn new(name: &'static str, limit: u32, window_secs: u64, db: &Db) -> Self {
-        let store = match db.backend {
+        let store = match db.backend() {
             Backend::Postgres => Store::Shared(db.clone()),
             Backend::Sqlite => Store::Memory(Mutex::new(HashMap::new())),
         };
@@ -48,6 +48,25 @@ impl RateLimiter {
 
     fn shared_key(&self, key: &str) -> String {
         format!("{}:{key}", self.name)
+    }
+
+    /// Refuses (429) if any of `keys` already used up its window, without counting.
+    pub async fn check<'c, E>(&self, read: E, keys: &[String], now: Timestamp) -> Result<()>
+    where
+        E: sqlx::Executor<'c, Database = sqlx::Any>,
+    {
+        match self.blocked(read, keys, now).await? {
+            Some(retry_after_secs) => Err(crate::error::Error::RateLimited { retry_after_secs }),
+            None => Ok(()),
+        }
+    }
+
+    /// Counts one attempt under each of `keys` and refuses (429) past the limit.
+    pub async fn count(&self, keys: &[String], now: Timestamp) -> Result<()> {
+        match self.record(keys, now).await? {
+            Some(retry_after_secs) => Err(crate::error::Error::RateLimited { retry_after_secs }),
+            None => Ok(()),
+        }
     }
 
     /// Seconds to wait if any of `keys` already used up its window, without counting. The
@@ -169,22 +188,31 @@ impl RateLimiter {
                 }
             }
             Store::Shared(db) => {
-                for key in keys {
-                    // SET reads the row's old values, so the window test sees the stored one.
-                    let hits: i64 = sqlx::query_scalar(
-                        "INSERT INTO rate_limits (key, window_start, hits) VALUES ($1, $2, 1) \
-                         ON CONFLICT (key) DO UPDATE SET \
-                         hits = CASE WHEN rate_limits.window_start = excluded.window_start \
-                                THEN rate_limits.hits + 1 ELSE 1 END, \
-                         window_start = excluded.window_start \
-                         RETURNING hits",
-                    )
-                    .bind(self.shared_key(key))
-                    .bind(start)
-                    .fetch_one(&db.write)
+                let keys: Vec<String> = keys.iter().map(|k| self.shared_key(k)).collect();
+                highest = db
+                    .transact(crate::db::Origin::platform(), move |tx| {
+                        Box::pin(async move {
+                            let mut highest = 0;
+                            for key in keys {
+                                // SET reads the row's old values, so the window test sees the
+                                // stored one.
+                                let hits: i64 = sqlx::query_scalar(
+                                    "INSERT INTO rate_limits (key, window_start, hits) \
+                                     VALUES ($1, $2, 1) ON CONFLICT (key) DO UPDATE SET \
+                                     hits = CASE WHEN rate_limits.window_start = \
+                                     excluded.window_start THEN rate_limits.hits + 1 ELSE 1 END, \
+                                     window_start = excluded.window_start RETURNING hits",
+                                )
+                                .bind(key)
+                                .bind(start)
+                                .fetch_one(&mut **tx)
+                                .await?;
+                                highest = highest.max(hits);
+                            }
+                            Ok(highest)
+                        })
+                    })
                     .await?;
-                    highest = highest.max(hits);
-                }
             }
         }
         Ok((highest > i64::from(self.limit)).then(|| self.retry_after(now)))
@@ -193,14 +221,20 @@ impl RateLimiter {
 
 /// Forgets the shared counters whose window has ended (the hourly job calls it).
 pub async fn purge(db: &Db, window_secs: u64, now: Timestamp) -> Result<u64> {
-    if db.backend != Backend::Postgres {
+    if db.backend() != Backend::Postgres {
         return Ok(0);
     }
-    let done = sqlx::query("DELETE FROM rate_limits WHERE window_start <= $1")
-        .bind(now.as_second() - window_secs.max(1) as i64)
-        .execute(&db.write)
-        .await?;
-    Ok(done.rows_affected())
+    let before = now.as_second() - window_secs.max(1) as i64;
+    db.transact(crate::db::Origin::platform(), move |tx| {
+        Box::pin(async move {
+            let done = sqlx::query("DELETE FROM rate_limits WHERE window_start <= $1")
+                .bind(before)
+                .execute(&mut **tx)
+                .await?;
+            Ok(done.rows_affected())
+        })
+    })
+    .await
 }
 
 #[cfg(test)]

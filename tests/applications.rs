@@ -101,7 +101,7 @@ fn set(form: &mut [(String, String)], key: &str, value: &str) {
 }
 
 async fn count(app: &TestApp, sql: &str) -> i64 {
-    let mut conn = app.state.db.read.acquire().await.expect("conn");
+    let mut conn = app.state.db.read().await.expect("conn");
     sqlx::query_scalar(sql)
         .fetch_one(&mut *conn)
         .await
@@ -110,7 +110,7 @@ async fn count(app: &TestApp, sql: &str) -> i64 {
 
 /// `(to, subject, text)` of every queued e-mail, oldest first.
 async fn outbox(app: &TestApp) -> Vec<(String, String, String)> {
-    let mut conn = app.state.db.read.acquire().await.expect("conn");
+    let mut conn = app.state.db.read().await.expect("conn");
     sqlx::query("SELECT to_address, subject, text_body FROM outbox ORDER BY created_at, id")
         .fetch_all(&mut *conn)
         .await
@@ -127,7 +127,7 @@ async fn outbox(app: &TestApp) -> Vec<(String, String, String)> {
 }
 
 async fn audit_actions(app: &TestApp) -> Vec<String> {
-    let mut conn = app.state.db.read.acquire().await.expect("conn");
+    let mut conn = app.state.db.read().await.expect("conn");
     sqlx::query_scalar("SELECT action FROM audit_log")
         .fetch_all(&mut *conn)
         .await
@@ -135,23 +135,15 @@ async fn audit_actions(app: &TestApp) -> Vec<String> {
 }
 
 async fn operator_client(app: &TestApp) -> reqwest::Client {
-    let mut tx = app.state.db.begin().await.expect("begin");
-    let operator_id = passnum::orgs::operator_exists(&mut tx)
-        .await
-        .expect("query")
-        .expect("the operator exists");
-    passnum::users::create(
-        &mut tx,
+    let operator_id = app.operator_org().await.id;
+    app.user(
         &operator_id,
         OPERATOR_EMAIL,
         "Claire Opératrice",
         Role::Admin,
         Some(PASSWORD),
-        app.now(),
     )
-    .await
-    .expect("operator user");
-    tx.commit().await.expect("commit");
+    .await;
     log_in(app, OPERATOR_EMAIL).await
 }
 
@@ -202,7 +194,7 @@ async fn apply(app: &TestApp, org_name: &str) -> (reqwest::Client, String) {
 }
 
 async fn application_id(app: &TestApp, org_name: &str) -> String {
-    let mut conn = app.state.db.read.acquire().await.expect("conn");
+    let mut conn = app.state.db.read().await.expect("conn");
     sqlx::query_scalar("SELECT id FROM applications WHERE org_name = $1")
         .bind(org_name)
         .fetch_one(&mut *conn)
@@ -335,7 +327,7 @@ async fn apply_follow_correct_and_qualify(backend: Backend) {
     };
     let (applicant, token) = apply(&app, "Association Clic").await;
     // Only the token's hash is kept.
-    let mut conn = app.state.db.read.acquire().await.expect("conn");
+    let mut conn = app.state.db.read().await.expect("conn");
     let stored: String = sqlx::query_scalar("SELECT follow_token_hash FROM applications")
         .fetch_one(&mut *conn)
         .await
@@ -477,7 +469,7 @@ async fn apply_follow_correct_and_qualify(backend: Backend) {
     assert_eq!(page.status, StatusCode::OK, "{}", page.html);
     assert!(page.html.contains("La structure est qualifiée"));
 
-    let mut conn = app.state.db.read.acquire().await.expect("conn");
+    let mut conn = app.state.db.read().await.expect("conn");
     let site_id: String = sqlx::query_scalar(
         "SELECT id FROM organizations WHERE kind = 'site' AND siret = '73282932000074' \
          AND qualification_status = 'qualified' AND qualified_until = '2027-03-02'",
@@ -689,24 +681,12 @@ async fn renewal_reminders_are_sent_once_at_60_and_15_days(backend: Backend) {
     };
     // Qualified until 2027-12-31.
     let (site_id, _) = app.qualified_site("Médiathèque Mériadeck").await;
-    let mut tx = app.state.db.begin().await.expect("tx");
     for (email, role) in [
         ("admin@mediatheque.example", Role::Admin),
         ("agent@mediatheque.example", Role::Agent),
     ] {
-        passnum::users::create(
-            &mut tx,
-            &site_id,
-            email,
-            "Sam",
-            role,
-            Some(PASSWORD),
-            app.now(),
-        )
-        .await
-        .expect("user");
+        app.user(&site_id, email, "Sam", role, Some(PASSWORD)).await;
     }
-    tx.commit().await.expect("commit");
     let reminders = || async {
         outbox(&app)
             .await
@@ -717,24 +697,24 @@ async fn renewal_reminders_are_sent_once_at_60_and_15_days(backend: Backend) {
     let at = |ts: &str| app.clock.set(ts.parse().expect("timestamp"));
 
     at("2027-10-31T08:00:00Z"); // 61 days before: nothing yet
-    passnum::jobs::expire(&app.state).await.expect("run");
+    passnum::cli::jobs::expire(&app.state).await.expect("run");
     assert!(reminders().await.is_empty());
     at("2027-11-01T08:00:00Z"); // 60 days before
-    passnum::jobs::expire(&app.state).await.expect("run");
-    passnum::jobs::expire(&app.state).await.expect("rerun");
+    passnum::cli::jobs::expire(&app.state).await.expect("run");
+    passnum::cli::jobs::expire(&app.state).await.expect("rerun");
     let sent = reminders().await;
     assert_eq!(sent.len(), 1, "{sent:?}");
     assert_eq!(sent[0].0, "admin@mediatheque.example");
     assert!(sent[0].2.contains("31 décembre 2027"), "{}", sent[0].2);
     at("2027-11-20T08:00:00Z");
-    passnum::jobs::expire(&app.state).await.expect("run");
+    passnum::cli::jobs::expire(&app.state).await.expect("run");
     assert_eq!(reminders().await.len(), 1);
     at("2027-12-16T08:00:00Z"); // 15 days before
-    passnum::jobs::expire(&app.state).await.expect("run");
-    passnum::jobs::expire(&app.state).await.expect("rerun");
+    passnum::cli::jobs::expire(&app.state).await.expect("run");
+    passnum::cli::jobs::expire(&app.state).await.expect("rerun");
     assert_eq!(reminders().await.len(), 2);
     at("2027-12-30T08:00:00Z");
-    passnum::jobs::expire(&app.state).await.expect("run");
+    passnum::cli::jobs::expire(&app.state).await.expect("run");
     assert_eq!(reminders().await.len(), 2);
     assert_eq!(
         count(&app, "SELECT COUNT(*) FROM qualification_reminders").await,
@@ -845,7 +825,7 @@ async fn one_place_is_disqualified_and_stays_out(backend: Backend) {
     )
     .await;
     assert_eq!(page.status, StatusCode::OK, "{}", page.html);
-    let mut conn = app.state.db.read.acquire().await.expect("conn");
+    let mut conn = app.state.db.read().await.expect("conn");
     let site_id: String = sqlx::query_scalar("SELECT site_org_id FROM applications")
         .fetch_one(&mut *conn)
         .await
@@ -891,7 +871,7 @@ async fn one_place_is_disqualified_and_stays_out(backend: Backend) {
     let status_of = |id: String| {
         let app = &app;
         async move {
-            let mut conn = app.state.db.read.acquire().await.expect("conn");
+            let mut conn = app.state.db.read().await.expect("conn");
             sqlx::query_scalar::<_, String>("SELECT qualification_status FROM places WHERE id = $1")
                 .bind(id)
                 .fetch_one(&mut *conn)

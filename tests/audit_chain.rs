@@ -116,7 +116,7 @@ async fn a_rewritten_chain_misses_its_anchor(backend: Backend) {
 
 async fn seal_and_verify(app: &TestApp) -> passnum::audit::VerifyReport {
     passnum::audit::seal(&app.state.db).await.expect("seal");
-    let mut conn = app.state.db.read.acquire().await.expect("conn");
+    let mut conn = app.state.db.read().await.expect("conn");
     passnum::audit::verify(&mut conn)
         .await
         .expect("verify runs")
@@ -124,14 +124,14 @@ async fn seal_and_verify(app: &TestApp) -> passnum::audit::VerifyReport {
 
 async fn count(app: &TestApp, sql: &str) -> i64 {
     sqlx::query_scalar(sql)
-        .fetch_one(&app.state.db.read)
+        .fetch_one(app.state.db.reads())
         .await
         .expect("count")
 }
 
 async fn exec(app: &TestApp, sql: &str) {
     sqlx::query(sql)
-        .execute(&app.state.db.write)
+        .execute(&mut app.raw().await)
         .await
         .expect("tampering statement");
 }
@@ -187,7 +187,7 @@ async fn actions_are_chained_and_tampering_is_caught(backend: Backend) {
     let (org, addr): (Option<String>, Option<String>) = sqlx::query_as(
         "SELECT actor_org_id, client_addr FROM audit_log WHERE action = 'redemption.created' LIMIT 1",
     )
-    .fetch_one(&app.state.db.read)
+    .fetch_one(app.state.db.reads())
     .await
     .unwrap();
     assert_eq!(org.as_deref(), Some(w.site_id.as_str()));
@@ -213,7 +213,7 @@ async fn actions_are_chained_and_tampering_is_caught(backend: Backend) {
     let (edited_id, seq): (String, i64) = sqlx::query_as(
         "SELECT id, chain_seq FROM audit_log WHERE action = 'redemption.created' ORDER BY chain_seq LIMIT 1",
     )
-    .fetch_one(&app.state.db.read)
+    .fetch_one(app.state.db.reads())
     .await
     .unwrap();
     exec(
@@ -332,18 +332,21 @@ async fn concurrent_sealers_never_fork_the_chain(backend: Backend) {
         .expect("second pool");
     let write = |db: passnum::db::Db, n: usize| async move {
         for i in 0..n {
-            let mut tx = db.begin().await.unwrap();
-            passnum::audit::record(
-                &mut tx,
-                "2026-03-02T11:00:00Z",
-                None,
-                "test.write",
-                None,
-                &i.to_string(),
-            )
+            db.transact(passnum::db::Origin::platform(), move |tx| {
+                Box::pin(async move {
+                    passnum::audit::record(
+                        tx,
+                        "2026-03-02T11:00:00Z",
+                        None,
+                        "test.write",
+                        None,
+                        &i.to_string(),
+                    )
+                    .await
+                })
+            })
             .await
             .unwrap();
-            tx.commit().await.unwrap();
         }
     };
     let seal_often = |db: passnum::db::Db| async move {
@@ -452,7 +455,7 @@ async fn logins_are_journaled_and_lockout_is_mailed(backend: Backend) {
     let (user, addr): (Option<String>, Option<String>) = sqlx::query_as(
         "SELECT actor_user_id, client_addr FROM audit_log WHERE action = 'login.succeeded'",
     )
-    .fetch_one(&app.state.db.read)
+    .fetch_one(app.state.db.reads())
     .await
     .unwrap();
     assert!(user.is_some());
@@ -548,17 +551,19 @@ async fn forgotten_password_is_reset_by_a_one_time_link(backend: Backend) {
         .await
         .unwrap();
     assert!(html.contains("déjà servi ou a expiré"), "{html}");
-    let mut conn = app.state.db.write.acquire().await.unwrap();
-    passnum::users::login(
-        &mut conn,
-        &app.state.config,
-        "oubli@lieu.example",
-        new_password,
-        app.now(),
-    )
-    .await
-    .expect("the new password works");
-    drop(conn);
+    let (letterhead, password, now) = (app.state.letterhead(), new_password.to_string(), app.now());
+    let login = app
+        .write(move |tx| {
+            Box::pin(async move {
+                passnum::users::log_in(tx, &letterhead, "oubli@lieu.example", &password, now).await
+            })
+        })
+        .await
+        .unwrap();
+    assert!(
+        matches!(login, passnum::users::LogIn::Opened { .. }),
+        "the new password works"
+    );
 
     // Asking again and again (limit 3 per address and per e-mail here): 429 with Retry-After.
     let (status, _, _) = ask("oubli@lieu.example").await;

@@ -28,13 +28,12 @@ async fn counts(url: &str) -> Vec<i64> {
     let mut out = Vec::new();
     for table in TABLES {
         let n: i64 = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {table}"))
-            .fetch_one(&db.read)
+            .fetch_one(db.reads())
             .await
             .expect("count");
         out.push(n);
     }
-    db.read.close().await;
-    db.write.close().await;
+    db.close().await;
     out
 }
 

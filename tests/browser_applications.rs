@@ -91,7 +91,7 @@ async fn a_structure_applies_and_follows_its_application() {
     assert!(page.url.ends_with("/candidature/envoyee"), "{}", page.url);
 
     // The link from the e-mail.
-    let mut conn = app.state.db.read.acquire().await.expect("conn");
+    let mut conn = app.state.db.read().await.expect("conn");
     let text: String = sqlx::query_scalar("SELECT text_body FROM outbox")
         .fetch_one(&mut *conn)
         .await
@@ -124,22 +124,27 @@ async fn a_structure_applies_and_follows_its_application() {
     .await;
 
     // The operator asks for changes (its own pages are tested elsewhere).
-    let mut tx = app.state.db.begin().await.expect("tx");
-    let operator = passnum::orgs::operator_exists(&mut tx)
-        .await
-        .expect("query")
-        .expect("operator");
-    passnum::applications::request_changes(
-        &mut tx,
-        &app.state.config,
-        &operator,
-        &id,
-        "Précisez l'adresse du lieu n° 2, avec le numéro.",
+    let (operator, config, now) = (
+        app.operator_org().await.id,
+        app.state.config.clone(),
         app.now(),
-    )
+    );
+    let application = id.clone();
+    app.write(move |tx| {
+        Box::pin(async move {
+            passnum::applications::request_changes(
+                tx,
+                &config,
+                &operator,
+                &application,
+                "Précisez l'adresse du lieu n° 2, avec le numéro.",
+                now,
+            )
+            .await
+        })
+    })
     .await
     .expect("changes requested");
-    tx.commit().await.expect("commit");
 
     b.visit(&link, "candidature-suivi-modifications").await;
     assert!(b.text("#etat").await.contains("Modifications demandées"));
@@ -158,19 +163,14 @@ async fn a_structure_applies_and_follows_its_application() {
         .contains("Votre candidature corrigée est envoyée"));
 
     // The operator's pages: the list, the application, the questionnaire, then qualification.
-    let mut tx = app.state.db.begin().await.expect("tx");
-    passnum::users::create(
-        &mut tx,
-        &operator,
+    app.user(
+        &app.operator_org().await.id,
         "claire@operateur.example",
         "Claire Opératrice",
         passnum::users::Role::Admin,
         Some(common::PASSWORD),
-        app.now(),
     )
-    .await
-    .expect("operator user");
-    tx.commit().await.expect("commit");
+    .await;
     b.visit(&format!("{}/connexion", app.base), "operateur-connexion")
         .await;
     b.fill("#email", "claire@operateur.example").await;
@@ -196,7 +196,7 @@ async fn a_structure_applies_and_follows_its_application() {
         "operateur-questionnaire",
     )
     .await;
-    let mut conn = app.state.db.read.acquire().await.expect("conn");
+    let mut conn = app.state.db.read().await.expect("conn");
     let site: String = sqlx::query_scalar("SELECT site_org_id FROM applications")
         .fetch_one(&mut *conn)
         .await

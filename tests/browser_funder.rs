@@ -13,19 +13,14 @@ async fn funder_creates_funds_allocates_and_follows_a_programme_in_the_browser()
     };
     let app = TestApp::spawn(Backend::Sqlite).await.expect("sqlite");
     let w = app.world(100_000, 10).await;
-    let mut tx = app.state.db.begin().await.unwrap();
-    passnum::users::create(
-        &mut tx,
+    app.user(
         &w.funder_id,
         "claire@gironde.example",
         "Claire Dubois",
         passnum::users::Role::Agent,
         Some("une phrase de passe assez longue"),
-        app.now(),
     )
-    .await
-    .unwrap();
-    tx.commit().await.unwrap();
+    .await;
 
     b.visit(&format!("{}/connexion", app.base), "financeur-connexion")
         .await;

@@ -19,23 +19,15 @@ const PASSWORD: &str = "une phrase de passe assez longue";
 const OPERATOR_EMAIL: &str = "claire@operateur.example";
 
 async fn create_operator(app: &TestApp) {
-    let mut tx = app.state.db.begin().await.expect("begin");
-    let operator_id = passnum::orgs::operator_exists(&mut tx)
-        .await
-        .expect("query")
-        .expect("the operator exists");
-    passnum::users::create(
-        &mut tx,
+    let operator_id = app.operator_org().await.id;
+    app.user(
         &operator_id,
         OPERATOR_EMAIL,
         "Claire Opératrice",
         passnum::users::Role::Admin,
         Some(PASSWORD),
-        app.now(),
     )
-    .await
-    .expect("operator user");
-    tx.commit().await.expect("commit");
+    .await;
 }
 
 async fn log_in(b: &Browser, app: &TestApp, email: &str, name: &str) {
@@ -220,13 +212,15 @@ async fn operator_does_its_job_in_the_browser() {
     b.submit_form("form[action$='/approuver'] button").await;
     b.check_axe("operateur-lot-approuve").await;
 
-    // The download, as the form would post it (a real download would leave the page).
+    // The transfers go to the bank; then the file, as the link would download it (a real
+    // download would leave the page).
+    b.submit_form("form[action$='/sepa'] button").await;
+    b.check_axe("operateur-lot-fichier").await;
     let answer = b
         .client()
         .execute_async(
             "const done = arguments[arguments.length - 1];
-             const form = document.querySelector(\"form[action$='/sepa']\");
-             fetch(form.action, { method: 'POST', body: new URLSearchParams(new FormData(form)) })
+             fetch(document.querySelector('#sepa-file').href)
                .then(r => r.text().then(t => done([r.status, r.headers.get('content-type') || '',
                                                    r.headers.get('content-disposition') || '', t])))
                .catch(e => done([0, String(e), '', '']));",

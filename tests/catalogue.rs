@@ -45,7 +45,7 @@ async fn second_place(app: &TestApp, site_id: &str) -> String {
     )
     .bind(&id)
     .bind(site_id)
-    .execute(&app.state.db.write)
+    .execute(&mut app.raw().await)
     .await
     .expect("place inserted");
     qualify_place(
@@ -72,7 +72,7 @@ async fn cheque_status(app: &TestApp, code: &str) -> String {
     let canonical = code.replace('-', "");
     sqlx::query_scalar::<_, String>("SELECT status FROM vouchers WHERE code = $1")
         .bind(canonical)
-        .fetch_one(&app.state.db.write)
+        .fetch_one(&mut app.raw().await)
         .await
         .expect("cheque")
 }
@@ -80,7 +80,7 @@ async fn cheque_status(app: &TestApp, code: &str) -> String {
 async fn count_audit(app: &TestApp, action: &str) -> i64 {
     sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM audit_log WHERE action = $1")
         .bind(action)
-        .fetch_one(&app.state.db.write)
+        .fetch_one(&mut app.raw().await)
         .await
         .expect("count")
 }
@@ -101,7 +101,12 @@ async fn a_suspended_place_cannot_redeem_while_another_place_can(backend: Backen
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
     assert_eq!(error_code(&body), "place_required");
     // The first place is suspended; the site organisation and its token stay as they were.
-    qualify_place(&app, &w.site_id, json!({"status": "suspended"})).await;
+    qualify_place(
+        &app,
+        &w.site_id,
+        json!({"status": "suspended", "reason": "Locaux fermés pour travaux."}),
+    )
+    .await;
     let (status, body) = redeem_codes(
         &app,
         &w.site,
@@ -759,7 +764,12 @@ async fn site_page_names_the_place_and_refuses_a_suspended_one(backend: Backend)
     let w = app.world(100_000, 10).await;
     let c = codes_of(&app.issue(&w, 5).await);
     let annexe = second_place(&app, &w.site_id).await;
-    qualify_place(&app, &w.site_id, json!({"status": "suspended"})).await;
+    qualify_place(
+        &app,
+        &w.site_id,
+        json!({"status": "suspended", "reason": "Locaux fermés pour travaux."}),
+    )
+    .await;
     let (client, csrf, home) = site_agent(&app, &w).await;
     assert!(home.contains("Lieu où le service est rendu"), "{home}");
     assert!(
@@ -806,22 +816,23 @@ async fn site_page_names_the_place_and_refuses_a_suspended_one(backend: Backend)
         "{page}"
     );
     // Once no place can redeem, the page says so; a disqualified place shows the reason.
-    let mut tx = app.state.db.begin().await.unwrap();
-    let operator = passnum::orgs::operator_exists(&mut tx)
-        .await
-        .unwrap()
-        .expect("an operator");
-    passnum::qualification::disqualify_place(
-        &mut tx,
-        &app.state.config,
-        &operator,
-        &annexe,
-        "locaux fermés au public depuis six mois",
-        app.now(),
-    )
+    let (operator, letterhead, now) = (app.operator_org().await, app.state.letterhead(), app.now());
+    let place = annexe.clone();
+    app.write(move |tx| {
+        Box::pin(async move {
+            passnum::qualification::disqualify_place(
+                tx,
+                &operator,
+                &place,
+                "locaux fermés au public depuis six mois",
+                &letterhead,
+                now,
+            )
+            .await
+        })
+    })
     .await
     .expect("disqualified");
-    tx.commit().await.unwrap();
     let home = client
         .get(format!("{}/lieu", app.base))
         .send()

@@ -77,7 +77,7 @@ async fn tamper_then_verify(app: &common::TestApp, set: &str, line: i64, expecte
         "UPDATE ledger_entries SET {set} WHERE line = {line} AND transaction_id IN \
          (SELECT id FROM ledger_transactions WHERE kind = 'redemption')"
     ))
-    .execute(&app.state.db.write)
+    .execute(&mut app.raw().await)
     .await
     .unwrap();
     let out = passnum(&app.database_url, &["ledger", "verify"]);
@@ -167,7 +167,7 @@ async fn keys_retire_only_once_no_cheque_they_signed_circulates() {
     assert_eq!(ids, ["K2", "K3"]);
     let retired: i64 =
         sqlx::query_scalar("SELECT COUNT(*) FROM audit_log WHERE action = 'key.retired'")
-            .fetch_one(&app.state.db.read)
+            .fetch_one(app.state.db.reads())
             .await
             .unwrap();
     assert_eq!(retired, 1);

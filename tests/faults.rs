@@ -709,7 +709,7 @@ async fn two_servers_one_database() {
     }
     assert!(batches >= 1);
 
-    let db = &app.state.db.read;
+    let db = app.state.db.reads();
     // Which lines pay a redemption: those of its site and programme whose period covers it.
     let covering = "SELECT COUNT(*) FROM settlement_lines l WHERE l.site_id = r.site_id \
                     AND l.program_id = r.program_id AND r.redeemed_at >= l.period_start \
@@ -806,7 +806,7 @@ async fn sigterm_answers_what_it_commits(backend: Backend) {
     let committed: Vec<String> = sqlx::query_scalar(
         "SELECT v.code FROM redemptions r JOIN vouchers v ON v.id = r.voucher_id",
     )
-    .fetch_all(&app.state.db.read)
+    .fetch_all(app.state.db.reads())
     .await
     .expect("redemptions");
     let committed: HashSet<String> = committed

@@ -183,8 +183,7 @@ async fn run(ops: Vec<Op>) {
                         json!({}),
                     )
                     .await;
-                    app.get_text(&format!("/api/v1/settlements/{id}/sepa.xml"), &op_token)
-                        .await;
+                    app.sepa(id, &op_token).await;
                     app.post(
                         &format!("/api/v1/settlements/{id}/paid"),
                         &op_token,
@@ -206,7 +205,7 @@ async fn run(ops: Vec<Op>) {
                 }
             }
             Op::Expire => {
-                passnum::jobs::expire(&app.state).await.unwrap();
+                passnum::cli::jobs::expire(&app.state).await.unwrap();
             }
         }
         let rec = app.reconciliation(&w).await;

@@ -53,12 +53,14 @@ fn simple_mail(to: &str, subject: &str) -> Outgoing {
 }
 
 async fn enqueue_committed(app: &TestApp, mail: &Outgoing) -> String {
-    let mut tx = app.state.db.begin().await.expect("begin");
-    let id = mail::enqueue(&mut tx, mail, app.now())
+    try_enqueue(app, mail).await.expect("enqueued")
+}
+
+/// Enqueues in a unit of work of its own: committed if it is accepted.
+async fn try_enqueue(app: &TestApp, mail: &Outgoing) -> passnum::error::Result<String> {
+    let (mail, now) = (mail.clone(), app.now());
+    app.write(move |tx| Box::pin(async move { mail::enqueue(tx, &mail, now).await }))
         .await
-        .expect("enqueued");
-    tx.commit().await.expect("commit");
-    id
 }
 
 struct OutboxRow {
@@ -74,7 +76,7 @@ async fn outbox_row(app: &TestApp, id: &str) -> OutboxRow {
         "SELECT status, attempts, next_attempt_at, last_error, sent_at FROM outbox WHERE id = $1",
     )
     .bind(id)
-    .fetch_one(&app.state.db.read)
+    .fetch_one(app.state.db.reads())
     .await
     .expect("outbox row");
     OutboxRow {
@@ -87,7 +89,7 @@ async fn outbox_row(app: &TestApp, id: &str) -> OutboxRow {
 }
 
 async fn pending(app: &TestApp) -> i64 {
-    let mut conn = app.state.db.read.acquire().await.expect("conn");
+    let mut conn = app.state.db.read().await.expect("conn");
     mail::pending_count(&mut conn).await.expect("count")
 }
 
@@ -170,11 +172,17 @@ async fn rolled_back_message_is_never_sent(backend: Backend) {
         return;
     };
     let mailer = Mailer::new(&sink.url, FROM).expect("mailer");
-    let mut tx = app.state.db.begin().await.expect("begin");
-    mail::enqueue(&mut tx, &simple_mail("a@b.example", "Annulé"), app.now())
-        .await
-        .expect("enqueued");
-    tx.rollback().await.expect("rollback");
+    let (mail, now) = (simple_mail("a@b.example", "Annulé"), app.now());
+    let rolled_back = app
+        .write(move |tx| {
+            Box::pin(async move {
+                mail::enqueue(tx, &mail, now).await.expect("enqueued");
+                // The business change fails after its message was queued.
+                Err::<(), _>(passnum::error::Error::conflict("test", "the change fails"))
+            })
+        })
+        .await;
+    assert!(rolled_back.is_err());
 
     assert_eq!(pending(&app).await, 0);
     let sent = mail::deliver_due(&app.state.db, &mailer, app.now())
@@ -280,8 +288,7 @@ async fn invalid_address_is_refused(backend: Backend) {
         "jean dupont@mairie.fr",
         "@mairie.fr",
     ] {
-        let mut tx = app.state.db.begin().await.expect("begin");
-        let err = mail::enqueue(&mut tx, &simple_mail(bad, "x"), app.now())
+        let err = try_enqueue(&app, &simple_mail(bad, "x"))
             .await
             .expect_err("refused");
         match err {
@@ -291,14 +298,9 @@ async fn invalid_address_is_refused(backend: Backend) {
             }
             other => panic!("{bad:?}: unexpected {other:?}"),
         }
-        tx.rollback().await.expect("rollback");
     }
     let long = format!("{}@mairie.fr", "a".repeat(250));
-    let mut tx = app.state.db.begin().await.expect("begin");
-    assert!(mail::enqueue(&mut tx, &simple_mail(&long, "x"), app.now())
-        .await
-        .is_err());
-    tx.rollback().await.expect("rollback");
+    assert!(try_enqueue(&app, &simple_mail(&long, "x")).await.is_err());
     assert_eq!(pending(&app).await, 0);
 }
 
@@ -310,20 +312,13 @@ async fn two_senders_never_send_the_same_message(backend: Backend) {
     // A second server process on the same database.
     let other = TestApp::spawn_on(&app.database_url, |_| {}).await;
     const N: usize = 30;
-    let mut tx = app.state.db.begin().await.expect("begin");
     for i in 0..N {
-        mail::enqueue(
-            &mut tx,
-            &simple_mail(
-                &format!("beneficiaire{i}@exemple.fr"),
-                &format!("Message {i}"),
-            ),
-            app.now(),
-        )
-        .await
-        .expect("enqueued");
+        let mail = simple_mail(
+            &format!("beneficiaire{i}@exemple.fr"),
+            &format!("Message {i}"),
+        );
+        enqueue_committed(&app, &mail).await;
     }
-    tx.commit().await.expect("commit");
 
     let m1 = Mailer::new(&sink.url, FROM).expect("mailer");
     let m2 = Mailer::new(&sink.url, FROM).expect("mailer");

@@ -86,9 +86,7 @@ async fn metrics_are_private_and_count_what_matters(backend: Backend) {
             .await;
         assert_eq!(status, StatusCode::OK, "{body}");
     }
-    let (status, _, _) = app
-        .get_text(&format!("/api/v1/settlements/{id}/sepa.xml"), &op)
-        .await;
+    let (status, _, _) = app.sepa(id, &op).await;
     assert_eq!(status, StatusCode::OK);
     let (status, body) = app
         .post(

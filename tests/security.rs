@@ -159,7 +159,7 @@ fn assert_error_format(what: &str, body: &Value) {
 
 async fn count(app: &TestApp, table: &str) -> i64 {
     sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {table}"))
-        .fetch_one(&app.state.db.read)
+        .fetch_one(app.state.db.reads())
         .await
         .expect("count")
 }

@@ -155,7 +155,7 @@ async fn a_batch_pays_each_redemption_once_and_follows_its_steps(backend: Backen
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["status"], "approved");
-    let (status, content_type, xml) = app.get_text(&sepa, &app.operator_token).await;
+    let (status, content_type, xml) = app.sepa(&id, &app.operator_token).await;
     assert_eq!(status, StatusCode::OK);
     assert!(content_type.starts_with("application/xml"));
     xmllint(&xml);
@@ -274,9 +274,7 @@ async fn a_rejected_transfer_is_paid_by_the_next_batch(backend: Backend) {
     );
     app.post(&format!("/api/v1/settlements/{id}/approve"), &op, json!({}))
         .await;
-    let (status, _, _) = app
-        .get_text(&format!("/api/v1/settlements/{id}/sepa.xml"), &op)
-        .await;
+    let (status, _, _) = app.sepa(&id, &op).await;
     assert_eq!(status, StatusCode::OK);
     app.post(&format!("/api/v1/settlements/{id}/paid"), &op, json!({}))
         .await;
@@ -316,9 +314,7 @@ async fn a_rejected_transfer_is_paid_by_the_next_batch(backend: Backend) {
         json!({}),
     )
     .await;
-    let (_, _, xml) = app
-        .get_text(&format!("/api/v1/settlements/{next_id}/sepa.xml"), &op)
-        .await;
+    let (_, _, xml) = app.sepa(next_id, &op).await;
     xmllint(&xml);
     assert!(
         xml.contains("DE89370400440532013000"),
@@ -438,7 +434,7 @@ async fn bank_details_are_checked_and_private(backend: Backend) {
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["iban"], "FR14*******************2606");
-    let mut conn = app.state.db.read.acquire().await.unwrap();
+    let mut conn = app.state.db.read().await.unwrap();
     let trail = passnum::audit::for_subject(&mut conn, &other_id)
         .await
         .unwrap();
@@ -448,6 +444,7 @@ async fn bank_details_are_checked_and_private(backend: Backend) {
     assert_eq!(
         actions,
         [
+            "api_token.created",
             "bank_account.changed",
             "organization.created",
             "site.qualified"
@@ -495,14 +492,17 @@ async fn expired_cheques_return_to_the_programme(backend: Backend) {
     assert_eq!(status, StatusCode::CREATED);
 
     app.advance(SignedDuration::from_hours(24 * 375));
-    let report = passnum::jobs::expire(&app.state).await.unwrap();
+    let report = passnum::cli::jobs::expire(&app.state).await.unwrap();
     assert_eq!(
         report.cheques, 9,
         "the graced carnet is still within its grace"
     );
     assert_eq!(report.cents, 9_000);
     assert_eq!(
-        passnum::jobs::expire(&app.state).await.unwrap().cheques,
+        passnum::cli::jobs::expire(&app.state)
+            .await
+            .unwrap()
+            .cheques,
         0,
         "idempotent"
     );
@@ -670,9 +670,7 @@ async fn operator_fees_never_lose_a_cent(backend: Backend) {
         json!({}),
     )
     .await;
-    let (_, _, xml) = app
-        .get_text(&format!("/api/v1/settlements/{batch_id}/sepa.xml"), &op)
-        .await;
+    let (_, _, xml) = app.sepa(batch_id, &op).await;
     xmllint(&xml);
     assert!(xml.contains(">67.32</InstdAmt>"), "{xml}");
     app.post(
@@ -712,44 +710,33 @@ async fn distributors_and_funders_are_warned_before_expiry(backend: Backend) {
         return;
     };
     let w = app.world(100_000, 20).await;
-    let mut tx = app.state.db.begin().await.unwrap();
     for (org, email) in [
         (&w.distributor_id, "agent@ccas.example"),
         (&w.funder_id, "suivi@gironde.example"),
     ] {
-        passnum::users::create(
-            &mut tx,
-            org,
-            email,
-            "Agent",
-            passnum::users::Role::Admin,
-            None,
-            app.now(),
-        )
-        .await
-        .unwrap();
+        app.user(org, email, "Agent", passnum::users::Role::Admin, None)
+            .await;
     }
-    tx.commit().await.unwrap();
     let pass = app.issue(&w, 5).await;
     assert_eq!(pass["expires_on"], "2027-03-02");
     let pending = || async {
-        let mut conn = app.state.db.read.acquire().await.unwrap();
+        let mut conn = app.state.db.read().await.unwrap();
         passnum::mail::pending_count(&mut conn).await.unwrap()
     };
     app.advance(SignedDuration::from_hours(24 * 300));
-    passnum::jobs::expire(&app.state).await.unwrap();
+    passnum::cli::jobs::expire(&app.state).await.unwrap();
     assert_eq!(pending().await, 0, "not yet");
     app.advance(SignedDuration::from_hours(24 * 36));
-    passnum::jobs::expire(&app.state).await.unwrap();
+    passnum::cli::jobs::expire(&app.state).await.unwrap();
     assert_eq!(
         pending().await,
         2,
         "30 days before: the distributor and the funder"
     );
-    passnum::jobs::expire(&app.state).await.unwrap();
+    passnum::cli::jobs::expire(&app.state).await.unwrap();
     assert_eq!(pending().await, 2, "once only");
     app.advance(SignedDuration::from_hours(24 * 23));
-    passnum::jobs::expire(&app.state).await.unwrap();
+    passnum::cli::jobs::expire(&app.state).await.unwrap();
     assert_eq!(pending().await, 4, "and again 7 days before");
 }
 
@@ -778,13 +765,13 @@ async fn lines_paying_each_redemption(app: &TestApp) -> Vec<i64> {
              OR r.settlement_id = l.settlement_id)) AS BIGINT) \
          FROM redemptions r WHERE r.undone_at IS NULL ORDER BY r.id",
     )
-    .fetch_all(&app.state.db.read)
+    .fetch_all(app.state.db.reads())
     .await
     .unwrap()
 }
 
 async fn operator(app: &TestApp) -> passnum::orgs::Organization {
-    let mut conn = app.state.db.read.acquire().await.unwrap();
+    let mut conn = app.state.db.read().await.unwrap();
     passnum::orgs::authenticate(&mut conn, &app.operator_token)
         .await
         .unwrap()
@@ -806,28 +793,31 @@ async fn two_batches_at_the_same_moment_pay_each_redemption_once(backend: Backen
         until: "2026-03-31".into(),
     };
     let window = SignedDuration::from_hours(48);
-    let mut first = app.state.db.begin().await.unwrap();
-    let batch = passnum::settlement::create(&mut first, &operator, new(), app.now(), window)
-        .await
-        .unwrap();
-    assert_eq!(batch.batch.total_cents, 4_000);
-    let second = {
+    let prepare = |hold: std::time::Duration| {
         let (db, operator, now) = (app.state.db.clone(), operator.clone(), app.now());
         tokio::spawn(async move {
-            let mut tx = db.begin().await.unwrap();
-            let result = passnum::settlement::create(&mut tx, &operator, new(), now, window).await;
-            if result.is_ok() {
-                tx.commit().await.unwrap();
-            }
-            result.map(|b| b.batch.id)
+            db.transact(passnum::db::Origin::platform(), move |tx| {
+                Box::pin(async move {
+                    let batch =
+                        passnum::settlement::create(tx, &operator, new(), now, window).await?;
+                    // Still uncommitted while the other one starts.
+                    tokio::time::sleep(hold).await;
+                    Ok(batch)
+                })
+            })
+            .await
         })
     };
-    // Let the second reach the point where it waits for the first.
-    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
-    first.commit().await.unwrap();
+    let first = prepare(std::time::Duration::from_millis(1_000));
+    // Let the first write its batch, then start the second, which waits for the first.
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let second = prepare(std::time::Duration::ZERO);
+    let batch = first.await.unwrap().unwrap();
+    assert_eq!(batch.batch.total_cents, 4_000);
     let refused = second
         .await
         .unwrap()
+        .map(|b| b.batch.id)
         .expect_err("a second batch is refused");
     let expected = match backend {
         Backend::Postgres => "concurrent_settlement",
@@ -839,7 +829,7 @@ async fn two_batches_at_the_same_moment_pay_each_redemption_once(backend: Backen
     );
     assert_eq!(lines_paying_each_redemption(&app).await, vec![1; 4]);
     let batches: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM settlements")
-        .fetch_one(&app.state.db.read)
+        .fetch_one(app.state.db.reads())
         .await
         .unwrap();
     assert_eq!(batches, 1);
@@ -926,7 +916,7 @@ async fn a_redemption_after_the_cutoff_goes_to_the_next_batch(backend: Backend) 
     // The site's periods follow one another.
     let periods: Vec<(String, String)> =
         sqlx::query_as("SELECT period_start, period_end FROM settlement_lines ORDER BY period_end")
-            .fetch_all(&app.state.db.read)
+            .fetch_all(app.state.db.reads())
             .await
             .unwrap();
     assert_eq!(periods.len(), 3);
@@ -984,19 +974,24 @@ async fn a_redemption_a_line_covers_cannot_be_undone(backend: Backend) {
     let redeemed = redeem_n(&app, &w, &w.site, 2).await;
     app.advance(SignedDuration::from_mins(2));
     let operator = operator(&app).await;
-    let mut tx = app.state.db.begin().await.unwrap();
-    let batch = passnum::settlement::create(
-        &mut tx,
-        &operator,
-        passnum::settlement::NewBatch {
-            until: "2026-03-31".into(),
-        },
-        app.now(),
-        SignedDuration::ZERO,
-    )
-    .await
-    .unwrap();
-    tx.commit().await.unwrap();
+    let now = app.now();
+    let batch = app
+        .write(move |tx| {
+            Box::pin(async move {
+                passnum::settlement::create(
+                    tx,
+                    &operator,
+                    passnum::settlement::NewBatch {
+                        until: "2026-03-31".into(),
+                    },
+                    now,
+                    SignedDuration::ZERO,
+                )
+                .await
+            })
+        })
+        .await
+        .unwrap();
     assert_eq!(batch.lines[0].redemptions, 2);
     for r in &redeemed {
         let (status, body) = app
@@ -1172,8 +1167,7 @@ async fn a_paid_batch_mails_each_statement_to_its_people(backend: Backend) {
     let id = batch["id"].as_str().unwrap();
     app.post(&format!("/api/v1/settlements/{id}/approve"), &op, json!({}))
         .await;
-    app.get_text(&format!("/api/v1/settlements/{id}/sepa.xml"), &op)
-        .await;
+    app.sepa(id, &op).await;
     let (status, body) = app
         .post(&format!("/api/v1/settlements/{id}/paid"), &op, json!({}))
         .await;
@@ -1181,7 +1175,7 @@ async fn a_paid_batch_mails_each_statement_to_its_people(backend: Backend) {
 
     let mails: Vec<(String, String, String)> =
         sqlx::query_as("SELECT to_address, subject, attachments FROM outbox ORDER BY to_address")
-            .fetch_all(&app.state.db.read)
+            .fetch_all(app.state.db.reads())
             .await
             .unwrap();
     let to: Vec<&str> = mails.iter().map(|(to, _, _)| to.as_str()).collect();

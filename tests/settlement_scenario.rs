@@ -320,9 +320,7 @@ async fn every_euro_is_followed_from_budget_to_bank(backend: Backend) {
         json!({}),
     )
     .await;
-    let (status, _, xml) = app
-        .get_text(&format!("/api/v1/settlements/{b1_id}/sepa.xml"), &op)
-        .await;
+    let (status, _, xml) = app.sepa(&b1_id, &op).await;
     assert_eq!(status, StatusCode::OK);
     xmllint(&xml);
     assert_eq!(
@@ -383,7 +381,7 @@ async fn every_euro_is_followed_from_budget_to_bank(backend: Backend) {
 
     // A month later the short programme's unused cheques have expired.
     app.advance(SignedDuration::from_hours(24 * 31));
-    let report = passnum::jobs::expire(&app.state).await.unwrap();
+    let report = passnum::cli::jobs::expire(&app.state).await.unwrap();
     let p3_outstanding = counts["p3"].issued
         - (counts["p3"].redeemed - counts["p3"].undone)
         - counts["p3"].cancelled;
@@ -425,9 +423,7 @@ async fn every_euro_is_followed_from_budget_to_bank(backend: Backend) {
         json!({}),
     )
     .await;
-    let (_, _, xml) = app
-        .get_text(&format!("/api/v1/settlements/{b2_id}/sepa.xml"), &op)
-        .await;
+    let (_, _, xml) = app.sepa(&b2_id, &op).await;
     xmllint(&xml);
     let (_, paid) = app
         .post(&format!("/api/v1/settlements/{b2_id}/paid"), &op, json!({}))

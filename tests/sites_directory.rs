@@ -30,23 +30,15 @@ fn readable(html: String) -> String {
 
 /// The operator's administrator, signed in: the client and the CSRF token.
 async fn operator(app: &TestApp) -> (reqwest::Client, String) {
-    let mut tx = app.state.db.begin().await.expect("begin");
-    let operator_id = passnum::orgs::operator_exists(&mut tx)
-        .await
-        .expect("query")
-        .expect("operator");
-    passnum::users::create(
-        &mut tx,
+    let operator_id = app.operator_org().await.id;
+    app.user(
         &operator_id,
         "claire@operateur.example",
         "Claire Opératrice",
         passnum::users::Role::Admin,
         Some(PASSWORD),
-        app.now(),
     )
-    .await
-    .expect("user");
-    tx.commit().await.expect("commit");
+    .await;
     let client = cookie_client();
     let login = client
         .get(format!("{}/connexion", app.base))
@@ -90,7 +82,7 @@ async fn qualify(app: &TestApp, place_id: &str, status: &str) {
         .put(
             &format!("/api/v1/places/{place_id}/qualification"),
             &app.operator_token,
-            json!({"status": status, "valid_until": "2027-12-31"}),
+            json!({"status": status, "valid_until": "2027-12-31", "reason": "Locaux fermés pour travaux."}),
         )
         .await;
     assert_eq!(code, StatusCode::OK, "{body}");
@@ -484,7 +476,7 @@ async fn demo_places_are_in_the_directory() {
     let state = passnum::start(common::test_config(&url), clock)
         .await
         .expect("starts");
-    passnum::demo::fill(&state).await.expect("demo");
+    passnum::cli::demo::fill(&state).await.expect("demo");
     let app = TestApp::spawn_on(&url, |_| {}).await;
     let found = sites(&app, "postcode=33000").await;
     assert_eq!(

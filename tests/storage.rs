@@ -18,16 +18,22 @@ on_both_databases!(
 async fn db(backend: Backend) -> Option<Db> {
     let url = fresh_database(backend).await?;
     let db = Db::connect(&url, 8).await.expect("connects");
-    sqlx::query("CREATE TABLE t (id BIGINT PRIMARY KEY, note TEXT NOT NULL)")
-        .execute(&db.write)
-        .await
-        .expect("table");
+    db.transact(passnum::db::Origin::platform(), |tx| {
+        Box::pin(async move {
+            sqlx::query("CREATE TABLE t (id BIGINT PRIMARY KEY, note TEXT NOT NULL)")
+                .execute(&mut **tx)
+                .await?;
+            Ok(())
+        })
+    })
+    .await
+    .expect("table");
     Some(db)
 }
 
 async fn ids(db: &Db) -> Vec<i64> {
     sqlx::query_scalar("SELECT id FROM t ORDER BY id")
-        .fetch_all(&db.read)
+        .fetch_all(db.reads())
         .await
         .expect("ids")
 }
@@ -43,15 +49,15 @@ async fn concurrent_transactions_keep_their_own_outcome(backend: Backend) {
         .map(|i| {
             let db = db.clone();
             tokio::spawn(async move {
-                db.transact(move |conn| {
+                db.transact(passnum::db::Origin::platform(), move |conn| {
                     Box::pin(async move {
                         sqlx::query("INSERT INTO t (id, note) VALUES ($1, 'first')")
                             .bind(i)
-                            .execute(&mut *conn)
+                            .execute(&mut **conn)
                             .await?;
                         sqlx::query("INSERT INTO t (id, note) VALUES ($1, 'second')")
                             .bind(i + 10_000)
-                            .execute(&mut *conn)
+                            .execute(&mut **conn)
                             .await?;
                         if i % 3 == 0 {
                             return Err(Error::conflict("refused", "refusée"));
@@ -91,11 +97,11 @@ async fn a_panicking_transaction_fails_alone_and_writing_goes_on(backend: Backen
         .map(|i| {
             let db = db.clone();
             tokio::spawn(async move {
-                db.transact(move |conn| {
+                db.transact(passnum::db::Origin::platform(), move |conn| {
                     Box::pin(async move {
                         sqlx::query("INSERT INTO t (id, note) VALUES ($1, 'x')")
                             .bind(i)
-                            .execute(&mut *conn)
+                            .execute(&mut **conn)
                             .await?;
                         if i == 25 {
                             panic!("a bug in one transaction");
@@ -127,10 +133,10 @@ async fn a_panicking_transaction_fails_alone_and_writing_goes_on(backend: Backen
     assert!(!stored.contains(&25));
     assert_eq!(stored.len(), 50 - refused, "{stored:?}");
     let after = db
-        .transact(|conn| {
+        .transact(passnum::db::Origin::platform(), |conn| {
             Box::pin(async move {
                 sqlx::query("INSERT INTO t (id, note) VALUES (1000, 'after')")
-                    .execute(&mut *conn)
+                    .execute(&mut **conn)
                     .await?;
                 Ok(())
             })
@@ -145,7 +151,7 @@ async fn a_batch_writes_all_its_parts_or_none(backend: Backend) {
         return;
     };
     let write = |rows: Vec<(i64, &'static str)>, extra: Option<i64>| {
-        db.transact(move |conn| {
+        db.transact(passnum::db::Origin::platform(), move |conn| {
             Box::pin(async move {
                 let mut batch = Batch::new(conn);
                 batch.push_rows(
@@ -192,10 +198,10 @@ async fn a_transaction_nobody_waits_for_is_not_run(backend: Backend) {
     let busy = {
         let db = db.clone();
         tokio::spawn(async move {
-            db.transact(|conn| {
+            db.transact(passnum::db::Origin::platform(), |conn| {
                 Box::pin(async move {
                     sqlx::query("INSERT INTO t (id, note) VALUES (1, 'slow')")
-                        .execute(&mut *conn)
+                        .execute(&mut **conn)
                         .await?;
                     tokio::time::sleep(std::time::Duration::from_millis(400)).await;
                     Ok(())
@@ -207,10 +213,10 @@ async fn a_transaction_nobody_waits_for_is_not_run(backend: Backend) {
     tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     let given_up = tokio::time::timeout(
         std::time::Duration::from_millis(50),
-        db.transact(|conn| {
+        db.transact(passnum::db::Origin::platform(), |conn| {
             Box::pin(async move {
                 sqlx::query("INSERT INTO t (id, note) VALUES (2, 'abandoned')")
-                    .execute(&mut *conn)
+                    .execute(&mut **conn)
                     .await?;
                 Ok(())
             })

@@ -595,7 +595,7 @@ async fn only_qualified_sites_redeem(backend: Backend) {
             Method::PUT,
             &format!("/api/v1/sites/{}/qualification", w.site_id),
             Some(&app.operator_token),
-            Some(json!({"status": "suspended"})),
+            Some(json!({"status": "suspended", "reason": "Locaux fermés pour travaux."})),
             None,
         )
         .await;
@@ -606,18 +606,30 @@ async fn only_qualified_sites_redeem(backend: Backend) {
         (StatusCode::FORBIDDEN, "site_not_qualified")
     );
 
-    // A qualification that has lapsed is no qualification.
+    // A qualification cannot be given an end in the past; one that has lapsed is no
+    // qualification.
     let (site_id, site) = app.qualified_site("Bibliothèque").await;
-    let (status, _) = app
-        .request(
-            Method::PUT,
-            &format!("/api/v1/sites/{site_id}/qualification"),
-            Some(&app.operator_token),
-            Some(json!({"status": "qualified", "valid_until": "2026-03-01"})),
-            None,
-        )
-        .await;
+    let qualify_until = |until: &'static str| {
+        let (app, site_id) = (&app, &site_id);
+        async move {
+            app.request(
+                Method::PUT,
+                &format!("/api/v1/sites/{site_id}/qualification"),
+                Some(&app.operator_token),
+                Some(json!({"status": "qualified", "valid_until": until})),
+                None,
+            )
+            .await
+        }
+    };
+    let (status, body) = qualify_until("2026-03-01").await;
+    assert_eq!(
+        (status, error_code(&body)),
+        (StatusCode::UNPROCESSABLE_ENTITY, "invalid_date")
+    );
+    let (status, _) = qualify_until("2026-03-02").await;
     assert_eq!(status, StatusCode::OK);
+    app.advance(jiff::SignedDuration::from_hours(48));
     let (status, body) = app.redeem(&site, code).await;
     assert_eq!(
         (status, error_code(&body)),

@@ -29,19 +29,14 @@ async fn post(client: &reqwest::Client, url: &str, form: &[(&str, &str)]) -> (St
 
 /// Creates a person in the organisation and logs them in; returns the client and its token.
 pub async fn log_in(app: &TestApp, org_id: &str, email: &str) -> (reqwest::Client, String) {
-    let mut tx = app.state.db.begin().await.unwrap();
-    passnum::users::create(
-        &mut tx,
+    app.user(
         org_id,
         email,
         "Camille Martin",
         passnum::users::Role::Agent,
         Some("une phrase de passe assez longue"),
-        app.now(),
     )
-    .await
-    .unwrap();
-    tx.commit().await.unwrap();
+    .await;
     let client = cookie_client();
     let (_, html) = get(&client, &format!("{}/connexion", app.base)).await;
     let csrf = csrf_of(&html);
@@ -275,19 +270,14 @@ async fn logins_are_throttled_and_accounts_locked(backend: Backend) {
         return;
     };
     let w = app.world(0, 0).await;
-    let mut tx = app.state.db.begin().await.unwrap();
-    passnum::users::create(
-        &mut tx,
+    app.user(
         &w.site_id,
         "cible@lieu.example",
         "Cible",
         passnum::users::Role::Admin,
         Some("le bon mot de passe long"),
-        app.now(),
     )
-    .await
-    .unwrap();
-    tx.commit().await.unwrap();
+    .await;
     let client = cookie_client();
     let (_, html) = get(&client, &format!("{}/connexion", app.base)).await;
     let csrf = csrf_of(&html);
@@ -364,8 +354,7 @@ async fn site_sees_its_payments_and_statements(backend: Backend) {
         serde_json::json!({}),
     )
     .await;
-    app.get_text(&format!("/api/v1/settlements/{id}/sepa.xml"), &op)
-        .await;
+    app.sepa(id, &op).await;
     app.post(
         &format!("/api/v1/settlements/{id}/paid"),
         &op,

@@ -44,19 +44,14 @@ async fn post(client: &reqwest::Client, url: &str, form: &[(&str, &str)]) -> Ans
 
 /// Creates a person in the organisation and logs them in; returns the client and its token.
 async fn log_in(app: &TestApp, org_id: &str, email: &str) -> (reqwest::Client, String) {
-    let mut tx = app.state.db.begin().await.unwrap();
-    passnum::users::create(
-        &mut tx,
+    app.user(
         org_id,
         email,
         "Claire Dubois",
         passnum::users::Role::Agent,
         Some("une phrase de passe assez longue"),
-        app.now(),
     )
-    .await
-    .unwrap();
-    tx.commit().await.unwrap();
+    .await;
     sign_in(app, email).await
 }
 

@@ -71,23 +71,15 @@ async fn log_in(app: &TestApp, client: &reqwest::Client, email: &str) -> (Page, 
 
 /// An administrator of the operator organisation, signed in.
 async fn operator_client(app: &TestApp) -> (reqwest::Client, String) {
-    let mut tx = app.state.db.begin().await.expect("begin");
-    let operator_id = passnum::orgs::operator_exists(&mut tx)
-        .await
-        .expect("query")
-        .expect("the operator exists");
-    passnum::users::create(
-        &mut tx,
+    let operator_id = app.operator_org().await.id;
+    app.user(
         &operator_id,
         OPERATOR_EMAIL,
         "Claire Opératrice",
         passnum::users::Role::Admin,
         Some(PASSWORD),
-        app.now(),
     )
-    .await
-    .expect("operator user");
-    tx.commit().await.expect("commit");
+    .await;
     sign_in_operator(app).await
 }
 
@@ -100,19 +92,14 @@ async fn sign_in_operator(app: &TestApp) -> (reqwest::Client, String) {
 }
 
 async fn create_person(app: &TestApp, org_id: &str, email: &str) {
-    let mut tx = app.state.db.begin().await.expect("begin");
-    passnum::users::create(
-        &mut tx,
+    app.user(
         org_id,
         email,
         "Sam Accueil",
         passnum::users::Role::Agent,
         Some(PASSWORD),
-        app.now(),
     )
-    .await
-    .expect("user");
-    tx.commit().await.expect("commit");
+    .await;
 }
 
 /// The last path segment of a URL (an id).
@@ -499,9 +486,12 @@ async fn operator_runs_organisations_people_sites_and_settlements(backend: Backe
         .html
         .contains("Cette étape n'est pas possible maintenant"));
     assert!(twice.html.contains("role=\"alert\""));
+    let exported = post(&op, &sepa, &[("csrf", &csrf)]).await;
+    assert_eq!(exported.status, StatusCode::OK, "{}", exported.html);
+    assert!(exported.html.contains("Le fichier de virement est prêt"));
+    // Reading the file changes nothing, and it is the same file at every download.
     let resp = op
-        .post(&sepa)
-        .form(&[("csrf", &csrf)])
+        .get(format!("{batch_url}/virements.xml"))
         .send()
         .await
         .expect("sent");
@@ -585,36 +575,38 @@ async fn journal_pages_by_fifty_and_filters(backend: Backend) {
         return;
     };
     let operator_id = {
-        let mut conn = app.state.db.read.acquire().await.expect("conn");
+        let mut conn = app.state.db.read().await.expect("conn");
         passnum::orgs::operator_exists(&mut conn)
             .await
             .expect("query")
             .expect("operator")
     };
     // 120 entries about one subject, one second apart; the newest is numbered 119.
-    let mut tx = app.state.db.begin().await.expect("begin");
-    for i in 0..120i64 {
-        let at = app
-            .now()
-            .checked_add(SignedDuration::from_secs(i))
-            .expect("time");
-        let action = if i % 4 == 0 {
-            "bankXaccount.changed"
-        } else {
-            "bank_account.changed"
-        };
-        passnum::audit::record(
-            &mut tx,
-            &passnum::clock::format_ts(at),
-            Some(&operator_id),
-            action,
-            Some("subject-1"),
-            &format!("entry {i:03}"),
-        )
-        .await
-        .expect("record");
-    }
-    tx.commit().await.expect("commit");
+    let (now, operator) = (app.now(), operator_id.clone());
+    app.write(move |tx| {
+        Box::pin(async move {
+            for i in 0..120i64 {
+                let at = now.checked_add(SignedDuration::from_secs(i)).expect("time");
+                let action = if i % 4 == 0 {
+                    "bankXaccount.changed"
+                } else {
+                    "bank_account.changed"
+                };
+                passnum::audit::record(
+                    tx,
+                    &passnum::clock::format_ts(at),
+                    Some(&operator),
+                    action,
+                    Some("subject-1"),
+                    &format!("entry {i:03}"),
+                )
+                .await?;
+            }
+            Ok(())
+        })
+    })
+    .await
+    .expect("record");
     let (op, _) = operator_client(&app).await;
     let url = |query: &str| format!("{}/operateur/journal?{query}", app.base);
     let rows = |html: &str| html.matches("<time datetime=").count();

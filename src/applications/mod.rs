@@ -8,9 +8,9 @@ mod repo;
 
 use crate::clock::format_ts;
 use crate::config::Config;
-use crate::db::Conn;
+use crate::db::{Conn, Tx};
 use crate::error::{Error, Result};
-use crate::orgs::{NewOrganization, OrgKind, Organization, QualificationChange};
+use crate::orgs::{NewOrganization, OrgKind, Organization};
 use crate::users::{random_token, token_hash, Role};
 use jiff::civil::Date;
 use jiff::Timestamp;
@@ -252,7 +252,7 @@ fn check(draft: &Draft, questions: &[Question]) -> Result<Checked> {
         "invalid_contact_name",
         "Indiquez le nom de la personne à contacter (100 caractères au plus).",
     )?;
-    let contact_email = crate::users::normalize_email(&draft.contact_email)?;
+    let contact_email = crate::mail::Email::parse(&draft.contact_email)?.into_string();
     let phone: String = draft
         .contact_phone
         .chars()
@@ -343,7 +343,7 @@ fn help_line(config: &Config) -> String {
 }
 
 async fn mail_contact(
-    conn: &mut Conn,
+    tx: &mut Tx<'_>,
     to: &str,
     subject: &str,
     body: String,
@@ -356,26 +356,26 @@ async fn mail_contact(
         html_body: None,
         attachments: Vec::new(),
     };
-    crate::mail::enqueue(conn, &mail, now).await?;
+    crate::mail::enqueue(tx, &mail, now).await?;
     Ok(())
 }
 
 /// Stores a new application and e-mails its private follow-up link. Returns `(id, token)`.
 pub async fn submit(
-    conn: &mut Conn,
+    tx: &mut Tx<'_>,
     config: &Config,
     draft: &Draft,
     now: Timestamp,
 ) -> Result<(String, String)> {
-    let questions = repo::questions(conn, true).await?;
+    let questions = repo::questions(tx, true).await?;
     let checked = check(draft, &questions)?;
     let id = crate::db::new_id();
     let token = random_token();
     let at = format_ts(now);
-    repo::insert(conn, &id, &checked.draft, &token_hash(&token), &at).await?;
-    repo::replace_details(conn, &id, &checked.draft.places, &checked.answers).await?;
+    repo::insert(tx, &id, &checked.draft, &token_hash(&token), &at).await?;
+    repo::replace_details(tx, &id, &checked.draft.places, &checked.answers).await?;
     crate::audit::record(
-        conn,
+        tx,
         &at,
         None,
         "application.submitted",
@@ -400,7 +400,7 @@ pub async fn submit(
         help = help_line(config),
     );
     mail_contact(
-        conn,
+        tx,
         &checked.draft.contact_email,
         "Pass numérique : votre candidature est bien reçue",
         body,
@@ -437,27 +437,27 @@ pub async fn list(conn: &mut Conn) -> Result<Vec<Application>> {
 
 /// The applicant corrects an application the operator sent back.
 pub async fn resubmit(
-    conn: &mut Conn,
+    tx: &mut Tx<'_>,
     config: &Config,
     token: &str,
     draft: &Draft,
     now: Timestamp,
 ) -> Result<Application> {
-    let app = by_token(conn, token).await?;
+    let app = by_token(tx, token).await?;
     if app.status != Status::ChangesRequested {
         return Err(Error::conflict(
             "not_changeable",
             "Cette candidature ne peut plus être modifiée : l'opérateur ne vous a pas demandé de changement.",
         ));
     }
-    let questions = repo::questions(conn, true).await?;
+    let questions = repo::questions(tx, true).await?;
     let checked = check(draft, &questions)?;
     let at = format_ts(now);
-    repo::update_details(conn, &app.id, &checked.draft, &at).await?;
-    repo::replace_details(conn, &app.id, &checked.draft.places, &checked.answers).await?;
-    repo::set_status(conn, &app.id, Status::Received, None, &at).await?;
+    repo::update_details(tx, &app.id, &checked.draft, &at).await?;
+    repo::replace_details(tx, &app.id, &checked.draft.places, &checked.answers).await?;
+    repo::set_status(tx, &app.id, Status::Received, None, &at).await?;
     crate::audit::record(
-        conn,
+        tx,
         &at,
         None,
         "application.resubmitted",
@@ -475,14 +475,14 @@ pub async fn resubmit(
         help = help_line(config),
     );
     mail_contact(
-        conn,
+        tx,
         &checked.draft.contact_email,
         "Pass numérique : votre candidature corrigée est bien reçue",
         body,
         now,
     )
     .await?;
-    find(conn, &app.id)
+    find(tx, &app.id)
         .await?
         .ok_or_else(|| Error::not_found("Cette candidature n'existe pas."))
 }
@@ -512,15 +512,15 @@ fn operator_text(text: &str, what: &'static str) -> Result<String> {
 }
 
 /// The operator starts examining an application (the applicant sees it on its page).
-pub async fn start_review(conn: &mut Conn, actor_id: &str, id: &str, now: Timestamp) -> Result<()> {
-    let app = open_application(conn, id).await?;
+pub async fn start_review(tx: &mut Tx<'_>, actor_id: &str, id: &str, now: Timestamp) -> Result<()> {
+    let app = open_application(tx, id).await?;
     if app.status == Status::UnderReview {
         return Ok(());
     }
     let at = format_ts(now);
-    repo::set_status(conn, id, Status::UnderReview, None, &at).await?;
+    repo::set_status(tx, id, Status::UnderReview, None, &at).await?;
     crate::audit::record(
-        conn,
+        tx,
         &at,
         Some(actor_id),
         "application.under_review",
@@ -532,7 +532,7 @@ pub async fn start_review(conn: &mut Conn, actor_id: &str, id: &str, now: Timest
 
 /// The operator sends the application back with what to change; the applicant is e-mailed.
 pub async fn request_changes(
-    conn: &mut Conn,
+    tx: &mut Tx<'_>,
     config: &Config,
     actor_id: &str,
     id: &str,
@@ -543,11 +543,11 @@ pub async fn request_changes(
         message,
         "Écrivez ce que la structure doit changer (2 000 caractères au plus) : elle le lira tel quel.",
     )?;
-    let app = open_application(conn, id).await?;
+    let app = open_application(tx, id).await?;
     let at = format_ts(now);
-    repo::set_status(conn, id, Status::ChangesRequested, Some(&message), &at).await?;
+    repo::set_status(tx, id, Status::ChangesRequested, Some(&message), &at).await?;
     crate::audit::record(
-        conn,
+        tx,
         &at,
         Some(actor_id),
         "application.changes_requested",
@@ -566,7 +566,7 @@ pub async fn request_changes(
         help = help_line(config),
     );
     mail_contact(
-        conn,
+        tx,
         &app.contact_email,
         "Pass numérique : des modifications sont demandées sur votre candidature",
         body,
@@ -577,7 +577,7 @@ pub async fn request_changes(
 
 /// The operator refuses an application, with the reason the applicant reads.
 pub async fn reject(
-    conn: &mut Conn,
+    tx: &mut Tx<'_>,
     config: &Config,
     actor_id: &str,
     id: &str,
@@ -588,11 +588,11 @@ pub async fn reject(
         reason,
         "Indiquez le motif du refus (2 000 caractères au plus) : la structure le lira tel quel.",
     )?;
-    let app = open_application(conn, id).await?;
+    let app = open_application(tx, id).await?;
     let at = format_ts(now);
-    repo::set_status(conn, id, Status::Rejected, Some(&reason), &at).await?;
+    repo::set_status(tx, id, Status::Rejected, Some(&reason), &at).await?;
     crate::audit::record(
-        conn,
+        tx,
         &at,
         Some(actor_id),
         "application.rejected",
@@ -609,7 +609,7 @@ pub async fn reject(
         help = help_line(config),
     );
     mail_contact(
-        conn,
+        tx,
         &app.contact_email,
         "Pass numérique : votre candidature n'est pas acceptée",
         body,
@@ -622,25 +622,31 @@ pub async fn reject(
 /// account and an administrator account for the contact (invited by e-mail), all in the
 /// caller's transaction. Returns the new site.
 pub async fn qualify(
-    conn: &mut Conn,
+    tx: &mut Tx<'_>,
     config: &Config,
     actor: &Organization,
     id: &str,
-    until: Date,
+    until: &str,
     today: Date,
     now: Timestamp,
 ) -> Result<Organization> {
     actor.require(OrgKind::Operator)?;
+    let until = until.trim().parse::<Date>().map_err(|_| {
+        Error::invalid(
+            "invalid_date",
+            "Indiquez la date de fin de qualification au format AAAA-MM-JJ.",
+        )
+    })?;
     if until <= today {
         return Err(Error::invalid(
             "invalid_date",
             "La date de fin de qualification doit être après aujourd'hui.",
         ));
     }
-    let app = open_application(conn, id).await?;
+    let app = open_application(tx, id).await?;
     // A structure already registered renews on its own page: a second organisation would split
     // its places, payments and people.
-    if let Some(existing) = crate::orgs::find_site_by_siret(conn, &app.siret).await? {
+    if let Some(existing) = crate::orgs::find_site_by_siret(tx, &app.siret).await? {
         return Err(Error::conflict(
             "siret_taken",
             format!(
@@ -654,7 +660,8 @@ pub async fn qualify(
         .first()
         .ok_or_else(|| Error::Internal(anyhow::anyhow!("application {id} has no place")))?;
     let site = crate::orgs::create_without_place(
-        conn,
+        tx,
+        Some(&actor.id),
         NewOrganization {
             kind: "site".into(),
             name: app.org_name.clone(),
@@ -667,7 +674,7 @@ pub async fn qualify(
     .await?;
     for place in &app.places {
         crate::places::create_for_application(
-            conn,
+            tx,
             &site,
             &place.name,
             &place.address,
@@ -677,13 +684,17 @@ pub async fn qualify(
         )
         .await?;
     }
-    let change = QualificationChange {
-        status: "qualified".into(),
-        valid_until: Some(until.to_string()),
-    };
-    let site = crate::orgs::set_qualification(conn, &actor.id, &site.id, change, now).await?;
+    let site = crate::qualification::set_site(
+        tx,
+        &actor.id,
+        &site.id,
+        crate::qualification::Status::Qualified,
+        Some(until.to_string()),
+        now,
+    )
+    .await?;
     crate::sites::set_bank_account(
-        conn,
+        tx,
         actor,
         &site.id,
         crate::sites::NewBankAccount {
@@ -694,8 +705,8 @@ pub async fn qualify(
         now,
     )
     .await?;
-    let (user, token) = crate::users::invite(
-        conn,
+    let (user, token) = crate::users::open_account(
+        tx,
         &site.id,
         &app.contact_email,
         &app.contact_name,
@@ -705,7 +716,7 @@ pub async fn qualify(
     .await?;
     let at = format_ts(now);
     crate::audit::record(
-        conn,
+        tx,
         &at,
         Some(&actor.id),
         "user.invited",
@@ -716,9 +727,9 @@ pub async fn qualify(
         ),
     )
     .await?;
-    repo::set_qualified(conn, id, &site.id, &until.to_string(), &at).await?;
+    repo::set_qualified(tx, id, &site.id, &until.to_string(), &at).await?;
     crate::audit::record(
-        conn,
+        tx,
         &at,
         Some(&actor.id),
         "application.qualified",
@@ -742,7 +753,7 @@ pub async fn qualify(
         help = help_line(config),
     );
     mail_contact(
-        conn,
+        tx,
         &user.email,
         "Pass numérique : votre candidature est acceptée",
         body,
@@ -770,7 +781,7 @@ fn question_text(text: &str) -> Result<String> {
 
 /// Adds a question at the end of the questionnaire (audited).
 pub async fn add_question(
-    conn: &mut Conn,
+    tx: &mut Tx<'_>,
     actor_id: &str,
     text: &str,
     now: Timestamp,
@@ -778,21 +789,13 @@ pub async fn add_question(
     let text = question_text(text)?;
     let id = crate::db::new_id();
     let at = format_ts(now);
-    repo::insert_question(conn, &id, &text, &at).await?;
-    crate::audit::record(
-        conn,
-        &at,
-        Some(actor_id),
-        "question.added",
-        Some(&id),
-        &text,
-    )
-    .await
+    repo::insert_question(tx, &id, &text, &at).await?;
+    crate::audit::record(tx, &at, Some(actor_id), "question.added", Some(&id), &text).await
 }
 
 /// Rewords a question or (de)activates it; applications keep the text they answered (audited).
 pub async fn update_question(
-    conn: &mut Conn,
+    tx: &mut Tx<'_>,
     actor_id: &str,
     id: &str,
     text: &str,
@@ -801,12 +804,12 @@ pub async fn update_question(
 ) -> Result<()> {
     let text = question_text(text)?;
     let at = format_ts(now);
-    if !repo::update_question(conn, id, &text, active, &at).await? {
+    if !repo::update_question(tx, id, &text, active, &at).await? {
         return Err(Error::not_found("Cette question n'existe pas."));
     }
     let detail = format!("{}{text}", if active { "" } else { "(désactivée) " });
     crate::audit::record(
-        conn,
+        tx,
         &at,
         Some(actor_id),
         "question.changed",

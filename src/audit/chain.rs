@@ -12,9 +12,9 @@
 //! verify` prints the head as an anchor (`SEQ:HASH`) to keep outside the database (a ticket, a
 //! mail, a notary); `--anchor SEQ:HASH` later proves the chain still passes through it.
 
-use crate::db::{Batch, Conn, Db, Param};
+use crate::db::{Batch, Conn, Db, Origin, Param, Tx};
 use crate::error::Result;
-use crate::orgs::hex;
+
 use sha2::{Digest, Sha256};
 use std::sync::LazyLock;
 use std::time::Duration;
@@ -85,7 +85,7 @@ fn entry_hash(prev: &str, seq: i64, row: &Row) -> String {
     ] {
         put(&mut h, field);
     }
-    hex(&h.finalize())
+    data_encoding::HEXLOWER.encode(&h.finalize())
 }
 
 async fn head(conn: &mut Conn) -> Result<(i64, String)> {
@@ -109,50 +109,63 @@ pub async fn status(conn: &mut Conn) -> Result<(i64, i64)> {
 pub async fn seal(db: &Db) -> Result<u64> {
     let mut sealed = 0;
     loop {
-        let mut tx = db.begin().await?;
-        // Lock the head before reading it: a row lock until commit on PostgreSQL, the write
-        // lock on SQLite (taken now rather than upgraded later, which could fail as busy).
-        sqlx::query("UPDATE audit_chain_head SET last_seq = last_seq WHERE id = 1")
-            .execute(&mut *tx)
-            .await?;
-        let (mut seq, mut prev) = head(&mut tx).await?;
-        let rows: Vec<Row> = sqlx::query_as(&format!(
-            "SELECT {ROW_COLUMNS} FROM audit_log WHERE chain_seq IS NULL ORDER BY at, id LIMIT $1"
-        ))
-        .bind(SEAL_BATCH)
-        .fetch_all(&mut *tx)
-        .await?;
-        if rows.is_empty() {
-            tx.rollback().await?;
+        // Nothing to seal (the common case on a tick): no write transaction at all.
+        let waiting: Option<i64> =
+            sqlx::query_scalar("SELECT 1 FROM audit_log WHERE chain_seq IS NULL LIMIT 1")
+                .fetch_optional(db.reads())
+                .await?;
+        if waiting.is_none() {
             return Ok(sealed);
         }
-        let mut sealed_rows = Vec::with_capacity(rows.len());
-        for row in &rows {
-            seq += 1;
-            let hash = entry_hash(&prev, seq, row);
-            sealed_rows.push(vec![Param::from(&row.id), seq.into(), (&hash).into()]);
-            prev = hash;
-        }
-        // One UPDATE for the whole page of entries (VALUES columns are column1… on both
-        // databases).
-        let mut batch = Batch::new(&tx);
-        batch.push_rows(
-            "UPDATE audit_log SET chain_seq = v.column2, hash = v.column3 FROM (",
-            ") AS v WHERE audit_log.id = v.column1",
-            sealed_rows,
-        );
-        batch.execute(&mut tx).await?;
-        sqlx::query("UPDATE audit_chain_head SET last_seq = $1, last_hash = $2 WHERE id = 1")
-            .bind(seq)
-            .bind(&prev)
-            .execute(&mut *tx)
+        let page = db
+            .transact(Origin::platform(), |tx| Box::pin(seal_page(tx)))
             .await?;
-        tx.commit().await?;
-        sealed += rows.len() as u64;
-        if (rows.len() as i64) < SEAL_BATCH {
+        sealed += page;
+        if (page as i64) < SEAL_BATCH {
             return Ok(sealed);
         }
     }
+}
+
+/// Seals up to [`SEAL_BATCH`] entries; returns how many.
+async fn seal_page(tx: &mut Tx<'_>) -> Result<u64> {
+    // Lock the head before reading it: a row lock until commit on PostgreSQL, the write
+    // lock on SQLite (taken now rather than upgraded later, which could fail as busy).
+    sqlx::query("UPDATE audit_chain_head SET last_seq = last_seq WHERE id = 1")
+        .execute(&mut **tx)
+        .await?;
+    let (mut seq, mut prev) = head(tx).await?;
+    let rows: Vec<Row> = sqlx::query_as(&format!(
+        "SELECT {ROW_COLUMNS} FROM audit_log WHERE chain_seq IS NULL ORDER BY at, id LIMIT $1"
+    ))
+    .bind(SEAL_BATCH)
+    .fetch_all(&mut **tx)
+    .await?;
+    if rows.is_empty() {
+        return Ok(0);
+    }
+    let mut sealed_rows = Vec::with_capacity(rows.len());
+    for row in &rows {
+        seq += 1;
+        let hash = entry_hash(&prev, seq, row);
+        sealed_rows.push(vec![Param::from(&row.id), seq.into(), (&hash).into()]);
+        prev = hash;
+    }
+    // One UPDATE for the whole page of entries (VALUES columns are column1… on both
+    // databases).
+    let mut batch = Batch::new(tx);
+    batch.push_rows(
+        "UPDATE audit_log SET chain_seq = v.column2, hash = v.column3 FROM (",
+        ") AS v WHERE audit_log.id = v.column1",
+        sealed_rows,
+    );
+    batch.execute(tx).await?;
+    sqlx::query("UPDATE audit_chain_head SET last_seq = $1, last_hash = $2 WHERE id = 1")
+        .bind(seq)
+        .bind(&prev)
+        .execute(&mut **tx)
+        .await?;
+    Ok(rows.len() as u64)
 }
 
 /// Seals in the background: woken by audited writes, and every [`TICK`] in any case.

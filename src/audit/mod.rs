@@ -3,15 +3,14 @@
 //! inserted unsealed inside the business transaction, then appended to a SHA-256 chain by the
 //! sealer ([`chain`]), so that `passnum audit verify` detects any edited or deleted entry.
 //!
-//! Who (the person) and from where (the client address) come from the request being served
-//! ([`origin`]): every call site keeps the same short `record` call.
+//! Who (the person) and from where (the client address) come with the unit of work
+//! ([`Tx::origin`]): no call site can forget them.
 
 pub mod chain;
-pub mod origin;
 
 pub use chain::{check_anchors, seal, spawn_sealer, verify, Anchor, VerifyReport};
 
-use crate::db::{Batch, Conn, Param};
+use crate::db::{Batch, Conn, Origin, Param, Tx};
 use crate::error::Result;
 use serde::Serialize;
 
@@ -40,10 +39,10 @@ pub struct NewEntry<'a> {
     pub detail: String,
 }
 
-/// Appends an entry, unsealed, in the caller's transaction; the person and address of the
-/// current request (if any) are added. The sealer is woken to chain it soon after commit.
+/// Appends an entry, unsealed, with the caller's other writes; the person and address of the
+/// unit of work are added. The sealer is woken to chain it soon after commit.
 pub async fn record(
-    conn: &mut Conn,
+    tx: &mut Tx<'_>,
     at: &str,
     actor_org_id: Option<&str>,
     action: &str,
@@ -57,28 +56,20 @@ pub async fn record(
         subject_id,
         detail: detail.to_string(),
     };
-    record_many(conn, std::slice::from_ref(&entry)).await
+    record_many(tx, std::slice::from_ref(&entry));
+    Ok(())
 }
 
-/// Appends several entries of one request with multi-row INSERTs (a batch of a thousand
-/// carnets writes its thousand entries in a few statements).
-pub async fn record_many(conn: &mut Conn, entries: &[NewEntry<'_>]) -> Result<()> {
-    let mut batch = Batch::new(conn);
-    defer(&mut batch, entries);
-    batch.execute(conn).await
-}
-
-/// Adds entries to a batch of writes sent together (see [`Batch`]); wakes the sealer, which
-/// waits for the writer anyway.
-pub fn defer(batch: &mut Batch, entries: &[NewEntry<'_>]) {
-    let origin = origin::current();
-    let entries: Vec<(&NewEntry<'_>, &origin::Origin)> =
-        entries.iter().map(|e| (e, &origin)).collect();
-    defer_from(batch, &entries);
+/// Appends several entries of one change with multi-row INSERTs (a batch of a thousand
+/// carnets writes its thousand entries in a few statements), sent before the commit.
+pub fn record_many(tx: &mut Tx<'_>, entries: &[NewEntry<'_>]) {
+    let origin = tx.origin().clone();
+    let entries: Vec<(&NewEntry<'_>, &Origin)> = entries.iter().map(|e| (e, &origin)).collect();
+    defer_from(tx.deferred(), &entries);
 }
 
 /// [`defer`] for entries of several requests written together, each with its own origin.
-pub fn defer_from(batch: &mut Batch, entries: &[(&NewEntry<'_>, &origin::Origin)]) {
+pub fn defer_from(batch: &mut Batch, entries: &[(&NewEntry<'_>, &Origin)]) {
     if entries.is_empty() {
         return;
     }
@@ -119,25 +110,29 @@ pub async fn record_key_event(
     }
     let db = crate::db::Db::connect(database_url, 1).await?;
     db.migrate().await?;
-    let mut tx = db.begin().await?;
     let now = crate::clock::format_ts(jiff::Timestamp::now());
-    let operator = crate::orgs::operator_exists(&mut tx).await?;
     let detail = match action {
         "key.retired" => {
             format!("clé {key_id} retirée : plus aucun chèque signé par elle n'est en circulation")
         }
         _ => format!("clé {key_id} ajoutée : elle signe les nouveaux chèques"),
     };
-    record(
-        &mut tx,
-        &now,
-        operator.as_deref(),
-        action,
-        Some(key_id),
-        &detail,
-    )
+    let (action, key_id) = (action.to_string(), key_id.to_string());
+    db.transact(Origin::platform(), move |tx| {
+        Box::pin(async move {
+            let operator = crate::orgs::operator_exists(tx).await?;
+            record(
+                tx,
+                &now,
+                operator.as_deref(),
+                &action,
+                Some(&key_id),
+                &detail,
+            )
+            .await
+        })
+    })
     .await?;
-    tx.commit().await?;
     Ok(())
 }
 

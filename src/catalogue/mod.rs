@@ -6,7 +6,7 @@
 mod repo;
 
 use crate::clock::format_ts;
-use crate::db::Conn;
+use crate::db::{Conn, Tx};
 use crate::error::{Error, Result};
 use crate::orgs::{OrgKind, Organization};
 use crate::redemption::typology::Themes;
@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 
 /// One service of a place's catalogue.
-#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+#[derive(Clone, Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Service {
     pub id: String,
     pub place_id: String,
@@ -77,18 +77,18 @@ pub async fn list(conn: &mut Conn, org: &Organization, place_id: &str) -> Result
 }
 
 pub async fn create(
-    conn: &mut Conn,
+    tx: &mut Tx<'_>,
     site: &Organization,
     place_id: &str,
     new: NewService,
     now: Timestamp,
 ) -> Result<Service> {
-    own_place(conn, site, place_id).await?;
+    own_place(tx, site, place_id).await?;
     let now_text = format_ts(now);
     let service = checked(new, crate::db::new_id(), place_id, &now_text)?;
-    repo::insert(conn, &service).await?;
+    repo::insert(tx, &service).await?;
     crate::audit::record(
-        conn,
+        tx,
         &service.created_at,
         Some(&site.id),
         "service.created",
@@ -104,15 +104,15 @@ pub async fn create(
 
 /// Replaces what a service says; redemptions already made keep what they recorded.
 pub async fn update(
-    conn: &mut Conn,
+    tx: &mut Tx<'_>,
     site: &Organization,
     place_id: &str,
     service_id: &str,
     new: NewService,
     now: Timestamp,
 ) -> Result<Service> {
-    own_place(conn, site, place_id).await?;
-    let current = repo::find(conn, service_id, place_id)
+    own_place(tx, site, place_id).await?;
+    let current = repo::find(tx, service_id, place_id)
         .await?
         .ok_or_else(|| Error::not_found("Ce service n'existe pas."))?;
     let now_text = format_ts(now);
@@ -121,9 +121,9 @@ pub async fn update(
         created_at: current.created_at,
         ..checked(new, current.id, place_id, &now_text)?
     };
-    repo::update(conn, &service).await?;
+    repo::update(tx, &service).await?;
     crate::audit::record(
-        conn,
+        tx,
         &now_text,
         Some(&site.id),
         "service.updated",
@@ -182,21 +182,21 @@ fn checked(new: NewService, id: String, place_id: &str, now_text: &str) -> Resul
 
 /// Withdraws a service from the catalogue (idempotent: withdrawing it again changes nothing).
 pub async fn withdraw(
-    conn: &mut Conn,
+    tx: &mut Tx<'_>,
     site: &Organization,
     place_id: &str,
     service_id: &str,
     now: Timestamp,
 ) -> Result<Service> {
-    own_place(conn, site, place_id).await?;
-    let mut service = repo::find(conn, service_id, place_id)
+    own_place(tx, site, place_id).await?;
+    let mut service = repo::find(tx, service_id, place_id)
         .await?
         .ok_or_else(|| Error::not_found("Ce service n'existe pas."))?;
     if service.active {
         let now_text = format_ts(now);
-        repo::deactivate(conn, service_id, &now_text).await?;
+        repo::deactivate(tx, service_id, &now_text).await?;
         crate::audit::record(
-            conn,
+            tx,
             &now_text,
             Some(&site.id),
             "service.withdrawn",

@@ -9,10 +9,14 @@ use std::pin::Pin;
 use std::str::FromStr;
 use std::time::Duration;
 
+mod tx;
 mod writer;
 
-pub type Tx = sqlx::Transaction<'static, sqlx::Any>;
+pub use tx::{Origin, Slot, Tx};
+
 pub type Conn = sqlx::AnyConnection;
+/// A connection taken from the readers' pool; it goes back when dropped.
+pub type Reader = sqlx::pool::PoolConnection<sqlx::Any>;
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
@@ -23,14 +27,14 @@ pub enum Backend {
     Postgres,
 }
 
-/// Writes go through `write`, reads through `read`. On SQLite `write` holds a single connection:
-/// SQLite has one writer at a time, and queueing in the pool is fairer and faster than letting
-/// connections spin on SQLITE_BUSY. On PostgreSQL both are the same pool.
+/// Writes go through [`Db::transact`], reads through [`Db::read`]. On SQLite the writer is a
+/// single connection: SQLite has one writer at a time, and queueing in the pool is fairer and
+/// faster than letting connections spin on SQLITE_BUSY. On PostgreSQL both are the same pool.
 #[derive(Clone)]
 pub struct Db {
-    pub read: AnyPool,
-    pub write: AnyPool,
-    pub backend: Backend,
+    read: AnyPool,
+    write: AnyPool,
+    backend: Backend,
     /// SQLite only: the task that commits concurrent [`Db::transact`] calls together.
     group: Option<writer::GroupWriter>,
 }
@@ -106,37 +110,60 @@ impl Db {
         }
     }
 
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// A connection for reading (never for writing: see [`Db::transact`]).
+    pub async fn read(&self) -> crate::error::Result<Reader> {
+        Ok(self.read.acquire().await?)
+    }
+
+    /// The readers' pool, for a single statement that reads.
+    pub fn reads(&self) -> &AnyPool {
+        &self.read
+    }
+
+    /// Runs `work` in a write transaction on behalf of `origin` and commits it, with the writes
+    /// it deferred; an error rolls everything back. This is the one way to write.
+    ///
+    /// On SQLite, calls made while the single writer is busy are committed together (group
+    /// commit): each runs in a savepoint of its own, and all get their answer once the shared
+    /// COMMIT has succeeded. Most of a small transaction's cost there is the pages it writes
+    /// at COMMIT (index pages, the ledger's balance rows), which a group writes once.
+    pub async fn transact<T, F>(&self, origin: Origin, work: F) -> crate::error::Result<T>
+    where
+        T: Send + 'static,
+        F: for<'t, 'c> FnOnce(&'t mut Tx<'c>) -> BoxFuture<'t, crate::error::Result<T>>
+            + Send
+            + 'static,
+    {
+        let job = on_connection(move |conn| {
+            Box::pin(async move {
+                let mut tx = Tx::new(conn, origin);
+                let value = work(&mut tx).await?;
+                tx.flush().await?;
+                Ok(value)
+            })
+        });
+        match &self.group {
+            Some(group) => group.run(job).await,
+            None => {
+                let mut conn = self.write.acquire().await?;
+                let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+                let value = job(&mut tx).await?;
+                tx.commit().await?;
+                Ok(value)
+            }
+        }
+    }
+
+    /// Applies the migrations this binary holds (at start, and `passnum migrate`).
     pub async fn migrate(&self) -> anyhow::Result<()> {
         MIGRATOR
             .run(&self.write)
             .await
             .context("database migration failed")
-    }
-
-    pub async fn begin(&self) -> crate::error::Result<Tx> {
-        Ok(self.write.begin().await?)
-    }
-
-    /// Runs `work` in a write transaction and commits it; an error rolls its writes back. On
-    /// SQLite, calls made while the single writer is busy are committed together (group
-    /// commit): each runs in a savepoint of its own, and all get their answer once the shared
-    /// COMMIT has succeeded. Most of a small transaction's cost there is the pages it writes
-    /// at COMMIT (index pages, the ledger's balance rows), which a group writes once.
-    pub async fn transact<T, F>(&self, work: F) -> crate::error::Result<T>
-    where
-        T: Send + 'static,
-        F: for<'c> FnOnce(&'c mut Conn) -> BoxFuture<'c, crate::error::Result<T>> + Send + 'static,
-    {
-        match &self.group {
-            Some(group) => group.run(work).await,
-            None => {
-                let mut conn = self.write.acquire().await?;
-                let mut tx = sqlx::Connection::begin(&mut *conn).await?;
-                let value = work(&mut tx).await?;
-                tx.commit().await?;
-                Ok(value)
-            }
-        }
     }
 
     /// Copies a live SQLite database into a new file, consistent and compacted (`VACUUM INTO`
@@ -160,6 +187,20 @@ impl Db {
         Ok(())
     }
 
+    /// The writers' pool itself, for the redemption benchmark's floor only: a bare
+    /// transaction with no unit of work around it, to measure what the storage alone costs.
+    /// The application never writes through it (`.ci/edges` checks `src/`).
+    #[doc(hidden)]
+    pub fn bench_write_pool(&self) -> &AnyPool {
+        &self.write
+    }
+
+    /// Closes every connection (a command or a test that is done with this database).
+    pub async fn close(&self) {
+        self.read.close().await;
+        self.write.close().await;
+    }
+
     /// Whether the database answers and has every migration this binary knows.
     pub async fn ready(&self) -> bool {
         let applied: Result<i64, _> =
@@ -168,6 +209,14 @@ impl Db {
                 .await;
         matches!(applied, Ok(n) if n as usize >= MIGRATOR.iter().count())
     }
+}
+
+/// Gives a closure over a connection the higher-ranked type the writers take.
+fn on_connection<T, F>(work: F) -> F
+where
+    F: for<'c> FnOnce(&'c mut Conn) -> BoxFuture<'c, crate::error::Result<T>>,
+{
+    work
 }
 
 /// `cache_kib`: SQLite's page cache for each connection of the pool; `mmap_bytes`: how much of

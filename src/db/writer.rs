@@ -43,8 +43,6 @@ impl GroupWriter {
         F: for<'c> FnOnce(&'c mut Conn) -> BoxFuture<'c, Result<T>> + Send + 'static,
     {
         let (reply, answer) = oneshot::channel::<Result<T>>();
-        // The work runs in the writer's task: it keeps the request's origin for the journal.
-        let origin = crate::audit::origin::current();
         let queued = Instant::now();
         let job: Job = Box::new(move |conn| {
             Box::pin(async move {
@@ -59,7 +57,7 @@ impl GroupWriter {
                     });
                     return (false, answer);
                 }
-                let result = crate::audit::origin::scope(origin, work(conn)).await;
+                let result = work(conn).await;
                 let ok = result.is_ok();
                 let answer: Answer = Box::new(move |commit_failure| {
                     let result = match (commit_failure, result) {

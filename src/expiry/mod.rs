@@ -3,13 +3,15 @@
 //! close, everything not yet redeemed goes back to the funder as a credit note.
 
 use crate::clock::format_ts;
-use crate::db::Conn;
+use crate::db::{Conn, Tx};
 use crate::error::{Error, Result};
 use crate::ledger::{self, Account, Kind, Transfer};
+use crate::mail::{Letterhead, Outgoing};
 use crate::orgs::{OrgKind, Organization};
+use askama::Template;
 use jiff::civil::Date;
 use jiff::Timestamp;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use sqlx::Row;
 use std::collections::BTreeMap;
 
@@ -22,7 +24,7 @@ pub struct ExpiryReport {
 /// Expires every cheque whose last day is before `today` (or, with `program_id`, every unused
 /// cheque of that programme). Idempotent: run it as often as you like.
 pub async fn expire(
-    conn: &mut Conn,
+    tx: &mut Tx<'_>,
     today: Date,
     now: Timestamp,
     program_id: Option<&str>,
@@ -44,7 +46,7 @@ pub async fn expire(
         .bind(&now_text)
         .bind(program.to_string()),
     }
-    .fetch_all(&mut *conn)
+    .fetch_all(&mut **tx)
     .await?;
     let mut per_distributor: BTreeMap<(String, String), i64> = BTreeMap::new();
     for row in &rows {
@@ -57,7 +59,7 @@ pub async fn expire(
     };
     for ((program, distributor), cents) in per_distributor {
         ledger::post(
-            conn,
+            tx,
             &program,
             Kind::Expiry,
             &format!("expiry:{}", today),
@@ -74,7 +76,7 @@ pub async fn expire(
     Ok(report)
 }
 
-#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Closure {
     pub program_id: String,
     pub expired_cheques: i64,
@@ -89,7 +91,7 @@ pub struct Closure {
 /// Closes a programme: no cheque of it can be issued or redeemed any more; unused cheques
 /// expire, unissued quotas come back, and all that is available is credited to the funder.
 pub async fn close_program(
-    conn: &mut Conn,
+    tx: &mut Tx<'_>,
     org: &Organization,
     program_id: &str,
     now: Timestamp,
@@ -98,14 +100,14 @@ pub async fn close_program(
     if !matches!(org.kind, OrgKind::Funder | OrgKind::Operator) {
         return Err(Error::wrong_role());
     }
-    let program = crate::programs::get_for(conn, org, program_id).await?;
+    let program = crate::programs::get_for(tx, org, program_id).await?;
     let now_text = format_ts(now);
     let closed = sqlx::query(
         "UPDATE programs SET status = 'closed', closed_at = $1 WHERE id = $2 AND status = 'open'",
     )
     .bind(&now_text)
     .bind(&program.id)
-    .execute(&mut *conn)
+    .execute(&mut **tx)
     .await?;
     if closed.rows_affected() != 1 {
         return Err(Error::conflict(
@@ -113,12 +115,12 @@ pub async fn close_program(
             "Ce programme est déjà clos.",
         ));
     }
-    let expired = expire(conn, today, now, Some(&program.id)).await?;
+    let expired = expire(tx, today, now, Some(&program.id)).await?;
     let mut returned_quota = 0;
-    for (distributor, balance) in ledger::balances_of(conn, &program.id, "quota").await? {
+    for (distributor, balance) in ledger::balances_of(tx, &program.id, "quota").await? {
         if balance > 0 {
             ledger::post(
-                conn,
+                tx,
                 &program.id,
                 Kind::Deallocation,
                 &program.id,
@@ -133,10 +135,10 @@ pub async fn close_program(
             returned_quota += balance;
         }
     }
-    let available = ledger::balance(conn, &program.id, Account::Available).await?;
+    let available = ledger::balance(tx, &program.id, Account::Available).await?;
     if available > 0 {
         ledger::post(
-            conn,
+            tx,
             &program.id,
             Kind::CreditNote,
             &program.id,
@@ -149,9 +151,9 @@ pub async fn close_program(
         )
         .await?;
     }
-    let r = ledger::reconciliation(conn, &program.id, program.budget_cents).await?;
+    let r = ledger::reconciliation(tx, &program.id, program.budget_cents).await?;
     crate::audit::record(
-        conn,
+        tx,
         &now_text,
         Some(&org.id),
         "program.closed",
@@ -175,7 +177,12 @@ pub const WARNING_DAYS: [i64; 2] = [30, 7];
 /// Warns distributors and funders by e-mail, 30 and then 7 days before cheques still unused
 /// expire: one digest per organisation and run, each warning sent once. Returns the number of
 /// e-mails queued.
-pub async fn send_warnings(conn: &mut Conn, today: Date, now: Timestamp) -> Result<usize> {
+pub async fn send_warnings(
+    tx: &mut Tx<'_>,
+    letterhead: &Letterhead,
+    today: Date,
+    now: Timestamp,
+) -> Result<usize> {
     let horizon = today
         .checked_add(jiff::Span::new().days(WARNING_DAYS[0]))
         .map_err(|e| Error::Internal(e.into()))?;
@@ -189,7 +196,7 @@ pub async fn send_warnings(conn: &mut Conn, today: Date, now: Timestamp) -> Resu
     )
     .bind(today.to_string())
     .bind(horizon.to_string())
-    .fetch_all(&mut *conn)
+    .fetch_all(&mut **tx)
     .await?;
     let now_text = format_ts(now);
     // Per organisation, the lines of its digest.
@@ -223,7 +230,7 @@ pub async fn send_warnings(conn: &mut Conn, today: Date, now: Timestamp) -> Resu
             .bind(&expires_on)
             .bind(threshold)
             .bind(&now_text)
-            .execute(&mut *conn)
+            .execute(&mut **tx)
             .await?;
             if inserted.rows_affected() == 1 {
                 digests
@@ -235,26 +242,28 @@ pub async fn send_warnings(conn: &mut Conn, today: Date, now: Timestamp) -> Resu
     }
     let mut queued = 0;
     for (org_id, lines) in digests {
-        for person in crate::users::list_for_org(conn, &org_id).await? {
+        for person in crate::users::list_for_org(tx, &org_id).await? {
             if person.disabled_at.is_some() {
                 continue;
             }
-            let mail = crate::mail::Outgoing {
-                to: person.email,
-                subject: "Des chèques Pass numérique vont bientôt expirer".into(),
-                text_body: format!(
-                    "Bonjour,\n\nDes chèques Pass numérique que vous avez remis ou financés n'ont pas encore été utilisés :\n\n{}\n\n\
-                     Pensez à rappeler aux personnes qu'elles peuvent les utiliser dans un lieu de médiation numérique.\n",
-                    lines.join("\n")
-                ),
-                html_body: None,
-                attachments: Vec::new(),
+            let body = ExpiryWarningMail {
+                l: letterhead,
+                lines: &lines,
             };
-            crate::mail::enqueue(conn, &mail, now).await?;
+            let subject = "Des chèques Pass numérique vont bientôt expirer";
+            let mail = Outgoing::text(&person.email, subject, &body)?;
+            crate::mail::enqueue(tx, &mail, now).await?;
             queued += 1;
         }
     }
     Ok(queued)
+}
+
+#[derive(Template)]
+#[template(path = "mail/expiry_warning.txt")]
+struct ExpiryWarningMail<'a> {
+    l: &'a Letterhead,
+    lines: &'a [String],
 }
 
 /// The end-of-programme statement: what the funder paid in, what went to sites, and the unused

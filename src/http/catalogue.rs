@@ -2,7 +2,7 @@
 //! by its site only.
 
 use super::extract::{Auth, Empty, Write};
-use super::{run_write, AppState};
+use super::{respond, AppState};
 use crate::catalogue::{self, NewService, Service};
 use crate::error::Result;
 use axum::extract::{Path, State};
@@ -34,7 +34,7 @@ pub(super) async fn list(
     Auth(org): Auth,
     Path(id): Path<String>,
 ) -> Result<Json<Vec<Service>>> {
-    let mut conn = state.db.read.acquire().await?;
+    let mut conn = state.db.read().await?;
     Ok(Json(catalogue::list(&mut conn, &org, &id).await?))
 }
 
@@ -52,14 +52,20 @@ pub(super) async fn create(
     State(state): State<AppState>,
     Auth(org): Auth,
     Path(id): Path<String>,
-    Write { body, replay }: Write<NewService>,
+    Write {
+        body,
+        replay,
+        origin,
+    }: Write<NewService>,
 ) -> Result<Response> {
     let now = state.clock.now();
     let org_id = org.id.clone();
-    run_write(&state, &org_id, &replay, StatusCode::CREATED, move |conn| {
-        Box::pin(async move { catalogue::create(conn, &org, &id, body, now).await })
-    })
-    .await
+    state
+        .write(origin, replay.key(&org_id), move |tx| {
+            Box::pin(async move { catalogue::create(tx, &org, &id, body, now).await })
+        })
+        .await
+        .map(|answer| respond(StatusCode::CREATED, answer))
 }
 
 #[utoipa::path(
@@ -76,14 +82,20 @@ pub(super) async fn update(
     State(state): State<AppState>,
     Auth(org): Auth,
     Path((id, service_id)): Path<(String, String)>,
-    Write { body, replay }: Write<NewService>,
+    Write {
+        body,
+        replay,
+        origin,
+    }: Write<NewService>,
 ) -> Result<Response> {
     let now = state.clock.now();
     let org_id = org.id.clone();
-    run_write(&state, &org_id, &replay, StatusCode::OK, move |conn| {
-        Box::pin(async move { catalogue::update(conn, &org, &id, &service_id, body, now).await })
-    })
-    .await
+    state
+        .write(origin, replay.key(&org_id), move |tx| {
+            Box::pin(async move { catalogue::update(tx, &org, &id, &service_id, body, now).await })
+        })
+        .await
+        .map(|answer| respond(StatusCode::OK, answer))
 }
 
 #[utoipa::path(
@@ -99,12 +111,14 @@ pub(super) async fn withdraw(
     State(state): State<AppState>,
     Auth(org): Auth,
     Path((id, service_id)): Path<(String, String)>,
-    Write { replay, .. }: Write<Empty>,
+    Write { replay, origin, .. }: Write<Empty>,
 ) -> Result<Response> {
     let now = state.clock.now();
     let org_id = org.id.clone();
-    run_write(&state, &org_id, &replay, StatusCode::OK, move |conn| {
-        Box::pin(async move { catalogue::withdraw(conn, &org, &id, &service_id, now).await })
-    })
-    .await
+    state
+        .write(origin, replay.key(&org_id), move |tx| {
+            Box::pin(async move { catalogue::withdraw(tx, &org, &id, &service_id, now).await })
+        })
+        .await
+        .map(|answer| respond(StatusCode::OK, answer))
 }

@@ -2,7 +2,9 @@
 //! key. Every rejection is a domain error, so it answers in the API's error format.
 
 use super::AppState;
+use crate::db::Origin;
 use crate::error::Error;
+use crate::idempotency::Key;
 use crate::orgs::Organization;
 use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
@@ -19,7 +21,7 @@ impl FromRequestParts<AppState> for Auth {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Error> {
         let BearerToken(token) = BearerToken::from_request_parts(parts, state).await?;
-        let mut conn = state.db.read.acquire().await?;
+        let mut conn = state.db.read().await?;
         Ok(Auth(crate::orgs::authenticate(&mut conn, &token).await?))
     }
 }
@@ -45,33 +47,57 @@ impl FromRequestParts<AppState> for BearerToken {
 /// The address a request came from (see [`super::client_addr`]), for per-address limits.
 pub struct ClientIp(pub IpAddr);
 
+/// The client address of a request, as [`super::client_addr::layer`] resolved it.
+pub fn client_ip(extensions: &axum::http::Extensions) -> IpAddr {
+    match extensions.get::<super::client_addr::ClientAddr>() {
+        Some(client) => client.0,
+        None => extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| c.0.ip())
+            .unwrap_or(IpAddr::from([127, 0, 0, 1])),
+    }
+}
+
 impl FromRequestParts<AppState> for ClientIp {
     type Rejection = Error;
 
     async fn from_request_parts(parts: &mut Parts, _: &AppState) -> Result<Self, Error> {
-        let addr = match parts.extensions.get::<super::client_addr::ClientAddr>() {
-            Some(client) => client.0,
-            None => parts
-                .extensions
-                .get::<ConnectInfo<SocketAddr>>()
-                .map(|c| c.0.ip())
-                .unwrap_or(IpAddr::from([127, 0, 0, 1])),
-        };
-        Ok(ClientIp(addr))
+        Ok(ClientIp(client_ip(&parts.extensions)))
     }
 }
 
-/// The JSON body of a POST, PUT or DELETE, with what identifies the request for replay.
-/// An empty body reads as `{}`.
+/// An API call's origin for the journal: its client address (an organisation's token names
+/// no person).
+fn origin_of(extensions: &axum::http::Extensions) -> Origin {
+    Origin {
+        client_addr: Some(client_ip(extensions).to_string()),
+        user_id: None,
+    }
+}
+
+/// The JSON body of a POST, PUT or DELETE, with what identifies the request for replay and
+/// where it comes from. An empty body reads as `{}`.
 pub struct Write<T> {
     pub body: T,
     pub replay: Replay,
+    pub origin: Origin,
 }
 
 /// What makes a retried write recognisable: its key, and a hash of method, path and body.
 pub struct Replay {
     pub idempotency_key: Option<String>,
     pub request_hash: String,
+}
+
+impl Replay {
+    /// The key under which `owner`'s answer is saved, if the call sent one.
+    pub fn key(&self, owner: &str) -> Option<Key> {
+        self.idempotency_key.as_ref().map(|key| Key {
+            owner: owner.to_string(),
+            key: key.clone(),
+            request_hash: self.request_hash.clone(),
+        })
+    }
 }
 
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -116,6 +142,7 @@ impl<T: DeserializeOwned> FromRequest<AppState> for Write<T> {
                 limit_kib: MAX_BODY_BYTES / 1024,
             });
         }
+        let origin = origin_of(req.extensions());
         let method: Method = req.method().clone();
         let path = req.uri().path().to_string();
         let bytes = axum::body::to_bytes(req.into_body(), MAX_BODY_BYTES)
@@ -129,7 +156,7 @@ impl<T: DeserializeOwned> FromRequest<AppState> for Write<T> {
         hasher.update(path.as_bytes());
         hasher.update(b"\n");
         hasher.update(&bytes);
-        let request_hash = crate::orgs::hex(&hasher.finalize());
+        let request_hash = data_encoding::HEXLOWER.encode(&hasher.finalize());
         let json: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) {
             b"{}"
         } else {
@@ -154,6 +181,7 @@ impl<T: DeserializeOwned> FromRequest<AppState> for Write<T> {
                 idempotency_key,
                 request_hash,
             },
+            origin,
         })
     }
 }

@@ -68,6 +68,7 @@ pub struct ErrorDetail {
         super::settlements::create,
         super::settlements::show,
         super::settlements::approve,
+        super::settlements::export,
         super::settlements::paid,
         super::settlements::sepa,
         super::settlements::reject,

@@ -1,31 +1,24 @@
 //! Operator: organisations, their tokens, and site qualification.
 
 use super::extract::{Auth, Empty, Write};
-use super::{run_write, AppState};
-use crate::error::{Error, Result};
-use crate::orgs::{self, NewOrganization, OrgKind, QualificationChange};
+use super::AppState;
+use crate::error::Result;
+use crate::orgs::{self, IssuedToken, NewOrganization, Organization};
+use crate::qualification::{self, Decision, QualificationChange};
 use crate::sites::{self, NewBankAccount};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::response::Response;
 use axum::routing::{post, put};
-use axum::Router;
-use serde::Serialize;
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-#[derive(Serialize, ToSchema)]
+#[derive(Serialize, Deserialize, ToSchema)]
 pub struct CreatedId {
     pub id: String,
 }
 
-#[derive(Serialize, ToSchema)]
-pub struct NewToken {
-    /// Shown once: only its hash is kept.
-    pub token: String,
-    pub organization_id: String,
-}
-
-#[derive(Serialize, ToSchema)]
+#[derive(Serialize, Deserialize, ToSchema)]
 pub struct BankDetails {
     pub site_id: String,
     /// Masked: only the country and the last four characters show.
@@ -56,18 +49,24 @@ pub fn router() -> Router<AppState> {
 )]
 pub(super) async fn create(
     State(state): State<AppState>,
-    Auth(org): Auth,
-    Write { body, replay }: Write<NewOrganization>,
-) -> Result<Response> {
-    org.require(OrgKind::Operator)?;
+    Auth(operator): Auth,
+    Write {
+        body,
+        replay,
+        origin,
+    }: Write<NewOrganization>,
+) -> Result<(StatusCode, Json<CreatedId>)> {
     let now = state.clock.now();
-    run_write(&state, &org.id, &replay, StatusCode::CREATED, move |conn| {
-        Box::pin(async move {
-            let id = orgs::create(conn, body, now).await?;
-            Ok(CreatedId { id })
+    let key = replay.key(&operator.id);
+    let id = state
+        .write(origin, key, move |tx| {
+            Box::pin(async move {
+                let org = orgs::create(tx, &operator, body, now).await?;
+                Ok(CreatedId { id: org.id })
+            })
         })
-    })
-    .await
+        .await?;
+    Ok((StatusCode::CREATED, Json(id)))
 }
 
 #[utoipa::path(
@@ -76,30 +75,23 @@ pub(super) async fn create(
     tag = "operator",
     summary = "Créer un jeton d'API pour une organisation (opérateur)",
     params(("id" = String, Path, description = "Organisation"), ("Idempotency-Key" = Option<String>, Header, description = "Une relance avec la même clé et le même corps reçoit la première réponse.")),
-    responses((status = 201, description = "Jeton (montré une seule fois)", body = NewToken), (status = "4XX", description = "Refus (voir le code d'erreur)", body = crate::http::openapi::ErrorBody)),
+    responses((status = 201, description = "Jeton (montré une seule fois)", body = IssuedToken), (status = "4XX", description = "Refus (voir le code d'erreur)", body = crate::http::openapi::ErrorBody)),
     security(("bearer" = []))
 )]
 pub(super) async fn create_token(
     State(state): State<AppState>,
-    Auth(org): Auth,
+    Auth(operator): Auth,
     Path(id): Path<String>,
-    Write { replay, .. }: Write<Empty>,
-) -> Result<Response> {
-    org.require(OrgKind::Operator)?;
+    Write { replay, origin, .. }: Write<Empty>,
+) -> Result<(StatusCode, Json<IssuedToken>)> {
     let now = state.clock.now();
-    run_write(&state, &org.id, &replay, StatusCode::CREATED, move |conn| {
-        Box::pin(async move {
-            let target = orgs::find(conn, &id)
-                .await?
-                .ok_or_else(|| Error::not_found("Cette organisation n'existe pas."))?;
-            let token = orgs::create_token(conn, &target.id, now).await?;
-            Ok(NewToken {
-                token,
-                organization_id: target.id,
-            })
+    let key = replay.key(&operator.id);
+    let token = state
+        .write(origin, key, move |tx| {
+            Box::pin(async move { orgs::issue_token(tx, &operator, &id, now).await })
         })
-    })
-    .await
+        .await?;
+    Ok((StatusCode::CREATED, Json(token)))
 }
 
 #[utoipa::path(
@@ -107,27 +99,35 @@ pub(super) async fn create_token(
     path = "/api/v1/sites/{id}/qualification",
     tag = "operator",
     summary = "Qualifier ou suspendre un lieu (opérateur)",
-    request_body = crate::orgs::QualificationChange,
+    request_body = crate::qualification::QualificationChange,
     params(("id" = String, Path, description = "Lieu"), ("Idempotency-Key" = Option<String>, Header, description = "Une relance avec la même clé et le même corps reçoit la première réponse.")),
     responses((status = 200, description = "Le lieu", body = crate::orgs::Organization), (status = "4XX", description = "Refus (voir le code d'erreur)", body = crate::http::openapi::ErrorBody)),
     security(("bearer" = []))
 )]
 pub(super) async fn qualify(
     State(state): State<AppState>,
-    Auth(org): Auth,
+    Auth(operator): Auth,
     Path(id): Path<String>,
-    Write { body, replay }: Write<QualificationChange>,
-) -> Result<Response> {
-    org.require(OrgKind::Operator)?;
-    let now = state.clock.now();
-    let org_id = org.id.clone();
-    run_write(&state, &org.id, &replay, StatusCode::OK, move |conn| {
-        Box::pin(async move { orgs::set_qualification(conn, &org_id, &id, body, now).await })
-    })
-    .await
+    Write {
+        body,
+        replay,
+        origin,
+    }: Write<QualificationChange>,
+) -> Result<Json<Organization>> {
+    let (now, today) = (state.clock.now(), state.clock.today());
+    let decision = Decision::parse(body, today)?;
+    let letterhead = state.letterhead();
+    let key = replay.key(&operator.id);
+    let site = state
+        .write(origin, key, move |tx| {
+            Box::pin(async move {
+                qualification::decide_site(tx, &operator, &id, decision, &letterhead, now).await
+            })
+        })
+        .await?;
+    Ok(Json(site))
 }
 
-/// A site's bank details, set by the site itself or the operator.
 #[utoipa::path(
     put,
     path = "/api/v1/sites/{id}/bank",
@@ -142,21 +142,27 @@ pub(super) async fn set_bank(
     State(state): State<AppState>,
     Auth(org): Auth,
     Path(id): Path<String>,
-    Write { body, replay }: Write<NewBankAccount>,
-) -> Result<Response> {
+    Write {
+        body,
+        replay,
+        origin,
+    }: Write<NewBankAccount>,
+) -> Result<Json<BankDetails>> {
     let now = state.clock.now();
-    let org_id = org.id.clone();
-    run_write(&state, &org_id, &replay, StatusCode::OK, move |conn| {
-        Box::pin(async move {
-            let account = sites::set_bank_account(conn, &org, &id, body, now).await?;
-            Ok(BankDetails {
-                iban: sites::mask_iban(&account.iban),
-                site_id: account.site_id,
-                bic: account.bic,
-                holder: account.holder,
-                effective: "next_batch".into(),
+    let key = replay.key(&org.id);
+    let details = state
+        .write(origin, key, move |tx| {
+            Box::pin(async move {
+                let account = sites::set_bank_account(tx, &org, &id, body, now).await?;
+                Ok(BankDetails {
+                    iban: sites::mask_iban(&account.iban),
+                    site_id: account.site_id,
+                    bic: account.bic,
+                    holder: account.holder,
+                    effective: "next_batch".into(),
+                })
             })
         })
-    })
-    .await
+        .await?;
+    Ok(Json(details))
 }

@@ -1,7 +1,7 @@
 //! Distributor: issuing, activating, cancelling and reading passes.
 
 use super::extract::{Auth, Empty, Write};
-use super::{run_write, AppState};
+use super::{respond, AppState};
 use crate::error::Result;
 use crate::vouchers::{self, Activation, NewBatch, NewPass, PassView};
 use axum::extract::{Path, State};
@@ -32,15 +32,21 @@ pub fn router() -> Router<AppState> {
 pub(super) async fn issue(
     State(state): State<AppState>,
     Auth(org): Auth,
-    Write { body, replay }: Write<NewPass>,
+    Write {
+        body,
+        replay,
+        origin,
+    }: Write<NewPass>,
 ) -> Result<Response> {
     let (now, today) = (state.clock.now(), state.clock.today());
     let keyring = state.keyring.clone();
     let org_id = org.id.clone();
-    run_write(&state, &org_id, &replay, StatusCode::CREATED, move |conn| {
-        Box::pin(async move { vouchers::issue(conn, &keyring, &org, body, now, today).await })
-    })
-    .await
+    state
+        .write(origin, replay.key(&org_id), move |tx| {
+            Box::pin(async move { vouchers::issue(tx, &keyring, &org, body, now, today).await })
+        })
+        .await
+        .map(|answer| respond(StatusCode::CREATED, answer))
 }
 
 /// Up to `vouchers::MAX_BATCH` carnets in one transaction, e.g. a print run.
@@ -57,15 +63,23 @@ pub(super) async fn issue(
 pub(super) async fn issue_batch(
     State(state): State<AppState>,
     Auth(org): Auth,
-    Write { body, replay }: Write<NewBatch>,
+    Write {
+        body,
+        replay,
+        origin,
+    }: Write<NewBatch>,
 ) -> Result<Response> {
     let (now, today) = (state.clock.now(), state.clock.today());
     let keyring = state.keyring.clone();
     let org_id = org.id.clone();
-    run_write(&state, &org_id, &replay, StatusCode::CREATED, move |conn| {
-        Box::pin(async move { vouchers::issue_batch(conn, &keyring, &org, body, now, today).await })
-    })
-    .await
+    state
+        .write(origin, replay.key(&org_id), move |tx| {
+            Box::pin(
+                async move { vouchers::issue_batch(tx, &keyring, &org, body, now, today).await },
+            )
+        })
+        .await
+        .map(|answer| respond(StatusCode::CREATED, answer))
 }
 
 #[utoipa::path(
@@ -80,7 +94,7 @@ pub(super) async fn list(
     State(state): State<AppState>,
     Auth(org): Auth,
 ) -> Result<Json<Vec<PassView>>> {
-    let mut conn = state.db.read.acquire().await?;
+    let mut conn = state.db.read().await?;
     let today = state.clock.today();
     Ok(Json(
         vouchers::list(&mut conn, &state.keyring, &org, today).await?,
@@ -101,7 +115,7 @@ pub(super) async fn show(
     Auth(org): Auth,
     Path(id): Path<String>,
 ) -> Result<Json<PassView>> {
-    let mut conn = state.db.read.acquire().await?;
+    let mut conn = state.db.read().await?;
     let today = state.clock.today();
     Ok(Json(
         vouchers::get(&mut conn, &state.keyring, &org, &id, today).await?,
@@ -122,17 +136,23 @@ pub(super) async fn activate(
     State(state): State<AppState>,
     Auth(org): Auth,
     Path(id): Path<String>,
-    Write { body, replay }: Write<Activation>,
+    Write {
+        body,
+        replay,
+        origin,
+    }: Write<Activation>,
 ) -> Result<Response> {
     let (now, today) = (state.clock.now(), state.clock.today());
     let keyring = state.keyring.clone();
     let org_id = org.id.clone();
-    run_write(&state, &org_id, &replay, StatusCode::OK, move |conn| {
-        Box::pin(
-            async move { vouchers::activate(conn, &keyring, &org, &id, body, now, today).await },
-        )
-    })
-    .await
+    state
+        .write(origin, replay.key(&org_id), move |tx| {
+            Box::pin(
+                async move { vouchers::activate(tx, &keyring, &org, &id, body, now, today).await },
+            )
+        })
+        .await
+        .map(|answer| respond(StatusCode::OK, answer))
 }
 
 #[utoipa::path(
@@ -148,13 +168,15 @@ pub(super) async fn cancel(
     State(state): State<AppState>,
     Auth(org): Auth,
     Path(id): Path<String>,
-    Write { replay, .. }: Write<Empty>,
+    Write { replay, origin, .. }: Write<Empty>,
 ) -> Result<Response> {
     let (now, today) = (state.clock.now(), state.clock.today());
     let keyring = state.keyring.clone();
     let org_id = org.id.clone();
-    run_write(&state, &org_id, &replay, StatusCode::OK, move |conn| {
-        Box::pin(async move { vouchers::cancel(conn, &keyring, &org, &id, now, today).await })
-    })
-    .await
+    state
+        .write(origin, replay.key(&org_id), move |tx| {
+            Box::pin(async move { vouchers::cancel(tx, &keyring, &org, &id, now, today).await })
+        })
+        .await
+        .map(|answer| respond(StatusCode::OK, answer))
 }

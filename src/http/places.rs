@@ -2,13 +2,14 @@
 //! the operator's qualification of one place.
 
 use super::extract::{Auth, Write};
-use super::{run_write, AppState};
+use super::AppState;
 use crate::error::{Error, Result};
-use crate::orgs::{OrgKind, QualificationChange};
+
 use crate::places::{self, standard, Search};
+use crate::qualification::{self, Decision, QualificationChange};
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
-use axum::http::{header, StatusCode};
+use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, put};
 use axum::{Json, Router};
@@ -68,16 +69,12 @@ pub(super) async fn search(
              des nombres.",
         )
     })?;
+    // None of them: the search refuses an empty area, saying what to type.
     let area = [q.postcode, q.commune, q.department]
         .into_iter()
         .flatten()
         .find(|a| !a.trim().is_empty())
-        .ok_or_else(|| {
-            Error::invalid(
-                "invalid_place",
-                "Indiquez postcode, commune ou department pour chercher un lieu.",
-            )
-        })?;
+        .unwrap_or_default();
     let search = Search {
         area,
         service: q.service.filter(|s| !s.is_empty()),
@@ -85,7 +82,7 @@ pub(super) async fn search(
         open_now: q.open_now.unwrap_or(false),
         near: q.lat.zip(q.lon),
     };
-    let mut conn = state.db.read.acquire().await?;
+    let mut conn = state.db.read().await?;
     let found = places::search(&mut conn, &search, state.clock.now(), 100).await?;
     let ids: Vec<&str> = found.iter().map(|f| f.place.id()).collect();
     let offered = crate::catalogue::offered_by(&mut conn, &ids).await?;
@@ -111,7 +108,7 @@ pub(super) async fn search(
     security(())
 )]
 pub(super) async fn export_csv(State(state): State<AppState>) -> Result<Response> {
-    let mut conn = state.db.read.acquire().await?;
+    let mut conn = state.db.read().await?;
     let places = places::exportable(&mut conn, state.clock.today()).await?;
     let body = standard::write_csv(&places).map_err(anyhow::Error::from)?;
     Ok((
@@ -137,7 +134,7 @@ pub(super) async fn export_csv(State(state): State<AppState>) -> Result<Response
     security(())
 )]
 pub(super) async fn export_json(State(state): State<AppState>) -> Result<Json<Value>> {
-    let mut conn = state.db.read.acquire().await?;
+    let mut conn = state.db.read().await?;
     let places = places::exportable(&mut conn, state.clock.today()).await?;
     Ok(Json(Value::Array(
         places.iter().map(|p| Value::Object(p.to_json())).collect(),
@@ -150,29 +147,35 @@ pub(super) async fn export_json(State(state): State<AppState>) -> Result<Json<Va
     path = "/api/v1/places/{id}/qualification",
     tag = "operator",
     summary = "Qualifier ou suspendre un seul lieu (opérateur)",
-    request_body = crate::orgs::QualificationChange,
+    request_body = crate::qualification::QualificationChange,
     params(("id" = String, Path, description = "Lieu"), ("Idempotency-Key" = Option<String>, Header, description = "Une relance avec la même clé et le même corps reçoit la première réponse.")),
     responses((status = 200, description = "`{id, qualification_status, qualified_until}`", body = Object), (status = "4XX", description = "Refus (voir le code d'erreur)", body = crate::http::openapi::ErrorBody)),
     security(("bearer" = []))
 )]
 pub(super) async fn qualify(
     State(state): State<AppState>,
-    Auth(org): Auth,
+    Auth(operator): Auth,
     Path(id): Path<String>,
-    Write { body, replay }: Write<QualificationChange>,
-) -> Result<Response> {
-    org.require(OrgKind::Operator)?;
-    let now = state.clock.now();
-    let org_id = org.id.clone();
-    run_write(&state, &org.id, &replay, StatusCode::OK, move |conn| {
-        Box::pin(async move {
-            let place = places::set_qualification(conn, &org_id, &id, body, now).await?;
-            Ok(json!({
-                "id": place.id(),
-                "qualification_status": place.qualification_status,
-                "qualified_until": place.qualified_until,
-            }))
+    Write {
+        body,
+        replay,
+        origin,
+    }: Write<QualificationChange>,
+) -> Result<Json<Value>> {
+    let (now, today) = (state.clock.now(), state.clock.today());
+    let decision = Decision::parse(body, today)?;
+    let key = replay.key(&operator.id);
+    let answer = state
+        .write(origin, key, move |tx| {
+            Box::pin(async move {
+                let place = qualification::decide_place(tx, &operator, &id, decision, now).await?;
+                Ok(json!({
+                    "id": place.id(),
+                    "qualification_status": place.qualification_status,
+                    "qualified_until": place.qualified_until,
+                }))
+            })
         })
-    })
-    .await
+        .await?;
+    Ok(Json(answer))
 }

@@ -2,7 +2,7 @@
 
 use super::extract::Empty;
 use super::extract::{Auth, Write};
-use super::{run_write, AppState};
+use super::{respond, AppState};
 use crate::error::Result;
 use crate::ledger::{self, Breakdown, Reconciliation};
 use crate::programs::{self, NewAllocation, NewFunding, NewProgram, Program};
@@ -37,14 +37,20 @@ pub fn router() -> Router<AppState> {
 pub(super) async fn create(
     State(state): State<AppState>,
     Auth(org): Auth,
-    Write { body, replay }: Write<NewProgram>,
+    Write {
+        body,
+        replay,
+        origin,
+    }: Write<NewProgram>,
 ) -> Result<Response> {
     let now = state.clock.now();
     let org_id = org.id.clone();
-    run_write(&state, &org_id, &replay, StatusCode::CREATED, move |conn| {
-        Box::pin(async move { programs::create(conn, &org, body, now).await })
-    })
-    .await
+    state
+        .write(origin, replay.key(&org_id), move |tx| {
+            Box::pin(async move { programs::create(tx, &org, body, now).await })
+        })
+        .await
+        .map(|answer| respond(StatusCode::CREATED, answer))
 }
 
 #[utoipa::path(
@@ -61,7 +67,7 @@ pub(super) async fn show(
     Auth(org): Auth,
     Path(id): Path<String>,
 ) -> Result<Json<Program>> {
-    let mut conn = state.db.read.acquire().await?;
+    let mut conn = state.db.read().await?;
     Ok(Json(programs::get_for(&mut conn, &org, &id).await?))
 }
 
@@ -79,14 +85,20 @@ pub(super) async fn fund(
     State(state): State<AppState>,
     Auth(org): Auth,
     Path(id): Path<String>,
-    Write { body, replay }: Write<NewFunding>,
+    Write {
+        body,
+        replay,
+        origin,
+    }: Write<NewFunding>,
 ) -> Result<Response> {
     let now = state.clock.now();
     let org_id = org.id.clone();
-    run_write(&state, &org_id, &replay, StatusCode::CREATED, move |conn| {
-        Box::pin(async move { programs::record_funding(conn, &org, &id, body, now).await })
-    })
-    .await
+    state
+        .write(origin, replay.key(&org_id), move |tx| {
+            Box::pin(async move { programs::record_funding(tx, &org, &id, body, now).await })
+        })
+        .await
+        .map(|answer| respond(StatusCode::CREATED, answer))
 }
 
 #[utoipa::path(
@@ -103,14 +115,20 @@ pub(super) async fn allocate(
     State(state): State<AppState>,
     Auth(org): Auth,
     Path(id): Path<String>,
-    Write { body, replay }: Write<NewAllocation>,
+    Write {
+        body,
+        replay,
+        origin,
+    }: Write<NewAllocation>,
 ) -> Result<Response> {
     let now = state.clock.now();
     let org_id = org.id.clone();
-    run_write(&state, &org_id, &replay, StatusCode::CREATED, move |conn| {
-        Box::pin(async move { programs::allocate(conn, &org, &id, body, now).await })
-    })
-    .await
+    state
+        .write(origin, replay.key(&org_id), move |tx| {
+            Box::pin(async move { programs::allocate(tx, &org, &id, body, now).await })
+        })
+        .await
+        .map(|answer| respond(StatusCode::CREATED, answer))
 }
 
 #[utoipa::path(
@@ -127,7 +145,7 @@ pub(super) async fn reconciliation(
     Auth(org): Auth,
     Path(id): Path<String>,
 ) -> Result<Json<Reconciliation>> {
-    let mut conn = state.db.read.acquire().await?;
+    let mut conn = state.db.read().await?;
     let program = programs::get_for(&mut conn, &org, &id).await?;
     Ok(Json(
         ledger::reconciliation(&mut conn, &program.id, program.budget_cents).await?,
@@ -149,7 +167,7 @@ pub(super) async fn breakdown(
     Auth(org): Auth,
     Path(id): Path<String>,
 ) -> Result<Json<Breakdown>> {
-    let mut conn = state.db.read.acquire().await?;
+    let mut conn = state.db.read().await?;
     let program = programs::get_for(&mut conn, &org, &id).await?;
     let departments = crate::orgs::departments(&mut conn).await?;
     Ok(Json(
@@ -170,14 +188,16 @@ pub(super) async fn close(
     State(state): State<AppState>,
     Auth(org): Auth,
     Path(id): Path<String>,
-    Write { replay, .. }: Write<Empty>,
+    Write { replay, origin, .. }: Write<Empty>,
 ) -> Result<Response> {
     let (now, today) = (state.clock.now(), state.clock.today());
     let org_id = org.id.clone();
-    run_write(&state, &org_id, &replay, StatusCode::OK, move |conn| {
-        Box::pin(async move { crate::expiry::close_program(conn, &org, &id, now, today).await })
-    })
-    .await
+    state
+        .write(origin, replay.key(&org_id), move |tx| {
+            Box::pin(async move { crate::expiry::close_program(tx, &org, &id, now, today).await })
+        })
+        .await
+        .map(|answer| respond(StatusCode::OK, answer))
 }
 
 /// `credit-note/avoir.csv` or `credit-note/avoir.pdf` of a closed programme.
@@ -196,7 +216,7 @@ pub(super) async fn credit_note(
     Path((id, file)): Path<(String, String)>,
 ) -> Result<axum::response::Response> {
     use axum::response::IntoResponse;
-    let mut conn = state.db.read.acquire().await?;
+    let mut conn = state.db.read().await?;
     let report = crate::expiry::credit_note(&mut conn, &org, &id).await?;
     let (content_type, body) = match file.rsplit_once('.').map(|(_, ext)| ext) {
         Some("csv") => ("text/csv; charset=utf-8", report.csv()?.into_bytes()),

@@ -35,7 +35,7 @@ pub(super) async fn balance(
     {
         return Err(Error::RateLimited { retry_after_secs });
     }
-    let mut conn = state.db.read.acquire().await?;
+    let mut conn = state.db.read().await?;
     Ok(Json(
         vouchers::public_balance(&mut conn, &pass_code, state.clock.today()).await?,
     ))

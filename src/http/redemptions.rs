@@ -2,9 +2,9 @@
 //! address, and too many of them answer 429.
 
 use super::extract::{Auth, BearerToken, ClientIp, Empty, Write};
-use super::{json_response, run_write, run_write_batched, saved_answer_or, AppState};
-use crate::error::{Error, Result};
-use crate::redemption::writer::{Outcome, Request};
+use super::{respond, AppState};
+use crate::error::Result;
+use crate::redemption::writer::{Caller, Request};
 use crate::redemption::{self, NewRedemption, RedemptionRow};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -33,95 +33,21 @@ pub(super) async fn redeem(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
     BearerToken(token): BearerToken,
-    Write { body, replay }: Write<NewRedemption>,
+    Write {
+        body,
+        replay,
+        origin,
+    }: Write<NewRedemption>,
 ) -> Result<Response> {
     let request = Request {
-        token: token.clone(),
+        caller: Caller::Token(token),
         client_ip: ip,
-        new: body.clone(),
-        saved_under: replay
-            .idempotency_key
-            .clone()
-            .map(|key| (key, replay.request_hash.clone())),
+        new: body,
+        once: replay.idempotency_key.map(|key| (key, replay.request_hash)),
+        origin,
     };
-    let answer = state.redemptions.redeem(request).await;
-    let (site_id, result) = match (answer.site_id, answer.outcome) {
-        (Some(site_id), Outcome::Redeemed(body)) => {
-            (Some(site_id), Ok(json_response(StatusCode::CREATED, body)))
-        }
-        (Some(site_id), Outcome::Refused(refusal)) => {
-            let result = saved_answer_or(&state, &site_id, &replay, refusal).await;
-            (Some(site_id), result)
-        }
-        (None, Outcome::Refused(refusal)) => (None, Err(refusal)),
-        (_, _) => redeem_alone(&state, ip, &token, body, &replay).await,
-    };
-    if let (Some(site_id), Err(e)) = (&site_id, &result) {
-        if e.code() == "invalid_code" {
-            let keys = redemption::invalid_code_keys(site_id, ip);
-            state.invalid_codes.record(&keys, state.clock.now()).await?;
-        }
-    }
-    match &result {
-        Ok(r) if r.status() == StatusCode::CREATED => crate::metrics::redeemed(),
-        Ok(_) => {}
-        Err(e) => crate::metrics::refused(e.code()),
-    }
-    result
-}
-
-/// A redemption handled by itself, for a request whose group could not be written: the same
-/// checks, on a read connection, then its own write transaction. Gives the site, once known.
-async fn redeem_alone(
-    state: &AppState,
-    ip: std::net::IpAddr,
-    token: &str,
-    body: NewRedemption,
-    replay: &super::extract::Replay,
-) -> (Option<String>, Result<Response>) {
-    let mut conn = match state.db.read.acquire().await {
-        Ok(conn) => conn,
-        Err(e) => return (None, Err(e.into())),
-    };
-    let org = match crate::orgs::authenticate(&mut conn, token).await {
-        Ok(org) => org,
-        Err(e) => return (None, Err(e)),
-    };
-    let site_id = Some(org.id.clone());
-    let (now, today) = (state.clock.now(), state.clock.today());
-    let limit_keys = redemption::invalid_code_keys(&org.id, ip);
-    match state
-        .invalid_codes
-        .blocked(&mut *conn, &limit_keys, now)
-        .await
-    {
-        Ok(None) => {}
-        Ok(Some(retry_after_secs)) => {
-            return (site_id, Err(Error::RateLimited { retry_after_secs }))
-        }
-        Err(e) => return (site_id, Err(e)),
-    }
-    let checked = redemption::check(&mut conn, &state.keyring, &org, body, today).await;
-    // Given back before the write, which takes its own.
-    drop(conn);
-    let session = match checked {
-        Ok(session) => session,
-        Err(refusal) => return (site_id, Err(refusal)),
-    };
-    let org_id = org.id.clone();
-    let result = run_write_batched(
-        state,
-        &org_id,
-        replay,
-        StatusCode::CREATED,
-        move |conn, batch| {
-            Box::pin(
-                async move { redemption::record(conn, batch, &org, session, now, today).await },
-            )
-        },
-    )
-    .await;
-    (site_id, result)
+    let row = state.redeemer.redeem(request).await?;
+    Ok(respond(StatusCode::CREATED, row))
 }
 
 #[utoipa::path(
@@ -137,15 +63,17 @@ pub(super) async fn undo(
     State(state): State<AppState>,
     Auth(org): Auth,
     Path(id): Path<String>,
-    Write { replay, .. }: Write<Empty>,
-) -> Result<Response> {
+    Write { replay, origin, .. }: Write<Empty>,
+) -> Result<Json<RedemptionRow>> {
     let now = state.clock.now();
     let window = SignedDuration::from_hours(state.config.undo_window_hours);
-    let org_id = org.id.clone();
-    run_write(&state, &org_id, &replay, StatusCode::OK, move |conn| {
-        Box::pin(async move { redemption::undo(conn, &org, &id, now, window).await })
-    })
-    .await
+    let key = replay.key(&org.id);
+    let row = state
+        .write(origin, key, move |tx| {
+            Box::pin(async move { redemption::undo(tx, &org, &id, now, window).await })
+        })
+        .await?;
+    Ok(Json(row))
 }
 
 #[utoipa::path(
@@ -160,6 +88,6 @@ pub(super) async fn list(
     State(state): State<AppState>,
     Auth(org): Auth,
 ) -> Result<Json<Vec<RedemptionRow>>> {
-    let mut conn = state.db.read.acquire().await?;
+    let mut conn = state.db.read().await?;
     Ok(Json(redemption::list(&mut conn, &org).await?))
 }

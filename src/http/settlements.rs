@@ -1,7 +1,7 @@
 //! Operator: settlement batches and their payment file. Sites and funders read their part.
 
 use super::extract::{Auth, Empty, Write};
-use super::{run_write, AppState};
+use super::{respond, AppState};
 use crate::error::{Error, Result};
 use crate::settlement::{self, BatchView, NewBatch, Rejection};
 use axum::extract::{Path, State};
@@ -16,6 +16,7 @@ pub fn router() -> Router<AppState> {
         .route("/settlements", post(create))
         .route("/settlements/{id}", get(show))
         .route("/settlements/{id}/approve", post(approve))
+        .route("/settlements/{id}/export", post(export))
         .route("/settlements/{id}/paid", post(paid))
         .route("/settlements/{id}/sepa.xml", get(sepa))
         .route("/settlements/{id}/lines/{line_id}/reject", post(reject))
@@ -39,15 +40,21 @@ pub fn router() -> Router<AppState> {
 pub(super) async fn create(
     State(state): State<AppState>,
     Auth(org): Auth,
-    Write { body, replay }: Write<NewBatch>,
+    Write {
+        body,
+        replay,
+        origin,
+    }: Write<NewBatch>,
 ) -> Result<Response> {
     let now = state.clock.now();
     let window = SignedDuration::from_hours(state.config.undo_window_hours);
     let org_id = org.id.clone();
-    run_write(&state, &org_id, &replay, StatusCode::CREATED, move |conn| {
-        Box::pin(async move { settlement::create(conn, &org, body, now, window).await })
-    })
-    .await
+    state
+        .write(origin, replay.key(&org_id), move |tx| {
+            Box::pin(async move { settlement::create(tx, &org, body, now, window).await })
+        })
+        .await
+        .map(|answer| respond(StatusCode::CREATED, answer))
 }
 
 #[utoipa::path(
@@ -64,7 +71,7 @@ pub(super) async fn show(
     Auth(org): Auth,
     Path(id): Path<String>,
 ) -> Result<Json<BatchView>> {
-    let mut conn = state.db.read.acquire().await?;
+    let mut conn = state.db.read().await?;
     Ok(Json(settlement::get(&mut conn, &org, &id).await?))
 }
 
@@ -81,14 +88,16 @@ pub(super) async fn approve(
     State(state): State<AppState>,
     Auth(org): Auth,
     Path(id): Path<String>,
-    Write { replay, .. }: Write<Empty>,
+    Write { replay, origin, .. }: Write<Empty>,
 ) -> Result<Response> {
     let now = state.clock.now();
     let org_id = org.id.clone();
-    run_write(&state, &org_id, &replay, StatusCode::OK, move |conn| {
-        Box::pin(async move { settlement::approve(conn, &org, &id, now).await })
-    })
-    .await
+    state
+        .write(origin, replay.key(&org_id), move |tx| {
+            Box::pin(async move { settlement::approve(tx, &org, &id, now).await })
+        })
+        .await
+        .map(|answer| respond(StatusCode::OK, answer))
 }
 
 #[utoipa::path(
@@ -104,14 +113,16 @@ pub(super) async fn paid(
     State(state): State<AppState>,
     Auth(org): Auth,
     Path(id): Path<String>,
-    Write { replay, .. }: Write<Empty>,
+    Write { replay, origin, .. }: Write<Empty>,
 ) -> Result<Response> {
     let now = state.clock.now();
     let org_id = org.id.clone();
-    run_write(&state, &org_id, &replay, StatusCode::OK, move |conn| {
-        Box::pin(async move { settlement::mark_paid(conn, &org, &id, now).await })
-    })
-    .await
+    state
+        .write(origin, replay.key(&org_id), move |tx| {
+            Box::pin(async move { settlement::mark_paid(tx, &org, &id, now).await })
+        })
+        .await
+        .map(|answer| respond(StatusCode::OK, answer))
 }
 
 #[utoipa::path(
@@ -128,22 +139,55 @@ pub(super) async fn reject(
     State(state): State<AppState>,
     Auth(org): Auth,
     Path((id, line_id)): Path<(String, String)>,
-    Write { body, replay }: Write<Rejection>,
+    Write {
+        body,
+        replay,
+        origin,
+    }: Write<Rejection>,
 ) -> Result<Response> {
     let now = state.clock.now();
     let org_id = org.id.clone();
-    run_write(&state, &org_id, &replay, StatusCode::OK, move |conn| {
-        Box::pin(async move { settlement::reject_line(conn, &org, &id, &line_id, body, now).await })
-    })
-    .await
+    state
+        .write(origin, replay.key(&org_id), move |tx| {
+            Box::pin(
+                async move { settlement::reject_line(tx, &org, &id, &line_id, body, now).await },
+            )
+        })
+        .await
+        .map(|answer| respond(StatusCode::OK, answer))
 }
 
-/// Producing the file marks the batch exported, so it runs as a write.
+#[utoipa::path(
+    post,
+    path = "/api/v1/settlements/{id}/export",
+    tag = "settlement",
+    summary = "Remettre les virements à la banque (le fichier SEPA devient lisible)",
+    params(("id" = String, Path, description = "Règlement"), ("Idempotency-Key" = Option<String>, Header, description = "Une relance avec la même clé et le même corps reçoit la première réponse.")),
+    responses((status = 200, description = "Exporté", body = BatchView), (status = "4XX", description = "Refus (voir le code d'erreur)", body = crate::http::openapi::ErrorBody)),
+    security(("bearer" = []))
+)]
+pub(super) async fn export(
+    State(state): State<AppState>,
+    Auth(org): Auth,
+    Path(id): Path<String>,
+    Write { replay, origin, .. }: Write<Empty>,
+) -> Result<Json<BatchView>> {
+    let now = state.clock.now();
+    let key = replay.key(&org.id);
+    let view = state
+        .write(origin, key, move |tx| {
+            Box::pin(async move { settlement::export(tx, &org, &id, now).await })
+        })
+        .await?;
+    Ok(Json(view))
+}
+
+/// Reading the file changes nothing: the batch must have been exported first.
 #[utoipa::path(
     get,
     path = "/api/v1/settlements/{id}/sepa.xml",
     tag = "settlement",
-    summary = "Fichier de virement SEPA pain.001.001.09",
+    summary = "Fichier de virement SEPA pain.001.001.09 d'un lot exporté",
     params(("id" = String, Path, description = "Règlement")),
     responses((status = 200, description = "Le fichier", content_type = "application/xml", body = String), (status = "4XX", description = "Refus (voir le code d'erreur)", body = crate::http::openapi::ErrorBody)),
     security(("bearer" = []))
@@ -153,9 +197,8 @@ pub(super) async fn sepa(
     Auth(org): Auth,
     Path(id): Path<String>,
 ) -> Result<Response> {
-    let mut tx = state.db.begin().await?;
-    let xml = settlement::export_sepa(&mut tx, &org, &id, state.clock.now(), &state.config).await?;
-    tx.commit().await?;
+    let mut conn = state.db.read().await?;
+    let xml = settlement::sepa_file(&mut conn, &org, &id, &state.config).await?;
     Ok((
         [
             (
@@ -222,7 +265,7 @@ async fn statement_file(
                 "Les relevés existent au format .csv ou .pdf (exemple : …/<lieu>.pdf).",
             )
         })?;
-    let mut conn = state.db.read.acquire().await?;
+    let mut conn = state.db.read().await?;
     let statement = if program {
         settlement::program_statement(&mut conn, org, id, subject).await?
     } else {

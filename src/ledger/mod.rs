@@ -36,7 +36,7 @@ pub use reconciliation::{
 };
 pub use verify::{verify, VerifyReport};
 
-use crate::db::{Batch, Conn};
+use crate::db::{Batch, Conn, Slot, Tx};
 use crate::error::{Error, Result};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -177,7 +177,7 @@ pub struct Posting<'a> {
 /// round trip. A refused debit may follow a credit already applied (lock order, below): the
 /// caller rolls its transaction back on any error, as every caller does by returning it.
 pub async fn post(
-    conn: &mut Conn,
+    tx: &mut Tx<'_>,
     program_id: &str,
     kind: Kind,
     reference: &str,
@@ -192,10 +192,11 @@ pub async fn post(
         transfer,
     };
     let (from, to) = (transfer.from, transfer.to);
+    let slot = tx.slot();
     if !from.debit_needs_guard() {
-        let mut batch = Batch::new(conn);
-        write(&mut batch, program_id, &[posting], &[], Slot::Any, now);
-        return batch.execute(conn).await;
+        let mut batch = Batch::new(tx);
+        write(&mut batch, program_id, &[posting], &[], slot, now);
+        return batch.execute(tx).await;
     }
     // Both balance rows are locked (on PostgreSQL, until COMMIT) in the order of their ids, so
     // that two postings between the same accounts in opposite directions (a payment and a bank
@@ -203,34 +204,28 @@ pub async fn post(
     let credit_first = !to.balance_is_flows() && to.id(program_id) < from.id(program_id);
     let mut applied = vec![from];
     if credit_first {
-        let mut credit = Batch::new(conn);
+        let mut credit = Batch::new(tx);
         repo::add_to_balances(
             &mut credit,
             program_id,
             &std::collections::BTreeMap::from([(to.id(program_id), (to, amount))]),
         );
-        credit.execute(conn).await?;
+        credit.execute(tx).await?;
         applied.push(to);
     }
-    if !repo::debit_guarded(conn, &from.id(program_id), amount).await? {
+    if !repo::debit_guarded(tx, &from.id(program_id), amount).await? {
         return Err(from.shortfall());
     }
-    let mut batch = Batch::new(conn);
-    write(&mut batch, program_id, &[posting], &applied, Slot::Any, now);
-    batch.execute(conn).await
+    let mut batch = Batch::new(tx);
+    write(&mut batch, program_id, &[posting], &applied, slot, now);
+    batch.execute(tx).await
 }
 
-/// Adds balanced transactions of one programme to a batch of writes sent together (see
-/// [`Batch`]), for postings none of whose debits needs a guard: a redemption's
+/// Adds balanced transactions of one programme to the writes sent before the commit (see
+/// [`Tx::deferred`]), for postings none of whose debits needs a guard: a redemption's
 /// `outstanding → redeemed`, for instance. Rows that several postings move are written once,
 /// with the sum.
-pub fn defer(
-    batch: &mut Batch,
-    program_id: &str,
-    postings: &[Posting<'_>],
-    slot: Slot,
-    now: &str,
-) -> Result<()> {
+pub fn defer(tx: &mut Tx<'_>, program_id: &str, postings: &[Posting<'_>], now: &str) -> Result<()> {
     for posting in postings {
         check_amount(posting.transfer.amount_cents)?;
         if posting.transfer.from.debit_needs_guard() {
@@ -240,7 +235,8 @@ pub fn defer(
             )));
         }
     }
-    write(batch, program_id, postings, &[], slot, now);
+    let slot = tx.slot();
+    write(tx.deferred(), program_id, postings, &[], slot, now);
     Ok(())
 }
 
@@ -331,16 +327,6 @@ pub async fn balance(conn: &mut Conn, program_id: &str, account: Account<'_>) ->
 
 /// Slot rows per flow of an account whose balance is its flows.
 const SLOTS: u8 = 16;
-
-/// Which slot rows of the accounts whose balance is their flows a batch moves.
-#[derive(Clone, Copy, Debug)]
-pub enum Slot {
-    /// One at random: concurrent batches seldom share one.
-    Any,
-    /// The lane's own: batches of different lanes never share one (up to [`SLOTS`] lanes), so
-    /// that concurrent redemption writers never wait on each other's COMMIT for these rows.
-    Lane(usize),
-}
 
 /// Balances of every account with this code in a programme: `(organisation, cents)`.
 pub async fn balances_of(

@@ -10,7 +10,7 @@
 //! duplicate can be recognised downstream.
 
 use crate::clock::{format_ts, SharedClock};
-use crate::db::{Conn, Db};
+use crate::db::{Conn, Db, Origin, Tx};
 use crate::error::{Error, Result};
 use anyhow::Context;
 use base64::Engine as _;
@@ -56,6 +56,93 @@ pub struct Outgoing {
     pub attachments: Vec<Attachment>,
 }
 
+impl Outgoing {
+    /// A plain-text message whose body is an askama template (`templates/mail/*.txt`).
+    pub fn text(to: &str, subject: &str, body: &impl askama::Template) -> Result<Outgoing> {
+        Ok(Outgoing {
+            to: to.to_string(),
+            subject: subject.to_string(),
+            text_body: body.render().map_err(anyhow::Error::from)?,
+            html_body: None,
+            attachments: Vec::new(),
+        })
+    }
+}
+
+/// An e-mail address, checked once: trimmed, in lower case, at most 254 characters, with a
+/// local part, a dotted domain, and a form the mailer can send to.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Email(String);
+
+impl Email {
+    pub fn parse(input: &str) -> Result<Email> {
+        let email = input.trim().to_lowercase();
+        if !is_valid_address(&email) {
+            return Err(Error::invalid(
+                "invalid_email",
+                "L'adresse e-mail n'est pas valide (exemple : prenom.nom@exemple.fr).",
+            ));
+        }
+        Ok(Email(email))
+    }
+
+    /// An optional address: empty means none.
+    pub fn parse_optional(input: Option<&str>) -> Result<Option<Email>> {
+        match input.map(str::trim).filter(|e| !e.is_empty()) {
+            Some(e) => Email::parse(e).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn into_string(self) -> String {
+        self.0
+    }
+}
+
+impl TryFrom<String> for Email {
+    type Error = Error;
+    fn try_from(value: String) -> Result<Email> {
+        Email::parse(&value)
+    }
+}
+
+impl From<Email> for String {
+    fn from(email: Email) -> String {
+        email.0
+    }
+}
+
+impl std::fmt::Display for Email {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// What every message needs to point people somewhere: the site's address, and the human
+/// help (telephone and e-mail) written at the foot of each.
+#[derive(Clone, Debug, Default)]
+pub struct Letterhead {
+    /// Without a trailing slash.
+    pub public_url: String,
+    pub helpline_phone: String,
+    pub helpline_email: String,
+}
+
+impl Letterhead {
+    pub fn of(config: &crate::config::Config) -> Letterhead {
+        Letterhead {
+            public_url: config.public_url.trim_end_matches('/').to_string(),
+            helpline_phone: config.helpline_phone.clone(),
+            helpline_email: config.helpline_email.clone(),
+        }
+    }
+}
+
 /// An attachment as stored in the `attachments` JSON column (TEXT on both databases, hence
 /// base64 rather than a binary column).
 #[derive(Serialize, Deserialize)]
@@ -66,7 +153,7 @@ struct StoredAttachment {
 }
 
 /// Writes a pending message in the caller's transaction. Returns its id.
-pub async fn enqueue(conn: &mut Conn, mail: &Outgoing, now: Timestamp) -> Result<String> {
+pub async fn enqueue(tx: &mut Tx<'_>, mail: &Outgoing, now: Timestamp) -> Result<String> {
     if !is_valid_address(&mail.to) {
         return Err(Error::invalid(
             "invalid_email",
@@ -106,7 +193,7 @@ pub async fn enqueue(conn: &mut Conn, mail: &Outgoing, now: Timestamp) -> Result
     .bind(&attachments)
     .bind(&now)
     .bind(&now)
-    .execute(&mut *conn)
+    .execute(&mut **tx)
     .await?;
     Ok(id)
 }
@@ -224,7 +311,7 @@ async fn deliver_batch(db: &Db, mailer: &Mailer, now: Timestamp) -> Result<RunOu
     )
     .bind(format_ts(now))
     .bind(BATCH as i64)
-    .fetch_all(&db.read)
+    .fetch_all(db.reads())
     .await?;
     let mut outcome = RunOutcome {
         picked: ids.len(),
@@ -263,43 +350,59 @@ async fn deliver_batch(db: &Db, mailer: &Mailer, now: Timestamp) -> Result<RunOu
 /// atomic on both databases, so of several senders racing for a row exactly one matches it.
 async fn claim(db: &Db, id: &str, at: Timestamp) -> Result<Option<Claimed>> {
     let lease = format_ts(plus(at, LEASE));
-    let row = sqlx::query(
-        "UPDATE outbox SET next_attempt_at = $1 \
-         WHERE id = $2 AND status = 'pending' AND next_attempt_at <= $3 \
-         RETURNING to_address, subject, text_body, html_body, attachments, attempts",
-    )
-    .bind(&lease)
-    .bind(id)
-    .bind(format_ts(at))
-    .fetch_optional(&db.write)
-    .await?;
-    let Some(row) = row else {
-        return Ok(None);
-    };
-    Ok(Some(Claimed {
-        id: id.to_string(),
-        to: row.try_get("to_address")?,
-        subject: row.try_get("subject")?,
-        text_body: row.try_get("text_body")?,
-        html_body: row.try_get("html_body")?,
-        attachments: row.try_get("attachments")?,
-        attempts: row.try_get("attempts")?,
-        lease,
-    }))
+    let (id, at_text, lease_at) = (id.to_string(), format_ts(at), lease.clone());
+    db.transact(Origin::platform(), move |tx| {
+        Box::pin(async move {
+            let row = sqlx::query(
+                "UPDATE outbox SET next_attempt_at = $1 \
+                 WHERE id = $2 AND status = 'pending' AND next_attempt_at <= $3 \
+                 RETURNING to_address, subject, text_body, html_body, attachments, attempts",
+            )
+            .bind(&lease_at)
+            .bind(&id)
+            .bind(&at_text)
+            .fetch_optional(&mut **tx)
+            .await?;
+            let Some(row) = row else {
+                return Ok(None);
+            };
+            Ok(Some(Claimed {
+                id,
+                to: row.try_get("to_address")?,
+                subject: row.try_get("subject")?,
+                text_body: row.try_get("text_body")?,
+                html_body: row.try_get("html_body")?,
+                attachments: row.try_get("attachments")?,
+                attempts: row.try_get("attempts")?,
+                lease: lease_at,
+            }))
+        })
+    })
+    .await
+}
+
+/// Runs one statement of the sender's in a transaction of its own.
+async fn update(db: &Db, sql: &'static str, binds: Vec<crate::db::Param>) -> Result<()> {
+    db.transact(Origin::platform(), move |tx| {
+        Box::pin(async move {
+            let mut batch = crate::db::Batch::new(tx);
+            batch.push(sql.replace('?', crate::db::P), binds);
+            batch.execute(tx).await
+        })
+    })
+    .await
 }
 
 async fn mark_sent(db: &Db, m: &Claimed, at: Timestamp) -> Result<()> {
     // Not fenced by the lease: the server has the message, so `sent` is the truth whoever
     // holds the row now.
-    sqlx::query(
-        "UPDATE outbox SET status = 'sent', sent_at = $1, attempts = attempts + 1 \
-         WHERE id = $2 AND status = 'pending'",
+    update(
+        db,
+        "UPDATE outbox SET status = 'sent', sent_at = ?, attempts = attempts + 1 \
+         WHERE id = ? AND status = 'pending'",
+        vec![format_ts(at).into(), m.id.as_str().into()],
     )
-    .bind(format_ts(at))
-    .bind(&m.id)
-    .execute(&db.write)
-    .await?;
-    Ok(())
+    .await
 }
 
 async fn record_failure(db: &Db, m: &Claimed, error: &str, at: Timestamp) -> Result<()> {
@@ -314,32 +417,34 @@ async fn record_failure(db: &Db, m: &Claimed, error: &str, at: Timestamp) -> Res
     } else {
         tracing::warn!(outbox_id = %m.id, attempts, error, "e-mail not sent; will retry");
     }
-    sqlx::query(
-        "UPDATE outbox SET status = $1, attempts = $2, last_error = $3, next_attempt_at = $4 \
-         WHERE id = $5 AND status = 'pending' AND next_attempt_at = $6",
+    update(
+        db,
+        "UPDATE outbox SET status = ?, attempts = ?, last_error = ?, next_attempt_at = ? \
+         WHERE id = ? AND status = 'pending' AND next_attempt_at = ?",
+        vec![
+            status.into(),
+            attempts.into(),
+            truncate(error).into(),
+            format_ts(next).into(),
+            m.id.as_str().into(),
+            m.lease.as_str().into(),
+        ],
     )
-    .bind(status)
-    .bind(attempts)
-    .bind(truncate(error))
-    .bind(format_ts(next))
-    .bind(&m.id)
-    .bind(&m.lease)
-    .execute(&db.write)
-    .await?;
-    Ok(())
+    .await
 }
 
 async fn give_up(db: &Db, m: &Claimed, error: &str) -> Result<()> {
-    sqlx::query(
-        "UPDATE outbox SET status = 'failed', attempts = attempts + 1, last_error = $1 \
-         WHERE id = $2 AND status = 'pending' AND next_attempt_at = $3",
+    update(
+        db,
+        "UPDATE outbox SET status = 'failed', attempts = attempts + 1, last_error = ? \
+         WHERE id = ? AND status = 'pending' AND next_attempt_at = ?",
+        vec![
+            truncate(error).into(),
+            m.id.as_str().into(),
+            m.lease.as_str().into(),
+        ],
     )
-    .bind(truncate(error))
-    .bind(&m.id)
-    .bind(&m.lease)
-    .execute(&db.write)
-    .await?;
-    Ok(())
+    .await
 }
 
 /// 1 min after the first failure, then 2, 4, … capped at 6 h.

@@ -4,7 +4,7 @@
 mod repo;
 
 use crate::clock::format_ts;
-use crate::db::Conn;
+use crate::db::{Conn, Tx};
 use crate::error::{Error, Result};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -15,9 +15,6 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 pub use repo::{find, find_site_by_siret};
-
-/// The audit action that records why a site was suspended; the site is shown it.
-pub const SUSPENSION_REASON: &str = "site.suspension_reason";
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -49,7 +46,7 @@ impl OrgKind {
     }
 }
 
-#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+#[derive(Clone, Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Organization {
     pub id: String,
     pub kind: OrgKind,
@@ -102,26 +99,61 @@ pub struct NewOrganization {
     pub postcode: Option<String>,
 }
 
-pub async fn create(conn: &mut Conn, new: NewOrganization, now: Timestamp) -> Result<String> {
-    let org = create_without_place(conn, new, now).await?;
-    if org.kind == OrgKind::Site {
-        crate::places::create_for_site(conn, &org, now).await?;
+/// The operator creates an organisation (audited); a site gets its first place. Operator
+/// organisations are only made by [`bootstrap`]: a token of one holds every power.
+pub async fn create(
+    tx: &mut Tx<'_>,
+    operator: &Organization,
+    new: NewOrganization,
+    now: Timestamp,
+) -> Result<Organization> {
+    operator.require(OrgKind::Operator)?;
+    if OrgKind::parse(&new.kind) == Some(OrgKind::Operator) {
+        return Err(invalid_kind());
     }
-    Ok(org.id)
+    let org = create_without_place(tx, Some(&operator.id), new, now).await?;
+    if org.kind == OrgKind::Site {
+        crate::places::create_for_site(tx, &org, now).await?;
+    }
+    Ok(org)
+}
+
+/// Creates the operator organisation if missing; returns a new operator token.
+pub async fn bootstrap(tx: &mut Tx<'_>, now: Timestamp) -> Result<String> {
+    let operator_id = match operator_exists(tx).await? {
+        Some(id) => id,
+        None => {
+            let new = NewOrganization {
+                kind: OrgKind::Operator.as_str().into(),
+                name: "Opérateur du Pass numérique".into(),
+                siret: None,
+                department: None,
+                postcode: None,
+            };
+            create_without_place(tx, None, new, now).await?.id
+        }
+    };
+    let token = new_token(tx, &operator_id, now).await?;
+    crate::audit::record(
+        tx,
+        &format_ts(now),
+        Some(&operator_id),
+        "api_token.created",
+        Some(&operator_id),
+        "jeton de l'opérateur créé à l'installation",
+    )
+    .await?;
+    Ok(token)
 }
 
 /// An organisation with no first place: an application brings its own places.
 pub async fn create_without_place(
-    conn: &mut Conn,
+    tx: &mut Tx<'_>,
+    actor_id: Option<&str>,
     new: NewOrganization,
     now: Timestamp,
 ) -> Result<Organization> {
-    let kind = OrgKind::parse(&new.kind).ok_or_else(|| {
-        Error::invalid(
-            "invalid_kind",
-            "Le type d'organisation doit être funder, distributor, site ou operator.",
-        )
-    })?;
+    let kind = OrgKind::parse(&new.kind).ok_or_else(invalid_kind)?;
     let name = new.name.trim();
     if name.is_empty() || name.chars().count() > 200 {
         return Err(Error::invalid(
@@ -166,11 +198,11 @@ pub async fn create_without_place(
         qualification_status: "none".into(),
         qualified_until: None,
     };
-    repo::insert(conn, &org, &format_ts(now)).await?;
+    repo::insert(tx, &org, &format_ts(now)).await?;
     crate::audit::record(
-        conn,
+        tx,
         &format_ts(now),
-        None,
+        actor_id,
         "organization.created",
         Some(&org.id),
         &format!("{} {}", org.kind.as_str(), org.name),
@@ -179,27 +211,65 @@ pub async fn create_without_place(
     Ok(org)
 }
 
+fn invalid_kind() -> Error {
+    Error::invalid(
+        "invalid_kind",
+        "Choisissez le type d'organisation : financeur (funder), distributeur (distributor) ou \
+         lieu de médiation (site). L'organisation opératrice est unique, créée à l'installation.",
+    )
+}
+
 fn non_empty(value: Option<String>) -> Option<String> {
     value
         .map(|v| v.trim().to_string())
         .filter(|v| !v.is_empty())
 }
 
-/// Tokens are shown once; only their SHA-256 is kept.
-pub async fn create_token(conn: &mut Conn, org_id: &str, now: Timestamp) -> Result<String> {
+/// A new API token, shown once.
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct IssuedToken {
+    pub token: String,
+    pub organization_id: String,
+}
+
+/// The operator issues an API token for an organisation (audited). Tokens are shown once; only
+/// their SHA-256 is kept.
+pub async fn issue_token(
+    tx: &mut Tx<'_>,
+    operator: &Organization,
+    org_id: &str,
+    now: Timestamp,
+) -> Result<IssuedToken> {
+    operator.require(OrgKind::Operator)?;
+    let org = repo::find(tx, org_id)
+        .await?
+        .ok_or_else(|| Error::not_found("Cette organisation n'existe pas."))?;
+    let token = new_token(tx, &org.id, now).await?;
+    crate::audit::record(
+        tx,
+        &format_ts(now),
+        Some(&operator.id),
+        "api_token.created",
+        Some(&org.id),
+        &format!("jeton créé pour {}", org.name),
+    )
+    .await?;
+    Ok(IssuedToken {
+        token,
+        organization_id: org.id,
+    })
+}
+
+async fn new_token(tx: &mut Tx<'_>, org_id: &str, now: Timestamp) -> Result<String> {
     let mut raw = [0u8; 32];
     rand::thread_rng().fill_bytes(&mut raw);
     let token = format!("pn_{}", URL_SAFE_NO_PAD.encode(raw));
-    repo::insert_token(conn, &hash_token(&token), org_id, &format_ts(now)).await?;
+    repo::insert_token(tx, &hash_token(&token), org_id, &format_ts(now)).await?;
     Ok(token)
 }
 
 fn hash_token(token: &str) -> String {
-    hex(&Sha256::digest(token.as_bytes()))
-}
-
-pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    data_encoding::HEXLOWER.encode(&Sha256::digest(token.as_bytes()))
 }
 
 pub async fn authenticate(conn: &mut Conn, token: &str) -> Result<Organization> {
@@ -237,75 +307,21 @@ pub async fn authenticate_each(
         .collect())
 }
 
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct QualificationChange {
-    pub status: String,
-    pub valid_until: Option<String>,
-}
-
-/// Qualifies or suspends a site, on the operator's decision (audited).
-pub async fn set_qualification(
-    conn: &mut Conn,
-    actor_id: &str,
+/// Records a site's qualification (see `qualification`, which decides it).
+pub(crate) async fn set_qualification(
+    tx: &mut Tx<'_>,
     site_id: &str,
-    change: QualificationChange,
-    now: Timestamp,
-) -> Result<Organization> {
-    let site = repo::find(conn, site_id)
-        .await?
-        .filter(|o| o.kind == OrgKind::Site)
-        .ok_or_else(|| Error::not_found("Ce lieu de médiation n'existe pas."))?;
-    crate::qualification::refuse_if_disqualified(conn, site_id).await?;
-    let (status, valid_until) = parse_qualification(change, site.qualified_until.clone())?;
-    repo::update_qualification(conn, site_id, &status, valid_until.as_deref()).await?;
-    crate::places::qualify_site_places(conn, site_id, &status, valid_until.as_deref()).await?;
-    crate::audit::record(
-        conn,
-        &format_ts(now),
-        Some(actor_id),
-        &format!("site.{status}"),
-        Some(site_id),
-        &format!("until {}", valid_until.as_deref().unwrap_or("-")),
-    )
-    .await?;
-    Ok(Organization {
-        qualification_status: status,
-        qualified_until: valid_until,
-        ..site
-    })
+    status: &str,
+    valid_until: Option<&str>,
+) -> Result<()> {
+    repo::update_qualification(tx, site_id, status, valid_until).await
 }
 
-/// Checks a qualification decision: `(status, valid until)`; a suspension keeps the end date.
-pub fn parse_qualification(
-    change: QualificationChange,
-    current_until: Option<String>,
-) -> Result<(String, Option<String>)> {
-    let status = match change.status.as_str() {
-        "qualified" | "suspended" => change.status,
-        _ => {
-            return Err(Error::invalid(
-                "invalid_status",
-                "Le statut doit être « qualified » ou « suspended ».",
-            ))
-        }
-    };
-    let valid_until = match change.valid_until.as_deref() {
-        Some(d) => Some(d.parse::<Date>().map_err(|_| {
-            Error::invalid(
-                "invalid_date",
-                "La date de fin de qualification doit être au format AAAA-MM-JJ.",
-            )
-        })?),
-        None if status == "qualified" => {
-            return Err(Error::invalid(
-                "invalid_date",
-                "Indiquez jusqu'à quelle date (AAAA-MM-JJ) le lieu est qualifié.",
-            ))
-        }
-        None => None,
-    };
-    Ok((status, valid_until.map(|d| d.to_string()).or(current_until)))
+/// An organisation by id, or a refusal saying it does not exist.
+pub async fn get(conn: &mut Conn, id: &str) -> Result<Organization> {
+    repo::find(conn, id)
+        .await?
+        .ok_or_else(|| Error::not_found("Cette organisation n'existe pas."))
 }
 
 pub async fn operator_exists(conn: &mut Conn) -> Result<Option<String>> {

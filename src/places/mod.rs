@@ -11,9 +11,9 @@ mod repo;
 pub mod standard;
 
 use crate::clock::format_ts;
-use crate::db::Conn;
+use crate::db::{Conn, Tx};
 use crate::error::{Error, Result};
-use crate::orgs::{Organization, QualificationChange};
+use crate::orgs::Organization;
 use jiff::civil::Date;
 use jiff::Timestamp;
 use serde::Serialize;
@@ -45,7 +45,7 @@ impl Place {
 }
 
 /// The first place of a new site organisation, from what the organisation gave.
-pub async fn create_for_site(conn: &mut Conn, org: &Organization, now: Timestamp) -> Result<()> {
+pub async fn create_for_site(tx: &mut Tx<'_>, org: &Organization, now: Timestamp) -> Result<()> {
     let mut data = StandardPlace::new();
     data.set("id", Some(&org.id));
     data.set("pivot", org.siret.as_deref());
@@ -55,13 +55,13 @@ pub async fn create_for_site(conn: &mut Conn, org: &Organization, now: Timestamp
         "date_maj",
         Some(&now.to_zoned(crate::clock::paris()).date().to_string()),
     );
-    repo::upsert(conn, &[data], &format_ts(now)).await?;
-    repo::attach(conn, &org.id, &org.id).await
+    repo::upsert(tx, &[data], &format_ts(now)).await?;
+    repo::attach(tx, &org.id, &org.id).await
 }
 
 /// A place given in an application, attached to the site organisation it becomes.
 pub async fn create_for_application(
-    conn: &mut Conn,
+    tx: &mut Tx<'_>,
     site: &Organization,
     name: &str,
     address: &str,
@@ -81,49 +81,29 @@ pub async fn create_for_application(
         "date_maj",
         Some(&now.to_zoned(crate::clock::paris()).date().to_string()),
     );
-    repo::upsert(conn, &[data], &format_ts(now)).await?;
-    repo::attach(conn, &id, &site.id).await?;
+    repo::upsert(tx, &[data], &format_ts(now)).await?;
+    repo::attach(tx, &id, &site.id).await?;
     Ok(id)
 }
 
 /// A site's qualification applies to all its places.
 pub async fn qualify_site_places(
-    conn: &mut Conn,
+    tx: &mut Tx<'_>,
     site_id: &str,
     status: &str,
     until: Option<&str>,
 ) -> Result<()> {
-    repo::set_site_qualification(conn, site_id, status, until).await
+    repo::set_site_qualification(tx, site_id, status, until).await
 }
 
-/// The operator qualifies or suspends one place (audited).
-pub async fn set_qualification(
-    conn: &mut Conn,
-    actor_id: &str,
+/// Records one place's qualification (see `qualification`, which decides it).
+pub(crate) async fn set_qualification(
+    tx: &mut Tx<'_>,
     place_id: &str,
-    change: QualificationChange,
-    now: Timestamp,
-) -> Result<Place> {
-    let place = repo::find(conn, place_id)
-        .await?
-        .ok_or_else(|| Error::not_found("Ce lieu n'existe pas."))?;
-    crate::qualification::refuse_if_disqualified(conn, place_id).await?;
-    let (status, until) = crate::orgs::parse_qualification(change, place.qualified_until)?;
-    repo::set_qualification(conn, place_id, &status, until.as_deref()).await?;
-    crate::audit::record(
-        conn,
-        &format_ts(now),
-        Some(actor_id),
-        &format!("place.{status}"),
-        Some(place_id),
-        &format!("until {}", until.as_deref().unwrap_or("-")),
-    )
-    .await?;
-    Ok(Place {
-        qualification_status: status,
-        qualified_until: until,
-        ..place
-    })
+    status: &str,
+    until: Option<&str>,
+) -> Result<()> {
+    repo::set_qualification(tx, place_id, status, until).await
 }
 
 /// A place of a site and its qualification: id, status, end date.
@@ -215,19 +195,19 @@ pub struct ImportReport {
 /// one is created unqualified, waiting for an application. Rows with errors are left out and
 /// reported; a database error leaves nothing imported (the caller rolls back).
 pub async fn import(
-    conn: &mut Conn,
+    tx: &mut Tx<'_>,
     parsed: ParsedFile,
     actor_id: Option<&str>,
     now: Timestamp,
 ) -> Result<ImportReport> {
-    let existing = repo::existing_ids(conn).await?;
+    let existing = repo::existing_ids(tx).await?;
     let updated = parsed
         .places
         .iter()
         .filter(|p| existing.contains(p.id()))
         .count();
     let now_text = format_ts(now);
-    repo::upsert(conn, &parsed.places, &now_text).await?;
+    repo::upsert(tx, &parsed.places, &now_text).await?;
     let report = ImportReport {
         rows: parsed.rows,
         created: parsed.places.len() - updated,
@@ -236,7 +216,7 @@ pub async fn import(
         rejected: parsed.rejections,
     };
     crate::audit::record(
-        conn,
+        tx,
         &now_text,
         actor_id,
         "places.imported",
@@ -250,18 +230,15 @@ pub async fn import(
     Ok(report)
 }
 
-/// Reads a file in the standard and imports its valid rows in one transaction.
+/// Reads a file in the standard and imports its valid rows.
 pub async fn import_file(
-    db: &crate::db::Db,
+    tx: &mut Tx<'_>,
     bytes: &[u8],
     actor_id: Option<&str>,
     now: Timestamp,
 ) -> Result<ImportReport> {
     let parsed = standard::parse_csv(bytes);
-    let mut tx = db.begin().await?;
-    let report = import(&mut tx, parsed, actor_id, now).await?;
-    tx.commit().await?;
-    Ok(report)
+    import(tx, parsed, actor_id, now).await
 }
 
 /// Qualified places with every field the standard requires, for the open-data export (a place

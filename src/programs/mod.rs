@@ -4,7 +4,7 @@
 mod repo;
 
 use crate::clock::format_ts;
-use crate::db::Conn;
+use crate::db::{Conn, Tx};
 use crate::error::{Error, Result};
 use crate::ledger::{self, Account, Kind, Transfer};
 use crate::orgs::{OrgKind, Organization};
@@ -35,7 +35,7 @@ pub struct NewProgram {
 }
 
 pub async fn create(
-    conn: &mut Conn,
+    tx: &mut Tx<'_>,
     funder: &Organization,
     new: NewProgram,
     now: Timestamp,
@@ -105,7 +105,7 @@ pub async fn create(
         department,
         status: "open".into(),
     };
-    repo::insert(conn, &program, &format_ts(now)).await?;
+    repo::insert(tx, &program, &format_ts(now)).await?;
     Ok(program)
 }
 
@@ -157,7 +157,7 @@ pub struct NewFunding {
     pub reference: String,
 }
 
-#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Funding {
     pub id: String,
     pub program_id: String,
@@ -169,14 +169,14 @@ pub struct Funding {
 /// Records money received from the funder (its payment-order reference): only then can the
 /// value be allocated, so every cheque in circulation is backed by money held for it.
 pub async fn record_funding(
-    conn: &mut Conn,
+    tx: &mut Tx<'_>,
     funder: &Organization,
     program_id: &str,
     new: NewFunding,
     now: Timestamp,
 ) -> Result<Funding> {
     funder.require(OrgKind::Funder)?;
-    let program = get_for(conn, funder, program_id).await?;
+    let program = get_for(tx, funder, program_id).await?;
     require_open(&program)?;
     check_amount(new.amount_cents, "invalid_amount", "Le montant")?;
     let reference = new.reference.trim();
@@ -186,7 +186,7 @@ pub async fn record_funding(
             "Indiquez la référence de l'ordre de paiement (100 caractères au plus).",
         ));
     }
-    let funded = ledger::balance(conn, &program.id, Account::Funder).await?;
+    let funded = ledger::balance(tx, &program.id, Account::Funder).await?;
     if -funded + new.amount_cents > program.budget_cents {
         return Err(Error::invalid(
             "budget_exceeded",
@@ -198,17 +198,9 @@ pub async fn record_funding(
     }
     let id = crate::db::new_id();
     let now_text = format_ts(now);
-    repo::insert_funding(
-        conn,
-        &id,
-        &program.id,
-        new.amount_cents,
-        reference,
-        &now_text,
-    )
-    .await?;
+    repo::insert_funding(tx, &id, &program.id, new.amount_cents, reference, &now_text).await?;
     ledger::post(
-        conn,
+        tx,
         &program.id,
         Kind::Funding,
         &id,
@@ -236,7 +228,7 @@ pub struct NewAllocation {
     pub cheques: i64,
 }
 
-#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Allocation {
     pub id: String,
     pub program_id: String,
@@ -247,14 +239,14 @@ pub struct Allocation {
 
 /// Gives a distributor a quota of cheques, out of funded value not yet allocated.
 pub async fn allocate(
-    conn: &mut Conn,
+    tx: &mut Tx<'_>,
     funder: &Organization,
     program_id: &str,
     new: NewAllocation,
     now: Timestamp,
 ) -> Result<Allocation> {
     funder.require(OrgKind::Funder)?;
-    let program = get_for(conn, funder, program_id).await?;
+    let program = get_for(tx, funder, program_id).await?;
     require_open(&program)?;
     if !(1..=10_000_000).contains(&new.cheques) {
         return Err(Error::invalid(
@@ -262,7 +254,7 @@ pub async fn allocate(
             "Le nombre de chèques doit être compris entre 1 et 10 000 000.",
         ));
     }
-    let distributor = crate::orgs::find(conn, &new.distributor_id)
+    let distributor = crate::orgs::find(tx, &new.distributor_id)
         .await?
         .filter(|o| o.kind == OrgKind::Distributor)
         .ok_or_else(|| {
@@ -275,7 +267,7 @@ pub async fn allocate(
     let id = crate::db::new_id();
     let now_text = format_ts(now);
     repo::insert_allocation(
-        conn,
+        tx,
         &id,
         &program.id,
         &distributor.id,
@@ -285,7 +277,7 @@ pub async fn allocate(
     )
     .await?;
     ledger::post(
-        conn,
+        tx,
         &program.id,
         Kind::Allocation,
         &id,

@@ -2,9 +2,9 @@
 
 use crate::db::Conn;
 use crate::error::Result;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-#[derive(Clone, Debug, Serialize, sqlx::FromRow, utoipa::ToSchema)]
+#[derive(Clone, Debug, Serialize, Deserialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct Program {
     pub id: String,
     pub funder_id: String,

@@ -1,5 +1,8 @@
-//! What happens to a site's qualification after it is granted: final disqualification of a
-//! site or of one of its places, and the reminders to renew before it ends.
+//! A site's qualification and what happens to it: the operator qualifies a site or a place
+//! until a date, suspends it (with a reason the site is told), or disqualifies it for good; and
+//! the site is reminded to renew before its qualification ends. The API and the pages decide
+//! through the same operations ([`decide_site`], [`decide_place`], [`disqualify_site`],
+//! [`disqualify_place`]).
 //!
 //! A disqualified site or place keeps the status `suspended` (it redeems nothing) and a row in
 //! `disqualifications`, which forbids any later qualification.
@@ -7,15 +10,289 @@
 mod repo;
 
 use crate::clock::format_ts;
-use crate::config::Config;
-use crate::db::Conn;
+use crate::db::{Conn, Tx};
 use crate::error::{Error, Result};
-use crate::orgs::{self, OrgKind, QualificationChange};
+use crate::mail::{Letterhead, Outgoing};
+use crate::orgs::{OrgKind, Organization};
+use crate::places::Place;
+use askama::Template;
 use jiff::civil::Date;
 use jiff::Timestamp;
+use serde::Deserialize;
 
 /// How many days before a qualification ends the site's administrators are reminded.
 pub const REMINDER_DAYS: [i64; 2] = [60, 15];
+
+/// The audit action that records why a site was suspended; the site is shown it.
+pub const SUSPENSION_REASON: &str = "site.suspension_reason";
+
+/// Where a site or a place stands (the `qualification_status` columns).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Status {
+    /// Never qualified (a new site, a place waiting for an application).
+    None,
+    Qualified,
+    Suspended,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::None => "none",
+            Status::Qualified => "qualified",
+            Status::Suspended => "suspended",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Status> {
+        Some(match text {
+            "none" => Status::None,
+            "qualified" => Status::Qualified,
+            "suspended" => Status::Suspended,
+            _ => return None,
+        })
+    }
+
+    /// The journal action of a change to this status, for a site or a place.
+    fn action(self, subject: &str) -> String {
+        format!("{subject}.{}", self.as_str())
+    }
+}
+
+/// What the operator sends to qualify or suspend a site or a place.
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct QualificationChange {
+    /// `qualified` or `suspended`.
+    pub status: String,
+    /// Last day of the qualification (AAAA-MM-JJ), today or later; needed to qualify.
+    pub valid_until: Option<String>,
+    /// Why it is suspended: needed to suspend, and told to the site.
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+/// A decision, checked.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Decision {
+    Qualify { until: Date },
+    Suspend { reason: String },
+}
+
+impl Decision {
+    pub fn parse(change: QualificationChange, today: Date) -> Result<Decision> {
+        match change.status.as_str() {
+            "qualified" => {
+                let text = change
+                    .valid_until
+                    .as_deref()
+                    .map(str::trim)
+                    .filter(|d| !d.is_empty())
+                    .ok_or_else(|| {
+                        Error::invalid(
+                            "invalid_date",
+                            "Indiquez jusqu'à quelle date (AAAA-MM-JJ) le lieu est qualifié.",
+                        )
+                    })?;
+                let until = text.parse::<Date>().map_err(|_| {
+                    Error::invalid(
+                        "invalid_date",
+                        "La date de fin de qualification doit être au format AAAA-MM-JJ.",
+                    )
+                })?;
+                if until < today {
+                    return Err(Error::invalid(
+                        "invalid_date",
+                        "La date de fin de qualification doit être aujourd'hui ou plus tard.",
+                    ));
+                }
+                Ok(Decision::Qualify { until })
+            }
+            "suspended" => {
+                let reason: String = change
+                    .reason
+                    .as_deref()
+                    .unwrap_or_default()
+                    .trim()
+                    .to_string();
+                if reason.is_empty() || reason.chars().count() > 500 {
+                    return Err(Error::invalid(
+                        "missing_reason",
+                        "Indiquez le motif de la suspension (500 caractères au plus) : il est \
+                         communiqué au lieu.",
+                    ));
+                }
+                Ok(Decision::Suspend { reason })
+            }
+            _ => Err(Error::invalid(
+                "invalid_status",
+                "Choisissez de qualifier (qualified) ou de suspendre (suspended) le lieu.",
+            )),
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "mail/suspension.txt")]
+struct SuspensionMail<'a> {
+    l: &'a Letterhead,
+    site: &'a str,
+    reason: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "mail/site_disqualified.txt")]
+struct SiteDisqualifiedMail<'a> {
+    l: &'a Letterhead,
+    site: &'a str,
+    reason: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "mail/place_disqualified.txt")]
+struct PlaceDisqualifiedMail<'a> {
+    l: &'a Letterhead,
+    place: &'a str,
+    reason: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "mail/renewal_reminder.txt")]
+struct RenewalMail<'a> {
+    l: &'a Letterhead,
+    site: &'a str,
+    end: String,
+    days_left: i64,
+}
+
+/// The operator qualifies a site until a date, or suspends it with a reason: all its places
+/// follow; a suspension's reason is kept for the site's pages and e-mailed to its members.
+pub async fn decide_site(
+    tx: &mut Tx<'_>,
+    operator: &Organization,
+    site_id: &str,
+    decision: Decision,
+    letterhead: &Letterhead,
+    now: Timestamp,
+) -> Result<Organization> {
+    operator.require(OrgKind::Operator)?;
+    let (status, until) = match &decision {
+        Decision::Qualify { until } => (Status::Qualified, Some(until.to_string())),
+        Decision::Suspend { .. } => (Status::Suspended, None),
+    };
+    let site = set_site(tx, &operator.id, site_id, status, until, now).await?;
+    if let Decision::Suspend { reason } = &decision {
+        crate::audit::record(
+            tx,
+            &format_ts(now),
+            Some(&operator.id),
+            SUSPENSION_REASON,
+            Some(&site.id),
+            reason,
+        )
+        .await?;
+        let body = SuspensionMail {
+            l: letterhead,
+            site: &site.name,
+            reason,
+        };
+        let subject = "Pass numérique : votre lieu ne peut plus encaisser de chèques";
+        mail_people(tx, &site.id, false, subject, &body, now).await?;
+    }
+    Ok(site)
+}
+
+/// The operator qualifies or suspends one place (audited).
+pub async fn decide_place(
+    tx: &mut Tx<'_>,
+    operator: &Organization,
+    place_id: &str,
+    decision: Decision,
+    now: Timestamp,
+) -> Result<Place> {
+    operator.require(OrgKind::Operator)?;
+    let (status, until) = match &decision {
+        Decision::Qualify { until } => (Status::Qualified, Some(until.to_string())),
+        Decision::Suspend { .. } => (Status::Suspended, None),
+    };
+    let place = set_place(tx, &operator.id, place_id, status, until, now).await?;
+    if let Decision::Suspend { reason } = &decision {
+        crate::audit::record(
+            tx,
+            &format_ts(now),
+            Some(&operator.id),
+            "place.suspension_reason",
+            Some(place_id),
+            reason,
+        )
+        .await?;
+    }
+    Ok(place)
+}
+
+/// Sets a site's qualification and its places' (audited). `until`: `None` keeps the current end.
+pub(crate) async fn set_site(
+    tx: &mut Tx<'_>,
+    actor_id: &str,
+    site_id: &str,
+    status: Status,
+    until: Option<String>,
+    now: Timestamp,
+) -> Result<Organization> {
+    let site = crate::orgs::find(tx, site_id)
+        .await?
+        .filter(|o| o.kind == OrgKind::Site)
+        .ok_or_else(|| Error::not_found("Ce lieu de médiation n'existe pas."))?;
+    refuse_if_disqualified(tx, site_id).await?;
+    let until = until.or(site.qualified_until.clone());
+    crate::orgs::set_qualification(tx, site_id, status.as_str(), until.as_deref()).await?;
+    crate::places::qualify_site_places(tx, site_id, status.as_str(), until.as_deref()).await?;
+    crate::audit::record(
+        tx,
+        &format_ts(now),
+        Some(actor_id),
+        &status.action("site"),
+        Some(site_id),
+        &format!("until {}", until.as_deref().unwrap_or("-")),
+    )
+    .await?;
+    Ok(Organization {
+        qualification_status: status.as_str().to_string(),
+        qualified_until: until,
+        ..site
+    })
+}
+
+/// Sets one place's qualification (audited). `until`: `None` keeps the current end.
+async fn set_place(
+    tx: &mut Tx<'_>,
+    actor_id: &str,
+    place_id: &str,
+    status: Status,
+    until: Option<String>,
+    now: Timestamp,
+) -> Result<Place> {
+    let place = crate::places::find(tx, place_id)
+        .await?
+        .ok_or_else(|| Error::not_found("Ce lieu n'existe pas."))?;
+    refuse_if_disqualified(tx, place_id).await?;
+    let until = until.or(place.qualified_until.clone());
+    crate::places::set_qualification(tx, place_id, status.as_str(), until.as_deref()).await?;
+    crate::audit::record(
+        tx,
+        &format_ts(now),
+        Some(actor_id),
+        &status.action("place"),
+        Some(place_id),
+        &format!("until {}", until.as_deref().unwrap_or("-")),
+    )
+    .await?;
+    Ok(Place {
+        qualification_status: status.as_str().to_string(),
+        qualified_until: until,
+        ..place
+    })
+}
 
 /// A final decision, with the reason shown to the site.
 #[derive(Clone, Debug)]
@@ -55,28 +332,51 @@ fn check_reason(reason: &str) -> Result<String> {
     Ok(reason.to_string())
 }
 
-/// Disqualifies a whole site and all its places, for good (audited, its people told by e-mail).
-pub async fn disqualify_site(
-    conn: &mut Conn,
-    config: &Config,
-    actor_id: &str,
+/// Disqualifies, for good, a site (`target` is the site) or one of its places.
+pub async fn disqualify(
+    tx: &mut Tx<'_>,
+    operator: &Organization,
     site_id: &str,
+    target: &str,
     reason: &str,
+    letterhead: &Letterhead,
     now: Timestamp,
 ) -> Result<()> {
+    if target == site_id {
+        return disqualify_site(tx, operator, site_id, reason, letterhead, now).await;
+    }
+    let belongs = crate::places::find(tx, target)
+        .await?
+        .is_some_and(|p| p.site_org_id.as_deref() == Some(site_id));
+    if !belongs {
+        return Err(Error::invalid(
+            "invalid_target",
+            "Choisissez la structure entière ou l'un de ses lieux.",
+        ));
+    }
+    disqualify_place(tx, operator, target, reason, letterhead, now).await
+}
+
+/// Disqualifies a whole site and all its places, for good (audited, its people told by e-mail).
+pub async fn disqualify_site(
+    tx: &mut Tx<'_>,
+    operator: &Organization,
+    site_id: &str,
+    reason: &str,
+    letterhead: &Letterhead,
+    now: Timestamp,
+) -> Result<()> {
+    operator.require(OrgKind::Operator)?;
+    let actor_id = operator.id.as_str();
     let reason = check_reason(reason)?;
-    let change = QualificationChange {
-        status: "suspended".into(),
-        valid_until: None,
-    };
-    let site = orgs::set_qualification(conn, actor_id, site_id, change, now).await?;
+    let site = set_site(tx, actor_id, site_id, Status::Suspended, None, now).await?;
     let at = format_ts(now);
-    repo::insert(conn, site_id, "site", &reason, actor_id, &at).await?;
-    for place in crate::places::for_site(conn, site_id).await? {
-        repo::insert(conn, place.id(), "place", &reason, actor_id, &at).await?;
+    repo::insert(tx, site_id, "site", &reason, actor_id, &at).await?;
+    for place in crate::places::for_site(tx, site_id).await? {
+        repo::insert(tx, place.id(), "place", &reason, actor_id, &at).await?;
     }
     crate::audit::record(
-        conn,
+        tx,
         &at,
         Some(actor_id),
         "site.disqualified",
@@ -86,56 +386,41 @@ pub async fn disqualify_site(
     .await?;
     // The site's own pages show the suspension reason: this one says it is final.
     crate::audit::record(
-        conn,
+        tx,
         &at,
         Some(actor_id),
-        orgs::SUSPENSION_REASON,
+        SUSPENSION_REASON,
         Some(site_id),
         &format!("disqualification définitive. {reason}"),
     )
     .await?;
-    let body = format!(
-        "Bonjour,\n\n\
-         L'opérateur du Pass numérique a disqualifié {site}. Cette décision est définitive : \
-         votre structure ne peut plus encaisser de chèques Pass numérique. Les chèques déjà \
-         encaissés vous seront payés normalement.\n\n\
-         Motif : {reason}\n\n\
-         Pour en parler, appelez le {phone} ou écrivez à {help}.\n",
-        site = site.name,
-        phone = config.helpline_phone,
-        help = config.helpline_email,
-    );
-    mail_people(
-        conn,
-        site_id,
-        false,
-        "Pass numérique : votre structure est disqualifiée",
-        &body,
-        now,
-    )
-    .await?;
+    let body = SiteDisqualifiedMail {
+        l: letterhead,
+        site: &site.name,
+        reason: &reason,
+    };
+    let subject = "Pass numérique : votre structure est disqualifiée";
+    mail_people(tx, site_id, false, subject, &body, now).await?;
     Ok(())
 }
 
 /// Disqualifies one place of a site, for good (audited, the site's people told by e-mail).
 pub async fn disqualify_place(
-    conn: &mut Conn,
-    config: &Config,
-    actor_id: &str,
+    tx: &mut Tx<'_>,
+    operator: &Organization,
     place_id: &str,
     reason: &str,
+    letterhead: &Letterhead,
     now: Timestamp,
 ) -> Result<()> {
+    operator.require(OrgKind::Operator)?;
+    let actor_id = operator.id.as_str();
     let reason = check_reason(reason)?;
-    let change = QualificationChange {
-        status: "suspended".into(),
-        valid_until: None,
-    };
-    let place = crate::places::set_qualification(conn, actor_id, place_id, change, now).await?;
+    let place = set_place(tx, actor_id, place_id, Status::Suspended, None, now).await?;
     let at = format_ts(now);
-    repo::insert(conn, place_id, "place", &reason, actor_id, &at).await?;
+    repo::insert(tx, place_id, "place", &reason, actor_id, &at).await?;
     crate::audit::record(
-        conn,
+        tx,
         &at,
         Some(actor_id),
         "place.disqualified",
@@ -144,25 +429,13 @@ pub async fn disqualify_place(
     )
     .await?;
     if let Some(site_id) = &place.site_org_id {
-        let body = format!(
-            "Bonjour,\n\n\
-             L'opérateur du Pass numérique a disqualifié votre lieu « {name} ». Cette décision \
-             est définitive : ce lieu ne peut plus encaisser de chèques Pass numérique.\n\n\
-             Motif : {reason}\n\n\
-             Pour en parler, appelez le {phone} ou écrivez à {help}.\n",
-            name = place.data.get("nom").unwrap_or_default(),
-            phone = config.helpline_phone,
-            help = config.helpline_email,
-        );
-        mail_people(
-            conn,
-            site_id,
-            false,
-            "Pass numérique : un de vos lieux est disqualifié",
-            &body,
-            now,
-        )
-        .await?;
+        let body = PlaceDisqualifiedMail {
+            l: letterhead,
+            place: place.data.get("nom").unwrap_or_default(),
+            reason: &reason,
+        };
+        let subject = "Pass numérique : un de vos lieux est disqualifié";
+        mail_people(tx, site_id, false, subject, &body, now).await?;
     }
     Ok(())
 }
@@ -170,28 +443,22 @@ pub async fn disqualify_place(
 /// Queues a message for each active person of an organisation (only its administrators if
 /// `admins_only`). Returns how many.
 async fn mail_people(
-    conn: &mut Conn,
+    tx: &mut Tx<'_>,
     org_id: &str,
     admins_only: bool,
     subject: &str,
-    body: &str,
+    body: &impl Template,
     now: Timestamp,
 ) -> Result<usize> {
     let mut queued = 0;
-    for person in crate::users::list_for_org(conn, org_id).await? {
+    for person in crate::users::list_for_org(tx, org_id).await? {
         if person.disabled_at.is_some() || (admins_only && person.role != "admin") {
             continue;
         }
-        let mail = crate::mail::Outgoing {
-            to: person.email,
-            subject: subject.to_string(),
-            text_body: body.to_string(),
-            html_body: None,
-            attachments: Vec::new(),
-        };
+        let mail = Outgoing::text(&person.email, subject, body)?;
         // An address the mailer cannot use must not stop the daily run (nor a decision): the
         // others are still told, and the refusal is logged. The check runs before any SQL.
-        match crate::mail::enqueue(conn, &mail, now).await {
+        match crate::mail::enqueue(tx, &mail, now).await {
             Ok(_) => queued += 1,
             Err(e @ Error::Unprocessable { .. }) => {
                 tracing::warn!(org_id, error = %e, "qualification e-mail not queued")
@@ -206,15 +473,15 @@ async fn mail_people(
 /// qualification ends, to renew it. Each reminder is recorded before it is queued, so a rerun
 /// (or a restart) never sends it twice. Returns the number of e-mails queued.
 pub async fn send_reminders(
-    conn: &mut Conn,
-    config: &Config,
+    tx: &mut Tx<'_>,
+    letterhead: &Letterhead,
     today: Date,
     now: Timestamp,
 ) -> Result<usize> {
     let horizon = today
         .checked_add(jiff::Span::new().days(REMINDER_DAYS[0]))
         .map_err(|e| Error::Internal(e.into()))?;
-    let due = repo::ending_between(conn, today, horizon).await?;
+    let due = repo::ending_between(tx, today, horizon).await?;
     let now_text = format_ts(now);
     let mut queued = 0;
     for site in due {
@@ -233,32 +500,19 @@ pub async fn send_reminders(
         let Some(&threshold) = REMINDER_DAYS.iter().rev().find(|&&d| days_left <= d) else {
             continue;
         };
-        if !repo::record_reminder(conn, &site.id, &until.to_string(), threshold, &now_text).await? {
+        if !repo::record_reminder(tx, &site.id, &until.to_string(), threshold, &now_text).await? {
             continue;
         }
-        let body = format!(
-            "Bonjour,\n\n\
-             La qualification de {name} au Pass numérique prend fin le {end}, dans {days_left} \
-             jours. Après cette date, vos lieux ne pourront plus encaisser de chèques.\n\n\
-             Pour la renouveler, contactez l'opérateur du Pass numérique : {phone}, {help}. \
-             Vous pouvez aussi vous connecter à votre espace : {url}/connexion\n",
-            name = site.name,
-            end = crate::fr::long_date(until),
-            url = config.public_url.trim_end_matches('/'),
-            phone = config.helpline_phone,
-            help = config.helpline_email,
-        );
-        queued += mail_people(
-            conn,
-            &site.id,
-            true,
-            "Pass numérique : pensez à renouveler votre qualification",
-            &body,
-            now,
-        )
-        .await?;
+        let body = RenewalMail {
+            l: letterhead,
+            site: &site.name,
+            end: crate::fr::long_date(until),
+            days_left,
+        };
+        let subject = "Pass numérique : pensez à renouveler votre qualification";
+        queued += mail_people(tx, &site.id, true, subject, &body, now).await?;
         crate::audit::record(
-            conn,
+            tx,
             &now_text,
             None,
             "site.renewal_reminder",

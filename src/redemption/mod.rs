@@ -9,7 +9,7 @@ pub mod writer;
 pub use repo::{ChequeLine, RedemptionRow};
 
 use crate::clock::{format_ts, parse_ts};
-use crate::db::{Batch, Conn};
+use crate::db::{Conn, Origin, Tx};
 use crate::error::{Error, Result};
 use crate::fr::long_date_text;
 use crate::ledger::{self, Account, Kind, Transfer};
@@ -233,26 +233,16 @@ pub async fn check_among(
 }
 
 /// Redeems the cheques of a checked session, all or none: the caller's transaction is rolled
-/// back on any refusal, whose message names the cheque when there are several. The writes are
-/// left in `batch`, for the caller to send (see [`record_together`]).
+/// back on any refusal, whose message names the cheque when there are several.
 pub async fn record(
-    conn: &mut Conn,
-    batch: &mut Batch,
+    tx: &mut Tx<'_>,
     site: &Organization,
     session: Session,
     now: Timestamp,
     today: Date,
 ) -> Result<RedemptionRow> {
-    let origin = crate::audit::origin::current();
-    let mut outcomes = record_together(
-        conn,
-        batch,
-        vec![(site, session, origin)],
-        ledger::Slot::Any,
-        now,
-        today,
-    )
-    .await?;
+    let origin = tx.origin().clone();
+    let mut outcomes = record_together(tx, vec![(site, session, origin)], now, today).await?;
     outcomes.pop().unwrap_or_else(|| {
         Err(Error::Internal(anyhow::anyhow!(
             "a session was recorded without an outcome"
@@ -265,14 +255,12 @@ pub async fn record(
 /// conditional UPDATE takes every cheque asked for; a cheque asked for twice goes to the first
 /// session asking; those taken for a session that cannot have all of its cheques are given
 /// back. Everything else (the redemption rows, their journal entries with each request's
-/// origin, one balanced ledger transaction per cheque) is left in `batch`, for the caller to
-/// send with the answers it saves for retries, in one round trip: one statement for many
-/// sessions instead of several for each is what makes PostgreSQL fast here.
+/// origin, one balanced ledger transaction per cheque) is deferred to the end of the
+/// transaction, and sent with the answers saved for retries in one round trip: one statement
+/// for many sessions instead of several for each is what makes PostgreSQL fast here.
 pub async fn record_together(
-    conn: &mut Conn,
-    batch: &mut Batch,
-    sessions: Vec<(&Organization, Session, crate::audit::origin::Origin)>,
-    slot: ledger::Slot,
+    tx: &mut Tx<'_>,
+    sessions: Vec<(&Organization, Session, Origin)>,
     now: Timestamp,
     today: Date,
 ) -> Result<Vec<Result<RedemptionRow>>> {
@@ -285,7 +273,7 @@ pub async fn record_together(
     asked.sort();
     asked.dedup();
     let mut taken: BTreeMap<String, repo::TakenVoucher> =
-        repo::take_vouchers(conn, &asked, &today.to_string(), &now_text)
+        repo::take_vouchers(tx, &asked, &today.to_string(), &now_text)
             .await?
             .into_iter()
             .map(|t| (t.code.clone(), t))
@@ -296,10 +284,10 @@ pub async fn record_together(
         .collect();
     if !taken.is_empty() {
         let left: Vec<String> = taken.into_values().map(|t| t.id).collect();
-        repo::give_back(conn, &left).await?;
+        repo::give_back(tx, &left).await?;
     }
     let mut outcomes = Vec::with_capacity(sessions.len());
-    let mut redeemed: Vec<(Vec<RedemptionRow>, &crate::audit::origin::Origin)> = Vec::new();
+    let mut redeemed: Vec<(Vec<RedemptionRow>, &Origin)> = Vec::new();
     for ((site, session, origin), claimed) in sessions.iter().zip(claims) {
         match claimed {
             Ok(vouchers) => {
@@ -309,10 +297,10 @@ pub async fn record_together(
                 outcomes.push(Ok(first));
                 redeemed.push((cheques, origin));
             }
-            Err(shortfall) => outcomes.push(Err(refusal(conn, session, shortfall, today).await?)),
+            Err(shortfall) => outcomes.push(Err(refusal(tx, session, shortfall, today).await?)),
         }
     }
-    defer_writes(batch, &redeemed, slot, &now_text)?;
+    defer_writes(tx, &redeemed, &now_text)?;
     Ok(outcomes)
 }
 
@@ -407,17 +395,16 @@ fn rows_of(
 /// The rows, journal entries and ledger transactions of redeemed sessions, each kind in one
 /// part of the batch (rows several sessions move, a site's balance, are written once).
 fn defer_writes(
-    batch: &mut Batch,
-    redeemed: &[(Vec<RedemptionRow>, &crate::audit::origin::Origin)],
-    slot: ledger::Slot,
+    tx: &mut Tx<'_>,
+    redeemed: &[(Vec<RedemptionRow>, &Origin)],
     now_text: &str,
 ) -> Result<()> {
     if redeemed.is_empty() {
         return Ok(());
     }
     let rows: Vec<RedemptionRow> = redeemed.iter().flat_map(|(r, _)| r.clone()).collect();
-    repo::insert(batch, &rows);
-    let entries: Vec<(crate::audit::NewEntry, &crate::audit::origin::Origin)> = redeemed
+    repo::insert(tx.deferred(), &rows);
+    let entries: Vec<(crate::audit::NewEntry, &Origin)> = redeemed
         .iter()
         .flat_map(|(cheques, origin)| cheques.iter().map(move |r| (r, *origin)))
         .map(|(r, origin)| {
@@ -436,9 +423,9 @@ fn defer_writes(
             )
         })
         .collect();
-    let entries: Vec<(&crate::audit::NewEntry, &crate::audit::origin::Origin)> =
+    let entries: Vec<(&crate::audit::NewEntry, &Origin)> =
         entries.iter().map(|(e, origin)| (e, *origin)).collect();
-    crate::audit::defer_from(batch, &entries);
+    crate::audit::defer_from(tx.deferred(), &entries);
     // Each programme's accounts are its own: one set of ledger writes per programme.
     let mut by_program: std::collections::BTreeMap<&str, Vec<ledger::Posting>> =
         std::collections::BTreeMap::new();
@@ -457,25 +444,22 @@ fn defer_writes(
             });
     }
     for (program_id, postings) in by_program {
-        ledger::defer(batch, program_id, &postings, slot, now_text)?;
+        ledger::defer(tx, program_id, &postings, now_text)?;
     }
     Ok(())
 }
 
-/// [`check`] then [`record`] on one connection, in the caller's transaction.
+/// [`check`] then [`record`] in the caller's transaction.
 pub async fn redeem(
-    conn: &mut Conn,
+    tx: &mut Tx<'_>,
     keyring: &Keyring,
     site: &Organization,
     new: NewRedemption,
     now: Timestamp,
     today: Date,
 ) -> Result<RedemptionRow> {
-    let session = check(conn, keyring, site, new, today).await?;
-    let mut batch = Batch::new(conn);
-    let redemption = record(conn, &mut batch, site, session, now, today).await?;
-    batch.execute(conn).await?;
-    Ok(redemption)
+    let session = check(tx, keyring, site, new, today).await?;
+    record(tx, site, session, now, today).await
 }
 
 /// "Chèque ABCD-EFGH-JK12 : " for a typed code; a scanned payload is too long to repeat.
@@ -536,29 +520,29 @@ fn expired_error(expires_on: &str) -> Error {
 /// A site takes back its own redemption, within the undo window and before settlement. The
 /// cheques redeemed together for one session are undone together.
 pub async fn undo(
-    conn: &mut Conn,
+    tx: &mut Tx<'_>,
     site: &Organization,
     id: &str,
     now: Timestamp,
     window: SignedDuration,
 ) -> Result<RedemptionRow> {
     site.require(OrgKind::Site)?;
-    let mut redemption = repo::find_for_site(conn, id, &site.id)
+    let mut redemption = repo::find_for_site(tx, id, &site.id)
         .await?
         .ok_or_else(|| Error::not_found("Cet encaissement n'existe pas."))?;
     let group = match &redemption.group_id {
-        Some(group_id) => repo::group_for_site(conn, group_id, &site.id).await?,
+        Some(group_id) => repo::group_for_site(tx, group_id, &site.id).await?,
         None => vec![redemption.clone()],
     };
     let now_text = format_ts(now);
     let cutoff = format_ts(now.checked_sub(window).unwrap_or(now));
     for member in &group {
-        if !repo::mark_undone(conn, &member.id, &site.id, &cutoff, &now_text).await? {
+        if !repo::mark_undone(tx, &member.id, &site.id, &cutoff, &now_text).await? {
             return Err(why_not_undone(member, window));
         }
     }
     for member in &group {
-        undo_one(conn, site, member, &now_text).await?;
+        undo_one(tx, site, member, &now_text).await?;
     }
     redemption.undone_at = Some(now_text);
     redemption.code = codes::display_code(&redemption.code);
@@ -598,14 +582,14 @@ fn why_not_undone(redemption: &RedemptionRow, window: SignedDuration) -> Error {
 
 /// Gives one cheque back, with its ledger and audit entries.
 async fn undo_one(
-    conn: &mut Conn,
+    tx: &mut Tx<'_>,
     site: &Organization,
     redemption: &RedemptionRow,
     now_text: &str,
 ) -> Result<()> {
-    repo::restore_voucher(conn, &redemption.voucher_id).await?;
+    repo::restore_voucher(tx, &redemption.voucher_id).await?;
     ledger::post(
-        conn,
+        tx,
         &redemption.program_id,
         Kind::Undo,
         &redemption.id,
@@ -618,9 +602,9 @@ async fn undo_one(
     )
     .await?;
     // A cheque of a carnet cancelled meanwhile does not come back to life.
-    if repo::cancel_if_pass_cancelled(conn, &redemption.voucher_id, now_text).await? {
+    if repo::cancel_if_pass_cancelled(tx, &redemption.voucher_id, now_text).await? {
         ledger::post(
-            conn,
+            tx,
             &redemption.program_id,
             Kind::Cancellation,
             &redemption.voucher_id,
@@ -634,7 +618,7 @@ async fn undo_one(
         .await?;
     }
     crate::audit::record(
-        conn,
+        tx,
         now_text,
         Some(&site.id),
         "redemption.undone",
@@ -645,6 +629,27 @@ async fn undo_one(
         ),
     )
     .await
+}
+
+/// One of the site's redemptions, with every cheque of its session (its receipt).
+pub async fn get(conn: &mut Conn, site: &Organization, id: &str) -> Result<RedemptionRow> {
+    site.require(OrgKind::Site)?;
+    let mut redemption = repo::find_for_site(conn, id, &site.id)
+        .await?
+        .ok_or_else(|| Error::not_found("Cet encaissement n'existe pas."))?;
+    let group = match &redemption.group_id {
+        Some(group_id) => repo::group_for_site(conn, group_id, &site.id).await?,
+        None => vec![redemption.clone()],
+    };
+    redemption.code = codes::display_code(&redemption.code);
+    redemption.cheques = group
+        .iter()
+        .map(|m| ChequeLine {
+            code: codes::display_code(&m.code),
+            ..ChequeLine::of(m)
+        })
+        .collect();
+    Ok(redemption)
 }
 
 pub async fn list(conn: &mut Conn, site: &Organization) -> Result<Vec<RedemptionRow>> {

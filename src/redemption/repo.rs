@@ -3,9 +3,9 @@
 use super::typology::Themes;
 use crate::db::{Batch, Conn, Param};
 use crate::error::Result;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-#[derive(Clone, Debug, Serialize, sqlx::FromRow, utoipa::ToSchema)]
+#[derive(Clone, Debug, Serialize, Deserialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct RedemptionRow {
     pub id: String,
     pub voucher_id: String,
@@ -35,12 +35,12 @@ pub struct RedemptionRow {
     pub group_id: Option<String>,
     /// Every cheque of the session, in answers to a redemption or an undo.
     #[sqlx(skip)]
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub cheques: Vec<ChequeLine>,
 }
 
 /// One cheque of a session.
-#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+#[derive(Clone, Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ChequeLine {
     /// The redemption of this cheque.
     pub redemption_id: String,
@@ -310,7 +310,7 @@ mod tests {
                 plan = plan.bind("x");
             }
             let details: Vec<String> = plan
-                .fetch_all(&db.read)
+                .fetch_all(db.reads())
                 .await
                 .unwrap()
                 .iter()

@@ -3,7 +3,7 @@
 //! French labels are what people read. Defined here once, for redemptions and catalogues alike.
 
 use crate::error::{Error, Result};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// `(identifier, label)` of every theme: digital themes first, then administrative ones.
 pub const THEMES: [(&str, &str); 24] = [
@@ -61,7 +61,7 @@ pub fn location_label(id: &str) -> Option<&'static str> {
 }
 
 /// A list of theme identifiers, stored `|`-joined and sent as a JSON list.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct Themes(pub Vec<String>);
 

@@ -15,14 +15,17 @@
 //! anyway: one lane, whose first free writer takes everything waiting (larger groups).
 //!
 //! A group that fails as a whole (a database error, two requests with the same idempotency key)
-//! has written nothing: each of its requests is told to be recorded alone, and gets its own
-//! answer there.
+//! has written nothing: each of its requests is then recorded alone, and gets its own answer.
+//!
+//! [`Redeemer::redeem`] is the one entry point, for the API and the site's page alike: the
+//! grouping, the fallback, invalid-code counting, idempotent replay and metrics are inside.
 
-use super::{check_among, invalid_code_keys, record_together, NewRedemption};
-use crate::audit::origin::Origin;
+use super::RedemptionRow;
+use super::{check, check_among, invalid_code_keys, record, record_together, NewRedemption};
 use crate::clock::{format_ts, SharedClock};
-use crate::db::{Batch, Db};
+use crate::db::{Backend, Db, Origin, Slot};
 use crate::error::{Error, Result};
+use crate::idempotency::{self, Key};
 use crate::orgs::Organization;
 use crate::ratelimit::RateLimiter;
 use crate::vouchers::codes::Keyring;
@@ -37,28 +40,54 @@ const MAX_GROUP: usize = 64;
 /// Requests waiting for a writer at most; the next ones wait to be queued.
 const QUEUE: usize = 1024;
 
-/// The HTTP status saved with the answer of a redemption, for retries.
-const CREATED: u16 = 201;
+/// Who asks: an API token, checked with the group it is written in, or a site whose agent is
+/// signed in on the pages.
+#[derive(Clone, Debug)]
+pub enum Caller {
+    Token(String),
+    Site(Organization),
+}
 
-/// A redemption request as it came: its token, where from, what it asks, and its
-/// idempotency key and the hash of the request, if it has a key.
+impl Caller {
+    /// What spreads requests over lanes: a site's requests share one.
+    fn lane_key(&self) -> &str {
+        match self {
+            Caller::Token(token) => token,
+            Caller::Site(site) => &site.id,
+        }
+    }
+}
+
+/// A redemption request as it came: who asks, from where, what, and what makes a retry of it
+/// recognisable (the API's `Idempotency-Key`, or the form's one-time token), if anything.
 pub struct Request {
-    pub token: String,
+    pub caller: Caller,
     pub client_ip: IpAddr,
     pub new: NewRedemption,
-    pub saved_under: Option<(String, String)>,
+    /// The key and the request's hash; the key's owner is the site, known once checked.
+    pub once: Option<(String, String)>,
+    pub origin: Origin,
 }
 
-/// The site that asked (once its token is known), and what it gets.
-pub struct Answer {
-    pub site_id: Option<String>,
-    pub outcome: Outcome,
+impl Request {
+    fn key_of(&self, site_id: &str) -> Option<Key> {
+        self.once.as_ref().map(|(key, request_hash)| Key {
+            owner: site_id.to_string(),
+            key: key.clone(),
+            request_hash: request_hash.clone(),
+        })
+    }
 }
 
-/// What a request gets back.
-pub enum Outcome {
-    /// Redeemed: the answer (JSON), saved under the request's key if it has one.
-    Redeemed(String),
+/// The site that asked (once known), and what it gets from its group.
+struct Answer {
+    site_id: Option<String>,
+    outcome: Outcome,
+}
+
+enum Outcome {
+    /// Redeemed, and saved under the request's key if it has one.
+    Redeemed(Box<RedemptionRow>),
     /// Refused (already redeemed, expired…): nothing of it was written.
     Refused(Error),
     /// Its group was not written: record it alone, to get its own answer.
@@ -66,16 +95,38 @@ pub enum Outcome {
 }
 
 struct Job {
-    request: Request,
-    /// Who asked, from where: for the journal, written in the writer's task.
-    origin: Origin,
+    request: Arc<Request>,
     reply: oneshot::Sender<Answer>,
 }
 
-#[derive(Clone)]
-pub struct Writer {
-    /// One queue per lane; a request goes to its token's.
-    queues: Arc<[mpsc::Sender<Job>]>,
+/// How the writer tasks take requests: `lanes` queues, a request going to its caller's, each
+/// queue taken by `writers_per_lane` tasks.
+#[derive(Clone, Copy, Debug)]
+pub struct Lanes {
+    pub lanes: usize,
+    pub writers_per_lane: usize,
+}
+
+impl Lanes {
+    /// On SQLite the single writer connection commits every group anyway: two writers on one
+    /// queue let one group be prepared while the other commits, and the free one takes
+    /// everything waiting (BENCHMARKS.md, run N: two lanes made smaller groups and a lower
+    /// rate). On PostgreSQL a quarter of the pool, each writer in its own lane: fewer, larger
+    /// groups cost less per redemption (run H: with 2 writers PostgreSQL spent 359 µs of CPU
+    /// per redemption at 64 clients, with 4 writers 533 µs; run I, with the statements kept
+    /// prepared: 457–498 µs against 672).
+    pub fn for_backend(backend: Backend, db_connections: u32) -> Self {
+        match backend {
+            Backend::Sqlite => Lanes {
+                lanes: 1,
+                writers_per_lane: 2,
+            },
+            Backend::Postgres => Lanes {
+                lanes: (db_connections as usize / 4).max(1),
+                writers_per_lane: 1,
+            },
+        }
+    }
 }
 
 /// What every group is checked with.
@@ -84,15 +135,17 @@ struct Checks {
     invalid_codes: Arc<RateLimiter>,
 }
 
-/// How the writer tasks take requests: `lanes` queues, a request going to its token's, each
-/// queue taken by `writers_per_lane` tasks.
-#[derive(Clone, Copy, Debug)]
-pub struct Lanes {
-    pub lanes: usize,
-    pub writers_per_lane: usize,
+/// Redeems cheques: the one way to, for every edge.
+#[derive(Clone)]
+pub struct Redeemer {
+    db: Db,
+    clock: SharedClock,
+    checks: Arc<Checks>,
+    /// One queue per lane; a request goes to its caller's.
+    queues: Arc<[mpsc::Sender<Job>]>,
 }
 
-impl Writer {
+impl Redeemer {
     /// Starts the writer tasks.
     pub fn spawn(
         db: Db,
@@ -116,37 +169,123 @@ impl Writer {
                 jobs
             })
             .collect();
-        Writer {
+        Redeemer {
+            db,
+            clock,
+            checks,
             queues: queues.into(),
         }
     }
 
-    /// Handles one request with those asked meanwhile; stamped when written.
-    pub async fn redeem(&self, request: Request) -> Answer {
-        let alone = Answer {
+    /// Redeems the cheques of one session, with the requests asked for meanwhile; stamped when
+    /// written. A retry under the same key gets the first answer; invalid codes are counted
+    /// per site and per address, and too many of them are refused for a while (429).
+    pub async fn redeem(&self, request: Request) -> Result<RedemptionRow> {
+        let request = Arc::new(request);
+        let answer = self.in_group(request.clone()).await;
+        let (site_id, result) = match (answer.site_id, answer.outcome) {
+            (site_id, Outcome::Redeemed(row)) => (site_id, Ok(*row)),
+            (Some(site_id), Outcome::Refused(refusal)) => {
+                let key = request.key_of(&site_id);
+                let result = idempotency::saved_answer_or(&self.db, key.as_ref(), refusal).await;
+                (Some(site_id), result)
+            }
+            (None, Outcome::Refused(refusal)) => (None, Err(refusal)),
+            (_, Outcome::Alone) => self.alone(&request).await,
+        };
+        if let (Some(site_id), Err(e)) = (&site_id, &result) {
+            if e.code() == "invalid_code" {
+                let keys = invalid_code_keys(site_id, request.client_ip);
+                self.checks
+                    .invalid_codes
+                    .record(&keys, self.clock.now())
+                    .await?;
+            }
+        }
+        match &result {
+            Ok(_) => crate::metrics::redeemed(),
+            Err(e) => crate::metrics::refused(e.code()),
+        }
+        result
+    }
+
+    async fn in_group(&self, request: Arc<Request>) -> Answer {
+        let alone = || Answer {
             site_id: None,
             outcome: Outcome::Alone,
         };
-        let queue = &self.queues[lane_of(&request.token, self.queues.len())];
+        let queue = &self.queues[lane_of(request.caller.lane_key(), self.queues.len())];
         let (reply, answer) = oneshot::channel();
-        let job = Job {
-            request,
-            origin: crate::audit::origin::current(),
-            reply,
-        };
-        if queue.send(job).await.is_err() {
-            return alone;
+        if queue.send(Job { request, reply }).await.is_err() {
+            return alone();
         }
-        answer.await.unwrap_or(alone)
+        answer.await.unwrap_or_else(|_| alone())
+    }
+
+    /// A redemption handled by itself, for a request whose group could not be written: the
+    /// same checks, on a read connection, then its own write transaction. Gives the site, once
+    /// known.
+    async fn alone(&self, request: &Request) -> (Option<String>, Result<RedemptionRow>) {
+        let mut conn = match self.db.read().await {
+            Ok(conn) => conn,
+            Err(e) => return (None, Err(e)),
+        };
+        let site = match &request.caller {
+            Caller::Site(site) => Ok(site.clone()),
+            Caller::Token(token) => crate::orgs::authenticate(&mut conn, token).await,
+        };
+        let site = match site {
+            Ok(site) => site,
+            Err(e) => return (None, Err(e)),
+        };
+        let site_id = Some(site.id.clone());
+        let (now, today) = (self.clock.now(), self.clock.today());
+        let limit_keys = invalid_code_keys(&site.id, request.client_ip);
+        match self
+            .checks
+            .invalid_codes
+            .blocked(&mut *conn, &limit_keys, now)
+            .await
+        {
+            Ok(None) => {}
+            Ok(Some(retry_after_secs)) => {
+                return (site_id, Err(Error::RateLimited { retry_after_secs }))
+            }
+            Err(e) => return (site_id, Err(e)),
+        }
+        let checked = check(
+            &mut conn,
+            &self.checks.keyring,
+            &site,
+            request.new.clone(),
+            today,
+        )
+        .await;
+        // Given back before the write, which takes its own.
+        drop(conn);
+        let session = match checked {
+            Ok(session) => session,
+            Err(refusal) => return (site_id, Err(refusal)),
+        };
+        let key = request.key_of(&site.id);
+        let result = idempotency::transact_once(
+            &self.db,
+            request.origin.clone(),
+            key,
+            &format_ts(now),
+            move |tx| Box::pin(async move { record(tx, &site, session, now, today).await }),
+        )
+        .await;
+        (site_id, result)
     }
 }
 
-/// The lane of a token's requests: a site's requests share one, so that two groups seldom
+/// The lane of a caller's requests: a site's requests share one, so that two groups seldom
 /// move the same site's balance rows (on PostgreSQL each would wait for the other's COMMIT).
-fn lane_of(token: &str, lanes: usize) -> usize {
+fn lane_of(key: &str, lanes: usize) -> usize {
     use std::hash::{Hash, Hasher};
     let mut hasher = std::hash::DefaultHasher::new();
-    token.hash(&mut hasher);
+    key.hash(&mut hasher);
     (hasher.finish() % lanes as u64) as usize
 }
 
@@ -190,9 +329,9 @@ async fn write(db: &Db, clock: &SharedClock, checks: &Arc<Checks>, lane: usize, 
         // A second request under the same key in one group would fail the group's statement.
         let key = job
             .request
-            .saved_under
+            .once
             .as_ref()
-            .map(|(key, _)| (job.request.token.clone(), key.clone()));
+            .map(|(key, _)| (job.request.caller.lane_key().to_string(), key.clone()));
         if key.is_some_and(|key| !keys.insert(key)) {
             let _ = job.reply.send(Answer {
                 site_id: None,
@@ -201,7 +340,7 @@ async fn write(db: &Db, clock: &SharedClock, checks: &Arc<Checks>, lane: usize, 
             continue;
         }
         replies.push(job.reply);
-        requests.push((job.request, job.origin));
+        requests.push(job.request);
     }
     if requests.is_empty() {
         return;
@@ -209,8 +348,11 @@ async fn write(db: &Db, clock: &SharedClock, checks: &Arc<Checks>, lane: usize, 
     let (now, today) = (clock.now(), clock.today());
     let checks = checks.clone();
     let written = db
-        .transact(move |conn| {
-            Box::pin(async move { handle(conn, &checks, lane, requests, now, today).await })
+        .transact(Origin::platform(), move |tx| {
+            Box::pin(async move {
+                tx.use_slot(Slot::Lane(lane));
+                handle(tx, &checks, requests, now, today).await
+            })
         })
         .await;
     crate::metrics::redemption_group(replies.len(), written.is_err());
@@ -234,39 +376,49 @@ async fn write(db: &Db, clock: &SharedClock, checks: &Arc<Checks>, lane: usize, 
 
 /// Checks and records a group in the caller's transaction; answers each request in order.
 async fn handle(
-    conn: &mut crate::db::Conn,
+    tx: &mut crate::db::Tx<'_>,
     checks: &Checks,
-    lane: usize,
-    requests: Vec<(Request, Origin)>,
+    requests: Vec<Arc<Request>>,
     now: jiff::Timestamp,
     today: jiff::civil::Date,
 ) -> Result<Vec<Answer>> {
-    let tokens: Vec<String> = requests.iter().map(|(r, _)| r.token.clone()).collect();
-    let sites = crate::orgs::authenticate_each(conn, &tokens).await?;
+    let tokens: Vec<String> = requests
+        .iter()
+        .filter_map(|r| match &r.caller {
+            Caller::Token(token) => Some(token.clone()),
+            Caller::Site(_) => None,
+        })
+        .collect();
+    let mut by_token = crate::orgs::authenticate_each(tx, &tokens)
+        .await?
+        .into_iter();
+    let sites: Vec<Result<Organization>> = requests
+        .iter()
+        .map(|r| match &r.caller {
+            Caller::Site(site) => Ok(site.clone()),
+            Caller::Token(_) => by_token.next().unwrap_or(Err(Error::Unauthenticated)),
+        })
+        .collect();
     let limit_keys: Vec<Vec<String>> = sites
         .iter()
         .zip(&requests)
-        .map(|(site, (r, _))| match site {
+        .map(|(site, r)| match site {
             Ok(site) => invalid_code_keys(&site.id, r.client_ip),
             Err(_) => Vec::new(),
         })
         .collect();
     let blocked = checks
         .invalid_codes
-        .blocked_each(&mut *conn, &limit_keys, now)
+        .blocked_each(&mut **tx, &limit_keys, now)
         .await?;
     let mut site_ids: Vec<String> = sites.iter().flatten().map(|s| s.id.clone()).collect();
     site_ids.sort();
     site_ids.dedup();
-    let places = crate::places::qualifications_of_sites(conn, &site_ids).await?;
+    let places = crate::places::qualifications_of_sites(tx, &site_ids).await?;
 
     // Each request checked, in order: its site and session, or its refusal.
     let mut checked: Vec<(Option<Organization>, Result<super::Session>)> = Vec::new();
-    let mut saved = Vec::with_capacity(requests.len());
-    let mut origins = Vec::with_capacity(requests.len());
-    for ((site, blocked), (request, origin)) in sites.into_iter().zip(blocked).zip(requests) {
-        saved.push(request.saved_under);
-        origins.push(origin);
+    for ((site, blocked), request) in sites.into_iter().zip(blocked).zip(&requests) {
         let site = match site {
             Ok(site) => site,
             Err(refusal) => {
@@ -279,26 +431,25 @@ async fn handle(
             continue;
         }
         let of_site = places.get(&site.id).map(Vec::as_slice).unwrap_or_default();
-        let session = check_among(conn, &checks.keyring, &site, request.new, today, of_site).await;
+        let new = request.new.clone();
+        let session = check_among(tx, &checks.keyring, &site, new, today, of_site).await;
         checked.push((Some(site), session));
     }
 
-    let mut batch = Batch::new(conn);
     let to_record = checked
         .iter()
-        .zip(&origins)
-        .filter_map(|((site, session), origin)| match (site, session) {
-            (Some(site), Ok(session)) => Some((site, session.clone(), origin.clone())),
+        .zip(&requests)
+        .filter_map(|((site, session), request)| match (site, session) {
+            (Some(site), Ok(session)) => Some((site, session.clone(), request.origin.clone())),
             _ => None,
         })
         .collect();
-    let slot = crate::ledger::Slot::Lane(lane);
-    let mut recorded = record_together(conn, &mut batch, to_record, slot, now, today)
+    let mut recorded = record_together(tx, to_record, now, today)
         .await?
         .into_iter();
     let now_text = format_ts(now);
     let mut answers = Vec::with_capacity(checked.len());
-    for ((site, session), saved) in checked.into_iter().zip(saved) {
+    for ((site, session), request) in checked.into_iter().zip(&requests) {
         let outcome = match session {
             Err(refusal) => Err(refusal),
             Ok(_) => recorded.next().unwrap_or_else(|| {
@@ -311,25 +462,15 @@ async fn handle(
         answers.push(Answer {
             outcome: match outcome {
                 Ok(row) => {
-                    let body = serde_json::to_string(&row).map_err(anyhow::Error::from)?;
-                    if let (Some(site_id), Some((key, request_hash))) = (&site_id, saved) {
-                        crate::idempotency::defer(
-                            &mut batch,
-                            site_id,
-                            &key,
-                            &request_hash,
-                            CREATED,
-                            body.clone(),
-                            &now_text,
-                        );
+                    if let Some(key) = site_id.as_deref().and_then(|s| request.key_of(s)) {
+                        idempotency::save(tx, &key, &row, &now_text)?;
                     }
-                    Outcome::Redeemed(body)
+                    Outcome::Redeemed(Box::new(row))
                 }
                 Err(refusal) => Outcome::Refused(refusal),
             },
             site_id,
         });
     }
-    batch.execute(conn).await?;
     Ok(answers)
 }

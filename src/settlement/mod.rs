@@ -8,6 +8,7 @@
 mod repo;
 pub mod sepa;
 mod statement;
+pub mod status;
 
 pub use repo::{lines_of_site, list_batches};
 pub use repo::{BatchRow, LineRow};
@@ -15,13 +16,14 @@ pub use statement::{program_statement, site_statement, site_statement_pdfs};
 
 use crate::clock::{format_ts, paris};
 use crate::config::Config;
-use crate::db::Conn;
+use crate::db::{Conn, Tx};
 use crate::error::{Error, Result};
 use crate::ledger::{self, Account, Kind, Transfer};
 use crate::orgs::{OrgKind, Organization};
 use jiff::civil::Date;
 use jiff::{SignedDuration, Timestamp, ToSpan};
 use serde::{Deserialize, Serialize};
+pub use status::{BatchStatus, LineStatus};
 use std::collections::BTreeMap;
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -30,7 +32,7 @@ pub struct NewBatch {
     pub until: String,
 }
 
-#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct BatchView {
     #[serde(flatten)]
     pub batch: BatchRow,
@@ -53,7 +55,7 @@ pub const IN_FLIGHT_MARGIN: SignedDuration = SignedDuration::from_secs(60);
 /// closed (plus [`IN_FLIGHT_MARGIN`]) and that no batch pays yet, for sites with bank details;
 /// adds what the bank rejected earlier; one line per site and programme.
 pub async fn create(
-    conn: &mut Conn,
+    tx: &mut Tx<'_>,
     operator: &Organization,
     new: NewBatch,
     now: Timestamp,
@@ -77,7 +79,7 @@ pub async fn create(
     let cutoff = format_ts(end_of_until.min(settled_before));
     let now_text = format_ts(now);
     let batch_id = crate::db::new_id();
-    repo::insert_batch(conn, &batch_id, &until.to_string(), &now_text, &operator.id).await?;
+    repo::insert_batch(tx, &batch_id, &until.to_string(), &now_text, &operator.id).await?;
 
     #[derive(Default)]
     struct Group {
@@ -88,13 +90,13 @@ pub async fn create(
         rejected_lines: Vec<(String, i64)>,
     }
     let mut groups: BTreeMap<(String, String), Group> = BTreeMap::new();
-    for p in repo::payable(conn, &cutoff).await? {
+    for p in repo::payable(tx, &cutoff).await? {
         let g = groups.entry((p.site_id, p.program_id)).or_default();
         g.redemptions = p.redemptions;
         g.settled = p.cents;
         g.since = Some(p.since);
     }
-    for line in repo::rejected_not_carried(conn).await? {
+    for line in repo::rejected_not_carried(tx).await? {
         groups
             .entry((line.site_id.clone(), line.program_id.clone()))
             .or_default()
@@ -106,14 +108,14 @@ pub async fn create(
     let hex = batch_id.replace('-', "");
     let prefix = hex[hex.len().saturating_sub(16)..].to_uppercase();
     let mut programs: BTreeMap<String, crate::programs::Program> = BTreeMap::new();
-    let accounts = crate::sites::current_bank_accounts(conn).await?;
+    let accounts = crate::sites::current_bank_accounts(tx).await?;
     let mut lines = Vec::new();
     for ((site_id, program_id), group) in groups {
         let line_id = crate::db::new_id();
         let mut carried = 0;
         for (rejected_id, amount) in &group.rejected_lines {
             // Another batch made at the same moment may have taken it: then it pays it.
-            if repo::carry_into(conn, rejected_id, &line_id).await? {
+            if repo::carry_into(tx, rejected_id, &line_id).await? {
                 carried += amount;
             }
         }
@@ -121,7 +123,7 @@ pub async fn create(
             continue;
         }
         if !programs.contains_key(&program_id) {
-            let program = crate::programs::find(conn, &program_id)
+            let program = crate::programs::find(tx, &program_id)
                 .await?
                 .ok_or_else(|| anyhow::anyhow!("programme {program_id} vanished"))?;
             programs.insert(program_id.clone(), program);
@@ -147,19 +149,19 @@ pub async fn create(
             amount_cents: group.settled - fee + carried,
             bank_account_id: account,
             end_to_end_id: format!("PN-{prefix}-{:05}", lines.len() + 1),
-            status: "pending".into(),
+            status: LineStatus::Pending,
             rejection_reason: None,
             period_start: group.since,
             period_end,
         });
     }
     // Refused here if another batch prepared at the same moment pays the same periods.
-    repo::insert_lines(conn, &lines).await?;
+    repo::insert_lines(tx, &lines).await?;
     for line in &lines {
         let newly_settled = line.settled_cents - line.fee_cents;
         if newly_settled > 0 {
             ledger::post(
-                conn,
+                tx,
                 &line.program_id,
                 Kind::Settlement,
                 &line.id,
@@ -174,7 +176,7 @@ pub async fn create(
         }
         if line.fee_cents > 0 {
             ledger::post(
-                conn,
+                tx,
                 &line.program_id,
                 Kind::OperatorFee,
                 &line.id,
@@ -196,9 +198,9 @@ pub async fn create(
             "Aucun encaissement à régler jusqu'à cette date (ou leur délai d'annulation n'est pas encore passé).",
         ));
     }
-    repo::set_total(conn, &batch_id, total).await?;
+    repo::set_total(tx, &batch_id, total).await?;
     crate::audit::record(
-        conn,
+        tx,
         &now_text,
         Some(&operator.id),
         "settlement.created",
@@ -206,7 +208,7 @@ pub async fn create(
         &format!("until {until}: {n} line(s), {total} cents"),
     )
     .await?;
-    get(conn, operator, &batch_id).await
+    get(tx, operator, &batch_id).await
 }
 
 /// The settlement side of `passnum ledger verify`: every line's recorded count and amount must
@@ -253,79 +255,99 @@ pub async fn get(conn: &mut Conn, org: &Organization, id: &str) -> Result<BatchV
 }
 
 /// Moves a batch one step on; refuses a step out of order.
+/// Moves a batch one step on (audited); a step out of order is refused, saying where the
+/// batch stands.
 async fn step(
-    conn: &mut Conn,
+    tx: &mut Tx<'_>,
     operator: &Organization,
     id: &str,
-    from: &str,
-    to: &str,
+    to: BatchStatus,
     now: &str,
 ) -> Result<BatchRow> {
     operator.require(OrgKind::Operator)?;
-    if !repo::transition(conn, id, from, to, now, &operator.id).await? {
-        let batch = repo::find_batch(conn, id).await?.ok_or_else(not_found)?;
+    let step = status::step_to(to)?;
+    if !repo::transition(tx, id, step, now, &operator.id).await? {
+        let batch = repo::find_batch(tx, id).await?.ok_or_else(not_found)?;
         return Err(Error::conflict(
             "invalid_transition",
             format!(
-                "Ce lot est « {} » : il ne peut pas passer à « {to} » (il doit être « {from} »).",
-                batch.status
+                "Cette étape n'est pas possible maintenant : le lot est « {} » (il doit être \
+                 « {} »). Quelqu'un l'a peut-être déjà faite.",
+                batch.status.label(),
+                step.from.label()
             ),
         ));
     }
-    crate::audit::record(
-        conn,
-        now,
-        Some(&operator.id),
-        &format!("settlement.{to}"),
-        Some(id),
-        "",
-    )
-    .await?;
-    repo::find_batch(conn, id).await?.ok_or_else(not_found)
+    crate::audit::record(tx, now, Some(&operator.id), step.action, Some(id), "").await?;
+    repo::find_batch(tx, id).await?.ok_or_else(not_found)
 }
 
 pub async fn approve(
-    conn: &mut Conn,
+    tx: &mut Tx<'_>,
     operator: &Organization,
     id: &str,
     now: Timestamp,
 ) -> Result<BatchView> {
-    step(conn, operator, id, "draft", "approved", &format_ts(now)).await?;
-    get(conn, operator, id).await
+    step(tx, operator, id, BatchStatus::Approved, &format_ts(now)).await?;
+    get(tx, operator, id).await
 }
 
-/// The SEPA credit-transfer file of an approved batch; the first download marks it exported.
-pub async fn export_sepa(
-    conn: &mut Conn,
+/// The operator takes an approved batch's transfers to the bank: from now on its SEPA file
+/// can be downloaded ([`sepa_file`]), and the batch waits to be confirmed paid.
+pub async fn export(
+    tx: &mut Tx<'_>,
     operator: &Organization,
     id: &str,
     now: Timestamp,
-    config: &Config,
-) -> Result<String> {
+) -> Result<BatchView> {
     operator.require(OrgKind::Operator)?;
-    let batch = repo::find_batch(conn, id).await?.ok_or_else(not_found)?;
-    if batch.status == "draft" {
+    let batch = repo::find_batch(tx, id).await?.ok_or_else(not_found)?;
+    if batch.status == BatchStatus::Draft {
         return Err(Error::conflict(
             "not_approved",
             "Ce lot doit être approuvé avant que son fichier de virement soit produit.",
         ));
     }
-    if batch.status == "approved" {
-        step(conn, operator, id, "approved", "exported", &format_ts(now)).await?;
-    }
+    step(tx, operator, id, BatchStatus::Exported, &format_ts(now)).await?;
+    get(tx, operator, id).await
+}
+
+/// The SEPA credit-transfer file of an exported batch: reading it changes nothing, and it is
+/// the same file at every download (dated when the batch was exported).
+pub async fn sepa_file(
+    conn: &mut Conn,
+    operator: &Organization,
+    id: &str,
+    config: &Config,
+) -> Result<String> {
+    operator.require(OrgKind::Operator)?;
+    let batch = repo::find_batch(conn, id).await?.ok_or_else(not_found)?;
+    let exported_at = match (batch.status.at_the_bank(), &batch.exported_at) {
+        (true, Some(at)) => crate::clock::parse_ts(at)
+            .ok_or_else(|| anyhow::anyhow!("batch {id} exported at an unreadable time {at}"))?,
+        _ => {
+            return Err(Error::conflict(
+                "not_exported",
+                "Le fichier de virement n'existe qu'une fois le lot approuvé puis exporté \
+                 (POST …/export).",
+            ))
+        }
+    };
+    let now = exported_at;
+    let tx = conn;
     let mut groups: BTreeMap<String, sepa::PaymentGroup> = BTreeMap::new();
     let base_id = batch.id.replace('-', "").to_uppercase();
-    for line in repo::lines_of(conn, id).await? {
-        if line.status == "rejected" || line.amount_cents == 0 {
+    for line in repo::lines_of(tx, id).await? {
+        if line.status == LineStatus::Rejected || line.amount_cents == 0 {
             continue;
         }
-        let program = crate::programs::find(conn, &line.program_id)
+        let program = crate::programs::find(tx, &line.program_id)
             .await?
             .ok_or_else(|| anyhow::anyhow!("programme {} vanished", line.program_id))?;
-        let funder = crate::orgs::find(conn, &program.funder_id)
+        let funder = crate::orgs::find(tx, &program.funder_id)
             .await?
             .ok_or_else(|| anyhow::anyhow!("funder {} vanished", program.funder_id))?;
-        let account = crate::sites::bank_account(conn, &line.bank_account_id)
+        let account = crate::sites::bank_account(tx, &line.bank_account_id)
             .await?
             .ok_or_else(|| anyhow::anyhow!("bank account {} vanished", line.bank_account_id))?;
         let n = groups.len() + 1;
@@ -373,7 +395,7 @@ pub struct Rejection {
 
 /// The bank returned one transfer: its amount goes back to payable, for the next batch.
 pub async fn reject_line(
-    conn: &mut Conn,
+    tx: &mut Tx<'_>,
     operator: &Organization,
     id: &str,
     line_id: &str,
@@ -381,13 +403,13 @@ pub async fn reject_line(
     now: Timestamp,
 ) -> Result<BatchView> {
     operator.require(OrgKind::Operator)?;
-    let batch = repo::find_batch(conn, id).await?.ok_or_else(not_found)?;
-    let line = repo::lines_of(conn, id)
+    let batch = repo::find_batch(tx, id).await?.ok_or_else(not_found)?;
+    let line = repo::lines_of(tx, id)
         .await?
         .into_iter()
         .find(|l| l.id == line_id)
         .ok_or_else(|| Error::not_found("Cette ligne n'existe pas dans ce lot."))?;
-    if !matches!(batch.status.as_str(), "exported" | "paid") {
+    if !batch.status.at_the_bank() {
         return Err(Error::conflict(
             "not_exported",
             "Seule une ligne d'un lot envoyé à la banque peut être rejetée.",
@@ -399,15 +421,15 @@ pub async fn reject_line(
         .filter(|r| !r.is_empty())
         .unwrap_or_else(|| "Rejet bancaire".into());
     let now_text = format_ts(now);
-    if !repo::reject_line(conn, &line.id, &now_text, &reason).await? {
+    if !repo::reject_line(tx, &line.id, &now_text, &reason).await? {
         return Err(Error::conflict(
             "already_rejected",
             "Cette ligne est déjà marquée comme rejetée.",
         ));
     }
-    if line.status == "paid" && line.amount_cents > 0 {
+    if line.status == LineStatus::Paid && line.amount_cents > 0 {
         ledger::post(
-            conn,
+            tx,
             &line.program_id,
             Kind::BankRejection,
             &line.id,
@@ -421,7 +443,7 @@ pub async fn reject_line(
         .await?;
     }
     crate::audit::record(
-        conn,
+        tx,
         &now_text,
         Some(&operator.id),
         "settlement.line_rejected",
@@ -429,24 +451,24 @@ pub async fn reject_line(
         &format!("line {} ({} cents): {reason}", line.id, line.amount_cents),
     )
     .await?;
-    get(conn, operator, id).await
+    get(tx, operator, id).await
 }
 
 /// The bank has executed the transfers: every line not rejected is paid.
 pub async fn mark_paid(
-    conn: &mut Conn,
+    tx: &mut Tx<'_>,
     operator: &Organization,
     id: &str,
     now: Timestamp,
 ) -> Result<BatchView> {
     let now_text = format_ts(now);
-    step(conn, operator, id, "exported", "paid", &now_text).await?;
-    for line in repo::pay_pending_lines(conn, id).await? {
+    step(tx, operator, id, BatchStatus::Paid, &now_text).await?;
+    for line in repo::pay_pending_lines(tx, id).await? {
         if line.amount_cents == 0 {
             continue;
         }
         ledger::post(
-            conn,
+            tx,
             &line.program_id,
             Kind::Payment,
             &line.id,
@@ -459,6 +481,22 @@ pub async fn mark_paid(
         )
         .await?;
     }
-    statement::mail_statements(conn, id, now).await?;
-    get(conn, operator, id).await
+    statement::mail_statements(tx, id, now).await?;
+    get(tx, operator, id).await
+}
+
+/// Batches and their total by status, every status listed (for monitoring).
+pub async fn totals_by_status(conn: &mut Conn) -> Result<Vec<(String, i64, i64)>> {
+    let rows = repo::totals_by_status(conn).await?;
+    Ok(BatchStatus::ALL
+        .into_iter()
+        .map(|status| {
+            let (n, total) = rows
+                .iter()
+                .find(|r| r.0 == status.as_str())
+                .map(|r| (r.1, r.2))
+                .unwrap_or((0, 0));
+            (status.as_str().to_string(), n, total)
+        })
+        .collect())
 }

@@ -5,16 +5,18 @@
 //! the redemptions whose `settlement_id` names their batch, which no period covers. A batch
 //! writes nothing on the redemptions it pays.
 
+use super::status::{BatchStatus, LineStatus, Step};
 use crate::db::{Batch, Conn, Param};
 use crate::error::{Error, Result};
 use futures_util::stream::{BoxStream, StreamExt};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use sqlx::Row;
 
-#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct BatchRow {
     pub id: String,
-    pub status: String,
+    #[sqlx(try_from = "String")]
+    pub status: BatchStatus,
     #[serde(rename = "until")]
     pub until_date: String,
     pub total_cents: i64,
@@ -24,7 +26,7 @@ pub struct BatchRow {
     pub paid_at: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct LineRow {
     pub id: String,
     #[serde(skip)]
@@ -39,7 +41,8 @@ pub struct LineRow {
     #[serde(skip)]
     pub bank_account_id: String,
     pub end_to_end_id: String,
-    pub status: String,
+    #[sqlx(try_from = "String")]
+    pub status: LineStatus,
     pub rejection_reason: Option<String>,
     /// The redemption time this line covers, `[start, end)`, on the site's timeline: `start`
     /// is '' for a site's first period. None for a line made before periods (its redemptions
@@ -202,7 +205,7 @@ pub async fn insert_lines(conn: &mut Conn, lines: &[LineRow]) -> Result<()> {
                 l.amount_cents.into(),
                 (&l.bank_account_id).into(),
                 (&l.end_to_end_id).into(),
-                (&l.status).into(),
+                l.status.as_str().into(),
                 (&l.rejection_reason).into(),
                 (&l.period_start).into(),
                 (&l.period_end).into(),
@@ -263,25 +266,19 @@ pub async fn lines_of(conn: &mut Conn, batch_id: &str) -> Result<Vec<LineRow>> {
 pub async fn transition(
     conn: &mut Conn,
     id: &str,
-    from: &str,
-    to: &str,
+    step: &Step,
     now: &str,
     by: &str,
 ) -> Result<bool> {
-    let (at, who) = match to {
-        "approved" => ("approved_at", "approved_by"),
-        "exported" => ("exported_at", "exported_by"),
-        "paid" => ("paid_at", "paid_by"),
-        other => return Err(anyhow::anyhow!("no settlement step to {other}").into()),
-    };
     let done = sqlx::query(&format!(
-        "UPDATE settlements SET status = $1, {at} = $2, {who} = $3 WHERE id = $4 AND status = $5"
+        "UPDATE settlements SET status = $1, {} = $2, {} = $3 WHERE id = $4 AND status = $5",
+        step.at_column, step.by_column
     ))
-    .bind(to)
+    .bind(step.to.as_str())
     .bind(now)
     .bind(by)
     .bind(id)
-    .bind(from)
+    .bind(step.from.as_str())
     .execute(&mut *conn)
     .await?;
     Ok(done.rows_affected() == 1)
@@ -422,4 +419,14 @@ pub async fn lines_of_site(conn: &mut Conn, site_id: &str) -> Result<Vec<(BatchR
                 .collect::<Vec<_>>()
         })
         .collect())
+}
+
+/// `(status, batches, total cents)` of the statuses that have batches.
+pub async fn totals_by_status(conn: &mut Conn) -> Result<Vec<(String, i64, i64)>> {
+    Ok(sqlx::query_as(
+        "SELECT status, COUNT(*), CAST(COALESCE(SUM(total_cents), 0) AS BIGINT) FROM settlements \
+         GROUP BY status",
+    )
+    .fetch_all(&mut *conn)
+    .await?)
 }

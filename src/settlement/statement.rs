@@ -3,7 +3,7 @@
 //! (`;` between fields, a decimal comma) and PDF.
 
 use super::repo::{self, BatchRow, LineRow};
-use crate::db::Conn;
+use crate::db::{Conn, Tx};
 use crate::error::{Error, Result};
 use crate::fr::{euros, long_date_text};
 use crate::orgs::{OrgKind, Organization};
@@ -23,16 +23,7 @@ fn batch_facts(batch: &BatchRow) -> Vec<(String, String)> {
             long_date_text(&batch.until_date),
         ),
         ("Lot".into(), batch.id.clone()),
-        (
-            "État".into(),
-            match batch.status.as_str() {
-                "draft" => "en préparation",
-                "approved" => "approuvé",
-                "exported" => "envoyé à la banque",
-                _ => "payé",
-            }
-            .into(),
-        ),
+        ("État".into(), batch.status.label().into()),
     ]
 }
 
@@ -314,12 +305,7 @@ async fn build_program_statement(
             euros(line.fee_cents),
             euros(line.carried_cents),
             euros(line.amount_cents),
-            match line.status.as_str() {
-                "paid" => "payé",
-                "rejected" => "rejeté par la banque",
-                _ => "à payer",
-            }
-            .into(),
+            line.status.label().into(),
         ]);
     }
     let sum = |f: fn(&LineRow) -> i64| euros(lines.iter().map(f).sum());
@@ -356,18 +342,18 @@ async fn build_program_statement(
 /// Only organisations with someone to write to get theirs rendered, on every CPU while the
 /// next ones are read.
 pub async fn mail_statements(
-    conn: &mut Conn,
+    tx: &mut Tx<'_>,
     batch_id: &str,
     now: jiff::Timestamp,
 ) -> Result<usize> {
-    let lines = repo::lines_of(conn, batch_id).await?;
+    let lines = repo::lines_of(tx, batch_id).await?;
     let mut orgs: Vec<String> = lines.iter().map(|l| l.site_id.clone()).collect();
     let mut programs: Vec<&str> = lines.iter().map(|l| l.program_id.as_str()).collect();
     programs.sort_unstable();
     programs.dedup();
     let mut funders = Vec::new();
     for program_id in programs {
-        if let Some(program) = crate::programs::find(conn, program_id).await? {
+        if let Some(program) = crate::programs::find(tx, program_id).await? {
             funders.push((program_id.to_string(), program.funder_id));
         }
     }
@@ -377,7 +363,7 @@ pub async fn mail_statements(
         if people.contains_key(&org_id) {
             continue;
         }
-        let emails: Vec<String> = crate::users::list_for_org(conn, &org_id)
+        let emails: Vec<String> = crate::users::list_for_org(tx, &org_id)
             .await?
             .into_iter()
             .filter(|p| p.disabled_at.is_none())
@@ -387,24 +373,24 @@ pub async fn mail_statements(
     }
     let has_people = |org_id: &str| people.get(org_id).is_some_and(|p| !p.is_empty());
     let mut renderer = Renderer::new(true);
-    render_site_statements(conn, batch_id, &mut renderer, has_people).await?;
+    render_site_statements(tx, batch_id, &mut renderer, has_people).await?;
     for (program_id, funder_id) in funders {
         if has_people(&funder_id) {
-            let statement = build_program_statement(conn, batch_id, &program_id).await?;
+            let statement = build_program_statement(tx, batch_id, &program_id).await?;
             renderer.push(funder_id, move || statement).await?;
         }
     }
     let mut sent = 0;
     for (org_id, statement) in renderer.finish().await? {
         let to = people.get(&org_id).map_or(&[][..], Vec::as_slice);
-        sent += mail_to(conn, to, &statement, now).await?;
+        sent += mail_to(tx, to, &statement, now).await?;
     }
     Ok(sent)
 }
 
 /// Sends a statement to each of these addresses.
 async fn mail_to(
-    conn: &mut Conn,
+    tx: &mut Tx<'_>,
     people: &[String],
     statement: &Rendered,
     now: jiff::Timestamp,
@@ -438,7 +424,7 @@ async fn mail_to(
                 },
             ],
         };
-        crate::mail::enqueue(conn, &mail, now).await?;
+        crate::mail::enqueue(tx, &mail, now).await?;
     }
     Ok(people.len())
 }

@@ -2,7 +2,7 @@
 //! batches made afterwards: a batch keeps the account it was made with.
 
 use crate::clock::format_ts;
-use crate::db::Conn;
+use crate::db::{Conn, Tx};
 use crate::error::{Error, Result};
 use crate::orgs::{OrgKind, Organization};
 use iban::IbanLike;
@@ -62,14 +62,14 @@ fn parse_bic(input: &str) -> Result<String> {
 
 /// Records new bank details for a site, by the site itself or the operator.
 pub async fn set_bank_account(
-    conn: &mut Conn,
+    tx: &mut Tx<'_>,
     actor: &Organization,
     site_id: &str,
     new: NewBankAccount,
     now: Timestamp,
 ) -> Result<BankAccount> {
     let allowed = actor.kind == OrgKind::Operator || actor.id == site_id;
-    let site = crate::orgs::find(conn, site_id)
+    let site = crate::orgs::find(tx, site_id)
         .await?
         .filter(|o| o.kind == OrgKind::Site && allowed)
         .ok_or_else(|| Error::not_found("Ce lieu de médiation n'existe pas."))?;
@@ -107,10 +107,10 @@ pub async fn set_bank_account(
     .bind(&account.holder)
     .bind(&account.created_at)
     .bind(&actor.id)
-    .execute(&mut *conn)
+    .execute(&mut **tx)
     .await?;
     crate::audit::record(
-        conn,
+        tx,
         &account.created_at,
         Some(&actor.id),
         "bank_account.changed",

@@ -7,12 +7,13 @@ mod repo;
 pub use repo::User;
 
 use crate::clock::format_ts;
-use crate::config::Config;
-use crate::db::Conn;
+use crate::db::{Conn, Tx};
 use crate::error::{Error, Result};
-use crate::orgs::{hex, Organization};
+use crate::mail::{Letterhead, Outgoing};
+use crate::orgs::{OrgKind, Organization};
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
+use askama::Template;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use jiff::{SignedDuration, Timestamp};
@@ -33,7 +34,7 @@ pub fn random_token() -> String {
 }
 
 pub fn token_hash(token: &str) -> String {
-    hex(&Sha256::digest(token.as_bytes()))
+    data_encoding::HEXLOWER.encode(&Sha256::digest(token.as_bytes()))
 }
 
 pub fn hash_password(password: &str) -> Result<String> {
@@ -64,22 +65,6 @@ fn check_password_policy(password: &str) -> Result<()> {
     Ok(())
 }
 
-pub fn normalize_email(email: &str) -> Result<String> {
-    let email = email.trim().to_lowercase();
-    let plausible = email.len() <= 254
-        && !email.contains(char::is_whitespace)
-        && email
-            .split_once('@')
-            .is_some_and(|(local, domain)| !local.is_empty() && domain.contains('.'));
-    if !plausible {
-        return Err(Error::invalid(
-            "invalid_email",
-            "L'adresse e-mail n'est pas valide (exemple : prenom.nom@exemple.fr).",
-        ));
-    }
-    Ok(email)
-}
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Role {
     Admin,
@@ -108,7 +93,7 @@ impl Role {
 
 /// Creates an account; without a password it can only be used through an invitation link.
 pub async fn create(
-    conn: &mut Conn,
+    tx: &mut Tx<'_>,
     org_id: &str,
     email: &str,
     name: &str,
@@ -116,7 +101,7 @@ pub async fn create(
     password: Option<&str>,
     now: Timestamp,
 ) -> Result<User> {
-    let email = normalize_email(email)?;
+    let email = crate::mail::Email::parse(email)?.into_string();
     let name = name.trim();
     if name.is_empty() || name.chars().count() > 100 {
         return Err(Error::invalid(
@@ -131,7 +116,7 @@ pub async fn create(
         }
         None => None,
     };
-    if repo::find_by_email(conn, &email).await?.is_some() {
+    if repo::find_by_email(tx, &email).await?.is_some() {
         return Err(Error::conflict(
             "email_taken",
             "Un compte existe déjà avec cette adresse e-mail.",
@@ -148,38 +133,63 @@ pub async fn create(
         locked_until: None,
         disabled_at: None,
     };
-    repo::insert(conn, &user, &format_ts(now)).await?;
+    repo::insert(tx, &user, &format_ts(now)).await?;
     Ok(user)
 }
 
-/// Checks an e-mail and password. After 10 failures in a row the account is locked for 15
-/// minutes and its owner is told by e-mail; the answer never says whether the address exists.
-/// Every outcome is audited: the caller commits on refusals too.
-pub async fn login(
-    conn: &mut Conn,
-    config: &Config,
+/// What a login attempt gives: a session, or why not. A refusal is an answer, not an error:
+/// its journal entries and the failure count are kept (the unit of work commits).
+pub enum LogIn {
+    Opened { session: Session, org: Organization },
+    Refused(Error),
+}
+
+/// Checks an e-mail and password, and opens a session. After 10 failures in a row the account
+/// is locked for 15 minutes and its owner is told by e-mail; the answer never says whether the
+/// address exists. Every outcome is audited.
+pub async fn log_in(
+    tx: &mut Tx<'_>,
+    letterhead: &Letterhead,
     email: &str,
     password: &str,
     now: Timestamp,
-) -> Result<User> {
+) -> Result<LogIn> {
+    let user = match check_password(tx, letterhead, email, password, now).await? {
+        Ok(user) => user,
+        Err(refusal) => return Ok(LogIn::Refused(refusal)),
+    };
+    let session = start_session(tx, &user.id, now).await?;
+    let org = crate::orgs::find(tx, &user.org_id)
+        .await?
+        .ok_or_else(|| Error::not_found("Votre organisation n'existe plus."))?;
+    Ok(LogIn::Opened { session, org })
+}
+
+async fn check_password(
+    tx: &mut Tx<'_>,
+    letterhead: &Letterhead,
+    email: &str,
+    password: &str,
+    now: Timestamp,
+) -> Result<std::result::Result<User, Error>> {
     let wrong = || {
         Error::invalid(
             "wrong_credentials",
             "Adresse e-mail ou mot de passe incorrect.",
         )
     };
-    let Ok(email) = normalize_email(email) else {
-        return Err(wrong());
+    let Ok(email) = crate::mail::Email::parse(email).map(crate::mail::Email::into_string) else {
+        return Ok(Err(wrong()));
     };
     let now_text = format_ts(now);
-    let Some(user) = repo::find_by_email(conn, &email).await? else {
+    let Some(user) = repo::find_by_email(tx, &email).await? else {
         // Spend the same time as for a real account.
         let _ = password_matches(password, &DUMMY_HASH);
         let detail = format!("adresse sans compte : {email}");
-        crate::audit::record(conn, &now_text, None, "login.failed", None, &detail).await?;
-        return Err(wrong());
+        crate::audit::record(tx, &now_text, None, "login.failed", None, &detail).await?;
+        return Ok(Err(wrong()));
     };
-    crate::audit::origin::set_user(&user.id);
+    tx.set_user(&user.id);
     if let Some(until) = user
         .locked_until
         .as_deref()
@@ -190,7 +200,7 @@ pub async fn login(
             .unwrap_or(60);
         let detail = format!("compte verrouillé jusqu'à {until}");
         crate::audit::record(
-            conn,
+            tx,
             &now_text,
             Some(&user.org_id),
             "login.refused_locked",
@@ -198,9 +208,9 @@ pub async fn login(
             &detail,
         )
         .await?;
-        return Err(Error::RateLimited {
+        return Ok(Err(Error::RateLimited {
             retry_after_secs: wait,
-        });
+        }));
     }
     let ok = user.disabled_at.is_none()
         && user
@@ -215,42 +225,37 @@ pub async fn login(
                     .unwrap_or(now),
             )
         });
-        repo::record_failure(conn, &user.id, failures, locked_until.as_deref()).await?;
+        repo::record_failure(tx, &user.id, failures, locked_until.as_deref()).await?;
         let detail = format!("échec n° {failures}");
         let org = Some(user.org_id.as_str());
-        crate::audit::record(
-            conn,
-            &now_text,
-            org,
-            "login.failed",
-            Some(&user.id),
-            &detail,
-        )
-        .await?;
+        crate::audit::record(tx, &now_text, org, "login.failed", Some(&user.id), &detail).await?;
         if let Some(until) = &locked_until {
             let detail = format!("après {failures} échecs, jusqu'à {until}");
-            crate::audit::record(
-                conn,
-                &now_text,
-                org,
-                "login.locked",
-                Some(&user.id),
-                &detail,
-            )
-            .await?;
-            crate::mail::enqueue(conn, &lockout_notice(config, &user, until), now).await?;
+            crate::audit::record(tx, &now_text, org, "login.locked", Some(&user.id), &detail)
+                .await?;
+            crate::mail::enqueue(tx, &lockout_notice(letterhead, &user, until)?, now).await?;
         }
-        return Err(wrong());
+        return Ok(Err(wrong()));
     }
-    repo::record_success(conn, &user.id).await?;
+    repo::record_success(tx, &user.id).await?;
     let org = Some(user.org_id.as_str());
-    crate::audit::record(conn, &now_text, org, "login.succeeded", Some(&user.id), "").await?;
-    Ok(user)
+    crate::audit::record(tx, &now_text, org, "login.succeeded", Some(&user.id), "").await?;
+    Ok(Ok(user))
+}
+
+#[derive(Template)]
+#[template(path = "mail/lockout.txt")]
+struct LockoutMail<'a> {
+    l: &'a Letterhead,
+    name: &'a str,
+    email: &'a str,
+    failures: i64,
+    until: String,
 }
 
 /// The e-mail telling someone their account is locked: if it was not them, someone is trying
 /// their password.
-fn lockout_notice(config: &Config, user: &User, until: &str) -> crate::mail::Outgoing {
+fn lockout_notice(letterhead: &Letterhead, user: &User, until: &str) -> Result<Outgoing> {
     let until = crate::clock::parse_ts(until)
         .map(|t| {
             let local = t.to_zoned(crate::clock::paris());
@@ -262,27 +267,18 @@ fn lockout_notice(config: &Config, user: &User, until: &str) -> crate::mail::Out
             )
         })
         .unwrap_or_else(|| until.to_string());
-    let url = config.public_url.trim_end_matches('/');
-    crate::mail::Outgoing {
-        to: user.email.clone(),
-        subject: "Votre compte Pass numérique est verrouillé pour un moment".into(),
-        text_body: format!(
-            "Bonjour {name},\n\n\
-             Quelqu'un s'est trompé {n} fois de suite de mot de passe en se connectant avec \
-             votre adresse e-mail ({email}). Par sécurité, votre compte est verrouillé \
-             jusqu'à {until}. Vous pourrez ensuite vous connecter de nouveau sur {url}/connexion.\n\n\
-             Si ce n'était pas vous, quelqu'un essaie peut-être d'entrer dans votre compte : \
-             changez votre mot de passe dès que possible ({url}/mot-de-passe-oublie).\n\n\
-             Besoin d'aide ? Appelez le {phone} ou écrivez à {help}.\n",
-            name = user.name,
-            n = LOCK_AFTER_FAILURES,
-            email = user.email,
-            phone = config.helpline_phone,
-            help = config.helpline_email,
-        ),
-        html_body: None,
-        attachments: Vec::new(),
-    }
+    let body = LockoutMail {
+        l: letterhead,
+        name: &user.name,
+        email: &user.email,
+        failures: LOCK_AFTER_FAILURES,
+        until,
+    };
+    Outgoing::text(
+        &user.email,
+        "Votre compte Pass numérique est verrouillé pour un moment",
+        &body,
+    )
 }
 
 /// A real hash, so that checking an unknown address costs as much as a known one.
@@ -294,7 +290,7 @@ pub struct Session {
     pub csrf_token: String,
 }
 
-pub async fn start_session(conn: &mut Conn, user_id: &str, now: Timestamp) -> Result<Session> {
+async fn start_session(tx: &mut Tx<'_>, user_id: &str, now: Timestamp) -> Result<Session> {
     let session = Session {
         token: random_token(),
         csrf_token: random_token(),
@@ -303,7 +299,7 @@ pub async fn start_session(conn: &mut Conn, user_id: &str, now: Timestamp) -> Re
         .checked_add(SignedDuration::from_hours(SESSION_HOURS))
         .unwrap_or(now);
     repo::insert_session(
-        conn,
+        tx,
         &token_hash(&session.token),
         user_id,
         &session.csrf_token,
@@ -340,63 +336,152 @@ pub async fn session(conn: &mut Conn, token: &str, now: Timestamp) -> Result<Opt
     }))
 }
 
-pub async fn end_session(conn: &mut Conn, token: &str) -> Result<()> {
-    repo::delete_session(conn, &token_hash(token)).await
+pub async fn end_session(tx: &mut Tx<'_>, token: &str) -> Result<()> {
+    repo::delete_session(tx, &token_hash(token)).await
 }
 
-/// A new account for someone, with a one-time link to choose their password.
-pub async fn invite(
-    conn: &mut Conn,
+/// A new account without a password, and the one-time link (its token, valid 7 days) to
+/// choose it: for the caller to send.
+pub(crate) async fn open_account(
+    tx: &mut Tx<'_>,
     org_id: &str,
     email: &str,
     name: &str,
     role: Role,
     now: Timestamp,
 ) -> Result<(User, String)> {
-    let user = create(conn, org_id, email, name, role, None, now).await?;
+    let user = create(tx, org_id, email, name, role, None, now).await?;
     let token = random_token();
     let expires = now
         .checked_add(SignedDuration::from_hours(24 * INVITATION_DAYS))
         .unwrap_or(now);
-    repo::insert_invitation(conn, &token_hash(&token), &user.id, &format_ts(expires)).await?;
+    repo::insert_invitation(tx, &token_hash(&token), &user.id, &format_ts(expires)).await?;
     Ok((user, token))
 }
 
+#[derive(Template)]
+#[template(path = "mail/invitation.txt")]
+struct InvitationMail<'a> {
+    l: &'a Letterhead,
+    name: &'a str,
+    email: &'a str,
+    org: &'a str,
+    inviter: &'a str,
+    token: &'a str,
+}
+
+/// Someone invited to an organisation's space.
+#[derive(Debug)]
+pub struct NewUser {
+    pub email: String,
+    pub name: String,
+    pub role: String,
+}
+
+/// The operator gives someone an account in an organisation: they get an e-mail with a
+/// one-time link to choose their password (audited). `inviter` names who invites, in the mail.
+pub async fn invite(
+    tx: &mut Tx<'_>,
+    operator: &Organization,
+    org_id: &str,
+    new: NewUser,
+    inviter: &str,
+    letterhead: &Letterhead,
+    now: Timestamp,
+) -> Result<User> {
+    operator.require(OrgKind::Operator)?;
+    let org = crate::orgs::find(tx, org_id)
+        .await?
+        .ok_or_else(|| Error::not_found("Cette organisation n'existe pas."))?;
+    let role = Role::parse(&new.role)?;
+    let (user, token) = open_account(tx, &org.id, &new.email, &new.name, role, now).await?;
+    let body = InvitationMail {
+        l: letterhead,
+        name: &user.name,
+        email: &user.email,
+        org: &org.name,
+        inviter,
+        token: &token,
+    };
+    let subject = "Votre accès à l'espace professionnel du Pass numérique";
+    crate::mail::enqueue(tx, &Outgoing::text(&user.email, subject, &body)?, now).await?;
+    crate::audit::record(
+        tx,
+        &format_ts(now),
+        Some(&operator.id),
+        "user.invited",
+        Some(&org.id),
+        &format!(
+            "{} <{}> ({}), invité par {inviter}",
+            user.name, user.email, user.role
+        ),
+    )
+    .await?;
+    Ok(user)
+}
+
+#[derive(Template)]
+#[template(path = "mail/password_reset.txt")]
+struct ResetMail<'a> {
+    l: &'a Letterhead,
+    name: &'a str,
+    email: &'a str,
+    token: &'a str,
+}
+
 /// "Mot de passe oublié" : a one-time link (an invitation row, valid one hour) to choose a new
-/// password, for an account that exists and is not disabled. `None` otherwise, and the caller
-/// answers the same either way.
+/// password, e-mailed for an account that exists and is not disabled (audited). Nothing
+/// happens otherwise, and the caller answers the same either way.
 pub async fn request_reset(
-    conn: &mut Conn,
+    tx: &mut Tx<'_>,
+    letterhead: &Letterhead,
     email: &str,
     now: Timestamp,
-) -> Result<Option<(User, String)>> {
-    let Ok(email) = normalize_email(email) else {
-        return Ok(None);
+) -> Result<()> {
+    let Ok(email) = crate::mail::Email::parse(email).map(crate::mail::Email::into_string) else {
+        return Ok(());
     };
-    let Some(user) = repo::find_by_email(conn, &email).await? else {
-        return Ok(None);
+    let Some(user) = repo::find_by_email(tx, &email).await? else {
+        return Ok(());
     };
     if user.disabled_at.is_some() {
-        return Ok(None);
+        return Ok(());
     }
     let token = random_token();
     let expires = now
         .checked_add(SignedDuration::from_hours(RESET_HOURS))
         .unwrap_or(now);
-    repo::insert_invitation(conn, &token_hash(&token), &user.id, &format_ts(expires)).await?;
-    Ok(Some((user, token)))
+    repo::insert_invitation(tx, &token_hash(&token), &user.id, &format_ts(expires)).await?;
+    let body = ResetMail {
+        l: letterhead,
+        name: &user.name,
+        email: &user.email,
+        token: &token,
+    };
+    let subject = "Choisir un nouveau mot de passe pour le Pass numérique";
+    crate::mail::enqueue(tx, &Outgoing::text(&user.email, subject, &body)?, now).await?;
+    tx.set_user(&user.id);
+    crate::audit::record(
+        tx,
+        &format_ts(now),
+        Some(&user.org_id),
+        "password.reset_requested",
+        Some(&user.id),
+        "lien envoyé par e-mail",
+    )
+    .await
 }
 
 /// Uses an invitation link once to set a password.
 pub async fn accept_invitation(
-    conn: &mut Conn,
+    tx: &mut Tx<'_>,
     token: &str,
     password: &str,
     now: Timestamp,
 ) -> Result<User> {
     check_password_policy(password)?;
     let now_text = format_ts(now);
-    let user_id = repo::use_invitation(conn, &token_hash(token), &now_text)
+    let user_id = repo::use_invitation(tx, &token_hash(token), &now_text)
         .await?
         .ok_or_else(|| {
             Error::gone(
@@ -404,8 +489,8 @@ pub async fn accept_invitation(
                 "Ce lien d'invitation a déjà servi ou a expiré. Demandez une nouvelle invitation à votre administrateur.",
             )
         })?;
-    repo::set_password(conn, &user_id, &hash_password(password)?).await?;
-    repo::find(conn, &user_id)
+    repo::set_password(tx, &user_id, &hash_password(password)?).await?;
+    repo::find(tx, &user_id)
         .await?
         .ok_or_else(|| Error::not_found("Ce compte n'existe plus."))
 }

@@ -10,10 +10,12 @@ mod repo;
 pub use repo::{live_cheques_by_key, PassRow, VoucherRow};
 
 use crate::clock::format_ts;
-use crate::db::Conn;
+use crate::db::{Conn, Tx};
 use crate::error::{Error, Result};
 use crate::ledger::{self, Account, Kind, Transfer};
+use crate::mail::{Letterhead, Outgoing};
 use crate::orgs::{OrgKind, Organization};
+use askama::Template;
 use codes::{display_code, CodeError, Keyring};
 use jiff::civil::Date;
 use jiff::{Timestamp, ToSpan};
@@ -34,7 +36,7 @@ pub struct NewPass {
     pub active: Option<bool>,
 }
 
-#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct PassView {
     pub id: String,
     pub program_id: String,
@@ -49,7 +51,7 @@ pub struct PassView {
     pub vouchers: Vec<VoucherView>,
 }
 
-#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct VoucherView {
     pub id: String,
     /// As printed: `XXXX-XXXX-XXXX`.
@@ -72,28 +74,8 @@ fn clean_beneficiary_ref(value: Option<String>) -> Result<Option<String>> {
     Ok(value)
 }
 
-fn clean_email(value: Option<String>) -> Result<Option<String>> {
-    let value = value
-        .map(|v| v.trim().to_string())
-        .filter(|v| !v.is_empty());
-    if let Some(email) = &value {
-        let plausible = email.len() <= 254
-            && !email.contains(char::is_whitespace)
-            && email
-                .split_once('@')
-                .is_some_and(|(local, domain)| !local.is_empty() && domain.contains('.'));
-        if !plausible {
-            return Err(Error::invalid(
-                "invalid_email",
-                "L'adresse e-mail n'est pas valide (exemple : prenom.nom@exemple.fr).",
-            ));
-        }
-    }
-    Ok(value)
-}
-
 pub async fn issue(
-    conn: &mut Conn,
+    tx: &mut Tx<'_>,
     keyring: &Keyring,
     distributor: &Organization,
     new: NewPass,
@@ -111,7 +93,7 @@ pub async fn issue(
         carnets: vec![carnet],
         active: new.active,
     };
-    let mut issued = issue_carnets(conn, keyring, distributor, batch, now, today).await?;
+    let mut issued = issue_carnets(tx, keyring, distributor, batch, now, today).await?;
     Ok(issued.remove(0))
 }
 
@@ -138,7 +120,7 @@ pub struct NewCarnet {
 
 /// Issues a batch of carnets: all or nothing, within the distributor's quota.
 pub async fn issue_batch(
-    conn: &mut Conn,
+    tx: &mut Tx<'_>,
     keyring: &Keyring,
     distributor: &Organization,
     batch: NewBatch,
@@ -152,11 +134,11 @@ pub async fn issue_batch(
             format!("Un lot contient de 1 à {MAX_BATCH} carnets."),
         ));
     }
-    issue_carnets(conn, keyring, distributor, batch, now, today).await
+    issue_carnets(tx, keyring, distributor, batch, now, today).await
 }
 
 async fn issue_carnets(
-    conn: &mut Conn,
+    tx: &mut Tx<'_>,
     keyring: &Keyring,
     distributor: &Organization,
     batch: NewBatch,
@@ -181,10 +163,12 @@ async fn issue_carnets(
             )));
         }
         let beneficiary_ref = clean_beneficiary_ref(carnet.beneficiary_ref).map_err(at)?;
-        let email = clean_email(carnet.email).map_err(at)?;
+        let email = crate::mail::Email::parse_optional(carnet.email.as_deref())
+            .map_err(at)?
+            .map(crate::mail::Email::into_string);
         carnets.push((carnet.cheques, beneficiary_ref, email));
     }
-    let program = crate::programs::find(conn, &batch.program_id)
+    let program = crate::programs::find(tx, &batch.program_id)
         .await?
         .ok_or_else(|| Error::invalid("unknown_program", "Ce programme n'existe pas."))?;
     if program.status != "open" {
@@ -231,14 +215,7 @@ async fn issue_carnets(
         }));
         passes.push(pass);
     }
-    insert_with_unique_codes(
-        conn,
-        &program.id,
-        &distributor.id,
-        &mut passes,
-        &mut vouchers,
-    )
-    .await?;
+    insert_with_unique_codes(tx, &program.id, &distributor.id, &mut passes, &mut vouchers).await?;
     // One entry per carnet: its cheques are listed in the database, not in the journal.
     let stock = if active {
         ""
@@ -258,7 +235,7 @@ async fn issue_carnets(
             ),
         })
         .collect();
-    crate::audit::record_many(conn, &entries).await?;
+    crate::audit::record_many(tx, &entries);
     // The quota check is the ledger's guarded debit (no read-then-write), posted last so the
     // distributor's shared balance rows stay locked briefly; one posting per batch, referenced by
     // its first carnet's id when alone, by a batch id otherwise.
@@ -268,7 +245,7 @@ async fn issue_carnets(
         format!("batch:{}", crate::db::new_id())
     };
     ledger::post(
-        conn,
+        tx,
         &program.id,
         Kind::Issuance,
         &reference,
@@ -423,7 +400,7 @@ pub struct Activation {
 
 /// Hands a carnet printed in stock to a beneficiary: only now can its cheques be redeemed.
 pub async fn activate(
-    conn: &mut Conn,
+    tx: &mut Tx<'_>,
     keyring: &Keyring,
     distributor: &Organization,
     id: &str,
@@ -432,9 +409,9 @@ pub async fn activate(
     today: Date,
 ) -> Result<PassView> {
     distributor.require(OrgKind::Distributor)?;
-    let pass = pass_for(conn, distributor, id).await?;
+    let pass = pass_for(tx, distributor, id).await?;
     let beneficiary_ref = clean_beneficiary_ref(activation.beneficiary_ref)?;
-    if !repo::activate_pass(conn, &pass.id, beneficiary_ref.as_deref(), &format_ts(now)).await? {
+    if !repo::activate_pass(tx, &pass.id, beneficiary_ref.as_deref(), &format_ts(now)).await? {
         return Err(match pass.status.as_str() {
             "cancelled" => Error::gone(
                 "cancelled",
@@ -443,14 +420,14 @@ pub async fn activate(
             _ => Error::conflict("already_active", "Ce carnet est déjà activé."),
         });
     }
-    repo::activate_vouchers(conn, &pass.id).await?;
-    get(conn, keyring, distributor, id, today).await
+    repo::activate_vouchers(tx, &pass.id).await?;
+    get(tx, keyring, distributor, id, today).await
 }
 
 /// Cancels a lost carnet: its unused cheques are cancelled and their value returns to the
 /// distributor's quota. Cheques already redeemed stay redeemed.
 pub async fn cancel(
-    conn: &mut Conn,
+    tx: &mut Tx<'_>,
     keyring: &Keyring,
     distributor: &Organization,
     id: &str,
@@ -458,18 +435,18 @@ pub async fn cancel(
     today: Date,
 ) -> Result<PassView> {
     distributor.require(OrgKind::Distributor)?;
-    let pass = pass_for(conn, distributor, id).await?;
+    let pass = pass_for(tx, distributor, id).await?;
     let now_text = format_ts(now);
-    if !repo::cancel_pass(conn, &pass.id, &now_text).await? {
+    if !repo::cancel_pass(tx, &pass.id, &now_text).await? {
         return Err(Error::conflict(
             "already_cancelled",
             "Ce carnet est déjà annulé.",
         ));
     }
-    let returned = repo::cancel_vouchers(conn, &pass.id, &now_text).await?;
+    let returned = repo::cancel_vouchers(tx, &pass.id, &now_text).await?;
     if returned > 0 {
         ledger::post(
-            conn,
+            tx,
             &pass.program_id,
             Kind::Cancellation,
             &pass.id,
@@ -483,7 +460,7 @@ pub async fn cancel(
         .await?;
     }
     crate::audit::record(
-        conn,
+        tx,
         &now_text,
         Some(&distributor.id),
         "pass.cancelled",
@@ -491,7 +468,89 @@ pub async fn cancel(
         &format!("{returned} centimes rendus au quota"),
     )
     .await?;
-    get(conn, keyring, distributor, id, today).await
+    get(tx, keyring, distributor, id, today).await
+}
+
+/// A carnet as its distributor prints it: the pass, its programme's name, the distributor's.
+pub struct Printable {
+    pub pass: PassView,
+    pub programme: String,
+    pub distributor: String,
+}
+
+impl Printable {
+    pub fn pdf(&self, letterhead: &Letterhead) -> Vec<u8> {
+        print::carnet_pdf(&self.pass, &self.programme, &self.distributor, letterhead)
+    }
+}
+
+pub async fn printable(
+    conn: &mut Conn,
+    keyring: &Keyring,
+    distributor: &Organization,
+    id: &str,
+    today: Date,
+) -> Result<Printable> {
+    let pass = get(conn, keyring, distributor, id, today).await?;
+    let programme = crate::programs::find(conn, &pass.program_id)
+        .await?
+        .map(|p| p.name)
+        .unwrap_or_default();
+    Ok(Printable {
+        pass,
+        programme,
+        distributor: distributor.name.clone(),
+    })
+}
+
+#[derive(Template)]
+#[template(path = "mail/carnet.txt")]
+struct CarnetMail<'a> {
+    l: &'a Letterhead,
+    programme: &'a str,
+    distributor: &'a str,
+    code: &'a str,
+}
+
+/// The distributor e-mails a carnet, as a PDF, to the address the person gives (audited,
+/// without the address). It leaves once the server's sender runs. Returns the address.
+#[allow(clippy::too_many_arguments)]
+pub async fn send_by_email(
+    tx: &mut Tx<'_>,
+    keyring: &Keyring,
+    distributor: &Organization,
+    id: &str,
+    to: &str,
+    letterhead: &Letterhead,
+    today: Date,
+    now: Timestamp,
+) -> Result<String> {
+    distributor.require(OrgKind::Distributor)?;
+    let to = crate::mail::Email::parse(to)?;
+    let carnet = printable(tx, keyring, distributor, id, today).await?;
+    let body = CarnetMail {
+        l: letterhead,
+        programme: &carnet.programme,
+        distributor: &carnet.distributor,
+        code: &carnet.pass.pass_code,
+    };
+    let mut mail = Outgoing::text(to.as_str(), "Votre carnet Pass numérique", &body)?;
+    mail.attachments.push(crate::mail::Attachment {
+        filename: format!("carnet-{}.pdf", carnet.pass.pass_code),
+        content_type: "application/pdf".into(),
+        bytes: carnet.pdf(letterhead),
+    });
+    crate::mail::enqueue(tx, &mail, now).await?;
+    crate::audit::record(
+        tx,
+        &format_ts(now),
+        Some(&distributor.id),
+        "pass.emailed",
+        Some(&carnet.pass.id),
+        "carnet envoyé par e-mail au bénéficiaire",
+    )
+    .await?;
+    Ok(to.into_string())
 }
 
 /// What a beneficiary sees when typing the pass code: nothing personal.
@@ -531,17 +590,26 @@ pub async fn public_balance(
     })
 }
 
-/// "Je donne mon avis": a rating from 1 to 5 and an optional comment, tied to the carnet only.
+/// "Je donne mon avis": a rating from 1 to 5 and an optional comment (1,000 characters are
+/// kept), tied to the carnet only.
 pub async fn record_feedback(
-    conn: &mut Conn,
+    tx: &mut Tx<'_>,
     pass_code: &str,
-    rating: i64,
+    rating: Option<&str>,
     comment: Option<&str>,
     now: &str,
 ) -> Result<()> {
+    let rating = rating
+        .and_then(|r| r.trim().parse::<i64>().ok())
+        .filter(|r| (1..=5).contains(r))
+        .ok_or_else(|| Error::invalid("invalid_rating", "Choisissez une note de 1 à 5."))?;
+    let comment = comment
+        .map(|c| c.trim().chars().take(1000).collect::<String>())
+        .filter(|c| !c.is_empty());
+    let comment = comment.as_deref();
     let code = codes::parse_code(pass_code).map_err(invalid_code)?;
-    let pass = repo::find_pass_by_code(conn, &code)
+    let pass = repo::find_pass_by_code(tx, &code)
         .await?
         .ok_or_else(|| Error::not_found("Aucun carnet ne porte ce code."))?;
-    repo::insert_feedback(conn, &pass.id, rating, comment, now).await
+    repo::insert_feedback(tx, &pass.id, rating, comment, now).await
 }

@@ -1,12 +1,12 @@
 //! A carnet as printed: the PDF a distributor prints or e-mails, one tear-off block per cheque.
 
 use super::PassView;
-use crate::config::Config;
 use crate::fr::{euros, long_date_text};
+use crate::mail::Letterhead;
 use crate::pdf::{Carnet, CarnetCheque};
 
 /// Only the cheques that can still be used are printed: a reprint never shows spent ones.
-pub fn carnet(pass: &PassView, programme: &str, distributor: &str, config: &Config) -> Carnet {
+pub fn carnet(pass: &PassView, programme: &str, distributor: &str, l: &Letterhead) -> Carnet {
     let expires_on = long_date_text(&pass.expires_on);
     Carnet {
         pass_code: pass.pass_code.clone(),
@@ -25,13 +25,13 @@ pub fn carnet(pass: &PassView, programme: &str, distributor: &str, config: &Conf
                 })
             })
             .collect(),
-        helpline_phone: config.helpline_phone.clone(),
-        helpline_email: config.helpline_email.clone(),
-        public_url: config.public_url.clone(),
-        feedback_url: format!("{}/avis/{}", config.public_url, pass.pass_code),
+        helpline_phone: l.helpline_phone.clone(),
+        helpline_email: l.helpline_email.clone(),
+        public_url: l.public_url.clone(),
+        feedback_url: format!("{}/avis/{}", l.public_url, pass.pass_code),
     }
 }
 
-pub fn carnet_pdf(pass: &PassView, programme: &str, distributor: &str, config: &Config) -> Vec<u8> {
-    crate::pdf::carnets(&[carnet(pass, programme, distributor, config)])
+pub fn carnet_pdf(pass: &PassView, programme: &str, distributor: &str, l: &Letterhead) -> Vec<u8> {
+    crate::pdf::carnets(&[carnet(pass, programme, distributor, l)])
 }

@@ -3,12 +3,12 @@
 //! follow-up page where it reads where its application stands and corrects it when asked.
 
 use super::session::Form;
-use super::{page, with_status, Layout, Visitor, WebError, WebResult};
+use super::{page, see_other, with_status, Layout, Visitor, WebError, WebResult};
+use crate::app::AppState;
 use crate::applications::{self, Application, Draft, PlaceDraft, Question, Status, MAX_PLACES};
 use crate::error::Error;
 use crate::fr::long_date_text;
 use crate::http::extract::ClientIp;
-use crate::http::AppState;
 use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::routing::get;
@@ -146,7 +146,7 @@ async fn render_form(
     draft: Draft,
     error: Option<&Error>,
 ) -> WebResult {
-    let mut conn = state.db.read.acquire().await?;
+    let mut conn = state.db.read().await?;
     let questions = applications::questions(&mut conn, true).await?;
     let title = if error.is_some() {
         "Erreur — Candidater au Pass numérique"
@@ -183,26 +183,26 @@ async fn new_form(State(state): State<AppState>, visitor: Visitor) -> WebResult 
 async fn submit(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
-    Form { visitor, data }: Form<Vec<(String, String)>>,
+    Form { visitor, data, .. }: Form<Vec<(String, String)>>,
 ) -> WebResult {
     let (draft, add_place) = read(&data);
     if add_place {
         return render_form(&state, &visitor, with_one_more_place(draft), None).await;
     }
     limit(&state, ip).await?;
-    let mut tx = state.db.begin().await?;
-    match applications::submit(&mut tx, &state.config, &draft, state.clock.now()).await {
-        Ok(_) => {
-            tx.commit().await?;
-            Err(WebError::Redirect("/candidature/envoyee".into()))
-        }
-        Err(e @ Error::Unprocessable { .. }) => {
-            drop(tx);
-            with_status(
-                e.status(),
-                render_form(&state, &visitor, draft, Some(&e)).await,
-            )
-        }
+    let (config, now, sent) = (state.config.clone(), state.clock.now(), draft.clone());
+    let submitted = state
+        .db
+        .transact(visitor.origin(), move |tx| {
+            Box::pin(async move { applications::submit(tx, &config, &sent, now).await })
+        })
+        .await;
+    match submitted {
+        Ok(_) => see_other("/candidature/envoyee"),
+        Err(e @ Error::Unprocessable { .. }) => with_status(
+            e.status(),
+            render_form(&state, &visitor, draft, Some(&e)).await,
+        ),
         Err(e) => Err(e.into()),
     }
 }
@@ -272,7 +272,7 @@ async fn render_follow(
     notice: Option<String>,
     correction: Option<(Draft, Option<&Error>)>,
 ) -> WebResult {
-    let mut conn = state.db.read.acquire().await?;
+    let mut conn = state.db.read().await?;
     let app = applications::by_token(&mut conn, token).await?;
     let title = match &correction {
         Some((_, Some(_))) => "Erreur — Suivre ma candidature",
@@ -318,7 +318,7 @@ async fn resubmit(
     State(state): State<AppState>,
     Path(token): Path<String>,
     ClientIp(ip): ClientIp,
-    Form { visitor, data }: Form<Vec<(String, String)>>,
+    Form { visitor, data, .. }: Form<Vec<(String, String)>>,
 ) -> WebResult {
     let (draft, add_place) = read(&data);
     if add_place {
@@ -326,21 +326,22 @@ async fn resubmit(
         return render_follow(&state, &visitor, &token, None, Some((draft, None))).await;
     }
     limit(&state, ip).await?;
-    let mut tx = state.db.begin().await?;
-    match applications::resubmit(&mut tx, &state.config, &token, &draft, state.clock.now()).await {
-        Ok(_) => {
-            tx.commit().await?;
-            Err(WebError::Redirect(format!(
-                "/candidature/suivi/{token}?envoyee=1"
-            )))
-        }
-        Err(e @ Error::Unprocessable { .. }) => {
-            drop(tx);
-            with_status(
-                e.status(),
-                render_follow(&state, &visitor, &token, None, Some((draft, Some(&e)))).await,
+    let (config, now, sent) = (state.config.clone(), state.clock.now(), draft.clone());
+    let follow_token = token.clone();
+    let resubmitted = state
+        .db
+        .transact(visitor.origin(), move |tx| {
+            Box::pin(
+                async move { applications::resubmit(tx, &config, &follow_token, &sent, now).await },
             )
-        }
+        })
+        .await;
+    match resubmitted {
+        Ok(_) => see_other(&format!("/candidature/suivi/{token}?envoyee=1")),
+        Err(e @ Error::Unprocessable { .. }) => with_status(
+            e.status(),
+            render_follow(&state, &visitor, &token, None, Some((draft, Some(&e)))).await,
+        ),
         Err(e) => Err(e.into()),
     }
 }

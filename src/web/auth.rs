@@ -2,9 +2,10 @@
 
 use super::session::{build_cookie, Form};
 use super::{page, Layout, Visitor, WebError, WebResult, SESSION_COOKIE};
+use crate::app::AppState;
 use crate::error::Error;
 use crate::http::extract::ClientIp;
-use crate::http::AppState;
+use crate::users::LogIn;
 use askama::Template;
 use axum::extract::{Path, State};
 use axum::http::header;
@@ -55,41 +56,36 @@ struct LoginForm {
 async fn login(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
-    Form { visitor, data }: Form<LoginForm>,
+    Form { visitor, data, .. }: Form<LoginForm>,
 ) -> WebResult {
     let now = state.clock.now();
     let keys = [
         format!("ip:{ip}"),
         format!("account:{}", data.email.trim().to_lowercase()),
     ];
-    if let Some(retry_after_secs) = state.logins.blocked(&state.db.read, &keys, now).await? {
-        return Err(Error::RateLimited { retry_after_secs }.into());
-    }
-    let mut tx = state.db.begin().await?;
-    let user =
-        match crate::users::login(&mut tx, &state.config, &data.email, &data.password, now).await {
-            Ok(user) => user,
-            Err(e @ Error::Unprocessable { .. }) => {
-                tx.commit().await?;
-                state.logins.record(&keys, now).await?;
-                return page(Login {
-                    l: Layout::new(&state, &visitor, "Connexion à l'espace professionnel"),
-                    email: data.email,
-                    error: Some(e.public_message()),
-                });
-            }
-            Err(e @ Error::RateLimited { .. }) => {
-                // Keep the audit entry of the refused attempt.
-                tx.commit().await?;
-                return Err(e.into());
-            }
-            Err(e) => return Err(e.into()),
-        };
-    let session = crate::users::start_session(&mut tx, &user.id, now).await?;
-    let org = crate::orgs::find(&mut tx, &user.org_id)
-        .await?
-        .ok_or_else(|| Error::not_found("Votre organisation n'existe plus."))?;
-    tx.commit().await?;
+    state.logins.check(state.db.reads(), &keys, now).await?;
+    let letterhead = state.letterhead();
+    let (email, password) = (data.email.clone(), data.password);
+    let outcome = state
+        .db
+        .transact(visitor.origin(), move |tx| {
+            Box::pin(
+                async move { crate::users::log_in(tx, &letterhead, &email, &password, now).await },
+            )
+        })
+        .await?;
+    let (session, org) = match outcome {
+        LogIn::Opened { session, org } => (session, org),
+        LogIn::Refused(e @ Error::RateLimited { .. }) => return Err(e.into()),
+        LogIn::Refused(e) => {
+            state.logins.record(&keys, now).await?;
+            return page(Login {
+                l: Layout::new(&state, &visitor, "Connexion à l'espace professionnel"),
+                email: data.email,
+                error: Some(e.public_message()),
+            });
+        }
+    };
     let cookie = build_cookie(
         &state,
         SESSION_COOKIE,
@@ -107,9 +103,13 @@ async fn login(
 struct Nothing {}
 
 async fn logout(State(state): State<AppState>, Form { visitor, .. }: Form<Nothing>) -> WebResult {
-    if let Some(token) = &visitor.session_token {
-        let mut conn = state.db.write.acquire().await?;
-        crate::users::end_session(&mut conn, token).await?;
+    if let Some(token) = visitor.session_token.clone() {
+        state
+            .db
+            .transact(visitor.origin(), move |tx| {
+                Box::pin(async move { crate::users::end_session(tx, &token).await })
+            })
+            .await?;
     }
     let cookie = build_cookie(&state, SESSION_COOKIE, String::new(), 0);
     Ok(([(header::SET_COOKIE, cookie)], Redirect::to("/")).into_response())
@@ -129,7 +129,7 @@ async fn invitation_form(
     visitor: Visitor,
     Path(token): Path<String>,
 ) -> WebResult {
-    let mut conn = state.db.read.acquire().await?;
+    let mut conn = state.db.read().await?;
     let valid = crate::users::invitation_is_valid(&mut conn, &token, state.clock.now()).await?;
     page(Invitation {
         l: Layout::new(&state, &visitor, "Choisir mon mot de passe"),
@@ -148,7 +148,7 @@ struct PasswordForm {
 async fn accept_invitation(
     State(state): State<AppState>,
     Path(token): Path<String>,
-    Form { visitor, data }: Form<PasswordForm>,
+    Form { visitor, data, .. }: Form<PasswordForm>,
 ) -> WebResult {
     let mut view = Invitation {
         l: Layout::new(&state, &visitor, "Choisir mon mot de passe"),
@@ -160,13 +160,17 @@ async fn accept_invitation(
         view.error = Some("Les deux mots de passe ne sont pas identiques.".into());
         return page(view);
     }
-    let mut tx = state.db.begin().await?;
-    match crate::users::accept_invitation(&mut tx, &token, &data.password, state.clock.now()).await
-    {
-        Ok(_) => {
-            tx.commit().await?;
-            Err(WebError::Redirect("/connexion".into()))
-        }
+    let now = state.clock.now();
+    let accepted = state
+        .db
+        .transact(visitor.origin(), move |tx| {
+            Box::pin(async move {
+                crate::users::accept_invitation(tx, &token, &data.password, now).await
+            })
+        })
+        .await;
+    match accepted {
+        Ok(_) => Err(WebError::Redirect("/connexion".into())),
         Err(e @ (Error::Unprocessable { .. } | Error::Gone { .. })) => {
             view.valid = !matches!(e, Error::Gone { .. });
             view.error = Some(e.public_message());
@@ -210,54 +214,21 @@ struct ForgotForm {
 async fn forgot(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
-    Form { visitor, data }: Form<ForgotForm>,
+    Form { visitor, data, .. }: Form<ForgotForm>,
 ) -> WebResult {
     let now = state.clock.now();
     let email = data.email.trim().to_lowercase();
     let keys = [format!("reset-ip:{ip}"), format!("reset-account:{email}")];
-    if let Some(retry_after_secs) = state.logins.record(&keys, now).await? {
-        return Err(Error::RateLimited { retry_after_secs }.into());
-    }
-    let mut tx = state.db.begin().await?;
-    if let Some((user, token)) = crate::users::request_reset(&mut tx, &email, now).await? {
-        crate::mail::enqueue(&mut tx, &reset_mail(&state, &user, &token), now).await?;
-        crate::audit::origin::set_user(&user.id);
-        crate::audit::record(
-            &mut tx,
-            &crate::clock::format_ts(now),
-            Some(&user.org_id),
-            "password.reset_requested",
-            Some(&user.id),
-            "lien envoyé par e-mail",
-        )
+    state.logins.count(&keys, now).await?;
+    let letterhead = state.letterhead();
+    state
+        .db
+        .transact(visitor.origin(), move |tx| {
+            Box::pin(async move { crate::users::request_reset(tx, &letterhead, &email, now).await })
+        })
         .await?;
-    }
-    tx.commit().await?;
     page(Forgot {
         l: Layout::new(&state, &visitor, "Mot de passe oublié"),
         sent: true,
     })
-}
-
-fn reset_mail(state: &AppState, user: &crate::users::User, token: &str) -> crate::mail::Outgoing {
-    let url = state.config.public_url.trim_end_matches('/');
-    crate::mail::Outgoing {
-        to: user.email.clone(),
-        subject: "Choisir un nouveau mot de passe pour le Pass numérique".into(),
-        text_body: format!(
-            "Bonjour {name},\n\n\
-             Vous avez demandé à changer le mot de passe de votre compte ({email}). \
-             Pour en choisir un nouveau, ouvrez ce lien. Il ne sert qu'une fois et n'est \
-             valable qu'une heure :\n\
-             {url}/invitation/{token}\n\n\
-             Vous n'avez rien demandé ? Ignorez ce message : votre mot de passe ne change pas.\n\
-             Besoin d'aide ? Appelez le {phone} ou écrivez à {help}.\n",
-            name = user.name,
-            email = user.email,
-            phone = state.config.helpline_phone,
-            help = state.config.helpline_email,
-        ),
-        html_body: None,
-        attachments: Vec::new(),
-    }
 }

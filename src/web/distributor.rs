@@ -2,13 +2,12 @@
 //! the quota and the passes, cancel and re-issue a lost carnet.
 
 use super::session::{Form, SignedIn};
-use super::{page, Layout, Visitor, WebError, WebResult};
-use crate::error::Error;
+use super::{page, see_other, with_status, Layout, Visitor, WebError, WebResult};
+use crate::app::AppState;
 use crate::fr::long_date_text;
-use crate::http::AppState;
 use crate::orgs::OrgKind;
 use crate::programs::Program;
-use crate::vouchers::{self, NewPass, PassView};
+use crate::vouchers::{self, NewPass, PassView, Printable};
 use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::http::header;
@@ -35,7 +34,7 @@ pub struct QuotaLine {
 }
 
 async fn quotas(state: &AppState, distributor_id: &str) -> Result<Vec<QuotaLine>, WebError> {
-    let mut conn = state.db.read.acquire().await?;
+    let mut conn = state.db.read().await?;
     let mut out = Vec::new();
     for (program_id, f) in crate::ledger::figures_of_org(&mut conn, distributor_id, true).await? {
         let Some(program) = crate::programs::find(&mut conn, &program_id).await? else {
@@ -91,7 +90,7 @@ async fn render_home(
     beneficiary_ref: String,
 ) -> WebResult {
     let quotas = quotas(state, &org.id).await?;
-    let mut conn = state.db.read.acquire().await?;
+    let mut conn = state.db.read().await?;
     let passes = vouchers::list(&mut conn, &state.keyring, org, state.clock.today()).await?;
     page(Home {
         l: Layout::new(state, visitor, "Émettre et suivre les carnets"),
@@ -111,51 +110,37 @@ struct IssueForm {
     stock: Option<String>,
 }
 
-async fn issue(
-    State(state): State<AppState>,
-    Form { visitor, data }: Form<IssueForm>,
-) -> WebResult {
-    let signed = SignedIn::require(&visitor, OrgKind::Distributor)?;
+async fn issue(State(state): State<AppState>, form: Form<IssueForm>) -> WebResult {
+    let signed = SignedIn::require(&form.visitor, OrgKind::Distributor)?;
+    let data = &form.data;
     let cheques = match data.cheques.as_deref() {
         Some("5") => 5,
         Some("10") => 10,
         _ => 0,
     };
     let new = NewPass {
-        program_id: data.program_id,
+        program_id: data.program_id.clone(),
         cheques,
         beneficiary_ref: data.beneficiary_ref.clone(),
-        email: data.email,
+        email: data.email.clone(),
         active: Some(data.stock.is_none()),
     };
-    let mut tx = state.db.begin().await?;
-    let result = vouchers::issue(
-        &mut tx,
-        &state.keyring,
-        &signed.org,
-        new,
-        state.clock.now(),
-        state.clock.today(),
-    )
-    .await;
-    match result {
-        Ok(pass) => {
-            tx.commit().await?;
-            Err(WebError::Redirect(format!(
-                "/distributeur/carnets/{}",
-                pass.id
-            )))
-        }
-        Err(e @ (Error::Unprocessable { .. } | Error::Gone { .. })) => {
-            drop(tx);
-            render_home(
-                &state,
-                &visitor,
-                &signed.org,
-                Some(e.public_message()),
-                data.beneficiary_ref.unwrap_or_default(),
+    let (now, today) = (state.clock.now(), state.clock.today());
+    let (keyring, org) = (state.keyring.clone(), signed.org.clone());
+    let issued = state
+        .write(form.visitor.origin(), form.key(&org.id), move |tx| {
+            Box::pin(async move { vouchers::issue(tx, &keyring, &org, new, now, today).await })
+        })
+        .await;
+    match issued {
+        Ok(pass) => see_other(&format!("/distributeur/carnets/{}", pass.id)),
+        Err(e) if e.status().is_client_error() && e.status().as_u16() != 429 => {
+            let error = Some(e.public_message());
+            let beneficiary_ref = form.data.beneficiary_ref.clone().unwrap_or_default();
+            with_status(
+                e.status(),
+                render_home(&state, &form.visitor, &signed.org, error, beneficiary_ref).await,
             )
-            .await
         }
         Err(e) => Err(e.into()),
     }
@@ -188,12 +173,25 @@ pub fn euros(cents: i64) -> String {
     format!("{} €", crate::fr::euros(cents))
 }
 
+#[derive(Deserialize)]
+struct CarnetQuery {
+    /// What was just done: `annule`, or `envoye` (with `a`, the address).
+    fait: Option<String>,
+    a: Option<String>,
+}
+
 async fn carnet(
     State(state): State<AppState>,
     visitor: Visitor,
     Path(id): Path<String>,
+    Query(q): Query<CarnetQuery>,
 ) -> WebResult {
-    render_carnet(&state, &visitor, &id, Outcome::None).await
+    let outcome = match (q.fait.as_deref(), q.a) {
+        (Some("annule"), _) => Outcome::Cancelled,
+        (Some("envoye"), Some(to)) => Outcome::Sent(to),
+        _ => Outcome::None,
+    };
+    render_carnet(&state, &visitor, &id, outcome).await
 }
 
 enum Outcome {
@@ -203,35 +201,11 @@ enum Outcome {
     Failed(String),
 }
 
-/// The carnet and the name of its programme.
-async fn load(
-    state: &AppState,
-    visitor: &Visitor,
-    id: &str,
-) -> Result<(PassView, String), WebError> {
+async fn load(state: &AppState, visitor: &Visitor, id: &str) -> Result<Printable, WebError> {
     let signed = SignedIn::require(visitor, OrgKind::Distributor)?;
-    let mut conn = state.db.read.acquire().await?;
-    let pass = vouchers::get(
-        &mut conn,
-        &state.keyring,
-        &signed.org,
-        id,
-        state.clock.today(),
-    )
-    .await?;
-    let program_name = crate::programs::find(&mut conn, &pass.program_id)
-        .await?
-        .map(|p| p.name)
-        .unwrap_or_default();
-    Ok((pass, program_name))
-}
-
-fn distributor_name(visitor: &Visitor) -> String {
-    visitor
-        .signed
-        .as_ref()
-        .map(|s| s.org.name.clone())
-        .unwrap_or_default()
+    let mut conn = state.db.read().await?;
+    let today = state.clock.today();
+    Ok(vouchers::printable(&mut conn, &state.keyring, &signed.org, id, today).await?)
 }
 
 async fn carnet_pdf(
@@ -239,19 +213,17 @@ async fn carnet_pdf(
     visitor: Visitor,
     Path(id): Path<String>,
 ) -> WebResult {
-    let (pass, program_name) = load(&state, &visitor, &id).await?;
-    let pdf = vouchers::print::carnet_pdf(
-        &pass,
-        &program_name,
-        &distributor_name(&visitor),
-        &state.config,
-    );
+    let carnet = load(&state, &visitor, &id).await?;
+    let pdf = carnet.pdf(&state.letterhead());
     Ok((
         [
             (header::CONTENT_TYPE, "application/pdf".to_string()),
             (
                 header::CONTENT_DISPOSITION,
-                format!("attachment; filename=\"carnet-{}.pdf\"", pass.pass_code),
+                format!(
+                    "attachment; filename=\"carnet-{}.pdf\"",
+                    carnet.pass.pass_code
+                ),
             ),
         ],
         pdf,
@@ -268,42 +240,40 @@ struct SendForm {
 async fn send(
     State(state): State<AppState>,
     Path(id): Path<String>,
-    Form { visitor, data }: Form<SendForm>,
+    form: Form<SendForm>,
 ) -> WebResult {
-    let (pass, program_name) = load(&state, &visitor, &id).await?;
-    let distributor = distributor_name(&visitor);
-    let pdf = vouchers::print::carnet_pdf(&pass, &program_name, &distributor, &state.config);
-    let mail = crate::mail::Outgoing {
-        to: data.email.trim().to_string(),
-        subject: "Votre carnet Pass numérique".into(),
-        text_body: format!(
-            "Bonjour,\n\nVoici votre carnet Pass numérique ({program_name}), remis par {distributor}.\n\n\
-             Imprimez-le, ou montrez les codes des chèques dans un lieu de médiation numérique.\n\
-             Code du carnet : {code}\n\
-             Ce qu'il vous reste : {url}/solde?code={code}\n\
-             Trouver un lieu : {url}/lieux\n\n\
-             Besoin d'aide ? Appelez le {phone}.\n",
-            code = pass.pass_code,
-            url = state.config.public_url,
-            phone = state.config.helpline_phone,
+    let signed = SignedIn::require(&form.visitor, OrgKind::Distributor)?;
+    let (now, today) = (state.clock.now(), state.clock.today());
+    let (keyring, org, letterhead) = (
+        state.keyring.clone(),
+        signed.org.clone(),
+        state.letterhead(),
+    );
+    let (pass_id, to) = (id.clone(), form.data.email.clone());
+    let sent = state
+        .write(form.visitor.origin(), form.key(&org.id), move |tx| {
+            Box::pin(async move {
+                vouchers::send_by_email(tx, &keyring, &org, &pass_id, &to, &letterhead, today, now)
+                    .await
+            })
+        })
+        .await;
+    match sent {
+        Ok(to) => {
+            let query = serde_urlencoded::to_string([("fait", "envoye"), ("a", to.as_str())])
+                .unwrap_or_default();
+            see_other(&format!("/distributeur/carnets/{id}?{query}"))
+        }
+        Err(e @ crate::error::Error::Unprocessable { .. }) => with_status(
+            e.status(),
+            render_carnet(
+                &state,
+                &form.visitor,
+                &id,
+                Outcome::Failed(e.public_message()),
+            )
+            .await,
         ),
-        html_body: None,
-        attachments: vec![crate::mail::Attachment {
-            filename: format!("carnet-{}.pdf", pass.pass_code),
-            content_type: "application/pdf".into(),
-            bytes: pdf,
-        }],
-    };
-    let mut tx = state.db.begin().await?;
-    match crate::mail::enqueue(&mut tx, &mail, state.clock.now()).await {
-        Ok(_) => {
-            tx.commit().await?;
-            render_carnet(&state, &visitor, &id, Outcome::Sent(mail.to)).await
-        }
-        Err(e @ Error::Unprocessable { .. }) => {
-            drop(tx);
-            render_carnet(&state, &visitor, &id, Outcome::Failed(e.public_message())).await
-        }
         Err(e) => Err(e.into()),
     }
 }
@@ -314,7 +284,9 @@ async fn render_carnet(
     id: &str,
     outcome: Outcome,
 ) -> WebResult {
-    let (pass, program_name) = load(state, visitor, id).await?;
+    let Printable {
+        pass, programme, ..
+    } = load(state, visitor, id).await?;
     let total = pass.vouchers.len();
     let cheques = pass
         .vouchers
@@ -335,7 +307,7 @@ async fn render_carnet(
     page(Carnet {
         l: Layout::new(state, visitor, format!("Carnet {}", pass.pass_code)),
         expires: long_date_text(&pass.expires_on),
-        program_name,
+        program_name: programme,
         cheques,
         total,
         public_url: state.config.public_url.clone(),
@@ -358,19 +330,18 @@ struct Nothing {}
 async fn cancel(
     State(state): State<AppState>,
     Path(id): Path<String>,
-    Form { visitor, .. }: Form<Nothing>,
+    form: Form<Nothing>,
 ) -> WebResult {
-    let signed = SignedIn::require(&visitor, OrgKind::Distributor)?;
-    let mut tx = state.db.begin().await?;
-    vouchers::cancel(
-        &mut tx,
-        &state.keyring,
-        &signed.org,
-        &id,
-        state.clock.now(),
-        state.clock.today(),
-    )
-    .await?;
-    tx.commit().await?;
-    render_carnet(&state, &visitor, &id, Outcome::Cancelled).await
+    let signed = SignedIn::require(&form.visitor, OrgKind::Distributor)?;
+    let (now, today) = (state.clock.now(), state.clock.today());
+    let (keyring, org) = (state.keyring.clone(), signed.org.clone());
+    let pass_id = id.clone();
+    state
+        .write(form.visitor.origin(), form.key(&org.id), move |tx| {
+            Box::pin(
+                async move { vouchers::cancel(tx, &keyring, &org, &pass_id, now, today).await },
+            )
+        })
+        .await?;
+    see_other(&format!("/distributeur/carnets/{id}?fait=annule"))
 }

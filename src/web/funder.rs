@@ -4,9 +4,9 @@
 
 use super::distributor::euros;
 use super::session::{Form, SignedIn};
-use super::{page, Layout, Visitor, WebError, WebResult};
+use super::{page, see_other, Layout, Visitor, WebError, WebResult};
+use crate::app::AppState;
 use crate::error::Error;
-use crate::http::AppState;
 use crate::ledger::{Figures, Reconciliation};
 use crate::orgs::{OrgKind, Organization};
 use crate::programs::{self, NewAllocation, NewFunding, NewProgram, Program};
@@ -262,7 +262,7 @@ async fn render_home(
     form: ProgramForm,
     error: Option<FieldError>,
 ) -> WebResult {
-    let mut conn = state.db.read.acquire().await?;
+    let mut conn = state.db.read().await?;
     let mut lines = Vec::new();
     for program in programs::list_for_funder(&mut conn, funder).await? {
         let r = crate::ledger::reconciliation(&mut conn, &program.id, program.budget_cents).await?;
@@ -287,26 +287,26 @@ async fn render_home(
     })
 }
 
-async fn create(
-    State(state): State<AppState>,
-    Form { visitor, data }: Form<ProgramForm>,
-) -> WebResult {
-    let signed = SignedIn::require(&visitor, OrgKind::Funder)?;
+async fn create(State(state): State<AppState>, form: Form<ProgramForm>) -> WebResult {
+    let signed = SignedIn::require(&form.visitor, OrgKind::Funder)?;
+    let key = form.key(&signed.org.id);
+    let Form { visitor, data, .. } = form;
     let new = match data.to_new() {
         Ok(new) => new,
         Err(e) => return render_home(&state, &visitor, &signed.org, data, Some(e)).await,
     };
-    let mut tx = state.db.begin().await?;
-    match programs::create(&mut tx, &signed.org, new, state.clock.now()).await {
-        Ok(program) => {
-            tx.commit().await?;
-            Err(WebError::Redirect(format!(
-                "/financeur/programmes/{}?fait=cree#contenu",
-                program.id
-            )))
-        }
+    let (org, now) = (signed.org.clone(), state.clock.now());
+    let created = state
+        .write(visitor.origin(), key, move |tx| {
+            Box::pin(async move { programs::create(tx, &org, new, now).await })
+        })
+        .await;
+    match created {
+        Ok(program) => see_other(&format!(
+            "/financeur/programmes/{}?fait=cree#contenu",
+            program.id
+        )),
         Err(e) if shown_on_page(&e) => {
-            drop(tx);
             let error = FieldError {
                 field: program_field(e.code()),
                 message: e.public_message(),
@@ -406,7 +406,7 @@ fn headline(r: &Reconciliation) -> Vec<(&'static str, i64, bool)> {
 }
 
 async fn tables(state: &AppState, funder: &Organization, id: &str) -> Result<Tables, WebError> {
-    let mut conn = state.db.read.acquire().await?;
+    let mut conn = state.db.read().await?;
     let program = programs::get_for(&mut conn, funder, id).await?;
     let r = crate::ledger::reconciliation(&mut conn, &program.id, program.budget_cents).await?;
     let departments = crate::orgs::departments(&mut conn).await?;
@@ -857,25 +857,16 @@ async fn render_dashboard(
 
 /// The signed-in funder and, when its programme is closed, why it takes no more writes.
 /// Someone else's programme answers 404.
-async fn writable(
-    state: &AppState,
-    visitor: &Visitor,
-    id: &str,
-) -> Result<(Arc<Signed>, Option<String>), WebError> {
+async fn writable(state: &AppState, visitor: &Visitor, id: &str) -> Result<Arc<Signed>, WebError> {
     let signed = SignedIn::require(visitor, OrgKind::Funder)?;
-    let mut conn = state.db.read.acquire().await?;
-    let program = programs::get_for(&mut conn, &signed.org, id).await?;
-    // `programs` does not refuse fundings or allocations on a closed programme: the page must.
-    let refusal = (program.status == "closed").then(|| {
-        "Ce programme est clos : il ne reçoit plus de versement ni d'attribution.".to_string()
-    });
-    Ok((signed, refusal))
+    let mut conn = state.db.read().await?;
+    // Someone else's programme is refused (404) before the form is read.
+    programs::get_for(&mut conn, &signed.org, id).await?;
+    Ok(signed)
 }
 
 fn done(id: &str, what: &str) -> WebResult {
-    Err(WebError::Redirect(format!(
-        "/financeur/programmes/{id}?fait={what}#contenu"
-    )))
+    see_other(&format!("/financeur/programmes/{id}?fait={what}#contenu"))
 }
 
 #[derive(Deserialize, Default)]
@@ -888,19 +879,18 @@ struct FundForm {
 async fn fund(
     State(state): State<AppState>,
     Path(id): Path<String>,
-    Form { visitor, data }: Form<FundForm>,
+    form: Form<FundForm>,
 ) -> WebResult {
-    let (signed, refusal) = writable(&state, &visitor, &id).await?;
+    let key = form.own_key();
+    let Form { visitor, data, .. } = form;
+    let signed = writable(&state, &visitor, &id).await?;
     let retry = |message: String| Attempt {
         amount: data.amount.clone(),
         reference: data.reference.clone(),
         fund_error: Some(message),
         ..Attempt::default()
     };
-    let amount = match refusal {
-        Some(refusal) => Err(refusal),
-        None => parse_euros(&data.amount).map_err(|m| format!("Montant du versement : {m}")),
-    };
+    let amount = parse_euros(&data.amount).map_err(|m| format!("Montant du versement : {m}"));
     let amount_cents = match amount {
         Ok(cents) => cents,
         Err(m) => return render_dashboard(&state, &visitor, &id, None, retry(m)).await,
@@ -909,14 +899,15 @@ async fn fund(
         amount_cents,
         reference: data.reference.clone(),
     };
-    let mut tx = state.db.begin().await?;
-    match programs::record_funding(&mut tx, &signed.org, &id, new, state.clock.now()).await {
-        Ok(_) => {
-            tx.commit().await?;
-            done(&id, "versement")
-        }
+    let (org, now, program_id) = (signed.org.clone(), state.clock.now(), id.clone());
+    let funded = state
+        .write(visitor.origin(), key, move |tx| {
+            Box::pin(async move { programs::record_funding(tx, &org, &program_id, new, now).await })
+        })
+        .await;
+    match funded {
+        Ok(_) => done(&id, "versement"),
         Err(e) if shown_on_page(&e) => {
-            drop(tx);
             render_dashboard(&state, &visitor, &id, None, retry(e.public_message())).await
         }
         Err(e) => Err(e.into()),
@@ -933,20 +924,19 @@ struct AllocateForm {
 async fn allocate(
     State(state): State<AppState>,
     Path(id): Path<String>,
-    Form { visitor, data }: Form<AllocateForm>,
+    form: Form<AllocateForm>,
 ) -> WebResult {
-    let (signed, refusal) = writable(&state, &visitor, &id).await?;
+    let key = form.own_key();
+    let Form { visitor, data, .. } = form;
+    let signed = writable(&state, &visitor, &id).await?;
     let retry = |message: String| Attempt {
         distributor_id: data.distributor_id.clone(),
         cheques: data.cheques.clone(),
         allocate_error: Some(message),
         ..Attempt::default()
     };
-    let cheques = match refusal {
-        Some(refusal) => Err(refusal),
-        None => parse_count(&data.cheques)
-            .ok_or_else(|| "Indiquez un nombre de chèques, par exemple 100.".to_string()),
-    };
+    let cheques = parse_count(&data.cheques)
+        .ok_or_else(|| "Indiquez un nombre de chèques, par exemple 100.".to_string());
     let cheques = match cheques {
         Ok(n) => n,
         Err(m) => return render_dashboard(&state, &visitor, &id, None, retry(m)).await,
@@ -955,14 +945,15 @@ async fn allocate(
         distributor_id: data.distributor_id.clone(),
         cheques,
     };
-    let mut tx = state.db.begin().await?;
-    match programs::allocate(&mut tx, &signed.org, &id, new, state.clock.now()).await {
-        Ok(_) => {
-            tx.commit().await?;
-            done(&id, "quota")
-        }
+    let (org, now, program_id) = (signed.org.clone(), state.clock.now(), id.clone());
+    let allocated = state
+        .write(visitor.origin(), key, move |tx| {
+            Box::pin(async move { programs::allocate(tx, &org, &program_id, new, now).await })
+        })
+        .await;
+    match allocated {
+        Ok(_) => done(&id, "quota"),
         Err(e) if shown_on_page(&e) => {
-            drop(tx);
             render_dashboard(&state, &visitor, &id, None, retry(e.public_message())).await
         }
         Err(e) => Err(e.into()),
@@ -978,8 +969,10 @@ struct CloseForm {
 async fn close(
     State(state): State<AppState>,
     Path(id): Path<String>,
-    Form { visitor, data }: Form<CloseForm>,
+    form: Form<CloseForm>,
 ) -> WebResult {
+    let key = form.own_key();
+    let Form { visitor, data, .. } = form;
     let signed = SignedIn::require(&visitor, OrgKind::Funder)?;
     let retry = |message: String| Attempt {
         close_error: Some(message),
@@ -989,22 +982,18 @@ async fn close(
         let message = "Cochez la case pour confirmer la clôture du programme.".to_string();
         return render_dashboard(&state, &visitor, &id, None, retry(message)).await;
     }
-    let mut tx = state.db.begin().await?;
-    let closed = crate::expiry::close_program(
-        &mut tx,
-        &signed.org,
-        &id,
-        state.clock.now(),
-        state.clock.today(),
-    )
-    .await;
+    let (org, program_id) = (signed.org.clone(), id.clone());
+    let (now, today) = (state.clock.now(), state.clock.today());
+    let closed = state
+        .write(visitor.origin(), key, move |tx| {
+            Box::pin(async move {
+                crate::expiry::close_program(tx, &org, &program_id, now, today).await
+            })
+        })
+        .await;
     match closed {
-        Ok(_) => {
-            tx.commit().await?;
-            done(&id, "cloture")
-        }
+        Ok(_) => done(&id, "cloture"),
         Err(e) if shown_on_page(&e) && !matches!(e, Error::NotFound(_)) => {
-            drop(tx);
             render_dashboard(&state, &visitor, &id, None, retry(e.public_message())).await
         }
         Err(e) => Err(e.into()),
@@ -1053,7 +1042,7 @@ async fn credit_note_report(
     id: &str,
 ) -> Result<Report, WebError> {
     let signed = SignedIn::require(visitor, OrgKind::Funder)?;
-    let mut conn = state.db.read.acquire().await?;
+    let mut conn = state.db.read().await?;
     Ok(crate::expiry::credit_note(&mut conn, &signed.org, id).await?)
 }
 

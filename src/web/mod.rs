@@ -15,8 +15,8 @@ mod site_catalogue;
 
 pub use session::{Visitor, CSRF_COOKIE, SESSION_COOKIE};
 
+use crate::app::AppState;
 use crate::error::Error;
-use crate::http::AppState;
 use askama::Template;
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
@@ -36,6 +36,10 @@ pub struct Layout {
     pub signed_in_as: Option<String>,
     /// Link to the signed-in person's home.
     pub home: Option<&'static str>,
+    /// A one-time token for the forms of this page (`<input name="once">`): a second
+    /// submission of a form with the same token gets the first answer instead of doing the
+    /// work again.
+    pub once: String,
 }
 
 impl Layout {
@@ -53,6 +57,7 @@ impl Layout {
                 .signed
                 .as_ref()
                 .map(|s| session::home_of(s.org.kind)),
+            once: crate::users::random_token(),
         }
     }
 
@@ -154,6 +159,12 @@ fn message_fallback(status: StatusCode) -> Response {
 /// Renders a template as a page.
 pub fn page(template: impl Template) -> WebResult {
     Ok(Html(template.render()?).into_response())
+}
+
+/// After a form's work is done: "see the result there" (303), so that reloading the result
+/// page, bookmarking it or going back never sends the form again.
+pub fn see_other(path: &str) -> WebResult {
+    Ok(Redirect::to(path).into_response())
 }
 
 /// A page answered with the status of the refusal it shows (422, 409…).

@@ -4,17 +4,17 @@
 
 use super::operator::{require_operator, shown};
 use super::session::Form;
-use super::{page, with_status, Layout, Visitor, WebError, WebResult};
+use super::{page, see_other, with_status, Layout, Visitor, WebResult};
+use crate::app::AppState;
 use crate::applications::{self, Application, Question, Status};
 use crate::error::Error;
 use crate::fr::long_date_text;
-use crate::http::AppState;
 use crate::orgs::OrgKind;
 use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::routing::{get, post};
 use axum::Router;
-use jiff::civil::Date;
+
 use jiff::ToSpan;
 use serde::Deserialize;
 
@@ -67,7 +67,7 @@ struct ListPage {
 
 async fn list(State(state): State<AppState>, visitor: Visitor) -> WebResult {
     require_operator(&visitor)?;
-    let mut conn = state.db.read.acquire().await?;
+    let mut conn = state.db.read().await?;
     let all = applications::list(&mut conn).await?;
     let row = |a: &Application| Row {
         id: a.id.clone(),
@@ -162,7 +162,7 @@ async fn render_detail(
     error: Option<String>,
     message: String,
 ) -> WebResult {
-    let mut conn = state.db.read.acquire().await?;
+    let mut conn = state.db.read().await?;
     let app = applications::find(&mut conn, id)
         .await?
         .ok_or_else(|| Error::not_found("Cette candidature n'existe pas."))?;
@@ -200,50 +200,56 @@ enum Decision {
     Qualify(String),
 }
 
-/// Runs one decision in a transaction, then shows the application again.
-async fn decide(state: &AppState, visitor: &Visitor, id: &str, decision: Decision) -> WebResult {
+/// Runs one decision in a unit of work, then shows the application again.
+async fn decide(
+    state: &AppState,
+    form: &Form<impl Sized>,
+    id: &str,
+    decision: Decision,
+) -> WebResult {
+    let visitor = &form.visitor;
     let operator = require_operator(visitor)?;
     let (now, today) = (state.clock.now(), state.clock.today());
-    let config = &state.config;
-    let actor = operator.org.id.as_str();
-    let mut tx = state.db.begin().await?;
-    let (done, result) = match &decision {
-        Decision::Review => (
-            "examen",
-            applications::start_review(&mut tx, actor, id, now).await,
-        ),
-        Decision::Changes(message) => (
-            "modifications",
-            applications::request_changes(&mut tx, config, actor, id, message, now).await,
-        ),
-        Decision::Reject(reason) => (
-            "refus",
-            applications::reject(&mut tx, config, actor, id, reason, now).await,
-        ),
-        Decision::Qualify(until) => {
-            let result = match until.trim().parse::<Date>() {
-                Ok(until) => {
-                    applications::qualify(&mut tx, config, &operator.org, id, until, today, now)
-                        .await
-                        .map(|_| ())
-                }
-                Err(_) => Err(Error::invalid(
-                    "invalid_date",
-                    "Indiquez la date de fin de qualification au format AAAA-MM-JJ.",
-                )),
-            };
-            ("qualification", result)
-        }
+    let (config, org, app_id) = (state.config.clone(), operator.org.clone(), id.to_string());
+    let done = match &decision {
+        Decision::Review => "examen",
+        Decision::Changes(_) => "modifications",
+        Decision::Reject(_) => "refus",
+        Decision::Qualify(_) => "qualification",
     };
-    match result {
-        Ok(()) => {
-            tx.commit().await?;
-            Err(WebError::Redirect(format!(
-                "/operateur/candidatures/{id}?fait={done}"
-            )))
-        }
+    let decided = {
+        let decision = match &decision {
+            Decision::Review => Decision::Review,
+            Decision::Changes(m) => Decision::Changes(m.clone()),
+            Decision::Reject(r) => Decision::Reject(r.clone()),
+            Decision::Qualify(u) => Decision::Qualify(u.clone()),
+        };
+        state
+            .write(visitor.origin(), form.key(&org.id), move |tx| {
+                Box::pin(async move {
+                    let (actor, id) = (org.id.as_str(), app_id.as_str());
+                    match decision {
+                        Decision::Review => applications::start_review(tx, actor, id, now).await,
+                        Decision::Changes(message) => {
+                            applications::request_changes(tx, &config, actor, id, &message, now)
+                                .await
+                        }
+                        Decision::Reject(reason) => {
+                            applications::reject(tx, &config, actor, id, &reason, now).await
+                        }
+                        Decision::Qualify(until) => {
+                            applications::qualify(tx, &config, &org, id, &until, today, now)
+                                .await
+                                .map(|_| ())
+                        }
+                    }
+                })
+            })
+            .await
+    };
+    match decided {
+        Ok(()) => see_other(&format!("/operateur/candidatures/{id}?fait={done}")),
         Err(e) if shown(&e) => {
-            drop(tx);
             // The message being written stays in its box.
             let message = match decision {
                 Decision::Changes(m) => m,
@@ -261,33 +267,51 @@ async fn decide(state: &AppState, visitor: &Visitor, id: &str, decision: Decisio
 async fn start_review(
     State(state): State<AppState>,
     Path(id): Path<String>,
-    Form { visitor, .. }: Form<DecisionForm>,
+    form: Form<DecisionForm>,
 ) -> WebResult {
-    decide(&state, &visitor, &id, Decision::Review).await
+    decide(&state, &form, &id, Decision::Review).await
 }
 
 async fn request_changes(
     State(state): State<AppState>,
     Path(id): Path<String>,
-    Form { visitor, data }: Form<DecisionForm>,
+    form: Form<DecisionForm>,
 ) -> WebResult {
-    decide(&state, &visitor, &id, Decision::Changes(data.message)).await
+    decide(
+        &state,
+        &form,
+        &id,
+        Decision::Changes(form.data.message.clone()),
+    )
+    .await
 }
 
 async fn reject(
     State(state): State<AppState>,
     Path(id): Path<String>,
-    Form { visitor, data }: Form<DecisionForm>,
+    form: Form<DecisionForm>,
 ) -> WebResult {
-    decide(&state, &visitor, &id, Decision::Reject(data.message)).await
+    decide(
+        &state,
+        &form,
+        &id,
+        Decision::Reject(form.data.message.clone()),
+    )
+    .await
 }
 
 async fn qualify(
     State(state): State<AppState>,
     Path(id): Path<String>,
-    Form { visitor, data }: Form<DecisionForm>,
+    form: Form<DecisionForm>,
 ) -> WebResult {
-    decide(&state, &visitor, &id, Decision::Qualify(data.valid_until)).await
+    decide(
+        &state,
+        &form,
+        &id,
+        Decision::Qualify(form.data.valid_until.clone()),
+    )
+    .await
 }
 
 // ---------------------------------------------------------------- questionnaire
@@ -310,7 +334,7 @@ async fn render_questions(
     error: Option<String>,
     new_text: String,
 ) -> WebResult {
-    let mut conn = state.db.read.acquire().await?;
+    let mut conn = state.db.read().await?;
     page(QuestionsPage {
         l: Layout::new(state, visitor, "Questions d'éligibilité"),
         section: "candidatures",
@@ -350,22 +374,28 @@ async fn save_question(
 ) -> WebResult {
     let operator = require_operator(visitor)?;
     let now = state.clock.now();
-    let mut tx = state.db.begin().await?;
-    let result = match id {
-        Some(id) => {
-            let active = data.active.as_deref() == Some("oui");
-            applications::update_question(&mut tx, &operator.org.id, id, &data.text, active, now)
-                .await
-        }
-        None => applications::add_question(&mut tx, &operator.org.id, &data.text, now).await,
-    };
+    let (actor, question, text) = (
+        operator.org.id.clone(),
+        id.map(str::to_string),
+        data.text.clone(),
+    );
+    let active = data.active.as_deref() == Some("oui");
+    let result = state
+        .db
+        .transact(visitor.origin(), move |tx| {
+            Box::pin(async move {
+                match question {
+                    Some(id) => {
+                        applications::update_question(tx, &actor, &id, &text, active, now).await
+                    }
+                    None => applications::add_question(tx, &actor, &text, now).await,
+                }
+            })
+        })
+        .await;
     match result {
-        Ok(()) => {
-            tx.commit().await?;
-            Err(WebError::Redirect("/operateur/questionnaire?fait=1".into()))
-        }
+        Ok(()) => see_other("/operateur/questionnaire?fait=1"),
         Err(e) if shown(&e) => {
-            drop(tx);
             let new_text = if id.is_none() {
                 data.text
             } else {
@@ -382,7 +412,7 @@ async fn save_question(
 
 async fn add_question(
     State(state): State<AppState>,
-    Form { visitor, data }: Form<QuestionForm>,
+    Form { visitor, data, .. }: Form<QuestionForm>,
 ) -> WebResult {
     save_question(&state, &visitor, None, data).await
 }
@@ -390,7 +420,7 @@ async fn add_question(
 async fn update_question(
     State(state): State<AppState>,
     Path(id): Path<String>,
-    Form { visitor, data }: Form<QuestionForm>,
+    Form { visitor, data, .. }: Form<QuestionForm>,
 ) -> WebResult {
     save_question(&state, &visitor, Some(&id), data).await
 }
@@ -424,7 +454,7 @@ async fn render_disqualify(
     error: Option<String>,
     reason: String,
 ) -> WebResult {
-    let mut conn = state.db.read.acquire().await?;
+    let mut conn = state.db.read().await?;
     let site = crate::orgs::find(&mut conn, site_id)
         .await?
         .filter(|o| o.kind == OrgKind::Site)
@@ -496,67 +526,45 @@ struct DisqualifyForm {
 async fn disqualify(
     State(state): State<AppState>,
     Path(id): Path<String>,
-    Form { visitor, data }: Form<DisqualifyForm>,
+    Form { visitor, data, .. }: Form<DisqualifyForm>,
 ) -> WebResult {
     let operator = require_operator(&visitor)?;
     let now = state.clock.now();
-    let mut tx = state.db.begin().await?;
-    let result: crate::error::Result<()> = async {
-        if data.target == id {
-            crate::qualification::disqualify_site(
-                &mut tx,
-                &state.config,
-                &operator.org.id,
-                &id,
-                &data.reason,
-                now,
-            )
-            .await
-        } else {
-            // Only a place of this site.
-            let belongs = crate::places::find(&mut tx, &data.target)
-                .await?
-                .is_some_and(|p| p.site_org_id.as_deref() == Some(id.as_str()));
-            if !belongs {
-                return Err(Error::invalid(
-                    "invalid_target",
-                    "Choisissez la structure entière ou l'un de ses lieux.",
-                ));
-            }
-            crate::qualification::disqualify_place(
-                &mut tx,
-                &state.config,
-                &operator.org.id,
-                &data.target,
-                &data.reason,
-                now,
-            )
-            .await
-        }
-    }
-    .await;
-    match result {
-        Ok(()) => {
-            tx.commit().await?;
-            Err(WebError::Redirect(format!(
-                "/operateur/organisations/{id}/disqualification?fait=1"
-            )))
-        }
-        Err(e) if shown(&e) => {
-            drop(tx);
-            with_status(
-                e.status(),
-                render_disqualify(
-                    &state,
-                    &visitor,
-                    &id,
-                    None,
-                    Some(e.public_message()),
-                    data.reason,
+    let (org, letterhead, site_id) = (operator.org.clone(), state.letterhead(), id.clone());
+    let (target, reason) = (data.target.clone(), data.reason.clone());
+    let result = state
+        .db
+        .transact(visitor.origin(), move |tx| {
+            Box::pin(async move {
+                crate::qualification::disqualify(
+                    tx,
+                    &org,
+                    &site_id,
+                    &target,
+                    &reason,
+                    &letterhead,
+                    now,
                 )
-                .await,
+                .await
+            })
+        })
+        .await;
+    match result {
+        Ok(()) => see_other(&format!(
+            "/operateur/organisations/{id}/disqualification?fait=1"
+        )),
+        Err(e) if shown(&e) => with_status(
+            e.status(),
+            render_disqualify(
+                &state,
+                &visitor,
+                &id,
+                None,
+                Some(e.public_message()),
+                data.reason,
             )
-        }
+            .await,
+        ),
         Err(e) => Err(e.into()),
     }
 }

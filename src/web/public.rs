@@ -3,11 +3,11 @@
 
 use super::session::Form;
 use super::{page, Layout, Visitor, WebError, WebResult};
+use crate::app::AppState;
 use crate::clock::format_ts;
 use crate::error::Error;
 use crate::fr::long_date_text;
 use crate::http::extract::ClientIp;
-use crate::http::AppState;
 use crate::places::{self, standard, Found, Search};
 use crate::vouchers::PublicBalance;
 use askama::Template;
@@ -77,7 +77,7 @@ async fn balance(
     {
         return Err(Error::RateLimited { retry_after_secs }.into());
     }
-    let mut conn = state.db.read.acquire().await?;
+    let mut conn = state.db.read().await?;
     match crate::vouchers::public_balance(&mut conn, &code, state.clock.today()).await {
         Ok(b) => {
             view.until = long_date_text(&b.expires_on);
@@ -147,7 +147,7 @@ async fn finder(
         near_first: false,
     };
     if !q.is_empty() {
-        let mut conn = state.db.read.acquire().await?;
+        let mut conn = state.db.read().await?;
         match places::search(&mut conn, &search, state.clock.now(), 50).await {
             Ok(sites) => {
                 view.near_first = sites.iter().any(|s| s.distance_km.is_some());
@@ -207,7 +207,7 @@ async fn feedback(
     Path(pass_code): Path<String>,
     form: Form<FeedbackForm>,
 ) -> WebResult {
-    let Form { visitor, data } = form;
+    let Form { visitor, data, .. } = form;
     let mut view = Feedback {
         l: Layout::new(&state, &visitor, "Je donne mon avis"),
         pass_code: pass_code.clone(),
@@ -215,36 +215,28 @@ async fn feedback(
         thanks: false,
     };
     let now = state.clock.now();
-    if let Some(retry_after_secs) = state
+    state
         .public_lookups
-        .record(&[format!("ip:{ip}")], now)
-        .await?
-    {
-        return Err(Error::RateLimited { retry_after_secs }.into());
-    }
-    let rating = data.rating.as_deref().and_then(|r| r.parse::<i64>().ok());
-    let Some(rating) = rating.filter(|r| (1..=5).contains(r)) else {
-        view.error = Some("Choisissez une note de 1 à 5.".into());
-        return page(view);
-    };
-    let comment = data
-        .comment
-        .map(|c| c.trim().chars().take(1000).collect::<String>())
-        .filter(|c| !c.is_empty());
-    let mut tx = state.db.begin().await?;
-    match crate::vouchers::record_feedback(
-        &mut tx,
-        &pass_code,
-        rating,
-        comment.as_deref(),
-        &format_ts(now),
-    )
-    .await
-    {
-        Ok(()) => {
-            tx.commit().await?;
-            view.thanks = true;
-        }
+        .count(&[format!("ip:{ip}")], now)
+        .await?;
+    let origin = visitor.origin();
+    let recorded = state
+        .db
+        .transact(origin, move |tx| {
+            Box::pin(async move {
+                crate::vouchers::record_feedback(
+                    tx,
+                    &pass_code,
+                    data.rating.as_deref(),
+                    data.comment.as_deref(),
+                    &format_ts(now),
+                )
+                .await
+            })
+        })
+        .await;
+    match recorded {
+        Ok(()) => view.thanks = true,
         Err(e @ (Error::Unprocessable { .. } | Error::NotFound(_))) => {
             view.error = Some(e.public_message())
         }

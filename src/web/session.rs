@@ -2,8 +2,10 @@
 //! even anonymous forms are protected), and the form extractor that checks the token.
 
 use super::WebError;
+use crate::app::AppState;
+use crate::db::Origin;
 use crate::error::Error;
-use crate::http::AppState;
+use crate::idempotency::Key;
 use crate::orgs::OrgKind;
 use crate::users::Signed;
 use axum::extract::{FromRequest, FromRequestParts, Request, State};
@@ -24,9 +26,18 @@ pub struct Visitor {
     pub signed: Option<Arc<Signed>>,
     pub session_token: Option<String>,
     anonymous_csrf: String,
+    client_addr: Option<String>,
 }
 
 impl Visitor {
+    /// Who acts, for the journal: the person signed in, from the client address.
+    pub fn origin(&self) -> Origin {
+        Origin {
+            client_addr: self.client_addr.clone(),
+            user_id: self.signed.as_ref().map(|s| s.user.id.clone()),
+        }
+    }
+
     /// The token forms must send back.
     pub fn csrf(&self) -> &str {
         match &self.signed {
@@ -86,19 +97,20 @@ pub async fn load_visitor(
     let session_token = find(SESSION_COOKIE);
     let mut signed = None;
     if let Some(token) = &session_token {
-        if let Ok(mut conn) = state.db.read.acquire().await {
+        if let Ok(mut conn) = state.db.read().await {
             if let Ok(Some(s)) = crate::users::session(&mut conn, token, state.clock.now()).await {
-                crate::audit::origin::set_user(&s.user.id);
                 signed = Some(Arc::new(s));
             }
         }
     }
+    let client_addr = Some(crate::http::extract::client_ip(request.extensions()).to_string());
     let existing_csrf = find(CSRF_COOKIE).filter(|c| c.len() >= 32 && c.len() <= 64);
     let anonymous_csrf = existing_csrf.clone().unwrap_or_else(new_csrf);
     request.extensions_mut().insert(Visitor {
         signed,
         session_token,
         anonymous_csrf: anonymous_csrf.clone(),
+        client_addr,
     });
     let mut response = next.run(request).await;
     if existing_csrf.is_none() {
@@ -144,14 +156,41 @@ impl SignedIn {
 }
 
 /// A submitted form whose CSRF token matches the visitor's, of at most `LIMIT_KIB` kibibytes.
+/// Its one-time token (`once`, see [`super::Layout::once`]) makes a second submission of the
+/// same form (a double click, a reload, the back button) get the first one's answer.
 pub struct Form<T, const LIMIT_KIB: usize = 64> {
     pub visitor: Visitor,
     pub data: T,
+    /// The form's key (its path and one-time token) and a hash of what was sent, if any.
+    once: Option<(String, String)>,
+}
+
+impl<T, const LIMIT_KIB: usize> Form<T, LIMIT_KIB> {
+    /// The key under which `owner`'s answer to this form is saved.
+    pub fn key(&self, owner: &str) -> Option<Key> {
+        self.once.as_ref().map(|(key, request_hash)| Key {
+            owner: owner.to_string(),
+            key: key.clone(),
+            request_hash: request_hash.clone(),
+        })
+    }
+
+    /// The key of the signed-in person's organisation for this form, if any.
+    pub fn own_key(&self) -> Option<Key> {
+        let signed = self.visitor.signed.as_ref()?;
+        self.key(&signed.org.id)
+    }
+
+    /// The form's one-time token and request hash, for the redemption writer.
+    pub fn once(&self) -> Option<(String, String)> {
+        self.once.clone()
+    }
 }
 
 #[derive(serde::Deserialize)]
-struct CsrfField {
+struct FormControl {
     csrf: Option<String>,
+    once: Option<String>,
 }
 
 impl<T: DeserializeOwned, const LIMIT_KIB: usize> FromRequest<AppState> for Form<T, LIMIT_KIB> {
@@ -163,13 +202,16 @@ impl<T: DeserializeOwned, const LIMIT_KIB: usize> FromRequest<AppState> for Form
             .get::<Visitor>()
             .cloned()
             .unwrap_or_default();
+        let path = req.uri().path().to_string();
         let bytes = axum::body::to_bytes(req.into_body(), LIMIT_KIB * 1024)
             .await
             .map_err(|_| Error::TooLarge {
                 limit_kib: LIMIT_KIB,
             })?;
-        let sent: CsrfField =
-            serde_urlencoded::from_bytes(&bytes).unwrap_or(CsrfField { csrf: None });
+        let sent: FormControl = serde_urlencoded::from_bytes(&bytes).unwrap_or(FormControl {
+            csrf: None,
+            once: None,
+        });
         let ok = sent
             .csrf
             .as_deref()
@@ -181,6 +223,21 @@ impl<T: DeserializeOwned, const LIMIT_KIB: usize> FromRequest<AppState> for Form
             )
             .into());
         }
+        let once = sent
+            .once
+            .filter(|t| (16..=64).contains(&t.len()))
+            .map(|token| {
+                use sha2::{Digest, Sha256};
+                let mut hasher = Sha256::new();
+                hasher.update(b"POST ");
+                hasher.update(path.as_bytes());
+                hasher.update(b"\n");
+                hasher.update(&bytes);
+                // Several forms of a page (one per row) share its token: the path tells them
+                // apart.
+                let key = format!("form:{path}:{token}");
+                (key, data_encoding::HEXLOWER.encode(&hasher.finalize()))
+            });
         let data = serde_urlencoded::from_bytes(&bytes).map_err(|e| {
             Error::bad_request(
                 "invalid_form",
@@ -189,6 +246,10 @@ impl<T: DeserializeOwned, const LIMIT_KIB: usize> FromRequest<AppState> for Form
                 ),
             )
         })?;
-        Ok(Form { visitor, data })
+        Ok(Form {
+            visitor,
+            data,
+            once,
+        })
     }
 }

@@ -3,14 +3,16 @@
 //! redemptions and what has been paid.
 
 use super::session::{Form, SignedIn};
-use super::{page, Layout, Visitor, WebError, WebResult};
+use super::{page, see_other, with_status, Layout, Visitor, WebResult};
+use crate::app::AppState;
 use crate::error::Error;
 use crate::fr::long_date_text;
 use crate::http::extract::ClientIp;
-use crate::http::AppState;
 use crate::orgs::OrgKind;
 use crate::redemption::typology;
+use crate::redemption::writer::{Caller, Request};
 use crate::redemption::{self, NewRedemption, RedemptionRow};
+use crate::settlement::{BatchStatus, LineStatus};
 use askama::Template;
 use axum::extract::{Path, State};
 use axum::routing::{get, post};
@@ -22,6 +24,7 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/lieu", get(home))
         .route("/lieu/encaisser", post(redeem))
+        .route("/lieu/encaissements/{id}", get(receipt_page))
         .route("/lieu/encaissements/{id}/annuler", post(undo))
         .route("/lieu/releves/{file}", get(statement))
         .merge(super::site_catalogue::router())
@@ -329,7 +332,7 @@ async fn render(
     entered: Entered,
 ) -> WebResult {
     let signed = SignedIn::require(visitor, OrgKind::Site)?;
-    let mut conn = state.db.read.acquire().await?;
+    let mut conn = state.db.read().await?;
     let mut form = choices(&mut conn, &signed.org.id, entered, state.clock.today()).await?;
     let now = state.clock.now();
     let window = SignedDuration::from_hours(state.config.undo_window_hours);
@@ -348,11 +351,12 @@ async fn render(
         Err(e) => {
             // The whole site is refused: that says it all, place by place would repeat it.
             form.place_notices.clear();
-            let reason = crate::audit::latest(&mut conn, &org.id, crate::orgs::SUSPENSION_REASON)
-                .await?
-                .filter(|_| org.qualification_status == "suspended")
-                .map(|entry| format!(" Motif : {}", entry.detail))
-                .unwrap_or_default();
+            let reason =
+                crate::audit::latest(&mut conn, &org.id, crate::qualification::SUSPENSION_REASON)
+                    .await?
+                    .filter(|_| org.qualification_status == "suspended")
+                    .map(|entry| format!(" Motif : {}", entry.detail))
+                    .unwrap_or_default();
             Some(format!("{}{reason}", e.public_message()))
         }
     };
@@ -368,9 +372,9 @@ async fn render(
         .map(|(batch, line)| Payment {
             until: long_date_text(&batch.until_date),
             amount: super::distributor::euros(line.amount_cents),
-            state: match (batch.status.as_str(), line.status.as_str()) {
-                (_, "rejected") => "Virement rejeté par la banque : il sera refait",
-                ("paid", _) => "Payé",
+            state: match (batch.status, line.status) {
+                (_, LineStatus::Rejected) => "Virement rejeté par la banque : il sera refait",
+                (BatchStatus::Paid, _) => "Payé",
                 _ => "En cours de paiement",
             },
             batch_id: batch.id,
@@ -418,18 +422,11 @@ fn minutes_of(entered: &Entered) -> Result<Option<i64>, &'static str> {
 async fn redeem(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
-    Form { visitor, data }: Form<Vec<(String, String)>>,
+    form: Form<Vec<(String, String)>>,
 ) -> WebResult {
-    let signed = SignedIn::require(&visitor, OrgKind::Site)?;
-    let now = state.clock.now();
-    let limit_keys = crate::redemption::invalid_code_keys(&signed.org.id, ip);
-    if let Some(retry_after_secs) = state
-        .invalid_codes
-        .blocked(&state.db.read, &limit_keys, now)
-        .await?
-    {
-        return Err(Error::RateLimited { retry_after_secs }.into());
-    }
+    let signed = SignedIn::require(&form.visitor, OrgKind::Site)?;
+    let once = form.once();
+    let Form { visitor, data, .. } = form;
     let entered = Entered::read(data);
     let minutes = match minutes_of(&entered) {
         Ok(m) => m,
@@ -450,6 +447,7 @@ async fn redeem(
         .filter(|c| !c.trim().is_empty())
         .cloned()
         .collect();
+    let several = codes.len() > 1;
     let new = NewRedemption {
         codes,
         place_id: Some(entered.place_id.clone()).filter(|p| !p.is_empty()),
@@ -460,57 +458,16 @@ async fn redeem(
         location: Some(entered.location.clone()).filter(|l| !l.is_empty()),
         ..Default::default()
     };
-    let today = state.clock.today();
-    let checked = {
-        let mut conn = state.db.read.acquire().await?;
-        redemption::check(&mut conn, &state.keyring, &signed.org, new, today).await
+    let request = Request {
+        caller: Caller::Site(signed.org.clone()),
+        client_ip: ip,
+        new,
+        once,
+        origin: visitor.origin(),
     };
-    let site = signed.org.clone();
-    let recorded = match checked {
-        Ok(session) => {
-            state
-                .db
-                .transact(move |conn| {
-                    Box::pin(async move {
-                        let mut batch = crate::db::Batch::new(conn);
-                        let redemption =
-                            redemption::record(conn, &mut batch, &site, session, now, today)
-                                .await?;
-                        batch.execute(conn).await?;
-                        Ok(redemption)
-                    })
-                })
-                .await
-        }
-        Err(refusal) => Err(refusal),
-    };
-    match recorded {
-        Ok(r) => {
-            crate::metrics::redeemed();
-            let mut conn = state.db.read.acquire().await?;
-            let place = match r.place_id.as_deref() {
-                Some(id) => crate::places::find(&mut conn, id)
-                    .await?
-                    .and_then(|p| p.data.get("nom").map(str::to_string))
-                    .unwrap_or_default(),
-                None => String::new(),
-            };
-            drop(conn);
-            render(
-                &state,
-                &visitor,
-                None,
-                Some(receipt(&r, place)),
-                None,
-                Entered::default(),
-            )
-            .await
-        }
+    match state.redeemer.redeem(request).await {
+        Ok(r) => see_other(&format!("/lieu/encaissements/{}", r.id)),
         Err(e) if e.status().is_client_error() && e.status().as_u16() != 429 => {
-            crate::metrics::refused(e.code());
-            if e.code() == "invalid_code" {
-                state.invalid_codes.record(&limit_keys, now).await?;
-            }
             let advice = match e.code() {
                 "invalid_code" => " Vérifiez le code sur le chèque et tapez-le de nouveau.",
                 "already_redeemed" | "cancelled" | "expired" | "not_activated" => {
@@ -518,29 +475,73 @@ async fn redeem(
                 }
                 _ => "",
             };
-            let several = entered
-                .codes
-                .iter()
-                .filter(|c| !c.trim().is_empty())
-                .count()
-                > 1;
             let none = if several {
                 " Aucun chèque n'a été encaissé."
             } else {
                 ""
             };
-            render(
-                &state,
-                &visitor,
-                Some(format!("{}{advice}{none}", e.public_message())),
-                None,
-                None,
-                entered,
+            let message = format!("{}{advice}{none}", e.public_message());
+            with_status(
+                e.status(),
+                render(&state, &visitor, Some(message), None, None, entered).await,
             )
-            .await
         }
         Err(e) => Err(e.into()),
     }
+}
+
+/// A redemption's receipt (or, once undone, what the undo did): where a redemption or an undo
+/// leads, so that reloading or reopening it shows the same thing and does nothing again.
+async fn receipt_page(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    Path(id): Path<String>,
+) -> WebResult {
+    let signed = SignedIn::require(&visitor, OrgKind::Site)?;
+    let mut conn = state.db.read().await?;
+    let r = redemption::get(&mut conn, &signed.org, &id).await?;
+    if r.undone_at.is_some() {
+        drop(conn);
+        let notice = if r.cheques.len() > 1 {
+            let codes: Vec<&str> = r.cheques.iter().map(|c| c.code.as_str()).collect();
+            format!(
+                "L'encaissement des chèques {} est annulé : ces chèques peuvent de nouveau \
+                 être utilisés.",
+                codes.join(", ")
+            )
+        } else {
+            format!(
+                "L'encaissement du chèque {} est annulé : le chèque peut de nouveau être utilisé.",
+                r.code
+            )
+        };
+        return render(
+            &state,
+            &visitor,
+            None,
+            None,
+            Some(notice),
+            Entered::default(),
+        )
+        .await;
+    }
+    let place = match r.place_id.as_deref() {
+        Some(id) => crate::places::find(&mut conn, id)
+            .await?
+            .and_then(|p| p.data.get("nom").map(str::to_string))
+            .unwrap_or_default(),
+        None => String::new(),
+    };
+    drop(conn);
+    render(
+        &state,
+        &visitor,
+        None,
+        Some(receipt(&r, place)),
+        None,
+        Entered::default(),
+    )
+    .await
 }
 
 #[derive(Deserialize)]
@@ -549,50 +550,31 @@ struct Nothing {}
 async fn undo(
     State(state): State<AppState>,
     Path(id): Path<String>,
-    Form { visitor, .. }: Form<Nothing>,
+    form: Form<Nothing>,
 ) -> WebResult {
-    let signed = SignedIn::require(&visitor, OrgKind::Site)?;
+    let signed = SignedIn::require(&form.visitor, OrgKind::Site)?;
     let window = SignedDuration::from_hours(state.config.undo_window_hours);
-    let mut tx = state.db.begin().await?;
-    match redemption::undo(&mut tx, &signed.org, &id, state.clock.now(), window).await {
-        Ok(r) => {
-            tx.commit().await?;
-            let notice = if r.cheques.len() > 1 {
-                let codes: Vec<&str> = r.cheques.iter().map(|c| c.code.as_str()).collect();
-                format!(
-                    "L'encaissement des chèques {} est annulé : ces chèques peuvent de nouveau \
-                     être utilisés.",
-                    codes.join(", ")
-                )
-            } else {
-                format!(
-                    "L'encaissement du chèque {} est annulé : le chèque peut de nouveau être utilisé.",
-                    r.code
-                )
-            };
+    let (org, now, redemption_id) = (signed.org.clone(), state.clock.now(), id.clone());
+    let undone = state
+        .write(form.visitor.origin(), form.key(&org.id), move |tx| {
+            Box::pin(async move { redemption::undo(tx, &org, &redemption_id, now, window).await })
+        })
+        .await;
+    match undone {
+        Ok(r) => see_other(&format!("/lieu/encaissements/{}", r.id)),
+        Err(e @ (Error::Conflict { .. } | Error::NotFound(_))) => with_status(
+            e.status(),
             render(
                 &state,
-                &visitor,
-                None,
-                None,
-                Some(notice),
-                Entered::default(),
-            )
-            .await
-        }
-        Err(e @ (Error::Conflict { .. } | Error::NotFound(_))) => {
-            drop(tx);
-            render(
-                &state,
-                &visitor,
+                &form.visitor,
                 Some(e.public_message()),
                 None,
                 None,
                 Entered::default(),
             )
-            .await
-        }
-        Err(e) => Err(WebError::Error(e)),
+            .await,
+        ),
+        Err(e) => Err(e.into()),
     }
 }
 
@@ -611,7 +593,7 @@ async fn statement(
     else {
         return Err(Error::not_found("Ce relevé n'existe pas.").into());
     };
-    let mut conn = state.db.read.acquire().await?;
+    let mut conn = state.db.read().await?;
     let report =
         crate::settlement::site_statement(&mut conn, &signed.org, batch_id, &signed.org.id).await?;
     let (content_type, body) = match format {

@@ -3,9 +3,9 @@
 
 use super::session::{Form, SignedIn};
 use super::{page, Layout, Visitor, WebResult};
+use crate::app::AppState;
 use crate::catalogue::{self, NewService, Service};
 use crate::error::Error;
-use crate::http::AppState;
 use crate::orgs::OrgKind;
 use crate::redemption::{self, typology};
 use askama::Template;
@@ -77,7 +77,7 @@ async fn render(
     notice: Option<String>,
 ) -> WebResult {
     let signed = SignedIn::require(visitor, OrgKind::Site)?;
-    let mut conn = state.db.read.acquire().await?;
+    let mut conn = state.db.read().await?;
     let mut places = Vec::new();
     for place in crate::places::for_site(&mut conn, &signed.org.id).await? {
         let services = catalogue::list(&mut conn, &signed.org, place.id()).await?;
@@ -110,20 +110,23 @@ async fn show(State(state): State<AppState>, visitor: Visitor) -> WebResult {
 
 async fn add(
     State(state): State<AppState>,
-    Form { visitor, data }: Form<Vec<(String, String)>>,
+    Form { visitor, data, .. }: Form<Vec<(String, String)>>,
 ) -> WebResult {
     let signed = SignedIn::require(&visitor, OrgKind::Site)?;
     let place_id = field(&data, "place_id");
-    let mut tx = state.db.begin().await?;
-    let now = state.clock.now();
-    match catalogue::create(&mut tx, &signed.org, &place_id, service_of(&data), now).await {
+    let (org, now, service) = (signed.org.clone(), state.clock.now(), service_of(&data));
+    let created = state
+        .db
+        .transact(visitor.origin(), move |tx| {
+            Box::pin(async move { catalogue::create(tx, &org, &place_id, service, now).await })
+        })
+        .await;
+    match created {
         Ok(s) => {
-            tx.commit().await?;
             let notice = format!("Le service « {} » est ajouté au catalogue.", s.title);
             render(&state, &visitor, None, Some(notice)).await
         }
         Err(e @ (Error::Unprocessable { .. } | Error::NotFound(_))) => {
-            drop(tx);
             render(&state, &visitor, Some(e.public_message()), None).await
         }
         Err(e) => Err(e.into()),
@@ -139,16 +142,15 @@ async fn withdraw(
     Form { visitor, .. }: Form<Nothing>,
 ) -> WebResult {
     let signed = SignedIn::require(&visitor, OrgKind::Site)?;
-    let mut tx = state.db.begin().await?;
-    let s = catalogue::withdraw(
-        &mut tx,
-        &signed.org,
-        &place_id,
-        &service_id,
-        state.clock.now(),
-    )
-    .await?;
-    tx.commit().await?;
+    let (org, now) = (signed.org.clone(), state.clock.now());
+    let s = state
+        .db
+        .transact(visitor.origin(), move |tx| {
+            Box::pin(
+                async move { catalogue::withdraw(tx, &org, &place_id, &service_id, now).await },
+            )
+        })
+        .await?;
     let notice = format!(
         "Le service « {} » est retiré du catalogue : il n'est plus proposé.",
         s.title
@@ -230,7 +232,7 @@ async fn edit(
     Path((place_id, service_id)): Path<(String, String)>,
 ) -> WebResult {
     let signed = SignedIn::require(&visitor, OrgKind::Site)?;
-    let mut conn = state.db.read.acquire().await?;
+    let mut conn = state.db.read().await?;
     let service = catalogue::list(&mut conn, &signed.org, &place_id)
         .await?
         .into_iter()
@@ -250,20 +252,23 @@ async fn edit(
 async fn save(
     State(state): State<AppState>,
     Path((place_id, service_id)): Path<(String, String)>,
-    Form { visitor, data }: Form<Vec<(String, String)>>,
+    Form { visitor, data, .. }: Form<Vec<(String, String)>>,
 ) -> WebResult {
     let signed = SignedIn::require(&visitor, OrgKind::Site)?;
-    let mut tx = state.db.begin().await?;
-    let now = state.clock.now();
-    let new = service_of(&data);
-    match catalogue::update(&mut tx, &signed.org, &place_id, &service_id, new, now).await {
+    let (org, now, new) = (signed.org.clone(), state.clock.now(), service_of(&data));
+    let ids = (place_id.clone(), service_id.clone());
+    let updated = state
+        .db
+        .transact(visitor.origin(), move |tx| {
+            Box::pin(async move { catalogue::update(tx, &org, &ids.0, &ids.1, new, now).await })
+        })
+        .await;
+    match updated {
         Ok(s) => {
-            tx.commit().await?;
             let notice = format!("Le service « {} » est modifié.", s.title);
             render(&state, &visitor, None, Some(notice)).await
         }
         Err(e @ Error::Unprocessable { .. }) => {
-            drop(tx);
             let message = Some(e.public_message());
             edit_page(
                 &state,

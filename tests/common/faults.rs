@@ -143,7 +143,7 @@ impl TestApp {
         let state = passnum::start(test_config(database_url), clock.clone())
             .await
             .expect("state on the shared database");
-        let operator_token = passnum::demo::bootstrap(&state).await.expect("bootstrap");
+        let operator_token = passnum::cli::bootstrap(&state).await.expect("bootstrap");
         TestApp {
             base: base.to_string(),
             client: reqwest::Client::new(),

@@ -10,9 +10,9 @@ pub mod pdf;
 pub mod smtp;
 
 use jiff::{SignedDuration, Timestamp};
+use passnum::app::AppState;
 use passnum::clock::MockClock;
 use passnum::config::Config;
-use passnum::http::AppState;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use std::sync::Arc;
@@ -101,13 +101,13 @@ impl TestApp {
         let state = passnum::start(config, clock.clone())
             .await
             .expect("app starts");
-        let operator_token = passnum::demo::bootstrap(&state).await.expect("bootstrap");
+        let operator_token = passnum::cli::bootstrap(&state).await.expect("bootstrap");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
         let base = format!("http://{}", listener.local_addr().expect("addr"));
         let serving = state.clone();
-        tokio::spawn(async move { passnum::http::serve(listener, serving).await });
+        tokio::spawn(async move { passnum::app::serve(listener, serving).await });
         TestApp {
             base,
             client: reqwest::Client::new(),
@@ -284,7 +284,7 @@ impl TestApp {
 
     /// `passnum ledger verify`'s check, run in process.
     pub async fn assert_ledger_verifies(&self) {
-        let mut conn = self.state.db.read.acquire().await.expect("conn");
+        let mut conn = self.state.db.read().await.expect("conn");
         let report = passnum::ledger::verify(&mut conn)
             .await
             .expect("verify runs");
@@ -366,6 +366,20 @@ impl TestApp {
         (status, content_type, resp.text().await.expect("body"))
     }
 
+    /// The SEPA file of a batch: its transfers are first taken to the bank (`POST …/export`,
+    /// refused harmlessly if they already were), then the file is read.
+    pub async fn sepa(&self, batch_id: &str, token: &str) -> (StatusCode, String, String) {
+        let _ = self
+            .post(
+                &format!("/api/v1/settlements/{batch_id}/export"),
+                token,
+                json!({}),
+            )
+            .await;
+        self.get_text(&format!("/api/v1/settlements/{batch_id}/sepa.xml"), token)
+            .await
+    }
+
     /// Gives a site bank details (a valid French test IBAN).
     pub async fn bank(&self, site_id: &str, token: &str) {
         let (status, body) = self
@@ -405,19 +419,82 @@ pub const PASSWORD: &str = "une phrase de passe assez longue";
 impl TestApp {
     /// A person who can log in for an organisation.
     pub async fn person(&self, org_id: &str, email: &str) {
-        let mut tx = self.state.db.begin().await.expect("tx");
-        passnum::users::create(
-            &mut tx,
+        self.user(
             org_id,
             email,
             "Camille Martin",
             passnum::users::Role::Agent,
             Some(PASSWORD),
-            self.now(),
         )
+        .await;
+    }
+
+    /// An account, as the operator's bootstrap or an invitation would make it.
+    pub async fn user(
+        &self,
+        org_id: &str,
+        email: &str,
+        name: &str,
+        role: passnum::users::Role,
+        password: Option<&str>,
+    ) {
+        let (org_id, email, name) = (org_id.to_string(), email.to_string(), name.to_string());
+        let (password, now) = (password.map(str::to_string), self.now());
+        self.write(move |tx| {
+            Box::pin(async move {
+                passnum::users::create(tx, &org_id, &email, &name, role, password.as_deref(), now)
+                    .await
+            })
+        })
         .await
         .expect("person created");
-        tx.commit().await.expect("commit");
+    }
+
+    /// The operator organisation.
+    pub async fn operator_org(&self) -> passnum::orgs::Organization {
+        let mut conn = self.state.db.read().await.expect("read");
+        let id = passnum::orgs::operator_exists(&mut conn)
+            .await
+            .expect("query")
+            .expect("the operator exists");
+        passnum::orgs::get(&mut conn, &id).await.expect("operator")
+    }
+
+    /// Runs domain operations in one unit of work, as the platform (the command line, a job).
+    pub async fn write<T, F>(&self, work: F) -> passnum::error::Result<T>
+    where
+        T: Send + 'static,
+        F: for<'t, 'c> FnOnce(
+                &'t mut passnum::db::Tx<'c>,
+            ) -> passnum::db::BoxFuture<'t, passnum::error::Result<T>>
+            + Send
+            + 'static,
+    {
+        self.state
+            .db
+            .transact(passnum::db::Origin::platform(), work)
+            .await
+    }
+
+    /// A connection of its own to the test database, for what a test does behind the app's
+    /// back: tampering with rows, reading them raw.
+    pub async fn raw(&self) -> sqlx::AnyConnection {
+        sqlx::any::install_default_drivers();
+        let url = if self.database_url.starts_with("sqlite:") && !self.database_url.contains('?') {
+            format!("{}?mode=rw", self.database_url)
+        } else {
+            self.database_url.clone()
+        };
+        let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(&url)
+            .await
+            .expect("a raw connection to the test database");
+        if self.database_url.starts_with("sqlite:") {
+            sqlx::query("PRAGMA busy_timeout = 5000")
+                .execute(&mut conn)
+                .await
+                .expect("busy timeout");
+        }
+        conn
     }
 }
 

@@ -1,8 +1,9 @@
 //! Work that runs without a request: from the command line, or by the server itself.
 
+use crate::app::AppState;
+use crate::db::{Origin, Tx};
 use crate::error::{Error, Result};
 use crate::expiry::ExpiryReport;
-use crate::http::AppState;
 use crate::settlement::{BatchView, NewBatch};
 use jiff::SignedDuration;
 use std::time::Duration;
@@ -11,40 +12,51 @@ async fn operator(conn: &mut crate::db::Conn) -> Result<crate::orgs::Organizatio
     let id = crate::orgs::operator_exists(conn).await?.ok_or_else(|| {
         Error::invalid(
             "no_operator",
-            "No operator organisation yet: run `passnum bootstrap` first.",
+            "Aucune organisation opératrice : lancez d'abord `passnum bootstrap`.",
         )
     })?;
     crate::orgs::find(conn, &id)
         .await?
-        .ok_or_else(|| Error::not_found("operator vanished"))
+        .ok_or_else(|| Error::not_found("L'organisation opératrice n'existe plus."))
 }
 
 /// `passnum settle --until`: a draft batch, as the operator.
 pub async fn settle(state: &AppState, until: String) -> Result<BatchView> {
-    let mut tx = state.db.begin().await?;
-    let operator = operator(&mut tx).await?;
     let window = SignedDuration::from_hours(state.config.undo_window_hours);
-    let batch = crate::settlement::create(
-        &mut tx,
-        &operator,
-        NewBatch { until },
-        state.clock.now(),
-        window,
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(batch)
+    let now = state.clock.now();
+    state
+        .db
+        .transact(Origin::platform(), move |tx| {
+            Box::pin(async move {
+                let operator = operator(tx).await?;
+                crate::settlement::create(tx, &operator, NewBatch { until }, now, window).await
+            })
+        })
+        .await
 }
 
 /// `passnum expire`, and the server's periodic run: expire what is past, warn about what
 /// comes.
 pub async fn expire(state: &AppState) -> Result<ExpiryReport> {
     let (today, now) = (state.clock.today(), state.clock.now());
-    let mut tx = state.db.begin().await?;
-    let report = crate::expiry::expire(&mut tx, today, now, None).await?;
-    crate::expiry::send_warnings(&mut tx, today, now).await?;
-    crate::qualification::send_reminders(&mut tx, &state.config, today, now).await?;
-    tx.commit().await?;
+    let letterhead = state.letterhead();
+    state
+        .db
+        .transact(Origin::platform(), move |tx| {
+            Box::pin(async move { expire_in(tx, &letterhead, today, now).await })
+        })
+        .await
+}
+
+async fn expire_in(
+    tx: &mut Tx<'_>,
+    letterhead: &crate::mail::Letterhead,
+    today: jiff::civil::Date,
+    now: jiff::Timestamp,
+) -> Result<ExpiryReport> {
+    let report = crate::expiry::expire(tx, today, now, None).await?;
+    crate::expiry::send_warnings(tx, letterhead, today, now).await?;
+    crate::qualification::send_reminders(tx, letterhead, today, now).await?;
     Ok(report)
 }
 

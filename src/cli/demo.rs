@@ -1,48 +1,24 @@
-//! `passnum bootstrap` and `passnum demo`: an operator to start from, and a realistic
-//! programme with passes in every state, so a newcomer can try every call.
+//! `passnum demo`: a realistic programme with passes in every state, so a newcomer can try every call.
 
+use crate::app::AppState;
+use crate::db::{Origin, Tx};
 use crate::error::Result;
-use crate::http::AppState;
-use crate::orgs::{self, NewOrganization, Organization, QualificationChange};
+use crate::orgs::{self, NewOrganization, Organization};
 use crate::programs::{self, NewAllocation, NewFunding, NewProgram};
 use crate::redemption::{self, NewRedemption};
 use crate::vouchers::{self, codes, NewPass, PassView};
 use jiff::{SignedDuration, ToSpan};
 use std::fmt::Write as _;
 
-/// Creates the operator organisation if missing; returns a new operator token.
-pub async fn bootstrap(state: &AppState) -> Result<String> {
-    let mut tx = state.db.begin().await?;
-    let now = state.clock.now();
-    let operator_id = match orgs::operator_exists(&mut tx).await? {
-        Some(id) => id,
-        None => {
-            orgs::create(
-                &mut tx,
-                NewOrganization {
-                    kind: "operator".into(),
-                    name: "Opérateur du Pass numérique".into(),
-                    siret: None,
-                    department: None,
-                    postcode: None,
-                },
-                now,
-            )
-            .await?
-        }
-    };
-    let token = orgs::create_token(&mut tx, &operator_id, now).await?;
-    tx.commit().await?;
-    Ok(token)
-}
-
 struct Member {
     org: Organization,
     token: String,
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn member(
-    tx: &mut crate::db::Conn,
+    tx: &mut Tx<'_>,
+    operator: &Organization,
     kind: &str,
     name: &str,
     siret: Option<&str>,
@@ -50,8 +26,9 @@ async fn member(
     postcode: &str,
     now: jiff::Timestamp,
 ) -> Result<Member> {
-    let id = orgs::create(
+    let org = orgs::create(
         tx,
+        operator,
         NewOrganization {
             kind: kind.into(),
             name: name.into(),
@@ -62,38 +39,49 @@ async fn member(
         now,
     )
     .await?;
-    let token = orgs::create_token(tx, &id, now).await?;
-    let org = orgs::find(tx, &id)
-        .await?
-        .ok_or_else(|| anyhow::anyhow!("organisation {id} vanished"))?;
+    let token = orgs::issue_token(tx, operator, &org.id, now).await?.token;
     Ok(Member { org, token })
 }
 
 /// Fills a fresh database; on a database that already has a demo, only says so.
 pub async fn fill(state: &AppState) -> Result<String> {
-    let mut tx = state.db.begin().await?;
-    if orgs::operator_exists(&mut tx).await?.is_some() {
+    let (keyring, database_url) = (state.keyring.clone(), state.config.database_url.clone());
+    let (now, today) = (state.clock.now(), state.clock.today());
+    state
+        .db
+        .transact(Origin::platform(), move |tx| {
+            Box::pin(async move { fill_in(tx, &keyring, &database_url, now, today).await })
+        })
+        .await
+}
+
+async fn fill_in(
+    tx: &mut Tx<'_>,
+    keyring: &codes::Keyring,
+    database_url: &str,
+    now: jiff::Timestamp,
+    today: jiff::civil::Date,
+) -> Result<String> {
+    if orgs::operator_exists(tx).await?.is_some() {
         return Ok(
             "This database already holds data: the demo was not added again. \
                    Start from a fresh database (delete passnum.db) to see the demo guide."
                 .into(),
         );
     }
-    let now = state.clock.now();
-    let today = state.clock.today();
-    let keyring = &state.keyring;
-    let operator = member(
-        &mut tx,
-        "operator",
-        "Opérateur du Pass numérique",
-        None,
-        "75",
-        "75011",
-        now,
-    )
-    .await?;
+    let operator_token = orgs::bootstrap(tx, now).await?;
+    let operator_id = orgs::operator_exists(tx)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("the operator was not created"))?;
+    let operator = Member {
+        org: orgs::find(tx, &operator_id)
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("the operator vanished"))?,
+        token: operator_token,
+    };
     let gironde = member(
-        &mut tx,
+        tx,
+        &operator.org,
         "funder",
         "Département de la Gironde",
         None,
@@ -103,7 +91,8 @@ pub async fn fill(state: &AppState) -> Result<String> {
     )
     .await?;
     let roubaix = member(
-        &mut tx,
+        tx,
+        &operator.org,
         "funder",
         "Ville de Roubaix",
         None,
@@ -113,7 +102,8 @@ pub async fn fill(state: &AppState) -> Result<String> {
     )
     .await?;
     let france_travail = member(
-        &mut tx,
+        tx,
+        &operator.org,
         "distributor",
         "France Travail Bordeaux Bastide",
         None,
@@ -123,7 +113,8 @@ pub async fn fill(state: &AppState) -> Result<String> {
     )
     .await?;
     let caf = member(
-        &mut tx,
+        tx,
+        &operator.org,
         "distributor",
         "CAF de la Gironde",
         None,
@@ -133,7 +124,8 @@ pub async fn fill(state: &AppState) -> Result<String> {
     )
     .await?;
     let ccas = member(
-        &mut tx,
+        tx,
+        &operator.org,
         "distributor",
         "CCAS de Roubaix",
         None,
@@ -152,7 +144,8 @@ pub async fn fill(state: &AppState) -> Result<String> {
     let mut sites = Vec::new();
     for (name, dep, postcode) in sites_spec {
         let mut site = member(
-            &mut tx,
+            tx,
+            &operator.org,
             "site",
             name,
             Some("73282932000074"),
@@ -162,28 +155,23 @@ pub async fn fill(state: &AppState) -> Result<String> {
         )
         .await?;
         let site_id = site.org.id.clone();
-        site.org = orgs::set_qualification(
-            &mut tx,
+        let until = today.checked_add(1.year()).map_err(anyhow::Error::from)?;
+        site.org = crate::qualification::set_site(
+            tx,
             &operator.org.id,
             &site_id,
-            QualificationChange {
-                status: "qualified".into(),
-                valid_until: Some(
-                    today
-                        .checked_add(1.year())
-                        .map_err(anyhow::Error::from)?
-                        .to_string(),
-                ),
-            },
+            crate::qualification::Status::Qualified,
+            Some(until.to_string()),
             now,
         )
         .await?;
         sites.push(site);
     }
-    demo_places(&mut tx, &sites, now).await?;
-    demo_catalogue(&mut tx, &sites, now).await?;
+    demo_places(tx, &sites, now).await?;
+    demo_catalogue(tx, &sites, now).await?;
     let unqualified = member(
-        &mut tx,
+        tx,
+        &operator.org,
         "site",
         "Café associatif Le Lien (en attente de qualification)",
         None,
@@ -205,7 +193,7 @@ pub async fn fill(state: &AppState) -> Result<String> {
         (&roubaix, "Pass numérique Roubaix", "59", vec![&ccas]),
     ] {
         let program = programs::create(
-            &mut tx,
+            tx,
             &funder.org,
             NewProgram {
                 name: name.into(),
@@ -221,7 +209,7 @@ pub async fn fill(state: &AppState) -> Result<String> {
         )
         .await?;
         programs::record_funding(
-            &mut tx,
+            tx,
             &funder.org,
             &program.id,
             NewFunding {
@@ -233,7 +221,7 @@ pub async fn fill(state: &AppState) -> Result<String> {
         .await?;
         for d in distributors {
             programs::allocate(
-                &mut tx,
+                tx,
                 &funder.org,
                 &program.id,
                 NewAllocation {
@@ -248,7 +236,7 @@ pub async fn fill(state: &AppState) -> Result<String> {
     }
 
     let fresh = issue(
-        &mut tx,
+        tx,
         keyring,
         &programmes,
         &france_travail.org,
@@ -260,7 +248,7 @@ pub async fn fill(state: &AppState) -> Result<String> {
     )
     .await?;
     let partly = issue(
-        &mut tx,
+        tx,
         keyring,
         &programmes,
         &france_travail.org,
@@ -271,9 +259,9 @@ pub async fn fill(state: &AppState) -> Result<String> {
         now,
     )
     .await?;
-    redeem(&mut tx, keyring, now, &sites[0].org, &partly, 2).await?;
+    redeem(tx, keyring, now, &sites[0].org, &partly, 2).await?;
     let used_up = issue(
-        &mut tx,
+        tx,
         keyring,
         &programmes,
         &caf.org,
@@ -284,21 +272,10 @@ pub async fn fill(state: &AppState) -> Result<String> {
         now,
     )
     .await?;
-    redeem(&mut tx, keyring, now, &sites[1].org, &used_up, 5).await?;
-    let stock = issue(
-        &mut tx,
-        keyring,
-        &programmes,
-        &caf.org,
-        0,
-        10,
-        false,
-        "",
-        now,
-    )
-    .await?;
+    redeem(tx, keyring, now, &sites[1].org, &used_up, 5).await?;
+    let stock = issue(tx, keyring, &programmes, &caf.org, 0, 10, false, "", now).await?;
     let lost = issue(
-        &mut tx,
+        tx,
         keyring,
         &programmes,
         &ccas.org,
@@ -309,13 +286,13 @@ pub async fn fill(state: &AppState) -> Result<String> {
         now,
     )
     .await?;
-    redeem(&mut tx, keyring, now, &sites[3].org, &lost, 1).await?;
-    vouchers::cancel(&mut tx, keyring, &ccas.org, &lost.id, now, today).await?;
+    redeem(tx, keyring, now, &sites[3].org, &lost, 1).await?;
+    vouchers::cancel(tx, keyring, &ccas.org, &lost.id, now, today).await?;
     let long_ago = now
         .checked_sub(SignedDuration::from_hours(24 * 400))
         .map_err(anyhow::Error::from)?;
     let expired = issue(
-        &mut tx,
+        tx,
         keyring,
         &programmes,
         &ccas.org,
@@ -340,7 +317,7 @@ pub async fn fill(state: &AppState) -> Result<String> {
     ] {
         let password = format!("demo-{label}-passnum");
         crate::users::create(
-            &mut tx,
+            tx,
             &member.org.id,
             email,
             &format!("Agent {}", member.org.name),
@@ -351,14 +328,9 @@ pub async fn fill(state: &AppState) -> Result<String> {
         .await?;
         logins.push((label, email, password, member.org.name.clone()));
     }
-    tx.commit().await?;
 
     let w = &mut guide;
-    let _ = writeln!(
-        w,
-        "passnum demo — {} (database {})",
-        today, state.config.database_url
-    );
+    let _ = writeln!(w, "passnum demo — {} (database {})", today, database_url);
     let _ = writeln!(w, "\nWeb logins (http://127.0.0.1:8080/connexion):");
     for (label, email, password, org) in &logins {
         let _ = writeln!(w, "  {label:<12} {email:<32} {password:<28} {org}");
@@ -428,7 +400,7 @@ pub async fn fill(state: &AppState) -> Result<String> {
 
 #[allow(clippy::too_many_arguments)]
 async fn issue(
-    tx: &mut crate::db::Conn,
+    tx: &mut Tx<'_>,
     keyring: &codes::Keyring,
     programmes: &[programs::Program],
     distributor: &Organization,
@@ -451,7 +423,7 @@ async fn issue(
 
 /// Redeems the first `n` cheques of a pass.
 async fn redeem(
-    tx: &mut crate::db::Conn,
+    tx: &mut Tx<'_>,
     keyring: &codes::Keyring,
     now: jiff::Timestamp,
     site: &Organization,
@@ -483,11 +455,7 @@ fn typo_of(code: &str) -> String {
 /// national standard would give them (same ids: the places the sites already have).
 /// What each demo site offers: a short individual help, help with a procedure, and a
 /// two-hour workshop worth two cheques.
-async fn demo_catalogue(
-    tx: &mut crate::db::Conn,
-    sites: &[Member],
-    now: jiff::Timestamp,
-) -> Result<()> {
+async fn demo_catalogue(tx: &mut Tx<'_>, sites: &[Member], now: jiff::Timestamp) -> Result<()> {
     use crate::catalogue::NewService;
     let offer =
         |kind: &str, title: &str, description: &str, themes: &[&str], minutes, price| NewService {
@@ -534,11 +502,7 @@ async fn demo_catalogue(
     Ok(())
 }
 
-async fn demo_places(
-    tx: &mut crate::db::Conn,
-    sites: &[Member],
-    now: jiff::Timestamp,
-) -> Result<()> {
+async fn demo_places(tx: &mut Tx<'_>, sites: &[Member], now: jiff::Timestamp) -> Result<()> {
     let details = [
         (
             "Bordeaux",

@@ -1,0 +1,463 @@
+//! Organisations: create one, invite its people, qualify or suspend a site, issue API tokens.
+
+use super::journal::{journal_rows, JournalRow};
+use super::{find_org, kind_label, qualification_in_words, require_operator, shown};
+use crate::app::AppState;
+use crate::fr::long_date_text;
+use crate::orgs::{self, NewOrganization, OrgKind, Organization};
+use crate::qualification::{self, Decision, QualificationChange};
+use crate::users::{self, NewUser, User};
+use crate::web::session::Form;
+use crate::web::{page, see_other, with_status, Layout, Visitor, WebResult};
+use askama::Template;
+use axum::extract::{Path, Query, State};
+use axum::http::header;
+use jiff::ToSpan;
+use serde::Deserialize;
+
+pub struct OrgRow {
+    pub id: String,
+    pub name: String,
+    pub place: String,
+    pub siret: String,
+    pub qualification: &'static str,
+    pub until: String,
+}
+
+pub struct Group {
+    pub title: &'static str,
+    pub empty: &'static str,
+    pub is_site: bool,
+    pub rows: Vec<OrgRow>,
+}
+
+#[derive(Deserialize, Default)]
+pub(super) struct NewOrgForm {
+    #[serde(default)]
+    kind: String,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    siret: String,
+    #[serde(default)]
+    department: String,
+    #[serde(default)]
+    postcode: String,
+}
+
+#[derive(Template)]
+#[template(path = "operator/home.html")]
+struct Home {
+    l: Layout,
+    section: &'static str,
+    groups: Vec<Group>,
+    error: Option<String>,
+    form: NewOrgForm,
+}
+
+pub(super) async fn home(State(state): State<AppState>, visitor: Visitor) -> WebResult {
+    require_operator(&visitor)?;
+    render_home(&state, &visitor, None, NewOrgForm::default()).await
+}
+
+async fn render_home(
+    state: &AppState,
+    visitor: &Visitor,
+    error: Option<String>,
+    form: NewOrgForm,
+) -> WebResult {
+    let mut conn = state.db.read().await?;
+    let all = orgs::list(&mut conn).await?;
+    let today = state.clock.today();
+    let groups = [
+        (OrgKind::Funder, "Financeurs", "Aucun financeur."),
+        (OrgKind::Distributor, "Distributeurs", "Aucun distributeur."),
+        (OrgKind::Site, "Lieux de médiation", "Aucun lieu."),
+        (OrgKind::Operator, "Opérateur", "Aucune organisation."),
+    ]
+    .into_iter()
+    .map(|(kind, title, empty)| Group {
+        title,
+        empty,
+        is_site: kind == OrgKind::Site,
+        rows: all
+            .iter()
+            .filter(|o| o.kind == kind)
+            .map(|o| {
+                let (qualification, until) = qualification_in_words(o, today);
+                OrgRow {
+                    id: o.id.clone(),
+                    name: o.name.clone(),
+                    place: [o.postcode.as_deref(), o.department.as_deref()]
+                        .into_iter()
+                        .flatten()
+                        .next()
+                        .unwrap_or_default()
+                        .to_string(),
+                    siret: o.siret.clone().unwrap_or_default(),
+                    qualification,
+                    until,
+                }
+            })
+            .collect(),
+    })
+    .collect();
+    page(Home {
+        l: Layout::new(state, visitor, "Organisations"),
+        section: "orgs",
+        groups,
+        error,
+        form,
+    })
+}
+
+pub(super) async fn create_org(State(state): State<AppState>, form: Form<NewOrgForm>) -> WebResult {
+    let operator = require_operator(&form.visitor)?;
+    let data = &form.data;
+    let new = NewOrganization {
+        kind: data.kind.clone(),
+        name: data.name.clone(),
+        siret: Some(data.siret.clone()),
+        department: Some(data.department.clone()),
+        postcode: Some(data.postcode.clone()),
+    };
+    let now = state.clock.now();
+    let org = operator.org.clone();
+    let created = state
+        .write(form.visitor.origin(), form.key(&org.id), move |tx| {
+            Box::pin(async move { orgs::create(tx, &org, new, now).await })
+        })
+        .await;
+    match created {
+        Ok(org) => see_other(&format!("/operateur/organisations/{}", org.id)),
+        Err(e) if shown(&e) => with_status(
+            e.status(),
+            render_home(&state, &form.visitor, Some(e.public_message()), form.data).await,
+        ),
+        Err(e) => Err(e.into()),
+    }
+}
+
+pub struct Person {
+    pub name: String,
+    pub email: String,
+    pub role: &'static str,
+    pub state: &'static str,
+}
+
+impl Person {
+    fn of(u: &User) -> Person {
+        Person {
+            name: u.name.clone(),
+            email: u.email.clone(),
+            role: if u.role == "admin" {
+                "Administrateur"
+            } else {
+                "Agent"
+            },
+            state: if u.disabled_at.is_some() {
+                "Désactivé"
+            } else if u.password_hash.is_none() {
+                "Invité, n'a pas encore choisi son mot de passe"
+            } else {
+                "Actif"
+            },
+        }
+    }
+}
+
+#[derive(Deserialize)]
+pub(super) struct InviteForm {
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    role: String,
+}
+
+impl Default for InviteForm {
+    fn default() -> Self {
+        InviteForm {
+            name: String::new(),
+            email: String::new(),
+            role: "agent".into(),
+        }
+    }
+}
+
+/// What the last action on the page did.
+#[derive(Default)]
+struct OrgOutcome {
+    notice: Option<String>,
+    error: Option<String>,
+    /// A new API token, shown this once.
+    token: Option<String>,
+    invite: InviteForm,
+    reason: String,
+}
+
+#[derive(Template)]
+#[template(path = "operator/organisation.html")]
+struct OrgPage {
+    l: Layout,
+    section: &'static str,
+    org: Organization,
+    kind_label: &'static str,
+    is_site: bool,
+    qualification: &'static str,
+    until: String,
+    suspension_reason: Option<String>,
+    bank: Option<String>,
+    people: Vec<Person>,
+    rows: Vec<JournalRow>,
+    default_until: String,
+    today: String,
+    notice: Option<String>,
+    error: Option<String>,
+    token: Option<String>,
+    invite: InviteForm,
+    reason: String,
+}
+
+#[derive(Deserialize)]
+pub(super) struct OrgQuery {
+    /// What was just done: `qualifie`, `suspendu`; `invite`: who was invited.
+    fait: Option<String>,
+    invite: Option<String>,
+}
+
+pub(super) async fn org_page(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    Path(id): Path<String>,
+    Query(q): Query<OrgQuery>,
+) -> WebResult {
+    require_operator(&visitor)?;
+    let mut conn = state.db.read().await?;
+    let org = find_org(&mut conn, &id).await?;
+    drop(conn);
+    let notice = match (q.fait.as_deref(), q.invite) {
+        (_, Some(who)) => Some(format!(
+            "Invitation envoyée à {who}. Le lien pour choisir un mot de passe est valable 7 jours."
+        )),
+        (Some("suspendu"), _) => Some(format!(
+            "{} est suspendu : il ne peut plus encaisser de chèques. Ses membres sont prévenus par e-mail, avec le motif.",
+            org.name
+        )),
+        (Some("qualifie"), _) => Some(format!(
+            "{} est qualifié jusqu'au {}.",
+            org.name,
+            long_date_text(org.qualified_until.as_deref().unwrap_or_default())
+        )),
+        _ => None,
+    };
+    let outcome = OrgOutcome {
+        notice,
+        ..Default::default()
+    };
+    render_org(&state, &visitor, &id, outcome).await
+}
+
+async fn render_org(
+    state: &AppState,
+    visitor: &Visitor,
+    id: &str,
+    outcome: OrgOutcome,
+) -> WebResult {
+    let operator = require_operator(visitor)?;
+    let mut conn = state.db.read().await?;
+    let org = find_org(&mut conn, id).await?;
+    let today = state.clock.today();
+    let (status, until) = qualification_in_words(&org, today);
+    let is_site = org.kind == OrgKind::Site;
+    let suspension_reason = if is_site && org.qualification_status == "suspended" {
+        crate::audit::latest(&mut conn, &org.id, qualification::SUSPENSION_REASON)
+            .await?
+            .map(|e| e.detail)
+    } else {
+        None
+    };
+    let bank = if is_site {
+        crate::sites::current_bank_account(&mut conn, &org.id)
+            .await?
+            .map(|a| format!("{} ({})", crate::sites::mask_iban(&a.iban), a.holder))
+    } else {
+        None
+    };
+    let people = users::list_for_org(&mut conn, &org.id)
+        .await?
+        .iter()
+        .map(Person::of)
+        .collect();
+    let mut entries = crate::audit::for_subject(&mut conn, &org.id).await?;
+    entries.reverse();
+    entries.truncate(20);
+    let history = journal_rows(&mut conn, &operator.org, &entries).await?;
+    let default_until = today.checked_add(1.year()).unwrap_or(today).to_string();
+    let title = format!("{} — {}", org.name, kind_label(org.kind));
+    let page_response = page(OrgPage {
+        l: Layout::new(state, visitor, title),
+        section: "",
+        kind_label: kind_label(org.kind),
+        is_site,
+        qualification: status,
+        until,
+        suspension_reason,
+        bank,
+        people,
+        rows: history,
+        default_until,
+        today: today.to_string(),
+        notice: outcome.notice,
+        error: outcome.error,
+        token: outcome.token.clone(),
+        invite: outcome.invite,
+        reason: outcome.reason,
+        org,
+    });
+    if outcome.token.is_some() {
+        // The token is shown once: no copy may stay in a cache.
+        return page_response.map(|mut r| {
+            r.headers_mut().insert(
+                header::CACHE_CONTROL,
+                header::HeaderValue::from_static("no-store"),
+            );
+            r
+        });
+    }
+    page_response
+}
+
+pub(super) async fn invite(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    form: Form<InviteForm>,
+) -> WebResult {
+    let operator = require_operator(&form.visitor)?;
+    let now = state.clock.now();
+    let new = NewUser {
+        email: form.data.email.clone(),
+        name: form.data.name.clone(),
+        role: form.data.role.clone(),
+    };
+    let (org, letterhead, org_id) = (operator.org.clone(), state.letterhead(), id.clone());
+    let inviter = operator.user.name.clone();
+    let invited = state
+        .write(form.visitor.origin(), form.key(&org.id), move |tx| {
+            Box::pin(async move {
+                let user = users::invite(tx, &org, &org_id, new, &inviter, &letterhead, now);
+                let user = user.await?;
+                Ok(format!("{} ({})", user.name, user.email))
+            })
+        })
+        .await;
+    match invited {
+        Ok(email) => {
+            let query =
+                serde_urlencoded::to_string([("invite", email.as_str())]).unwrap_or_default();
+            see_other(&format!("/operateur/organisations/{id}?{query}"))
+        }
+        Err(e) if shown(&e) => {
+            let outcome = OrgOutcome {
+                error: Some(format!(
+                    "L'invitation n'est pas partie : {}",
+                    e.public_message()
+                )),
+                invite: form.data,
+                ..Default::default()
+            };
+            with_status(
+                e.status(),
+                render_org(&state, &form.visitor, &id, outcome).await,
+            )
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[derive(Deserialize)]
+pub(super) struct QualifyForm {
+    #[serde(default)]
+    status: String,
+    #[serde(default)]
+    valid_until: String,
+    #[serde(default)]
+    reason: String,
+}
+
+pub(super) async fn qualify(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    form: Form<QualifyForm>,
+) -> WebResult {
+    let operator = require_operator(&form.visitor)?;
+    let (now, today) = (state.clock.now(), state.clock.today());
+    let change = QualificationChange {
+        status: form.data.status.clone(),
+        valid_until: Some(form.data.valid_until.clone()),
+        reason: Some(form.data.reason.clone()),
+    };
+    let (org, letterhead, site_id) = (operator.org.clone(), state.letterhead(), id.clone());
+    let decided = match Decision::parse(change, today) {
+        Ok(decision) => {
+            state
+                .write(form.visitor.origin(), form.key(&org.id), move |tx| {
+                    Box::pin(async move {
+                        qualification::decide_site(tx, &org, &site_id, decision, &letterhead, now)
+                            .await
+                    })
+                })
+                .await
+        }
+        Err(e) => Err(e),
+    };
+    match decided {
+        Ok(site) => {
+            let done = if site.qualification_status == "suspended" {
+                "suspendu"
+            } else {
+                "qualifie"
+            };
+            see_other(&format!("/operateur/organisations/{id}?fait={done}"))
+        }
+        Err(e) if shown(&e) => {
+            let outcome = OrgOutcome {
+                error: Some(e.public_message()),
+                reason: form.data.reason.clone(),
+                ..Default::default()
+            };
+            with_status(
+                e.status(),
+                render_org(&state, &form.visitor, &id, outcome).await,
+            )
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[derive(Deserialize)]
+pub(super) struct Nothing {}
+
+/// Issues a token and shows it on this answer only: it is not kept in clear anywhere, so this
+/// page cannot be reopened (a reload asks the browser to send the form again, for a new token).
+pub(super) async fn new_token(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Form { visitor, .. }: Form<Nothing>,
+) -> WebResult {
+    let operator = require_operator(&visitor)?;
+    let now = state.clock.now();
+    let (org, org_id) = (operator.org.clone(), id.clone());
+    let issued = state
+        .db
+        .transact(visitor.origin(), move |tx| {
+            Box::pin(async move { orgs::issue_token(tx, &org, &org_id, now).await })
+        })
+        .await?;
+    let outcome = OrgOutcome {
+        token: Some(issued.token),
+        ..Default::default()
+    };
+    render_org(&state, &visitor, &id, outcome).await
+}
