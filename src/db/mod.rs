@@ -9,6 +9,7 @@ use std::pin::Pin;
 use std::str::FromStr;
 use std::time::Duration;
 
+mod state;
 mod tx;
 mod writer;
 

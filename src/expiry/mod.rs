@@ -274,7 +274,7 @@ pub async fn credit_note(
     program_id: &str,
 ) -> Result<crate::report::Report> {
     let program = crate::programs::get_for(conn, org, program_id).await?;
-    if program.status != "closed" {
+    if program.status != crate::programs::ProgramStatus::Closed {
         return Err(Error::conflict(
             "program_open",
             "L'avoir n'existe qu'une fois le programme clos.",

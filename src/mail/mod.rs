@@ -69,6 +69,17 @@ impl Outgoing {
     }
 }
 
+crate::text_enum! {
+    /// Where a message of the outbox stands (the CHECK of `outbox.status`).
+    pub enum OutboxStatus {
+        /// To send, now or after a failed attempt.
+        Pending = "pending",
+        Sent = "sent",
+        /// Given up after too many attempts (or one that cannot be built).
+        Failed = "failed",
+    }
+}
+
 /// An e-mail address, checked once: trimmed, in lower case, at most 254 characters, with a
 /// local part, a dotted domain, and a form the mailer can send to.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -408,11 +419,11 @@ async fn mark_sent(db: &Db, m: &Claimed, at: Timestamp) -> Result<()> {
 async fn record_failure(db: &Db, m: &Claimed, error: &str, at: Timestamp) -> Result<()> {
     let attempts = m.attempts + 1;
     let (status, next) = if attempts >= MAX_ATTEMPTS {
-        ("failed", at)
+        (OutboxStatus::Failed, at)
     } else {
-        ("pending", plus(at, retry_delay(attempts)))
+        (OutboxStatus::Pending, plus(at, retry_delay(attempts)))
     };
-    if status == "failed" {
+    if status == OutboxStatus::Failed {
         tracing::error!(outbox_id = %m.id, attempts, error, "e-mail given up");
     } else {
         tracing::warn!(outbox_id = %m.id, attempts, error, "e-mail not sent; will retry");
@@ -422,7 +433,7 @@ async fn record_failure(db: &Db, m: &Claimed, error: &str, at: Timestamp) -> Res
         "UPDATE outbox SET status = ?, attempts = ?, last_error = ?, next_attempt_at = ? \
          WHERE id = ? AND status = 'pending' AND next_attempt_at = ?",
         vec![
-            status.into(),
+            status.as_str().into(),
             attempts.into(),
             truncate(error).into(),
             format_ts(next).into(),

@@ -6,6 +6,7 @@ mod repo;
 use crate::clock::format_ts;
 use crate::db::{Conn, Tx};
 use crate::error::{Error, Result};
+use crate::qualification::Status as QualificationStatus;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use jiff::civil::Date;
@@ -54,7 +55,7 @@ pub struct Organization {
     pub siret: Option<String>,
     pub department: Option<String>,
     pub postcode: Option<String>,
-    pub qualification_status: String,
+    pub qualification_status: QualificationStatus,
     pub qualified_until: Option<String>,
 }
 
@@ -64,12 +65,9 @@ impl Organization {
         if self.kind != OrgKind::Site {
             return Err(Error::wrong_role());
         }
-        let current = self.qualification_status == "qualified"
-            && self
-                .qualified_until
-                .as_deref()
-                .and_then(|d| d.parse::<Date>().ok())
-                .is_some_and(|until| until >= today);
+        let current = self
+            .qualification_status
+            .is_current(self.qualified_until.as_deref(), today);
         if !current {
             return Err(Error::forbidden(
                 "site_not_qualified",
@@ -195,7 +193,7 @@ pub async fn create_without_place(
         siret,
         department,
         postcode,
-        qualification_status: "none".into(),
+        qualification_status: QualificationStatus::None,
         qualified_until: None,
     };
     repo::insert(tx, &org, &format_ts(now)).await?;

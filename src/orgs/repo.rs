@@ -3,6 +3,7 @@
 use super::{OrgKind, Organization};
 use crate::db::Conn;
 use crate::error::Result;
+use crate::qualification::Status as QualificationStatus;
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
@@ -19,7 +20,9 @@ fn from_row(row: &AnyRow) -> Result<Organization> {
         siret: row.try_get("siret")?,
         department: row.try_get("department")?,
         postcode: row.try_get("postcode")?,
-        qualification_status: row.try_get("qualification_status")?,
+        qualification_status: QualificationStatus::try_from(
+            row.try_get::<String, _>("qualification_status")?,
+        )?,
         qualified_until: row.try_get("qualified_until")?,
     })
 }
@@ -36,7 +39,7 @@ pub async fn insert(conn: &mut Conn, org: &Organization, now: &str) -> Result<()
     .bind(&org.siret)
     .bind(&org.department)
     .bind(&org.postcode)
-    .bind(&org.qualification_status)
+    .bind(org.qualification_status.as_str())
     .bind(&org.qualified_until)
     .bind(now)
     .execute(&mut *conn)

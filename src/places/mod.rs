@@ -14,6 +14,7 @@ use crate::clock::format_ts;
 use crate::db::{Conn, Tx};
 use crate::error::{Error, Result};
 use crate::orgs::Organization;
+use crate::qualification::Status as QualificationStatus;
 use jiff::civil::Date;
 use jiff::Timestamp;
 use serde::Serialize;
@@ -25,7 +26,7 @@ pub struct Place {
     pub data: StandardPlace,
     pub site_org_id: Option<String>,
     pub department: Option<String>,
-    pub qualification_status: String,
+    pub qualification_status: QualificationStatus,
     pub qualified_until: Option<String>,
 }
 
@@ -35,12 +36,8 @@ impl Place {
     }
 
     pub fn is_qualified_on(&self, today: Date) -> bool {
-        self.qualification_status == "qualified"
-            && self
-                .qualified_until
-                .as_deref()
-                .and_then(|d| d.parse::<Date>().ok())
-                .is_some_and(|until| until >= today)
+        self.qualification_status
+            .is_current(self.qualified_until.as_deref(), today)
     }
 }
 
@@ -107,7 +104,7 @@ pub(crate) async fn set_qualification(
 }
 
 /// A place of a site and its qualification: id, status, end date.
-pub type PlaceQualification = (String, String, Option<String>);
+pub type PlaceQualification = (String, QualificationStatus, Option<String>);
 
 /// The places of each of these sites, with their qualification, in one query.
 pub async fn qualifications_of_sites(
@@ -146,12 +143,7 @@ pub fn choose_redeeming_place(
             ))
         }
     };
-    let qualified = place.1 == "qualified"
-        && place
-            .2
-            .as_deref()
-            .and_then(|d| d.parse::<Date>().ok())
-            .is_some_and(|until| until >= today);
+    let qualified = place.1.is_current(place.2.as_deref(), today);
     if !qualified {
         return Err(no_current_qualification());
     }

@@ -4,6 +4,7 @@ use super::standard::{StandardPlace, FIELDS};
 use super::{fold, Area, Place};
 use crate::db::{Batch, Conn, Param};
 use crate::error::Result;
+use crate::qualification::Status as QualificationStatus;
 use jiff::civil::Date;
 use sqlx::any::AnyRow;
 use sqlx::Row;
@@ -27,7 +28,9 @@ fn from_row(row: &AnyRow) -> Result<Place> {
         data,
         site_org_id: row.try_get("site_org_id")?,
         department: row.try_get("department")?,
-        qualification_status: row.try_get("qualification_status")?,
+        qualification_status: QualificationStatus::try_from(
+            row.try_get::<String, _>("qualification_status")?,
+        )?,
         qualified_until: row.try_get("qualified_until")?,
     })
 }
@@ -144,7 +147,7 @@ pub async fn for_site(conn: &mut Conn, site_id: &str) -> Result<Vec<Place>> {
 pub async fn qualification_of_sites(
     conn: &mut Conn,
     site_ids: &[String],
-) -> Result<Vec<(String, (String, String, Option<String>))>> {
+) -> Result<Vec<(String, (String, QualificationStatus, Option<String>))>> {
     if site_ids.is_empty() {
         return Ok(Vec::new());
     }
@@ -160,12 +163,14 @@ pub async fn qualification_of_sites(
     for id in site_ids {
         query = query.bind(id);
     }
-    Ok(query
+    query
         .fetch_all(&mut *conn)
         .await?
         .into_iter()
-        .map(|(site, id, status, until)| (site, (id, status, until)))
-        .collect())
+        .map(|(site, id, status, until)| {
+            Ok((site, (id, QualificationStatus::try_from(status)?, until)))
+        })
+        .collect()
 }
 
 pub async fn count(conn: &mut Conn) -> Result<i64> {

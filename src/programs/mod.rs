@@ -34,6 +34,15 @@ pub struct NewProgram {
     pub department: Option<String>,
 }
 
+crate::text_enum! {
+    /// Whether a programme still runs (the CHECK of `programs.status`).
+    pub enum ProgramStatus {
+        Open = "open",
+        /// Closed: unused cheques expired, quotas came back, the rest went back to the funder.
+        Closed = "closed",
+    }
+}
+
 pub async fn create(
     tx: &mut Tx<'_>,
     funder: &Organization,
@@ -103,7 +112,7 @@ pub async fn create(
         fee_rate_bp,
         fee_per_cheque_cents,
         department,
-        status: "open".into(),
+        status: ProgramStatus::Open,
     };
     repo::insert(tx, &program, &format_ts(now)).await?;
     Ok(program)
@@ -136,7 +145,7 @@ pub async fn list_for_funder(conn: &mut Conn, funder: &Organization) -> Result<V
 
 /// Money can only be paid in and allocated while the programme is open.
 fn require_open(program: &Program) -> Result<()> {
-    if program.status != "open" {
+    if program.status != ProgramStatus::Open {
         return Err(Error::gone(
             "program_closed",
             "Ce programme est clos : il ne reçoit plus de versement ni d'attribution.",

@@ -1,5 +1,6 @@
 //! SQL for programs, fundings and allocations.
 
+use super::ProgramStatus;
 use crate::db::Conn;
 use crate::error::Result;
 use serde::{Deserialize, Serialize};
@@ -16,7 +17,8 @@ pub struct Program {
     pub fee_rate_bp: i64,
     pub fee_per_cheque_cents: i64,
     pub department: Option<String>,
-    pub status: String,
+    #[sqlx(try_from = "String")]
+    pub status: ProgramStatus,
 }
 
 pub async fn insert(conn: &mut Conn, p: &Program, now: &str) -> Result<()> {
@@ -35,7 +37,7 @@ pub async fn insert(conn: &mut Conn, p: &Program, now: &str) -> Result<()> {
     .bind(p.fee_rate_bp)
     .bind(p.fee_per_cheque_cents)
     .bind(&p.department)
-    .bind(&p.status)
+    .bind(p.status.as_str())
     .bind(now)
     .execute(&mut *conn)
     .await?;

@@ -8,6 +8,9 @@
 //! `disqualifications`, which forbids any later qualification.
 
 mod repo;
+mod status;
+
+pub use status::Status;
 
 use crate::clock::format_ts;
 use crate::db::{Conn, Tx};
@@ -25,39 +28,6 @@ pub const REMINDER_DAYS: [i64; 2] = [60, 15];
 
 /// The audit action that records why a site was suspended; the site is shown it.
 pub const SUSPENSION_REASON: &str = "site.suspension_reason";
-
-/// Where a site or a place stands (the `qualification_status` columns).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Status {
-    /// Never qualified (a new site, a place waiting for an application).
-    None,
-    Qualified,
-    Suspended,
-}
-
-impl Status {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Status::None => "none",
-            Status::Qualified => "qualified",
-            Status::Suspended => "suspended",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<Status> {
-        Some(match text {
-            "none" => Status::None,
-            "qualified" => Status::Qualified,
-            "suspended" => Status::Suspended,
-            _ => return None,
-        })
-    }
-
-    /// The journal action of a change to this status, for a site or a place.
-    fn action(self, subject: &str) -> String {
-        format!("{subject}.{}", self.as_str())
-    }
-}
 
 /// What the operator sends to qualify or suspend a site or a place.
 #[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
@@ -81,8 +51,8 @@ pub enum Decision {
 
 impl Decision {
     pub fn parse(change: QualificationChange, today: Date) -> Result<Decision> {
-        match change.status.as_str() {
-            "qualified" => {
+        match Status::from_text(&change.status) {
+            Some(Status::Qualified) => {
                 let text = change
                     .valid_until
                     .as_deref()
@@ -108,7 +78,7 @@ impl Decision {
                 }
                 Ok(Decision::Qualify { until })
             }
-            "suspended" => {
+            Some(Status::Suspended) => {
                 let reason: String = change
                     .reason
                     .as_deref()
@@ -257,7 +227,7 @@ pub(crate) async fn set_site(
     )
     .await?;
     Ok(Organization {
-        qualification_status: status.as_str().to_string(),
+        qualification_status: status,
         qualified_until: until,
         ..site
     })
@@ -288,7 +258,7 @@ async fn set_place(
     )
     .await?;
     Ok(Place {
-        qualification_status: status.as_str().to_string(),
+        qualification_status: status,
         qualified_until: until,
         ..place
     })
@@ -452,7 +422,8 @@ async fn mail_people(
 ) -> Result<usize> {
     let mut queued = 0;
     for person in crate::users::list_for_org(tx, org_id).await? {
-        if person.disabled_at.is_some() || (admins_only && person.role != "admin") {
+        if person.disabled_at.is_some() || (admins_only && person.role != crate::users::Role::Admin)
+        {
             continue;
         }
         let mail = Outgoing::text(&person.email, subject, body)?;

@@ -15,6 +15,7 @@ use crate::fr::long_date_text;
 use crate::ledger::{self, Account, Kind, Transfer};
 use crate::orgs::{OrgKind, Organization};
 use crate::vouchers::codes::{self, Keyring};
+use crate::vouchers::ChequeStatus;
 use jiff::civil::Date;
 use jiff::{SignedDuration, Timestamp};
 use serde::Deserialize;
@@ -481,29 +482,29 @@ async fn why_not_redeemable(conn: &mut Conn, code: &str, today: Date) -> Result<
         ));
     };
     let expired = state.redeemable_until < today.to_string();
-    Ok(match state.status.as_str() {
-        "redeemed" => Error::conflict(
+    Ok(match state.status {
+        ChequeStatus::Redeemed => Error::conflict(
             "already_redeemed",
             match &state.redeemed_at {
                 Some(at) => format!("Ce chèque a déjà été utilisé le {}.", long_date_text(at)),
                 None => "Ce chèque a déjà été utilisé.".to_string(),
             },
         ),
-        "cancelled" => Error::gone(
+        ChequeStatus::Cancelled => Error::gone(
             "cancelled",
             "Ce chèque a été annulé (carnet déclaré perdu) : il ne peut pas être accepté. \
              La personne peut demander un nouveau carnet à son distributeur.",
         ),
-        "expired" => expired_error(&state.expires_on),
+        ChequeStatus::Expired => expired_error(&state.expires_on),
         _ if expired => expired_error(&state.expires_on),
-        "inactive" => Error::conflict(
+        ChequeStatus::Inactive => Error::conflict(
             "not_activated",
             "Ce chèque n'a pas encore été activé par le distributeur qui l'a remis : \
              il ne peut pas être accepté pour l'instant.",
         ),
-        other => Error::Internal(anyhow::anyhow!(
-            "cheque {code} in status {other} could not be redeemed"
-        )),
+        ChequeStatus::Valid => {
+            Error::Internal(anyhow::anyhow!("valid cheque {code} could not be redeemed"))
+        }
     })
 }
 

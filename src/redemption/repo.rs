@@ -3,6 +3,7 @@
 use super::typology::Themes;
 use crate::db::{Batch, Conn, Param};
 use crate::error::Result;
+use crate::vouchers::ChequeStatus;
 use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Debug, Serialize, Deserialize, sqlx::FromRow, utoipa::ToSchema)]
@@ -72,7 +73,8 @@ pub struct TakenVoucher {
 
 #[derive(sqlx::FromRow)]
 pub struct VoucherState {
-    pub status: String,
+    #[sqlx(try_from = "String")]
+    pub status: ChequeStatus,
     pub expires_on: String,
     pub redeemable_until: String,
     pub redeemed_at: Option<String>,

@@ -3,38 +3,21 @@
 //! batch's steps (what each stamps and the journal action it records).
 
 use crate::error::{Error, Result};
-use serde::{Deserialize, Serialize};
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum BatchStatus {
-    /// Prepared, waiting for the operator's approval.
-    Draft,
-    /// Approved: its transfers can go to the bank.
-    Approved,
-    /// Its transfers went to the bank (the SEPA file can be read).
-    Exported,
-    /// The bank paid it.
-    Paid,
+crate::text_enum! {
+    pub enum BatchStatus {
+        /// Prepared, waiting for the operator's approval.
+        Draft = "draft",
+        /// Approved: its transfers can go to the bank.
+        Approved = "approved",
+        /// Its transfers went to the bank (the SEPA file can be read).
+        Exported = "exported",
+        /// The bank paid it.
+        Paid = "paid",
+    }
 }
 
 impl BatchStatus {
-    pub const ALL: [BatchStatus; 4] = [
-        BatchStatus::Draft,
-        BatchStatus::Approved,
-        BatchStatus::Exported,
-        BatchStatus::Paid,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            BatchStatus::Draft => "draft",
-            BatchStatus::Approved => "approved",
-            BatchStatus::Exported => "exported",
-            BatchStatus::Paid => "paid",
-        }
-    }
-
     /// In a sentence ("Ce lot est …").
     pub fn label(self) -> &'static str {
         match self {
@@ -58,16 +41,6 @@ impl BatchStatus {
     /// Whether its transfers went to the bank (so one can come back rejected).
     pub fn at_the_bank(self) -> bool {
         matches!(self, BatchStatus::Exported | BatchStatus::Paid)
-    }
-}
-
-impl TryFrom<String> for BatchStatus {
-    type Error = Error;
-    fn try_from(stored: String) -> Result<BatchStatus> {
-        BatchStatus::ALL
-            .into_iter()
-            .find(|s| s.as_str() == stored)
-            .ok_or_else(|| Error::Internal(anyhow::anyhow!("unknown batch status {stored}")))
     }
 }
 
@@ -113,42 +86,22 @@ pub fn step_to(to: BatchStatus) -> Result<&'static Step> {
         .ok_or_else(|| Error::Internal(anyhow::anyhow!("no settlement step to {}", to.as_str())))
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum LineStatus {
-    /// Waiting for the batch to be paid.
-    Pending,
-    Paid,
-    /// The bank returned the transfer: its amount goes into the next batch.
-    Rejected,
+crate::text_enum! {
+    pub enum LineStatus {
+        /// Waiting for the batch to be paid.
+        Pending = "pending",
+        Paid = "paid",
+        /// The bank returned the transfer: its amount goes into the next batch.
+        Rejected = "rejected",
+    }
 }
 
 impl LineStatus {
-    pub const ALL: [LineStatus; 3] = [LineStatus::Pending, LineStatus::Paid, LineStatus::Rejected];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            LineStatus::Pending => "pending",
-            LineStatus::Paid => "paid",
-            LineStatus::Rejected => "rejected",
-        }
-    }
-
     pub fn label(self) -> &'static str {
         match self {
             LineStatus::Pending => "à payer",
             LineStatus::Paid => "payé",
             LineStatus::Rejected => "rejeté par la banque",
         }
-    }
-}
-
-impl TryFrom<String> for LineStatus {
-    type Error = Error;
-    fn try_from(stored: String) -> Result<LineStatus> {
-        LineStatus::ALL
-            .into_iter()
-            .find(|s| s.as_str() == stored)
-            .ok_or_else(|| Error::Internal(anyhow::anyhow!("unknown line status {stored}")))
     }
 }

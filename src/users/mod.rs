@@ -65,28 +65,30 @@ fn check_password_policy(password: &str) -> Result<()> {
     Ok(())
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Role {
-    Admin,
-    Agent,
+crate::text_enum! {
+    /// What someone may do in their organisation's space (the CHECK of `users.role`).
+    pub enum Role {
+        /// Manages the organisation's people, bank details and renewal.
+        Admin = "admin",
+        Agent = "agent",
+    }
 }
 
 impl Role {
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            Role::Admin => "admin",
-            Role::Agent => "agent",
-        }
-    }
-
+    /// A role as a form or the API sends it.
     pub fn parse(text: &str) -> Result<Role> {
-        match text {
-            "admin" => Ok(Role::Admin),
-            "agent" => Ok(Role::Agent),
-            _ => Err(Error::invalid(
+        Role::from_text(text).ok_or_else(|| {
+            Error::invalid(
                 "invalid_role",
                 "Le rôle doit être administrateur (admin) ou agent.",
-            )),
+            )
+        })
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Role::Admin => "Administrateur",
+            Role::Agent => "Agent",
         }
     }
 }
@@ -127,7 +129,7 @@ pub async fn create(
         org_id: org_id.to_string(),
         email,
         name: name.to_string(),
-        role: role.as_str().to_string(),
+        role,
         password_hash,
         failed_logins: 0,
         locked_until: None,
@@ -413,7 +415,9 @@ pub async fn invite(
         Some(&org.id),
         &format!(
             "{} <{}> ({}), invité par {inviter}",
-            user.name, user.email, user.role
+            user.name,
+            user.email,
+            user.role.as_str()
         ),
     )
     .await?;

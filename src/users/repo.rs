@@ -1,5 +1,6 @@
 //! SQL for users, sessions and invitations.
 
+use super::Role;
 use crate::db::Conn;
 use crate::error::Result;
 use sqlx::Row;
@@ -10,7 +11,8 @@ pub struct User {
     pub org_id: String,
     pub email: String,
     pub name: String,
-    pub role: String,
+    #[sqlx(try_from = "String")]
+    pub role: Role,
     pub password_hash: Option<String>,
     pub failed_logins: i64,
     pub locked_until: Option<String>,
@@ -29,7 +31,7 @@ pub async fn insert(conn: &mut Conn, u: &User, now: &str) -> Result<()> {
     .bind(&u.org_id)
     .bind(&u.email)
     .bind(&u.name)
-    .bind(&u.role)
+    .bind(u.role.as_str())
     .bind(&u.password_hash)
     .bind(now)
     .execute(&mut *conn)

@@ -6,8 +6,10 @@ pub mod codes;
 pub mod keys;
 pub mod print;
 mod repo;
+pub mod status;
 
 pub use repo::{live_cheques_by_key, PassRow, VoucherRow};
+pub use status::{ChequeStatus, PassStatus};
 
 use crate::clock::format_ts;
 use crate::db::{Conn, Tx};
@@ -41,7 +43,7 @@ pub struct PassView {
     pub id: String,
     pub program_id: String,
     pub pass_code: String,
-    pub status: String,
+    pub status: PassStatus,
     pub beneficiary_ref: Option<String>,
     pub email: Option<String>,
     pub expires_on: String,
@@ -58,7 +60,7 @@ pub struct VoucherView {
     pub code: String,
     pub qr_payload: Option<String>,
     pub value_cents: i64,
-    pub status: String,
+    pub status: ChequeStatus,
 }
 
 fn clean_beneficiary_ref(value: Option<String>) -> Result<Option<String>> {
@@ -171,7 +173,7 @@ async fn issue_carnets(
     let program = crate::programs::find(tx, &batch.program_id)
         .await?
         .ok_or_else(|| Error::invalid("unknown_program", "Ce programme n'existe pas."))?;
-    if program.status != "open" {
+    if program.status != crate::programs::ProgramStatus::Open {
         return Err(Error::gone(
             "program_closed",
             "Ce programme est clos : il n'est plus possible d'émettre de carnet.",
@@ -195,7 +197,11 @@ async fn issue_carnets(
             program_id: program.id.clone(),
             distributor_id: distributor.id.clone(),
             pass_code: codes::generate_code(),
-            status: if active { "active" } else { "inactive" }.into(),
+            status: if active {
+                PassStatus::Active
+            } else {
+                PassStatus::Inactive
+            },
             beneficiary_ref,
             email,
             cheques,
@@ -211,7 +217,11 @@ async fn issue_carnets(
             value_cents: program.cheque_value_cents,
             expires_on: pass.expires_on.clone(),
             redeemable_until: redeemable_until.clone(),
-            status: if active { "valid" } else { "inactive" }.into(),
+            status: if active {
+                ChequeStatus::Valid
+            } else {
+                ChequeStatus::Inactive
+            },
         }));
         passes.push(pass);
     }
@@ -315,7 +325,7 @@ fn remaining(vouchers: &[VoucherRow], today: Date) -> (i64, i64) {
     let today = today.to_string();
     vouchers
         .iter()
-        .filter(|v| (v.status == "valid" || v.status == "inactive") && v.redeemable_until >= today)
+        .filter(|v| v.status.is_unused() && v.redeemable_until >= today)
         .fold((0, 0), |(n, cents), v| (n + 1, cents + v.value_cents))
 }
 
@@ -324,7 +334,7 @@ fn view(keyring: &Keyring, pass: PassRow, vouchers: Vec<VoucherRow>, today: Date
     PassView {
         remaining_cheques,
         remaining_cents,
-        status: pass_status(&pass, &vouchers, today).into(),
+        status: pass_status(&pass, &vouchers, today),
         id: pass.id,
         program_id: pass.program_id,
         pass_code: display_code(&pass.pass_code),
@@ -347,13 +357,13 @@ fn view(keyring: &Keyring, pass: PassRow, vouchers: Vec<VoucherRow>, today: Date
 
 /// A pass past its last day (expiry plus grace) reads as expired even before the nightly
 /// expiry has run.
-fn pass_status<'a>(pass: &'a PassRow, vouchers: &[VoucherRow], today: Date) -> &'a str {
+fn pass_status(pass: &PassRow, vouchers: &[VoucherRow], today: Date) -> PassStatus {
     let today = today.to_string();
     let past = !vouchers.is_empty() && vouchers.iter().all(|v| v.redeemable_until < today);
-    if pass.status != "cancelled" && past {
-        "expired"
+    if pass.status != PassStatus::Cancelled && past {
+        PassStatus::Expired
     } else {
-        &pass.status
+        pass.status
     }
 }
 
@@ -412,8 +422,8 @@ pub async fn activate(
     let pass = pass_for(tx, distributor, id).await?;
     let beneficiary_ref = clean_beneficiary_ref(activation.beneficiary_ref)?;
     if !repo::activate_pass(tx, &pass.id, beneficiary_ref.as_deref(), &format_ts(now)).await? {
-        return Err(match pass.status.as_str() {
-            "cancelled" => Error::gone(
+        return Err(match pass.status {
+            PassStatus::Cancelled => Error::gone(
                 "cancelled",
                 "Ce carnet a été annulé : il ne peut plus être activé.",
             ),
@@ -556,7 +566,7 @@ pub async fn send_by_email(
 /// What a beneficiary sees when typing the pass code: nothing personal.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct PublicBalance {
-    pub status: String,
+    pub status: PassStatus,
     pub remaining_cheques: i64,
     pub remaining_cents: i64,
     pub expires_on: String,

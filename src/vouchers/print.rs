@@ -15,7 +15,7 @@ pub fn carnet(pass: &PassView, programme: &str, distributor: &str, l: &Letterhea
         cheques: pass
             .vouchers
             .iter()
-            .filter(|v| v.status == "valid" || v.status == "inactive")
+            .filter(|v| v.status.is_unused())
             .filter_map(|v| {
                 Some(CarnetCheque {
                     code: v.code.clone(),

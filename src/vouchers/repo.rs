@@ -1,5 +1,6 @@
 //! SQL for passes and vouchers.
 
+use super::status::{ChequeStatus, PassStatus};
 use crate::db::{Batch, Conn, Param};
 use crate::error::Result;
 
@@ -9,7 +10,8 @@ pub struct PassRow {
     pub program_id: String,
     pub distributor_id: String,
     pub pass_code: String,
-    pub status: String,
+    #[sqlx(try_from = "String")]
+    pub status: PassStatus,
     pub beneficiary_ref: Option<String>,
     pub email: Option<String>,
     pub cheques: i64,
@@ -27,7 +29,8 @@ pub struct VoucherRow {
     pub value_cents: i64,
     pub expires_on: String,
     pub redeemable_until: String,
-    pub status: String,
+    #[sqlx(try_from = "String")]
+    pub status: ChequeStatus,
 }
 
 const PASS_COLUMNS: &str = "id, program_id, distributor_id, pass_code, status, beneficiary_ref, \
@@ -39,13 +42,13 @@ pub async fn insert_passes(conn: &mut Conn, passes: &[PassRow]) -> Result<()> {
     let rows = passes
         .iter()
         .map(|p| {
-            let activated_at = (p.status == "active").then(|| p.created_at.clone());
+            let activated_at = (p.status == PassStatus::Active).then(|| p.created_at.clone());
             vec![
                 Param::from(&p.id),
                 (&p.program_id).into(),
                 (&p.distributor_id).into(),
                 (&p.pass_code).into(),
-                (&p.status).into(),
+                p.status.as_str().into(),
                 (&p.beneficiary_ref).into(),
                 (&p.email).into(),
                 p.cheques.into(),
@@ -86,7 +89,7 @@ pub async fn insert_vouchers(
                 v.value_cents.into(),
                 (&v.expires_on).into(),
                 (&v.redeemable_until).into(),
-                (&v.status).into(),
+                v.status.as_str().into(),
             ]
         })
         .collect();

@@ -7,7 +7,7 @@ use crate::app::AppState;
 use crate::fr::long_date_text;
 use crate::orgs::OrgKind;
 use crate::programs::Program;
-use crate::vouchers::{self, NewPass, PassView, Printable};
+use crate::vouchers::{self, ChequeStatus, NewPass, PassStatus, PassView, Printable};
 use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::http::header;
@@ -150,7 +150,7 @@ pub struct ChequeView {
     pub position: usize,
     pub code: String,
     pub value: String,
-    pub status: String,
+    pub status: ChequeStatus,
     pub qr_svg: String,
 }
 
@@ -296,7 +296,7 @@ async fn render_carnet(
             position: i + 1,
             code: v.code.clone(),
             value: euros(v.value_cents),
-            status: v.status.clone(),
+            status: v.status,
             qr_svg: v
                 .qr_payload
                 .as_deref()

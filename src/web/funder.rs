@@ -274,7 +274,7 @@ async fn render_home(
             issued: r.figures.issued_cents / value,
             redeemed: r.figures.redeemed_cents / value,
             rate: percent_text(r.figures.redeemed_cents, r.figures.issued_cents),
-            closed: program.status == "closed",
+            closed: program.status == crate::programs::ProgramStatus::Closed,
             id: program.id,
             name: program.name,
         });
@@ -834,7 +834,7 @@ async fn render_dashboard(
     ];
     page(Dashboard {
         l: Layout::new(state, visitor, t.program.name.clone()),
-        closed: t.program.status == "closed",
+        closed: t.program.status == crate::programs::ProgramStatus::Closed,
         notice,
         cards,
         cheque_value: euros(t.program.cheque_value_cents),

@@ -9,6 +9,7 @@ use crate::error::Error;
 use crate::fr::long_date_text;
 use crate::http::extract::ClientIp;
 use crate::orgs::OrgKind;
+use crate::qualification::Status as QualificationStatus;
 use crate::redemption::typology;
 use crate::redemption::writer::{Caller, Request};
 use crate::redemption::{self, NewRedemption, RedemptionRow};
@@ -202,14 +203,16 @@ async fn choices(
     for place in places.iter().filter(|p| !p.is_qualified_on(today)) {
         let why = match crate::qualification::disqualification(conn, place.id()).await? {
             Some(d) => format!("disqualifié définitivement. Motif : {}", d.reason),
-            None if place.qualification_status == "suspended" => {
+            None if place.qualification_status == QualificationStatus::Suspended => {
                 "suspendu par l'opérateur du Pass numérique.".to_string()
             }
             None => match place.qualified_until.as_deref() {
-                Some(until) if place.qualification_status == "qualified" => format!(
-                    "sa qualification a pris fin le {} : demandez son renouvellement.",
-                    crate::fr::long_date_text(until)
-                ),
+                Some(until) if place.qualification_status == QualificationStatus::Qualified => {
+                    format!(
+                        "sa qualification a pris fin le {} : demandez son renouvellement.",
+                        crate::fr::long_date_text(until)
+                    )
+                }
                 _ => "pas encore qualifié.".to_string(),
             },
         };
@@ -354,7 +357,7 @@ async fn render(
             let reason =
                 crate::audit::latest(&mut conn, &org.id, crate::qualification::SUSPENSION_REASON)
                     .await?
-                    .filter(|_| org.qualification_status == "suspended")
+                    .filter(|_| org.qualification_status == QualificationStatus::Suspended)
                     .map(|entry| format!(" Motif : {}", entry.detail))
                     .unwrap_or_default();
             Some(format!("{}{reason}", e.public_message()))

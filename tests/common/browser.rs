@@ -108,10 +108,14 @@ impl Drop for Driver {
 impl Browser {
     /// Starts chromedriver and a headless Chromium (1280x900).
     ///
-    /// None (after saying why) when chromedriver is not installed, unless
+    /// None (after saying why) when chromedriver, Chromium or axe-core is missing, unless
     /// `PASSNUM_REQUIRE_BROWSER` is set, which makes that a panic so that CI never skips.
     pub async fn start() -> Option<Browser> {
-        for program in [CHROMEDRIVER, CHROMIUM] {
+        let axe = axe_path();
+        let axe = axe
+            .to_str()
+            .unwrap_or("e2e/node_modules/axe-core/axe.min.js");
+        for program in [CHROMEDRIVER, CHROMIUM, axe] {
             if !Path::new(program).exists() {
                 if browser_required() {
                     panic!(

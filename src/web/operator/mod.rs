@@ -13,6 +13,7 @@ use crate::db::Conn;
 use crate::error::Error;
 use crate::fr::long_date;
 use crate::orgs::{OrgKind, Organization};
+use crate::qualification::Status;
 use crate::users::Signed;
 use crate::web::session::SignedIn;
 use crate::web::{Visitor, WebError};
@@ -93,10 +94,10 @@ pub(super) fn qualification_in_words(org: &Organization, today: Date) -> (&'stat
         .qualified_until
         .as_deref()
         .and_then(|d| d.parse::<Date>().ok());
-    let state = match (org.qualification_status.as_str(), until) {
-        ("qualified", Some(u)) if u >= today => "Qualifié",
-        ("qualified", _) => "Qualification expirée",
-        ("suspended", _) => "Suspendu",
+    let state = match (org.qualification_status, until) {
+        (Status::Qualified, Some(u)) if u >= today => "Qualifié",
+        (Status::Qualified, _) => "Qualification expirée",
+        (Status::Suspended, _) => "Suspendu",
         _ => "Non qualifié",
     };
     (state, until.map(long_date).unwrap_or_default())

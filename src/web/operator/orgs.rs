@@ -5,7 +5,7 @@ use super::{find_org, kind_label, qualification_in_words, require_operator, show
 use crate::app::AppState;
 use crate::fr::long_date_text;
 use crate::orgs::{self, NewOrganization, OrgKind, Organization};
-use crate::qualification::{self, Decision, QualificationChange};
+use crate::qualification::{self, Decision, QualificationChange, Status};
 use crate::users::{self, NewUser, User};
 use crate::web::session::Form;
 use crate::web::{page, see_other, with_status, Layout, Visitor, WebResult};
@@ -150,11 +150,7 @@ impl Person {
         Person {
             name: u.name.clone(),
             email: u.email.clone(),
-            role: if u.role == "admin" {
-                "Administrateur"
-            } else {
-                "Agent"
-            },
+            role: u.role.label(),
             state: if u.disabled_at.is_some() {
                 "Désactivé"
             } else if u.password_hash.is_none() {
@@ -176,12 +172,18 @@ pub(super) struct InviteForm {
     role: String,
 }
 
+impl InviteForm {
+    fn is_admin(&self) -> bool {
+        crate::users::Role::from_text(&self.role) == Some(crate::users::Role::Admin)
+    }
+}
+
 impl Default for InviteForm {
     fn default() -> Self {
         InviteForm {
             name: String::new(),
             email: String::new(),
-            role: "agent".into(),
+            role: crate::users::Role::Agent.as_str().into(),
         }
     }
 }
@@ -271,7 +273,7 @@ async fn render_org(
     let today = state.clock.today();
     let (status, until) = qualification_in_words(&org, today);
     let is_site = org.kind == OrgKind::Site;
-    let suspension_reason = if is_site && org.qualification_status == "suspended" {
+    let suspension_reason = if is_site && org.qualification_status == Status::Suspended {
         crate::audit::latest(&mut conn, &org.id, qualification::SUSPENSION_REASON)
             .await?
             .map(|e| e.detail)
@@ -414,7 +416,7 @@ pub(super) async fn qualify(
     };
     match decided {
         Ok(site) => {
-            let done = if site.qualification_status == "suspended" {
+            let done = if site.qualification_status == Status::Suspended {
                 "suspendu"
             } else {
                 "qualifie"
