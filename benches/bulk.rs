@@ -168,7 +168,10 @@ async fn run(name: &str, backend: Backend, url: &str, carnets: usize) -> anyhow:
     // PDF of 1,000 carnets.
     let mut conn = state.db.read().await?;
     let today = state.clock.today();
-    let distributor = orgs::authenticate(&mut conn, &world.distributor_token).await?;
+    let policy = orgs::TokenPolicy::new(state.clock.now(), 0);
+    let distributor = orgs::authenticate(&mut conn, &world.distributor_token, policy)
+        .await?
+        .org;
     let mut passes = Vec::new();
     for id in first_ids.iter().take(1000) {
         passes.push(

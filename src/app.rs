@@ -14,6 +14,7 @@ use axum::Router;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use std::sync::Arc;
+use std::time::Duration;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -21,12 +22,12 @@ pub struct AppState {
     pub clock: SharedClock,
     pub keyring: Arc<Keyring>,
     pub config: Arc<Config>,
-    /// Invalid codes per site and per address.
-    pub invalid_codes: Arc<RateLimiter>,
     /// Public pass look-ups per address.
     pub public_lookups: Arc<RateLimiter>,
     /// Failed logins per address and per account.
     pub logins: Arc<RateLimiter>,
+    /// E-mails sent by anonymous forms, per address and per recipient.
+    pub mail_forms: Arc<RateLimiter>,
     /// The one way to redeem cheques (grouped writes, replay, invalid-code counting).
     pub redeemer: Redeemer,
 }
@@ -36,18 +37,23 @@ impl AppState {
         let keyring = Arc::new(keyring);
         let limiter =
             |name, limit| Arc::new(RateLimiter::new(name, limit, config.rate_window_secs, &db));
-        let invalid_codes = limiter("invalid_code", config.invalid_code_limit);
+        let invalid_codes = crate::redemption::limits::InvalidCodeLimits::new(
+            config.invalid_code_limit,
+            config.rate_window_secs,
+            &db,
+        );
         Self {
             public_lookups: limiter("public_lookup", config.public_lookup_limit),
             logins: limiter("login", config.login_attempt_limit),
+            mail_forms: limiter("mail_form", config.mail_form_limit),
             redeemer: Redeemer::spawn(
                 db.clone(),
                 clock.clone(),
                 keyring.clone(),
-                invalid_codes.clone(),
+                invalid_codes,
+                config.token_idle_days,
                 Lanes::for_backend(db.backend(), config.db_connections),
             ),
-            invalid_codes,
             db,
             clock,
             keyring,
@@ -83,13 +89,118 @@ pub fn router(state: AppState) -> Router {
     crate::http::layers(router, &state)
 }
 
-/// Serves until Ctrl-C or SIGTERM, letting requests in flight finish.
+/// How long a client may take to send a request's headers, and how long a kept-alive
+/// connection may stay idle before its next request: past it, the connection is closed (slow
+/// or silent clients would otherwise hold a file descriptor each, for ever).
+const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Serves until Ctrl-C or SIGTERM, letting requests in flight finish. At most
+/// [`Config::max_connections`] connections are served at once: the next ones are answered 503
+/// at once and closed.
 pub async fn serve(listener: tokio::net::TcpListener, state: AppState) -> anyhow::Result<()> {
-    let app = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
-        .await?;
+    let cap = connection_cap(state.config.max_connections);
+    let permits = Arc::new(tokio::sync::Semaphore::new(cap));
+    let app = router(state);
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut shutdown = std::pin::pin!(shutdown_signal());
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(e) => {
+                    // Out of file descriptors, or the peer left before accept: wait a little.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let Ok(permit) = permits.clone().try_acquire_owned() else {
+            tokio::spawn(refuse_connection(stream));
+            continue;
+        };
+        let app = app.clone();
+        let service = hyper::service::service_fn(move |mut request: axum::extract::Request<_>| {
+            // Who connected, for the client address (see `http::client_addr`).
+            request
+                .extensions_mut()
+                .insert(axum::extract::ConnectInfo(peer));
+            tower::ServiceExt::oneshot(app.clone(), request)
+        });
+        let connection = hyper::server::conn::http1::Builder::new()
+            .timer(hyper_util::rt::TokioTimer::new())
+            .header_read_timeout(HEADER_TIMEOUT)
+            .serve_connection(hyper_util::rt::TokioIo::new(stream), service);
+        let connection = graceful.watch(connection);
+        tokio::spawn(async move {
+            if let Err(e) = connection.await {
+                tracing::debug!(error = %e, "connection ended with an error");
+            }
+            drop(permit);
+        });
+    }
+    drop(listener);
+    // Requests in flight finish; idle connections close.
+    tokio::select! {
+        () = graceful.shutdown() => {}
+        () = tokio::time::sleep(Duration::from_secs(30)) => {
+            tracing::warn!("connections still open 30 s after the shutdown signal");
+        }
+    }
     Ok(())
+}
+
+/// Connections served at once: the configured cap, or half the open-file limit.
+fn connection_cap(configured: usize) -> usize {
+    if configured > 0 {
+        return configured;
+    }
+    (open_file_limit() / 2).clamp(64, 4096)
+}
+
+/// The process's soft limit on open files (Linux), or 1,024 (the usual default) if unknown.
+fn open_file_limit() -> usize {
+    std::fs::read_to_string("/proc/self/limits")
+        .ok()
+        .and_then(|limits| {
+            limits
+                .lines()
+                .find(|l| l.starts_with("Max open files"))
+                .and_then(|l| l.split_whitespace().nth(3))
+                .and_then(|soft| soft.parse().ok())
+        })
+        .unwrap_or(1024)
+}
+
+/// Over the cap: the request's head is read (2 s at most: a client answered before it asked
+/// takes the answer for a broken connection), then a short 503 in the API's error format, and
+/// the connection is closed.
+async fn refuse_connection(mut stream: tokio::net::TcpStream) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let body = "{\"error\":{\"code\":\"too_many_connections\",\"message\":\"Le service reçoit \
+                trop de connexions en ce moment. Réessayez dans quelques secondes.\"}}";
+    let answer = format!(
+        "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\n\
+         retry-after: 5\r\nconnection: close\r\ncontent-length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    let refused = tokio::time::timeout(Duration::from_secs(2), async {
+        let mut head = Vec::with_capacity(1024);
+        let mut buf = [0u8; 1024];
+        while !head.windows(4).any(|w| w == b"\r\n\r\n") && head.len() < 16 * 1024 {
+            match stream.read(&mut buf).await? {
+                0 => return Ok(()),
+                n => head.extend_from_slice(&buf[..n]),
+            }
+        }
+        stream.write_all(answer.as_bytes()).await?;
+        stream.shutdown().await
+    })
+    .await;
+    if let Ok(Err(e)) = refused {
+        tracing::debug!(error = %e, "a refused connection could not be told");
+    }
 }
 
 async fn shutdown_signal() {

@@ -70,6 +70,16 @@ pub struct Config {
     )]
     pub invalid_code_limit: u32,
 
+    /// E-mails that an anonymous form (an application, a password reset) may have sent per
+    /// window, from one address and to one recipient.
+    #[arg(
+        long,
+        env = "PASSNUM_MAIL_FORM_LIMIT",
+        default_value_t = 3,
+        global = true
+    )]
+    pub mail_form_limit: u32,
+
     /// Public pass look-ups accepted from one address per window.
     #[arg(
         long,
@@ -87,6 +97,26 @@ pub struct Config {
         global = true
     )]
     pub login_attempt_limit: u32,
+
+    /// Connections served at once at most; the next ones get a 503 at once. 0: half the
+    /// process's open-file limit (at most 4,096), so that idle or slow clients can never use up
+    /// the server's file descriptors.
+    #[arg(
+        long,
+        env = "PASSNUM_MAX_CONNECTIONS",
+        default_value_t = 0,
+        global = true
+    )]
+    pub max_connections: usize,
+
+    /// An API token unused for this many days stops working (0: never).
+    #[arg(
+        long,
+        env = "PASSNUM_TOKEN_IDLE_DAYS",
+        default_value_t = 180,
+        global = true
+    )]
+    pub token_idle_days: i64,
 
     /// Length of a rate-limit window, in seconds.
     #[arg(

@@ -914,7 +914,7 @@ async fn one_place_is_disqualified_and_stays_out(backend: Backend) {
 }
 
 async fn the_form_cannot_flood_a_mailbox(backend: Backend) {
-    let Some(app) = TestApp::spawn_with(backend, |c| c.public_lookup_limit = 3).await else {
+    let Some(app) = TestApp::spawn_with(backend, |c| c.mail_form_limit = 3).await else {
         return;
     };
     let client = cookie_client();

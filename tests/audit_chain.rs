@@ -466,7 +466,12 @@ async fn logins_are_journaled_and_lockout_is_mailed(backend: Backend) {
 
 async fn forgotten_password_is_reset_by_a_one_time_link(backend: Backend) {
     let sink = SmtpSink::start();
-    let Some(app) = TestApp::spawn_with(backend, |c| c.login_attempt_limit = 3).await else {
+    let Some(app) = TestApp::spawn_with(backend, |c| {
+        c.login_attempt_limit = 3;
+        c.mail_form_limit = 3;
+    })
+    .await
+    else {
         return;
     };
     let w = app.world(0, 0).await;

@@ -5,7 +5,8 @@
 
 mod common;
 
-use common::{cookie_client, csrf_of, Backend, TestApp, PASSWORD};
+use common::web::{get, post, signed_in};
+use common::{csrf_of, Backend, TestApp, PASSWORD};
 use reqwest::StatusCode;
 use serde_json::json;
 
@@ -18,67 +19,6 @@ on_both_databases!(
     issuing_a_token_is_the_same_from_the_api_and_the_page,
     redeeming_and_undoing_are_the_same_from_the_api_and_the_page,
 );
-
-/// A page and what its forms carry: the CSRF token and the one-time token.
-struct Page {
-    status: StatusCode,
-    url: String,
-    html: String,
-}
-
-impl Page {
-    fn once(&self) -> String {
-        const MARK: &str = "name=\"once\" value=\"";
-        let at = self.html.find(MARK).expect("a form with a one-time token");
-        let rest = &self.html[at + MARK.len()..];
-        rest[..rest.find('"').expect("closing quote")].to_string()
-    }
-}
-
-async fn get(client: &reqwest::Client, url: &str) -> Page {
-    let resp = client.get(url).send().await.expect("sent");
-    Page {
-        status: resp.status(),
-        url: resp.url().to_string(),
-        html: resp.text().await.expect("body"),
-    }
-}
-
-async fn post(client: &reqwest::Client, url: &str, form: &[(&str, &str)]) -> Page {
-    let resp = client.post(url).form(form).send().await.expect("sent");
-    Page {
-        status: resp.status(),
-        url: resp.url().to_string(),
-        html: resp.text().await.expect("body"),
-    }
-}
-
-/// Someone of the organisation, signed in: the client and the CSRF token.
-async fn signed_in(app: &TestApp, org_id: &str, email: &str) -> (reqwest::Client, String) {
-    app.user(
-        org_id,
-        email,
-        "Camille Martin",
-        passnum::users::Role::Admin,
-        Some(PASSWORD),
-    )
-    .await;
-    let client = cookie_client();
-    let login = get(&client, &format!("{}/connexion", app.base)).await;
-    let page = post(
-        &client,
-        &format!("{}/connexion", app.base),
-        &[
-            ("csrf", &csrf_of(&login.html)),
-            ("email", email),
-            ("password", PASSWORD),
-        ],
-    )
-    .await;
-    assert_eq!(page.status, StatusCode::OK, "{}", page.html);
-    let csrf = csrf_of(&page.html);
-    (client, csrf)
-}
 
 /// The actions of the journal about one subject, oldest first.
 async fn journal(app: &TestApp, subject_id: &str) -> Vec<String> {

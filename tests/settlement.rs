@@ -771,10 +771,7 @@ async fn lines_paying_each_redemption(app: &TestApp) -> Vec<i64> {
 }
 
 async fn operator(app: &TestApp) -> passnum::orgs::Organization {
-    let mut conn = app.state.db.read().await.unwrap();
-    passnum::orgs::authenticate(&mut conn, &app.operator_token)
-        .await
-        .unwrap()
+    app.operator_org().await
 }
 
 /// Two batches prepared at once, in two transactions: the second one's lines start where the

@@ -143,7 +143,7 @@ fn checked(new: NewService, id: String, place_id: &str, now_text: &str) -> Resul
         return Err(crate::redemption::invalid_service());
     }
     let title = new.title.trim();
-    if title.is_empty() || title.chars().count() > 120 {
+    if title.is_empty() || title.chars().count() > 120 || title.contains(char::is_control) {
         return Err(Error::invalid(
             "invalid_title",
             "Donnez un titre au service (120 caractères au plus).",

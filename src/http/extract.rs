@@ -21,8 +21,30 @@ impl FromRequestParts<AppState> for Auth {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Error> {
         let BearerToken(token) = BearerToken::from_request_parts(parts, state).await?;
+        let now = state.clock.now();
+        let policy = crate::orgs::TokenPolicy::new(now, state.config.token_idle_days);
         let mut conn = state.db.read().await?;
-        Ok(Auth(crate::orgs::authenticate(&mut conn, &token).await?))
+        let caller = crate::orgs::authenticate(&mut conn, &token, policy).await?;
+        drop(conn);
+        if let Some(hash) = caller.touch {
+            // Noted beside the request, at most once an hour per token: a lost note only
+            // leaves an older "last used" date.
+            let db = state.db.clone();
+            tokio::spawn(async move {
+                let noted = db
+                    .transact(Origin::platform(), move |tx| {
+                        Box::pin(async move {
+                            crate::orgs::note_token_use(tx, &[hash], now);
+                            Ok(())
+                        })
+                    })
+                    .await;
+                if let Err(e) = noted {
+                    tracing::debug!(error = %e, "a token's last use was not noted");
+                }
+            });
+        }
+        Ok(Auth(caller.org))
     }
 }
 
@@ -162,6 +184,13 @@ impl<T: DeserializeOwned> FromRequest<AppState> for Write<T> {
         } else {
             &bytes
         };
+        // Control characters can only come in through escapes (serde_json refuses them raw):
+        // a body without a backslash needs no second look.
+        if json.contains(&b'\\') {
+            if let Ok(value) = serde_json::from_slice::<serde_json::Value>(json) {
+                super::input::check_json(&value)?;
+            }
+        }
         let body = serde_json::from_slice(json).map_err(|e| {
             use serde_json::error::Category;
             match e.classify() {

@@ -9,6 +9,7 @@ pub mod error;
 pub mod extract;
 mod hardening;
 mod health;
+pub mod input;
 mod metrics;
 pub mod openapi;
 mod organizations;
@@ -37,6 +38,7 @@ pub fn api_router() -> Router<AppState> {
         .fallback(|| async {
             crate::error::Error::not_found("Cette adresse n'existe pas dans l'API.")
         })
+        .layer(axum::middleware::from_fn(input::api_guard))
 }
 
 /// Health checks, metrics and the API's documentation.

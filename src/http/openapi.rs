@@ -37,6 +37,9 @@ pub struct ErrorDetail {
     paths(
         super::organizations::create,
         super::organizations::create_token,
+        super::organizations::tokens,
+        super::organizations::revoke_token,
+        super::organizations::revoke_own_token,
         super::organizations::qualify,
         super::organizations::set_bank,
         super::programs::create,

@@ -1,14 +1,14 @@
 //! Operator: organisations, their tokens, and site qualification.
 
-use super::extract::{Auth, Empty, Write};
+use super::extract::{Auth, BearerToken, Empty, Write};
 use super::AppState;
 use crate::error::Result;
-use crate::orgs::{self, IssuedToken, NewOrganization, Organization};
+use crate::orgs::{self, IssuedToken, NewOrganization, Organization, TokenRow};
 use crate::qualification::{self, Decision, QualificationChange};
 use crate::sites::{self, NewBankAccount};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::routing::{post, put};
+use axum::routing::{delete, post, put};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -32,7 +32,12 @@ pub struct BankDetails {
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/organizations", post(create))
-        .route("/organizations/{id}/tokens", post(create_token))
+        .route("/organizations/{id}/tokens", post(create_token).get(tokens))
+        .route(
+            "/organizations/{id}/tokens/{token_id}",
+            delete(revoke_token),
+        )
+        .route("/tokens/current", delete(revoke_own_token))
         .route("/sites/{id}/qualification", put(qualify))
         .route("/sites/{id}/bank", put(set_bank))
 }
@@ -92,6 +97,72 @@ pub(super) async fn create_token(
         })
         .await?;
     Ok((StatusCode::CREATED, Json(token)))
+}
+
+#[utoipa::path(
+    get,
+    path = "/api/v1/organizations/{id}/tokens",
+    tag = "operator",
+    summary = "Les jetons d'API d'une organisation (l'opérateur, ou l'organisation elle-même)",
+    params(("id" = String, Path, description = "Organisation")),
+    responses((status = 200, description = "Jetons (jamais leur valeur)", body = Vec<TokenRow>), (status = "4XX", description = "Refus (voir le code d'erreur)", body = crate::http::openapi::ErrorBody)),
+    security(("bearer" = []))
+)]
+pub(super) async fn tokens(
+    State(state): State<AppState>,
+    Auth(org): Auth,
+    Path(id): Path<String>,
+) -> Result<Json<Vec<TokenRow>>> {
+    let mut conn = state.db.read().await?;
+    Ok(Json(orgs::tokens(&mut conn, &org, &id).await?))
+}
+
+#[utoipa::path(
+    delete,
+    path = "/api/v1/organizations/{id}/tokens/{token_id}",
+    tag = "operator",
+    summary = "Révoquer un jeton d'API (l'opérateur, ou l'organisation elle-même)",
+    params(("id" = String, Path, description = "Organisation"), ("token_id" = String, Path, description = "Identifiant du jeton (liste des jetons)"), ("Idempotency-Key" = Option<String>, Header, description = "Une relance avec la même clé et le même corps reçoit la première réponse.")),
+    responses((status = 200, description = "Révoqué : il ne sert plus", body = TokenRow), (status = "4XX", description = "Refus (voir le code d'erreur)", body = crate::http::openapi::ErrorBody)),
+    security(("bearer" = []))
+)]
+pub(super) async fn revoke_token(
+    State(state): State<AppState>,
+    Auth(org): Auth,
+    Path((id, token_id)): Path<(String, String)>,
+    Write { replay, origin, .. }: Write<Empty>,
+) -> Result<Json<TokenRow>> {
+    let now = state.clock.now();
+    let key = replay.key(&org.id);
+    let token = state
+        .write(origin, key, move |tx| {
+            Box::pin(async move { orgs::revoke_token(tx, &org, &id, &token_id, now).await })
+        })
+        .await?;
+    Ok(Json(token))
+}
+
+#[utoipa::path(
+    delete,
+    path = "/api/v1/tokens/current",
+    tag = "operator",
+    summary = "Révoquer le jeton de cet appel (un jeton perdu ou remplacé)",
+    responses((status = 200, description = "Révoqué : il ne sert plus", body = TokenRow), (status = "4XX", description = "Refus (voir le code d'erreur)", body = crate::http::openapi::ErrorBody)),
+    security(("bearer" = []))
+)]
+pub(super) async fn revoke_own_token(
+    State(state): State<AppState>,
+    BearerToken(token): BearerToken,
+    Write { origin, .. }: Write<Empty>,
+) -> Result<Json<TokenRow>> {
+    let now = state.clock.now();
+    let revoked = state
+        .db
+        .transact(origin, move |tx| {
+            Box::pin(async move { orgs::revoke_own_token(tx, &token, now).await })
+        })
+        .await?;
+    Ok(Json(revoked))
 }
 
 #[utoipa::path(

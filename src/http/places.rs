@@ -110,7 +110,7 @@ pub(super) async fn search(
 pub(super) async fn export_csv(State(state): State<AppState>) -> Result<Response> {
     let mut conn = state.db.read().await?;
     let places = places::exportable(&mut conn, state.clock.today()).await?;
-    let body = standard::write_csv(&places).map_err(anyhow::Error::from)?;
+    let body = standard::write_csv(&places)?;
     Ok((
         [
             (header::CONTENT_TYPE, "text/csv; charset=utf-8"),

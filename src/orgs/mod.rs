@@ -153,7 +153,7 @@ pub async fn create_without_place(
 ) -> Result<Organization> {
     let kind = OrgKind::parse(&new.kind).ok_or_else(invalid_kind)?;
     let name = new.name.trim();
-    if name.is_empty() || name.chars().count() > 200 {
+    if name.is_empty() || name.chars().count() > 200 || name.contains(char::is_control) {
         return Err(Error::invalid(
             "invalid_name",
             "Le nom de l'organisation est obligatoire (200 caractères au plus).",
@@ -226,6 +226,9 @@ fn non_empty(value: Option<String>) -> Option<String> {
 /// A new API token, shown once.
 #[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct IssuedToken {
+    /// What names it in the list of tokens, to revoke it.
+    pub id: String,
+    /// Shown once: only its hash is kept.
     pub token: String,
     pub organization_id: String,
 }
@@ -253,6 +256,7 @@ pub async fn issue_token(
     )
     .await?;
     Ok(IssuedToken {
+        id: hash_token(&token)[..16].to_string(),
         token,
         organization_id: org.id,
     })
@@ -270,17 +274,46 @@ fn hash_token(token: &str) -> String {
     data_encoding::HEXLOWER.encode(&Sha256::digest(token.as_bytes()))
 }
 
-pub async fn authenticate(conn: &mut Conn, token: &str) -> Result<Organization> {
-    let mut found = authenticate_each(conn, &[token.to_string()]).await?;
+/// What an API token is checked against: now, and how long it may stay unused.
+#[derive(Clone, Copy, Debug)]
+pub struct TokenPolicy {
+    pub now: Timestamp,
+    /// A token unused for longer stops working; `None`: never.
+    pub idle: Option<jiff::SignedDuration>,
+}
+
+impl TokenPolicy {
+    pub fn new(now: Timestamp, idle_days: i64) -> Self {
+        TokenPolicy {
+            now,
+            idle: (idle_days > 0).then(|| jiff::SignedDuration::from_hours(24 * idle_days)),
+        }
+    }
+}
+
+/// Who a token is, once checked; `touch`: its hash, when its last use is worth noting (it was
+/// last noted over an hour ago).
+#[derive(Clone, Debug)]
+pub struct Caller {
+    pub org: Organization,
+    pub touch: Option<String>,
+}
+
+/// How often a token's last use is written down at most.
+const TOUCH_EVERY: jiff::SignedDuration = jiff::SignedDuration::from_hours(1);
+
+pub async fn authenticate(conn: &mut Conn, token: &str, policy: TokenPolicy) -> Result<Caller> {
+    let mut found = authenticate_each(conn, &[token.to_string()], policy).await?;
     found.pop().unwrap_or(Err(Error::Unauthenticated))
 }
 
-/// [`authenticate`] for the tokens of several requests, in one query: each one's organisation,
-/// in their order.
+/// [`authenticate`] for the tokens of several requests, in one query: each one's caller, in
+/// their order. A revoked token, or one unused for longer than the policy allows, is refused.
 pub async fn authenticate_each(
     conn: &mut Conn,
     tokens: &[String],
-) -> Result<Vec<Result<Organization>>> {
+    policy: TokenPolicy,
+) -> Result<Vec<Result<Caller>>> {
     let well_formed = |token: &String| token.starts_with("pn_") && token.len() <= 100;
     let mut hashes: Vec<String> = tokens
         .iter()
@@ -289,20 +322,106 @@ pub async fn authenticate_each(
         .collect();
     hashes.sort();
     hashes.dedup();
-    let found: std::collections::HashMap<String, Organization> =
+    let found: std::collections::HashMap<String, repo::Holder> =
         repo::find_by_token_hashes(conn, &hashes)
             .await?
             .into_iter()
+            .map(|h| (h.hash.clone(), h))
             .collect();
+    let ago = |d: jiff::SignedDuration| format_ts(policy.now.checked_sub(d).unwrap_or(policy.now));
+    let idle_since = policy.idle.map(ago);
+    let touch_before = ago(TOUCH_EVERY);
     Ok(tokens
         .iter()
         .map(|token| {
-            well_formed(token)
-                .then(|| found.get(&hash_token(token)).cloned())
+            let holder = well_formed(token)
+                .then(|| found.get(&hash_token(token)))
                 .flatten()
-                .ok_or(Error::Unauthenticated)
+                .ok_or(Error::Unauthenticated)?;
+            let last = holder.last_used_at.as_ref().unwrap_or(&holder.created_at);
+            if idle_since.as_ref().is_some_and(|since| last < since) {
+                return Err(Error::Unauthenticated);
+            }
+            let stale = holder
+                .last_used_at
+                .as_ref()
+                .is_none_or(|used| *used < touch_before);
+            Ok(Caller {
+                org: holder.org.clone(),
+                touch: stale.then(|| holder.hash.clone()),
+            })
         })
         .collect())
+}
+
+/// Notes, with the caller's other writes, that these tokens were just used.
+pub fn note_token_use(tx: &mut Tx<'_>, hashes: &[String], now: Timestamp) {
+    repo::touch_tokens(tx.deferred(), hashes, &format_ts(now));
+}
+
+pub use repo::TokenRow;
+
+/// An organisation's API tokens (never the tokens themselves): the operator sees any
+/// organisation's, an organisation its own.
+pub async fn tokens(conn: &mut Conn, by: &Organization, org_id: &str) -> Result<Vec<TokenRow>> {
+    if by.kind != OrgKind::Operator && by.id != org_id {
+        return Err(Error::not_found("Cette organisation n'existe pas."));
+    }
+    let org = get(conn, org_id).await?;
+    repo::tokens_of(conn, &org.id).await
+}
+
+/// Revokes an API token at once (audited): the operator any organisation's, an organisation
+/// its own. `token` is a token's id (see [`TokenRow`]).
+pub async fn revoke_token(
+    tx: &mut Tx<'_>,
+    by: &Organization,
+    org_id: &str,
+    token: &str,
+    now: Timestamp,
+) -> Result<TokenRow> {
+    if by.kind != OrgKind::Operator && by.id != org_id {
+        return Err(Error::not_found("Cette organisation n'existe pas."));
+    }
+    let org = get(tx, org_id).await?;
+    revoke(tx, by, &org, token, now).await
+}
+
+/// Revokes the very token a call was made with (a leaked or retired token, by its holder).
+pub async fn revoke_own_token(tx: &mut Tx<'_>, token: &str, now: Timestamp) -> Result<TokenRow> {
+    let policy = TokenPolicy { now, idle: None };
+    let caller = authenticate(tx, token, policy).await?;
+    revoke(tx, &caller.org, &caller.org, &hash_token(token), now).await
+}
+
+async fn revoke(
+    tx: &mut Tx<'_>,
+    by: &Organization,
+    org: &Organization,
+    id_or_hash: &str,
+    now: Timestamp,
+) -> Result<TokenRow> {
+    let now_text = format_ts(now);
+    if !repo::revoke_token(tx, &org.id, id_or_hash, &now_text, &by.id).await? {
+        return Err(Error::not_found(
+            "Ce jeton n'existe pas pour cette organisation, ou il est déjà révoqué.",
+        ));
+    }
+    let id: String = id_or_hash.chars().take(16).collect();
+    crate::audit::record(
+        tx,
+        &now_text,
+        Some(&by.id),
+        "api_token.revoked",
+        Some(&org.id),
+        &format!("jeton {id} de {} révoqué", org.name),
+    )
+    .await?;
+    repo::tokens_of(tx, &org.id)
+        .await?
+        .into_iter()
+        .find(|t| t.id == id)
+        .ok_or_else(|| Error::Internal(anyhow::anyhow!("revoked token {id} vanished")))
 }
 
 /// Records a site's qualification (see `qualification`, which decides it).

@@ -1,7 +1,7 @@
 //! SQL for organizations and api_tokens.
 
 use super::{OrgKind, Organization};
-use crate::db::Conn;
+use crate::db::{Batch, Conn, P};
 use crate::error::Result;
 use crate::qualification::Status as QualificationStatus;
 use sqlx::any::AnyRow;
@@ -69,11 +69,16 @@ pub async fn find_site_by_siret(conn: &mut Conn, siret: &str) -> Result<Option<O
     row.as_ref().map(from_row).transpose()
 }
 
-/// The organisations of live tokens among `hashes`, each with its token's hash.
-pub async fn find_by_token_hashes(
-    conn: &mut Conn,
-    hashes: &[String],
-) -> Result<Vec<(String, Organization)>> {
+/// A token that authenticated: its hash, its organisation, and when it was made and last used.
+pub struct Holder {
+    pub hash: String,
+    pub org: Organization,
+    pub created_at: String,
+    pub last_used_at: Option<String>,
+}
+
+/// The organisations of live tokens among `hashes`, each with its token.
+pub async fn find_by_token_hashes(conn: &mut Conn, hashes: &[String]) -> Result<Vec<Holder>> {
     if hashes.is_empty() {
         return Ok(Vec::new());
     }
@@ -82,7 +87,8 @@ pub async fn find_by_token_hashes(
         .collect::<Vec<_>>()
         .join(", ");
     let sql = format!(
-        "SELECT t.token_hash, {COLUMNS} FROM api_tokens t JOIN organizations o ON o.id = t.org_id \
+        "SELECT t.token_hash, t.created_at AS token_created_at, t.last_used_at, {COLUMNS} \
+         FROM api_tokens t JOIN organizations o ON o.id = t.org_id \
          WHERE t.token_hash IN ({list}) AND t.revoked_at IS NULL"
     );
     let mut query = sqlx::query(&sql);
@@ -91,8 +97,67 @@ pub async fn find_by_token_hashes(
     }
     let rows = query.fetch_all(&mut *conn).await?;
     rows.iter()
-        .map(|row| Ok((row.try_get("token_hash")?, from_row(row)?)))
+        .map(|row| {
+            Ok(Holder {
+                hash: row.try_get("token_hash")?,
+                created_at: row.try_get("token_created_at")?,
+                last_used_at: row.try_get("last_used_at")?,
+                org: from_row(row)?,
+            })
+        })
         .collect()
+}
+
+/// Notes that these tokens were used now (sent with the caller's other writes).
+pub fn touch_tokens(batch: &mut Batch, hashes: &[String], now: &str) {
+    for hash in hashes {
+        batch.push(
+            format!("UPDATE api_tokens SET last_used_at = {P} WHERE token_hash = {P}"),
+            vec![now.into(), hash.as_str().into()],
+        );
+    }
+}
+
+/// An organisation's tokens, newest first.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, sqlx::FromRow, utoipa::ToSchema)]
+pub struct TokenRow {
+    /// The first 16 hexadecimal digits of the token's SHA-256: names it without revealing it.
+    pub id: String,
+    pub created_at: String,
+    pub last_used_at: Option<String>,
+    pub revoked_at: Option<String>,
+}
+
+pub async fn tokens_of(conn: &mut Conn, org_id: &str) -> Result<Vec<TokenRow>> {
+    Ok(sqlx::query_as(
+        "SELECT substr(token_hash, 1, 16) AS id, created_at, last_used_at, revoked_at \
+         FROM api_tokens WHERE org_id = $1 ORDER BY created_at DESC, token_hash",
+    )
+    .bind(org_id)
+    .fetch_all(&mut *conn)
+    .await?)
+}
+
+/// Revokes one of an organisation's live tokens (by id, or by hash); false if none matched.
+pub async fn revoke_token(
+    conn: &mut Conn,
+    org_id: &str,
+    id_or_hash: &str,
+    now: &str,
+    by: &str,
+) -> Result<bool> {
+    let done = sqlx::query(
+        "UPDATE api_tokens SET revoked_at = $1, revoked_by = $2 \
+         WHERE org_id = $3 AND revoked_at IS NULL \
+         AND (substr(token_hash, 1, 16) = $4 OR token_hash = $4)",
+    )
+    .bind(now)
+    .bind(by)
+    .bind(org_id)
+    .bind(id_or_hash)
+    .execute(&mut *conn)
+    .await?;
+    Ok(done.rows_affected() > 0)
 }
 
 pub async fn insert_token(conn: &mut Conn, hash: &str, org_id: &str, now: &str) -> Result<()> {

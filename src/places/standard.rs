@@ -356,6 +356,25 @@ pub fn check(place: &StandardPlace) -> Vec<(&'static str, String)> {
             errors.push((field, "valeur obligatoire absente".to_string()));
         }
     }
+    // What the open data republishes must be safe for whoever reads it: no control character
+    // anywhere, one line wherever a line is expected.
+    for (field, value) in FIELDS.iter().zip(place.values()) {
+        let Some(v) = value else { continue };
+        let multi_line = MULTI_LINE.contains(field);
+        if v.chars()
+            .any(|c| c.is_control() && !(multi_line && matches!(c, '\n' | '\r' | '\t')))
+        {
+            errors.push((
+                field,
+                if multi_line {
+                    "un caractère de contrôle invisible (par exemple un caractère nul) est refusé"
+                } else {
+                    "une seule ligne est attendue, sans caractère de contrôle (tabulation, retour à la ligne…)"
+                }
+                .to_string(),
+            ));
+        }
+    }
     let mut rule = |field: &'static str, ok: fn(&str) -> bool, reason: &str| {
         if let Some(v) = place.get(field) {
             if !ok(v) {
@@ -363,6 +382,18 @@ pub fn check(place: &StandardPlace) -> Vec<(&'static str, String)> {
             }
         }
     };
+    rule(
+        "id",
+        is_local_id,
+        "un identifiant de 1 à 100 lettres, chiffres, tirets, points ou soulignés est attendu",
+    );
+    for url_field in ["site_web", "fiche_acces_libre", "prise_rdv"] {
+        rule(
+            url_field,
+            |v| v.split('|').all(is_web_address),
+            "une adresse web commençant par https:// ou http:// est attendue (plusieurs séparées par |)",
+        );
+    }
     rule(
         "pivot",
         is_pivot,
@@ -443,6 +474,27 @@ fn shorten(v: &str) -> String {
     }
 }
 
+/// The fields whose text may run over several lines (the others are names, codes, lists).
+const MULTI_LINE: [&str; 2] = ["presentation_detail", "autres_formations_labels"];
+
+/// The standard leaves the local id free; passnum keeps it to what is safe in an address
+/// (`/api/v1/places/{id}/…`) and in any file: no `/`, no quote, no space.
+fn is_local_id(v: &str) -> bool {
+    (1..=100).contains(&v.len())
+        && v.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+}
+
+/// An `http(s)` address: never `javascript:` or `data:`, which whoever shows the open data
+/// could turn into a link that runs code.
+fn is_web_address(v: &str) -> bool {
+    let v = v.trim();
+    let rest = v
+        .strip_prefix("https://")
+        .or_else(|| v.strip_prefix("http://"));
+    rest.is_some_and(|r| !r.is_empty() && !r.contains(char::is_whitespace)) && v.len() <= 2000
+}
+
 fn is_pivot(v: &str) -> bool {
     (9..=14).contains(&v.len()) && v.bytes().all(|b| b.is_ascii_alphanumeric())
 }
@@ -477,19 +529,13 @@ fn is_phone(v: &str) -> bool {
     })
 }
 
-/// Places as a CSV file in the standard, comma-separated, quoted where needed.
-pub fn write_csv(places: &[StandardPlace]) -> Result<Vec<u8>, csv::Error> {
-    let mut writer = csv::WriterBuilder::new()
-        .quote_style(csv::QuoteStyle::Necessary)
-        .from_writer(Vec::new());
-    writer.write_record(FIELDS)?;
-    for place in places {
-        writer.write_record(place.values().map(Option::unwrap_or_default))?;
-    }
-    writer.flush()?;
-    writer
-        .into_inner()
-        .map_err(|e| csv::Error::from(e.into_error()))
+/// Places as a CSV file in the standard, comma-separated, quoted where needed (see
+/// [`crate::report::csv_file`]).
+pub fn write_csv(places: &[StandardPlace]) -> crate::error::Result<Vec<u8>> {
+    let rows = places
+        .iter()
+        .map(|place| place.values().map(Option::unwrap_or_default));
+    crate::report::csv_file(b',', &FIELDS, rows)
 }
 
 #[cfg(test)]

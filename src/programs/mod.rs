@@ -51,7 +51,7 @@ pub async fn create(
 ) -> Result<Program> {
     funder.require(OrgKind::Funder)?;
     let name = new.name.trim();
-    if name.is_empty() || name.chars().count() > 200 {
+    if name.is_empty() || name.chars().count() > 200 || name.contains(char::is_control) {
         return Err(Error::invalid(
             "invalid_name",
             "Le nom du programme est obligatoire (200 caractères au plus).",

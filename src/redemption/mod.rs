@@ -2,6 +2,7 @@
 //! guard is one conditional UPDATE of the cheque's status (no read-then-write), backed by a
 //! unique index allowing one live redemption per cheque.
 
+pub mod limits;
 mod repo;
 pub mod typology;
 pub mod writer;
@@ -82,11 +83,6 @@ pub struct NewRedemption {
     /// `at_site`, `at_home` or `remote`.
     #[serde(default)]
     pub location: Option<String>,
-}
-
-/// What invalid codes are counted under: the site, and the address the request came from.
-pub fn invalid_code_keys(site_id: &str, client_ip: std::net::IpAddr) -> Vec<String> {
-    vec![format!("site:{site_id}"), format!("ip:{client_ip}")]
 }
 
 /// Turns what a site sent into a canonical short code, refusing anything forged or mistyped

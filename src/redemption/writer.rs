@@ -20,14 +20,14 @@
 //! [`Redeemer::redeem`] is the one entry point, for the API and the site's page alike: the
 //! grouping, the fallback, invalid-code counting, idempotent replay and metrics are inside.
 
+use super::limits::InvalidCodeLimits;
 use super::RedemptionRow;
-use super::{check, check_among, invalid_code_keys, record, record_together, NewRedemption};
+use super::{check, check_among, record, record_together, NewRedemption};
 use crate::clock::{format_ts, SharedClock};
 use crate::db::{Backend, Db, Origin, Slot};
 use crate::error::{Error, Result};
 use crate::idempotency::{self, Key};
-use crate::orgs::Organization;
-use crate::ratelimit::RateLimiter;
+use crate::orgs::{Organization, TokenPolicy};
 use crate::vouchers::codes::Keyring;
 use std::collections::HashSet;
 use std::net::IpAddr;
@@ -132,7 +132,9 @@ impl Lanes {
 /// What every group is checked with.
 struct Checks {
     keyring: Arc<Keyring>,
-    invalid_codes: Arc<RateLimiter>,
+    invalid_codes: InvalidCodeLimits,
+    /// Days an API token may stay unused (0: forever).
+    token_idle_days: i64,
 }
 
 /// Redeems cheques: the one way to, for every edge.
@@ -151,12 +153,14 @@ impl Redeemer {
         db: Db,
         clock: SharedClock,
         keyring: Arc<Keyring>,
-        invalid_codes: Arc<RateLimiter>,
+        invalid_codes: InvalidCodeLimits,
+        token_idle_days: i64,
         layout: Lanes,
     ) -> Self {
         let checks = Arc::new(Checks {
             keyring,
             invalid_codes,
+            token_idle_days,
         });
         let queues: Vec<mpsc::Sender<Job>> = (0..layout.lanes.max(1))
             .map(|lane| {
@@ -195,10 +199,9 @@ impl Redeemer {
         };
         if let (Some(site_id), Err(e)) = (&site_id, &result) {
             if e.code() == "invalid_code" {
-                let keys = invalid_code_keys(site_id, request.client_ip);
                 self.checks
                     .invalid_codes
-                    .record(&keys, self.clock.now())
+                    .record(site_id, request.client_ip, self.clock.now())
                     .await?;
             }
         }
@@ -230,21 +233,23 @@ impl Redeemer {
             Ok(conn) => conn,
             Err(e) => return (None, Err(e)),
         };
-        let site = match &request.caller {
-            Caller::Site(site) => Ok(site.clone()),
-            Caller::Token(token) => crate::orgs::authenticate(&mut conn, token).await,
+        let (now, today) = (self.clock.now(), self.clock.today());
+        let policy = TokenPolicy::new(now, self.checks.token_idle_days);
+        let caller = match &request.caller {
+            Caller::Site(site) => Ok((site.clone(), None)),
+            Caller::Token(token) => crate::orgs::authenticate(&mut conn, token, policy)
+                .await
+                .map(|c| (c.org, c.touch)),
         };
-        let site = match site {
-            Ok(site) => site,
+        let (site, touch) = match caller {
+            Ok(caller) => caller,
             Err(e) => return (None, Err(e)),
         };
         let site_id = Some(site.id.clone());
-        let (now, today) = (self.clock.now(), self.clock.today());
-        let limit_keys = invalid_code_keys(&site.id, request.client_ip);
         match self
             .checks
             .invalid_codes
-            .blocked(&mut *conn, &limit_keys, now)
+            .blocked(&mut conn, &site.id, request.client_ip, now)
             .await
         {
             Ok(None) => {}
@@ -273,7 +278,12 @@ impl Redeemer {
             request.origin.clone(),
             key,
             &format_ts(now),
-            move |tx| Box::pin(async move { record(tx, &site, session, now, today).await }),
+            move |tx| {
+                Box::pin(async move {
+                    crate::orgs::note_token_use(tx, touch.as_slice(), now);
+                    record(tx, &site, session, now, today).await
+                })
+            },
         )
         .await;
         (site_id, result)
@@ -389,28 +399,31 @@ async fn handle(
             Caller::Site(_) => None,
         })
         .collect();
-    let mut by_token = crate::orgs::authenticate_each(tx, &tokens)
+    let policy = TokenPolicy::new(now, checks.token_idle_days);
+    let mut by_token = crate::orgs::authenticate_each(tx, &tokens, policy)
         .await?
         .into_iter();
+    let mut touches = Vec::new();
     let sites: Vec<Result<Organization>> = requests
         .iter()
         .map(|r| match &r.caller {
             Caller::Site(site) => Ok(site.clone()),
-            Caller::Token(_) => by_token.next().unwrap_or(Err(Error::Unauthenticated)),
+            Caller::Token(_) => {
+                let caller = by_token.next().unwrap_or(Err(Error::Unauthenticated))?;
+                touches.extend(caller.touch);
+                Ok(caller.org)
+            }
         })
         .collect();
-    let limit_keys: Vec<Vec<String>> = sites
+    touches.sort();
+    touches.dedup();
+    crate::orgs::note_token_use(tx, &touches, now);
+    let askers: Vec<_> = sites
         .iter()
         .zip(&requests)
-        .map(|(site, r)| match site {
-            Ok(site) => invalid_code_keys(&site.id, r.client_ip),
-            Err(_) => Vec::new(),
-        })
+        .map(|(site, r)| site.as_ref().ok().map(|s| (s.id.as_str(), r.client_ip)))
         .collect();
-    let blocked = checks
-        .invalid_codes
-        .blocked_each(&mut **tx, &limit_keys, now)
-        .await?;
+    let blocked = checks.invalid_codes.blocked_each(tx, &askers, now).await?;
     let mut site_ids: Vec<String> = sites.iter().flatten().map(|s| s.id.clone()).collect();
     site_ids.sort();
     site_ids.dedup();

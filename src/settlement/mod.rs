@@ -489,7 +489,7 @@ pub async fn mark_paid(
 pub async fn totals_by_status(conn: &mut Conn) -> Result<Vec<(String, i64, i64)>> {
     let rows = repo::totals_by_status(conn).await?;
     Ok(BatchStatus::ALL
-        .into_iter()
+        .iter()
         .map(|status| {
             let (n, total) = rows
                 .iter()

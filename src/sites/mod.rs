@@ -42,8 +42,24 @@ pub fn parse_iban(input: &str) -> Result<String> {
             "Cet IBAN n'est pas valide : vérifiez-le sur votre relevé d'identité bancaire (RIB).",
         )
     })?;
-    Ok(iban.electronic_str().to_string())
+    let electronic = iban.electronic_str().to_string();
+    if !SEPA_COUNTRIES.contains(&&electronic[..2]) {
+        return Err(Error::invalid(
+            "invalid_iban",
+            "Cet IBAN est celui d'un pays hors de la zone SEPA : les virements du Pass numérique \
+             ne peuvent être faits que vers un compte de la zone SEPA.",
+        ));
+    }
+    Ok(electronic)
 }
+
+/// Countries of the SEPA credit transfer scheme (EPC list, 2025), the only ones a settlement
+/// can pay: another IBAN would be rejected by the bank after the batch.
+const SEPA_COUNTRIES: [&str; 41] = [
+    "AD", "AL", "AT", "BE", "BG", "CH", "CY", "CZ", "DE", "DK", "EE", "ES", "FI", "FR", "GB", "GI",
+    "GR", "HR", "HU", "IE", "IS", "IT", "LI", "LT", "LU", "LV", "MC", "MD", "ME", "MK", "MT", "NL",
+    "NO", "PL", "PT", "RO", "SE", "SI", "SK", "SM", "VA",
+];
 
 /// 8 or 11 characters: bank (4 letters), country (2 letters), place (2), branch (3, optional).
 fn parse_bic(input: &str) -> Result<String> {
@@ -82,10 +98,10 @@ pub async fn set_bank_account(
         .map(parse_bic)
         .transpose()?;
     let holder = new.holder.trim();
-    if holder.is_empty() || holder.chars().count() > 70 {
+    if holder.is_empty() || holder.chars().count() > 70 || holder.contains(char::is_control) {
         return Err(Error::invalid(
             "invalid_holder",
-            "Indiquez le titulaire du compte (70 caractères au plus).",
+            "Indiquez le titulaire du compte, sur une ligne (70 caractères au plus).",
         ));
     }
     let account = BankAccount {

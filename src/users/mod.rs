@@ -451,6 +451,8 @@ pub async fn request_reset(
     if user.disabled_at.is_some() {
         return Ok(());
     }
+    // One link at a time: a newer one voids the others.
+    repo::void_invitations(tx, &user.id, &format_ts(now)).await?;
     let token = random_token();
     let expires = now
         .checked_add(SignedDuration::from_hours(RESET_HOURS))
@@ -476,7 +478,7 @@ pub async fn request_reset(
     .await
 }
 
-/// Uses an invitation link once to set a password.
+/// Uses an invitation (or reset) link once to set a password.
 pub async fn accept_invitation(
     tx: &mut Tx<'_>,
     token: &str,
@@ -494,9 +496,23 @@ pub async fn accept_invitation(
             )
         })?;
     repo::set_password(tx, &user_id, &hash_password(password)?).await?;
-    repo::find(tx, &user_id)
+    // A new password voids every other link and ends every session opened with the old one.
+    repo::void_invitations(tx, &user_id, &now_text).await?;
+    repo::delete_sessions_of(tx, &user_id).await?;
+    let user = repo::find(tx, &user_id)
         .await?
-        .ok_or_else(|| Error::not_found("Ce compte n'existe plus."))
+        .ok_or_else(|| Error::not_found("Ce compte n'existe plus."))?;
+    tx.set_user(&user.id);
+    crate::audit::record(
+        tx,
+        &now_text,
+        Some(&user.org_id),
+        "password.set",
+        Some(&user.id),
+        "mot de passe choisi ; liens et sessions antérieurs annulés",
+    )
+    .await?;
+    Ok(user)
 }
 
 pub async fn invitation_is_valid(conn: &mut Conn, token: &str, now: Timestamp) -> Result<bool> {

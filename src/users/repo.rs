@@ -181,6 +181,25 @@ pub async fn use_invitation(conn: &mut Conn, hash: &str, now: &str) -> Result<Op
     .await?)
 }
 
+/// Voids every link of this user still unused (a newer one is sent, or the password changed).
+pub async fn void_invitations(conn: &mut Conn, user_id: &str, now: &str) -> Result<()> {
+    sqlx::query("UPDATE invitations SET used_at = $1 WHERE user_id = $2 AND used_at IS NULL")
+        .bind(now)
+        .bind(user_id)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// Ends every session of this user.
+pub async fn delete_sessions_of(conn: &mut Conn, user_id: &str) -> Result<()> {
+    sqlx::query("DELETE FROM sessions WHERE user_id = $1")
+        .bind(user_id)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
 pub async fn invitation_is_valid(conn: &mut Conn, hash: &str, now: &str) -> Result<bool> {
     let n: i64 = sqlx::query_scalar(
         "SELECT COUNT(*) FROM invitations WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2",

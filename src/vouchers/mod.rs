@@ -593,15 +593,25 @@ pub async fn public_balance(
     let vouchers = repo::vouchers_of(conn, &pass.id).await?;
     let (remaining_cheques, remaining_cents) = remaining(&vouchers, today);
     Ok(PublicBalance {
-        status: pass_status(&pass, &vouchers, today).into(),
+        status: pass_status(&pass, &vouchers, today),
         remaining_cheques,
         remaining_cents,
         expires_on: pass.expires_on,
     })
 }
 
+/// The carnet code of a feedback address (`/avis/{code}`), as printed, or a refusal: only a
+/// well-formed code is ever written back into a page (never the address as typed).
+pub fn feedback_code(input: &str) -> Result<String> {
+    codes::parse_code(input)
+        .map(|code| display_code(&code))
+        .map_err(|_| {
+            Error::not_found("Ce code de carnet n'existe pas : vérifiez le lien sur votre carnet.")
+        })
+}
+
 /// "Je donne mon avis": a rating from 1 to 5 and an optional comment (1,000 characters are
-/// kept), tied to the carnet only.
+/// kept), tied to the carnet only; one per session of help the carnet paid for.
 pub async fn record_feedback(
     tx: &mut Tx<'_>,
     pass_code: &str,
@@ -621,5 +631,19 @@ pub async fn record_feedback(
     let pass = repo::find_pass_by_code(tx, &code)
         .await?
         .ok_or_else(|| Error::not_found("Aucun carnet ne porte ce code."))?;
+    // One opinion per session of help paid with the carnet: anyone who knows a code cannot
+    // fill the satisfaction figures.
+    let (sessions, given) = repo::sessions_and_feedback(tx, &pass.id).await?;
+    if given >= sessions {
+        return Err(Error::conflict(
+            "feedback_already_given",
+            if sessions == 0 {
+                "Vous pourrez donner votre avis après une séance d'aide payée avec ce carnet."
+            } else {
+                "Merci : votre avis sur cette aide est déjà enregistré. Vous pourrez en donner \
+                 un autre après votre prochaine séance."
+            },
+        ));
+    }
     repo::insert_feedback(tx, &pass.id, rating, comment, now).await
 }

@@ -192,6 +192,20 @@ pub async fn cancel_vouchers(conn: &mut Conn, pass_id: &str, now: &str) -> Resul
     Ok(values.iter().sum())
 }
 
+/// `(sessions of help paid with this carnet, feedback given for it)`.
+pub async fn sessions_and_feedback(conn: &mut Conn, pass_id: &str) -> Result<(i64, i64)> {
+    Ok(sqlx::query_as(
+        "SELECT \
+           (SELECT COUNT(DISTINCT COALESCE(r.group_id, r.id)) FROM redemptions r \
+              JOIN vouchers v ON v.id = r.voucher_id \
+             WHERE v.pass_id = $1 AND r.undone_at IS NULL), \
+           (SELECT COUNT(*) FROM feedback WHERE pass_id = $1)",
+    )
+    .bind(pass_id)
+    .fetch_one(&mut *conn)
+    .await?)
+}
+
 pub async fn insert_feedback(
     conn: &mut Conn,
     pass_id: &str,

@@ -161,15 +161,12 @@ async fn render_form(
 
 /// Each submission sends an e-mail to the address typed: one address (one IP) may not use the
 /// form to flood someone's mailbox. Shares the budget of the other public forms.
-async fn limit(state: &AppState, ip: std::net::IpAddr) -> Result<(), WebError> {
-    match state
-        .public_lookups
-        .record(&[format!("ip:{ip}")], state.clock.now())
-        .await?
-    {
-        Some(retry_after_secs) => Err(Error::RateLimited { retry_after_secs }.into()),
-        None => Ok(()),
-    }
+/// An application sends e-mails to the address it gives: a few per window, from one address
+/// and to one recipient, so that the form cannot relay mail.
+async fn limit(state: &AppState, ip: std::net::IpAddr, draft: &Draft) -> Result<(), WebError> {
+    let to = draft.contact_email.trim().to_lowercase();
+    let keys = [format!("ip:{ip}"), format!("to:{to}")];
+    Ok(state.mail_forms.count(&keys, state.clock.now()).await?)
 }
 
 async fn new_form(State(state): State<AppState>, visitor: Visitor) -> WebResult {
@@ -189,7 +186,7 @@ async fn submit(
     if add_place {
         return render_form(&state, &visitor, with_one_more_place(draft), None).await;
     }
-    limit(&state, ip).await?;
+    limit(&state, ip, &draft).await?;
     let (config, now, sent) = (state.config.clone(), state.clock.now(), draft.clone());
     let submitted = state
         .db
@@ -325,7 +322,7 @@ async fn resubmit(
         let draft = with_one_more_place(draft);
         return render_follow(&state, &visitor, &token, None, Some((draft, None))).await;
     }
-    limit(&state, ip).await?;
+    limit(&state, ip, &draft).await?;
     let (config, now, sent) = (state.config.clone(), state.clock.now(), draft.clone());
     let follow_token = token.clone();
     let resubmitted = state

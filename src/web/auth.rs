@@ -218,8 +218,8 @@ async fn forgot(
 ) -> WebResult {
     let now = state.clock.now();
     let email = data.email.trim().to_lowercase();
-    let keys = [format!("reset-ip:{ip}"), format!("reset-account:{email}")];
-    state.logins.count(&keys, now).await?;
+    let keys = [format!("ip:{ip}"), format!("to:{email}")];
+    state.mail_forms.count(&keys, now).await?;
     let letterhead = state.letterhead();
     state
         .db

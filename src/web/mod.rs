@@ -125,6 +125,15 @@ struct ErrorTemplate {
     message: String,
 }
 
+/// A page address holding a control character (`/lieux?q=a%00b`) is refused with a page that
+/// says so (see `http::input`).
+async fn refuse_control_characters(request: Request, next: Next) -> Response {
+    match crate::http::input::check_uri(request.uri()) {
+        Ok(()) => next.run(request).await,
+        Err(e) => WebError::Error(e).into_response(),
+    }
+}
+
 /// Renders error answers of page handlers as full pages.
 async fn error_pages(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let visitor = request.extensions().get::<Visitor>().cloned();
@@ -210,6 +219,7 @@ pub fn router(state: AppState) -> Router<AppState> {
             "/static/scan.js",
             get(|| async { asset("text/javascript; charset=utf-8", SCAN_JS) }),
         )
+        .layer(axum::middleware::from_fn(refuse_control_characters))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             error_pages,

@@ -188,6 +188,7 @@ async fn feedback_form(
     visitor: Visitor,
     Path(pass_code): Path<String>,
 ) -> WebResult {
+    let pass_code = crate::vouchers::feedback_code(&pass_code)?;
     page(Feedback {
         l: Layout::new(&state, &visitor, "Je donne mon avis"),
         pass_code,
@@ -208,6 +209,7 @@ async fn feedback(
     Path(pass_code): Path<String>,
     form: Form<FeedbackForm>,
 ) -> WebResult {
+    let pass_code = crate::vouchers::feedback_code(&pass_code)?;
     let Form { visitor, data, .. } = form;
     let mut view = Feedback {
         l: Layout::new(&state, &visitor, "Je donne mon avis"),
@@ -238,7 +240,7 @@ async fn feedback(
         .await;
     match recorded {
         Ok(()) => view.thanks = true,
-        Err(e @ (Error::Unprocessable { .. } | Error::NotFound(_))) => {
+        Err(e @ (Error::Unprocessable { .. } | Error::NotFound(_) | Error::Conflict { .. })) => {
             view.error = Some(e.public_message())
         }
         Err(e) => return Err(WebError::Error(e)),

@@ -8,6 +8,7 @@ use crate::error::Error;
 use crate::idempotency::Key;
 use crate::orgs::OrgKind;
 use crate::users::Signed;
+use crate::vouchers::codes::Keyring;
 use axum::extract::{FromRequest, FromRequestParts, Request, State};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderValue};
@@ -20,6 +21,17 @@ use subtle::ConstantTimeEq;
 
 pub const SESSION_COOKIE: &str = "passnum_session";
 pub const CSRF_COOKIE: &str = "passnum_csrf";
+/// The same cookie over HTTPS: browsers only accept a `__Host-` cookie set by this very host,
+/// secure and for the whole site, so a sibling subdomain cannot plant one.
+pub const CSRF_COOKIE_HTTPS: &str = "__Host-passnum_csrf";
+
+fn csrf_cookie(state: &AppState) -> &'static str {
+    if state.config.public_url.starts_with("https://") {
+        CSRF_COOKIE_HTTPS
+    } else {
+        CSRF_COOKIE
+    }
+}
 
 #[derive(Clone, Default)]
 pub struct Visitor {
@@ -104,8 +116,13 @@ pub async fn load_visitor(
         }
     }
     let client_addr = Some(crate::http::extract::client_ip(request.extensions()).to_string());
-    let existing_csrf = find(CSRF_COOKIE).filter(|c| c.len() >= 32 && c.len() <= 64);
-    let anonymous_csrf = existing_csrf.clone().unwrap_or_else(new_csrf);
+    // Only a token this server signed: a pair of cookie and field both made up by someone else
+    // (planted through a sibling subdomain, say) is worth nothing.
+    let existing_csrf =
+        find(csrf_cookie(&state)).filter(|c| anonymous_token_is_ours(&state.keyring, c));
+    let anonymous_csrf = existing_csrf
+        .clone()
+        .unwrap_or_else(|| new_anonymous_token(&state.keyring));
     request.extensions_mut().insert(Visitor {
         signed,
         session_token,
@@ -116,17 +133,46 @@ pub async fn load_visitor(
     if existing_csrf.is_none() {
         response.headers_mut().append(
             header::SET_COOKIE,
-            build_cookie(&state, CSRF_COOKIE, anonymous_csrf, 7 * 24 * 3600),
+            build_cookie(&state, csrf_cookie(&state), anonymous_csrf, 7 * 24 * 3600),
         );
     }
     response
 }
 
-fn new_csrf() -> String {
+/// An anonymous visitor's CSRF token: a random nonce and the server's HMAC of it, so that
+/// only tokens this server made are accepted.
+fn new_anonymous_token(keyring: &Keyring) -> String {
     use base64::Engine;
-    let mut raw = [0u8; 32];
+    let mut raw = [0u8; 24];
     rand::RngCore::fill_bytes(&mut rand::thread_rng(), &mut raw);
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw)
+    let nonce = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw);
+    let signature = csrf_signature(keyring.current().secret(), &nonce);
+    format!("{nonce}.{signature}")
+}
+
+/// Whether one of the server's keys (the current one, or an older one still kept) signed it.
+fn anonymous_token_is_ours(keyring: &Keyring, token: &str) -> bool {
+    let Some((nonce, signature)) = token.split_once('.') else {
+        return false;
+    };
+    token.len() <= 128
+        && keyring.keys().iter().any(|key| {
+            let expected = csrf_signature(key.secret(), nonce);
+            bool::from(expected.as_bytes().ct_eq(signature.as_bytes()))
+        })
+}
+
+/// HMAC-SHA256 of the nonce, with a key derived from a signing key for this use only.
+fn csrf_signature(secret: &[u8], nonce: &str) -> String {
+    use base64::Engine;
+    use hmac::{Hmac, Mac};
+    let derive = |key: &[u8], message: &[u8]| {
+        let mut mac = Hmac::<sha2::Sha256>::new_from_slice(key).expect("HMAC takes any key size");
+        mac.update(message);
+        mac.finalize().into_bytes()
+    };
+    let csrf_key = derive(secret, b"passnum csrf v1");
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(derive(&csrf_key, nonce.as_bytes()))
 }
 
 impl FromRequestParts<AppState> for Visitor {
@@ -238,6 +284,12 @@ impl<T: DeserializeOwned, const LIMIT_KIB: usize> FromRequest<AppState> for Form
                 let key = format!("form:{path}:{token}");
                 (key, data_encoding::HEXLOWER.encode(&hasher.finalize()))
             });
+        let fields: Vec<(String, String)> =
+            serde_urlencoded::from_bytes(&bytes).unwrap_or_default();
+        for (name, value) in &fields {
+            crate::http::input::check_text(name)?;
+            crate::http::input::check_text(value)?;
+        }
         let data = serde_urlencoded::from_bytes(&bytes).map_err(|e| {
             Error::bad_request(
                 "invalid_form",

@@ -8,6 +8,7 @@ pub mod faults;
 pub mod mime;
 pub mod pdf;
 pub mod smtp;
+pub mod web;
 
 use jiff::{SignedDuration, Timestamp};
 use passnum::app::AppState;

@@ -39,6 +39,10 @@ pub fn router() -> Router<AppState> {
             "/operateur/organisations/{id}/jetons",
             post(orgs::new_token),
         )
+        .route(
+            "/operateur/organisations/{id}/jetons/{token_id}/revoquer",
+            post(orgs::revoke_token),
+        )
         .route("/operateur/journal", get(journal::journal))
         .route(
             "/operateur/lieux",

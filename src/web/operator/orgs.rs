@@ -1,7 +1,7 @@
 //! Organisations: create one, invite its people, qualify or suspend a site, issue API tokens.
 
 use super::journal::{journal_rows, JournalRow};
-use super::{find_org, kind_label, qualification_in_words, require_operator, shown};
+use super::{find_org, kind_label, qualification_in_words, require_operator, shown, when};
 use crate::app::AppState;
 use crate::fr::long_date_text;
 use crate::orgs::{self, NewOrganization, OrgKind, Organization};
@@ -218,8 +218,18 @@ struct OrgPage {
     notice: Option<String>,
     error: Option<String>,
     token: Option<String>,
+    tokens: Vec<TokenLine>,
     invite: InviteForm,
     reason: String,
+}
+
+/// An API token as the organisation's page lists it.
+pub struct TokenLine {
+    pub id: String,
+    pub created: String,
+    pub last_used: String,
+    /// Empty while it works.
+    pub revoked: String,
 }
 
 #[derive(Deserialize)]
@@ -247,6 +257,11 @@ pub(super) async fn org_page(
             "{} est suspendu : il ne peut plus encaisser de chèques. Ses membres sont prévenus par e-mail, avec le motif.",
             org.name
         )),
+        (Some("revoque"), _) => Some(
+            "Le jeton est révoqué : il ne fonctionne plus. Les logiciels qui l'utilisaient \
+             ont besoin d'un nouveau jeton."
+                .to_string(),
+        ),
         (Some("qualifie"), _) => Some(format!(
             "{} est qualifié jusqu'au {}.",
             org.name,
@@ -287,6 +302,20 @@ async fn render_org(
     } else {
         None
     };
+    let tokens = orgs::tokens(&mut conn, &operator.org, &org.id)
+        .await?
+        .into_iter()
+        .map(|t| TokenLine {
+            created: when(&t.created_at),
+            last_used: t
+                .last_used_at
+                .as_deref()
+                .map(when)
+                .unwrap_or_else(|| "jamais".into()),
+            revoked: t.revoked_at.as_deref().map(when).unwrap_or_default(),
+            id: t.id,
+        })
+        .collect();
     let people = users::list_for_org(&mut conn, &org.id)
         .await?
         .iter()
@@ -314,6 +343,7 @@ async fn render_org(
         notice: outcome.notice,
         error: outcome.error,
         token: outcome.token.clone(),
+        tokens,
         invite: outcome.invite,
         reason: outcome.reason,
         org,
@@ -440,6 +470,36 @@ pub(super) async fn qualify(
 
 #[derive(Deserialize)]
 pub(super) struct Nothing {}
+
+/// Revokes one of the organisation's tokens, then shows the organisation again.
+pub(super) async fn revoke_token(
+    State(state): State<AppState>,
+    Path((id, token_id)): Path<(String, String)>,
+    form: Form<Nothing>,
+) -> WebResult {
+    let operator = require_operator(&form.visitor)?;
+    let now = state.clock.now();
+    let (org, org_id) = (operator.org.clone(), id.clone());
+    let revoked = state
+        .write(form.visitor.origin(), form.key(&org.id), move |tx| {
+            Box::pin(async move { orgs::revoke_token(tx, &org, &org_id, &token_id, now).await })
+        })
+        .await;
+    match revoked {
+        Ok(_) => see_other(&format!("/operateur/organisations/{id}?fait=revoque")),
+        Err(e) if shown(&e) || matches!(e, crate::error::Error::NotFound(_)) => {
+            let outcome = OrgOutcome {
+                error: Some(e.public_message()),
+                ..Default::default()
+            };
+            with_status(
+                e.status(),
+                render_org(&state, &form.visitor, &id, outcome).await,
+            )
+        }
+        Err(e) => Err(e.into()),
+    }
+}
 
 /// Issues a token and shows it on this answer only: it is not kept in clear anywhere, so this
 /// page cannot be reopened (a reload asks the browser to send the form again, for a new token).
