@@ -95,6 +95,12 @@ pub fn euros(cents: i64) -> String {
     format!("{sign}{},{:02}", cents.abs() / 100, cents.abs() % 100)
 }
 
+/// The same with its unit, `12,34 €`, for a sentence or a page; tables (CSV, PDF) name the
+/// unit in their column headers and keep the bare number.
+pub fn euros_text(cents: i64) -> String {
+    format!("{} €", euros(cents))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -108,6 +114,13 @@ mod tests {
         assert!(!is_valid_siret("73282932000075"));
         assert!(!is_valid_siret("7328293200007"));
         assert!(!is_valid_siret("7328293200007a"));
+    }
+
+    #[test]
+    fn amounts_read() {
+        assert_eq!(euros(123_456), "1234,56");
+        assert_eq!(euros(-5), "-0,05");
+        assert_eq!(euros_text(1_000), "10,00 €");
     }
 
     #[test]

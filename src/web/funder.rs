@@ -2,11 +2,11 @@
 //! follow how the cheques are used (figures, breakdowns, a monthly chart, every table as CSV),
 //! close the programme and download its credit note.
 
-use super::distributor::euros;
 use super::session::{Form, SignedIn};
 use super::{page, see_other, Layout, Visitor, WebError, WebResult};
 use crate::app::AppState;
 use crate::error::Error;
+use crate::fr::euros_text;
 use crate::ledger::{Figures, Reconciliation};
 use crate::orgs::{OrgKind, Organization};
 use crate::programs::{self, NewAllocation, NewFunding, NewProgram, Program};
@@ -268,9 +268,9 @@ async fn render_home(
         let r = crate::ledger::reconciliation(&mut conn, &program.id, program.budget_cents).await?;
         let value = program.cheque_value_cents.max(1);
         lines.push(ProgramLine {
-            budget: euros(program.budget_cents),
-            funded: euros(r.funded_cents),
-            available: euros(r.available_cents),
+            budget: euros_text(program.budget_cents),
+            funded: euros_text(r.funded_cents),
+            available: euros_text(r.available_cents),
             issued: r.figures.issued_cents / value,
             redeemed: r.figures.redeemed_cents / value,
             rate: percent_text(r.figures.redeemed_cents, r.figures.issued_cents),
@@ -805,21 +805,21 @@ async fn render_dashboard(
     let cards = vec![
         Card {
             label: "Budget consommé",
-            value: euros(f.redeemed_cents),
+            value: euros_text(f.redeemed_cents),
             detail: format!(
                 "{} du budget de {}, en chèques utilisés dans les lieux",
                 percent_text(f.redeemed_cents, r.budget_cents),
-                euros(r.budget_cents)
+                euros_text(r.budget_cents)
             ),
         },
         Card {
             label: "Versé",
-            value: euros(r.funded_cents),
-            detail: format!("Reste à verser : {}", euros(r.unfunded_cents)),
+            value: euros_text(r.funded_cents),
+            detail: format!("Reste à verser : {}", euros_text(r.unfunded_cents)),
         },
         Card {
             label: "Disponible, à attribuer",
-            value: euros(r.available_cents),
+            value: euros_text(r.available_cents),
             detail: format!("Soit {}", plural(r.available_cents / value, "chèque")),
         },
         Card {
@@ -837,10 +837,10 @@ async fn render_dashboard(
         closed: t.program.status == "closed",
         notice,
         cards,
-        cheque_value: euros(t.program.cheque_value_cents),
+        cheque_value: euros_text(t.program.cheque_value_cents),
         available_cheques: r.available_cents / value,
-        unfunded: euros(r.unfunded_cents),
-        credited: euros(r.credited_cents),
+        unfunded: euros_text(r.unfunded_cents),
+        credited: euros_text(r.credited_cents),
         chart: chart(&t.months),
         issued_fill: ISSUED_FILL,
         redeemed_fill: REDEEMED_FILL,
