@@ -1,6 +1,6 @@
 //! What happens to an application: the applicant submits it and corrects it when asked; the
 //! operator examines it, asks for changes, refuses it or qualifies it. Each step is audited
-//! and tells the applicant by e-mail.
+//! and tells the applicant by e-mail (`templates/mail/application_*.txt`).
 
 use super::draft::check;
 use super::{by_token, find, repo, Application, Draft, Status};
@@ -8,39 +8,74 @@ use crate::clock::format_ts;
 use crate::config::Config;
 use crate::db::{Conn, Tx};
 use crate::error::{Error, Result};
+use crate::mail::{Letterhead, Outgoing};
 use crate::orgs::{NewOrganization, OrgKind, Organization};
 use crate::users::{random_token, token_hash, Role};
+use askama::Template;
 use jiff::civil::Date;
 use jiff::Timestamp;
 
-fn follow_url(config: &Config, token: &str) -> String {
-    format!(
-        "{}/candidature/suivi/{token}",
-        config.public_url.trim_end_matches('/')
-    )
+#[derive(Template)]
+#[template(path = "mail/application_received.txt")]
+struct ReceivedMail<'a> {
+    l: &'a Letterhead,
+    name: &'a str,
+    org: &'a str,
+    /// The follow-up link's token: this e-mail is the only place it is written (only its hash
+    /// is kept).
+    token: &'a str,
 }
 
-fn help_line(config: &Config) -> String {
-    format!(
-        "Besoin d'aide ? Appelez le {} ou écrivez à {}.",
-        config.helpline_phone, config.helpline_email
-    )
+#[derive(Template)]
+#[template(path = "mail/application_resubmitted.txt")]
+struct ResubmittedMail<'a> {
+    l: &'a Letterhead,
+    name: &'a str,
+    org: &'a str,
+    token: &'a str,
 }
 
+#[derive(Template)]
+#[template(path = "mail/application_changes_requested.txt")]
+struct ChangesRequestedMail<'a> {
+    l: &'a Letterhead,
+    name: &'a str,
+    org: &'a str,
+    message: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "mail/application_rejected.txt")]
+struct RejectedMail<'a> {
+    l: &'a Letterhead,
+    name: &'a str,
+    org: &'a str,
+    reason: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "mail/application_qualified.txt")]
+struct QualifiedMail<'a> {
+    l: &'a Letterhead,
+    name: &'a str,
+    org: &'a str,
+    /// The qualification's last day, as a person reads it.
+    end: &'a str,
+    email: &'a str,
+    /// The invitation's token, to choose a password.
+    token: &'a str,
+}
+
+/// Queues an e-mail to the application's contact, in the caller's transaction: it leaves only
+/// if the decision it tells of is committed.
 async fn mail_contact(
     tx: &mut Tx<'_>,
     to: &str,
     subject: &str,
-    body: String,
+    body: &impl Template,
     now: Timestamp,
 ) -> Result<()> {
-    let mail = crate::mail::Outgoing {
-        to: to.to_string(),
-        subject: subject.to_string(),
-        text_body: body,
-        html_body: None,
-        attachments: Vec::new(),
-    };
+    let mail = Outgoing::text(to, subject, body)?;
     crate::mail::enqueue(tx, &mail, now).await?;
     Ok(())
 }
@@ -73,22 +108,17 @@ pub async fn submit(
         ),
     )
     .await?;
-    let body = format!(
-        "Bonjour {name},\n\n\
-         Nous avons bien reçu la candidature de {org} au Pass numérique. L'opérateur va \
-         l'examiner ; vous recevrez un e-mail dès qu'il aura décidé ou s'il vous demande des modifications.\n\n\
-         Pour suivre votre candidature à tout moment, ouvrez ce lien personnel (gardez-le pour \
-         vous, il ne s'affiche qu'ici) :\n{url}\n\n{help}\n",
-        name = checked.draft.contact_name,
-        org = checked.draft.org_name,
-        url = follow_url(config, &token),
-        help = help_line(config),
-    );
+    let body = ReceivedMail {
+        l: &Letterhead::of(config),
+        name: &checked.draft.contact_name,
+        org: &checked.draft.org_name,
+        token: &token,
+    };
     mail_contact(
         tx,
         &checked.draft.contact_email,
         "Pass numérique : votre candidature est bien reçue",
-        body,
+        &body,
         now,
     )
     .await?;
@@ -125,20 +155,17 @@ pub async fn resubmit(
         &format!("{} (SIRET {})", checked.draft.org_name, checked.draft.siret),
     )
     .await?;
-    let body = format!(
-        "Bonjour {name},\n\n\
-         Nous avons bien reçu la candidature corrigée de {org}. L'opérateur va l'examiner \
-         de nouveau.\n\nPour la suivre : {url}\n\n{help}\n",
-        name = checked.draft.contact_name,
-        org = checked.draft.org_name,
-        url = follow_url(config, token),
-        help = help_line(config),
-    );
+    let body = ResubmittedMail {
+        l: &Letterhead::of(config),
+        name: &checked.draft.contact_name,
+        org: &checked.draft.org_name,
+        token,
+    };
     mail_contact(
         tx,
         &checked.draft.contact_email,
         "Pass numérique : votre candidature corrigée est bien reçue",
-        body,
+        &body,
         now,
     )
     .await?;
@@ -217,21 +244,17 @@ pub async fn request_changes(
         &message,
     )
     .await?;
-    let body = format!(
-        "Bonjour {name},\n\n\
-         L'opérateur du Pass numérique a examiné la candidature de {org} et vous demande des \
-         modifications :\n\n{message}\n\n\
-         Corrigez-la et renvoyez-la depuis votre page de suivi, avec le lien reçu lors de \
-         votre candidature.\n\n{help}\n",
-        name = app.contact_name,
-        org = app.org_name,
-        help = help_line(config),
-    );
+    let body = ChangesRequestedMail {
+        l: &Letterhead::of(config),
+        name: &app.contact_name,
+        org: &app.org_name,
+        message: &message,
+    };
     mail_contact(
         tx,
         &app.contact_email,
         "Pass numérique : des modifications sont demandées sur votre candidature",
-        body,
+        &body,
         now,
     )
     .await
@@ -262,19 +285,17 @@ pub async fn reject(
         &reason,
     )
     .await?;
-    let body = format!(
-        "Bonjour {name},\n\n\
-         L'opérateur du Pass numérique a examiné la candidature de {org} et ne peut pas \
-         l'accepter.\n\nMotif : {reason}\n\n{help}\n",
-        name = app.contact_name,
-        org = app.org_name,
-        help = help_line(config),
-    );
+    let body = RejectedMail {
+        l: &Letterhead::of(config),
+        name: &app.contact_name,
+        org: &app.org_name,
+        reason: &reason,
+    };
     mail_contact(
         tx,
         &app.contact_email,
         "Pass numérique : votre candidature n'est pas acceptée",
-        body,
+        &body,
         now,
     )
     .await
@@ -399,26 +420,19 @@ pub async fn qualify(
         &format!("site {} qualifié jusqu'au {until}", site.id),
     )
     .await?;
-    let url = config.public_url.trim_end_matches('/');
-    let body = format!(
-        "Bonjour {name},\n\n\
-         Bonne nouvelle : la candidature de {org} est acceptée. Vos lieux sont qualifiés pour \
-         le Pass numérique jusqu'au {end} et peuvent encaisser des chèques.\n\n\
-         Votre accès à l'espace professionnel est ouvert. Pour choisir votre mot de passe, \
-         ouvrez ce lien. Il ne sert qu'une fois et n'est valable que 7 jours :\n\
-         {url}/invitation/{token}\n\n\
-         Ensuite, connectez-vous sur {url}/connexion avec votre adresse e-mail ({email}).\n\n{help}\n",
-        name = app.contact_name,
-        org = app.org_name,
-        end = crate::fr::long_date(until),
-        email = user.email,
-        help = help_line(config),
-    );
+    let body = QualifiedMail {
+        l: &Letterhead::of(config),
+        name: &app.contact_name,
+        org: &app.org_name,
+        end: &crate::fr::long_date(until),
+        email: &user.email,
+        token: &token,
+    };
     mail_contact(
         tx,
         &user.email,
         "Pass numérique : votre candidature est acceptée",
-        body,
+        &body,
         now,
     )
     .await?;
