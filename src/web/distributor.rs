@@ -4,7 +4,7 @@
 use super::session::{Form, SignedIn};
 use super::{page, see_other, with_status, Layout, Visitor, WebError, WebResult};
 use crate::app::AppState;
-use crate::fr::long_date_text;
+use crate::fr::{euros_text, long_date_text};
 use crate::orgs::OrgKind;
 use crate::programs::Program;
 use crate::vouchers::{self, ChequeStatus, NewPass, PassStatus, PassView, Printable};
@@ -169,10 +169,6 @@ struct Carnet {
     error: Option<String>,
 }
 
-pub fn euros(cents: i64) -> String {
-    format!("{} €", crate::fr::euros(cents))
-}
-
 #[derive(Deserialize)]
 struct CarnetQuery {
     /// What was just done: `annule`, or `envoye` (with `a`, the address).
@@ -295,7 +291,7 @@ async fn render_carnet(
         .map(|(i, v)| ChequeView {
             position: i + 1,
             code: v.code.clone(),
-            value: euros(v.value_cents),
+            value: euros_text(v.value_cents),
             status: v.status,
             qr_svg: v
                 .qr_payload

@@ -6,7 +6,7 @@ use super::session::{Form, SignedIn};
 use super::{page, see_other, with_status, Layout, Visitor, WebResult};
 use crate::app::AppState;
 use crate::error::Error;
-use crate::fr::long_date_text;
+use crate::fr::{euros_text, long_date_text};
 use crate::http::extract::ClientIp;
 use crate::orgs::OrgKind;
 use crate::qualification::Status as QualificationStatus;
@@ -272,7 +272,7 @@ async fn choices(
 fn receipt(r: &RedemptionRow, place: String) -> Receipt {
     let total: i64 = r.cheques.iter().map(|c| c.value_cents).sum();
     Receipt {
-        total: super::distributor::euros(total),
+        total: euros_text(total),
         codes: r.cheques.iter().map(|c| c.code.clone()).collect(),
         date: long_date_text(&r.redeemed_at),
         service: redemption::service_label(r.service.as_deref()).to_string(),
@@ -314,7 +314,7 @@ fn row(
         date: long_date_text(&r.redeemed_at),
         service: redemption::service_label(r.service.as_deref()),
         minutes: r.minutes.map(|m| format!("{m} min")).unwrap_or_default(),
-        value: super::distributor::euros(r.value_cents),
+        value: euros_text(r.value_cents),
         state: if r.undone_at.is_some() {
             "Annulé"
         } else if r.settlement_id.is_some() {
@@ -374,7 +374,7 @@ async fn render(
         .into_iter()
         .map(|(batch, line)| Payment {
             until: long_date_text(&batch.until_date),
-            amount: super::distributor::euros(line.amount_cents),
+            amount: euros_text(line.amount_cents),
             state: match (batch.status, line.status) {
                 (_, LineStatus::Rejected) => "Virement rejeté par la banque : il sera refait",
                 (BatchStatus::Paid, _) => "Payé",
@@ -395,8 +395,8 @@ async fn render(
         notice,
         form,
         rows,
-        paid: super::distributor::euros(paid),
-        owed: super::distributor::euros(owed),
+        paid: euros_text(paid),
+        owed: euros_text(owed),
         undo_hours: state.config.undo_window_hours,
         not_qualified,
     })

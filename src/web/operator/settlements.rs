@@ -5,10 +5,9 @@ use super::{require_operator, shown, when};
 use crate::app::AppState;
 use crate::db::{BoxFuture, Tx};
 use crate::error::Error;
-use crate::fr::long_date_text;
+use crate::fr::{euros_text, long_date_text};
 use crate::orgs::{self, Organization};
 use crate::settlement::{self, BatchRow, BatchStatus, BatchView, LineStatus, NewBatch, Rejection};
-use crate::web::distributor::euros;
 use crate::web::session::Form;
 use crate::web::{page, see_other, with_status, Layout, Visitor, WebResult};
 use askama::Template;
@@ -68,7 +67,7 @@ async fn render_batches(
         .map(|b| BatchListRow {
             until: long_date_text(&b.until_date),
             status: b.status.next_in_words(),
-            total: euros(b.total_cents),
+            total: euros_text(b.total_cents),
             created: when(&b.created_at),
             id: b.id,
         })
@@ -208,10 +207,10 @@ async fn render_batch(
             site: names[&line.site_id].clone(),
             program: names[&line.program_id].clone(),
             redemptions: line.redemptions,
-            settled: euros(line.settled_cents),
-            fee: euros(line.fee_cents),
-            carried: euros(line.carried_cents),
-            amount: euros(line.amount_cents),
+            settled: euros_text(line.settled_cents),
+            fee: euros_text(line.fee_cents),
+            carried: euros_text(line.carried_cents),
+            amount: euros_text(line.amount_cents),
             reference: line.end_to_end_id.clone(),
             status: line_status(line.status),
             reason: line.rejection_reason.clone(),
@@ -241,7 +240,7 @@ async fn render_batch(
         section: "",
         until: long_date_text(&b.until_date),
         status: b.status.next_in_words(),
-        total: euros(b.total_cents),
+        total: euros_text(b.total_cents),
         steps,
         lines,
         can_reject,

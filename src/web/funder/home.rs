@@ -1,0 +1,176 @@
+//! The funder's home: its programmes with their headline figures, and the form to create one.
+
+use super::{shown_on_page, FieldError};
+use crate::app::AppState;
+use crate::fr::{euros_text, parse_count, parse_euros, percent_text};
+use crate::orgs::{OrgKind, Organization};
+use crate::programs::{self, NewProgram};
+use crate::web::session::{Form, SignedIn};
+use crate::web::{page, see_other, Layout, Visitor, WebResult};
+use askama::Template;
+use axum::extract::State;
+use serde::Deserialize;
+
+pub struct ProgramLine {
+    pub id: String,
+    pub name: String,
+    pub closed: bool,
+    pub budget: String,
+    pub funded: String,
+    pub available: String,
+    pub issued: i64,
+    pub redeemed: i64,
+    pub rate: String,
+}
+
+#[derive(Deserialize)]
+#[serde(default)]
+pub struct ProgramForm {
+    pub name: String,
+    pub budget: String,
+    pub cheque_value: String,
+    pub validity_days: String,
+    pub grace_days: String,
+    pub department: String,
+}
+
+impl Default for ProgramForm {
+    fn default() -> Self {
+        ProgramForm {
+            name: String::new(),
+            budget: String::new(),
+            cheque_value: "10".into(),
+            validity_days: programs::DEFAULT_VALIDITY_DAYS.to_string(),
+            grace_days: "0".into(),
+            department: String::new(),
+        }
+    }
+}
+
+impl ProgramForm {
+    fn to_new(&self) -> Result<NewProgram, FieldError> {
+        let budget_cents = parse_euros(&self.budget).map_err(|m| FieldError {
+            field: "budget",
+            message: format!("Budget : {m}"),
+        })?;
+        let cheque_value_cents = match self.cheque_value.trim() {
+            "" => None,
+            v => Some(parse_euros(v).map_err(|m| FieldError {
+                field: "cheque_value",
+                message: format!("Valeur d'un chèque : {m}"),
+            })?),
+        };
+        let days = |text: &str, field: &'static str, what: &str| match text.trim() {
+            "" => Ok(None),
+            t => parse_count(t).map(Some).ok_or_else(|| FieldError {
+                field,
+                message: format!("{what} : indiquez un nombre de jours, par exemple 365."),
+            }),
+        };
+        Ok(NewProgram {
+            name: self.name.clone(),
+            budget_cents,
+            cheque_value_cents,
+            validity_days: days(&self.validity_days, "validity_days", "Durée de validité")?,
+            grace_days: days(&self.grace_days, "grace_days", "Délai de grâce")?,
+            fee_rate_bp: None,
+            fee_per_cheque_cents: None,
+            department: Some(self.department.clone()),
+        })
+    }
+}
+
+/// The form field a programme refusal is about.
+fn program_field(code: &str) -> &'static str {
+    match code {
+        "invalid_name" => "name",
+        "invalid_budget" => "budget",
+        "invalid_cheque_value" => "cheque_value",
+        "invalid_validity" => "validity_days",
+        "invalid_grace" => "grace_days",
+        "invalid_department" => "department",
+        _ => "",
+    }
+}
+
+#[derive(Template)]
+#[template(path = "funder/home.html")]
+struct Home {
+    l: Layout,
+    programs: Vec<ProgramLine>,
+    form: ProgramForm,
+    error: Option<FieldError>,
+}
+
+impl Home {
+    fn invalid(&self, field: &str) -> bool {
+        self.error.as_ref().is_some_and(|e| e.field == field)
+    }
+}
+
+pub(super) async fn home(State(state): State<AppState>, visitor: Visitor) -> WebResult {
+    let signed = SignedIn::require(&visitor, OrgKind::Funder)?;
+    render_home(&state, &visitor, &signed.org, ProgramForm::default(), None).await
+}
+
+async fn render_home(
+    state: &AppState,
+    visitor: &Visitor,
+    funder: &Organization,
+    form: ProgramForm,
+    error: Option<FieldError>,
+) -> WebResult {
+    let mut conn = state.db.read().await?;
+    let mut lines = Vec::new();
+    for program in programs::list_for_funder(&mut conn, funder).await? {
+        let r = crate::ledger::reconciliation(&mut conn, &program.id, program.budget_cents).await?;
+        let value = program.cheque_value_cents.max(1);
+        lines.push(ProgramLine {
+            budget: euros_text(program.budget_cents),
+            funded: euros_text(r.funded_cents),
+            available: euros_text(r.available_cents),
+            issued: r.figures.issued_cents / value,
+            redeemed: r.figures.redeemed_cents / value,
+            rate: percent_text(r.figures.redeemed_cents, r.figures.issued_cents),
+            closed: program.status == crate::programs::ProgramStatus::Closed,
+            id: program.id,
+            name: program.name,
+        });
+    }
+    page(Home {
+        l: Layout::new(state, visitor, "Mes programmes"),
+        programs: lines,
+        form,
+        error,
+    })
+}
+
+pub(super) async fn create(State(state): State<AppState>, form: Form<ProgramForm>) -> WebResult {
+    let signed = SignedIn::require(&form.visitor, OrgKind::Funder)?;
+    let key = form.key(&signed.org.id);
+    let Form { visitor, data, .. } = form;
+    let new = match data.to_new() {
+        Ok(new) => new,
+        Err(e) => return render_home(&state, &visitor, &signed.org, data, Some(e)).await,
+    };
+    let (org, now) = (signed.org.clone(), state.clock.now());
+    let created = state
+        .write(visitor.origin(), key, move |tx| {
+            Box::pin(async move { programs::create(tx, &org, new, now).await })
+        })
+        .await;
+    match created {
+        Ok(program) => see_other(&format!(
+            "/financeur/programmes/{}?fait=cree#contenu",
+            program.id
+        )),
+        Err(e) if shown_on_page(&e) => {
+            let error = FieldError {
+                field: program_field(e.code()),
+                message: e.public_message(),
+            };
+            render_home(&state, &visitor, &signed.org, data, Some(error)).await
+        }
+        Err(e) => Err(e.into()),
+    }
+}

@@ -1,0 +1,296 @@
+//! A programme's page: its figures, chart and tables, and the forms to record a funding, give
+//! a distributor a quota and close the programme.
+
+use super::chart::{chart, Chart, ISSUED_FILL, REDEEMED_FILL};
+use super::tables::tables;
+use super::{cheque_count, plural, shown_on_page};
+use crate::app::AppState;
+use crate::error::Error;
+use crate::fr::{euros_text, parse_count, parse_euros, percent_text};
+use crate::orgs::OrgKind;
+use crate::programs::{self, NewAllocation, NewFunding, Program};
+use crate::report::Report;
+use crate::users::Signed;
+use crate::web::session::{Form, SignedIn};
+use crate::web::{page, see_other, Layout, Visitor, WebError, WebResult};
+use askama::Template;
+use axum::extract::{Path, Query, State};
+use serde::Deserialize;
+use std::sync::Arc;
+
+/// What was typed in the dashboard's forms, and what went wrong, to show them again.
+#[derive(Default)]
+struct Attempt {
+    amount: String,
+    reference: String,
+    distributor_id: String,
+    cheques: String,
+    fund_error: Option<String>,
+    allocate_error: Option<String>,
+    close_error: Option<String>,
+}
+
+pub struct Card {
+    pub label: &'static str,
+    pub value: String,
+    pub detail: String,
+}
+
+#[derive(Template)]
+#[template(path = "funder/program.html")]
+struct Dashboard {
+    l: Layout,
+    program: Program,
+    closed: bool,
+    notice: Option<&'static str>,
+    cards: Vec<Card>,
+    cheque_value: String,
+    available_cheques: i64,
+    unfunded: String,
+    credited: String,
+    chart: Option<Chart>,
+    issued_fill: &'static str,
+    redeemed_fill: &'static str,
+    figures: Report,
+    monthly: Report,
+    distributors: Report,
+    sites: Report,
+    departments: Report,
+    distributor_choices: Vec<(String, String)>,
+    attempt: Attempt,
+}
+
+#[derive(Deserialize)]
+pub(super) struct DashboardQuery {
+    fait: Option<String>,
+}
+
+pub(super) async fn dashboard(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    Path(id): Path<String>,
+    Query(q): Query<DashboardQuery>,
+) -> WebResult {
+    let notice = match q.fait.as_deref() {
+        Some("cree") => Some(
+            "Le programme est créé. Enregistrez un premier versement pour pouvoir attribuer des chèques aux distributeurs.",
+        ),
+        Some("versement") => Some("Le versement est enregistré."),
+        Some("quota") => Some("Le quota est attribué au distributeur."),
+        Some("cloture") => {
+            Some("Le programme est clos. Son avoir est prêt à télécharger, plus bas sur cette page.")
+        }
+        _ => None,
+    };
+    render_dashboard(&state, &visitor, &id, notice, Attempt::default()).await
+}
+
+async fn render_dashboard(
+    state: &AppState,
+    visitor: &Visitor,
+    id: &str,
+    notice: Option<&'static str>,
+    attempt: Attempt,
+) -> WebResult {
+    let signed = SignedIn::require(visitor, OrgKind::Funder)?;
+    let t = tables(state, &signed.org, id).await?;
+    let r = &t.r;
+    let f = &r.figures;
+    let value = t.program.cheque_value_cents.max(1);
+    let cards = vec![
+        Card {
+            label: "Budget consommé",
+            value: euros_text(f.redeemed_cents),
+            detail: format!(
+                "{} du budget de {}, en chèques utilisés dans les lieux",
+                percent_text(f.redeemed_cents, r.budget_cents),
+                euros_text(r.budget_cents)
+            ),
+        },
+        Card {
+            label: "Versé",
+            value: euros_text(r.funded_cents),
+            detail: format!("Reste à verser : {}", euros_text(r.unfunded_cents)),
+        },
+        Card {
+            label: "Disponible, à attribuer",
+            value: euros_text(r.available_cents),
+            detail: format!("Soit {}", plural(r.available_cents / value, "chèque")),
+        },
+        Card {
+            label: "Taux d'utilisation",
+            value: percent_text(f.redeemed_cents, f.issued_cents),
+            detail: format!(
+                "{} sur {} émis",
+                cheque_count(f.redeemed_cents / value, "utilisé"),
+                f.issued_cents / value
+            ),
+        },
+    ];
+    page(Dashboard {
+        l: Layout::new(state, visitor, t.program.name.clone()),
+        closed: t.program.status == crate::programs::ProgramStatus::Closed,
+        notice,
+        cards,
+        cheque_value: euros_text(t.program.cheque_value_cents),
+        available_cheques: r.available_cents / value,
+        unfunded: euros_text(r.unfunded_cents),
+        credited: euros_text(r.credited_cents),
+        chart: chart(&t.months),
+        issued_fill: ISSUED_FILL,
+        redeemed_fill: REDEEMED_FILL,
+        figures: t.figures,
+        monthly: t.monthly,
+        distributors: t.distributors,
+        sites: t.sites,
+        departments: t.departments,
+        distributor_choices: t.distributor_choices,
+        program: t.program,
+        attempt,
+    })
+}
+
+/// The signed-in funder and, when its programme is closed, why it takes no more writes.
+/// Someone else's programme answers 404.
+async fn writable(state: &AppState, visitor: &Visitor, id: &str) -> Result<Arc<Signed>, WebError> {
+    let signed = SignedIn::require(visitor, OrgKind::Funder)?;
+    let mut conn = state.db.read().await?;
+    // Someone else's programme is refused (404) before the form is read.
+    programs::get_for(&mut conn, &signed.org, id).await?;
+    Ok(signed)
+}
+
+fn done(id: &str, what: &str) -> WebResult {
+    see_other(&format!("/financeur/programmes/{id}?fait={what}#contenu"))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub(super) struct FundForm {
+    amount: String,
+    reference: String,
+}
+
+pub(super) async fn fund(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    form: Form<FundForm>,
+) -> WebResult {
+    let key = form.own_key();
+    let Form { visitor, data, .. } = form;
+    let signed = writable(&state, &visitor, &id).await?;
+    let retry = |message: String| Attempt {
+        amount: data.amount.clone(),
+        reference: data.reference.clone(),
+        fund_error: Some(message),
+        ..Attempt::default()
+    };
+    let amount = parse_euros(&data.amount).map_err(|m| format!("Montant du versement : {m}"));
+    let amount_cents = match amount {
+        Ok(cents) => cents,
+        Err(m) => return render_dashboard(&state, &visitor, &id, None, retry(m)).await,
+    };
+    let new = NewFunding {
+        amount_cents,
+        reference: data.reference.clone(),
+    };
+    let (org, now, program_id) = (signed.org.clone(), state.clock.now(), id.clone());
+    let funded = state
+        .write(visitor.origin(), key, move |tx| {
+            Box::pin(async move { programs::record_funding(tx, &org, &program_id, new, now).await })
+        })
+        .await;
+    match funded {
+        Ok(_) => done(&id, "versement"),
+        Err(e) if shown_on_page(&e) => {
+            render_dashboard(&state, &visitor, &id, None, retry(e.public_message())).await
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub(super) struct AllocateForm {
+    distributor_id: String,
+    cheques: String,
+}
+
+pub(super) async fn allocate(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    form: Form<AllocateForm>,
+) -> WebResult {
+    let key = form.own_key();
+    let Form { visitor, data, .. } = form;
+    let signed = writable(&state, &visitor, &id).await?;
+    let retry = |message: String| Attempt {
+        distributor_id: data.distributor_id.clone(),
+        cheques: data.cheques.clone(),
+        allocate_error: Some(message),
+        ..Attempt::default()
+    };
+    let cheques = parse_count(&data.cheques)
+        .ok_or_else(|| "Indiquez un nombre de chèques, par exemple 100.".to_string());
+    let cheques = match cheques {
+        Ok(n) => n,
+        Err(m) => return render_dashboard(&state, &visitor, &id, None, retry(m)).await,
+    };
+    let new = NewAllocation {
+        distributor_id: data.distributor_id.clone(),
+        cheques,
+    };
+    let (org, now, program_id) = (signed.org.clone(), state.clock.now(), id.clone());
+    let allocated = state
+        .write(visitor.origin(), key, move |tx| {
+            Box::pin(async move { programs::allocate(tx, &org, &program_id, new, now).await })
+        })
+        .await;
+    match allocated {
+        Ok(_) => done(&id, "quota"),
+        Err(e) if shown_on_page(&e) => {
+            render_dashboard(&state, &visitor, &id, None, retry(e.public_message())).await
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub(super) struct CloseForm {
+    confirm: Option<String>,
+}
+
+pub(super) async fn close(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    form: Form<CloseForm>,
+) -> WebResult {
+    let key = form.own_key();
+    let Form { visitor, data, .. } = form;
+    let signed = SignedIn::require(&visitor, OrgKind::Funder)?;
+    let retry = |message: String| Attempt {
+        close_error: Some(message),
+        ..Attempt::default()
+    };
+    if data.confirm.is_none() {
+        let message = "Cochez la case pour confirmer la clôture du programme.".to_string();
+        return render_dashboard(&state, &visitor, &id, None, retry(message)).await;
+    }
+    let (org, program_id) = (signed.org.clone(), id.clone());
+    let (now, today) = (state.clock.now(), state.clock.today());
+    let closed = state
+        .write(visitor.origin(), key, move |tx| {
+            Box::pin(async move {
+                crate::expiry::close_program(tx, &org, &program_id, now, today).await
+            })
+        })
+        .await;
+    match closed {
+        Ok(_) => done(&id, "cloture"),
+        Err(e) if shown_on_page(&e) && !matches!(e, Error::NotFound(_)) => {
+            render_dashboard(&state, &visitor, &id, None, retry(e.public_message())).await
+        }
+        Err(e) => Err(e.into()),
+    }
+}
