@@ -250,11 +250,4 @@ impl Config {
         let only: Only = clap::Parser::parse_from(["passnum"]);
         only.config
     }
-
-    pub fn keyring(&self) -> anyhow::Result<crate::vouchers::codes::Keyring> {
-        match &self.signing_keys {
-            Some(spec) => crate::vouchers::keys::parse_env(spec),
-            None => crate::vouchers::keys::load_or_create(&self.keys_file),
-        }
-    }
 }

@@ -119,7 +119,7 @@ impl Error {
         match self {
             Error::Internal(e) => e
                 .downcast_ref::<sqlx::Error>()
-                .is_some_and(crate::db::is_unique_violation),
+                .is_some_and(is_unique_violation),
             _ => false,
         }
     }
@@ -158,4 +158,15 @@ fn is_unavailable_code(code: Option<&str>) -> bool {
         // SQLite: SQLITE_BUSY, SQLITE_LOCKED.
         | Some("5" | "6")
     )
+}
+
+/// Whether a failed statement broke a UNIQUE constraint, so callers can turn it into a 409.
+pub fn is_unique_violation(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Database(db) => {
+            matches!(db.kind(), sqlx::error::ErrorKind::UniqueViolation)
+                || matches!(db.code().as_deref(), Some("23505" | "2067" | "1555"))
+        }
+        _ => false,
+    }
 }

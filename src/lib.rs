@@ -86,6 +86,41 @@ pub async fn start(config: Config, clock: SharedClock) -> anyhow::Result<app::Ap
     )
     .await?;
     db.migrate().await?;
-    let keyring = config.keyring()?;
+    let keyring = vouchers::keys::from_config(&config)?;
     Ok(app::AppState::new(db, clock, keyring, config))
+}
+
+#[cfg(test)]
+mod tests {
+    //! Checks over several modules at once.
+
+    fn same<T: serde::Serialize + Copy>(all: &[T], text: fn(T) -> &'static str) {
+        for &state in all {
+            let json = serde_json::to_string(&state).expect("serialises");
+            assert_eq!(json, format!("\"{}\"", text(state)));
+        }
+    }
+
+    #[test]
+    fn state_texts_are_their_serde_names() {
+        use crate::settlement::{BatchStatus, LineStatus};
+        use crate::vouchers::{ChequeStatus, PassStatus};
+        same(PassStatus::ALL, PassStatus::as_str);
+        same(ChequeStatus::ALL, ChequeStatus::as_str);
+        same(BatchStatus::ALL, BatchStatus::as_str);
+        same(LineStatus::ALL, LineStatus::as_str);
+        same(
+            crate::programs::ProgramStatus::ALL,
+            crate::programs::ProgramStatus::as_str,
+        );
+        same(
+            crate::qualification::Status::ALL,
+            crate::qualification::Status::as_str,
+        );
+        same(
+            crate::mail::OutboxStatus::ALL,
+            crate::mail::OutboxStatus::as_str,
+        );
+        same(crate::users::Role::ALL, crate::users::Role::as_str);
+    }
 }

@@ -56,6 +56,9 @@ async fn every_role_does_its_job_in_the_browser() {
     b.check_axe("beneficiaire-lieux-resultats").await;
     assert!(b.page_source().await.contains("Médiathèque Mériadeck"));
     b.assert_no_horizontal_scroll().await;
+    // After a session of help paid with the carnet, the person gives their opinion.
+    app.redeem(&w.site, pass["vouchers"][4]["code"].as_str().unwrap())
+        .await;
     b.visit(
         &format!("{}/avis/{pass_code}", app.base),
         "beneficiaire-avis",

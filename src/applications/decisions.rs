@@ -354,9 +354,13 @@ pub async fn qualify(
     )
     .await?;
     for place in &app.places {
+        let owner = crate::places::Owner {
+            site_id: &site.id,
+            siret: site.siret.as_deref(),
+        };
         crate::places::create_for_application(
             tx,
-            &site,
+            owner,
             &place.name,
             &place.address,
             &place.postcode,

@@ -97,45 +97,6 @@ pub fn defer_from(batch: &mut Batch, entries: &[(&NewEntry<'_>, &Origin)]) {
     chain::wake();
 }
 
-/// `passnum keys rotate` / `retire`: notes the key id in the audit log (never the key itself).
-pub async fn record_key_event(
-    database_url: &str,
-    action: &str,
-    key_id: &str,
-) -> anyhow::Result<()> {
-    if let Some(path) = database_url.strip_prefix("sqlite://") {
-        // Do not create an empty database just to note a key change.
-        let file = path.split('?').next().unwrap_or(path);
-        anyhow::ensure!(std::path::Path::new(file).exists(), "no database at {file}");
-    }
-    let db = crate::db::Db::connect(database_url, 1).await?;
-    db.migrate().await?;
-    let now = crate::clock::format_ts(jiff::Timestamp::now());
-    let detail = match action {
-        "key.retired" => {
-            format!("clé {key_id} retirée : plus aucun chèque signé par elle n'est en circulation")
-        }
-        _ => format!("clé {key_id} ajoutée : elle signe les nouveaux chèques"),
-    };
-    let (action, key_id) = (action.to_string(), key_id.to_string());
-    db.transact(Origin::platform(), move |tx| {
-        Box::pin(async move {
-            let operator = crate::orgs::operator_exists(tx).await?;
-            record(
-                tx,
-                &now,
-                operator.as_deref(),
-                &action,
-                Some(&key_id),
-                &detail,
-            )
-            .await
-        })
-    })
-    .await?;
-    Ok(())
-}
-
 /// The trail of one subject, oldest first.
 pub async fn for_subject(conn: &mut Conn, subject_id: &str) -> Result<Vec<Entry>> {
     Ok(sqlx::query_as(&format!(

@@ -4,15 +4,16 @@
 //! redemptions name it) but is no longer offered.
 
 mod repo;
+pub mod typology;
 
 use crate::clock::format_ts;
 use crate::db::{Conn, Tx};
 use crate::error::{Error, Result};
 use crate::orgs::{OrgKind, Organization};
-use crate::redemption::typology::Themes;
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
+use typology::Themes;
 
 /// One service of a place's catalogue.
 #[derive(Clone, Debug, Serialize, Deserialize, utoipa::ToSchema)]
@@ -139,8 +140,8 @@ pub async fn update(
 
 /// A service as given, validated.
 fn checked(new: NewService, id: String, place_id: &str, now_text: &str) -> Result<Service> {
-    if !crate::redemption::SERVICES.contains(&new.kind.as_str()) {
-        return Err(crate::redemption::invalid_service());
+    if !typology::SERVICES.contains(&new.kind.as_str()) {
+        return Err(typology::invalid_service());
     }
     let title = new.title.trim();
     if title.is_empty() || title.chars().count() > 120 || title.contains(char::is_control) {
@@ -157,7 +158,7 @@ fn checked(new: NewService, id: String, place_id: &str, now_text: &str) -> Resul
         ));
     }
     if !(1..=600).contains(&new.minutes) {
-        return Err(crate::redemption::invalid_minutes());
+        return Err(typology::invalid_minutes());
     }
     if !(1..=10).contains(&new.price_cheques) {
         return Err(Error::invalid(
@@ -237,7 +238,7 @@ pub async fn offered_by(
 
 impl Service {
     pub fn kind_label(&self) -> &'static str {
-        crate::redemption::service_label(Some(&self.kind))
+        typology::service_label(Some(&self.kind))
     }
 
     /// "Créer son adresse e-mail : accompagnement individuel, 1 h, 1 chèque."
@@ -246,7 +247,7 @@ impl Service {
             "{} : {}, {}, {}.",
             self.title,
             self.kind_label().to_lowercase(),
-            crate::redemption::typology::duration_text(self.minutes),
+            typology::duration_text(self.minutes),
             self.price_text()
         )
     }

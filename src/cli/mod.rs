@@ -214,9 +214,7 @@ pub async fn run() -> anyhow::Result<()> {
                 key.id,
                 config.keys_file.display()
             );
-            if let Err(e) =
-                crate::audit::record_key_event(&config.database_url, "key.rotated", &key.id).await
-            {
+            if let Err(e) = record_key_event(&config.database_url, "key.rotated", &key.id).await {
                 tracing::warn!(error = %e, key = %key.id, "key rotation not written to the audit log (database unreachable)");
             }
             Ok(())
@@ -224,7 +222,7 @@ pub async fn run() -> anyhow::Result<()> {
         Command::Keys {
             command: KeysCommand::List,
         } => {
-            let ring = config.keyring()?;
+            let ring = crate::vouchers::keys::from_config(&config)?;
             let live = live_cheques(&config).await?;
             for key in ring.keys() {
                 let current = if key.id == ring.current().id {
@@ -264,9 +262,7 @@ pub async fn run() -> anyhow::Result<()> {
                 "Key {id} removed from {}; restart the servers so they forget it.",
                 config.keys_file.display()
             );
-            if let Err(e) =
-                crate::audit::record_key_event(&config.database_url, "key.retired", &id).await
-            {
+            if let Err(e) = record_key_event(&config.database_url, "key.retired", &id).await {
                 tracing::warn!(error = %e, key = %id, "key retirement not written to the audit log (database unreachable)");
             }
             Ok(())
@@ -372,4 +368,39 @@ pub async fn bootstrap(state: &crate::app::AppState) -> crate::error::Result<Str
             Box::pin(async move { crate::orgs::bootstrap(tx, now).await })
         })
         .await
+}
+
+/// `passnum keys rotate` / `retire`: notes the key id in the audit log (never the key itself).
+async fn record_key_event(database_url: &str, action: &str, key_id: &str) -> anyhow::Result<()> {
+    if let Some(path) = database_url.strip_prefix("sqlite://") {
+        // Do not create an empty database just to note a key change.
+        let file = path.split('?').next().unwrap_or(path);
+        anyhow::ensure!(std::path::Path::new(file).exists(), "no database at {file}");
+    }
+    let db = crate::db::Db::connect(database_url, 1).await?;
+    db.migrate().await?;
+    let now = crate::clock::format_ts(jiff::Timestamp::now());
+    let detail = match action {
+        "key.retired" => {
+            format!("clé {key_id} retirée : plus aucun chèque signé par elle n'est en circulation")
+        }
+        _ => format!("clé {key_id} ajoutée : elle signe les nouveaux chèques"),
+    };
+    let (action, key_id) = (action.to_string(), key_id.to_string());
+    db.transact(crate::db::Origin::platform(), move |tx| {
+        Box::pin(async move {
+            let operator = crate::orgs::operator_exists(tx).await?;
+            crate::audit::record(
+                tx,
+                &now,
+                operator.as_deref(),
+                &action,
+                Some(&key_id),
+                &detail,
+            )
+            .await
+        })
+    })
+    .await?;
+    Ok(())
 }

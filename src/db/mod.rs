@@ -319,16 +319,7 @@ fn with_sqlite_create(url: &str) -> anyhow::Result<AnyConnectOptions> {
     Ok(AnyConnectOptions::from_str(&url)?)
 }
 
-/// Whether a failed statement broke a UNIQUE constraint, so callers can turn it into a 409.
-pub fn is_unique_violation(e: &sqlx::Error) -> bool {
-    match e {
-        sqlx::Error::Database(db) => {
-            matches!(db.kind(), sqlx::error::ErrorKind::UniqueViolation)
-                || matches!(db.code().as_deref(), Some("23505" | "2067" | "1555"))
-        }
-        _ => false,
-    }
-}
+pub use crate::error::is_unique_violation;
 
 pub fn is_postgres(conn: &Conn) -> bool {
     conn.backend_name() == "PostgreSQL"

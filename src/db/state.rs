@@ -4,7 +4,7 @@
 /// Declares an enum whose variants are stored as the given texts: `as_str`, `ALL`,
 /// `TryFrom<String>` (for `#[sqlx(try_from = "String")]` row fields), and serde (and the
 /// OpenAPI document) as the same texts, which must be each variant's name in snake_case
-/// (`state_texts_are_their_serde_names` checks every state of the crate).
+/// (`state_texts_are_their_serde_names`, in `lib.rs`, checks every state of the crate).
 #[macro_export]
 macro_rules! text_enum {
     (
@@ -48,37 +48,4 @@ macro_rules! text_enum {
             }
         }
     };
-}
-
-#[cfg(test)]
-mod tests {
-    fn same<T: serde::Serialize + Copy>(all: &[T], text: fn(T) -> &'static str) {
-        for &state in all {
-            let json = serde_json::to_string(&state).expect("serialises");
-            assert_eq!(json, format!("\"{}\"", text(state)));
-        }
-    }
-
-    #[test]
-    fn state_texts_are_their_serde_names() {
-        use crate::settlement::{BatchStatus, LineStatus};
-        use crate::vouchers::{ChequeStatus, PassStatus};
-        same(PassStatus::ALL, PassStatus::as_str);
-        same(ChequeStatus::ALL, ChequeStatus::as_str);
-        same(BatchStatus::ALL, BatchStatus::as_str);
-        same(LineStatus::ALL, LineStatus::as_str);
-        same(
-            crate::programs::ProgramStatus::ALL,
-            crate::programs::ProgramStatus::as_str,
-        );
-        same(
-            crate::qualification::Status::ALL,
-            crate::qualification::Status::as_str,
-        );
-        same(
-            crate::mail::OutboxStatus::ALL,
-            crate::mail::OutboxStatus::as_str,
-        );
-        same(crate::users::Role::ALL, crate::users::Role::as_str);
-    }
 }

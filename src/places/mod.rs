@@ -7,16 +7,16 @@
 //! can also qualify or suspend one place.
 
 pub mod hours;
+mod qualification_status;
 mod repo;
 pub mod standard;
 
 use crate::clock::format_ts;
 use crate::db::{Conn, Tx};
 use crate::error::{Error, Result};
-use crate::orgs::Organization;
-use crate::qualification::Status as QualificationStatus;
 use jiff::civil::Date;
 use jiff::Timestamp;
+pub use qualification_status::QualificationStatus;
 use serde::Serialize;
 pub use standard::{ParsedFile, Rejection, StandardPlace};
 
@@ -41,25 +41,37 @@ impl Place {
     }
 }
 
+/// Who a place belongs to: the site organisation, as places need to know it.
+pub struct Owner<'a> {
+    pub site_id: &'a str,
+    pub siret: Option<&'a str>,
+}
+
 /// The first place of a new site organisation, from what the organisation gave.
-pub async fn create_for_site(tx: &mut Tx<'_>, org: &Organization, now: Timestamp) -> Result<()> {
+pub async fn create_for_site(
+    tx: &mut Tx<'_>,
+    owner: Owner<'_>,
+    name: &str,
+    postcode: Option<&str>,
+    now: Timestamp,
+) -> Result<()> {
     let mut data = StandardPlace::new();
-    data.set("id", Some(&org.id));
-    data.set("pivot", org.siret.as_deref());
-    data.set("nom", Some(&org.name));
-    data.set("code_postal", org.postcode.as_deref());
+    data.set("id", Some(owner.site_id));
+    data.set("pivot", owner.siret);
+    data.set("nom", Some(name));
+    data.set("code_postal", postcode);
     data.set(
         "date_maj",
         Some(&now.to_zoned(crate::clock::paris()).date().to_string()),
     );
     repo::upsert(tx, &[data], &format_ts(now)).await?;
-    repo::attach(tx, &org.id, &org.id).await
+    repo::attach(tx, owner.site_id, owner.site_id).await
 }
 
 /// A place given in an application, attached to the site organisation it becomes.
 pub async fn create_for_application(
     tx: &mut Tx<'_>,
-    site: &Organization,
+    owner: Owner<'_>,
     name: &str,
     address: &str,
     postcode: &str,
@@ -69,7 +81,7 @@ pub async fn create_for_application(
     let id = crate::db::new_id();
     let mut data = StandardPlace::new();
     data.set("id", Some(&id));
-    data.set("pivot", site.siret.as_deref());
+    data.set("pivot", owner.siret);
     data.set("nom", Some(name));
     data.set("adresse", Some(address));
     data.set("code_postal", Some(postcode));
@@ -79,7 +91,7 @@ pub async fn create_for_application(
         Some(&now.to_zoned(crate::clock::paris()).date().to_string()),
     );
     repo::upsert(tx, &[data], &format_ts(now)).await?;
-    repo::attach(tx, &id, &site.id).await?;
+    repo::attach(tx, &id, owner.site_id).await?;
     Ok(id)
 }
 

@@ -8,9 +8,8 @@
 //! `disqualifications`, which forbids any later qualification.
 
 mod repo;
-mod status;
 
-pub use status::Status;
+pub use crate::places::QualificationStatus as Status;
 
 use crate::clock::format_ts;
 use crate::db::{Conn, Tx};

@@ -4,11 +4,11 @@
 
 pub mod limits;
 mod repo;
-pub mod typology;
 pub mod writer;
 
 pub use repo::{ChequeLine, RedemptionRow};
 
+use crate::catalogue::typology::{self, Themes};
 use crate::clock::{format_ts, parse_ts};
 use crate::db::{Conn, Origin, Tx};
 use crate::error::{Error, Result};
@@ -20,38 +20,9 @@ use crate::vouchers::ChequeStatus;
 use jiff::civil::Date;
 use jiff::{SignedDuration, Timestamp};
 use serde::Deserialize;
-use typology::Themes;
-
-/// The kinds of help of the national typology of mediation sessions.
-pub const SERVICES: [&str; 3] = ["individual_help", "administrative_procedure", "workshop"];
 
 /// Cheques one request may redeem together: the highest price of a catalogue service.
 pub const MAX_CHEQUES: usize = 10;
-
-/// How a service is named to people.
-pub fn service_label(service: Option<&str>) -> &'static str {
-    match service {
-        Some("individual_help") => "Accompagnement individuel",
-        Some("administrative_procedure") => "Démarche administrative",
-        Some("workshop") => "Atelier collectif",
-        _ => "Non précisé",
-    }
-}
-
-pub fn invalid_service() -> Error {
-    Error::invalid(
-        "invalid_service",
-        "Le service doit être individual_help (accompagnement individuel), \
-         administrative_procedure (démarche administrative) ou workshop (atelier collectif).",
-    )
-}
-
-pub fn invalid_minutes() -> Error {
-    Error::invalid(
-        "invalid_minutes",
-        "La durée doit être comprise entre 1 et 600 minutes.",
-    )
-}
 
 /// One session paid with one or more cheques of the same pass.
 #[derive(Clone, Debug, Default, Deserialize, utoipa::ToSchema)]
@@ -160,12 +131,14 @@ pub async fn check_among(
     }
     let several = inputs.len() > 1;
     let mut service = match &new.service {
-        Some(s) if !SERVICES.contains(&s.as_str()) => return Err(invalid_service()),
+        Some(s) if !typology::SERVICES.contains(&s.as_str()) => {
+            return Err(typology::invalid_service())
+        }
         other => other.clone(),
     };
     let mut minutes = new.minutes;
     if minutes.is_some_and(|m| !(1..=600).contains(&m)) {
-        return Err(invalid_minutes());
+        return Err(typology::invalid_minutes());
     }
     let mut themes = Themes::parse(&new.themes)?;
     let location = typology::parse_location(new.location.as_deref())?;

@@ -1,6 +1,6 @@
 //! SQL for redemptions, and the conditional updates of vouchers they make.
 
-use super::typology::Themes;
+use crate::catalogue::typology::Themes;
 use crate::db::{Batch, Conn, Param};
 use crate::error::Result;
 use crate::vouchers::ChequeStatus;

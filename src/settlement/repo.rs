@@ -67,7 +67,7 @@ pub(crate) const PERIOD_PAYS: &str = period_pays!();
 
 /// One cheque of a statement as one line of text: `code`, `redeemed_at`, `minutes`,
 /// `value_cents` and `service`, separated by tabs (service last: it is an identifier of
-/// `redemption::SERVICES`, or empty).
+/// `typology::SERVICES`, or empty).
 macro_rules! packed_cheque {
     () => {
         "r.code || '\t' || r.redeemed_at || '\t' || COALESCE(CAST(r.minutes AS TEXT), '') \

@@ -203,7 +203,7 @@ impl SiteStatement {
             rows.push(vec![
                 crate::vouchers::codes::display_code(code),
                 at.get(..10).unwrap_or_default().to_string(),
-                crate::redemption::service_label(service).to_string(),
+                crate::catalogue::typology::service_label(service).to_string(),
                 minutes.to_string(),
                 program.to_string(),
                 euros(cents.parse().unwrap_or_default()),
@@ -388,6 +388,12 @@ pub async fn mail_statements(
     Ok(sent)
 }
 
+#[derive(askama::Template)]
+#[template(path = "mail/statement.txt")]
+struct StatementMail<'a> {
+    facts: &'a [(String, String)],
+}
+
 /// Sends a statement to each of these addresses.
 async fn mail_to(
     tx: &mut Tx<'_>,
@@ -396,34 +402,24 @@ async fn mail_to(
     now: jiff::Timestamp,
 ) -> Result<usize> {
     let csv = statement.csv.clone().unwrap_or_default();
-    let facts: Vec<String> = statement
-        .facts
-        .iter()
-        .map(|(k, v)| format!("{k} : {v}"))
-        .collect();
+    let body = StatementMail {
+        facts: &statement.facts,
+    };
+    let subject = format!("{} — Pass numérique", statement.title);
     for email in people {
-        let mail = crate::mail::Outgoing {
-            to: email.clone(),
-            subject: format!("{} — Pass numérique", statement.title),
-            text_body: format!(
-                "Bonjour,\n\nLe virement du Pass numérique a été effectué.\n\n{}\n\n\
-                 Le détail est joint (PDF et tableur CSV).\n",
-                facts.join("\n")
-            ),
-            html_body: None,
-            attachments: vec![
-                crate::mail::Attachment {
-                    filename: "releve.pdf".into(),
-                    content_type: "application/pdf".into(),
-                    bytes: statement.pdf.clone(),
-                },
-                crate::mail::Attachment {
-                    filename: "releve.csv".into(),
-                    content_type: "text/csv".into(),
-                    bytes: csv.clone().into_bytes(),
-                },
-            ],
-        };
+        let mut mail = crate::mail::Outgoing::text(email, &subject, &body)?;
+        mail.attachments = vec![
+            crate::mail::Attachment {
+                filename: "releve.pdf".into(),
+                content_type: "application/pdf".into(),
+                bytes: statement.pdf.clone(),
+            },
+            crate::mail::Attachment {
+                filename: "releve.csv".into(),
+                content_type: "text/csv".into(),
+                bytes: csv.clone().into_bytes(),
+            },
+        ];
         crate::mail::enqueue(tx, &mail, now).await?;
     }
     Ok(people.len())

@@ -117,3 +117,12 @@ fn append_key(path: &Path, key: &SigningKey) -> anyhow::Result<()> {
     file.sync_all()?;
     Ok(())
 }
+
+/// The signing keys a server signs and verifies with: `PASSNUM_SIGNING_KEYS` when set, else
+/// the keys file (created with one key on first start).
+pub fn from_config(config: &crate::config::Config) -> anyhow::Result<Keyring> {
+    match &config.signing_keys {
+        Some(spec) => parse_env(spec),
+        None => load_or_create(&config.keys_file),
+    }
+}

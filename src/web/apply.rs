@@ -162,11 +162,10 @@ async fn render_form(
 /// Each submission sends an e-mail to the address typed: one address (one IP) may not use the
 /// form to flood someone's mailbox. Shares the budget of the other public forms.
 /// An application sends e-mails to the address it gives: a few per window, from one address
-/// and to one recipient, so that the form cannot relay mail.
-async fn limit(state: &AppState, ip: std::net::IpAddr, draft: &Draft) -> Result<(), WebError> {
+/// and to one recipient, so that the form cannot relay mail. Checked before, counted once sent.
+fn mail_keys(ip: std::net::IpAddr, draft: &Draft) -> [String; 2] {
     let to = draft.contact_email.trim().to_lowercase();
-    let keys = [format!("ip:{ip}"), format!("to:{to}")];
-    Ok(state.mail_forms.count(&keys, state.clock.now()).await?)
+    [format!("ip:{ip}"), format!("to:{to}")]
 }
 
 async fn new_form(State(state): State<AppState>, visitor: Visitor) -> WebResult {
@@ -186,7 +185,9 @@ async fn submit(
     if add_place {
         return render_form(&state, &visitor, with_one_more_place(draft), None).await;
     }
-    limit(&state, ip, &draft).await?;
+    let keys = mail_keys(ip, &draft);
+    let now = state.clock.now();
+    state.mail_forms.check(state.db.reads(), &keys, now).await?;
     let (config, now, sent) = (state.config.clone(), state.clock.now(), draft.clone());
     let submitted = state
         .db
@@ -195,7 +196,10 @@ async fn submit(
         })
         .await;
     match submitted {
-        Ok(_) => see_other("/candidature/envoyee"),
+        Ok(_) => {
+            state.mail_forms.record(&keys, now).await?;
+            see_other("/candidature/envoyee")
+        }
         Err(e @ Error::Unprocessable { .. }) => with_status(
             e.status(),
             render_form(&state, &visitor, draft, Some(&e)).await,
@@ -322,7 +326,9 @@ async fn resubmit(
         let draft = with_one_more_place(draft);
         return render_follow(&state, &visitor, &token, None, Some((draft, None))).await;
     }
-    limit(&state, ip, &draft).await?;
+    let keys = mail_keys(ip, &draft);
+    let now = state.clock.now();
+    state.mail_forms.check(state.db.reads(), &keys, now).await?;
     let (config, now, sent) = (state.config.clone(), state.clock.now(), draft.clone());
     let follow_token = token.clone();
     let resubmitted = state
@@ -334,7 +340,10 @@ async fn resubmit(
         })
         .await;
     match resubmitted {
-        Ok(_) => see_other(&format!("/candidature/suivi/{token}?envoyee=1")),
+        Ok(_) => {
+            state.mail_forms.record(&keys, now).await?;
+            see_other(&format!("/candidature/suivi/{token}?envoyee=1"))
+        }
         Err(e @ Error::Unprocessable { .. }) => with_status(
             e.status(),
             render_follow(&state, &visitor, &token, None, Some((draft, Some(&e)))).await,

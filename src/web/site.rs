@@ -5,12 +5,12 @@
 use super::session::{Form, SignedIn};
 use super::{page, see_other, with_status, Layout, Visitor, WebResult};
 use crate::app::AppState;
+use crate::catalogue::typology;
 use crate::error::Error;
 use crate::fr::{euros_text, long_date_text};
 use crate::http::extract::ClientIp;
 use crate::orgs::OrgKind;
-use crate::qualification::Status as QualificationStatus;
-use crate::redemption::typology;
+use crate::places::QualificationStatus;
 use crate::redemption::writer::{Caller, Request};
 use crate::redemption::{self, NewRedemption, RedemptionRow};
 use crate::settlement::{BatchStatus, LineStatus};
@@ -169,14 +169,9 @@ async fn choices(
             ));
         }
     }
-    let kinds = redemption::SERVICES
+    let kinds = typology::SERVICES
         .iter()
-        .map(|k| {
-            (
-                k.to_string(),
-                redemption::service_label(Some(k)).to_string(),
-            )
-        })
+        .map(|k| (k.to_string(), typology::service_label(Some(k)).to_string()))
         .collect();
     // With a catalogue, the duration left empty is the chosen service's usual one.
     let mut durations: Vec<(String, String)> = Vec::new();
@@ -275,7 +270,7 @@ fn receipt(r: &RedemptionRow, place: String) -> Receipt {
         total: euros_text(total),
         codes: r.cheques.iter().map(|c| c.code.clone()).collect(),
         date: long_date_text(&r.redeemed_at),
-        service: redemption::service_label(r.service.as_deref()).to_string(),
+        service: typology::service_label(r.service.as_deref()).to_string(),
         minutes: r.minutes.map(typology::duration_text).unwrap_or_default(),
         themes: r.themes.labels().join(", "),
         place,
@@ -312,7 +307,7 @@ fn row(
         id: r.id.clone(),
         code: r.code.clone(),
         date: long_date_text(&r.redeemed_at),
-        service: redemption::service_label(r.service.as_deref()),
+        service: typology::service_label(r.service.as_deref()),
         minutes: r.minutes.map(|m| format!("{m} min")).unwrap_or_default(),
         value: euros_text(r.value_cents),
         state: if r.undone_at.is_some() {

@@ -4,10 +4,10 @@
 use super::session::{Form, SignedIn};
 use super::{page, Layout, Visitor, WebResult};
 use crate::app::AppState;
+use crate::catalogue::typology;
 use crate::catalogue::{self, NewService, Service};
 use crate::error::Error;
 use crate::orgs::OrgKind;
-use crate::redemption::{self, typology};
 use askama::Template;
 use axum::extract::{Path, State};
 use axum::routing::{get, post};
@@ -92,9 +92,9 @@ async fn render(
         error,
         notice,
         places,
-        kinds: redemption::SERVICES
+        kinds: typology::SERVICES
             .iter()
-            .map(|k| (*k, redemption::service_label(Some(k))))
+            .map(|k| (*k, typology::service_label(Some(k))))
             .collect(),
         themes: typology::THEMES.to_vec(),
         durations: typology::DURATIONS
@@ -211,9 +211,9 @@ fn edit_page(
         error,
         place_id,
         service_id,
-        kinds: redemption::SERVICES
+        kinds: typology::SERVICES
             .iter()
-            .map(|k| (*k, redemption::service_label(Some(k)), *k == shown.kind))
+            .map(|k| (*k, typology::service_label(Some(k)), *k == shown.kind))
             .collect(),
         themes: typology::THEMES
             .iter()

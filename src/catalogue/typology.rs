@@ -1,9 +1,37 @@
-//! The national typology of digital-mediation sessions (../shared/DOMAIN.md): themes, usual
-//! durations and where a session takes place. Identifiers are stored and sent by the API; the
+//! The national typology of digital-mediation sessions (../shared/DOMAIN.md): kinds of help,
+//! themes, usual durations and where a session takes place. Identifiers are stored and sent by the API; the
 //! French labels are what people read. Defined here once, for redemptions and catalogues alike.
 
 use crate::error::{Error, Result};
 use serde::{Deserialize, Serialize};
+
+/// The kinds of help of the national typology of mediation sessions.
+pub const SERVICES: [&str; 3] = ["individual_help", "administrative_procedure", "workshop"];
+
+/// How a service is named to people.
+pub fn service_label(service: Option<&str>) -> &'static str {
+    match service {
+        Some("individual_help") => "Accompagnement individuel",
+        Some("administrative_procedure") => "Démarche administrative",
+        Some("workshop") => "Atelier collectif",
+        _ => "Non précisé",
+    }
+}
+
+pub fn invalid_service() -> Error {
+    Error::invalid(
+        "invalid_service",
+        "Le service doit être individual_help (accompagnement individuel), \
+         administrative_procedure (démarche administrative) ou workshop (atelier collectif).",
+    )
+}
+
+pub fn invalid_minutes() -> Error {
+    Error::invalid(
+        "invalid_minutes",
+        "La durée doit être comprise entre 1 et 600 minutes.",
+    )
+}
 
 /// `(identifier, label)` of every theme: digital themes first, then administrative ones.
 pub const THEMES: [(&str, &str); 24] = [
