@@ -3,7 +3,7 @@
 //! follow-up page where it reads where its application stands and corrects it when asked.
 
 use super::session::Form;
-use super::{page, see_other, with_status, Layout, Visitor, WebError, WebResult};
+use super::{page, see_other, with_status, Layout, Visitor, WebResult};
 use crate::app::AppState;
 use crate::applications::{self, Application, Draft, PlaceDraft, Question, Status, MAX_PLACES};
 use crate::error::Error;
