@@ -25,8 +25,8 @@ use passnum::db::{Backend, Batch, Origin, Param, Tx};
 use passnum::ledger::{Account, Kind, Transfer};
 use passnum::orgs::{self, NewOrganization, Organization};
 use passnum::programs::{self, NewAllocation, NewFunding, NewProgram};
-use passnum::qualification::Decision;
-use passnum::sites::NewBankAccount;
+use passnum::sites::bank::NewBankAccount;
+use passnum::sites::qualification::Decision;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -399,7 +399,7 @@ async fn setup_in(
     let (distributor, distributor_token) = org(tx, &operator, "distributor", "CCAS", now).await?;
     for s in 0..SITES {
         let (site, _) = org(tx, &operator, "site", &format!("Lieu {s}"), now).await?;
-        passnum::qualification::decide_site(
+        passnum::sites::qualification::decide_site(
             tx,
             &operator,
             &site.id,
@@ -408,7 +408,7 @@ async fn setup_in(
             now,
         )
         .await?;
-        passnum::sites::set_bank_account(
+        passnum::sites::bank::set_bank_account(
             tx,
             &operator,
             &site.id,

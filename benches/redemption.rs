@@ -34,7 +34,7 @@ use passnum::config::Config;
 use passnum::db::{Backend, Origin, Tx};
 use passnum::orgs::{self, NewOrganization, Organization};
 use passnum::programs::{self, NewAllocation, NewFunding, NewProgram};
-use passnum::qualification::Decision;
+use passnum::sites::qualification::Decision;
 use passnum::vouchers::{self, NewPass};
 use std::future::Future;
 use std::ops::Range;
@@ -672,7 +672,7 @@ async fn members(
             now,
         )
         .await?;
-        let org = passnum::qualification::decide_site(
+        let org = passnum::sites::qualification::decide_site(
             tx,
             &operator,
             &site.id,

@@ -8,7 +8,7 @@
 use passnum::clock::SystemClock;
 use passnum::config::Config;
 use passnum::db::Origin;
-use passnum::places::standard::{parse_csv, FIELDS};
+use passnum::sites::places::standard::{parse_csv, FIELDS};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -76,7 +76,7 @@ async fn run(label: &str, database_url: &str, bytes: &[u8]) -> anyhow::Result<()
     let report = state
         .db
         .transact(Origin::platform(), move |tx| {
-            Box::pin(async move { passnum::places::import(tx, parsed, None, now).await })
+            Box::pin(async move { passnum::sites::places::import(tx, parsed, None, now).await })
         })
         .await?;
     let stored = started.elapsed();
@@ -88,7 +88,7 @@ async fn run(label: &str, database_url: &str, bytes: &[u8]) -> anyhow::Result<()
     let again = state
         .db
         .transact(Origin::platform(), move |tx| {
-            Box::pin(async move { passnum::places::import_file(tx, &file, None, now).await })
+            Box::pin(async move { passnum::sites::places::import_file(tx, &file, None, now).await })
         })
         .await?;
     let reimport = started.elapsed();

@@ -19,10 +19,9 @@
 //! - [`ledger`]: double-entry postings, verification, reconciliation.
 //! - [`settlement`]: batches, the SEPA file, statements.
 //! - [`expiry`]: cheques past their last day, programme close, credit notes.
-//! - [`sites`]: bank details of a site.
-//! - [`places`]: places, the national data standard, opening hours, the directory.
-//! - [`qualification`]: qualifying, suspending and disqualifying sites and places; reminders.
-//! - [`applications`]: a structure applying to become a qualified site.
+//! - [`sites`]: a site's life: its [`sites::places`] (the national data standard, opening
+//!   hours, the directory), its [`sites::applications`], its [`sites::qualification`]
+//!   (qualify, suspend, disqualify, reminders) and its [`sites::bank`] details.
 //! - [`catalogue`]: the services a place offers.
 //! - [`users`]: people's accounts, sessions, invitations, password resets.
 //! - [`audit`]: the tamper-evident journal of every change.
@@ -31,7 +30,7 @@
 //! **Platform**, used by all and knowing no domain: [`db`] (both databases, the unit of work),
 //! [`idempotency`] (replayed answers), [`mail`] (outbox and SMTP), [`pdf`], [`clock`],
 //! [`config`], [`error`], [`fr`] (French formats and identifiers), [`metrics`], [`ratelimit`],
-//! [`report`].
+//! [`report`], [`spreadsheet`] (CSV that never runs a formula).
 //!
 //! # Glossary (code → what people read)
 //! pass → carnet; voucher, cheque → chèque; program → programme; site → structure qualifiée
@@ -45,15 +44,12 @@ pub mod http;
 pub mod web;
 
 // Domain.
-pub mod applications;
 pub mod audit;
 pub mod catalogue;
 pub mod expiry;
 pub mod ledger;
 pub mod orgs;
-pub mod places;
 pub mod programs;
-pub mod qualification;
 pub mod redemption;
 pub mod settlement;
 pub mod sites;
@@ -73,6 +69,7 @@ pub mod metrics;
 pub mod pdf;
 pub mod ratelimit;
 pub mod report;
+pub mod spreadsheet;
 
 use clock::SharedClock;
 use config::Config;
@@ -114,8 +111,8 @@ mod tests {
             crate::programs::ProgramStatus::as_str,
         );
         same(
-            crate::qualification::Status::ALL,
-            crate::qualification::Status::as_str,
+            crate::sites::qualification::Status::ALL,
+            crate::sites::qualification::Status::as_str,
         );
         same(
             crate::mail::OutboxStatus::ALL,

@@ -132,7 +132,7 @@ async fn a_structure_applies_and_follows_its_application() {
     let application = id.clone();
     app.write(move |tx| {
         Box::pin(async move {
-            passnum::applications::request_changes(
+            passnum::sites::applications::request_changes(
                 tx,
                 &config,
                 &operator,

@@ -820,7 +820,7 @@ async fn site_page_names_the_place_and_refuses_a_suspended_one(backend: Backend)
     let place = annexe.clone();
     app.write(move |tx| {
         Box::pin(async move {
-            passnum::qualification::disqualify_place(
+            passnum::sites::qualification::disqualify_place(
                 tx,
                 &operator,
                 &place,

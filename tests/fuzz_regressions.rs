@@ -8,7 +8,8 @@ mod checks;
 mod checks_sites;
 
 // The checks find the modules under test at the crate root, as in the fuzz targets.
-use passnum::places::standard;
+use passnum::sites::places::standard;
+use passnum::spreadsheet;
 use passnum::vouchers::codes;
 
 use proptest::prelude::*;

@@ -146,7 +146,7 @@ async fn a_feedback_address_never_puts_its_path_into_a_form(backend: Backend) {
 }
 
 async fn api_tokens_are_listed_revoked_and_expire(backend: Backend) {
-    let Some(app) = TestApp::spawn(backend).await else {
+    let Some(app) = TestApp::spawn_with(backend, |c| c.token_idle_days = 180).await else {
         return;
     };
     let w = app.world(100_000, 10).await;
@@ -259,7 +259,7 @@ async fn csv_cells_never_start_a_formula(backend: Backend) {
     let now = app.now();
     let report = app
         .write(move |tx| {
-            Box::pin(async move { passnum::places::import_file(tx, &file, None, now).await })
+            Box::pin(async move { passnum::sites::places::import_file(tx, &file, None, now).await })
         })
         .await
         .unwrap();
@@ -481,7 +481,7 @@ async fn the_places_import_refuses_unsafe_ids_urls_and_lines(backend: Backend) {
     let now = app.now();
     let report = app
         .write(move |tx| {
-            Box::pin(async move { passnum::places::import_file(tx, &file, None, now).await })
+            Box::pin(async move { passnum::sites::places::import_file(tx, &file, None, now).await })
         })
         .await
         .unwrap();

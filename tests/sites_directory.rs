@@ -11,7 +11,7 @@ use common::{cookie_client, csrf_of};
 
 use common::browser::Browser;
 use common::{Backend, TestApp};
-use passnum::places::standard::parse_csv;
+use passnum::sites::places::standard::parse_csv;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 

@@ -4,13 +4,18 @@
 #![no_main]
 
 #[allow(dead_code)]
-#[path = "../../src/places/standard.rs"]
+#[path = "../../src/sites/places/standard.rs"]
 mod standard;
 
 // standard.rs checks postcodes with the one French-identifiers module, at the crate root.
 #[allow(dead_code)]
 #[path = "../../src/fr.rs"]
 mod fr;
+
+// standard.rs writes CSV through the one spreadsheet writer, also at the crate root.
+#[allow(dead_code)]
+#[path = "../../src/spreadsheet.rs"]
+mod spreadsheet;
 
 #[path = "../checks_sites.rs"]
 mod checks_sites;

@@ -59,7 +59,7 @@ pub struct NewService {
 /// The place, if it belongs to this site; otherwise "not found", never saying whose it is.
 async fn own_place(conn: &mut Conn, site: &Organization, place_id: &str) -> Result<()> {
     site.require(OrgKind::Site)?;
-    match crate::places::find(conn, place_id).await? {
+    match crate::sites::places::find(conn, place_id).await? {
         Some(p) if p.site_org_id.as_deref() == Some(site.id.as_str()) => Ok(()),
         _ => Err(Error::not_found("Ce lieu n'existe pas.")),
     }
@@ -68,7 +68,7 @@ async fn own_place(conn: &mut Conn, site: &Organization, place_id: &str) -> Resu
 /// A place's whole catalogue, withdrawn services included: for its site or the operator.
 pub async fn list(conn: &mut Conn, org: &Organization, place_id: &str) -> Result<Vec<Service>> {
     if org.kind == OrgKind::Operator {
-        if crate::places::find(conn, place_id).await?.is_none() {
+        if crate::sites::places::find(conn, place_id).await?.is_none() {
             return Err(Error::not_found("Ce lieu n'existe pas."));
         }
     } else {

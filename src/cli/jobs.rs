@@ -56,7 +56,7 @@ async fn expire_in(
 ) -> Result<ExpiryReport> {
     let report = crate::expiry::expire(tx, today, now, None).await?;
     crate::expiry::send_warnings(tx, letterhead, today, now).await?;
-    crate::qualification::send_reminders(tx, letterhead, today, now).await?;
+    crate::sites::qualification::send_reminders(tx, letterhead, today, now).await?;
     Ok(report)
 }
 

@@ -324,7 +324,7 @@ async fn import_sites(config: Config, file: &std::path::Path) -> anyhow::Result<
     let report = state
         .db
         .transact(crate::db::Origin::platform(), move |tx| {
-            Box::pin(async move { crate::places::import_file(tx, &bytes, None, now).await })
+            Box::pin(async move { crate::sites::places::import_file(tx, &bytes, None, now).await })
         })
         .await?;
     for r in &report.rejected {

@@ -4,8 +4,8 @@ use super::extract::{Auth, BearerToken, Empty, Write};
 use super::AppState;
 use crate::error::Result;
 use crate::orgs::{self, IssuedToken, NewOrganization, Organization, TokenRow};
-use crate::qualification::{self, Decision, QualificationChange};
-use crate::sites::{self, NewBankAccount};
+use crate::sites::bank::{self as sites, NewBankAccount};
+use crate::sites::qualification::{self, Decision, QualificationChange};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{delete, post, put};
@@ -170,7 +170,7 @@ pub(super) async fn revoke_own_token(
     path = "/api/v1/sites/{id}/qualification",
     tag = "operator",
     summary = "Qualifier ou suspendre un lieu (opérateur)",
-    request_body = crate::qualification::QualificationChange,
+    request_body = crate::sites::qualification::QualificationChange,
     params(("id" = String, Path, description = "Lieu"), ("Idempotency-Key" = Option<String>, Header, description = "Une relance avec la même clé et le même corps reçoit la première réponse.")),
     responses((status = 200, description = "Le lieu", body = crate::orgs::Organization), (status = "4XX", description = "Refus (voir le code d'erreur)", body = crate::http::openapi::ErrorBody)),
     security(("bearer" = []))
@@ -204,7 +204,7 @@ pub(super) async fn qualify(
     path = "/api/v1/sites/{id}/bank",
     tag = "site",
     summary = "Coordonnées bancaires d'un lieu (le lieu ou l'opérateur)",
-    request_body = crate::sites::NewBankAccount,
+    request_body = crate::sites::bank::NewBankAccount,
     params(("id" = String, Path, description = "Lieu"), ("Idempotency-Key" = Option<String>, Header, description = "Une relance avec la même clé et le même corps reçoit la première réponse.")),
     responses((status = 200, description = "Enregistrées, utilisées au prochain règlement", body = BankDetails), (status = "4XX", description = "Refus (voir le code d'erreur)", body = crate::http::openapi::ErrorBody)),
     security(("bearer" = []))

@@ -5,8 +5,8 @@ use super::extract::{Auth, Write};
 use super::AppState;
 use crate::error::{Error, Result};
 
-use crate::places::{self, standard, Search};
-use crate::qualification::{self, Decision, QualificationChange};
+use crate::sites::places::{self, standard, Search};
+use crate::sites::qualification::{self, Decision, QualificationChange};
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::header;
@@ -110,7 +110,7 @@ pub(super) async fn search(
 pub(super) async fn export_csv(State(state): State<AppState>) -> Result<Response> {
     let mut conn = state.db.read().await?;
     let places = places::exportable(&mut conn, state.clock.today()).await?;
-    let body = standard::write_csv(&places)?;
+    let body = standard::write_csv(&places).map_err(anyhow::Error::from)?;
     Ok((
         [
             (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
@@ -147,7 +147,7 @@ pub(super) async fn export_json(State(state): State<AppState>) -> Result<Json<Va
     path = "/api/v1/places/{id}/qualification",
     tag = "operator",
     summary = "Qualifier ou suspendre un seul lieu (opérateur)",
-    request_body = crate::qualification::QualificationChange,
+    request_body = crate::sites::qualification::QualificationChange,
     params(("id" = String, Path, description = "Lieu"), ("Idempotency-Key" = Option<String>, Header, description = "Une relance avec la même clé et le même corps reçoit la première réponse.")),
     responses((status = 200, description = "`{id, qualification_status, qualified_until}`", body = Object), (status = "4XX", description = "Refus (voir le code d'erreur)", body = crate::http::openapi::ErrorBody)),
     security(("bearer" = []))

@@ -6,7 +6,7 @@ mod repo;
 use crate::clock::format_ts;
 use crate::db::{Conn, Tx};
 use crate::error::{Error, Result};
-use crate::places::QualificationStatus;
+use crate::sites::places::QualificationStatus;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use jiff::civil::Date;
@@ -111,11 +111,12 @@ pub async fn create(
     }
     let org = create_without_place(tx, Some(&operator.id), new, now).await?;
     if org.kind == OrgKind::Site {
-        let owner = crate::places::Owner {
+        let owner = crate::sites::places::Owner {
             site_id: &org.id,
             siret: org.siret.as_deref(),
         };
-        crate::places::create_for_site(tx, owner, &org.name, org.postcode.as_deref(), now).await?;
+        crate::sites::places::create_for_site(tx, owner, &org.name, org.postcode.as_deref(), now)
+            .await?;
     }
     Ok(org)
 }

@@ -3,7 +3,7 @@
 use super::{OrgKind, Organization};
 use crate::db::{Batch, Conn, P};
 use crate::error::Result;
-use crate::places::QualificationStatus;
+use crate::sites::places::QualificationStatus;
 use sqlx::any::AnyRow;
 use sqlx::Row;
 

@@ -427,7 +427,7 @@ async fn handle(
     let mut site_ids: Vec<String> = sites.iter().flatten().map(|s| s.id.clone()).collect();
     site_ids.sort();
     site_ids.dedup();
-    let places = crate::places::qualifications_of_sites(tx, &site_ids).await?;
+    let places = crate::sites::places::qualifications_of_sites(tx, &site_ids).await?;
 
     // Each request checked, in order: its site and session, or its refusal.
     let mut checked: Vec<(Option<Organization>, Result<super::Session>)> = Vec::new();

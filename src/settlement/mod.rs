@@ -108,7 +108,7 @@ pub async fn create(
     let hex = batch_id.replace('-', "");
     let prefix = hex[hex.len().saturating_sub(16)..].to_uppercase();
     let mut programs: BTreeMap<String, crate::programs::Program> = BTreeMap::new();
-    let accounts = crate::sites::current_bank_accounts(tx).await?;
+    let accounts = crate::sites::bank::current_bank_accounts(tx).await?;
     let mut lines = Vec::new();
     for ((site_id, program_id), group) in groups {
         let line_id = crate::db::new_id();
@@ -347,7 +347,7 @@ pub async fn sepa_file(
         let funder = crate::orgs::find(tx, &program.funder_id)
             .await?
             .ok_or_else(|| anyhow::anyhow!("funder {} vanished", program.funder_id))?;
-        let account = crate::sites::bank_account(tx, &line.bank_account_id)
+        let account = crate::sites::bank::bank_account(tx, &line.bank_account_id)
             .await?
             .ok_or_else(|| anyhow::anyhow!("bank account {} vanished", line.bank_account_id))?;
         let n = groups.len() + 1;
@@ -379,7 +379,7 @@ pub async fn sepa_file(
         initiating_party: config.payer_name.clone(),
         debtor: sepa::Party {
             name: config.payer_name.clone(),
-            iban: crate::sites::parse_iban(&config.payer_iban)?,
+            iban: crate::sites::bank::parse_iban(&config.payer_iban)?,
             bic: config.payer_bic.clone(),
         },
         groups: groups.into_values().collect(),

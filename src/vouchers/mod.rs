@@ -3,11 +3,15 @@
 //! beneficiary may check with the pass code.
 
 pub mod codes;
+mod issue;
 pub mod keys;
 pub mod print;
+mod public;
 mod repo;
 pub mod status;
 
+pub use issue::{issue, issue_batch, NewBatch, NewCarnet, NewPass, MAX_BATCH};
+pub use public::{feedback_code, public_balance, record_feedback, PublicBalance};
 pub use repo::{live_cheques_by_key, PassRow, VoucherRow};
 pub use status::{ChequeStatus, PassStatus};
 
@@ -20,22 +24,12 @@ use crate::orgs::{OrgKind, Organization};
 use askama::Template;
 use codes::{display_code, CodeError, Keyring};
 use jiff::civil::Date;
-use jiff::{Timestamp, ToSpan};
+use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
 /// The error every refused code gets, with a message saying why.
 pub fn invalid_code(e: CodeError) -> Error {
     Error::invalid("invalid_code", e.message())
-}
-
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct NewPass {
-    pub program_id: String,
-    pub cheques: i64,
-    pub beneficiary_ref: Option<String>,
-    pub email: Option<String>,
-    pub active: Option<bool>,
 }
 
 #[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
@@ -63,265 +57,8 @@ pub struct VoucherView {
     pub status: ChequeStatus,
 }
 
-fn clean_beneficiary_ref(value: Option<String>) -> Result<Option<String>> {
-    let value = value
-        .map(|v| v.trim().to_string())
-        .filter(|v| !v.is_empty());
-    if value.as_ref().is_some_and(|v| v.chars().count() > 64) {
-        return Err(Error::invalid(
-            "invalid_beneficiary_ref",
-            "La référence du bénéficiaire fait 64 caractères au plus. N'y mettez ni nom ni adresse : un identifiant interne suffit.",
-        ));
-    }
-    Ok(value)
-}
-
-pub async fn issue(
-    tx: &mut Tx<'_>,
-    keyring: &Keyring,
-    distributor: &Organization,
-    new: NewPass,
-    now: Timestamp,
-    today: Date,
-) -> Result<PassView> {
-    distributor.require(OrgKind::Distributor)?;
-    let carnet = NewCarnet {
-        cheques: new.cheques,
-        beneficiary_ref: new.beneficiary_ref,
-        email: new.email,
-    };
-    let batch = NewBatch {
-        program_id: new.program_id,
-        carnets: vec![carnet],
-        active: new.active,
-    };
-    let mut issued = issue_carnets(tx, keyring, distributor, batch, now, today).await?;
-    Ok(issued.remove(0))
-}
-
-/// Most carnets one batch may hold: a batch is one transaction, kept short.
-pub const MAX_BATCH: usize = 1000;
-
-/// Many carnets of one programme at once, e.g. a distributor's yearly print run.
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct NewBatch {
-    pub program_id: String,
-    pub carnets: Vec<NewCarnet>,
-    /// False for carnets printed in stock, activated when handed over.
-    pub active: Option<bool>,
-}
-
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct NewCarnet {
-    pub cheques: i64,
-    pub beneficiary_ref: Option<String>,
-    pub email: Option<String>,
-}
-
-/// Issues a batch of carnets: all or nothing, within the distributor's quota.
-pub async fn issue_batch(
-    tx: &mut Tx<'_>,
-    keyring: &Keyring,
-    distributor: &Organization,
-    batch: NewBatch,
-    now: Timestamp,
-    today: Date,
-) -> Result<Vec<PassView>> {
-    distributor.require(OrgKind::Distributor)?;
-    if batch.carnets.is_empty() || batch.carnets.len() > MAX_BATCH {
-        return Err(Error::invalid(
-            "invalid_batch",
-            format!("Un lot contient de 1 à {MAX_BATCH} carnets."),
-        ));
-    }
-    issue_carnets(tx, keyring, distributor, batch, now, today).await
-}
-
-async fn issue_carnets(
-    tx: &mut Tx<'_>,
-    keyring: &Keyring,
-    distributor: &Organization,
-    batch: NewBatch,
-    now: Timestamp,
-    today: Date,
-) -> Result<Vec<PassView>> {
-    let single = batch.carnets.len() == 1;
-    let mut carnets = Vec::with_capacity(batch.carnets.len());
-    for (index, carnet) in batch.carnets.into_iter().enumerate() {
-        // In a batch, say which carnet is wrong.
-        let at = |e: Error| {
-            if single {
-                e
-            } else {
-                e.prefixed(&format!("Carnet n° {} : ", index + 1))
-            }
-        };
-        if carnet.cheques != 5 && carnet.cheques != 10 {
-            return Err(at(Error::invalid(
-                "invalid_cheques",
-                "Un carnet contient 5 ou 10 chèques.",
-            )));
-        }
-        let beneficiary_ref = clean_beneficiary_ref(carnet.beneficiary_ref).map_err(at)?;
-        let email = crate::mail::Email::parse_optional(carnet.email.as_deref())
-            .map_err(at)?
-            .map(crate::mail::Email::into_string);
-        carnets.push((carnet.cheques, beneficiary_ref, email));
-    }
-    let program = crate::programs::find(tx, &batch.program_id)
-        .await?
-        .ok_or_else(|| Error::invalid("unknown_program", "Ce programme n'existe pas."))?;
-    if program.status != crate::programs::ProgramStatus::Open {
-        return Err(Error::gone(
-            "program_closed",
-            "Ce programme est clos : il n'est plus possible d'émettre de carnet.",
-        ));
-    }
-    let expires_on = today
-        .checked_add(program.validity_days.days())
-        .map_err(|e| Error::Internal(e.into()))?;
-    let redeemable_until = expires_on
-        .checked_add(program.grace_days.days())
-        .map_err(|e| Error::Internal(e.into()))?
-        .to_string();
-    let active = batch.active.unwrap_or(true);
-    let created_at = format_ts(now);
-    let key_id = keyring.current().id.clone();
-    let mut passes = Vec::with_capacity(carnets.len());
-    let mut vouchers = Vec::new();
-    for (cheques, beneficiary_ref, email) in carnets {
-        let pass = PassRow {
-            id: crate::db::new_id(),
-            program_id: program.id.clone(),
-            distributor_id: distributor.id.clone(),
-            pass_code: codes::generate_code(),
-            status: if active {
-                PassStatus::Active
-            } else {
-                PassStatus::Inactive
-            },
-            beneficiary_ref,
-            email,
-            cheques,
-            expires_on: expires_on.to_string(),
-            created_at: created_at.clone(),
-        };
-        vouchers.extend((0..cheques).map(|position| VoucherRow {
-            id: crate::db::new_id(),
-            pass_id: pass.id.clone(),
-            position: position + 1,
-            code: codes::generate_code(),
-            key_id: key_id.clone(),
-            value_cents: program.cheque_value_cents,
-            expires_on: pass.expires_on.clone(),
-            redeemable_until: redeemable_until.clone(),
-            status: if active {
-                ChequeStatus::Valid
-            } else {
-                ChequeStatus::Inactive
-            },
-        }));
-        passes.push(pass);
-    }
-    insert_with_unique_codes(tx, &program.id, &distributor.id, &mut passes, &mut vouchers).await?;
-    // One entry per carnet: its cheques are listed in the database, not in the journal.
-    let stock = if active {
-        ""
-    } else {
-        ", en stock (non activé)"
-    };
-    let entries: Vec<crate::audit::NewEntry> = passes
-        .iter()
-        .map(|pass| crate::audit::NewEntry {
-            at: &pass.created_at,
-            actor_org_id: Some(&distributor.id),
-            action: "pass.issued",
-            subject_id: Some(&pass.id),
-            detail: format!(
-                "{} chèque(s) de {} centimes, programme {}{stock}",
-                pass.cheques, program.cheque_value_cents, program.id
-            ),
-        })
-        .collect();
-    crate::audit::record_many(tx, &entries);
-    // The quota check is the ledger's guarded debit (no read-then-write), posted last so the
-    // distributor's shared balance rows stay locked briefly; one posting per batch, referenced by
-    // its first carnet's id when alone, by a batch id otherwise.
-    let reference = if single {
-        passes[0].id.clone()
-    } else {
-        format!("batch:{}", crate::db::new_id())
-    };
-    ledger::post(
-        tx,
-        &program.id,
-        Kind::Issuance,
-        &reference,
-        Transfer {
-            from: Account::Quota(&distributor.id),
-            to: Account::Outstanding(&distributor.id),
-            amount_cents: vouchers.len() as i64 * program.cheque_value_cents,
-        },
-        &created_at,
-    )
-    .await?;
-    let mut by_pass = vouchers.into_iter().peekable();
-    Ok(passes
-        .into_iter()
-        .map(|pass| {
-            let mut own = Vec::with_capacity(pass.cheques as usize);
-            while let Some(v) = by_pass.next_if(|v| v.pass_id == pass.id) {
-                own.push(v);
-            }
-            view(keyring, pass, own, today)
-        })
-        .collect())
-}
-
-/// Inserts carnets and cheques; if a random code was already taken (about once in 10^5 batches
-/// of a thousand carnets with ten million cheques in circulation), draws every code again and
-/// retries, in a savepoint so the transaction goes on.
-async fn insert_with_unique_codes(
-    conn: &mut Conn,
-    program_id: &str,
-    distributor_id: &str,
-    passes: &mut [PassRow],
-    vouchers: &mut [VoucherRow],
-) -> Result<()> {
-    const ATTEMPTS: usize = 3;
-    let mut attempt = 1;
-    loop {
-        let mut savepoint = sqlx::Connection::begin(&mut *conn).await?;
-        let inserted = async {
-            repo::insert_passes(&mut savepoint, passes).await?;
-            repo::insert_vouchers(&mut savepoint, program_id, distributor_id, vouchers).await
-        }
-        .await;
-        match inserted {
-            Ok(()) => {
-                savepoint.commit().await?;
-                return Ok(());
-            }
-            Err(e) if e.is_unique_violation() && attempt < ATTEMPTS => {
-                savepoint.rollback().await?;
-                tracing::warn!(attempt, "a drawn code was already taken: drawing again");
-                for pass in passes.iter_mut() {
-                    pass.pass_code = codes::generate_code();
-                }
-                for voucher in vouchers.iter_mut() {
-                    voucher.code = codes::generate_code();
-                }
-                attempt += 1;
-            }
-            Err(e) => return Err(e),
-        }
-    }
-}
-
 /// Cheques still usable today (once activated, for a carnet in stock): `(count, cents)`.
-fn remaining(vouchers: &[VoucherRow], today: Date) -> (i64, i64) {
+pub(super) fn remaining(vouchers: &[VoucherRow], today: Date) -> (i64, i64) {
     let today = today.to_string();
     vouchers
         .iter()
@@ -329,7 +66,12 @@ fn remaining(vouchers: &[VoucherRow], today: Date) -> (i64, i64) {
         .fold((0, 0), |(n, cents), v| (n + 1, cents + v.value_cents))
 }
 
-fn view(keyring: &Keyring, pass: PassRow, vouchers: Vec<VoucherRow>, today: Date) -> PassView {
+pub(super) fn view(
+    keyring: &Keyring,
+    pass: PassRow,
+    vouchers: Vec<VoucherRow>,
+    today: Date,
+) -> PassView {
     let (remaining_cheques, remaining_cents) = remaining(&vouchers, today);
     PassView {
         remaining_cheques,
@@ -357,7 +99,7 @@ fn view(keyring: &Keyring, pass: PassRow, vouchers: Vec<VoucherRow>, today: Date
 
 /// A pass past its last day (expiry plus grace) reads as expired even before the nightly
 /// expiry has run.
-fn pass_status(pass: &PassRow, vouchers: &[VoucherRow], today: Date) -> PassStatus {
+pub(super) fn pass_status(pass: &PassRow, vouchers: &[VoucherRow], today: Date) -> PassStatus {
     let today = today.to_string();
     let past = !vouchers.is_empty() && vouchers.iter().all(|v| v.redeemable_until < today);
     if pass.status != PassStatus::Cancelled && past {
@@ -420,7 +162,7 @@ pub async fn activate(
 ) -> Result<PassView> {
     distributor.require(OrgKind::Distributor)?;
     let pass = pass_for(tx, distributor, id).await?;
-    let beneficiary_ref = clean_beneficiary_ref(activation.beneficiary_ref)?;
+    let beneficiary_ref = issue::clean_beneficiary_ref(activation.beneficiary_ref)?;
     if !repo::activate_pass(tx, &pass.id, beneficiary_ref.as_deref(), &format_ts(now)).await? {
         return Err(match pass.status {
             PassStatus::Cancelled => Error::gone(
@@ -561,89 +303,4 @@ pub async fn send_by_email(
     )
     .await?;
     Ok(to.into_string())
-}
-
-/// What a beneficiary sees when typing the pass code: nothing personal.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct PublicBalance {
-    pub status: PassStatus,
-    pub remaining_cheques: i64,
-    pub remaining_cents: i64,
-    pub expires_on: String,
-}
-
-pub async fn public_balance(
-    conn: &mut Conn,
-    pass_code: &str,
-    today: Date,
-) -> Result<PublicBalance> {
-    let code = codes::parse_code(pass_code).map_err(|e| match e {
-        CodeError::BadCheck => Error::invalid(
-            "invalid_code",
-            "Ce code de carnet contient une erreur de frappe : vérifiez chaque caractère.",
-        ),
-        _ => Error::invalid(
-            "invalid_code",
-            "Ce code de carnet n'a pas la bonne forme : il a 12 caractères, par exemple ABCD-EFGH-JK12.",
-        ),
-    })?;
-    let pass = repo::find_pass_by_code(conn, &code).await?.ok_or_else(|| {
-        Error::not_found("Aucun carnet ne porte ce code. Vérifiez-le sur votre carnet.")
-    })?;
-    let vouchers = repo::vouchers_of(conn, &pass.id).await?;
-    let (remaining_cheques, remaining_cents) = remaining(&vouchers, today);
-    Ok(PublicBalance {
-        status: pass_status(&pass, &vouchers, today),
-        remaining_cheques,
-        remaining_cents,
-        expires_on: pass.expires_on,
-    })
-}
-
-/// The carnet code of a feedback address (`/avis/{code}`), as printed, or a refusal: only a
-/// well-formed code is ever written back into a page (never the address as typed).
-pub fn feedback_code(input: &str) -> Result<String> {
-    codes::parse_code(input)
-        .map(|code| display_code(&code))
-        .map_err(|_| {
-            Error::not_found("Ce code de carnet n'existe pas : vérifiez le lien sur votre carnet.")
-        })
-}
-
-/// "Je donne mon avis": a rating from 1 to 5 and an optional comment (1,000 characters are
-/// kept), tied to the carnet only; one per session of help the carnet paid for.
-pub async fn record_feedback(
-    tx: &mut Tx<'_>,
-    pass_code: &str,
-    rating: Option<&str>,
-    comment: Option<&str>,
-    now: &str,
-) -> Result<()> {
-    let rating = rating
-        .and_then(|r| r.trim().parse::<i64>().ok())
-        .filter(|r| (1..=5).contains(r))
-        .ok_or_else(|| Error::invalid("invalid_rating", "Choisissez une note de 1 à 5."))?;
-    let comment = comment
-        .map(|c| c.trim().chars().take(1000).collect::<String>())
-        .filter(|c| !c.is_empty());
-    let comment = comment.as_deref();
-    let code = codes::parse_code(pass_code).map_err(invalid_code)?;
-    let pass = repo::find_pass_by_code(tx, &code)
-        .await?
-        .ok_or_else(|| Error::not_found("Aucun carnet ne porte ce code."))?;
-    // One opinion per session of help paid with the carnet: anyone who knows a code cannot
-    // fill the satisfaction figures.
-    let (sessions, given) = repo::sessions_and_feedback(tx, &pass.id).await?;
-    if given >= sessions {
-        return Err(Error::conflict(
-            "feedback_already_given",
-            if sessions == 0 {
-                "Vous pourrez donner votre avis après une séance d'aide payée avec ce carnet."
-            } else {
-                "Merci : votre avis sur cette aide est déjà enregistré. Vous pourrez en donner \
-                 un autre après votre prochaine séance."
-            },
-        ));
-    }
-    repo::insert_feedback(tx, &pass.id, rating, comment, now).await
 }

@@ -5,10 +5,12 @@
 use super::session::Form;
 use super::{page, see_other, with_status, Layout, Visitor, WebResult};
 use crate::app::AppState;
-use crate::applications::{self, Application, Draft, PlaceDraft, Question, Status, MAX_PLACES};
 use crate::error::Error;
 use crate::fr::long_date_text;
 use crate::http::extract::ClientIp;
+use crate::sites::applications::{
+    self, Application, Draft, PlaceDraft, Question, Status, MAX_PLACES,
+};
 use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::routing::get;

@@ -11,7 +11,6 @@ mod operator_applications;
 mod public;
 mod session;
 mod site;
-mod site_catalogue;
 
 pub use session::{Visitor, CSRF_COOKIE, SESSION_COOKIE};
 

@@ -6,10 +6,10 @@ use super::operator::{require_operator, shown};
 use super::session::Form;
 use super::{page, see_other, with_status, Layout, Visitor, WebResult};
 use crate::app::AppState;
-use crate::applications::{self, Application, Question, Status};
 use crate::error::Error;
 use crate::fr::long_date_text;
 use crate::orgs::OrgKind;
+use crate::sites::applications::{self, Application, Question, Status};
 use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::routing::{get, post};
@@ -173,7 +173,7 @@ async fn render_detail(
         state_label: app.status.label(),
         is_open: app.status.is_open(),
         is_received: app.status == Status::Received,
-        iban: crate::sites::mask_iban(&app.iban),
+        iban: crate::sites::bank::mask_iban(&app.iban),
         submitted: long_date_text(&app.submitted_at),
         default_until: today.checked_add(1.year()).unwrap_or(today).to_string(),
         min_until: today.tomorrow().unwrap_or(today).to_string(),
@@ -461,7 +461,7 @@ async fn render_disqualify(
         .ok_or_else(|| Error::not_found("Ce lieu de médiation n'existe pas."))?;
     let why =
         async |conn: &mut crate::db::Conn, id: &str| -> crate::error::Result<Option<String>> {
-            Ok(crate::qualification::disqualification(conn, id)
+            Ok(crate::sites::qualification::disqualification(conn, id)
                 .await?
                 .map(|d| d.reason))
         };
@@ -470,7 +470,7 @@ async fn render_disqualify(
         label: format!("Toute la structure {} et tous ses lieux", site.name),
         disqualified: why(&mut conn, &site.id).await?,
     }];
-    for place in crate::places::for_site(&mut conn, &site.id).await? {
+    for place in crate::sites::places::for_site(&mut conn, &site.id).await? {
         let address = [place.data.get("adresse"), place.data.get("commune")]
             .into_iter()
             .flatten()
@@ -536,7 +536,7 @@ async fn disqualify(
         .db
         .transact(visitor.origin(), move |tx| {
             Box::pin(async move {
-                crate::qualification::disqualify(
+                crate::sites::qualification::disqualify(
                     tx,
                     &org,
                     &site_id,

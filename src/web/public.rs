@@ -8,7 +8,7 @@ use crate::clock::format_ts;
 use crate::error::Error;
 use crate::fr::long_date_text;
 use crate::http::extract::ClientIp;
-use crate::places::{self, standard, Found, Search};
+use crate::sites::places::{self, standard, Found, Search};
 use crate::vouchers::PassStatus;
 use crate::vouchers::PublicBalance;
 use askama::Template;

@@ -13,7 +13,7 @@ use crate::db::Conn;
 use crate::error::Error;
 use crate::fr::long_date;
 use crate::orgs::{OrgKind, Organization};
-use crate::qualification::Status;
+use crate::sites::qualification::Status;
 use crate::users::Signed;
 use crate::web::session::SignedIn;
 use crate::web::{Visitor, WebError};

@@ -5,7 +5,7 @@ use super::{find_org, kind_label, qualification_in_words, require_operator, show
 use crate::app::AppState;
 use crate::fr::long_date_text;
 use crate::orgs::{self, NewOrganization, OrgKind, Organization};
-use crate::qualification::{self, Decision, QualificationChange, Status};
+use crate::sites::qualification::{self, Decision, QualificationChange, Status};
 use crate::users::{self, NewUser, User};
 use crate::web::session::Form;
 use crate::web::{page, see_other, with_status, Layout, Visitor, WebResult};
@@ -296,9 +296,9 @@ async fn render_org(
         None
     };
     let bank = if is_site {
-        crate::sites::current_bank_account(&mut conn, &org.id)
+        crate::sites::bank::current_bank_account(&mut conn, &org.id)
             .await?
-            .map(|a| format!("{} ({})", crate::sites::mask_iban(&a.iban), a.holder))
+            .map(|a| format!("{} ({})", crate::sites::bank::mask_iban(&a.iban), a.holder))
     } else {
         None
     };

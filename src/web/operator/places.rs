@@ -14,19 +14,19 @@ struct PlacesPage {
     l: Layout,
     section: &'static str,
     total: i64,
-    report: Option<crate::places::ImportReport>,
+    report: Option<crate::sites::places::ImportReport>,
 }
 
 async fn render_places(
     state: &AppState,
     visitor: &Visitor,
-    report: Option<crate::places::ImportReport>,
+    report: Option<crate::sites::places::ImportReport>,
 ) -> WebResult {
     let mut conn = state.db.read().await?;
     page(PlacesPage {
         l: Layout::new(state, visitor, "Lieux de médiation"),
         section: "lieux",
-        total: crate::places::count(&mut conn).await?,
+        total: crate::sites::places::count(&mut conn).await?,
         report,
     })
 }
@@ -53,7 +53,8 @@ pub(super) async fn import_places(
         .db
         .transact(visitor.origin(), move |tx| {
             Box::pin(async move {
-                crate::places::import_file(tx, data.csv.as_bytes(), Some(&operator_id), now).await
+                crate::sites::places::import_file(tx, data.csv.as_bytes(), Some(&operator_id), now)
+                    .await
             })
         })
         .await?;

@@ -115,7 +115,7 @@ pub(super) fn check(draft: &Draft, questions: &[Question]) -> Result<Checked> {
         "invalid_legal_role",
         "Indiquez la fonction du représentant légal (exemple : présidente, directeur).",
     )?;
-    let iban = crate::sites::parse_iban(&draft.iban)?;
+    let iban = crate::sites::bank::parse_iban(&draft.iban)?;
     let holder = required(
         &draft.holder,
         70,

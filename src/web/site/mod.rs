@@ -2,33 +2,32 @@
 //! browser can), pick the service and duration, see a receipt, undo a mistake, see the
 //! redemptions and what has been paid.
 
-use super::session::{Form, SignedIn};
-use super::{page, see_other, with_status, Layout, Visitor, WebResult};
+mod actions;
+pub(super) mod catalogue;
+
+use super::session::SignedIn;
+use super::{page, Layout, Visitor, WebResult};
 use crate::app::AppState;
 use crate::catalogue::typology;
-use crate::error::Error;
 use crate::fr::{euros_text, long_date_text};
-use crate::http::extract::ClientIp;
 use crate::orgs::OrgKind;
-use crate::places::QualificationStatus;
-use crate::redemption::writer::{Caller, Request};
-use crate::redemption::{self, NewRedemption, RedemptionRow};
+use crate::redemption::{self, RedemptionRow};
 use crate::settlement::{BatchStatus, LineStatus};
+use crate::sites::places::QualificationStatus;
 use askama::Template;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::routing::{get, post};
 use axum::Router;
 use jiff::SignedDuration;
-use serde::Deserialize;
 
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/lieu", get(home))
-        .route("/lieu/encaisser", post(redeem))
-        .route("/lieu/encaissements/{id}", get(receipt_page))
-        .route("/lieu/encaissements/{id}/annuler", post(undo))
-        .route("/lieu/releves/{file}", get(statement))
-        .merge(super::site_catalogue::router())
+        .route("/lieu/encaisser", post(actions::redeem))
+        .route("/lieu/encaissements/{id}", get(actions::receipt_page))
+        .route("/lieu/encaissements/{id}/annuler", post(actions::undo))
+        .route("/lieu/releves/{file}", get(actions::statement))
+        .merge(catalogue::router())
 }
 
 pub struct Payment {
@@ -109,7 +108,7 @@ pub struct RedeemChoices {
 
 /// The form's fields as sent: repeated names (`code`, `themes`) are kept in order.
 #[derive(Default)]
-struct Entered {
+pub(super) struct Entered {
     codes: Vec<String>,
     place_id: String,
     service: String,
@@ -144,11 +143,11 @@ async fn choices(
     entered: Entered,
     today: jiff::civil::Date,
 ) -> crate::error::Result<RedeemChoices> {
-    let places = crate::places::for_site(conn, site_id).await?;
+    let places = crate::sites::places::for_site(conn, site_id).await?;
     let ids: Vec<&str> = places.iter().map(|p| p.id()).collect();
     let offered = crate::catalogue::offered_by(conn, &ids).await?;
     let several = places.len() > 1;
-    let name_of = |p: &crate::places::Place| p.data.get("nom").unwrap_or("Lieu").to_string();
+    let name_of = |p: &crate::sites::places::Place| p.data.get("nom").unwrap_or("Lieu").to_string();
     let mut catalogue = Vec::new();
     for place in &places {
         for s in offered.get(place.id()).into_iter().flatten() {
@@ -196,7 +195,7 @@ async fn choices(
     }
     let mut place_notices = Vec::new();
     for place in places.iter().filter(|p| !p.is_qualified_on(today)) {
-        let why = match crate::qualification::disqualification(conn, place.id()).await? {
+        let why = match crate::sites::qualification::disqualification(conn, place.id()).await? {
             Some(d) => format!("disqualifié définitivement. Motif : {}", d.reason),
             None if place.qualification_status == QualificationStatus::Suspended => {
                 "suspendu par l'opérateur du Pass numérique.".to_string()
@@ -264,7 +263,7 @@ async fn choices(
     })
 }
 
-fn receipt(r: &RedemptionRow, place: String) -> Receipt {
+pub(super) fn receipt(r: &RedemptionRow, place: String) -> Receipt {
     let total: i64 = r.cheques.iter().map(|c| c.value_cents).sum();
     Receipt {
         total: euros_text(total),
@@ -321,7 +320,7 @@ fn row(
     }
 }
 
-async fn render(
+pub(super) async fn render(
     state: &AppState,
     visitor: &Visitor,
     error: Option<String>,
@@ -349,12 +348,15 @@ async fn render(
         Err(e) => {
             // The whole site is refused: that says it all, place by place would repeat it.
             form.place_notices.clear();
-            let reason =
-                crate::audit::latest(&mut conn, &org.id, crate::qualification::SUSPENSION_REASON)
-                    .await?
-                    .filter(|_| org.qualification_status == QualificationStatus::Suspended)
-                    .map(|entry| format!(" Motif : {}", entry.detail))
-                    .unwrap_or_default();
+            let reason = crate::audit::latest(
+                &mut conn,
+                &org.id,
+                crate::sites::qualification::SUSPENSION_REASON,
+            )
+            .await?
+            .filter(|_| org.qualification_status == QualificationStatus::Suspended)
+            .map(|entry| format!(" Motif : {}", entry.detail))
+            .unwrap_or_default();
             Some(format!("{}{reason}", e.public_message()))
         }
     };
@@ -399,214 +401,4 @@ async fn render(
 
 async fn home(State(state): State<AppState>, visitor: Visitor) -> WebResult {
     render(&state, &visitor, None, None, None, Entered::default()).await
-}
-
-/// The minutes chosen: one of the usual durations, or the one typed under "other".
-fn minutes_of(entered: &Entered) -> Result<Option<i64>, &'static str> {
-    let typed = if entered.minutes == "other" {
-        entered.minutes_other.trim()
-    } else {
-        entered.minutes.trim()
-    };
-    if typed.is_empty() {
-        return Ok(None);
-    }
-    typed
-        .parse::<i64>()
-        .map(Some)
-        .map_err(|_| "La durée doit être un nombre de minutes.")
-}
-
-async fn redeem(
-    State(state): State<AppState>,
-    ClientIp(ip): ClientIp,
-    form: Form<Vec<(String, String)>>,
-) -> WebResult {
-    let signed = SignedIn::require(&form.visitor, OrgKind::Site)?;
-    let once = form.once();
-    let Form { visitor, data, .. } = form;
-    let entered = Entered::read(data);
-    let minutes = match minutes_of(&entered) {
-        Ok(m) => m,
-        Err(message) => {
-            return render(&state, &visitor, Some(message.into()), None, None, entered).await
-        }
-    };
-    let (service, service_id) = match entered.service.strip_prefix("service:") {
-        Some(id) => (None, Some(id.to_string())),
-        None => (
-            Some(entered.service.clone()).filter(|s| !s.is_empty()),
-            None,
-        ),
-    };
-    let codes: Vec<String> = entered
-        .codes
-        .iter()
-        .filter(|c| !c.trim().is_empty())
-        .cloned()
-        .collect();
-    let several = codes.len() > 1;
-    let new = NewRedemption {
-        codes,
-        place_id: Some(entered.place_id.clone()).filter(|p| !p.is_empty()),
-        service_id,
-        service,
-        minutes,
-        themes: entered.themes.clone(),
-        location: Some(entered.location.clone()).filter(|l| !l.is_empty()),
-        ..Default::default()
-    };
-    let request = Request {
-        caller: Caller::Site(signed.org.clone()),
-        client_ip: ip,
-        new,
-        once,
-        origin: visitor.origin(),
-    };
-    match state.redeemer.redeem(request).await {
-        Ok(r) => see_other(&format!("/lieu/encaissements/{}", r.id)),
-        Err(e) if e.status().is_client_error() && e.status().as_u16() != 429 => {
-            let advice = match e.code() {
-                "invalid_code" => " Vérifiez le code sur le chèque et tapez-le de nouveau.",
-                "already_redeemed" | "cancelled" | "expired" | "not_activated" => {
-                    " Ne rendez pas le service au titre de ce chèque ; la personne peut appeler le numéro d'aide."
-                }
-                _ => "",
-            };
-            let none = if several {
-                " Aucun chèque n'a été encaissé."
-            } else {
-                ""
-            };
-            let message = format!("{}{advice}{none}", e.public_message());
-            with_status(
-                e.status(),
-                render(&state, &visitor, Some(message), None, None, entered).await,
-            )
-        }
-        Err(e) => Err(e.into()),
-    }
-}
-
-/// A redemption's receipt (or, once undone, what the undo did): where a redemption or an undo
-/// leads, so that reloading or reopening it shows the same thing and does nothing again.
-async fn receipt_page(
-    State(state): State<AppState>,
-    visitor: Visitor,
-    Path(id): Path<String>,
-) -> WebResult {
-    let signed = SignedIn::require(&visitor, OrgKind::Site)?;
-    let mut conn = state.db.read().await?;
-    let r = redemption::get(&mut conn, &signed.org, &id).await?;
-    if r.undone_at.is_some() {
-        drop(conn);
-        let notice = if r.cheques.len() > 1 {
-            let codes: Vec<&str> = r.cheques.iter().map(|c| c.code.as_str()).collect();
-            format!(
-                "L'encaissement des chèques {} est annulé : ces chèques peuvent de nouveau \
-                 être utilisés.",
-                codes.join(", ")
-            )
-        } else {
-            format!(
-                "L'encaissement du chèque {} est annulé : le chèque peut de nouveau être utilisé.",
-                r.code
-            )
-        };
-        return render(
-            &state,
-            &visitor,
-            None,
-            None,
-            Some(notice),
-            Entered::default(),
-        )
-        .await;
-    }
-    let place = match r.place_id.as_deref() {
-        Some(id) => crate::places::find(&mut conn, id)
-            .await?
-            .and_then(|p| p.data.get("nom").map(str::to_string))
-            .unwrap_or_default(),
-        None => String::new(),
-    };
-    drop(conn);
-    render(
-        &state,
-        &visitor,
-        None,
-        Some(receipt(&r, place)),
-        None,
-        Entered::default(),
-    )
-    .await
-}
-
-#[derive(Deserialize)]
-struct Nothing {}
-
-async fn undo(
-    State(state): State<AppState>,
-    Path(id): Path<String>,
-    form: Form<Nothing>,
-) -> WebResult {
-    let signed = SignedIn::require(&form.visitor, OrgKind::Site)?;
-    let window = SignedDuration::from_hours(state.config.undo_window_hours);
-    let (org, now, redemption_id) = (signed.org.clone(), state.clock.now(), id.clone());
-    let undone = state
-        .write(form.visitor.origin(), form.key(&org.id), move |tx| {
-            Box::pin(async move { redemption::undo(tx, &org, &redemption_id, now, window).await })
-        })
-        .await;
-    match undone {
-        Ok(r) => see_other(&format!("/lieu/encaissements/{}", r.id)),
-        Err(e @ (Error::Conflict { .. } | Error::NotFound(_))) => with_status(
-            e.status(),
-            render(
-                &state,
-                &form.visitor,
-                Some(e.public_message()),
-                None,
-                None,
-                Entered::default(),
-            )
-            .await,
-        ),
-        Err(e) => Err(e.into()),
-    }
-}
-
-/// The site's statement of one batch: `{batch id}.pdf` or `.csv`.
-async fn statement(
-    State(state): State<AppState>,
-    visitor: Visitor,
-    Path(file): Path<String>,
-) -> WebResult {
-    use axum::http::header;
-    use axum::response::IntoResponse;
-    let signed = SignedIn::require(&visitor, OrgKind::Site)?;
-    let Some((batch_id, format)) = file
-        .rsplit_once('.')
-        .filter(|(_, ext)| matches!(*ext, "pdf" | "csv"))
-    else {
-        return Err(Error::not_found("Ce relevé n'existe pas.").into());
-    };
-    let mut conn = state.db.read().await?;
-    let report =
-        crate::settlement::site_statement(&mut conn, &signed.org, batch_id, &signed.org.id).await?;
-    let (content_type, body) = match format {
-        "csv" => ("text/csv; charset=utf-8", report.csv()?.into_bytes()),
-        _ => ("application/pdf", report.pdf()),
-    };
-    Ok((
-        [
-            (header::CONTENT_TYPE, content_type.to_string()),
-            (
-                header::CONTENT_DISPOSITION,
-                format!("attachment; filename=\"releve-{batch_id}.{format}\""),
-            ),
-        ],
-        body,
-    )
-        .into_response())
 }

@@ -354,11 +354,11 @@ pub async fn qualify(
     )
     .await?;
     for place in &app.places {
-        let owner = crate::places::Owner {
+        let owner = crate::sites::places::Owner {
             site_id: &site.id,
             siret: site.siret.as_deref(),
         };
-        crate::places::create_for_application(
+        crate::sites::places::create_for_application(
             tx,
             owner,
             &place.name,
@@ -369,20 +369,20 @@ pub async fn qualify(
         )
         .await?;
     }
-    let site = crate::qualification::set_site(
+    let site = crate::sites::qualification::set_site(
         tx,
         &actor.id,
         &site.id,
-        crate::qualification::Status::Qualified,
+        crate::sites::qualification::Status::Qualified,
         Some(until.to_string()),
         now,
     )
     .await?;
-    crate::sites::set_bank_account(
+    crate::sites::bank::set_bank_account(
         tx,
         actor,
         &site.id,
-        crate::sites::NewBankAccount {
+        crate::sites::bank::NewBankAccount {
             iban: app.iban.clone(),
             bic: None,
             holder: app.holder.clone(),

@@ -9,14 +9,14 @@
 
 mod repo;
 
-pub use crate::places::QualificationStatus as Status;
+pub use crate::sites::places::QualificationStatus as Status;
 
 use crate::clock::format_ts;
 use crate::db::{Conn, Tx};
 use crate::error::{Error, Result};
 use crate::mail::{Letterhead, Outgoing};
 use crate::orgs::{OrgKind, Organization};
-use crate::places::Place;
+use crate::sites::places::Place;
 use askama::Template;
 use jiff::civil::Date;
 use jiff::Timestamp;
@@ -215,7 +215,8 @@ pub(crate) async fn set_site(
     refuse_if_disqualified(tx, site_id).await?;
     let until = until.or(site.qualified_until.clone());
     crate::orgs::set_qualification(tx, site_id, status.as_str(), until.as_deref()).await?;
-    crate::places::qualify_site_places(tx, site_id, status.as_str(), until.as_deref()).await?;
+    crate::sites::places::qualify_site_places(tx, site_id, status.as_str(), until.as_deref())
+        .await?;
     crate::audit::record(
         tx,
         &format_ts(now),
@@ -241,12 +242,13 @@ async fn set_place(
     until: Option<String>,
     now: Timestamp,
 ) -> Result<Place> {
-    let place = crate::places::find(tx, place_id)
+    let place = crate::sites::places::find(tx, place_id)
         .await?
         .ok_or_else(|| Error::not_found("Ce lieu n'existe pas."))?;
     refuse_if_disqualified(tx, place_id).await?;
     let until = until.or(place.qualified_until.clone());
-    crate::places::set_qualification(tx, place_id, status.as_str(), until.as_deref()).await?;
+    crate::sites::places::set_qualification(tx, place_id, status.as_str(), until.as_deref())
+        .await?;
     crate::audit::record(
         tx,
         &format_ts(now),
@@ -314,7 +316,7 @@ pub async fn disqualify(
     if target == site_id {
         return disqualify_site(tx, operator, site_id, reason, letterhead, now).await;
     }
-    let belongs = crate::places::find(tx, target)
+    let belongs = crate::sites::places::find(tx, target)
         .await?
         .is_some_and(|p| p.site_org_id.as_deref() == Some(site_id));
     if !belongs {
@@ -341,7 +343,7 @@ pub async fn disqualify_site(
     let site = set_site(tx, actor_id, site_id, Status::Suspended, None, now).await?;
     let at = format_ts(now);
     repo::insert(tx, site_id, "site", &reason, actor_id, &at).await?;
-    for place in crate::places::for_site(tx, site_id).await? {
+    for place in crate::sites::places::for_site(tx, site_id).await? {
         repo::insert(tx, place.id(), "place", &reason, actor_id, &at).await?;
     }
     crate::audit::record(

@@ -530,12 +530,12 @@ fn is_phone(v: &str) -> bool {
 }
 
 /// Places as a CSV file in the standard, comma-separated, quoted where needed (see
-/// [`crate::report::csv_file`]).
-pub fn write_csv(places: &[StandardPlace]) -> crate::error::Result<Vec<u8>> {
+/// [`crate::spreadsheet::csv_file`]).
+pub fn write_csv(places: &[StandardPlace]) -> Result<Vec<u8>, csv::Error> {
     let rows = places
         .iter()
         .map(|place| place.values().map(Option::unwrap_or_default));
-    crate::report::csv_file(b',', &FIELDS, rows)
+    crate::spreadsheet::csv_file(b',', &FIELDS, rows)
 }
 
 #[cfg(test)]
@@ -552,7 +552,8 @@ mod tests {
 
     #[test]
     fn the_standards_example_is_valid() {
-        let example = include_bytes!("../../tests/fixtures/lieux-mediation-numerique.exemple.csv");
+        let example =
+            include_bytes!("../../../tests/fixtures/lieux-mediation-numerique.exemple.csv");
         let parsed = parse_csv(example);
         assert_eq!(parsed.rejections, vec![]);
         assert_eq!(parsed.places.len(), 1);

@@ -4,7 +4,7 @@ use super::standard::{StandardPlace, FIELDS};
 use super::{fold, Area, Place};
 use crate::db::{Batch, Conn, Param};
 use crate::error::Result;
-use crate::places::QualificationStatus;
+use crate::sites::places::QualificationStatus;
 use jiff::civil::Date;
 use sqlx::any::AnyRow;
 use sqlx::Row;

@@ -1,13 +1,13 @@
 //! The site agent's catalogue: the services each of the site's places offers, added and
 //! withdrawn from a page that works without JavaScript.
 
-use super::session::{Form, SignedIn};
-use super::{page, Layout, Visitor, WebResult};
 use crate::app::AppState;
 use crate::catalogue::typology;
 use crate::catalogue::{self, NewService, Service};
 use crate::error::Error;
 use crate::orgs::OrgKind;
+use crate::web::session::{Form, SignedIn};
+use crate::web::{page, Layout, Visitor, WebResult};
 use askama::Template;
 use axum::extract::{Path, State};
 use axum::routing::{get, post};
@@ -79,7 +79,7 @@ async fn render(
     let signed = SignedIn::require(visitor, OrgKind::Site)?;
     let mut conn = state.db.read().await?;
     let mut places = Vec::new();
-    for place in crate::places::for_site(&mut conn, &signed.org.id).await? {
+    for place in crate::sites::places::for_site(&mut conn, &signed.org.id).await? {
         let services = catalogue::list(&mut conn, &signed.org, place.id()).await?;
         places.push(PlaceCatalogue {
             id: place.id().to_string(),

@@ -1,0 +1,290 @@
+//! Recording checked sessions: one conditional UPDATE takes every cheque asked for, the rows,
+//! journal entries and ledger transactions follow in one round trip; a refusal says why.
+
+use super::check::{check, NewRedemption, Session};
+use super::repo::{self, ChequeLine, RedemptionRow};
+use crate::clock::format_ts;
+use crate::db::{Conn, Origin, Tx};
+use crate::error::{Error, Result};
+use crate::fr::long_date_text;
+use crate::ledger::{self, Account, Kind, Transfer};
+use crate::orgs::Organization;
+use crate::vouchers::codes::{self, Keyring};
+use crate::vouchers::ChequeStatus;
+use jiff::civil::Date;
+use jiff::Timestamp;
+
+/// Redeems the cheques of a checked session, all or none: the caller's transaction is rolled
+/// back on any refusal, whose message names the cheque when there are several.
+pub async fn record(
+    tx: &mut Tx<'_>,
+    site: &Organization,
+    session: Session,
+    now: Timestamp,
+    today: Date,
+) -> Result<RedemptionRow> {
+    let origin = tx.origin().clone();
+    let mut outcomes = record_together(tx, vec![(site, session, origin)], now, today).await?;
+    outcomes.pop().unwrap_or_else(|| {
+        Err(Error::Internal(anyhow::anyhow!(
+            "a session was recorded without an outcome"
+        )))
+    })
+}
+
+/// Redeems the cheques of several checked sessions in the caller's transaction, each all or
+/// none, and answers each (in their order): its redemption, or why it is refused. One
+/// conditional UPDATE takes every cheque asked for; a cheque asked for twice goes to the first
+/// session asking; those taken for a session that cannot have all of its cheques are given
+/// back. Everything else (the redemption rows, their journal entries with each request's
+/// origin, one balanced ledger transaction per cheque) is deferred to the end of the
+/// transaction, and sent with the answers saved for retries in one round trip: one statement
+/// for many sessions instead of several for each is what makes PostgreSQL fast here.
+pub async fn record_together(
+    tx: &mut Tx<'_>,
+    sessions: Vec<(&Organization, Session, Origin)>,
+    now: Timestamp,
+    today: Date,
+) -> Result<Vec<Result<RedemptionRow>>> {
+    use std::collections::BTreeMap;
+    let now_text = format_ts(now);
+    let mut asked: Vec<String> = sessions
+        .iter()
+        .flat_map(|(_, s, _)| s.codes.iter().cloned())
+        .collect();
+    asked.sort();
+    asked.dedup();
+    let mut taken: BTreeMap<String, repo::TakenVoucher> =
+        repo::take_vouchers(tx, &asked, &today.to_string(), &now_text)
+            .await?
+            .into_iter()
+            .map(|t| (t.code.clone(), t))
+            .collect();
+    let claims: Vec<std::result::Result<Vec<repo::TakenVoucher>, Shortfall>> = sessions
+        .iter()
+        .map(|(_, session, _)| claim(session, &mut taken))
+        .collect();
+    if !taken.is_empty() {
+        let left: Vec<String> = taken.into_values().map(|t| t.id).collect();
+        repo::give_back(tx, &left).await?;
+    }
+    let mut outcomes = Vec::with_capacity(sessions.len());
+    let mut redeemed: Vec<(Vec<RedemptionRow>, &Origin)> = Vec::new();
+    for ((site, session, origin), claimed) in sessions.iter().zip(claims) {
+        match claimed {
+            Ok(vouchers) => {
+                let cheques = rows_of(site, session, vouchers, &now_text);
+                let mut first = cheques[0].clone();
+                first.cheques = cheques.iter().map(ChequeLine::of).collect();
+                outcomes.push(Ok(first));
+                redeemed.push((cheques, origin));
+            }
+            Err(shortfall) => outcomes.push(Err(refusal(tx, session, shortfall, today).await?)),
+        }
+    }
+    defer_writes(tx, &redeemed, &now_text)?;
+    Ok(outcomes)
+}
+
+/// Why a session cannot have its cheques: one was not taken (its state tells why), or they
+/// come from several passes.
+enum Shortfall {
+    NotTaken(String),
+    DifferentPasses(String),
+}
+
+/// Takes the cheques of `session` out of those `taken`: all of them, or none.
+fn claim(
+    session: &Session,
+    taken: &mut std::collections::BTreeMap<String, repo::TakenVoucher>,
+) -> std::result::Result<Vec<repo::TakenVoucher>, Shortfall> {
+    if let Some(code) = session.codes.iter().find(|c| !taken.contains_key(*c)) {
+        return Err(Shortfall::NotTaken(code.clone()));
+    }
+    let pass_of = |code: &String| taken.get(code).map(|t| t.pass_id.as_str());
+    let first = pass_of(&session.codes[0]);
+    if let Some(other) = session.codes.iter().find(|c| pass_of(c) != first) {
+        return Err(Shortfall::DifferentPasses(other.clone()));
+    }
+    // Sorted by code, as the session's codes are.
+    Ok(session
+        .codes
+        .iter()
+        .filter_map(|code| taken.remove(code))
+        .collect())
+}
+
+async fn refusal(
+    conn: &mut Conn,
+    session: &Session,
+    shortfall: Shortfall,
+    today: Date,
+) -> Result<Error> {
+    Ok(match shortfall {
+        Shortfall::NotTaken(code) => {
+            let why = why_not_redeemable(conn, &code, today).await?;
+            if session.codes.len() > 1 {
+                why.prefixed(&format!("Chèque {} : ", codes::display_code(&code)))
+            } else {
+                why
+            }
+        }
+        Shortfall::DifferentPasses(code) => Error::invalid(
+            "different_passes",
+            format!(
+                "Chèque {} : il vient d'un autre carnet. Les chèques d'une même \
+                 séance doivent venir du même carnet ; aucun n'a été encaissé.",
+                codes::display_code(&code)
+            ),
+        ),
+    })
+}
+
+/// One redemption row per cheque of the session; the first one's id names the session.
+fn rows_of(
+    site: &Organization,
+    session: &Session,
+    vouchers: Vec<repo::TakenVoucher>,
+    now_text: &str,
+) -> Vec<RedemptionRow> {
+    let mut cheques: Vec<RedemptionRow> = Vec::with_capacity(vouchers.len());
+    for voucher in vouchers {
+        let id = crate::db::new_id();
+        cheques.push(RedemptionRow {
+            group_id: Some(cheques.first().map_or_else(|| id.clone(), |f| f.id.clone())),
+            id,
+            voucher_id: voucher.id,
+            site_id: site.id.clone(),
+            program_id: voucher.program_id,
+            distributor_id: voucher.distributor_id,
+            value_cents: voucher.value_cents,
+            service: session.service.clone(),
+            minutes: session.minutes,
+            redeemed_at: now_text.to_string(),
+            undone_at: None,
+            settlement_id: None,
+            code: codes::display_code(&voucher.code),
+            place_id: Some(session.place_id.clone()),
+            service_id: session.service_id.clone(),
+            themes: session.themes.clone(),
+            location: session.location.clone(),
+            cheques: Vec::new(),
+        });
+    }
+    cheques
+}
+
+/// The rows, journal entries and ledger transactions of redeemed sessions, each kind in one
+/// part of the batch (rows several sessions move, a site's balance, are written once).
+fn defer_writes(
+    tx: &mut Tx<'_>,
+    redeemed: &[(Vec<RedemptionRow>, &Origin)],
+    now_text: &str,
+) -> Result<()> {
+    if redeemed.is_empty() {
+        return Ok(());
+    }
+    let rows: Vec<RedemptionRow> = redeemed.iter().flat_map(|(r, _)| r.clone()).collect();
+    repo::insert(tx.deferred(), &rows);
+    let entries: Vec<(crate::audit::NewEntry, &Origin)> = redeemed
+        .iter()
+        .flat_map(|(cheques, origin)| cheques.iter().map(move |r| (r, *origin)))
+        .map(|(r, origin)| {
+            (
+                crate::audit::NewEntry {
+                    at: &r.redeemed_at,
+                    actor_org_id: Some(&r.site_id),
+                    action: "redemption.created",
+                    subject_id: Some(&r.id),
+                    detail: format!(
+                        "chèque {} ({}), {} centimes",
+                        r.code, r.voucher_id, r.value_cents
+                    ),
+                },
+                origin,
+            )
+        })
+        .collect();
+    let entries: Vec<(&crate::audit::NewEntry, &Origin)> =
+        entries.iter().map(|(e, origin)| (e, *origin)).collect();
+    crate::audit::defer_from(tx.deferred(), &entries);
+    // Each programme's accounts are its own: one set of ledger writes per programme.
+    let mut by_program: std::collections::BTreeMap<&str, Vec<ledger::Posting>> =
+        std::collections::BTreeMap::new();
+    for r in &rows {
+        by_program
+            .entry(&r.program_id)
+            .or_default()
+            .push(ledger::Posting {
+                kind: Kind::Redemption,
+                reference: &r.id,
+                transfer: Transfer {
+                    from: Account::Outstanding(&r.distributor_id),
+                    to: Account::Redeemed(&r.site_id),
+                    amount_cents: r.value_cents,
+                },
+            });
+    }
+    for (program_id, postings) in by_program {
+        ledger::defer(tx, program_id, &postings, now_text)?;
+    }
+    Ok(())
+}
+
+/// [`check`] then [`record`] in the caller's transaction.
+pub async fn redeem(
+    tx: &mut Tx<'_>,
+    keyring: &Keyring,
+    site: &Organization,
+    new: NewRedemption,
+    now: Timestamp,
+    today: Date,
+) -> Result<RedemptionRow> {
+    let session = check(tx, keyring, site, new, today).await?;
+    record(tx, site, session, now, today).await
+}
+
+/// Explains, after the conditional update matched nothing, why this cheque cannot be redeemed.
+async fn why_not_redeemable(conn: &mut Conn, code: &str, today: Date) -> Result<Error> {
+    let Some(state) = repo::voucher_state(conn, code).await? else {
+        return Ok(Error::invalid(
+            "invalid_code",
+            "Aucun chèque ne porte ce code. Vérifiez chaque caractère sur le chèque.",
+        ));
+    };
+    let expired = state.redeemable_until < today.to_string();
+    Ok(match state.status {
+        ChequeStatus::Redeemed => Error::conflict(
+            "already_redeemed",
+            match &state.redeemed_at {
+                Some(at) => format!("Ce chèque a déjà été utilisé le {}.", long_date_text(at)),
+                None => "Ce chèque a déjà été utilisé.".to_string(),
+            },
+        ),
+        ChequeStatus::Cancelled => Error::gone(
+            "cancelled",
+            "Ce chèque a été annulé (carnet déclaré perdu) : il ne peut pas être accepté. \
+             La personne peut demander un nouveau carnet à son distributeur.",
+        ),
+        ChequeStatus::Expired => expired_error(&state.expires_on),
+        _ if expired => expired_error(&state.expires_on),
+        ChequeStatus::Inactive => Error::conflict(
+            "not_activated",
+            "Ce chèque n'a pas encore été activé par le distributeur qui l'a remis : \
+             il ne peut pas être accepté pour l'instant.",
+        ),
+        ChequeStatus::Valid => {
+            Error::Internal(anyhow::anyhow!("valid cheque {code} could not be redeemed"))
+        }
+    })
+}
+
+fn expired_error(expires_on: &str) -> Error {
+    Error::gone(
+        "expired",
+        format!(
+            "Ce chèque a expiré le {} : il ne peut plus être accepté.",
+            long_date_text(expires_on)
+        ),
+    )
+}

@@ -1,0 +1,192 @@
+//! Mediation sites' bank details. A change adds a row (audited) and only takes effect for
+//! batches made afterwards: a batch keeps the account it was made with.
+
+use crate::clock::format_ts;
+use crate::db::{Conn, Tx};
+use crate::error::{Error, Result};
+use crate::orgs::{OrgKind, Organization};
+use iban::IbanLike;
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+use sqlx::Row;
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewBankAccount {
+    pub iban: String,
+    pub bic: Option<String>,
+    pub holder: String,
+}
+
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct BankAccount {
+    pub id: String,
+    pub site_id: String,
+    pub iban: String,
+    pub bic: Option<String>,
+    pub holder: String,
+    pub created_at: String,
+}
+
+/// Checks an IBAN with the ISO 13616 mod-97 rule; returns it without spaces, upper case.
+pub fn parse_iban(input: &str) -> Result<String> {
+    // People copy IBANs with spaces and in lower case; the check itself is the crate's.
+    let compact: String = input
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .collect::<String>()
+        .to_uppercase();
+    let iban: iban::Iban = compact.parse().map_err(|_| {
+        Error::invalid(
+            "invalid_iban",
+            "Cet IBAN n'est pas valide : vérifiez-le sur votre relevé d'identité bancaire (RIB).",
+        )
+    })?;
+    let electronic = iban.electronic_str().to_string();
+    if !SEPA_COUNTRIES.contains(&&electronic[..2]) {
+        return Err(Error::invalid(
+            "invalid_iban",
+            "Cet IBAN est celui d'un pays hors de la zone SEPA : les virements du Pass numérique \
+             ne peuvent être faits que vers un compte de la zone SEPA.",
+        ));
+    }
+    Ok(electronic)
+}
+
+/// Countries of the SEPA credit transfer scheme (EPC list, 2025), the only ones a settlement
+/// can pay: another IBAN would be rejected by the bank after the batch.
+const SEPA_COUNTRIES: [&str; 41] = [
+    "AD", "AL", "AT", "BE", "BG", "CH", "CY", "CZ", "DE", "DK", "EE", "ES", "FI", "FR", "GB", "GI",
+    "GR", "HR", "HU", "IE", "IS", "IT", "LI", "LT", "LU", "LV", "MC", "MD", "ME", "MK", "MT", "NL",
+    "NO", "PL", "PT", "RO", "SE", "SI", "SK", "SM", "VA",
+];
+
+/// 8 or 11 characters: bank (4 letters), country (2 letters), place (2), branch (3, optional).
+fn parse_bic(input: &str) -> Result<String> {
+    let bic: String = input.split_whitespace().collect::<String>().to_uppercase();
+    let well_formed = matches!(bic.len(), 8 | 11)
+        && bic[..6].bytes().all(|b| b.is_ascii_uppercase())
+        && bic[6..].bytes().all(|b| b.is_ascii_alphanumeric());
+    if !well_formed {
+        return Err(Error::invalid(
+            "invalid_bic",
+            "Le BIC doit compter 8 ou 11 caractères (exemple : BNPAFRPPXXX).",
+        ));
+    }
+    Ok(bic)
+}
+
+/// Records new bank details for a site, by the site itself or the operator.
+pub async fn set_bank_account(
+    tx: &mut Tx<'_>,
+    actor: &Organization,
+    site_id: &str,
+    new: NewBankAccount,
+    now: Timestamp,
+) -> Result<BankAccount> {
+    let allowed = actor.kind == OrgKind::Operator || actor.id == site_id;
+    let site = crate::orgs::find(tx, site_id)
+        .await?
+        .filter(|o| o.kind == OrgKind::Site && allowed)
+        .ok_or_else(|| Error::not_found("Ce lieu de médiation n'existe pas."))?;
+    let iban = parse_iban(&new.iban)?;
+    let bic = new
+        .bic
+        .as_deref()
+        .map(str::trim)
+        .filter(|b| !b.is_empty())
+        .map(parse_bic)
+        .transpose()?;
+    let holder = new.holder.trim();
+    if holder.is_empty() || holder.chars().count() > 70 || holder.contains(char::is_control) {
+        return Err(Error::invalid(
+            "invalid_holder",
+            "Indiquez le titulaire du compte, sur une ligne (70 caractères au plus).",
+        ));
+    }
+    let account = BankAccount {
+        id: crate::db::new_id(),
+        site_id: site.id.clone(),
+        iban,
+        bic,
+        holder: holder.to_string(),
+        created_at: format_ts(now),
+    };
+    sqlx::query(
+        "INSERT INTO site_bank_accounts (id, site_id, iban, bic, holder, created_at, created_by) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(&account.id)
+    .bind(&account.site_id)
+    .bind(&account.iban)
+    .bind(&account.bic)
+    .bind(&account.holder)
+    .bind(&account.created_at)
+    .bind(&actor.id)
+    .execute(&mut **tx)
+    .await?;
+    crate::audit::record(
+        tx,
+        &account.created_at,
+        Some(&actor.id),
+        "bank_account.changed",
+        Some(&site.id),
+        &format!("IBAN {} ({})", mask_iban(&account.iban), account.holder),
+    )
+    .await?;
+    Ok(account)
+}
+
+/// `FR7630006000011234567890189` → `FR76 **** **** **** **** ***0 189`: enough to recognise it.
+pub fn mask_iban(iban: &str) -> String {
+    let keep_end = iban.len().saturating_sub(4);
+    iban.chars()
+        .enumerate()
+        .map(|(i, c)| if i < 4 || i >= keep_end { c } else { '*' })
+        .collect()
+}
+
+/// The account a new batch pays into, for every site that has one, in one read.
+pub async fn current_bank_accounts(
+    conn: &mut Conn,
+) -> Result<std::collections::HashMap<String, BankAccount>> {
+    let accounts: Vec<BankAccount> = sqlx::query_as(
+        "SELECT id, site_id, iban, bic, holder, created_at FROM site_bank_accounts \
+         ORDER BY created_at, id",
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    // The latest one of each site is the last seen, as in `current_bank_account`.
+    Ok(accounts
+        .into_iter()
+        .map(|a| (a.site_id.clone(), a))
+        .collect())
+}
+
+/// The account a new batch pays into.
+pub async fn current_bank_account(conn: &mut Conn, site_id: &str) -> Result<Option<BankAccount>> {
+    Ok(sqlx::query_as(
+        "SELECT id, site_id, iban, bic, holder, created_at FROM site_bank_accounts \
+         WHERE site_id = $1 ORDER BY created_at DESC, id DESC LIMIT 1",
+    )
+    .bind(site_id)
+    .fetch_optional(&mut *conn)
+    .await?)
+}
+
+pub async fn bank_account(conn: &mut Conn, id: &str) -> Result<Option<BankAccount>> {
+    Ok(sqlx::query_as(
+        "SELECT id, site_id, iban, bic, holder, created_at FROM site_bank_accounts WHERE id = $1",
+    )
+    .bind(id)
+    .fetch_optional(&mut *conn)
+    .await?)
+}
+
+/// Sites that have given bank details, so they can be paid.
+pub async fn sites_with_bank_accounts(conn: &mut Conn) -> Result<Vec<String>> {
+    let rows = sqlx::query("SELECT DISTINCT site_id FROM site_bank_accounts")
+        .fetch_all(&mut *conn)
+        .await?;
+    rows.iter().map(|r| Ok(r.try_get("site_id")?)).collect()
+}

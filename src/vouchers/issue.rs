@@ -1,0 +1,281 @@
+//! Issuing carnets within a distributor's quota: one, or a batch of up to [`MAX_BATCH`], all
+//! or nothing, each cheque signed and its value moved from the quota to what is in circulation.
+
+use super::codes::{self, Keyring};
+use super::repo::{self, PassRow, VoucherRow};
+use super::{view, ChequeStatus, PassStatus, PassView};
+use crate::clock::format_ts;
+use crate::db::{Conn, Tx};
+use crate::error::{Error, Result};
+use crate::ledger::{self, Account, Kind, Transfer};
+use crate::orgs::{OrgKind, Organization};
+use jiff::civil::Date;
+use jiff::{Timestamp, ToSpan};
+use serde::Deserialize;
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewPass {
+    pub program_id: String,
+    pub cheques: i64,
+    pub beneficiary_ref: Option<String>,
+    pub email: Option<String>,
+    pub active: Option<bool>,
+}
+
+pub(super) fn clean_beneficiary_ref(value: Option<String>) -> Result<Option<String>> {
+    let value = value
+        .map(|v| v.trim().to_string())
+        .filter(|v| !v.is_empty());
+    if value.as_ref().is_some_and(|v| v.chars().count() > 64) {
+        return Err(Error::invalid(
+            "invalid_beneficiary_ref",
+            "La référence du bénéficiaire fait 64 caractères au plus. N'y mettez ni nom ni adresse : un identifiant interne suffit.",
+        ));
+    }
+    Ok(value)
+}
+
+pub async fn issue(
+    tx: &mut Tx<'_>,
+    keyring: &Keyring,
+    distributor: &Organization,
+    new: NewPass,
+    now: Timestamp,
+    today: Date,
+) -> Result<PassView> {
+    distributor.require(OrgKind::Distributor)?;
+    let carnet = NewCarnet {
+        cheques: new.cheques,
+        beneficiary_ref: new.beneficiary_ref,
+        email: new.email,
+    };
+    let batch = NewBatch {
+        program_id: new.program_id,
+        carnets: vec![carnet],
+        active: new.active,
+    };
+    let mut issued = issue_carnets(tx, keyring, distributor, batch, now, today).await?;
+    Ok(issued.remove(0))
+}
+
+/// Most carnets one batch may hold: a batch is one transaction, kept short.
+pub const MAX_BATCH: usize = 1000;
+
+/// Many carnets of one programme at once, e.g. a distributor's yearly print run.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewBatch {
+    pub program_id: String,
+    pub carnets: Vec<NewCarnet>,
+    /// False for carnets printed in stock, activated when handed over.
+    pub active: Option<bool>,
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewCarnet {
+    pub cheques: i64,
+    pub beneficiary_ref: Option<String>,
+    pub email: Option<String>,
+}
+
+/// Issues a batch of carnets: all or nothing, within the distributor's quota.
+pub async fn issue_batch(
+    tx: &mut Tx<'_>,
+    keyring: &Keyring,
+    distributor: &Organization,
+    batch: NewBatch,
+    now: Timestamp,
+    today: Date,
+) -> Result<Vec<PassView>> {
+    distributor.require(OrgKind::Distributor)?;
+    if batch.carnets.is_empty() || batch.carnets.len() > MAX_BATCH {
+        return Err(Error::invalid(
+            "invalid_batch",
+            format!("Un lot contient de 1 à {MAX_BATCH} carnets."),
+        ));
+    }
+    issue_carnets(tx, keyring, distributor, batch, now, today).await
+}
+
+async fn issue_carnets(
+    tx: &mut Tx<'_>,
+    keyring: &Keyring,
+    distributor: &Organization,
+    batch: NewBatch,
+    now: Timestamp,
+    today: Date,
+) -> Result<Vec<PassView>> {
+    let single = batch.carnets.len() == 1;
+    let mut carnets = Vec::with_capacity(batch.carnets.len());
+    for (index, carnet) in batch.carnets.into_iter().enumerate() {
+        // In a batch, say which carnet is wrong.
+        let at = |e: Error| {
+            if single {
+                e
+            } else {
+                e.prefixed(&format!("Carnet n° {} : ", index + 1))
+            }
+        };
+        if carnet.cheques != 5 && carnet.cheques != 10 {
+            return Err(at(Error::invalid(
+                "invalid_cheques",
+                "Un carnet contient 5 ou 10 chèques.",
+            )));
+        }
+        let beneficiary_ref = clean_beneficiary_ref(carnet.beneficiary_ref).map_err(at)?;
+        let email = crate::mail::Email::parse_optional(carnet.email.as_deref())
+            .map_err(at)?
+            .map(crate::mail::Email::into_string);
+        carnets.push((carnet.cheques, beneficiary_ref, email));
+    }
+    let program = crate::programs::find(tx, &batch.program_id)
+        .await?
+        .ok_or_else(|| Error::invalid("unknown_program", "Ce programme n'existe pas."))?;
+    if program.status != crate::programs::ProgramStatus::Open {
+        return Err(Error::gone(
+            "program_closed",
+            "Ce programme est clos : il n'est plus possible d'émettre de carnet.",
+        ));
+    }
+    let expires_on = today
+        .checked_add(program.validity_days.days())
+        .map_err(|e| Error::Internal(e.into()))?;
+    let redeemable_until = expires_on
+        .checked_add(program.grace_days.days())
+        .map_err(|e| Error::Internal(e.into()))?
+        .to_string();
+    let active = batch.active.unwrap_or(true);
+    let created_at = format_ts(now);
+    let key_id = keyring.current().id.clone();
+    let mut passes = Vec::with_capacity(carnets.len());
+    let mut vouchers = Vec::new();
+    for (cheques, beneficiary_ref, email) in carnets {
+        let pass = PassRow {
+            id: crate::db::new_id(),
+            program_id: program.id.clone(),
+            distributor_id: distributor.id.clone(),
+            pass_code: codes::generate_code(),
+            status: if active {
+                PassStatus::Active
+            } else {
+                PassStatus::Inactive
+            },
+            beneficiary_ref,
+            email,
+            cheques,
+            expires_on: expires_on.to_string(),
+            created_at: created_at.clone(),
+        };
+        vouchers.extend((0..cheques).map(|position| VoucherRow {
+            id: crate::db::new_id(),
+            pass_id: pass.id.clone(),
+            position: position + 1,
+            code: codes::generate_code(),
+            key_id: key_id.clone(),
+            value_cents: program.cheque_value_cents,
+            expires_on: pass.expires_on.clone(),
+            redeemable_until: redeemable_until.clone(),
+            status: if active {
+                ChequeStatus::Valid
+            } else {
+                ChequeStatus::Inactive
+            },
+        }));
+        passes.push(pass);
+    }
+    insert_with_unique_codes(tx, &program.id, &distributor.id, &mut passes, &mut vouchers).await?;
+    // One entry per carnet: its cheques are listed in the database, not in the journal.
+    let stock = if active {
+        ""
+    } else {
+        ", en stock (non activé)"
+    };
+    let entries: Vec<crate::audit::NewEntry> = passes
+        .iter()
+        .map(|pass| crate::audit::NewEntry {
+            at: &pass.created_at,
+            actor_org_id: Some(&distributor.id),
+            action: "pass.issued",
+            subject_id: Some(&pass.id),
+            detail: format!(
+                "{} chèque(s) de {} centimes, programme {}{stock}",
+                pass.cheques, program.cheque_value_cents, program.id
+            ),
+        })
+        .collect();
+    crate::audit::record_many(tx, &entries);
+    // The quota check is the ledger's guarded debit (no read-then-write), posted last so the
+    // distributor's shared balance rows stay locked briefly; one posting per batch, referenced by
+    // its first carnet's id when alone, by a batch id otherwise.
+    let reference = if single {
+        passes[0].id.clone()
+    } else {
+        format!("batch:{}", crate::db::new_id())
+    };
+    ledger::post(
+        tx,
+        &program.id,
+        Kind::Issuance,
+        &reference,
+        Transfer {
+            from: Account::Quota(&distributor.id),
+            to: Account::Outstanding(&distributor.id),
+            amount_cents: vouchers.len() as i64 * program.cheque_value_cents,
+        },
+        &created_at,
+    )
+    .await?;
+    let mut by_pass = vouchers.into_iter().peekable();
+    Ok(passes
+        .into_iter()
+        .map(|pass| {
+            let mut own = Vec::with_capacity(pass.cheques as usize);
+            while let Some(v) = by_pass.next_if(|v| v.pass_id == pass.id) {
+                own.push(v);
+            }
+            view(keyring, pass, own, today)
+        })
+        .collect())
+}
+
+/// Inserts carnets and cheques; if a random code was already taken (about once in 10^5 batches
+/// of a thousand carnets with ten million cheques in circulation), draws every code again and
+/// retries, in a savepoint so the transaction goes on.
+async fn insert_with_unique_codes(
+    conn: &mut Conn,
+    program_id: &str,
+    distributor_id: &str,
+    passes: &mut [PassRow],
+    vouchers: &mut [VoucherRow],
+) -> Result<()> {
+    const ATTEMPTS: usize = 3;
+    let mut attempt = 1;
+    loop {
+        let mut savepoint = sqlx::Connection::begin(&mut *conn).await?;
+        let inserted = async {
+            repo::insert_passes(&mut savepoint, passes).await?;
+            repo::insert_vouchers(&mut savepoint, program_id, distributor_id, vouchers).await
+        }
+        .await;
+        match inserted {
+            Ok(()) => {
+                savepoint.commit().await?;
+                return Ok(());
+            }
+            Err(e) if e.is_unique_violation() && attempt < ATTEMPTS => {
+                savepoint.rollback().await?;
+                tracing::warn!(attempt, "a drawn code was already taken: drawing again");
+                for pass in passes.iter_mut() {
+                    pass.pass_code = codes::generate_code();
+                }
+                for voucher in vouchers.iter_mut() {
+                    voucher.code = codes::generate_code();
+                }
+                attempt += 1;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}

@@ -1,0 +1,95 @@
+//! What a beneficiary does with a carnet's code, without an account: see what is left on it,
+//! and say what they thought of the help ("Je donne mon avis").
+
+use super::codes::{self, display_code, CodeError};
+use super::repo;
+use super::{invalid_code, pass_status, remaining, PassStatus};
+use crate::db::{Conn, Tx};
+use crate::error::{Error, Result};
+use jiff::civil::Date;
+use serde::Serialize;
+
+/// What a beneficiary sees when typing the pass code: nothing personal.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct PublicBalance {
+    pub status: PassStatus,
+    pub remaining_cheques: i64,
+    pub remaining_cents: i64,
+    pub expires_on: String,
+}
+
+pub async fn public_balance(
+    conn: &mut Conn,
+    pass_code: &str,
+    today: Date,
+) -> Result<PublicBalance> {
+    let code = codes::parse_code(pass_code).map_err(|e| match e {
+        CodeError::BadCheck => Error::invalid(
+            "invalid_code",
+            "Ce code de carnet contient une erreur de frappe : vérifiez chaque caractère.",
+        ),
+        _ => Error::invalid(
+            "invalid_code",
+            "Ce code de carnet n'a pas la bonne forme : il a 12 caractères, par exemple ABCD-EFGH-JK12.",
+        ),
+    })?;
+    let pass = repo::find_pass_by_code(conn, &code).await?.ok_or_else(|| {
+        Error::not_found("Aucun carnet ne porte ce code. Vérifiez-le sur votre carnet.")
+    })?;
+    let vouchers = repo::vouchers_of(conn, &pass.id).await?;
+    let (remaining_cheques, remaining_cents) = remaining(&vouchers, today);
+    Ok(PublicBalance {
+        status: pass_status(&pass, &vouchers, today),
+        remaining_cheques,
+        remaining_cents,
+        expires_on: pass.expires_on,
+    })
+}
+
+/// The carnet code of a feedback address (`/avis/{code}`), as printed, or a refusal: only a
+/// well-formed code is ever written back into a page (never the address as typed).
+pub fn feedback_code(input: &str) -> Result<String> {
+    codes::parse_code(input)
+        .map(|code| display_code(&code))
+        .map_err(|_| {
+            Error::not_found("Ce code de carnet n'existe pas : vérifiez le lien sur votre carnet.")
+        })
+}
+
+/// "Je donne mon avis": a rating from 1 to 5 and an optional comment (1,000 characters are
+/// kept), tied to the carnet only; one per session of help the carnet paid for.
+pub async fn record_feedback(
+    tx: &mut Tx<'_>,
+    pass_code: &str,
+    rating: Option<&str>,
+    comment: Option<&str>,
+    now: &str,
+) -> Result<()> {
+    let rating = rating
+        .and_then(|r| r.trim().parse::<i64>().ok())
+        .filter(|r| (1..=5).contains(r))
+        .ok_or_else(|| Error::invalid("invalid_rating", "Choisissez une note de 1 à 5."))?;
+    let comment = comment
+        .map(|c| c.trim().chars().take(1000).collect::<String>())
+        .filter(|c| !c.is_empty());
+    let comment = comment.as_deref();
+    let code = codes::parse_code(pass_code).map_err(invalid_code)?;
+    let pass = repo::find_pass_by_code(tx, &code)
+        .await?
+        .ok_or_else(|| Error::not_found("Aucun carnet ne porte ce code."))?;
+    // One opinion per session of help paid with the carnet: anyone who knows a code cannot
+    // fill the satisfaction figures.
+    let (sessions, given) = repo::sessions_and_feedback(tx, &pass.id).await?;
+    if given >= sessions {
+        return Err(Error::conflict(
+            "feedback_already_given",
+            if sessions == 0 {
+                "Vous pourrez donner votre avis après une séance d'aide payée avec ce carnet."
+            } else {
+                "Merci : votre avis sur cette aide est déjà enregistré. Vous pourrez en donner \
+                 un autre après votre prochaine séance."
+            },
+        ));
+    }
+    repo::insert_feedback(tx, &pass.id, rating, comment, now).await
+}
