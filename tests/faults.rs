@@ -2,6 +2,7 @@
 //! database cut away. Whatever happens, a cheque is redeemed at most once, every answered
 //! success is in the database once, and the ledger verifies.
 
+#[path = "it/common/mod.rs"]
 mod common;
 
 use common::faults::{

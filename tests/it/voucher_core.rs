@@ -1,6 +1,6 @@
 //! The voucher core over HTTP: programmes, passes, redemption, ledger — on both databases.
 
-mod common;
+use crate::common;
 
 use common::{error_code, Backend, TestApp};
 use jiff::SignedDuration;

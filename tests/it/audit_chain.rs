@@ -3,7 +3,7 @@
 //! Also: a locked account is told by e-mail, and a forgotten password is reset by a one-time
 //! link sent by e-mail.
 
-mod common;
+use crate::common;
 
 use common::{cookie_client, csrf_of};
 

@@ -1,7 +1,7 @@
 //! The OpenAPI document is generated from the code: every route of the JSON API router is in it,
 //! with its method, and the readable page lists them all.
 
-mod common;
+use crate::common;
 
 use common::{Backend, TestApp};
 use reqwest::StatusCode;

@@ -3,7 +3,7 @@
 //! revoked, idle connections, formulas in CSV files, password-reset links, forged anonymous
 //! CSRF tokens, e-mail floods, a second operator, and what the places import lets through.
 
-mod common;
+use crate::common;
 
 use common::web::{get, post, signed_in};
 use common::{cookie_client, error_code, Backend, TestApp, PASSWORD};

@@ -2,7 +2,7 @@
 //! distributors, four sites, hundreds of cheques redeemed, undone, cancelled and expired, two
 //! batches and a bank rejection; every figure checked against an independent count.
 
-mod common;
+use crate::common;
 
 use common::{error_code, xmllint, Backend, TestApp};
 use jiff::SignedDuration;

@@ -2,15 +2,14 @@
 //! same checks over arbitrary bytes with proptest, so `cargo test` guards them without nightly
 //! or libFuzzer.
 
-#[path = "../fuzz/checks.rs"]
+#[path = "../../fuzz/checks.rs"]
 mod checks;
-#[path = "../fuzz/checks_sites.rs"]
+#[path = "../../fuzz/checks_sites.rs"]
 mod checks_sites;
 
-// The checks find the modules under test at the crate root, as in the fuzz targets.
-use passnum::sites::places::standard;
-use passnum::spreadsheet;
-use passnum::vouchers::codes;
+// The checks find the modules under test at the crate root (see main.rs), as in the fuzz
+// targets.
+use crate::standard;
 
 use proptest::prelude::*;
 use std::path::Path;

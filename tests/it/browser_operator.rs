@@ -3,7 +3,7 @@
 //! is heavy on a 2-core machine. The same journey runs over plain HTTP, on both databases, in
 //! `web_operator.rs`.
 
-mod common;
+use crate::common;
 
 use common::browser::Browser;
 use common::mime;

@@ -3,7 +3,7 @@
 //! nothing for several cheques (bad, used and foreign-pass codes), two requests sharing a
 //! cheque, idempotent retries, the typology's themes, catalogue rights, and the site's pages.
 
-mod common;
+use crate::common;
 
 use common::{cookie_client, csrf_of};
 

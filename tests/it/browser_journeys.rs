@@ -2,7 +2,7 @@
 //! and a screenshot of each kept under target/test-artifacts/screenshots. One browser for the
 //! whole file: each Chromium is heavy on a 2-core machine.
 
-mod common;
+use crate::common;
 
 use common::browser::Browser;
 use common::{Backend, TestApp};

@@ -1,7 +1,7 @@
 //! Property: any sequence of operations leaves the ledger balanced, in agreement with the
 //! cheques, and the reconciliation identity true; and it agrees with an independent count.
 
-mod common;
+use crate::common;
 
 use common::{Backend, TestApp};
 use jiff::SignedDuration;

@@ -4,7 +4,7 @@
 //! operator's request for changes and the corrected application sent again. The same steps run
 //! over plain HTTP, on both databases, in `applications.rs`.
 
-mod common;
+use crate::common;
 
 use common::browser::Browser;
 use common::{Backend, TestApp};

@@ -3,7 +3,7 @@
 //! e-mail, changes asked for and resubmitted, qualification creating the site, rejection,
 //! renewal reminders sent once, and a disqualified site refused at redemption.
 
-mod common;
+use crate::common;
 
 use common::{cookie_client, csrf_of};
 

@@ -2,7 +2,7 @@
 //! token, one organisation never sees another's data, every answer carries the security headers,
 //! and malformed requests are refused in the error format without touching the data.
 
-mod common;
+use crate::common;
 
 use common::{error_code, Backend, TestApp};
 use reqwest::{Method, StatusCode};

@@ -3,7 +3,7 @@
 //! click, the back button) does the work once; a result page reloaded or reopened changes
 //! nothing. On both databases.
 
-mod common;
+use crate::common;
 
 use common::web::{get, post, signed_in};
 use common::{csrf_of, Backend, TestApp, PASSWORD};

@@ -5,7 +5,7 @@
 //! PASSNUM_FRICTIONLESS names it) re-imported unchanged, and the directory page in Chromium with
 //! axe-core.
 
-mod common;
+use crate::common;
 
 use common::{cookie_client, csrf_of};
 
@@ -21,7 +21,7 @@ on_both_databases!(
     export_follows_the_standard_and_reimports_the_same,
 );
 
-const EXAMPLE: &str = include_str!("fixtures/lieux-mediation-numerique.exemple.csv");
+const EXAMPLE: &str = include_str!("../fixtures/lieux-mediation-numerique.exemple.csv");
 const PASSWORD: &str = "une phrase de passe assez longue";
 
 fn readable(html: String) -> String {

@@ -2,7 +2,7 @@
 //! deploy/restore.sh into a fresh database, which then holds the same rows and whose ledger
 //! verifies. SQLite always; PostgreSQL when a test server is set and pg_dump is on PATH.
 
-mod common;
+use crate::common;
 
 use common::{fresh_database, Backend, TestApp};
 use reqwest::StatusCode;

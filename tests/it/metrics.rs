@@ -1,7 +1,7 @@
 //! `GET /metrics`: hidden without a token, behind a bearer token otherwise, in Prometheus text
 //! format with requests by route template, latency, redemptions, refusals and settlements.
 
-mod common;
+use crate::common;
 
 use common::{Backend, TestApp};
 use reqwest::StatusCode;

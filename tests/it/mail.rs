@@ -1,7 +1,7 @@
 //! The e-mail outbox: enqueued in the business transaction, delivered over real SMTP to an
 //! in-process server, retried with backoff, never sent twice by two senders.
 
-mod common;
+use crate::common;
 
 use common::mime::{decode_rfc2047, header, mime_parts, top_headers};
 

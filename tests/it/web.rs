@@ -1,7 +1,7 @@
 //! The web journeys over plain HTTP (a cookie-keeping client, no JavaScript), on both
 //! databases. The same journeys run in Chromium with axe-core in `browser_journeys.rs`.
 
-mod common;
+use crate::common;
 
 use common::{cookie_client, csrf_of};
 

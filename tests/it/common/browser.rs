@@ -81,12 +81,17 @@ pub struct Page {
 
 /// A headless Chromium behind its own chromedriver. Dropping it ends both.
 pub struct Browser {
-    // Fields drop in order: the client, then chromedriver.
+    // Fields drop in order: the client, then chromedriver, then the turn.
     client: Client,
     driver: Driver,
     /// chromedriver's URL, `http://127.0.0.1:PORT`.
     pub webdriver: String,
+    _turn: tokio::sync::MutexGuard<'static, ()>,
 }
+
+/// One browser at a time in the test process: the journeys share it with every other test,
+/// and two Chromiums on two cores make each one's timings flaky.
+static ONE_BROWSER: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 /// chromedriver, and the temporary folder with Chromium's profile and chromedriver's log.
 /// Dropping it ends chromedriver's process group (Chromium with it) and removes the folder,
@@ -129,6 +134,7 @@ impl Browser {
                 return None;
             }
         }
+        let turn = ONE_BROWSER.lock().await;
         let mut driver = Driver {
             child: None,
             temp: std::env::temp_dir()
@@ -161,6 +167,7 @@ impl Browser {
                         client,
                         driver,
                         webdriver,
+                        _turn: turn,
                     });
                 }
                 Err(e) => {

@@ -1,6 +1,6 @@
 //! Settlement, payment files, expiry and programme close, over HTTP on both databases.
 
-mod common;
+use crate::common;
 
 use common::{error_code, xmllint, Backend, TestApp, World};
 use jiff::SignedDuration;

@@ -3,7 +3,7 @@
 //! pass code, the helpline, and exactly the cheques that can still be used — their short codes
 //! and their QR codes — and never a cheque already spent.
 
-mod common;
+use crate::common;
 
 use common::{cookie_client, csrf_of};
 

@@ -1,6 +1,6 @@
 //! The command line: bootstrap prints a token last, ledger verify catches tampering.
 
-mod common;
+use crate::common;
 
 use std::process::Command;
 

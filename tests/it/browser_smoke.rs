@@ -2,7 +2,7 @@
 //! and catches a faulty one, screenshots are kept, and the 320-pixel check works.
 //! Skipped without chromedriver unless PASSNUM_REQUIRE_BROWSER=1.
 
-mod common;
+use crate::common;
 
 use common::browser::{artifacts_dir, Browser, PHONE_WIDTH};
 use common::{Backend, TestApp};

@@ -1,7 +1,7 @@
 //! The storage edge itself: concurrent write transactions (committed together on SQLite) keep
 //! their own outcome, and a batch of writes goes in whole — on both databases.
 
-mod common;
+use crate::common;
 
 use common::{fresh_database, Backend};
 use passnum::db::{Batch, Db, Param, P};

@@ -3,7 +3,7 @@
 //! dashboard and in every CSV export, close it and download the credit note. The same pages
 //! run in Chromium with axe-core in `browser_funder.rs`.
 
-mod common;
+use crate::common;
 
 use common::{cookie_client, csrf_of};
 

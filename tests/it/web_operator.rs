@@ -3,7 +3,7 @@
 //! settlement batch from preparation to payment. The same journey runs in Chromium in
 //! `browser_operator.rs`.
 
-mod common;
+use crate::common;
 
 use common::{cookie_client, csrf_of};
 

@@ -2,7 +2,7 @@
 //! headless Chromium with axe-core (WCAG 2.1 AA) on every page visited, and the public directory
 //! showing that offer.
 
-mod common;
+use crate::common;
 
 use common::browser::Browser;
 use common::{Backend, TestApp};

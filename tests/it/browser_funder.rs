@@ -1,7 +1,7 @@
 //! The funder's pages in a real headless Chromium, with axe-core (WCAG 2.1 AA) on every page
 //! and a screenshot of each under target/test-artifacts/screenshots (names `financeur-…`).
 
-mod common;
+use crate::common;
 
 use common::browser::Browser;
 use common::{Backend, TestApp, World};

@@ -1,0 +1,42 @@
+//! Every integration test in one binary (one link instead of one per file), each file a
+//! module: they start the real app on a random port against a fresh database and speak HTTP
+//! to it, on SQLite and on PostgreSQL (see `common`). `tests/faults.rs` stays a binary of its
+//! own: it kills servers and cuts databases, best done without other tests around.
+
+#[macro_use]
+mod common;
+
+// The fuzz checks (fuzz_regressions) find the modules under test at the crate root, as in the
+// fuzz targets.
+use passnum::sites::places::standard;
+use passnum::spreadsheet;
+use passnum::vouchers::codes;
+
+mod applications;
+mod audit_chain;
+mod backup;
+mod browser_applications;
+mod browser_catalogue;
+mod browser_funder;
+mod browser_journeys;
+mod browser_operator;
+mod browser_smoke;
+mod carnet_delivery;
+mod catalogue;
+mod cli;
+mod fuzz_regressions;
+mod hardening;
+mod ledger_properties;
+mod mail;
+mod metrics;
+mod one_door;
+mod openapi;
+mod security;
+mod settlement;
+mod settlement_scenario;
+mod sites_directory;
+mod storage;
+mod voucher_core;
+mod web;
+mod web_funder;
+mod web_operator;
