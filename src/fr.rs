@@ -1,6 +1,27 @@
 //! French formats and identifiers: SIRET, postcodes, département codes; dates, amounts and
 //! numbers as people read them, and as they type them in forms.
 
+/// A SIRET (an establishment's number), checked once: 14 digits with a valid key, whatever
+/// spaces it was typed with.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Siret(String);
+
+impl Siret {
+    /// `None` unless it is a valid SIRET (spaces are ignored).
+    pub fn parse(input: &str) -> Option<Siret> {
+        let compact: String = input.chars().filter(|c| !c.is_whitespace()).collect();
+        is_valid_siret(&compact).then_some(Siret(compact))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn into_string(self) -> String {
+        self.0
+    }
+}
+
 /// 14 digits whose Luhn sum is a multiple of 10. La Poste's establishments (SIREN 356000000)
 /// follow their own rule: the digit sum is a multiple of 5.
 pub fn is_valid_siret(siret: &str) -> bool {

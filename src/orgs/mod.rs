@@ -6,6 +6,7 @@ mod repo;
 use crate::clock::format_ts;
 use crate::db::{Conn, Tx};
 use crate::error::{Error, Result};
+use crate::fr::Siret;
 use crate::sites::places::QualificationStatus;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -164,15 +165,15 @@ pub async fn create_without_place(
             "Le nom de l'organisation est obligatoire (200 caractères au plus).",
         ));
     }
-    let siret = non_empty(new.siret);
-    if let Some(s) = &siret {
-        if !crate::fr::is_valid_siret(s) {
-            return Err(Error::invalid(
+    let siret = match non_empty(new.siret) {
+        Some(s) => Some(Siret::parse(&s).map(Siret::into_string).ok_or_else(|| {
+            Error::invalid(
                 "invalid_siret",
                 "Le SIRET doit compter 14 chiffres et être valide (clé de contrôle).",
-            ));
-        }
-    }
+            )
+        })?),
+        None => None,
+    };
     let department = non_empty(new.department).map(|d| d.to_uppercase());
     if let Some(d) = &department {
         if !crate::fr::is_valid_department(d) {

@@ -379,7 +379,7 @@ pub async fn sepa_file(
         initiating_party: config.payer_name.clone(),
         debtor: sepa::Party {
             name: config.payer_name.clone(),
-            iban: crate::sites::bank::parse_iban(&config.payer_iban)?,
+            iban: crate::sites::bank::Iban::parse(&config.payer_iban)?.into_string(),
             bic: config.payer_bic.clone(),
         },
         groups: groups.into_values().collect(),

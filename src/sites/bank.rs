@@ -28,8 +28,26 @@ pub struct BankAccount {
     pub created_at: String,
 }
 
-/// Checks an IBAN with the ISO 13616 mod-97 rule; returns it without spaces, upper case.
-pub fn parse_iban(input: &str) -> Result<String> {
+/// An account number a settlement can pay, checked once: ISO 13616 (mod 97), of a country of
+/// the SEPA zone, without spaces, in upper case.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Iban(String);
+
+impl Iban {
+    pub fn parse(input: &str) -> Result<Iban> {
+        parse_iban(input).map(Iban)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn into_string(self) -> String {
+        self.0
+    }
+}
+
+fn parse_iban(input: &str) -> Result<String> {
     // People copy IBANs with spaces and in lower case; the check itself is the crate's.
     let compact: String = input
         .chars()
@@ -89,7 +107,7 @@ pub async fn set_bank_account(
         .await?
         .filter(|o| o.kind == OrgKind::Site && allowed)
         .ok_or_else(|| Error::not_found("Ce lieu de médiation n'existe pas."))?;
-    let iban = parse_iban(&new.iban)?;
+    let iban = Iban::parse(&new.iban)?.into_string();
     let bic = new
         .bic
         .as_deref()

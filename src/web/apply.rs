@@ -170,6 +170,10 @@ fn mail_keys(ip: std::net::IpAddr, draft: &Draft) -> [String; 2] {
     [format!("ip:{ip}"), format!("to:{to}")]
 }
 
+/// Whose one-time form tokens these are: applicants are not signed in, and the token alone,
+/// random and single-use, tells one form from another.
+const ANYONE: &str = "public";
+
 async fn new_form(State(state): State<AppState>, visitor: Visitor) -> WebResult {
     let draft = Draft {
         places: vec![PlaceDraft::default()],
@@ -181,8 +185,10 @@ async fn new_form(State(state): State<AppState>, visitor: Visitor) -> WebResult 
 async fn submit(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
-    Form { visitor, data, .. }: Form<Vec<(String, String)>>,
+    form: Form<Vec<(String, String)>>,
 ) -> WebResult {
+    let key = form.key(ANYONE);
+    let Form { visitor, data, .. } = form;
     let (draft, add_place) = read(&data);
     if add_place {
         return render_form(&state, &visitor, with_one_more_place(draft), None).await;
@@ -191,10 +197,15 @@ async fn submit(
     let now = state.clock.now();
     state.mail_forms.check(state.db.reads(), &keys, now).await?;
     let (config, now, sent) = (state.config.clone(), state.clock.now(), draft.clone());
+    // Sent twice (a double click), it is stored and acknowledged once. The follow-up link is
+    // a secret: it goes by e-mail only, never into the stored answer.
     let submitted = state
-        .db
-        .transact(visitor.origin(), move |tx| {
-            Box::pin(async move { applications::submit(tx, &config, &sent, now).await })
+        .write(visitor.origin(), key, move |tx| {
+            Box::pin(async move {
+                applications::submit(tx, &config, &sent, now)
+                    .await
+                    .map(|_| ())
+            })
         })
         .await;
     match submitted {
@@ -321,8 +332,10 @@ async fn resubmit(
     State(state): State<AppState>,
     Path(token): Path<String>,
     ClientIp(ip): ClientIp,
-    Form { visitor, data, .. }: Form<Vec<(String, String)>>,
+    form: Form<Vec<(String, String)>>,
 ) -> WebResult {
+    let key = form.key(ANYONE);
+    let Form { visitor, data, .. } = form;
     let (draft, add_place) = read(&data);
     if add_place {
         let draft = with_one_more_place(draft);
@@ -334,11 +347,12 @@ async fn resubmit(
     let (config, now, sent) = (state.config.clone(), state.clock.now(), draft.clone());
     let follow_token = token.clone();
     let resubmitted = state
-        .db
-        .transact(visitor.origin(), move |tx| {
-            Box::pin(
-                async move { applications::resubmit(tx, &config, &follow_token, &sent, now).await },
-            )
+        .write(visitor.origin(), key, move |tx| {
+            Box::pin(async move {
+                applications::resubmit(tx, &config, &follow_token, &sent, now)
+                    .await
+                    .map(|_| ())
+            })
         })
         .await;
     match resubmitted {

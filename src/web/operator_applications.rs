@@ -366,12 +366,10 @@ struct QuestionForm {
     active: Option<String>,
 }
 
-async fn save_question(
-    state: &AppState,
-    visitor: &Visitor,
-    id: Option<&str>,
-    data: QuestionForm,
-) -> WebResult {
+async fn save_question(state: &AppState, form: Form<QuestionForm>, id: Option<&str>) -> WebResult {
+    let key = form.own_key();
+    let Form { visitor, data, .. } = form;
+    let visitor = &visitor;
     let operator = require_operator(visitor)?;
     let now = state.clock.now();
     let (actor, question, text) = (
@@ -381,8 +379,7 @@ async fn save_question(
     );
     let active = data.active.as_deref() == Some("oui");
     let result = state
-        .db
-        .transact(visitor.origin(), move |tx| {
+        .write(visitor.origin(), key, move |tx| {
             Box::pin(async move {
                 match question {
                     Some(id) => {
@@ -410,19 +407,16 @@ async fn save_question(
     }
 }
 
-async fn add_question(
-    State(state): State<AppState>,
-    Form { visitor, data, .. }: Form<QuestionForm>,
-) -> WebResult {
-    save_question(&state, &visitor, None, data).await
+async fn add_question(State(state): State<AppState>, form: Form<QuestionForm>) -> WebResult {
+    save_question(&state, form, None).await
 }
 
 async fn update_question(
     State(state): State<AppState>,
     Path(id): Path<String>,
-    Form { visitor, data, .. }: Form<QuestionForm>,
+    form: Form<QuestionForm>,
 ) -> WebResult {
-    save_question(&state, &visitor, Some(&id), data).await
+    save_question(&state, form, Some(&id)).await
 }
 
 // ---------------------------------------------------------------- disqualification
@@ -526,15 +520,16 @@ struct DisqualifyForm {
 async fn disqualify(
     State(state): State<AppState>,
     Path(id): Path<String>,
-    Form { visitor, data, .. }: Form<DisqualifyForm>,
+    form: Form<DisqualifyForm>,
 ) -> WebResult {
-    let operator = require_operator(&visitor)?;
+    let operator = require_operator(&form.visitor)?;
+    let key = form.own_key();
+    let Form { visitor, data, .. } = form;
     let now = state.clock.now();
     let (org, letterhead, site_id) = (operator.org.clone(), state.letterhead(), id.clone());
     let (target, reason) = (data.target.clone(), data.reason.clone());
     let result = state
-        .db
-        .transact(visitor.origin(), move |tx| {
+        .write(visitor.origin(), key, move |tx| {
             Box::pin(async move {
                 crate::sites::qualification::disqualify(
                     tx,

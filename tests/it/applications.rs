@@ -61,7 +61,7 @@ fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
 }
 
 /// A complete, valid application with two places.
-fn valid_form(csrf: &str, org_name: &str) -> Vec<(String, String)> {
+pub(crate) fn valid_form(csrf: &str, org_name: &str) -> Vec<(String, String)> {
     pairs(&[
         ("csrf", csrf),
         ("lieux", "2"),
@@ -98,14 +98,6 @@ fn set(form: &mut [(String, String)], key: &str, value: &str) {
             *v = value.to_string();
         }
     }
-}
-
-async fn count(app: &TestApp, sql: &str) -> i64 {
-    let mut conn = app.state.db.read().await.expect("conn");
-    sqlx::query_scalar(sql)
-        .fetch_one(&mut *conn)
-        .await
-        .expect("count")
 }
 
 /// `(to, subject, text)` of every queued e-mail, oldest first.
@@ -312,12 +304,12 @@ async fn bad_applications_are_refused_in_french_and_store_nothing(backend: Backe
     let page = post(&client, &url, &data).await;
     assert_eq!(page.status, StatusCode::FORBIDDEN);
 
-    assert_eq!(count(&app, "SELECT COUNT(*) FROM applications").await, 0);
+    assert_eq!(app.count("SELECT COUNT(*) FROM applications").await, 0);
     assert_eq!(
-        count(&app, "SELECT COUNT(*) FROM application_places").await,
+        app.count("SELECT COUNT(*) FROM application_places").await,
         0
     );
-    assert_eq!(count(&app, "SELECT COUNT(*) FROM outbox").await, 0);
+    assert_eq!(app.count("SELECT COUNT(*) FROM outbox").await, 0);
     let charter = get(&client, &format!("{}/candidature/charte", app.base)).await;
     assert_eq!(charter.status, StatusCode::OK);
     assert!(charter.html.contains("Ne rien vendre"));
@@ -414,11 +406,8 @@ async fn apply_follow_correct_and_qualify(backend: Backend) {
     assert_eq!(page.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(page.html.contains("Cet IBAN n'est pas valide"));
     assert_eq!(
-        count(
-            &app,
-            "SELECT COUNT(*) FROM application_places WHERE address = '5 place du Marché'"
-        )
-        .await,
+        app.count("SELECT COUNT(*) FROM application_places WHERE address = '5 place du Marché'")
+            .await,
         1
     );
     let page = post(&applicant, &follow_url, &form).await;
@@ -426,7 +415,7 @@ async fn apply_follow_correct_and_qualify(backend: Backend) {
     assert!(page.html.contains("Votre candidature corrigée est envoyée"));
     assert!(page.html.contains("Candidature reçue"));
     assert_eq!(
-        count(&app, "SELECT COUNT(*) FROM application_places").await,
+        app.count("SELECT COUNT(*) FROM application_places").await,
         3
     );
     // It cannot be changed again until the operator asks.
@@ -444,11 +433,8 @@ async fn apply_follow_correct_and_qualify(backend: Backend) {
     .await;
     assert_eq!(page.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(
-        count(
-            &app,
-            "SELECT COUNT(*) FROM organizations WHERE kind = 'site'"
-        )
-        .await,
+        app.count("SELECT COUNT(*) FROM organizations WHERE kind = 'site'")
+            .await,
         0
     );
     let detail = get(
@@ -579,11 +565,8 @@ async fn apply_follow_correct_and_qualify(backend: Backend) {
         page.html
     );
     assert_eq!(
-        count(
-            &app,
-            "SELECT COUNT(*) FROM organizations WHERE kind = 'site'"
-        )
-        .await,
+        app.count("SELECT COUNT(*) FROM organizations WHERE kind = 'site'")
+            .await,
         1
     );
 }
@@ -719,7 +702,8 @@ async fn renewal_reminders_are_sent_once_at_60_and_15_days(backend: Backend) {
     passnum::cli::jobs::expire(&app.state).await.expect("run");
     assert_eq!(reminders().await.len(), 2);
     assert_eq!(
-        count(&app, "SELECT COUNT(*) FROM qualification_reminders").await,
+        app.count("SELECT COUNT(*) FROM qualification_reminders")
+            .await,
         2
     );
     assert!(audit_actions(&app)
@@ -790,11 +774,8 @@ async fn disqualified_site_cannot_redeem_nor_be_requalified(backend: Backend) {
     assert_eq!(status, StatusCode::CONFLICT, "{body}");
     assert_eq!(common::error_code(&body), "disqualified");
     assert_eq!(
-        count(
-            &app,
-            "SELECT COUNT(*) FROM places WHERE qualification_status = 'qualified'"
-        )
-        .await,
+        app.count("SELECT COUNT(*) FROM places WHERE qualification_status = 'qualified'")
+            .await,
         0
     );
     // The site reads why, on its page and by e-mail.
@@ -883,11 +864,8 @@ async fn one_place_is_disqualified_and_stays_out(backend: Backend) {
     };
     assert_eq!(status_of(place_id.clone()).await, "suspended");
     assert_eq!(
-        count(
-            &app,
-            "SELECT COUNT(*) FROM places WHERE qualification_status = 'qualified'"
-        )
-        .await,
+        app.count("SELECT COUNT(*) FROM places WHERE qualification_status = 'qualified'")
+            .await,
         1
     );
     // Neither the place alone nor its whole site can bring it back.
@@ -929,5 +907,5 @@ async fn the_form_cannot_flood_a_mailbox(backend: Backend) {
     let page = post(&client, &url, &valid_form(&csrf, "Association Clic")).await;
     assert_eq!(page.status, StatusCode::TOO_MANY_REQUESTS);
     assert!(page.html.contains("Trop de tentatives"), "{}", page.html);
-    assert_eq!(count(&app, "SELECT COUNT(*) FROM outbox").await, 3);
+    assert_eq!(app.count("SELECT COUNT(*) FROM outbox").await, 3);
 }

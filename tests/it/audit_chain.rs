@@ -122,13 +122,6 @@ async fn seal_and_verify(app: &TestApp) -> passnum::audit::VerifyReport {
         .expect("verify runs")
 }
 
-async fn count(app: &TestApp, sql: &str) -> i64 {
-    sqlx::query_scalar(sql)
-        .fetch_one(app.state.db.reads())
-        .await
-        .expect("count")
-}
-
 async fn exec(app: &TestApp, sql: &str) {
     sqlx::query(sql)
         .execute(&mut app.raw().await)
@@ -177,11 +170,11 @@ async fn actions_are_chained_and_tampering_is_caught(backend: Backend) {
         ("pass.cancelled", 1),
         ("site.qualified", 1),
     ] {
-        let got = count(
-            &app,
-            &format!("SELECT COUNT(*) FROM audit_log WHERE action = '{action}'"),
-        )
-        .await;
+        let got = app
+            .count(&format!(
+                "SELECT COUNT(*) FROM audit_log WHERE action = '{action}'"
+            ))
+            .await;
         assert_eq!(got, n, "{action}");
     }
     let (org, addr): (Option<String>, Option<String>) = sqlx::query_as(
@@ -194,15 +187,13 @@ async fn actions_are_chained_and_tampering_is_caught(backend: Backend) {
     assert_eq!(addr.as_deref(), Some("127.0.0.1"));
 
     // Rows wait unsealed until the sealer chains them.
-    let unsealed = count(
-        &app,
-        "SELECT COUNT(*) FROM audit_log WHERE chain_seq IS NULL",
-    )
-    .await;
+    let unsealed = app
+        .count("SELECT COUNT(*) FROM audit_log WHERE chain_seq IS NULL")
+        .await;
     assert!(unsealed > 5, "{unsealed}");
     let report = seal_and_verify(&app).await;
     assert!(report.is_ok(), "{:?}", report.problems);
-    let total = count(&app, "SELECT COUNT(*) FROM audit_log").await;
+    let total = app.count("SELECT COUNT(*) FROM audit_log").await;
     assert_eq!(report.entries, total);
     assert_eq!(report.head_seq, total);
     let (ok, text) = audit_verify(&app);
@@ -312,11 +303,8 @@ async fn actions_are_chained_and_tampering_is_caught(backend: Backend) {
     );
     assert!(out.status.success(), "{out:?}");
     assert_eq!(
-        count(
-            &app,
-            "SELECT COUNT(*) FROM audit_log WHERE action = 'key.rotated'"
-        )
-        .await,
+        app.count("SELECT COUNT(*) FROM audit_log WHERE action = 'key.rotated'")
+            .await,
         1
     );
     let _ = std::fs::remove_file(keys);
@@ -364,13 +352,14 @@ async fn concurrent_sealers_never_fork_the_chain(backend: Backend) {
         tokio::spawn(seal_often(other.clone())),
     );
     let last = passnum::audit::seal(&other).await.unwrap();
-    let total = count(&app, "SELECT COUNT(*) FROM audit_log").await;
+    let total = app.count("SELECT COUNT(*) FROM audit_log").await;
     assert_eq!(a.unwrap() + b.unwrap() + last, total as u64);
     let report = seal_and_verify(&app).await;
     assert!(report.is_ok(), "{:?}", report.problems);
     assert_eq!(report.head_seq, total);
     assert_eq!(
-        count(&app, "SELECT COUNT(DISTINCT chain_seq) FROM audit_log").await,
+        app.count("SELECT COUNT(DISTINCT chain_seq) FROM audit_log")
+            .await,
         total
     );
 }
@@ -406,17 +395,12 @@ async fn logins_are_journaled_and_lockout_is_mailed(backend: Backend) {
         assert_eq!(attempt("mauvais mot de passe").await, StatusCode::OK);
     }
     assert_eq!(
-        count(
-            &app,
-            "SELECT COUNT(*) FROM audit_log WHERE action = 'login.failed'"
-        )
-        .await,
+        app.count("SELECT COUNT(*) FROM audit_log WHERE action = 'login.failed'")
+            .await,
         10
     );
     assert_eq!(
-        count(
-            &app,
-            "SELECT COUNT(*) FROM audit_log WHERE action = 'login.locked' AND client_addr = '127.0.0.1'"
+        app.count("SELECT COUNT(*) FROM audit_log WHERE action = 'login.locked' AND client_addr = '127.0.0.1'"
         )
         .await,
         1
@@ -577,11 +561,8 @@ async fn forgotten_password_is_reset_by_a_one_time_link(backend: Backend) {
     assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
     assert!(retry);
     assert!(
-        count(
-            &app,
-            "SELECT COUNT(*) FROM audit_log WHERE action = 'password.reset_requested'"
-        )
-        .await
+        app.count("SELECT COUNT(*) FROM audit_log WHERE action = 'password.reset_requested'")
+            .await
             >= 1
     );
 }

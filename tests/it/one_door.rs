@@ -20,32 +20,6 @@ on_both_databases!(
     redeeming_and_undoing_are_the_same_from_the_api_and_the_page,
 );
 
-/// The actions of the journal about one subject, oldest first.
-async fn journal(app: &TestApp, subject_id: &str) -> Vec<String> {
-    let mut conn = app.state.db.read().await.expect("read");
-    passnum::audit::for_subject(&mut conn, subject_id)
-        .await
-        .expect("journal")
-        .into_iter()
-        .map(|e| e.action)
-        .collect()
-}
-
-/// `(to, subject)` of every e-mail waiting in the outbox.
-async fn outbox(app: &TestApp) -> Vec<(String, String)> {
-    sqlx::query_as("SELECT to_address, subject FROM outbox ORDER BY created_at, id")
-        .fetch_all(app.state.db.reads())
-        .await
-        .expect("outbox")
-}
-
-async fn count(app: &TestApp, sql: &str) -> i64 {
-    sqlx::query_scalar(sql)
-        .fetch_one(app.state.db.reads())
-        .await
-        .expect("count")
-}
-
 async fn a_double_click_on_issue_makes_one_carnet(backend: Backend) {
     let Some(app) = TestApp::spawn(backend).await else {
         return;
@@ -72,7 +46,7 @@ async fn a_double_click_on_issue_makes_one_carnet(backend: Backend) {
         "{}",
         first.url
     );
-    assert_eq!(count(&app, "SELECT COUNT(*) FROM passes").await, 1);
+    assert_eq!(app.count("SELECT COUNT(*) FROM passes").await, 1);
     // The quota was used once: 5 of 10 cheques left.
     let home = get(&client, &format!("{}/distributeur", app.base)).await;
     assert!(
@@ -84,7 +58,7 @@ async fn a_double_click_on_issue_makes_one_carnet(backend: Backend) {
     // Reloading the carnet's page shows it again, and issues nothing.
     let again = get(&client, &first.url).await;
     assert_eq!(again.status, StatusCode::OK);
-    assert_eq!(count(&app, "SELECT COUNT(*) FROM passes").await, 1);
+    assert_eq!(app.count("SELECT COUNT(*) FROM passes").await, 1);
     app.assert_ledger_verifies().await;
 }
 
@@ -155,7 +129,7 @@ async fn a_redemption_receipt_can_be_reloaded_and_reopened(backend: Backend) {
         assert!(!page.html.contains("déjà été utilisé"), "{}", page.html);
         assert!(!page.html.contains("Ne rendez pas le service"));
     }
-    assert_eq!(count(&app, "SELECT COUNT(*) FROM redemptions").await, 1);
+    assert_eq!(app.count("SELECT COUNT(*) FROM redemptions").await, 1);
     // Another site's agent cannot open it.
     let (other_site, _) = app.qualified_site("Espace numérique de Talence").await;
     let (other, _) = signed_in(&app, &other_site, "agent@talence.example").await;
@@ -191,7 +165,7 @@ async fn a_form_sent_twice_redeems_once(backend: Backend) {
     // And once more later (the back button): the same receipt.
     let third = post(&client, &url, &form).await;
     assert_eq!(third.url, first.url);
-    assert_eq!(count(&app, "SELECT COUNT(*) FROM redemptions").await, 1);
+    assert_eq!(app.count("SELECT COUNT(*) FROM redemptions").await, 1);
     app.assert_ledger_verifies().await;
 }
 
@@ -217,7 +191,8 @@ async fn undo_cancel_fund_and_allocate_sent_twice_do_it_once(backend: Backend) {
         assert_eq!(page.status, StatusCode::OK, "{}", page.html);
         assert!(page.html.contains("est annulé"), "{}", page.html);
     }
-    let undos = journal(&app, &redemption_id)
+    let undos = app
+        .journal(&redemption_id)
         .await
         .into_iter()
         .filter(|a| a == "redemption.undone")
@@ -240,7 +215,8 @@ async fn undo_cancel_fund_and_allocate_sent_twice_do_it_once(backend: Backend) {
         assert_eq!(page.status, StatusCode::OK, "{}", page.html);
         assert!(page.url.ends_with("?fait=annule"), "{}", page.url);
     }
-    let cancellations = journal(&app, pass_id)
+    let cancellations = app
+        .journal(pass_id)
         .await
         .into_iter()
         .filter(|a| a == "pass.cancelled")
@@ -262,7 +238,7 @@ async fn undo_cancel_fund_and_allocate_sent_twice_do_it_once(backend: Backend) {
         let page = post(&funder, &format!("{programme}/versements"), &fund).await;
         assert_eq!(page.status, StatusCode::OK, "{}", page.html);
     }
-    assert_eq!(count(&app, "SELECT COUNT(*) FROM fundings").await, 2);
+    assert_eq!(app.count("SELECT COUNT(*) FROM fundings").await, 2);
     let page = get(&funder, &programme).await;
     let once = page.once();
     let allocate = [
@@ -275,7 +251,7 @@ async fn undo_cancel_fund_and_allocate_sent_twice_do_it_once(backend: Backend) {
         let page = post(&funder, &format!("{programme}/quotas"), &allocate).await;
         assert_eq!(page.status, StatusCode::OK, "{}", page.html);
     }
-    assert_eq!(count(&app, "SELECT COUNT(*) FROM allocations").await, 2);
+    assert_eq!(app.count("SELECT COUNT(*) FROM allocations").await, 2);
     app.assert_ledger_verifies().await;
 }
 
@@ -331,11 +307,12 @@ async fn suspending_a_site_is_the_same_from_the_api_and_the_page(backend: Backen
     )
     .await;
     assert_eq!(page.status, StatusCode::OK, "{}", page.html);
-    assert_eq!(journal(&app, &by_api).await, journal(&app, &by_page).await);
-    assert!(journal(&app, &by_api)
+    assert_eq!(app.journal(&by_api).await, app.journal(&by_page).await);
+    assert!(app
+        .journal(&by_api)
         .await
         .contains(&"site.suspension_reason".to_string()));
-    let mails = outbox(&app).await;
+    let mails = app.outbox_subjects().await;
     for email in ["agent@meriadeck.example", "agent@talence.example"] {
         let theirs: Vec<&String> = mails
             .iter()
@@ -394,8 +371,9 @@ async fn issuing_a_token_is_the_same_from_the_api_and_the_page(backend: Backend)
     .await;
     assert_eq!(page.status, StatusCode::OK, "{}", page.html);
     assert!(page.html.contains("pn_"), "the token is shown once");
-    assert_eq!(journal(&app, &by_api).await, journal(&app, &by_page).await);
-    assert!(journal(&app, &by_api)
+    assert_eq!(app.journal(&by_api).await, app.journal(&by_page).await);
+    assert!(app
+        .journal(&by_api)
         .await
         .contains(&"api_token.created".to_string()));
 }
@@ -432,12 +410,12 @@ async fn redeeming_and_undoing_are_the_same_from_the_api_and_the_page(backend: B
         .expect("the receipt's id")
         .to_string();
     assert_eq!(
-        journal(&app, &by_api_id).await,
+        app.journal(&by_api_id).await,
         ["redemption.created".to_string()]
     );
     assert_eq!(
-        journal(&app, &by_api_id).await,
-        journal(&app, &by_page_id).await
+        app.journal(&by_api_id).await,
+        app.journal(&by_page_id).await
     );
     // Undone, by the API and by the page.
     let (status, body) = app
@@ -452,8 +430,8 @@ async fn redeeming_and_undoing_are_the_same_from_the_api_and_the_page(backend: B
     .await;
     assert_eq!(page.status, StatusCode::OK, "{}", page.html);
     assert_eq!(
-        journal(&app, &by_api_id).await,
-        journal(&app, &by_page_id).await
+        app.journal(&by_api_id).await,
+        app.journal(&by_page_id).await
     );
     // The same ledger: both cheques back in circulation, nothing owed to the site.
     let balance = |i: usize| {

@@ -33,13 +33,14 @@ pub(super) fn check(draft: &Draft, questions: &[Question]) -> Result<Checked> {
         "invalid_org_name",
         "Indiquez le nom de votre structure (200 caractères au plus).",
     )?;
-    let siret: String = draft.siret.chars().filter(|c| !c.is_whitespace()).collect();
-    if !crate::fr::is_valid_siret(&siret) {
-        return Err(Error::invalid(
-            "invalid_siret",
-            "Le numéro SIRET doit compter 14 chiffres et être valide : vérifiez-le sur un avis de situation Insee ou sur annuaire-entreprises.data.gouv.fr.",
-        ));
-    }
+    let siret = crate::fr::Siret::parse(&draft.siret)
+        .ok_or_else(|| {
+            Error::invalid(
+                "invalid_siret",
+                "Le numéro SIRET doit compter 14 chiffres et être valide : vérifiez-le sur un avis de situation Insee ou sur annuaire-entreprises.data.gouv.fr.",
+            )
+        })?
+        .into_string();
     let given: Vec<&PlaceDraft> = draft.places.iter().filter(|p| !p.is_blank()).collect();
     if given.is_empty() {
         return Err(Error::invalid(
@@ -115,7 +116,7 @@ pub(super) fn check(draft: &Draft, questions: &[Question]) -> Result<Checked> {
         "invalid_legal_role",
         "Indiquez la fonction du représentant légal (exemple : présidente, directeur).",
     )?;
-    let iban = crate::sites::bank::parse_iban(&draft.iban)?;
+    let iban = crate::sites::bank::Iban::parse(&draft.iban)?.into_string();
     let holder = required(
         &draft.holder,
         70,

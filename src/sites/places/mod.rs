@@ -17,7 +17,7 @@ use crate::error::{Error, Result};
 use jiff::civil::Date;
 use jiff::Timestamp;
 pub use qualification_status::QualificationStatus;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 pub use standard::{ParsedFile, Rejection, StandardPlace};
 
 /// A place as passnum keeps it.
@@ -183,7 +183,7 @@ pub async fn count(conn: &mut Conn) -> Result<i64> {
 }
 
 /// What an import did.
-#[derive(Debug, Default, Serialize)]
+#[derive(Debug, Default, Serialize, Deserialize)]
 pub struct ImportReport {
     /// Data rows in the file.
     pub rows: usize,

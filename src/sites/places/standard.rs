@@ -2,7 +2,7 @@
 //! Schema in `../shared/data-schemas/`): its fields, the checks its constraints imply, and CSV
 //! in and out. A cell left empty is a missing value, as Frictionless reads it.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 
 /// The standard's columns, in its order (also the export's).
@@ -212,7 +212,7 @@ impl StandardPlace {
 }
 
 /// Why a row of an imported file was refused.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Rejection {
     /// Line in the file (the header is line 1).
     pub line: u64,

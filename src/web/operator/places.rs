@@ -45,13 +45,15 @@ pub(super) struct ImportForm {
 /// Imports pasted CSV in the national standard: valid rows in, rejected rows listed.
 pub(super) async fn import_places(
     State(state): State<AppState>,
-    Form { visitor, data, .. }: Form<ImportForm, 2048>,
+    form: Form<ImportForm, 2048>,
 ) -> WebResult {
-    let operator = require_operator(&visitor)?;
+    let operator = require_operator(&form.visitor)?;
+    let key = form.own_key();
+    let Form { visitor, data, .. } = form;
     let (operator_id, now) = (operator.org.id.clone(), state.clock.now());
+    // Sent twice, the file is imported once and the first report is shown again.
     let report = state
-        .db
-        .transact(visitor.origin(), move |tx| {
+        .write(visitor.origin(), key, move |tx| {
             Box::pin(async move {
                 crate::sites::places::import_file(tx, data.csv.as_bytes(), Some(&operator_id), now)
                     .await

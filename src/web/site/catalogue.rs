@@ -7,9 +7,9 @@ use crate::catalogue::{self, NewService, Service};
 use crate::error::Error;
 use crate::orgs::OrgKind;
 use crate::web::session::{Form, SignedIn};
-use crate::web::{page, Layout, Visitor, WebResult};
+use crate::web::{page, see_other, Layout, Visitor, WebResult};
 use askama::Template;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::routing::{get, post};
 use axum::Router;
 
@@ -74,7 +74,7 @@ async fn render(
     state: &AppState,
     visitor: &Visitor,
     error: Option<String>,
-    notice: Option<String>,
+    done: Option<Done>,
 ) -> WebResult {
     let signed = SignedIn::require(visitor, OrgKind::Site)?;
     let mut conn = state.db.read().await?;
@@ -87,6 +87,7 @@ async fn render(
             services: services.iter().map(ServiceRow::of).collect(),
         });
     }
+    let notice = done.and_then(|d| notice(&d, &places));
     page(CataloguePage {
         l: Layout::new(state, visitor, "Catalogue de mes lieux"),
         error,
@@ -104,28 +105,59 @@ async fn render(
     })
 }
 
-async fn show(State(state): State<AppState>, visitor: Visitor) -> WebResult {
-    render(&state, &visitor, None, None).await
+/// What the last form did (`fait`: ajoute, modifie, retire) and to which service: every
+/// successful form redirects here, so a reload or the back button sends nothing again.
+#[derive(serde::Deserialize)]
+struct Done {
+    fait: Option<String>,
+    service: Option<String>,
 }
 
-async fn add(
+async fn show(
     State(state): State<AppState>,
-    Form { visitor, data, .. }: Form<Vec<(String, String)>>,
+    visitor: Visitor,
+    Query(done): Query<Done>,
 ) -> WebResult {
-    let signed = SignedIn::require(&visitor, OrgKind::Site)?;
+    render(&state, &visitor, None, Some(done)).await
+}
+
+fn notice(done: &Done, places: &[PlaceCatalogue]) -> Option<String> {
+    let id = done.service.as_deref()?;
+    let title = places
+        .iter()
+        .flat_map(|p| &p.services)
+        .find(|s| s.id == id)
+        .map(|s| s.title.as_str())?;
+    match done.fait.as_deref()? {
+        "ajoute" => Some(format!("Le service « {title} » est ajouté au catalogue.")),
+        "modifie" => Some(format!("Le service « {title} » est modifié.")),
+        "retire" => Some(format!(
+            "Le service « {title} » est retiré du catalogue : il n'est plus proposé."
+        )),
+        _ => None,
+    }
+}
+
+fn done(what: &str, service: &Service) -> WebResult {
+    see_other(&format!(
+        "/lieu/catalogue?fait={what}&service={}",
+        service.id
+    ))
+}
+
+async fn add(State(state): State<AppState>, form: Form<Vec<(String, String)>>) -> WebResult {
+    let signed = SignedIn::require(&form.visitor, OrgKind::Site)?;
+    let key = form.own_key();
+    let Form { visitor, data, .. } = form;
     let place_id = field(&data, "place_id");
     let (org, now, service) = (signed.org.clone(), state.clock.now(), service_of(&data));
     let created = state
-        .db
-        .transact(visitor.origin(), move |tx| {
+        .write(visitor.origin(), key, move |tx| {
             Box::pin(async move { catalogue::create(tx, &org, &place_id, service, now).await })
         })
         .await;
     match created {
-        Ok(s) => {
-            let notice = format!("Le service « {} » est ajouté au catalogue.", s.title);
-            render(&state, &visitor, None, Some(notice)).await
-        }
+        Ok(s) => done("ajoute", &s),
         Err(e @ (Error::Unprocessable { .. } | Error::NotFound(_))) => {
             render(&state, &visitor, Some(e.public_message()), None).await
         }
@@ -139,23 +171,18 @@ struct Nothing {}
 async fn withdraw(
     State(state): State<AppState>,
     Path((place_id, service_id)): Path<(String, String)>,
-    Form { visitor, .. }: Form<Nothing>,
+    form: Form<Nothing>,
 ) -> WebResult {
-    let signed = SignedIn::require(&visitor, OrgKind::Site)?;
+    let signed = SignedIn::require(&form.visitor, OrgKind::Site)?;
     let (org, now) = (signed.org.clone(), state.clock.now());
     let s = state
-        .db
-        .transact(visitor.origin(), move |tx| {
+        .write(form.visitor.origin(), form.own_key(), move |tx| {
             Box::pin(
                 async move { catalogue::withdraw(tx, &org, &place_id, &service_id, now).await },
             )
         })
         .await?;
-    let notice = format!(
-        "Le service « {} » est retiré du catalogue : il n'est plus proposé.",
-        s.title
-    );
-    render(&state, &visitor, None, Some(notice)).await
+    done("retire", &s)
 }
 
 fn field(data: &[(String, String)], name: &str) -> String {
@@ -252,22 +279,20 @@ async fn edit(
 async fn save(
     State(state): State<AppState>,
     Path((place_id, service_id)): Path<(String, String)>,
-    Form { visitor, data, .. }: Form<Vec<(String, String)>>,
+    form: Form<Vec<(String, String)>>,
 ) -> WebResult {
-    let signed = SignedIn::require(&visitor, OrgKind::Site)?;
+    let signed = SignedIn::require(&form.visitor, OrgKind::Site)?;
+    let key = form.own_key();
+    let Form { visitor, data, .. } = form;
     let (org, now, new) = (signed.org.clone(), state.clock.now(), service_of(&data));
     let ids = (place_id.clone(), service_id.clone());
     let updated = state
-        .db
-        .transact(visitor.origin(), move |tx| {
+        .write(visitor.origin(), key, move |tx| {
             Box::pin(async move { catalogue::update(tx, &org, &ids.0, &ids.1, new, now).await })
         })
         .await;
     match updated {
-        Ok(s) => {
-            let notice = format!("Le service « {} » est modifié.", s.title);
-            render(&state, &visitor, None, Some(notice)).await
-        }
+        Ok(s) => done("modifie", &s),
         Err(e @ Error::Unprocessable { .. }) => {
             let message = Some(e.public_message());
             edit_page(

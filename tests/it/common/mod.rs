@@ -285,6 +285,33 @@ impl TestApp {
         body
     }
 
+    /// One number a query counts.
+    pub async fn count(&self, sql: &str) -> i64 {
+        sqlx::query_scalar(sql)
+            .fetch_one(self.state.db.reads())
+            .await
+            .expect("count")
+    }
+
+    /// The actions of the journal about one subject, oldest first.
+    pub async fn journal(&self, subject_id: &str) -> Vec<String> {
+        let mut conn = self.state.db.read().await.expect("read");
+        passnum::audit::for_subject(&mut conn, subject_id)
+            .await
+            .expect("journal")
+            .into_iter()
+            .map(|e| e.action)
+            .collect()
+    }
+
+    /// `(to, subject)` of every e-mail waiting in the outbox.
+    pub async fn outbox_subjects(&self) -> Vec<(String, String)> {
+        sqlx::query_as("SELECT to_address, subject FROM outbox ORDER BY created_at, id")
+            .fetch_all(self.state.db.reads())
+            .await
+            .expect("outbox")
+    }
+
     /// `passnum ledger verify`'s check, run in process.
     pub async fn assert_ledger_verifies(&self) {
         let mut conn = self.state.db.read().await.expect("conn");
@@ -302,6 +329,7 @@ impl TestApp {
     }
 }
 
+#[derive(Clone)]
 pub struct World {
     pub funder_id: String,
     pub funder: String,
