@@ -119,5 +119,9 @@ mod tests {
             crate::mail::OutboxStatus::as_str,
         );
         same(crate::users::Role::ALL, crate::users::Role::as_str);
+        same(
+            crate::sites::applications::Status::ALL,
+            crate::sites::applications::Status::as_str,
+        );
     }
 }

@@ -3,7 +3,7 @@
 //! and tells the applicant by e-mail (`templates/mail/application_*.txt`).
 
 use super::draft::check;
-use super::{by_token, find, repo, Application, Draft, Status};
+use super::{by_token, find, repo, Application, Draft, Move, Status};
 use crate::clock::format_ts;
 use crate::config::Config;
 use crate::db::{Conn, Tx};
@@ -132,23 +132,18 @@ pub async fn resubmit(
     now: Timestamp,
 ) -> Result<Application> {
     let app = by_token(tx, token).await?;
-    if app.status != Status::ChangesRequested {
-        return Err(Error::conflict(
-            "not_changeable",
-            "Cette candidature ne peut plus être modifiée : l'opérateur ne vous a pas demandé de changement.",
-        ));
-    }
+    let step = Status::Received.entered_from(app.status)?;
     let questions = repo::questions(tx, true).await?;
     let checked = check(draft, &questions)?;
     let at = format_ts(now);
     repo::update_details(tx, &app.id, &checked.draft, &at).await?;
     repo::replace_details(tx, &app.id, &checked.draft.places, &checked.answers).await?;
-    repo::set_status(tx, &app.id, Status::Received, None, &at).await?;
+    repo::set_status(tx, &app.id, step.to, None, &at).await?;
     crate::audit::record(
         tx,
         &at,
         None,
-        "application.resubmitted",
+        step.action,
         Some(&app.id),
         &format!("{} (SIRET {})", checked.draft.org_name, checked.draft.siret),
     )
@@ -173,20 +168,16 @@ pub async fn resubmit(
 }
 
 /// An application still waiting for the operator's decision.
-async fn open_application(conn: &mut Conn, id: &str) -> Result<Application> {
+async fn open_application(
+    conn: &mut Conn,
+    id: &str,
+    to: Status,
+) -> Result<(Application, &'static Move)> {
     let app = find(conn, id)
         .await?
         .ok_or_else(|| Error::not_found("Cette candidature n'existe pas."))?;
-    if !app.status.is_open() {
-        return Err(Error::conflict(
-            "already_decided",
-            format!(
-                "Cette candidature n'attend pas de décision (état : {}).",
-                app.status.label().to_lowercase()
-            ),
-        ));
-    }
-    Ok(app)
+    let step = to.entered_from(app.status)?;
+    Ok((app, step))
 }
 
 /// What the operator writes to the applicant, who reads it as is.
@@ -200,21 +191,13 @@ fn operator_text(text: &str, what: &'static str) -> Result<String> {
 
 /// The operator starts examining an application (the applicant sees it on its page).
 pub async fn start_review(tx: &mut Tx<'_>, actor_id: &str, id: &str, now: Timestamp) -> Result<()> {
-    let app = open_application(tx, id).await?;
+    let (app, step) = open_application(tx, id, Status::UnderReview).await?;
     if app.status == Status::UnderReview {
         return Ok(());
     }
     let at = format_ts(now);
-    repo::set_status(tx, id, Status::UnderReview, None, &at).await?;
-    crate::audit::record(
-        tx,
-        &at,
-        Some(actor_id),
-        "application.under_review",
-        Some(id),
-        "",
-    )
-    .await
+    repo::set_status(tx, id, step.to, None, &at).await?;
+    crate::audit::record(tx, &at, Some(actor_id), step.action, Some(id), "").await
 }
 
 /// The operator sends the application back with what to change; the applicant is e-mailed.
@@ -230,18 +213,10 @@ pub async fn request_changes(
         message,
         "Écrivez ce que la structure doit changer (2 000 caractères au plus) : elle le lira tel quel.",
     )?;
-    let app = open_application(tx, id).await?;
+    let (app, step) = open_application(tx, id, Status::ChangesRequested).await?;
     let at = format_ts(now);
-    repo::set_status(tx, id, Status::ChangesRequested, Some(&message), &at).await?;
-    crate::audit::record(
-        tx,
-        &at,
-        Some(actor_id),
-        "application.changes_requested",
-        Some(id),
-        &message,
-    )
-    .await?;
+    repo::set_status(tx, id, step.to, Some(&message), &at).await?;
+    crate::audit::record(tx, &at, Some(actor_id), step.action, Some(id), &message).await?;
     let body = ChangesRequestedMail {
         l: &Letterhead::of(config),
         name: &app.contact_name,
@@ -271,18 +246,10 @@ pub async fn reject(
         reason,
         "Indiquez le motif du refus (2 000 caractères au plus) : la structure le lira tel quel.",
     )?;
-    let app = open_application(tx, id).await?;
+    let (app, step) = open_application(tx, id, Status::Rejected).await?;
     let at = format_ts(now);
-    repo::set_status(tx, id, Status::Rejected, Some(&reason), &at).await?;
-    crate::audit::record(
-        tx,
-        &at,
-        Some(actor_id),
-        "application.rejected",
-        Some(id),
-        &reason,
-    )
-    .await?;
+    repo::set_status(tx, id, step.to, Some(&reason), &at).await?;
+    crate::audit::record(tx, &at, Some(actor_id), step.action, Some(id), &reason).await?;
     let body = RejectedMail {
         l: &Letterhead::of(config),
         name: &app.contact_name,
@@ -324,7 +291,7 @@ pub async fn qualify(
             "La date de fin de qualification doit être après aujourd'hui.",
         ));
     }
-    let app = open_application(tx, id).await?;
+    let (app, step) = open_application(tx, id, Status::Qualified).await?;
     // A structure already registered renews on its own page: a second organisation would split
     // its places, payments and people.
     if let Some(existing) = crate::orgs::find_site_by_siret(tx, &app.siret).await? {
@@ -417,7 +384,7 @@ pub async fn qualify(
         tx,
         &at,
         Some(&actor.id),
-        "application.qualified",
+        step.action,
         Some(id),
         &format!("site {} qualifié jusqu'au {until}", site.id),
     )

@@ -12,9 +12,11 @@ mod decisions;
 mod draft;
 mod questionnaire;
 mod repo;
+mod status;
 
 pub use decisions::{qualify, reject, request_changes, resubmit, start_review, submit};
 pub use questionnaire::{add_question, questions, update_question};
+pub use status::{Move, Status, MOVES};
 
 use crate::db::Conn;
 use crate::error::{Error, Result};
@@ -81,59 +83,6 @@ impl Draft {
             .find(|(q, _)| q == question_id)
             .map(|(_, a)| a.as_str())
             .unwrap_or_default()
-    }
-}
-
-/// Where an application stands. It arrives `Received`; the operator may start examining it
-/// (`UnderReview`), then, from either of these open states, sends it back
-/// (`ChangesRequested`), refuses it (`Rejected`) or accepts it (`Qualified`). Only a
-/// `ChangesRequested` application can be corrected by the applicant, which makes it `Received`
-/// again; `Rejected` and `Qualified` are final.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Status {
-    Received,
-    UnderReview,
-    ChangesRequested,
-    Qualified,
-    Rejected,
-}
-
-impl Status {
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            Status::Received => "received",
-            Status::UnderReview => "under_review",
-            Status::ChangesRequested => "changes_requested",
-            Status::Qualified => "qualified",
-            Status::Rejected => "rejected",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<Status> {
-        Some(match text {
-            "received" => Status::Received,
-            "under_review" => Status::UnderReview,
-            "changes_requested" => Status::ChangesRequested,
-            "qualified" => Status::Qualified,
-            "rejected" => Status::Rejected,
-            _ => return None,
-        })
-    }
-
-    /// In plain words, for the applicant and the operator.
-    pub fn label(&self) -> &'static str {
-        match self {
-            Status::Received => "Candidature reçue",
-            Status::UnderReview => "Candidature en cours d'examen",
-            Status::ChangesRequested => "Modifications demandées",
-            Status::Qualified => "Candidature acceptée : structure qualifiée",
-            Status::Rejected => "Candidature refusée",
-        }
-    }
-
-    /// Whether the operator can still decide on it.
-    pub fn is_open(&self) -> bool {
-        matches!(self, Status::Received | Status::UnderReview)
     }
 }
 

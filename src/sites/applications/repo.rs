@@ -2,7 +2,7 @@
 
 use super::{Answer, Application, Draft, PlaceDraft, Question, Status};
 use crate::db::Conn;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
@@ -11,11 +11,9 @@ const COLUMNS: &str = "id, status, org_name, siret, contact_name, contact_email,
     submitted_at, updated_at";
 
 fn from_row(row: &AnyRow) -> Result<Application> {
-    let status: String = row.try_get("status")?;
     Ok(Application {
         id: row.try_get("id")?,
-        status: Status::parse(&status)
-            .ok_or_else(|| Error::Internal(anyhow::anyhow!("unknown status {status}")))?,
+        status: Status::try_from(row.try_get::<String, _>("status")?)?,
         org_name: row.try_get("org_name")?,
         siret: row.try_get("siret")?,
         contact_name: row.try_get("contact_name")?,
