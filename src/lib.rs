@@ -27,7 +27,8 @@
 //! - [`audit`]: the tamper-evident journal of every change.
 //! - [`stats`]: figures for funders' dashboards.
 //!
-//! **Platform**, used by all and knowing no domain: [`db`] (both databases, the unit of work),
+//! **Platform** (`src/platform/`, named from the crate root), used by all and knowing no
+//! domain: [`db`] (both databases, the unit of work),
 //! [`idempotency`] (replayed answers), [`mail`] (outbox and SMTP), [`pdf`], [`clock`],
 //! [`config`], [`error`], [`fr`] (French formats and identifiers), [`metrics`], [`ratelimit`],
 //! [`report`], [`spreadsheet`] (CSV that never runs a formula).
@@ -57,19 +58,11 @@ pub mod stats;
 pub mod users;
 pub mod vouchers;
 
-// Platform.
-pub mod clock;
-pub mod config;
-pub mod db;
-pub mod error;
-pub mod fr;
-pub mod idempotency;
-pub mod mail;
-pub mod metrics;
-pub mod pdf;
-pub mod ratelimit;
-pub mod report;
-pub mod spreadsheet;
+// Platform, in `src/platform/`; named from the crate root.
+pub mod platform;
+pub use platform::{
+    clock, config, db, error, fr, idempotency, mail, metrics, pdf, ratelimit, report, spreadsheet,
+};
 
 use clock::SharedClock;
 use config::Config;

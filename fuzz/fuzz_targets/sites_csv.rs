@@ -9,12 +9,12 @@ mod standard;
 
 // standard.rs checks postcodes with the one French-identifiers module, at the crate root.
 #[allow(dead_code)]
-#[path = "../../src/fr.rs"]
+#[path = "../../src/platform/fr.rs"]
 mod fr;
 
 // standard.rs writes CSV through the one spreadsheet writer, also at the crate root.
 #[allow(dead_code)]
-#[path = "../../src/spreadsheet.rs"]
+#[path = "../../src/platform/spreadsheet.rs"]
 mod spreadsheet;
 
 #[path = "../checks_sites.rs"]
