@@ -145,7 +145,10 @@ pub async fn run() -> anyhow::Result<()> {
         Command::Demo(bind) => {
             let state = crate::start(config, Arc::new(SystemClock)).await?;
             let guide = demo::fill(&state).await?;
-            println!("{guide}");
+            println!(
+                "{}",
+                guide.replace(demo::GUIDE_BASE, &format!("http://{}", bind.bind))
+            );
             println!("Serving on http://{}", bind.bind);
             jobs::spawn_background(&state)?;
             serve(&bind.bind, state).await

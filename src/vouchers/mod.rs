@@ -173,6 +173,15 @@ pub async fn activate(
         });
     }
     repo::activate_vouchers(tx, &pass.id).await?;
+    crate::audit::record(
+        tx,
+        &format_ts(now),
+        Some(&distributor.id),
+        status::ACTIVATE.action,
+        Some(&pass.id),
+        "",
+    )
+    .await?;
     get(tx, keyring, distributor, id, today).await
 }
 
@@ -215,7 +224,7 @@ pub async fn cancel(
         tx,
         &now_text,
         Some(&distributor.id),
-        "pass.cancelled",
+        status::CANCEL.action,
         Some(&pass.id),
         &format!("{returned} centimes rendus au quota"),
     )

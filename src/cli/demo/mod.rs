@@ -46,6 +46,9 @@ async fn member(
 }
 
 /// Fills a fresh database; on a database that already has a demo, only says so.
+/// The address the guide's links and commands name; `passnum demo` puts its own in its place.
+pub const GUIDE_BASE: &str = "http://127.0.0.1:8080";
+
 pub async fn fill(state: &AppState) -> Result<String> {
     let (keyring, database_url) = (state.keyring.clone(), state.config.database_url.clone());
     let (now, today) = (state.clock.now(), state.clock.today());
@@ -333,7 +336,7 @@ async fn fill_in(
 
     let w = &mut guide;
     let _ = writeln!(w, "passnum demo — {} (database {})", today, database_url);
-    let _ = writeln!(w, "\nWeb logins (http://127.0.0.1:8080/connexion):");
+    let _ = writeln!(w, "\nWeb logins ({GUIDE_BASE}/connexion):");
     for (label, email, password, org) in &logins {
         let _ = writeln!(w, "  {label:<12} {email:<32} {password:<28} {org}");
     }
@@ -383,12 +386,12 @@ async fn fill_in(
     let _ = writeln!(w, "\nTry:");
     let _ = writeln!(
         w,
-        "  curl -s http://127.0.0.1:8080/api/v1/public/passes/{}",
+        "  curl -s {GUIDE_BASE}/api/v1/public/passes/{}",
         fresh.pass_code
     );
     let _ = writeln!(
         w,
-        "  curl -s -X POST http://127.0.0.1:8080/api/v1/redemptions -H 'Authorization: Bearer {site_token}' \
+        "  curl -s -X POST {GUIDE_BASE}/api/v1/redemptions -H 'Authorization: Bearer {site_token}' \
          -H 'Content-Type: application/json' -d '{{\"code\": \"{}\", \"service\": \"workshop\", \"minutes\": 120}}'",
         fresh.vouchers.get(3).map(|v| v.code.as_str()).unwrap_or_default()
     );

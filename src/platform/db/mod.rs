@@ -392,9 +392,11 @@ const PARAMS_PER_PART: usize = 4_000;
 /// Writes whose outcome is not needed to go on, sent to the database together: on SQLite in
 /// one multi-statement string (one hand-off to sqlx's connection thread), on PostgreSQL as
 /// statements whose parts are data-modifying CTEs (one round trip per 30,000 values). Parts
-/// must not depend on each other's effects nor touch the same row (on PostgreSQL they run
-/// against one snapshot, in no promised order); a write whose result decides what comes next
-/// (a guarded debit, a conditional update) does not belong in a batch.
+/// must not depend on each other's effects (on PostgreSQL they run against one snapshot, in no
+/// promised order); a write whose result decides what comes next (a guarded debit, a
+/// conditional update) does not belong in a batch. Upserts that add to the same row may be
+/// pushed twice (a unit of work deferring several ledger postings): PostgreSQL refuses a row
+/// updated twice in one statement, so the second part starts a new one.
 ///
 /// Placeholders are written [`P`] and numbered when the batch runs, since SQLite binds `$N`
 /// in time quadratic in their number (sqlx asks each parameter's name, which SQLite looks up
@@ -403,6 +405,8 @@ const PARAMS_PER_PART: usize = 4_000;
 pub struct Batch {
     postgres: bool,
     parts: Vec<(String, Vec<Param>)>,
+    /// Per part, the rows an `ON CONFLICT … DO UPDATE` may update (table and conflict key).
+    updates: Vec<Vec<String>>,
 }
 
 impl Batch {
@@ -410,6 +414,7 @@ impl Batch {
         Batch {
             postgres: is_postgres(conn),
             parts: Vec::new(),
+            updates: Vec::new(),
         }
     }
 
@@ -418,6 +423,7 @@ impl Batch {
         let sql = sql.into();
         debug_assert_eq!(sql.matches(P).count(), params.len(), "{sql}");
         self.parts.push((sql, params));
+        self.updates.push(Vec::new());
     }
 
     /// `{head} VALUES (…), (…) {tail}` for every row, in as many parts as their size needs.
@@ -427,14 +433,29 @@ impl Batch {
         };
         let row = format!("({})", vec![P; columns].join(", "));
         let per_part = (PARAMS_PER_PART / columns.max(1)).max(1);
+        let key = if self.postgres {
+            updated_key(head, tail)
+        } else {
+            None
+        };
         let mut rows = rows.into_iter().peekable();
         while rows.peek().is_some() {
             let chunk: Vec<Vec<Param>> = rows.by_ref().take(per_part).collect();
             let values = vec![row.as_str(); chunk.len()].join(", ");
+            let updates = match &key {
+                Some((table, at)) => chunk
+                    .iter()
+                    .map(|r| format!("{table}{:?}", at.iter().map(|&i| &r[i]).collect::<Vec<_>>()))
+                    .collect(),
+                None => Vec::new(),
+            };
             self.push(
                 format!("{head} VALUES {values} {tail}"),
                 chunk.into_iter().flatten().collect(),
             );
+            if let Some(last) = self.updates.last_mut() {
+                *last = updates;
+            }
         }
     }
 
@@ -446,11 +467,16 @@ impl Batch {
         if self.postgres {
             let mut statement: Vec<(String, Vec<Param>)> = Vec::new();
             let mut params = 0;
-            for part in self.parts {
-                if params + part.1.len() > PARAMS_PER_STATEMENT && !statement.is_empty() {
+            let mut updated: std::collections::HashSet<String> = Default::default();
+            for (part, updates) in self.parts.into_iter().zip(self.updates) {
+                let again = updates.iter().any(|row| updated.contains(row));
+                if (again || params + part.1.len() > PARAMS_PER_STATEMENT) && !statement.is_empty()
+                {
                     run_postgres(conn, std::mem::take(&mut statement)).await?;
                     params = 0;
+                    updated.clear();
                 }
+                updated.extend(updates);
                 params += part.1.len();
                 statement.push(part);
             }
@@ -474,6 +500,34 @@ impl Batch {
             Ok(())
         }
     }
+}
+
+/// For `{head}` = `INSERT INTO t (a, b, …)` and `{tail}` = `ON CONFLICT (a, …) DO UPDATE …`:
+/// the table and the positions of the conflict key's columns in each row.
+fn updated_key(head: &str, tail: &str) -> Option<(String, Vec<usize>)> {
+    if !tail.contains("DO UPDATE") {
+        return None;
+    }
+    let inside = |text: &str| -> Option<Vec<String>> {
+        let open = text.find('(')?;
+        let close = open + text[open..].find(')')?;
+        Some(
+            text[open + 1..close]
+                .split(',')
+                .map(|c| c.trim().to_string())
+                .collect(),
+        )
+    };
+    let table = head
+        .strip_prefix("INSERT INTO ")?
+        .split([' ', '('])
+        .next()?;
+    let columns = inside(head)?;
+    let key = inside(tail)?
+        .iter()
+        .map(|k| columns.iter().position(|c| c == k))
+        .collect::<Option<Vec<usize>>>()?;
+    Some((table.to_string(), key))
 }
 
 async fn run_postgres(
@@ -520,4 +574,27 @@ fn arguments(params: impl Iterator<Item = Param>) -> AnyArguments<'static> {
         added.expect("text and integers always encode");
     }
     args
+}
+
+#[cfg(test)]
+mod batch_tests {
+    use super::updated_key;
+
+    #[test]
+    fn an_upsert_names_its_table_and_conflict_columns() {
+        assert_eq!(
+            updated_key(
+                "INSERT INTO ledger_flows (account_id, kind, slot, program_id, amount_cents)",
+                "ON CONFLICT (account_id, kind, slot) DO UPDATE SET amount_cents = 1",
+            ),
+            Some(("ledger_flows".to_string(), vec![0, 1, 2]))
+        );
+        assert_eq!(
+            updated_key(
+                "INSERT INTO ledger_accounts (id, program_id)",
+                "ON CONFLICT (id) DO NOTHING"
+            ),
+            None
+        );
+    }
 }

@@ -48,6 +48,7 @@ fn action_label(action: &str) -> Option<&'static str> {
         "settlement.line_rejected" => "Virement rejeté par la banque",
         "program.closed" => "Programme clôturé",
         "pass.issued" => "Carnet émis",
+        "pass.activated" => "Carnet activé (remis au bénéficiaire)",
         "pass.cancelled" => "Carnet annulé",
         "redemption.created" => "Chèque encaissé",
         "redemption.undone" => "Encaissement annulé",
