@@ -458,26 +458,13 @@ async fn expired_cheques_return_to_the_programme(backend: Backend) {
     };
     let w = app.world(100_000, 20).await;
     // A programme with a month of grace after the printed date.
-    let (_, graced) = app
-        .post(
-            "/api/v1/programs",
-            &w.funder,
-            json!({"name": "Avec délai de grâce", "budget_cents": 100_000, "grace_days": 31}),
-        )
+    let graced_id = app
+        .programme(&w.funder, &w.distributor_id, "Avec délai de grâce")
+        .terms(json!({"budget_cents": 100_000, "grace_days": 31}))
+        .funded(10_000)
+        .quota(10)
+        .create()
         .await;
-    let graced_id = graced["id"].as_str().unwrap().to_string();
-    app.post(
-        &format!("/api/v1/programs/{graced_id}/fundings"),
-        &w.funder,
-        json!({"amount_cents": 10_000, "reference": "G-1"}),
-    )
-    .await;
-    app.post(
-        &format!("/api/v1/programs/{graced_id}/allocations"),
-        &w.funder,
-        json!({"distributor_id": w.distributor_id, "cheques": 10}),
-    )
-    .await;
     let (_, graced_pass) = app
         .post(
             "/api/v1/passes",
@@ -621,28 +608,13 @@ async fn operator_fees_never_lose_a_cent(backend: Backend) {
     let w = app.world(0, 0).await;
     app.bank(&w.site_id, &w.site).await;
     // 3.33 % plus 5 cents a cheque, on 7 cheques of 10 €: 233.1 → 233 cents + 35 cents.
-    let (status, program) = app
-        .post(
-            "/api/v1/programs",
-            &w.funder,
-            json!({"name": "Avec frais", "budget_cents": 100_000,
-               "fee_rate_bp": 333, "fee_per_cheque_cents": 5}),
-        )
+    let id = &app
+        .programme(&w.funder, &w.distributor_id, "Avec frais")
+        .terms(json!({"budget_cents": 100_000, "fee_rate_bp": 333, "fee_per_cheque_cents": 5}))
+        .funded(100_000)
+        .quota(10)
+        .create()
         .await;
-    assert_eq!(status, StatusCode::CREATED, "{program}");
-    let id = program["id"].as_str().unwrap();
-    app.post(
-        &format!("/api/v1/programs/{id}/fundings"),
-        &w.funder,
-        json!({"amount_cents": 100_000, "reference": "F"}),
-    )
-    .await;
-    app.post(
-        &format!("/api/v1/programs/{id}/allocations"),
-        &w.funder,
-        json!({"distributor_id": w.distributor_id, "cheques": 10}),
-    )
-    .await;
     let (_, pass) = app
         .post(
             "/api/v1/passes",
