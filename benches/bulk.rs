@@ -23,6 +23,7 @@ use passnum::clock::SystemClock;
 use passnum::config::Config;
 use passnum::db::{Backend, Batch, Origin, Param, Tx};
 use passnum::ledger::{Account, Kind, Transfer};
+use passnum::money::Cents;
 use passnum::orgs::{self, NewOrganization, Organization};
 use passnum::programs::{self, NewAllocation, NewFunding, NewProgram};
 use passnum::sites::bank::NewBankAccount;
@@ -421,7 +422,7 @@ async fn setup_in(
         )
         .await?;
     }
-    let cents = carnets as i64 * 10 * 1000;
+    let cents = Cents::euros(carnets as i64 * 100);
     let program = programs::create(
         tx,
         &funder,
@@ -590,7 +591,7 @@ async fn redeem_everything_in(
             Transfer {
                 from: Account::Outstanding(&distributor),
                 to: Account::Redeemed(&site),
-                amount_cents: cents,
+                amount_cents: Cents::new(cents),
             },
             at,
         )

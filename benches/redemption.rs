@@ -32,6 +32,7 @@ use passnum::app::AppState;
 use passnum::clock::SystemClock;
 use passnum::config::Config;
 use passnum::db::{Backend, Origin, Tx};
+use passnum::money::Cents;
 use passnum::orgs::{self, NewOrganization, Organization};
 use passnum::programs::{self, NewAllocation, NewFunding, NewProgram};
 use passnum::sites::qualification::Decision;
@@ -688,7 +689,7 @@ async fn members(
         &funder,
         NewProgram {
             name: "Pass numérique Gironde (bench)".into(),
-            budget_cents: 1_000_000_000,
+            budget_cents: Cents::euros(10_000_000),
             cheque_value_cents: None,
             validity_days: None,
             grace_days: None,
@@ -705,7 +706,7 @@ async fn members(
         &funder,
         &program.id,
         NewFunding {
-            amount_cents: ((main_cheques + spread_cheques) as i64) * value,
+            amount_cents: value * (main_cheques + spread_cheques) as i64,
             reference: "OP-BENCH-0001".into(),
         },
         now,

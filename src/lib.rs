@@ -30,7 +30,7 @@
 //! **Platform** (`src/platform/`, named from the crate root), used by all and knowing no
 //! domain: [`db`] (both databases, the unit of work),
 //! [`idempotency`] (replayed answers), [`mail`] (outbox and SMTP), [`pdf`], [`clock`],
-//! [`config`], [`error`], [`fr`] (French formats and identifiers), [`metrics`], [`ratelimit`],
+//! [`config`], [`error`], [`fr`] (French formats and identifiers), [`metrics`], [`money`] (cents), [`ratelimit`],
 //! [`report`], [`spreadsheet`] (CSV that never runs a formula).
 //!
 //! # Glossary (code → what people read)
@@ -61,7 +61,8 @@ pub mod vouchers;
 // Platform, in `src/platform/`; named from the crate root.
 pub mod platform;
 pub use platform::{
-    clock, config, db, error, fr, idempotency, mail, metrics, pdf, ratelimit, report, spreadsheet,
+    clock, config, db, error, fr, idempotency, mail, metrics, money, pdf, ratelimit, report,
+    spreadsheet,
 };
 
 use clock::SharedClock;

@@ -66,7 +66,11 @@ pub async fn run_periodic(state: AppState) {
     loop {
         match expire(&state).await {
             Ok(r) if r.cheques > 0 => {
-                tracing::info!(cheques = r.cheques, cents = r.cents, "cheques expired")
+                tracing::info!(
+                    cheques = r.cheques,
+                    cents = r.cents.get(),
+                    "cheques expired"
+                )
             }
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "expiry run failed; will retry"),

@@ -7,6 +7,7 @@ use crate::db::{Conn, Tx};
 use crate::error::{Error, Result};
 use crate::ledger::{self, Account, Kind, Transfer};
 use crate::mail::{Letterhead, Outgoing};
+use crate::money::Cents;
 use crate::orgs::{OrgKind, Organization};
 use askama::Template;
 use jiff::civil::Date;
@@ -18,7 +19,7 @@ use std::collections::BTreeMap;
 #[derive(Debug, Default, Serialize, PartialEq, Eq)]
 pub struct ExpiryReport {
     pub cheques: i64,
-    pub cents: i64,
+    pub cents: Cents,
 }
 
 /// Expires every cheque whose last day is before `today` (or, with `program_id`, every unused
@@ -55,7 +56,7 @@ pub async fn expire(
     }
     let mut report = ExpiryReport {
         cheques: rows.len() as i64,
-        cents: 0,
+        cents: Cents::ZERO,
     };
     for ((program, distributor), cents) in per_distributor {
         ledger::post(
@@ -66,12 +67,12 @@ pub async fn expire(
             Transfer {
                 from: Account::Outstanding(&distributor),
                 to: Account::Available,
-                amount_cents: cents,
+                amount_cents: Cents::new(cents),
             },
             &now_text,
         )
         .await?;
-        report.cents += cents;
+        report.cents += Cents::new(cents);
     }
     Ok(report)
 }
@@ -80,12 +81,12 @@ pub async fn expire(
 pub struct Closure {
     pub program_id: String,
     pub expired_cheques: i64,
-    pub expired_cents: i64,
-    pub returned_quota_cents: i64,
+    pub expired_cents: Cents,
+    pub returned_quota_cents: Cents,
     /// Given back to the funder as a credit note.
-    pub credited_cents: i64,
+    pub credited_cents: Cents,
     /// Still owed to sites for cheques redeemed before the close: they will be paid.
-    pub owed_to_sites_cents: i64,
+    pub owed_to_sites_cents: Cents,
 }
 
 /// Closes a programme: no cheque of it can be issued or redeemed any more; unused cheques
@@ -116,9 +117,9 @@ pub async fn close_program(
         ));
     }
     let expired = expire(tx, today, now, Some(&program.id)).await?;
-    let mut returned_quota = 0;
+    let mut returned_quota = Cents::ZERO;
     for (distributor, balance) in ledger::balances_of(tx, &program.id, "quota").await? {
-        if balance > 0 {
+        if balance.is_positive() {
             ledger::post(
                 tx,
                 &program.id,
@@ -136,7 +137,7 @@ pub async fn close_program(
         }
     }
     let available = ledger::balance(tx, &program.id, Account::Available).await?;
-    if available > 0 {
+    if available.is_positive() {
         ledger::post(
             tx,
             &program.id,
@@ -158,7 +159,7 @@ pub async fn close_program(
         Some(&org.id),
         "program.closed",
         Some(&program.id),
-        &format!("credit note {available} cents"),
+        &format!("credit note {} cents", available.get()),
     )
     .await?;
     Ok(Closure {
@@ -286,7 +287,7 @@ pub async fn credit_note(
         .unwrap_or_default();
     let r = ledger::reconciliation(conn, &program.id, program.budget_cents).await?;
     let f = &r.figures;
-    let euro = |cents: i64| format!("{} €", crate::fr::euros(cents));
+    let euro = |cents: Cents| format!("{} €", crate::fr::euros(cents));
     let rows = vec![
         ("Budget du programme", r.budget_cents),
         ("Versé par le financeur", r.funded_cents),

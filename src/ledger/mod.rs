@@ -38,6 +38,7 @@ pub use verify::{verify, VerifyReport};
 
 use crate::db::{Batch, Conn, Slot, Tx};
 use crate::error::{Error, Result};
+use crate::money::Cents;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Account<'a> {
@@ -160,7 +161,7 @@ impl Kind {
 pub struct Transfer<'a> {
     pub from: Account<'a>,
     pub to: Account<'a>,
-    pub amount_cents: i64,
+    pub amount_cents: Cents,
 }
 
 /// One balanced transaction to record: value moving for a reason (`kind`, `reference`).
@@ -186,6 +187,7 @@ pub async fn post(
 ) -> Result<()> {
     let amount = transfer.amount_cents;
     check_amount(amount)?;
+    let amount = amount.get();
     let posting = Posting {
         kind,
         reference,
@@ -240,8 +242,8 @@ pub fn defer(tx: &mut Tx<'_>, program_id: &str, postings: &[Posting<'_>], now: &
     Ok(())
 }
 
-fn check_amount(amount: i64) -> Result<()> {
-    if amount <= 0 {
+fn check_amount(amount: Cents) -> Result<()> {
+    if !amount.is_positive() {
         return Err(Error::Internal(anyhow::anyhow!(
             "ledger transfer of {amount} cents"
         )));
@@ -279,6 +281,7 @@ fn write(
             to,
             amount_cents: amount,
         } = posting.transfer;
+        let amount = amount.get();
         let transaction_id = crate::db::new_id();
         for (line, (account, delta)) in [(from, -amount), (to, amount)].into_iter().enumerate() {
             let id = account.id(program_id);
@@ -321,8 +324,10 @@ fn write(
 }
 
 /// The balance of one account (0 if it never moved).
-pub async fn balance(conn: &mut Conn, program_id: &str, account: Account<'_>) -> Result<i64> {
-    repo::balance(conn, &account.id(program_id)).await
+pub async fn balance(conn: &mut Conn, program_id: &str, account: Account<'_>) -> Result<Cents> {
+    Ok(Cents::new(
+        repo::balance(conn, &account.id(program_id)).await?,
+    ))
 }
 
 /// Slot rows per flow of an account whose balance is its flows.
@@ -333,6 +338,10 @@ pub async fn balances_of(
     conn: &mut Conn,
     program_id: &str,
     code: &str,
-) -> Result<Vec<(String, i64)>> {
-    repo::balances_of(conn, program_id, code).await
+) -> Result<Vec<(String, Cents)>> {
+    Ok(repo::balances_of(conn, program_id, code)
+        .await?
+        .into_iter()
+        .map(|(org, cents)| (org, Cents::new(cents)))
+        .collect())
 }

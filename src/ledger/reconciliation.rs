@@ -5,6 +5,7 @@
 use super::repo::{self, FlowRow};
 use crate::db::Conn;
 use crate::error::Result;
+use crate::money::Cents;
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -12,22 +13,22 @@ use std::collections::BTreeMap;
 /// `redeemed_unsettled` and `settled_unpaid` are what is held right now.
 #[derive(Debug, Clone, Default, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct Figures {
-    pub allocated_cents: i64,
-    pub issued_cents: i64,
+    pub allocated_cents: Cents,
+    pub issued_cents: Cents,
     /// Net of undos.
-    pub redeemed_cents: i64,
-    pub undone_cents: i64,
-    pub cancelled_cents: i64,
-    pub expired_cents: i64,
-    pub settled_cents: i64,
+    pub redeemed_cents: Cents,
+    pub undone_cents: Cents,
+    pub cancelled_cents: Cents,
+    pub expired_cents: Cents,
+    pub settled_cents: Cents,
     /// Net of bank rejections.
-    pub paid_cents: i64,
+    pub paid_cents: Cents,
     /// Operator fees kept at settlement.
-    pub fee_cents: i64,
-    pub unissued_quota_cents: i64,
-    pub outstanding_cents: i64,
-    pub redeemed_unsettled_cents: i64,
-    pub settled_unpaid_cents: i64,
+    pub fee_cents: Cents,
+    pub unissued_quota_cents: Cents,
+    pub outstanding_cents: Cents,
+    pub redeemed_unsettled_cents: Cents,
+    pub settled_unpaid_cents: Cents,
 }
 
 /// The programme as a whole. Identities, checked by `passnum ledger verify`:
@@ -38,12 +39,12 @@ pub struct Figures {
 /// * `issued = outstanding + redeemed + cancelled + expired`
 #[derive(Debug, Clone, Default, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct Reconciliation {
-    pub budget_cents: i64,
-    pub funded_cents: i64,
-    pub unfunded_cents: i64,
-    pub available_cents: i64,
+    pub budget_cents: Cents,
+    pub funded_cents: Cents,
+    pub unfunded_cents: Cents,
+    pub available_cents: Cents,
     /// Returned to the funder as a credit note.
-    pub credited_cents: i64,
+    pub credited_cents: Cents,
     #[serde(flatten)]
     pub figures: Figures,
 }
@@ -70,12 +71,13 @@ impl Figures {
     /// Adds one flow or balance row, measured on the account where it shows: an issuance is
     /// counted on `outstanding`, not also on the `quota` it came from.
     fn add(&mut self, row: &FlowRow) {
-        let amount = row.amount_cents.abs();
+        let amount = Cents::new(row.amount_cents.abs());
+        let signed = Cents::new(row.amount_cents);
         match (row.kind.as_deref(), row.code.as_str()) {
-            (None, "quota") => self.unissued_quota_cents += row.amount_cents,
-            (None, "outstanding") => self.outstanding_cents += row.amount_cents,
-            (None, "redeemed") => self.redeemed_unsettled_cents += row.amount_cents,
-            (None, "payable") => self.settled_unpaid_cents += row.amount_cents,
+            (None, "quota") => self.unissued_quota_cents += signed,
+            (None, "outstanding") => self.outstanding_cents += signed,
+            (None, "redeemed") => self.redeemed_unsettled_cents += signed,
+            (None, "payable") => self.settled_unpaid_cents += signed,
             (Some("allocation"), "quota") => self.allocated_cents += amount,
             (Some("deallocation"), "quota") => self.allocated_cents -= amount,
             (Some("issuance"), "outstanding") => self.issued_cents += amount,
@@ -99,7 +101,7 @@ impl Figures {
 
     /// The same, for a distributor: redemptions are seen leaving its `outstanding` account.
     fn add_distributor_side(&mut self, row: &FlowRow) {
-        let amount = row.amount_cents.abs();
+        let amount = Cents::new(row.amount_cents.abs());
         match (row.kind.as_deref(), row.code.as_str()) {
             (Some("redemption"), "outstanding") => self.redeemed_cents += amount,
             (Some("undo"), "outstanding") => {
@@ -114,7 +116,7 @@ impl Figures {
 pub async fn reconciliation(
     conn: &mut Conn,
     program_id: &str,
-    budget_cents: i64,
+    budget_cents: Cents,
 ) -> Result<Reconciliation> {
     let rows = repo::flows_and_balances(conn, program_id).await?;
     let mut r = Reconciliation {
@@ -123,9 +125,9 @@ pub async fn reconciliation(
     };
     for row in &rows {
         match (row.kind.as_deref(), row.code.as_str()) {
-            (None, "available") => r.available_cents = row.amount_cents,
-            (Some("funding"), "available") => r.funded_cents += row.amount_cents,
-            (Some("credit_note"), "available") => r.credited_cents -= row.amount_cents,
+            (None, "available") => r.available_cents = Cents::new(row.amount_cents),
+            (Some("funding"), "available") => r.funded_cents += Cents::new(row.amount_cents),
+            (Some("credit_note"), "available") => r.credited_cents -= Cents::new(row.amount_cents),
             _ => r.figures.add(row),
         }
     }

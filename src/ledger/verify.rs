@@ -4,6 +4,7 @@
 use super::repo;
 use crate::db::Conn;
 use crate::error::Result;
+use crate::money::Cents;
 
 #[derive(Debug, Default)]
 pub struct VerifyReport {
@@ -55,7 +56,7 @@ pub async fn verify(conn: &mut Conn) -> Result<VerifyReport> {
         ));
     }
     for (program_id, budget) in repo::program_budgets(conn).await? {
-        let r = super::reconciliation(conn, &program_id, budget).await?;
+        let r = super::reconciliation(conn, &program_id, Cents::new(budget)).await?;
         if !r.identity_holds() {
             problems.push(format!(
                 "programme {program_id}: the reconciliation identity does not hold: {r:?}"

@@ -1,5 +1,5 @@
 //! What every domain uses and that knows no domain: the two databases and the unit of work,
-//! replayed answers, e-mail, PDF, time, configuration, the domain's error type, French formats,
+//! replayed answers, e-mail, money, PDF, time, configuration, the domain's error type, French formats,
 //! metrics, rate limits, reports and spreadsheets. Re-exported at the crate root
 //! (`crate::db`, `crate::mail`…), where the domains name them.
 
@@ -11,6 +11,7 @@ pub mod fr;
 pub mod idempotency;
 pub mod mail;
 pub mod metrics;
+pub mod money;
 pub mod pdf;
 pub mod ratelimit;
 pub mod report;

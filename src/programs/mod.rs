@@ -7,6 +7,7 @@ use crate::clock::format_ts;
 use crate::db::{Conn, Tx};
 use crate::error::{Error, Result};
 use crate::ledger::{self, Account, Kind, Transfer};
+use crate::money::Cents;
 use crate::orgs::{OrgKind, Organization};
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
@@ -14,23 +15,23 @@ use serde::{Deserialize, Serialize};
 pub use repo::Program;
 
 /// Ten euros, worth two hours of mediation.
-pub const DEFAULT_CHEQUE_VALUE_CENTS: i64 = 1000;
+pub const DEFAULT_CHEQUE_VALUE: Cents = Cents::euros(10);
 pub const DEFAULT_VALIDITY_DAYS: i64 = 365;
 /// A bound that keeps every sum far from i64 overflow: a billion euros.
-const MAX_AMOUNT_CENTS: i64 = 100_000_000_000;
+const MAX_AMOUNT: Cents = Cents::euros(1_000_000_000);
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewProgram {
     pub name: String,
-    pub budget_cents: i64,
-    pub cheque_value_cents: Option<i64>,
+    pub budget_cents: Cents,
+    pub cheque_value_cents: Option<Cents>,
     pub validity_days: Option<i64>,
     pub grace_days: Option<i64>,
     /// Operator fee in basis points of each settled amount (400 = 4 %).
     pub fee_rate_bp: Option<i64>,
     /// Operator fee per settled cheque, in cents.
-    pub fee_per_cheque_cents: Option<i64>,
+    pub fee_per_cheque_cents: Option<Cents>,
     pub department: Option<String>,
 }
 
@@ -58,8 +59,8 @@ pub async fn create(
         ));
     }
     check_amount(new.budget_cents, "invalid_budget", "Le budget")?;
-    let cheque_value_cents = new.cheque_value_cents.unwrap_or(DEFAULT_CHEQUE_VALUE_CENTS);
-    if !(100..=100_000).contains(&cheque_value_cents) {
+    let cheque_value_cents = new.cheque_value_cents.unwrap_or(DEFAULT_CHEQUE_VALUE);
+    if !(Cents::euros(1)..=Cents::euros(1000)).contains(&cheque_value_cents) {
         return Err(Error::invalid(
             "invalid_cheque_value",
             "La valeur d'un chèque doit être comprise entre 1 € et 1 000 € (100 à 100000 centimes).",
@@ -80,9 +81,9 @@ pub async fn create(
         ));
     }
     let fee_rate_bp = new.fee_rate_bp.unwrap_or(0);
-    let fee_per_cheque_cents = new.fee_per_cheque_cents.unwrap_or(0);
+    let fee_per_cheque_cents = new.fee_per_cheque_cents.unwrap_or_default();
     if !(0..=2000).contains(&fee_rate_bp)
-        || !(0..=cheque_value_cents).contains(&fee_per_cheque_cents)
+        || !(Cents::ZERO..=cheque_value_cents).contains(&fee_per_cheque_cents)
     {
         return Err(Error::invalid(
             "invalid_fee",
@@ -118,8 +119,8 @@ pub async fn create(
     Ok(program)
 }
 
-fn check_amount(amount: i64, code: &'static str, what: &str) -> Result<()> {
-    if amount <= 0 || amount > MAX_AMOUNT_CENTS {
+fn check_amount(amount: Cents, code: &'static str, what: &str) -> Result<()> {
+    if !amount.is_positive() || amount > MAX_AMOUNT {
         return Err(Error::invalid(
             code,
             format!("{what} doit être un nombre entier de centimes, positif et d'au plus un milliard d'euros."),
@@ -162,7 +163,7 @@ pub async fn find(conn: &mut Conn, id: &str) -> Result<Option<Program>> {
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewFunding {
-    pub amount_cents: i64,
+    pub amount_cents: Cents,
     pub reference: String,
 }
 
@@ -170,9 +171,9 @@ pub struct NewFunding {
 pub struct Funding {
     pub id: String,
     pub program_id: String,
-    pub amount_cents: i64,
+    pub amount_cents: Cents,
     pub reference: String,
-    pub funded_cents: i64,
+    pub funded_cents: Cents,
 }
 
 /// Records money received from the funder (its payment-order reference): only then can the
@@ -243,7 +244,7 @@ pub struct Allocation {
     pub program_id: String,
     pub distributor_id: String,
     pub cheques: i64,
-    pub amount_cents: i64,
+    pub amount_cents: Cents,
 }
 
 /// Gives a distributor a quota of cheques, out of funded value not yet allocated.
@@ -272,7 +273,7 @@ pub async fn allocate(
                 "Aucun distributeur ne porte cet identifiant.",
             )
         })?;
-    let amount_cents = new.cheques * program.cheque_value_cents;
+    let amount_cents = program.cheque_value_cents * new.cheques;
     let id = crate::db::new_id();
     let now_text = format_ts(now);
     repo::insert_allocation(
@@ -311,9 +312,9 @@ impl Program {
     /// The operator fee on `redemptions` cheques worth `amount_cents`. Rounding rule: the rate
     /// part is rounded down to the cent, in the site's favour; the fee never exceeds the amount,
     /// and fee + what the site receives always equals the amount exactly.
-    pub fn fee_cents(&self, redemptions: i64, amount_cents: i64) -> i64 {
-        let rate_part = amount_cents * self.fee_rate_bp / 10_000;
-        let fixed_part = redemptions * self.fee_per_cheque_cents;
-        (rate_part + fixed_part).clamp(0, amount_cents)
+    pub fn fee_cents(&self, redemptions: i64, amount_cents: Cents) -> Cents {
+        let rate_part = Cents::new(amount_cents.get() * self.fee_rate_bp / 10_000);
+        let fixed_part = self.fee_per_cheque_cents * redemptions;
+        (rate_part + fixed_part).clamp(Cents::ZERO, amount_cents)
     }
 }

@@ -3,6 +3,7 @@
 use super::ProgramStatus;
 use crate::db::Conn;
 use crate::error::Result;
+use crate::money::Cents;
 use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Debug, Serialize, Deserialize, sqlx::FromRow, utoipa::ToSchema)]
@@ -10,12 +11,12 @@ pub struct Program {
     pub id: String,
     pub funder_id: String,
     pub name: String,
-    pub budget_cents: i64,
-    pub cheque_value_cents: i64,
+    pub budget_cents: Cents,
+    pub cheque_value_cents: Cents,
     pub validity_days: i64,
     pub grace_days: i64,
     pub fee_rate_bp: i64,
-    pub fee_per_cheque_cents: i64,
+    pub fee_per_cheque_cents: Cents,
     pub department: Option<String>,
     #[sqlx(try_from = "String")]
     pub status: ProgramStatus,
@@ -59,7 +60,7 @@ pub async fn insert_funding(
     conn: &mut Conn,
     id: &str,
     program_id: &str,
-    amount: i64,
+    amount: Cents,
     reference: &str,
     now: &str,
 ) -> Result<()> {
@@ -93,7 +94,7 @@ pub async fn insert_allocation(
     program_id: &str,
     distributor_id: &str,
     cheques: i64,
-    amount: i64,
+    amount: Cents,
     now: &str,
 ) -> Result<()> {
     sqlx::query(

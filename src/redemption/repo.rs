@@ -3,6 +3,7 @@
 use crate::catalogue::typology::Themes;
 use crate::db::{Batch, Conn, Param};
 use crate::error::Result;
+use crate::money::Cents;
 use crate::vouchers::ChequeStatus;
 use serde::{Deserialize, Serialize};
 
@@ -14,7 +15,7 @@ pub struct RedemptionRow {
     pub program_id: String,
     #[serde(skip)]
     pub distributor_id: String,
-    pub value_cents: i64,
+    pub value_cents: Cents,
     pub service: Option<String>,
     pub minutes: Option<i64>,
     pub redeemed_at: String,
@@ -47,7 +48,7 @@ pub struct ChequeLine {
     pub redemption_id: String,
     pub voucher_id: String,
     pub code: String,
-    pub value_cents: i64,
+    pub value_cents: Cents,
 }
 
 impl ChequeLine {
@@ -68,7 +69,7 @@ pub struct TakenVoucher {
     pub pass_id: String,
     pub program_id: String,
     pub distributor_id: String,
-    pub value_cents: i64,
+    pub value_cents: Cents,
 }
 
 #[derive(sqlx::FromRow)]

@@ -19,6 +19,7 @@ use crate::config::Config;
 use crate::db::{Conn, Tx};
 use crate::error::{Error, Result};
 use crate::ledger::{self, Account, Kind, Transfer};
+use crate::money::Cents;
 use crate::orgs::{OrgKind, Organization};
 use jiff::civil::Date;
 use jiff::{SignedDuration, Timestamp, ToSpan};
@@ -84,10 +85,10 @@ pub async fn create(
     #[derive(Default)]
     struct Group {
         redemptions: i64,
-        settled: i64,
+        settled: Cents,
         /// Where the line's period starts, when it pays redemptions.
         since: Option<String>,
-        rejected_lines: Vec<(String, i64)>,
+        rejected_lines: Vec<(String, Cents)>,
     }
     let mut groups: BTreeMap<(String, String), Group> = BTreeMap::new();
     for p in repo::payable(tx, &cutoff).await? {
@@ -112,14 +113,14 @@ pub async fn create(
     let mut lines = Vec::new();
     for ((site_id, program_id), group) in groups {
         let line_id = crate::db::new_id();
-        let mut carried = 0;
+        let mut carried = Cents::ZERO;
         for (rejected_id, amount) in &group.rejected_lines {
             // Another batch made at the same moment may have taken it: then it pays it.
             if repo::carry_into(tx, rejected_id, &line_id).await? {
-                carried += amount;
+                carried += *amount;
             }
         }
-        if group.settled == 0 && carried == 0 {
+        if group.settled == Cents::ZERO && carried == Cents::ZERO {
             continue;
         }
         if !programs.contains_key(&program_id) {
@@ -159,7 +160,7 @@ pub async fn create(
     repo::insert_lines(tx, &lines).await?;
     for line in &lines {
         let newly_settled = line.settled_cents - line.fee_cents;
-        if newly_settled > 0 {
+        if newly_settled.is_positive() {
             ledger::post(
                 tx,
                 &line.program_id,
@@ -174,7 +175,7 @@ pub async fn create(
             )
             .await?;
         }
-        if line.fee_cents > 0 {
+        if line.fee_cents.is_positive() {
             ledger::post(
                 tx,
                 &line.program_id,
@@ -190,7 +191,7 @@ pub async fn create(
             .await?;
         }
     }
-    let total: i64 = lines.iter().map(|l| l.amount_cents).sum();
+    let total: Cents = lines.iter().map(|l| l.amount_cents).sum();
     let n = lines.len();
     if n == 0 {
         return Err(Error::conflict(
@@ -338,7 +339,7 @@ pub async fn sepa_file(
     let mut groups: BTreeMap<String, sepa::PaymentGroup> = BTreeMap::new();
     let base_id = batch.id.replace('-', "").to_uppercase();
     for line in repo::lines_of(tx, id).await? {
-        if line.status == LineStatus::Rejected || line.amount_cents == 0 {
+        if line.status == LineStatus::Rejected || line.amount_cents == Cents::ZERO {
             continue;
         }
         let program = crate::programs::find(tx, &line.program_id)
@@ -360,7 +361,7 @@ pub async fn sepa_file(
             });
         group.transfers.push(sepa::Transfer {
             end_to_end_id: line.end_to_end_id.clone(),
-            amount_cents: line.amount_cents,
+            amount_cents: line.amount_cents.get(),
             creditor: sepa::Party {
                 name: account.holder,
                 iban: account.iban,
@@ -427,7 +428,7 @@ pub async fn reject_line(
             "Cette ligne est déjà marquée comme rejetée.",
         ));
     }
-    if line.status == LineStatus::Paid && line.amount_cents > 0 {
+    if line.status == LineStatus::Paid && line.amount_cents.is_positive() {
         ledger::post(
             tx,
             &line.program_id,
@@ -448,7 +449,11 @@ pub async fn reject_line(
         Some(&operator.id),
         "settlement.line_rejected",
         Some(id),
-        &format!("line {} ({} cents): {reason}", line.id, line.amount_cents),
+        &format!(
+            "line {} ({} cents): {reason}",
+            line.id,
+            line.amount_cents.get()
+        ),
     )
     .await?;
     get(tx, operator, id).await
@@ -464,7 +469,7 @@ pub async fn mark_paid(
     let now_text = format_ts(now);
     step(tx, operator, id, BatchStatus::Paid, &now_text).await?;
     for line in repo::pay_pending_lines(tx, id).await? {
-        if line.amount_cents == 0 {
+        if line.amount_cents == Cents::ZERO {
             continue;
         }
         ledger::post(

@@ -8,6 +8,7 @@
 use super::status::{BatchStatus, LineStatus, Step};
 use crate::db::{Batch, Conn, Param};
 use crate::error::{Error, Result};
+use crate::money::Cents;
 use futures_util::stream::{BoxStream, StreamExt};
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
@@ -19,7 +20,7 @@ pub struct BatchRow {
     pub status: BatchStatus,
     #[serde(rename = "until")]
     pub until_date: String,
-    pub total_cents: i64,
+    pub total_cents: Cents,
     pub created_at: String,
     pub approved_at: Option<String>,
     pub exported_at: Option<String>,
@@ -34,10 +35,10 @@ pub struct LineRow {
     pub site_id: String,
     pub program_id: String,
     pub redemptions: i64,
-    pub settled_cents: i64,
-    pub carried_cents: i64,
-    pub fee_cents: i64,
-    pub amount_cents: i64,
+    pub settled_cents: Cents,
+    pub carried_cents: Cents,
+    pub fee_cents: Cents,
+    pub amount_cents: Cents,
     #[serde(skip)]
     pub bank_account_id: String,
     pub end_to_end_id: String,
@@ -128,7 +129,7 @@ pub struct Payable {
     /// End of the site's latest period ('' if it has none): where the new period starts.
     pub since: String,
     pub redemptions: i64,
-    pub cents: i64,
+    pub cents: Cents,
 }
 
 /// One aggregate over what no line pays yet, for the sites that can be paid: per site, the
@@ -234,7 +235,7 @@ pub async fn insert_lines(conn: &mut Conn, lines: &[LineRow]) -> Result<()> {
     })
 }
 
-pub async fn set_total(conn: &mut Conn, id: &str, total: i64) -> Result<()> {
+pub async fn set_total(conn: &mut Conn, id: &str, total: Cents) -> Result<()> {
     sqlx::query("UPDATE settlements SET total_cents = $1 WHERE id = $2")
         .bind(total)
         .bind(id)

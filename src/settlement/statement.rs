@@ -6,6 +6,7 @@ use super::repo::{self, BatchRow, LineRow};
 use crate::db::{Conn, Tx};
 use crate::error::{Error, Result};
 use crate::fr::{euros, long_date_text};
+use crate::money::Cents;
 use crate::orgs::{OrgKind, Organization};
 use crate::report::{Rendered, Renderer, Report};
 use futures_util::TryStreamExt;
@@ -206,22 +207,22 @@ impl SiteStatement {
                 crate::catalogue::typology::service_label(service).to_string(),
                 minutes.to_string(),
                 program.to_string(),
-                euros(cents.parse().unwrap_or_default()),
+                euros(cents.parse::<i64>().unwrap_or_default()),
             ]);
         }
         let lines = &self.lines;
-        let fee: i64 = lines.iter().map(|l| l.fee_cents).sum();
-        if fee > 0 {
+        let fee: Cents = lines.iter().map(|l| l.fee_cents).sum();
+        if fee.is_positive() {
             rows.push(blank_row("Frais de gestion de l'opérateur", -fee));
         }
-        let carried: i64 = lines.iter().map(|l| l.carried_cents).sum();
-        if carried > 0 {
+        let carried: Cents = lines.iter().map(|l| l.carried_cents).sum();
+        if carried.is_positive() {
             rows.push(blank_row(
                 "Report d'un virement rejeté par la banque",
                 carried,
             ));
         }
-        let total: i64 = lines.iter().map(|l| l.amount_cents).sum();
+        let total: Cents = lines.iter().map(|l| l.amount_cents).sum();
         rows.push(vec![
             "Total".into(),
             String::new(),
@@ -251,7 +252,7 @@ impl SiteStatement {
     }
 }
 
-fn blank_row(label: &str, cents: i64) -> Vec<String> {
+fn blank_row(label: &str, cents: Cents) -> Vec<String> {
     vec![
         String::new(),
         String::new(),
@@ -308,7 +309,7 @@ async fn build_program_statement(
             line.status.label().into(),
         ]);
     }
-    let sum = |f: fn(&LineRow) -> i64| euros(lines.iter().map(f).sum());
+    let sum = |f: fn(&LineRow) -> Cents| euros(lines.iter().map(f).sum::<Cents>());
     rows.push(vec![
         "Total".into(),
         lines.iter().map(|l| l.redemptions).sum::<i64>().to_string(),

@@ -7,6 +7,7 @@
 
 use crate::db::Conn;
 use crate::error::{Error, Result};
+use crate::money::Cents;
 use sqlx::Row;
 use std::collections::BTreeMap;
 
@@ -18,10 +19,10 @@ pub struct Month {
     /// Cheques issued that month, including ones later cancelled or expired (as the ledger
     /// counts issuance).
     pub issued_cheques: i64,
-    pub issued_cents: i64,
+    pub issued_cents: Cents,
     /// Cheques redeemed that month and not undone.
     pub redeemed_cheques: i64,
-    pub redeemed_cents: i64,
+    pub redeemed_cents: Cents,
 }
 
 /// Month by month, from the first month with any activity to the last, with no gaps: a chart

@@ -222,7 +222,7 @@ async fn issue_carnets(
         Transfer {
             from: Account::Quota(&distributor.id),
             to: Account::Outstanding(&distributor.id),
-            amount_cents: vouchers.len() as i64 * program.cheque_value_cents,
+            amount_cents: program.cheque_value_cents * vouchers.len() as i64,
         },
         &created_at,
     )

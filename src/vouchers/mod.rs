@@ -20,6 +20,7 @@ use crate::db::{Conn, Tx};
 use crate::error::{Error, Result};
 use crate::ledger::{self, Account, Kind, Transfer};
 use crate::mail::{Letterhead, Outgoing};
+use crate::money::Cents;
 use crate::orgs::{OrgKind, Organization};
 use askama::Template;
 use codes::{display_code, CodeError, Keyring};
@@ -43,7 +44,7 @@ pub struct PassView {
     pub expires_on: String,
     pub created_at: String,
     pub remaining_cheques: i64,
-    pub remaining_cents: i64,
+    pub remaining_cents: Cents,
     pub vouchers: Vec<VoucherView>,
 }
 
@@ -53,17 +54,19 @@ pub struct VoucherView {
     /// As printed: `XXXX-XXXX-XXXX`.
     pub code: String,
     pub qr_payload: Option<String>,
-    pub value_cents: i64,
+    pub value_cents: Cents,
     pub status: ChequeStatus,
 }
 
 /// Cheques still usable today (once activated, for a carnet in stock): `(count, cents)`.
-pub(super) fn remaining(vouchers: &[VoucherRow], today: Date) -> (i64, i64) {
+pub(super) fn remaining(vouchers: &[VoucherRow], today: Date) -> (i64, Cents) {
     let today = today.to_string();
     vouchers
         .iter()
         .filter(|v| v.status.is_unused() && v.redeemable_until >= today)
-        .fold((0, 0), |(n, cents), v| (n + 1, cents + v.value_cents))
+        .fold((0, Cents::ZERO), |(n, cents), v| {
+            (n + 1, cents + v.value_cents)
+        })
 }
 
 pub(super) fn view(
@@ -214,7 +217,7 @@ pub async fn cancel(
             Transfer {
                 from: Account::Outstanding(&pass.distributor_id),
                 to: Account::Quota(&pass.distributor_id),
-                amount_cents: returned,
+                amount_cents: Cents::new(returned),
             },
             &now_text,
         )

@@ -6,6 +6,7 @@ use super::repo;
 use super::{invalid_code, pass_status, remaining, PassStatus};
 use crate::db::{Conn, Tx};
 use crate::error::{Error, Result};
+use crate::money::Cents;
 use jiff::civil::Date;
 use serde::Serialize;
 
@@ -14,7 +15,7 @@ use serde::Serialize;
 pub struct PublicBalance {
     pub status: PassStatus,
     pub remaining_cheques: i64,
-    pub remaining_cents: i64,
+    pub remaining_cents: Cents,
     pub expires_on: String,
 }
 

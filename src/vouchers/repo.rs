@@ -3,6 +3,7 @@
 use super::status::{ChequeStatus, PassStatus};
 use crate::db::{Batch, Conn, Param};
 use crate::error::Result;
+use crate::money::Cents;
 
 #[derive(Clone, Debug, sqlx::FromRow)]
 pub struct PassRow {
@@ -26,7 +27,7 @@ pub struct VoucherRow {
     pub position: i64,
     pub code: String,
     pub key_id: String,
-    pub value_cents: i64,
+    pub value_cents: Cents,
     pub expires_on: String,
     pub redeemable_until: String,
     #[sqlx(try_from = "String")]

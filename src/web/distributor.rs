@@ -5,6 +5,7 @@ use super::session::{Form, SignedIn};
 use super::{page, see_other, with_status, Layout, Visitor, WebError, WebResult};
 use crate::app::AppState;
 use crate::fr::{euros_text, long_date_text};
+use crate::money::Cents;
 use crate::orgs::OrgKind;
 use crate::programs::Program;
 use crate::vouchers::{self, ChequeStatus, NewPass, PassStatus, PassView, Printable};
@@ -40,7 +41,7 @@ async fn quotas(state: &AppState, distributor_id: &str) -> Result<Vec<QuotaLine>
         let Some(program) = crate::programs::find(&mut conn, &program_id).await? else {
             continue;
         };
-        let value = program.cheque_value_cents.max(1);
+        let value = program.cheque_value_cents.max(Cents::new(1));
         out.push(QuotaLine {
             allocated: f.allocated_cents / value,
             remaining: f.unissued_quota_cents / value,

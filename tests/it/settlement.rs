@@ -484,7 +484,7 @@ async fn expired_cheques_return_to_the_programme(backend: Backend) {
         report.cheques, 9,
         "the graced carnet is still within its grace"
     );
-    assert_eq!(report.cents, 9_000);
+    assert_eq!(report.cents, passnum::money::Cents::new(9_000));
     assert_eq!(
         passnum::cli::jobs::expire(&app.state)
             .await
@@ -782,7 +782,7 @@ async fn two_batches_at_the_same_moment_pay_each_redemption_once(backend: Backen
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     let second = prepare(std::time::Duration::ZERO);
     let batch = first.await.unwrap().unwrap();
-    assert_eq!(batch.batch.total_cents, 4_000);
+    assert_eq!(batch.batch.total_cents, passnum::money::Cents::new(4_000));
     let refused = second
         .await
         .unwrap()

@@ -5,6 +5,7 @@ mod sites;
 use crate::app::AppState;
 use crate::db::{Origin, Tx};
 use crate::error::Result;
+use crate::money::Cents;
 use crate::orgs::{self, NewOrganization, Organization};
 use crate::programs::{self, NewAllocation, NewFunding, NewProgram};
 use crate::redemption::{self, NewRedemption};
@@ -202,7 +203,7 @@ async fn fill_in(
             &funder.org,
             NewProgram {
                 name: name.into(),
-                budget_cents: 5_000_000,
+                budget_cents: Cents::euros(50_000),
                 cheque_value_cents: None,
                 validity_days: None,
                 grace_days: Some(31),
@@ -218,7 +219,7 @@ async fn fill_in(
             &funder.org,
             &program.id,
             NewFunding {
-                amount_cents: 2_000_000,
+                amount_cents: Cents::euros(20_000),
                 reference: format!("OP-{department}-2026-001"),
             },
             now,

@@ -376,6 +376,12 @@ impl From<i64> for Param {
         Param::Int(Some(v))
     }
 }
+
+impl From<crate::money::Cents> for Param {
+    fn from(v: crate::money::Cents) -> Self {
+        Param::Int(Some(v.get()))
+    }
+}
 impl From<Option<i64>> for Param {
     fn from(v: Option<i64>) -> Self {
         Param::Int(v)

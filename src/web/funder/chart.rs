@@ -156,9 +156,9 @@ mod tests {
         Month {
             month: month.into(),
             issued_cheques: issued,
-            issued_cents: issued * 1000,
+            issued_cents: crate::money::Cents::euros(10) * issued,
             redeemed_cheques: redeemed,
-            redeemed_cents: redeemed * 1000,
+            redeemed_cents: crate::money::Cents::euros(10) * redeemed,
         }
     }
 

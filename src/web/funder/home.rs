@@ -2,7 +2,8 @@
 
 use super::{shown_on_page, FieldError};
 use crate::app::AppState;
-use crate::fr::{euros_text, parse_count, parse_euros, percent_text};
+use crate::fr::{euros_text, parse_count, percent_text};
+use crate::money::Cents;
 use crate::orgs::{OrgKind, Organization};
 use crate::programs::{self, NewProgram};
 use crate::web::session::{Form, SignedIn};
@@ -49,13 +50,13 @@ impl Default for ProgramForm {
 
 impl ProgramForm {
     fn to_new(&self) -> Result<NewProgram, FieldError> {
-        let budget_cents = parse_euros(&self.budget).map_err(|m| FieldError {
+        let budget_cents = Cents::parse_euros(&self.budget).map_err(|m| FieldError {
             field: "budget",
             message: format!("Budget : {m}"),
         })?;
         let cheque_value_cents = match self.cheque_value.trim() {
             "" => None,
-            v => Some(parse_euros(v).map_err(|m| FieldError {
+            v => Some(Cents::parse_euros(v).map_err(|m| FieldError {
                 field: "cheque_value",
                 message: format!("Valeur d'un chèque : {m}"),
             })?),
@@ -124,7 +125,7 @@ async fn render_home(
     let mut lines = Vec::new();
     for program in programs::list_for_funder(&mut conn, funder).await? {
         let r = crate::ledger::reconciliation(&mut conn, &program.id, program.budget_cents).await?;
-        let value = program.cheque_value_cents.max(1);
+        let value = program.cheque_value_cents.max(Cents::new(1));
         lines.push(ProgramLine {
             budget: euros_text(program.budget_cents),
             funded: euros_text(r.funded_cents),

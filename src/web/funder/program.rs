@@ -6,7 +6,8 @@ use super::tables::tables;
 use super::{cheque_count, plural, shown_on_page};
 use crate::app::AppState;
 use crate::error::Error;
-use crate::fr::{euros_text, parse_count, parse_euros, percent_text};
+use crate::fr::{euros_text, parse_count, percent_text};
+use crate::money::Cents;
 use crate::orgs::OrgKind;
 use crate::programs::{self, NewAllocation, NewFunding, Program};
 use crate::report::Report;
@@ -96,7 +97,7 @@ async fn render_dashboard(
     let t = tables(state, &signed.org, id).await?;
     let r = &t.r;
     let f = &r.figures;
-    let value = t.program.cheque_value_cents.max(1);
+    let value = t.program.cheque_value_cents.max(Cents::new(1));
     let cards = vec![
         Card {
             label: "Budget consommé",
@@ -185,7 +186,8 @@ pub(super) async fn fund(
         fund_error: Some(message),
         ..Attempt::default()
     };
-    let amount = parse_euros(&data.amount).map_err(|m| format!("Montant du versement : {m}"));
+    let amount =
+        Cents::parse_euros(&data.amount).map_err(|m| format!("Montant du versement : {m}"));
     let amount_cents = match amount {
         Ok(cents) => cents,
         Err(m) => return render_dashboard(&state, &visitor, &id, None, retry(m)).await,

@@ -4,6 +4,7 @@
 use crate::app::AppState;
 use crate::fr::percent;
 use crate::ledger::{Figures, Reconciliation};
+use crate::money::Cents;
 use crate::orgs::{OrgKind, Organization};
 use crate::programs::{self, Program};
 use crate::report::Report;
@@ -73,7 +74,7 @@ fn by_name<'a>(
 }
 
 /// `(label, amount, counted in cheques)`: the programme's figures in reading order.
-fn headline(r: &Reconciliation) -> Vec<(&'static str, i64, bool)> {
+fn headline(r: &Reconciliation) -> Vec<(&'static str, Cents, bool)> {
     let f = &r.figures;
     vec![
         ("Budget du programme", r.budget_cents, false),
@@ -116,8 +117,8 @@ pub(super) async fn tables(
         .map(|o| (o.id.as_str(), o.name.as_str()))
         .collect();
     let name_of = |id: &str| names.get(id).copied().unwrap_or(id).to_string();
-    let value = program.cheque_value_cents.max(1);
-    let cheques = |cents: i64| (cents / value).to_string();
+    let value = program.cheque_value_cents.max(Cents::new(1));
+    let cheques = |cents: Cents| (cents / value).to_string();
     let facts = [
         ("Programme".to_string(), program.name.clone()),
         ("Financeur".to_string(), funder.name.clone()),

@@ -10,6 +10,7 @@ use super::{page, Layout, Visitor, WebResult};
 use crate::app::AppState;
 use crate::catalogue::typology;
 use crate::fr::{euros_text, long_date_text};
+use crate::money::Cents;
 use crate::orgs::OrgKind;
 use crate::redemption::{self, RedemptionRow};
 use crate::settlement::{BatchStatus, LineStatus};
@@ -264,7 +265,7 @@ async fn choices(
 }
 
 pub(super) fn receipt(r: &RedemptionRow, place: String) -> Receipt {
-    let total: i64 = r.cheques.iter().map(|c| c.value_cents).sum();
+    let total: Cents = r.cheques.iter().map(|c| c.value_cents).sum();
     Receipt {
         total: euros_text(total),
         codes: r.cheques.iter().map(|c| c.code.clone()).collect(),
@@ -361,8 +362,8 @@ pub(super) async fn render(
         }
     };
     let figures = crate::ledger::figures_of_org(&mut conn, &signed.org.id, false).await?;
-    let paid: i64 = figures.values().map(|f| f.paid_cents).sum();
-    let owed: i64 = figures
+    let paid: Cents = figures.values().map(|f| f.paid_cents).sum();
+    let owed: Cents = figures
         .values()
         .map(|f| f.redeemed_unsettled_cents + f.settled_unpaid_cents)
         .sum();
