@@ -175,23 +175,20 @@ async fn run(name: &str, backend: Backend, url: &str, carnets: usize) -> anyhow:
         .org;
     let mut passes = Vec::new();
     for id in first_ids.iter().take(1000) {
-        passes.push(
-            passnum::vouchers::get(&mut conn, &state.keyring, &distributor, id, today).await?,
-        );
+        passes.push(passnum::vouchers::Printable {
+            pass: passnum::vouchers::get(&mut conn, &state.keyring, &distributor, id, today)
+                .await?,
+            programme: "Pass numérique (bench)".into(),
+            distributor: "Distributeur".into(),
+            accepted_in: "Gironde (33)".into(),
+        });
     }
     drop(conn);
     let letterhead = state.letterhead();
     let started = Instant::now();
     let printed: Vec<_> = passes
         .iter()
-        .map(|p| {
-            passnum::vouchers::print::carnet(
-                p,
-                "Pass numérique (bench)",
-                "Distributeur",
-                &letterhead,
-            )
-        })
+        .map(|p| passnum::vouchers::print::carnet(p, &letterhead))
         .collect();
     let pdf = passnum::pdf::carnets(&printed);
     let pdf_time = started.elapsed();
@@ -435,6 +432,8 @@ async fn setup_in(
             fee_rate_bp: None,
             fee_per_cheque_cents: None,
             department: Some("33".into()),
+            territory: None,
+            services: None,
         },
         now,
     )

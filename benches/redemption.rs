@@ -696,6 +696,8 @@ async fn members(
             fee_rate_bp: None,
             fee_per_cheque_cents: None,
             department: Some("33".into()),
+            territory: None,
+            services: None,
         },
         now,
     )

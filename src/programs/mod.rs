@@ -2,6 +2,7 @@
 //! the funder's money is recorded as received, and is then allocated to distributors as quotas.
 
 mod repo;
+mod territory;
 
 use crate::clock::format_ts;
 use crate::db::{Conn, Tx};
@@ -13,6 +14,7 @@ use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
 pub use repo::Program;
+pub use territory::{refusal as rules_refusal, Services, Territory};
 
 /// Ten euros, worth two hours of mediation.
 pub const DEFAULT_CHEQUE_VALUE: Cents = Cents::euros(10);
@@ -33,6 +35,14 @@ pub struct NewProgram {
     /// Operator fee per settled cheque, in cents.
     pub fee_per_cheque_cents: Option<Cents>,
     pub department: Option<String>,
+    /// Where the cheques are accepted: départements ("33", "2A", "971") and communes by INSEE
+    /// code ("33063"). Unset: the département above, or the whole country without one.
+    #[serde(default)]
+    pub territory: Option<Vec<String>>,
+    /// The kinds of help the cheques pay for, among `individual_help`,
+    /// `administrative_procedure` and `workshop`. Unset or empty: every kind.
+    #[serde(default)]
+    pub services: Option<Vec<String>>,
 }
 
 crate::text_enum! {
@@ -102,6 +112,11 @@ pub async fn create(
             ));
         }
     }
+    let territory = match &new.territory {
+        Some(codes) => Territory::parse(codes)?,
+        None => Territory::parse(department.as_slice())?,
+    };
+    let services = Services::parse(new.services.as_deref().unwrap_or_default())?;
     let program = Program {
         id: crate::db::new_id(),
         funder_id: funder.id.clone(),
@@ -113,9 +128,28 @@ pub async fn create(
         fee_rate_bp,
         fee_per_cheque_cents,
         department,
+        territory,
+        services,
         status: ProgramStatus::Open,
     };
-    repo::insert(tx, &program, &format_ts(now)).await?;
+    let now_text = format_ts(now);
+    repo::insert(tx, &program, &now_text).await?;
+    crate::audit::record(
+        tx,
+        &now_text,
+        Some(&funder.id),
+        "program.created",
+        Some(&program.id),
+        &format!(
+            "{}: budget {} cents, cheques of {} cents, territory [{}], services [{}]",
+            program.name,
+            program.budget_cents.get(),
+            program.cheque_value_cents.get(),
+            program.territory.stored(),
+            program.services.stored()
+        ),
+    )
+    .await?;
     Ok(program)
 }
 
@@ -209,6 +243,15 @@ pub async fn record_funding(
     let id = crate::db::new_id();
     let now_text = format_ts(now);
     repo::insert_funding(tx, &id, &program.id, new.amount_cents, reference, &now_text).await?;
+    crate::audit::record(
+        tx,
+        &now_text,
+        Some(&funder.id),
+        "funding.declared",
+        Some(&program.id),
+        &format!("{} cents, reference {reference}", new.amount_cents.get()),
+    )
+    .await?;
     ledger::post(
         tx,
         &program.id,
@@ -284,6 +327,20 @@ pub async fn allocate(
         new.cheques,
         amount_cents,
         &now_text,
+    )
+    .await?;
+    crate::audit::record(
+        tx,
+        &now_text,
+        Some(&funder.id),
+        "allocation.created",
+        Some(&program.id),
+        &format!(
+            "{} cheques ({} cents) to distributor {}",
+            new.cheques,
+            amount_cents.get(),
+            distributor.id
+        ),
     )
     .await?;
     ledger::post(

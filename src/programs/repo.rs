@@ -1,6 +1,6 @@
 //! SQL for programs, fundings and allocations.
 
-use super::ProgramStatus;
+use super::{ProgramStatus, Services, Territory};
 use crate::db::Conn;
 use crate::error::Result;
 use crate::money::Cents;
@@ -18,6 +18,16 @@ pub struct Program {
     pub fee_rate_bp: i64,
     pub fee_per_cheque_cents: Cents,
     pub department: Option<String>,
+    /// Where the cheques are accepted: départements and communes (INSEE codes); none for the
+    /// whole country.
+    #[sqlx(try_from = "String")]
+    #[schema(value_type = Vec<String>)]
+    pub territory: Territory,
+    /// The kinds of help the cheques pay for (`individual_help`, `administrative_procedure`,
+    /// `workshop`); none for every kind.
+    #[sqlx(try_from = "String")]
+    #[schema(value_type = Vec<String>)]
+    pub services: Services,
     #[sqlx(try_from = "String")]
     pub status: ProgramStatus,
 }
@@ -25,8 +35,9 @@ pub struct Program {
 pub async fn insert(conn: &mut Conn, p: &Program, now: &str) -> Result<()> {
     sqlx::query(
         "INSERT INTO programs (id, funder_id, name, budget_cents, cheque_value_cents, \
-         validity_days, grace_days, fee_rate_bp, fee_per_cheque_cents, department, status, \
-         created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+         validity_days, grace_days, fee_rate_bp, fee_per_cheque_cents, department, territory, \
+         services, status, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
     )
     .bind(&p.id)
     .bind(&p.funder_id)
@@ -38,6 +49,8 @@ pub async fn insert(conn: &mut Conn, p: &Program, now: &str) -> Result<()> {
     .bind(p.fee_rate_bp)
     .bind(p.fee_per_cheque_cents)
     .bind(&p.department)
+    .bind(p.territory.stored())
+    .bind(p.services.stored())
     .bind(p.status.as_str())
     .bind(now)
     .execute(&mut *conn)
@@ -48,7 +61,7 @@ pub async fn insert(conn: &mut Conn, p: &Program, now: &str) -> Result<()> {
 pub async fn find(conn: &mut Conn, id: &str) -> Result<Option<Program>> {
     Ok(sqlx::query_as(
         "SELECT id, funder_id, name, budget_cents, cheque_value_cents, validity_days, grace_days, \
-         fee_rate_bp, fee_per_cheque_cents, department, status FROM programs WHERE id = $1",
+         fee_rate_bp, fee_per_cheque_cents, department, territory, services, status FROM programs WHERE id = $1",
     )
     .bind(id)
     .fetch_optional(&mut *conn)
@@ -115,7 +128,7 @@ pub async fn insert_allocation(
 pub async fn list_for_funder(conn: &mut Conn, funder_id: &str) -> Result<Vec<Program>> {
     Ok(sqlx::query_as(
         "SELECT id, funder_id, name, budget_cents, cheque_value_cents, validity_days, grace_days, \
-         fee_rate_bp, fee_per_cheque_cents, department, status FROM programs \
+         fee_rate_bp, fee_per_cheque_cents, department, territory, services, status FROM programs \
          WHERE funder_id = $1 ORDER BY created_at DESC, name, id",
     )
     .bind(funder_id)

@@ -62,6 +62,9 @@ pub fn read_code(keyring: &Keyring, input: &str) -> Result<String> {
 pub struct Session {
     pub(super) codes: Vec<String>,
     pub(super) place_id: String,
+    /// Where the place is, for the rules of each cheque's programme.
+    pub(super) place_department: Option<String>,
+    pub(super) place_insee: Option<String>,
     pub(super) service_id: Option<String>,
     pub(super) service: Option<String>,
     pub(super) minutes: Option<i64>,
@@ -152,8 +155,9 @@ pub async fn check_among(
         codes.push(code);
     }
     codes.sort();
-    let place_id =
+    let place =
         crate::sites::places::choose_redeeming_place(places, new.place_id.as_deref(), today)?;
+    let place_id = place.id.clone();
     let service_id = new.service_id.filter(|s| !s.is_empty());
     if let Some(service_id) = service_id.as_deref() {
         let offered = crate::catalogue::offered(conn, service_id, &place_id).await?;
@@ -184,6 +188,8 @@ pub async fn check_among(
     Ok(Session {
         codes,
         place_id,
+        place_department: place.department.clone(),
+        place_insee: place.insee.clone(),
         service_id,
         service,
         minutes,

@@ -91,6 +91,8 @@ pub async fn record_together(
 enum Shortfall {
     NotTaken(String),
     DifferentPasses(String),
+    /// The rules of a cheque's programme (territory, kinds of help) exclude this session.
+    Excluded(String, Error),
 }
 
 /// Takes the cheques of `session` out of those `taken`: all of them, or none.
@@ -105,6 +107,18 @@ fn claim(
     let first = pass_of(&session.codes[0]);
     if let Some(other) = session.codes.iter().find(|c| pass_of(c) != first) {
         return Err(Shortfall::DifferentPasses(other.clone()));
+    }
+    // The cheques of one pass share a programme: the first one's rules are theirs.
+    if let Some(voucher) = taken.get(&session.codes[0]) {
+        if let Some(why) = crate::programs::rules_refusal(
+            &crate::programs::Territory::from_stored(&voucher.territory),
+            &crate::programs::Services::from_stored(&voucher.services),
+            session.place_department.as_deref(),
+            session.place_insee.as_deref(),
+            session.service.as_deref(),
+        ) {
+            return Err(Shortfall::Excluded(voucher.code.clone(), why));
+        }
     }
     // Sorted by code, as the session's codes are.
     Ok(session
@@ -129,6 +143,10 @@ async fn refusal(
                 why
             }
         }
+        Shortfall::Excluded(code, why) if session.codes.len() > 1 => {
+            why.prefixed(&format!("Chèque {} : ", codes::display_code(&code)))
+        }
+        Shortfall::Excluded(_, why) => why,
         Shortfall::DifferentPasses(code) => Error::invalid(
             "different_passes",
             format!(

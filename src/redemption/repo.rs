@@ -70,6 +70,9 @@ pub struct TakenVoucher {
     pub program_id: String,
     pub distributor_id: String,
     pub value_cents: Cents,
+    /// The rules of the cheque's programme (see `programs::Territory` and `Services`).
+    pub territory: String,
+    pub services: String,
 }
 
 #[derive(sqlx::FromRow)]
@@ -112,7 +115,9 @@ fn take_vouchers_sql(postgres: bool, codes: usize) -> String {
     format!(
         "UPDATE vouchers SET status = 'redeemed', status_changed_at = $1 \
          WHERE code IN ({list}) AND {status} = 'valid' AND redeemable_until >= $2 \
-         RETURNING id, code, pass_id, program_id, distributor_id, value_cents"
+         RETURNING id, code, pass_id, program_id, distributor_id, value_cents, \
+         (SELECT territory FROM programs p WHERE p.id = vouchers.program_id) AS territory, \
+         (SELECT services FROM programs p WHERE p.id = vouchers.program_id) AS services"
     )
 }
 

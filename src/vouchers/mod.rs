@@ -240,11 +240,13 @@ pub struct Printable {
     pub pass: PassView,
     pub programme: String,
     pub distributor: String,
+    /// Where its cheques are accepted, in words.
+    pub accepted_in: String,
 }
 
 impl Printable {
     pub fn pdf(&self, letterhead: &Letterhead) -> Vec<u8> {
-        print::carnet_pdf(&self.pass, &self.programme, &self.distributor, letterhead)
+        print::carnet_pdf(self, letterhead)
     }
 }
 
@@ -256,14 +258,15 @@ pub async fn printable(
     today: Date,
 ) -> Result<Printable> {
     let pass = get(conn, keyring, distributor, id, today).await?;
-    let programme = crate::programs::find(conn, &pass.program_id)
-        .await?
-        .map(|p| p.name)
-        .unwrap_or_default();
+    let programme = crate::programs::find(conn, &pass.program_id).await?;
     Ok(Printable {
         pass,
-        programme,
+        programme: programme
+            .as_ref()
+            .map(|p| p.name.clone())
+            .unwrap_or_default(),
         distributor: distributor.name.clone(),
+        accepted_in: programme.map(|p| p.territory.label()).unwrap_or_default(),
     })
 }
 

@@ -1,17 +1,19 @@
 //! A carnet as printed: the PDF a distributor prints or e-mails, one tear-off block per cheque.
 
-use super::PassView;
+use super::Printable;
 use crate::fr::{euros, long_date_text};
 use crate::mail::Letterhead;
 use crate::pdf::{Carnet, CarnetCheque};
 
 /// Only the cheques that can still be used are printed: a reprint never shows spent ones.
-pub fn carnet(pass: &PassView, programme: &str, distributor: &str, l: &Letterhead) -> Carnet {
+pub fn carnet(printable: &Printable, l: &Letterhead) -> Carnet {
+    let pass = &printable.pass;
     let expires_on = long_date_text(&pass.expires_on);
     Carnet {
         pass_code: pass.pass_code.clone(),
-        programme: programme.to_string(),
-        distributor: distributor.to_string(),
+        programme: printable.programme.clone(),
+        distributor: printable.distributor.clone(),
+        accepted_in: printable.accepted_in.clone(),
         cheques: pass
             .vouchers
             .iter()
@@ -32,6 +34,6 @@ pub fn carnet(pass: &PassView, programme: &str, distributor: &str, l: &Letterhea
     }
 }
 
-pub fn carnet_pdf(pass: &PassView, programme: &str, distributor: &str, l: &Letterhead) -> Vec<u8> {
-    crate::pdf::carnets(&[carnet(pass, programme, distributor, l)])
+pub fn carnet_pdf(printable: &Printable, l: &Letterhead) -> Vec<u8> {
+    crate::pdf::carnets(&[carnet(printable, l)])
 }

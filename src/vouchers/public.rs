@@ -17,6 +17,10 @@ pub struct PublicBalance {
     pub remaining_cheques: i64,
     pub remaining_cents: Cents,
     pub expires_on: String,
+    /// Where the cheques are accepted, in words ("Gironde (33)", "toute la France").
+    pub accepted_in: String,
+    /// The kinds of help they pay for, in words ("tous les types d'aide").
+    pub accepted_for: String,
 }
 
 pub async fn public_balance(
@@ -39,11 +43,16 @@ pub async fn public_balance(
     })?;
     let vouchers = repo::vouchers_of(conn, &pass.id).await?;
     let (remaining_cheques, remaining_cents) = remaining(&vouchers, today);
+    let program = crate::programs::find(conn, &pass.program_id).await?;
     Ok(PublicBalance {
         status: pass_status(&pass, &vouchers, today),
         remaining_cheques,
         remaining_cents,
         expires_on: pass.expires_on,
+        accepted_in: program
+            .as_ref()
+            .map_or_else(String::new, |p| p.territory.label()),
+        accepted_for: program.map_or_else(String::new, |p| p.services.label()),
     })
 }
 

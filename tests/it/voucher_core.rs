@@ -49,7 +49,9 @@ async fn full_life_of_a_pass(backend: Backend) {
     assert_eq!(status, StatusCode::OK, "{balance}");
     assert_eq!(
         balance,
-        json!({"status": "active", "remaining_cheques": 10, "remaining_cents": 10000, "expires_on": "2027-03-02"})
+        json!({"status": "active", "remaining_cheques": 10, "remaining_cents": 10000,
+               "expires_on": "2027-03-02", "accepted_in": "toute la France",
+               "accepted_for": "tous les types d'aide"})
     );
 
     // One cheque by short code, one by QR payload.

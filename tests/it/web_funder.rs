@@ -129,8 +129,18 @@ async fn funder_runs_a_programme_from_creation_to_credit_note(backend: Backend) 
     fields[6] = ("department", "99");
     let a = post(&client, &create_url, &fields).await;
     assert!(a.body.contains("Le code de département"), "{}", a.body);
-    // Then created: the redirection leads to its dashboard.
     fields[6] = ("department", "33");
+    fields.push(("territory", "33, Bordeaux"));
+    let a = post(&client, &create_url, &fields).await;
+    assert!(a.body.contains("code INSEE"), "{}", a.body);
+    assert!(a
+        .body
+        .contains("id=\"territory\" name=\"territory\" value=\"33, Bordeaux\""));
+    // Then created, for the Gironde and the Dordogne and for two kinds of help: the
+    // redirection leads to its dashboard, which says so.
+    fields[7] = ("territory", "33, 24");
+    fields.push(("service_workshop", "1"));
+    fields.push(("service_individual_help", "1"));
     let a = post(&client, &create_url, &fields).await;
     assert_eq!(a.status, StatusCode::OK, "{}", a.body);
     assert!(a.body.contains("Le programme est créé"), "{}", a.body);
@@ -139,6 +149,14 @@ async fn funder_runs_a_programme_from_creation_to_credit_note(backend: Backend) 
     assert!(path.ends_with(&format!("/financeur/programmes/{program_id}")));
     let program_url = format!("{}/financeur/programmes/{program_id}", app.base);
     assert!(a.body.contains("50000,00 €"), "budget of 50 000 €");
+    assert!(
+        a.body.contains(
+            "Acceptés : Dordogne (24) et Gironde (33) ; pour accompagnement individuel, atelier \
+             collectif."
+        ),
+        "{}",
+        a.body
+    );
     assert!(a.body.contains("Aucun chèque n'a encore été émis"));
 
     // Funding: beyond the budget is refused on the page, then 500 € arrive.

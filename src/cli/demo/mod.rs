@@ -210,6 +210,8 @@ async fn fill_in(
                 fee_rate_bp: None,
                 fee_per_cheque_cents: None,
                 department: Some(department.into()),
+                territory: None,
+                services: None,
             },
             now,
         )

@@ -23,6 +23,8 @@ pub struct Carnet {
     pub programme: String,
     /// Who handed it out.
     pub distributor: String,
+    /// Where the cheques are accepted, in words ("Gironde (33)").
+    pub accepted_in: String,
     /// 5 or 10.
     pub cheques: Vec<CarnetCheque>,
     pub helpline_phone: String,
@@ -133,8 +135,11 @@ fn cover(carnet: &Carnet) -> Flow {
     let email = format!("ou écrivez à {}", carnet.helpline_email);
     flow.text(Font::Regular, 14.0, &email, width);
     flow.gap(6.0);
-    let sites =
-        format!("Trouvez un lieu près de chez vous sur {url}/lieux ou en appelant le {phone}.");
+    let sites = format!(
+        "Chèques acceptés\u{a0}: {}. Trouvez un lieu près de chez vous sur {url}/lieux ou en \
+         appelant le {phone}.",
+        carnet.accepted_in
+    );
     flow.text(Font::Regular, 14.0, &sites, width);
     flow.gap(6.0);
     let feedback = format!("Je donne mon avis\u{a0}: {}", carnet.feedback_url);
@@ -292,6 +297,7 @@ mod tests {
         Carnet {
             pass_code: dashed(&chars(seed, 12, CODE)),
             programme: "Pass numérique Gironde 2026".into(),
+            accepted_in: "Gironde (33)".into(),
             distributor: "CCAS de Mérignac".into(),
             cheques,
             helpline_phone: "05 56 00 00 00".into(),

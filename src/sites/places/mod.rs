@@ -115,8 +115,17 @@ pub(crate) async fn set_qualification(
     repo::set_qualification(tx, place_id, status, until).await
 }
 
-/// A place of a site and its qualification: id, status, end date.
-pub type PlaceQualification = (String, QualificationStatus, Option<String>);
+/// A place of a site as redemption needs it: its qualification and where it is.
+#[derive(Clone, Debug)]
+pub struct PlaceQualification {
+    pub id: String,
+    pub status: QualificationStatus,
+    /// Last day of the qualification.
+    pub until: Option<String>,
+    pub department: Option<String>,
+    /// The commune's INSEE code, when the place gave it.
+    pub insee: Option<String>,
+}
 
 /// The places of each of these sites, with their qualification, in one query.
 pub async fn qualifications_of_sites(
@@ -134,13 +143,13 @@ pub async fn qualifications_of_sites(
 /// The place a site redeems at today: the one named, or its only place. Refused unless that
 /// place's own qualification is current (read for each redemption, so a suspension applies at
 /// once).
-pub fn choose_redeeming_place(
-    places: &[PlaceQualification],
+pub fn choose_redeeming_place<'a>(
+    places: &'a [PlaceQualification],
     place_id: Option<&str>,
     today: Date,
-) -> Result<String> {
+) -> Result<&'a PlaceQualification> {
     let place = match place_id.map(str::trim).filter(|p| !p.is_empty()) {
-        Some(id) => places.iter().find(|p| p.0 == id).ok_or_else(|| {
+        Some(id) => places.iter().find(|p| p.id == id).ok_or_else(|| {
             Error::invalid(
                 "unknown_place",
                 "Ce lieu n'est pas l'un des lieux de votre structure : choisissez-en un dans la liste de vos lieux.",
@@ -155,11 +164,10 @@ pub fn choose_redeeming_place(
             ))
         }
     };
-    let qualified = place.1.is_current(place.2.as_deref(), today);
-    if !qualified {
+    if !place.status.is_current(place.until.as_deref(), today) {
         return Err(no_current_qualification());
     }
-    Ok(place.0.clone())
+    Ok(place)
 }
 
 fn no_current_qualification() -> Error {

@@ -1,7 +1,7 @@
 //! The SQL of places.
 
 use super::standard::{StandardPlace, FIELDS};
-use super::{fold, Area, Place};
+use super::{fold, Area, Place, PlaceQualification};
 use crate::db::{Batch, Conn, Param};
 use crate::error::Result;
 use crate::sites::places::QualificationStatus;
@@ -147,7 +147,7 @@ pub async fn for_site(conn: &mut Conn, site_id: &str) -> Result<Vec<Place>> {
 pub async fn qualification_of_sites(
     conn: &mut Conn,
     site_ids: &[String],
-) -> Result<Vec<(String, (String, QualificationStatus, Option<String>))>> {
+) -> Result<Vec<(String, PlaceQualification)>> {
     if site_ids.is_empty() {
         return Ok(Vec::new());
     }
@@ -156,10 +156,18 @@ pub async fn qualification_of_sites(
         .collect::<Vec<_>>()
         .join(", ");
     let sql = format!(
-        "SELECT site_org_id, id, qualification_status, qualified_until FROM places \
-         WHERE site_org_id IN ({list}) ORDER BY id"
+        "SELECT site_org_id, id, qualification_status, qualified_until, department, code_insee \
+         FROM places WHERE site_org_id IN ({list}) ORDER BY id"
     );
-    let mut query = sqlx::query_as::<_, (String, String, String, Option<String>)>(&sql);
+    type Row = (
+        String,
+        String,
+        String,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+    );
+    let mut query = sqlx::query_as::<_, Row>(&sql);
     for id in site_ids {
         query = query.bind(id);
     }
@@ -167,8 +175,17 @@ pub async fn qualification_of_sites(
         .fetch_all(&mut *conn)
         .await?
         .into_iter()
-        .map(|(site, id, status, until)| {
-            Ok((site, (id, QualificationStatus::try_from(status)?, until)))
+        .map(|(site, id, status, until, department, insee)| {
+            Ok((
+                site,
+                PlaceQualification {
+                    id,
+                    status: QualificationStatus::try_from(status)?,
+                    until,
+                    department,
+                    insee,
+                },
+            ))
         })
         .collect()
 }

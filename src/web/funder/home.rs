@@ -33,6 +33,12 @@ pub struct ProgramForm {
     pub validity_days: String,
     pub grace_days: String,
     pub department: String,
+    /// Département and commune codes separated by spaces or commas.
+    pub territory: String,
+    /// One checkbox per kind of help paid for; none ticked: every kind.
+    pub service_individual_help: Option<String>,
+    pub service_administrative_procedure: Option<String>,
+    pub service_workshop: Option<String>,
 }
 
 impl Default for ProgramForm {
@@ -44,6 +50,10 @@ impl Default for ProgramForm {
             validity_days: programs::DEFAULT_VALIDITY_DAYS.to_string(),
             grace_days: "0".into(),
             department: String::new(),
+            territory: String::new(),
+            service_individual_help: None,
+            service_administrative_procedure: None,
+            service_workshop: None,
         }
     }
 }
@@ -77,7 +87,34 @@ impl ProgramForm {
             fee_rate_bp: None,
             fee_per_cheque_cents: None,
             department: Some(self.department.clone()),
+            territory: match self.territory.trim() {
+                "" => None,
+                codes => Some(
+                    codes
+                        .split(|c: char| c == ',' || c == ';' || c.is_whitespace())
+                        .filter(|c| !c.is_empty())
+                        .map(str::to_string)
+                        .collect(),
+                ),
+            },
+            services: Some(self.services().iter().map(|s| s.to_string()).collect()),
         })
+    }
+
+    /// The kinds of help ticked.
+    pub fn services(&self) -> Vec<&'static str> {
+        [
+            ("individual_help", &self.service_individual_help),
+            (
+                "administrative_procedure",
+                &self.service_administrative_procedure,
+            ),
+            ("workshop", &self.service_workshop),
+        ]
+        .into_iter()
+        .filter(|(_, ticked)| ticked.is_some())
+        .map(|(kind, _)| kind)
+        .collect()
     }
 }
 
@@ -90,6 +127,8 @@ fn program_field(code: &str) -> &'static str {
         "invalid_validity" => "validity_days",
         "invalid_grace" => "grace_days",
         "invalid_department" => "department",
+        "invalid_territory" => "territory",
+        "invalid_services" => "services",
         _ => "",
     }
 }

@@ -46,6 +46,9 @@ fn action_label(action: &str) -> Option<&'static str> {
         "settlement.exported" => "Fichier de virement produit",
         "settlement.paid" => "Lot payé",
         "settlement.line_rejected" => "Virement rejeté par la banque",
+        "program.created" => "Programme créé",
+        "funding.declared" => "Versement déclaré par le financeur",
+        "allocation.created" => "Quota attribué à un distributeur",
         "program.closed" => "Programme clôturé",
         "pass.issued" => "Carnet émis",
         "pass.activated" => "Carnet activé (remis au bénéficiaire)",
@@ -161,7 +164,10 @@ async fn name_subject(
             Err(e) => return Err(e.into()),
         });
     }
-    if action.starts_with("program.") {
+    if ["program.", "funding.", "allocation."]
+        .iter()
+        .any(|p| action.starts_with(p))
+    {
         return Ok(match crate::programs::find(conn, id).await? {
             Some(p) => (format!("Programme {}", p.name), None),
             None => (id.to_string(), None),
@@ -204,7 +210,7 @@ struct Journal {
     unsealed: i64,
 }
 
-const ACTION_PREFIXES: [(&str, &str); 12] = [
+const ACTION_PREFIXES: [(&str, &str); 14] = [
     ("", "Toutes les actions"),
     ("organization.", "Création d'organisations"),
     ("site.", "Qualification des lieux"),
@@ -213,6 +219,8 @@ const ACTION_PREFIXES: [(&str, &str); 12] = [
     ("bank_account.", "Coordonnées bancaires"),
     ("settlement.", "Règlements"),
     ("program.", "Programmes"),
+    ("funding.", "Versements des financeurs"),
+    ("allocation.", "Quotas des distributeurs"),
     ("pass.", "Carnets"),
     ("redemption.", "Encaissements"),
     ("login.", "Connexions"),

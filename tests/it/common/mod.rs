@@ -168,13 +168,19 @@ impl TestApp {
             .await
     }
 
-    /// Creates an organisation and a token for it: `(id, token)`.
+    /// Creates an organisation in Bordeaux and a token for it: `(id, token)`.
     pub async fn org(&self, kind: &str, name: &str) -> (String, String) {
+        self.org_at(kind, name, "33000").await
+    }
+
+    /// The same at a postcode (a site's place is there).
+    pub async fn org_at(&self, kind: &str, name: &str, postcode: &str) -> (String, String) {
+        let department = passnum::fr::department_of_postcode(postcode).expect("a postcode");
         let (status, body) = self
             .post(
                 "/api/v1/organizations",
                 &self.operator_token,
-                json!({"kind": kind, "name": name, "department": "33", "postcode": "33000"}),
+                json!({"kind": kind, "name": name, "department": department, "postcode": postcode}),
             )
             .await;
         assert_eq!(status, StatusCode::CREATED, "{body}");
@@ -190,9 +196,14 @@ impl TestApp {
         (id, body["token"].as_str().expect("token").to_string())
     }
 
-    /// A site qualified for a year.
+    /// A site in Bordeaux qualified for a year.
     pub async fn qualified_site(&self, name: &str) -> (String, String) {
-        let (id, token) = self.org("site", name).await;
+        self.qualified_site_at(name, "33000").await
+    }
+
+    /// The same at a postcode.
+    pub async fn qualified_site_at(&self, name: &str, postcode: &str) -> (String, String) {
+        let (id, token) = self.org_at("site", name, postcode).await;
         let (status, body) = self
             .request(
                 Method::PUT,
