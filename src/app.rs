@@ -66,6 +66,19 @@ impl AppState {
         crate::mail::Letterhead::of(&self.config)
     }
 
+    /// Counts one anonymous look-up of a carnet code from this address (a balance, the places
+    /// that accept a carnet): past the limit, a 429 (codes cannot be guessed by trying).
+    pub async fn public_lookup(&self, ip: std::net::IpAddr) -> Result<()> {
+        match self
+            .public_lookups
+            .record(&[format!("ip:{ip}")], self.clock.now())
+            .await?
+        {
+            Some(retry_after_secs) => Err(crate::error::Error::RateLimited { retry_after_secs }),
+            None => Ok(()),
+        }
+    }
+
     /// Runs one domain operation in a unit of work on behalf of `origin`; with a key (an API
     /// call's `Idempotency-Key`, a form's one-time token), a retry gets the first answer.
     pub async fn write<T, F>(&self, origin: Origin, key: Option<Key>, work: F) -> Result<T>

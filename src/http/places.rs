@@ -1,7 +1,7 @@
 //! Places: the public directory in JSON, the open-data export in the national standard, and
 //! the operator's qualification of one place.
 
-use super::extract::{Auth, Write};
+use super::extract::{Auth, ClientIp, Write};
 use super::AppState;
 use crate::error::{Error, Result};
 
@@ -36,6 +36,8 @@ pub(super) struct SearchQuery {
     open_now: Option<bool>,
     lat: Option<f64>,
     lon: Option<f64>,
+    /// A carnet code: only the places that accept its cheques.
+    carnet: Option<String>,
 }
 
 /// `GET /public/sites?postcode=…` (or `commune=`, `department=`): the directory's results.
@@ -53,12 +55,14 @@ pub(super) struct SearchQuery {
         ("open_now" = Option<bool>, Query, description = "Seulement les lieux ouverts maintenant"),
         ("lat" = Option<f64>, Query, description = "Latitude du point de départ"),
         ("lon" = Option<f64>, Query, description = "Longitude du point de départ"),
+        ("carnet" = Option<String>, Query, description = "Code d'un carnet : seulement les lieux qui acceptent ses chèques"),
     ),
     responses((status = 200, description = "`{sites: [...]}`", body = Object), (status = "4XX", description = "Refus (voir le code d'erreur)", body = crate::http::openapi::ErrorBody)),
     security(())
 )]
 pub(super) async fn search(
     State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
     query: std::result::Result<Query<SearchQuery>, QueryRejection>,
 ) -> Result<Json<Value>> {
     // Axum's own rejection is plain text: answer in the API's error format instead.
@@ -75,14 +79,22 @@ pub(super) async fn search(
         .flatten()
         .find(|a| !a.trim().is_empty())
         .unwrap_or_default();
+    let mut conn = state.db.read().await?;
+    let accepting = match q.carnet.filter(|c| !c.trim().is_empty()) {
+        Some(carnet) => {
+            state.public_lookup(ip).await?;
+            Some(crate::vouchers::territory_of_pass(&mut conn, &carnet).await?)
+        }
+        None => None,
+    };
     let search = Search {
         area,
         service: q.service.filter(|s| !s.is_empty()),
         support: q.accessibility.filter(|s| !s.is_empty()),
         open_now: q.open_now.unwrap_or(false),
         near: q.lat.zip(q.lon),
+        accepting,
     };
-    let mut conn = state.db.read().await?;
     let found = places::search(&mut conn, &search, state.clock.now(), 100).await?;
     let ids: Vec<&str> = found.iter().map(|f| f.place.id()).collect();
     let offered = crate::catalogue::offered_by(&mut conn, &ids).await?;

@@ -3,7 +3,7 @@
 
 use super::extract::ClientIp;
 use super::AppState;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::vouchers::{self, PublicBalance};
 use axum::extract::{Path, State};
 use axum::routing::get;
@@ -27,14 +27,7 @@ pub(super) async fn balance(
     ClientIp(ip): ClientIp,
     Path(pass_code): Path<String>,
 ) -> Result<Json<PublicBalance>> {
-    let now = state.clock.now();
-    if let Some(retry_after_secs) = state
-        .public_lookups
-        .record(&[format!("ip:{ip}")], now)
-        .await?
-    {
-        return Err(Error::RateLimited { retry_after_secs });
-    }
+    state.public_lookup(ip).await?;
     let mut conn = state.db.read().await?;
     Ok(Json(
         vouchers::public_balance(&mut conn, &pass_code, state.clock.today()).await?,

@@ -7,6 +7,7 @@ use super::{invalid_code, pass_status, remaining, PassStatus};
 use crate::db::{Conn, Tx};
 use crate::error::{Error, Result};
 use crate::money::Cents;
+use crate::programs::Territory;
 use jiff::civil::Date;
 use serde::Serialize;
 
@@ -28,19 +29,7 @@ pub async fn public_balance(
     pass_code: &str,
     today: Date,
 ) -> Result<PublicBalance> {
-    let code = codes::parse_code(pass_code).map_err(|e| match e {
-        CodeError::BadCheck => Error::invalid(
-            "invalid_code",
-            "Ce code de carnet contient une erreur de frappe : vérifiez chaque caractère.",
-        ),
-        _ => Error::invalid(
-            "invalid_code",
-            "Ce code de carnet n'a pas la bonne forme : il a 12 caractères, par exemple ABCD-EFGH-JK12.",
-        ),
-    })?;
-    let pass = repo::find_pass_by_code(conn, &code).await?.ok_or_else(|| {
-        Error::not_found("Aucun carnet ne porte ce code. Vérifiez-le sur votre carnet.")
-    })?;
+    let pass = find_by_code(conn, pass_code).await?;
     let vouchers = repo::vouchers_of(conn, &pass.id).await?;
     let (remaining_cheques, remaining_cents) = remaining(&vouchers, today);
     let program = crate::programs::find(conn, &pass.program_id).await?;
@@ -53,6 +42,33 @@ pub async fn public_balance(
             .as_ref()
             .map_or_else(String::new, |p| p.territory.label()),
         accepted_for: program.map_or_else(String::new, |p| p.services.label()),
+    })
+}
+
+/// Where a carnet's cheques are accepted, for the directory's "places that take my carnet":
+/// nothing personal, and the same refusals as the balance.
+pub async fn territory_of_pass(conn: &mut Conn, pass_code: &str) -> Result<Territory> {
+    let pass = find_by_code(conn, pass_code).await?;
+    Ok(crate::programs::find(conn, &pass.program_id)
+        .await?
+        .map(|p| p.territory)
+        .unwrap_or_default())
+}
+
+/// A carnet by the code a person typed, loosely, or why there is none.
+async fn find_by_code(conn: &mut Conn, pass_code: &str) -> Result<repo::PassRow> {
+    let code = codes::parse_code(pass_code).map_err(|e| match e {
+        CodeError::BadCheck => Error::invalid(
+            "invalid_code",
+            "Ce code de carnet contient une erreur de frappe : vérifiez chaque caractère.",
+        ),
+        _ => Error::invalid(
+            "invalid_code",
+            "Ce code de carnet n'a pas la bonne forme : il a 12 caractères, par exemple ABCD-EFGH-JK12.",
+        ),
+    })?;
+    repo::find_pass_by_code(conn, &code).await?.ok_or_else(|| {
+        Error::not_found("Aucun carnet ne porte ce code. Vérifiez-le sur votre carnet.")
     })
 }
 

@@ -71,13 +71,7 @@ async fn balance(
             Some("Tapez le code de votre carnet : il est imprimé sur la couverture.".into());
         return page(view);
     }
-    if let Some(retry_after_secs) = state
-        .public_lookups
-        .record(&[format!("ip:{ip}")], state.clock.now())
-        .await?
-    {
-        return Err(Error::RateLimited { retry_after_secs }.into());
-    }
+    state.public_lookup(ip).await?;
     let mut conn = state.db.read().await?;
     match crate::vouchers::public_balance(&mut conn, &code, state.clock.today()).await {
         Ok(b) => {
@@ -98,6 +92,8 @@ struct PlaceQuery {
     aide: Option<String>,
     accueil: Option<String>,
     ouvert: Option<String>,
+    /// A carnet code: only the places that accept its cheques.
+    carnet: Option<String>,
 }
 
 #[derive(Template)]
@@ -105,6 +101,9 @@ struct PlaceQuery {
 struct Finder {
     l: Layout,
     q: String,
+    /// The carnet searched for, as printed, and where its cheques are accepted.
+    carnet: String,
+    accepted_in: String,
     service: String,
     support: String,
     open_now: bool,
@@ -121,10 +120,11 @@ struct Finder {
 async fn finder(
     State(state): State<AppState>,
     visitor: Visitor,
+    ClientIp(ip): ClientIp,
     Query(p): Query<PlaceQuery>,
 ) -> WebResult {
     let q = p.q.unwrap_or_default().trim().to_string();
-    let search = Search {
+    let mut search = Search {
         area: q.clone(),
         service: p.aide.filter(|s| standard::SERVICES.contains(&s.as_str())),
         support: p
@@ -132,10 +132,13 @@ async fn finder(
             .filter(|s| standard::SPECIFIC_SUPPORT.contains(&s.as_str())),
         open_now: p.ouvert.is_some_and(|o| !o.is_empty()),
         near: None,
+        accepting: None,
     };
     let mut view = Finder {
         l: Layout::new(&state, &visitor, "Trouver un lieu près de chez moi"),
         q: q.clone(),
+        carnet: String::new(),
+        accepted_in: String::new(),
         service: search.service.clone().unwrap_or_default(),
         support: search.support.clone().unwrap_or_default(),
         open_now: search.open_now,
@@ -147,6 +150,26 @@ async fn finder(
         searched: !q.is_empty(),
         near_first: false,
     };
+    let carnet = p.carnet.unwrap_or_default();
+    if !carnet.trim().is_empty() {
+        // A carnet code is looked up as on the balance page, within the same limit.
+        state.public_lookup(ip).await?;
+        let mut conn = state.db.read().await?;
+        match crate::vouchers::territory_of_pass(&mut conn, &carnet).await {
+            Ok(territory) => {
+                view.carnet = crate::vouchers::codes::parse_code(&carnet)
+                    .map(|c| crate::vouchers::codes::display_code(&c))
+                    .unwrap_or_default();
+                view.accepted_in = territory.label();
+                search.accepting = Some(territory);
+            }
+            Err(e @ (Error::Unprocessable { .. } | Error::NotFound(_))) => {
+                view.error = Some(e.public_message());
+                return page(view);
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
     if !q.is_empty() {
         let mut conn = state.db.read().await?;
         match places::search(&mut conn, &search, state.clock.now(), 50).await {

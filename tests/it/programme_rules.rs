@@ -94,6 +94,46 @@ async fn a_site_outside_the_territory_is_refused(backend: Backend) {
         .await
         .expect("body");
     assert!(page.contains("Gironde (33)"), "{page}");
+    // The directory lists only the places that accept this carnet.
+    let sites_of = |body: &Value| -> Vec<String> {
+        body["sites"]
+            .as_array()
+            .expect("sites")
+            .iter()
+            .map(|s| s["nom"].as_str().unwrap_or_default().to_string())
+            .collect()
+    };
+    let (_, nord) = app.get("/api/v1/public/sites?department=59", None).await;
+    assert_eq!(sites_of(&nord), ["Centre social de Roubaix"]);
+    let (status, nord) = app
+        .get(
+            &format!("/api/v1/public/sites?department=59&carnet={code}"),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{nord}");
+    assert!(sites_of(&nord).is_empty(), "{nord}");
+    let (_, gironde) = app
+        .get(
+            &format!("/api/v1/public/sites?department=33&carnet={code}"),
+            None,
+        )
+        .await;
+    assert_eq!(sites_of(&gironde), ["Médiathèque Mériadeck"]);
+    let finder = reqwest::get(format!("{}/lieux?q=59&carnet={code}", app.base))
+        .await
+        .expect("finder")
+        .text()
+        .await
+        .expect("body");
+    assert!(
+        finder.contains("Aucun lieu ici n'accepte ce carnet"),
+        "{finder}"
+    );
+    assert!(
+        finder.contains("name=\"carnet\""),
+        "the carnet is kept for the next search"
+    );
     app.assert_ledger_verifies().await;
 }
 

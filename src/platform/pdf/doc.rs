@@ -32,6 +32,48 @@ pub struct Doc {
     y: f32,
 }
 
+/// Widens each column whose longest word would otherwise be cut over two lines (a cheque code
+/// split in two is misread), taking the room from the columns with some to spare, in
+/// proportion; unchanged when the longest words cannot all fit the page.
+fn fit_longest_words(widths: Vec<f32>, headers: &[&str], rows: &[Vec<String>]) -> Vec<f32> {
+    let longest = |font: Font, text: &str| {
+        fonts::encode(text)
+            .split(|&b| b == b' ' || b == b'\n')
+            .map(|word| font.width(word, CELL_SIZE))
+            .fold(0.0, f32::max)
+    };
+    let needed: Vec<f32> = (0..widths.len())
+        .map(|c| {
+            let cells = rows
+                .iter()
+                .filter_map(|row| row.get(c))
+                .map(|text| longest(Font::Regular, text))
+                .fold(0.0, f32::max);
+            let header = headers.get(c).map_or(0.0, |h| longest(Font::Bold, h));
+            cells.max(header) + 2.0 * CELL_PAD_X
+        })
+        .collect();
+    let missing: f32 = widths
+        .iter()
+        .zip(&needed)
+        .map(|(w, n)| (n - w).max(0.0))
+        .sum();
+    let spare: f32 = widths
+        .iter()
+        .zip(&needed)
+        .map(|(w, n)| (w - n).max(0.0))
+        .sum();
+    if missing <= 0.0 || missing > spare {
+        return widths;
+    }
+    let taken = missing / spare;
+    widths
+        .iter()
+        .zip(&needed)
+        .map(|(&w, &n)| if w < n { n } else { w - (w - n) * taken })
+        .collect()
+}
+
 /// Where the baseline goes for a line whose box starts at `top`: the capitals are centred in
 /// the leading, whatever the size.
 fn baseline(top: f32, size: f32, leading: f32) -> f32 {
@@ -153,7 +195,7 @@ impl Doc {
         if headers.is_empty() {
             return;
         }
-        let widths = column_widths(headers.len(), widths);
+        let widths = fit_longest_words(column_widths(headers.len(), widths), headers, rows);
         let xs = widths
             .iter()
             .scan(MARGIN, |x, w| {
@@ -361,6 +403,31 @@ fn footer(page: &mut Page, title: &[u8], number: usize, total: usize) {
 mod tests {
     use super::*;
     use crate::pdf::readback::{load, page_texts, text_runs};
+
+    #[test]
+    fn a_column_is_widened_rather_than_a_word_cut() {
+        let code = "WWWW-WWWW-WWWW";
+        let rows = vec![vec![
+            code.to_string(),
+            "Accompagnement individuel".to_string(),
+        ]];
+        let widths = fit_longest_words(vec![40.0, 400.0], &["Code", "Service"], &rows);
+        let room = widths[0] - 2.0 * CELL_PAD_X;
+        assert_eq!(wrap_text(Font::Regular, CELL_SIZE, code, room).len(), 1);
+        assert!(
+            (widths.iter().sum::<f32>() - 440.0).abs() < 0.01,
+            "{widths:?}"
+        );
+        // Nothing to give: left as asked.
+        assert_eq!(
+            fit_longest_words(
+                vec![40.0, 40.0],
+                &["", ""],
+                &[vec![code.into(), code.into()]]
+            ),
+            [40.0, 40.0]
+        );
+    }
 
     fn statement() -> Vec<u8> {
         let mut doc = Doc::new("Relevé de règlement – lot 2026-03");

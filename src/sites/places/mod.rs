@@ -346,6 +346,8 @@ pub struct Search {
     /// A reference point given by the caller; otherwise the centroid of the places with
     /// coordinates in the postcode or commune searched.
     pub near: Option<(f64, f64)>,
+    /// Only the places inside this territory: those that accept a given carnet.
+    pub accepting: Option<crate::programs::Territory>,
 }
 
 /// A place found, with what the directory shows about it.
@@ -488,6 +490,12 @@ pub async fn search(
                 .support
                 .as_deref()
                 .is_none_or(|s| p.data.list("prise_en_charge_specifique").contains(&s))
+        })
+        .filter(|p| {
+            search
+                .accepting
+                .as_ref()
+                .is_none_or(|t| t.includes(p.department.as_deref(), p.data.get("code_insee")))
         })
         .map(|p| Found::of(p, reference, now))
         .filter(|f| !search.open_now || f.open_now == Some(true))
