@@ -131,6 +131,7 @@ pub async fn create(
         territory,
         services,
         status: ProgramStatus::Open,
+        closed_at: None,
     };
     let now_text = format_ts(now);
     repo::insert(tx, &program, &now_text).await?;

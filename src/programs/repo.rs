@@ -30,6 +30,8 @@ pub struct Program {
     pub services: Services,
     #[sqlx(try_from = "String")]
     pub status: ProgramStatus,
+    /// When it was closed (unused cheques then expire, whatever their printed date).
+    pub closed_at: Option<String>,
 }
 
 pub async fn insert(conn: &mut Conn, p: &Program, now: &str) -> Result<()> {
@@ -61,7 +63,8 @@ pub async fn insert(conn: &mut Conn, p: &Program, now: &str) -> Result<()> {
 pub async fn find(conn: &mut Conn, id: &str) -> Result<Option<Program>> {
     Ok(sqlx::query_as(
         "SELECT id, funder_id, name, budget_cents, cheque_value_cents, validity_days, grace_days, \
-         fee_rate_bp, fee_per_cheque_cents, department, territory, services, status FROM programs WHERE id = $1",
+         fee_rate_bp, fee_per_cheque_cents, department, territory, services, status, closed_at \
+         FROM programs WHERE id = $1",
     )
     .bind(id)
     .fetch_optional(&mut *conn)
@@ -128,7 +131,8 @@ pub async fn insert_allocation(
 pub async fn list_for_funder(conn: &mut Conn, funder_id: &str) -> Result<Vec<Program>> {
     Ok(sqlx::query_as(
         "SELECT id, funder_id, name, budget_cents, cheque_value_cents, validity_days, grace_days, \
-         fee_rate_bp, fee_per_cheque_cents, department, territory, services, status FROM programs \
+         fee_rate_bp, fee_per_cheque_cents, department, territory, services, status, closed_at \
+         FROM programs \
          WHERE funder_id = $1 ORDER BY created_at DESC, name, id",
     )
     .bind(funder_id)

@@ -284,6 +284,13 @@ async fn why_not_redeemable(conn: &mut Conn, code: &str, today: Date) -> Result<
             "Ce chèque a été annulé (carnet déclaré perdu) : il ne peut pas être accepté. \
              La personne peut demander un nouveau carnet à son distributeur.",
         ),
+        // A closed programme expired its unused cheques before their printed date: say so,
+        // rather than "expired on" a day still to come.
+        ChequeStatus::Expired | ChequeStatus::Valid | ChequeStatus::Inactive
+            if state.program_closed_at.is_some() =>
+        {
+            programme_closed(state.program_closed_at.as_deref().unwrap_or_default())
+        }
         ChequeStatus::Expired => expired_error(&state.expires_on),
         _ if expired => expired_error(&state.expires_on),
         ChequeStatus::Inactive => Error::conflict(
@@ -295,6 +302,16 @@ async fn why_not_redeemable(conn: &mut Conn, code: &str, today: Date) -> Result<
             Error::Internal(anyhow::anyhow!("valid cheque {code} could not be redeemed"))
         }
     })
+}
+
+fn programme_closed(closed_at: &str) -> Error {
+    Error::gone(
+        "programme_closed",
+        format!(
+            "Le programme de ce chèque a pris fin le {} : il ne peut plus être accepté.",
+            long_date_text(closed_at)
+        ),
+    )
 }
 
 fn expired_error(expires_on: &str) -> Error {

@@ -82,6 +82,8 @@ pub struct VoucherState {
     pub expires_on: String,
     pub redeemable_until: String,
     pub redeemed_at: Option<String>,
+    /// When the cheque's programme was closed, if it was.
+    pub program_closed_at: Option<String>,
 }
 
 /// The one statement that decides who redeems these cheques: those still valid today are taken,
@@ -142,8 +144,10 @@ pub async fn give_back(conn: &mut Conn, voucher_ids: &[String]) -> Result<()> {
 
 pub async fn voucher_state(conn: &mut Conn, code: &str) -> Result<Option<VoucherState>> {
     Ok(sqlx::query_as(
-        "SELECT v.status, v.expires_on, v.redeemable_until, r.redeemed_at FROM vouchers v \
+        "SELECT v.status, v.expires_on, v.redeemable_until, r.redeemed_at, \
+         p.closed_at AS program_closed_at FROM vouchers v \
          LEFT JOIN redemptions r ON r.voucher_id = v.id AND r.undone_at IS NULL \
+         LEFT JOIN programs p ON p.id = v.program_id \
          WHERE v.code = $1",
     )
     .bind(code)

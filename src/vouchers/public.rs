@@ -22,6 +22,9 @@ pub struct PublicBalance {
     pub accepted_in: String,
     /// The kinds of help they pay for, in words ("tous les types d'aide").
     pub accepted_for: String,
+    /// The day the carnet's programme ended, if it did: its cheques can no longer be used,
+    /// whatever the date printed on them.
+    pub programme_ended_on: Option<String>,
 }
 
 pub async fn public_balance(
@@ -41,7 +44,12 @@ pub async fn public_balance(
         accepted_in: program
             .as_ref()
             .map_or_else(String::new, |p| p.territory.label()),
-        accepted_for: program.map_or_else(String::new, |p| p.services.label()),
+        accepted_for: program
+            .as_ref()
+            .map_or_else(String::new, |p| p.services.label()),
+        programme_ended_on: program
+            .and_then(|p| p.closed_at)
+            .map(|at| at.get(..10).unwrap_or_default().to_string()),
     })
 }
 

@@ -50,6 +50,8 @@ struct Balance {
     error: Option<String>,
     balance: Option<PublicBalance>,
     until: String,
+    /// The day the carnet's programme ended, in words.
+    ended: String,
 }
 
 async fn balance(
@@ -65,6 +67,7 @@ async fn balance(
         error: None,
         balance: None,
         until: String::new(),
+        ended: String::new(),
     };
     if code.is_empty() {
         view.error =
@@ -76,6 +79,11 @@ async fn balance(
     match crate::vouchers::public_balance(&mut conn, &code, state.clock.today()).await {
         Ok(b) => {
             view.until = long_date_text(&b.expires_on);
+            view.ended = b
+                .programme_ended_on
+                .as_deref()
+                .map(long_date_text)
+                .unwrap_or_default();
             view.balance = Some(b);
         }
         Err(e @ (Error::Unprocessable { .. } | Error::NotFound(_))) => {
