@@ -92,6 +92,8 @@ async fn run(name: &str, backend: Backend, url: &str, carnets: usize) -> anyhow:
     let mut config = Config::defaults();
     config.database_url = url.to_string();
     config.signing_keys = Some(BENCH_KEYS.into());
+    // The SEPA file is written from the example payer account, as in the demo.
+    config.demo = true;
     let state = passnum::start(config, Arc::new(SystemClock)).await?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let base = format!("http://{}", listener.local_addr()?);
@@ -250,12 +252,13 @@ async fn run(name: &str, backend: Backend, url: &str, carnets: usize) -> anyhow:
         .await?;
     // The transfers taken to the bank, then their SEPA file (read from the exported batch).
     let (operator, batch_id) = (world.operator.clone(), batch.batch.id.clone());
+    let config = state.config.clone();
     state
         .db
         .transact(Origin::platform(), move |tx| {
-            Box::pin(
-                async move { passnum::settlement::export(tx, &operator, &batch_id, now).await },
-            )
+            Box::pin(async move {
+                passnum::settlement::export(tx, &operator, &batch_id, &config, now).await
+            })
         })
         .await?;
     let mut conn = state.db.read().await?;

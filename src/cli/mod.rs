@@ -27,6 +27,9 @@ enum Command {
     Serve(Bind),
     /// Apply database migrations and exit.
     Migrate,
+    /// List the settings still at their example value (payer account, helpline, public
+    /// address, SMTP); exits non-zero if there is any.
+    CheckConfig,
     /// Fill a fresh database with a realistic demo, print how to use it, then serve.
     Demo(Bind),
     /// Create the operator organisation if missing and print a new operator API token (last line).
@@ -132,9 +135,31 @@ pub async fn run() -> anyhow::Result<()> {
     let config = cli.config;
     match cli.command {
         Command::Serve(bind) => {
+            for p in config.placeholders() {
+                tracing::warn!(
+                    setting = p.setting,
+                    "{} is still the example value: {}",
+                    p.setting,
+                    p.consequence
+                );
+            }
             let state = crate::start(config, Arc::new(SystemClock)).await?;
             jobs::spawn_background(&state)?;
             serve(&bind.bind, state).await
+        }
+        Command::CheckConfig => {
+            let placeholders = config.placeholders();
+            if placeholders.is_empty() {
+                println!("Every setting has a real value.");
+                return Ok(());
+            }
+            for p in &placeholders {
+                println!("{}: still the example value; {}.", p.setting, p.consequence);
+            }
+            anyhow::bail!(
+                "{} setting(s) still at their example value",
+                placeholders.len()
+            )
         }
         Command::Migrate => {
             let db = crate::db::Db::connect(&config.database_url, 1).await?;
@@ -143,6 +168,10 @@ pub async fn run() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Demo(bind) => {
+            let config = Config {
+                demo: true,
+                ..config
+            };
             let state = crate::start(config, Arc::new(SystemClock)).await?;
             let guide = demo::fill(&state).await?;
             println!(
@@ -171,7 +200,8 @@ pub async fn run() -> anyhow::Result<()> {
             let report = jobs::expire(&state).await?;
             println!(
                 "{} cheque(s) expired, {} cents returned to their programmes.",
-                report.cheques, report.cents
+                report.cheques,
+                report.cents.get()
             );
             Ok(())
         }

@@ -1,4 +1,5 @@
-//! `/healthz`: the process answers. `/readyz`: the database answers and is migrated.
+//! `/healthz`: the process answers. `/readyz`: the database answers and is migrated, and the
+//! settings still at their example value are named (see `passnum check-config`).
 
 use super::AppState;
 use axum::extract::State;
@@ -15,7 +16,16 @@ pub fn router() -> Router<AppState> {
 
 async fn ready(State(state): State<AppState>) -> (StatusCode, Json<serde_json::Value>) {
     if state.db.ready().await {
-        (StatusCode::OK, Json(json!({"status": "ready"})))
+        let placeholders: Vec<&str> = state
+            .config
+            .placeholders()
+            .iter()
+            .map(|p| p.setting)
+            .collect();
+        (
+            StatusCode::OK,
+            Json(json!({"status": "ready", "example_settings": placeholders})),
+        )
     } else {
         (
             StatusCode::SERVICE_UNAVAILABLE,

@@ -174,9 +174,10 @@ pub(super) async fn export(
 ) -> Result<Json<BatchView>> {
     let now = state.clock.now();
     let key = replay.key(&org.id);
+    let config = state.config.clone();
     let view = state
         .write(origin, key, move |tx| {
-            Box::pin(async move { settlement::export(tx, &org, &id, now).await })
+            Box::pin(async move { settlement::export(tx, &org, &id, &config, now).await })
         })
         .await?;
     Ok(Json(view))

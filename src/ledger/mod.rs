@@ -245,7 +245,8 @@ pub fn defer(tx: &mut Tx<'_>, program_id: &str, postings: &[Posting<'_>], now: &
 fn check_amount(amount: Cents) -> Result<()> {
     if !amount.is_positive() {
         return Err(Error::Internal(anyhow::anyhow!(
-            "ledger transfer of {amount} cents"
+            "ledger transfer of {} cents",
+            amount.get()
         )));
     }
     Ok(())

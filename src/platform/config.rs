@@ -4,6 +4,14 @@
 use clap::Args;
 use std::path::PathBuf;
 
+/// Defaults that stand in for a real value: fine on a laptop, wrong in production (see
+/// [`Config::placeholders`]).
+const EXAMPLE_PAYER_NAME: &str = "Operateur du Pass numerique";
+const EXAMPLE_PAYER_IBAN: &str = "FR7630006000011234567890189";
+const EXAMPLE_HELPLINE_PHONE: &str = "01 00 00 00 00";
+const EXAMPLE_HELPLINE_EMAIL: &str = "aide@passnum.example";
+const EXAMPLE_PUBLIC_URL: &str = "http://127.0.0.1:8080";
+
 #[derive(Args, Clone, Debug)]
 pub struct Config {
     /// `sqlite://path/to/file.db` (created if missing) or `postgres://user@host/db`.
@@ -131,7 +139,7 @@ pub struct Config {
     #[arg(
         long,
         env = "PASSNUM_PAYER_NAME",
-        default_value = "Operateur du Pass numerique",
+        default_value = EXAMPLE_PAYER_NAME,
         global = true
     )]
     pub payer_name: String,
@@ -140,7 +148,7 @@ pub struct Config {
     #[arg(
         long,
         env = "PASSNUM_PAYER_IBAN",
-        default_value = "FR7630006000011234567890189",
+        default_value = EXAMPLE_PAYER_IBAN,
         global = true
     )]
     pub payer_iban: String,
@@ -153,7 +161,7 @@ pub struct Config {
     #[arg(
         long,
         env = "PASSNUM_HELPLINE_PHONE",
-        default_value = "01 00 00 00 00",
+        default_value = EXAMPLE_HELPLINE_PHONE,
         global = true
     )]
     pub helpline_phone: String,
@@ -162,7 +170,7 @@ pub struct Config {
     #[arg(
         long,
         env = "PASSNUM_HELPLINE_EMAIL",
-        default_value = "aide@passnum.example",
+        default_value = EXAMPLE_HELPLINE_EMAIL,
         global = true
     )]
     pub helpline_email: String,
@@ -171,7 +179,7 @@ pub struct Config {
     #[arg(
         long,
         env = "PASSNUM_PUBLIC_URL",
-        default_value = "http://127.0.0.1:8080",
+        default_value = EXAMPLE_PUBLIC_URL,
         global = true
     )]
     pub public_url: String,
@@ -223,6 +231,19 @@ pub struct Config {
         global = true
     )]
     pub log_format: LogFormat,
+
+    /// Set by `passnum demo` only: the example payer account may pay (its files reach no bank).
+    #[arg(skip)]
+    pub demo: bool,
+}
+
+/// A setting still at its example value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Placeholder {
+    /// The environment variable that sets it.
+    pub setting: &'static str,
+    /// What goes wrong while it is left so.
+    pub consequence: &'static str,
 }
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -240,6 +261,58 @@ fn parse_proxy(text: &str) -> Result<ipnet::IpNet, String> {
 }
 
 impl Config {
+    /// The settings still at their example value, which a production server must replace.
+    pub fn placeholders(&self) -> Vec<Placeholder> {
+        let same = |a: &str, b: &str| a.replace(' ', "").eq_ignore_ascii_case(&b.replace(' ', ""));
+        [
+            (
+                same(&self.payer_iban, EXAMPLE_PAYER_IBAN),
+                "PASSNUM_PAYER_IBAN",
+                "the SEPA files would pay from an example account: exporting them is refused",
+            ),
+            (
+                self.payer_name == EXAMPLE_PAYER_NAME,
+                "PASSNUM_PAYER_NAME",
+                "the SEPA files name an example payer",
+            ),
+            (
+                same(&self.helpline_phone, EXAMPLE_HELPLINE_PHONE),
+                "PASSNUM_HELPLINE_PHONE",
+                "beneficiaries are given an example phone number",
+            ),
+            (
+                self.helpline_email == EXAMPLE_HELPLINE_EMAIL,
+                "PASSNUM_HELPLINE_EMAIL",
+                "beneficiaries are given an example e-mail address",
+            ),
+            (
+                self.public_url == EXAMPLE_PUBLIC_URL,
+                "PASSNUM_PUBLIC_URL",
+                "links in e-mails and on carnets point at this machine",
+            ),
+            (
+                self.smtp_url.is_none(),
+                "PASSNUM_SMTP_URL",
+                "e-mails wait in the outbox and are never sent",
+            ),
+        ]
+        .into_iter()
+        .filter(|(placeholder, _, _)| *placeholder)
+        .map(|(_, setting, consequence)| Placeholder {
+            setting,
+            consequence,
+        })
+        .collect()
+    }
+
+    /// Whether SEPA files may be produced with this payer account: a real one, or the example
+    /// one in the demo.
+    pub fn payer_is_example(&self) -> bool {
+        self.placeholders()
+            .iter()
+            .any(|p| p.setting == "PASSNUM_PAYER_IBAN")
+    }
+
     /// The defaults, as a binary started with no flags and no environment would have them.
     pub fn defaults() -> Self {
         #[derive(clap::Parser)]

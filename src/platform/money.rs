@@ -4,7 +4,6 @@
 //! out the French way.
 
 use serde::{Deserialize, Serialize};
-use std::fmt;
 use std::iter::Sum;
 use std::ops::{Add, AddAssign, Mul, Neg, Sub, SubAssign};
 
@@ -109,18 +108,17 @@ impl Cents {
     pub fn number_text(self) -> String {
         crate::fr::euros(self.0)
     }
+
+    /// `12,34 €`, for a sentence or a page. Deliberately not `Display`: an amount is never
+    /// written without choosing how (cents in a journal entry, euros for a person).
+    pub fn text(self) -> String {
+        crate::fr::euros_text(self.0)
+    }
 }
 
 impl From<Cents> for i64 {
     fn from(cents: Cents) -> i64 {
         cents.0
-    }
-}
-
-/// `12,34 €`, for a sentence or a page.
-impl fmt::Display for Cents {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&crate::fr::euros_text(self.0))
     }
 }
 
@@ -225,7 +223,7 @@ mod tests {
 
     #[test]
     fn written_the_french_way() {
-        assert_eq!(Cents::new(123_456).to_string(), "1234,56 €");
+        assert_eq!(Cents::new(123_456).text(), "1234,56 €");
         assert_eq!(Cents::new(-5).number_text(), "-0,05");
         assert_eq!(Cents::euros(10) * 3 - Cents::new(1), Cents::new(2999));
         assert_eq!(

@@ -236,8 +236,8 @@ pub async fn record_funding(
         return Err(Error::invalid(
             "budget_exceeded",
             format!(
-                "Ce versement dépasserait le budget du programme : il reste {} centimes à financer.",
-                program.budget_cents + funded
+                "Ce versement dépasserait le budget du programme : il reste {} à financer.",
+                (program.budget_cents + funded).text()
             ),
         ));
     }

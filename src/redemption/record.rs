@@ -216,7 +216,9 @@ fn defer_writes(
                     subject_id: Some(&r.id),
                     detail: format!(
                         "chèque {} ({}), {} centimes",
-                        r.code, r.voucher_id, r.value_cents
+                        r.code,
+                        r.voucher_id,
+                        r.value_cents.get()
                     ),
                 },
                 origin,

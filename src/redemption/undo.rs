@@ -118,7 +118,8 @@ async fn undo_one(
         Some(&redemption.id),
         &format!(
             "chèque {}, {} centimes",
-            redemption.voucher_id, redemption.value_cents
+            redemption.voucher_id,
+            redemption.value_cents.get()
         ),
     )
     .await

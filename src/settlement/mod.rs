@@ -206,7 +206,7 @@ pub async fn create(
         Some(&operator.id),
         "settlement.created",
         Some(&batch_id),
-        &format!("until {until}: {n} line(s), {total} cents"),
+        &format!("until {until}: {n} line(s), {} cents", total.get()),
     )
     .await?;
     get(tx, operator, &batch_id).await
@@ -249,8 +249,13 @@ pub async fn get(conn: &mut Conn, org: &Organization, id: &str) -> Result<BatchV
         }
         OrgKind::Distributor => lines.clear(),
     }
-    if org.kind != OrgKind::Operator && lines.is_empty() {
-        return Err(not_found());
+    let mut batch = batch;
+    if org.kind != OrgKind::Operator {
+        if lines.is_empty() {
+            return Err(not_found());
+        }
+        // What the other sites are paid is theirs: the total is of the lines shown.
+        batch.total_cents = lines.iter().map(|l| l.amount_cents).sum();
     }
     Ok(BatchView { batch, lines })
 }
@@ -299,9 +304,20 @@ pub async fn export(
     tx: &mut Tx<'_>,
     operator: &Organization,
     id: &str,
+    config: &Config,
     now: Timestamp,
 ) -> Result<BatchView> {
     operator.require(OrgKind::Operator)?;
+    // A file from the example account would be refused by the bank, or worse, paid by
+    // someone else's: only the demo may use it.
+    if config.payer_is_example() && !config.demo {
+        return Err(Error::conflict(
+            "example_payer_account",
+            "Le compte qui paie les lieux est encore celui de l'exemple : indiquez le compte de \
+             l'opérateur (réglage PASSNUM_PAYER_IBAN, et PASSNUM_PAYER_NAME) avant de produire \
+             un fichier de virement.",
+        ));
+    }
     let batch = repo::find_batch(tx, id).await?.ok_or_else(not_found)?;
     if batch.status == BatchStatus::Draft {
         return Err(Error::conflict(

@@ -201,7 +201,9 @@ async fn issue_carnets(
             subject_id: Some(&pass.id),
             detail: format!(
                 "{} chèque(s) de {} centimes, programme {}{stock}",
-                pass.cheques, program.cheque_value_cents, program.id
+                pass.cheques,
+                program.cheque_value_cents.get(),
+                program.id
             ),
         })
         .collect();

@@ -211,3 +211,46 @@ fn json_logs_are_one_object_per_line() {
     let _ = std::fs::remove_dir_all(dir);
     assert!(listening.is_some(), "no start-up line");
 }
+
+#[test]
+fn check_config_names_the_settings_left_at_their_example_value() {
+    let check = |envs: &[(&str, &str)]| {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_passnum"));
+        command.arg("check-config").env("RUST_LOG", "warn");
+        for name in [
+            "PASSNUM_PAYER_IBAN",
+            "PASSNUM_PAYER_NAME",
+            "PASSNUM_HELPLINE_PHONE",
+            "PASSNUM_HELPLINE_EMAIL",
+            "PASSNUM_PUBLIC_URL",
+            "PASSNUM_SMTP_URL",
+        ] {
+            command.env_remove(name);
+        }
+        command.envs(envs.iter().copied());
+        command.output().expect("passnum runs")
+    };
+    let out = check(&[]);
+    assert!(!out.status.success());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    for setting in [
+        "PASSNUM_PAYER_IBAN",
+        "PASSNUM_HELPLINE_PHONE",
+        "PASSNUM_SMTP_URL",
+    ] {
+        assert!(stdout.contains(setting), "{setting}: {stdout}");
+    }
+    let out = check(&[
+        ("PASSNUM_PAYER_IBAN", "FR76 3000 4000 0312 3456 7890 143"),
+        ("PASSNUM_PAYER_NAME", "GIP Pass numerique"),
+        ("PASSNUM_HELPLINE_PHONE", "05 56 00 00 00"),
+        ("PASSNUM_HELPLINE_EMAIL", "aide@passnum.gouv.example"),
+        ("PASSNUM_PUBLIC_URL", "https://passnum.example"),
+        ("PASSNUM_SMTP_URL", "smtp://127.0.0.1:2525"),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}

@@ -23,6 +23,7 @@ on_both_databases!(
     closing_a_programme_credits_the_funder,
     operator_fees_never_lose_a_cent,
     distributors_and_funders_are_warned_before_expiry,
+    the_example_payer_account_pays_only_in_the_demo,
 );
 
 /// Redeems the first `n` cheques of a new carnet of 10 at `site`.
@@ -121,12 +122,13 @@ async fn a_batch_pays_each_redemption_once_and_follows_its_steps(backend: Backen
         (StatusCode::CONFLICT, "already_settled")
     );
 
-    // A site sees its own line only; a distributor sees nothing.
+    // A site sees its own line only, and a total of its own; a distributor sees nothing.
     let (status, seen) = app
         .get(&format!("/api/v1/settlements/{id}"), Some(&site2))
         .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(seen["lines"].as_array().unwrap().len(), 1);
+    assert_eq!(seen["total_cents"], 1_000, "not the batch's 4,000: {seen}");
     let (status, _) = app
         .get(&format!("/api/v1/settlements/{id}"), Some(&w.distributor))
         .await;
@@ -1213,5 +1215,76 @@ async fn a_paid_batch_mails_each_statement_to_its_people(backend: Backend) {
         for code in others {
             assert!(!csv.contains(code.as_str()), "{code} in {csv}");
         }
+    }
+}
+
+/// The payer account left at its example value: the transfers are not taken to the bank
+/// (409, naming the setting), except in the demo; `/readyz` names the setting.
+async fn the_example_payer_account_pays_only_in_the_demo(backend: Backend) {
+    for demo in [false, true] {
+        let Some(app) = TestApp::spawn_with(backend, |c| {
+            c.payer_iban = passnum::config::Config::defaults().payer_iban;
+            c.demo = demo;
+        })
+        .await
+        else {
+            return;
+        };
+        let w = app.world(100_000, 10).await;
+        app.bank(&w.site_id, &w.site).await;
+        redeem_n(&app, &w, &w.site, 2).await;
+        app.advance(SignedDuration::from_hours(49));
+        let (status, batch) = app
+            .post(
+                "/api/v1/settlements",
+                &app.operator_token,
+                json!({"until": "2026-12-31"}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{batch}");
+        let id = batch["id"].as_str().unwrap();
+        let (status, body) = app
+            .post(
+                &format!("/api/v1/settlements/{id}/approve"),
+                &app.operator_token,
+                json!({}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let (status, body) = app
+            .post(
+                &format!("/api/v1/settlements/{id}/export"),
+                &app.operator_token,
+                json!({}),
+            )
+            .await;
+        if demo {
+            assert_eq!(status, StatusCode::OK, "{body}");
+            assert_eq!(body["status"], "exported");
+        } else {
+            assert_eq!(
+                (status, error_code(&body)),
+                (StatusCode::CONFLICT, "example_payer_account"),
+                "{body}"
+            );
+            let message = body["error"]["message"].as_str().unwrap_or_default();
+            assert!(message.contains("PASSNUM_PAYER_IBAN"), "{message}");
+        }
+        let ready: Value = app
+            .client
+            .get(format!("{}/readyz", app.base))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert!(
+            ready["example_settings"]
+                .as_array()
+                .unwrap()
+                .contains(&json!("PASSNUM_PAYER_IBAN")),
+            "{ready}"
+        );
     }
 }

@@ -301,8 +301,9 @@ pub(super) async fn export(
 ) -> WebResult {
     let now = state.clock.now();
     let batch_id = id.clone();
+    let config = state.config.clone();
     step(&state, &form, &id, "exporte", move |tx, org| {
-        Box::pin(async move { settlement::export(tx, &org, &batch_id, now).await })
+        Box::pin(async move { settlement::export(tx, &org, &batch_id, &config, now).await })
     })
     .await
 }
