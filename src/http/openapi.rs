@@ -75,6 +75,7 @@ pub struct ErrorDetail {
         super::settlements::paid,
         super::settlements::sepa,
         super::settlements::reject,
+        super::settlements::release,
         super::settlements::statement,
         super::settlements::program_statement,
     ),

@@ -20,6 +20,7 @@ pub fn router() -> Router<AppState> {
         .route("/settlements/{id}/paid", post(paid))
         .route("/settlements/{id}/sepa.xml", get(sepa))
         .route("/settlements/{id}/lines/{line_id}/reject", post(reject))
+        .route("/settlements/{id}/lines/{line_id}/release", post(release))
         .route("/settlements/{id}/statements/{file}", get(statement))
         .route(
             "/settlements/{id}/statements/programs/{file}",
@@ -127,9 +128,34 @@ pub(super) async fn paid(
 
 #[utoipa::path(
     post,
+    path = "/api/v1/settlements/{id}/lines/{line_id}/release",
+    tag = "settlement",
+    summary = "Renvoie au même compte, au prochain règlement, un virement rejeté mis en attente",
+    params(("id" = String, Path, description = "Règlement"), ("line_id" = String, Path, description = "Ligne rejetée"), ("Idempotency-Key" = Option<String>, Header, description = "Une relance avec la même clé et le même corps reçoit la première réponse.")),
+    responses((status = 200, description = "Renvoyée au prochain règlement", body = BatchView), (status = "4XX", description = "Refus (voir le code d'erreur)", body = crate::http::openapi::ErrorBody)),
+    security(("bearer" = []))
+)]
+pub(super) async fn release(
+    State(state): State<AppState>,
+    Auth(org): Auth,
+    Path((id, line_id)): Path<(String, String)>,
+    Write { replay, origin, .. }: Write<Empty>,
+) -> Result<Response> {
+    let now = state.clock.now();
+    let org_id = org.id.clone();
+    state
+        .write(origin, replay.key(&org_id), move |tx| {
+            Box::pin(async move { settlement::release_line(tx, &org, &id, &line_id, now).await })
+        })
+        .await
+        .map(|answer| respond(StatusCode::OK, answer))
+}
+
+#[utoipa::path(
+    post,
     path = "/api/v1/settlements/{id}/lines/{line_id}/reject",
     tag = "settlement",
-    summary = "Rejet bancaire d'une ligne : repayée au prochain règlement",
+    summary = "Rejet bancaire d'une ligne : son montant attend de nouvelles coordonnées bancaires ou un renvoi par l'opérateur",
     request_body = crate::settlement::Rejection,
     params(("id" = String, Path, description = "Règlement"), ("line_id" = String, Path, description = "Ligne"), ("Idempotency-Key" = Option<String>, Header, description = "Une relance avec la même clé et le même corps reçoit la première réponse.")),
     responses((status = 200, description = "Rejetée", body = BatchView), (status = "4XX", description = "Refus (voir le code d'erreur)", body = crate::http::openapi::ErrorBody)),

@@ -5,6 +5,7 @@
 //! same period: a unique index lets only one of them be saved, so nothing is settled twice. A
 //! line the bank rejects goes back to payable and is paid again by the next batch.
 
+pub mod rejection;
 mod repo;
 pub mod sepa;
 mod statement;
@@ -97,7 +98,16 @@ pub async fn create(
         g.settled = p.cents;
         g.since = Some(p.since);
     }
+    let accounts = crate::sites::bank::current_bank_accounts(tx).await?;
     for line in repo::rejected_not_carried(tx).await? {
+        // Held until the site's bank details change or the operator releases it: sending it
+        // again to the account that returned it would only be returned again.
+        let new_details = accounts
+            .get(&line.site_id)
+            .is_some_and(|a| a.id != line.bank_account_id);
+        if !new_details && line.released_at.is_none() {
+            continue;
+        }
         groups
             .entry((line.site_id.clone(), line.program_id.clone()))
             .or_default()
@@ -109,7 +119,6 @@ pub async fn create(
     let hex = batch_id.replace('-', "");
     let prefix = hex[hex.len().saturating_sub(16)..].to_uppercase();
     let mut programs: BTreeMap<String, crate::programs::Program> = BTreeMap::new();
-    let accounts = crate::sites::bank::current_bank_accounts(tx).await?;
     let mut lines = Vec::new();
     for ((site_id, program_id), group) in groups {
         let line_id = crate::db::new_id();
@@ -154,6 +163,9 @@ pub async fn create(
             rejection_reason: None,
             period_start: group.since,
             period_end,
+            rejection_code: None,
+            released_at: None,
+            carried_into: None,
         });
     }
     // Refused here if another batch prepared at the same moment pays the same periods.
@@ -407,6 +419,10 @@ pub async fn sepa_file(
 #[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Rejection {
+    /// The bank's ISO 20022 reason code: AC01, AC04, AC06, AG01, AM04, AM05, BE04, CUST, MD07,
+    /// MS02, MS03 or RC01.
+    pub reason_code: Option<String>,
+    /// The bank's words, if they say more than the code.
     pub reason: Option<String>,
 }
 
@@ -432,13 +448,22 @@ pub async fn reject_line(
             "Seule une ligne d'un lot envoyé à la banque peut être rejetée.",
         ));
     }
-    let reason = rejection
+    let code = match rejection.reason_code.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(code) => Some(rejection::parse(code)?),
+    };
+    let said = rejection
         .reason
         .map(|r| r.trim().chars().take(200).collect::<String>())
-        .filter(|r| !r.is_empty())
-        .unwrap_or_else(|| "Rejet bancaire".into());
+        .filter(|r| !r.is_empty());
+    let reason = match (code, said) {
+        (Some((code, label)), Some(said)) => format!("{label} ({code}) : {said}"),
+        (Some((code, label)), None) => format!("{label} ({code})"),
+        (None, Some(said)) => said,
+        (None, None) => "Rejet bancaire".into(),
+    };
     let now_text = format_ts(now);
-    if !repo::reject_line(tx, &line.id, &now_text, &reason).await? {
+    if !repo::reject_line(tx, &line.id, &now_text, &reason, code.map(|(c, _)| c)).await? {
         return Err(Error::conflict(
             "already_rejected",
             "Cette ligne est déjà marquée comme rejetée.",
@@ -467,6 +492,45 @@ pub async fn reject_line(
         Some(id),
         &format!(
             "line {} ({} cents): {reason}",
+            line.id,
+            line.amount_cents.get()
+        ),
+    )
+    .await?;
+    get(tx, operator, id).await
+}
+
+/// Lets a rejected amount held for the site go to the next batch, to the same bank account
+/// (the operator has checked that it can now be paid there, e.g. after AM04 or MS03).
+pub async fn release_line(
+    tx: &mut Tx<'_>,
+    operator: &Organization,
+    id: &str,
+    line_id: &str,
+    now: Timestamp,
+) -> Result<BatchView> {
+    operator.require(OrgKind::Operator)?;
+    let line = repo::lines_of(tx, id)
+        .await?
+        .into_iter()
+        .find(|l| l.id == line_id)
+        .ok_or_else(|| Error::not_found("Cette ligne n'existe pas dans ce lot."))?;
+    let now_text = format_ts(now);
+    if !repo::release(tx, &line.id, &now_text).await? {
+        return Err(Error::conflict(
+            "not_held",
+            "Seul un virement rejeté qui attend encore peut être renvoyé : celui-ci n'est pas \
+             rejeté, ou il est déjà renvoyé ou repris dans un lot.",
+        ));
+    }
+    crate::audit::record(
+        tx,
+        &now_text,
+        Some(&operator.id),
+        "settlement.line_released",
+        Some(id),
+        &format!(
+            "line {} ({} cents) released to the same account",
             line.id,
             line.amount_cents.get()
         ),

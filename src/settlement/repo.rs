@@ -52,6 +52,13 @@ pub struct LineRow {
     pub period_start: Option<String>,
     #[serde(skip)]
     pub period_end: Option<String>,
+    /// The bank's ISO 20022 reason code, for a rejected line.
+    pub rejection_code: Option<String>,
+    /// When the operator let a held rejected amount go to the same account again.
+    pub released_at: Option<String>,
+    /// The line of a later batch that paid this rejected amount.
+    #[serde(skip)]
+    pub carried_into: Option<String>,
 }
 
 /// The join condition "line `l` pays redemption `r`" for a line that has a period (the lines
@@ -166,7 +173,7 @@ pub async fn payable(conn: &mut Conn, cutoff: &str) -> Result<Vec<Payable>> {
 
 const LINE_COLUMNS: &str = "id, settlement_id, site_id, program_id, redemptions, settled_cents, \
      carried_cents, fee_cents, amount_cents, bank_account_id, end_to_end_id, status, \
-     rejection_reason, period_start, period_end";
+     rejection_reason, period_start, period_end, rejection_code, released_at, carried_into";
 
 pub async fn rejected_not_carried(conn: &mut Conn) -> Result<Vec<LineRow>> {
     Ok(sqlx::query_as(&format!(
@@ -175,6 +182,19 @@ pub async fn rejected_not_carried(conn: &mut Conn) -> Result<Vec<LineRow>> {
     ))
     .fetch_all(&mut *conn)
     .await?)
+}
+
+/// Lets a held rejected amount go to the next batch, to the same account.
+pub async fn release(conn: &mut Conn, line_id: &str, now: &str) -> Result<bool> {
+    let done = sqlx::query(
+        "UPDATE settlement_lines SET released_at = $1 \
+         WHERE id = $2 AND status = 'rejected' AND carried_into IS NULL AND released_at IS NULL",
+    )
+    .bind(now)
+    .bind(line_id)
+    .execute(&mut *conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
 }
 
 pub async fn carry_into(conn: &mut Conn, rejected_id: &str, line_id: &str) -> Result<bool> {
@@ -210,6 +230,9 @@ pub async fn insert_lines(conn: &mut Conn, lines: &[LineRow]) -> Result<()> {
                 (&l.rejection_reason).into(),
                 (&l.period_start).into(),
                 (&l.period_end).into(),
+                (&l.rejection_code).into(),
+                (&l.released_at).into(),
+                (&l.carried_into).into(),
             ]
         })
         .collect();
@@ -285,13 +308,20 @@ pub async fn transition(
     Ok(done.rows_affected() == 1)
 }
 
-pub async fn reject_line(conn: &mut Conn, id: &str, now: &str, reason: &str) -> Result<bool> {
+pub async fn reject_line(
+    conn: &mut Conn,
+    id: &str,
+    now: &str,
+    reason: &str,
+    code: Option<&str>,
+) -> Result<bool> {
     let done = sqlx::query(
-        "UPDATE settlement_lines SET status = 'rejected', rejected_at = $1, rejection_reason = $2 \
-         WHERE id = $3 AND status <> 'rejected'",
+        "UPDATE settlement_lines SET status = 'rejected', rejected_at = $1, rejection_reason = $2, \
+         rejection_code = $3 WHERE id = $4 AND status <> 'rejected'",
     )
     .bind(now)
     .bind(reason)
+    .bind(code)
     .bind(id)
     .execute(&mut *conn)
     .await?;

@@ -24,6 +24,7 @@ on_both_databases!(
     operator_fees_never_lose_a_cent,
     distributors_and_funders_are_warned_before_expiry,
     the_example_payer_account_pays_only_in_the_demo,
+    a_released_rejection_goes_to_the_same_account,
 );
 
 /// Redeems the first `n` cheques of a new carnet of 10 at `site`.
@@ -294,6 +295,31 @@ async fn a_rejected_transfer_is_paid_by_the_next_batch(backend: Backend) {
     let (status, _) = app.post(&reject, &op, json!({})).await;
     assert_eq!(status, StatusCode::CONFLICT);
 
+    // Held: a batch made before the site gives new bank details does not send it again to
+    // the account that returned it.
+    redeem_n(&app, &w, &w.site, 1).await;
+    app.advance(SignedDuration::from_hours(49));
+    let (status, held) = app
+        .post("/api/v1/settlements", &op, json!({"until": "2026-12-31"}))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{held}");
+    assert_eq!(held["lines"][0]["carried_cents"], 0, "{held}");
+    assert_eq!(held["lines"][0]["amount_cents"], 1_000);
+    let held_id = held["id"].as_str().unwrap();
+    app.post(
+        &format!("/api/v1/settlements/{held_id}/approve"),
+        &op,
+        json!({}),
+    )
+    .await;
+    app.sepa(held_id, &op).await;
+    app.post(
+        &format!("/api/v1/settlements/{held_id}/paid"),
+        &op,
+        json!({}),
+    )
+    .await;
+
     // New bank details; the next batch pays the rejected amount with the new redemptions.
     let (status, _) = app
         .put(&format!("/api/v1/sites/{}/bank", w.site_id), &w.site,
@@ -329,9 +355,89 @@ async fn a_rejected_transfer_is_paid_by_the_next_batch(backend: Backend) {
     )
     .await;
     let rec = app.reconciliation(&w).await;
-    assert_eq!(rec["paid_cents"], 3_000);
+    assert_eq!(rec["paid_cents"], 4_000);
     assert_eq!(rec["settled_unpaid_cents"], 0);
-    assert_eq!(rec["redeemed_cents"], 3_000);
+    assert_eq!(rec["redeemed_cents"], 4_000);
+    app.assert_ledger_verifies().await;
+}
+
+/// A rejection records the bank's reason code in words; the operator may send the held amount
+/// again to the same account (after AM04, once the payer account is provisioned), once.
+async fn a_released_rejection_goes_to_the_same_account(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let w = app.world(200_000, 100).await;
+    app.bank(&w.site_id, &w.site).await;
+    redeem_n(&app, &w, &w.site, 2).await;
+    app.advance(SignedDuration::from_hours(49));
+    let op = app.operator_token.clone();
+    let (_, batch) = app
+        .post("/api/v1/settlements", &op, json!({"until": "2026-12-31"}))
+        .await;
+    let id = batch["id"].as_str().unwrap().to_string();
+    let line_id = batch["lines"][0]["id"].as_str().unwrap().to_string();
+    app.post(&format!("/api/v1/settlements/{id}/approve"), &op, json!({}))
+        .await;
+    app.sepa(&id, &op).await;
+    let reject = format!("/api/v1/settlements/{id}/lines/{line_id}/reject");
+    let (status, body) = app.post(&reject, &op, json!({"reason_code": "ZZ01"})).await;
+    assert_eq!(
+        (status, error_code(&body)),
+        (StatusCode::UNPROCESSABLE_ENTITY, "invalid_reason_code"),
+        "{body}"
+    );
+    let (status, body) = app.post(&reject, &op, json!({"reason_code": "am04"})).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["lines"][0]["rejection_code"], "AM04");
+    assert_eq!(
+        body["lines"][0]["rejection_reason"],
+        "Provision insuffisante sur le compte payeur (AM04)"
+    );
+    let (status, body) = app
+        .post("/api/v1/settlements", &op, json!({"until": "2026-12-31"}))
+        .await;
+    assert_eq!(
+        (status, error_code(&body)),
+        (StatusCode::CONFLICT, "nothing_to_settle"),
+        "held until released: {body}"
+    );
+    let release = format!("/api/v1/settlements/{id}/lines/{line_id}/release");
+    let (status, _) = app.post(&release, &w.site, json!({})).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, body) = app.post(&release, &op, json!({})).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, body) = app.post(&release, &op, json!({})).await;
+    assert_eq!(
+        (status, error_code(&body)),
+        (StatusCode::CONFLICT, "not_held"),
+        "{body}"
+    );
+    assert!(app
+        .journal(&id)
+        .await
+        .contains(&"settlement.line_released".to_string()));
+    let (status, next) = app
+        .post("/api/v1/settlements", &op, json!({"until": "2026-12-31"}))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{next}");
+    assert_eq!(next["lines"][0]["carried_cents"], 2_000);
+    let next_id = next["id"].as_str().unwrap();
+    app.post(
+        &format!("/api/v1/settlements/{next_id}/approve"),
+        &op,
+        json!({}),
+    )
+    .await;
+    let (_, _, xml) = app.sepa(next_id, &op).await;
+    xmllint(&xml);
+    assert!(
+        xml.contains("FR1420041010050500013M02606"),
+        "the same IBAN: {xml}"
+    );
+    // Released once, paid once: nothing is left to carry.
+    let (status, _) = app.post(&release, &op, json!({})).await;
+    assert_eq!(status, StatusCode::CONFLICT);
     app.assert_ledger_verifies().await;
 }
 

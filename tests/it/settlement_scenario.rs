@@ -403,6 +403,20 @@ async fn every_euro_is_followed_from_budget_to_bank(backend: Backend) {
         }
     }
     counts.get_mut(key).unwrap().redeemed += more;
+    // The site whose account was closed gives new bank details: only then is the held
+    // amount sent again.
+    let (rejected_site, token) = sites
+        .iter()
+        .find(|(id, _)| rejected["site_id"] == id.as_str())
+        .expect("the rejected line's site");
+    let (status, body) = app
+        .put(
+            &format!("/api/v1/sites/{rejected_site}/bank"),
+            token,
+            json!({"iban": "DE89370400440532013000", "bic": "COBADEFFXXX", "holder": "Nouveau compte"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
     app.advance(SignedDuration::from_hours(49));
     let (status, b2) = app
         .post("/api/v1/settlements", &op, json!({"until": "2027-12-31"}))

@@ -46,6 +46,7 @@ fn action_label(action: &str) -> Option<&'static str> {
         "settlement.exported" => "Fichier de virement produit",
         "settlement.paid" => "Lot payé",
         "settlement.line_rejected" => "Virement rejeté par la banque",
+        "settlement.line_released" => "Virement rejeté renvoyé au même compte",
         "program.created" => "Programme créé",
         "funding.declared" => "Versement déclaré par le financeur",
         "allocation.created" => "Quota attribué à un distributeur",

@@ -67,6 +67,10 @@ pub fn router() -> Router<AppState> {
             "/operateur/reglements/{id}/rejets",
             post(settlements::reject),
         )
+        .route(
+            "/operateur/reglements/{id}/renvois",
+            post(settlements::release),
+        )
 }
 
 const JOURNAL_PAGE: i64 = 50;

@@ -127,6 +127,8 @@ pub struct LineView {
     pub status: &'static str,
     pub reason: Option<String>,
     pub rejectable: bool,
+    /// Rejected, and held: neither released nor paid by a later batch.
+    pub held: bool,
 }
 
 #[derive(Template)]
@@ -141,6 +143,8 @@ struct BatchPage {
     steps: Vec<(&'static str, String)>,
     lines: Vec<LineView>,
     can_reject: bool,
+    can_release: bool,
+    reasons: &'static [(&'static str, &'static str)],
     notice: Option<String>,
     error: Option<String>,
 }
@@ -166,8 +170,13 @@ pub(super) async fn batch(
              confirmez le paiement ici.",
         ),
         Some("paye") => Some("Le lot est payé. Chaque lieu reçoit son relevé par e-mail."),
-        Some("rejet") => {
-            Some("Le virement est marqué rejeté. Son montant sera repris dans le prochain lot.")
+        Some("rejet") => Some(
+            "Le virement est marqué rejeté. Son montant attend : il sera repris dans le prochain \
+             lot quand le lieu aura donné de nouvelles coordonnées bancaires, ou si vous le \
+             renvoyez au même compte.",
+        ),
+        Some("renvoi") => {
+            Some("Le montant rejeté sera repris dans le prochain lot, vers le même compte.")
         }
         _ => None,
     };
@@ -215,6 +224,9 @@ async fn render_batch(
             status: line_status(line.status),
             reason: line.rejection_reason.clone(),
             rejectable: line.status != LineStatus::Rejected,
+            held: line.status == LineStatus::Rejected
+                && line.released_at.is_none()
+                && line.carried_into.is_none(),
         });
     }
     let b = &view.batch;
@@ -228,6 +240,7 @@ async fn render_batch(
     .filter_map(|(label, at)| at.map(|at| (label, when(at))))
     .collect();
     let can_reject = b.status.at_the_bank() && lines.iter().any(|l| l.rejectable);
+    let can_release = lines.iter().any(|l| l.held);
     page(BatchPage {
         l: Layout::new(
             state,
@@ -244,6 +257,8 @@ async fn render_batch(
         steps,
         lines,
         can_reject,
+        can_release,
+        reasons: &crate::settlement::rejection::REASONS,
         notice,
         error,
         batch: view.batch,
@@ -351,7 +366,30 @@ pub(super) struct RejectForm {
     #[serde(default)]
     line_id: String,
     #[serde(default)]
+    reason_code: String,
+    #[serde(default)]
     reason: String,
+}
+
+#[derive(Deserialize)]
+pub(super) struct ReleaseForm {
+    #[serde(default)]
+    line_id: String,
+}
+
+/// A held rejected amount goes to the same account with the next batch.
+pub(super) async fn release(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    form: Form<ReleaseForm>,
+) -> WebResult {
+    let now = state.clock.now();
+    let batch_id = id.clone();
+    let line_id = form.data.line_id.clone();
+    step(&state, &form, &id, "renvoi", move |tx, org| {
+        Box::pin(async move { settlement::release_line(tx, &org, &batch_id, &line_id, now).await })
+    })
+    .await
 }
 
 pub(super) async fn reject(
@@ -362,9 +400,11 @@ pub(super) async fn reject(
     let now = state.clock.now();
     let batch_id = id.clone();
     let (line_id, reason) = (form.data.line_id.clone(), form.data.reason.clone());
+    let reason_code = form.data.reason_code.clone();
     step(&state, &form, &id, "rejet", move |tx, org| {
         Box::pin(async move {
             let rejection = Rejection {
+                reason_code: Some(reason_code),
                 reason: Some(reason),
             };
             settlement::reject_line(tx, &org, &batch_id, &line_id, rejection, now).await

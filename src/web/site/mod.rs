@@ -35,7 +35,7 @@ pub struct Payment {
     pub batch_id: String,
     pub until: String,
     pub amount: String,
-    pub state: &'static str,
+    pub state: String,
 }
 
 pub struct Row {
@@ -374,9 +374,24 @@ pub(super) async fn render(
             until: long_date_text(&batch.until_date),
             amount: euros_text(line.amount_cents),
             state: match (batch.status, line.status) {
-                (_, LineStatus::Rejected) => "Virement rejeté par la banque : il sera refait",
-                (BatchStatus::Paid, _) => "Payé",
-                _ => "En cours de paiement",
+                (_, LineStatus::Rejected) => {
+                    let why = line.rejection_reason.as_deref().unwrap_or("sans motif");
+                    if line.carried_into.is_some() {
+                        format!("Virement rejeté par la banque ({why}), refait dans un lot suivant")
+                    } else if line.released_at.is_some() {
+                        format!(
+                            "Virement rejeté par la banque ({why}) : il sera refait vers le même \
+                             compte"
+                        )
+                    } else {
+                        format!(
+                            "Virement rejeté par la banque ({why}) : il sera refait quand vous \
+                             aurez donné de nouvelles coordonnées bancaires"
+                        )
+                    }
+                }
+                (BatchStatus::Paid, _) => "Payé".to_string(),
+                _ => "En cours de paiement".to_string(),
             },
             batch_id: batch.id,
         })
