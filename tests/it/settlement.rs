@@ -253,20 +253,32 @@ async fn a_batch_pays_each_redemption_once_and_follows_its_steps(backend: Backen
     app.assert_ledger_verifies().await;
 }
 
+/// A site with bank details, two cheques redeemed there, and a draft batch paying them in
+/// one line: `(world, batch id, line id)`.
+async fn one_line_batch(app: &TestApp) -> (World, String, String) {
+    let w = app.world(200_000, 100).await;
+    app.bank(&w.site_id, &w.site).await;
+    redeem_n(app, &w, &w.site, 2).await;
+    app.advance(SignedDuration::from_hours(49));
+    let (status, batch) = app
+        .post(
+            "/api/v1/settlements",
+            &app.operator_token,
+            json!({"until": "2026-12-31"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{batch}");
+    let id = batch["id"].as_str().unwrap().to_string();
+    let line_id = batch["lines"][0]["id"].as_str().unwrap().to_string();
+    (w, id, line_id)
+}
+
 async fn a_rejected_transfer_is_paid_by_the_next_batch(backend: Backend) {
     let Some(app) = TestApp::spawn(backend).await else {
         return;
     };
-    let w = app.world(200_000, 100).await;
-    app.bank(&w.site_id, &w.site).await;
-    redeem_n(&app, &w, &w.site, 2).await;
-    app.advance(SignedDuration::from_hours(49));
+    let (w, id, line_id) = one_line_batch(&app).await;
     let op = app.operator_token.clone();
-    let (_, batch) = app
-        .post("/api/v1/settlements", &op, json!({"until": "2026-12-31"}))
-        .await;
-    let id = batch["id"].as_str().unwrap().to_string();
-    let line_id = batch["lines"][0]["id"].as_str().unwrap().to_string();
     let reject = format!("/api/v1/settlements/{id}/lines/{line_id}/reject");
     let (status, body) = app
         .post(&reject, &op, json!({"reason": "Compte clos"}))
@@ -367,16 +379,8 @@ async fn a_released_rejection_goes_to_the_same_account(backend: Backend) {
     let Some(app) = TestApp::spawn(backend).await else {
         return;
     };
-    let w = app.world(200_000, 100).await;
-    app.bank(&w.site_id, &w.site).await;
-    redeem_n(&app, &w, &w.site, 2).await;
-    app.advance(SignedDuration::from_hours(49));
+    let (w, id, line_id) = one_line_batch(&app).await;
     let op = app.operator_token.clone();
-    let (_, batch) = app
-        .post("/api/v1/settlements", &op, json!({"until": "2026-12-31"}))
-        .await;
-    let id = batch["id"].as_str().unwrap().to_string();
-    let line_id = batch["lines"][0]["id"].as_str().unwrap().to_string();
     app.post(&format!("/api/v1/settlements/{id}/approve"), &op, json!({}))
         .await;
     app.sepa(&id, &op).await;
