@@ -99,6 +99,12 @@ pub async fn create(
         g.since = Some(p.since);
     }
     let accounts = crate::sites::bank::current_bank_accounts(tx).await?;
+    // Sites with something owed that this batch leaves out, and why (told if nothing is paid).
+    let mut left_out: BTreeMap<String, &'static str> = repo::owed_without_bank_details(tx, &cutoff)
+        .await?
+        .into_iter()
+        .map(|site| (site, "pas de coordonnées bancaires"))
+        .collect();
     for line in repo::rejected_not_carried(tx).await? {
         // Held until the site's bank details change or the operator releases it: sending it
         // again to the account that returned it would only be returned again.
@@ -106,6 +112,9 @@ pub async fn create(
             .get(&line.site_id)
             .is_some_and(|a| a.id != line.bank_account_id);
         if !new_details && line.released_at.is_none() {
+            left_out
+                .entry(line.site_id)
+                .or_insert("virement rejeté, en attente de nouvelles coordonnées bancaires");
             continue;
         }
         groups
@@ -206,9 +215,25 @@ pub async fn create(
     let total: Cents = lines.iter().map(|l| l.amount_cents).sum();
     let n = lines.len();
     if n == 0 {
+        let mut waiting = Vec::with_capacity(left_out.len());
+        for (site_id, why) in &left_out {
+            let name = crate::orgs::find(tx, site_id)
+                .await?
+                .map_or_else(|| site_id.clone(), |o| o.name);
+            waiting.push(format!("{name} ({why})"));
+        }
         return Err(Error::conflict(
             "nothing_to_settle",
-            "Aucun encaissement à régler jusqu'à cette date (ou leur délai d'annulation n'est pas encore passé).",
+            if waiting.is_empty() {
+                "Aucun encaissement à régler jusqu'à cette date (ou leur délai d'annulation n'est \
+                 pas encore passé)."
+                    .to_string()
+            } else {
+                format!(
+                    "Aucun encaissement à régler jusqu'à cette date. Restent en attente : {}.",
+                    waiting.join(" ; ")
+                )
+            },
         ));
     }
     repo::set_total(tx, &batch_id, total).await?;

@@ -175,6 +175,19 @@ const LINE_COLUMNS: &str = "id, settlement_id, site_id, program_id, redemptions,
      carried_cents, fee_cents, amount_cents, bank_account_id, end_to_end_id, status, \
      rejection_reason, period_start, period_end, rejection_code, released_at, carried_into";
 
+/// Sites with redemptions to pay before `cutoff` but no bank details: no batch can pay them.
+pub async fn owed_without_bank_details(conn: &mut Conn, cutoff: &str) -> Result<Vec<String>> {
+    Ok(sqlx::query_scalar(
+        "SELECT DISTINCT r.site_id FROM redemptions r \
+         WHERE r.undone_at IS NULL AND r.settlement_id IS NULL AND r.redeemed_at < $1 \
+           AND NOT EXISTS (SELECT 1 FROM site_bank_accounts b WHERE b.site_id = r.site_id) \
+         ORDER BY r.site_id",
+    )
+    .bind(cutoff)
+    .fetch_all(&mut *conn)
+    .await?)
+}
+
 pub async fn rejected_not_carried(conn: &mut Conn) -> Result<Vec<LineRow>> {
     Ok(sqlx::query_as(&format!(
         "SELECT {LINE_COLUMNS} FROM settlement_lines \

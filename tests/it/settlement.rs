@@ -398,6 +398,10 @@ async fn a_released_rejection_goes_to_the_same_account(backend: Backend) {
         body["lines"][0]["rejection_reason"],
         "Provision insuffisante sur le compte payeur (AM04)"
     );
+    // A second site has redeemed a cheque but given no bank details yet.
+    let (_, no_bank) = app.qualified_site("Tiers-lieu sans RIB").await;
+    redeem_n(&app, &w, &no_bank, 1).await;
+    app.advance(SignedDuration::from_hours(49));
     let (status, body) = app
         .post("/api/v1/settlements", &op, json!({"until": "2026-12-31"}))
         .await;
@@ -406,6 +410,14 @@ async fn a_released_rejection_goes_to_the_same_account(backend: Backend) {
         (StatusCode::CONFLICT, "nothing_to_settle"),
         "held until released: {body}"
     );
+    // The refusal says who waits, and why.
+    let message = body["error"]["message"].as_str().unwrap_or_default();
+    for waiting in [
+        "Médiathèque Mériadeck (virement rejeté, en attente de nouvelles coordonnées bancaires)",
+        "Tiers-lieu sans RIB (pas de coordonnées bancaires)",
+    ] {
+        assert!(message.contains(waiting), "{waiting}: {message}");
+    }
     let release = format!("/api/v1/settlements/{id}/lines/{line_id}/release");
     let (status, _) = app.post(&release, &w.site, json!({})).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
