@@ -35,6 +35,42 @@ pub async fn settle(state: &AppState, until: String) -> Result<BatchView> {
         .await
 }
 
+/// The server's monthly draft batch, when it is due and not made yet (see
+/// [`crate::settlement::monthly_until`]); nothing when there is nothing to pay.
+pub async fn prepare_monthly(state: &AppState) -> Result<Option<BatchView>> {
+    let Some(until) =
+        crate::settlement::monthly_until(state.clock.today(), state.config.settlement_day)
+    else {
+        return Ok(None);
+    };
+    let mut conn = state.db.read().await?;
+    if crate::settlement::exists_until(&mut conn, until).await? {
+        return Ok(None);
+    }
+    drop(conn);
+    let window = SignedDuration::from_hours(state.config.undo_window_hours);
+    let (now, letterhead) = (state.clock.now(), state.letterhead());
+    let made = state
+        .db
+        .transact(Origin::platform(), move |tx| {
+            Box::pin(async move {
+                let operator = operator(tx).await?;
+                crate::settlement::prepare_monthly(tx, &operator, until, now, window, &letterhead)
+                    .await
+            })
+        })
+        .await;
+    match made {
+        Ok(view) => Ok(Some(view)),
+        // Rolled back: tried again at the next run, in case something becomes payable.
+        Err(Error::Conflict {
+            code: "nothing_to_settle" | "concurrent_settlement",
+            ..
+        }) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
 /// `passnum expire`, and the server's periodic run: expire what is past, warn about what
 /// comes.
 pub async fn expire(state: &AppState) -> Result<ExpiryReport> {
@@ -74,6 +110,15 @@ pub async fn run_periodic(state: AppState) {
             }
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "expiry run failed; will retry"),
+        }
+        match prepare_monthly(&state).await {
+            Ok(Some(view)) => tracing::info!(
+                batch = %view.batch.id,
+                lines = view.lines.len(),
+                "monthly settlement batch prepared"
+            ),
+            Ok(None) => {}
+            Err(e) => tracing::warn!(error = %e, "monthly settlement failed; will retry"),
         }
         let window = state.config.rate_window_secs;
         if let Err(e) = crate::ratelimit::purge(&state.db, window, state.clock.now()).await {

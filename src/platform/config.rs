@@ -232,6 +232,17 @@ pub struct Config {
     )]
     pub log_format: LogFormat,
 
+    /// Day of the month (1 to 28) the server prepares the draft settlement batch of the month
+    /// before and e-mails the operator; 0: never (batches are made by hand).
+    #[arg(
+        long,
+        env = "PASSNUM_SETTLEMENT_DAY",
+        default_value_t = 5,
+        value_parser = clap::value_parser!(u8).range(0..=28),
+        global = true
+    )]
+    pub settlement_day: u8,
+
     /// Set by `passnum demo` only: the example payer account may pay (its files reach no bank).
     #[arg(skip)]
     pub demo: bool,

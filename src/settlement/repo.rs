@@ -175,6 +175,14 @@ const LINE_COLUMNS: &str = "id, settlement_id, site_id, program_id, redemptions,
      carried_cents, fee_cents, amount_cents, bank_account_id, end_to_end_id, status, \
      rejection_reason, period_start, period_end, rejection_code, released_at, carried_into";
 
+pub async fn exists_until(conn: &mut Conn, until: &str) -> Result<bool> {
+    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM settlements WHERE until_date = $1")
+        .bind(until)
+        .fetch_one(&mut *conn)
+        .await?;
+    Ok(n > 0)
+}
+
 /// Sites with redemptions to pay before `cutoff` but no bank details: no batch can pay them.
 pub async fn owed_without_bank_details(conn: &mut Conn, cutoff: &str) -> Result<Vec<String>> {
     Ok(sqlx::query_scalar(

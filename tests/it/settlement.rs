@@ -25,6 +25,7 @@ on_both_databases!(
     distributors_and_funders_are_warned_before_expiry,
     the_example_payer_account_pays_only_in_the_demo,
     a_released_rejection_goes_to_the_same_account,
+    the_server_prepares_the_monthly_batch_once,
 );
 
 /// Redeems the first `n` cheques of a new carnet of 10 at `site`.
@@ -1409,4 +1410,58 @@ async fn the_example_payer_account_pays_only_in_the_demo(backend: Backend) {
             "{ready}"
         );
     }
+}
+
+/// On the configured day the server prepares the month's draft batch (once, whatever the number
+/// of runs) and e-mails the operator's people; not before that day, not when switched off.
+async fn the_server_prepares_the_monthly_batch_once(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let operator = app.operator_org().await;
+    app.person(&operator.id, "tresorerie@operateur.example")
+        .await;
+    let w = app.world(100_000, 10).await;
+    app.bank(&w.site_id, &w.site).await;
+    redeem_n(&app, &w, &w.site, 2).await;
+    let month = app.now().to_zoned(jiff::tz::TimeZone::UTC).date();
+    let next_month = month
+        .first_of_month()
+        .checked_add(jiff::Span::new().months(1))
+        .unwrap();
+    let at = |day: jiff::civil::Date| {
+        day.at(12, 0, 0, 0)
+            .to_zoned(jiff::tz::TimeZone::UTC)
+            .unwrap()
+            .timestamp()
+    };
+    app.clock.set(at(next_month
+        .checked_add(jiff::Span::new().days(3))
+        .unwrap()));
+    let jobs = |state| passnum::cli::jobs::prepare_monthly(state);
+    assert!(jobs(&app.state).await.unwrap().is_none(), "before the 5th");
+    app.clock.set(at(next_month
+        .checked_add(jiff::Span::new().days(4))
+        .unwrap()));
+    let view = jobs(&app.state)
+        .await
+        .unwrap()
+        .expect("prepared on the 5th");
+    assert_eq!(view.batch.until_date, month.last_of_month().to_string());
+    assert_eq!(view.batch.total_cents.get(), 2_000);
+    assert!(jobs(&app.state).await.unwrap().is_none(), "made once");
+    let mails = app.outbox_subjects().await;
+    assert!(
+        mails.contains(&(
+            "tresorerie@operateur.example".to_string(),
+            "Lot de règlement à approuver — Pass numérique".to_string()
+        )),
+        "{mails:?}"
+    );
+    // Switched off: nothing, even on the day.
+    let Some(off) = TestApp::spawn_with(backend, |c| c.settlement_day = 0).await else {
+        return;
+    };
+    off.clock.set(app.now());
+    assert!(jobs(&off.state).await.unwrap().is_none());
 }
