@@ -5,12 +5,15 @@
 //! same period: a unique index lets only one of them be saved, so nothing is settled twice. A
 //! line the bank rejects goes back to payable and is paid again by the next batch.
 
+mod monthly;
 pub mod rejection;
 mod repo;
 pub mod sepa;
 mod statement;
 pub mod status;
 
+pub use monthly::{exists_until, monthly_until, prepare_monthly};
+pub use rejection::{reject_line, release_line, Rejection};
 pub use repo::{lines_of_site, list_batches};
 pub use repo::{BatchRow, LineRow};
 pub use statement::{program_statement, site_statement, site_statement_pdfs};
@@ -297,66 +300,6 @@ pub async fn get(conn: &mut Conn, org: &Organization, id: &str) -> Result<BatchV
     Ok(BatchView { batch, lines })
 }
 
-/// The last day the monthly draft pays, if it is due `today`: on `day` of the month (or
-/// later, for a server that was down that day), the month before. None when `day` is 0.
-pub fn monthly_until(today: Date, day: u8) -> Option<Date> {
-    if day == 0 || today.day() < day as i8 {
-        return None;
-    }
-    today.first_of_month().yesterday().ok()
-}
-
-/// Whether a batch already pays up to this day (the monthly draft is made once).
-pub async fn exists_until(conn: &mut Conn, until: Date) -> Result<bool> {
-    repo::exists_until(conn, &until.to_string()).await
-}
-
-#[derive(askama::Template)]
-#[template(path = "mail/batch_ready.txt")]
-struct BatchReadyMail<'a> {
-    l: &'a crate::mail::Letterhead,
-    id: &'a str,
-    until: String,
-    lines: usize,
-    total: String,
-}
-
-/// The monthly draft batch, prepared by the server; the operator's people are told it waits
-/// for their approval.
-pub async fn prepare_monthly(
-    tx: &mut Tx<'_>,
-    operator: &Organization,
-    until: Date,
-    now: Timestamp,
-    undo_window: SignedDuration,
-    letterhead: &crate::mail::Letterhead,
-) -> Result<BatchView> {
-    let new = NewBatch {
-        until: until.to_string(),
-    };
-    let view = create(tx, operator, new, now, undo_window).await?;
-    let body = BatchReadyMail {
-        l: letterhead,
-        id: &view.batch.id,
-        until: crate::fr::long_date(until),
-        lines: view.lines.len(),
-        total: view.batch.total_cents.text(),
-    };
-    for person in crate::users::list_for_org(tx, &operator.id).await? {
-        if person.disabled_at.is_some() {
-            continue;
-        }
-        let mail = crate::mail::Outgoing::text(
-            &person.email,
-            "Lot de règlement à approuver — Pass numérique",
-            &body,
-        )?;
-        crate::mail::enqueue(tx, &mail, now).await?;
-    }
-    Ok(view)
-}
-
-/// Moves a batch one step on; refuses a step out of order.
 /// Moves a batch one step on (audited); a step out of order is refused, saying where the
 /// batch stands.
 async fn step(
@@ -498,129 +441,6 @@ pub async fn sepa_file(
         groups: groups.into_values().collect(),
     };
     sepa::render(&file).map_err(|e| Error::Internal(anyhow::anyhow!("SEPA file: {e}")))
-}
-
-#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct Rejection {
-    /// The bank's ISO 20022 reason code: AC01, AC04, AC06, AG01, AM04, AM05, BE04, CUST, MD07,
-    /// MS02, MS03 or RC01.
-    pub reason_code: Option<String>,
-    /// The bank's words, if they say more than the code.
-    pub reason: Option<String>,
-}
-
-/// The bank returned one transfer: its amount goes back to payable, for the next batch.
-pub async fn reject_line(
-    tx: &mut Tx<'_>,
-    operator: &Organization,
-    id: &str,
-    line_id: &str,
-    rejection: Rejection,
-    now: Timestamp,
-) -> Result<BatchView> {
-    operator.require(OrgKind::Operator)?;
-    let batch = repo::find_batch(tx, id).await?.ok_or_else(not_found)?;
-    let line = repo::lines_of(tx, id)
-        .await?
-        .into_iter()
-        .find(|l| l.id == line_id)
-        .ok_or_else(|| Error::not_found("Cette ligne n'existe pas dans ce lot."))?;
-    if !batch.status.at_the_bank() {
-        return Err(Error::conflict(
-            "not_exported",
-            "Seule une ligne d'un lot envoyé à la banque peut être rejetée.",
-        ));
-    }
-    let code = match rejection.reason_code.as_deref().map(str::trim) {
-        None | Some("") => None,
-        Some(code) => Some(rejection::parse(code)?),
-    };
-    let said = rejection
-        .reason
-        .map(|r| r.trim().chars().take(200).collect::<String>())
-        .filter(|r| !r.is_empty());
-    let reason = match (code, said) {
-        (Some((code, label)), Some(said)) => format!("{label} ({code}) : {said}"),
-        (Some((code, label)), None) => format!("{label} ({code})"),
-        (None, Some(said)) => said,
-        (None, None) => "Rejet bancaire".into(),
-    };
-    let now_text = format_ts(now);
-    if !repo::reject_line(tx, &line.id, &now_text, &reason, code.map(|(c, _)| c)).await? {
-        return Err(Error::conflict(
-            "already_rejected",
-            "Cette ligne est déjà marquée comme rejetée.",
-        ));
-    }
-    if line.status == LineStatus::Paid && line.amount_cents.is_positive() {
-        ledger::post(
-            tx,
-            &line.program_id,
-            Kind::BankRejection,
-            &line.id,
-            Transfer {
-                from: Account::Paid(&line.site_id),
-                to: Account::Payable(&line.site_id),
-                amount_cents: line.amount_cents,
-            },
-            &now_text,
-        )
-        .await?;
-    }
-    crate::audit::record(
-        tx,
-        &now_text,
-        Some(&operator.id),
-        "settlement.line_rejected",
-        Some(id),
-        &format!(
-            "line {} ({} cents): {reason}",
-            line.id,
-            line.amount_cents.get()
-        ),
-    )
-    .await?;
-    get(tx, operator, id).await
-}
-
-/// Lets a rejected amount held for the site go to the next batch, to the same bank account
-/// (the operator has checked that it can now be paid there, e.g. after AM04 or MS03).
-pub async fn release_line(
-    tx: &mut Tx<'_>,
-    operator: &Organization,
-    id: &str,
-    line_id: &str,
-    now: Timestamp,
-) -> Result<BatchView> {
-    operator.require(OrgKind::Operator)?;
-    let line = repo::lines_of(tx, id)
-        .await?
-        .into_iter()
-        .find(|l| l.id == line_id)
-        .ok_or_else(|| Error::not_found("Cette ligne n'existe pas dans ce lot."))?;
-    let now_text = format_ts(now);
-    if !repo::release(tx, &line.id, &now_text).await? {
-        return Err(Error::conflict(
-            "not_held",
-            "Seul un virement rejeté qui attend encore peut être renvoyé : celui-ci n'est pas \
-             rejeté, ou il est déjà renvoyé ou repris dans un lot.",
-        ));
-    }
-    crate::audit::record(
-        tx,
-        &now_text,
-        Some(&operator.id),
-        "settlement.line_released",
-        Some(id),
-        &format!(
-            "line {} ({} cents) released to the same account",
-            line.id,
-            line.amount_cents.get()
-        ),
-    )
-    .await?;
-    get(tx, operator, id).await
 }
 
 /// The bank has executed the transfers: every line not rejected is paid.
