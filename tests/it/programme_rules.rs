@@ -15,11 +15,10 @@ on_both_databases!(
     making_a_programme_funding_and_allocating_are_journaled,
 );
 
-/// A qualified site whose place is in Roubaix (Nord, 59).
-async fn roubaix_site(app: &TestApp) -> String {
+/// A qualified site whose place is in Roubaix (Nord, 59): `(id, token)`.
+async fn roubaix_site(app: &TestApp) -> (String, String) {
     app.qualified_site_at("Centre social de Roubaix", "59100")
         .await
-        .1
 }
 
 /// A carnet of a programme of `w`'s funder made with `terms`.
@@ -54,7 +53,7 @@ async fn a_site_outside_the_territory_is_refused(backend: Backend) {
         return;
     };
     let w = app.world(0, 0).await;
-    let roubaix = roubaix_site(&app).await;
+    let (roubaix_id, roubaix) = roubaix_site(&app).await;
     let pass = carnet(&app, &w, json!({"department": "33"})).await;
     let (status, body) = app.redeem(&roubaix, &cheque(&pass, 0)).await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
@@ -66,6 +65,26 @@ async fn a_site_outside_the_territory_is_refused(backend: Backend) {
         app.count("SELECT COUNT(*) FROM redemptions").await,
         0,
         "a refused cheque leaves no redemption"
+    );
+    // The site's page says the same, and tells the mediator not to give the help for it.
+    let (client, csrf) = common::web::signed_in(&app, &roubaix_id, "accueil@roubaix.example").await;
+    let page = common::web::post(
+        &client,
+        &format!("{}/lieu/encaisser", app.base),
+        &[
+            ("csrf", &csrf),
+            ("code", &cheque(&pass, 0)),
+            ("service", "individual_help"),
+            ("minutes", "60"),
+        ],
+    )
+    .await;
+    assert_eq!(page.status, StatusCode::FORBIDDEN, "{}", page.html);
+    assert!(page.html.contains("Gironde (33)"), "{}", page.html);
+    assert!(
+        page.html.contains("Ne rendez pas le service"),
+        "{}",
+        page.html
     );
     let (status, body) = app.redeem(&w.site, &cheque(&pass, 0)).await;
     assert_eq!(status, StatusCode::CREATED, "{body}");

@@ -81,7 +81,8 @@ pub(super) async fn redeem(
         Err(e) if e.status().is_client_error() && e.status().as_u16() != 429 => {
             let advice = match e.code() {
                 "invalid_code" => " Vérifiez le code sur le chèque et tapez-le de nouveau.",
-                "already_redeemed" | "cancelled" | "expired" | "not_activated" => {
+                "already_redeemed" | "cancelled" | "expired" | "not_activated"
+                | "programme_closed" | "outside_territory" => {
                     " Ne rendez pas le service au titre de ce chèque ; la personne peut appeler le numéro d'aide."
                 }
                 _ => "",
