@@ -418,6 +418,8 @@ async fn setup_in(
                 bic: None,
                 holder: format!("Lieu {s}"),
             },
+            None,
+            letterhead,
             now,
         )
         .await?;

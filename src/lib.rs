@@ -114,6 +114,10 @@ mod tests {
         );
         same(crate::users::Role::ALL, crate::users::Role::as_str);
         same(
+            crate::sites::bank::BankStatus::ALL,
+            crate::sites::bank::BankStatus::as_str,
+        );
+        same(
             crate::sites::applications::Status::ALL,
             crate::sites::applications::Status::as_str,
         );

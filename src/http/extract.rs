@@ -219,3 +219,49 @@ impl<T: DeserializeOwned> FromRequest<AppState> for Write<T> {
 #[derive(serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Empty {}
+
+/// A file sent as the raw body of a PUT (its name, if any, in `Content-Disposition`), of at
+/// most `MAX` bytes. What it is gets checked by the domain from its bytes, not from its
+/// declared type.
+pub struct Upload<const MAX: usize> {
+    pub filename: String,
+    pub bytes: Vec<u8>,
+    pub origin: Origin,
+}
+
+impl<const MAX: usize> FromRequest<AppState> for Upload<MAX> {
+    type Rejection = Error;
+
+    async fn from_request(req: Request, _: &AppState) -> Result<Self, Error> {
+        let too_large = || Error::TooLarge {
+            limit_kib: MAX / 1024,
+        };
+        let declared_len = req
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        if declared_len.is_some_and(|len| len > MAX as u64) {
+            return Err(too_large());
+        }
+        let filename = req
+            .headers()
+            .get(header::CONTENT_DISPOSITION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| {
+                v.split(';')
+                    .find_map(|p| p.trim().strip_prefix("filename="))
+            })
+            .map(|name| name.trim_matches('"').to_string())
+            .unwrap_or_default();
+        let origin = origin_of(req.extensions());
+        let bytes = axum::body::to_bytes(req.into_body(), MAX)
+            .await
+            .map_err(|_| too_large())?;
+        Ok(Upload {
+            filename,
+            bytes: bytes.to_vec(),
+            origin,
+        })
+    }
+}

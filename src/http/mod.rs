@@ -3,6 +3,8 @@
 //! every request goes through. Handlers only parse, call one domain operation through
 //! [`AppState::write`] or a read, and serialise.
 
+mod bank;
+pub(crate) use bank::document_response;
 mod catalogue;
 pub mod client_addr;
 pub mod error;
@@ -27,6 +29,7 @@ use axum::Router;
 pub fn api_router() -> Router<AppState> {
     Router::new()
         .merge(organizations::router())
+        .merge(bank::router())
         .merge(programs::router())
         .merge(passes::router())
         .merge(redemptions::router())

@@ -4,7 +4,6 @@ use super::extract::{Auth, BearerToken, Empty, Write};
 use super::AppState;
 use crate::error::Result;
 use crate::orgs::{self, IssuedToken, NewOrganization, Organization, TokenRow};
-use crate::sites::bank::{self as sites, NewBankAccount};
 use crate::sites::qualification::{self, Decision, QualificationChange};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -18,17 +17,6 @@ pub struct CreatedId {
     pub id: String,
 }
 
-#[derive(Serialize, Deserialize, ToSchema)]
-pub struct BankDetails {
-    pub site_id: String,
-    /// Masked: only the country and the last four characters show.
-    pub iban: String,
-    pub bic: Option<String>,
-    pub holder: String,
-    /// Always `next_batch`: the details are used from the next settlement.
-    pub effective: String,
-}
-
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/organizations", post(create))
@@ -39,7 +27,6 @@ pub fn router() -> Router<AppState> {
         )
         .route("/tokens/current", delete(revoke_own_token))
         .route("/sites/{id}/qualification", put(qualify))
-        .route("/sites/{id}/bank", put(set_bank))
 }
 
 #[utoipa::path(
@@ -197,43 +184,4 @@ pub(super) async fn qualify(
         })
         .await?;
     Ok(Json(site))
-}
-
-#[utoipa::path(
-    put,
-    path = "/api/v1/sites/{id}/bank",
-    tag = "site",
-    summary = "Coordonnées bancaires d'un lieu (le lieu ou l'opérateur)",
-    request_body = crate::sites::bank::NewBankAccount,
-    params(("id" = String, Path, description = "Lieu"), ("Idempotency-Key" = Option<String>, Header, description = "Une relance avec la même clé et le même corps reçoit la première réponse.")),
-    responses((status = 200, description = "Enregistrées, utilisées au prochain règlement", body = BankDetails), (status = "4XX", description = "Refus (voir le code d'erreur)", body = crate::http::openapi::ErrorBody)),
-    security(("bearer" = []))
-)]
-pub(super) async fn set_bank(
-    State(state): State<AppState>,
-    Auth(org): Auth,
-    Path(id): Path<String>,
-    Write {
-        body,
-        replay,
-        origin,
-    }: Write<NewBankAccount>,
-) -> Result<Json<BankDetails>> {
-    let now = state.clock.now();
-    let key = replay.key(&org.id);
-    let details = state
-        .write(origin, key, move |tx| {
-            Box::pin(async move {
-                let account = sites::set_bank_account(tx, &org, &id, body, now).await?;
-                Ok(BankDetails {
-                    iban: sites::mask_iban(&account.iban),
-                    site_id: account.site_id,
-                    bic: account.bic,
-                    holder: account.holder,
-                    effective: "next_batch".into(),
-                })
-            })
-        })
-        .await?;
-    Ok(Json(details))
 }

@@ -106,7 +106,14 @@ pub async fn create(
     let mut left_out: BTreeMap<String, &'static str> = repo::owed_without_bank_details(tx, &cutoff)
         .await?
         .into_iter()
-        .map(|site| (site, "pas de coordonnées bancaires"))
+        .map(|(site, pending)| {
+            let why = if pending {
+                "coordonnées bancaires en attente de vérification par l'opérateur"
+            } else {
+                "pas de coordonnées bancaires"
+            };
+            (site, why)
+        })
         .collect();
     for line in repo::rejected_not_carried(tx).await? {
         // Held until the site's bank details change or the operator releases it: sending it

@@ -147,7 +147,7 @@ pub async fn payable(conn: &mut Conn, cutoff: &str) -> Result<Vec<Payable>> {
         "SELECT f.site_id, f.since, r.program_id, COUNT(*) AS n, \
                 CAST(SUM(r.value_cents) AS BIGINT) AS total \
          FROM (SELECT b.site_id, COALESCE(MAX(l.period_end), '') AS since \
-               FROM (SELECT DISTINCT site_id FROM site_bank_accounts) b \
+               FROM (SELECT DISTINCT site_id FROM site_bank_accounts WHERE status = 'approved') b \
                LEFT JOIN settlement_lines l ON l.site_id = b.site_id \
                GROUP BY b.site_id) f \
          JOIN redemptions r ON r.site_id = f.site_id \
@@ -183,17 +183,27 @@ pub async fn exists_until(conn: &mut Conn, until: &str) -> Result<bool> {
     Ok(n > 0)
 }
 
-/// Sites with redemptions to pay before `cutoff` but no bank details: no batch can pay them.
-pub async fn owed_without_bank_details(conn: &mut Conn, cutoff: &str) -> Result<Vec<String>> {
-    Ok(sqlx::query_scalar(
-        "SELECT DISTINCT r.site_id FROM redemptions r \
-         WHERE r.undone_at IS NULL AND r.settlement_id IS NULL AND r.redeemed_at < $1 \
-           AND NOT EXISTS (SELECT 1 FROM site_bank_accounts b WHERE b.site_id = r.site_id) \
-         ORDER BY r.site_id",
+/// Sites with redemptions to pay before `cutoff` but no approved bank details, so no batch
+/// can pay them; each with whether details wait for the operator's check.
+pub async fn owed_without_bank_details(
+    conn: &mut Conn,
+    cutoff: &str,
+) -> Result<Vec<(String, bool)>> {
+    let rows = sqlx::query(
+        "SELECT o.site_id, CAST((SELECT COUNT(*) FROM site_bank_accounts p \
+                 WHERE p.site_id = o.site_id AND p.status = 'pending') AS BIGINT) AS pending \
+         FROM (SELECT DISTINCT r.site_id FROM redemptions r \
+               WHERE r.undone_at IS NULL AND r.settlement_id IS NULL AND r.redeemed_at < $1 \
+                 AND NOT EXISTS (SELECT 1 FROM site_bank_accounts b \
+                                 WHERE b.site_id = r.site_id AND b.status = 'approved')) o \
+         ORDER BY o.site_id",
     )
     .bind(cutoff)
     .fetch_all(&mut *conn)
-    .await?)
+    .await?;
+    rows.iter()
+        .map(|r| Ok((r.try_get("site_id")?, r.try_get::<i64, _>("pending")? > 0)))
+        .collect()
 }
 
 pub async fn rejected_not_carried(conn: &mut Conn) -> Result<Vec<LineRow>> {

@@ -201,6 +201,34 @@ impl SignedIn {
     }
 }
 
+fn check_csrf(visitor: &Visitor, sent: Option<&str>) -> Result<(), WebError> {
+    let ok = sent.is_some_and(|t| bool::from(t.as_bytes().ct_eq(visitor.csrf().as_bytes())));
+    if !ok {
+        return Err(Error::forbidden(
+            "csrf",
+            "Ce formulaire a expiré ou ne vient pas de ce site. Rechargez la page et recommencez.",
+        )
+        .into());
+    }
+    Ok(())
+}
+
+/// The key under which the answer to a form sent with this one-time token is kept, and the
+/// hash of what was sent.
+fn once_key(path: &str, once: Option<String>, bytes: &[u8]) -> Option<(String, String)> {
+    once.filter(|t| (16..=64).contains(&t.len())).map(|token| {
+        use sha2::{Digest, Sha256};
+        let mut hasher = Sha256::new();
+        hasher.update(b"POST ");
+        hasher.update(path.as_bytes());
+        hasher.update(b"\n");
+        hasher.update(bytes);
+        // Several forms of a page (one per row) share its token: the path tells them apart.
+        let key = format!("form:{path}:{token}");
+        (key, data_encoding::HEXLOWER.encode(&hasher.finalize()))
+    })
+}
+
 /// A submitted form whose CSRF token matches the visitor's, of at most `LIMIT_KIB` kibibytes.
 /// Its one-time token (`once`, see [`super::Layout::once`]) makes a second submission of the
 /// same form (a double click, a reload, the back button) get the first one's answer.
@@ -258,32 +286,8 @@ impl<T: DeserializeOwned, const LIMIT_KIB: usize> FromRequest<AppState> for Form
             csrf: None,
             once: None,
         });
-        let ok = sent
-            .csrf
-            .as_deref()
-            .is_some_and(|t| bool::from(t.as_bytes().ct_eq(visitor.csrf().as_bytes())));
-        if !ok {
-            return Err(Error::forbidden(
-                "csrf",
-                "Ce formulaire a expiré ou ne vient pas de ce site. Rechargez la page et recommencez.",
-            )
-            .into());
-        }
-        let once = sent
-            .once
-            .filter(|t| (16..=64).contains(&t.len()))
-            .map(|token| {
-                use sha2::{Digest, Sha256};
-                let mut hasher = Sha256::new();
-                hasher.update(b"POST ");
-                hasher.update(path.as_bytes());
-                hasher.update(b"\n");
-                hasher.update(&bytes);
-                // Several forms of a page (one per row) share its token: the path tells them
-                // apart.
-                let key = format!("form:{path}:{token}");
-                (key, data_encoding::HEXLOWER.encode(&hasher.finalize()))
-            });
+        check_csrf(&visitor, sent.csrf.as_deref())?;
+        let once = once_key(&path, sent.once, &bytes);
         let fields: Vec<(String, String)> =
             serde_urlencoded::from_bytes(&bytes).unwrap_or_default();
         for (name, value) in &fields {
@@ -301,6 +305,103 @@ impl<T: DeserializeOwned, const LIMIT_KIB: usize> FromRequest<AppState> for Form
         Ok(Form {
             visitor,
             data,
+            once,
+        })
+    }
+}
+
+/// A `multipart/form-data` form (the only way a browser sends a file), checked as [`Form`]:
+/// its text fields, and the one file it may carry, of at most `LIMIT_KIB` kibibytes in all.
+pub struct FileForm<const LIMIT_KIB: usize> {
+    pub visitor: Visitor,
+    pub fields: Vec<(String, String)>,
+    /// The file's field name, the name it had on the sender's computer, and its bytes.
+    pub file: Option<(String, String, Vec<u8>)>,
+    once: Option<(String, String)>,
+}
+
+impl<const LIMIT_KIB: usize> FileForm<LIMIT_KIB> {
+    /// The text field of that name, trimmed; empty if absent.
+    pub fn field(&self, name: &str) -> String {
+        self.fields
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.trim().to_string())
+            .unwrap_or_default()
+    }
+
+    /// See [`Form::own_key`].
+    pub fn own_key(&self) -> Option<Key> {
+        let signed = self.visitor.signed.as_ref()?;
+        self.once.as_ref().map(|(key, request_hash)| Key {
+            owner: signed.org.id.clone(),
+            key: key.clone(),
+            request_hash: request_hash.clone(),
+        })
+    }
+}
+
+impl<const LIMIT_KIB: usize> FromRequest<AppState> for FileForm<LIMIT_KIB> {
+    type Rejection = WebError;
+
+    async fn from_request(req: Request, _: &AppState) -> Result<Self, WebError> {
+        let visitor = req
+            .extensions()
+            .get::<Visitor>()
+            .cloned()
+            .unwrap_or_default();
+        let path = req.uri().path().to_string();
+        let unreadable = || {
+            Error::bad_request(
+                "invalid_form",
+                "Le formulaire envoyé n'a pas pu être lu. Rechargez la page et recommencez.",
+            )
+        };
+        let boundary = req
+            .headers()
+            .get(axum::http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| multer::parse_boundary(v).ok())
+            .ok_or_else(unreadable)?;
+        let bytes = axum::body::to_bytes(req.into_body(), LIMIT_KIB * 1024)
+            .await
+            .map_err(|_| Error::TooLarge {
+                limit_kib: LIMIT_KIB,
+            })?;
+        let body = bytes.clone();
+        let stream = futures_util::stream::once(async move { Ok::<_, std::io::Error>(body) });
+        let mut multipart = multer::Multipart::new(stream, boundary);
+        let (mut fields, mut file) = (Vec::new(), None);
+        while let Some(field) = multipart.next_field().await.map_err(|_| unreadable())? {
+            let name = field.name().unwrap_or_default().to_string();
+            match field.file_name().map(str::to_string) {
+                Some(filename) => {
+                    let content = field.bytes().await.map_err(|_| unreadable())?;
+                    // A file input left empty still sends a part, without a name or bytes.
+                    if !(filename.is_empty() && content.is_empty()) {
+                        file = Some((name, filename, content.to_vec()));
+                    }
+                }
+                None => {
+                    let value = field.text().await.map_err(|_| unreadable())?;
+                    crate::http::input::check_text(&name)?;
+                    crate::http::input::check_text(&value)?;
+                    fields.push((name, value));
+                }
+            }
+        }
+        let text = |name: &str| {
+            fields
+                .iter()
+                .find(|(n, _): &&(String, String)| n == name)
+                .map(|(_, v)| v.clone())
+        };
+        check_csrf(&visitor, text("csrf").as_deref())?;
+        let once = once_key(&path, text("once"), &bytes);
+        Ok(FileForm {
+            visitor,
+            fields,
+            file,
             once,
         })
     }

@@ -15,6 +15,7 @@ use passnum::vouchers::codes;
 mod applications;
 mod audit_chain;
 mod backup;
+mod bank_details;
 mod browser_applications;
 mod browser_catalogue;
 mod browser_funder;

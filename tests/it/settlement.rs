@@ -334,11 +334,8 @@ async fn a_rejected_transfer_is_paid_by_the_next_batch(backend: Backend) {
     .await;
 
     // New bank details; the next batch pays the rejected amount with the new redemptions.
-    let (status, _) = app
-        .put(&format!("/api/v1/sites/{}/bank", w.site_id), &w.site,
-             json!({"iban": "DE89370400440532013000", "bic": "COBADEFFXXX", "holder": "Mediatheque"}))
+    app.bank_account(&w.site_id, &w.site, "DE89370400440532013000")
         .await;
-    assert_eq!(status, StatusCode::OK);
     redeem_n(&app, &w, &w.site, 1).await;
     app.advance(SignedDuration::from_hours(49));
     let (status, next) = app
@@ -557,7 +554,8 @@ async fn bank_details_are_checked_and_private(backend: Backend) {
             json!({"iban": "fr14 2004 1010 0505 0001 3m02 606", "holder": "Autre lieu"}),
         )
         .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    assert_eq!(body["status"], "pending");
     assert_eq!(body["iban"], "FR14*******************2606");
     let mut conn = app.state.db.read().await.unwrap();
     let trail = passnum::audit::for_subject(&mut conn, &other_id)
@@ -570,7 +568,7 @@ async fn bank_details_are_checked_and_private(backend: Backend) {
         actions,
         [
             "api_token.created",
-            "bank_account.changed",
+            "bank_account.requested",
             "organization.created",
             "site.qualified"
         ]

@@ -409,14 +409,8 @@ async fn every_euro_is_followed_from_budget_to_bank(backend: Backend) {
         .iter()
         .find(|(id, _)| rejected["site_id"] == id.as_str())
         .expect("the rejected line's site");
-    let (status, body) = app
-        .put(
-            &format!("/api/v1/sites/{rejected_site}/bank"),
-            token,
-            json!({"iban": "DE89370400440532013000", "bic": "COBADEFFXXX", "holder": "Nouveau compte"}),
-        )
+    app.bank_account(rejected_site, token, "DE89370400440532013000")
         .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
     app.advance(SignedDuration::from_hours(49));
     let (status, b2) = app
         .post("/api/v1/settlements", &op, json!({"until": "2027-12-31"}))

@@ -354,6 +354,8 @@ pub async fn qualify(
             bic: None,
             holder: app.holder.clone(),
         },
+        None,
+        &Letterhead::of(config),
         now,
     )
     .await?;

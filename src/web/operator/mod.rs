@@ -2,6 +2,7 @@
 //! tokens), the audit trail, places, and settlement batches from preparation to payment. One
 //! file per feature; this one holds the routes and what they share.
 
+mod bank;
 mod journal;
 mod orgs;
 mod places;
@@ -44,6 +45,9 @@ pub fn router() -> Router<AppState> {
             post(orgs::revoke_token),
         )
         .route("/operateur/journal", get(journal::journal))
+        .route("/operateur/banque", get(bank::requests))
+        .route("/operateur/banque/{id}/rib", get(bank::document))
+        .route("/operateur/banque/{id}/decision", post(bank::decide))
         .route(
             "/operateur/lieux",
             get(places::places_page).post(places::import_places),

@@ -3,6 +3,7 @@
 //! redemptions and what has been paid.
 
 mod actions;
+mod bank;
 pub(super) mod catalogue;
 
 use super::session::SignedIn;
@@ -29,6 +30,7 @@ pub fn router() -> Router<AppState> {
         .route("/lieu/encaissements/{id}/annuler", post(actions::undo))
         .route("/lieu/releves/{file}", get(actions::statement))
         .merge(catalogue::router())
+        .merge(bank::router())
 }
 
 pub struct Payment {

@@ -481,17 +481,85 @@ impl TestApp {
     }
 
     /// Gives a site bank details (a valid French test IBAN).
+    /// Bank details that batches pay into: asked for with `token` and, when that is the site's
+    /// (pending), sent with a RIB and approved by the operator.
     pub async fn bank(&self, site_id: &str, token: &str) {
-        let (status, body) = self
-            .put(
-                &format!("/api/v1/sites/{site_id}/bank"),
-                token,
-                json!({"iban": "FR14 2004 1010 0505 0001 3M02 606", "holder": "Médiathèque d'Aquitaine"}),
-            )
+        self.bank_account(site_id, token, "FR14 2004 1010 0505 0001 3M02 606")
             .await;
-        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+
+    /// [`Self::bank`] with a given IBAN; returns the details' id.
+    pub async fn bank_account(&self, site_id: &str, token: &str, iban: &str) -> String {
+        let (status, body) = self.bank_request(site_id, token, iban).await;
+        let id = body["id"].as_str().expect("details id").to_string();
+        if status == StatusCode::ACCEPTED {
+            let (status, body) = self.bank_document(site_id, token, RIB_PDF).await;
+            assert_eq!(status, StatusCode::OK, "{body}");
+            let (status, body) = self.bank_decision(&id, true, None).await;
+            assert_eq!(status, StatusCode::OK, "{body}");
+        } else {
+            assert_eq!(status, StatusCode::OK, "{body}");
+        }
+        id
+    }
+
+    /// Asks for new bank details, without deciding anything.
+    pub async fn bank_request(
+        &self,
+        site_id: &str,
+        token: &str,
+        iban: &str,
+    ) -> (StatusCode, Value) {
+        self.put(
+            &format!("/api/v1/sites/{site_id}/bank"),
+            token,
+            json!({"iban": iban, "holder": "Médiathèque d'Aquitaine"}),
+        )
+        .await
+    }
+
+    /// Sends the RIB of the site's pending request, as a raw body.
+    pub async fn bank_document(
+        &self,
+        site_id: &str,
+        token: &str,
+        bytes: &[u8],
+    ) -> (StatusCode, Value) {
+        let resp = self
+            .client
+            .put(format!(
+                "{}/api/v1/sites/{site_id}/bank/document",
+                self.base
+            ))
+            .bearer_auth(token)
+            .header("content-type", "application/pdf")
+            .header("content-disposition", "attachment; filename=\"rib.pdf\"")
+            .body(bytes.to_vec())
+            .send()
+            .await
+            .expect("request sent");
+        let status = resp.status();
+        (status, resp.json().await.unwrap_or(Value::Null))
+    }
+
+    /// The operator approves or refuses a request for bank details.
+    pub async fn bank_decision(
+        &self,
+        id: &str,
+        approve: bool,
+        reason: Option<&str>,
+    ) -> (StatusCode, Value) {
+        self.post(
+            &format!("/api/v1/bank-requests/{id}/decision"),
+            &self.operator_token,
+            json!({"approve": approve, "reason": reason}),
+        )
+        .await
     }
 }
+
+/// The smallest document the platform takes for a RIB: a PDF's first bytes.
+pub const RIB_PDF: &[u8] = b"%PDF-1.4\n% RIB de test\n%%EOF\n";
 
 /// Validates a SEPA payment file against the schema with xmllint (Debian's libxml2-utils).
 /// Without xmllint the check is skipped with one line, unless `PASSNUM_REQUIRE_XMLLINT=1` (CI).

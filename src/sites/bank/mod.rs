@@ -1,5 +1,16 @@
-//! Mediation sites' bank details. A change adds a row (audited) and only takes effect for
-//! batches made afterwards: a batch keeps the account it was made with.
+//! Mediation sites' bank details. A change adds a row (audited). Asked for by the site, it is
+//! pending until the operator has compared it with the bank-details document the site uploaded
+//! (`review`): the last approved account keeps being paid meanwhile, so a stolen token cannot
+//! redirect a payment. A batch keeps the account it was made with.
+
+mod document;
+mod review;
+
+pub use document::{Document, StoredDocument, MAX_DOCUMENT_BYTES};
+pub use review::{
+    attach_document, decide, details_of, document_of, pending_requests, BankDetailsView,
+    BankRequest, Decision,
+};
 
 use crate::clock::format_ts;
 use crate::db::{Conn, Tx};
@@ -18,6 +29,20 @@ pub struct NewBankAccount {
     pub holder: String,
 }
 
+crate::text_enum! {
+    /// Where a site's bank details stand (the CHECK of `site_bank_accounts.status`).
+    pub enum BankStatus {
+        /// Asked for by the site, to be checked by the operator: not paid yet.
+        Pending = "pending",
+        /// Paid into, until other details are approved.
+        Approved = "approved",
+        /// Refused by the operator, with a reason.
+        Rejected = "rejected",
+        /// A later request of the site took its place before any decision.
+        Replaced = "replaced",
+    }
+}
+
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct BankAccount {
     pub id: String,
@@ -26,7 +51,14 @@ pub struct BankAccount {
     pub bic: Option<String>,
     pub holder: String,
     pub created_at: String,
+    #[sqlx(try_from = "String")]
+    pub status: BankStatus,
+    pub decided_at: Option<String>,
+    pub decision_reason: Option<String>,
 }
+
+const ACCOUNT_COLUMNS: &str =
+    "id, site_id, iban, bic, holder, created_at, status, decided_at, decision_reason";
 
 /// An account number a settlement can pay, checked once: ISO 13616 (mod 97), of a country of
 /// the SEPA zone, without spaces, in upper case.
@@ -94,12 +126,16 @@ fn parse_bic(input: &str) -> Result<String> {
     Ok(bic)
 }
 
-/// Records new bank details for a site, by the site itself or the operator.
+/// New bank details for a site. Entered by the operator (or with a qualification it decides),
+/// they are approved at once; asked for by the site itself, they are pending, with the document
+/// if one came with them, and every member of the site and of the operator is told.
 pub async fn set_bank_account(
     tx: &mut Tx<'_>,
     actor: &Organization,
     site_id: &str,
     new: NewBankAccount,
+    document: Option<Document>,
+    letterhead: &crate::mail::Letterhead,
     now: Timestamp,
 ) -> Result<BankAccount> {
     let allowed = actor.kind == OrgKind::Operator || actor.id == site_id;
@@ -122,17 +158,30 @@ pub async fn set_bank_account(
             "Indiquez le titulaire du compte, sur une ligne (70 caractères au plus).",
         ));
     }
+    let document = document.map(Document::check).transpose()?;
+    let by_operator = actor.kind == OrgKind::Operator;
+    let at = format_ts(now);
     let account = BankAccount {
         id: crate::db::new_id(),
         site_id: site.id.clone(),
         iban,
         bic,
         holder: holder.to_string(),
-        created_at: format_ts(now),
+        created_at: at.clone(),
+        status: if by_operator {
+            BankStatus::Approved
+        } else {
+            BankStatus::Pending
+        },
+        decided_at: by_operator.then(|| at.clone()),
+        decision_reason: None,
     };
+    if !by_operator {
+        review::replace_pending(tx, &site.id, &at).await?;
+    }
     sqlx::query(
-        "INSERT INTO site_bank_accounts (id, site_id, iban, bic, holder, created_at, created_by) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        "INSERT INTO site_bank_accounts (id, site_id, iban, bic, holder, created_at, created_by, \
+         status, decided_at, decided_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
     )
     .bind(&account.id)
     .bind(&account.site_id)
@@ -141,17 +190,37 @@ pub async fn set_bank_account(
     .bind(&account.holder)
     .bind(&account.created_at)
     .bind(&actor.id)
+    .bind(account.status.as_str())
+    .bind(&account.decided_at)
+    .bind(by_operator.then_some(actor.id.as_str()))
     .execute(&mut **tx)
     .await?;
-    crate::audit::record(
-        tx,
-        &account.created_at,
-        Some(&actor.id),
-        "bank_account.changed",
-        Some(&site.id),
-        &format!("IBAN {} ({})", mask_iban(&account.iban), account.holder),
-    )
-    .await?;
+    let described = format!("IBAN {} ({})", mask_iban(&account.iban), account.holder);
+    if by_operator {
+        crate::audit::record(
+            tx,
+            &at,
+            Some(&actor.id),
+            "bank_account.changed",
+            Some(&site.id),
+            &described,
+        )
+        .await?;
+    } else {
+        crate::audit::record(
+            tx,
+            &at,
+            Some(&actor.id),
+            "bank_account.requested",
+            Some(&site.id),
+            &described,
+        )
+        .await?;
+        if let Some(document) = document {
+            review::store_document(tx, &account, &document, &actor.id, &at).await?;
+        }
+        review::mail_request(tx, &site, &account, letterhead, now).await?;
+    }
     Ok(account)
 }
 
@@ -164,14 +233,15 @@ pub fn mask_iban(iban: &str) -> String {
         .collect()
 }
 
-/// The account a new batch pays into, for every site that has one, in one read.
+/// The account a new batch pays into, for every site that has one, in one read: the last
+/// one approved.
 pub async fn current_bank_accounts(
     conn: &mut Conn,
 ) -> Result<std::collections::HashMap<String, BankAccount>> {
-    let accounts: Vec<BankAccount> = sqlx::query_as(
-        "SELECT id, site_id, iban, bic, holder, created_at FROM site_bank_accounts \
-         ORDER BY created_at, id",
-    )
+    let accounts: Vec<BankAccount> = sqlx::query_as(&format!(
+        "SELECT {ACCOUNT_COLUMNS} FROM site_bank_accounts WHERE status = 'approved' \
+         ORDER BY created_at, id"
+    ))
     .fetch_all(&mut *conn)
     .await?;
     // The latest one of each site is the last seen, as in `current_bank_account`.
@@ -181,30 +251,31 @@ pub async fn current_bank_accounts(
         .collect())
 }
 
-/// The account a new batch pays into.
+/// The account a new batch pays into: the last one approved.
 pub async fn current_bank_account(conn: &mut Conn, site_id: &str) -> Result<Option<BankAccount>> {
-    Ok(sqlx::query_as(
-        "SELECT id, site_id, iban, bic, holder, created_at FROM site_bank_accounts \
-         WHERE site_id = $1 ORDER BY created_at DESC, id DESC LIMIT 1",
-    )
+    Ok(sqlx::query_as(&format!(
+        "SELECT {ACCOUNT_COLUMNS} FROM site_bank_accounts \
+         WHERE site_id = $1 AND status = 'approved' ORDER BY created_at DESC, id DESC LIMIT 1"
+    ))
     .bind(site_id)
     .fetch_optional(&mut *conn)
     .await?)
 }
 
 pub async fn bank_account(conn: &mut Conn, id: &str) -> Result<Option<BankAccount>> {
-    Ok(sqlx::query_as(
-        "SELECT id, site_id, iban, bic, holder, created_at FROM site_bank_accounts WHERE id = $1",
-    )
+    Ok(sqlx::query_as(&format!(
+        "SELECT {ACCOUNT_COLUMNS} FROM site_bank_accounts WHERE id = $1"
+    ))
     .bind(id)
     .fetch_optional(&mut *conn)
     .await?)
 }
 
-/// Sites that have given bank details, so they can be paid.
+/// Sites that have approved bank details, so they can be paid.
 pub async fn sites_with_bank_accounts(conn: &mut Conn) -> Result<Vec<String>> {
-    let rows = sqlx::query("SELECT DISTINCT site_id FROM site_bank_accounts")
-        .fetch_all(&mut *conn)
-        .await?;
+    let rows =
+        sqlx::query("SELECT DISTINCT site_id FROM site_bank_accounts WHERE status = 'approved'")
+            .fetch_all(&mut *conn)
+            .await?;
     rows.iter().map(|r| Ok(r.try_get("site_id")?)).collect()
 }

@@ -1,0 +1,165 @@
+//! Bank details that sites asked for, each with its RIB, for the operator to approve or
+//! refuse.
+
+use super::{require_operator, shown};
+use crate::app::AppState;
+use crate::clock::{paris, parse_ts};
+use crate::fr::long_date;
+use crate::sites::bank::{self, BankRequest, Decision};
+use crate::web::session::Form;
+use crate::web::{page, see_other, with_status, Layout, Visitor, WebResult};
+use askama::Template;
+use axum::extract::{Path, Query, State};
+use axum::response::IntoResponse;
+
+pub struct Row {
+    pub id: String,
+    pub site_id: String,
+    pub site: String,
+    pub iban: String,
+    pub bic: String,
+    pub holder: String,
+    pub asked: String,
+    /// `rib.pdf (PDF, 84 Ko)`, empty without a document.
+    pub document: String,
+    pub sha256: String,
+    /// The account paid today, masked.
+    pub current: String,
+}
+
+#[derive(Template)]
+#[template(path = "operator/bank.html")]
+struct BankPage {
+    l: Layout,
+    section: &'static str,
+    rows: Vec<Row>,
+    notice: Option<&'static str>,
+    error: Option<(String, String)>,
+}
+
+#[derive(serde::Deserialize)]
+pub(super) struct Done {
+    fait: Option<String>,
+}
+
+pub(super) async fn requests(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    Query(done): Query<Done>,
+) -> WebResult {
+    let notice = match done.fait.as_deref() {
+        Some("accepte") => Some("Les coordonnées sont acceptées : elles seront utilisées au prochain règlement. Le lieu est prévenu."),
+        Some("refuse") => Some("Les coordonnées sont refusées. Le lieu est prévenu, avec le motif."),
+        _ => None,
+    };
+    render(&state, &visitor, notice, None).await
+}
+
+async fn render(
+    state: &AppState,
+    visitor: &Visitor,
+    notice: Option<&'static str>,
+    error: Option<(String, String)>,
+) -> WebResult {
+    let operator = require_operator(visitor)?;
+    let mut conn = state.db.read().await?;
+    let mut rows = Vec::new();
+    for r in bank::pending_requests(&mut conn, &operator.org).await? {
+        let current = bank::current_bank_account(&mut conn, &r.site_id)
+            .await?
+            .map(|a| format!("{} ({})", bank::mask_iban(&a.iban), a.holder))
+            .unwrap_or_else(|| "aucun".into());
+        rows.push(row(r, current));
+    }
+    page(BankPage {
+        l: Layout::new(state, visitor, "Coordonnées bancaires à vérifier"),
+        section: "banque",
+        rows,
+        notice,
+        error,
+    })
+}
+
+fn row(r: BankRequest, current: String) -> Row {
+    let (document, sha256) = match &r.document {
+        Some(d) => {
+            let kind = match d.content_type.as_str() {
+                "application/pdf" => "PDF",
+                "image/jpeg" => "JPEG",
+                _ => "PNG",
+            };
+            let kib = (d.size_bytes + 1023) / 1024;
+            (
+                format!("{} ({kind}, {kib} Ko)", d.filename),
+                d.sha256.clone(),
+            )
+        }
+        None => (String::new(), String::new()),
+    };
+    Row {
+        asked: parse_ts(&r.requested_at)
+            .map(|t| long_date(t.to_zoned(paris()).date()))
+            .unwrap_or_default(),
+        id: r.id,
+        site_id: r.site_id,
+        site: r.site_name,
+        iban: r.iban,
+        bic: r.bic.unwrap_or_default(),
+        holder: r.holder,
+        document,
+        sha256,
+        current,
+    }
+}
+
+/// The RIB of a request, shown in the browser (sandboxed: it comes from outside).
+pub(super) async fn document(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    Path(id): Path<String>,
+) -> WebResult {
+    let operator = require_operator(&visitor)?;
+    let mut conn = state.db.read().await?;
+    let document = bank::document_of(&mut conn, &operator.org, &id).await?;
+    Ok(crate::http::document_response(document).into_response())
+}
+
+#[derive(serde::Deserialize, Default)]
+#[serde(default)]
+pub(super) struct DecisionForm {
+    decision: String,
+    reason: String,
+}
+
+pub(super) async fn decide(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    form: Form<DecisionForm>,
+) -> WebResult {
+    let operator = require_operator(&form.visitor)?;
+    let key = form.own_key();
+    let Form { visitor, data, .. } = form;
+    let approve = data.decision == "accepter";
+    let decision = Decision {
+        approve,
+        reason: Some(data.reason),
+    };
+    let (org, now, letterhead) = (operator.org.clone(), state.clock.now(), state.letterhead());
+    let request_id = id.clone();
+    let decided = state
+        .write(visitor.origin(), key, move |tx| {
+            Box::pin(async move {
+                bank::decide(tx, &org, &request_id, decision, &letterhead, now).await
+            })
+        })
+        .await;
+    match decided {
+        Ok(_) if approve => see_other("/operateur/banque?fait=accepte"),
+        Ok(_) => see_other("/operateur/banque?fait=refuse"),
+        Err(e) if shown(&e) => with_status(
+            e.status(),
+            render(&state, &visitor, None, Some((id, e.public_message()))).await,
+        ),
+        Err(e) => Err(e.into()),
+    }
+}
