@@ -439,6 +439,7 @@ async fn setup_in(
             department: Some("33".into()),
             territory: None,
             services: None,
+            confirmed_funding_only: false,
         },
         now,
     )

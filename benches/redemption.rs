@@ -698,6 +698,7 @@ async fn members(
             department: Some("33".into()),
             territory: None,
             services: None,
+            confirmed_funding_only: false,
         },
         now,
     )

@@ -18,6 +18,8 @@
 //! - [`redemption`]: redeeming and undoing cheques; its `writer` groups concurrent redemptions.
 //! - [`ledger`]: double-entry postings, verification, reconciliation.
 //! - [`settlement`]: batches, the SEPA file, statements.
+//! - [`treasury`]: the payer account's bank statements (camt.053) matched to fundings,
+//!   batches and returned transfers; the coverage of what is owed.
 //! - [`expiry`]: cheques past their last day, programme close, credit notes.
 //! - [`sites`]: a site's life: its [`sites::places`] (the national data standard, opening
 //!   hours, the directory), its [`sites::applications`], its [`sites::qualification`]
@@ -55,6 +57,7 @@ pub mod redemption;
 pub mod settlement;
 pub mod sites;
 pub mod stats;
+pub mod treasury;
 pub mod users;
 pub mod vouchers;
 
@@ -113,6 +116,14 @@ mod tests {
             crate::mail::OutboxStatus::as_str,
         );
         same(crate::users::Role::ALL, crate::users::Role::as_str);
+        same(
+            crate::treasury::EntryKind::ALL,
+            crate::treasury::EntryKind::as_str,
+        );
+        same(
+            crate::programs::FundingStatus::ALL,
+            crate::programs::FundingStatus::as_str,
+        );
         same(
             crate::sites::bank::BankStatus::ALL,
             crate::sites::bank::BankStatus::as_str,

@@ -215,10 +215,14 @@ pub async fn run() -> anyhow::Result<()> {
             report
                 .problems
                 .extend(crate::settlement::verify(&mut conn).await?);
+            report
+                .problems
+                .extend(crate::treasury::verify_coverage(&mut conn).await?);
             if report.is_ok() {
                 println!(
                     "Ledger verified: every transaction balances and agrees with the cheques, \
-                     and every settlement line with the redemptions it pays."
+                     every settlement line with the redemptions it pays, and the payer \
+                     account's last statement covers what is owed to sites."
                 );
                 Ok(())
             } else {

@@ -21,6 +21,7 @@ mod programs;
 mod public;
 mod redemptions;
 mod settlements;
+mod treasury;
 
 use crate::app::AppState;
 use axum::Router;
@@ -35,6 +36,7 @@ pub fn api_router() -> Router<AppState> {
         .merge(redemptions::router())
         .merge(public::router())
         .merge(settlements::router())
+        .merge(treasury::router())
         .method_not_allowed_fallback(|| async { crate::error::Error::MethodNotAllowed })
         .merge(places::router())
         .merge(catalogue::router())

@@ -13,7 +13,7 @@ use crate::orgs::{OrgKind, Organization};
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
-pub use repo::Program;
+pub use repo::{FundingRow, Program};
 pub use territory::{refusal as rules_refusal, Services, Territory};
 
 /// Ten euros, worth two hours of mediation.
@@ -43,6 +43,21 @@ pub struct NewProgram {
     /// `administrative_procedure` and `workshop`. Unset or empty: every kind.
     #[serde(default)]
     pub services: Option<Vec<String>>,
+    /// Only money seen on the payer account's statement (confirmed fundings) backs
+    /// allocations; by default a funding backs them once declared.
+    #[serde(default)]
+    pub confirmed_funding_only: bool,
+}
+
+crate::text_enum! {
+    /// Whether the money of a funding was seen on the bank's statement (the CHECK of
+    /// `fundings.status`).
+    pub enum FundingStatus {
+        /// Said by the funder to have been sent.
+        Declared = "declared",
+        /// Matched to a credit of the payer account's statement.
+        Confirmed = "confirmed",
+    }
 }
 
 crate::text_enum! {
@@ -135,6 +150,9 @@ pub async fn create(
     };
     let now_text = format_ts(now);
     repo::insert(tx, &program, &now_text).await?;
+    if new.confirmed_funding_only {
+        repo::set_confirmed_funding_only(tx, &program.id).await?;
+    }
     crate::audit::record(
         tx,
         &now_text,
@@ -142,12 +160,17 @@ pub async fn create(
         "program.created",
         Some(&program.id),
         &format!(
-            "{}: budget {} cents, cheques of {} cents, territory [{}], services [{}]",
+            "{}: budget {} cents, cheques of {} cents, territory [{}], services [{}]{}",
             program.name,
             program.budget_cents.get(),
             program.cheque_value_cents.get(),
             program.territory.stored(),
-            program.services.stored()
+            program.services.stored(),
+            if new.confirmed_funding_only {
+                ", confirmed funding only"
+            } else {
+                ""
+            }
         ),
     )
     .await?;
@@ -209,6 +232,8 @@ pub struct Funding {
     pub amount_cents: Cents,
     pub reference: String,
     pub funded_cents: Cents,
+    /// `declared` until the money is seen on the payer account's statement.
+    pub status: FundingStatus,
 }
 
 /// Records money received from the funder (its payment-order reference): only then can the
@@ -272,6 +297,7 @@ pub async fn record_funding(
         amount_cents: new.amount_cents,
         reference: reference.to_string(),
         funded_cents: -funded + new.amount_cents,
+        status: FundingStatus::Declared,
     })
 }
 
@@ -318,6 +344,9 @@ pub async fn allocate(
             )
         })?;
     let amount_cents = program.cheque_value_cents * new.cheques;
+    if repo::confirmed_funding_only(tx, &program.id).await? {
+        require_confirmed_backing(tx, &program.id, amount_cents).await?;
+    }
     let id = crate::db::new_id();
     let now_text = format_ts(now);
     repo::insert_allocation(
@@ -364,6 +393,63 @@ pub async fn allocate(
         cheques: new.cheques,
         amount_cents,
     })
+}
+
+/// Every programme (the operator's views).
+pub async fn list_all(conn: &mut Conn) -> Result<Vec<Program>> {
+    repo::list_all(conn).await
+}
+
+/// Fundings declared and not yet seen on a statement, oldest first.
+pub async fn declared_fundings(conn: &mut Conn) -> Result<Vec<FundingRow>> {
+    repo::declared_fundings(conn).await
+}
+
+pub async fn find_funding(conn: &mut Conn, id: &str) -> Result<Option<FundingRow>> {
+    repo::find_funding(conn, id).await
+}
+
+/// A programme's fundings, declared and confirmed.
+pub async fn fundings_of(conn: &mut Conn, program_id: &str) -> Result<Vec<FundingRow>> {
+    repo::fundings_of(conn, program_id).await
+}
+
+/// Marks a declared funding as seen on the statement (entry `entry_id`); false if it was not
+/// declared any more. The treasury journals it.
+pub async fn confirm_funding(conn: &mut Conn, id: &str, entry_id: &str, at: &str) -> Result<bool> {
+    repo::confirm_funding(conn, id, entry_id, at).await
+}
+
+/// For a programme backed by confirmed fundings only: what is allocated, issued, used or paid,
+/// plus `amount`, must not exceed the money seen on the statement.
+async fn require_confirmed_backing(tx: &mut Tx<'_>, program_id: &str, amount: Cents) -> Result<()> {
+    let fundings = repo::fundings_of(tx, program_id).await?;
+    let sum = |status: FundingStatus| -> Cents {
+        fundings
+            .iter()
+            .filter(|f| f.status == status)
+            .map(|f| f.amount_cents)
+            .sum()
+    };
+    let (confirmed, declared) = (sum(FundingStatus::Confirmed), sum(FundingStatus::Declared));
+    // Available holds both kinds; what is not available was committed out of either.
+    let available = ledger::balance(tx, program_id, Account::Available).await?;
+    let committed = confirmed + declared - available;
+    let free = confirmed - committed;
+    if amount > free {
+        return Err(Error::conflict(
+            "funding_not_confirmed",
+            format!(
+                "Ce programme ne répartit que l'argent reçu sur le compte du Pass numérique : \
+                 {} disponible{}. Les versements annoncés ({}) le seront dès qu'ils \
+                 apparaîtront sur le relevé de banque.",
+                free.max(Cents::ZERO).text(),
+                if free.get() > 100 { "s" } else { "" },
+                declared.text()
+            ),
+        ));
+    }
+    Ok(())
 }
 
 impl Program {

@@ -128,6 +128,17 @@ pub async fn insert_allocation(
     Ok(())
 }
 
+/// Every programme, oldest first (the operator's views).
+pub async fn list_all(conn: &mut Conn) -> Result<Vec<Program>> {
+    Ok(sqlx::query_as(
+        "SELECT id, funder_id, name, budget_cents, cheque_value_cents, validity_days, grace_days, \
+         fee_rate_bp, fee_per_cheque_cents, department, territory, services, status, closed_at \
+         FROM programs ORDER BY created_at, id",
+    )
+    .fetch_all(&mut *conn)
+    .await?)
+}
+
 pub async fn list_for_funder(conn: &mut Conn, funder_id: &str) -> Result<Vec<Program>> {
     Ok(sqlx::query_as(
         "SELECT id, funder_id, name, budget_cents, cheque_value_cents, validity_days, grace_days, \
@@ -138,4 +149,79 @@ pub async fn list_for_funder(conn: &mut Conn, funder_id: &str) -> Result<Vec<Pro
     .bind(funder_id)
     .fetch_all(&mut *conn)
     .await?)
+}
+
+/// A funding as the treasury matches it against the bank's statement.
+#[derive(Clone, Debug, Serialize, Deserialize, sqlx::FromRow, utoipa::ToSchema)]
+pub struct FundingRow {
+    pub id: String,
+    pub program_id: String,
+    pub amount_cents: Cents,
+    pub reference: String,
+    pub received_at: String,
+    #[sqlx(try_from = "String")]
+    pub status: super::FundingStatus,
+    pub confirmed_at: Option<String>,
+}
+
+const FUNDING_COLUMNS: &str =
+    "id, program_id, amount_cents, reference, received_at, status, confirmed_at";
+
+/// Fundings declared and not yet seen on a statement, oldest first.
+pub async fn declared_fundings(conn: &mut Conn) -> Result<Vec<FundingRow>> {
+    Ok(sqlx::query_as(&format!(
+        "SELECT {FUNDING_COLUMNS} FROM fundings WHERE status = 'declared' \
+         ORDER BY received_at, id"
+    ))
+    .fetch_all(&mut *conn)
+    .await?)
+}
+
+pub async fn find_funding(conn: &mut Conn, id: &str) -> Result<Option<FundingRow>> {
+    Ok(sqlx::query_as(&format!(
+        "SELECT {FUNDING_COLUMNS} FROM fundings WHERE id = $1"
+    ))
+    .bind(id)
+    .fetch_optional(&mut *conn)
+    .await?)
+}
+
+pub async fn fundings_of(conn: &mut Conn, program_id: &str) -> Result<Vec<FundingRow>> {
+    Ok(sqlx::query_as(&format!(
+        "SELECT {FUNDING_COLUMNS} FROM fundings WHERE program_id = $1 ORDER BY received_at, id"
+    ))
+    .bind(program_id)
+    .fetch_all(&mut *conn)
+    .await?)
+}
+
+/// Marks a declared funding confirmed; false if it was not declared any more.
+pub async fn confirm_funding(conn: &mut Conn, id: &str, entry_id: &str, now: &str) -> Result<bool> {
+    let done = sqlx::query(
+        "UPDATE fundings SET status = 'confirmed', confirmed_at = $1, bank_entry_id = $2 \
+         WHERE id = $3 AND status = 'declared'",
+    )
+    .bind(now)
+    .bind(entry_id)
+    .bind(id)
+    .execute(&mut *conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+pub async fn confirmed_funding_only(conn: &mut Conn, program_id: &str) -> Result<bool> {
+    let flag: Option<i64> =
+        sqlx::query_scalar("SELECT confirmed_funding_only FROM programs WHERE id = $1")
+            .bind(program_id)
+            .fetch_optional(&mut *conn)
+            .await?;
+    Ok(flag.unwrap_or(0) != 0)
+}
+
+pub async fn set_confirmed_funding_only(conn: &mut Conn, program_id: &str) -> Result<()> {
+    sqlx::query("UPDATE programs SET confirmed_funding_only = 1 WHERE id = $1")
+        .bind(program_id)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
 }

@@ -6,6 +6,7 @@
 //! line the bank rejects goes back to payable and is paid again by the next batch.
 
 mod monthly;
+pub mod references;
 pub mod rejection;
 mod repo;
 pub mod sepa;
@@ -13,7 +14,7 @@ mod statement;
 pub mod status;
 
 pub use monthly::{exists_until, monthly_until, prepare_monthly};
-pub use rejection::{reject_line, release_line, Rejection};
+pub use rejection::{held_by_programme, reject_line, release_line, Rejection};
 pub use repo::{lines_of_site, list_batches};
 pub use repo::{BatchRow, LineRow};
 pub use statement::{program_statement, site_statement, site_statement_pdfs};
@@ -399,7 +400,6 @@ pub async fn sepa_file(
     let now = exported_at;
     let tx = conn;
     let mut groups: BTreeMap<String, sepa::PaymentGroup> = BTreeMap::new();
-    let base_id = batch.id.replace('-', "").to_uppercase();
     for line in repo::lines_of(tx, id).await? {
         if line.status == LineStatus::Rejected || line.amount_cents == Cents::ZERO {
             continue;
@@ -417,7 +417,7 @@ pub async fn sepa_file(
         let group = groups
             .entry(funder.id.clone())
             .or_insert_with(|| sepa::PaymentGroup {
-                payment_info_id: format!("{}-{n}", &base_id[..24]),
+                payment_info_id: format!("{}{n}", references::payment_info_prefix(&batch.id)),
                 ultimate_debtor: funder.name.clone(),
                 transfers: Vec::new(),
             });
@@ -436,7 +436,7 @@ pub async fn sepa_file(
         });
     }
     let file = sepa::PaymentFile {
-        message_id: format!("PN{}", &base_id[..32]),
+        message_id: references::message_id(&batch.id),
         created_at: now,
         execution_date: now.to_zoned(paris()).date(),
         initiating_party: config.payer_name.clone(),

@@ -174,6 +174,17 @@ pub async fn release_line(
     get(tx, operator, id).await
 }
 
+/// Per programme, what returned transfers hold for sites until new bank details are approved
+/// or the operator releases them.
+pub async fn held_by_programme(
+    conn: &mut crate::db::Conn,
+) -> Result<std::collections::HashMap<String, crate::money::Cents>> {
+    Ok(super::repo::held_by_programme(conn)
+        .await?
+        .into_iter()
+        .collect())
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

@@ -492,3 +492,37 @@ pub async fn totals_by_status(conn: &mut Conn) -> Result<Vec<(String, i64, i64)>
     .fetch_all(&mut *conn)
     .await?)
 }
+
+/// The line a transfer's end-to-end id names (each is unique: see `create`).
+pub async fn line_by_end_to_end(conn: &mut Conn, end_to_end_id: &str) -> Result<Option<LineRow>> {
+    Ok(sqlx::query_as(&format!(
+        "SELECT {LINE_COLUMNS} FROM settlement_lines WHERE end_to_end_id = $1"
+    ))
+    .bind(end_to_end_id)
+    .fetch_optional(&mut *conn)
+    .await?)
+}
+
+/// Batches whose transfers went to the bank, oldest first.
+pub async fn batches_at_the_bank(conn: &mut Conn) -> Result<Vec<BatchRow>> {
+    Ok(sqlx::query_as(
+        "SELECT id, status, until_date, total_cents, created_at, approved_at, exported_at, paid_at \
+         FROM settlements WHERE status IN ('exported', 'paid') ORDER BY created_at, id",
+    )
+    .fetch_all(&mut *conn)
+    .await?)
+}
+
+/// Per programme, what returned transfers hold for sites (not carried, not released).
+pub async fn held_by_programme(conn: &mut Conn) -> Result<Vec<(String, Cents)>> {
+    let rows = sqlx::query(
+        "SELECT program_id, CAST(SUM(amount_cents) AS BIGINT) AS held FROM settlement_lines \
+         WHERE status = 'rejected' AND carried_into IS NULL AND released_at IS NULL \
+         GROUP BY program_id",
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    rows.iter()
+        .map(|r| Ok((r.try_get("program_id")?, Cents::new(r.try_get("held")?))))
+        .collect()
+}

@@ -4,6 +4,7 @@
 
 mod apply;
 mod auth;
+mod coverage;
 mod distributor;
 mod funder;
 mod operator;

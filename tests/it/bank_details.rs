@@ -108,8 +108,14 @@ async fn a_rejected_then_approved_change_pays_the_new_account_once(backend: Back
         return;
     };
     let w = app.world(200_000, 100).await;
-    app.user(&w.site_id, "agent@lieu.fr", "Agent", passnum::users::Role::Agent, None)
-        .await;
+    app.user(
+        &w.site_id,
+        "agent@lieu.fr",
+        "Agent",
+        passnum::users::Role::Agent,
+        None,
+    )
+    .await;
     app.bank_account(&w.site_id, &w.site, OLD).await;
     let (_, asked) = app.bank_request(&w.site_id, &w.site, NEW).await;
     let first = asked["id"].as_str().unwrap().to_string();

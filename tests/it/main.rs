@@ -40,6 +40,7 @@ mod settlement;
 mod settlement_scenario;
 mod sites_directory;
 mod storage;
+mod treasury;
 mod voucher_core;
 mod web;
 mod web_funder;

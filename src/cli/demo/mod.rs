@@ -212,6 +212,7 @@ async fn fill_in(
                 department: Some(department.into()),
                 territory: None,
                 services: None,
+                confirmed_funding_only: false,
             },
             now,
         )

@@ -39,6 +39,8 @@ pub struct ProgramForm {
     pub service_individual_help: Option<String>,
     pub service_administrative_procedure: Option<String>,
     pub service_workshop: Option<String>,
+    /// Ticked: only money seen on the bank's statement backs allocations.
+    pub confirmed_funding_only: Option<String>,
 }
 
 impl Default for ProgramForm {
@@ -54,6 +56,7 @@ impl Default for ProgramForm {
             service_individual_help: None,
             service_administrative_procedure: None,
             service_workshop: None,
+            confirmed_funding_only: None,
         }
     }
 }
@@ -98,6 +101,7 @@ impl ProgramForm {
                 ),
             },
             services: Some(self.services().iter().map(|s| s.to_string()).collect()),
+            confirmed_funding_only: self.confirmed_funding_only.is_some(),
         })
     }
 

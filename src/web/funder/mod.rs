@@ -7,6 +7,7 @@
 //! (the monthly chart's geometry) and `exports` (CSV and PDF downloads).
 
 mod chart;
+mod coverage;
 mod exports;
 mod home;
 mod program;
@@ -21,6 +22,7 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/financeur", get(home::home))
         .route("/financeur/programmes", post(home::create))
+        .route("/financeur/couverture", get(coverage::show))
         .route("/financeur/programmes/{id}", get(program::dashboard))
         .route("/financeur/programmes/{id}/versements", post(program::fund))
         .route("/financeur/programmes/{id}/quotas", post(program::allocate))

@@ -7,6 +7,7 @@ mod journal;
 mod orgs;
 mod places;
 mod settlements;
+mod treasury;
 
 use crate::app::AppState;
 use crate::clock::{paris, parse_ts};
@@ -46,6 +47,14 @@ pub fn router() -> Router<AppState> {
         )
         .route("/operateur/journal", get(journal::journal))
         .route("/operateur/banque", get(bank::requests))
+        .route(
+            "/operateur/tresorerie",
+            get(treasury::show).post(treasury::import),
+        )
+        .route(
+            "/operateur/tresorerie/ecritures/{id}",
+            post(treasury::match_entry),
+        )
         .route("/operateur/banque/{id}/rib", get(bank::document))
         .route("/operateur/banque/{id}/decision", post(bank::decide))
         .route(

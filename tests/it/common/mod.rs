@@ -4,6 +4,7 @@
 
 #![allow(dead_code)]
 pub mod browser;
+pub mod camt;
 pub mod faults;
 pub mod mime;
 pub mod pdf;
@@ -564,12 +565,27 @@ pub const RIB_PDF: &[u8] = b"%PDF-1.4\n% RIB de test\n%%EOF\n";
 /// Validates a SEPA payment file against the schema with xmllint (Debian's libxml2-utils).
 /// Without xmllint the check is skipped with one line, unless `PASSNUM_REQUIRE_XMLLINT=1` (CI).
 pub fn xmllint(xml: &str) {
-    let path = std::env::temp_dir().join(format!("passnum-sepa-{}.xml", uuid::Uuid::new_v4()));
-    std::fs::write(&path, xml).expect("temp file");
-    let schema = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/fixtures/pain.001.001.09.xsd"
+    xmllint_against(
+        xml,
+        concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/pain.001.001.09.xsd"
+        ),
     );
+}
+
+/// Validates a bank statement a test wrote against the camt.053.001.08 schema the platform
+/// embeds, as [`xmllint`] does.
+pub fn xmllint_camt(xml: &str) {
+    xmllint_against(
+        xml,
+        concat!(env!("CARGO_MANIFEST_DIR"), "/schemas/camt.053.001.08.xsd"),
+    );
+}
+
+fn xmllint_against(xml: &str, schema: &str) {
+    let path = std::env::temp_dir().join(format!("passnum-xml-{}.xml", uuid::Uuid::new_v4()));
+    std::fs::write(&path, xml).expect("temp file");
     let out = std::process::Command::new("xmllint")
         .args(["--noout", "--schema", schema])
         .arg(&path)
@@ -585,7 +601,7 @@ pub fn xmllint(xml: &str) {
         }
         Err(_) => {
             eprintln!(
-                "xmllint is missing (Debian package libxml2-utils): SEPA schema check skipped"
+                "xmllint is missing (Debian package libxml2-utils): XML schema check skipped"
             );
             return;
         }
