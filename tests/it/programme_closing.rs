@@ -623,6 +623,12 @@ async fn funder_plans_and_cancels_the_end_on_the_page(backend: Backend) {
         page.html
     );
     assert_eq!(program(&app, &w).await["closes_on"], "2026-04-30");
+    let home = get(&client, &format!("{}/financeur", app.base)).await;
+    assert!(
+        home.html.contains("(fin le 30 avril 2026)"),
+        "{}",
+        home.html
+    );
     let once = page.once();
     let page = post(
         &client,
