@@ -222,6 +222,10 @@ pub async fn schedule_close(
         ));
     }
     let planned = program.planned_close(today);
+    // The day already planned, asked again: nothing to change.
+    if planned == Some(closes_on) && closes_on > today {
+        return Ok(closing_of(&program, closes_on, None));
+    }
     // Postponing only lengthens the notice people were given.
     let postponed = planned.is_some_and(|p| closes_on > p);
     if closes_on < earliest && !postponed && !request.force {
@@ -241,9 +245,6 @@ pub async fn schedule_close(
         repo::set_closes_on(tx, &program.id, Some(&today.to_string())).await?;
         let closure = crate::expiry::close_program(tx, Some(&org.id), &program, now, today).await?;
         return Ok(closing_of(&program, today, Some(closure)));
-    }
-    if planned == Some(closes_on) {
-        return Ok(closing_of(&program, closes_on, None));
     }
     repo::set_closes_on(tx, &program.id, Some(&closes_on.to_string())).await?;
     let mut detail = format!(

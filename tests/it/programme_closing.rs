@@ -193,6 +193,9 @@ async fn a_planned_end_can_be_moved_and_cancelled(backend: Backend) {
     assert_eq!(status, StatusCode::OK, "{body}");
     let (status, body) = close(&app, &w, &w.funder, json!({"closes_on": "2026-04-10"})).await;
     assert_eq!(error_code(&body), "notice_too_short", "{status} {body}");
+    // The same day again (a form sent twice) changes nothing.
+    let (status, body) = close(&app, &w, &w.funder, json!({"closes_on": "2026-04-20"})).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
     let path = format!("/api/v1/programs/{}/close", w.program_id);
     let (status, body) = app.delete(&path, &w.distributor).await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
