@@ -71,8 +71,9 @@ pub async fn prepare_monthly(state: &AppState) -> Result<Option<BatchView>> {
     }
 }
 
-/// `passnum expire`, and the server's periodic run: expire what is past, warn about what
-/// comes.
+/// `passnum expire`, and the server's periodic run: expire what is past, close the programmes
+/// whose last day is past, warn about what comes (cheques expiring, programmes ending,
+/// qualifications ending).
 pub async fn expire(state: &AppState) -> Result<ExpiryReport> {
     let (today, now) = (state.clock.today(), state.clock.now());
     let letterhead = state.letterhead();
@@ -91,6 +92,14 @@ async fn expire_in(
     now: jiff::Timestamp,
 ) -> Result<ExpiryReport> {
     let report = crate::expiry::expire(tx, today, now, None).await?;
+    for closure in crate::programs::close_due(tx, today, now).await? {
+        tracing::info!(
+            program = %closure.program_id,
+            credited_cents = closure.credited_cents.get(),
+            "programme closed on its planned day"
+        );
+    }
+    crate::programs::send_close_notices(tx, letterhead, today, now).await?;
     crate::expiry::send_warnings(tx, letterhead, today, now).await?;
     crate::sites::qualification::send_reminders(tx, letterhead, today, now).await?;
     Ok(report)

@@ -8,7 +8,8 @@ use crate::error::{Error, Result};
 use crate::ledger::{self, Account, Kind, Transfer};
 use crate::mail::{Letterhead, Outgoing};
 use crate::money::Cents;
-use crate::orgs::{OrgKind, Organization};
+use crate::orgs::Organization;
+use crate::programs::Program;
 use askama::Template;
 use jiff::civil::Date;
 use jiff::Timestamp;
@@ -91,23 +92,24 @@ pub struct Closure {
 
 /// Closes a programme: no cheque of it can be issued or redeemed any more; unused cheques
 /// expire, unissued quotas come back, and all that is available is credited to the funder.
+/// Called by [`crate::programs::schedule_close`] for a close forced at once, and by the daily
+/// job the day after a planned last day; `actor` is who asked (none for the job).
 pub async fn close_program(
     tx: &mut Tx<'_>,
-    org: &Organization,
-    program_id: &str,
+    actor: Option<&str>,
+    program: &Program,
     now: Timestamp,
     today: Date,
 ) -> Result<Closure> {
-    if !matches!(org.kind, OrgKind::Funder | OrgKind::Operator) {
-        return Err(Error::wrong_role());
-    }
-    let program = crate::programs::get_for(tx, org, program_id).await?;
     let now_text = format_ts(now);
+    // The day it ended stays as planned; a programme closed without a plan ended today.
     let closed = sqlx::query(
-        "UPDATE programs SET status = 'closed', closed_at = $1 WHERE id = $2 AND status = 'open'",
+        "UPDATE programs SET status = 'closed', closed_at = $1, closes_on = COALESCE(closes_on, $3) \
+         WHERE id = $2 AND status = 'open'",
     )
     .bind(&now_text)
     .bind(&program.id)
+    .bind(today.to_string())
     .execute(&mut **tx)
     .await?;
     if closed.rows_affected() != 1 {
@@ -156,14 +158,14 @@ pub async fn close_program(
     crate::audit::record(
         tx,
         &now_text,
-        Some(&org.id),
+        actor,
         "program.closed",
         Some(&program.id),
         &format!("credit note {} cents", available.get()),
     )
     .await?;
     Ok(Closure {
-        program_id: program.id,
+        program_id: program.id.clone(),
         expired_cheques: expired.cheques,
         expired_cents: expired.cents,
         returned_quota_cents: returned_quota,

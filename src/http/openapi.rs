@@ -59,6 +59,7 @@ pub struct ErrorDetail {
         super::programs::reconciliation,
         super::programs::breakdown,
         super::programs::close,
+        super::programs::cancel_close,
         super::programs::credit_note,
         super::passes::issue,
         super::passes::issue_batch,

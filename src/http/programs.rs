@@ -5,7 +5,9 @@ use super::extract::{Auth, Write};
 use super::{respond, AppState};
 use crate::error::Result;
 use crate::ledger::{self, Breakdown, Reconciliation};
-use crate::programs::{self, NewAllocation, NewFunding, NewProgram, Program};
+use crate::programs::{
+    self, CloseRequest, Closing, NewAllocation, NewFunding, NewProgram, Program,
+};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -20,7 +22,7 @@ pub fn router() -> Router<AppState> {
         .route("/programs/{id}/allocations", post(allocate))
         .route("/programs/{id}/reconciliation", get(reconciliation))
         .route("/programs/{id}/reconciliation/breakdown", get(breakdown))
-        .route("/programs/{id}/close", post(close))
+        .route("/programs/{id}/close", post(close).delete(cancel_close))
         .route("/programs/{id}/credit-note/{file}", get(credit_note))
 }
 
@@ -175,16 +177,61 @@ pub(super) async fn breakdown(
     ))
 }
 
+/// Plans the programme's last day (or moves it); a forced date of today or earlier closes it at
+/// once.
 #[utoipa::path(
     post,
     path = "/api/v1/programs/{id}/close",
     tag = "funder",
-    summary = "Clore un programme (financeur ou opérateur)",
+    summary = "Prévoir la fin d'un programme (financeur ou opérateur)",
+    description = "Prévoit le dernier jour où les chèques du programme sont acceptés, au moins \
+        30 jours plus tard (sans date : dans 30 jours). Une date déjà prévue peut être repoussée, \
+        ou avancée dans la même règle. Seul l'opérateur peut imposer un préavis plus court \
+        (`force: true`) ; une date imposée d'aujourd'hui ou passée clôt le programme tout de \
+        suite. Les distributeurs n'émettent ni n'activent plus de carnet dans les 15 derniers \
+        jours ; distributeurs, lieux et bénéficiaires sont prévenus par e-mail 30, 15 et 7 jours \
+        avant ; le lendemain du dernier jour, le programme est clos : les chèques non utilisés \
+        expirent, les quotas reviennent, le reste est rendu au financeur (avoir). Refus : \
+        422 `notice_too_short` (la date la plus proche possible est dans le message), \
+        403 `force_reserved` (un financeur qui force), 409 `already_closed`, `already_ended`.",
+    request_body(content = crate::programs::CloseRequest, description = "Facultatif : `{}` ou pas de corps prévoit la fin dans 30 jours."),
     params(("id" = String, Path, description = "Programme"), ("Idempotency-Key" = Option<String>, Header, description = "Une relance avec la même clé et le même corps reçoit la première réponse.")),
-    responses((status = 200, description = "Clos", body = crate::expiry::Closure), (status = "4XX", description = "Refus (voir le code d'erreur)", body = crate::http::openapi::ErrorBody)),
+    responses((status = 200, description = "Fin prévue, ou programme clos tout de suite (`closure`)", body = Closing), (status = "4XX", description = "Refus (voir le code d'erreur)", body = crate::http::openapi::ErrorBody)),
     security(("bearer" = []))
 )]
 pub(super) async fn close(
+    State(state): State<AppState>,
+    Auth(org): Auth,
+    Path(id): Path<String>,
+    Write {
+        body,
+        replay,
+        origin,
+    }: Write<CloseRequest>,
+) -> Result<Response> {
+    let (now, today) = (state.clock.now(), state.clock.today());
+    let org_id = org.id.clone();
+    state
+        .write(origin, replay.key(&org_id), move |tx| {
+            Box::pin(async move { programs::schedule_close(tx, &org, &id, body, now, today).await })
+        })
+        .await
+        .map(|answer| respond(StatusCode::OK, answer))
+}
+
+/// Cancels the planned end while its day is still to come.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/programs/{id}/close",
+    tag = "funder",
+    summary = "Annuler la fin prévue d'un programme (financeur ou opérateur)",
+    description = "Tant que le dernier jour prévu n'est pas passé, le programme continue sans date \
+        de fin. Refus : 409 `no_close_planned`, `already_closed`, `already_ended`.",
+    params(("id" = String, Path, description = "Programme"), ("Idempotency-Key" = Option<String>, Header, description = "Une relance avec la même clé reçoit la première réponse.")),
+    responses((status = 200, description = "Le programme, sans date de fin", body = Program), (status = "4XX", description = "Refus (voir le code d'erreur)", body = crate::http::openapi::ErrorBody)),
+    security(("bearer" = []))
+)]
+pub(super) async fn cancel_close(
     State(state): State<AppState>,
     Auth(org): Auth,
     Path(id): Path<String>,
@@ -194,7 +241,7 @@ pub(super) async fn close(
     let org_id = org.id.clone();
     state
         .write(origin, replay.key(&org_id), move |tx| {
-            Box::pin(async move { crate::expiry::close_program(tx, &org, &id, now, today).await })
+            Box::pin(async move { programs::cancel_close(tx, &org, &id, now, today).await })
         })
         .await
         .map(|answer| respond(StatusCode::OK, answer))

@@ -1,6 +1,8 @@
 //! Programmes bought by funders: budget, cheque value, validity. Value only becomes usable as
 //! the funder's money is recorded as received, and is then allocated to distributors as quotas.
 
+mod closing;
+mod notices;
 mod repo;
 mod territory;
 
@@ -13,6 +15,11 @@ use crate::orgs::{OrgKind, Organization};
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
+pub use closing::{
+    cancel_close, close_due, earliest_close, ended_on, issuance_until, schedule_close,
+    CloseRequest, Closing, ISSUANCE_STOP_DAYS, NOTICE_DAYS,
+};
+pub use notices::{send_close_notices, NOTICE_MILESTONES};
 pub use repo::{FundingRow, Program};
 pub use territory::{refusal as rules_refusal, Services, Territory};
 
@@ -147,6 +154,7 @@ pub async fn create(
         services,
         status: ProgramStatus::Open,
         closed_at: None,
+        closes_on: None,
     };
     let now_text = format_ts(now);
     repo::insert(tx, &program, &now_text).await?;

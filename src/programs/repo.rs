@@ -32,7 +32,15 @@ pub struct Program {
     pub status: ProgramStatus,
     /// When it was closed (unused cheques then expire, whatever their printed date).
     pub closed_at: Option<String>,
+    /// The last day its cheques are accepted (`YYYY-MM-DD`): while open, the planned close
+    /// (none when no close is planned); once closed, the day it ended.
+    pub closes_on: Option<String>,
 }
+
+/// The columns of [`Program`].
+const COLUMNS: &str = "id, funder_id, name, budget_cents, cheque_value_cents, validity_days, \
+     grace_days, fee_rate_bp, fee_per_cheque_cents, department, territory, services, status, \
+     closed_at, closes_on";
 
 pub async fn insert(conn: &mut Conn, p: &Program, now: &str) -> Result<()> {
     sqlx::query(
@@ -61,14 +69,12 @@ pub async fn insert(conn: &mut Conn, p: &Program, now: &str) -> Result<()> {
 }
 
 pub async fn find(conn: &mut Conn, id: &str) -> Result<Option<Program>> {
-    Ok(sqlx::query_as(
-        "SELECT id, funder_id, name, budget_cents, cheque_value_cents, validity_days, grace_days, \
-         fee_rate_bp, fee_per_cheque_cents, department, territory, services, status, closed_at \
-         FROM programs WHERE id = $1",
+    Ok(
+        sqlx::query_as(&format!("SELECT {COLUMNS} FROM programs WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(&mut *conn)
+            .await?,
     )
-    .bind(id)
-    .fetch_optional(&mut *conn)
-    .await?)
 }
 
 /// A payment order is recorded once: a second one with the same reference is a 409.
@@ -130,23 +136,83 @@ pub async fn insert_allocation(
 
 /// Every programme, oldest first (the operator's views).
 pub async fn list_all(conn: &mut Conn) -> Result<Vec<Program>> {
-    Ok(sqlx::query_as(
-        "SELECT id, funder_id, name, budget_cents, cheque_value_cents, validity_days, grace_days, \
-         fee_rate_bp, fee_per_cheque_cents, department, territory, services, status, closed_at \
-         FROM programs ORDER BY created_at, id",
-    )
+    Ok(sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM programs ORDER BY created_at, id"
+    ))
     .fetch_all(&mut *conn)
     .await?)
 }
 
 pub async fn list_for_funder(conn: &mut Conn, funder_id: &str) -> Result<Vec<Program>> {
-    Ok(sqlx::query_as(
-        "SELECT id, funder_id, name, budget_cents, cheque_value_cents, validity_days, grace_days, \
-         fee_rate_bp, fee_per_cheque_cents, department, territory, services, status, closed_at \
-         FROM programs \
-         WHERE funder_id = $1 ORDER BY created_at DESC, name, id",
-    )
+    Ok(sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM programs WHERE funder_id = $1 ORDER BY created_at DESC, name, id"
+    ))
     .bind(funder_id)
+    .fetch_all(&mut *conn)
+    .await?)
+}
+
+/// Plans (or, with `None`, cancels) the last day of a programme still open.
+pub async fn set_closes_on(conn: &mut Conn, id: &str, closes_on: Option<&str>) -> Result<()> {
+    sqlx::query("UPDATE programs SET closes_on = $1 WHERE id = $2 AND status = 'open'")
+        .bind(closes_on)
+        .bind(id)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// Open programmes whose last day is before `today`: the daily job closes them.
+pub async fn due_to_close(conn: &mut Conn, today: &str) -> Result<Vec<Program>> {
+    Ok(sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM programs \
+         WHERE status = 'open' AND closes_on IS NOT NULL AND closes_on < $1 ORDER BY closes_on, id"
+    ))
+    .bind(today)
+    .fetch_all(&mut *conn)
+    .await?)
+}
+
+/// Open programmes whose last day falls from `from` to `to`, both included.
+pub async fn closing_between(conn: &mut Conn, from: &str, to: &str) -> Result<Vec<Program>> {
+    Ok(sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM programs WHERE status = 'open' AND closes_on IS NOT NULL \
+         AND closes_on >= $1 AND closes_on <= $2 ORDER BY closes_on, id"
+    ))
+    .bind(from)
+    .bind(to)
+    .fetch_all(&mut *conn)
+    .await?)
+}
+
+/// Notes a close notice as sent; false if it already was.
+pub async fn record_close_notice(
+    conn: &mut Conn,
+    program_id: &str,
+    closes_on: &str,
+    days_before: i64,
+    at: &str,
+) -> Result<bool> {
+    let done = sqlx::query(
+        "INSERT INTO programme_close_notices (program_id, closes_on, days_before, sent_at) \
+         VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+    )
+    .bind(program_id)
+    .bind(closes_on)
+    .bind(days_before)
+    .bind(at)
+    .execute(&mut *conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// The distributors that were given a quota of a programme.
+pub async fn distributors_of(conn: &mut Conn, program_id: &str) -> Result<Vec<String>> {
+    Ok(sqlx::query_scalar(
+        "SELECT DISTINCT distributor_id FROM allocations WHERE program_id = $1 \
+         ORDER BY distributor_id",
+    )
+    .bind(program_id)
     .fetch_all(&mut *conn)
     .await?)
 }

@@ -6,7 +6,7 @@ use super::repo::{self, ChequeLine, RedemptionRow};
 use crate::clock::format_ts;
 use crate::db::{Conn, Origin, Tx};
 use crate::error::{Error, Result};
-use crate::fr::long_date_text;
+use crate::fr::{long_date, long_date_text};
 use crate::ledger::{self, Account, Kind, Transfer};
 use crate::orgs::Organization;
 use crate::vouchers::codes::{self, Keyring};
@@ -273,6 +273,11 @@ async fn why_not_redeemable(conn: &mut Conn, code: &str, today: Date) -> Result<
         ));
     };
     let expired = state.redeemable_until < today.to_string();
+    let programme_ended = crate::programs::ended_on(
+        state.program_closed_at.as_deref(),
+        state.program_closes_on.as_deref(),
+        today,
+    );
     Ok(match state.status {
         ChequeStatus::Redeemed => Error::conflict(
             "already_redeemed",
@@ -286,12 +291,13 @@ async fn why_not_redeemable(conn: &mut Conn, code: &str, today: Date) -> Result<
             "Ce chèque a été annulé (carnet déclaré perdu) : il ne peut pas être accepté. \
              La personne peut demander un nouveau carnet à son distributeur.",
         ),
-        // A closed programme expired its unused cheques before their printed date: say so,
-        // rather than "expired on" a day still to come.
+        // A programme past its last day (closed, or about to be by the daily job) refuses its
+        // unused cheques before their printed date: say so, rather than "expired on" a day
+        // still to come.
         ChequeStatus::Expired | ChequeStatus::Valid | ChequeStatus::Inactive
-            if state.program_closed_at.is_some() =>
+            if programme_ended.is_some() =>
         {
-            programme_closed(state.program_closed_at.as_deref().unwrap_or_default())
+            programme_closed(programme_ended.map(long_date).unwrap_or_default())
         }
         ChequeStatus::Expired => expired_error(&state.expires_on),
         _ if expired => expired_error(&state.expires_on),
@@ -306,12 +312,11 @@ async fn why_not_redeemable(conn: &mut Conn, code: &str, today: Date) -> Result<
     })
 }
 
-fn programme_closed(closed_at: &str) -> Error {
+fn programme_closed(last_day: String) -> Error {
     Error::gone(
         "programme_closed",
         format!(
-            "Le programme de ce chèque a pris fin le {} : il ne peut plus être accepté.",
-            long_date_text(closed_at)
+            "Le programme de ce chèque a pris fin le {last_day} : il ne peut plus être accepté."
         ),
     )
 }

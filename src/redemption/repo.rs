@@ -84,10 +84,12 @@ pub struct VoucherState {
     pub redeemed_at: Option<String>,
     /// When the cheque's programme was closed, if it was.
     pub program_closed_at: Option<String>,
+    /// Its programme's last day (planned, or the day it ended), if any.
+    pub program_closes_on: Option<String>,
 }
 
-/// The one statement that decides who redeems these cheques: those still valid today are taken,
-/// the others are left as they are.
+/// The one statement that decides who redeems these cheques: those still valid today, of a
+/// programme not past its last day, are taken; the others are left as they are.
 pub async fn take_vouchers(
     conn: &mut Conn,
     codes: &[String],
@@ -117,6 +119,8 @@ fn take_vouchers_sql(postgres: bool, codes: usize) -> String {
     format!(
         "UPDATE vouchers SET status = 'redeemed', status_changed_at = $1 \
          WHERE code IN ({list}) AND {status} = 'valid' AND redeemable_until >= $2 \
+         AND NOT EXISTS (SELECT 1 FROM programs p WHERE p.id = vouchers.program_id \
+                         AND p.closes_on < $2) \
          RETURNING id, code, pass_id, program_id, distributor_id, value_cents, \
          (SELECT territory FROM programs p WHERE p.id = vouchers.program_id) AS territory, \
          (SELECT services FROM programs p WHERE p.id = vouchers.program_id) AS services"
@@ -145,7 +149,7 @@ pub async fn give_back(conn: &mut Conn, voucher_ids: &[String]) -> Result<()> {
 pub async fn voucher_state(conn: &mut Conn, code: &str) -> Result<Option<VoucherState>> {
     Ok(sqlx::query_as(
         "SELECT v.status, v.expires_on, v.redeemable_until, r.redeemed_at, \
-         p.closed_at AS program_closed_at FROM vouchers v \
+         p.closed_at AS program_closed_at, p.closes_on AS program_closes_on FROM vouchers v \
          LEFT JOIN redemptions r ON r.voucher_id = v.id AND r.undone_at IS NULL \
          LEFT JOIN programs p ON p.id = v.program_id \
          WHERE v.code = $1",

@@ -522,3 +522,31 @@ pub async fn invitation_is_valid(conn: &mut Conn, token: &str, now: Timestamp) -
 pub async fn list_for_org(conn: &mut Conn, org_id: &str) -> Result<Vec<User>> {
     repo::list_for_org(conn, org_id).await
 }
+
+/// Queues a message for each active person of an organisation (only its administrators if
+/// `admins_only`). An address the mailer cannot use does not stop the others (nor the daily
+/// run that sends it): the refusal is logged. Returns how many were queued.
+pub async fn mail_people(
+    tx: &mut Tx<'_>,
+    org_id: &str,
+    admins_only: bool,
+    subject: &str,
+    body: &impl Template,
+    now: Timestamp,
+) -> Result<usize> {
+    let mut queued = 0;
+    for person in repo::list_for_org(tx, org_id).await? {
+        if person.disabled_at.is_some() || (admins_only && person.role != Role::Admin) {
+            continue;
+        }
+        let mail = Outgoing::text(&person.email, subject, body)?;
+        match crate::mail::enqueue(tx, &mail, now).await {
+            Ok(_) => queued += 1,
+            Err(e @ Error::Unprocessable { .. }) => {
+                tracing::warn!(org_id, error = %e, "e-mail not queued")
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(queued)
+}

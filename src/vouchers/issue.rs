@@ -133,12 +133,7 @@ async fn issue_carnets(
     let program = crate::programs::find(tx, &batch.program_id)
         .await?
         .ok_or_else(|| Error::invalid("unknown_program", "Ce programme n'existe pas."))?;
-    if program.status != crate::programs::ProgramStatus::Open {
-        return Err(Error::gone(
-            "program_closed",
-            "Ce programme est clos : il n'est plus possible d'émettre de carnet.",
-        ));
-    }
+    program.require_issuable(today)?;
     let expires_on = today
         .checked_add(program.validity_days.days())
         .map_err(|e| Error::Internal(e.into()))?;

@@ -168,6 +168,12 @@ pub async fn activate(
     distributor.require(OrgKind::Distributor)?;
     let pass = pass_for(tx, distributor, id).await?;
     let beneficiary_ref = issue::clean_beneficiary_ref(activation.beneficiary_ref)?;
+    // Handing a carnet over is issuing it: not in the last days before its programme ends.
+    if pass.status == PassStatus::Inactive {
+        if let Some(program) = crate::programs::find(tx, &pass.program_id).await? {
+            program.require_issuable(today)?;
+        }
+    }
     if !repo::activate_pass(tx, &pass.id, beneficiary_ref.as_deref(), &format_ts(now)).await? {
         return Err(match pass.status {
             PassStatus::Cancelled => Error::gone(
@@ -235,6 +241,20 @@ pub async fn cancel(
     )
     .await?;
     get(tx, keyring, distributor, id, today).await
+}
+
+/// The carnets of a programme whose holder can be told about its close: `(e-mail, carnet code
+/// as printed, cheques still usable on today)`, for those handed over with an e-mail.
+pub async fn carnets_to_tell(
+    conn: &mut Conn,
+    program_id: &str,
+    today: Date,
+) -> Result<Vec<(String, String, i64)>> {
+    Ok(repo::carnets_to_tell(conn, program_id, &today.to_string())
+        .await?
+        .into_iter()
+        .map(|(email, code, cheques)| (email, display_code(&code), cheques))
+        .collect())
 }
 
 /// A carnet as its distributor prints it: the pass, its programme's name, the distributor's.

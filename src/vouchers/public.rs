@@ -25,6 +25,9 @@ pub struct PublicBalance {
     /// The day the carnet's programme ended, if it did: its cheques can no longer be used,
     /// whatever the date printed on them.
     pub programme_ended_on: Option<String>,
+    /// The last day of the carnet's programme, when its end is planned: its cheques are
+    /// accepted until that day included, whatever the date printed on them.
+    pub programme_ends_on: Option<String>,
 }
 
 pub async fn public_balance(
@@ -34,8 +37,13 @@ pub async fn public_balance(
 ) -> Result<PublicBalance> {
     let pass = find_by_code(conn, pass_code).await?;
     let vouchers = repo::vouchers_of(conn, &pass.id).await?;
-    let (remaining_cheques, remaining_cents) = remaining(&vouchers, today);
     let program = crate::programs::find(conn, &pass.program_id).await?;
+    let ended_on = program.as_ref().and_then(|p| p.ended_on(today));
+    // Past its programme's last day, nothing is usable any more, even before the daily job.
+    let (remaining_cheques, remaining_cents) = match ended_on {
+        Some(_) => (0, Cents::ZERO),
+        None => remaining(&vouchers, today),
+    };
     Ok(PublicBalance {
         status: pass_status(&pass, &vouchers, today),
         remaining_cheques,
@@ -47,9 +55,10 @@ pub async fn public_balance(
         accepted_for: program
             .as_ref()
             .map_or_else(String::new, |p| p.services.label()),
-        programme_ended_on: program
-            .and_then(|p| p.closed_at)
-            .map(|at| at.get(..10).unwrap_or_default().to_string()),
+        programme_ended_on: ended_on.map(|d| d.to_string()),
+        programme_ends_on: program
+            .and_then(|p| p.planned_close(today))
+            .map(|d| d.to_string()),
     })
 }
 

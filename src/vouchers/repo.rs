@@ -237,3 +237,23 @@ pub async fn live_cheques_by_key(conn: &mut Conn) -> Result<Vec<(String, i64, St
     .fetch_all(&mut *conn)
     .await?)
 }
+
+/// `(email, pass code, cheques)` of each handed-over carnet of a programme that has an e-mail
+/// and cheques still usable on `today`.
+pub async fn carnets_to_tell(
+    conn: &mut Conn,
+    program_id: &str,
+    today: &str,
+) -> Result<Vec<(String, String, i64)>> {
+    Ok(sqlx::query_as(
+        "SELECT p.email, p.pass_code, COUNT(*) AS cheques FROM passes p \
+         JOIN vouchers v ON v.pass_id = p.id \
+         WHERE p.program_id = $1 AND p.status = 'active' AND p.email IS NOT NULL \
+         AND v.status = 'valid' AND v.redeemable_until >= $2 \
+         GROUP BY p.id, p.email, p.pass_code ORDER BY p.id",
+    )
+    .bind(program_id)
+    .bind(today)
+    .fetch_all(&mut *conn)
+    .await?)
+}

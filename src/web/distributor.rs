@@ -4,7 +4,7 @@
 use super::session::{Form, SignedIn};
 use super::{page, see_other, with_status, Layout, Visitor, WebError, WebResult};
 use crate::app::AppState;
-use crate::fr::{euros_text, long_date_text};
+use crate::fr::{euros_text, long_date, long_date_text};
 use crate::money::Cents;
 use crate::orgs::OrgKind;
 use crate::programs::Program;
@@ -32,9 +32,30 @@ pub struct QuotaLine {
     pub allocated: i64,
     pub remaining: i64,
     pub used: i64,
+    /// When the programme's end is planned, what that means for issuing, in words.
+    pub closing: Option<String>,
+}
+
+/// "Émission possible jusqu'au 16 mars 2026, fin du programme le 1er avril 2026".
+fn closing_words(program: &Program, today: jiff::civil::Date) -> Option<String> {
+    let last_day = program.planned_close(today)?;
+    let until = program.issuance_until(today)?;
+    Some(if program.require_issuable(today).is_ok() {
+        format!(
+            "Émission possible jusqu'au {}, fin du programme le {}",
+            long_date(until),
+            long_date(last_day)
+        )
+    } else {
+        format!(
+            "Émission terminée : le programme prend fin le {}",
+            long_date(last_day)
+        )
+    })
 }
 
 async fn quotas(state: &AppState, distributor_id: &str) -> Result<Vec<QuotaLine>, WebError> {
+    let today = state.clock.today();
     let mut conn = state.db.read().await?;
     let mut out = Vec::new();
     for (program_id, f) in crate::ledger::figures_of_org(&mut conn, distributor_id, true).await? {
@@ -46,6 +67,7 @@ async fn quotas(state: &AppState, distributor_id: &str) -> Result<Vec<QuotaLine>
             allocated: f.allocated_cents / value,
             remaining: f.unissued_quota_cents / value,
             used: (f.allocated_cents - f.unissued_quota_cents) / value,
+            closing: closing_words(&program, today),
             program,
         });
     }

@@ -52,6 +52,9 @@ struct Balance {
     until: String,
     /// The day the carnet's programme ended, in words.
     ended: String,
+    /// The planned last day of the carnet's programme, in words, when it comes before the date
+    /// printed on the carnet (empty otherwise).
+    ends: String,
 }
 
 async fn balance(
@@ -68,6 +71,7 @@ async fn balance(
         balance: None,
         until: String::new(),
         ended: String::new(),
+        ends: String::new(),
     };
     if code.is_empty() {
         view.error =
@@ -82,6 +86,12 @@ async fn balance(
             view.ended = b
                 .programme_ended_on
                 .as_deref()
+                .map(long_date_text)
+                .unwrap_or_default();
+            view.ends = b
+                .programme_ends_on
+                .as_deref()
+                .filter(|&ends| ends <= b.expires_on.as_str())
                 .map(long_date_text)
                 .unwrap_or_default();
             view.balance = Some(b);

@@ -114,15 +114,26 @@ async fn funder_creates_funds_allocates_and_follows_a_programme_in_the_browser()
     b.screenshot("financeur-tableau-de-bord-320px").await;
     b.set_window_size(width, height).await;
 
-    // Closing needs the box ticked; then the credit note is offered.
+    // Planning the end needs the box ticked (the date left empty: in 30 days); once the
+    // programme is closed (here forced at once by the operator), the credit note is offered.
     b.click("#confirm").await;
     b.submit_form("form[action$='/cloture#cloture'] button[type=submit]")
         .await;
-    b.check_axe("financeur-programme-clos").await;
+    b.check_axe("financeur-fin-prevue").await;
     assert!(b
         .text("[role=status]")
         .await
-        .contains("Le programme est clos"));
+        .contains("La fin du programme est prévue"));
+    let (status, body) = app
+        .post(
+            &format!("/api/v1/programs/{program_id}/close"),
+            &app.operator_token,
+            serde_json::json!({"closes_on": app.state.clock.today().to_string(), "force": true}),
+        )
+        .await;
+    assert_eq!(status, reqwest::StatusCode::OK, "{body}");
+    b.visit(&program_url, "financeur-programme-clos").await;
+    assert!(b.page_source().await.contains("Programme clos."));
     assert!(b.exists("a[href$='/avoir.pdf']").await);
     b.assert_no_horizontal_scroll().await;
     b.visit(

@@ -33,6 +33,7 @@ mod metrics;
 mod one_door;
 mod openapi;
 mod parity;
+mod programme_closing;
 mod programme_rules;
 mod security;
 mod sent_twice;

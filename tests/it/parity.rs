@@ -110,7 +110,7 @@ async fn a_programme_is_the_same_from_the_api_and_the_page(backend: Backend) {
         assert_eq!(api_figures[figure], page_figures[figure], "{figure}");
     }
 
-    // Closed, by both.
+    // The end planned by both, in 30 days; the daily job closes both the day after.
     let (status, body) = app
         .post(
             &format!("/api/v1/programs/{by_api}/close"),
@@ -127,6 +127,14 @@ async fn a_programme_is_the_same_from_the_api_and_the_page(backend: Backend) {
     )
     .await;
     assert_eq!(page.status, StatusCode::OK, "{}", page.html);
+    let journal = app.journal(&by_api).await;
+    assert_eq!(journal, app.journal(&by_page).await);
+    assert!(
+        journal.contains(&"program.close_scheduled".to_string()),
+        "{journal:?}"
+    );
+    app.advance(SignedDuration::from_hours(24 * 31));
+    passnum::cli::jobs::expire(&app.state).await.expect("job");
     let journal = app.journal(&by_api).await;
     assert_eq!(journal, app.journal(&by_page).await);
     assert!(

@@ -658,8 +658,17 @@ async fn closing_a_programme_credits_the_funder(backend: Backend) {
     let close = format!("/api/v1/programs/{}/close", w.program_id);
     let (status, _) = app.post(&close, &w.distributor, json!({})).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
-    let (status, closure) = app.post(&close, &w.funder, json!({})).await;
-    assert_eq!(status, StatusCode::OK, "{closure}");
+    // At once, with no notice: only the operator may force it.
+    let at_once = json!({"closes_on": app.state.clock.today().to_string(), "force": true});
+    let (status, body) = app.post(&close, &w.funder, at_once.clone()).await;
+    assert_eq!(
+        (status, error_code(&body)),
+        (StatusCode::FORBIDDEN, "force_reserved")
+    );
+    let (status, closing) = app.post(&close, &app.operator_token, at_once).await;
+    assert_eq!(status, StatusCode::OK, "{closing}");
+    assert_eq!(closing["status"], "closed");
+    let closure = &closing["closure"];
     assert_eq!(closure["expired_cheques"], 6);
     assert_eq!(closure["returned_quota_cents"], 20_000);
     assert_eq!(closure["credited_cents"], 96_000);

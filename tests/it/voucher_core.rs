@@ -51,7 +51,8 @@ async fn full_life_of_a_pass(backend: Backend) {
         balance,
         json!({"status": "active", "remaining_cheques": 10, "remaining_cents": 10000,
                "expires_on": "2027-03-02", "accepted_in": "toute la France",
-               "accepted_for": "tous les types d'aide", "programme_ended_on": null})
+               "accepted_for": "tous les types d'aide", "programme_ended_on": null,
+               "programme_ends_on": null})
     );
 
     // One cheque by short code, one by QR payload.

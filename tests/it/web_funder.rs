@@ -58,6 +58,14 @@ async fn log_in(app: &TestApp, org_id: &str, email: &str) -> (reqwest::Client, S
 /// Logs an existing person in; returns the client and its CSRF token.
 async fn sign_in(app: &TestApp, email: &str) -> (reqwest::Client, String) {
     let client = cookie_client();
+    let csrf = sign_in_with(app, &client, email).await;
+    (client, csrf)
+}
+
+/// Logs an existing person in with this client (its clones share its cookies); returns the
+/// CSRF token.
+async fn sign_in_with(app: &TestApp, client: &reqwest::Client, email: &str) -> String {
+    let client = client.clone();
     let login = get(&client, &format!("{}/connexion", app.base)).await;
     let a = post(
         &client,
@@ -70,8 +78,7 @@ async fn sign_in(app: &TestApp, email: &str) -> (reqwest::Client, String) {
     )
     .await;
     assert_eq!(a.status, StatusCode::OK, "{}: {}", a.url, a.body);
-    let csrf = csrf_of(&a.body);
-    (client, csrf)
+    csrf_of(&a.body)
 }
 
 /// The world's organisations, with another programme.
@@ -371,14 +378,35 @@ async fn funder_runs_a_programme_from_creation_to_credit_note(backend: Backend) 
     let a = get(&cookie_client(), &home_url).await;
     assert!(a.url.ends_with("/connexion"), "{}", a.url);
 
-    // The credit note exists only once closed; closing needs the box ticked.
+    // The credit note exists only once closed; planning the end needs the box ticked, and
+    // the daily job closes the programme the day after its last day (30 days on by default).
     let a = get(&client, &format!("{program_url}/avoir.csv")).await;
     assert_eq!(a.status, StatusCode::CONFLICT);
     let close_url = format!("{program_url}/cloture");
     let a = post(&client, &close_url, &[("csrf", &csrf)]).await;
     assert!(a.body.contains("Cochez la case"), "{}", a.body);
-    let a = post(&client, &close_url, &[("csrf", &csrf), ("confirm", "1")]).await;
-    assert!(a.body.contains("Le programme est clos."), "{}", a.body);
+    let a = post(
+        &client,
+        &close_url,
+        &[("csrf", &csrf), ("closes_on", ""), ("confirm", "1")],
+    )
+    .await;
+    assert!(
+        a.body.contains("La fin du programme est prévue"),
+        "{}",
+        a.body
+    );
+    assert!(a.body.contains("Annuler la fin prévue"), "{}", a.body);
+    app.advance(jiff::SignedDuration::from_hours(31 * 24));
+    passnum::cli::jobs::expire(&app.state).await.expect("job");
+    // The session ended meanwhile.
+    let csrf = sign_in_with(&app, &client, "claire@gironde.example").await;
+    let a = get(&client, &program_url).await;
+    assert!(
+        a.body.contains("<strong>Programme clos.</strong>"),
+        "{}",
+        a.body
+    );
     assert!(a.body.contains("<strong>460,00 €</strong>"), "{}", a.body);
     assert!(
         !a.body.contains("action=\"/financeur/programmes"),

@@ -452,6 +452,22 @@ pub fn haversine_km(a: (f64, f64), b: (f64, f64)) -> f64 {
     2.0 * 6371.0 * h.sqrt().asin()
 }
 
+/// The site organisations with a place qualified on `today` where a programme's cheques are
+/// accepted (its territory).
+pub async fn sites_within(
+    conn: &mut Conn,
+    territory: &crate::programs::Territory,
+    today: Date,
+) -> Result<Vec<String>> {
+    let sites: std::collections::BTreeSet<String> = repo::qualified(conn, today, &Area::Everywhere)
+        .await?
+        .into_iter()
+        .filter(|p| territory.includes(p.department.as_deref(), p.data.get("code_insee")))
+        .filter_map(|p| p.site_org_id)
+        .collect();
+    Ok(sites.into_iter().collect())
+}
+
 /// Qualified places of an area, filtered, nearest first when coordinates are known; at most
 /// `limit`.
 pub async fn search(

@@ -14,7 +14,7 @@ pub use crate::sites::places::QualificationStatus as Status;
 use crate::clock::format_ts;
 use crate::db::{Conn, Tx};
 use crate::error::{Error, Result};
-use crate::mail::{Letterhead, Outgoing};
+use crate::mail::Letterhead;
 use crate::orgs::{OrgKind, Organization};
 use crate::sites::places::Place;
 use askama::Template;
@@ -421,24 +421,7 @@ async fn mail_people(
     body: &impl Template,
     now: Timestamp,
 ) -> Result<usize> {
-    let mut queued = 0;
-    for person in crate::users::list_for_org(tx, org_id).await? {
-        if person.disabled_at.is_some() || (admins_only && person.role != crate::users::Role::Admin)
-        {
-            continue;
-        }
-        let mail = Outgoing::text(&person.email, subject, body)?;
-        // An address the mailer cannot use must not stop the daily run (nor a decision): the
-        // others are still told, and the refusal is logged. The check runs before any SQL.
-        match crate::mail::enqueue(tx, &mail, now).await {
-            Ok(_) => queued += 1,
-            Err(e @ Error::Unprocessable { .. }) => {
-                tracing::warn!(org_id, error = %e, "qualification e-mail not queued")
-            }
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(queued)
+    crate::users::mail_people(tx, org_id, admins_only, subject, body, now).await
 }
 
 /// Reminds the administrators of each qualified site, 60 and then 15 days before its

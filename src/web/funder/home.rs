@@ -16,6 +16,8 @@ pub struct ProgramLine {
     pub id: String,
     pub name: String,
     pub closed: bool,
+    /// The planned last day, in words, while the programme runs.
+    pub ends: Option<String>,
     pub budget: String,
     pub funded: String,
     pub available: String,
@@ -177,6 +179,9 @@ async fn render_home(
             redeemed: r.figures.redeemed_cents / value,
             rate: percent_text(r.figures.redeemed_cents, r.figures.issued_cents),
             closed: program.status == crate::programs::ProgramStatus::Closed,
+            ends: program
+                .planned_close(state.clock.today())
+                .map(crate::fr::long_date),
             id: program.id,
             name: program.name,
         });

@@ -1,6 +1,6 @@
 //! The funder: create a programme, record the money received, give distributors quotas,
 //! follow how the cheques are used (figures, breakdowns, a monthly chart, every table as CSV),
-//! close the programme and download its credit note.
+//! plan the programme's end (or cancel it) and download its credit note.
 //!
 //! One file per page or feature: `home` (the programmes, the form to create one), `program`
 //! (a programme's page and its forms), `tables` (the figures shown there and exported), `chart`
@@ -27,6 +27,10 @@ pub fn router() -> Router<AppState> {
         .route("/financeur/programmes/{id}/versements", post(program::fund))
         .route("/financeur/programmes/{id}/quotas", post(program::allocate))
         .route("/financeur/programmes/{id}/cloture", post(program::close))
+        .route(
+            "/financeur/programmes/{id}/cloture/annuler",
+            post(program::cancel_close),
+        )
         .route(
             "/financeur/programmes/{id}/export/{file}",
             get(exports::export),

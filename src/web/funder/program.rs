@@ -1,15 +1,15 @@
 //! A programme's page: its figures, chart and tables, and the forms to record a funding, give
-//! a distributor a quota and close the programme.
+//! a distributor a quota and plan (or cancel) the programme's end.
 
 use super::chart::{chart, Chart, ISSUED_FILL, REDEEMED_FILL};
 use super::tables::tables;
 use super::{cheque_count, plural, shown_on_page};
 use crate::app::AppState;
 use crate::error::Error;
-use crate::fr::{euros_text, parse_count, percent_text};
+use crate::fr::{euros_text, long_date, parse_count, percent_text};
 use crate::money::Cents;
 use crate::orgs::OrgKind;
-use crate::programs::{self, NewAllocation, NewFunding, Program};
+use crate::programs::{self, CloseRequest, NewAllocation, NewFunding, Program};
 use crate::report::Report;
 use crate::users::Signed;
 use crate::web::session::{Form, SignedIn};
@@ -28,6 +28,7 @@ struct Attempt {
     cheques: String,
     fund_error: Option<String>,
     allocate_error: Option<String>,
+    closes_on: String,
     close_error: Option<String>,
 }
 
@@ -59,6 +60,19 @@ struct Dashboard {
     departments: Report,
     distributor_choices: Vec<(String, String)>,
     attempt: Attempt,
+    /// The programme's end, when planned.
+    planned: Option<Planned>,
+    /// The nearest last day that may be chosen (`YYYY-MM-DD`, and in words).
+    earliest: String,
+    earliest_words: String,
+    /// What the date field holds: what was typed, or the planned day.
+    closes_on: String,
+}
+
+/// A planned end, in words.
+struct Planned {
+    last_day: String,
+    issuance_until: String,
 }
 
 #[derive(Deserialize)]
@@ -78,9 +92,11 @@ pub(super) async fn dashboard(
         ),
         Some("versement") => Some("Le versement est enregistré."),
         Some("quota") => Some("Le quota est attribué au distributeur."),
-        Some("cloture") => {
-            Some("Le programme est clos. Son avoir est prêt à télécharger, plus bas sur cette page.")
-        }
+        Some("cloture") => Some(
+            "La fin du programme est prévue. Les distributeurs, les lieux et les bénéficiaires \
+             seront prévenus par e-mail 30, 15 et 7 jours avant.",
+        ),
+        Some("cloture-annulee") => Some("La fin prévue est annulée : le programme continue."),
         _ => None,
     };
     render_dashboard(&state, &visitor, &id, notice, Attempt::default()).await
@@ -128,8 +144,26 @@ async fn render_dashboard(
             ),
         },
     ];
+    let today = state.clock.today();
+    let planned = t.program.planned_close(today).map(|last_day| Planned {
+        last_day: long_date(last_day),
+        issuance_until: long_date(programs::issuance_until(last_day)),
+    });
+    let earliest = programs::earliest_close(today);
+    let closes_on = if attempt.closes_on.is_empty() {
+        t.program
+            .planned_close(today)
+            .map(|d| d.to_string())
+            .unwrap_or_default()
+    } else {
+        attempt.closes_on.clone()
+    };
     page(Dashboard {
         l: Layout::new(state, visitor, t.program.name.clone()),
+        planned,
+        earliest: earliest.to_string(),
+        earliest_words: long_date(earliest),
+        closes_on,
         closed: t.program.status == crate::programs::ProgramStatus::Closed,
         notice,
         cards,
@@ -260,9 +294,11 @@ pub(super) async fn allocate(
 #[derive(Deserialize, Default)]
 #[serde(default)]
 pub(super) struct CloseForm {
+    closes_on: String,
     confirm: Option<String>,
 }
 
+/// Plans the programme's end (or moves it) on the day chosen, at least 30 days ahead.
 pub(super) async fn close(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -272,26 +308,63 @@ pub(super) async fn close(
     let Form { visitor, data, .. } = form;
     let signed = SignedIn::require(&visitor, OrgKind::Funder)?;
     let retry = |message: String| Attempt {
+        closes_on: data.closes_on.clone(),
         close_error: Some(message),
         ..Attempt::default()
     };
     if data.confirm.is_none() {
-        let message = "Cochez la case pour confirmer la clôture du programme.".to_string();
+        let message = "Cochez la case pour confirmer la fin du programme.".to_string();
         return render_dashboard(&state, &visitor, &id, None, retry(message)).await;
     }
+    let request = CloseRequest {
+        closes_on: Some(data.closes_on.clone()),
+        force: false,
+    };
     let (org, program_id) = (signed.org.clone(), id.clone());
     let (now, today) = (state.clock.now(), state.clock.today());
-    let closed = state
+    let planned = state
         .write(visitor.origin(), key, move |tx| {
             Box::pin(async move {
-                crate::expiry::close_program(tx, &org, &program_id, now, today).await
+                programs::schedule_close(tx, &org, &program_id, request, now, today).await
             })
         })
         .await;
-    match closed {
+    match planned {
         Ok(_) => done(&id, "cloture"),
         Err(e) if shown_on_page(&e) && !matches!(e, Error::NotFound(_)) => {
             render_dashboard(&state, &visitor, &id, None, retry(e.public_message())).await
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[derive(Deserialize)]
+pub(super) struct Nothing {}
+
+/// Cancels the planned end: the programme goes on.
+pub(super) async fn cancel_close(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    form: Form<Nothing>,
+) -> WebResult {
+    let key = form.own_key();
+    let Form { visitor, .. } = form;
+    let signed = SignedIn::require(&visitor, OrgKind::Funder)?;
+    let (org, program_id) = (signed.org.clone(), id.clone());
+    let (now, today) = (state.clock.now(), state.clock.today());
+    let cancelled = state
+        .write(visitor.origin(), key, move |tx| {
+            Box::pin(async move { programs::cancel_close(tx, &org, &program_id, now, today).await })
+        })
+        .await;
+    match cancelled {
+        Ok(_) => done(&id, "cloture-annulee"),
+        Err(e) if shown_on_page(&e) && !matches!(e, Error::NotFound(_)) => {
+            let attempt = Attempt {
+                close_error: Some(e.public_message()),
+                ..Attempt::default()
+            };
+            render_dashboard(&state, &visitor, &id, None, attempt).await
         }
         Err(e) => Err(e.into()),
     }
