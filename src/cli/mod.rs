@@ -173,10 +173,15 @@ pub async fn run() -> anyhow::Result<()> {
                 ..config
             };
             let state = crate::start(config, Arc::new(SystemClock)).await?;
-            let guide = demo::fill(&state).await?;
+            let filled = demo::fill(&state).await?;
+            if let Some(statement) = &filled.statement {
+                std::fs::write(demo::STATEMENT_FILE, statement)?;
+            }
             println!(
                 "{}",
-                guide.replace(demo::GUIDE_BASE, &format!("http://{}", bind.bind))
+                filled
+                    .guide
+                    .replace(demo::GUIDE_BASE, &format!("http://{}", bind.bind))
             );
             println!("Serving on http://{}", bind.bind);
             jobs::spawn_background(&state)?;

@@ -20,6 +20,7 @@ mod browser_applications;
 mod browser_catalogue;
 mod browser_funder;
 mod browser_journeys;
+mod browser_money;
 mod browser_operator;
 mod browser_smoke;
 mod carnet_delivery;

@@ -17,6 +17,7 @@ on_both_databases!(
     only_received_money_backs_allocations_when_the_programme_asks,
     coverage_is_measured_against_the_closing_balance,
     the_operator_imports_and_matches_on_the_page,
+    the_demo_shows_a_month_of_money,
 );
 
 const PAYER: &str = "FR7630004000031234567890143";
@@ -524,4 +525,42 @@ async fn the_operator_imports_and_matches_on_the_page(backend: Backend) {
     assert!(done
         .html
         .contains("toutes les écritures importées sont rapprochées"));
+}
+
+/// The demo's month: bank details approved and one change to check, last month's draft batch
+/// to approve, and a statement (valid camt.053) that confirms both fundings when imported.
+async fn the_demo_shows_a_month_of_money(backend: Backend) {
+    let Some(url) = common::fresh_database(backend).await else {
+        return;
+    };
+    let clock = passnum::clock::MockClock::new("2026-03-02T10:00:00Z".parse().unwrap());
+    let state = passnum::start(common::test_config(&url), clock)
+        .await
+        .expect("starts");
+    let filled = passnum::cli::demo::fill(&state).await.expect("demo");
+    let xml = filled.statement.expect("a statement");
+    xmllint_camt(&xml);
+    assert!(
+        filled.guide.contains("/operateur/reglements/"),
+        "{}",
+        filled.guide
+    );
+    let app = TestApp::spawn_on(&url, |_| {}).await;
+    let op = app.operator_token.clone();
+    let batch_id = between(&filled.guide, "/operateur/reglements/", " (");
+    let (_, draft) = app
+        .get(&format!("/api/v1/settlements/{batch_id}"), Some(&op))
+        .await;
+    assert_eq!(draft["status"], "draft", "{draft}");
+    assert_eq!(draft["total_cents"], 7_000);
+    let (_, requests) = app.get("/api/v1/bank-requests", Some(&op)).await;
+    assert_eq!(requests[0]["site_name"], "Association Les Connectés");
+    assert_eq!(requests[0]["document"]["content_type"], "application/pdf");
+    let (status, report) = import(&app, &op, &xml).await;
+    assert_eq!(status, StatusCode::CREATED, "{report}");
+    assert_eq!(report["fundings_confirmed"], 2, "{report}");
+    assert_eq!(report["unmatched"], 1);
+    let (_, coverage) = app.get("/api/v1/coverage", Some(&op)).await;
+    assert_eq!(coverage["covered"], true, "{coverage}");
+    app.assert_ledger_verifies().await;
 }

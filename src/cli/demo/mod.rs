@@ -1,5 +1,6 @@
 //! `passnum demo`: a realistic programme with passes in every state, so a newcomer can try every call.
 
+mod month;
 mod sites;
 
 use crate::app::AppState;
@@ -50,30 +51,76 @@ async fn member(
 /// The address the guide's links and commands name; `passnum demo` puts its own in its place.
 pub const GUIDE_BASE: &str = "http://127.0.0.1:8080";
 
-pub async fn fill(state: &AppState) -> Result<String> {
+/// Where `passnum demo` writes the statement to import, in the current folder.
+pub const STATEMENT_FILE: &str = "passnum-demo-releve.xml";
+
+/// What the demo made: its guide, and the payer account's statement to import (none when the
+/// database already held data).
+pub struct Filled {
+    pub guide: String,
+    pub statement: Option<String>,
+}
+
+pub async fn fill(state: &AppState) -> Result<Filled> {
     let (keyring, database_url) = (state.keyring.clone(), state.config.database_url.clone());
     let (now, today) = (state.clock.now(), state.clock.today());
-    state
+    let (payer_iban, letterhead) = (state.config.payer_iban.clone(), state.letterhead());
+    let mut filled = state
         .db
         .transact(Origin::platform(), move |tx| {
-            Box::pin(async move { fill_in(tx, &keyring, &database_url, now, today).await })
+            Box::pin(async move {
+                let setting = Setting {
+                    database_url: &database_url,
+                    payer_iban: &payer_iban,
+                    letterhead: &letterhead,
+                };
+                fill_in(tx, &keyring, &setting, now, today).await
+            })
         })
-        .await
+        .await?;
+    if filled.statement.is_some() {
+        let batch = state
+            .db
+            .transact(Origin::platform(), move |tx| {
+                Box::pin(async move { month::draft_batch(tx, now).await })
+            })
+            .await?;
+        let line = format!(
+            "  a draft batch paying last month's cheques, to approve: \
+             {GUIDE_BASE}/operateur/reglements/{} ({})",
+            batch.batch.id,
+            batch.batch.total_cents.text()
+        );
+        filled.guide = filled.guide.replace(BATCH_LINE, &line);
+    }
+    Ok(filled)
+}
+
+/// Where the guide names the draft batch, made after the rest.
+const BATCH_LINE: &str = "{batch}";
+
+/// Where the demo runs.
+struct Setting<'a> {
+    database_url: &'a str,
+    payer_iban: &'a str,
+    letterhead: &'a crate::mail::Letterhead,
 }
 
 async fn fill_in(
     tx: &mut Tx<'_>,
     keyring: &codes::Keyring,
-    database_url: &str,
+    setting: &Setting<'_>,
     now: jiff::Timestamp,
     today: jiff::civil::Date,
-) -> Result<String> {
+) -> Result<Filled> {
+    let database_url = setting.database_url;
     if orgs::operator_exists(tx).await?.is_some() {
-        return Ok(
-            "This database already holds data: the demo was not added again. \
+        return Ok(Filled {
+            guide: "This database already holds data: the demo was not added again. \
                    Start from a fresh database (delete passnum.db) to see the demo guide."
                 .into(),
-        );
+            statement: None,
+        });
     }
     let operator_token = orgs::bootstrap(tx, now).await?;
     let operator_id = orgs::operator_exists(tx)
@@ -313,6 +360,22 @@ async fn fill_in(
     )
     .await?;
 
+    month::bank_details(tx, &operator, &sites, setting.letterhead, now).await?;
+    month::last_month(tx, keyring, &programmes, &france_travail, &sites, now).await?;
+    let fundings = [
+        (
+            "OP-33-2026-001".to_string(),
+            Cents::euros(20_000),
+            "DEPARTEMENT DE LA GIRONDE",
+        ),
+        (
+            "OP-59-2026-001".to_string(),
+            Cents::euros(20_000),
+            "VILLE DE ROUBAIX",
+        ),
+    ];
+    let statement = month::statement(setting.payer_iban, &fundings, now)?;
+
     let mut logins = Vec::new();
     for (member, email, label) in [
         (&operator, "operateur@demo.passnum.fr", "operator"),
@@ -386,6 +449,23 @@ async fn fill_in(
             v.qr_payload.clone().unwrap_or_default()
         );
     }
+    let _ = writeln!(w, "\nA month of money (operator):");
+    let _ = writeln!(w, "{BATCH_LINE}");
+    let _ = writeln!(
+        w,
+        "  a site asks to change its bank account, its RIB attached: {GUIDE_BASE}/operateur/banque"
+    );
+    let _ = writeln!(
+        w,
+        "  yesterday's statement of the payer account, in {STATEMENT_FILE}: import it at \
+         {GUIDE_BASE}/operateur/tresorerie (it confirms both fundings and leaves a bank fee to set aside)"
+    );
+    let _ = writeln!(
+        w,
+        "  or: curl -s -X POST {GUIDE_BASE}/api/v1/bank-statements -H 'Authorization: Bearer {}' \
+         --data-binary @{STATEMENT_FILE}",
+        operator.token
+    );
     let site_token = &sites[2].token;
     let _ = writeln!(w, "\nTry:");
     let _ = writeln!(
@@ -404,7 +484,10 @@ async fn fill_in(
         "  the same code again → 409 already_redeemed; a typo such as {} → 422 invalid_code",
         typo_of(&fresh.vouchers[4].code)
     );
-    Ok(guide)
+    Ok(Filled {
+        guide,
+        statement: Some(statement),
+    })
 }
 
 #[allow(clippy::too_many_arguments)]

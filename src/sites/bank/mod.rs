@@ -233,6 +233,16 @@ pub fn mask_iban(iban: &str) -> String {
         .collect()
 }
 
+/// In groups of four characters, as a RIB prints it: easier to compare by eye.
+pub fn grouped_iban(iban: &str) -> String {
+    let chars: Vec<char> = iban.chars().collect();
+    chars
+        .chunks(4)
+        .map(|c| c.iter().collect::<String>())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 /// The account a new batch pays into, for every site that has one, in one read: the last
 /// one approved.
 pub async fn current_bank_accounts(

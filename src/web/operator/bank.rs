@@ -103,7 +103,7 @@ fn row(r: BankRequest, current: String) -> Row {
         id: r.id,
         site_id: r.site_id,
         site: r.site_name,
-        iban: r.iban,
+        iban: bank::grouped_iban(&r.iban),
         bic: r.bic.unwrap_or_default(),
         holder: r.holder,
         document,
