@@ -4,6 +4,8 @@
 
 #[path = "../../fuzz/checks.rs"]
 mod checks;
+#[path = "../../fuzz/checks_camt.rs"]
+mod checks_camt;
 #[path = "../../fuzz/checks_sites.rs"]
 mod checks_sites;
 
@@ -21,7 +23,18 @@ type Check = fn(&[u8]);
 const TARGETS: &[(&str, Check)] = &[
     ("codes", checks::codes),
     ("sites_csv", checks_sites::sites_csv),
+    ("camt", checks_camt::camt),
 ];
+
+#[test]
+fn the_seeds_of_the_statement_target_pass() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/seeds/camt");
+    for entry in std::fs::read_dir(root).expect("fuzz/seeds/camt") {
+        let data = std::fs::read(entry.expect("entry").path()).expect("seed");
+        checks_camt::camt(&data);
+        assert!(passnum::treasury::camt::parse(&data).is_ok());
+    }
+}
 
 #[test]
 fn the_seeds_of_the_csv_target_pass() {
@@ -72,6 +85,22 @@ proptest! {
             .collect::<Vec<_>>()
             .join("\n");
         checks_sites::sites_csv(text.as_bytes());
+    }
+
+    #[test]
+    fn statements_never_panic(cut in 0usize..4000, byte in any::<u8>(), at in 0usize..4000) {
+        // A valid statement with one byte changed, then cut: closer to the schema than noise.
+        let seed = std::fs::read(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/seeds/camt/minimal.xml"),
+        )
+        .expect("seed");
+        let mut data = seed.clone();
+        if !data.is_empty() {
+            let i = at % data.len();
+            data[i] = byte;
+        }
+        data.truncate(cut.max(1).min(data.len()));
+        checks_camt::camt(&data);
     }
 
     #[test]

@@ -10,6 +10,7 @@ mod common;
 // fuzz targets.
 use passnum::sites::places::standard;
 use passnum::spreadsheet;
+use passnum::treasury::camt;
 use passnum::vouchers::codes;
 
 mod applications;
