@@ -123,7 +123,7 @@ pub(super) async fn details(
     path = "/api/v1/sites/{id}/bank/document",
     tag = "site",
     summary = "Le RIB de la demande en attente : le corps est le fichier PDF, JPEG ou PNG (5 Mo au plus), son nom dans Content-Disposition",
-    request_body(content = Vec<u8>, content_type = "application/pdf"),
+    request_body(content = String, content_type = "application/octet-stream", description = "Le fichier du RIB : PDF, JPEG ou PNG, reconnu à son contenu."),
     params(("id" = String, Path, description = "Lieu")),
     responses((status = 200, description = "Joint à la demande", body = BankRequest), (status = "4XX", description = "Refus (voir le code d'erreur)", body = crate::http::openapi::ErrorBody)),
     security(("bearer" = []))
