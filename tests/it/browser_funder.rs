@@ -99,11 +99,11 @@ async fn funder_creates_funds_allocates_and_follows_a_programme_in_the_browser()
     b.visit(&program_url, "financeur-tableau-de-bord").await;
     assert!(b.exists("svg[role=img][aria-labelledby]").await);
     assert!(b
-        .text("#distributeurs ~ table")
+        .text("#distributeurs ~ .scroll table")
         .await
         .contains("CCAS de Bordeaux"));
     assert!(b
-        .text("#lieux ~ table")
+        .text("#lieux ~ .scroll table")
         .await
         .contains("Médiathèque Mériadeck"));
     b.assert_no_horizontal_scroll().await;

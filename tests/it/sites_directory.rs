@@ -463,6 +463,7 @@ async fn directory_page_is_accessible() {
     b.check_axe("annuaire-lieux-resultats").await;
     assert!(b.page_source().await.contains("Anonymal"));
     b.set_window_size(320, 800).await;
+    b.check_axe("annuaire-lieux-resultats-320").await;
     b.assert_no_horizontal_scroll().await;
     b.close().await;
 }

@@ -198,8 +198,12 @@ impl Browser {
         self.check_axe(name).await
     }
 
-    /// Screenshot and axe-core on the page shown now (e.g. one reached by a form).
+    /// Screenshot and axe-core on the page shown now (e.g. one reached by a form); on a phone's
+    /// width, also the reading checks of [`Self::assert_reads_on_a_phone`].
     pub async fn check_axe(&self, name: &str) -> Page {
+        if self.viewport().await.0 <= PHONE_WIDTH + 80 {
+            self.assert_reads_on_a_phone().await;
+        }
         let page = self.screenshot(name).await;
         let violations = self.axe_violations().await;
         if !violations.is_empty() {
@@ -494,9 +498,15 @@ impl Browser {
             .execute(
                 "const w = window.innerWidth;
                  const wide = [];
+                 const clipped = el => {
+                   for (let a = el.parentElement; a; a = a.parentElement)
+                     if (['auto', 'scroll', 'hidden'].includes(getComputedStyle(a).overflowX)) return true;
+                   return false;
+                 };
                  for (const el of document.body ? document.body.querySelectorAll('*') : []) {
                    const r = el.getBoundingClientRect();
-                   if (r.width > 0 && (r.right > w + 0.5 || r.left < -0.5)) {
+                   if (r.width > 0 && (r.right > w + 0.5 || r.left < -0.5) && !clipped(el)
+                       && !el.classList.contains('skip')) {
                      let d = el.tagName.toLowerCase();
                      if (el.id) d += '#' + el.id;
                      if (typeof el.className === 'string' && el.className.trim())
@@ -522,7 +532,74 @@ impl Browser {
                 shot.display()
             );
         }
+        self.assert_reads_on_a_phone().await;
         self.set_window_size(before.0, before.1).await;
+    }
+
+    /// What a person reads on the narrow window shown now: no word split across two lines
+    /// (each word's `Range.getClientRects()` on one line; hyphens may break as in print, and
+    /// identifiers over 30 characters, links and e-mail addresses may wrap), and no table wider than its
+    /// place unless it scrolls inside a region the keyboard can reach.
+    pub async fn assert_reads_on_a_phone(&self) {
+        let v = self
+            .client
+            .execute(
+                "const describe = el => {
+                   let d = el.tagName.toLowerCase();
+                   if (el.id) d += '#' + el.id;
+                   if (typeof el.className === 'string' && el.className.trim())
+                     d += '.' + el.className.trim().split(/\\s+/).join('.');
+                   return d;
+                 };
+                 const split = [];
+                 const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+                 let node;
+                 while ((node = walker.nextNode())) {
+                   const el = node.parentElement;
+                   if (!el || el.closest('script,style,noscript,svg,.visually-hidden,.sr-only,[hidden],option')) continue;
+                   const cs = getComputedStyle(el);
+                   if (cs.display === 'none' || cs.visibility === 'hidden') continue;
+                   const re = /[^\\s\\-\\u2010\\u2011]+/g;
+                   let m;
+                   while ((m = re.exec(node.textContent))) {
+                     if (m[0].length > 30 || /[\\/@]/.test(m[0])) continue;
+                     const range = document.createRange();
+                     range.setStart(node, m.index);
+                     range.setEnd(node, m.index + m[0].length);
+                     const tops = new Set([...range.getClientRects()]
+                       .filter(r => r.width > 0 && r.height > 0)
+                       .map(r => Math.round(r.top)));
+                     if (tops.size > 1) split.push('«' + m[0] + '» in ' + describe(el));
+                   }
+                 }
+                 const tables = [];
+                 for (const t of document.querySelectorAll('table')) {
+                   let c = t;
+                   while (c && !['auto', 'scroll'].includes(getComputedStyle(c).overflowX)) c = c.parentElement;
+                   const scrolls = c && c.scrollWidth > c.clientWidth + 1;
+                   const focusable = c && c.hasAttribute('tabindex') && c.tabIndex >= 0;
+                   const out = t.getBoundingClientRect().right > window.innerWidth + 0.5;
+                   if ((scrolls && !focusable) || (!c && out)) tables.push(describe(t));
+                 }
+                 return [split.slice(0, 10), tables.slice(0, 10)];",
+                vec![],
+            )
+            .await
+            .unwrap_or_else(|e| panic!("cannot read the page's words: {e}"));
+        let none = |i: usize| v[i].as_array().is_none_or(Vec::is_empty);
+        if !(none(0) && none(1)) {
+            let url = self.current_url().await;
+            let width = self.viewport().await.0;
+            let name = format!("{}-{width}px-unreadable", file_name(&url));
+            let shot = self.screenshot(&name).await.screenshot;
+            panic!(
+                "{url} at {width} px: words split across lines {}; tables overflowing outside a \
+                 focusable scroll region {}. Screenshot: {}",
+                v[0],
+                v[1],
+                shot.display()
+            );
+        }
     }
 
     /// Ends the WebDriver session cleanly (Chromium quits), then chromedriver.
