@@ -161,7 +161,7 @@ pub async fn close_program(
         actor,
         "program.closed",
         Some(&program.id),
-        &format!("credit note {} cents", available.get()),
+        &format!("avoir de {}", available.text()),
     )
     .await?;
     Ok(Closure {

@@ -241,10 +241,22 @@ pub fn euros(cents: impl Into<i64>) -> String {
     format!("{sign}{},{:02}", cents.abs() / 100, cents.abs() % 100)
 }
 
-/// The same with its unit, `12,34 €`, for a sentence or a page; tables (CSV, PDF) name the
-/// unit in their column headers and keep the bare number.
+/// The same with its unit, `50 000,00 €`, for a sentence or a page: thousands apart with a
+/// narrow no-break space and the sign held to its number by a no-break space, as French
+/// typography writes them (and as `Intl.NumberFormat('fr-FR')` does). Tables (CSV, PDF) name
+/// the unit in their column headers and keep the bare number, which spreadsheets read.
 pub fn euros_text(cents: impl Into<i64>) -> String {
-    format!("{} €", euros(cents))
+    let cents: i64 = cents.into();
+    let sign = if cents < 0 { "-" } else { "" };
+    let units = (cents.unsigned_abs() / 100).to_string();
+    let mut grouped = String::with_capacity(units.len() + units.len() / 3 * 3);
+    for (i, digit) in units.chars().enumerate() {
+        if i > 0 && (units.len() - i) % 3 == 0 {
+            grouped.push('\u{202f}');
+        }
+        grouped.push(digit);
+    }
+    format!("{sign}{grouped},{:02}\u{a0}€", cents.unsigned_abs() % 100)
 }
 
 /// `part / whole` in percent with one decimal ("26,7"), rounded half up; empty when there is
@@ -311,7 +323,13 @@ mod tests {
     fn amounts_read() {
         assert_eq!(euros(123_456), "1234,56");
         assert_eq!(euros(-5), "-0,05");
-        assert_eq!(euros_text(1_000), "10,00 €");
+        assert_eq!(euros_text(1_000), "10,00\u{a0}€");
+        assert_eq!(euros_text(5_000_000), "50\u{202f}000,00\u{a0}€");
+        assert_eq!(
+            euros_text(123_456_789_01_i64),
+            "123\u{202f}456\u{202f}789,01\u{a0}€"
+        );
+        assert_eq!(euros_text(-99_999), "-999,99\u{a0}€");
     }
 
     #[test]

@@ -292,7 +292,7 @@ pub async fn cancel_close(
         Some(&org.id),
         "program.close_cancelled",
         Some(&program.id),
-        &format!("last day {planned} cancelled"),
+        &format!("dernier jour prévu le {planned} annulé"),
     )
     .await?;
     program.closes_on = None;

@@ -168,14 +168,14 @@ pub async fn create(
         "program.created",
         Some(&program.id),
         &format!(
-            "{}: budget {} cents, cheques of {} cents, territory [{}], services [{}]{}",
+            "{} : budget {}, chèques de {}, territoire [{}], aides [{}]{}",
             program.name,
-            program.budget_cents.get(),
-            program.cheque_value_cents.get(),
+            program.budget_cents.text(),
+            program.cheque_value_cents.text(),
             program.territory.stored(),
             program.services.stored(),
             if new.confirmed_funding_only {
-                ", confirmed funding only"
+                ", seul l'argent reçu est réparti"
             } else {
                 ""
             }
@@ -283,7 +283,7 @@ pub async fn record_funding(
         Some(&funder.id),
         "funding.declared",
         Some(&program.id),
-        &format!("{} cents, reference {reference}", new.amount_cents.get()),
+        &format!("{}, référence {reference}", new.amount_cents.text()),
     )
     .await?;
     ledger::post(
@@ -374,10 +374,10 @@ pub async fn allocate(
         "allocation.created",
         Some(&program.id),
         &format!(
-            "{} cheques ({} cents) to distributor {}",
+            "{} chèques ({}) à {}",
             new.cheques,
-            amount_cents.get(),
-            distributor.id
+            amount_cents.text(),
+            distributor.name
         ),
     )
     .await?;

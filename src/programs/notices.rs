@@ -85,7 +85,7 @@ pub async fn send_close_notices(
             None,
             "program.close_notice",
             Some(&program.id),
-            &format!("{milestone} days before {day}: {sent} e-mails"),
+            &format!("{milestone} jours avant le {day} : {sent} e-mail(s)"),
         )
         .await?;
         queued += sent;

@@ -215,10 +215,10 @@ fn defer_writes(
                     action: "redemption.created",
                     subject_id: Some(&r.id),
                     detail: format!(
-                        "chèque {} ({}), {} centimes",
+                        "chèque {} ({}), {}",
                         r.code,
                         r.voucher_id,
-                        r.value_cents.get()
+                        r.value_cents.text()
                     ),
                 },
                 origin,

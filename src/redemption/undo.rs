@@ -117,9 +117,9 @@ async fn undo_one(
         "redemption.undone",
         Some(&redemption.id),
         &format!(
-            "chèque {}, {} centimes",
+            "chèque {}, {}",
             redemption.voucher_id,
-            redemption.value_cents.get()
+            redemption.value_cents.text()
         ),
     )
     .await

@@ -254,7 +254,7 @@ pub async fn create(
         Some(&operator.id),
         "settlement.created",
         Some(&batch_id),
-        &format!("until {until}: {n} line(s), {} cents", total.get()),
+        &format!("jusqu'au {until} : {n} ligne(s), {}", total.text()),
     )
     .await?;
     get(tx, operator, &batch_id).await

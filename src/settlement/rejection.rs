@@ -126,9 +126,9 @@ pub async fn reject_line(
         "settlement.line_rejected",
         Some(id),
         &format!(
-            "line {} ({} cents): {reason}",
-            line.id,
-            line.amount_cents.get()
+            "ligne {} ({}) : {reason}",
+            line.end_to_end_id,
+            line.amount_cents.text()
         ),
     )
     .await?;
@@ -165,9 +165,9 @@ pub async fn release_line(
         "settlement.line_released",
         Some(id),
         &format!(
-            "line {} ({} cents) released to the same account",
-            line.id,
-            line.amount_cents.get()
+            "ligne {} ({}) renvoyée au même compte",
+            line.end_to_end_id,
+            line.amount_cents.text()
         ),
     )
     .await?;

@@ -219,11 +219,11 @@ async fn confirm(
         "funding.confirmed",
         Some(&funding.program_id),
         &format!(
-            "{} cents, reference {}, seen on the statement{}",
-            funding.amount_cents.get(),
+            "{}, référence {}, vu sur le relevé{}",
+            funding.amount_cents.text(),
             funding.reference,
             if by_hand.is_some() {
-                " (matched by hand)"
+                " (rapproché à la main)"
             } else {
                 ""
             }
@@ -347,7 +347,7 @@ pub async fn match_by_hand(
                 ));
             }
             confirm(tx, operator, &funding, &entry.id, Some(&operator.id), &at).await?;
-            format!("funding {}", funding.id)
+            format!("versement « {} »", funding.reference)
         }
         (None, Some(batch_id), None) => {
             if credit {
@@ -366,7 +366,7 @@ pub async fn match_by_hand(
                 now,
             )
             .await?;
-            format!("batch {batch_id}")
+            format!("lot {batch_id}")
         }
         (None, None, Some(note)) => {
             let note = note.trim();
@@ -387,7 +387,7 @@ pub async fn match_by_hand(
                 &at,
             )
             .await?;
-            format!("set aside: {note}")
+            format!("mis de côté : {note}")
         }
         _ => {
             return Err(Error::invalid(
@@ -403,8 +403,8 @@ pub async fn match_by_hand(
         "bank_entry.matched",
         Some(&entry.statement_id),
         &format!(
-            "{} of {} on {}: {what}",
-            entry.direction,
+            "{} de {} le {} : {what}",
+            if credit { "crédit" } else { "débit" },
             entry.amount_cents.text(),
             entry.booking_date.as_deref().unwrap_or_default()
         ),

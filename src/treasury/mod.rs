@@ -151,8 +151,9 @@ pub async fn import_statement(
         "bank_statement.imported",
         Some(&row.id),
         &format!(
-            "statement {} of {}, closing balance {} on {}, SHA-256 {}: {} entries, {} fundings \
-             confirmed, {} batches paid, {} transfers returned, {} unmatched",
+            "relevé {} du fichier {}, solde de {} le {}, SHA-256 {} : {} écriture(s), {} \
+             versement(s) confirmé(s), {} lot(s) payé(s), {} virement(s) renvoyé(s), {} à \
+             rapprocher",
             row.statement_ref,
             row.message_id,
             row.closing_cents.map(|c| c.text()).unwrap_or_default(),

@@ -187,6 +187,7 @@ async fn issue_carnets(
     } else {
         ", en stock (non activé)"
     };
+    let cheque_value = program.cheque_value_cents.text();
     let entries: Vec<crate::audit::NewEntry> = passes
         .iter()
         .map(|pass| crate::audit::NewEntry {
@@ -195,10 +196,8 @@ async fn issue_carnets(
             action: "pass.issued",
             subject_id: Some(&pass.id),
             detail: format!(
-                "{} chèque(s) de {} centimes, programme {}{stock}",
-                pass.cheques,
-                program.cheque_value_cents.get(),
-                program.id
+                "{} chèque(s) de {}, programme {}{stock}",
+                pass.cheques, cheque_value, program.id
             ),
         })
         .collect();

@@ -237,7 +237,7 @@ pub async fn cancel(
         Some(&distributor.id),
         status::CANCEL.action,
         Some(&pass.id),
-        &format!("{returned} centimes rendus au quota"),
+        &format!("{} rendus au quota", Cents::new(returned).text()),
     )
     .await?;
     get(tx, keyring, distributor, id, today).await

@@ -70,6 +70,7 @@ async fn site_publishes_a_service_and_redeems_a_session_in_the_browser() {
     b.check_axe("lieu-seance-recu").await;
     let receipt = b.text("[role=status]").await;
     assert!(
+        // WebDriver reads a no-break space as a space.
         receipt.contains("Chèques acceptés (2) : 20,00 €"),
         "{receipt}"
     );

@@ -595,7 +595,10 @@ async fn site_pages_manage_the_catalogue_and_redeem_several_cheques(backend: Bac
         ],
     )
     .await;
-    assert!(page.contains("Chèques acceptés (2) : 20,00 €"), "{page}");
+    assert!(
+        page.contains("Chèques acceptés (2) : 20,00\u{a0}€"),
+        "{page}"
+    );
     assert!(
         page.contains(&format!("Chèque {}", c[0])) && page.contains(&format!("Chèque {}", c[1])),
         "{page}"
@@ -804,7 +807,7 @@ async fn site_page_names_the_place_and_refuses_a_suspended_one(backend: Backend)
         ],
     )
     .await;
-    assert!(page.contains("Chèque accepté : 10,00 €"), "{page}");
+    assert!(page.contains("Chèque accepté : 10,00\u{a0}€"), "{page}");
     assert!(page.contains("Annexe de la médiathèque"), "{page}");
     assert!(
         page.contains("<span class=\"hint\">Annexe de la médiathèque</span>"),

@@ -195,7 +195,7 @@ async fn site_redeems_typed_code_and_undoes(backend: Backend) {
         ],
     )
     .await;
-    assert!(page.contains("Chèque accepté : 10,00 €"), "{page}");
+    assert!(page.contains("Chèque accepté : 10,00\u{a0}€"), "{page}");
     assert!(page.contains("Atelier collectif"));
     let (_, page) = post(
         &client,
@@ -367,7 +367,7 @@ async fn site_sees_its_payments_and_statements(backend: Backend) {
     let (client, _) = log_in(&app, &w.site_id, "compta@lieu.example").await;
     let (_, page) = get(&client, &format!("{}/lieu", app.base)).await;
     assert!(
-        page.contains("Déjà payé à votre structure : <strong>30,00 €</strong>"),
+        page.contains("Déjà payé à votre structure : <strong>30,00\u{a0}€</strong>"),
         "{page}"
     );
     assert_eq!(

@@ -155,7 +155,10 @@ async fn funder_runs_a_programme_from_creation_to_credit_note(backend: Backend) 
     let program_id = path.rsplit('/').next().unwrap().to_string();
     assert!(path.ends_with(&format!("/financeur/programmes/{program_id}")));
     let program_url = format!("{}/financeur/programmes/{program_id}", app.base);
-    assert!(a.body.contains("50000,00 €"), "budget of 50 000 €");
+    assert!(
+        a.body.contains("50\u{202f}000,00\u{a0}€"),
+        "budget of 50 000 €"
+    );
     assert!(
         a.body.contains(
             "Acceptés : Dordogne (24) et Gironde (33) ; pour accompagnement individuel, atelier \
@@ -244,11 +247,11 @@ async fn funder_runs_a_programme_from_creation_to_credit_note(backend: Backend) 
     for expected in [
         "<h1>Ateliers numériques 2026</h1>",
         // Budget consumed, funded, available, usage rate.
-        "<p class=\"big\">40,00 €</p>",
-        "0,1\u{a0}% du budget de 50000,00 €",
-        "<p class=\"big\">500,00 €</p>",
-        "Reste à verser : 49500,00 €",
-        "<p class=\"big\">250,00 €</p>",
+        "<p class=\"big\">40,00\u{a0}€</p>",
+        "0,1\u{a0}% du budget de 50\u{202f}000,00\u{a0}€",
+        "<p class=\"big\">500,00\u{a0}€</p>",
+        "Reste à verser : 49\u{202f}500,00\u{a0}€",
+        "<p class=\"big\">250,00\u{a0}€</p>",
         "Soit 25 chèques",
         "<p class=\"big\">26,7\u{a0}%</p>",
         "4 chèques utilisés sur 15 émis",
@@ -407,7 +410,11 @@ async fn funder_runs_a_programme_from_creation_to_credit_note(backend: Backend) 
         "{}",
         a.body
     );
-    assert!(a.body.contains("<strong>460,00 €</strong>"), "{}", a.body);
+    assert!(
+        a.body.contains("<strong>460,00\u{a0}€</strong>"),
+        "{}",
+        a.body
+    );
     assert!(
         !a.body.contains("action=\"/financeur/programmes"),
         "no more forms"

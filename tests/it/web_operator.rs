@@ -465,7 +465,7 @@ async fn operator_runs_organisations_people_sites_and_settlements(backend: Backe
     let batch_url = batch.url.clone();
     for text in [
         "Lot de règlement jusqu'au 4 mars 2026",
-        "20,00 €",
+        "20,00\u{a0}€",
         "Médiathèque Mériadeck",
         "Espace numérique de Talence",
         "Pass numérique 2026",
