@@ -3,7 +3,7 @@
 #![no_main]
 
 #[allow(dead_code)]
-#[path = "../../src/treasury/camt.rs"]
+#[path = "../../src/treasury/camt/mod.rs"]
 mod camt;
 
 #[path = "../checks_camt.rs"]
