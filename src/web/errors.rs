@@ -23,6 +23,8 @@ pub(super) struct ErrorPage(pub(super) String);
 /// A link to the page the visitor probably meant.
 #[derive(Debug, PartialEq, Eq)]
 pub struct Correction {
+    /// What comes before the link ("Vous cherchiez peut-être :").
+    pub lead: &'static str,
     pub href: String,
     pub label: String,
 }
@@ -155,6 +157,7 @@ pub async fn method_not_allowed(State(state): State<AppState>, request: Request)
              formulaire et vérifiez si votre demande a déjà été prise en compte avant de \
              l'envoyer de nouveau.",
             Some(Correction {
+                lead: "Le formulaire se trouve sur cette page :",
                 href: holding_page(&path),
                 label: "Revenir à la page du formulaire".into(),
             }),
@@ -277,6 +280,7 @@ const SPACES: &[(&str, &str)] = &[
 pub fn likely_page(path: &str, home: Option<&str>) -> Option<Correction> {
     let to = |href: &str, label: &str| {
         Some(Correction {
+            lead: "Vous cherchiez peut-être :",
             href: href.into(),
             label: label.into(),
         })

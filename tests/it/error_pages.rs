@@ -55,9 +55,15 @@ async fn get(client: &reqwest::Client, url: &str) -> Page {
     page
 }
 
+/// Whether the page offers a link to `href` as the likely way on.
 fn offers(page: &Page, href: &str) -> bool {
     page.html
-        .contains(&format!("Vous cherchiez peut-être : <a href=\"{href}\""))
+        .split("<p class=\"card\">")
+        .nth(1)
+        .is_some_and(|card| {
+            card[..card.find("</p>").unwrap_or(card.len())]
+                .contains(&format!("<a href=\"{href}\"><strong>"))
+        })
 }
 
 async fn unknown_addresses_answer_a_page_with_the_likely_page(backend: Backend) {
