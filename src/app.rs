@@ -104,7 +104,10 @@ pub fn router(state: AppState) -> Router {
         .fallback(crate::web::not_found)
         .method_not_allowed_fallback(crate::web::method_not_allowed)
         .with_state(state.clone());
-    crate::http::layers(router, &state)
+    crate::http::layers(router, &state).layer(axum::middleware::from_fn_with_state(
+        state,
+        crate::web::bare_errors,
+    ))
 }
 
 /// How long a client may take to send a request's headers, and how long a kept-alive

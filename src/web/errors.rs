@@ -112,6 +112,45 @@ pub(super) async fn error_pages(
     out
 }
 
+/// The last net, around every layer: outside `/api/`, an error answered without a page (a
+/// request past its time limit, a query string or a body that cannot be read, a body too
+/// large) becomes one, keeping the original answer's headers (security headers, `Allow`,
+/// `Retry-After`, the request id).
+pub async fn bare_errors(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    if is_api(request.uri().path()) {
+        return next.run(request).await;
+    }
+    let (headers, extensions) = (request.headers().clone(), request.extensions().clone());
+    let response = next.run(request).await;
+    let status = response.status();
+    let bare = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_none_or(|v| v.as_bytes().starts_with(b"text/plain"));
+    if !bare || !(status.is_client_error() || status.is_server_error()) {
+        return response;
+    }
+    let message = match status.as_u16() {
+        400 | 415 | 422 => "Ce qui a été envoyé n'a pas pu être lu. Revenez à la page précédente,                             rechargez-la et recommencez.",
+        413 => "Ce qui a été envoyé est trop volumineux.",
+        503 => "Le service est momentanément indisponible. Réessayez dans un instant.",
+        _ => "Cette demande n'a pas pu aboutir.",
+    };
+    let visitor = session::visitor_of(&state, &headers, &extensions).await;
+    let reference = response
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let mut out = render(&state, &visitor, status, message.into(), None, reference);
+    for (name, value) in response.headers() {
+        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+            out.headers_mut().append(name, value.clone());
+        }
+    }
+    out
+}
+
 fn is_api(path: &str) -> bool {
     path == "/api" || path.starts_with("/api/")
 }

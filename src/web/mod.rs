@@ -15,7 +15,7 @@ mod public;
 mod session;
 mod site;
 
-pub use errors::{method_not_allowed, not_found};
+pub use errors::{bare_errors, method_not_allowed, not_found};
 pub use session::{Visitor, CSRF_COOKIE, SESSION_COOKIE};
 
 use crate::app::AppState;

@@ -16,6 +16,7 @@ on_both_databases!(
     the_api_answers_json_for_unknown_addresses_and_wrong_methods,
     too_many_attempts_answer_a_page_with_the_delay,
     an_unavailable_database_answers_a_page_without_internals,
+    an_unreadable_request_answers_a_page,
     legal_pages_answer_and_every_footer_links_them,
 );
 
@@ -408,4 +409,31 @@ async fn legal_pages_answer_and_every_footer_links_them(backend: Backend) {
     let page = get(&agent, &format!("{}/distributeur", app.base)).await;
     assert_eq!(page.status, StatusCode::OK);
     assert!(footer_links(&page), "{}", page.html);
+}
+
+async fn an_unreadable_request_answers_a_page(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    // A query string the page cannot read (the code twice): axum's bare English answer before.
+    let resp = cookie_client()
+        .get(format!("{}/solde?code=ABCD&code=EFGH", app.base))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+    let headers = resp.headers().clone();
+    assert!(
+        headers.get("content-security-policy").is_some(),
+        "{headers:?}"
+    );
+    assert!(headers.get("x-request-id").is_some(), "{headers:?}");
+    let page = Page {
+        status: StatusCode::BAD_REQUEST,
+        url: String::new(),
+        html: resp.text().await.expect("body").replace("&#39;", "'"),
+    };
+    assert!(page.html.contains("n'a pas pu être lu"), "{}", page.html);
+    assert!(!page.html.contains("deserialize"), "{}", page.html);
+    assert_page_for_people("400", &app, &page);
 }
