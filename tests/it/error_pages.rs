@@ -80,6 +80,9 @@ async fn unknown_addresses_answer_a_page_with_the_likely_page(backend: Backend) 
         page.html
     );
     assert_page_for_people("404", &app, &page);
+    let css = get(&client, &format!("{}/static/style.css", app.base)).await;
+    assert!(page.html.len() + css.html.len() <= PUBLIC_PAGE_BUDGET);
+    assert!(!page.html.contains("<script"), "works without JavaScript");
     for (path, likely) in [
         ("/lieu/nimporte", "/lieux"),
         ("/lieus", "/lieux"),
