@@ -191,10 +191,10 @@ pub async fn method_not_allowed(State(state): State<AppState>, request: Request)
     let opened = matches!(*request.method(), Method::GET | Method::HEAD);
     let (message, correction) = if opened {
         (
-            "Cette adresse sert à envoyer un formulaire : elle ne s'ouvre pas directement, par \
-             exemple après avoir rechargé la page ou rouvert un onglet. Retournez sur la page du \
-             formulaire et vérifiez si votre demande a déjà été prise en compte avant de \
-             l'envoyer de nouveau.",
+            "Cette adresse reçoit un formulaire, qui doit être envoyé depuis sa page : elle ne \
+             s'ouvre pas directement, par exemple après avoir rechargé la page ou rouvert un \
+             onglet. Retournez sur la page du formulaire et vérifiez si votre demande a déjà été \
+             prise en compte avant de l'envoyer de nouveau.",
             Some(Correction {
                 lead: "Le formulaire se trouve sur cette page :",
                 href: holding_page(&path),

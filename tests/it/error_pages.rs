@@ -197,7 +197,7 @@ async fn opening_a_form_address_leads_back_to_its_page(backend: Backend) {
         assert_eq!(page.status, StatusCode::METHOD_NOT_ALLOWED, "{path}");
         assert!(
             page.html.contains("Cette page ne s'ouvre pas directement")
-                && page.html.contains("sert à envoyer un formulaire"),
+                && page.html.contains("doit être envoyé depuis sa page"),
             "{path}: {}",
             page.html
         );
