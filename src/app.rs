@@ -98,8 +98,16 @@ pub fn router(state: AppState) -> Router {
         .nest("/api/v1", crate::http::api_router())
         .merge(crate::http::service_router())
         .merge(crate::web::router(state.clone()))
+        // Once for every route, so that none is forgotten: an unknown address or a wrong
+        // method answers the API's JSON error under `/api/`, a page for people elsewhere.
+        // Added last: `method_not_allowed_fallback` only reaches the routes already there.
+        .fallback(crate::web::not_found)
+        .method_not_allowed_fallback(crate::web::method_not_allowed)
         .with_state(state.clone());
-    crate::http::layers(router, &state)
+    crate::http::layers(router, &state).layer(axum::middleware::from_fn_with_state(
+        state,
+        crate::web::bare_errors,
+    ))
 }
 
 /// How long a client may take to send a request's headers, and how long a kept-alive

@@ -37,12 +37,9 @@ pub fn api_router() -> Router<AppState> {
         .merge(public::router())
         .merge(settlements::router())
         .merge(treasury::router())
-        .method_not_allowed_fallback(|| async { crate::error::Error::MethodNotAllowed })
         .merge(places::router())
         .merge(catalogue::router())
-        .fallback(|| async {
-            crate::error::Error::not_found("Cette adresse n'existe pas dans l'API.")
-        })
+        // Unknown addresses and wrong methods: `app::router`, once for every route.
         .layer(axum::middleware::from_fn(input::api_guard))
 }
 

@@ -11,6 +11,10 @@ const EXAMPLE_PAYER_IBAN: &str = "FR7630006000011234567890189";
 const EXAMPLE_HELPLINE_PHONE: &str = "01 00 00 00 00";
 const EXAMPLE_HELPLINE_EMAIL: &str = "aide@passnum.example";
 const EXAMPLE_PUBLIC_URL: &str = "http://127.0.0.1:8080";
+const EXAMPLE_PUBLISHER: &str =
+    "Opérateur du Pass numérique (exemple), 1 rue de l'Exemple, 00000 Exempleville";
+const EXAMPLE_PUBLICATION_DIRECTOR: &str = "Nom et fonction de la personne responsable (exemple)";
+const EXAMPLE_HOST: &str = "Hébergeur (exemple), 1 rue de l'Exemple, 00000 Exempleville";
 
 #[derive(Args, Clone, Debug)]
 pub struct Config {
@@ -184,6 +188,34 @@ pub struct Config {
     )]
     pub public_url: String,
 
+    /// Who publishes the platform, for the legal notice (`/mentions-legales`): name or
+    /// company name, address, SIRET, phone.
+    #[arg(
+        long,
+        env = "PASSNUM_PUBLISHER",
+        default_value = EXAMPLE_PUBLISHER,
+        global = true
+    )]
+    pub publisher: String,
+
+    /// The publication director named by the legal notice: name and function.
+    #[arg(
+        long,
+        env = "PASSNUM_PUBLICATION_DIRECTOR",
+        default_value = EXAMPLE_PUBLICATION_DIRECTOR,
+        global = true
+    )]
+    pub publication_director: String,
+
+    /// Who hosts the servers, for the legal notice: company name, address, phone.
+    #[arg(
+        long,
+        env = "PASSNUM_HOSTING_PROVIDER",
+        default_value = EXAMPLE_HOST,
+        global = true
+    )]
+    pub hosting_provider: String,
+
     /// SMTP server for outgoing e-mail: `smtp://host:port` (plain), `smtps://…` or
     /// `smtp://…?tls=required` (STARTTLS), with `user:password@` if needed. Unset: e-mails wait
     /// in the outbox.
@@ -300,6 +332,21 @@ impl Config {
                 self.public_url == EXAMPLE_PUBLIC_URL,
                 "PASSNUM_PUBLIC_URL",
                 "links in e-mails and on carnets point at this machine",
+            ),
+            (
+                self.publisher == EXAMPLE_PUBLISHER,
+                "PASSNUM_PUBLISHER",
+                "the legal notice names an example publisher",
+            ),
+            (
+                self.publication_director == EXAMPLE_PUBLICATION_DIRECTOR,
+                "PASSNUM_PUBLICATION_DIRECTOR",
+                "the legal notice names no publication director",
+            ),
+            (
+                self.hosting_provider == EXAMPLE_HOST,
+                "PASSNUM_HOSTING_PROVIDER",
+                "the legal notice names an example host",
             ),
             (
                 self.smtp_url.is_none(),

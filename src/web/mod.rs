@@ -6,19 +6,22 @@ mod apply;
 mod auth;
 mod coverage;
 mod distributor;
+mod errors;
 mod funder;
+mod legal;
 mod operator;
 mod operator_applications;
 mod public;
 mod session;
 mod site;
 
+pub use errors::{bare_errors, method_not_allowed, not_found};
 pub use session::{Visitor, CSRF_COOKIE, SESSION_COOKIE};
 
 use crate::app::AppState;
 use crate::error::Error;
 use askama::Template;
-use axum::extract::{Request, State};
+use axum::extract::Request;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{Html, IntoResponse, Redirect, Response};
@@ -96,10 +99,6 @@ impl From<askama::Error> for WebError {
 
 pub type WebResult<T = Response> = Result<T, WebError>;
 
-/// Carried from `WebError::into_response` to `error_pages`, which has the state to render it.
-#[derive(Clone)]
-struct ErrorPage(String);
-
 impl IntoResponse for WebError {
     fn into_response(self) -> Response {
         match self {
@@ -110,19 +109,11 @@ impl IntoResponse for WebError {
                 // The API's JSON answer logs internals once; reuse it, then swap the body.
                 let mut response = e.into_response();
                 *response.status_mut() = status;
-                response.extensions_mut().insert(ErrorPage(message));
+                response.extensions_mut().insert(errors::ErrorPage(message));
                 response
             }
         }
     }
-}
-
-#[derive(Template)]
-#[template(path = "error.html")]
-struct ErrorTemplate {
-    l: Layout,
-    status: u16,
-    message: String,
 }
 
 /// A page address holding a control character (`/lieux?q=a%00b`) is refused with a page that
@@ -132,37 +123,6 @@ async fn refuse_control_characters(request: Request, next: Next) -> Response {
         Ok(()) => next.run(request).await,
         Err(e) => WebError::Error(e).into_response(),
     }
-}
-
-/// Renders error answers of page handlers as full pages.
-async fn error_pages(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let visitor = request.extensions().get::<Visitor>().cloned();
-    let response = next.run(request).await;
-    let Some(ErrorPage(message)) = response.extensions().get::<ErrorPage>().cloned() else {
-        return response;
-    };
-    let status = response.status();
-    let visitor = visitor.unwrap_or_default();
-    let page = ErrorTemplate {
-        l: Layout::new(&state, &visitor, "Une erreur s'est produite"),
-        status: status.as_u16(),
-        message,
-    };
-    let mut out = match page.render() {
-        Ok(html) => Html(html).into_response(),
-        Err(_) => message_fallback(status),
-    };
-    *out.status_mut() = status;
-    for (name, value) in response.headers() {
-        if name == header::RETRY_AFTER {
-            out.headers_mut().insert(name, value.clone());
-        }
-    }
-    out
-}
-
-fn message_fallback(status: StatusCode) -> Response {
-    (status, "Une erreur s'est produite.").into_response()
 }
 
 /// Renders a template as a page.
@@ -201,6 +161,105 @@ fn asset(content_type: &'static str, body: &'static str) -> Response {
         .into_response()
 }
 
+/// Every address of the pages that only receives a form (a POST route with no GET), and the
+/// page that holds that form: opening such an address (a reload, a restored tab) answers 405
+/// with a link back there. `tests/it/error_pages.rs` checks that every `<form method="post">`
+/// of the templates whose address does not open is listed here.
+pub const FORM_ONLY: &[(&str, &str)] = &[
+    ("/deconnexion", "/"),
+    ("/distributeur/carnets", "/distributeur"),
+    (
+        "/distributeur/carnets/{id}/annuler",
+        "/distributeur/carnets/{id}",
+    ),
+    (
+        "/distributeur/carnets/{id}/envoyer",
+        "/distributeur/carnets/{id}",
+    ),
+    ("/financeur/programmes", "/financeur"),
+    (
+        "/financeur/programmes/{id}/versements",
+        "/financeur/programmes/{id}",
+    ),
+    (
+        "/financeur/programmes/{id}/quotas",
+        "/financeur/programmes/{id}",
+    ),
+    (
+        "/financeur/programmes/{id}/cloture",
+        "/financeur/programmes/{id}",
+    ),
+    (
+        "/financeur/programmes/{id}/cloture/annuler",
+        "/financeur/programmes/{id}",
+    ),
+    ("/lieu/encaisser", "/lieu"),
+    ("/lieu/encaissements/{id}/annuler", "/lieu"),
+    (
+        "/lieu/catalogue/{place}/{service}/retirer",
+        "/lieu/catalogue",
+    ),
+    ("/operateur/organisations", "/operateur"),
+    (
+        "/operateur/organisations/{id}/invitations",
+        "/operateur/organisations/{id}",
+    ),
+    (
+        "/operateur/organisations/{id}/qualification",
+        "/operateur/organisations/{id}",
+    ),
+    (
+        "/operateur/organisations/{id}/jetons",
+        "/operateur/organisations/{id}",
+    ),
+    (
+        "/operateur/organisations/{id}/jetons/{token}/revoquer",
+        "/operateur/organisations/{id}",
+    ),
+    (
+        "/operateur/tresorerie/ecritures/{id}",
+        "/operateur/tresorerie",
+    ),
+    ("/operateur/banque/{id}/decision", "/operateur/banque"),
+    (
+        "/operateur/reglements/{id}/approuver",
+        "/operateur/reglements/{id}",
+    ),
+    (
+        "/operateur/reglements/{id}/sepa",
+        "/operateur/reglements/{id}",
+    ),
+    (
+        "/operateur/reglements/{id}/payer",
+        "/operateur/reglements/{id}",
+    ),
+    (
+        "/operateur/reglements/{id}/rejets",
+        "/operateur/reglements/{id}",
+    ),
+    (
+        "/operateur/reglements/{id}/renvois",
+        "/operateur/reglements/{id}",
+    ),
+    (
+        "/operateur/candidatures/{id}/examen",
+        "/operateur/candidatures/{id}",
+    ),
+    (
+        "/operateur/candidatures/{id}/modifications",
+        "/operateur/candidatures/{id}",
+    ),
+    (
+        "/operateur/candidatures/{id}/refus",
+        "/operateur/candidatures/{id}",
+    ),
+    (
+        "/operateur/candidatures/{id}/qualification",
+        "/operateur/candidatures/{id}",
+    ),
+    ("/operateur/questionnaire/{id}", "/operateur/questionnaire"),
+];
+
 pub fn router(state: AppState) -> Router<AppState> {
     Router::new()
         .merge(public::router())
@@ -211,6 +270,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .merge(operator_applications::router())
         .merge(apply::router())
         .merge(site::router())
+        .merge(legal::router())
         .route(
             "/static/style.css",
             get(|| async { asset("text/css; charset=utf-8", STYLE) }),
@@ -222,7 +282,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .layer(axum::middleware::from_fn(refuse_control_characters))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
-            error_pages,
+            errors::error_pages,
         ))
         .layer(axum::middleware::from_fn_with_state(
             state,

@@ -100,7 +100,36 @@ pub async fn load_visitor(
     mut request: Request,
     next: Next,
 ) -> Response {
-    let jar = cookies(request.headers());
+    let (visitor, csrf_is_new) = identify(&state, request.headers(), request.extensions()).await;
+    let anonymous_csrf = visitor.anonymous_csrf.clone();
+    request.extensions_mut().insert(visitor);
+    let mut response = next.run(request).await;
+    if csrf_is_new {
+        response.headers_mut().append(
+            header::SET_COOKIE,
+            build_cookie(&state, csrf_cookie(&state), anonymous_csrf, 7 * 24 * 3600),
+        );
+    }
+    response
+}
+
+/// Who sends this request (for the pages answered outside the page router: an unknown address,
+/// a wrong method), without setting any cookie.
+pub async fn visitor_of(
+    state: &AppState,
+    headers: &axum::http::HeaderMap,
+    extensions: &axum::http::Extensions,
+) -> Visitor {
+    identify(state, headers, extensions).await.0
+}
+
+/// The visitor of a request, and whether its anonymous CSRF token is new (no valid cookie).
+async fn identify(
+    state: &AppState,
+    headers: &axum::http::HeaderMap,
+    extensions: &axum::http::Extensions,
+) -> (Visitor, bool) {
+    let jar = cookies(headers);
     let find = |name: &str| {
         jar.iter()
             .find(|c| c.name() == name)
@@ -115,28 +144,20 @@ pub async fn load_visitor(
             }
         }
     }
-    let client_addr = Some(crate::http::extract::client_ip(request.extensions()).to_string());
+    let client_addr = Some(crate::http::extract::client_ip(extensions).to_string());
     // Only a token this server signed: a pair of cookie and field both made up by someone else
     // (planted through a sibling subdomain, say) is worth nothing.
     let existing_csrf =
-        find(csrf_cookie(&state)).filter(|c| anonymous_token_is_ours(&state.keyring, c));
-    let anonymous_csrf = existing_csrf
-        .clone()
-        .unwrap_or_else(|| new_anonymous_token(&state.keyring));
-    request.extensions_mut().insert(Visitor {
+        find(csrf_cookie(state)).filter(|c| anonymous_token_is_ours(&state.keyring, c));
+    let csrf_is_new = existing_csrf.is_none();
+    let anonymous_csrf = existing_csrf.unwrap_or_else(|| new_anonymous_token(&state.keyring));
+    let visitor = Visitor {
         signed,
         session_token,
-        anonymous_csrf: anonymous_csrf.clone(),
+        anonymous_csrf,
         client_addr,
-    });
-    let mut response = next.run(request).await;
-    if existing_csrf.is_none() {
-        response.headers_mut().append(
-            header::SET_COOKIE,
-            build_cookie(&state, csrf_cookie(&state), anonymous_csrf, 7 * 24 * 3600),
-        );
-    }
-    response
+    };
+    (visitor, csrf_is_new)
 }
 
 /// An anonymous visitor's CSRF token: a random nonce and the server's HMAC of it, so that

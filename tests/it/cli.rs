@@ -224,6 +224,9 @@ fn check_config_names_the_settings_left_at_their_example_value() {
             "PASSNUM_HELPLINE_EMAIL",
             "PASSNUM_PUBLIC_URL",
             "PASSNUM_SMTP_URL",
+            "PASSNUM_PUBLISHER",
+            "PASSNUM_PUBLICATION_DIRECTOR",
+            "PASSNUM_HOSTING_PROVIDER",
         ] {
             command.env_remove(name);
         }
@@ -237,6 +240,8 @@ fn check_config_names_the_settings_left_at_their_example_value() {
         "PASSNUM_PAYER_IBAN",
         "PASSNUM_HELPLINE_PHONE",
         "PASSNUM_SMTP_URL",
+        "PASSNUM_PUBLISHER",
+        "PASSNUM_HOSTING_PROVIDER",
     ] {
         assert!(stdout.contains(setting), "{setting}: {stdout}");
     }
@@ -247,6 +252,18 @@ fn check_config_names_the_settings_left_at_their_example_value() {
         ("PASSNUM_HELPLINE_EMAIL", "aide@passnum.gouv.example"),
         ("PASSNUM_PUBLIC_URL", "https://passnum.example"),
         ("PASSNUM_SMTP_URL", "smtp://127.0.0.1:2525"),
+        (
+            "PASSNUM_PUBLISHER",
+            "GIP Pass numérique, 20 avenue de Ségur, 75007 Paris",
+        ),
+        (
+            "PASSNUM_PUBLICATION_DIRECTOR",
+            "Camille Martin, directrice du GIP",
+        ),
+        (
+            "PASSNUM_HOSTING_PROVIDER",
+            "Hébergeur SAS, 2 rue Kellermann, 59100 Roubaix, 09 00 00 00 00",
+        ),
     ]);
     assert!(
         out.status.success(),
