@@ -223,7 +223,7 @@ mod tests {
 
     #[test]
     fn written_the_french_way() {
-        assert_eq!(Cents::new(123_456).text(), "1234,56 €");
+        assert_eq!(Cents::new(123_456).text(), "1\u{202f}234,56\u{a0}€");
         assert_eq!(Cents::new(-5).number_text(), "-0,05");
         assert_eq!(Cents::euros(10) * 3 - Cents::new(1), Cents::new(2999));
         assert_eq!(
