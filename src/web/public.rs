@@ -133,6 +133,28 @@ struct Finder {
     offers: Vec<Vec<String>>,
     searched: bool,
     near_first: bool,
+    /// When the filters emptied the list: what they were, in words, and how many places the
+    /// same search finds without them.
+    filters_in_words: String,
+    without_filters: usize,
+}
+
+impl Finder {
+    fn any_filter(&self) -> bool {
+        !self.service.is_empty() || !self.support.is_empty() || self.open_now
+    }
+
+    /// The same search, without the filters.
+    fn unfiltered_url(&self) -> String {
+        let mut params = vec![("q", self.q.as_str())];
+        if !self.carnet.is_empty() {
+            params.push(("carnet", self.carnet.as_str()));
+        }
+        format!(
+            "/lieux?{}",
+            serde_urlencoded::to_string(params).unwrap_or_default()
+        )
+    }
 }
 
 async fn finder(
@@ -167,6 +189,8 @@ async fn finder(
         offers: Vec::new(),
         searched: !q.is_empty(),
         near_first: false,
+        filters_in_words: String::new(),
+        without_filters: 0,
     };
     let carnet = p.carnet.unwrap_or_default();
     if !carnet.trim().is_empty() {
@@ -206,6 +230,30 @@ async fn finder(
                             .collect()
                     })
                     .collect();
+                if sites.is_empty() && view.any_filter() {
+                    let mut words = Vec::new();
+                    if search.open_now {
+                        words.push("ouverts maintenant".to_string());
+                    }
+                    if let Some(s) = &search.service {
+                        words.push(format!("aide « {s} »"));
+                    }
+                    if let Some(s) = &search.support {
+                        words.push(format!("accueil « {s} »"));
+                    }
+                    view.filters_in_words = words.join(", ");
+                    let unfiltered = Search {
+                        service: None,
+                        support: None,
+                        open_now: false,
+                        ..search.clone()
+                    };
+                    view.without_filters =
+                        places::search(&mut conn, &unfiltered, state.clock.now(), 50)
+                            .await
+                            .map(|s| s.len())
+                            .unwrap_or(0);
+                }
                 view.sites = sites
             }
             Err(e @ Error::Unprocessable { .. }) => view.error = Some(e.public_message()),

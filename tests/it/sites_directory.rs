@@ -20,6 +20,7 @@ on_both_databases!(
     invalid_rows_are_reported_and_valid_ones_imported,
     export_follows_the_standard_and_reimports_the_same,
     demo_places_are_in_the_directory,
+    the_finder_finds_what_people_type,
 );
 
 const EXAMPLE: &str = include_str!("../fixtures/lieux-mediation-numerique.exemple.csv");
@@ -241,8 +242,9 @@ async fn example_file_is_imported_qualified_and_found(backend: Backend) {
             .await
             .unwrap(),
     );
+    // The filter emptied the list: the page names it rather than blame the postcode.
     assert!(
-        html.contains("Nous n'avons pas trouvé de lieu ici"),
+        html.contains("Aucun lieu ne correspond à vos choix (ouverts maintenant)"),
         "{html}"
     );
 
@@ -494,4 +496,82 @@ async fn demo_places_are_in_the_directory(backend: Backend) {
     let csv = app.get_text("/api/v1/public/sites.csv", "").await.2;
     assert_eq!(parse_csv(csv.as_bytes()).places.len(), 5);
     app.assert_ledger_verifies().await;
+}
+
+/// A commune typed short or without its accents finds it ("Évry" for "Évry-Courcouronnes");
+/// when a filter empties the list the page says which, and how many places are there without
+/// it.
+async fn the_finder_finds_what_people_type(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let op = operator(&app).await;
+    let csv = format!(
+        "{}\n{}\n",
+        header(),
+        row(
+            "evry-1",
+            "Maison de quartier des Pyramides",
+            "91000",
+            "Évry-Courcouronnes",
+            "48.6238",
+            "2.4297",
+            "Mo-Fr 09:00-10:00"
+        )
+    );
+    let (status, page) = import(&app, &op, &csv).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    qualify(&app, "evry-1", "qualified").await;
+    for typed in [
+        "Évry",
+        "evry",
+        "EVRY",
+        "evry-courcouronnes",
+        "Évry Courcouronnes",
+    ] {
+        let found = sites(&app, &format!("commune={}", urlencode(typed))).await;
+        assert_eq!(
+            names(&found),
+            ["Maison de quartier des Pyramides"],
+            "{typed}"
+        );
+    }
+    let page = readable(
+        app.client
+            .get(format!("{}/lieux?q=Evry", app.base))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap(),
+    );
+    assert!(page.contains("1 lieu trouvé"), "{page}");
+    // Open in the morning only: at 15:00 Paris time the "open now" filter empties the list.
+    let page = readable(
+        app.client
+            .get(format!(
+                "{}/lieux?q=Evry&ouvert=1&accueil=Surdit%C3%A9",
+                app.base
+            ))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap(),
+    );
+    assert!(
+        page.contains(
+            "Aucun lieu ne correspond à vos choix (ouverts maintenant, accueil « Surdité »)"
+        ),
+        "{page}"
+    );
+    assert!(page.contains("Sans ces choix, 1 lieu autour de Evry accepte les chèques"));
+    assert!(page.contains("href=\"/lieux?q=Evry\""), "{page}");
+    assert!(!page.contains("Vérifiez le code postal"));
+}
+
+fn urlencode(text: &str) -> String {
+    serde_urlencoded::to_string([("x", text)]).unwrap()[2..].to_string()
 }

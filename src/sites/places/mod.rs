@@ -307,7 +307,11 @@ impl Area {
     fn is_centre(&self, place: &Place) -> bool {
         match self {
             Area::Postcode { postcode, .. } => place.data.get("code_postal") == Some(postcode),
-            Area::Commune(key) => place.data.get("commune").map(fold).as_ref() == Some(key),
+            Area::Commune(key) => place
+                .data
+                .get("commune")
+                .map(fold)
+                .is_some_and(|c| c.starts_with(key.as_str())),
             _ => false,
         }
     }

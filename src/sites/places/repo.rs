@@ -203,9 +203,10 @@ pub async fn qualified(conn: &mut Conn, today: Date, area: &Area) -> Result<Vec<
     let (condition, key) = match area {
         Area::Postcode { department, .. } => ("department = $2", Some(department.clone())),
         Area::Department(d) => ("department = $2", Some(d.clone())),
+        // "evry" finds "evry courcouronnes": the communes whose name starts with what was typed.
         Area::Commune(key) => (
-            "department IN (SELECT department FROM places WHERE commune_key = $2)",
-            Some(key.clone()),
+            "department IN (SELECT department FROM places WHERE commune_key LIKE $2)",
+            Some(format!("{}%", key.replace(['%', '_', '\\'], ""))),
         ),
         Area::Everywhere => ("1 = 1", None),
     };
