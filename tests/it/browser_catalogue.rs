@@ -53,6 +53,25 @@ async fn site_publishes_a_service_and_redeems_a_session_in_the_browser() {
     b.check_axe("lieu-catalogue-modifier").await;
     b.assert_no_horizontal_scroll().await;
 
+    // On a phone, the code field is on the first screen, under the header.
+    let before = b.window_size().await;
+    b.set_window_size(320, 700).await;
+    b.visit(&format!("{}/lieu", app.base), "lieu-seance-320")
+        .await;
+    let v = b
+        .client()
+        .execute(
+            "return [document.querySelector('#code').getBoundingClientRect().bottom, window.innerHeight];",
+            vec![],
+        )
+        .await
+        .expect("measured");
+    let (bottom, height) = (v[0].as_f64().unwrap(), v[1].as_f64().unwrap());
+    assert!(
+        bottom <= height,
+        "the code field ends at {bottom} px, the screen at {height}"
+    );
+    b.set_window_size(before.0, before.1).await;
     b.visit(&format!("{}/lieu", app.base), "lieu-seance").await;
     b.fill("#code", &code(0)).await;
     b.click("#redeem-form details summary").await;
@@ -64,6 +83,8 @@ async fn site_publishes_a_service_and_redeems_a_session_in_the_browser() {
         .unwrap()
         .expect("a catalogue service");
     b.select("#service", &service).await;
+    // The themes are optional: behind a disclosure, so that the button stays near the code.
+    b.click("details:has(#theme-email) > summary").await;
     b.click("#theme-email").await;
     b.submit_form("#redeem-form button[type=submit]").await;
     // The catalogue service costs 2 cheques, 2 were given; its usual duration applies.

@@ -109,6 +109,18 @@ pub struct RedeemChoices {
     pub codes: Vec<(usize, String)>,
 }
 
+impl RedeemChoices {
+    /// Whether the optional details (themes, where the session took place) were filled in, so
+    /// that their disclosure shows them open again after a refusal.
+    pub fn details_given(&self) -> bool {
+        self.themes.iter().any(|(_, _, checked)| *checked)
+            || self
+                .locations
+                .first()
+                .is_some_and(|(default, _)| *default != self.location)
+    }
+}
+
 /// The form's fields as sent: repeated names (`code`, `themes`) are kept in order.
 #[derive(Default)]
 pub(super) struct Entered {
