@@ -28,6 +28,41 @@ pub struct PublicBalance {
     /// The last day of the carnet's programme, when its end is planned: its cheques are
     /// accepted until that day included, whatever the date printed on them.
     pub programme_ends_on: Option<String>,
+    /// The cheques used, oldest first: when and where, so that the holder recognises them.
+    pub used: Vec<UsedCheque>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct UsedCheque {
+    /// The day (Paris time), `YYYY-MM-DD`.
+    pub on: String,
+    /// The place's name, or its structure's when the place is not known.
+    pub place: String,
+}
+
+/// When and where the carnet's cheques were used.
+async fn used_cheques(conn: &mut Conn, pass_id: &str) -> Result<Vec<UsedCheque>> {
+    let mut used = Vec::new();
+    for (at, place_id, site_id) in repo::used_cheques(conn, pass_id).await? {
+        let place = match place_id {
+            Some(id) => crate::sites::places::find(conn, &id)
+                .await?
+                .and_then(|p| p.data.get("nom").map(str::to_string)),
+            None => None,
+        };
+        let place = match place {
+            Some(name) => name,
+            None => crate::orgs::find(conn, &site_id)
+                .await?
+                .map(|o| o.name)
+                .unwrap_or_default(),
+        };
+        let on = crate::clock::parse_ts(&at)
+            .map(|t| t.to_zoned(crate::clock::paris()).date().to_string())
+            .unwrap_or_default();
+        used.push(UsedCheque { on, place });
+    }
+    Ok(used)
 }
 
 pub async fn public_balance(
@@ -59,6 +94,7 @@ pub async fn public_balance(
         programme_ends_on: program
             .and_then(|p| p.planned_close(today))
             .map(|d| d.to_string()),
+        used: used_cheques(conn, &pass.id).await?,
     })
 }
 

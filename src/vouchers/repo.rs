@@ -257,3 +257,18 @@ pub async fn carnets_to_tell(
     .fetch_all(&mut *conn)
     .await?)
 }
+
+/// The live redemptions of a carnet's cheques, oldest first: `(redeemed_at, place_id, site_id)`.
+pub async fn used_cheques(
+    conn: &mut Conn,
+    pass_id: &str,
+) -> Result<Vec<(String, Option<String>, String)>> {
+    Ok(sqlx::query_as(
+        "SELECT r.redeemed_at, r.place_id, r.site_id FROM redemptions r \
+         JOIN vouchers v ON v.id = r.voucher_id \
+         WHERE v.pass_id = $1 AND r.undone_at IS NULL ORDER BY r.redeemed_at, r.id",
+    )
+    .bind(pass_id)
+    .fetch_all(&mut *conn)
+    .await?)
+}

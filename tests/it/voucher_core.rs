@@ -52,7 +52,7 @@ async fn full_life_of_a_pass(backend: Backend) {
         json!({"status": "active", "remaining_cheques": 10, "remaining_cents": 10000,
                "expires_on": "2027-03-02", "accepted_in": "toute la France",
                "accepted_for": "tous les types d'aide", "programme_ended_on": null,
-               "programme_ends_on": null})
+               "programme_ends_on": null, "used": []})
     );
 
     // One cheque by short code, one by QR payload.
@@ -70,6 +70,34 @@ async fn full_life_of_a_pass(backend: Backend) {
         .redeem(&w.site, vouchers[1]["qr_payload"].as_str().unwrap())
         .await;
     assert_eq!(status, StatusCode::CREATED, "{r2}");
+
+    // The holder sees when and where its cheques were used.
+    let (_, balance) = app
+        .get(&format!("/api/v1/public/passes/{loose}"), None)
+        .await;
+    assert_eq!(
+        balance["used"],
+        json!([{"on": "2026-03-02", "place": "Médiathèque Mériadeck"},
+               {"on": "2026-03-02", "place": "Médiathèque Mériadeck"}])
+    );
+    let page = app
+        .client
+        .get(format!("{}/solde?code={pass_code}", app.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+        .replace("&#39;", "'");
+    assert!(
+        page.contains("Le 2 mars 2026, Médiathèque Mériadeck"),
+        "{page}"
+    );
+    assert!(
+        page.contains(&format!("href=\"/avis/{pass_code}\"")),
+        "{page}"
+    );
 
     let (status, again) = app
         .redeem(&w.site, vouchers[0]["code"].as_str().unwrap())
