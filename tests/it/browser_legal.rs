@@ -7,11 +7,12 @@ use crate::common;
 use common::browser::Browser;
 use common::{Backend, TestApp, PASSWORD};
 
-const FOOTER_LINKS: [&str; 4] = [
+const FOOTER_LINKS: [&str; 5] = [
     "/accessibilite",
     "/mentions-legales",
     "/donnees-personnelles",
     "/plan-du-site",
+    "/glossaire",
 ];
 
 /// Visits `path` at both widths: no accessibility violation, nothing wider than the screen.
@@ -48,6 +49,7 @@ async fn error_and_legal_pages_are_readable_and_accessible() {
         ("/mentions-legales", "legal-notice"),
         ("/donnees-personnelles", "legal-personal-data"),
         ("/plan-du-site", "legal-site-map"),
+        ("/glossaire", "legal-glossary"),
     ] {
         at_both_widths(&b, &app, path, name).await;
     }

@@ -23,11 +23,12 @@ on_both_databases!(
 /// Public pages, HTML and style sheet together, stay under this many bytes.
 const PUBLIC_PAGE_BUDGET: usize = 30 * 1024;
 
-const LEGAL: [&str; 4] = [
+const LEGAL: [&str; 5] = [
     "/accessibilite",
     "/mentions-legales",
     "/donnees-personnelles",
     "/plan-du-site",
+    "/glossaire",
 ];
 
 /// A page in French in the site's layout, with the helpline and the way home.
@@ -384,6 +385,10 @@ async fn legal_pages_answer_and_every_footer_links_them(backend: Backend) {
         ("/mentions-legales", "Hébergeur SAS"),
         ("/donnees-personnelles", "Vos droits"),
         ("/plan-du-site", "Espaces professionnels"),
+        (
+            "/glossaire",
+            "Les chèques imprimés ou envoyés dans un carnet",
+        ),
     ] {
         let page = get(&client, &format!("{}{path}", app.base)).await;
         assert_eq!(page.status, StatusCode::OK, "{path}");
