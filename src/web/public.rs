@@ -22,6 +22,7 @@ pub fn router() -> Router<AppState> {
         .route("/", get(home))
         .route("/solde", get(balance))
         .route("/lieux", get(finder))
+        .route("/lieux/{id}", get(place))
         .route("/avis/{pass_code}", get(feedback_form).post(feedback))
 }
 
@@ -261,6 +262,37 @@ async fn finder(
         }
     }
     page(view)
+}
+
+#[derive(Template)]
+#[template(path = "public/place.html")]
+struct PlacePage {
+    l: Layout,
+    s: Found,
+    offer: Vec<String>,
+}
+
+/// One place of the directory, as the finder shows it, with its presentation.
+async fn place(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    Path(id): Path<String>,
+) -> WebResult {
+    let mut conn = state.db.read().await?;
+    let s = places::public_place(&mut conn, &id, state.clock.now()).await?;
+    let offer = crate::catalogue::offered_by(&mut conn, &[id.as_str()])
+        .await?
+        .remove(id.as_str())
+        .unwrap_or_default()
+        .iter()
+        .map(crate::catalogue::Service::in_words)
+        .collect();
+    let name = s.place.data.get("nom").unwrap_or("Lieu").to_string();
+    page(PlacePage {
+        l: Layout::new(&state, &visitor, &name),
+        s,
+        offer,
+    })
 }
 
 #[derive(Template)]

@@ -467,6 +467,12 @@ async fn directory_page_is_accessible() {
     b.set_window_size(320, 800).await;
     b.check_axe("annuaire-lieux-resultats-320").await;
     b.assert_no_horizontal_scroll().await;
+    b.visit(
+        &format!("{}/lieux/structure-1", app.base),
+        "annuaire-lieu-320",
+    )
+    .await;
+    b.assert_no_horizontal_scroll().await;
     b.close().await;
 }
 
@@ -547,6 +553,32 @@ async fn the_finder_finds_what_people_type(backend: Backend) {
             .unwrap(),
     );
     assert!(page.contains("1 lieu trouvé"), "{page}");
+    // Each place has its own page, linked from the results.
+    assert!(page.contains("href=\"/lieux/evry-1\""), "{page}");
+    let place = app
+        .client
+        .get(format!("{}/lieux/evry-1", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(place.status(), StatusCode::OK);
+    let place = readable(place.text().await.unwrap());
+    assert!(
+        place.contains("<h1>Maison de quartier des Pyramides</h1>"),
+        "{place}"
+    );
+    assert!(
+        place.contains("1 place de la Mairie, 91000 Évry-Courcouronnes"),
+        "{place}"
+    );
+    assert!(place.contains("openstreetmap.org"));
+    let missing = app
+        .client
+        .get(format!("{}/lieux/inconnu", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), StatusCode::NOT_FOUND);
     // Open in the morning only: at 15:00 Paris time the "open now" filter empties the list.
     let page = readable(
         app.client

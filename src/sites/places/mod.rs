@@ -472,6 +472,21 @@ pub async fn sites_within(
     Ok(sites.into_iter().collect())
 }
 
+/// One place as the directory shows it, if it currently accepts the Pass numérique.
+pub async fn public_place(conn: &mut Conn, id: &str, now: Timestamp) -> Result<Found> {
+    let today = now.to_zoned(crate::clock::paris()).date();
+    repo::find(conn, id)
+        .await?
+        .filter(|p| p.is_qualified_on(today))
+        .map(|p| Found::of(p, None, now))
+        .ok_or_else(|| {
+            Error::not_found(
+                "Ce lieu n'existe pas, ou n'accepte plus le Pass numérique : cherchez un autre lieu \
+                 près de chez vous.",
+            )
+        })
+}
+
 /// Qualified places of an area, filtered, nearest first when coordinates are known; at most
 /// `limit`.
 pub async fn search(
