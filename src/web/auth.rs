@@ -5,7 +5,7 @@ use super::{page, Layout, Visitor, WebError, WebResult, SESSION_COOKIE};
 use crate::app::AppState;
 use crate::error::Error;
 use crate::http::extract::ClientIp;
-use crate::users::LogIn;
+use crate::users::{LogIn, Stage};
 use askama::Template;
 use axum::extract::{Path, State};
 use axum::http::header;
@@ -39,6 +39,9 @@ async fn login_form(State(state): State<AppState>, visitor: Visitor) -> WebResul
         return Err(WebError::Redirect(
             super::session::home_of(s.org.kind).into(),
         ));
+    }
+    if let Some(step) = visitor.next_step() {
+        return Err(WebError::Redirect(step.into()));
     }
     page(Login {
         l: Layout::new(&state, &visitor, "Connexion à l'espace professionnel"),
@@ -74,8 +77,12 @@ async fn login(
             )
         })
         .await?;
-    let (session, org) = match outcome {
-        LogIn::Opened { session, org } => (session, org),
+    let (session, org, stage) = match outcome {
+        LogIn::Opened {
+            session,
+            org,
+            stage,
+        } => (session, org, stage),
         LogIn::Refused(e @ Error::RateLimited { .. }) => return Err(e.into()),
         LogIn::Refused(e) => {
             state.logins.record(&keys, now).await?;
@@ -92,11 +99,11 @@ async fn login(
         session.token,
         crate::users::SESSION_HOURS * 3600,
     );
-    Ok((
-        [(header::SET_COOKIE, cookie)],
-        Redirect::to(super::session::home_of(org.kind)),
-    )
-        .into_response())
+    let next = match stage {
+        Stage::Signed => super::session::home_of(org.kind),
+        other => super::session::step_page(other),
+    };
+    Ok(([(header::SET_COOKIE, cookie)], Redirect::to(next)).into_response())
 }
 
 #[derive(Deserialize)]
@@ -186,7 +193,9 @@ async fn space(visitor: Visitor) -> WebResult {
         Some(s) => Err(WebError::Redirect(
             super::session::home_of(s.org.kind).into(),
         )),
-        None => Err(WebError::Redirect("/connexion".into())),
+        None => Err(WebError::Redirect(
+            visitor.next_step().unwrap_or("/connexion").into(),
+        )),
     }
 }
 

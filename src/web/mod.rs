@@ -10,6 +10,7 @@ mod funder;
 mod operator;
 mod operator_applications;
 mod public;
+mod second_factor;
 mod session;
 mod site;
 
@@ -205,6 +206,7 @@ pub fn router(state: AppState) -> Router<AppState> {
     Router::new()
         .merge(public::router())
         .merge(auth::router())
+        .merge(second_factor::router())
         .merge(distributor::router())
         .merge(funder::router())
         .merge(operator::router())

@@ -35,6 +35,17 @@ pub struct TestApp {
     pub state: AppState,
     pub database_url: String,
     pub operator_token: String,
+    /// The authenticator "app" of each person who set up a second factor, by e-mail.
+    pub authenticators: Arc<std::sync::Mutex<std::collections::HashMap<String, Authenticator>>>,
+}
+
+/// What a person keeps after setting up their second factor: the secret in their phone and
+/// the recovery codes on paper.
+#[derive(Clone, Debug, Default)]
+pub struct Authenticator {
+    pub secret: String,
+    pub recovery_codes: Vec<String>,
+    last_step: Option<i64>,
 }
 
 /// The PostgreSQL server to test against, if any.
@@ -121,7 +132,36 @@ impl TestApp {
             state,
             database_url,
             operator_token,
+            authenticators: Default::default(),
         }
+    }
+
+    /// Keeps what a person got when setting up their second factor.
+    pub fn remember_authenticator(&self, email: &str, secret: &str, recovery_codes: Vec<String>) {
+        let step = self.now().as_second() / passnum::users::totp::STEP_SECS as i64;
+        self.authenticators.lock().expect("lock").insert(
+            email.to_lowercase(),
+            Authenticator {
+                secret: secret.to_string(),
+                recovery_codes,
+                last_step: Some(step),
+            },
+        );
+    }
+
+    /// The code this person types now: their app's, or, when that one was used already in
+    /// this 30-second window (a code serves once), one of their recovery codes.
+    pub fn second_factor_code(&self, email: &str) -> String {
+        let mut all = self.authenticators.lock().expect("lock");
+        let a = all
+            .get_mut(&email.to_lowercase())
+            .expect("this person set up a second factor");
+        let step = self.now().as_second() / passnum::users::totp::STEP_SECS as i64;
+        if a.last_step == Some(step) {
+            return a.recovery_codes.pop().expect("a recovery code left");
+        }
+        a.last_step = Some(step);
+        passnum::users::totp::code_at(&a.secret, self.now()).expect("code")
     }
 
     pub fn advance(&self, by: SignedDuration) {
