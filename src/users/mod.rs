@@ -2,6 +2,8 @@
 //! Argon2id, database-held sessions, one-time invitation links, and lockout after repeated
 //! failed logins.
 
+mod lockout;
+pub mod proconnect;
 mod repo;
 pub mod totp;
 
@@ -185,13 +187,7 @@ pub async fn log_in(
     let org = crate::orgs::find(tx, &user.org_id)
         .await?
         .ok_or_else(|| Error::not_found("Votre organisation n'existe plus."))?;
-    let stage = if totp::enrolled(tx, &user.id).await? {
-        Stage::Code
-    } else if totp::required(org.kind) {
-        Stage::Enrol
-    } else {
-        Stage::Signed
-    };
+    let stage = stage_for(tx, &user.id, org.kind).await?;
     let session = start_session(tx, &user.id, stage, now).await?;
     Ok(LogIn::Opened {
         session,
@@ -268,7 +264,7 @@ async fn check_password(
             let detail = format!("après {failures} échecs, jusqu'à {until}");
             crate::audit::record(tx, &now_text, org, "login.locked", Some(&user.id), &detail)
                 .await?;
-            crate::mail::enqueue(tx, &lockout_notice(letterhead, &user, until)?, now).await?;
+            crate::mail::enqueue(tx, &lockout::notice(letterhead, &user, until)?, now).await?;
         }
         return Ok(Err(wrong()));
     }
@@ -278,44 +274,6 @@ async fn check_password(
     Ok(Ok(user))
 }
 
-#[derive(Template)]
-#[template(path = "mail/lockout.txt")]
-struct LockoutMail<'a> {
-    l: &'a Letterhead,
-    name: &'a str,
-    email: &'a str,
-    failures: i64,
-    until: String,
-}
-
-/// The e-mail telling someone their account is locked: if it was not them, someone is trying
-/// their password.
-fn lockout_notice(letterhead: &Letterhead, user: &User, until: &str) -> Result<Outgoing> {
-    let until = crate::clock::parse_ts(until)
-        .map(|t| {
-            let local = t.to_zoned(crate::clock::paris());
-            format!(
-                "{} h {:02} le {} (heure de Paris)",
-                local.hour(),
-                local.minute(),
-                crate::fr::long_date(local.date())
-            )
-        })
-        .unwrap_or_else(|| until.to_string());
-    let body = LockoutMail {
-        l: letterhead,
-        name: &user.name,
-        email: &user.email,
-        failures: LOCK_AFTER_FAILURES,
-        until,
-    };
-    Outgoing::text(
-        &user.email,
-        "Votre compte Pass numérique est verrouillé pour un moment",
-        &body,
-    )
-}
-
 /// A real hash, so that checking an unknown address costs as much as a known one.
 static DUMMY_HASH: std::sync::LazyLock<String> =
     std::sync::LazyLock::new(|| hash_password("no account has this password").unwrap_or_default());
@@ -323,6 +281,18 @@ static DUMMY_HASH: std::sync::LazyLock<String> =
 pub struct Session {
     pub token: String,
     pub csrf_token: String,
+}
+
+/// Where a login that proved who someone is leaves them: asked for their second factor if they
+/// have one, made to set one up if their organisation moves money, else signed in.
+async fn stage_for(tx: &mut Tx<'_>, user_id: &str, kind: OrgKind) -> Result<Stage> {
+    Ok(if totp::enrolled(tx, user_id).await? {
+        Stage::Code
+    } else if totp::required(kind) {
+        Stage::Enrol
+    } else {
+        Stage::Signed
+    })
 }
 
 /// When a session at this stage ends: a login half done does not wait long.
@@ -386,7 +356,9 @@ pub async fn session(conn: &mut Conn, token: &str, now: Timestamp) -> Result<Opt
     }))
 }
 
-pub async fn end_session(tx: &mut Tx<'_>, token: &str) -> Result<()> {
+/// Ends a session; returns the ProConnect ID token it was opened with, if any, to end the
+/// provider's session too.
+pub async fn end_session(tx: &mut Tx<'_>, token: &str) -> Result<Option<String>> {
     repo::delete_session(tx, &token_hash(token)).await
 }
 

@@ -150,12 +150,13 @@ pub async fn session_user(
     Ok(Some((user, row.try_get("csrf_token")?, stage)))
 }
 
-pub async fn delete_session(conn: &mut Conn, hash: &str) -> Result<()> {
-    sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
-        .bind(hash)
-        .execute(&mut *conn)
-        .await?;
-    Ok(())
+pub async fn delete_session(conn: &mut Conn, hash: &str) -> Result<Option<String>> {
+    let id_token: Option<Option<String>> =
+        sqlx::query_scalar("DELETE FROM sessions WHERE token_hash = $1 RETURNING id_token")
+            .bind(hash)
+            .fetch_optional(&mut *conn)
+            .await?;
+    Ok(id_token.flatten())
 }
 
 pub async fn insert_invitation(
@@ -303,7 +304,12 @@ pub async fn delete_totp(conn: &mut Conn, user_id: &str) -> Result<()> {
     Ok(())
 }
 
-pub async fn insert_recovery_code(conn: &mut Conn, user_id: &str, hash: &str, now: &str) -> Result<()> {
+pub async fn insert_recovery_code(
+    conn: &mut Conn,
+    user_id: &str,
+    hash: &str,
+    now: &str,
+) -> Result<()> {
     sqlx::query("INSERT INTO recovery_codes (code_hash, user_id, created_at) VALUES ($1, $2, $3)")
         .bind(hash)
         .bind(user_id)
@@ -314,7 +320,12 @@ pub async fn insert_recovery_code(conn: &mut Conn, user_id: &str, hash: &str, no
 }
 
 /// Uses a recovery code once.
-pub async fn use_recovery_code(conn: &mut Conn, user_id: &str, hash: &str, now: &str) -> Result<bool> {
+pub async fn use_recovery_code(
+    conn: &mut Conn,
+    user_id: &str,
+    hash: &str,
+    now: &str,
+) -> Result<bool> {
     let done = sqlx::query(
         "UPDATE recovery_codes SET used_at = $1 \
          WHERE code_hash = $2 AND user_id = $3 AND used_at IS NULL",

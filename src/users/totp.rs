@@ -53,7 +53,13 @@ fn matching_step(secret: &str, code: &str, now: Timestamp) -> Result<Option<u64>
     let now = step_of(now);
     Ok([now.saturating_sub(1), now, now + 1]
         .into_iter()
-        .find(|step| bool::from(t.generate(step * STEP_SECS).as_bytes().ct_eq(code.as_bytes()))))
+        .find(|step| {
+            bool::from(
+                t.generate(step * STEP_SECS)
+                    .as_bytes()
+                    .ct_eq(code.as_bytes()),
+            )
+        }))
 }
 
 fn wrong_code() -> Error {
@@ -86,7 +92,9 @@ fn new_recovery_code() -> String {
 }
 
 pub async fn enrolled(conn: &mut Conn, user_id: &str) -> Result<bool> {
-    Ok(repo::totp(conn, user_id).await?.is_some_and(|t| t.confirmed))
+    Ok(repo::totp(conn, user_id)
+        .await?
+        .is_some_and(|t| t.confirmed))
 }
 
 /// Where a person stands: a confirmed second factor, and how many recovery codes are left.
@@ -230,8 +238,15 @@ pub async fn verify(
         }
     };
     if !accepted {
-        crate::audit::record(tx, &now_text, org, "login.second_factor_failed", Some(&user.id), "")
-            .await?;
+        crate::audit::record(
+            tx,
+            &now_text,
+            org,
+            "login.second_factor_failed",
+            Some(&user.id),
+            "",
+        )
+        .await?;
         return Ok(Verified::Refused(wrong_code()));
     }
     let hash = token_hash(session_token);
@@ -248,7 +263,15 @@ pub async fn verify(
     } else {
         "code de l'application".to_string()
     };
-    crate::audit::record(tx, &now_text, org, "login.second_factor", Some(&user.id), &detail).await?;
+    crate::audit::record(
+        tx,
+        &now_text,
+        org,
+        "login.second_factor",
+        Some(&user.id),
+        &detail,
+    )
+    .await?;
     Ok(Verified::Accepted)
 }
 

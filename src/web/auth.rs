@@ -32,6 +32,7 @@ struct Login {
     l: Layout,
     email: String,
     error: Option<String>,
+    proconnect: bool,
 }
 
 async fn login_form(State(state): State<AppState>, visitor: Visitor) -> WebResult {
@@ -47,6 +48,7 @@ async fn login_form(State(state): State<AppState>, visitor: Visitor) -> WebResul
         l: Layout::new(&state, &visitor, "Connexion à l'espace professionnel"),
         email: String::new(),
         error: None,
+        proconnect: state.proconnect.is_some(),
     })
 }
 
@@ -90,6 +92,7 @@ async fn login(
                 l: Layout::new(&state, &visitor, "Connexion à l'espace professionnel"),
                 email: data.email,
                 error: Some(e.public_message()),
+                proconnect: state.proconnect.is_some(),
             });
         }
     };
@@ -109,17 +112,26 @@ async fn login(
 #[derive(Deserialize)]
 struct Nothing {}
 
+/// Ends the session; one opened with ProConnect goes on to end the provider's session too.
 async fn logout(State(state): State<AppState>, Form { visitor, .. }: Form<Nothing>) -> WebResult {
+    let mut next = "/".to_string();
     if let Some(token) = visitor.session_token.clone() {
-        state
+        let id_token = state
             .db
             .transact(visitor.origin(), move |tx| {
                 Box::pin(async move { crate::users::end_session(tx, &token).await })
             })
             .await?;
+        if let (Some(id_token), Some(provider)) = (id_token, &state.proconnect) {
+            match provider.end_session(&id_token).await {
+                Ok(Some(url)) => next = url,
+                Ok(None) => {}
+                Err(e) => tracing::warn!(error = %e, "ProConnect logout skipped"),
+            }
+        }
     }
     let cookie = build_cookie(&state, SESSION_COOKIE, String::new(), 0);
-    Ok(([(header::SET_COOKIE, cookie)], Redirect::to("/")).into_response())
+    Ok(([(header::SET_COOKIE, cookie)], Redirect::to(&next)).into_response())
 }
 
 #[derive(Template)]

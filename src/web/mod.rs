@@ -9,6 +9,7 @@ mod distributor;
 mod funder;
 mod operator;
 mod operator_applications;
+mod proconnect;
 mod public;
 mod second_factor;
 mod session;
@@ -207,6 +208,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .merge(public::router())
         .merge(auth::router())
         .merge(second_factor::router())
+        .merge(proconnect::router())
         .merge(distributor::router())
         .merge(funder::router())
         .merge(operator::router())

@@ -226,4 +226,3 @@ async fn confirm(
         Err(e) => Err(e.into()),
     }
 }
-

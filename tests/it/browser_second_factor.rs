@@ -30,14 +30,20 @@ async fn operator_enters_a_code_before_any_money_page() {
 
     // First login: set up before anything else, the page checked at both widths.
     password(&b, &app, "2fa-connexion").await;
-    assert!(b.current_url().await.ends_with("/compte/double-authentification"));
+    assert!(b
+        .current_url()
+        .await
+        .ends_with("/compte/double-authentification"));
     b.check_axe("2fa-mise-en-place").await;
     b.set_window_size(320, 900).await;
     b.check_axe("2fa-mise-en-place-320").await;
     b.assert_no_horizontal_scroll().await;
     b.set_window_size(1280, 900).await;
     b.visit(&money, "2fa-reglements-avant").await;
-    assert!(b.current_url().await.ends_with("/compte/double-authentification"));
+    assert!(b
+        .current_url()
+        .await
+        .ends_with("/compte/double-authentification"));
     b.second_factor(&app, EMAIL).await;
     assert!(b.current_url().await.ends_with("/operateur"));
     b.submit_form("form.logout button[type=submit]").await;

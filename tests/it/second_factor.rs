@@ -71,11 +71,24 @@ async fn operator_reaches_no_page_before_a_valid_code(backend: Backend) {
 
     // First login: the password opens nothing but the set-up of the second factor.
     let enrol = password(&app, &client, EMAIL).await;
-    assert!(enrol.url.ends_with("/compte/double-authentification"), "{}", enrol.url);
+    assert!(
+        enrol.url.ends_with("/compte/double-authentification"),
+        "{}",
+        enrol.url
+    );
     assert!(enrol.html.contains("<svg role=\"img\""), "a QR code");
-    for path in ["/operateur/reglements", "/operateur", "/espace", "/connexion"] {
+    for path in [
+        "/operateur/reglements",
+        "/operateur",
+        "/espace",
+        "/connexion",
+    ] {
         let page = get(&client, &format!("{}{path}", app.base)).await;
-        assert!(page.url.ends_with("/compte/double-authentification"), "{path}: {}", page.url);
+        assert!(
+            page.url.ends_with("/compte/double-authentification"),
+            "{path}: {}",
+            page.url
+        );
     }
     let wrong = post(
         &client,
@@ -84,8 +97,14 @@ async fn operator_reaches_no_page_before_a_valid_code(backend: Backend) {
     )
     .await;
     assert_eq!(wrong.status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(wrong.html.contains("Ce code ne convient pas"), "{}", wrong.html);
-    let home = second_factor(&app, &client, EMAIL, &enrol.html).await.expect("enrolled");
+    assert!(
+        wrong.html.contains("Ce code ne convient pas"),
+        "{}",
+        wrong.html
+    );
+    let home = second_factor(&app, &client, EMAIL, &enrol.html)
+        .await
+        .expect("enrolled");
     assert!(home.url.ends_with("/operateur"), "{}", home.url);
     assert_eq!(get(&client, &settlements).await.status, StatusCode::OK);
     log_out(&app, &client, &home).await;
@@ -99,8 +118,16 @@ async fn operator_reaches_no_page_before_a_valid_code(backend: Backend) {
     let secret = app.authenticators.lock().unwrap()[EMAIL].secret.clone();
     let used = passnum::users::totp::code_at(&secret, app.now()).unwrap();
     let replay = send_code(&app, &client, &ask, &used).await;
-    assert_eq!(replay.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", replay.html);
-    assert!(get(&client, &settlements).await.url.ends_with("/connexion/code"));
+    assert_eq!(
+        replay.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        replay.html
+    );
+    assert!(get(&client, &settlements)
+        .await
+        .url
+        .ends_with("/connexion/code"));
     // Thirty seconds later, the next code.
     app.advance(SignedDuration::from_secs(30));
     let next = passnum::users::totp::code_at(&secret, app.now()).unwrap();
@@ -142,8 +169,16 @@ async fn a_lost_phone_is_a_recovery_code_or_the_operator(backend: Backend) {
     let loose = codes[0].to_lowercase().replace('-', " ");
     let home = send_code(&app, &funder, &ask, &loose).await;
     assert!(home.url.ends_with("/financeur"), "{}", home.url);
-    let status = get(&funder, &format!("{}/compte/double-authentification", app.base)).await;
-    assert!(status.html.contains("<strong>9</strong>"), "{}", status.html);
+    let status = get(
+        &funder,
+        &format!("{}/compte/double-authentification", app.base),
+    )
+    .await;
+    assert!(
+        status.html.contains("<strong>9</strong>"),
+        "{}",
+        status.html
+    );
     log_out(&app, &funder, &home).await;
     let ask = password(&app, &funder, funder_email).await;
     let again = send_code(&app, &funder, &ask, &codes[0]).await;
@@ -157,7 +192,11 @@ async fn a_lost_phone_is_a_recovery_code_or_the_operator(backend: Backend) {
     let funder_user = user_id(&app, funder_email).await;
     let org_page = format!("{}/operateur/organisations/{funder_id}", app.base);
     let page = get(&operator, &org_page).await;
-    assert!(page.html.contains("Retirer la double authentification de"), "{}", page.html);
+    assert!(
+        page.html.contains("Retirer la double authentification de"),
+        "{}",
+        page.html
+    );
     let done = post(
         &operator,
         &format!("{org_page}/personnes/{funder_user}/double-authentification"),
@@ -165,8 +204,13 @@ async fn a_lost_phone_is_a_recovery_code_or_the_operator(backend: Backend) {
     )
     .await;
     assert_eq!(done.status, StatusCode::OK, "{}", done.html);
-    assert!(done.html.contains("La double authentification de cette personne est retirée"));
-    assert!(app.journal(&funder_id).await.contains(&"second_factor.reset".to_string()));
+    assert!(done
+        .html
+        .contains("La double authentification de cette personne est retirée"));
+    assert!(app
+        .journal(&funder_id)
+        .await
+        .contains(&"second_factor.reset".to_string()));
     let ended = get(&funder, &format!("{}/financeur", app.base)).await;
     assert!(ended.url.ends_with("/connexion"), "{}", ended.url);
     // Another organisation's person: not from this page.
@@ -183,7 +227,11 @@ async fn a_lost_phone_is_a_recovery_code_or_the_operator(backend: Backend) {
     assert_eq!(wrong_org.status, StatusCode::NOT_FOUND);
     // At the next login the funder sets up a new one.
     let enrol = password(&app, &funder, funder_email).await;
-    assert!(enrol.url.ends_with("/compte/double-authentification"), "{}", enrol.url);
+    assert!(
+        enrol.url.ends_with("/compte/double-authentification"),
+        "{}",
+        enrol.url
+    );
 }
 
 async fn codes_are_rate_limited(backend: Backend) {
@@ -215,15 +263,23 @@ async fn anyone_may_set_it_up(backend: Backend) {
     let email = "lou@ccas.example";
     // No second factor asked of a distributor…
     let (client, _) = signed_in(&app, &distributor_id, email).await;
-    let page = get(&client, &format!("{}/compte/double-authentification", app.base)).await;
+    let page = get(
+        &client,
+        &format!("{}/compte/double-authentification", app.base),
+    )
+    .await;
     assert!(page.html.contains("id=\"totp-secret\""), "{}", page.html);
     // …who may set one up, and is then asked for it.
-    let home = second_factor(&app, &client, email, &page.html).await.expect("set up");
+    let home = second_factor(&app, &client, email, &page.html)
+        .await
+        .expect("set up");
     assert!(home.url.ends_with("/distributeur"), "{}", home.url);
     log_out(&app, &client, &home).await;
     app.advance(SignedDuration::from_secs(30));
     let ask = password(&app, &client, email).await;
     assert!(ask.url.ends_with("/connexion/code"), "{}", ask.url);
-    let home = second_factor(&app, &client, email, &ask.html).await.expect("code");
+    let home = second_factor(&app, &client, email, &ask.html)
+        .await
+        .expect("code");
     assert!(home.url.ends_with("/distributeur"), "{}", home.url);
 }

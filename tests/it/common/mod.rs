@@ -7,6 +7,7 @@ pub mod browser;
 pub mod camt;
 pub mod faults;
 pub mod mime;
+pub mod oidc;
 pub mod pdf;
 pub mod smtp;
 pub mod web;
@@ -110,19 +111,33 @@ impl TestApp {
 
     /// Another instance on an existing database, like a second server process.
     pub async fn spawn_on(database_url: &str, tune: impl FnOnce(&mut Config)) -> TestApp {
+        Self::spawn_on_base(database_url, |config, _| tune(config)).await
+    }
+
+    /// As [`TestApp::spawn_with`], with the address the app will answer at known to `tune`
+    /// (for settings that name it, such as an OpenID provider's redirect address).
+    pub async fn spawn_with_base(
+        backend: Backend,
+        tune: impl FnOnce(&mut Config, &str),
+    ) -> Option<TestApp> {
+        let database_url = fresh_database(backend).await?;
+        Some(Self::spawn_on_base(&database_url, tune).await)
+    }
+
+    async fn spawn_on_base(database_url: &str, tune: impl FnOnce(&mut Config, &str)) -> TestApp {
         let database_url = database_url.to_string();
         let mut config = test_config(&database_url);
-        tune(&mut config);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let base = format!("http://{}", listener.local_addr().expect("addr"));
+        tune(&mut config, &base);
         // A fixed midday start keeps day arithmetic away from midnight.
         let clock = MockClock::new("2026-03-02T11:00:00Z".parse().expect("timestamp"));
         let state = passnum::start(config, clock.clone())
             .await
             .expect("app starts");
         let operator_token = passnum::cli::bootstrap(&state).await.expect("bootstrap");
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let base = format!("http://{}", listener.local_addr().expect("addr"));
         let serving = state.clone();
         tokio::spawn(async move { passnum::app::serve(listener, serving).await });
         TestApp {
