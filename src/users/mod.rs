@@ -5,6 +5,7 @@
 mod lockout;
 pub mod proconnect;
 mod repo;
+pub mod sessions;
 pub mod totp;
 
 pub use repo::User;
@@ -334,13 +335,15 @@ pub struct Signed {
     pub org: Organization,
     pub csrf_token: String,
     pub stage: Stage,
+    /// When the session was last used (see [`sessions::touch`]).
+    pub last_used_at: Option<String>,
 }
 
 pub async fn session(conn: &mut Conn, token: &str, now: Timestamp) -> Result<Option<Signed>> {
     if token.len() > 100 {
         return Ok(None);
     }
-    let Some((user, csrf_token, stage)) =
+    let Some((user, csrf_token, stage, last_used_at)) =
         repo::session_user(conn, &token_hash(token), &format_ts(now)).await?
     else {
         return Ok(None);
@@ -353,6 +356,7 @@ pub async fn session(conn: &mut Conn, token: &str, now: Timestamp) -> Result<Opt
         org,
         csrf_token,
         stage,
+        last_used_at,
     }))
 }
 

@@ -129,9 +129,9 @@ pub async fn session_user(
     conn: &mut Conn,
     hash: &str,
     now: &str,
-) -> Result<Option<(User, String, Stage)>> {
+) -> Result<Option<(User, String, Stage, Option<String>)>> {
     let row = sqlx::query(&format!(
-        "SELECT s.csrf_token, s.stage, {} FROM sessions s JOIN users u ON u.id = s.user_id \
+        "SELECT s.csrf_token, s.stage, s.last_used_at, {} FROM sessions s JOIN users u ON u.id = s.user_id \
          WHERE s.token_hash = $1 AND s.expires_at > $2 AND u.disabled_at IS NULL",
         COLUMNS
             .split(", ")
@@ -147,7 +147,8 @@ pub async fn session_user(
     let user = <User as sqlx::FromRow<'_, sqlx::any::AnyRow>>::from_row(&row)?;
     let stage: String = row.try_get("stage")?;
     let stage = Stage::try_from(stage)?;
-    Ok(Some((user, row.try_get("csrf_token")?, stage)))
+    let last_used: Option<String> = row.try_get("last_used_at")?;
+    Ok(Some((user, row.try_get("csrf_token")?, stage, last_used)))
 }
 
 pub async fn delete_session(conn: &mut Conn, hash: &str) -> Result<Option<String>> {
@@ -356,4 +357,51 @@ pub async fn enrolled_in_org(conn: &mut Conn, org_id: &str) -> Result<Vec<String
     .bind(org_id)
     .fetch_all(&mut *conn)
     .await?)
+}
+
+/// A person's open sessions: (token hash, opened, last used, expires), newest first.
+pub async fn sessions_of(
+    conn: &mut Conn,
+    user_id: &str,
+    now: &str,
+) -> Result<Vec<(String, String, Option<String>, String)>> {
+    let rows = sqlx::query(
+        "SELECT token_hash, created_at, last_used_at, expires_at FROM sessions \
+         WHERE user_id = $1 AND expires_at > $2 AND stage = 'signed' \
+         ORDER BY created_at DESC, token_hash",
+    )
+    .bind(user_id)
+    .bind(now)
+    .fetch_all(&mut *conn)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok((
+                r.try_get("token_hash")?,
+                r.try_get("created_at")?,
+                r.try_get("last_used_at")?,
+                r.try_get("expires_at")?,
+            ))
+        })
+        .collect()
+}
+
+/// Ends one of this person's sessions, named by the start of its hash.
+pub async fn delete_session_of(conn: &mut Conn, user_id: &str, prefix: &str) -> Result<bool> {
+    let done =
+        sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND SUBSTR(token_hash, 1, 16) = $2")
+            .bind(user_id)
+            .bind(prefix)
+            .execute(&mut *conn)
+            .await?;
+    Ok(done.rows_affected() > 0)
+}
+
+pub async fn touch_session(conn: &mut Conn, hash: &str, now: &str) -> Result<()> {
+    sqlx::query("UPDATE sessions SET last_used_at = $1 WHERE token_hash = $2")
+        .bind(now)
+        .bind(hash)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
 }

@@ -2,6 +2,7 @@
 //! Templates are compiled and type-checked at build time (askama). Every form carries a CSRF
 //! token; sessions are database-held cookies.
 
+mod account;
 mod apply;
 mod auth;
 mod coverage;
@@ -209,6 +210,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .merge(auth::router())
         .merge(second_factor::router())
         .merge(proconnect::router())
+        .merge(account::router())
         .merge(distributor::router())
         .merge(funder::router())
         .merge(operator::router())

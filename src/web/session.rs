@@ -129,14 +129,34 @@ pub async fn load_visitor(
     };
     let session_token = find(SESSION_COOKIE);
     let (mut signed, mut pending) = (None, None);
+    let now = state.clock.now();
+    let mut found = None;
     if let Some(token) = &session_token {
         if let Ok(mut conn) = state.db.read().await {
-            if let Ok(Some(s)) = crate::users::session(&mut conn, token, state.clock.now()).await {
-                match s.stage {
-                    Stage::Signed => signed = Some(Arc::new(s)),
-                    Stage::Code | Stage::Enrol => pending = Some(Arc::new(s)),
+            found = crate::users::session(&mut conn, token, now)
+                .await
+                .ok()
+                .flatten();
+        }
+    }
+    if let (Some(s), Some(token)) = (found, &session_token) {
+        match s.stage {
+            Stage::Signed => {
+                if crate::users::sessions::stale(&s, now) {
+                    let token = token.clone();
+                    // Last use, for its owner's list; a failure here costs nothing.
+                    let _ = state
+                        .db
+                        .transact(Origin::platform(), move |tx| {
+                            Box::pin(
+                                async move { crate::users::sessions::touch(tx, &token, now).await },
+                            )
+                        })
+                        .await;
                 }
+                signed = Some(Arc::new(s))
             }
+            Stage::Code | Stage::Enrol => pending = Some(Arc::new(s)),
         }
     }
     let client_addr = Some(crate::http::extract::client_ip(request.extensions()).to_string());

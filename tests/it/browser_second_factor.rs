@@ -66,6 +66,13 @@ async fn operator_enters_a_code_before_any_money_page() {
         .await;
     b.visit(&money, "2fa-reglements").await;
     assert!(b.current_url().await.ends_with("/operateur/reglements"));
+    // One's sessions and tokens, readable on a phone too.
+    b.visit(&format!("{}/compte/sessions", app.base), "sessions")
+        .await;
+    b.set_window_size(320, 900).await;
+    b.check_axe("sessions-320").await;
+    b.assert_no_horizontal_scroll().await;
+    b.set_window_size(1280, 900).await;
     b.submit_form("form.logout button[type=submit]").await;
     password(&b, &app, "2fa-connexion-3").await;
     b.fill("#code", &recovery).await;

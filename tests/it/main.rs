@@ -43,6 +43,7 @@ mod programme_rules;
 mod second_factor;
 mod security;
 mod sent_twice;
+mod sessions;
 mod settlement;
 mod settlement_scenario;
 mod sites_directory;
