@@ -30,6 +30,8 @@ pub struct AppState {
     pub mail_forms: Arc<RateLimiter>,
     /// The one way to redeem cheques (grouped writes, replay, invalid-code counting).
     pub redeemer: Redeemer,
+    /// The ProConnect login, when configured.
+    pub proconnect: Option<Arc<crate::users::proconnect::Provider>>,
 }
 
 impl AppState {
@@ -42,7 +44,14 @@ impl AppState {
             config.rate_window_secs,
             &db,
         );
+        let proconnect = crate::users::proconnect::Provider::from_config(&config)
+            .unwrap_or_else(|e| {
+                tracing::error!(error = %e, "ProConnect settings unusable: ProConnect is off");
+                None
+            })
+            .map(Arc::new);
         Self {
+            proconnect,
             public_lookups: limiter("public_lookup", config.public_lookup_limit),
             logins: limiter("login", config.login_attempt_limit),
             mail_forms: limiter("mail_form", config.mail_form_limit),

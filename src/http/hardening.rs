@@ -16,11 +16,38 @@ const CSP: &str = "default-src 'self'; img-src 'self' data:; style-src 'self'; s
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
+/// The policy, letting the logout form's redirection reach ProConnect's end-session
+/// endpoint when ProConnect is on.
+fn csp(state: &AppState) -> HeaderValue {
+    let origin = state
+        .config
+        .proconnect_issuer
+        .as_deref()
+        .and_then(|issuer| {
+            let rest = issuer.split_once("://")?.1;
+            let host = rest.split('/').next()?;
+            let scheme = issuer.split_once("://")?.0;
+            (!host.is_empty()
+                && host
+                    .bytes()
+                    .all(|b| b.is_ascii_graphic() && b != b';' && b != b','))
+            .then(|| format!("{scheme}://{host}"))
+        });
+    match origin {
+        Some(origin) => HeaderValue::from_str(&CSP.replace(
+            "form-action 'self'",
+            &format!("form-action 'self' {origin}"),
+        ))
+        .unwrap_or(HeaderValue::from_static(CSP)),
+        None => HeaderValue::from_static(CSP),
+    }
+}
+
 pub fn apply(router: Router, state: &AppState) -> Router {
     let mut router = router
         .layer(SetResponseHeaderLayer::if_not_present(
             header::CONTENT_SECURITY_POLICY,
-            HeaderValue::from_static(CSP),
+            csp(state),
         ))
         .layer(SetResponseHeaderLayer::overriding(
             header::X_CONTENT_TYPE_OPTIONS,

@@ -275,6 +275,25 @@ pub struct Config {
     )]
     pub settlement_day: u8,
 
+    /// ProConnect (the State's OpenID Connect federation for public agents): the provider's
+    /// issuer URL (`https://auth.agentconnect.gouv.fr/api/v2`), discovered at each login so
+    /// that its signing keys are always the current ones. Unset: no ProConnect button.
+    #[arg(long, env = "PASSNUM_PROCONNECT_ISSUER", global = true)]
+    pub proconnect_issuer: Option<String>,
+
+    /// This platform's client id at ProConnect.
+    #[arg(long, env = "PASSNUM_PROCONNECT_CLIENT_ID", global = true)]
+    pub proconnect_client_id: Option<String>,
+
+    /// This platform's client secret at ProConnect.
+    #[arg(
+        long,
+        env = "PASSNUM_PROCONNECT_CLIENT_SECRET",
+        hide_env_values = true,
+        global = true
+    )]
+    pub proconnect_client_secret: Option<String>,
+
     /// Set by `passnum demo` only: the example payer account may pay (its files reach no bank).
     #[arg(skip)]
     pub demo: bool,

@@ -2,7 +2,11 @@
 //! Argon2id, database-held sessions, one-time invitation links, and lockout after repeated
 //! failed logins.
 
+mod lockout;
+pub mod proconnect;
 mod repo;
+pub mod sessions;
+pub mod totp;
 
 pub use repo::User;
 
@@ -64,6 +68,22 @@ fn check_password_policy(password: &str) -> Result<()> {
     }
     Ok(())
 }
+
+crate::text_enum! {
+    /// How far a session's login went (`sessions.stage`): only a `Signed` session opens a space.
+    pub enum Stage {
+        Signed = "signed",
+        /// Password checked; the second factor's code is awaited.
+        Code = "code",
+        /// Password checked; an operator or funder must set up a second factor first.
+        Enrol = "enrol",
+    }
+}
+
+/// How long a session waits for its second factor's code, or for its set-up (installing an
+/// app takes a while).
+const CODE_MINUTES: i64 = 10;
+const ENROL_MINUTES: i64 = 30;
 
 crate::text_enum! {
     /// What someone may do in their organisation's space (the CHECK of `users.role`).
@@ -142,11 +162,16 @@ pub async fn create(
 /// What a login attempt gives: a session, or why not. A refusal is an answer, not an error:
 /// its journal entries and the failure count are kept (the unit of work commits).
 pub enum LogIn {
-    Opened { session: Session, org: Organization },
+    Opened {
+        session: Session,
+        org: Organization,
+        stage: Stage,
+    },
     Refused(Error),
 }
 
-/// Checks an e-mail and password, and opens a session. After 10 failures in a row the account
+/// Checks an e-mail and password, and opens a session: signed in, or waiting for the second
+/// factor (or for its set-up, which operators and funders cannot skip). After 10 failures in a row the account
 /// is locked for 15 minutes and its owner is told by e-mail; the answer never says whether the
 /// address exists. Every outcome is audited.
 pub async fn log_in(
@@ -160,11 +185,16 @@ pub async fn log_in(
         Ok(user) => user,
         Err(refusal) => return Ok(LogIn::Refused(refusal)),
     };
-    let session = start_session(tx, &user.id, now).await?;
     let org = crate::orgs::find(tx, &user.org_id)
         .await?
         .ok_or_else(|| Error::not_found("Votre organisation n'existe plus."))?;
-    Ok(LogIn::Opened { session, org })
+    let stage = stage_for(tx, &user.id, org.kind).await?;
+    let session = start_session(tx, &user.id, stage, now).await?;
+    Ok(LogIn::Opened {
+        session,
+        org,
+        stage,
+    })
 }
 
 async fn check_password(
@@ -235,7 +265,7 @@ async fn check_password(
             let detail = format!("après {failures} échecs, jusqu'à {until}");
             crate::audit::record(tx, &now_text, org, "login.locked", Some(&user.id), &detail)
                 .await?;
-            crate::mail::enqueue(tx, &lockout_notice(letterhead, &user, until)?, now).await?;
+            crate::mail::enqueue(tx, &lockout::notice(letterhead, &user, until)?, now).await?;
         }
         return Ok(Err(wrong()));
     }
@@ -243,44 +273,6 @@ async fn check_password(
     let org = Some(user.org_id.as_str());
     crate::audit::record(tx, &now_text, org, "login.succeeded", Some(&user.id), "").await?;
     Ok(Ok(user))
-}
-
-#[derive(Template)]
-#[template(path = "mail/lockout.txt")]
-struct LockoutMail<'a> {
-    l: &'a Letterhead,
-    name: &'a str,
-    email: &'a str,
-    failures: i64,
-    until: String,
-}
-
-/// The e-mail telling someone their account is locked: if it was not them, someone is trying
-/// their password.
-fn lockout_notice(letterhead: &Letterhead, user: &User, until: &str) -> Result<Outgoing> {
-    let until = crate::clock::parse_ts(until)
-        .map(|t| {
-            let local = t.to_zoned(crate::clock::paris());
-            format!(
-                "{} h {:02} le {} (heure de Paris)",
-                local.hour(),
-                local.minute(),
-                crate::fr::long_date(local.date())
-            )
-        })
-        .unwrap_or_else(|| until.to_string());
-    let body = LockoutMail {
-        l: letterhead,
-        name: &user.name,
-        email: &user.email,
-        failures: LOCK_AFTER_FAILURES,
-        until,
-    };
-    Outgoing::text(
-        &user.email,
-        "Votre compte Pass numérique est verrouillé pour un moment",
-        &body,
-    )
 }
 
 /// A real hash, so that checking an unknown address costs as much as a known one.
@@ -292,38 +284,66 @@ pub struct Session {
     pub csrf_token: String,
 }
 
-async fn start_session(tx: &mut Tx<'_>, user_id: &str, now: Timestamp) -> Result<Session> {
+/// Where a login that proved who someone is leaves them: asked for their second factor if they
+/// have one, made to set one up if their organisation moves money, else signed in.
+async fn stage_for(tx: &mut Tx<'_>, user_id: &str, kind: OrgKind) -> Result<Stage> {
+    Ok(if totp::enrolled(tx, user_id).await? {
+        Stage::Code
+    } else if totp::required(kind) {
+        Stage::Enrol
+    } else {
+        Stage::Signed
+    })
+}
+
+/// When a session at this stage ends: a login half done does not wait long.
+fn session_expiry(stage: Stage, now: Timestamp) -> String {
+    let lasts = match stage {
+        Stage::Signed => SignedDuration::from_hours(SESSION_HOURS),
+        Stage::Code => SignedDuration::from_mins(CODE_MINUTES),
+        Stage::Enrol => SignedDuration::from_mins(ENROL_MINUTES),
+    };
+    format_ts(now.checked_add(lasts).unwrap_or(now))
+}
+
+async fn start_session(
+    tx: &mut Tx<'_>,
+    user_id: &str,
+    stage: Stage,
+    now: Timestamp,
+) -> Result<Session> {
     let session = Session {
         token: random_token(),
         csrf_token: random_token(),
     };
-    let expires = now
-        .checked_add(SignedDuration::from_hours(SESSION_HOURS))
-        .unwrap_or(now);
     repo::insert_session(
         tx,
         &token_hash(&session.token),
         user_id,
         &session.csrf_token,
+        stage,
         &format_ts(now),
-        &format_ts(expires),
+        &session_expiry(stage, now),
     )
     .await?;
     Ok(session)
 }
 
-/// Who holds this session cookie, if it is current.
+/// Who holds this session cookie, if it is current, and how far their login went.
 pub struct Signed {
     pub user: User,
     pub org: Organization,
     pub csrf_token: String,
+    pub stage: Stage,
+    /// When the session was last used (see [`sessions::touch`]).
+    pub last_used_at: Option<String>,
 }
 
 pub async fn session(conn: &mut Conn, token: &str, now: Timestamp) -> Result<Option<Signed>> {
     if token.len() > 100 {
         return Ok(None);
     }
-    let Some((user, csrf_token)) =
+    let Some((user, csrf_token, stage, last_used_at)) =
         repo::session_user(conn, &token_hash(token), &format_ts(now)).await?
     else {
         return Ok(None);
@@ -335,10 +355,14 @@ pub async fn session(conn: &mut Conn, token: &str, now: Timestamp) -> Result<Opt
         user,
         org,
         csrf_token,
+        stage,
+        last_used_at,
     }))
 }
 
-pub async fn end_session(tx: &mut Tx<'_>, token: &str) -> Result<()> {
+/// Ends a session; returns the ProConnect ID token it was opened with, if any, to end the
+/// provider's session too.
+pub async fn end_session(tx: &mut Tx<'_>, token: &str) -> Result<Option<String>> {
     repo::delete_session(tx, &token_hash(token)).await
 }
 

@@ -5,7 +5,7 @@ use super::{page, Layout, Visitor, WebError, WebResult, SESSION_COOKIE};
 use crate::app::AppState;
 use crate::error::Error;
 use crate::http::extract::ClientIp;
-use crate::users::LogIn;
+use crate::users::{LogIn, Stage};
 use askama::Template;
 use axum::extract::{Path, State};
 use axum::http::header;
@@ -32,6 +32,7 @@ struct Login {
     l: Layout,
     email: String,
     error: Option<String>,
+    proconnect: bool,
 }
 
 async fn login_form(State(state): State<AppState>, visitor: Visitor) -> WebResult {
@@ -40,10 +41,14 @@ async fn login_form(State(state): State<AppState>, visitor: Visitor) -> WebResul
             super::session::home_of(s.org.kind).into(),
         ));
     }
+    if let Some(step) = visitor.next_step() {
+        return Err(WebError::Redirect(step.into()));
+    }
     page(Login {
         l: Layout::new(&state, &visitor, "Connexion à l'espace professionnel"),
         email: String::new(),
         error: None,
+        proconnect: state.proconnect.is_some(),
     })
 }
 
@@ -74,8 +79,12 @@ async fn login(
             )
         })
         .await?;
-    let (session, org) = match outcome {
-        LogIn::Opened { session, org } => (session, org),
+    let (session, org, stage) = match outcome {
+        LogIn::Opened {
+            session,
+            org,
+            stage,
+        } => (session, org, stage),
         LogIn::Refused(e @ Error::RateLimited { .. }) => return Err(e.into()),
         LogIn::Refused(e) => {
             state.logins.record(&keys, now).await?;
@@ -83,6 +92,7 @@ async fn login(
                 l: Layout::new(&state, &visitor, "Connexion à l'espace professionnel"),
                 email: data.email,
                 error: Some(e.public_message()),
+                proconnect: state.proconnect.is_some(),
             });
         }
     };
@@ -92,27 +102,36 @@ async fn login(
         session.token,
         crate::users::SESSION_HOURS * 3600,
     );
-    Ok((
-        [(header::SET_COOKIE, cookie)],
-        Redirect::to(super::session::home_of(org.kind)),
-    )
-        .into_response())
+    let next = match stage {
+        Stage::Signed => super::session::home_of(org.kind),
+        other => super::session::step_page(other),
+    };
+    Ok(([(header::SET_COOKIE, cookie)], Redirect::to(next)).into_response())
 }
 
 #[derive(Deserialize)]
 struct Nothing {}
 
+/// Ends the session; one opened with ProConnect goes on to end the provider's session too.
 async fn logout(State(state): State<AppState>, Form { visitor, .. }: Form<Nothing>) -> WebResult {
+    let mut next = "/".to_string();
     if let Some(token) = visitor.session_token.clone() {
-        state
+        let id_token = state
             .db
             .transact(visitor.origin(), move |tx| {
                 Box::pin(async move { crate::users::end_session(tx, &token).await })
             })
             .await?;
+        if let (Some(id_token), Some(provider)) = (id_token, &state.proconnect) {
+            match provider.end_session(&id_token).await {
+                Ok(Some(url)) => next = url,
+                Ok(None) => {}
+                Err(e) => tracing::warn!(error = %e, "ProConnect logout skipped"),
+            }
+        }
     }
     let cookie = build_cookie(&state, SESSION_COOKIE, String::new(), 0);
-    Ok(([(header::SET_COOKIE, cookie)], Redirect::to("/")).into_response())
+    Ok(([(header::SET_COOKIE, cookie)], Redirect::to(&next)).into_response())
 }
 
 #[derive(Template)]
@@ -186,7 +205,9 @@ async fn space(visitor: Visitor) -> WebResult {
         Some(s) => Err(WebError::Redirect(
             super::session::home_of(s.org.kind).into(),
         )),
-        None => Err(WebError::Redirect("/connexion".into())),
+        None => Err(WebError::Redirect(
+            visitor.next_step().unwrap_or("/connexion").into(),
+        )),
     }
 }
 

@@ -2,6 +2,7 @@
 //! Templates are compiled and type-checked at build time (askama). Every form carries a CSRF
 //! token; sessions are database-held cookies.
 
+mod account;
 mod apply;
 mod auth;
 mod coverage;
@@ -11,7 +12,9 @@ mod funder;
 mod legal;
 mod operator;
 mod operator_applications;
+mod proconnect;
 mod public;
+mod second_factor;
 mod session;
 mod site;
 
@@ -264,6 +267,9 @@ pub fn router(state: AppState) -> Router<AppState> {
     Router::new()
         .merge(public::router())
         .merge(auth::router())
+        .merge(second_factor::router())
+        .merge(proconnect::router())
+        .merge(account::router())
         .merge(distributor::router())
         .merge(funder::router())
         .merge(operator::router())

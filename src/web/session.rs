@@ -7,7 +7,7 @@ use crate::db::Origin;
 use crate::error::Error;
 use crate::idempotency::Key;
 use crate::orgs::OrgKind;
-use crate::users::Signed;
+use crate::users::{Signed, Stage};
 use crate::vouchers::codes::Keyring;
 use axum::extract::{FromRequest, FromRequestParts, Request, State};
 use axum::http::request::Parts;
@@ -35,7 +35,10 @@ fn csrf_cookie(state: &AppState) -> &'static str {
 
 #[derive(Clone, Default)]
 pub struct Visitor {
+    /// Fully signed in: password and, where set up or required, the second factor.
     pub signed: Option<Arc<Signed>>,
+    /// Half way through a login: it opens no space, only the next step.
+    pub pending: Option<Arc<Signed>>,
     pub session_token: Option<String>,
     anonymous_csrf: String,
     client_addr: Option<String>,
@@ -46,16 +49,34 @@ impl Visitor {
     pub fn origin(&self) -> Origin {
         Origin {
             client_addr: self.client_addr.clone(),
-            user_id: self.signed.as_ref().map(|s| s.user.id.clone()),
+            user_id: self
+                .signed
+                .as_ref()
+                .or(self.pending.as_ref())
+                .map(|s| s.user.id.clone()),
         }
     }
 
     /// The token forms must send back.
     pub fn csrf(&self) -> &str {
-        match &self.signed {
+        match self.signed.as_ref().or(self.pending.as_ref()) {
             Some(s) => &s.csrf_token,
             None => &self.anonymous_csrf,
         }
+    }
+
+    /// The page a login half done continues on, if any.
+    pub fn next_step(&self) -> Option<&'static str> {
+        self.pending.as_ref().map(|p| step_page(p.stage))
+    }
+}
+
+/// Where a session at this stage goes next.
+pub fn step_page(stage: Stage) -> &'static str {
+    match stage {
+        Stage::Code => "/connexion/code",
+        Stage::Enrol => "/compte/double-authentification",
+        Stage::Signed => "/espace",
     }
 }
 
@@ -136,12 +157,35 @@ async fn identify(
             .map(|c| c.value().to_string())
     };
     let session_token = find(SESSION_COOKIE);
-    let mut signed = None;
+    let (mut signed, mut pending) = (None, None);
+    let now = state.clock.now();
+    let mut found = None;
     if let Some(token) = &session_token {
         if let Ok(mut conn) = state.db.read().await {
-            if let Ok(Some(s)) = crate::users::session(&mut conn, token, state.clock.now()).await {
-                signed = Some(Arc::new(s));
+            found = crate::users::session(&mut conn, token, now)
+                .await
+                .ok()
+                .flatten();
+        }
+    }
+    if let (Some(s), Some(token)) = (found, &session_token) {
+        match s.stage {
+            Stage::Signed => {
+                if crate::users::sessions::stale(&s, now) {
+                    let token = token.clone();
+                    // Last use, for its owner's list; a failure here costs nothing.
+                    let _ = state
+                        .db
+                        .transact(Origin::platform(), move |tx| {
+                            Box::pin(
+                                async move { crate::users::sessions::touch(tx, &token, now).await },
+                            )
+                        })
+                        .await;
+                }
+                signed = Some(Arc::new(s))
             }
+            Stage::Code | Stage::Enrol => pending = Some(Arc::new(s)),
         }
     }
     let client_addr = Some(crate::http::extract::client_ip(extensions).to_string());
@@ -153,6 +197,7 @@ async fn identify(
     let anonymous_csrf = existing_csrf.unwrap_or_else(|| new_anonymous_token(&state.keyring));
     let visitor = Visitor {
         signed,
+        pending,
         session_token,
         anonymous_csrf,
         client_addr,
@@ -217,7 +262,9 @@ impl SignedIn {
         match &visitor.signed {
             Some(s) if s.org.kind == kind => Ok(s.clone()),
             Some(_) => Err(WebError::Error(Error::wrong_role())),
-            None => Err(WebError::Redirect("/connexion".into())),
+            None => Err(WebError::Redirect(
+                visitor.next_step().unwrap_or("/connexion").into(),
+            )),
         }
     }
 }

@@ -149,6 +149,14 @@ async fn log_in(app: &TestApp, email: &str) -> reqwest::Client {
         &pairs(&[("csrf", &csrf), ("email", email), ("password", PASSWORD)]),
     )
     .await;
+    let page = match common::web::second_factor(app, &client, email, &page.html).await {
+        Some(p) => Page {
+            status: p.status,
+            url: p.url,
+            html: readable(p.html),
+        },
+        None => page,
+    };
     assert_eq!(page.status, StatusCode::OK, "{}", page.html);
     client
 }

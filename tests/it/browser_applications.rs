@@ -177,6 +177,7 @@ async fn a_structure_applies_and_follows_its_application() {
     b.fill("#password", common::PASSWORD).await;
     b.submit_form("form[action='/connexion'] button[type=submit]")
         .await;
+    b.second_factor(&app, "claire@operateur.example").await;
     b.visit(
         &format!("{}/operateur/candidatures", app.base),
         "operateur-candidatures",

@@ -29,6 +29,7 @@ async fn funder_creates_funds_allocates_and_follows_a_programme_in_the_browser()
         .await;
     b.submit_form("form[action='/connexion'] button[type=submit]")
         .await;
+    b.second_factor(&app, "claire@gironde.example").await;
     let home = b.check_axe("financeur-accueil").await;
     assert!(home.url.ends_with("/financeur"), "{}", home.url);
     assert!(b.page_source().await.contains("Pass numérique 2026"));

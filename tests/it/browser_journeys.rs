@@ -18,6 +18,7 @@ async fn log_in(b: &Browser, app: &TestApp, email: &str, name: &str) {
         .await;
     b.submit_form("form[action='/connexion'] button[type=submit]")
         .await;
+    b.second_factor(app, email).await;
 }
 
 async fn log_out(b: &Browser) {

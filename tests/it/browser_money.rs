@@ -17,6 +17,7 @@ async fn log_in(b: &Browser, app: &TestApp, email: &str, name: &str) {
     b.fill("#password", PASSWORD).await;
     b.submit_form("form[action='/connexion'] button[type=submit]")
         .await;
+    b.second_factor(app, email).await;
 }
 
 /// Visits `path` at both widths: no accessibility violation, nothing wider than the screen.

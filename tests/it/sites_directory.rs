@@ -63,6 +63,11 @@ async fn operator(app: &TestApp) -> (reqwest::Client, String) {
         .text()
         .await
         .expect("body");
+    let email = "claire@operateur.example";
+    let page = match common::web::second_factor(app, &client, email, &page).await {
+        Some(home) => home.html,
+        None => page,
+    };
     let csrf = csrf_of(&page);
     (client, csrf)
 }

@@ -50,6 +50,10 @@ pub async fn log_in(app: &TestApp, org_id: &str, email: &str) -> (reqwest::Clien
         ],
     )
     .await;
+    let (status, html) = match common::web::second_factor(app, &client, email, &html).await {
+        Some(page) => (page.status, page.html),
+        None => (status, html),
+    };
     assert_eq!(status, StatusCode::OK, "{html}");
     let csrf = csrf_of(&html);
     (client, csrf)

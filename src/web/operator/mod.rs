@@ -45,6 +45,10 @@ pub fn router() -> Router<AppState> {
             "/operateur/organisations/{id}/jetons/{token_id}/revoquer",
             post(orgs::revoke_token),
         )
+        .route(
+            "/operateur/organisations/{id}/personnes/{user_id}/double-authentification",
+            post(orgs::reset_second_factor),
+        )
         .route("/operateur/journal", get(journal::journal))
         .route("/operateur/banque", get(bank::requests))
         .route(

@@ -139,6 +139,8 @@ pub(super) async fn create_org(State(state): State<AppState>, form: Form<NewOrgF
 }
 
 pub struct Person {
+    pub id: String,
+    pub second_factor: bool,
     pub name: String,
     pub email: String,
     pub role: &'static str,
@@ -146,8 +148,10 @@ pub struct Person {
 }
 
 impl Person {
-    fn of(u: &User) -> Person {
+    fn of(u: &User, enrolled: &[String]) -> Person {
         Person {
+            id: u.id.clone(),
+            second_factor: enrolled.contains(&u.id),
             name: u.name.clone(),
             email: u.email.clone(),
             role: u.role.label(),
@@ -262,6 +266,11 @@ pub(super) async fn org_page(
              ont besoin d'un nouveau jeton."
                 .to_string(),
         ),
+        (Some("2fa"), _) => Some(
+            "La double authentification de cette personne est retirée et ses sessions sont \
+             fermées. À sa prochaine connexion, elle en mettra une nouvelle en place."
+                .to_string(),
+        ),
         (Some("qualifie"), _) => Some(format!(
             "{} est qualifié jusqu'au {}.",
             org.name,
@@ -316,10 +325,11 @@ async fn render_org(
             id: t.id,
         })
         .collect();
+    let enrolled = users::totp::enrolled_in_org(&mut conn, &org.id).await?;
     let people = users::list_for_org(&mut conn, &org.id)
         .await?
         .iter()
-        .map(Person::of)
+        .map(|u| Person::of(u, &enrolled))
         .collect();
     let mut entries = crate::audit::for_subject(&mut conn, &org.id).await?;
     entries.reverse();
@@ -499,6 +509,27 @@ pub(super) async fn revoke_token(
         }
         Err(e) => Err(e.into()),
     }
+}
+
+/// Removes a person's second factor (a lost phone, no recovery code left), once the helpline
+/// has checked who calls.
+pub(super) async fn reset_second_factor(
+    State(state): State<AppState>,
+    Path((id, user_id)): Path<(String, String)>,
+    form: Form<Nothing>,
+) -> WebResult {
+    let operator = require_operator(&form.visitor)?;
+    let now = state.clock.now();
+    let (org, org_id) = (operator.org.clone(), id.clone());
+    state
+        .write(form.visitor.origin(), form.key(&org.id), move |tx| {
+            Box::pin(async move {
+                users::totp::reset(tx, &org, &org_id, &user_id, now).await?;
+                Ok(())
+            })
+        })
+        .await?;
+    see_other(&format!("/operateur/organisations/{id}?fait=2fa"))
 }
 
 /// Issues a token and shows it on this answer only: it is not kept in clear anywhere, so this

@@ -413,6 +413,34 @@ impl Browser {
         }
     }
 
+    /// After the password, as a person with a phone does: sets up the second factor when the
+    /// login asks for it (the key read from the page, the recovery codes kept), or types the
+    /// code; then their space.
+    pub async fn second_factor(&self, app: &super::TestApp, email: &str) {
+        let url = self.current_url().await;
+        if url.ends_with("/compte/double-authentification") {
+            let secret: String = self.text("#totp-secret").await.split_whitespace().collect();
+            let code = passnum::users::totp::code_at(&secret, app.now()).expect("code");
+            self.fill("#code", &code).await;
+            self.submit_form("form[action='/compte/double-authentification'] button[type=submit]")
+                .await;
+            let source = self.page_source().await;
+            let codes: Vec<String> = source
+                .split("class=\"code-print\">")
+                .skip(1)
+                .filter_map(|rest| rest.split('<').next())
+                .map(str::to_string)
+                .collect();
+            assert_eq!(codes.len(), 10, "recovery codes shown once: {source}");
+            app.remember_authenticator(email, &secret, codes);
+            self.submit_form("#continuer").await;
+        } else if url.ends_with("/connexion/code") {
+            self.fill("#code", &app.second_factor_code(email)).await;
+            self.submit_form("form[action='/connexion/code'] button[type=submit]")
+                .await;
+        }
+    }
+
     /// The visible text of the element matched by `css`.
     pub async fn text(&self, css: &str) -> String {
         let element = self.find(css).await;

@@ -151,6 +151,7 @@ impl TestApp {
             state,
             database_url: database_url.to_string(),
             operator_token,
+            authenticators: Default::default(),
         }
     }
 }

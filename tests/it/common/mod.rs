@@ -7,6 +7,7 @@ pub mod browser;
 pub mod camt;
 pub mod faults;
 pub mod mime;
+pub mod oidc;
 pub mod pdf;
 pub mod smtp;
 pub mod web;
@@ -35,6 +36,17 @@ pub struct TestApp {
     pub state: AppState,
     pub database_url: String,
     pub operator_token: String,
+    /// The authenticator "app" of each person who set up a second factor, by e-mail.
+    pub authenticators: Arc<std::sync::Mutex<std::collections::HashMap<String, Authenticator>>>,
+}
+
+/// What a person keeps after setting up their second factor: the secret in their phone and
+/// the recovery codes on paper.
+#[derive(Clone, Debug, Default)]
+pub struct Authenticator {
+    pub secret: String,
+    pub recovery_codes: Vec<String>,
+    last_step: Option<i64>,
 }
 
 /// The PostgreSQL server to test against, if any.
@@ -99,19 +111,33 @@ impl TestApp {
 
     /// Another instance on an existing database, like a second server process.
     pub async fn spawn_on(database_url: &str, tune: impl FnOnce(&mut Config)) -> TestApp {
+        Self::spawn_on_base(database_url, |config, _| tune(config)).await
+    }
+
+    /// As [`TestApp::spawn_with`], with the address the app will answer at known to `tune`
+    /// (for settings that name it, such as an OpenID provider's redirect address).
+    pub async fn spawn_with_base(
+        backend: Backend,
+        tune: impl FnOnce(&mut Config, &str),
+    ) -> Option<TestApp> {
+        let database_url = fresh_database(backend).await?;
+        Some(Self::spawn_on_base(&database_url, tune).await)
+    }
+
+    async fn spawn_on_base(database_url: &str, tune: impl FnOnce(&mut Config, &str)) -> TestApp {
         let database_url = database_url.to_string();
         let mut config = test_config(&database_url);
-        tune(&mut config);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let base = format!("http://{}", listener.local_addr().expect("addr"));
+        tune(&mut config, &base);
         // A fixed midday start keeps day arithmetic away from midnight.
         let clock = MockClock::new("2026-03-02T11:00:00Z".parse().expect("timestamp"));
         let state = passnum::start(config, clock.clone())
             .await
             .expect("app starts");
         let operator_token = passnum::cli::bootstrap(&state).await.expect("bootstrap");
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let base = format!("http://{}", listener.local_addr().expect("addr"));
         let serving = state.clone();
         tokio::spawn(async move { passnum::app::serve(listener, serving).await });
         TestApp {
@@ -121,7 +147,36 @@ impl TestApp {
             state,
             database_url,
             operator_token,
+            authenticators: Default::default(),
         }
+    }
+
+    /// Keeps what a person got when setting up their second factor.
+    pub fn remember_authenticator(&self, email: &str, secret: &str, recovery_codes: Vec<String>) {
+        let step = self.now().as_second() / passnum::users::totp::STEP_SECS as i64;
+        self.authenticators.lock().expect("lock").insert(
+            email.to_lowercase(),
+            Authenticator {
+                secret: secret.to_string(),
+                recovery_codes,
+                last_step: Some(step),
+            },
+        );
+    }
+
+    /// The code this person types now: their app's, or, when that one was used already in
+    /// this 30-second window (a code serves once), one of their recovery codes.
+    pub fn second_factor_code(&self, email: &str) -> String {
+        let mut all = self.authenticators.lock().expect("lock");
+        let a = all
+            .get_mut(&email.to_lowercase())
+            .expect("this person set up a second factor");
+        let step = self.now().as_second() / passnum::users::totp::STEP_SECS as i64;
+        if a.last_step == Some(step) {
+            return a.recovery_codes.pop().expect("a recovery code left");
+        }
+        a.last_step = Some(step);
+        passnum::users::totp::code_at(&a.secret, self.now()).expect("code")
     }
 
     pub fn advance(&self, by: SignedDuration) {

@@ -66,7 +66,60 @@ pub async fn signed_in(app: &TestApp, org_id: &str, email: &str) -> (reqwest::Cl
         ],
     )
     .await;
+    let page = second_factor(app, &client, email, &page.html)
+        .await
+        .unwrap_or(page);
     assert_eq!(page.status, StatusCode::OK, "{}", page.html);
     let csrf = page.csrf();
     (client, csrf)
+}
+
+/// Text between `start` and the next `end`, from `from` on.
+fn between<'a>(html: &'a str, start: &str, end: &str, from: usize) -> Option<(&'a str, usize)> {
+    let at = html[from..].find(start)? + from + start.len();
+    let stop = html[at..].find(end)? + at;
+    Some((&html[at..stop], stop))
+}
+
+/// After the password: sets up the second factor when the login asks for it (as an operator or
+/// a funder does at first login: the key read from the page, the code typed, the recovery codes
+/// kept), or types the code; then the person's space. None when the page reached after the
+/// password (its HTML) asks for neither.
+pub async fn second_factor(
+    app: &TestApp,
+    client: &reqwest::Client,
+    email: &str,
+    html: &str,
+) -> Option<Page> {
+    if let Some((secret, _)) = between(html, "id=\"totp-secret\">", "<", 0) {
+        let secret: String = secret.split_whitespace().collect();
+        let code = passnum::users::totp::code_at(&secret, app.now()).expect("code");
+        let done = post(
+            client,
+            &format!("{}/compte/double-authentification", app.base),
+            &[("csrf", &super::csrf_of(html)), ("code", &code)],
+        )
+        .await;
+        assert_eq!(done.status, StatusCode::OK, "{}", done.html);
+        let mut codes = Vec::new();
+        let mut from = 0;
+        while let Some((code, next)) = between(&done.html, "class=\"code-print\">", "<", from) {
+            codes.push(code.to_string());
+            from = next;
+        }
+        assert_eq!(codes.len(), 10, "{}", done.html);
+        app.remember_authenticator(email, &secret, codes);
+        return Some(get(client, &format!("{}/espace", app.base)).await);
+    }
+    if html.contains("action=\"/connexion/code\"") {
+        let code = app.second_factor_code(email);
+        let page = post(
+            client,
+            &format!("{}/connexion/code", app.base),
+            &[("csrf", &super::csrf_of(html)), ("code", &code)],
+        )
+        .await;
+        return Some(page);
+    }
+    None
 }
