@@ -170,6 +170,8 @@ fn asset(content_type: &'static str, body: &'static str) -> Response {
 /// of the templates whose address does not open is listed here.
 pub const FORM_ONLY: &[(&str, &str)] = &[
     ("/deconnexion", "/"),
+    ("/compte/demandes/{id}", "/compte/demandes"),
+    ("/compte/jetons/{id}/revoquer", "/compte/sessions"),
     ("/distributeur/carnets", "/distributeur"),
     (
         "/distributeur/carnets/{id}/annuler",
