@@ -4,6 +4,7 @@
 
 mod apply;
 mod auth;
+mod confirm;
 mod coverage;
 mod distributor;
 mod errors;
