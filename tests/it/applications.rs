@@ -211,6 +211,8 @@ async fn decide(
     assert_eq!(detail.status, StatusCode::OK, "{}", detail.html);
     let mut form = pairs(fields);
     form.push(("csrf".into(), csrf_of(&detail.html)));
+    // A refusal asks to be confirmed first (`confirmations.rs`).
+    form.push(("confirm".into(), "1".into()));
     post(
         operator,
         &format!("{}/operateur/candidatures/{id}/{what}", app.base),
@@ -756,6 +758,25 @@ async fn disqualified_site_cannot_redeem_nor_be_requalified(backend: Backend) {
         &pairs(&[("csrf", &csrf), ("target", &w.site_id), ("reason", reason)]),
     )
     .await;
+    // First the confirmation, naming the site; nothing is disqualified yet.
+    assert_eq!(page.status, StatusCode::OK, "{}", page.html);
+    assert!(page.html.contains("et tous ses lieux ?"), "{}", page.html);
+    assert!(
+        page.html.contains("Oui, disqualifier la structure"),
+        "{}",
+        page.html
+    );
+    let page = post(
+        &operator,
+        &url,
+        &pairs(&[
+            ("csrf", &csrf),
+            ("target", &w.site_id),
+            ("reason", reason),
+            ("confirm", "1"),
+        ]),
+    )
+    .await;
     assert_eq!(page.status, StatusCode::OK, "{}", page.html);
     assert!(page.html.contains("La disqualification est enregistrée"));
     assert!(page.html.contains("déjà disqualifié"));
@@ -847,6 +868,7 @@ async fn one_place_is_disqualified_and_stays_out(backend: Backend) {
             ("csrf", &csrf_of(&page.html)),
             ("target", &place_id),
             ("reason", reason),
+            ("confirm", "1"),
         ]),
     )
     .await;

@@ -415,6 +415,7 @@ async fn the_pages_ask_and_decide(backend: Backend) {
         &format!("{}/operateur/banque/{id}/decision", app.base),
         &[
             ("csrf", &page.csrf()),
+            ("confirm", "1"),
             ("once", &page.once()),
             ("decision", "accepter"),
             ("reason", ""),
