@@ -28,6 +28,7 @@ mod browser_smoke;
 mod carnet_delivery;
 mod catalogue;
 mod cli;
+mod confirmations;
 mod error_pages;
 mod fuzz_regressions;
 mod hardening;
