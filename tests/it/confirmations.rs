@@ -280,7 +280,8 @@ async fn disqualification_and_token_revocation_ask_first(backend: Backend) {
         &format!("{org_url}/jetons/{token_id}/revoquer"),
         &[("csrf", &csrf), ("once", &page.once())],
         &[
-            &format!("Révoquer le jeton {token_id} de "),
+            "Révoquer un jeton d&#39;accès à l&#39;API de ",
+            &format!("Jeton {token_id}."),
             "seront refusés dès maintenant",
             &format!("href=\"/operateur/organisations/{}\"", w.distributor_id),
         ],

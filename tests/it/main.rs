@@ -19,6 +19,7 @@ mod backup;
 mod bank_details;
 mod browser_applications;
 mod browser_catalogue;
+mod browser_confirm;
 mod browser_funder;
 mod browser_journeys;
 mod browser_legal;

@@ -493,9 +493,10 @@ pub(super) async fn revoke_token(
                 None => "Il n'a encore jamais servi.".to_string(),
             };
             let question = Confirmation::new(
-                format!("Révoquer le jeton {} de {} ?", token.id, holder.name),
+                format!("Révoquer un jeton d'accès à l'API de {} ?", holder.name),
                 "Oui, révoquer le jeton",
             )
+            .then(format!("Jeton {}.", token.id))
             .then(format!(
                 "Les logiciels de {} qui appellent l'API avec ce jeton seront refusés dès \
                  maintenant. {used}",

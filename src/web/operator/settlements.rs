@@ -507,18 +507,20 @@ async fn question(
              alors son relevé par e-mail, et le lot ne pourra plus revenir en arrière.",
         ),
         (Ask::Reject(_), Some((site, amount, reference))) => Confirmation::new(
-            format!("Marquer rejeté le virement de {amount} à {site} ({reference}) ?"),
+            format!("Marquer rejeté le virement de {amount} à {site} ?"),
             "Oui, ce virement est rejeté",
         )
+        .then(format!("Référence du virement : {reference}."))
         .then(
             "Le montant revient à payer : il attend que le lieu donne de nouvelles coordonnées \
              bancaires, ou que vous le renvoyiez au même compte.",
         )
         .then("Ce rejet ne pourra pas être défait."),
         (Ask::Release(_), Some((site, amount, reference))) => Confirmation::new(
-            format!("Renvoyer le virement de {amount} à {site} ({reference}) au même compte ?"),
+            format!("Renvoyer le virement de {amount} à {site} au même compte ?"),
             "Oui, le renvoyer au même compte",
         )
+        .then(format!("Référence du virement : {reference}."))
         .then(
             "Le montant part avec le prochain lot, vers le compte qui l'a rejeté. Faites-le \
              seulement si ce compte peut maintenant le recevoir.",
