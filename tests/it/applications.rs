@@ -582,6 +582,31 @@ async fn rejected_application_shows_its_reason(backend: Backend) {
     let id = application_id(&app, "Boutique Télé-Plus").await;
     let reason =
         "Votre structure vend du matériel : elle ne peut pas être un lieu du Pass numérique.";
+    // Refusing asks first, naming the structure; nothing is refused yet.
+    let detail = get(
+        &operator,
+        &format!("{}/operateur/candidatures/{id}", app.base),
+    )
+    .await;
+    let asked = post(
+        &operator,
+        &format!("{}/operateur/candidatures/{id}/refus", app.base),
+        &pairs(&[("csrf", &csrf_of(&detail.html)), ("message", reason)]),
+    )
+    .await;
+    assert_eq!(asked.status, StatusCode::OK, "{}", asked.html);
+    assert!(
+        asked
+            .html
+            .contains("Refuser la candidature de Boutique Télé-Plus ?"),
+        "{}",
+        asked.html
+    );
+    assert!(asked.html.contains("Oui, refuser la candidature"));
+    assert!(!audit_actions(&app)
+        .await
+        .iter()
+        .any(|a| a == "application.rejected"));
     let page = decide(&app, &operator, &id, "refus", &[("message", reason)]).await;
     assert_eq!(page.status, StatusCode::OK, "{}", page.html);
     let page = get(
