@@ -1,6 +1,7 @@
 //! The distributor agent: issue a carnet in one form, print it (page or PDF), e-mail it, see
 //! the quota and the passes, cancel and re-issue a lost carnet.
 
+use super::confirm::{self, Confirmation};
 use super::session::{Form, SignedIn};
 use super::{page, see_other, with_status, Layout, Visitor, WebError, WebResult};
 use crate::app::AppState;
@@ -352,6 +353,10 @@ async fn cancel(
     form: Form<Nothing>,
 ) -> WebResult {
     let signed = SignedIn::require(&form.visitor, OrgKind::Distributor)?;
+    if !form.confirmed() {
+        let pass = load(&state, &form.visitor, &id).await?.pass;
+        return confirm::ask(&state, &form, cancel_question(&pass));
+    }
     let (now, today) = (state.clock.now(), state.clock.today());
     let (keyring, org) = (state.keyring.clone(), signed.org.clone());
     let pass_id = id.clone();
@@ -363,4 +368,31 @@ async fn cancel(
         })
         .await?;
     see_other(&format!("/distributeur/carnets/{id}?fait=annule"))
+}
+
+/// "Annuler le carnet … ?", from the carnet as it is now.
+fn cancel_question(pass: &PassView) -> Confirmation {
+    let reference = match &pass.beneficiary_ref {
+        Some(r) if !r.is_empty() => format!(" (référence {r})"),
+        _ => String::new(),
+    };
+    let unused = match pass.remaining_cheques {
+        0 => "Il ne reste aucun chèque à utiliser sur ce carnet.".to_string(),
+        1 => "Le chèque non utilisé ne pourra plus être utilisé ; sa valeur revient à votre \
+              quota."
+            .to_string(),
+        n => format!(
+            "Les {n} chèques non utilisés ne pourront plus être utilisés ; leur valeur revient \
+             à votre quota."
+        ),
+    };
+    Confirmation::new(
+        format!("Annuler le carnet {}{reference} ?", pass.pass_code),
+        "Oui, annuler le carnet",
+    )
+    .then(unused)
+    .then(
+        "L'annulation est définitive. Vous pourrez ensuite remettre un nouveau carnet à cette \
+         personne.",
+    )
 }

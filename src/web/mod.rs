@@ -5,6 +5,7 @@
 mod account;
 mod apply;
 mod auth;
+mod confirm;
 mod coverage;
 mod distributor;
 mod errors;

@@ -2,6 +2,7 @@
 //! the review, ask for changes, reject, qualify for a period), the eligibility questionnaire,
 //! and the final disqualification of a site or one of its places.
 
+use super::confirm::{self, Confirmation};
 use super::operator::{require_operator, shown};
 use super::session::Form;
 use super::{page, see_other, with_status, Layout, Visitor, WebResult};
@@ -291,6 +292,27 @@ async fn reject(
     Path(id): Path<String>,
     form: Form<DecisionForm>,
 ) -> WebResult {
+    require_operator(&form.visitor)?;
+    if !form.confirmed() && !form.data.message.trim().is_empty() {
+        let mut conn = state.db.read().await?;
+        let app = applications::find(&mut conn, &id).await?;
+        drop(conn);
+        if let Some(app) = app.filter(|a| a.status.is_open()) {
+            let question = Confirmation::new(
+                format!("Refuser la candidature de {} ?", app.org_name),
+                "Oui, refuser la candidature",
+            )
+            .then(
+                "La structure reçoit le motif que vous avez écrit, par e-mail et sur sa page de \
+                 suivi.",
+            )
+            .then(
+                "Le refus est définitif : cette candidature ne pourra plus être qualifiée ni \
+                 corrigée.",
+            );
+            return confirm::ask(&state, &form, question);
+        }
+    }
     decide(
         &state,
         &form,
@@ -424,6 +446,8 @@ async fn update_question(
 pub struct Target {
     pub id: String,
     pub label: String,
+    /// What it is, in a sentence: "le lieu « Annexe » (1 rue …, Bordeaux)".
+    pub words: String,
     pub disqualified: Option<String>,
 }
 
@@ -440,16 +464,12 @@ struct DisqualifyPage {
     reason: String,
 }
 
-async fn render_disqualify(
-    state: &AppState,
-    visitor: &Visitor,
+/// The site and what can be disqualified of it: the whole structure, or one of its places.
+async fn targets_of(
+    conn: &mut crate::db::Conn,
     site_id: &str,
-    notice: Option<String>,
-    error: Option<String>,
-    reason: String,
-) -> WebResult {
-    let mut conn = state.db.read().await?;
-    let site = crate::orgs::find(&mut conn, site_id)
+) -> crate::error::Result<(crate::orgs::Organization, Vec<Target>)> {
+    let site = crate::orgs::find(conn, site_id)
         .await?
         .filter(|o| o.kind == OrgKind::Site)
         .ok_or_else(|| Error::not_found("Ce lieu de médiation n'existe pas."))?;
@@ -462,28 +482,45 @@ async fn render_disqualify(
     let mut targets = vec![Target {
         id: site.id.clone(),
         label: format!("Toute la structure {} et tous ses lieux", site.name),
-        disqualified: why(&mut conn, &site.id).await?,
+        words: site.name.clone(),
+        disqualified: why(conn, &site.id).await?,
     }];
-    for place in crate::sites::places::for_site(&mut conn, &site.id).await? {
+    for place in crate::sites::places::for_site(conn, &site.id).await? {
         let address = [place.data.get("adresse"), place.data.get("commune")]
             .into_iter()
             .flatten()
             .collect::<Vec<_>>()
             .join(", ");
+        let words = format!(
+            "le lieu « {} »{}",
+            place.data.get("nom").unwrap_or_default(),
+            if address.is_empty() {
+                String::new()
+            } else {
+                format!(" ({address})")
+            }
+        );
         targets.push(Target {
             id: place.id().to_string(),
-            label: format!(
-                "Seulement le lieu « {} »{}",
-                place.data.get("nom").unwrap_or_default(),
-                if address.is_empty() {
-                    String::new()
-                } else {
-                    format!(" ({address})")
-                }
-            ),
-            disqualified: why(&mut conn, place.id()).await?,
+            label: format!("Seulement {words}"),
+            words,
+            disqualified: why(conn, place.id()).await?,
         });
     }
+    Ok((site, targets))
+}
+
+async fn render_disqualify(
+    state: &AppState,
+    visitor: &Visitor,
+    site_id: &str,
+    notice: Option<String>,
+    error: Option<String>,
+    reason: String,
+) -> WebResult {
+    let mut conn = state.db.read().await?;
+    let (site, targets) = targets_of(&mut conn, site_id).await?;
+    drop(conn);
     page(DisqualifyPage {
         l: Layout::new(state, visitor, format!("Disqualifier {}", site.name)),
         section: "",
@@ -523,6 +560,46 @@ async fn disqualify(
     form: Form<DisqualifyForm>,
 ) -> WebResult {
     let operator = require_operator(&form.visitor)?;
+    if !form.confirmed() && !form.data.reason.trim().is_empty() {
+        let mut conn = state.db.read().await?;
+        let (site, targets) = targets_of(&mut conn, &id).await?;
+        drop(conn);
+        let target = targets
+            .into_iter()
+            .enumerate()
+            .find(|(_, t)| t.id == form.data.target && t.disqualified.is_none());
+        if let Some((position, target)) = target {
+            let question = if position == 0 {
+                Confirmation::new(
+                    format!(
+                        "Disqualifier définitivement {} et tous ses lieux ?",
+                        site.name
+                    ),
+                    "Oui, disqualifier la structure",
+                )
+                .then(
+                    "La structure et tous ses lieux ne pourront plus encaisser de chèques, ni \
+                     être qualifiés de nouveau.",
+                )
+            } else {
+                Confirmation::new(
+                    format!("Disqualifier définitivement {} ?", target.words),
+                    "Oui, disqualifier le lieu",
+                )
+                .then(format!(
+                    "Ce lieu de {} ne pourra plus encaisser de chèques, ni être qualifié de \
+                     nouveau. Les autres lieux de la structure ne changent pas.",
+                    site.name
+                ))
+            }
+            .then(
+                "La structure reçoit le motif que vous avez écrit, par e-mail et sur ses pages. \
+                 La disqualification est définitive.",
+            )
+            .back_to(format!("/operateur/organisations/{id}/disqualification"));
+            return confirm::ask(&state, &form, question);
+        }
+    }
     let key = form.own_key();
     let Form { visitor, data, .. } = form;
     let now = state.clock.now();

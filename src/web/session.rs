@@ -305,6 +305,10 @@ pub struct Form<T, const LIMIT_KIB: usize = 64> {
     pub data: T,
     /// The form's key (its path and one-time token) and a hash of what was sent, if any.
     once: Option<(String, String)>,
+    /// The address it was sent to.
+    path: String,
+    /// Every field sent, in order (to send them again from a confirmation page).
+    fields: Vec<(String, String)>,
 }
 
 impl<T, const LIMIT_KIB: usize> Form<T, LIMIT_KIB> {
@@ -326,6 +330,20 @@ impl<T, const LIMIT_KIB: usize> Form<T, LIMIT_KIB> {
     /// The form's one-time token and request hash, for the redemption writer.
     pub fn once(&self) -> Option<(String, String)> {
         self.once.clone()
+    }
+
+    /// Whether it was sent from a confirmation page (`confirm=1`, see [`super::confirm`]):
+    /// only then does an irreversible action act.
+    pub fn confirmed(&self) -> bool {
+        self.fields.iter().any(|(n, v)| n == "confirm" && v == "1")
+    }
+
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+
+    pub fn fields(&self) -> &[(String, String)] {
+        &self.fields
     }
 }
 
@@ -374,6 +392,8 @@ impl<T: DeserializeOwned, const LIMIT_KIB: usize> FromRequest<AppState> for Form
             visitor,
             data,
             once,
+            path,
+            fields,
         })
     }
 }

@@ -219,6 +219,8 @@ async fn decide(
     assert_eq!(detail.status, StatusCode::OK, "{}", detail.html);
     let mut form = pairs(fields);
     form.push(("csrf".into(), csrf_of(&detail.html)));
+    // A refusal asks to be confirmed first (`confirmations.rs`).
+    form.push(("confirm".into(), "1".into()));
     post(
         operator,
         &format!("{}/operateur/candidatures/{id}/{what}", app.base),
@@ -588,6 +590,31 @@ async fn rejected_application_shows_its_reason(backend: Backend) {
     let id = application_id(&app, "Boutique Télé-Plus").await;
     let reason =
         "Votre structure vend du matériel : elle ne peut pas être un lieu du Pass numérique.";
+    // Refusing asks first, naming the structure; nothing is refused yet.
+    let detail = get(
+        &operator,
+        &format!("{}/operateur/candidatures/{id}", app.base),
+    )
+    .await;
+    let asked = post(
+        &operator,
+        &format!("{}/operateur/candidatures/{id}/refus", app.base),
+        &pairs(&[("csrf", &csrf_of(&detail.html)), ("message", reason)]),
+    )
+    .await;
+    assert_eq!(asked.status, StatusCode::OK, "{}", asked.html);
+    assert!(
+        asked
+            .html
+            .contains("Refuser la candidature de Boutique Télé-Plus ?"),
+        "{}",
+        asked.html
+    );
+    assert!(asked.html.contains("Oui, refuser la candidature"));
+    assert!(!audit_actions(&app)
+        .await
+        .iter()
+        .any(|a| a == "application.rejected"));
     let page = decide(&app, &operator, &id, "refus", &[("message", reason)]).await;
     assert_eq!(page.status, StatusCode::OK, "{}", page.html);
     let page = get(
@@ -764,6 +791,25 @@ async fn disqualified_site_cannot_redeem_nor_be_requalified(backend: Backend) {
         &pairs(&[("csrf", &csrf), ("target", &w.site_id), ("reason", reason)]),
     )
     .await;
+    // First the confirmation, naming the site; nothing is disqualified yet.
+    assert_eq!(page.status, StatusCode::OK, "{}", page.html);
+    assert!(page.html.contains("et tous ses lieux ?"), "{}", page.html);
+    assert!(
+        page.html.contains("Oui, disqualifier la structure"),
+        "{}",
+        page.html
+    );
+    let page = post(
+        &operator,
+        &url,
+        &pairs(&[
+            ("csrf", &csrf),
+            ("target", &w.site_id),
+            ("reason", reason),
+            ("confirm", "1"),
+        ]),
+    )
+    .await;
     assert_eq!(page.status, StatusCode::OK, "{}", page.html);
     assert!(page.html.contains("La disqualification est enregistrée"));
     assert!(page.html.contains("déjà disqualifié"));
@@ -855,6 +901,7 @@ async fn one_place_is_disqualified_and_stays_out(backend: Backend) {
             ("csrf", &csrf_of(&page.html)),
             ("target", &place_id),
             ("reason", reason),
+            ("confirm", "1"),
         ]),
     )
     .await;

@@ -410,11 +410,41 @@ async fn the_pages_ask_and_decide(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(rib.headers()["content-type"], "application/pdf");
+    // Accepting asks first, naming the site and the new IBAN; it changes nothing yet.
+    let journal = app.count("SELECT COUNT(*) FROM audit_log").await;
+    let asked = common::web::post(
+        &operator,
+        &format!("{}/operateur/banque/{id}/decision", app.base),
+        &[
+            ("csrf", &page.csrf()),
+            ("once", &page.once()),
+            ("decision", "accepter"),
+            ("reason", ""),
+        ],
+    )
+    .await;
+    assert_eq!(asked.status, StatusCode::OK, "{}", asked.html);
+    assert!(
+        asked
+            .html
+            .contains("Accepter les coordonnées bancaires de "),
+        "{}",
+        asked.html
+    );
+    assert!(
+        asked.html.contains("DE89 3704 0044 0532 0130 00"),
+        "{}",
+        asked.html
+    );
+    assert!(asked.html.contains("Oui, accepter ces coordonnées"));
+    assert!(asked.html.contains("href=\"/operateur/banque\""));
+    assert_eq!(app.count("SELECT COUNT(*) FROM audit_log").await, journal);
     let decided = common::web::post(
         &operator,
         &format!("{}/operateur/banque/{id}/decision", app.base),
         &[
             ("csrf", &page.csrf()),
+            ("confirm", "1"),
             ("once", &page.once()),
             ("decision", "accepter"),
             ("reason", ""),

@@ -115,11 +115,12 @@ async fn funder_creates_funds_allocates_and_follows_a_programme_in_the_browser()
     b.screenshot("financeur-tableau-de-bord-320px").await;
     b.set_window_size(width, height).await;
 
-    // Planning the end needs the box ticked (the date left empty: in 30 days); once the
+    // Planning the end asks to confirm (the date left empty: in 30 days); once the
     // programme is closed (here forced at once by the operator), the credit note is offered.
-    b.click("#confirm").await;
     b.submit_form("form[action$='/cloture#cloture'] button[type=submit]")
         .await;
+    b.check_axe("financeur-fin-confirmation").await;
+    b.submit_form("form.confirm button").await;
     b.check_axe("financeur-fin-prevue").await;
     assert!(b
         .text("[role=status]")

@@ -86,6 +86,9 @@ async fn every_role_does_its_job_in_the_browser() {
     let url = b.current_url().await;
     let carnet_id = url.rsplit('/').next().unwrap().to_string();
     b.submit_form("form[action$='/annuler'] button").await;
+    b.check_axe("distributeur-carnet-annuler-confirmation")
+        .await;
+    b.submit_form("form.confirm button").await;
     b.check_axe("distributeur-carnet-annule").await;
     assert!(b.page_source().await.contains("Le carnet est annulé"));
     log_out(&b).await;
@@ -113,6 +116,8 @@ async fn every_role_does_its_job_in_the_browser() {
         .await
         .contains("déjà été utilisé le 2 mars 2026"));
     b.submit_form("form[action$='/annuler'] button").await;
+    b.check_axe("lieu-annulation-confirmation").await;
+    b.submit_form("form.confirm button").await;
     b.check_axe("lieu-annulation").await;
     assert!(b
         .text("[role=status]")

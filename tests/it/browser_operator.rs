@@ -211,6 +211,7 @@ async fn operator_does_its_job_in_the_browser() {
     let batch_url = b.current_url().await;
     assert!(b.page_source().await.contains("Médiathèque Mériadeck"));
     b.submit_form("form[action$='/approuver'] button").await;
+    b.submit_form("form.confirm button").await;
     b.check_axe("operateur-lot-approuve").await;
 
     // The transfers go to the bank; then the file, as the link would download it (a real
@@ -238,10 +239,12 @@ async fn operator_does_its_job_in_the_browser() {
     b.visit(&batch_url, "operateur-lot-exporte").await;
     assert!(b.text("#batch-status").await.contains("envoyé à la banque"));
     b.submit_form("form[action$='/payer'] button").await;
+    b.submit_form("form.confirm button").await;
     b.check_axe("operateur-lot-paye").await;
     assert!(b.text("#batch-status").await.contains("Payé"));
     b.fill("#reason", "Compte clos").await;
     b.submit_form("form[action$='/rejets'] button").await;
+    b.submit_form("form.confirm button").await;
     b.check_axe("operateur-lot-rejet").await;
     b.assert_no_horizontal_scroll().await;
     assert!(b

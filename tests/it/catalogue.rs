@@ -649,7 +649,7 @@ async fn site_pages_manage_the_catalogue_and_redeem_several_cheques(backend: Bac
     let (_, page) = post_form(
         &client,
         &format!("{}/lieu/encaissements/{id}/annuler", app.base),
-        &[("csrf", &csrf)],
+        &[("csrf", &csrf), ("confirm", "1")],
     )
     .await;
     assert!(

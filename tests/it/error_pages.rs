@@ -137,6 +137,10 @@ fn post_form_actions() -> Vec<String> {
                     .nth(1)
                     .expect("a post form names its action");
                 let action = &action[..action.find(['"', '#']).expect("closed")];
+                // The confirmation page sends again to the address of the form it confirms.
+                if action == "{{ action }}" {
+                    continue;
+                }
                 out.push(placeholders(action, "{{", "}}"));
             }
         }

@@ -233,7 +233,7 @@ async fn api_tokens_are_listed_revoked_and_expire(backend: Backend) {
     let page = post(
         &op,
         &format!("{org_url}/jetons/{token_id}/revoquer"),
-        &[("csrf", &csrf), ("once", &page.once())],
+        &[("csrf", &csrf), ("confirm", "1"), ("once", &page.once())],
     )
     .await;
     assert_eq!(page.status, StatusCode::OK, "{}", page.html);

@@ -184,7 +184,11 @@ async fn undo_cancel_fund_and_allocate_sent_twice_do_it_once(backend: Backend) {
     let home = get(&site, &format!("{}/lieu", app.base)).await;
     let once = home.once();
     let url = format!("{}/lieu/encaissements/{redemption_id}/annuler", app.base);
-    let form = [("csrf", csrf.as_str()), ("once", once.as_str())];
+    let form = [
+        ("csrf", csrf.as_str()),
+        ("confirm", "1"),
+        ("once", once.as_str()),
+    ];
     let first = post(&site, &url, &form).await;
     let second = post(&site, &url, &form).await;
     for page in [&first, &second] {
@@ -209,7 +213,11 @@ async fn undo_cancel_fund_and_allocate_sent_twice_do_it_once(backend: Backend) {
     .await;
     let once = carnet.once();
     let url = format!("{}/distributeur/carnets/{pass_id}/annuler", app.base);
-    let form = [("csrf", csrf.as_str()), ("once", once.as_str())];
+    let form = [
+        ("csrf", csrf.as_str()),
+        ("confirm", "1"),
+        ("once", once.as_str()),
+    ];
     for _ in 0..2 {
         let page = post(&distributor, &url, &form).await;
         assert_eq!(page.status, StatusCode::OK, "{}", page.html);
@@ -425,7 +433,7 @@ async fn redeeming_and_undoing_are_the_same_from_the_api_and_the_page(backend: B
     let page = post(
         &client,
         &format!("{}/lieu/encaissements/{by_page_id}/annuler", app.base),
-        &[("csrf", csrf.as_str())],
+        &[("csrf", csrf.as_str()), ("confirm", "1")],
     )
     .await;
     assert_eq!(page.status, StatusCode::OK, "{}", page.html);

@@ -184,7 +184,7 @@ async fn a_carnet_is_the_same_from_the_api_and_the_page(backend: Backend) {
     let page = post(
         &client,
         &format!("{carnet}/annuler"),
-        &[("csrf", &csrf), ("once", &once)],
+        &[("csrf", &csrf), ("confirm", "1"), ("once", &once)],
     )
     .await;
     assert_eq!(page.status, StatusCode::OK, "{}", page.html);
@@ -275,7 +275,7 @@ async fn settle(app: &TestApp, by_page: Option<(&reqwest::Client, &str)>) -> Str
         let page = post(
             op,
             &format!("{batch}/{step}"),
-            &[("csrf", csrf), ("once", &once)],
+            &[("csrf", csrf), ("once", &once), ("confirm", "1")],
         )
         .await;
         assert_eq!(page.status, StatusCode::OK, "{step}: {}", page.html);
@@ -342,6 +342,7 @@ async fn a_settlement_is_the_same_from_the_api_and_the_page(backend: Backend) {
         &format!("{batch}/rejets"),
         &[
             ("csrf", &csrf),
+            ("confirm", "1"),
             ("once", &once),
             ("line_id", &page_line),
             ("reason", "Compte clos"),

@@ -71,7 +71,11 @@ async fn settlement_steps_sent_twice_are_done_once(backend: Backend) {
     ] {
         let once = get(&op, &batch_url).await.once();
         let url = format!("{batch_url}/{step}");
-        let form = [("csrf", csrf.as_str()), ("once", once.as_str())];
+        let form = [
+            ("csrf", csrf.as_str()),
+            ("once", once.as_str()),
+            ("confirm", "1"),
+        ];
         let (first, second) = twice(&op, &url, &form).await;
         // And once more later, with the back button.
         let third = post(&op, &url, &form).await;

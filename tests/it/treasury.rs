@@ -505,6 +505,29 @@ async fn the_operator_imports_and_matches_on_the_page(backend: Backend) {
         .get("/api/v1/bank-entries/unmatched", Some(&app.operator_token))
         .await;
     let entry_id = unmatched[0]["id"].as_str().unwrap();
+    // Setting it aside asks first, naming the entry; nothing changes yet.
+    let asked = common::web::post(
+        &client,
+        &format!("{url}/ecritures/{entry_id}"),
+        &[
+            ("csrf", &page.csrf()),
+            ("once", &page.once()),
+            ("choice", "aside"),
+            ("note", "Commission de la banque"),
+        ],
+    )
+    .await;
+    assert_eq!(asked.status, StatusCode::OK, "{}", asked.html);
+    assert!(
+        asked.html.contains("Mettre de côté le débit de 9,90"),
+        "{}",
+        asked.html
+    );
+    assert!(asked.html.contains("Oui, la mettre de côté"));
+    let (_, still) = app
+        .get("/api/v1/bank-entries/unmatched", Some(&app.operator_token))
+        .await;
+    assert_eq!(still.as_array().unwrap().len(), 1, "{still}");
     let done = common::web::post(
         &client,
         &format!("{url}/ecritures/{entry_id}"),
@@ -513,6 +536,7 @@ async fn the_operator_imports_and_matches_on_the_page(backend: Backend) {
             ("once", &page.once()),
             ("choice", "aside"),
             ("note", "Commission de la banque"),
+            ("confirm", "1"),
         ],
     )
     .await;

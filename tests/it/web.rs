@@ -146,7 +146,7 @@ async fn distributor_issues_prints_and_cancels_a_carnet(backend: Backend) {
     let (_, page) = post(
         &client,
         &format!("{}/distributeur/carnets/{id}/annuler", app.base),
-        &[("csrf", &csrf)],
+        &[("csrf", &csrf), ("confirm", "1")],
     )
     .await;
     assert!(page.contains("Le carnet est annulé"), "{page}");
@@ -233,7 +233,7 @@ async fn site_redeems_typed_code_and_undoes(backend: Backend) {
     let (_, page) = post(
         &client,
         &format!("{}/lieu/encaissements/{id}/annuler", app.base),
-        &[("csrf", &csrf)],
+        &[("csrf", &csrf), ("confirm", "1")],
     )
     .await;
     assert!(page.contains("peut de nouveau être utilisé"), "{page}");

@@ -385,13 +385,24 @@ async fn funder_runs_a_programme_from_creation_to_credit_note(backend: Backend) 
     let a = get(&cookie_client(), &home_url).await;
     assert!(a.url.ends_with("/connexion"), "{}", a.url);
 
-    // The credit note exists only once closed; planning the end needs the box ticked, and
+    // The credit note exists only once closed; planning the end asks to be confirmed, and
     // the daily job closes the programme the day after its last day (30 days on by default).
     let a = get(&client, &format!("{program_url}/avoir.csv")).await;
     assert_eq!(a.status, StatusCode::CONFLICT);
     let close_url = format!("{program_url}/cloture");
     let a = post(&client, &close_url, &[("csrf", &csrf)]).await;
-    assert!(a.body.contains("Cochez la case"), "{}", a.body);
+    assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+    assert!(a.body.contains("Mettre fin au programme "), "{}", a.body);
+    assert!(
+        a.body.contains("Oui, mettre fin au programme"),
+        "{}",
+        a.body
+    );
+    assert!(
+        !a.body.contains("La fin du programme est prévue"),
+        "{}",
+        a.body
+    );
     let a = post(
         &client,
         &close_url,

@@ -485,10 +485,20 @@ async fn operator_runs_organisations_people_sites_and_settlements(backend: Backe
     let early = post(&op, &sepa, &[("csrf", &csrf)]).await;
     assert_eq!(early.status, StatusCode::CONFLICT);
     assert!(early.html.contains("doit être approuvé"), "{}", early.html);
-    let approved = post(&op, &format!("{batch_url}/approuver"), &[("csrf", &csrf)]).await;
+    let approved = post(
+        &op,
+        &format!("{batch_url}/approuver"),
+        &[("csrf", &csrf), ("confirm", "1")],
+    )
+    .await;
     assert_eq!(approved.status, StatusCode::OK, "{}", approved.html);
     assert!(approved.html.contains("Le lot est approuvé"));
-    let twice = post(&op, &format!("{batch_url}/approuver"), &[("csrf", &csrf)]).await;
+    let twice = post(
+        &op,
+        &format!("{batch_url}/approuver"),
+        &[("csrf", &csrf), ("confirm", "1")],
+    )
+    .await;
     assert_eq!(twice.status, StatusCode::CONFLICT);
     assert!(twice
         .html
@@ -523,7 +533,12 @@ async fn operator_runs_organisations_people_sites_and_settlements(backend: Backe
     assert!(exported
         .html
         .contains("Fichier de virement envoyé à la banque"));
-    let paid = post(&op, &format!("{batch_url}/payer"), &[("csrf", &csrf)]).await;
+    let paid = post(
+        &op,
+        &format!("{batch_url}/payer"),
+        &[("csrf", &csrf), ("confirm", "1")],
+    )
+    .await;
     assert_eq!(paid.status, StatusCode::OK, "{}", paid.html);
     assert!(paid.html.contains("Le lot est payé"));
     let at = paid
@@ -537,6 +552,7 @@ async fn operator_runs_organisations_people_sites_and_settlements(backend: Backe
         &format!("{batch_url}/rejets"),
         &[
             ("csrf", &csrf),
+            ("confirm", "1"),
             ("line_id", &line_id),
             ("reason", "Compte clos"),
         ],
@@ -549,6 +565,7 @@ async fn operator_runs_organisations_people_sites_and_settlements(backend: Backe
         &format!("{batch_url}/rejets"),
         &[
             ("csrf", &csrf),
+            ("confirm", "1"),
             ("line_id", &line_id),
             ("reason", "Compte clos"),
         ],

@@ -12,6 +12,7 @@ use crate::orgs::OrgKind;
 use crate::programs::{self, CloseRequest, NewAllocation, NewFunding, Program};
 use crate::report::Report;
 use crate::users::Signed;
+use crate::web::confirm::{self, Confirmation};
 use crate::web::session::{Form, SignedIn};
 use crate::web::{page, see_other, Layout, Visitor, WebError, WebResult};
 use askama::Template;
@@ -295,7 +296,6 @@ pub(super) async fn allocate(
 #[serde(default)]
 pub(super) struct CloseForm {
     closes_on: String,
-    confirm: Option<String>,
 }
 
 /// Plans the programme's end (or moves it) on the day chosen, at least 30 days ahead.
@@ -304,18 +304,19 @@ pub(super) async fn close(
     Path(id): Path<String>,
     form: Form<CloseForm>,
 ) -> WebResult {
+    let signed = SignedIn::require(&form.visitor, OrgKind::Funder)?;
+    if !form.confirmed() {
+        if let Some(question) = close_question(&state, &signed.org, &id, &form.data).await? {
+            return confirm::ask(&state, &form, question);
+        }
+    }
     let key = form.own_key();
     let Form { visitor, data, .. } = form;
-    let signed = SignedIn::require(&visitor, OrgKind::Funder)?;
     let retry = |message: String| Attempt {
         closes_on: data.closes_on.clone(),
         close_error: Some(message),
         ..Attempt::default()
     };
-    if data.confirm.is_none() {
-        let message = "Cochez la case pour confirmer la fin du programme.".to_string();
-        return render_dashboard(&state, &visitor, &id, None, retry(message)).await;
-    }
     let request = CloseRequest {
         closes_on: Some(data.closes_on.clone()),
         force: false,
@@ -336,6 +337,50 @@ pub(super) async fn close(
         }
         Err(e) => Err(e.into()),
     }
+}
+
+/// "Mettre fin au programme … le … ?", from the programme as it is now. None for a day that
+/// cannot be read: the plan itself says why.
+async fn close_question(
+    state: &AppState,
+    funder: &crate::orgs::Organization,
+    id: &str,
+    data: &CloseForm,
+) -> Result<Option<Confirmation>, WebError> {
+    let mut conn = state.db.read().await?;
+    let program = programs::get_for(&mut conn, funder, id).await?;
+    drop(conn);
+    let today = state.clock.today();
+    let last_day = match data.closes_on.trim() {
+        "" => programs::earliest_close(today),
+        typed => match typed.parse::<jiff::civil::Date>() {
+            Ok(day) => day,
+            Err(_) => return Ok(None),
+        },
+    };
+    let question = Confirmation::new(
+        format!(
+            "Mettre fin au programme {} le {} ?",
+            program.name,
+            long_date(last_day)
+        ),
+        "Oui, mettre fin au programme",
+    )
+    .then(format!(
+        "Le {} sera son dernier jour : les distributeurs peuvent remettre des carnets jusqu'au \
+         {} inclus, les lieux acceptent les chèques jusqu'au {} inclus. Ils sont prévenus par \
+         e-mail, ainsi que les bénéficiaires.",
+        long_date(last_day),
+        long_date(programs::issuance_until(last_day)),
+        long_date(last_day)
+    ))
+    .then(
+        "Le lendemain, le programme est clos pour de bon : les chèques non utilisés expirent, \
+         les quotas non émis reviennent au programme, et tout ce qui n'a pas servi vous est \
+         rendu sous forme d'avoir.",
+    )
+    .then("Vous pourrez annuler ou changer cette date tant que ce jour n'est pas passé.");
+    Ok(Some(question))
 }
 
 #[derive(Deserialize)]

@@ -6,8 +6,9 @@ use crate::app::AppState;
 use crate::clock::{paris, parse_ts};
 use crate::fr::long_date;
 use crate::sites::bank::{self, BankRequest, Decision};
+use crate::web::confirm::{self, Confirmation};
 use crate::web::session::Form;
-use crate::web::{page, see_other, with_status, Layout, Visitor, WebResult};
+use crate::web::{page, see_other, with_status, Layout, Visitor, WebError, WebResult};
 use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::response::IntoResponse;
@@ -137,6 +138,11 @@ pub(super) async fn decide(
     form: Form<DecisionForm>,
 ) -> WebResult {
     let operator = require_operator(&form.visitor)?;
+    if !form.confirmed() {
+        if let Some(question) = question(&state, &form, &id).await? {
+            return confirm::ask(&state, &form, question);
+        }
+    }
     let key = form.own_key();
     let Form { visitor, data, .. } = form;
     let approve = data.decision == "accepter";
@@ -162,4 +168,63 @@ pub(super) async fn decide(
         ),
         Err(e) => Err(e.into()),
     }
+}
+
+/// What deciding on a request asks to confirm, from the request as it is now. None when the
+/// form is incomplete or the request is not waiting: the decision itself says why not.
+async fn question(
+    state: &AppState,
+    form: &Form<DecisionForm>,
+    id: &str,
+) -> Result<Option<Confirmation>, WebError> {
+    let operator = require_operator(&form.visitor)?;
+    let mut conn = state.db.read().await?;
+    let Some(r) = bank::pending_requests(&mut conn, &operator.org)
+        .await?
+        .into_iter()
+        .find(|r| r.id == id)
+    else {
+        return Ok(None);
+    };
+    let current = bank::current_bank_account(&mut conn, &r.site_id)
+        .await?
+        .map(|a| format!("{} ({})", bank::mask_iban(&a.iban), a.holder));
+    drop(conn);
+    let r = row(r, current.unwrap_or_default());
+    Ok(match form.data.decision.as_str() {
+        "accepter" => Some(
+            Confirmation::new(
+                format!("Accepter les coordonnées bancaires de {} ?", r.site),
+                "Oui, accepter ces coordonnées",
+            )
+            .then(format!(
+                "Les prochains règlements de {} seront versés sur l'IBAN {}, au nom de {}{}.",
+                r.site,
+                r.iban,
+                r.holder,
+                if r.current.is_empty() {
+                    String::new()
+                } else {
+                    format!(", à la place du compte {}", r.current)
+                }
+            ))
+            .then(
+                "Le lieu est prévenu par e-mail. Cette décision ne pourra pas être défaite : \
+                 pour changer encore de compte, le lieu devra faire une nouvelle demande.",
+            ),
+        ),
+        "refuser" if !form.data.reason.trim().is_empty() => Some(
+            Confirmation::new(
+                format!("Refuser les coordonnées bancaires de {} ?", r.site),
+                "Oui, refuser ces coordonnées",
+            )
+            .then(format!(
+                "L'IBAN {} ne sera pas utilisé. Le lieu est prévenu par e-mail, avec le motif \
+                 que vous avez écrit.",
+                r.iban
+            ))
+            .then("Cette décision ne pourra pas être défaite."),
+        ),
+        _ => None,
+    })
 }

@@ -7,6 +7,7 @@ use crate::fr::long_date_text;
 use crate::orgs::{self, NewOrganization, OrgKind, Organization};
 use crate::sites::qualification::{self, Decision, QualificationChange, Status};
 use crate::users::{self, NewUser, User};
+use crate::web::confirm::{self, Confirmation};
 use crate::web::session::Form;
 use crate::web::{page, see_other, with_status, Layout, Visitor, WebResult};
 use askama::Template;
@@ -488,6 +489,36 @@ pub(super) async fn revoke_token(
     form: Form<Nothing>,
 ) -> WebResult {
     let operator = require_operator(&form.visitor)?;
+    if !form.confirmed() {
+        let mut conn = state.db.read().await?;
+        let holder = find_org(&mut conn, &id).await?;
+        let token = orgs::tokens(&mut conn, &operator.org, &holder.id)
+            .await?
+            .into_iter()
+            .find(|t| t.id == token_id && t.revoked_at.is_none());
+        drop(conn);
+        if let Some(token) = token {
+            let used = match &token.last_used_at {
+                Some(at) => format!("Il a servi pour la dernière fois le {}.", when(at)),
+                None => "Il n'a encore jamais servi.".to_string(),
+            };
+            let question = Confirmation::new(
+                format!("Révoquer un jeton d'accès à l'API de {} ?", holder.name),
+                "Oui, révoquer le jeton",
+            )
+            .then(format!("Jeton {}.", token.id))
+            .then(format!(
+                "Les logiciels de {} qui appellent l'API avec ce jeton seront refusés dès \
+                 maintenant. {used}",
+                holder.name
+            ))
+            .then(
+                "Un jeton révoqué ne peut pas être rétabli : il faudra en créer un nouveau et \
+                 le donner à l'organisation.",
+            );
+            return confirm::ask(&state, &form, question);
+        }
+    }
     let now = state.clock.now();
     let (org, org_id) = (operator.org.clone(), id.clone());
     let revoked = state

@@ -8,8 +8,9 @@ use crate::error::Error;
 use crate::fr::{euros_text, long_date_text};
 use crate::orgs::{self, Organization};
 use crate::settlement::{self, BatchRow, BatchStatus, BatchView, LineStatus, NewBatch, Rejection};
+use crate::web::confirm::{self, Confirmation};
 use crate::web::session::Form;
-use crate::web::{page, see_other, with_status, Layout, Visitor, WebResult};
+use crate::web::{page, see_other, with_status, Layout, Visitor, WebError, WebResult};
 use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::http::header;
@@ -300,6 +301,11 @@ pub(super) async fn approve(
     Path(id): Path<String>,
     form: Form<Nothing>,
 ) -> WebResult {
+    if !form.confirmed() {
+        if let Some(question) = question(&state, &form.visitor, &id, Ask::Approve).await? {
+            return confirm::ask(&state, &form, question);
+        }
+    }
     let now = state.clock.now();
     let batch_id = id.clone();
     step(&state, &form, &id, "approuve", move |tx, org| {
@@ -353,6 +359,11 @@ pub(super) async fn paid(
     Path(id): Path<String>,
     form: Form<Nothing>,
 ) -> WebResult {
+    if !form.confirmed() {
+        if let Some(question) = question(&state, &form.visitor, &id, Ask::Pay).await? {
+            return confirm::ask(&state, &form, question);
+        }
+    }
     let now = state.clock.now();
     let batch_id = id.clone();
     step(&state, &form, &id, "paye", move |tx, org| {
@@ -383,6 +394,13 @@ pub(super) async fn release(
     Path(id): Path<String>,
     form: Form<ReleaseForm>,
 ) -> WebResult {
+    if !form.confirmed() {
+        if let Some(question) =
+            question(&state, &form.visitor, &id, Ask::Release(&form.data.line_id)).await?
+        {
+            return confirm::ask(&state, &form, question);
+        }
+    }
     let now = state.clock.now();
     let batch_id = id.clone();
     let line_id = form.data.line_id.clone();
@@ -397,6 +415,13 @@ pub(super) async fn reject(
     Path(id): Path<String>,
     form: Form<RejectForm>,
 ) -> WebResult {
+    if !form.confirmed() {
+        if let Some(question) =
+            question(&state, &form.visitor, &id, Ask::Reject(&form.data.line_id)).await?
+        {
+            return confirm::ask(&state, &form, question);
+        }
+    }
     let now = state.clock.now();
     let batch_id = id.clone();
     let (line_id, reason) = (form.data.line_id.clone(), form.data.reason.clone());
@@ -411,4 +436,96 @@ pub(super) async fn reject(
         })
     })
     .await
+}
+
+/// Which step of a batch asks to be confirmed.
+enum Ask<'a> {
+    Approve,
+    Pay,
+    /// The line the bank rejected.
+    Reject(&'a str),
+    /// The held line sent again.
+    Release(&'a str),
+}
+
+/// What a batch's step asks to confirm, from the batch as it is now. None for a line that is
+/// not the batch's: the step itself refuses it, with the batch's page.
+async fn question(
+    state: &AppState,
+    visitor: &Visitor,
+    id: &str,
+    which: Ask<'_>,
+) -> Result<Option<Confirmation>, WebError> {
+    let operator = require_operator(visitor)?;
+    let mut conn = state.db.read().await?;
+    let view = settlement::get(&mut conn, &operator.org, id).await?;
+    let b = &view.batch;
+    let (until, total) = (long_date_text(&b.until_date), euros_text(b.total_cents));
+    let line = match which {
+        Ask::Reject(line_id) | Ask::Release(line_id) => view.lines.iter().find(|l| l.id == line_id),
+        Ask::Approve | Ask::Pay => None,
+    };
+    let line_words = match line {
+        Some(line) => {
+            let site = orgs::find(&mut conn, &line.site_id)
+                .await?
+                .map(|o| o.name)
+                .unwrap_or_else(|| line.site_id.clone());
+            Some((
+                site,
+                euros_text(line.amount_cents),
+                line.end_to_end_id.clone(),
+            ))
+        }
+        None => None,
+    };
+    drop(conn);
+    let sites = {
+        let mut ids: Vec<&str> = view.lines.iter().map(|l| l.site_id.as_str()).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        ids.len()
+    };
+    let confirmation = match (which, line_words) {
+        (Ask::Approve, _) => Confirmation::new(
+            format!("Approuver le lot de règlement jusqu'au {until} ({total}) ?"),
+            "Oui, approuver le lot",
+        )
+        .then(format!(
+            "Ses {} lignes, pour {sites} lieu{}, sont arrêtées telles qu'elles sont : le lot ne \
+             pourra plus être modifié ni revenir en préparation.",
+            view.lines.len(),
+            if sites > 1 { "x" } else { "" }
+        ))
+        .then("Vous pourrez ensuite produire le fichier de virement."),
+        (Ask::Pay, _) => Confirmation::new(
+            format!("Marquer payé le lot de règlement jusqu'au {until} ({total}) ?"),
+            "Oui, le lot est payé",
+        )
+        .then(
+            "Faites-le seulement quand la banque a exécuté les virements. Chaque lieu reçoit \
+             alors son relevé par e-mail, et le lot ne pourra plus revenir en arrière.",
+        ),
+        (Ask::Reject(_), Some((site, amount, reference))) => Confirmation::new(
+            format!("Marquer rejeté le virement de {amount} à {site} ?"),
+            "Oui, ce virement est rejeté",
+        )
+        .then(format!("Référence du virement : {reference}."))
+        .then(
+            "Le montant revient à payer : il attend que le lieu donne de nouvelles coordonnées \
+             bancaires, ou que vous le renvoyiez au même compte.",
+        )
+        .then("Ce rejet ne pourra pas être défait."),
+        (Ask::Release(_), Some((site, amount, reference))) => Confirmation::new(
+            format!("Renvoyer le virement de {amount} à {site} au même compte ?"),
+            "Oui, le renvoyer au même compte",
+        )
+        .then(format!("Référence du virement : {reference}."))
+        .then(
+            "Le montant part avec le prochain lot, vers le compte qui l'a rejeté. Faites-le \
+             seulement si ce compte peut maintenant le recevoir.",
+        ),
+        (Ask::Reject(_) | Ask::Release(_), None) => return Ok(None),
+    };
+    Ok(Some(confirmation))
 }

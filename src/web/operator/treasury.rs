@@ -6,6 +6,7 @@ use crate::app::AppState;
 use crate::error::Error;
 use crate::money::Cents;
 use crate::treasury::{self, ImportReport, ManualMatch};
+use crate::web::confirm::{self, Confirmation};
 use crate::web::session::{FileForm, Form};
 use crate::web::{page, see_other, with_status, Layout, Visitor, WebResult};
 use askama::Template;
@@ -75,20 +76,15 @@ pub(super) async fn show(
     render(&state, &visitor, report, None, None, matched).await
 }
 
-async fn render(
-    state: &AppState,
-    visitor: &Visitor,
-    report: Option<ImportReport>,
-    error: Option<String>,
-    entry_error: Option<(String, String)>,
-    matched: bool,
-) -> WebResult {
-    let operator = require_operator(visitor)?;
-    let mut conn = state.db.read().await?;
-    let fundings = crate::programs::declared_fundings(&mut conn).await?;
-    let batches = crate::settlement::references::batches_at_the_bank(&mut conn).await?;
+/// The entries the import could not match, each with what it could be matched with.
+async fn entry_lines(
+    conn: &mut crate::db::Conn,
+    operator: &crate::orgs::Organization,
+) -> crate::error::Result<Vec<EntryLine>> {
+    let fundings = crate::programs::declared_fundings(conn).await?;
+    let batches = crate::settlement::references::batches_at_the_bank(conn).await?;
     let mut entries = Vec::new();
-    for e in treasury::unmatched_entries(&mut conn, &operator.org).await? {
+    for e in treasury::unmatched_entries(conn, operator).await? {
         let credit = e.direction == "credit";
         let choices = if credit {
             fundings
@@ -132,6 +128,20 @@ async fn render(
             choices,
         });
     }
+    Ok(entries)
+}
+
+async fn render(
+    state: &AppState,
+    visitor: &Visitor,
+    report: Option<ImportReport>,
+    error: Option<String>,
+    entry_error: Option<(String, String)>,
+    matched: bool,
+) -> WebResult {
+    let operator = require_operator(visitor)?;
+    let mut conn = state.db.read().await?;
+    let entries = entry_lines(&mut conn, &operator.org).await?;
     let statements = treasury::statements(&mut conn, &operator.org)
         .await?
         .into_iter()
@@ -209,6 +219,11 @@ pub(super) async fn match_entry(
     form: Form<MatchForm>,
 ) -> WebResult {
     let operator = require_operator(&form.visitor)?;
+    if !form.confirmed() {
+        if let Some(question) = match_question(&state, &form, &id).await? {
+            return confirm::ask(&state, &form, question);
+        }
+    }
     let key = form.own_key();
     let Form { visitor, data, .. } = form;
     // `choice` is "funding:<id>", "batch:<id>" or "aside" (with the note).
@@ -249,4 +264,54 @@ pub(super) async fn match_entry(
         ),
         Err(e) => Err(e.into()),
     }
+}
+
+/// What matching an entry by hand asks to confirm, from the entry and its choices as they are
+/// now. None when the choice is not one of them (or a note is missing): the match says why.
+async fn match_question(
+    state: &AppState,
+    form: &Form<MatchForm>,
+    id: &str,
+) -> Result<Option<Confirmation>, crate::web::WebError> {
+    let operator = require_operator(&form.visitor)?;
+    let mut conn = state.db.read().await?;
+    let entries = entry_lines(&mut conn, &operator.org).await?;
+    drop(conn);
+    let Some(e) = entries.into_iter().find(|e| e.id == id) else {
+        return Ok(None);
+    };
+    let entry = format!("{} de {} du {}", e.what.to_lowercase(), e.amount, e.date);
+    let chosen = form
+        .data
+        .choice
+        .split_once(':')
+        .and_then(|(_, chosen)| e.choices.iter().find(|(id, _)| id == chosen))
+        .map(|(_, label)| label.clone());
+    Ok(match chosen {
+        Some(label) => Some(
+            Confirmation::new(
+                format!("Rapprocher le {entry} ?"),
+                "Oui, rapprocher cette écriture",
+            )
+            .then(format!("Elle sera rapprochée de : {label}."))
+            .then(if e.credit {
+                "Le versement sera compté comme reçu sur le compte du Pass numérique."
+            } else {
+                "Ce débit sera compté comme le paiement de ce lot : quand ses débits le \
+                 couvrent, le lot est payé et chaque lieu reçoit son relevé."
+            })
+            .then("Ce rapprochement ne pourra pas être défait."),
+        ),
+        None if form.data.choice == "aside" && !form.data.note.trim().is_empty() => Some(
+            Confirmation::new(
+                format!("Mettre de côté le {entry} ?"),
+                "Oui, la mettre de côté",
+            )
+            .then(
+                "Elle ne sera rapprochée d'aucun versement ni d'aucun lot, avec la note que vous \
+                 avez écrite. Ce choix ne pourra pas être défait.",
+            ),
+        ),
+        None => None,
+    })
 }

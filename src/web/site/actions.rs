@@ -4,10 +4,12 @@
 use super::{receipt, render, Entered};
 use crate::app::AppState;
 use crate::error::Error;
+use crate::fr::euros_text;
 use crate::http::extract::ClientIp;
 use crate::orgs::OrgKind;
 use crate::redemption::writer::{Caller, Request};
 use crate::redemption::{self, NewRedemption};
+use crate::web::confirm::{self, Confirmation};
 use crate::web::session::{Form, SignedIn};
 use crate::web::{see_other, with_status, Visitor, WebResult};
 use axum::extract::{Path, State};
@@ -165,6 +167,14 @@ pub(super) async fn undo(
     form: Form<Nothing>,
 ) -> WebResult {
     let signed = SignedIn::require(&form.visitor, OrgKind::Site)?;
+    if !form.confirmed() {
+        let mut conn = state.db.read().await?;
+        let r = redemption::get(&mut conn, &signed.org, &id).await?;
+        drop(conn);
+        if r.undone_at.is_none() {
+            return confirm::ask(&state, &form, undo_question(&r));
+        }
+    }
     let window = SignedDuration::from_hours(state.config.undo_window_hours);
     let (org, now, redemption_id) = (signed.org.clone(), state.clock.now(), id.clone());
     let undone = state
@@ -188,6 +198,41 @@ pub(super) async fn undo(
         ),
         Err(e) => Err(e.into()),
     }
+}
+
+/// "Annuler l'encaissement … ?", from the redemption as it is now.
+fn undo_question(r: &redemption::RedemptionRow) -> Confirmation {
+    let total = euros_text(
+        r.cheques
+            .iter()
+            .map(|c| i64::from(c.value_cents))
+            .sum::<i64>(),
+    );
+    if r.cheques.len() > 1 {
+        let codes: Vec<&str> = r.cheques.iter().map(|c| c.code.as_str()).collect();
+        Confirmation::new(
+            format!(
+                "Annuler l'encaissement des {} chèques {} ?",
+                r.cheques.len(),
+                codes.join(", ")
+            ),
+            "Oui, annuler l'encaissement",
+        )
+        .then(format!(
+            "Ces chèques pourront de nouveau être utilisés, et cette séance ({total}) ne vous \
+             sera pas payée."
+        ))
+    } else {
+        Confirmation::new(
+            format!("Annuler l'encaissement du chèque {} ?", r.code),
+            "Oui, annuler l'encaissement",
+        )
+        .then(format!(
+            "Le chèque pourra de nouveau être utilisé, et cette séance ({total}) ne vous sera \
+             pas payée."
+        ))
+    }
+    .then("Vous ne pourrez pas revenir sur cette annulation.")
 }
 
 /// The site's statement of one batch: `{batch id}.pdf` or `.csv`.
