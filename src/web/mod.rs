@@ -173,6 +173,12 @@ pub const FORM_ONLY: &[(&str, &str)] = &[
     ("/deconnexion", "/"),
     ("/compte/demandes/{id}", "/compte/demandes"),
     ("/compte/jetons/{id}/revoquer", "/compte/sessions"),
+    ("/compte/sessions/{id}/fin", "/compte/sessions"),
+    ("/connexion/proconnect/rejoindre", "/connexion"),
+    (
+        "/operateur/organisations/{id}/personnes/{person}/double-authentification",
+        "/operateur/organisations/{id}",
+    ),
     ("/distributeur/carnets", "/distributeur"),
     (
         "/distributeur/carnets/{id}/annuler",

@@ -19,6 +19,7 @@ async fn log_in(b: &Browser, app: &TestApp, org_id: &str, email: &str, name: &st
     b.fill("#password", PASSWORD).await;
     b.submit_form("form[action='/connexion'] button[type=submit]")
         .await;
+    b.second_factor(app, email).await;
 }
 
 async fn log_out(b: &Browser) {
