@@ -2,6 +2,9 @@
 //! the review, ask for changes, reject, qualify for a period), the eligibility questionnaire,
 //! and the final disqualification of a site or one of its places.
 
+mod disqualification;
+mod questionnaire;
+
 use super::confirm::{self, Confirmation};
 use super::operator::{require_operator, shown};
 use super::session::Form;
@@ -9,8 +12,7 @@ use super::{page, see_other, with_status, Layout, Visitor, WebResult};
 use crate::app::AppState;
 use crate::error::Error;
 use crate::fr::long_date_text;
-use crate::orgs::OrgKind;
-use crate::sites::applications::{self, Application, Question, Status};
+use crate::sites::applications::{self, Application, Status};
 use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::routing::{get, post};
@@ -32,12 +34,15 @@ pub fn router() -> Router<AppState> {
         .route("/operateur/candidatures/{id}/qualification", post(qualify))
         .route(
             "/operateur/questionnaire",
-            get(questions).post(add_question),
+            get(questionnaire::questions).post(questionnaire::add_question),
         )
-        .route("/operateur/questionnaire/{id}", post(update_question))
+        .route(
+            "/operateur/questionnaire/{id}",
+            post(questionnaire::update_question),
+        )
         .route(
             "/operateur/organisations/{id}/disqualification",
-            get(disqualify_form).post(disqualify),
+            get(disqualification::disqualify_form).post(disqualification::disqualify),
         )
 }
 
@@ -124,7 +129,7 @@ struct DetailPage {
 }
 
 #[derive(Deserialize)]
-struct Done {
+pub(super) struct Done {
     fait: Option<String>,
 }
 
@@ -334,309 +339,4 @@ async fn qualify(
         Decision::Qualify(form.data.valid_until.clone()),
     )
     .await
-}
-
-// ---------------------------------------------------------------- questionnaire
-
-#[derive(Template)]
-#[template(path = "operator/applications/questions.html")]
-struct QuestionsPage {
-    l: Layout,
-    section: &'static str,
-    questions: Vec<Question>,
-    notice: Option<String>,
-    error: Option<String>,
-    new_text: String,
-}
-
-async fn render_questions(
-    state: &AppState,
-    visitor: &Visitor,
-    notice: Option<String>,
-    error: Option<String>,
-    new_text: String,
-) -> WebResult {
-    let mut conn = state.db.read().await?;
-    page(QuestionsPage {
-        l: Layout::new(state, visitor, "Questions d'éligibilité"),
-        section: "candidatures",
-        questions: applications::questions(&mut conn, false).await?,
-        notice,
-        error,
-        new_text,
-    })
-}
-
-async fn questions(
-    State(state): State<AppState>,
-    visitor: Visitor,
-    Query(done): Query<Done>,
-) -> WebResult {
-    require_operator(&visitor)?;
-    let notice = done
-        .fait
-        .is_some()
-        .then(|| "Le questionnaire est enregistré. Les candidatures déjà envoyées gardent les questions auxquelles elles ont répondu.".to_string());
-    render_questions(&state, &visitor, notice, None, String::new()).await
-}
-
-#[derive(Deserialize)]
-struct QuestionForm {
-    #[serde(default)]
-    text: String,
-    #[serde(default)]
-    active: Option<String>,
-}
-
-async fn save_question(state: &AppState, form: Form<QuestionForm>, id: Option<&str>) -> WebResult {
-    let key = form.own_key();
-    let Form { visitor, data, .. } = form;
-    let visitor = &visitor;
-    let operator = require_operator(visitor)?;
-    let now = state.clock.now();
-    let (actor, question, text) = (
-        operator.org.id.clone(),
-        id.map(str::to_string),
-        data.text.clone(),
-    );
-    let active = data.active.as_deref() == Some("oui");
-    let result = state
-        .write(visitor.origin(), key, move |tx| {
-            Box::pin(async move {
-                match question {
-                    Some(id) => {
-                        applications::update_question(tx, &actor, &id, &text, active, now).await
-                    }
-                    None => applications::add_question(tx, &actor, &text, now).await,
-                }
-            })
-        })
-        .await;
-    match result {
-        Ok(()) => see_other("/operateur/questionnaire?fait=1"),
-        Err(e) if shown(&e) => {
-            let new_text = if id.is_none() {
-                data.text
-            } else {
-                String::new()
-            };
-            with_status(
-                e.status(),
-                render_questions(state, visitor, None, Some(e.public_message()), new_text).await,
-            )
-        }
-        Err(e) => Err(e.into()),
-    }
-}
-
-async fn add_question(State(state): State<AppState>, form: Form<QuestionForm>) -> WebResult {
-    save_question(&state, form, None).await
-}
-
-async fn update_question(
-    State(state): State<AppState>,
-    Path(id): Path<String>,
-    form: Form<QuestionForm>,
-) -> WebResult {
-    save_question(&state, form, Some(&id)).await
-}
-
-// ---------------------------------------------------------------- disqualification
-
-pub struct Target {
-    pub id: String,
-    pub label: String,
-    /// What it is, in a sentence: "le lieu « Annexe » (1 rue …, Bordeaux)".
-    pub words: String,
-    pub disqualified: Option<String>,
-}
-
-#[derive(Template)]
-#[template(path = "operator/applications/disqualify.html")]
-struct DisqualifyPage {
-    l: Layout,
-    section: &'static str,
-    site_id: String,
-    site_name: String,
-    targets: Vec<Target>,
-    notice: Option<String>,
-    error: Option<String>,
-    reason: String,
-}
-
-/// The site and what can be disqualified of it: the whole structure, or one of its places.
-async fn targets_of(
-    conn: &mut crate::db::Conn,
-    site_id: &str,
-) -> crate::error::Result<(crate::orgs::Organization, Vec<Target>)> {
-    let site = crate::orgs::find(conn, site_id)
-        .await?
-        .filter(|o| o.kind == OrgKind::Site)
-        .ok_or_else(|| Error::not_found("Ce lieu de médiation n'existe pas."))?;
-    let why =
-        async |conn: &mut crate::db::Conn, id: &str| -> crate::error::Result<Option<String>> {
-            Ok(crate::sites::qualification::disqualification(conn, id)
-                .await?
-                .map(|d| d.reason))
-        };
-    let mut targets = vec![Target {
-        id: site.id.clone(),
-        label: format!("Toute la structure {} et tous ses lieux", site.name),
-        words: site.name.clone(),
-        disqualified: why(conn, &site.id).await?,
-    }];
-    for place in crate::sites::places::for_site(conn, &site.id).await? {
-        let address = [place.data.get("adresse"), place.data.get("commune")]
-            .into_iter()
-            .flatten()
-            .collect::<Vec<_>>()
-            .join(", ");
-        let words = format!(
-            "le lieu « {} »{}",
-            place.data.get("nom").unwrap_or_default(),
-            if address.is_empty() {
-                String::new()
-            } else {
-                format!(" ({address})")
-            }
-        );
-        targets.push(Target {
-            id: place.id().to_string(),
-            label: format!("Seulement {words}"),
-            words,
-            disqualified: why(conn, place.id()).await?,
-        });
-    }
-    Ok((site, targets))
-}
-
-async fn render_disqualify(
-    state: &AppState,
-    visitor: &Visitor,
-    site_id: &str,
-    notice: Option<String>,
-    error: Option<String>,
-    reason: String,
-) -> WebResult {
-    let mut conn = state.db.read().await?;
-    let (site, targets) = targets_of(&mut conn, site_id).await?;
-    drop(conn);
-    page(DisqualifyPage {
-        l: Layout::new(state, visitor, format!("Disqualifier {}", site.name)),
-        section: "",
-        site_id: site.id.clone(),
-        site_name: site.name,
-        targets,
-        notice,
-        error,
-        reason,
-    })
-}
-
-async fn disqualify_form(
-    State(state): State<AppState>,
-    visitor: Visitor,
-    Path(id): Path<String>,
-    Query(done): Query<Done>,
-) -> WebResult {
-    require_operator(&visitor)?;
-    let notice = done.fait.is_some().then(|| {
-        "La disqualification est enregistrée. La structure est prévenue par e-mail, avec le motif.".to_string()
-    });
-    render_disqualify(&state, &visitor, &id, notice, None, String::new()).await
-}
-
-#[derive(Deserialize)]
-struct DisqualifyForm {
-    #[serde(default)]
-    target: String,
-    #[serde(default)]
-    reason: String,
-}
-
-async fn disqualify(
-    State(state): State<AppState>,
-    Path(id): Path<String>,
-    form: Form<DisqualifyForm>,
-) -> WebResult {
-    let operator = require_operator(&form.visitor)?;
-    if !form.confirmed() && !form.data.reason.trim().is_empty() {
-        let mut conn = state.db.read().await?;
-        let (site, targets) = targets_of(&mut conn, &id).await?;
-        drop(conn);
-        let target = targets
-            .into_iter()
-            .enumerate()
-            .find(|(_, t)| t.id == form.data.target && t.disqualified.is_none());
-        if let Some((position, target)) = target {
-            let question = if position == 0 {
-                Confirmation::new(
-                    format!(
-                        "Disqualifier définitivement {} et tous ses lieux ?",
-                        site.name
-                    ),
-                    "Oui, disqualifier la structure",
-                )
-                .then(
-                    "La structure et tous ses lieux ne pourront plus encaisser de chèques, ni \
-                     être qualifiés de nouveau.",
-                )
-            } else {
-                Confirmation::new(
-                    format!("Disqualifier définitivement {} ?", target.words),
-                    "Oui, disqualifier le lieu",
-                )
-                .then(format!(
-                    "Ce lieu de {} ne pourra plus encaisser de chèques, ni être qualifié de \
-                     nouveau. Les autres lieux de la structure ne changent pas.",
-                    site.name
-                ))
-            }
-            .then(
-                "La structure reçoit le motif que vous avez écrit, par e-mail et sur ses pages. \
-                 La disqualification est définitive.",
-            )
-            .back_to(format!("/operateur/organisations/{id}/disqualification"));
-            return confirm::ask(&state, &form, question);
-        }
-    }
-    let key = form.own_key();
-    let Form { visitor, data, .. } = form;
-    let now = state.clock.now();
-    let (org, letterhead, site_id) = (operator.org.clone(), state.letterhead(), id.clone());
-    let (target, reason) = (data.target.clone(), data.reason.clone());
-    let result = state
-        .write(visitor.origin(), key, move |tx| {
-            Box::pin(async move {
-                crate::sites::qualification::disqualify(
-                    tx,
-                    &org,
-                    &site_id,
-                    &target,
-                    &reason,
-                    &letterhead,
-                    now,
-                )
-                .await
-            })
-        })
-        .await;
-    match result {
-        Ok(()) => see_other(&format!(
-            "/operateur/organisations/{id}/disqualification?fait=1"
-        )),
-        Err(e) if shown(&e) => with_status(
-            e.status(),
-            render_disqualify(
-                &state,
-                &visitor,
-                &id,
-                None,
-                Some(e.public_message()),
-                data.reason,
-            )
-            .await,
-        ),
-        Err(e) => Err(e.into()),
-    }
 }
