@@ -403,7 +403,11 @@ async fn fill_in(
 
     let w = &mut guide;
     let _ = writeln!(w, "passnum demo — {} (database {})", today, database_url);
-    let _ = writeln!(w, "\nWeb logins ({GUIDE_BASE}/connexion):");
+    let _ = writeln!(
+        w,
+        "\nWeb logins ({GUIDE_BASE}/connexion); the operator and the funder set up a second \
+         factor at their first login (an authenticator app: Aegis, FreeOTP, Google Authenticator…):"
+    );
     for (label, email, password, org) in &logins {
         let _ = writeln!(w, "  {label:<12} {email:<32} {password:<28} {org}");
     }
