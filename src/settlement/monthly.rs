@@ -53,16 +53,14 @@ pub async fn prepare_monthly(
         lines: view.lines.len(),
         total: view.batch.total_cents.text(),
     };
-    for person in crate::users::list_for_org(tx, &operator.id).await? {
-        if person.disabled_at.is_some() {
-            continue;
-        }
-        let mail = crate::mail::Outgoing::text(
-            &person.email,
-            "Lot de règlement à approuver — Pass numérique",
-            &body,
-        )?;
-        crate::mail::enqueue(tx, &mail, now).await?;
-    }
+    crate::users::mail_people(
+        tx,
+        &operator.id,
+        false,
+        "Lot de règlement à approuver — Pass numérique",
+        &body,
+        now,
+    )
+    .await?;
     Ok(view)
 }

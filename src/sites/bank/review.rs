@@ -396,15 +396,6 @@ struct DecidedMail<'a> {
     reason: &'a str,
 }
 
-async fn active_emails(conn: &mut Conn, org_id: &str) -> Result<Vec<String>> {
-    Ok(crate::users::list_for_org(conn, org_id)
-        .await?
-        .into_iter()
-        .filter(|p| p.disabled_at.is_none())
-        .map(|p| p.email)
-        .collect())
-}
-
 /// Every member of the site (a change they did not ask for is the sign of a stolen access)
 /// and every member of the operator (a check to make).
 pub(super) async fn mail_request(
@@ -422,20 +413,14 @@ pub(super) async fn mail_request(
         for_operator: false,
     };
     let subject = "Demande de changement de coordonnées bancaires — Pass numérique";
-    for email in active_emails(tx, &site.id).await? {
-        let mail = crate::mail::Outgoing::text(&email, subject, &body)?;
-        crate::mail::enqueue(tx, &mail, now).await?;
-    }
+    crate::users::mail_people(tx, &site.id, false, subject, &body, now).await?;
     body.for_operator = true;
     if let Some(operator) = crate::orgs::operator_exists(tx).await? {
         let subject = format!(
             "Coordonnées bancaires à vérifier : {} — Pass numérique",
             site.name
         );
-        for email in active_emails(tx, &operator).await? {
-            let mail = crate::mail::Outgoing::text(&email, &subject, &body)?;
-            crate::mail::enqueue(tx, &mail, now).await?;
-        }
+        crate::users::mail_people(tx, &operator, false, &subject, &body, now).await?;
     }
     Ok(())
 }
@@ -458,9 +443,6 @@ async fn mail_decision(
     } else {
         "Nouvelles coordonnées bancaires refusées — Pass numérique"
     };
-    for email in active_emails(tx, &account.site_id).await? {
-        let mail = crate::mail::Outgoing::text(&email, subject, &body)?;
-        crate::mail::enqueue(tx, &mail, now).await?;
-    }
+    crate::users::mail_people(tx, &account.site_id, false, subject, &body, now).await?;
     Ok(())
 }
