@@ -566,7 +566,8 @@ impl Browser {
 
     /// What a person reads on the narrow window shown now: no word split across two lines
     /// (each word's `Range.getClientRects()` on one line; hyphens may break as in print, and
-    /// identifiers over 30 characters, links and e-mail addresses may wrap), and no table wider than its
+    /// identifiers over 30 characters, links, e-mail addresses and text styled to wrap anywhere —
+    /// tokens, hashes — may wrap), and no table wider than its
     /// place unless it scrolls inside a region the keyboard can reach.
     pub async fn assert_reads_on_a_phone(&self) {
         let v = self
@@ -587,6 +588,8 @@ impl Browser {
                    if (!el || el.closest('script,style,noscript,svg,.visually-hidden,.sr-only,[hidden],option')) continue;
                    const cs = getComputedStyle(el);
                    if (cs.display === 'none' || cs.visibility === 'hidden') continue;
+                   // An identifier the page lets wrap anywhere (a token, a hash) is not a word.
+                   if (cs.overflowWrap === 'anywhere') continue;
                    const re = /[^\\s\\-\\u2010\\u2011]+/g;
                    let m;
                    while ((m = re.exec(node.textContent))) {
