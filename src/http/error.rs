@@ -15,7 +15,7 @@ impl Error {
             Error::NotFound(_) => StatusCode::NOT_FOUND,
             Error::Conflict { .. } => StatusCode::CONFLICT,
             Error::Gone { .. } => StatusCode::GONE,
-            Error::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            Error::Unprocessable { .. } | Error::Fields(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Error::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Error::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Error::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -32,6 +32,7 @@ impl Error {
             | Error::Conflict { code, .. }
             | Error::Gone { code, .. }
             | Error::Unprocessable { code, .. } => code,
+            Error::Fields(_) => "invalid_fields",
             Error::Unauthenticated => "unauthenticated",
             Error::NotFound(_) => "not_found",
             Error::TooLarge { .. } => "body_too_large",
@@ -65,6 +66,17 @@ impl IntoResponse for Error {
             error: super::openapi::ErrorDetail {
                 code: self.code().into(),
                 message: self.public_message(),
+                fields: match &self {
+                    Error::Fields(fields) => fields
+                        .iter()
+                        .map(|f| super::openapi::FieldDetail {
+                            field: f.field.clone(),
+                            code: f.code.into(),
+                            message: f.message.to_string(),
+                        })
+                        .collect(),
+                    _ => Vec::new(),
+                },
             },
         };
         let mut response = (self.status(), Json(body)).into_response();

@@ -3,6 +3,7 @@
 //! every request goes through. Handlers only parse, call one domain operation through
 //! [`AppState::write`] or a read, and serialise.
 
+mod applications;
 mod bank;
 pub(crate) use bank::document_response;
 mod catalogue;
@@ -35,6 +36,7 @@ pub fn api_router() -> Router<AppState> {
         .merge(passes::router())
         .merge(redemptions::router())
         .merge(public::router())
+        .merge(applications::router())
         .merge(settlements::router())
         .merge(treasury::router())
         .merge(places::router())

@@ -25,6 +25,18 @@ pub struct ErrorDetail {
     pub code: String,
     /// For people, in plain French.
     pub message: String,
+    /// With `invalid_fields`: every field refused, in the form's order.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub fields: Vec<FieldDetail>,
+}
+
+/// One field refused: its name in the request, a code and a sentence.
+#[derive(Serialize, ToSchema)]
+pub struct FieldDetail {
+    /// `siret`, `places[0].postcode`, `answers.{question id}`…
+    pub field: String,
+    pub code: String,
+    pub message: String,
 }
 
 #[derive(OpenApi)]
@@ -71,6 +83,7 @@ pub struct ErrorDetail {
         super::redemptions::list,
         super::redemptions::undo,
         super::public::balance,
+        super::applications::submit,
         super::places::search,
         super::places::export_csv,
         super::places::export_json,
@@ -90,7 +103,7 @@ pub struct ErrorDetail {
         super::settlements::statement,
         super::settlements::program_statement,
     ),
-    components(schemas(ErrorBody, ErrorDetail)),
+    components(schemas(ErrorBody, ErrorDetail, FieldDetail)),
     modifiers(&BearerAuth)
 )]
 pub struct ApiDoc;

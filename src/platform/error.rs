@@ -30,6 +30,10 @@ pub enum Error {
     /// Well-formed but refused by a business rule or validation: 422.
     #[error("{message}")]
     Unprocessable { code: &'static str, message: Msg },
+    /// Several fields of one form refused at once, each with its reason: 422, so that a form
+    /// shows every mistake in one round trip.
+    #[error("{0}")]
+    Fields(FieldErrors),
     /// The body is larger than the API accepts: 413.
     #[error("Le corps de la requête est trop volumineux ({limit_kib} Kio au plus).")]
     TooLarge { limit_kib: usize },
@@ -48,6 +52,70 @@ pub enum Error {
     /// The body is not JSON (`Content-Type` other than `application/json`): 415.
     #[error("Le corps de la requête doit être du JSON (Content-Type: application/json).")]
     UnsupportedMediaType,
+}
+
+/// One field refused, and why.
+#[derive(Clone, Debug)]
+pub struct FieldError {
+    /// The field as the API names it: `siret`, `places[0].postcode`, `answers.{question id}`.
+    pub field: String,
+    pub code: &'static str,
+    pub message: Msg,
+}
+
+/// Every field refused by one check, in the order of the form.
+#[derive(Clone, Debug, Default)]
+pub struct FieldErrors(Vec<FieldError>);
+
+impl FieldErrors {
+    pub fn push(&mut self, field: impl Into<String>, code: &'static str, message: impl Into<Msg>) {
+        self.0.push(FieldError {
+            field: field.into(),
+            code,
+            message: message.into(),
+        });
+    }
+
+    /// The value, or `None` with the refusal noted under `field` when it is a validation
+    /// error (422); any other error goes up.
+    pub fn take<T>(&mut self, field: &str, checked: Result<T>) -> Result<Option<T>> {
+        match checked {
+            Ok(value) => Ok(Some(value)),
+            Err(Error::Unprocessable { code, message }) => {
+                self.push(field, code, message);
+                Ok(None)
+            }
+            Err(Error::Fields(more)) => {
+                self.0.extend(more.0);
+                Ok(None)
+            }
+            Err(other) => Err(other),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &FieldError> {
+        self.0.iter()
+    }
+
+    /// `Ok` when nothing was refused.
+    pub fn into_result(self) -> Result<()> {
+        if self.0.is_empty() {
+            Ok(())
+        } else {
+            Err(Error::Fields(self))
+        }
+    }
+}
+
+impl std::fmt::Display for FieldErrors {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let messages: Vec<&str> = self.0.iter().map(|e| e.message.as_ref()).collect();
+        f.write_str(&messages.join(" "))
+    }
 }
 
 impl Error {

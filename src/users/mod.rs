@@ -466,9 +466,8 @@ pub async fn request_reset(
     email: &str,
     now: Timestamp,
 ) -> Result<()> {
-    let Ok(email) = crate::mail::Email::parse(email).map(crate::mail::Email::into_string) else {
-        return Ok(());
-    };
+    // A malformed address is said so (that tells nothing about who has an account).
+    let email = crate::mail::Email::parse(email)?.into_string();
     let Some(user) = repo::find_by_email(tx, &email).await? else {
         return Ok(());
     };

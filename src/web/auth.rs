@@ -1,5 +1,6 @@
 //! Logging in and out, and accepting an invitation to choose a password.
 
+use super::form_errors::FormErrors;
 use super::session::{build_cookie, Form};
 use super::{page, Layout, Visitor, WebError, WebResult, SESSION_COOKIE};
 use crate::app::AppState;
@@ -31,7 +32,7 @@ pub fn router() -> Router<AppState> {
 struct Login {
     l: Layout,
     email: String,
-    error: Option<String>,
+    errors: FormErrors,
     proconnect: bool,
 }
 
@@ -47,7 +48,7 @@ async fn login_form(State(state): State<AppState>, visitor: Visitor) -> WebResul
     page(Login {
         l: Layout::new(&state, &visitor, "Connexion à l'espace professionnel"),
         email: String::new(),
-        error: None,
+        errors: FormErrors::none(),
         proconnect: state.proconnect.is_some(),
     })
 }
@@ -88,10 +89,12 @@ async fn login(
         LogIn::Refused(e @ Error::RateLimited { .. }) => return Err(e.into()),
         LogIn::Refused(e) => {
             state.logins.record(&keys, now).await?;
+            let errors = FormErrors::one("email", e.public_message());
+            let title = errors.page_title("Connexion à l'espace professionnel");
             return page(Login {
-                l: Layout::new(&state, &visitor, "Connexion à l'espace professionnel"),
+                l: Layout::new(&state, &visitor, title),
                 email: data.email,
-                error: Some(e.public_message()),
+                errors,
                 proconnect: state.proconnect.is_some(),
             });
         }
@@ -140,7 +143,7 @@ struct Invitation {
     l: Layout,
     token: String,
     valid: bool,
-    error: Option<String>,
+    errors: FormErrors,
 }
 
 async fn invitation_form(
@@ -154,7 +157,7 @@ async fn invitation_form(
         l: Layout::new(&state, &visitor, "Choisir mon mot de passe"),
         token,
         valid,
-        error: None,
+        errors: FormErrors::none(),
     })
 }
 
@@ -173,10 +176,14 @@ async fn accept_invitation(
         l: Layout::new(&state, &visitor, "Choisir mon mot de passe"),
         token: token.clone(),
         valid: true,
-        error: None,
+        errors: FormErrors::none(),
     };
     if data.password != data.confirmation {
-        view.error = Some("Les deux mots de passe ne sont pas identiques.".into());
+        view.errors = FormErrors::one(
+            "confirmation",
+            "Les deux mots de passe ne sont pas identiques : tapez le même deux fois.",
+        );
+        view.l.title = view.errors.page_title(&view.l.title);
         return page(view);
     }
     let now = state.clock.now();
@@ -190,9 +197,13 @@ async fn accept_invitation(
         .await;
     match accepted {
         Ok(_) => Err(WebError::Redirect("/connexion".into())),
-        Err(e @ (Error::Unprocessable { .. } | Error::Gone { .. })) => {
-            view.valid = !matches!(e, Error::Gone { .. });
-            view.error = Some(e.public_message());
+        Err(Error::Gone { .. }) => {
+            view.valid = false;
+            page(view)
+        }
+        Err(e @ Error::Unprocessable { .. }) => {
+            view.errors = FormErrors::one("password", e.public_message());
+            view.l.title = view.errors.page_title(&view.l.title);
             page(view)
         }
         Err(e) => Err(e.into()),
@@ -216,12 +227,16 @@ async fn space(visitor: Visitor) -> WebResult {
 struct Forgot {
     l: Layout,
     sent: bool,
+    email: String,
+    errors: FormErrors,
 }
 
 async fn forgot_form(State(state): State<AppState>, visitor: Visitor) -> WebResult {
     page(Forgot {
         l: Layout::new(&state, &visitor, "Mot de passe oublié"),
         sent: false,
+        email: String::new(),
+        errors: FormErrors::none(),
     })
 }
 
@@ -242,14 +257,21 @@ async fn forgot(
     let keys = [format!("ip:{ip}"), format!("to:{email}")];
     state.mail_forms.count(&keys, now).await?;
     let letterhead = state.letterhead();
-    state
+    let requested = state
         .db
         .transact(visitor.origin(), move |tx| {
             Box::pin(async move { crate::users::request_reset(tx, &letterhead, &email, now).await })
         })
-        .await?;
+        .await;
+    let errors = match requested {
+        Ok(()) => FormErrors::none(),
+        Err(e @ Error::Unprocessable { .. }) => FormErrors::one("email", e.public_message()),
+        Err(e) => return Err(e.into()),
+    };
     page(Forgot {
-        l: Layout::new(&state, &visitor, "Mot de passe oublié"),
-        sent: true,
+        l: Layout::new(&state, &visitor, errors.page_title("Mot de passe oublié")),
+        sent: errors.is_empty(),
+        email: data.email,
+        errors,
     })
 }

@@ -9,6 +9,7 @@ mod confirm;
 mod coverage;
 mod distributor;
 mod errors;
+mod form_errors;
 mod funder;
 mod legal;
 mod operator;

@@ -1,6 +1,7 @@
 //! What a beneficiary sees, with no account and no JavaScript: the balance of a carnet, the
 //! qualified sites near them, and a way to say how it went.
 
+use super::form_errors::FormErrors;
 use super::session::Form;
 use super::{page, Layout, Visitor, WebError, WebResult};
 use crate::app::AppState;
@@ -48,7 +49,7 @@ struct CodeQuery {
 struct Balance {
     l: Layout,
     code: String,
-    error: Option<String>,
+    errors: FormErrors,
     balance: Option<PublicBalance>,
     until: String,
     /// The day the carnet's programme ended, in words.
@@ -68,15 +69,17 @@ async fn balance(
     let mut view = Balance {
         l: Layout::new(&state, &visitor, "Ce qu'il reste sur mon carnet"),
         code: code.clone(),
-        error: None,
+        errors: FormErrors::none(),
         balance: None,
         until: String::new(),
         ended: String::new(),
         ends: String::new(),
     };
     if code.is_empty() {
-        view.error =
-            Some("Tapez le code de votre carnet : il est imprimé sur la couverture.".into());
+        view.errors = FormErrors::one(
+            "code",
+            "Tapez le code de votre carnet : il est imprimé sur la couverture.",
+        );
         return page(view);
     }
     state.public_lookup(ip).await?;
@@ -98,7 +101,8 @@ async fn balance(
             view.balance = Some(b);
         }
         Err(e @ (Error::Unprocessable { .. } | Error::NotFound(_))) => {
-            view.error = Some(e.public_message())
+            view.errors = FormErrors::one("code", e.public_message());
+            view.l.title = view.errors.page_title(&view.l.title);
         }
         Err(e) => return Err(e.into()),
     }
@@ -128,7 +132,7 @@ struct Finder {
     open_now: bool,
     services: &'static [&'static str],
     supports: &'static [&'static str],
-    error: Option<String>,
+    errors: FormErrors,
     sites: Vec<Found>,
     /// Each site's catalogue in words, in the order of `sites`.
     offers: Vec<Vec<String>>,
@@ -185,7 +189,7 @@ async fn finder(
         open_now: search.open_now,
         services: standard::SERVICES,
         supports: standard::SPECIFIC_SUPPORT,
-        error: None,
+        errors: FormErrors::none(),
         sites: Vec::new(),
         offers: Vec::new(),
         searched: !q.is_empty(),
@@ -207,7 +211,9 @@ async fn finder(
                 search.accepting = Some(territory);
             }
             Err(e @ (Error::Unprocessable { .. } | Error::NotFound(_))) => {
-                view.error = Some(e.public_message());
+                // The carnet's code came from the balance page: its field is the search's.
+                view.errors = FormErrors::one("q", e.public_message());
+                view.l.title = view.errors.page_title(&view.l.title);
                 return page(view);
             }
             Err(e) => return Err(e.into()),
@@ -257,7 +263,10 @@ async fn finder(
                 }
                 view.sites = sites
             }
-            Err(e @ Error::Unprocessable { .. }) => view.error = Some(e.public_message()),
+            Err(e @ Error::Unprocessable { .. }) => {
+                view.errors = FormErrors::one("q", e.public_message());
+                view.l.title = view.errors.page_title(&view.l.title);
+            }
             Err(e) => return Err(e.into()),
         }
     }
@@ -300,8 +309,13 @@ async fn place(
 struct Feedback {
     l: Layout,
     pass_code: String,
-    error: Option<String>,
+    errors: FormErrors,
+    /// A refusal that no field can correct (unknown carnet, opinion already given).
+    refused: Option<String>,
     thanks: bool,
+    /// What was sent, to show it again with the mistakes.
+    rating: String,
+    comment: String,
 }
 
 async fn feedback_form(
@@ -313,8 +327,11 @@ async fn feedback_form(
     page(Feedback {
         l: Layout::new(&state, &visitor, "Je donne mon avis"),
         pass_code,
-        error: None,
+        errors: FormErrors::none(),
+        refused: None,
         thanks: false,
+        rating: String::new(),
+        comment: String::new(),
     })
 }
 
@@ -335,8 +352,11 @@ async fn feedback(
     let mut view = Feedback {
         l: Layout::new(&state, &visitor, "Je donne mon avis"),
         pass_code: pass_code.clone(),
-        error: None,
+        errors: FormErrors::none(),
+        refused: None,
         thanks: false,
+        rating: data.rating.clone().unwrap_or_default(),
+        comment: data.comment.clone().unwrap_or_default(),
     };
     let now = state.clock.now();
     state
@@ -362,7 +382,12 @@ async fn feedback(
     match recorded {
         Ok(()) => view.thanks = true,
         Err(e @ (Error::Unprocessable { .. } | Error::NotFound(_) | Error::Conflict { .. })) => {
-            view.error = Some(e.public_message())
+            if matches!(e, Error::Unprocessable { .. }) {
+                view.errors = FormErrors::one("r5", e.public_message());
+                view.l.title = view.errors.page_title(&view.l.title);
+            } else {
+                view.refused = Some(e.public_message());
+            }
         }
         Err(e) => return Err(WebError::Error(e)),
     }

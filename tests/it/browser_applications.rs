@@ -1,6 +1,6 @@
 //! Applying in a real headless Chromium, with axe-core (WCAG 2.1 AA) on every page and the form
-//! checked at 320 pixels wide: a mistake shown with the form kept, a second place added without
-//! JavaScript, the application sent, then the follow-up page from the e-mailed link, with the
+//! checked at 320 pixels wide: a mistake shown with the form kept, the four steps, a second place
+//! added without JavaScript, the recap, the application sent, then the follow-up page from the e-mailed link, with the
 //! operator's request for changes and the corrected application sent again. The same steps run
 //! over plain HTTP, on both databases, in `applications.rs`.
 
@@ -38,8 +38,27 @@ async fn a_structure_applies_and_follows_its_application() {
     b.assert_no_horizontal_scroll().await;
     b.set_window_size(1280, 900).await;
 
+    // Step 1, with a wrong SIRET: refused before the next step, the form kept.
     b.fill("#org_name", "Association Clic").await;
     b.fill("#siret", "73282932000075").await; // wrong check digit
+    b.submit_form("button[value='suivant']").await;
+    b.check_axe("candidature-erreur").await;
+    assert!(b
+        .text("#erreurs")
+        .await
+        .contains("Le numéro SIRET doit compter 14 chiffres"));
+    // The summary's link leads to the field.
+    assert!(b.exists("#erreurs a[href='#siret']").await);
+    b.fill("#siret", "732 829 320 00074").await;
+    b.submit_form("button[value='suivant']").await;
+
+    b.fill("#contact_name", "Léa Dupont").await;
+    b.fill("#contact_email", "lea.dupont@clic.example").await;
+    b.fill("#contact_phone", "05 56 00 00 00").await;
+    b.fill("#legal_name", "Marc Durand").await;
+    b.fill("#legal_role", "Président").await;
+    b.submit_form("button[value='suivant']").await;
+
     fill_place(
         &b,
         0,
@@ -49,26 +68,6 @@ async fn a_structure_applies_and_follows_its_application() {
         "Bordeaux",
     )
     .await;
-    b.fill("#contact_name", "Léa Dupont").await;
-    b.fill("#contact_email", "lea.dupont@clic.example").await;
-    b.fill("#contact_phone", "05 56 00 00 00").await;
-    b.fill("#legal_name", "Marc Durand").await;
-    b.fill("#legal_role", "Président").await;
-    b.fill("#iban", "FR14 2004 1010 0505 0001 3M02 606").await;
-    b.fill("#holder", "Association Clic").await;
-    for q in ["q-public", "q-trained", "q-open", "q-no-sale", "q-free"] {
-        b.click(&format!("label[for='q-{q}-oui']")).await;
-    }
-    b.click("label[for='charte']").await;
-    b.submit_form("button[value='envoyer']").await;
-    b.check_axe("candidature-erreur").await;
-    assert!(b
-        .text("#erreurs")
-        .await
-        .contains("Le numéro SIRET doit compter 14 chiffres"));
-    // The summary's link leads to the field.
-    assert!(b.exists("#erreurs a[href='#siret']").await);
-
     // A second place, without JavaScript: the form comes back with one more block.
     b.submit_form("button[value='ajouter_lieu']").await;
     b.check_axe("candidature-deux-lieux").await;
@@ -81,14 +80,23 @@ async fn a_structure_applies_and_follows_its_application() {
         "Bègles",
     )
     .await;
-    b.fill("#siret", "732 829 320 00074").await;
-    // The charter box stays as it was across the redraws.
-    if !b.exists("#charte:checked").await {
-        b.click("label[for='charte']").await;
+    for q in ["q-public", "q-trained", "q-open", "q-no-sale", "q-free"] {
+        b.click(&format!("label[for='q-{q}-oui']")).await;
     }
+    b.submit_form("button[value='suivant']").await;
+
+    b.fill("#iban", "FR14 2004 1010 0505 0001 3M02 606").await;
+    b.fill("#holder", "Association Clic").await;
+    b.click("label[for='charte']").await;
+    b.submit_form("button[value='suivant']").await;
+    b.check_axe("candidature-recapitulatif").await;
     b.submit_form("button[value='envoyer']").await;
     let page = b.check_axe("candidature-envoyee").await;
-    assert!(page.url.ends_with("/candidature/envoyee"), "{}", page.url);
+    assert!(
+        page.url.contains("/candidature/envoyee?suivi="),
+        "{}",
+        page.url
+    );
 
     // The link from the e-mail.
     let mut conn = app.state.db.read().await.expect("conn");
@@ -153,7 +161,8 @@ async fn a_structure_applies_and_follows_its_application() {
     b.assert_no_horizontal_scroll().await;
     b.set_window_size(1280, 900).await;
     b.fill("#lieu-1-adresse", "5 bis place du Marché").await;
-    b.click("label[for='charte']").await;
+    // The charter, accepted when the application was sent, stays ticked.
+    assert!(b.exists("#charte:checked").await);
     b.submit_form("button[value='envoyer']").await;
     b.check_axe("candidature-suivi-renvoyee").await;
     assert!(b.text("#etat").await.contains("Candidature reçue"));

@@ -82,7 +82,7 @@ async fn beneficiary_checks_balance_finds_a_site_and_gives_feedback(backend: Bac
     assert!(page.contains("Il vous reste 4 chèques."), "{page}");
     assert!(page.contains("2 mars 2027"), "{page}");
     let (_, page) = get(&client, &format!("{}/solde?code=ABCD-EFGH-JK1", app.base)).await;
-    assert!(page.contains("role=\"alert\""), "{page}");
+    assert!(page.contains("id=\"erreurs\""), "{page}");
     let (_, page) = get(&client, &format!("{}/lieux?q=33000", app.base)).await;
     assert!(page.contains("Médiathèque Mériadeck"), "{page}");
     let (_, page) = get(&client, &format!("{}/lieux?q=hello", app.base)).await;

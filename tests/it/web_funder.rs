@@ -125,7 +125,7 @@ async fn funder_runs_a_programme_from_creation_to_credit_note(backend: Backend) 
     ];
     let a = post(&client, &create_url, &fields).await;
     assert_eq!(a.status, StatusCode::OK);
-    assert!(a.body.contains("role=\"alert\""), "{}", a.body);
+    assert!(a.body.contains("id=\"erreurs\""), "{}", a.body);
     assert!(
         a.body.contains("deux chiffres après la virgule"),
         "{}",

@@ -80,6 +80,41 @@ async fn mail_contact(
     Ok(())
 }
 
+/// Refuses a SIRET that is already an organisation's, or that of another application still
+/// waiting for a decision (`except_id`: the application being corrected), saying what to do
+/// instead. Checked when the form is sent, not only when the operator qualifies.
+pub async fn check_siret_free(
+    conn: &mut Conn,
+    config: &Config,
+    siret: &str,
+    except_id: &str,
+) -> Result<()> {
+    let Some(siret) = crate::fr::Siret::parse(siret) else {
+        return Ok(());
+    };
+    let phone = &config.helpline_phone;
+    if crate::orgs::find_site_by_siret(conn, siret.as_str())
+        .await?
+        .is_some()
+    {
+        return Err(Error::conflict(
+            "siret_registered",
+            format!(
+                "Une structure avec ce numéro SIRET est déjà inscrite au Pass numérique : inutile de candidater de nouveau. Demandez à l'administrateur de son espace professionnel de vous inviter, ou appelez l'assistance au {phone}."
+            ),
+        ));
+    }
+    if repo::pending_with_siret(conn, siret.as_str(), except_id).await? {
+        return Err(Error::conflict(
+            "application_pending",
+            format!(
+                "Une candidature avec ce numéro SIRET est déjà en cours d'examen. Suivez-la avec le lien personnel reçu par e-mail quand elle a été envoyée ; si vous ne le retrouvez pas, appelez l'assistance au {phone}."
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// Stores a new application and e-mails its private follow-up link. Returns `(id, token)`.
 pub async fn submit(
     tx: &mut Tx<'_>,
@@ -89,6 +124,7 @@ pub async fn submit(
 ) -> Result<(String, String)> {
     let questions = repo::questions(tx, true).await?;
     let checked = check(draft, &questions)?;
+    check_siret_free(tx, config, &checked.draft.siret, "").await?;
     let id = crate::db::new_id();
     let token = random_token();
     let at = format_ts(now);
@@ -135,6 +171,7 @@ pub async fn resubmit(
     let step = Status::Received.entered_from(app.status)?;
     let questions = repo::questions(tx, true).await?;
     let checked = check(draft, &questions)?;
+    check_siret_free(tx, config, &checked.draft.siret, &app.id).await?;
     let at = format_ts(now);
     repo::update_details(tx, &app.id, &checked.draft, &at).await?;
     repo::replace_details(tx, &app.id, &checked.draft.places, &checked.answers).await?;

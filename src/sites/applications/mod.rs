@@ -14,7 +14,9 @@ mod questionnaire;
 mod repo;
 mod status;
 
-pub use decisions::{qualify, reject, request_changes, resubmit, start_review, submit};
+pub use decisions::{
+    check_siret_free, qualify, reject, request_changes, resubmit, start_review, submit,
+};
 pub use questionnaire::{add_question, questions, update_question};
 pub use status::{Move, Status, MOVES};
 
@@ -127,9 +129,17 @@ impl Application {
                 .iter()
                 .map(|a| (a.question_id.clone(), a.answer.clone()))
                 .collect(),
-            charter: false,
+            // It was sent with the charter accepted: correcting it does not take that back.
+            charter: true,
         }
     }
+}
+
+/// Checks a draft as sending it would (every field refused at once, `Error::Fields`), without
+/// storing anything: the form checks each of its steps with it before the next one.
+pub async fn check_draft(conn: &mut Conn, draft: &Draft) -> Result<()> {
+    let questions = repo::questions(conn, true).await?;
+    draft::check(draft, &questions).map(|_| ())
 }
 
 /// The application a follow-up link points to.

@@ -170,6 +170,19 @@ pub async fn set_qualified(
     Ok(())
 }
 
+/// Whether another application with this SIRET waits for the operator's decision.
+pub async fn pending_with_siret(conn: &mut Conn, siret: &str, except_id: &str) -> Result<bool> {
+    let found: Option<String> = sqlx::query_scalar(
+        "SELECT id FROM applications WHERE siret = $1 AND id <> $2 \
+         AND status IN ('received', 'under_review', 'changes_requested') LIMIT 1",
+    )
+    .bind(siret)
+    .bind(except_id)
+    .fetch_optional(&mut *conn)
+    .await?;
+    Ok(found.is_some())
+}
+
 pub async fn id_by_token_hash(conn: &mut Conn, hash: &str) -> Result<Option<String>> {
     Ok(
         sqlx::query_scalar("SELECT id FROM applications WHERE follow_token_hash = $1")

@@ -6,6 +6,7 @@ use crate::fr::{euros_text, parse_count, percent_text};
 use crate::money::Cents;
 use crate::orgs::{OrgKind, Organization};
 use crate::programs::{self, NewProgram};
+use crate::web::form_errors::FormErrors;
 use crate::web::session::{Form, SignedIn};
 use crate::web::{page, see_other, Layout, Visitor, WebResult};
 use askama::Template;
@@ -134,8 +135,8 @@ fn program_field(code: &str) -> &'static str {
         "invalid_grace" => "grace_days",
         "invalid_department" => "department",
         "invalid_territory" => "territory",
-        "invalid_services" => "services",
-        _ => "",
+        "invalid_services" => "s-individual",
+        _ => "name",
     }
 }
 
@@ -145,18 +146,13 @@ struct Home {
     l: Layout,
     programs: Vec<ProgramLine>,
     form: ProgramForm,
-    error: Option<FieldError>,
-}
-
-impl Home {
-    fn invalid(&self, field: &str) -> bool {
-        self.error.as_ref().is_some_and(|e| e.field == field)
-    }
+    errors: FormErrors,
 }
 
 pub(super) async fn home(State(state): State<AppState>, visitor: Visitor) -> WebResult {
     let signed = SignedIn::require(&visitor, OrgKind::Funder)?;
-    render_home(&state, &visitor, &signed.org, ProgramForm::default(), None).await
+    let none = FormErrors::none();
+    render_home(&state, &visitor, &signed.org, ProgramForm::default(), none).await
 }
 
 async fn render_home(
@@ -164,7 +160,7 @@ async fn render_home(
     visitor: &Visitor,
     funder: &Organization,
     form: ProgramForm,
-    error: Option<FieldError>,
+    errors: FormErrors,
 ) -> WebResult {
     let mut conn = state.db.read().await?;
     let mut lines = Vec::new();
@@ -187,10 +183,10 @@ async fn render_home(
         });
     }
     page(Home {
-        l: Layout::new(state, visitor, "Mes programmes"),
+        l: Layout::new(state, visitor, errors.page_title("Mes programmes")),
         programs: lines,
         form,
-        error,
+        errors,
     })
 }
 
@@ -200,7 +196,10 @@ pub(super) async fn create(State(state): State<AppState>, form: Form<ProgramForm
     let Form { visitor, data, .. } = form;
     let new = match data.to_new() {
         Ok(new) => new,
-        Err(e) => return render_home(&state, &visitor, &signed.org, data, Some(e)).await,
+        Err(e) => {
+            let errors = FormErrors::one(e.field, e.message);
+            return render_home(&state, &visitor, &signed.org, data, errors).await;
+        }
     };
     let (org, now) = (signed.org.clone(), state.clock.now());
     let created = state
@@ -214,11 +213,8 @@ pub(super) async fn create(State(state): State<AppState>, form: Form<ProgramForm
             program.id
         )),
         Err(e) if shown_on_page(&e) => {
-            let error = FieldError {
-                field: program_field(e.code()),
-                message: e.public_message(),
-            };
-            render_home(&state, &visitor, &signed.org, data, Some(error)).await
+            let errors = FormErrors::one(program_field(e.code()), e.public_message());
+            render_home(&state, &visitor, &signed.org, data, errors).await
         }
         Err(e) => Err(e.into()),
     }

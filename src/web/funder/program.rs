@@ -13,10 +13,12 @@ use crate::programs::{self, CloseRequest, NewAllocation, NewFunding, Program};
 use crate::report::Report;
 use crate::users::Signed;
 use crate::web::confirm::{self, Confirmation};
+use crate::web::form_errors::FormErrors;
 use crate::web::session::{Form, SignedIn};
-use crate::web::{page, see_other, Layout, Visitor, WebError, WebResult};
+use crate::web::{page, see_other, with_status, Layout, Visitor, WebError, WebResult};
 use askama::Template;
 use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
 use serde::Deserialize;
 use std::sync::Arc;
 
@@ -27,8 +29,8 @@ struct Attempt {
     reference: String,
     distributor_id: String,
     cheques: String,
-    fund_error: Option<String>,
-    allocate_error: Option<String>,
+    fund_errors: FormErrors,
+    allocate_errors: FormErrors,
     closes_on: String,
     close_error: Option<String>,
 }
@@ -215,17 +217,20 @@ pub(super) async fn fund(
     let key = form.own_key();
     let Form { visitor, data, .. } = form;
     let signed = writable(&state, &visitor, &id).await?;
-    let retry = |message: String| Attempt {
+    let retry = |field: &str, message: String| Attempt {
         amount: data.amount.clone(),
         reference: data.reference.clone(),
-        fund_error: Some(message),
+        fund_errors: FormErrors::one(field, message),
         ..Attempt::default()
     };
     let amount =
         Cents::parse_euros(&data.amount).map_err(|m| format!("Montant du versement : {m}"));
     let amount_cents = match amount {
         Ok(cents) => cents,
-        Err(m) => return render_dashboard(&state, &visitor, &id, None, retry(m)).await,
+        Err(m) => {
+            let page = render_dashboard(&state, &visitor, &id, None, retry("amount", m)).await;
+            return with_status(StatusCode::UNPROCESSABLE_ENTITY, page);
+        }
     };
     let new = NewFunding {
         amount_cents,
@@ -240,7 +245,16 @@ pub(super) async fn fund(
     match funded {
         Ok(_) => done(&id, "versement"),
         Err(e) if shown_on_page(&e) => {
-            render_dashboard(&state, &visitor, &id, None, retry(e.public_message())).await
+            let field = if e.code().contains("reference") {
+                "reference"
+            } else {
+                "amount"
+            };
+            let attempt = retry(field, e.public_message());
+            with_status(
+                e.status(),
+                render_dashboard(&state, &visitor, &id, None, attempt).await,
+            )
         }
         Err(e) => Err(e.into()),
     }
@@ -261,17 +275,20 @@ pub(super) async fn allocate(
     let key = form.own_key();
     let Form { visitor, data, .. } = form;
     let signed = writable(&state, &visitor, &id).await?;
-    let retry = |message: String| Attempt {
+    let retry = |field: &str, message: String| Attempt {
         distributor_id: data.distributor_id.clone(),
         cheques: data.cheques.clone(),
-        allocate_error: Some(message),
+        allocate_errors: FormErrors::one(field, message),
         ..Attempt::default()
     };
     let cheques = parse_count(&data.cheques)
         .ok_or_else(|| "Indiquez un nombre de chèques, par exemple 100.".to_string());
     let cheques = match cheques {
         Ok(n) => n,
-        Err(m) => return render_dashboard(&state, &visitor, &id, None, retry(m)).await,
+        Err(m) => {
+            let page = render_dashboard(&state, &visitor, &id, None, retry("cheques", m)).await;
+            return with_status(StatusCode::UNPROCESSABLE_ENTITY, page);
+        }
     };
     let new = NewAllocation {
         distributor_id: data.distributor_id.clone(),
@@ -286,7 +303,16 @@ pub(super) async fn allocate(
     match allocated {
         Ok(_) => done(&id, "quota"),
         Err(e) if shown_on_page(&e) => {
-            render_dashboard(&state, &visitor, &id, None, retry(e.public_message())).await
+            let field = if e.code().contains("distributor") {
+                "distributor_id"
+            } else {
+                "cheques"
+            };
+            let attempt = retry(field, e.public_message());
+            with_status(
+                e.status(),
+                render_dashboard(&state, &visitor, &id, None, attempt).await,
+            )
         }
         Err(e) => Err(e.into()),
     }

@@ -1,7 +1,7 @@
 //! What the site's agent does: redeem (by the one door, `Redeemer::redeem`), see the receipt,
 //! undo, download a statement.
 
-use super::{receipt, render, Entered};
+use super::{receipt, render, render_with, Entered};
 use crate::app::AppState;
 use crate::error::Error;
 use crate::fr::euros_text;
@@ -10,6 +10,7 @@ use crate::orgs::OrgKind;
 use crate::redemption::writer::{Caller, Request};
 use crate::redemption::{self, NewRedemption};
 use crate::web::confirm::{self, Confirmation};
+use crate::web::form_errors::FormErrors;
 use crate::web::session::{Form, SignedIn};
 use crate::web::{see_other, with_status, Visitor, WebResult};
 use axum::extract::{Path, State};
@@ -44,7 +45,15 @@ pub(super) async fn redeem(
     let minutes = match minutes_of(&entered) {
         Ok(m) => m,
         Err(message) => {
-            return render(&state, &visitor, Some(message.into()), None, None, entered).await
+            let field = if entered.minutes == "other" {
+                "minutes_other"
+            } else {
+                "minutes"
+            };
+            let errors = FormErrors::one(field, message);
+            let status = axum::http::StatusCode::UNPROCESSABLE_ENTITY;
+            let page = render_with(&state, &visitor, None, errors, None, None, entered).await;
+            return with_status(status, page);
         }
     };
     let (service, service_id) = match entered.service.strip_prefix("service:") {
@@ -95,12 +104,30 @@ pub(super) async fn redeem(
                 ""
             };
             let message = format!("{}{advice}{none}", e.public_message());
+            let errors = FormErrors::one(field_of(e.code(), &entered), message);
             with_status(
                 e.status(),
-                render(&state, &visitor, Some(message), None, None, entered).await,
+                render_with(&state, &visitor, None, errors, None, None, entered).await,
             )
         }
         Err(e) => Err(e.into()),
+    }
+}
+
+/// The field of the redemption form a refusal is about: the place, the service, the duration,
+/// or else the cheque's code.
+fn field_of(code: &str, entered: &Entered) -> &'static str {
+    match code {
+        c if c.contains("place") => "place_id",
+        "invalid_service" | "wrong_cheque_count" | "unknown_service" => "service",
+        c if c.contains("minutes") || c.contains("duration") => {
+            if entered.minutes == "other" {
+                "minutes_other"
+            } else {
+                "minutes"
+            }
+        }
+        _ => "code",
     }
 }
 

@@ -6,6 +6,7 @@ mod actions;
 mod bank;
 pub(super) mod catalogue;
 
+use super::form_errors::FormErrors;
 use super::session::SignedIn;
 use super::{page, Layout, Visitor, WebResult};
 use crate::app::AppState;
@@ -57,7 +58,10 @@ pub struct Row {
 #[template(path = "site/home.html")]
 struct Home {
     l: Layout,
+    /// A refusal no field of the form can correct (an undo too late).
     error: Option<String>,
+    /// The redemption form's mistakes, under its fields.
+    errors: FormErrors,
     receipt: Option<Receipt>,
     notice: Option<String>,
     form: RedeemChoices,
@@ -343,6 +347,20 @@ pub(super) async fn render(
     notice: Option<String>,
     entered: Entered,
 ) -> WebResult {
+    let errors = FormErrors::none();
+    render_with(state, visitor, error, errors, receipt, notice, entered).await
+}
+
+/// The page, with the redemption form's mistakes.
+pub(super) async fn render_with(
+    state: &AppState,
+    visitor: &Visitor,
+    error: Option<String>,
+    errors: FormErrors,
+    receipt: Option<Receipt>,
+    notice: Option<String>,
+    entered: Entered,
+) -> WebResult {
     let signed = SignedIn::require(visitor, OrgKind::Site)?;
     let mut conn = state.db.read().await?;
     let mut form = choices(&mut conn, &signed.org.id, entered, state.clock.today()).await?;
@@ -415,9 +433,10 @@ pub(super) async fn render(
         .map(|r| row(r, now, window, &form, &list))
         .collect();
     page(Home {
-        l: Layout::new(state, visitor, "Encaisser un chèque"),
+        l: Layout::new(state, visitor, errors.page_title("Encaisser un chèque")),
         payments,
         error,
+        errors,
         receipt,
         notice,
         form,

@@ -1,0 +1,454 @@
+//! Forms that help, over plain HTTP on both databases: every mistake of the application form
+//! listed at once in a focused summary linking to each field, the fields marked `aria-invalid`
+//! and described, what was typed kept (check boxes included); the four steps and the recap,
+//! sent twice for one application, the follow-up link shown; a SIRET already registered or
+//! already applied with refused by the page and the API; the same summary on the other forms.
+
+use crate::applications::valid_form;
+use crate::common;
+
+use common::web::{get, post, Page};
+use common::{cookie_client, csrf_of, Backend, TestApp};
+use reqwest::StatusCode;
+use serde_json::json;
+
+on_both_databases!(
+    the_application_form_lists_every_mistake_at_once,
+    steps_recap_and_sending_twice_make_one_application,
+    a_siret_already_registered_or_pending_is_refused,
+    other_forms_mark_their_fields,
+);
+
+fn owned(list: &[(String, String)]) -> Vec<(&str, &str)> {
+    list.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect()
+}
+
+fn unescape(text: &str) -> String {
+    text.replace("&#39;", "'")
+        .replace("&#34;", "\"")
+        .replace("&#60;", "<")
+        .replace("&#62;", ">")
+        .replace("&#38;", "&")
+}
+
+/// The hidden fields of a page's form (`<input type="hidden" name=… value=…>`), in order.
+fn hidden_fields(html: &str) -> Vec<(String, String)> {
+    const MARK: &str = "<input type=\"hidden\" name=\"";
+    let mut found = Vec::new();
+    let mut rest = html;
+    while let Some(at) = rest.find(MARK) {
+        rest = &rest[at + MARK.len()..];
+        let name = &rest[..rest.find('"').expect("name")];
+        let value = rest
+            .find("value=\"")
+            .filter(|v| *v < rest.find('>').expect("end of tag"))
+            .map(|v| {
+                let value = &rest[v + 7..];
+                unescape(&value[..value.find('"').expect("value")])
+            })
+            .unwrap_or_default();
+        if name != "csrf" || !found.iter().any(|(n, _): &(String, String)| n == "csrf") {
+            found.push((name.to_string(), value));
+        }
+    }
+    found
+}
+
+/// The opening tag of the element with this id.
+fn tag_of<'a>(html: &'a str, id: &str) -> &'a str {
+    let mark = format!("id=\"{id}\"");
+    let at = html
+        .find(&mark)
+        .unwrap_or_else(|| panic!("no #{id} in {html}"));
+    let start = html[..at].rfind('<').expect("tag start");
+    let end = at + html[at..].find('>').expect("tag end");
+    &html[start..=end]
+}
+
+fn set(form: &mut Vec<(String, String)>, key: &str, value: &str) {
+    form.retain(|(k, _)| k != key);
+    form.push((key.to_string(), value.to_string()));
+}
+
+async fn applications(app: &TestApp) -> i64 {
+    app.count("SELECT COUNT(*) FROM applications").await
+}
+
+async fn the_application_form_lists_every_mistake_at_once(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let client = cookie_client();
+    let url = format!("{}/candidature", app.base);
+    let form = get(&client, &url).await;
+    assert!(
+        form.html.contains("Étape 1 sur 4 : votre structure"),
+        "{}",
+        form.html
+    );
+
+    // Step 1 sent empty: both of its mistakes at once, in a summary that takes the focus.
+    let page = post(
+        &client,
+        &url,
+        &[
+            ("csrf", &form.csrf()),
+            ("etape", "1"),
+            ("action", "suivant"),
+        ],
+    )
+    .await;
+    assert_eq!(page.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(page.html.contains("2 erreurs à corriger"), "{}", page.html);
+    let summary = tag_of(&page.html, "erreurs");
+    assert!(
+        summary.contains("tabindex=\"-1\"") && summary.contains("autofocus"),
+        "{summary}"
+    );
+    assert!(page.html.contains("href=\"#org_name\"") && page.html.contains("href=\"#siret\""));
+
+    // The whole form with three mistakes (SIRET, IBAN, charter): all three at once.
+    let mut data = valid_form(&form.csrf(), "Association Trois Erreurs");
+    set(&mut data, "siret", "732 829 320 00075");
+    set(&mut data, "iban", "FR14 2004 1010 0505 0001 3M02 607");
+    data.retain(|(k, _)| k != "charte");
+    let page = post(&client, &url, &owned(&data)).await;
+    assert_eq!(
+        page.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        page.html
+    );
+    let html = unescape(&page.html);
+    assert!(
+        html.contains("Votre candidature n'est pas encore envoyée : 3 erreurs à corriger"),
+        "{html}"
+    );
+    for id in ["siret", "iban", "charte"] {
+        assert!(html.contains(&format!("href=\"#{id}\"")), "link to {id}");
+        let field = tag_of(&html, id);
+        assert!(field.contains("aria-invalid=\"true\""), "{field}");
+        assert!(field.contains(&format!("{id}-erreur")), "{field}");
+    }
+    // Described by its hint too; fields without mistakes are not marked.
+    assert!(tag_of(&html, "siret").contains("aria-describedby=\"siret-aide siret-erreur\""));
+    assert!(!tag_of(&html, "holder").contains("aria-invalid"));
+    // What was typed is kept, answers checked again.
+    assert!(tag_of(&html, "org_name").contains("value=\"Association Trois Erreurs\""));
+    assert!(tag_of(&html, "lieu-1-commune").contains("value=\"Bègles\""));
+    assert!(tag_of(&html, "q-q-free-non").contains("checked"));
+    assert!(!tag_of(&html, "charte").contains("checked"));
+    assert_eq!(applications(&app).await, 0);
+
+    // The API lists the same mistakes, by field.
+    let (status, body) = app
+        .request(
+            reqwest::Method::POST,
+            "/api/v1/public/applications",
+            None,
+            Some(json!({"org_name": "", "siret": "123", "places": [{"name": "Médiathèque", "postcode": "3300"}]})),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["error"]["code"], "invalid_fields");
+    let fields: Vec<&str> = body["error"]["fields"]
+        .as_array()
+        .expect("fields")
+        .iter()
+        .map(|f| f["field"].as_str().expect("field"))
+        .collect();
+    for f in [
+        "org_name",
+        "siret",
+        "places[0].address",
+        "places[0].postcode",
+        "iban",
+        "charter",
+    ] {
+        assert!(fields.contains(&f), "{f} in {fields:?}");
+    }
+}
+
+async fn steps_recap_and_sending_twice_make_one_application(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let client = cookie_client();
+    let url = format!("{}/candidature", app.base);
+    let first = get(&client, &url).await;
+    let all = valid_form(&first.csrf(), "Association Pas à Pas");
+    let value = |name: &str| {
+        all.iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default()
+    };
+    // Each step: the hidden fields the page carries, the step's own fields typed.
+    let steps: [(&str, &[&str]); 4] = [
+        ("Étape 2 sur 4", &["org_name", "siret"]),
+        (
+            "Étape 3 sur 4",
+            &[
+                "contact_name",
+                "contact_email",
+                "contact_phone",
+                "legal_name",
+                "legal_role",
+            ],
+        ),
+        (
+            "Étape 4 sur 4",
+            &[
+                "lieux",
+                "lieu_0_nom",
+                "lieu_0_adresse",
+                "lieu_0_code_postal",
+                "lieu_0_commune",
+                "lieu_1_nom",
+                "lieu_1_adresse",
+                "lieu_1_code_postal",
+                "lieu_1_commune",
+                "q_q-public",
+                "q_q-trained",
+                "q_q-open",
+                "q_q-no-sale",
+                "q_q-free",
+            ],
+        ),
+        ("Vérifiez votre candidature", &["iban", "holder", "charte"]),
+    ];
+    let mut page: Page = first;
+    for (next, names) in steps {
+        let mut data = hidden_fields(&page.html);
+        for name in names {
+            set(&mut data, name, &value(name));
+        }
+        set(&mut data, "action", "suivant");
+        page = post(&client, &url, &owned(&data)).await;
+        assert_eq!(page.status, StatusCode::OK, "{}", page.html);
+        assert!(page.html.contains(next), "{next}: {}", page.html);
+    }
+    let recap = unescape(&page.html);
+    for shown in [
+        "Association Pas à Pas",
+        "732 829 320 00074",
+        "Espace numérique de Bègles",
+        "Léa Dupont",
+        "Marc Durand, Président",
+        "FR14 2004 1010 0505 0001 3M02 606",
+        "Acceptée",
+        "Modifier",
+    ] {
+        assert!(recap.contains(shown), "{shown} in {recap}");
+    }
+    // "Modifier" goes back to a step with everything kept.
+    let mut data = hidden_fields(&page.html);
+    set(&mut data, "action", "etape_2");
+    let step = post(&client, &url, &owned(&data)).await;
+    assert!(step.html.contains("Étape 2 sur 4"));
+    assert!(tag_of(&step.html, "legal_name").contains("value=\"Marc Durand\""));
+
+    // Sent twice from the recap (a double click): one application, one e-mail.
+    let mut data = hidden_fields(&page.html);
+    set(&mut data, "action", "envoyer");
+    let sent = post(&client, &url, &owned(&data)).await;
+    let again = post(&client, &url, &owned(&data)).await;
+    assert_eq!(applications(&app).await, 1);
+    let acknowledgements = app
+        .outbox_subjects()
+        .await
+        .iter()
+        .filter(|(_, s)| s.contains("bien reçue"))
+        .count();
+    assert_eq!(acknowledgements, 1);
+    // Both answers show the private follow-up link, which opens the application.
+    for page in [&sent, &again] {
+        assert_eq!(page.status, StatusCode::OK);
+        assert!(
+            page.url.contains("/candidature/envoyee?suivi="),
+            "{}",
+            page.url
+        );
+        assert!(
+            page.html.contains("Votre lien personnel de suivi"),
+            "{}",
+            page.html
+        );
+    }
+    let token = sent.url.split("suivi=").nth(1).expect("token");
+    assert_eq!(again.url, sent.url);
+    let follow = get(&client, &format!("{}/candidature/suivi/{token}", app.base)).await;
+    assert_eq!(follow.status, StatusCode::OK);
+    assert!(follow.html.contains("Candidature reçue"), "{}", follow.html);
+    // The token itself is nowhere in the database (only its hash, and a sealed copy).
+    let stored = app
+        .count(&format!(
+            "SELECT COUNT(*) FROM idempotency_keys WHERE response_body LIKE '%{token}%'"
+        ))
+        .await;
+    assert_eq!(stored, 0);
+}
+
+async fn a_siret_already_registered_or_pending_is_refused(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let client = cookie_client();
+    let url = format!("{}/candidature", app.base);
+    let form = get(&client, &url).await;
+    let page = post(
+        &client,
+        &url,
+        &owned(&valid_form(&form.csrf(), "Association Clic")),
+    )
+    .await;
+    assert!(page.url.contains("/candidature/envoyee"), "{}", page.html);
+
+    // The same SIRET again, while the first waits: refused at once, with what to do.
+    let form = get(&client, &url).await;
+    let page = post(&client, &url, &owned(&valid_form(&form.csrf(), "Clic bis"))).await;
+    assert_eq!(page.status, StatusCode::CONFLICT);
+    let html = unescape(&page.html);
+    assert!(html.contains("déjà en cours d'examen"), "{html}");
+    assert!(html.contains("href=\"#siret\""));
+    assert!(tag_of(&html, "siret").contains("aria-invalid=\"true\""));
+    // Caught from the first step already.
+    let form = get(&client, &url).await;
+    let step = post(
+        &client,
+        &url,
+        &[
+            ("csrf", &form.csrf()),
+            ("etape", "1"),
+            ("action", "suivant"),
+            ("org_name", "Clic ter"),
+            ("siret", "73282932000074"),
+        ],
+    )
+    .await;
+    assert_eq!(step.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(unescape(&step.html).contains("déjà en cours d'examen"));
+    assert_eq!(applications(&app).await, 1);
+
+    let body = json!({
+        "org_name": "Clic API", "siret": "732 829 320 00074",
+        "places": [{"name": "Médiathèque", "address": "1 rue de la Paix", "postcode": "33000", "commune": "Bordeaux"}],
+        "contact_name": "Léa Dupont", "contact_email": "api@clic.example", "contact_phone": "0556000000",
+        "legal_name": "Marc Durand", "legal_role": "Président",
+        "iban": "FR14 2004 1010 0505 0001 3M02 606", "holder": "Association Clic",
+        "answers": {"q-public": "oui", "q-trained": "oui", "q-open": "oui", "q-no-sale": "oui", "q-free": "non"},
+        "charter_accepted": true
+    });
+    let (status, answer) = app
+        .request(
+            reqwest::Method::POST,
+            "/api/v1/public/applications",
+            None,
+            Some(body.clone()),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{answer}");
+    assert_eq!(answer["error"]["code"], "application_pending");
+
+    // A SIRET that is already an organisation's: refused, pointing to its administrator.
+    let (status, created) = app
+        .post(
+            "/api/v1/organizations",
+            &app.operator_token,
+            json!({"kind": "site", "name": "Centre social", "siret": "44306184100047", "department": "33", "postcode": "33000"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let mut other = body.clone();
+    other["siret"] = json!("443 061 841 00047");
+    let (status, answer) = app
+        .request(
+            reqwest::Method::POST,
+            "/api/v1/public/applications",
+            None,
+            Some(other),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{answer}");
+    assert_eq!(answer["error"]["code"], "siret_registered");
+    assert!(answer["error"]["message"]
+        .as_str()
+        .unwrap_or_default()
+        .contains("administrateur"));
+    let form = get(&client, &url).await;
+    let mut data = valid_form(&form.csrf(), "Centre social");
+    set(&mut data, "siret", "44306184100047");
+    let page = post(&client, &url, &owned(&data)).await;
+    assert_eq!(page.status, StatusCode::CONFLICT);
+    assert!(unescape(&page.html).contains("déjà inscrite au Pass numérique"));
+    assert_eq!(applications(&app).await, 1);
+
+    // A new SIRET through the API: created.
+    let mut fresh = body;
+    fresh["siret"] = json!("55203253400646");
+    let (status, answer) = app
+        .request(
+            reqwest::Method::POST,
+            "/api/v1/public/applications",
+            None,
+            Some(fresh),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{answer}");
+    assert_eq!(applications(&app).await, 2);
+}
+
+async fn other_forms_mark_their_fields(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let client = cookie_client();
+    // The balance, with a mistyped code: kept, marked, described.
+    let page = get(&client, &format!("{}/solde?code=XXXX", app.base)).await;
+    let code = tag_of(&page.html, "code");
+    assert!(
+        code.contains("aria-invalid=\"true\"") && code.contains("value=\"XXXX\""),
+        "{code}"
+    );
+    assert!(
+        code.contains("aria-describedby=\"code-aide code-erreur\""),
+        "{code}"
+    );
+    assert!(page.html.contains("1 erreur à corriger"));
+    // Login refused: the address kept and the field marked.
+    let form = get(&client, &format!("{}/connexion", app.base)).await;
+    let page = post(
+        &client,
+        &format!("{}/connexion", app.base),
+        &[
+            ("csrf", &csrf_of(&form.html)),
+            ("email", "personne@exemple.fr"),
+            ("password", "pas le bon mot de passe"),
+        ],
+    )
+    .await;
+    let email = tag_of(&page.html, "email");
+    assert!(
+        email.contains("aria-invalid=\"true\"") && email.contains("personne@exemple.fr"),
+        "{email}"
+    );
+    assert!(tag_of(&page.html, "erreurs").contains("autofocus"));
+    // A reset asked for a malformed address.
+    let form = get(&client, &format!("{}/mot-de-passe-oublie", app.base)).await;
+    let page = post(
+        &client,
+        &format!("{}/mot-de-passe-oublie", app.base),
+        &[("csrf", &csrf_of(&form.html)), ("email", "pas-une-adresse")],
+    )
+    .await;
+    assert!(
+        tag_of(&page.html, "email").contains("aria-invalid=\"true\""),
+        "{}",
+        page.html
+    );
+    assert!(tag_of(&page.html, "email").contains("value=\"pas-une-adresse\""));
+}
