@@ -554,23 +554,27 @@ async fn apply_follow_correct_and_qualify(backend: Backend) {
     )
     .await;
     assert_eq!(page.status, StatusCode::CONFLICT);
-    // Nor a second organisation for the same SIRET, from another application.
-    apply(&app, "Association Clic (bis)").await;
-    let again = application_id(&app, "Association Clic (bis)").await;
-    let page = decide(
-        &app,
-        &operator,
-        &again,
-        "qualification",
-        &[("valid_until", "2027-03-02")],
+    // Nor a second organisation for the same SIRET: another application is refused when sent,
+    // pointing to the registered structure's administrator.
+    let client = cookie_client();
+    let url = format!("{}/candidature", app.base);
+    let form = get(&client, &url).await;
+    let page = post(
+        &client,
+        &url,
+        &valid_form(&csrf_of(&form.html), "Association Clic (bis)"),
     )
     .await;
     assert_eq!(page.status, StatusCode::CONFLICT);
     assert!(
-        page.html
-            .contains("Une structure avec ce SIRET est déjà inscrite"),
+        page.html.contains("déjà inscrite au Pass numérique"),
         "{}",
         page.html
+    );
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM applications WHERE org_name = 'Association Clic (bis)'")
+            .await,
+        0
     );
     assert_eq!(
         app.count("SELECT COUNT(*) FROM organizations WHERE kind = 'site'")
@@ -675,19 +679,17 @@ async fn questionnaire_is_edited_by_the_operator(backend: Backend) {
     assert_eq!(page.status, StatusCode::OK);
     assert!(page.html.contains("(désactivée)"));
 
-    let form = get(&cookie_client(), &format!("{}/candidature", app.base)).await;
-    assert!(form.html.contains(added));
-    assert!(form
-        .html
-        .contains("Aidez-vous des personnes avec le numérique ?"));
-    assert!(!form.html.contains("Ouvert à tous ?"));
-    // The new question must be answered.
+    // The new question must be answered; the form asks the questions as they are now.
     let client = cookie_client();
     let form = get(&client, &format!("{}/candidature", app.base)).await;
     let data = valid_form(&csrf_of(&form.html), "Association Clic");
     let page = post(&client, &format!("{}/candidature", app.base), &data).await;
     assert_eq!(page.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(page.html.contains(added), "{}", page.html);
+    assert!(page
+        .html
+        .contains("Aidez-vous des personnes avec le numérique ?"));
+    assert!(!page.html.contains("Ouvert à tous ?"));
     let actions = audit_actions(&app).await;
     assert!(actions.iter().any(|a| a == "question.added"));
     assert!(actions.iter().any(|a| a == "question.changed"));
@@ -953,11 +955,16 @@ async fn the_form_cannot_flood_a_mailbox(backend: Backend) {
     let client = cookie_client();
     let url = format!("{}/candidature", app.base);
     let csrf = csrf_of(&get(&client, &url).await.html);
-    for _ in 0..3 {
-        let page = post(&client, &url, &valid_form(&csrf, "Association Clic")).await;
-        assert_eq!(page.status, StatusCode::OK);
+    // Three structures (a SIRET can only apply once at a time).
+    for siret in ["41300000000013", "41300000000021", "41300000000039"] {
+        let mut data = valid_form(&csrf, "Association Clic");
+        set(&mut data, "siret", siret);
+        let page = post(&client, &url, &data).await;
+        assert_eq!(page.status, StatusCode::OK, "{}", page.html);
     }
-    let page = post(&client, &url, &valid_form(&csrf, "Association Clic")).await;
+    let mut data = valid_form(&csrf, "Association Clic");
+    set(&mut data, "siret", "41300000000047");
+    let page = post(&client, &url, &data).await;
     assert_eq!(page.status, StatusCode::TOO_MANY_REQUESTS);
     assert!(page.html.contains("Trop de tentatives"), "{}", page.html);
     assert_eq!(app.count("SELECT COUNT(*) FROM outbox").await, 3);

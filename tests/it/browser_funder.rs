@@ -42,7 +42,7 @@ async fn funder_creates_funds_allocates_and_follows_a_programme_in_the_browser()
     b.fill("#department", "33").await;
     b.submit_form(create).await;
     b.check_axe("financeur-creation-erreur").await;
-    assert!(b.text("[role=alert]").await.contains("Budget"));
+    assert!(b.text("#erreurs").await.contains("Budget"));
     assert!(b.exists("#budget[aria-invalid=true]").await);
     b.fill("#budget", "50 000").await;
     b.submit_form(create).await;

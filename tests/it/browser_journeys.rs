@@ -49,7 +49,7 @@ async fn every_role_does_its_job_in_the_browser() {
         "beneficiaire-solde-erreur",
     )
     .await;
-    assert!(b.exists("[role=alert]").await);
+    assert!(b.exists("#erreurs").await);
     b.visit(&format!("{}/lieux", app.base), "beneficiaire-lieux")
         .await;
     b.fill("#q", "33000").await;
@@ -112,7 +112,7 @@ async fn every_role_does_its_job_in_the_browser() {
     b.submit_form("#redeem-form button[type=submit]").await;
     b.check_axe("lieu-deja-utilise").await;
     assert!(b
-        .text("[role=alert]")
+        .text("#erreurs")
         .await
         .contains("déjà été utilisé le 2 mars 2026"));
     b.submit_form("form[action$='/annuler'] button").await;

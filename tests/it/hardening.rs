@@ -138,8 +138,9 @@ async fn a_feedback_address_never_puts_its_path_into_a_form(backend: Backend) {
     .await;
     assert_eq!(page.status, StatusCode::OK);
     assert!(
-        page.html
-            .contains(&format!("<form method=\"post\" action=\"/avis/{code}\">")),
+        page.html.contains(&format!(
+            "<form method=\"post\" action=\"/avis/{code}\" novalidate>"
+        )),
         "{}",
         page.html
     );

@@ -181,7 +181,7 @@ async fn funder_runs_a_programme_from_creation_to_credit_note(backend: Backend) 
         &[("csrf", &csrf), ("amount", "60 000"), ("reference", "OP-1")],
     )
     .await;
-    assert_eq!(a.status, StatusCode::OK);
+    assert_eq!(a.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(a.body.contains("dépasserait le budget"), "{}", a.body);
     assert!(a.body.contains("value=\"OP-1\""), "typed values kept");
     let a = post(
