@@ -138,6 +138,13 @@ async fn the_application_form_lists_every_mistake_at_once(backend: Backend) {
     assert!(tag_of(&html, "lieu-1-commune").contains("value=\"Bègles\""));
     assert!(tag_of(&html, "q-q-free-non").contains("checked"));
     assert!(!tag_of(&html, "charte").contains("checked"));
+    // A ticked box stays ticked when another field is refused.
+    let mut data = valid_form(&form.csrf(), "Association Case Cochée");
+    set(&mut data, "contact_phone", "12");
+    let page = post(&client, &url, &owned(&data)).await;
+    assert!(page.html.contains("1 erreur à corriger"), "{}", page.html);
+    assert!(tag_of(&page.html, "charte").contains("checked"));
+    assert!(tag_of(&page.html, "contact_phone").contains("aria-invalid=\"true\""));
     assert_eq!(applications(&app).await, 0);
 
     // The API lists the same mistakes, by field.
@@ -435,6 +442,22 @@ async fn other_forms_mark_their_fields(backend: Backend) {
     assert!(
         email.contains("aria-invalid=\"true\"") && email.contains("personne@exemple.fr"),
         "{email}"
+    );
+    assert!(tag_of(&page.html, "erreurs").contains("autofocus"));
+    // A site's redemption with a mistyped code: kept and marked.
+    let w = app.world(10_000, 10).await;
+    let (site, csrf) = common::web::signed_in(&app, &w.site_id, "agent@mediatheque.example").await;
+    let page = post(
+        &site,
+        &format!("{}/lieu/encaisser", app.base),
+        &[("csrf", &csrf), ("code", "ABCD-EFGH-JK13")],
+    )
+    .await;
+    assert!(page.status.is_client_error(), "{}", page.html);
+    let code = tag_of(&page.html, "code");
+    assert!(
+        code.contains("aria-invalid=\"true\"") && code.contains("ABCD-EFGH-JK13"),
+        "{code}"
     );
     assert!(tag_of(&page.html, "erreurs").contains("autofocus"));
     // A reset asked for a malformed address.

@@ -161,8 +161,13 @@ async fn render_dashboard(
     } else {
         attempt.closes_on.clone()
     };
+    let title = if attempt.fund_errors.is_empty() {
+        attempt.allocate_errors.page_title(&t.program.name)
+    } else {
+        attempt.fund_errors.page_title(&t.program.name)
+    };
     page(Dashboard {
-        l: Layout::new(state, visitor, t.program.name.clone()),
+        l: Layout::new(state, visitor, title),
         planned,
         earliest: earliest.to_string(),
         earliest_words: long_date(earliest),
