@@ -67,6 +67,7 @@ pub struct ErrorDetail {
         super::passes::show,
         super::passes::activate,
         super::passes::cancel,
+        super::passes::erase_reference,
         super::redemptions::redeem,
         super::redemptions::list,
         super::redemptions::undo,
