@@ -191,10 +191,6 @@ pub const FORM_ONLY: &[(&str, &str)] = &[
         "/distributeur/carnets/{id}/envoyer",
         "/distributeur/carnets/{id}",
     ),
-    (
-        "/distributeur/carnets/{id}/effacer-reference",
-        "/distributeur/carnets/{id}",
-    ),
     ("/mes-donnees/effacer-email", "/mes-donnees"),
     ("/financeur/programmes", "/financeur"),
     (
