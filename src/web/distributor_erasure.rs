@@ -34,13 +34,16 @@ async fn erase_reference(
             let mut conn = state.db.read().await?;
             vouchers::get(&mut conn, &state.keyring, &signed.org, &id, today).await?
         };
-        let reference = pass.beneficiary_ref.unwrap_or_default();
+        let reference = pass
+            .beneficiary_ref
+            .map(|r| format!(" « {r} »"))
+            .unwrap_or_default();
         return confirm::ask(
             &state,
             &form,
             Confirmation::new(
                 format!(
-                    "Effacer la référence « {reference} » du carnet {} ?",
+                    "Effacer la référence{reference} du carnet {} ?",
                     pass.pass_code
                 ),
                 "Oui, effacer la référence",

@@ -245,6 +245,30 @@ async fn a_distributor_erases_a_reference_of_its_own_carnets_only(backend: Backe
         .await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
 
+    // A carnet in stock, its reference erased, then handed over with a new one: erasable too.
+    let stock = issue_with(&app, &w, json!({"beneficiary_ref": "S-1", "active": false})).await;
+    let stock_id = stock["id"].as_str().unwrap();
+    let stock_erase = format!("/api/v1/passes/{stock_id}/erase-reference");
+    let (status, body) = app.post(&stock_erase, &w.distributor, json!({})).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, body) = app
+        .post(
+            &format!("/api/v1/passes/{stock_id}/activate"),
+            &w.distributor,
+            json!({"beneficiary_ref": "S-2"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["beneficiary_ref"], "S-2");
+    let (status, body) = app.post(&stock_erase, &w.distributor, json!({})).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["beneficiary_ref"], mark.as_str());
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM audit_log WHERE action = 'pass.reference_erased'")
+            .await,
+        3
+    );
+
     // A carnet without a reference: nothing to erase.
     let bare = issue_with(&app, &w, json!({})).await;
     let (status, body) = app

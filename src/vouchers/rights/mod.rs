@@ -205,9 +205,12 @@ pub async fn erase_email(tx: &mut Tx<'_>, pass_code: &str, now: Timestamp) -> Re
     Ok(erased)
 }
 
+/// How the mark of an erased reference begins.
+const ERASED_MARK: &str = "effacée le ";
+
 /// The mark that replaces an erased reference: "effacée le 6 décembre 2026".
 pub fn erased_reference_mark(today: Date) -> String {
-    format!("effacée le {}", long_date(today))
+    format!("{ERASED_MARK}{}", long_date(today))
 }
 
 /// The issuing distributor erases the beneficiary reference of one of its carnets, when the
@@ -223,11 +226,7 @@ pub async fn erase_reference(
 ) -> Result<PassView> {
     distributor.require(OrgKind::Distributor)?;
     let pass = pass_for(tx, distributor, id).await?;
-    let already = repo::dates(tx, &pass.id)
-        .await?
-        .beneficiary_ref_erased_at
-        .is_some();
-    if pass.beneficiary_ref.is_none() && !already {
+    if pass.beneficiary_ref.is_none() {
         return Err(Error::conflict(
             "no_beneficiary_ref",
             "Ce carnet n'a pas de référence de bénéficiaire : il n'y a rien à effacer.",

@@ -74,7 +74,7 @@ pub async fn erase_email(conn: &mut Conn, pass_id: &str, now: &str) -> Result<bo
 }
 
 /// Replaces a carnet's beneficiary reference by `marker`, once: false when it had none or
-/// was already erased.
+/// still holds the mark of an erasure (a reference given at a later activation is erasable).
 pub async fn erase_reference(
     conn: &mut Conn,
     pass_id: &str,
@@ -83,11 +83,13 @@ pub async fn erase_reference(
 ) -> Result<bool> {
     let done = sqlx::query(
         "UPDATE passes SET beneficiary_ref = $1, beneficiary_ref_erased_at = $2 \
-         WHERE id = $3 AND beneficiary_ref IS NOT NULL AND beneficiary_ref_erased_at IS NULL",
+         WHERE id = $3 AND beneficiary_ref IS NOT NULL \
+         AND (beneficiary_ref_erased_at IS NULL OR beneficiary_ref NOT LIKE $4)",
     )
     .bind(marker)
     .bind(now)
     .bind(pass_id)
+    .bind(format!("{}%", super::ERASED_MARK))
     .execute(&mut *conn)
     .await?;
     Ok(done.rows_affected() == 1)
