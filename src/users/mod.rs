@@ -351,13 +351,7 @@ pub async fn session(
     if token.len() > 100 {
         return Ok(None);
     }
-    let used_since = match idle_minutes {
-        0 => String::new(),
-        minutes => format_ts(
-            now.checked_sub(SignedDuration::from_mins(minutes))
-                .unwrap_or(now),
-        ),
-    };
+    let used_since = sessions::used_since(now, idle_minutes);
     let Some((user, csrf_token, stage, last_used_at)) =
         repo::session_user(conn, &token_hash(token), &format_ts(now), &used_since).await?
     else {
