@@ -79,6 +79,7 @@ pub struct FieldDetail {
         super::passes::show,
         super::passes::activate,
         super::passes::cancel,
+        super::passes::erase_reference,
         super::redemptions::redeem,
         super::redemptions::list,
         super::redemptions::undo,

@@ -17,6 +17,7 @@ pub fn router() -> Router<AppState> {
         .route("/passes/{id}", get(show))
         .route("/passes/{id}/activate", post(activate))
         .route("/passes/{id}/cancel", post(cancel))
+        .route("/passes/{id}/erase-reference", post(erase_reference))
 }
 
 #[utoipa::path(
@@ -176,6 +177,35 @@ pub(super) async fn cancel(
     state
         .write(origin, replay.key(&org_id), move |tx| {
             Box::pin(async move { vouchers::cancel(tx, &keyring, &org, &id, now, today).await })
+        })
+        .await
+        .map(|answer| respond(StatusCode::OK, answer))
+}
+
+#[utoipa::path(
+    post,
+    path = "/api/v1/passes/{id}/erase-reference",
+    tag = "distributor",
+    summary = "Effacer la référence du bénéficiaire, à sa demande (le distributeur qui a remis le carnet)",
+    description = "La référence est remplacée par « effacée le … » ; le carnet et ses chèques restent utilisables. Une seconde demande ne change rien. 409 `no_beneficiary_ref` pour un carnet sans référence.",
+    params(("id" = String, Path, description = "Carnet"), ("Idempotency-Key" = Option<String>, Header, description = "Une relance avec la même clé et le même corps reçoit la première réponse.")),
+    responses((status = 200, description = "Référence effacée", body = PassView), (status = "4XX", description = "Refus (voir le code d'erreur)", body = crate::http::openapi::ErrorBody)),
+    security(("bearer" = []))
+)]
+pub(super) async fn erase_reference(
+    State(state): State<AppState>,
+    Auth(org): Auth,
+    Path(id): Path<String>,
+    Write { replay, origin, .. }: Write<Empty>,
+) -> Result<Response> {
+    let (now, today) = (state.clock.now(), state.clock.today());
+    let keyring = state.keyring.clone();
+    let org_id = org.id.clone();
+    state
+        .write(origin, replay.key(&org_id), move |tx| {
+            Box::pin(async move {
+                vouchers::rights::erase_reference(tx, &keyring, &org, &id, now, today).await
+            })
         })
         .await
         .map(|answer| respond(StatusCode::OK, answer))

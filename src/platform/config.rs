@@ -130,6 +130,16 @@ pub struct Config {
     )]
     pub token_idle_days: i64,
 
+    /// A page session (professional spaces) unused for this many minutes ends, whatever its
+    /// absolute lifetime (0: never).
+    #[arg(
+        long,
+        env = "PASSNUM_SESSION_IDLE_MINUTES",
+        default_value_t = 120,
+        global = true
+    )]
+    pub session_idle_minutes: i64,
+
     /// Length of a rate-limit window, in seconds.
     #[arg(
         long,

@@ -339,12 +339,21 @@ pub struct Signed {
     pub last_used_at: Option<String>,
 }
 
-pub async fn session(conn: &mut Conn, token: &str, now: Timestamp) -> Result<Option<Signed>> {
+/// The session of this cookie, unless it ended: past its lifetime, or unused for
+/// `idle_minutes` (0: no such limit; its last use is written every few minutes, see
+/// [`sessions::touch`]).
+pub async fn session(
+    conn: &mut Conn,
+    token: &str,
+    now: Timestamp,
+    idle_minutes: i64,
+) -> Result<Option<Signed>> {
     if token.len() > 100 {
         return Ok(None);
     }
+    let used_since = sessions::used_since(now, idle_minutes);
     let Some((user, csrf_token, stage, last_used_at)) =
-        repo::session_user(conn, &token_hash(token), &format_ts(now)).await?
+        repo::session_user(conn, &token_hash(token), &format_ts(now), &used_since).await?
     else {
         return Ok(None);
     };

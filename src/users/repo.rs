@@ -129,10 +129,12 @@ pub async fn session_user(
     conn: &mut Conn,
     hash: &str,
     now: &str,
+    used_since: &str,
 ) -> Result<Option<(User, String, Stage, Option<String>)>> {
     let row = sqlx::query(&format!(
         "SELECT s.csrf_token, s.stage, s.last_used_at, {} FROM sessions s JOIN users u ON u.id = s.user_id \
-         WHERE s.token_hash = $1 AND s.expires_at > $2 AND u.disabled_at IS NULL",
+         WHERE s.token_hash = $1 AND s.expires_at > $2 AND u.disabled_at IS NULL \
+         AND COALESCE(s.last_used_at, s.created_at) >= $3",
         COLUMNS
             .split(", ")
             .map(|c| format!("u.{c}"))
@@ -141,6 +143,7 @@ pub async fn session_user(
     ))
     .bind(hash)
     .bind(now)
+    .bind(used_since)
     .fetch_optional(&mut *conn)
     .await?;
     let Some(row) = row else { return Ok(None) };

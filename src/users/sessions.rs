@@ -21,22 +21,51 @@ pub struct SessionLine {
     pub current: bool,
 }
 
+/// A session last used before this moment has ended for being idle `idle_minutes` (0: no
+/// such limit, the empty text is before every moment).
+pub(super) fn used_since(now: Timestamp, idle_minutes: i64) -> String {
+    match idle_minutes {
+        0 => String::new(),
+        minutes => format_ts(
+            now.checked_sub(SignedDuration::from_mins(minutes))
+                .unwrap_or(now),
+        ),
+    }
+}
+
+/// One's open sessions: those past their lifetime or idle too long are not; each ends at
+/// the earlier of its lifetime and its idle limit, if unused until then.
 pub async fn list(
     conn: &mut Conn,
     user_id: &str,
     token: &str,
     now: Timestamp,
+    idle_minutes: i64,
 ) -> Result<Vec<SessionLine>> {
     let current = token_hash(token);
+    let since = used_since(now, idle_minutes);
     Ok(repo::sessions_of(conn, user_id, &format_ts(now))
         .await?
         .into_iter()
-        .map(|(hash, created_at, last_used_at, expires_at)| SessionLine {
-            id: hash[..16].to_string(),
-            current: hash == current,
-            created_at,
-            last_used_at,
-            expires_at,
+        .filter_map(|(hash, created_at, last_used_at, expires_at)| {
+            let used = last_used_at.clone().unwrap_or_else(|| created_at.clone());
+            if used < since {
+                return None;
+            }
+            let idle_end = crate::clock::parse_ts(&used)
+                .filter(|_| idle_minutes > 0)
+                .and_then(|t| t.checked_add(SignedDuration::from_mins(idle_minutes)).ok())
+                .map(format_ts);
+            Some(SessionLine {
+                id: hash[..16].to_string(),
+                current: hash == current,
+                created_at,
+                last_used_at,
+                expires_at: match idle_end {
+                    Some(end) if end < expires_at => end,
+                    _ => expires_at,
+                },
+            })
         })
         .collect())
 }
@@ -92,4 +121,20 @@ pub async fn revoke_token(
     }
     crate::orgs::revoke_token(tx, &signed.org, &signed.org.id, id, now).await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn idle_sessions_end_after_the_setting_and_never_with_zero() {
+        let now: Timestamp = "2026-12-06T12:00:00Z".parse().expect("a moment");
+        assert_eq!(
+            used_since(now, 120),
+            format_ts("2026-12-06T10:00:00Z".parse().expect("a moment"))
+        );
+        assert_eq!(used_since(now, 0), "");
+        assert!(format_ts(now).as_str() > used_since(now, 0).as_str());
+    }
 }

@@ -8,6 +8,7 @@ pub mod keys;
 pub mod print;
 mod public;
 mod repo;
+pub mod rights;
 pub mod status;
 
 pub use issue::{issue, issue_batch, NewBatch, NewCarnet, NewPass, MAX_BATCH};

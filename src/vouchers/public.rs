@@ -44,25 +44,35 @@ pub struct UsedCheque {
 async fn used_cheques(conn: &mut Conn, pass_id: &str) -> Result<Vec<UsedCheque>> {
     let mut used = Vec::new();
     for (at, place_id, site_id) in repo::used_cheques(conn, pass_id).await? {
-        let place = match place_id {
-            Some(id) => crate::sites::places::find(conn, &id)
-                .await?
-                .and_then(|p| p.data.get("nom").map(str::to_string)),
-            None => None,
-        };
-        let place = match place {
-            Some(name) => name,
-            None => crate::orgs::find(conn, &site_id)
-                .await?
-                .map(|o| o.name)
-                .unwrap_or_default(),
-        };
+        let place = place_name(conn, place_id, &site_id).await?;
         let on = crate::clock::parse_ts(&at)
             .map(|t| t.to_zoned(crate::clock::paris()).date().to_string())
             .unwrap_or_default();
         used.push(UsedCheque { on, place });
     }
     Ok(used)
+}
+
+/// Where a cheque was used, in words: the place's name, or its structure's when the place is
+/// not known.
+pub(super) async fn place_name(
+    conn: &mut Conn,
+    place_id: Option<String>,
+    site_id: &str,
+) -> Result<String> {
+    let place = match place_id {
+        Some(id) => crate::sites::places::find(conn, &id)
+            .await?
+            .and_then(|p| p.data.get("nom").map(str::to_string)),
+        None => None,
+    };
+    Ok(match place {
+        Some(name) => name,
+        None => crate::orgs::find(conn, site_id)
+            .await?
+            .map(|o| o.name)
+            .unwrap_or_default(),
+    })
 }
 
 pub async fn public_balance(
@@ -109,7 +119,7 @@ pub async fn territory_of_pass(conn: &mut Conn, pass_code: &str) -> Result<Terri
 }
 
 /// A carnet by the code a person typed, loosely, or why there is none.
-async fn find_by_code(conn: &mut Conn, pass_code: &str) -> Result<repo::PassRow> {
+pub(super) async fn find_by_code(conn: &mut Conn, pass_code: &str) -> Result<repo::PassRow> {
     let code = codes::parse_code(pass_code).map_err(|e| match e {
         CodeError::BadCheck => Error::invalid(
             "invalid_code",

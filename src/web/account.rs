@@ -62,7 +62,9 @@ async fn list(State(state): State<AppState>, visitor: Visitor) -> WebResult {
     let who = signed(&visitor)?;
     let token = visitor.session_token.clone().unwrap_or_default();
     let mut conn = state.db.read().await?;
-    let mut lines = sessions::list(&mut conn, &who.user.id, &token, state.clock.now()).await?;
+    let idle = state.config.session_idle_minutes;
+    let mut lines =
+        sessions::list(&mut conn, &who.user.id, &token, state.clock.now(), idle).await?;
     for line in &mut lines {
         line.created_at = when(&line.created_at);
         line.expires_at = when(&line.expires_at);

@@ -28,6 +28,7 @@ pub const PUBLIC_PAGES: &[(&str, &str)] = &[
     ("/accessibilite", "Accessibilité : partiellement conforme"),
     ("/mentions-legales", "Mentions légales"),
     ("/donnees-personnelles", "Données personnelles"),
+    ("/mes-donnees", "Voir les données de mon carnet"),
     ("/plan-du-site", "Plan du site"),
     ("/glossaire", "Les mots du Pass numérique"),
 ];

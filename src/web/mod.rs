@@ -8,14 +8,17 @@ mod auth;
 mod confirm;
 mod coverage;
 mod distributor;
+mod distributor_erasure;
 mod errors;
 mod form_errors;
 mod funder;
 mod legal;
+mod my_data;
 mod operator;
 mod operator_applications;
 mod proconnect;
 mod public;
+mod registry;
 mod second_factor;
 mod session;
 mod site;
@@ -189,6 +192,7 @@ pub const FORM_ONLY: &[(&str, &str)] = &[
         "/distributeur/carnets/{id}/envoyer",
         "/distributeur/carnets/{id}",
     ),
+    ("/mes-donnees/effacer-email", "/mes-donnees"),
     ("/financeur/programmes", "/financeur"),
     (
         "/financeur/programmes/{id}/versements",
@@ -281,12 +285,15 @@ pub fn router(state: AppState) -> Router<AppState> {
         .merge(proconnect::router())
         .merge(account::router())
         .merge(distributor::router())
+        .merge(distributor_erasure::router())
         .merge(funder::router())
         .merge(operator::router())
         .merge(operator_applications::router())
         .merge(apply::router())
         .merge(site::router())
         .merge(legal::router())
+        .merge(my_data::router())
+        .merge(registry::router())
         .route(
             "/static/style.css",
             get(|| async { asset("text/css; charset=utf-8", STYLE) }),

@@ -162,7 +162,7 @@ async fn identify(
     let mut found = None;
     if let Some(token) = &session_token {
         if let Ok(mut conn) = state.db.read().await {
-            found = crate::users::session(&mut conn, token, now)
+            found = crate::users::session(&mut conn, token, now, state.config.session_idle_minutes)
                 .await
                 .ok()
                 .flatten();

@@ -17,7 +17,7 @@ on_both_databases!(
 );
 
 /// The fields of the confirmation page's form, as a browser sends them.
-fn confirm_fields(page: &Page) -> Vec<(String, String)> {
+pub(crate) fn confirm_fields(page: &Page) -> Vec<(String, String)> {
     let start = page
         .html
         .find("class=\"confirm\"")

@@ -43,6 +43,7 @@ mod metrics;
 mod one_door;
 mod openapi;
 mod parity;
+mod personal_data;
 mod proconnect;
 mod programme_closing;
 mod programme_rules;

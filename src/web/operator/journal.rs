@@ -57,6 +57,12 @@ fn action_label(action: &str) -> Option<&'static str> {
         "pass.issued" => "Carnet émis",
         "pass.activated" => "Carnet activé (remis au bénéficiaire)",
         "pass.cancelled" => "Carnet annulé",
+        crate::vouchers::rights::EMAIL_ERASED => {
+            "Adresse e-mail d'un carnet effacée (à la demande du bénéficiaire)"
+        }
+        crate::vouchers::rights::REFERENCE_ERASED => {
+            "Référence d'un bénéficiaire effacée (à sa demande)"
+        }
         "redemption.created" => "Chèque encaissé",
         "redemption.undone" => "Encaissement annulé",
         "key.rotated" => "Nouvelle clé de signature",

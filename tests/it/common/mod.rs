@@ -91,6 +91,7 @@ pub fn test_config(database_url: &str) -> Config {
     config.invalid_code_limit = 10_000;
     // Tests move the clock by months at a time: tokens do not expire unless a test says so.
     config.token_idle_days = 0;
+    config.session_idle_minutes = 0;
     config.public_lookup_limit = 10_000;
     config.db_connections = 8;
     // The operator's own account (the example one is refused outside the demo).
