@@ -188,6 +188,10 @@ pub const FORM_ONLY: &[(&str, &str)] = &[
         "/distributeur/carnets/{id}/envoyer",
         "/distributeur/carnets/{id}",
     ),
+    (
+        "/distributeur/carnets/{id}/activer",
+        "/distributeur/carnets/{id}",
+    ),
     ("/financeur/programmes", "/financeur"),
     (
         "/financeur/programmes/{id}/versements",
