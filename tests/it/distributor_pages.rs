@@ -19,6 +19,7 @@ on_both_databases!(
     a_file_with_bad_lines_lists_every_error_and_issues_nothing,
     a_file_beyond_the_quota_is_refused,
     a_stored_file_is_resumed_and_issued_once,
+    a_closing_programme_is_said_on_the_activation_and_file_pages,
 );
 
 const AGENT: &str = "agent@ccas.example";
@@ -555,4 +556,60 @@ async fn a_stored_file_is_resumed_and_issued_once(backend: Backend) {
         assert_eq!(view.lines_done, view.lines_total);
     }
     app.assert_ledger_verifies().await;
+}
+
+/// Fifteen days before a programme ends, a stock carnet can no longer be handed over nor a file
+/// issued: both pages say so in words, and nothing changes.
+async fn a_closing_programme_is_said_on_the_activation_and_file_pages(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let w = app.world(100_000, 40).await;
+    let stock = issue(&app, &w, "", false).await;
+    let id = stock["id"].as_str().unwrap();
+    let (status, body) = app
+        .post(
+            &format!("/api/v1/programs/{}/close", w.program_id),
+            &w.funder,
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    app.clock
+        .set("2026-03-17T08:00:00Z".parse().expect("timestamp"));
+    let (agent, csrf) = signed_in(&app, &w.distributor_id, AGENT).await;
+    let url = format!("{}/distributeur/carnets/{id}", app.base);
+    let page = get(&agent, &url).await;
+    let refused = post(
+        &agent,
+        &format!("{url}/activer"),
+        &[
+            ("csrf", &csrf),
+            ("once", &page.once()),
+            ("beneficiary_ref", "FT-1"),
+            ("email", ""),
+        ],
+    )
+    .await;
+    assert_eq!(refused.status, StatusCode::GONE, "{}", refused.html);
+    assert!(
+        refused.html.contains("prend fin le 1er avril 2026"),
+        "{}",
+        refused.html
+    );
+    let (_, pass) = app
+        .get(&format!("/api/v1/passes/{id}"), Some(&w.distributor))
+        .await;
+    assert_eq!(pass["status"], "inactive");
+
+    let page = get(
+        &agent,
+        &format!("{}/distributeur/carnets/fichier", app.base),
+    )
+    .await;
+    let (status, _, html) = send_file(&app, &agent, &page, &w.program_id, b"5;FT-2\n").await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{html}");
+    assert!(html.contains("prend fin le 1er avril 2026"), "{html}");
+    assert_eq!(app.count("SELECT COUNT(*) FROM carnet_files").await, 0);
+    assert_eq!(app.count("SELECT COUNT(*) FROM passes").await, 1);
 }
