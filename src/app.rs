@@ -75,6 +75,16 @@ impl AppState {
         crate::mail::Letterhead::of(&self.config)
     }
 
+    /// What issues the files of carnets distributors upload, beside the requests.
+    pub fn file_runner(&self) -> crate::vouchers::files::Runner {
+        crate::vouchers::files::Runner {
+            db: self.db.clone(),
+            keyring: self.keyring.clone(),
+            letterhead: self.letterhead(),
+            clock: self.clock.clone(),
+        }
+    }
+
     /// Counts one anonymous look-up of a carnet code from this address (a balance, the places
     /// that accept a carnet): past the limit, a 429 (codes cannot be guessed by trying).
     pub async fn public_lookup(&self, ip: std::net::IpAddr) -> Result<()> {

@@ -132,5 +132,9 @@ mod tests {
             crate::sites::applications::Status::ALL,
             crate::sites::applications::Status::as_str,
         );
+        same(
+            crate::vouchers::files::FileStatus::ALL,
+            crate::vouchers::files::FileStatus::as_str,
+        );
     }
 }

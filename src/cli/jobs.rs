@@ -137,10 +137,11 @@ pub async fn run_periodic(state: AppState) {
     }
 }
 
-/// Starts what a serving process runs beside the requests: the expiry, and the e-mail sender
-/// when an SMTP server is configured.
+/// Starts what a serving process runs beside the requests: the expiry, the files of carnets a
+/// stop interrupted, and the e-mail sender when an SMTP server is configured.
 pub fn spawn_background(state: &AppState) -> anyhow::Result<()> {
     tokio::spawn(run_periodic(state.clone()));
+    tokio::spawn(state.file_runner().resume_all());
     crate::audit::spawn_sealer(state.db.clone());
     match crate::mail::Mailer::from_config(&state.config)? {
         Some(mailer) => {

@@ -99,6 +99,23 @@ pub async fn issue_batch(
     issue_carnets(tx, keyring, distributor, batch, now, today).await
 }
 
+/// The sizes a carnet may have, in cheques.
+pub const SIZES: [i64; 2] = [5, 10];
+
+/// One carnet's request, checked: `(cheques, beneficiary reference, e-mail)`, cleaned.
+pub(super) fn check_carnet(carnet: NewCarnet) -> Result<(i64, Option<String>, Option<String>)> {
+    if !SIZES.contains(&carnet.cheques) {
+        return Err(Error::invalid(
+            "invalid_cheques",
+            "Un carnet contient 5 ou 10 chèques.",
+        ));
+    }
+    let beneficiary_ref = clean_beneficiary_ref(carnet.beneficiary_ref)?;
+    let email = crate::mail::Email::parse_optional(carnet.email.as_deref())?
+        .map(crate::mail::Email::into_string);
+    Ok((carnet.cheques, beneficiary_ref, email))
+}
+
 async fn issue_carnets(
     tx: &mut Tx<'_>,
     keyring: &Keyring,
@@ -118,17 +135,7 @@ async fn issue_carnets(
                 e.prefixed(&format!("Carnet n° {} : ", index + 1))
             }
         };
-        if carnet.cheques != 5 && carnet.cheques != 10 {
-            return Err(at(Error::invalid(
-                "invalid_cheques",
-                "Un carnet contient 5 ou 10 chèques.",
-            )));
-        }
-        let beneficiary_ref = clean_beneficiary_ref(carnet.beneficiary_ref).map_err(at)?;
-        let email = crate::mail::Email::parse_optional(carnet.email.as_deref())
-            .map_err(at)?
-            .map(crate::mail::Email::into_string);
-        carnets.push((carnet.cheques, beneficiary_ref, email));
+        carnets.push(check_carnet(carnet).map_err(at)?);
     }
     let program = crate::programs::find(tx, &batch.program_id)
         .await?

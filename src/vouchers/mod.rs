@@ -3,6 +3,7 @@
 //! beneficiary may check with the pass code.
 
 pub mod codes;
+pub mod files;
 mod issue;
 pub mod keys;
 pub mod print;
@@ -150,10 +151,47 @@ pub async fn list(
     Ok(out)
 }
 
+/// Most carnets a search shows.
+pub const SEARCH_LIMIT: i64 = 50;
+
+/// The distributor's carnets found by what an agent types: part of a beneficiary reference (any
+/// case), or a carnet's or cheque's code (with or without hyphens, any case). Only theirs.
+pub async fn search(
+    conn: &mut Conn,
+    keyring: &Keyring,
+    distributor: &Organization,
+    query: &str,
+    today: Date,
+) -> Result<Vec<PassView>> {
+    distributor.require(OrgKind::Distributor)?;
+    let query = query.trim();
+    if query.is_empty() {
+        return Ok(Vec::new());
+    }
+    let code = codes::parse_code(query).ok();
+    let needle = query.to_lowercase();
+    let mut out = Vec::new();
+    for pass in repo::search_passes(
+        conn,
+        &distributor.id,
+        &needle,
+        code.as_deref(),
+        SEARCH_LIMIT,
+    )
+    .await?
+    {
+        let vouchers = repo::vouchers_of(conn, &pass.id).await?;
+        out.push(view(keyring, pass, vouchers, today));
+    }
+    Ok(out)
+}
+
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Activation {
     pub beneficiary_ref: Option<String>,
+    /// The beneficiary's e-mail, to send them the carnet later; kept if none is given.
+    pub email: Option<String>,
 }
 
 /// Hands a carnet printed in stock to a beneficiary: only now can its cheques be redeemed.
@@ -169,13 +207,16 @@ pub async fn activate(
     distributor.require(OrgKind::Distributor)?;
     let pass = pass_for(tx, distributor, id).await?;
     let beneficiary_ref = issue::clean_beneficiary_ref(activation.beneficiary_ref)?;
+    let email = crate::mail::Email::parse_optional(activation.email.as_deref())?
+        .map(crate::mail::Email::into_string);
     // Handing a carnet over is issuing it: not in the last days before its programme ends.
     if pass.status == PassStatus::Inactive {
         if let Some(program) = crate::programs::find(tx, &pass.program_id).await? {
             program.require_issuable(today)?;
         }
     }
-    if !repo::activate_pass(tx, &pass.id, beneficiary_ref.as_deref(), &format_ts(now)).await? {
+    let given = (beneficiary_ref.as_deref(), email.as_deref());
+    if !repo::activate_pass(tx, &pass.id, given, &format_ts(now)).await? {
         return Err(match pass.status {
             PassStatus::Cancelled => Error::gone(
                 "cancelled",

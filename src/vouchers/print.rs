@@ -35,5 +35,11 @@ pub fn carnet(printable: &Printable, l: &Letterhead) -> Carnet {
 }
 
 pub fn carnet_pdf(printable: &Printable, l: &Letterhead) -> Vec<u8> {
-    crate::pdf::carnets(&[carnet(printable, l)])
+    carnets_pdf(std::slice::from_ref(printable), l)
+}
+
+/// Several carnets in one document (a file of carnets), each starting on its own page.
+pub fn carnets_pdf(printables: &[Printable], l: &Letterhead) -> Vec<u8> {
+    let carnets: Vec<Carnet> = printables.iter().map(|p| carnet(p, l)).collect();
+    crate::pdf::carnets(&carnets)
 }

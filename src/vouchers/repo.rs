@@ -133,6 +133,36 @@ pub async fn passes_of(conn: &mut Conn, distributor_id: &str, limit: i64) -> Res
     .await?)
 }
 
+/// The distributor's carnets whose beneficiary reference contains `needle` (lower case,
+/// matched case-insensitively), or whose code — or one of whose cheques' code — is `code`
+/// (canonical form), newest first.
+pub async fn search_passes(
+    conn: &mut Conn,
+    distributor_id: &str,
+    needle: &str,
+    code: Option<&str>,
+    limit: i64,
+) -> Result<Vec<PassRow>> {
+    // '%' and '_' are LIKE wildcards: escaped (with '!') to be matched as typed.
+    let escaped = needle
+        .replace('!', "!!")
+        .replace('%', "!%")
+        .replace('_', "!_");
+    Ok(sqlx::query_as(&format!(
+        "SELECT {PASS_COLUMNS} FROM passes WHERE distributor_id = $1 AND (\
+           LOWER(beneficiary_ref) LIKE $2 ESCAPE '!' \
+           OR pass_code = $3 \
+           OR id IN (SELECT pass_id FROM vouchers WHERE code = $3 AND distributor_id = $1)) \
+         ORDER BY created_at DESC, id LIMIT $4"
+    ))
+    .bind(distributor_id)
+    .bind(format!("%{escaped}%"))
+    .bind(code)
+    .bind(limit)
+    .fetch_all(&mut *conn)
+    .await?)
+}
+
 pub async fn vouchers_of(conn: &mut Conn, pass_id: &str) -> Result<Vec<VoucherRow>> {
     Ok(sqlx::query_as(&format!(
         "SELECT {VOUCHER_COLUMNS} FROM vouchers WHERE pass_id = $1 ORDER BY position"
@@ -145,15 +175,17 @@ pub async fn vouchers_of(conn: &mut Conn, pass_id: &str) -> Result<Vec<VoucherRo
 pub async fn activate_pass(
     conn: &mut Conn,
     id: &str,
-    beneficiary_ref: Option<&str>,
+    (beneficiary_ref, email): (Option<&str>, Option<&str>),
     now: &str,
 ) -> Result<bool> {
     let done = sqlx::query(
         "UPDATE passes SET status = 'active', activated_at = $1, \
-         beneficiary_ref = COALESCE($2, beneficiary_ref) WHERE id = $3 AND status = 'inactive'",
+         beneficiary_ref = COALESCE($2, beneficiary_ref), email = COALESCE($3, email) \
+         WHERE id = $4 AND status = 'inactive'",
     )
     .bind(now)
     .bind(beneficiary_ref)
+    .bind(email)
     .bind(id)
     .execute(&mut *conn)
     .await?;

@@ -193,6 +193,10 @@ pub const FORM_ONLY: &[(&str, &str)] = &[
         "/distributeur/carnets/{id}",
     ),
     ("/mes-donnees/effacer-email", "/mes-donnees"),
+    (
+        "/distributeur/carnets/{id}/activer",
+        "/distributeur/carnets/{id}",
+    ),
     ("/financeur/programmes", "/financeur"),
     (
         "/financeur/programmes/{id}/versements",

@@ -1,15 +1,14 @@
-//! The distributor agent: issue a carnet in one form, print it (page or PDF), e-mail it, see
-//! the quota and the passes, cancel and re-issue a lost carnet.
+//! One carnet: its page (the cheques as printed), its PDF, sending it by e-mail, activating a
+//! carnet printed in stock when it is handed over, and cancelling a lost one.
 
-use super::confirm::{self, Confirmation};
-use super::session::{Form, SignedIn};
-use super::{page, see_other, with_status, Layout, Visitor, WebError, WebResult};
+use super::super::confirm::{self, Confirmation};
+use super::super::session::{Form, SignedIn};
+use super::super::{page, see_other, with_status, Layout, Visitor, WebError, WebResult};
 use crate::app::AppState;
-use crate::fr::{euros_text, long_date, long_date_text};
-use crate::money::Cents;
+use crate::error::Error;
+use crate::fr::{euros_text, long_date_text};
 use crate::orgs::OrgKind;
-use crate::programs::Program;
-use crate::vouchers::{self, ChequeStatus, NewPass, PassStatus, PassView, Printable};
+use crate::vouchers::{self, Activation, ChequeStatus, PassStatus, PassView, Printable};
 use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::http::header;
@@ -18,156 +17,13 @@ use axum::routing::{get, post};
 use axum::Router;
 use serde::Deserialize;
 
-pub fn router() -> Router<AppState> {
+pub(super) fn router() -> Router<AppState> {
     Router::new()
-        .route("/distributeur", get(home))
-        .route("/distributeur/carnets", post(issue))
         .route("/distributeur/carnets/{id}", get(carnet))
         .route("/distributeur/carnets/{id}/annuler", post(cancel))
+        .route("/distributeur/carnets/{id}/activer", post(activate))
         .route("/distributeur/carnets/{id}/pdf", get(carnet_pdf))
         .route("/distributeur/carnets/{id}/envoyer", post(send))
-}
-
-pub struct QuotaLine {
-    pub program: Program,
-    pub allocated: i64,
-    pub remaining: i64,
-    pub used: i64,
-    /// When the programme's end is planned, what that means for issuing, in words.
-    pub closing: Option<String>,
-}
-
-/// "Émission possible jusqu'au 16 mars 2026, fin du programme le 1er avril 2026".
-fn closing_words(program: &Program, today: jiff::civil::Date) -> Option<String> {
-    let last_day = program.planned_close(today)?;
-    let until = program.issuance_until(today)?;
-    Some(if program.require_issuable(today).is_ok() {
-        format!(
-            "Émission possible jusqu'au {}, fin du programme le {}",
-            long_date(until),
-            long_date(last_day)
-        )
-    } else {
-        format!(
-            "Émission terminée : le programme prend fin le {}",
-            long_date(last_day)
-        )
-    })
-}
-
-async fn quotas(state: &AppState, distributor_id: &str) -> Result<Vec<QuotaLine>, WebError> {
-    let today = state.clock.today();
-    let mut conn = state.db.read().await?;
-    let mut out = Vec::new();
-    for (program_id, f) in crate::ledger::figures_of_org(&mut conn, distributor_id, true).await? {
-        let Some(program) = crate::programs::find(&mut conn, &program_id).await? else {
-            continue;
-        };
-        let value = program.cheque_value_cents.max(Cents::new(1));
-        out.push(QuotaLine {
-            allocated: f.allocated_cents / value,
-            remaining: f.unissued_quota_cents / value,
-            used: (f.allocated_cents - f.unissued_quota_cents) / value,
-            closing: closing_words(&program, today),
-            program,
-        });
-    }
-    Ok(out)
-}
-
-#[derive(Template)]
-#[template(path = "distributor/home.html")]
-struct Home {
-    l: Layout,
-    quotas: Vec<QuotaLine>,
-    passes: Vec<PassView>,
-    error: Option<String>,
-    beneficiary_ref: String,
-}
-
-#[derive(Deserialize)]
-struct HomeQuery {
-    reissue: Option<String>,
-}
-
-async fn home(
-    State(state): State<AppState>,
-    visitor: Visitor,
-    Query(q): Query<HomeQuery>,
-) -> WebResult {
-    let signed = SignedIn::require(&visitor, OrgKind::Distributor)?;
-    render_home(
-        &state,
-        &visitor,
-        &signed.org,
-        None,
-        q.reissue.unwrap_or_default(),
-    )
-    .await
-}
-
-async fn render_home(
-    state: &AppState,
-    visitor: &Visitor,
-    org: &crate::orgs::Organization,
-    error: Option<String>,
-    beneficiary_ref: String,
-) -> WebResult {
-    let quotas = quotas(state, &org.id).await?;
-    let mut conn = state.db.read().await?;
-    let passes = vouchers::list(&mut conn, &state.keyring, org, state.clock.today()).await?;
-    page(Home {
-        l: Layout::new(state, visitor, "Émettre et suivre les carnets"),
-        quotas,
-        passes,
-        error,
-        beneficiary_ref,
-    })
-}
-
-#[derive(Deserialize)]
-struct IssueForm {
-    program_id: String,
-    cheques: Option<String>,
-    beneficiary_ref: Option<String>,
-    email: Option<String>,
-    stock: Option<String>,
-}
-
-async fn issue(State(state): State<AppState>, form: Form<IssueForm>) -> WebResult {
-    let signed = SignedIn::require(&form.visitor, OrgKind::Distributor)?;
-    let data = &form.data;
-    let cheques = match data.cheques.as_deref() {
-        Some("5") => 5,
-        Some("10") => 10,
-        _ => 0,
-    };
-    let new = NewPass {
-        program_id: data.program_id.clone(),
-        cheques,
-        beneficiary_ref: data.beneficiary_ref.clone(),
-        email: data.email.clone(),
-        active: Some(data.stock.is_none()),
-    };
-    let (now, today) = (state.clock.now(), state.clock.today());
-    let (keyring, org) = (state.keyring.clone(), signed.org.clone());
-    let issued = state
-        .write(form.visitor.origin(), form.key(&org.id), move |tx| {
-            Box::pin(async move { vouchers::issue(tx, &keyring, &org, new, now, today).await })
-        })
-        .await;
-    match issued {
-        Ok(pass) => see_other(&format!("/distributeur/carnets/{}", pass.id)),
-        Err(e) if e.status().is_client_error() && e.status().as_u16() != 429 => {
-            let error = Some(e.public_message());
-            let beneficiary_ref = form.data.beneficiary_ref.clone().unwrap_or_default();
-            with_status(
-                e.status(),
-                render_home(&state, &form.visitor, &signed.org, error, beneficiary_ref).await,
-            )
-        }
-        Err(e) => Err(e.into()),
-    }
 }
 
 pub struct ChequeView {
@@ -189,13 +45,14 @@ struct Carnet {
     total: usize,
     public_url: String,
     cancelled_now: bool,
+    activated_now: bool,
     sent_to: Option<String>,
     error: Option<String>,
 }
 
 #[derive(Deserialize)]
 struct CarnetQuery {
-    /// What was just done: `annule`, or `envoye` (with `a`, the address).
+    /// What was just done: `annule`, `active`, or `envoye` (with `a`, the address).
     fait: Option<String>,
     a: Option<String>,
 }
@@ -208,6 +65,7 @@ async fn carnet(
 ) -> WebResult {
     let outcome = match (q.fait.as_deref(), q.a) {
         (Some("annule"), _) => Outcome::Cancelled,
+        (Some("active"), _) => Outcome::Activated,
         (Some("envoye"), Some(to)) => Outcome::Sent(to),
         _ => Outcome::None,
     };
@@ -217,6 +75,7 @@ async fn carnet(
 enum Outcome {
     None,
     Cancelled,
+    Activated,
     Sent(String),
     Failed(String),
 }
@@ -284,18 +143,15 @@ async fn send(
                 .unwrap_or_default();
             see_other(&format!("/distributeur/carnets/{id}?{query}"))
         }
-        Err(e @ crate::error::Error::Unprocessable { .. }) => with_status(
-            e.status(),
-            render_carnet(
-                &state,
-                &form.visitor,
-                &id,
-                Outcome::Failed(e.public_message()),
-            )
-            .await,
-        ),
+        Err(e @ Error::Unprocessable { .. }) => said_on_page(&state, &form.visitor, &id, e).await,
         Err(e) => Err(e.into()),
     }
+}
+
+/// A refusal said in words on the carnet's page, answered with its status.
+async fn said_on_page(state: &AppState, visitor: &Visitor, id: &str, e: Error) -> WebResult {
+    let outcome = Outcome::Failed(e.public_message());
+    with_status(e.status(), render_carnet(state, visitor, id, outcome).await)
 }
 
 async fn render_carnet(
@@ -332,6 +188,7 @@ async fn render_carnet(
         total,
         public_url: state.config.public_url.clone(),
         cancelled_now: matches!(outcome, Outcome::Cancelled),
+        activated_now: matches!(outcome, Outcome::Activated),
         sent_to: match &outcome {
             Outcome::Sent(to) => Some(to.clone()),
             _ => None,
@@ -346,6 +203,45 @@ async fn render_carnet(
 
 #[derive(Deserialize)]
 struct Nothing {}
+
+#[derive(Deserialize)]
+struct ActivateForm {
+    beneficiary_ref: Option<String>,
+    email: Option<String>,
+}
+
+/// Hands over a carnet printed in stock: the same operation as the API's activation. Sent
+/// again (a reload, a double click), the form gets the first answer; a carnet already active
+/// or cancelled, or a programme that no longer issues, is said in words on the carnet's page.
+async fn activate(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    form: Form<ActivateForm>,
+) -> WebResult {
+    let signed = SignedIn::require(&form.visitor, OrgKind::Distributor)?;
+    let (now, today) = (state.clock.now(), state.clock.today());
+    let (keyring, org) = (state.keyring.clone(), signed.org.clone());
+    let activation = Activation {
+        beneficiary_ref: form.data.beneficiary_ref.clone(),
+        email: form.data.email.clone(),
+    };
+    let pass_id = id.clone();
+    let activated = state
+        .write(form.visitor.origin(), form.key(&org.id), move |tx| {
+            Box::pin(async move {
+                vouchers::activate(tx, &keyring, &org, &pass_id, activation, now, today).await
+            })
+        })
+        .await;
+    match activated {
+        Ok(_) => see_other(&format!("/distributeur/carnets/{id}?fait=active")),
+        // Already active or cancelled, a wrong reference or e-mail, a programme closing.
+        Err(e @ (Error::Unprocessable { .. } | Error::Conflict { .. } | Error::Gone { .. })) => {
+            said_on_page(&state, &form.visitor, &id, e).await
+        }
+        Err(e) => Err(e.into()),
+    }
+}
 
 async fn cancel(
     State(state): State<AppState>,
