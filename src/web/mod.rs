@@ -194,6 +194,10 @@ pub const FORM_ONLY: &[(&str, &str)] = &[
     ),
     ("/mes-donnees/effacer-email", "/mes-donnees"),
     (
+        "/distributeur/carnets/{id}/effacer-reference",
+        "/distributeur/carnets/{id}",
+    ),
+    (
         "/distributeur/carnets/{id}/activer",
         "/distributeur/carnets/{id}",
     ),

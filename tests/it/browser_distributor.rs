@@ -172,11 +172,11 @@ async fn the_distributor_finds_activates_and_issues_from_a_file() {
         assert!(source.contains("3 carnets émis"), "{source}");
         assert!(source.contains("/pdf\""));
 
-        // A file still running: its progress, without the automatic reload for axe-core (which
-        // refuses any timed reload), then with it.
+        // A file still running: its progress, still by default (axe-core refuses any timed
+        // reload), then reloading itself when the person asks.
         b.visit(
             &format!(
-                "{}/distributeur/carnets/fichier/{running}?actualiser=non",
+                "{}/distributeur/carnets/fichier/{running}",
                 app.base
             ),
             &format!("distributeur-fichier-en-cours-{size}"),
@@ -185,13 +185,13 @@ async fn the_distributor_finds_activates_and_issues_from_a_file() {
         assert!(b.exists("progress").await);
         b.client()
             .goto(&format!(
-                "{}/distributeur/carnets/fichier/{running}",
+                "{}/distributeur/carnets/fichier/{running}?actualiser=oui",
                 app.base
             ))
             .await
             .expect("progress page");
         let source = b.page_source().await;
-        assert!(source.contains("<meta http-equiv=\"refresh\" content=\"2\">"));
+        assert!(source.contains("<meta http-equiv=\"refresh\" content=\"5\">"));
         assert!(source.contains("Arrêter la mise à jour automatique"));
     }
 }

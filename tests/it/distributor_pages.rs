@@ -328,9 +328,8 @@ async fn until_finished(agent: &reqwest::Client, url: &str) -> String {
         if !page.html.contains("<progress") {
             return page.html;
         }
-        assert!(page
-            .html
-            .contains("<meta http-equiv=\"refresh\" content=\"2\">"));
+        assert!(!page.html.contains("http-equiv=\"refresh\""));
+        assert!(page.html.contains("?actualiser=oui"));
         tokio::time::sleep(std::time::Duration::from_millis(500)).await;
     }
     panic!("the file of carnets did not finish within a minute");

@@ -213,6 +213,11 @@ pub fn erased_reference_mark(today: Date) -> String {
     format!("{ERASED_MARK}{}", long_date(today))
 }
 
+/// Whether a stored reference is the mark of an erased one (nothing to erase, nothing to copy).
+pub fn is_erased_reference(reference: &str) -> bool {
+    reference.starts_with(ERASED_MARK)
+}
+
 /// The issuing distributor erases the beneficiary reference of one of its carnets, when the
 /// person asks: a neutral mark takes its place; the carnet and its cheques keep working.
 /// Asked again, nothing more happens.

@@ -46,6 +46,9 @@ struct Carnet {
     public_url: String,
     cancelled_now: bool,
     activated_now: bool,
+    reference_erased_now: bool,
+    /// The beneficiary reference, unless there is none or it was erased.
+    live_reference: Option<String>,
     sent_to: Option<String>,
     error: Option<String>,
 }
@@ -66,6 +69,7 @@ async fn carnet(
     let outcome = match (q.fait.as_deref(), q.a) {
         (Some("annule"), _) => Outcome::Cancelled,
         (Some("active"), _) => Outcome::Activated,
+        (Some("reference-effacee"), _) => Outcome::ReferenceErased,
         (Some("envoye"), Some(to)) => Outcome::Sent(to),
         _ => Outcome::None,
     };
@@ -76,6 +80,7 @@ enum Outcome {
     None,
     Cancelled,
     Activated,
+    ReferenceErased,
     Sent(String),
     Failed(String),
 }
@@ -189,6 +194,11 @@ async fn render_carnet(
         public_url: state.config.public_url.clone(),
         cancelled_now: matches!(outcome, Outcome::Cancelled),
         activated_now: matches!(outcome, Outcome::Activated),
+        reference_erased_now: matches!(outcome, Outcome::ReferenceErased),
+        live_reference: pass
+            .beneficiary_ref
+            .clone()
+            .filter(|r| !vouchers::rights::is_erased_reference(r)),
         sent_to: match &outcome {
             Outcome::Sent(to) => Some(to.clone()),
             _ => None,

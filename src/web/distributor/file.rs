@@ -128,13 +128,15 @@ struct ProgressPage {
     l: Layout,
     file: FileView,
     created: String,
-    /// Whether the page reloads itself every two seconds while the file runs.
+    /// Whether the page reloads itself every few seconds while the file runs: only when the
+    /// person asked for it, since a page that changes on its own is a barrier for some (WCAG
+    /// 2.2.1; axe-core refuses any timed reload).
     refresh: bool,
 }
 
 #[derive(Deserialize)]
 struct ProgressQuery {
-    /// `non`: no automatic reload (for whoever needs the page to stay still).
+    /// `oui`: the page reloads itself until the file is done (asked by the person).
     actualiser: Option<String>,
 }
 
@@ -155,7 +157,7 @@ async fn progress(
     page(ProgressPage {
         l: Layout::new(&state, &visitor, title),
         created: long_date_text(&file.created_at),
-        refresh: file.status == FileStatus::Running && q.actualiser.as_deref() != Some("non"),
+        refresh: file.status == FileStatus::Running && q.actualiser.as_deref() == Some("oui"),
         file,
     })
 }
