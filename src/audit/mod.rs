@@ -8,7 +8,10 @@
 
 pub mod chain;
 
-pub use chain::{check_anchors, seal, spawn_sealer, verify, Anchor, VerifyReport};
+pub use chain::{
+    check_anchors, convert_v1, seal, spawn_sealer, truncate_addresses, verify, Anchor, Conversion,
+    VerifyReport,
+};
 
 use crate::db::{Batch, Conn, Origin, Param, Tx};
 use crate::error::Result;

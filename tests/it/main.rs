@@ -44,6 +44,7 @@ mod parity;
 mod proconnect;
 mod programme_closing;
 mod programme_rules;
+mod retention;
 mod second_factor;
 mod security;
 mod sent_twice;
