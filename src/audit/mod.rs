@@ -4,7 +4,8 @@
 //! sealer ([`chain`]), so that `passnum audit verify` detects any edited or deleted entry.
 //!
 //! Who (the person) and from where (the client address) come with the unit of work
-//! ([`Tx::origin`]): no call site can forget them.
+//! ([`Tx::origin`]): no call site can forget them. The address is reduced to its network once
+//! past its retention period ([`truncate_addresses`]); the chain stays verifiable.
 
 pub mod chain;
 

@@ -23,20 +23,26 @@ pub async fn erase_carnet_emails(tx: &mut Tx<'_>, before: &str) -> Result<(u64, 
         .execute(&mut **tx)
         .await?
         .rows_affected();
+    // Addresses are stored lower-cased (`mail::Email`).
     let mut addresses: Vec<String> = erased.iter().map(|e| e.to_lowercase()).collect();
     addresses.sort();
     addresses.dedup();
     let mut mails = 0;
-    for address in &addresses {
-        mails += sqlx::query(
-            "DELETE FROM outbox WHERE LOWER(to_address) = $1 \
-             AND NOT EXISTS (SELECT 1 FROM passes WHERE LOWER(email) = $1) \
-             AND NOT EXISTS (SELECT 1 FROM users WHERE email = $1)",
-        )
-        .bind(address)
-        .execute(&mut **tx)
-        .await?
-        .rows_affected();
+    for chunk in addresses.chunks(500) {
+        let list = (1..=chunk.len())
+            .map(|i| format!("${i}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let sql = format!(
+            "DELETE FROM outbox WHERE LOWER(to_address) IN ({list}) \
+             AND LOWER(to_address) NOT IN (SELECT email FROM passes WHERE email IN ({list})) \
+             AND LOWER(to_address) NOT IN (SELECT email FROM users WHERE email IN ({list}))"
+        );
+        let mut delete = sqlx::query(&sql);
+        for address in chunk {
+            delete = delete.bind(address);
+        }
+        mails += delete.execute(&mut **tx).await?.rows_affected();
     }
     Ok((carnets, mails))
 }

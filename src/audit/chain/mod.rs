@@ -12,18 +12,17 @@
 //! verify` prints the head as an anchor (`SEQ:HASH`) to keep outside the database (a ticket, a
 //! mail, a notary); `--anchor SEQ:HASH` later proves the chain still passes through it.
 //!
-//! Client addresses are truncated after a while (`crate::retention`), so the chain never hashes
-//! the full address. Format 2 (every row sealed since migration 0025) hashes the part kept for
-//! good (the /24 or /48 network, [`kept_addr`]) and a commitment `SHA-256(salt ‖ full address)`
-//! stored in `client_addr_digest`; the random salt sits beside the full address and both go
-//! together at truncation. While the address is full, verify checks it against the commitment;
-//! afterwards, the network and the commitment are still hashed, so altering either shows. The
-//! salt matters: an unsalted digest of an address whose /24 is kept gives it back in 256 tries.
-//! Format 1 rows (sealed before 0025) hash the full address, so no truncated form of them can be
-//! checked: [`convert_v1`] first checks them all, gives them a salt and commitment, and folds
-//! each row's stored hash with its format-2 fields into one digest written in a new chained entry
-//! (`audit.chain_converted`). Verify then checks those rows against that digest instead of
-//! their own hash: old anchors still hold, since every stored hash is in the digest.
+//! Client addresses are truncated after a while (`crate::retention`), so since migration 0025
+//! (format 2) the hash covers, instead of the address, what is kept of it for good (its /24 or
+//! /48 network, [`kept_addr`]) and a commitment `SHA-256(salt ‖ full address)`. The random salt
+//! sits beside the full address and both go at truncation (unsalted, the commitment of an address
+//! whose /24 is kept would give it back in 256 tries). Verify checks a full address against its
+//! commitment; a truncated one is still covered by the network and the commitment it hashes.
+//! Rows sealed before (format 1) hash the full address, which no truncated form can match: the
+//! retention first runs [`convert_v1`], which checks each of them, gives them a salt and a
+//! commitment, and writes the digest of their stored hashes and format-2 fields into a new chained
+//! entry (`audit.chain_converted`). Verify then checks those rows against that digest. Anchors
+//! noted before still match (stored hashes stay); one noted after the conversion covers them too.
 
 mod format;
 mod truncation;
@@ -55,6 +54,8 @@ pub const FORMAT_FULL_ADDR: i64 = 1;
 pub const FORMAT_KEPT_ADDR: i64 = 2;
 /// The entry that records the digest of the converted format-1 rows (see [`convert_v1`]).
 pub const CONVERTED: &str = "audit.chain_converted";
+/// Its subject: the chain itself (found by the subject's index).
+pub const CHAIN_SUBJECT: &str = "audit_chain";
 
 static WAKE: LazyLock<Notify> = LazyLock::new(Notify::new);
 

@@ -3,8 +3,8 @@
 
 use super::format::{commit_addr, fold, hash_v1, kept_addr};
 use super::{
-    lock_head, seal, Row, CONVERTED, FORMAT_FULL_ADDR, FORMAT_KEPT_ADDR, GENESIS, ROW_COLUMNS,
-    SEAL_BATCH, VERIFY_PAGE,
+    lock_head, seal, Row, CHAIN_SUBJECT, CONVERTED, FORMAT_FULL_ADDR, FORMAT_KEPT_ADDR, GENESIS,
+    ROW_COLUMNS, SEAL_BATCH, VERIFY_PAGE,
 };
 use crate::db::{Batch, Conn, Db, Origin, Param, Tx};
 use crate::error::{Error, Result};
@@ -19,11 +19,12 @@ pub async fn truncate_addresses(tx: &mut Tx<'_>, before: &str) -> Result<u64> {
             "SELECT id, client_addr FROM audit_log \
              WHERE client_addr_salt IS NOT NULL AND at < $1 AND chain_seq IS NOT NULL \
              AND (chain_format = $2 OR EXISTS (SELECT 1 FROM audit_log c \
-                  WHERE c.action = $3 AND c.chain_seq IS NOT NULL)) \
-             ORDER BY at, id LIMIT $4",
+                  WHERE c.subject_id = $3 AND c.action = $4 AND c.chain_seq IS NOT NULL)) \
+             ORDER BY at, id LIMIT $5",
         )
         .bind(before)
         .bind(FORMAT_KEPT_ADDR)
+        .bind(CHAIN_SUBJECT)
         .bind(CONVERTED)
         .bind(SEAL_BATCH)
         .fetch_all(&mut **tx)
@@ -49,9 +50,10 @@ pub async fn truncate_addresses(tx: &mut Tx<'_>, before: &str) -> Result<u64> {
 /// `(last converted seq, digest)` from the sealed conversion entry, if any.
 pub(super) async fn conversion(conn: &mut Conn) -> Result<Option<(i64, String)>> {
     let detail: Option<String> = sqlx::query_scalar(
-        "SELECT detail FROM audit_log WHERE action = $1 AND chain_seq IS NOT NULL \
-         ORDER BY chain_seq LIMIT 1",
+        "SELECT detail FROM audit_log WHERE subject_id = $1 AND action = $2 \
+         AND chain_seq IS NOT NULL ORDER BY chain_seq LIMIT 1",
     )
+    .bind(CHAIN_SUBJECT)
     .bind(CONVERTED)
     .fetch_optional(&mut *conn)
     .await?;
@@ -96,15 +98,19 @@ pub async fn convert_v1(db: &Db, now: &str) -> Result<Conversion> {
 async fn convert_in(tx: &mut Tx<'_>, now: &str) -> Result<Conversion> {
     // First: another server converting at the same time waits here, then finds the entry.
     lock_head(tx).await?;
-    let waiting: Option<i64> = sqlx::query_scalar(
-        "SELECT 1 FROM audit_log WHERE chain_format = $1 \
-         AND NOT EXISTS (SELECT 1 FROM audit_log c WHERE c.action = $2) LIMIT 1",
-    )
-    .bind(FORMAT_FULL_ADDR)
-    .bind(CONVERTED)
-    .fetch_optional(&mut **tx)
-    .await?;
-    if waiting.is_none() {
+    // Format-1 rows are the start of the chain (everything sealed before 0025): one look at
+    // the first entry, and one at the conversion entry, both by index.
+    let first: Option<Option<i64>> =
+        sqlx::query_scalar("SELECT chain_format FROM audit_log WHERE chain_seq = 1")
+            .fetch_optional(&mut **tx)
+            .await?;
+    let converted: Option<i64> =
+        sqlx::query_scalar("SELECT 1 FROM audit_log WHERE subject_id = $1 AND action = $2 LIMIT 1")
+            .bind(CHAIN_SUBJECT)
+            .bind(CONVERTED)
+            .fetch_optional(&mut **tx)
+            .await?;
+    if first.flatten() != Some(FORMAT_FULL_ADDR) || converted.is_some() {
         return Ok(Conversion::Nothing);
     }
     let (mut prev, mut acc, mut expected) = (GENESIS.to_string(), GENESIS.to_string(), 1i64);
@@ -165,6 +171,6 @@ async fn convert_in(tx: &mut Tx<'_>, now: &str) -> Result<Conversion> {
         "{last} entrée(s), n° 1 à {last}, scellées avant le format 2 de la chaîne (adresse complète) \
          : empreinte de leur conversion {acc}"
     );
-    crate::audit::record(tx, now, None, CONVERTED, None, &detail).await?;
+    crate::audit::record(tx, now, None, CONVERTED, Some(CHAIN_SUBJECT), &detail).await?;
     Ok(Conversion::Converted(last))
 }
