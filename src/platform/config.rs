@@ -359,7 +359,8 @@ pub struct Retention {
     )]
     pub deactivated_account_months: u32,
 
-    /// Days a sent e-mail (address, subject, body, attachments) is kept in the outbox.
+    /// Days a sent e-mail (address, subject, body, attachments) is kept in the outbox; also one
+    /// given up after repeated failures.
     #[arg(
         long = "retention-sent-mail-days",
         env = "PASSNUM_RETENTION_SENT_MAIL_DAYS",

@@ -8,7 +8,7 @@
 //! - feedback comments (ratings are kept);
 //! - accounts without a login for a long while: deactivated, then erased (a row stays, with
 //!   nothing personal, since the journal and the ledger name its id);
-//! - sent e-mails, with their bodies and attachments.
+//! - sent e-mails (or given up), with their bodies and attachments.
 //!
 //! Periods end at midnight (Paris), so a second run the same day finds nothing more. Each run
 //! that erased something writes one journal entry with the counts (never what was erased).
@@ -30,7 +30,8 @@ pub const ACTION: &str = "retention.erased";
 pub struct Report {
     /// Beneficiaries' e-mails removed from their carnet.
     pub carnet_emails: u64,
-    /// E-mails removed from the outbox: sent past the period, or to an erased carnet address.
+    /// E-mails removed from the outbox: sent (or given up) past the period, or to an erased
+    /// carnet address.
     pub mails: u64,
     /// Audit journal entries whose client address was reduced to its network.
     pub addresses: u64,

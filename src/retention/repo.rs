@@ -47,15 +47,17 @@ pub async fn erase_carnet_emails(tx: &mut Tx<'_>, before: &str) -> Result<(u64, 
     Ok((carnets, mails))
 }
 
-/// Deletes the e-mails sent before `before`: address, subject, body and attachments.
+/// Deletes the e-mails sent, or given up after repeated failures, before `before`: address,
+/// subject, body and attachments.
 pub async fn erase_sent_mails(tx: &mut Tx<'_>, before: &str) -> Result<u64> {
-    Ok(
-        sqlx::query("DELETE FROM outbox WHERE status = 'sent' AND sent_at < $1")
-            .bind(before)
-            .execute(&mut **tx)
-            .await?
-            .rows_affected(),
+    Ok(sqlx::query(
+        "DELETE FROM outbox WHERE (status = 'sent' AND sent_at < $1) \
+         OR (status = 'failed' AND next_attempt_at < $1)",
     )
+    .bind(before)
+    .execute(&mut **tx)
+    .await?
+    .rows_affected())
 }
 
 /// Forgets the shared attempt counters (keyed by address, site or account) whose window
@@ -82,8 +84,8 @@ pub async fn erase_comments(tx: &mut Tx<'_>, before: &str) -> Result<u64> {
     .rows_affected())
 }
 
-/// Deactivates the accounts without a login (password or ProConnect, as journaled) nor a
-/// session used since `before`, created before it; ends the sessions of every deactivated
+/// Deactivates the accounts without a login (password or ProConnect, as journaled), a session
+/// used or an invitation sent since `before`, created before it; ends the sessions of every deactivated
 /// account. Returns how many were deactivated.
 pub async fn deactivate_idle_accounts(tx: &mut Tx<'_>, before: &str, now: &str) -> Result<u64> {
     let deactivated = sqlx::query(
@@ -91,7 +93,9 @@ pub async fn deactivate_idle_accounts(tx: &mut Tx<'_>, before: &str, now: &str) 
          AND NOT EXISTS (SELECT 1 FROM audit_log a WHERE a.subject_id = users.id \
              AND a.action IN ('login.succeeded', 'login.proconnect') AND a.at >= $1) \
          AND NOT EXISTS (SELECT 1 FROM sessions s WHERE s.user_id = users.id \
-             AND COALESCE(s.last_used_at, s.created_at) >= $1)",
+             AND COALESCE(s.last_used_at, s.created_at) >= $1) \
+         AND NOT EXISTS (SELECT 1 FROM invitations i WHERE i.user_id = users.id \
+             AND i.expires_at >= $1)",
     )
     .bind(before)
     .bind(now)

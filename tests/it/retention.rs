@@ -197,6 +197,7 @@ async fn each_kind_is_erased_after_its_period_and_not_before(backend: Backend) {
         ),
         ("m-sent", "pro@lieu.example", "sent", format!("'{now}'")),
         ("m-live", "encore@exemple.fr", "pending", "NULL".to_string()),
+        ("m-failed", "pro@lieu.example", "failed", "NULL".to_string()),
     ] {
         exec(
             &app,
@@ -258,7 +259,7 @@ async fn each_kind_is_erased_after_its_period_and_not_before(backend: Backend) {
         report,
         passnum::retention::Report {
             carnet_emails: 2,
-            mails: 2,
+            mails: 3,
             addresses: full_addresses as u64,
             counters: 1,
             ..Default::default()
