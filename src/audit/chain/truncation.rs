@@ -143,19 +143,17 @@ async fn convert_in(tx: &mut Tx<'_>, now: &str) -> Result<Conversion> {
             }
             commit_addr(row);
             acc = fold(&acc, seq, row);
-            updates.push(vec![
-                Param::from(&row.id),
-                (&row.client_addr_digest).into(),
-                (&row.client_addr_salt).into(),
-            ]);
+            if row.client_addr.is_some() {
+                updates.push(vec![
+                    Param::from(&row.id),
+                    (&row.client_addr_digest).into(),
+                    (&row.client_addr_salt).into(),
+                ]);
+            }
             prev = stored;
             expected = seq + 1;
         }
-        if updates.iter().any(|u| !matches!(u[1], Param::Text(None))) {
-            let updates = updates
-                .into_iter()
-                .filter(|u| !matches!(u[1], Param::Text(None)))
-                .collect();
+        if !updates.is_empty() {
             let mut batch = Batch::new(tx);
             batch.push_rows(
                 "UPDATE audit_log SET client_addr_digest = v.column2, client_addr_salt = v.column3 \
