@@ -470,6 +470,17 @@ async fn truncated_addresses_keep_the_chain_verifiable(backend: Backend) {
         .await;
         assert_chain_verifies(&app).await;
     }
+    // And from the command line, as an auditor runs it.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_passnum"))
+        .args(["audit", "verify"])
+        .env("DATABASE_URL", &app.database_url)
+        .env("PASSNUM_SIGNING_KEYS", common::TEST_KEYS)
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("passnum runs");
+    let printed = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{out:?}");
+    assert!(printed.contains("Journal d'audit vérifié"), "{printed}");
 }
 
 fn put(h: &mut Sha256, field: Option<&str>) {
