@@ -27,6 +27,7 @@
 //! - [`catalogue`]: the services a place offers.
 //! - [`users`]: people's accounts, sessions, invitations, password resets.
 //! - [`audit`]: the tamper-evident journal of every change.
+//! - [`retention`]: personal data erased or reduced once past its period (the daily job).
 //! - [`stats`]: figures for funders' dashboards.
 //!
 //! **Platform** (`src/platform/`, named from the crate root), used by all and knowing no
@@ -54,6 +55,7 @@ pub mod ledger;
 pub mod orgs;
 pub mod programs;
 pub mod redemption;
+pub mod retention;
 pub mod settlement;
 pub mod sites;
 pub mod stats;

@@ -4,11 +4,15 @@
 //! sealer ([`chain`]), so that `passnum audit verify` detects any edited or deleted entry.
 //!
 //! Who (the person) and from where (the client address) come with the unit of work
-//! ([`Tx::origin`]): no call site can forget them.
+//! ([`Tx::origin`]): no call site can forget them. The address is reduced to its network once
+//! past its retention period ([`truncate_addresses`]); the chain stays verifiable.
 
 pub mod chain;
 
-pub use chain::{check_anchors, seal, spawn_sealer, verify, Anchor, VerifyReport};
+pub use chain::{
+    check_anchors, convert_v1, seal, spawn_sealer, truncate_addresses, verify, Anchor, Conversion,
+    VerifyReport,
+};
 
 use crate::db::{Batch, Conn, Origin, Param, Tx};
 use crate::error::Result;

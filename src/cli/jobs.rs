@@ -105,9 +105,17 @@ async fn expire_in(
     Ok(report)
 }
 
+/// `passnum retention`, and the server's daily run: erases or reduces the personal data past
+/// its period (see [`crate::retention`]).
+pub async fn retention(state: &AppState) -> Result<crate::retention::Report> {
+    let (today, now) = (state.clock.today(), state.clock.now());
+    crate::retention::run(&state.db, state.config.retention, today, now).await
+}
+
 /// Runs the expiry (and forgets ended rate-limit windows) once an hour: it is idempotent and cheap when nothing is due, and an hourly
-/// pace means a restarted server catches up within the hour.
+/// pace means a restarted server catches up within the hour. The retention runs once a day.
 pub async fn run_periodic(state: AppState) {
+    let mut retention_day = None;
     loop {
         match expire(&state).await {
             Ok(r) if r.cheques > 0 => {
@@ -132,6 +140,18 @@ pub async fn run_periodic(state: AppState) {
         let window = state.config.rate_window_secs;
         if let Err(e) = crate::ratelimit::purge(&state.db, window, state.clock.now()).await {
             tracing::warn!(error = %e, "rate-limit purge failed; will retry");
+        }
+        let today = state.clock.today();
+        if retention_day != Some(today) {
+            match retention(&state).await {
+                Ok(r) => {
+                    retention_day = Some(today);
+                    if r.total() > 0 {
+                        tracing::info!(erased = %r.detail(), "personal data past its period erased");
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "retention run failed; will retry"),
+            }
         }
         tokio::time::sleep(Duration::from_secs(3600)).await;
     }

@@ -1,4 +1,4 @@
-//! The command line: `passnum serve`, `demo`, `bootstrap`, `settle`, `expire`, `ledger verify`,
+//! The command line: `passnum serve`, `demo`, `bootstrap`, `settle`, `expire`, `retention`, `ledger verify`,
 //! `keys`, `audit verify`, `backup`, `sites import`. Each command parses its arguments and calls
 //! the domain (through [`jobs`] for the scheduled work); [`demo`] fills a fresh database.
 
@@ -42,6 +42,9 @@ enum Command {
     },
     /// Expire cheques past their last day; their value returns to the programme.
     Expire,
+    /// Erase or reduce the personal data past its retention period (PASSNUM_RETENTION_*); the
+    /// server runs it daily, this is for cron.
+    Retention,
     /// Ledger checks.
     Ledger {
         #[command(subcommand)]
@@ -208,6 +211,16 @@ pub async fn run() -> anyhow::Result<()> {
                 report.cheques,
                 report.cents.get()
             );
+            Ok(())
+        }
+        Command::Retention => {
+            let state = crate::start(config, Arc::new(SystemClock)).await?;
+            let report = jobs::retention(&state).await?;
+            if report.total() == 0 {
+                println!("Nothing past its retention period.");
+            } else {
+                println!("Erased: {}.", report.detail());
+            }
             Ok(())
         }
         Command::Ledger {

@@ -304,9 +304,81 @@ pub struct Config {
     )]
     pub proconnect_client_secret: Option<String>,
 
+    /// How long personal data is kept (`PASSNUM_RETENTION_*`).
+    #[command(flatten)]
+    pub retention: Retention,
+
     /// Set by `passnum demo` only: the example payer account may pay (its files reach no bank).
     #[arg(skip)]
     pub demo: bool,
+}
+
+/// How long personal data is kept before the daily job (`crate::retention`) erases or reduces
+/// it; the personal-data page shows these values.
+#[derive(Args, Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Retention {
+    /// Days a beneficiary's e-mail is kept after their carnet ends (every cheque used,
+    /// cancelled or expired, or the carnet cancelled).
+    #[arg(
+        long = "retention-email-days",
+        env = "PASSNUM_RETENTION_EMAIL_DAYS",
+        default_value_t = 30,
+        value_parser = clap::value_parser!(u32).range(1..),
+        global = true
+    )]
+    pub email_days: u32,
+
+    /// Days client addresses (IP) are kept whole, in the audit journal and the attempt
+    /// counters; then only their network (IPv4 /24, IPv6 /48) is kept.
+    #[arg(
+        long = "retention-address-days",
+        env = "PASSNUM_RETENTION_ADDRESS_DAYS",
+        default_value_t = 30,
+        value_parser = clap::value_parser!(u32).range(1..),
+        global = true
+    )]
+    pub address_days: u32,
+
+    /// Months feedback comments are kept (ratings are kept).
+    #[arg(
+        long = "retention-comment-months",
+        env = "PASSNUM_RETENTION_COMMENT_MONTHS",
+        default_value_t = 12,
+        value_parser = clap::value_parser!(u32).range(1..),
+        global = true
+    )]
+    pub comment_months: u32,
+
+    /// Months without a login after which an account is deactivated (its sessions end).
+    #[arg(
+        long = "retention-idle-account-months",
+        env = "PASSNUM_RETENTION_IDLE_ACCOUNT_MONTHS",
+        default_value_t = 12,
+        value_parser = clap::value_parser!(u32).range(1..),
+        global = true
+    )]
+    pub idle_account_months: u32,
+
+    /// Months after its deactivation that an account's personal data is erased.
+    #[arg(
+        long = "retention-deactivated-account-months",
+        env = "PASSNUM_RETENTION_DEACTIVATED_ACCOUNT_MONTHS",
+        default_value_t = 12,
+        value_parser = clap::value_parser!(u32).range(1..),
+        global = true
+    )]
+    pub deactivated_account_months: u32,
+
+    /// Days a sent e-mail (address, subject, body, attachments) is kept in the outbox; also one
+    /// given up after repeated failures.
+    #[arg(
+        long = "retention-sent-mail-days",
+        env = "PASSNUM_RETENTION_SENT_MAIL_DAYS",
+        default_value_t = 30,
+        value_parser = clap::value_parser!(u32).range(1..),
+        global = true
+    )]
+    pub sent_mail_days: u32,
 }
 
 /// A setting still at its example value.

@@ -89,6 +89,8 @@ struct PersonalData {
     /// How long the counters of attempts (which hold the client's address) are kept.
     attempts_minutes: u64,
     session_hours: i64,
+    /// The retention periods, from the settings the daily job uses.
+    kept: crate::retention::PeriodTexts,
 }
 
 async fn personal_data(State(state): State<AppState>, visitor: Visitor) -> WebResult {
@@ -97,6 +99,7 @@ async fn personal_data(State(state): State<AppState>, visitor: Visitor) -> WebRe
         publisher: state.config.publisher.clone(),
         attempts_minutes: state.config.rate_window_secs.div_ceil(60),
         session_hours: crate::users::SESSION_HOURS,
+        kept: crate::retention::PeriodTexts::of(&state.config.retention),
     })
 }
 

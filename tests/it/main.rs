@@ -49,6 +49,7 @@ mod personal_data;
 mod proconnect;
 mod programme_closing;
 mod programme_rules;
+mod retention;
 mod second_factor;
 mod security;
 mod sent_twice;

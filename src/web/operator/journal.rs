@@ -83,6 +83,10 @@ fn action_label(action: &str) -> Option<&'static str> {
         "login.locked" => "Compte verrouillé",
         "login.refused_locked" => "Connexion à un compte verrouillé",
         "password.reset_requested" => "Lien de nouveau mot de passe envoyé",
+        "retention.erased" => "Données personnelles effacées (durées de conservation)",
+        "audit.chain_converted" => {
+            "Anciennes entrées du journal converties (adresses IP réductibles)"
+        }
         _ => return None,
     })
 }

@@ -11,11 +11,28 @@
 //! Someone able to rewrite the whole chain and the head could still forge it, so `passnum audit
 //! verify` prints the head as an anchor (`SEQ:HASH`) to keep outside the database (a ticket, a
 //! mail, a notary); `--anchor SEQ:HASH` later proves the chain still passes through it.
+//!
+//! Client addresses are truncated after a while (`crate::retention`), so since migration 0025
+//! (format 2) the hash covers, instead of the address, what is kept of it for good (its /24 or
+//! /48 network, [`kept_addr`]) and a commitment `SHA-256(salt ‖ full address)`. The random salt
+//! sits beside the full address and both go at truncation (unsalted, the commitment of an address
+//! whose /24 is kept would give it back in 256 tries). Verify checks a full address against its
+//! commitment; a truncated one is still covered by the network and the commitment it hashes.
+//! Rows sealed before (format 1) hash the full address, which no truncated form can match: the
+//! retention first runs [`convert_v1`], which checks each of them, gives them a salt and a
+//! commitment, and writes the digest of their stored hashes and format-2 fields into a new chained
+//! entry (`audit.chain_converted`). Verify then checks those rows against that digest. Anchors
+//! noted before still match (stored hashes stay); one noted after the conversion covers them too.
+
+mod format;
+mod truncation;
+
+pub use format::kept_addr;
+pub use truncation::{convert_v1, truncate_addresses, Conversion};
 
 use crate::db::{Batch, Conn, Db, Origin, Param, Tx};
 use crate::error::Result;
-
-use sha2::{Digest, Sha256};
+use format::{addr_problem, commit_addr, fold, hash_v1, hash_v2};
 use std::sync::LazyLock;
 use std::time::Duration;
 use tokio::sync::Notify;
@@ -31,6 +48,14 @@ const DEBOUNCE: Duration = Duration::from_millis(200);
 /// At most this many problems are listed: the first one is what matters.
 const MAX_PROBLEMS: usize = 20;
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+/// `chain_format` of rows sealed before migration 0025: the hash covers the full address.
+pub const FORMAT_FULL_ADDR: i64 = 1;
+/// `chain_format` since: the hash covers the kept network and a commitment to the address.
+pub const FORMAT_KEPT_ADDR: i64 = 2;
+/// The entry that records the digest of the converted format-1 rows (see [`convert_v1`]).
+pub const CONVERTED: &str = "audit.chain_converted";
+/// Its subject: the chain itself (found by the subject's index).
+pub const CHAIN_SUBJECT: &str = "audit_chain";
 
 static WAKE: LazyLock<Notify> = LazyLock::new(Notify::new);
 
@@ -52,41 +77,14 @@ struct Row {
     detail: String,
     chain_seq: Option<i64>,
     hash: Option<String>,
+    chain_format: Option<i64>,
+    client_addr_digest: Option<String>,
+    client_addr_salt: Option<String>,
 }
 
 const ROW_COLUMNS: &str = "id, at, actor_org_id, actor_user_id, client_addr, action, subject_id, \
-                           detail, chain_seq, hash";
-
-fn put(hasher: &mut Sha256, field: Option<&str>) {
-    // Present/absent marker and length prefix: no two different rows hash the same bytes.
-    match field {
-        None => hasher.update([0u8]),
-        Some(text) => {
-            hasher.update([1u8]);
-            hasher.update((text.len() as u64).to_be_bytes());
-            hasher.update(text.as_bytes());
-        }
-    }
-}
-
-fn entry_hash(prev: &str, seq: i64, row: &Row) -> String {
-    let mut h = Sha256::new();
-    put(&mut h, Some(prev));
-    h.update(seq.to_be_bytes());
-    for field in [
-        Some(row.id.as_str()),
-        Some(row.at.as_str()),
-        row.actor_org_id.as_deref(),
-        row.actor_user_id.as_deref(),
-        row.client_addr.as_deref(),
-        Some(row.action.as_str()),
-        row.subject_id.as_deref(),
-        Some(row.detail.as_str()),
-    ] {
-        put(&mut h, field);
-    }
-    data_encoding::HEXLOWER.encode(&h.finalize())
-}
+                           detail, chain_seq, hash, chain_format, client_addr_digest, \
+                           client_addr_salt";
 
 async fn head(conn: &mut Conn) -> Result<(i64, String)> {
     Ok(
@@ -94,6 +92,15 @@ async fn head(conn: &mut Conn) -> Result<(i64, String)> {
             .fetch_one(&mut *conn)
             .await?,
     )
+}
+
+/// Locks the head until commit: a row lock on PostgreSQL, the write lock on SQLite (taken now
+/// rather than upgraded later, which could fail as busy).
+async fn lock_head(tx: &mut Tx<'_>) -> Result<()> {
+    sqlx::query("UPDATE audit_chain_head SET last_seq = last_seq WHERE id = 1")
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
 }
 
 /// Entries chained so far (the head), and entries waiting for the sealer.
@@ -129,13 +136,9 @@ pub async fn seal(db: &Db) -> Result<u64> {
 
 /// Seals up to [`SEAL_BATCH`] entries; returns how many.
 async fn seal_page(tx: &mut Tx<'_>) -> Result<u64> {
-    // Lock the head before reading it: a row lock until commit on PostgreSQL, the write
-    // lock on SQLite (taken now rather than upgraded later, which could fail as busy).
-    sqlx::query("UPDATE audit_chain_head SET last_seq = last_seq WHERE id = 1")
-        .execute(&mut **tx)
-        .await?;
+    lock_head(tx).await?;
     let (mut seq, mut prev) = head(tx).await?;
-    let rows: Vec<Row> = sqlx::query_as(&format!(
+    let mut rows: Vec<Row> = sqlx::query_as(&format!(
         "SELECT {ROW_COLUMNS} FROM audit_log WHERE chain_seq IS NULL ORDER BY at, id LIMIT $1"
     ))
     .bind(SEAL_BATCH)
@@ -145,17 +148,26 @@ async fn seal_page(tx: &mut Tx<'_>) -> Result<u64> {
         return Ok(0);
     }
     let mut sealed_rows = Vec::with_capacity(rows.len());
-    for row in &rows {
+    for row in &mut rows {
         seq += 1;
-        let hash = entry_hash(&prev, seq, row);
-        sealed_rows.push(vec![Param::from(&row.id), seq.into(), (&hash).into()]);
+        commit_addr(row);
+        let hash = hash_v2(&prev, seq, row);
+        sealed_rows.push(vec![
+            Param::from(&row.id),
+            seq.into(),
+            (&hash).into(),
+            FORMAT_KEPT_ADDR.into(),
+            (&row.client_addr_digest).into(),
+            (&row.client_addr_salt).into(),
+        ]);
         prev = hash;
     }
     // One UPDATE for the whole page of entries (VALUES columns are column1… on both
     // databases).
     let mut batch = Batch::new(tx);
     batch.push_rows(
-        "UPDATE audit_log SET chain_seq = v.column2, hash = v.column3 FROM (",
+        "UPDATE audit_log SET chain_seq = v.column2, hash = v.column3, chain_format = v.column4, \
+         client_addr_digest = v.column5, client_addr_salt = v.column6 FROM (",
         ") AS v WHERE audit_log.id = v.column1",
         sealed_rows,
     );
@@ -201,8 +213,11 @@ impl VerifyReport {
 /// entries) and a missing tail (the head names more entries than there are).
 pub async fn verify(conn: &mut Conn) -> Result<VerifyReport> {
     let (head_seq, head_hash) = head(conn).await?;
+    let converted = truncation::conversion(conn).await?;
     let mut problems = Vec::new();
     let mut prev = GENESIS.to_string();
+    // The digest of converted format-1 rows, and the last one folded in.
+    let (mut acc, mut folded) = (GENESIS.to_string(), 0i64);
     let mut expected = 1i64;
     let mut entries = 0i64;
     let mut after = 0i64;
@@ -221,6 +236,18 @@ pub async fn verify(conn: &mut Conn) -> Result<VerifyReport> {
             let seq = row.chain_seq.unwrap_or_default();
             entries += 1;
             let stored = row.hash.as_deref().unwrap_or_default();
+            let format = row.chain_format.unwrap_or(FORMAT_KEPT_ADDR);
+            let edited = if format != FORMAT_FULL_ADDR {
+                hash_v2(&prev, seq, row) != stored || addr_problem(row)
+            } else if converted.is_some() {
+                acc = fold(&acc, seq, row);
+                folded = seq;
+                // Still full, it can still be checked on its own, which names it.
+                let full = row.client_addr.is_none() || row.client_addr_salt.is_some();
+                (full && hash_v1(&prev, seq, row) != stored) || addr_problem(row)
+            } else {
+                hash_v1(&prev, seq, row) != stored
+            };
             if seq != expected {
                 // The entry after a gap cannot be checked against its missing predecessor.
                 problems.push(format!(
@@ -229,7 +256,7 @@ pub async fn verify(conn: &mut Conn) -> Result<VerifyReport> {
                     expected - 1,
                     row.id
                 ));
-            } else if entry_hash(&prev, seq, row) != stored {
+            } else if edited {
                 problems.push(format!(
                     "entrée n° {seq} ({}, {} du {}) modifiée : son empreinte ne correspond plus.",
                     row.id, row.action, row.at
@@ -239,6 +266,14 @@ pub async fn verify(conn: &mut Conn) -> Result<VerifyReport> {
             // entry after it.
             prev = stored.to_string();
             expected = seq + 1;
+        }
+    }
+    if let Some((last, digest)) = converted {
+        if folded != last || acc != digest {
+            problems.push(format!(
+                "les entrées n° 1 à {last}, scellées avant le format 2 de la chaîne, ne correspondent \
+                 plus à l'empreinte notée à leur conversion : l'une d'elles a été modifiée ou supprimée."
+            ));
         }
     }
     let last_seq = expected - 1;
