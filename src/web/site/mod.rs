@@ -5,6 +5,7 @@
 mod actions;
 mod bank;
 pub(super) mod catalogue;
+mod payments;
 
 use super::session::SignedIn;
 use super::{page, Layout, Visitor, WebResult};
@@ -31,6 +32,7 @@ pub fn router() -> Router<AppState> {
         .route("/lieu/releves/{file}", get(actions::statement))
         .merge(catalogue::router())
         .merge(bank::router())
+        .merge(payments::router())
 }
 
 pub struct Payment {
