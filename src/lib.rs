@@ -119,6 +119,10 @@ mod tests {
         );
         same(crate::users::Role::ALL, crate::users::Role::as_str);
         same(
+            crate::users::links::Purpose::ALL,
+            crate::users::links::Purpose::as_str,
+        );
+        same(
             crate::treasury::EntryKind::ALL,
             crate::treasury::EntryKind::as_str,
         );

@@ -6,6 +6,7 @@
 //! line the bank rejects goes back to payable and is paid again by the next batch.
 
 mod monthly;
+pub mod payments;
 pub mod references;
 pub mod rejection;
 mod repo;
@@ -16,7 +17,7 @@ pub mod status;
 pub use monthly::{exists_until, monthly_until, prepare_monthly};
 pub use rejection::{held_by_programme, reject_line, release_line, Rejection};
 pub use repo::{lines_of_site, list_batches};
-pub use repo::{BatchRow, LineRow};
+pub use repo::{BatchRow, LineRow, PaidCheque};
 pub use statement::{program_statement, site_statement, site_statement_pdfs};
 
 use crate::clock::{format_ts, paris};

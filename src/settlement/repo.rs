@@ -483,6 +483,46 @@ pub async fn lines_of_site(conn: &mut Conn, site_id: &str) -> Result<Vec<(BatchR
         .collect())
 }
 
+/// One line, by id.
+pub async fn line(conn: &mut Conn, id: &str) -> Result<Option<LineRow>> {
+    Ok(sqlx::query_as(&format!(
+        "SELECT {LINE_COLUMNS} FROM settlement_lines WHERE id = $1"
+    ))
+    .bind(id)
+    .fetch_optional(&mut *conn)
+    .await?)
+}
+
+/// A cheque a line pays, as its site reads it.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct PaidCheque {
+    pub code: String,
+    pub redeemed_at: String,
+    pub value_cents: Cents,
+    /// The place's name, when the redemption named one.
+    pub place: Option<String>,
+}
+
+/// The cheques one line pays, in the order they were redeemed.
+pub async fn cheques_of_line(conn: &mut Conn, line_id: &str) -> Result<Vec<PaidCheque>> {
+    Ok(sqlx::query_as(concat!(
+        "SELECT r.code, r.redeemed_at, r.value_cents, p.nom AS place \
+         FROM settlement_lines l JOIN redemptions r ON ",
+        period_pays!(),
+        " LEFT JOIN places p ON p.id = r.place_id WHERE l.id = $1 \
+         UNION ALL \
+         SELECT r.code, r.redeemed_at, r.value_cents, p.nom AS place \
+         FROM settlement_lines l JOIN redemptions r ON r.settlement_id = l.settlement_id \
+              AND r.site_id = l.site_id AND r.program_id = l.program_id \
+         LEFT JOIN places p ON p.id = r.place_id \
+         WHERE l.id = $1 AND r.settlement_id IS NOT NULL \
+         ORDER BY 2, 1"
+    ))
+    .bind(line_id)
+    .fetch_all(&mut *conn)
+    .await?)
+}
+
 /// `(status, batches, total cents)` of the statuses that have batches.
 pub async fn totals_by_status(conn: &mut Conn) -> Result<Vec<(String, i64, i64)>> {
     Ok(sqlx::query_as(

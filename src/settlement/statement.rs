@@ -203,9 +203,12 @@ impl SiteStatement {
             let service = (!service.is_empty()).then_some(service);
             rows.push(vec![
                 crate::vouchers::codes::display_code(code),
-                at.get(..10).unwrap_or_default().to_string(),
+                session_date(at),
                 crate::catalogue::typology::service_label(service).to_string(),
-                minutes.to_string(),
+                minutes
+                    .parse()
+                    .map(crate::catalogue::typology::duration_text)
+                    .unwrap_or_default(),
                 program.to_string(),
                 euros(cents.parse::<i64>().unwrap_or_default()),
             ]);
@@ -234,6 +237,16 @@ impl SiteStatement {
         let mut facts = vec![("Lieu".to_string(), self.site_name)];
         facts.extend(batch_facts(&self.batch));
         facts.push(("Montant du virement".into(), format!("{} €", euros(total))));
+        // What the site reads on its bank statement: one transfer per programme.
+        let references: Vec<&str> = lines.iter().map(|l| l.end_to_end_id.as_str()).collect();
+        let label = match references.len() {
+            1 => "Référence du virement",
+            _ => "Références des virements",
+        };
+        facts.push((label.into(), references.join(", ")));
+        if let Some(paid) = &self.batch.paid_at {
+            facts.push(("Payé le".into(), long_date_text(paid)));
+        }
         Report {
             title: "Relevé de règlement".into(),
             facts,
@@ -241,14 +254,22 @@ impl SiteStatement {
                 "Code du chèque",
                 "Date",
                 "Service",
-                "Durée (minutes)",
+                "Durée",
                 "Programme",
                 "Montant (€)",
             ],
-            widths: vec![0.2, 0.13, 0.22, 0.1, 0.22, 0.13],
+            widths: vec![0.19, 0.17, 0.21, 0.09, 0.2, 0.14],
             right: vec![false, false, false, true, false, true],
             rows,
         }
+    }
+}
+
+/// The day of a session, in Paris, as people write it: "6 décembre 2026".
+fn session_date(at: &str) -> String {
+    match crate::clock::parse_ts(at) {
+        Some(t) => crate::fr::long_date(t.to_zoned(crate::clock::paris()).date()),
+        None => long_date_text(at),
     }
 }
 

@@ -2,6 +2,7 @@
 //! Argon2id, database-held sessions, one-time invitation links, and lockout after repeated
 //! failed logins.
 
+pub mod links;
 mod lockout;
 pub mod proconnect;
 mod repo;
@@ -390,7 +391,9 @@ pub(crate) async fn open_account(
     let expires = now
         .checked_add(SignedDuration::from_hours(24 * INVITATION_DAYS))
         .unwrap_or(now);
-    repo::insert_invitation(tx, &token_hash(&token), &user.id, &format_ts(expires)).await?;
+    let (hash, expires) = (token_hash(&token), format_ts(expires));
+    let purpose = links::Purpose::Invitation.as_str();
+    repo::insert_invitation(tx, &hash, &user.id, &expires, purpose).await?;
     Ok((user, token))
 }
 
@@ -489,7 +492,9 @@ pub async fn request_reset(
     let expires = now
         .checked_add(SignedDuration::from_hours(RESET_HOURS))
         .unwrap_or(now);
-    repo::insert_invitation(tx, &token_hash(&token), &user.id, &format_ts(expires)).await?;
+    let (hash, expires) = (token_hash(&token), format_ts(expires));
+    let purpose = links::Purpose::Reset.as_str();
+    repo::insert_invitation(tx, &hash, &user.id, &expires, purpose).await?;
     let body = ResetMail {
         l: letterhead,
         name: &user.name,
@@ -510,23 +515,33 @@ pub async fn request_reset(
     .await
 }
 
-/// Uses an invitation (or reset) link once to set a password.
+/// Uses an invitation (or reset) link once to set a password. A new password chosen from a
+/// reset link is told to the person by e-mail (if it was not them, whom to call).
 pub async fn accept_invitation(
     tx: &mut Tx<'_>,
+    letterhead: &Letterhead,
     token: &str,
     password: &str,
     now: Timestamp,
 ) -> Result<User> {
     check_password_policy(password)?;
     let now_text = format_ts(now);
-    let user_id = repo::use_invitation(tx, &token_hash(token), &now_text)
-        .await?
-        .ok_or_else(|| {
-            Error::gone(
+    let Some((user_id, purpose)) = repo::use_invitation(tx, &token_hash(token), &now_text).await?
+    else {
+        let reset = links::find(tx, token, now)
+            .await?
+            .is_some_and(|l| l.purpose == links::Purpose::Reset);
+        return Err(match reset {
+            true => Error::gone(
+                "reset_link_expired",
+                "Ce lien pour changer de mot de passe a déjà servi ou a expiré. Demandez un nouveau lien depuis « Mot de passe oublié ».",
+            ),
+            false => Error::gone(
                 "invitation_expired",
                 "Ce lien d'invitation a déjà servi ou a expiré. Demandez une nouvelle invitation à votre administrateur.",
-            )
-        })?;
+            ),
+        });
+    };
     repo::set_password(tx, &user_id, &hash_password(password)?).await?;
     // A new password voids every other link and ends every session opened with the old one.
     repo::void_invitations(tx, &user_id, &now_text).await?;
@@ -534,6 +549,9 @@ pub async fn accept_invitation(
     let user = repo::find(tx, &user_id)
         .await?
         .ok_or_else(|| Error::not_found("Ce compte n'existe plus."))?;
+    if links::Purpose::from_text(&purpose) == Some(links::Purpose::Reset) {
+        links::tell(tx, letterhead, &user, links::Change::PasswordChanged, now).await?;
+    }
     tx.set_user(&user.id);
     crate::audit::record(
         tx,

@@ -168,23 +168,47 @@ pub async fn insert_invitation(
     hash: &str,
     user_id: &str,
     expires: &str,
+    purpose: &str,
 ) -> Result<()> {
-    sqlx::query("INSERT INTO invitations (token_hash, user_id, expires_at) VALUES ($1, $2, $3)")
-        .bind(hash)
-        .bind(user_id)
-        .bind(expires)
-        .execute(&mut *conn)
-        .await?;
+    sqlx::query(
+        "INSERT INTO invitations (token_hash, user_id, expires_at, purpose) \
+         VALUES ($1, $2, $3, $4)",
+    )
+    .bind(hash)
+    .bind(user_id)
+    .bind(expires)
+    .bind(purpose)
+    .execute(&mut *conn)
+    .await?;
     Ok(())
 }
 
-/// Marks an invitation used, once, if still valid; returns its user.
-pub async fn use_invitation(conn: &mut Conn, hash: &str, now: &str) -> Result<Option<String>> {
-    Ok(sqlx::query_scalar(
+/// Marks an invitation used, once, if still valid; returns its user and its purpose.
+pub async fn use_invitation(
+    conn: &mut Conn,
+    hash: &str,
+    now: &str,
+) -> Result<Option<(String, String)>> {
+    Ok(sqlx::query_as(
         "UPDATE invitations SET used_at = $1 \
-         WHERE token_hash = $2 AND used_at IS NULL AND expires_at > $1 RETURNING user_id",
+         WHERE token_hash = $2 AND used_at IS NULL AND expires_at > $1 \
+         RETURNING user_id, purpose",
     )
     .bind(now)
+    .bind(hash)
+    .fetch_optional(&mut *conn)
+    .await?)
+}
+
+/// A link, used or not: `(purpose, e-mail of its account, used_at, expires_at)`.
+pub async fn link(
+    conn: &mut Conn,
+    hash: &str,
+) -> Result<Option<(String, String, Option<String>, String)>> {
+    Ok(sqlx::query_as(
+        "SELECT i.purpose, u.email, i.used_at, i.expires_at \
+         FROM invitations i JOIN users u ON u.id = i.user_id WHERE i.token_hash = $1",
+    )
     .bind(hash)
     .fetch_optional(&mut *conn)
     .await?)

@@ -2,10 +2,12 @@
 //! either way) confirmed by a first code, ten one-time recovery codes, and the step of a login
 //! that asks for either. Required for operators and funders (they move money), open to all.
 
+use super::links::Change;
 use super::{repo, session_expiry, token_hash, Stage, User};
 use crate::clock::format_ts;
 use crate::db::{Conn, Tx};
 use crate::error::{Error, Result};
+use crate::mail::Letterhead;
 use crate::orgs::{OrgKind, Organization};
 use jiff::Timestamp;
 use rand::RngCore;
@@ -164,6 +166,7 @@ pub async fn enrolment(tx: &mut Tx<'_>, user: &User, now: Timestamp) -> Result<E
 /// shown once (only their hashes are kept). The session that did it is fully signed in.
 pub async fn confirm(
     tx: &mut Tx<'_>,
+    letterhead: &Letterhead,
     user: &User,
     session_token: &str,
     code: &str,
@@ -193,6 +196,7 @@ pub async fn confirm(
     let hash = token_hash(session_token);
     let expires = session_expiry(Stage::Signed, now);
     repo::advance_session(tx, &hash, Stage::Enrol, Stage::Signed, &expires).await?;
+    super::links::tell(tx, letterhead, user, Change::SecondFactorSetUp, now).await?;
     tx.set_user(&user.id);
     crate::audit::record(
         tx,
@@ -276,9 +280,11 @@ pub async fn verify(
 }
 
 /// The operator removes someone's second factor (a lost phone without recovery codes): their
-/// sessions end, and at their next login they set up a new one (audited).
+/// sessions end, and at their next login they set up a new one (audited, and told to them by
+/// e-mail).
 pub async fn reset(
     tx: &mut Tx<'_>,
+    letterhead: &Letterhead,
     operator: &Organization,
     org_id: &str,
     user_id: &str,
@@ -291,6 +297,7 @@ pub async fn reset(
         .ok_or_else(|| Error::not_found("Ce compte n'existe pas."))?;
     repo::delete_totp(tx, &user.id).await?;
     repo::delete_sessions_of(tx, &user.id).await?;
+    super::links::tell(tx, letterhead, &user, Change::SecondFactorRemoved, now).await?;
     crate::audit::record(
         tx,
         &format_ts(now),

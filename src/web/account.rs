@@ -24,7 +24,7 @@ fn signed(visitor: &Visitor) -> Result<Arc<Signed>, WebError> {
     visitor
         .signed
         .clone()
-        .ok_or_else(|| WebError::Redirect(visitor.next_step().unwrap_or("/connexion").into()))
+        .ok_or_else(|| WebError::Redirect(visitor.sign_in_page()))
 }
 
 /// A moment, as people read it.

@@ -1,14 +1,14 @@
 //! Logging in and out, and accepting an invitation to choose a password.
 
 use super::form_errors::FormErrors;
-use super::session::{build_cookie, Form};
-use super::{page, Layout, Visitor, WebError, WebResult, SESSION_COOKIE};
+use super::session::{build_cookie, local_path, with_suite, Form};
+use super::{page, see_other, Layout, Visitor, WebError, WebResult, SESSION_COOKIE};
 use crate::app::AppState;
 use crate::error::Error;
 use crate::http::extract::ClientIp;
-use crate::users::{LogIn, Stage};
+use crate::users::{self, links::Purpose, LogIn, Stage};
 use askama::Template;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Redirect};
 use axum::routing::{get, post};
@@ -33,23 +33,93 @@ struct Login {
     l: Layout,
     email: String,
     errors: FormErrors,
+    /// Said first: the password just changed.
+    notice: Option<String>,
     proconnect: bool,
+    /// The page asked for before login, to land on after (empty: the person's home).
+    suite: String,
 }
 
-async fn login_form(State(state): State<AppState>, visitor: Visitor) -> WebResult {
+impl Login {
+    /// The ProConnect way in, keeping the page asked for.
+    fn proconnect_link(&self) -> String {
+        with_suite("/connexion/proconnect", &self.suite)
+    }
+}
+
+/// The page asked for before login (`?suite=`), kept through the login's steps.
+#[derive(Deserialize, Default)]
+pub(super) struct Suite {
+    #[serde(default)]
+    pub suite: String,
+}
+
+impl Suite {
+    /// The page to land on once signed in: the one asked for if it is one of this site's,
+    /// else `home`.
+    pub fn or<'a>(&'a self, home: &'a str) -> &'a str {
+        local_path(&self.suite).unwrap_or(home)
+    }
+
+    /// Only a page of this site is kept (the rest is dropped before reaching a form).
+    pub fn kept(&self) -> String {
+        local_path(&self.suite).unwrap_or_default().to_string()
+    }
+}
+
+/// What the login page is opened with: the page asked for, and after a new password, the
+/// link that set it (`?fait=mot-de-passe&lien=…`, to say so and fill in the address).
+#[derive(Deserialize)]
+struct LoginQuery {
+    #[serde(flatten)]
+    suite: Suite,
+    #[serde(default)]
+    fait: String,
+    #[serde(default)]
+    lien: String,
+}
+
+async fn login_form(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    Query(query): Query<LoginQuery>,
+) -> WebResult {
+    let suite = query.suite;
     if let Some(s) = &visitor.signed {
-        return Err(WebError::Redirect(
-            super::session::home_of(s.org.kind).into(),
-        ));
+        let home = super::session::home_of(s.org.kind);
+        return Err(WebError::Redirect(suite.or(home).into()));
     }
     if let Some(step) = visitor.next_step() {
-        return Err(WebError::Redirect(step.into()));
+        return Err(WebError::Redirect(with_suite(step, &suite.suite)));
+    }
+    let (mut notice, mut email) = (None, String::new());
+    if query.fait == "mot-de-passe" {
+        let link = match query.lien.as_str() {
+            "" => None,
+            token => {
+                let mut conn = state.db.read().await?;
+                users::links::find(&mut conn, token, state.clock.now()).await?
+            }
+        };
+        // Only a link that has served: an unused one names nobody who set a password.
+        let link = link.filter(|l| !l.usable);
+        notice = Some(match &link {
+            Some(l) if l.purpose == Purpose::Reset => {
+                "Votre mot de passe est changé. Connectez-vous avec votre nouveau mot de passe. \
+                 Nous vous avons aussi prévenu par e-mail."
+            }
+            _ => "Votre mot de passe est enregistré. Connectez-vous pour entrer dans votre espace.",
+        }
+        .to_string());
+        email = link.map(|l| l.email).unwrap_or_default();
     }
     page(Login {
         l: Layout::new(&state, &visitor, "Connexion à l'espace professionnel"),
-        email: String::new(),
+        email,
         errors: FormErrors::none(),
+        notice,
         proconnect: state.proconnect.is_some(),
+        suite: suite.kept(),
     })
 }
 
@@ -57,6 +127,8 @@ async fn login_form(State(state): State<AppState>, visitor: Visitor) -> WebResul
 struct LoginForm {
     email: String,
     password: String,
+    #[serde(flatten)]
+    suite: Suite,
 }
 
 async fn login(
@@ -95,7 +167,9 @@ async fn login(
                 l: Layout::new(&state, &visitor, title),
                 email: data.email,
                 errors,
+                notice: None,
                 proconnect: state.proconnect.is_some(),
+                suite: data.suite.kept(),
             });
         }
     };
@@ -106,10 +180,10 @@ async fn login(
         crate::users::SESSION_HOURS * 3600,
     );
     let next = match stage {
-        Stage::Signed => super::session::home_of(org.kind),
-        other => super::session::step_page(other),
+        Stage::Signed => data.suite.or(super::session::home_of(org.kind)).to_string(),
+        other => with_suite(super::session::step_page(other), &data.suite.suite),
     };
-    Ok(([(header::SET_COOKIE, cookie)], Redirect::to(next)).into_response())
+    Ok(([(header::SET_COOKIE, cookie)], Redirect::to(&next)).into_response())
 }
 
 #[derive(Deserialize)]
@@ -144,6 +218,48 @@ struct Invitation {
     token: String,
     valid: bool,
     errors: FormErrors,
+    /// A link to reset a forgotten password (not an invitation).
+    reset: bool,
+    /// A link never sent (or mistyped): neither kind is known.
+    unknown: bool,
+    /// Where to ask a new reset link, the account's address filled in.
+    ask_again: String,
+}
+
+impl Invitation {
+    /// The page for this link as it is now.
+    async fn of(state: &AppState, visitor: &Visitor, token: String) -> Result<Self, WebError> {
+        let link = {
+            let mut conn = state.db.read().await?;
+            users::links::find(&mut conn, &token, state.clock.now()).await?
+        };
+        let reset = link.as_ref().is_some_and(|l| l.purpose == Purpose::Reset);
+        let title = match reset {
+            true => "Choisir un nouveau mot de passe",
+            false => "Choisir mon mot de passe",
+        };
+        let email = link.as_ref().map(|l| l.email.as_str()).unwrap_or_default();
+        Ok(Invitation {
+            l: Layout::new(state, visitor, title),
+            valid: link.as_ref().is_some_and(|l| l.usable),
+            unknown: link.is_none(),
+            ask_again: forgot_link(email),
+            token,
+            errors: FormErrors::none(),
+            reset,
+        })
+    }
+}
+
+/// "Mot de passe oublié", with the address filled in when known.
+fn forgot_link(email: &str) -> String {
+    match email {
+        "" => "/mot-de-passe-oublie".to_string(),
+        email => format!(
+            "/mot-de-passe-oublie?{}",
+            serde_urlencoded::to_string([("email", email)]).unwrap_or_default()
+        ),
+    }
 }
 
 async fn invitation_form(
@@ -151,14 +267,7 @@ async fn invitation_form(
     visitor: Visitor,
     Path(token): Path<String>,
 ) -> WebResult {
-    let mut conn = state.db.read().await?;
-    let valid = crate::users::invitation_is_valid(&mut conn, &token, state.clock.now()).await?;
-    page(Invitation {
-        l: Layout::new(&state, &visitor, "Choisir mon mot de passe"),
-        token,
-        valid,
-        errors: FormErrors::none(),
-    })
+    page(Invitation::of(&state, &visitor, token).await?)
 }
 
 #[derive(Deserialize)]
@@ -167,18 +276,14 @@ struct PasswordForm {
     confirmation: String,
 }
 
+/// The password is saved: the login page says so (see [`Done`]), the address filled in.
 async fn accept_invitation(
     State(state): State<AppState>,
     Path(token): Path<String>,
     Form { visitor, data, .. }: Form<PasswordForm>,
 ) -> WebResult {
-    let mut view = Invitation {
-        l: Layout::new(&state, &visitor, "Choisir mon mot de passe"),
-        token: token.clone(),
-        valid: true,
-        errors: FormErrors::none(),
-    };
     if data.password != data.confirmation {
+        let mut view = Invitation::of(&state, &visitor, token).await?;
         view.errors = FormErrors::one(
             "confirmation",
             "Les deux mots de passe ne sont pas identiques : tapez le même deux fois.",
@@ -187,23 +292,25 @@ async fn accept_invitation(
         return page(view);
     }
     let now = state.clock.now();
+    let letterhead = state.letterhead();
+    let used = token.clone();
     let accepted = state
         .db
         .transact(visitor.origin(), move |tx| {
             Box::pin(async move {
-                crate::users::accept_invitation(tx, &token, &data.password, now).await
+                users::accept_invitation(tx, &letterhead, &used, &data.password, now).await
             })
         })
         .await;
     match accepted {
-        Ok(_) => Err(WebError::Redirect("/connexion".into())),
-        Err(Error::Gone { .. }) => {
-            view.valid = false;
-            page(view)
-        }
-        Err(e @ Error::Unprocessable { .. }) => {
-            view.errors = FormErrors::one("password", e.public_message());
-            view.l.title = view.errors.page_title(&view.l.title);
+        Ok(_) => see_other(&format!("/connexion?fait=mot-de-passe&lien={token}")),
+        Err(e @ (Error::Unprocessable { .. } | Error::Gone { .. })) => {
+            let mut view = Invitation::of(&state, &visitor, token).await?;
+            // A spent link: the page says it, and what to do, once.
+            if !matches!(e, Error::Gone { .. }) {
+                view.errors = FormErrors::one("password", e.public_message());
+                view.l.title = view.errors.page_title(&view.l.title);
+            }
             page(view)
         }
         Err(e) => Err(e.into()),
@@ -216,9 +323,7 @@ async fn space(visitor: Visitor) -> WebResult {
         Some(s) => Err(WebError::Redirect(
             super::session::home_of(s.org.kind).into(),
         )),
-        None => Err(WebError::Redirect(
-            visitor.next_step().unwrap_or("/connexion").into(),
-        )),
+        None => Err(WebError::Redirect(visitor.sign_in_page())),
     }
 }
 
@@ -227,21 +332,27 @@ async fn space(visitor: Visitor) -> WebResult {
 struct Forgot {
     l: Layout,
     sent: bool,
+    /// Filled in when known (from a spent reset link), kept when refused.
     email: String,
     errors: FormErrors,
 }
 
-async fn forgot_form(State(state): State<AppState>, visitor: Visitor) -> WebResult {
+async fn forgot_form(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    Query(asked): Query<ForgotForm>,
+) -> WebResult {
     page(Forgot {
         l: Layout::new(&state, &visitor, "Mot de passe oublié"),
         sent: false,
-        email: String::new(),
+        email: asked.email,
         errors: FormErrors::none(),
     })
 }
 
 #[derive(Deserialize)]
 struct ForgotForm {
+    #[serde(default)]
     email: String,
 }
 

@@ -1,7 +1,8 @@
 //! The ProConnect login's pages: the way out to the provider, the way back (signed in, offered
 //! to join an organisation, or told why not), and the requests an administrator decides.
 
-use super::session::{build_cookie, home_of, step_page, Form};
+use super::auth::Suite;
+use super::session::{build_cookie, home_of, step_page, with_suite, Form};
 use super::{page, see_other, Layout, Visitor, WebError, WebResult, SESSION_COOKIE};
 use crate::app::AppState;
 use crate::error::Error;
@@ -9,8 +10,8 @@ use crate::users::proconnect::{self, Arrival, Provider, Request};
 use crate::users::Stage;
 use askama::Template;
 use axum::extract::{Path, Query, State};
-use axum::http::header;
-use axum::response::{IntoResponse, Redirect};
+use axum::http::{header, HeaderMap};
+use axum::response::{AppendHeaders, IntoResponse, Redirect};
 use axum::routing::{get, post};
 use axum::Router;
 use serde::Deserialize;
@@ -31,7 +32,26 @@ fn provider(state: &AppState) -> Result<Arc<Provider>, WebError> {
     })
 }
 
-async fn start(State(state): State<AppState>, visitor: Visitor) -> WebResult {
+/// Keeps the page asked for before login while the person is at the provider (ten minutes).
+const SUITE_COOKIE: &str = "passnum_suite";
+
+/// The page asked for before a ProConnect login, from its cookie.
+fn suite_of(headers: &HeaderMap) -> Suite {
+    let suite = headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| cookie::Cookie::split_parse(v.to_string()).filter_map(Result::ok))
+        .find(|c| c.name() == SUITE_COOKIE)
+        .and_then(|c| serde_urlencoded::from_str::<Suite>(c.value()).ok());
+    suite.unwrap_or_default()
+}
+
+async fn start(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    Query(suite): Query<Suite>,
+) -> WebResult {
     let provider = provider(&state)?;
     let pending = provider.authorization().await?;
     let now = state.clock.now();
@@ -42,7 +62,10 @@ async fn start(State(state): State<AppState>, visitor: Visitor) -> WebResult {
             Box::pin(async move { proconnect::begin(tx, &pending, now).await })
         })
         .await?;
-    Ok(Redirect::to(&url).into_response())
+    // Encoded as a query (`suite=%2Flieu`): a cookie's value cannot hold every character.
+    let value = serde_urlencoded::to_string([("suite", suite.kept())]).unwrap_or_default();
+    let cookie = build_cookie(&state, SUITE_COOKIE, value, 600);
+    Ok(([(header::SET_COOKIE, cookie)], Redirect::to(&url)).into_response())
 }
 
 #[derive(Template)]
@@ -65,8 +88,10 @@ struct Back {
 async fn callback(
     State(state): State<AppState>,
     visitor: Visitor,
+    headers: HeaderMap,
     Query(back): Query<Back>,
 ) -> WebResult {
+    let suite = suite_of(&headers);
     let provider = provider(&state)?;
     let now = state.clock.now();
     let login_state = back.state.clone().unwrap_or_default();
@@ -114,10 +139,13 @@ async fn callback(
                 crate::users::SESSION_HOURS * 3600,
             );
             let next = match stage {
-                Stage::Signed => home_of(org.kind),
-                other => step_page(other),
+                Stage::Signed => suite.or(home_of(org.kind)).to_string(),
+                other => with_suite(step_page(other), &suite.suite),
             };
-            Ok(([(header::SET_COOKIE, cookie)], Redirect::to(next)).into_response())
+            let spent = build_cookie(&state, SUITE_COOKIE, String::new(), 0);
+            let cookies =
+                AppendHeaders([(header::SET_COOKIE, cookie), (header::SET_COOKIE, spent)]);
+            Ok((cookies, Redirect::to(&next)).into_response())
         }
         Arrival::Offer { request, org_name } => page(Outcome {
             l: Layout::new(&state, &visitor, "Rejoindre une organisation"),
@@ -164,7 +192,7 @@ fn signed(visitor: &Visitor) -> Result<Arc<crate::users::Signed>, WebError> {
     visitor
         .signed
         .clone()
-        .ok_or_else(|| WebError::Redirect(visitor.next_step().unwrap_or("/connexion").into()))
+        .ok_or_else(|| WebError::Redirect(visitor.sign_in_page()))
 }
 
 async fn requests(State(state): State<AppState>, visitor: Visitor) -> WebResult {

@@ -2,7 +2,8 @@
 //! app (its secret as text and as a QR code, confirmed by a first code, then the recovery codes
 //! shown once), and where a person sees that it is in place.
 
-use super::session::{home_of, Form};
+use super::auth::Suite;
+use super::session::{home_of, with_suite, Form};
 use super::{page, with_status, Layout, Visitor, WebError, WebResult};
 use crate::app::AppState;
 use crate::error::Error;
@@ -10,7 +11,7 @@ use crate::http::extract::ClientIp;
 use crate::users::totp::{self, Verified};
 use crate::users::{Signed, Stage};
 use askama::Template;
-use axum::extract::State;
+use axum::extract::{Query, State};
 use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Redirect};
 use axum::routing::get;
@@ -32,25 +33,33 @@ pub fn router() -> Router<AppState> {
 struct CodePage {
     l: Layout,
     error: Option<String>,
+    /// The page asked for before login.
+    suite: String,
 }
 
 /// The session waiting for a code, or where its holder should be instead.
-fn awaiting(visitor: &Visitor, stage: Stage) -> Result<Arc<Signed>, WebError> {
+fn awaiting(visitor: &Visitor, stage: Stage, suite: &Suite) -> Result<Arc<Signed>, WebError> {
     match (&visitor.signed, &visitor.pending) {
-        (Some(s), _) => Err(WebError::Redirect(home_of(s.org.kind).into())),
+        (Some(s), _) => Err(WebError::Redirect(suite.or(home_of(s.org.kind)).into())),
         (None, Some(p)) if p.stage == stage => Ok(p.clone()),
-        (None, Some(p)) => Err(WebError::Redirect(
-            super::session::step_page(p.stage).into(),
-        )),
-        (None, None) => Err(WebError::Redirect("/connexion".into())),
+        (None, Some(p)) => Err(WebError::Redirect(with_suite(
+            super::session::step_page(p.stage),
+            &suite.suite,
+        ))),
+        (None, None) => Err(WebError::Redirect(with_suite("/connexion", &suite.suite))),
     }
 }
 
-async fn code_form(State(state): State<AppState>, visitor: Visitor) -> WebResult {
-    awaiting(&visitor, Stage::Code)?;
+async fn code_form(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    Query(suite): Query<Suite>,
+) -> WebResult {
+    awaiting(&visitor, Stage::Code, &suite)?;
     page(CodePage {
         l: Layout::new(&state, &visitor, "Code de connexion"),
         error: None,
+        suite: suite.kept(),
     })
 }
 
@@ -58,6 +67,8 @@ async fn code_form(State(state): State<AppState>, visitor: Visitor) -> WebResult
 struct CodeForm {
     #[serde(default)]
     code: String,
+    #[serde(flatten)]
+    suite: Suite,
 }
 
 /// Limited as passwords are (per address and per account): six digits are guessable.
@@ -66,7 +77,7 @@ async fn send_code(
     ClientIp(ip): ClientIp,
     Form { visitor, data, .. }: Form<CodeForm>,
 ) -> WebResult {
-    let pending = awaiting(&visitor, Stage::Code)?;
+    let pending = awaiting(&visitor, Stage::Code, &data.suite)?;
     let now = state.clock.now();
     let keys = [
         format!("ip:{ip}"),
@@ -74,7 +85,7 @@ async fn send_code(
     ];
     state.logins.check(state.db.reads(), &keys, now).await?;
     let token = visitor.session_token.clone().unwrap_or_default();
-    let (user, code) = (pending.user.clone(), data.code);
+    let (user, code) = (pending.user.clone(), data.code.clone());
     let outcome = state
         .db
         .transact(visitor.origin(), move |tx| {
@@ -82,7 +93,9 @@ async fn send_code(
         })
         .await?;
     match outcome {
-        Verified::Accepted => Ok(Redirect::to(home_of(pending.org.kind)).into_response()),
+        Verified::Accepted => {
+            Ok(Redirect::to(data.suite.or(home_of(pending.org.kind))).into_response())
+        }
         Verified::Refused(e) => {
             state.logins.record(&keys, now).await?;
             with_status(
@@ -90,6 +103,7 @@ async fn send_code(
                 page(CodePage {
                     l: Layout::new(&state, &visitor, "Code de connexion"),
                     error: Some(e.public_message()),
+                    suite: data.suite.kept(),
                 }),
             )
         }
@@ -108,7 +122,10 @@ struct EnrolPage {
     error: Option<String>,
     /// Just confirmed: the recovery codes, shown this once.
     recovery_codes: Vec<String>,
-    home: &'static str,
+    /// Where to go once the codes are noted: the page asked for before login, or home.
+    home: String,
+    /// The page asked for before login, kept by the form.
+    suite: String,
 }
 
 /// Signed in, or made to set up a second factor before anything else.
@@ -132,11 +149,16 @@ fn no_store(response: WebResult) -> WebResult {
     })
 }
 
-async fn render_enrol(state: &AppState, visitor: &Visitor, error: Option<String>) -> WebResult {
+async fn render_enrol(
+    state: &AppState,
+    visitor: &Visitor,
+    error: Option<String>,
+    suite: &Suite,
+) -> WebResult {
     let who = enrolling(visitor)?;
     let title = "Double authentification";
     let required = totp::required(who.org.kind);
-    let home = home_of(who.org.kind);
+    let home = suite.or(home_of(who.org.kind)).to_string();
     let status = {
         let mut conn = state.db.read().await?;
         totp::status(&mut conn, &who.user.id).await?
@@ -151,6 +173,7 @@ async fn render_enrol(state: &AppState, visitor: &Visitor, error: Option<String>
             error,
             recovery_codes: Vec::new(),
             home,
+            suite: suite.kept(),
         });
     }
     let now = state.clock.now();
@@ -171,6 +194,7 @@ async fn render_enrol(state: &AppState, visitor: &Visitor, error: Option<String>
         error,
         recovery_codes: Vec::new(),
         home,
+        suite: suite.kept(),
     }))
 }
 
@@ -184,8 +208,12 @@ fn spaced(secret: &str) -> String {
         .join(" ")
 }
 
-async fn enrol_form(State(state): State<AppState>, visitor: Visitor) -> WebResult {
-    render_enrol(&state, &visitor, None).await
+async fn enrol_form(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    Query(suite): Query<Suite>,
+) -> WebResult {
+    render_enrol(&state, &visitor, None, &suite).await
 }
 
 async fn confirm(
@@ -198,11 +226,12 @@ async fn confirm(
     let keys = [format!("ip:{ip}"), format!("account:{}", who.user.email)];
     state.logins.check(state.db.reads(), &keys, now).await?;
     let token = visitor.session_token.clone().unwrap_or_default();
-    let (user, code) = (who.user.clone(), data.code);
+    let (user, code) = (who.user.clone(), data.code.clone());
+    let letterhead = state.letterhead();
     let confirmed = state
         .db
         .transact(visitor.origin(), move |tx| {
-            Box::pin(async move { totp::confirm(tx, &user, &token, &code, now).await })
+            Box::pin(async move { totp::confirm(tx, &letterhead, &user, &token, &code, now).await })
         })
         .await;
     match confirmed {
@@ -214,13 +243,14 @@ async fn confirm(
             qr_svg: String::new(),
             error: None,
             recovery_codes,
-            home: home_of(who.org.kind),
+            home: data.suite.or(home_of(who.org.kind)).to_string(),
+            suite: String::new(),
         })),
         Err(e @ (Error::Unprocessable { .. } | Error::Conflict { .. })) => {
             state.logins.record(&keys, now).await?;
             with_status(
                 e.status(),
-                render_enrol(&state, &visitor, Some(e.public_message())).await,
+                render_enrol(&state, &visitor, Some(e.public_message()), &data.suite).await,
             )
         }
         Err(e) => Err(e.into()),

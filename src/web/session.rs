@@ -42,6 +42,8 @@ pub struct Visitor {
     pub session_token: Option<String>,
     anonymous_csrf: String,
     client_addr: Option<String>,
+    /// The page this request asks for (a GET's path and query), to come back to after login.
+    asked: Option<String>,
 }
 
 impl Visitor {
@@ -69,6 +71,57 @@ impl Visitor {
     pub fn next_step(&self) -> Option<&'static str> {
         self.pending.as_ref().map(|p| step_page(p.stage))
     }
+
+    /// Where someone not (fully) signed in is sent: the login, keeping the page asked for
+    /// (`?suite=`) to land on once signed in, or the next step of a login half done.
+    pub fn sign_in_page(&self) -> String {
+        // Half way through a login, its next step (which keeps the page first asked for).
+        if let Some(step) = self.next_step() {
+            return step.to_string();
+        }
+        // A space's home is where its people land anyway.
+        let homes = ["/distributeur", "/lieu", "/financeur", "/operateur"];
+        match self.asked.as_deref() {
+            Some(asked) if !homes.contains(&asked) => with_suite("/connexion", asked),
+            _ => "/connexion".to_string(),
+        }
+    }
+}
+
+/// The parameter that carries the page asked for through the login's steps.
+pub const SUITE: &str = "suite";
+
+/// `path` with `?suite=` the page asked for, if it is one to come back to.
+pub fn with_suite(path: &str, suite: &str) -> String {
+    match local_path(suite) {
+        Some(suite) => {
+            let query = serde_urlencoded::to_string([(SUITE, suite)]).unwrap_or_default();
+            format!("{path}?{query}")
+        }
+        None => path.to_string(),
+    }
+}
+
+/// The address to go to after login if it is a page of this site: a path starting with a
+/// single `/`, without backslash, space or control character (a browser drops tabs and reads
+/// `\` as `/`, so `/\evil.example` or `/\t/evil.example` would leave the site), and not
+/// the login's own pages. Anything else (`//evil.example`, `https://…`) is not followed.
+pub fn local_path(path: &str) -> Option<&str> {
+    let page = path.split('?').next().unwrap_or(path);
+    let login = ["/connexion", "/deconnexion", "/espace"]
+        .iter()
+        .any(|login| {
+            page.strip_prefix(login)
+                .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+        });
+    let ours = !login
+        && path.starts_with('/')
+        && !path.starts_with("//")
+        && path.len() <= 1024
+        && !path
+            .chars()
+            .any(|c| c == '\\' || c.is_whitespace() || c.is_control());
+    ours.then_some(path)
 }
 
 /// Where a session at this stage goes next.
@@ -121,7 +174,14 @@ pub async fn load_visitor(
     mut request: Request,
     next: Next,
 ) -> Response {
-    let (visitor, csrf_is_new) = identify(&state, request.headers(), request.extensions()).await;
+    let (mut visitor, csrf_is_new) =
+        identify(&state, request.headers(), request.extensions()).await;
+    if request.method() == axum::http::Method::GET {
+        visitor.asked = request
+            .uri()
+            .path_and_query()
+            .map(|p| p.as_str().to_string());
+    }
     let anonymous_csrf = visitor.anonymous_csrf.clone();
     request.extensions_mut().insert(visitor);
     let mut response = next.run(request).await;
@@ -201,6 +261,7 @@ async fn identify(
         session_token,
         anonymous_csrf,
         client_addr,
+        asked: None,
     };
     (visitor, csrf_is_new)
 }
@@ -262,9 +323,7 @@ impl SignedIn {
         match &visitor.signed {
             Some(s) if s.org.kind == kind => Ok(s.clone()),
             Some(_) => Err(WebError::Error(Error::wrong_role())),
-            None => Err(WebError::Redirect(
-                visitor.next_step().unwrap_or("/connexion").into(),
-            )),
+            None => Err(WebError::Redirect(visitor.sign_in_page())),
         }
     }
 }
@@ -492,5 +551,35 @@ impl<const LIMIT_KIB: usize> FromRequest<AppState> for FileForm<LIMIT_KIB> {
             file,
             once,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_this_sites_pages_are_followed_after_login() {
+        assert_eq!(local_path("/lieu/banque"), Some("/lieu/banque"));
+        assert_eq!(local_path("/lieux?q=33000"), Some("/lieux?q=33000"));
+        for away in [
+            "",
+            "lieu",
+            "//evil.example",
+            "/\\evil.example",
+            "/\t/evil.example",
+            "https://evil.example/",
+            "javascript:alert(1)",
+            "/connexion",
+            "/connexion/code",
+            "/deconnexion",
+        ] {
+            assert_eq!(local_path(away), None, "{away:?}");
+        }
+        assert_eq!(
+            with_suite("/connexion", "/operateur/reglements/1"),
+            "/connexion?suite=%2Foperateur%2Freglements%2F1"
+        );
+        assert_eq!(with_suite("/connexion", "//evil.example"), "/connexion");
     }
 }

@@ -103,6 +103,9 @@ async fn every_irreversible_action_asks_first_on_a_phone() {
     assert!(b.page_source().await.contains("de nouveau être utilisé"));
     log_out(&b).await;
 
+    // A funder's agent with a second factor (set up at first login), to lose their phone.
+    common::web::signed_in(&app, &w.funder_id, "tresorier@financeur.example").await;
+
     // The operator: a batch approved, paid, a line rejected then sent again.
     app.advance(SignedDuration::from_hours(49));
     let operator_id = app.operator_org().await.id;
@@ -129,8 +132,11 @@ async fn every_irreversible_action_asks_first_on_a_phone() {
         "lot-approuver",
     )
     .await;
-    b.submit_form("form[action$='/sepa'] button").await;
-    b.check_axe("confirmer-lot-fichier").await;
+    ask_back_then_confirm(&b, "form[action$='/sepa'] button", &[], "lot-fichier").await;
+    assert!(b
+        .page_source()
+        .await
+        .contains("Le fichier de virement est prêt"));
     ask_back_then_confirm(&b, "form[action$='/payer'] button", &[], "lot-payer").await;
     ask_back_then_confirm(
         &b,
@@ -144,6 +150,24 @@ async fn every_irreversible_action_asks_first_on_a_phone() {
         .await
         .contains("Rejeté par la banque : Compte clos"));
     ask_back_then_confirm(&b, "form[action$='/renvois'] button", &[], "lot-renvoi").await;
+
+    // The funder's agent lost their phone: the second factor removed.
+    b.visit(
+        &format!("{}/operateur/organisations/{}", app.base, w.funder_id),
+        "confirmer-financeur",
+    )
+    .await;
+    ask_back_then_confirm(
+        &b,
+        "form[action$='/double-authentification'] button",
+        &[],
+        "double-authentification-retirer",
+    )
+    .await;
+    assert!(b
+        .page_source()
+        .await
+        .contains("La double authentification de cette personne est retirée"));
 
     // A distributor's API token revoked; the site disqualified, for good.
     b.visit(

@@ -175,10 +175,7 @@ async fn the_distributor_finds_activates_and_issues_from_a_file() {
         // A file still running: its progress, still by default (axe-core refuses any timed
         // reload), then reloading itself when the person asks.
         b.visit(
-            &format!(
-                "{}/distributeur/carnets/fichier/{running}",
-                app.base
-            ),
+            &format!("{}/distributeur/carnets/fichier/{running}", app.base),
             &format!("distributeur-fichier-en-cours-{size}"),
         )
         .await;

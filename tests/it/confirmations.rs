@@ -14,6 +14,7 @@ on_both_databases!(
     settlement_steps_ask_first,
     disqualification_and_token_revocation_ask_first,
     programme_end_asks_first,
+    second_factor_removal_asks_first,
 );
 
 /// The fields of the confirmation page's form, as a browser sends them.
@@ -207,12 +208,16 @@ async fn settlement_steps_ask_first(backend: Backend) {
     )
     .await;
     assert!(done.html.contains("Le lot est approuvé"), "{}", done.html);
-    // Producing the file asks nothing (the file can be downloaded again).
-    let once = get(&op, &batch_url).await.once();
-    let exported = post(
-        &op,
-        &format!("{batch_url}/sepa"),
-        &[("csrf", &csrf), ("once", &once)],
+    // Producing the file sends the transfers to the bank: asked first too.
+    let exported = step(
+        "sepa",
+        &[],
+        &[
+            "Produire le fichier de virement du lot jusqu&#39;au",
+            "envoyé à la banque",
+            "Oui, produire le fichier",
+        ],
+        "settlement.exported",
     )
     .await;
     assert!(
@@ -349,6 +354,45 @@ async fn programme_end_asks_first(backend: Backend) {
     .await;
     assert!(
         done.html.contains("La fin du programme est prévue"),
+        "{}",
+        done.html
+    );
+}
+
+async fn second_factor_removal_asks_first(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let w = app.world(100_000, 10).await;
+    let funder_email = "tresorier@financeur.example";
+    // A funder sets up a second factor at first login.
+    signed_in(&app, &w.funder_id, funder_email).await;
+    let operator_id = app.operator_org().await.id;
+    let (op, csrf) = signed_in(&app, &operator_id, "claire@operateur.example").await;
+    let person: String = sqlx::query_scalar("SELECT id FROM users WHERE email = $1")
+        .bind(funder_email)
+        .fetch_one(app.state.db.reads())
+        .await
+        .unwrap();
+    let org_url = format!("{}/operateur/organisations/{}", app.base, w.funder_id);
+    let page = get(&op, &org_url).await;
+    let done = ask_then_act(
+        &app,
+        &op,
+        &format!("{org_url}/personnes/{person}/double-authentification"),
+        &[("csrf", &csrf), ("once", &page.once())],
+        &[
+            "Retirer la double authentification de Camille Martin",
+            funder_email,
+            "Oui, retirer la double authentification",
+            &format!("href=\"/operateur/organisations/{}\"", w.funder_id),
+        ],
+        "second_factor.reset",
+    )
+    .await;
+    assert!(
+        done.html
+            .contains("La double authentification de cette personne est retirée"),
         "{}",
         done.html
     );

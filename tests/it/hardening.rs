@@ -369,7 +369,11 @@ async fn a_new_password_voids_older_links_and_sessions(backend: Backend) {
         page.html
     );
     let page = set(newer, "un tout nouveau mot de passe").await;
-    assert!(page.url.ends_with("/connexion"), "{}", page.url);
+    assert!(
+        page.url.contains("/connexion?fait=mot-de-passe"),
+        "{}",
+        page.url
+    );
     // The session opened with the old password is over.
     let page = get(&before, &format!("{}/lieu", app.base)).await;
     assert!(page.url.ends_with("/connexion"), "{}", page.url);

@@ -141,10 +141,22 @@ async fn agent_joins_then_logs_in_with_proconnect(backend: Backend) {
         .ends_with("/connexion"));
 
     // The provider's keys rotate: the old one is gone, the next login is checked with the new.
+    // It started from a page asked for: it lands there.
     assert_eq!(provider.rotate_keys().await, "k2");
-    let home = proconnect(&app, &browser()).await;
+    let client = browser();
+    let asked = get(&client, &format!("{}/compte/sessions", app.base)).await;
     assert!(
-        home.url.ends_with("/distributeur"),
+        asked.url.contains("suite=%2Fcompte%2Fsessions"),
+        "{}",
+        asked.url
+    );
+    let home = get(
+        &client,
+        &format!("{}/connexion/proconnect?suite=/compte/sessions", app.base),
+    )
+    .await;
+    assert!(
+        home.url.ends_with("/compte/sessions"),
         "{}: {}",
         home.url,
         home.html

@@ -197,10 +197,24 @@ async fn a_lost_phone_is_a_recovery_code_or_the_operator(backend: Backend) {
         "{}",
         page.html
     );
+    let remove = format!("{org_page}/personnes/{funder_user}/double-authentification");
+    let asked = post(
+        &operator,
+        &remove,
+        &[("csrf", &csrf), ("once", &page.once())],
+    )
+    .await;
+    assert!(
+        asked
+            .html
+            .contains("Oui, retirer la double authentification"),
+        "{}",
+        asked.html
+    );
     let done = post(
         &operator,
-        &format!("{org_page}/personnes/{funder_user}/double-authentification"),
-        &[("csrf", &csrf), ("once", &page.once())],
+        &remove,
+        &[("csrf", &csrf), ("once", &page.once()), ("confirm", "1")],
     )
     .await;
     assert_eq!(done.status, StatusCode::OK, "{}", done.html);

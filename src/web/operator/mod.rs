@@ -6,6 +6,7 @@ mod bank;
 mod journal;
 mod orgs;
 mod places;
+mod second_factor;
 mod settlements;
 mod treasury;
 
@@ -47,7 +48,7 @@ pub fn router() -> Router<AppState> {
         )
         .route(
             "/operateur/organisations/{id}/personnes/{user_id}/double-authentification",
-            post(orgs::reset_second_factor),
+            post(second_factor::remove),
         )
         .route("/operateur/journal", get(journal::journal))
         .route("/operateur/banque", get(bank::requests))

@@ -542,27 +542,6 @@ pub(super) async fn revoke_token(
     }
 }
 
-/// Removes a person's second factor (a lost phone, no recovery code left), once the helpline
-/// has checked who calls.
-pub(super) async fn reset_second_factor(
-    State(state): State<AppState>,
-    Path((id, user_id)): Path<(String, String)>,
-    form: Form<Nothing>,
-) -> WebResult {
-    let operator = require_operator(&form.visitor)?;
-    let now = state.clock.now();
-    let (org, org_id) = (operator.org.clone(), id.clone());
-    state
-        .write(form.visitor.origin(), form.key(&org.id), move |tx| {
-            Box::pin(async move {
-                users::totp::reset(tx, &org, &org_id, &user_id, now).await?;
-                Ok(())
-            })
-        })
-        .await?;
-    see_other(&format!("/operateur/organisations/{id}?fait=2fa"))
-}
-
 /// Issues a token and shows it on this answer only: it is not kept in clear anywhere, so this
 /// page cannot be reopened (a reload asks the browser to send the form again, for a new token).
 pub(super) async fn new_token(

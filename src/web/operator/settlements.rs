@@ -320,6 +320,11 @@ pub(super) async fn export(
     Path(id): Path<String>,
     form: Form<Nothing>,
 ) -> WebResult {
+    if !form.confirmed() {
+        if let Some(question) = question(&state, &form.visitor, &id, Ask::Export).await? {
+            return confirm::ask(&state, &form, question);
+        }
+    }
     let now = state.clock.now();
     let batch_id = id.clone();
     let config = state.config.clone();
@@ -441,6 +446,8 @@ pub(super) async fn reject(
 /// Which step of a batch asks to be confirmed.
 enum Ask<'a> {
     Approve,
+    /// The transfers go to the bank.
+    Export,
     Pay,
     /// The line the bank rejected.
     Reject(&'a str),
@@ -461,9 +468,13 @@ async fn question(
     let view = settlement::get(&mut conn, &operator.org, id).await?;
     let b = &view.batch;
     let (until, total) = (long_date_text(&b.until_date), euros_text(b.total_cents));
+    // Only an approved batch can go to the bank: any other is refused by the step itself.
+    if matches!(which, Ask::Export) && b.status != BatchStatus::Approved {
+        return Ok(None);
+    }
     let line = match which {
         Ask::Reject(line_id) | Ask::Release(line_id) => view.lines.iter().find(|l| l.id == line_id),
-        Ask::Approve | Ask::Pay => None,
+        Ask::Approve | Ask::Export | Ask::Pay => None,
     };
     let line_words = match line {
         Some(line) => {
@@ -498,6 +509,20 @@ async fn question(
             if sites > 1 { "x" } else { "" }
         ))
         .then("Vous pourrez ensuite produire le fichier de virement."),
+        (Ask::Export, _) => Confirmation::new(
+            format!("Produire le fichier de virement du lot jusqu'au {until} ({total}) ?"),
+            "Oui, produire le fichier",
+        )
+        .then(format!(
+            "Le lot passe à « envoyé à la banque » : ses {} virement{} ne pourront plus être \
+             modifiés ni le lot revenir en arrière.",
+            view.lines.len(),
+            if view.lines.len() > 1 { "s" } else { "" }
+        ))
+        .then(
+            "Téléchargez ensuite le fichier et déposez-le sur le site de la banque ; vous \
+             pourrez le télécharger de nouveau.",
+        ),
         (Ask::Pay, _) => Confirmation::new(
             format!("Marquer payé le lot de règlement jusqu'au {until} ({total}) ?"),
             "Oui, le lot est payé",

@@ -5,6 +5,7 @@
 mod actions;
 mod bank;
 pub(super) mod catalogue;
+mod payments;
 
 use super::form_errors::FormErrors;
 use super::session::SignedIn;
@@ -32,6 +33,7 @@ pub fn router() -> Router<AppState> {
         .route("/lieu/releves/{file}", get(actions::statement))
         .merge(catalogue::router())
         .merge(bank::router())
+        .merge(payments::router())
 }
 
 pub struct Payment {
