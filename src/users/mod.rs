@@ -2,12 +2,16 @@
 //! Argon2id, database-held sessions, one-time invitation links, and lockout after repeated
 //! failed logins.
 
+mod invitations;
 pub mod links;
 mod lockout;
 pub mod proconnect;
 mod repo;
 pub mod sessions;
 pub mod totp;
+
+pub(crate) use invitations::open_account;
+pub use invitations::{accept_invitation, invitation_is_valid, invite, request_reset, NewUser};
 
 pub use repo::User;
 
@@ -115,6 +119,18 @@ impl Role {
 }
 
 /// Creates an account; without a password it can only be used through an invitation link.
+/// A person's name as given, trimmed: not empty, 100 characters at most.
+fn checked_name(name: &str) -> Result<&str> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 100 {
+        return Err(Error::invalid(
+            "invalid_name",
+            "Indiquez le nom de la personne (100 caractères au plus).",
+        ));
+    }
+    Ok(name)
+}
+
 pub async fn create(
     tx: &mut Tx<'_>,
     org_id: &str,
@@ -125,13 +141,7 @@ pub async fn create(
     now: Timestamp,
 ) -> Result<User> {
     let email = crate::mail::Email::parse(email)?.into_string();
-    let name = name.trim();
-    if name.is_empty() || name.chars().count() > 100 {
-        return Err(Error::invalid(
-            "invalid_name",
-            "Indiquez le nom de la personne (100 caractères au plus).",
-        ));
-    }
+    let name = checked_name(name)?;
     let password_hash = match password {
         Some(p) => {
             check_password_policy(p)?;
@@ -218,7 +228,10 @@ async fn check_password(
     let Some(user) = repo::find_by_email(tx, &email).await? else {
         // Spend the same time as for a real account.
         let _ = password_matches(password, &DUMMY_HASH);
-        let detail = format!("adresse sans compte : {email}");
+        // The domain only: a mistyped address may be someone else's, and the journal keeps
+        // what it holds for good.
+        let domain = email.rsplit_once('@').map_or("", |(_, domain)| domain);
+        let detail = format!("adresse sans compte (domaine {domain})");
         crate::audit::record(tx, &now_text, None, "login.failed", None, &detail).await?;
         return Ok(Err(wrong()));
     };
@@ -374,199 +387,6 @@ pub async fn session(
 /// provider's session too.
 pub async fn end_session(tx: &mut Tx<'_>, token: &str) -> Result<Option<String>> {
     repo::delete_session(tx, &token_hash(token)).await
-}
-
-/// A new account without a password, and the one-time link (its token, valid 7 days) to
-/// choose it: for the caller to send.
-pub(crate) async fn open_account(
-    tx: &mut Tx<'_>,
-    org_id: &str,
-    email: &str,
-    name: &str,
-    role: Role,
-    now: Timestamp,
-) -> Result<(User, String)> {
-    let user = create(tx, org_id, email, name, role, None, now).await?;
-    let token = random_token();
-    let expires = now
-        .checked_add(SignedDuration::from_hours(24 * INVITATION_DAYS))
-        .unwrap_or(now);
-    let (hash, expires) = (token_hash(&token), format_ts(expires));
-    let purpose = links::Purpose::Invitation.as_str();
-    repo::insert_invitation(tx, &hash, &user.id, &expires, purpose).await?;
-    Ok((user, token))
-}
-
-#[derive(Template)]
-#[template(path = "mail/invitation.txt")]
-struct InvitationMail<'a> {
-    l: &'a Letterhead,
-    name: &'a str,
-    email: &'a str,
-    org: &'a str,
-    inviter: &'a str,
-    token: &'a str,
-}
-
-/// Someone invited to an organisation's space.
-#[derive(Debug)]
-pub struct NewUser {
-    pub email: String,
-    pub name: String,
-    pub role: String,
-}
-
-/// The operator gives someone an account in an organisation: they get an e-mail with a
-/// one-time link to choose their password (audited). `inviter` names who invites, in the mail.
-pub async fn invite(
-    tx: &mut Tx<'_>,
-    operator: &Organization,
-    org_id: &str,
-    new: NewUser,
-    inviter: &str,
-    letterhead: &Letterhead,
-    now: Timestamp,
-) -> Result<User> {
-    operator.require(OrgKind::Operator)?;
-    let org = crate::orgs::find(tx, org_id)
-        .await?
-        .ok_or_else(|| Error::not_found("Cette organisation n'existe pas."))?;
-    let role = Role::parse(&new.role)?;
-    let (user, token) = open_account(tx, &org.id, &new.email, &new.name, role, now).await?;
-    let body = InvitationMail {
-        l: letterhead,
-        name: &user.name,
-        email: &user.email,
-        org: &org.name,
-        inviter,
-        token: &token,
-    };
-    let subject = "Votre accès à l'espace professionnel du Pass numérique";
-    crate::mail::enqueue(tx, &Outgoing::text(&user.email, subject, &body)?, now).await?;
-    crate::audit::record(
-        tx,
-        &format_ts(now),
-        Some(&operator.id),
-        "user.invited",
-        Some(&org.id),
-        &format!(
-            "{} <{}> ({}), invité par {inviter}",
-            user.name,
-            user.email,
-            user.role.as_str()
-        ),
-    )
-    .await?;
-    Ok(user)
-}
-
-#[derive(Template)]
-#[template(path = "mail/password_reset.txt")]
-struct ResetMail<'a> {
-    l: &'a Letterhead,
-    name: &'a str,
-    email: &'a str,
-    token: &'a str,
-}
-
-/// "Mot de passe oublié" : a one-time link (an invitation row, valid one hour) to choose a new
-/// password, e-mailed for an account that exists and is not disabled (audited). Nothing
-/// happens otherwise, and the caller answers the same either way.
-pub async fn request_reset(
-    tx: &mut Tx<'_>,
-    letterhead: &Letterhead,
-    email: &str,
-    now: Timestamp,
-) -> Result<()> {
-    // A malformed address is said so (that tells nothing about who has an account).
-    let email = crate::mail::Email::parse(email)?.into_string();
-    let Some(user) = repo::find_by_email(tx, &email).await? else {
-        return Ok(());
-    };
-    if user.disabled_at.is_some() {
-        return Ok(());
-    }
-    // One link at a time: a newer one voids the others.
-    repo::void_invitations(tx, &user.id, &format_ts(now)).await?;
-    let token = random_token();
-    let expires = now
-        .checked_add(SignedDuration::from_hours(RESET_HOURS))
-        .unwrap_or(now);
-    let (hash, expires) = (token_hash(&token), format_ts(expires));
-    let purpose = links::Purpose::Reset.as_str();
-    repo::insert_invitation(tx, &hash, &user.id, &expires, purpose).await?;
-    let body = ResetMail {
-        l: letterhead,
-        name: &user.name,
-        email: &user.email,
-        token: &token,
-    };
-    let subject = "Choisir un nouveau mot de passe pour le Pass numérique";
-    crate::mail::enqueue(tx, &Outgoing::text(&user.email, subject, &body)?, now).await?;
-    tx.set_user(&user.id);
-    crate::audit::record(
-        tx,
-        &format_ts(now),
-        Some(&user.org_id),
-        "password.reset_requested",
-        Some(&user.id),
-        "lien envoyé par e-mail",
-    )
-    .await
-}
-
-/// Uses an invitation (or reset) link once to set a password. A new password chosen from a
-/// reset link is told to the person by e-mail (if it was not them, whom to call).
-pub async fn accept_invitation(
-    tx: &mut Tx<'_>,
-    letterhead: &Letterhead,
-    token: &str,
-    password: &str,
-    now: Timestamp,
-) -> Result<User> {
-    check_password_policy(password)?;
-    let now_text = format_ts(now);
-    let Some((user_id, purpose)) = repo::use_invitation(tx, &token_hash(token), &now_text).await?
-    else {
-        let reset = links::find(tx, token, now)
-            .await?
-            .is_some_and(|l| l.purpose == links::Purpose::Reset);
-        return Err(match reset {
-            true => Error::gone(
-                "reset_link_expired",
-                "Ce lien pour changer de mot de passe a déjà servi ou a expiré. Demandez un nouveau lien depuis « Mot de passe oublié ».",
-            ),
-            false => Error::gone(
-                "invitation_expired",
-                "Ce lien d'invitation a déjà servi ou a expiré. Demandez une nouvelle invitation à votre administrateur.",
-            ),
-        });
-    };
-    repo::set_password(tx, &user_id, &hash_password(password)?).await?;
-    // A new password voids every other link and ends every session opened with the old one.
-    repo::void_invitations(tx, &user_id, &now_text).await?;
-    repo::delete_sessions_of(tx, &user_id).await?;
-    let user = repo::find(tx, &user_id)
-        .await?
-        .ok_or_else(|| Error::not_found("Ce compte n'existe plus."))?;
-    if links::Purpose::from_text(&purpose) == Some(links::Purpose::Reset) {
-        links::tell(tx, letterhead, &user, links::Change::PasswordChanged, now).await?;
-    }
-    tx.set_user(&user.id);
-    crate::audit::record(
-        tx,
-        &now_text,
-        Some(&user.org_id),
-        "password.set",
-        Some(&user.id),
-        "mot de passe choisi ; liens et sessions antérieurs annulés",
-    )
-    .await?;
-    Ok(user)
-}
-
-pub async fn invitation_is_valid(conn: &mut Conn, token: &str, now: Timestamp) -> Result<bool> {
-    repo::invitation_is_valid(conn, &token_hash(token), &format_ts(now)).await
 }
 
 pub async fn list_for_org(conn: &mut Conn, org_id: &str) -> Result<Vec<User>> {

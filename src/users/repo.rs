@@ -92,6 +92,21 @@ pub async fn record_success(conn: &mut Conn, id: &str) -> Result<()> {
     Ok(())
 }
 
+/// A deactivated account opened again (see `invitations::reopen`): no password until the person
+/// chooses one from the new link.
+pub async fn reopen(conn: &mut Conn, id: &str, name: &str, role: super::Role) -> Result<()> {
+    sqlx::query(
+        "UPDATE users SET disabled_at = NULL, name = $1, role = $2, password_hash = NULL, \
+         failed_logins = 0, locked_until = NULL WHERE id = $3 AND erased_at IS NULL",
+    )
+    .bind(name)
+    .bind(role.as_str())
+    .bind(id)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
 pub async fn set_password(conn: &mut Conn, id: &str, hash: &str) -> Result<()> {
     sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
         .bind(hash)

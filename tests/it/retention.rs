@@ -393,6 +393,50 @@ async fn each_kind_is_erased_after_its_period_and_not_before(backend: Backend) {
     );
     assert_eq!(journal_entries(&app).await.len(), 4);
     assert_chain_verifies(&app).await;
+
+    // The person deactivated a day ago comes back: the operator invites them again, and the
+    // same account opens, without a password until they choose one from the new link.
+    let id_of = |email: &'static str| {
+        let app = &app;
+        async move {
+            sqlx::query_scalar::<_, String>(&format!(
+                "SELECT id FROM users WHERE email = '{email}' AND disabled_at IS NULL"
+            ))
+            .fetch_optional(app.state.db.reads())
+            .await
+            .unwrap()
+        }
+    };
+    assert_eq!(id_of("fidele@lieu.example").await, None);
+    let (operator, letterhead, now) = (app.operator_org().await, app.state.letterhead(), app.now());
+    let site_id = w.site_id.clone();
+    let back = app
+        .write(move |tx| {
+            Box::pin(async move {
+                let new = passnum::users::NewUser {
+                    email: "fidele@lieu.example".into(),
+                    name: "Fidèle de retour".into(),
+                    role: "agent".into(),
+                };
+                passnum::users::invite(
+                    tx,
+                    &operator,
+                    &site_id,
+                    new,
+                    "l'opérateur",
+                    &letterhead,
+                    now,
+                )
+                .await
+            })
+        })
+        .await
+        .expect("invited again");
+    assert_eq!(
+        id_of("fidele@lieu.example").await.as_deref(),
+        Some(back.id.as_str())
+    );
+    assert!(back.password_hash.is_none() && back.name == "Fidèle de retour");
     app.assert_ledger_verifies().await;
 }
 
