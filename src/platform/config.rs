@@ -379,6 +379,17 @@ pub struct Retention {
         global = true
     )]
     pub sent_mail_days: u32,
+
+    /// Days a ProConnect agent's request to join an organisation (name, e-mail) is kept after
+    /// its decision, or after it was made if nobody decided.
+    #[arg(
+        long = "retention-request-days",
+        env = "PASSNUM_RETENTION_REQUEST_DAYS",
+        default_value_t = 30,
+        value_parser = clap::value_parser!(u32).range(1..),
+        global = true
+    )]
+    pub request_days: u32,
 }
 
 /// A setting still at its example value.

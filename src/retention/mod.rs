@@ -8,7 +8,8 @@
 //! - feedback comments (ratings are kept);
 //! - accounts without a login for a long while: deactivated, then erased (a row stays, with
 //!   nothing personal, since the journal and the ledger name its id);
-//! - sent e-mails (or given up), with their bodies and attachments.
+//! - sent e-mails (or given up), with their bodies and attachments;
+//! - ProConnect agents' requests to join an organisation, once decided (or left undecided).
 //!
 //! Periods end at midnight (Paris), so a second run the same day finds nothing more. Each run
 //! that erased something writes one journal entry with the counts (never what was erased).
@@ -41,6 +42,8 @@ pub struct Report {
     pub comments: u64,
     pub accounts_deactivated: u64,
     pub accounts_erased: u64,
+    /// ProConnect requests to join an organisation erased.
+    pub requests: u64,
 }
 
 impl Report {
@@ -52,6 +55,7 @@ impl Report {
             + self.comments
             + self.accounts_deactivated
             + self.accounts_erased
+            + self.requests
     }
 
     /// The journal's detail: counts only.
@@ -59,14 +63,16 @@ impl Report {
         format!(
             "adresses e-mail de carnets : {} ; e-mails de la file d'envoi : {} ; \
              adresses IP réduites au réseau : {} ; compteurs d'essais : {} ; \
-             commentaires d'avis : {} ; comptes désactivés : {} ; comptes effacés : {}",
+             commentaires d'avis : {} ; comptes désactivés : {} ; comptes effacés : {} ; \
+             demandes d'accès ProConnect : {}",
             self.carnet_emails,
             self.mails,
             self.addresses,
             self.counters,
             self.comments,
             self.accounts_deactivated,
-            self.accounts_erased
+            self.accounts_erased,
+            self.requests
         )
     }
 }
@@ -79,6 +85,7 @@ pub struct PeriodTexts {
     pub idle_account: String,
     pub deactivated_account: String,
     pub sent_mail: String,
+    pub requests: String,
 }
 
 impl PeriodTexts {
@@ -92,6 +99,7 @@ impl PeriodTexts {
             idle_account: months(periods.idle_account_months),
             deactivated_account: months(periods.deactivated_account_months),
             sent_mail: days(periods.sent_mail_days),
+            requests: days(periods.request_days),
         }
     }
 }
@@ -117,6 +125,7 @@ struct Cutoffs {
     last_login: String,
     deactivated: String,
     sent_mail: String,
+    requests: String,
 }
 
 impl Cutoffs {
@@ -132,6 +141,7 @@ impl Cutoffs {
             last_login: format_ts(months(periods.idle_account_months)?),
             deactivated: format_ts(months(periods.deactivated_account_months)?),
             sent_mail: format_ts(days(periods.sent_mail_days)?),
+            requests: format_ts(days(periods.request_days)?),
         })
     }
 }
@@ -168,6 +178,7 @@ async fn erase(tx: &mut Tx<'_>, cut: &Cutoffs, now: &str) -> Result<Report> {
         comments: repo::erase_comments(tx, &cut.comments).await?,
         accounts_deactivated: repo::deactivate_idle_accounts(tx, &cut.last_login, now).await?,
         accounts_erased: repo::erase_deactivated_accounts(tx, &cut.deactivated, now).await?,
+        requests: repo::erase_membership_requests(tx, &cut.requests).await?,
     };
     if report.total() > 0 {
         crate::audit::record(tx, now, None, ACTION, None, &report.detail()).await?;

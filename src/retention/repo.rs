@@ -60,6 +60,19 @@ pub async fn erase_sent_mails(tx: &mut Tx<'_>, before: &str) -> Result<u64> {
     .rows_affected())
 }
 
+/// Deletes the ProConnect requests to join an organisation decided before `before`, or made
+/// before it and never decided: the agent's name and e-mail go with them (an approved agent's
+/// account keeps its own).
+pub async fn erase_membership_requests(tx: &mut Tx<'_>, before: &str) -> Result<u64> {
+    Ok(
+        sqlx::query("DELETE FROM membership_requests WHERE COALESCE(decided_at, created_at) < $1")
+            .bind(before)
+            .execute(&mut **tx)
+            .await?
+            .rows_affected(),
+    )
+}
+
 /// Forgets the shared attempt counters (keyed by address, site or account) whose window
 /// started before `before_second`. Deleting is stricter than truncating the address in the key,
 /// and loses nothing: a window that old counts nothing any more.

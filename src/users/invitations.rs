@@ -55,7 +55,7 @@ async fn reopen(
         return Ok(None);
     }
     repo::reopen(tx, &user.id, checked_name(name)?, role).await?;
-    Ok(repo::find(tx, &user.id).await?)
+    repo::find(tx, &user.id).await
 }
 
 #[derive(Template)]

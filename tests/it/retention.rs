@@ -12,6 +12,7 @@ on_both_databases!(
     each_kind_is_erased_after_its_period_and_not_before,
     truncated_addresses_keep_the_chain_verifiable,
     an_old_format_chain_still_verifies_once_converted_and_truncated,
+    join_requests_go_after_their_period,
 );
 
 /// The personal-data page writes the periods the job uses, from the same settings.
@@ -730,4 +731,42 @@ async fn an_old_format_chain_still_verifies_once_converted_and_truncated(backend
         .await;
         assert_chain_verifies(&app).await;
     }
+}
+
+/// A ProConnect agent's request to join an organisation goes 30 days after its decision, or
+/// after it was made when nobody decided; a recent one stays.
+async fn join_requests_go_after_their_period(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let w = app.world(100_000, 30).await;
+    for (id, created, decided) in [
+        (
+            "r-refused",
+            "2026-01-10T09:00:00Z",
+            "'2026-01-20T09:00:00Z'",
+        ),
+        ("r-forgotten", "2026-01-10T09:00:00Z", "NULL"),
+        ("r-recent", "2026-02-25T09:00:00Z", "'2026-02-26T09:00:00Z'"),
+    ] {
+        exec(
+            &app,
+            &format!(
+                "INSERT INTO membership_requests (id, org_id, oidc_subject, email, name, \
+                 matched_by, status, created_at, decided_at) VALUES ('{id}', '{}', 'sub-{id}', \
+                 '{id}@mairie.example', 'Agent {id}', 'domain', 'refused', '{created}', {decided})",
+                w.distributor_id
+            ),
+        )
+        .await;
+    }
+    on(&app, "2026-03-02");
+    let report = run_twice(&app).await;
+    assert_eq!(report.requests, 2, "{report:?}");
+    let left: Vec<String> = sqlx::query_scalar("SELECT id FROM membership_requests")
+        .fetch_all(app.state.db.reads())
+        .await
+        .unwrap();
+    assert_eq!(left, ["r-recent"]);
+    assert_chain_verifies(&app).await;
 }
