@@ -33,7 +33,45 @@ pub(super) fn clean_beneficiary_ref(value: Option<String>) -> Result<Option<Stri
             "La référence du bénéficiaire fait 64 caractères au plus. N'y mettez ni nom ni adresse : un identifiant interne suffit.",
         ));
     }
+    if value.as_deref().is_some_and(looks_like_name_or_address) {
+        return Err(Error::invalid(
+            "personal_data_in_reference",
+            "La référence du bénéficiaire ne doit contenir ni nom ni adresse : elle est gardée avec le carnet. Indiquez votre numéro de dossier interne.",
+        ));
+    }
     Ok(value)
+}
+
+/// Whether a reference holds what the form says to leave out: a civility before a name
+/// ("Mme Durand") or a street address ("12 rue des Lilas"). A file number never does.
+fn looks_like_name_or_address(reference: &str) -> bool {
+    const CIVILITIES: [&str; 6] = ["mme", "mlle", "mr", "monsieur", "madame", "mademoiselle"];
+    const STREETS: [&str; 13] = [
+        "rue",
+        "avenue",
+        "boulevard",
+        "bd",
+        "chemin",
+        "allée",
+        "allee",
+        "impasse",
+        "route",
+        "quai",
+        "lotissement",
+        "résidence",
+        "residence",
+    ];
+    let lower = reference.to_lowercase();
+    let words: Vec<&str> = lower
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .collect();
+    let civility = words.iter().any(|w| CIVILITIES.contains(w))
+        || reference.starts_with("M. ")
+        || reference.contains(" M. ");
+    let street =
+        words.iter().any(|w| STREETS.contains(w)) && reference.chars().any(|c| c.is_ascii_digit());
+    civility || street
 }
 
 pub async fn issue(
@@ -279,6 +317,31 @@ async fn insert_with_unique_codes(
                 attempt += 1;
             }
             Err(e) => return Err(e),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_name_or_an_address_is_not_a_reference() {
+        for refused in [
+            "Mme Durand Josiane 12 rue des Lilas",
+            "M. Martin",
+            "madame durand",
+            "12 RUE DES LILAS",
+            "3 bis avenue Jean Jaurès",
+            "Résidence les Pins 4",
+        ] {
+            assert!(super::looks_like_name_or_address(refused), "{refused}");
+        }
+        for kept in [
+            "CAF-2026-00123",
+            "dossier 4512",
+            "FT 75 118 442",
+            "Route-ABC",
+        ] {
+            assert!(!super::looks_like_name_or_address(kept), "{kept}");
         }
     }
 }

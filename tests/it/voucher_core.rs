@@ -818,6 +818,18 @@ async fn bad_input_gets_a_clear_error(backend: Backend) {
         assert_eq!(error_code(&body), code, "{raw}");
         assert!(body["error"]["message"].as_str().unwrap().len() > 10);
     }
+    // The reference is a file number: a name or an address is refused, and no carnet made.
+    let (status, body) = app
+        .post(
+            "/api/v1/passes",
+            &w.distributor,
+            json!({"program_id": w.program_id, "cheques": 5,
+                   "beneficiary_ref": "Mme Durand Josiane 12 rue des Lilas"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(error_code(&body), "personal_data_in_reference");
+    assert_eq!(app.count("SELECT COUNT(*) FROM passes").await, 0);
     let invalid_utf8 = app
         .client
         .post(&url)
