@@ -17,6 +17,8 @@ on_both_databases!(
     steps_recap_and_sending_twice_make_one_application,
     a_siret_already_registered_or_pending_is_refused,
     other_forms_mark_their_fields,
+    the_issuance_form_marks_its_fields,
+    the_carnet_page_forms_mark_their_fields,
 );
 
 fn owned(list: &[(String, String)]) -> Vec<(&str, &str)> {
@@ -63,6 +65,29 @@ fn tag_of<'a>(html: &'a str, id: &str) -> &'a str {
     let start = html[..at].rfind('<').expect("tag start");
     let end = at + html[at..].find('>').expect("tag end");
     &html[start..=end]
+}
+
+/// A form refused at its field `id`: answered `status`, the summary taking the focus and
+/// linking to the field, the field marked and described by its message, `kept` still in it.
+fn assert_marked(page: &Page, status: StatusCode, id: &str, kept: &str) {
+    assert_eq!(page.status, status, "{}", page.html);
+    let html = unescape(&page.html);
+    assert!(html.contains("<title>Erreur — "), "{html}");
+    let summary = tag_of(&html, "erreurs");
+    assert!(
+        summary.contains("autofocus") && summary.contains("tabindex=\"-1\""),
+        "{summary}"
+    );
+    assert!(
+        html.contains(&format!("href=\"#{id}\"")),
+        "link to {id}: {html}"
+    );
+    let field = tag_of(&html, id);
+    assert!(
+        field.contains("aria-invalid=\"true\"") && field.contains(&format!("{id}-erreur")),
+        "{field}"
+    );
+    assert!(field.contains(&format!("value=\"{kept}\"")), "{field}");
 }
 
 fn set(form: &mut Vec<(String, String)>, key: &str, value: &str) {
@@ -474,4 +499,147 @@ async fn other_forms_mark_their_fields(backend: Backend) {
         page.html
     );
     assert!(tag_of(&page.html, "email").contains("value=\"pas-une-adresse\""));
+}
+
+async fn the_issuance_form_marks_its_fields(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let w = app.world(100_000, 12).await;
+    let (agent, csrf) = common::web::signed_in(&app, &w.distributor_id, "agent@ccas.example").await;
+    let url = format!("{}/distributeur/carnets", app.base);
+    let long = "X".repeat(65);
+    let page = post(
+        &agent,
+        &url,
+        &[
+            ("csrf", &csrf),
+            ("program_id", &w.program_id),
+            ("cheques", "10"),
+            ("beneficiary_ref", &long),
+            ("email", "lea@example.org"),
+            ("stock", "1"),
+        ],
+    )
+    .await;
+    assert_marked(
+        &page,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "beneficiary_ref",
+        &long,
+    );
+    assert!(tag_of(&page.html, "beneficiary_ref")
+        .contains("beneficiary_ref-aide beneficiary_ref-erreur"));
+    // Everything else kept: the address, the size, the stock box.
+    assert!(tag_of(&page.html, "email").contains("value=\"lea@example.org\""));
+    assert!(tag_of(&page.html, "c10").contains("checked"));
+    assert!(!tag_of(&page.html, "c5").contains("checked"));
+    assert!(tag_of(&page.html, "stock").contains("checked"));
+    let page = post(
+        &agent,
+        &url,
+        &[
+            ("csrf", &csrf),
+            ("program_id", &w.program_id),
+            ("cheques", "5"),
+            ("beneficiary_ref", "FT-7"),
+            ("email", "pas-une-adresse"),
+        ],
+    )
+    .await;
+    assert_marked(
+        &page,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "email",
+        "pas-une-adresse",
+    );
+    assert!(tag_of(&page.html, "beneficiary_ref").contains("value=\"FT-7\""));
+    // The quota used up: said at the programme's choice.
+    let page = post(
+        &agent,
+        &url,
+        &[
+            ("csrf", &csrf),
+            ("program_id", &w.program_id),
+            ("cheques", "10"),
+        ],
+    )
+    .await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.html);
+    let page = post(
+        &agent,
+        &url,
+        &[
+            ("csrf", &csrf),
+            ("program_id", &w.program_id),
+            ("cheques", "10"),
+        ],
+    )
+    .await;
+    assert!(page.status.is_client_error(), "{}", page.html);
+    assert!(
+        unescape(&page.html).contains("href=\"#program_id\""),
+        "{}",
+        page.html
+    );
+    assert!(tag_of(&page.html, "program_id").contains("aria-invalid=\"true\""));
+}
+
+async fn the_carnet_page_forms_mark_their_fields(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let w = app.world(100_000, 12).await;
+    let (agent, csrf) = common::web::signed_in(&app, &w.distributor_id, "agent@ccas.example").await;
+    let issued = post(
+        &agent,
+        &format!("{}/distributeur/carnets", app.base),
+        &[
+            ("csrf", &csrf),
+            ("program_id", &w.program_id),
+            ("cheques", "5"),
+            ("stock", "1"),
+        ],
+    )
+    .await;
+    assert!(
+        issued.url.contains("/distributeur/carnets/"),
+        "{}",
+        issued.html
+    );
+    let url = issued.url.clone();
+    // Activation with a mistyped address: marked, what was typed kept, nothing activated.
+    let page = post(
+        &agent,
+        &format!("{url}/activer"),
+        &[
+            ("csrf", &csrf),
+            ("beneficiary_ref", "FT-9"),
+            ("email", "lea.example.org"),
+        ],
+    )
+    .await;
+    assert_marked(
+        &page,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "activation_email",
+        "lea.example.org",
+    );
+    assert!(tag_of(&page.html, "beneficiary_ref").contains("value=\"FT-9\""));
+    assert!(!tag_of(&page.html, "email").contains("aria-invalid"));
+    assert!(page.html.contains("/activer\""), "still to activate");
+    // Sending it to a mistyped address.
+    let page = post(
+        &agent,
+        &format!("{url}/envoyer"),
+        &[("csrf", &csrf), ("email", "lea.example.org")],
+    )
+    .await;
+    assert_marked(
+        &page,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "email",
+        "lea.example.org",
+    );
+    assert!(!tag_of(&page.html, "activation_email").contains("aria-invalid"));
 }
