@@ -19,6 +19,8 @@ on_both_databases!(
     other_forms_mark_their_fields,
     the_issuance_form_marks_its_fields,
     the_carnet_page_forms_mark_their_fields,
+    the_catalogue_forms_mark_their_fields,
+    the_bank_form_marks_its_fields,
 );
 
 fn owned(list: &[(String, String)]) -> Vec<(&str, &str)> {
@@ -642,4 +644,123 @@ async fn the_carnet_page_forms_mark_their_fields(backend: Backend) {
         "lea.example.org",
     );
     assert!(!tag_of(&page.html, "activation_email").contains("aria-invalid"));
+}
+
+async fn the_catalogue_forms_mark_their_fields(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let w = app.world(100_000, 10).await;
+    let (site, csrf) = common::web::signed_in(&app, &w.site_id, "agent@mediatheque.example").await;
+    let url = format!("{}/lieu/catalogue", app.base);
+    let service = [
+        ("csrf", csrf.as_str()),
+        ("place_id", w.site_id.as_str()),
+        ("title", "Atelier tablette"),
+        ("kind", "workshop"),
+        ("themes", "admin_money"),
+        ("minutes", "120"),
+    ];
+    // Added with a price out of bounds: the place's form open, marked, what was typed kept.
+    let page = post(
+        &site,
+        &url,
+        &[&service[..], &[("price_cheques", "12")]].concat(),
+    )
+    .await;
+    assert_marked(&page, StatusCode::UNPROCESSABLE_ENTITY, "price-1", "12");
+    assert!(page.html.contains("<details open>"), "{}", page.html);
+    assert!(tag_of(&page.html, "title-1").contains("value=\"Atelier tablette\""));
+    assert!(tag_of(&page.html, "theme-1-admin_money").contains("checked"));
+    assert!(
+        page.html.contains("value=\"120\" selected"),
+        "{}",
+        page.html
+    );
+    assert!(
+        page.html.contains("value=\"workshop\" selected"),
+        "{}",
+        page.html
+    );
+    // Added, then changed with a duration that is not a number.
+    let page = post(
+        &site,
+        &url,
+        &[&service[..], &[("price_cheques", "2")]].concat(),
+    )
+    .await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.html);
+    let at = page.html.find("/modifier\"").expect("a link to change it");
+    let start = page.html[..at].rfind("href=\"").expect("href") + 6;
+    let edit = format!("{}{}/modifier", app.base, &page.html[start..at]);
+    let page = post(
+        &site,
+        &edit,
+        &[
+            &service[..2],
+            &service[3..5],
+            &[
+                ("title", "Atelier tablettes"),
+                ("minutes", "deux heures"),
+                ("price_cheques", "2"),
+            ],
+        ]
+        .concat(),
+    )
+    .await;
+    assert_marked(
+        &page,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "minutes",
+        "deux heures",
+    );
+    assert!(tag_of(&page.html, "title").contains("value=\"Atelier tablettes\""));
+    assert!(!tag_of(&page.html, "price").contains("aria-invalid"));
+}
+
+async fn the_bank_form_marks_its_fields(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let w = app.world(10_000, 5).await;
+    let (site, _) = common::web::signed_in(&app, &w.site_id, "tresorier@lieu.fr").await;
+    let url = format!("{}/lieu/banque", app.base);
+    let send = async |iban: &'static str, file: &'static [u8]| {
+        let form = get(&site, &url).await;
+        let (content_type, body) = crate::bank_details::multipart(
+            &[
+                ("csrf", &form.csrf()),
+                ("once", &form.once()),
+                ("iban", iban),
+                ("bic", ""),
+                ("holder", "Médiathèque"),
+            ],
+            ("RIB.pdf", file),
+        );
+        let resp = site
+            .post(&url)
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+            .await
+            .expect("sent");
+        Page {
+            status: resp.status(),
+            url: resp.url().to_string(),
+            html: resp.text().await.expect("body"),
+        }
+    };
+    let refused = send("FR76 3000 6000", b"%PDF-1.4").await;
+    assert_marked(
+        &refused,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "iban",
+        "FR76 3000 6000",
+    );
+    assert!(tag_of(&refused.html, "holder").contains("value=\"Médiathèque\""));
+    // A file that is not a RIB: said at the file's field.
+    let refused = send("DE89 3704 0044 0532 0130 00", b"GIF89a").await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(tag_of(&refused.html, "document").contains("aria-invalid=\"true\""));
+    assert!(tag_of(&refused.html, "iban").contains("value=\"DE89 3704 0044 0532 0130 00\""));
 }
