@@ -21,6 +21,7 @@ on_both_databases!(
     the_carnet_page_forms_mark_their_fields,
     the_catalogue_forms_mark_their_fields,
     the_bank_form_marks_its_fields,
+    the_operator_organisation_forms_mark_their_fields,
 );
 
 fn owned(list: &[(String, String)]) -> Vec<(&str, &str)> {
@@ -763,4 +764,73 @@ async fn the_bank_form_marks_its_fields(backend: Backend) {
     assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(tag_of(&refused.html, "document").contains("aria-invalid=\"true\""));
     assert!(tag_of(&refused.html, "iban").contains("value=\"DE89 3704 0044 0532 0130 00\""));
+}
+
+async fn the_operator_organisation_forms_mark_their_fields(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let w = app.world(10_000, 5).await;
+    let operator_id = app.operator_org().await.id;
+    let (op, csrf) = common::web::signed_in(&app, &operator_id, "agent@operateur.example").await;
+    // Creating an organisation with a wrong SIRET: marked, the rest kept.
+    let page = post(
+        &op,
+        &format!("{}/operateur/organisations", app.base),
+        &[
+            ("csrf", &csrf),
+            ("kind", "site"),
+            ("name", "Espace numérique de Talence"),
+            ("siret", "12345678901234"),
+            ("department", "33"),
+            ("postcode", "33400"),
+        ],
+    )
+    .await;
+    assert_marked(
+        &page,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "siret",
+        "12345678901234",
+    );
+    assert!(tag_of(&page.html, "siret").contains("siret-aide siret-erreur"));
+    assert!(tag_of(&page.html, "name").contains("value=\"Espace numérique de Talence\""));
+    assert!(page.html.contains("value=\"site\" selected"));
+    // Inviting a person with a mistyped address.
+    let org = format!("{}/operateur/organisations/{}", app.base, w.distributor_id);
+    let page = post(
+        &op,
+        &format!("{org}/invitations"),
+        &[
+            ("csrf", &csrf),
+            ("name", "Lou Martin"),
+            ("email", "lou.ccas.example"),
+            ("role", "admin"),
+        ],
+    )
+    .await;
+    assert_marked(
+        &page,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "email",
+        "lou.ccas.example",
+    );
+    assert!(tag_of(&page.html, "name").contains("value=\"Lou Martin\""));
+    assert!(tag_of(&page.html, "role-admin").contains("checked"));
+    // Suspending a site without a reason.
+    let site = format!("{}/operateur/organisations/{}", app.base, w.site_id);
+    let page = post(
+        &op,
+        &format!("{site}/qualification"),
+        &[("csrf", &csrf), ("status", "suspended"), ("reason", "  ")],
+    )
+    .await;
+    assert!(page.status.is_client_error(), "{}", page.html);
+    assert!(
+        unescape(&page.html).contains("href=\"#reason\""),
+        "{}",
+        page.html
+    );
+    assert!(tag_of(&page.html, "reason").contains("aria-invalid=\"true\""));
+    assert!(tag_of(&page.html, "erreurs").contains("autofocus"));
 }
