@@ -20,7 +20,7 @@ on_both_databases!(
     the_issuance_form_marks_its_fields,
     the_carnet_page_forms_mark_their_fields,
     the_catalogue_forms_mark_their_fields,
-    the_bank_form_marks_its_fields,
+    the_bank_forms_mark_their_fields,
     the_operator_organisation_forms_mark_their_fields,
 );
 
@@ -719,7 +719,7 @@ async fn the_catalogue_forms_mark_their_fields(backend: Backend) {
     assert!(!tag_of(&page.html, "price").contains("aria-invalid"));
 }
 
-async fn the_bank_form_marks_its_fields(backend: Backend) {
+async fn the_bank_forms_mark_their_fields(backend: Backend) {
     let Some(app) = TestApp::spawn(backend).await else {
         return;
     };
@@ -764,6 +764,37 @@ async fn the_bank_form_marks_its_fields(backend: Backend) {
     assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(tag_of(&refused.html, "document").contains("aria-invalid=\"true\""));
     assert!(tag_of(&refused.html, "iban").contains("value=\"DE89 3704 0044 0532 0130 00\""));
+
+    // Asked, then refused by the operator without a reason: the reason is marked.
+    let asked = send("DE89 3704 0044 0532 0130 00", common::RIB_PDF).await;
+    assert_eq!(asked.status, StatusCode::OK, "{}", asked.html);
+    let operator_id = app.operator_org().await.id;
+    let (op, csrf) = common::web::signed_in(&app, &operator_id, "controle@operateur.fr").await;
+    let list = get(&op, &format!("{}/operateur/banque", app.base)).await;
+    let at = list.html.find("/decision\"").expect("a decision form");
+    let start = list.html[..at].rfind("action=\"").expect("action") + 8;
+    let decide = format!("{}{}/decision", app.base, &list.html[start..at]);
+    let page = post(
+        &op,
+        &decide,
+        &[("csrf", &csrf), ("decision", "refuser"), ("reason", "")],
+    )
+    .await;
+    assert_eq!(
+        page.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        page.html
+    );
+    let html = unescape(&page.html);
+    assert!(html.contains("href=\"#reason-1\""), "{html}");
+    assert!(tag_of(&html, "erreurs").contains("autofocus"));
+    let reason = tag_of(&html, "reason-1");
+    assert!(
+        reason.contains("aria-invalid=\"true\"") && reason.contains("reason-1-erreur"),
+        "{reason}"
+    );
+    assert!(tag_of(&html, "refuse-1").contains("checked"));
 }
 
 async fn the_operator_organisation_forms_mark_their_fields(backend: Backend) {
