@@ -22,6 +22,7 @@ on_both_databases!(
     the_catalogue_forms_mark_their_fields,
     the_bank_forms_mark_their_fields,
     the_operator_organisation_forms_mark_their_fields,
+    the_disqualification_marks_its_reason,
 );
 
 fn owned(list: &[(String, String)]) -> Vec<(&str, &str)> {
@@ -864,4 +865,41 @@ async fn the_operator_organisation_forms_mark_their_fields(backend: Backend) {
     );
     assert!(tag_of(&page.html, "reason").contains("aria-invalid=\"true\""));
     assert!(tag_of(&page.html, "erreurs").contains("autofocus"));
+}
+
+async fn the_disqualification_marks_its_reason(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let w = app.world(10_000, 5).await;
+    let operator_id = app.operator_org().await.id;
+    let (op, csrf) = common::web::signed_in(&app, &operator_id, "agent@operateur.example").await;
+    let url = format!(
+        "{}/operateur/organisations/{}/disqualification",
+        app.base, w.site_id
+    );
+    let page = post(
+        &op,
+        &url,
+        &[("csrf", &csrf), ("target", &w.site_id), ("reason", " ")],
+    )
+    .await;
+    assert_eq!(
+        page.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        page.html
+    );
+    let html = unescape(&page.html);
+    assert!(html.contains("<title>Erreur — "), "{html}");
+    assert!(tag_of(&html, "erreurs").contains("autofocus"));
+    assert!(html.contains("href=\"#reason\""), "{html}");
+    let reason = tag_of(&html, "reason");
+    assert!(
+        reason.contains("aria-invalid=\"true\"")
+            && reason.contains("aria-describedby=\"reason-aide reason-erreur\""),
+        "{reason}"
+    );
+    assert!(tag_of(&html, "t-1").contains("checked"));
+    assert_eq!(app.count("SELECT COUNT(*) FROM disqualifications").await, 0);
 }
