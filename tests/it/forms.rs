@@ -23,6 +23,7 @@ on_both_databases!(
     the_bank_forms_mark_their_fields,
     the_operator_organisation_forms_mark_their_fields,
     the_disqualification_marks_its_reason,
+    the_questionnaire_marks_its_questions,
 );
 
 fn owned(list: &[(String, String)]) -> Vec<(&str, &str)> {
@@ -902,4 +903,42 @@ async fn the_disqualification_marks_its_reason(backend: Backend) {
     );
     assert!(tag_of(&html, "t-1").contains("checked"));
     assert_eq!(app.count("SELECT COUNT(*) FROM disqualifications").await, 0);
+}
+
+async fn the_questionnaire_marks_its_questions(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let operator_id = app.operator_org().await.id;
+    let (op, csrf) = common::web::signed_in(&app, &operator_id, "agent@operateur.example").await;
+    let url = format!("{}/operateur/questionnaire", app.base);
+    let long = "Q".repeat(301);
+    let page = post(&op, &url, &[("csrf", &csrf), ("text", &long)]).await;
+    assert!(page.status.is_client_error(), "{}", page.html);
+    let html = unescape(&page.html);
+    assert!(tag_of(&html, "erreurs").contains("autofocus"), "{html}");
+    assert!(html.contains("href=\"#new-question\""), "{html}");
+    let field = tag_of(&html, "new-question");
+    assert!(field.contains("aria-invalid=\"true\"") && field.contains("new-question-erreur"));
+    assert!(html.contains(&format!(">{long}</textarea>")), "kept");
+    // A question reworded to nothing: its own field marked, the others untouched.
+    let list = get(&op, &url).await;
+    let at = list
+        .html
+        .find("action=\"/operateur/questionnaire/")
+        .expect("a question")
+        + 8;
+    let action = &list.html[at..at + list.html[at..].find('"').expect("end")];
+    let id = action.rsplit('/').next().expect("id");
+    let page = post(
+        &op,
+        &format!("{}{action}", app.base),
+        &[("csrf", &csrf), ("text", " "), ("active", "oui")],
+    )
+    .await;
+    assert!(page.status.is_client_error(), "{}", page.html);
+    let html = unescape(&page.html);
+    assert!(html.contains(&format!("href=\"#q-{id}\"")), "{html}");
+    assert!(tag_of(&html, &format!("q-{id}")).contains("aria-invalid=\"true\""));
+    assert!(!tag_of(&html, "new-question").contains("aria-invalid"));
 }
