@@ -24,6 +24,7 @@ on_both_databases!(
     the_operator_organisation_forms_mark_their_fields,
     the_disqualification_marks_its_reason,
     the_questionnaire_marks_its_questions,
+    the_places_import_marks_the_file,
 );
 
 fn owned(list: &[(String, String)]) -> Vec<(&str, &str)> {
@@ -941,4 +942,32 @@ async fn the_questionnaire_marks_its_questions(backend: Backend) {
     assert!(html.contains(&format!("href=\"#q-{id}\"")), "{html}");
     assert!(tag_of(&html, &format!("q-{id}")).contains("aria-invalid=\"true\""));
     assert!(!tag_of(&html, "new-question").contains("aria-invalid"));
+}
+
+async fn the_places_import_marks_the_file(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let operator_id = app.operator_org().await.id;
+    let (op, csrf) = common::web::signed_in(&app, &operator_id, "agent@operateur.example").await;
+    let url = format!("{}/operateur/lieux", app.base);
+    let csv = "id,nom\nx-1,Sans adresse\n";
+    let page = post(&op, &url, &[("csrf", &csrf), ("csv", csv)]).await;
+    assert_eq!(
+        page.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        page.html
+    );
+    let html = unescape(&page.html);
+    assert!(html.contains("<title>Erreur — "), "{html}");
+    assert!(tag_of(&html, "erreurs").contains("autofocus"));
+    assert!(html.contains("href=\"#csv\""), "{html}");
+    assert!(html.contains("Ligne 1"), "{html}");
+    let field = tag_of(&html, "csv");
+    assert!(
+        field.contains("aria-invalid=\"true\"") && field.contains("csv-erreur"),
+        "{field}"
+    );
+    assert!(html.contains(&format!(">{csv}</textarea>")), "kept: {html}");
 }
