@@ -526,7 +526,7 @@ pub(super) async fn qualify(
             see_other(&format!("/operateur/organisations/{id}?fait={done}"))
         }
         Err(e) if shown(&e) => {
-            let fallback = if form.data.status == "suspended" {
+            let fallback = if Status::from_text(&form.data.status) == Some(Status::Suspended) {
                 "reason"
             } else {
                 "valid_until"
