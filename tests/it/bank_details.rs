@@ -327,7 +327,7 @@ async fn documents_are_checked_and_private(backend: Backend) {
 }
 
 /// A multipart body as a browser sends it: text fields, then one file.
-fn multipart(fields: &[(&str, &str)], file: (&str, &[u8])) -> (String, Vec<u8>) {
+pub(crate) fn multipart(fields: &[(&str, &str)], file: (&str, &[u8])) -> (String, Vec<u8>) {
     let boundary = "----passnumtestboundary7MA4YWxkTrZu0gW";
     let mut body = Vec::new();
     for (name, value) in fields {

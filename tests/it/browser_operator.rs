@@ -76,7 +76,7 @@ async fn operator_does_its_job_in_the_browser() {
     b.submit_form("form[action='/operateur/organisations'] button")
         .await;
     b.check_axe("operateur-organisation-erreur").await;
-    assert!(b.text("[role=alert]").await.contains("SIRET"));
+    assert!(b.text("#erreurs").await.contains("SIRET"));
     b.fill("#siret", "73282932000074").await;
     b.submit_form("form[action='/operateur/organisations'] button")
         .await;

@@ -238,7 +238,11 @@ async fn printed_and_emailed_carnet_shows_only_usable_cheques(backend: Backend) 
     )
     .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{page}");
-    assert!(page.contains("role=\"alert\""), "no alert shown: {page}");
+    assert!(
+        page.contains("id=\"erreurs\""),
+        "no error summary shown: {page}"
+    );
+    assert!(page.contains("aria-invalid=\"true\""), "{page}");
     assert_eq!(pending(&app).await, 0, "nothing queued for a bad address");
     let sent = passnum::mail::deliver_due(&app.state.db, &mailer, app.now())
         .await

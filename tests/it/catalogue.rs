@@ -563,7 +563,7 @@ async fn site_pages_manage_the_catalogue_and_redeem_several_cheques(backend: Bac
         ],
     )
     .await;
-    assert_eq!(status, StatusCode::OK);
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(page.contains("de 1 à 10 chèques"), "{page}");
     let home = client
         .get(format!("{}/lieu", app.base))

@@ -66,7 +66,7 @@ async fn a_stock_carnet_is_activated_once_from_its_page(backend: Backend) {
     assert!(carnet
         .html
         .contains(&format!("action=\"/distributeur/carnets/{id}/activer\"")));
-    assert!(carnet.html.contains("Pas de nom ni d'adresse"));
+    assert!(carnet.html.contains("Pas de nom ni d&#39;adresse"));
 
     // A reference too long: said on the page, nothing activated.
     let once = carnet.once();

@@ -17,6 +17,14 @@ on_both_databases!(
     steps_recap_and_sending_twice_make_one_application,
     a_siret_already_registered_or_pending_is_refused,
     other_forms_mark_their_fields,
+    the_issuance_form_marks_its_fields,
+    the_carnet_page_forms_mark_their_fields,
+    the_catalogue_forms_mark_their_fields,
+    the_bank_forms_mark_their_fields,
+    the_operator_organisation_forms_mark_their_fields,
+    the_disqualification_marks_its_reason,
+    the_questionnaire_marks_its_questions,
+    the_places_import_marks_the_file,
 );
 
 fn owned(list: &[(String, String)]) -> Vec<(&str, &str)> {
@@ -63,6 +71,29 @@ fn tag_of<'a>(html: &'a str, id: &str) -> &'a str {
     let start = html[..at].rfind('<').expect("tag start");
     let end = at + html[at..].find('>').expect("tag end");
     &html[start..=end]
+}
+
+/// A form refused at its field `id`: answered `status`, the summary taking the focus and
+/// linking to the field, the field marked and described by its message, `kept` still in it.
+fn assert_marked(page: &Page, status: StatusCode, id: &str, kept: &str) {
+    assert_eq!(page.status, status, "{}", page.html);
+    let html = unescape(&page.html);
+    assert!(html.contains("<title>Erreur — "), "{html}");
+    let summary = tag_of(&html, "erreurs");
+    assert!(
+        summary.contains("autofocus") && summary.contains("tabindex=\"-1\""),
+        "{summary}"
+    );
+    assert!(
+        html.contains(&format!("href=\"#{id}\"")),
+        "link to {id}: {html}"
+    );
+    let field = tag_of(&html, id);
+    assert!(
+        field.contains("aria-invalid=\"true\"") && field.contains(&format!("{id}-erreur")),
+        "{field}"
+    );
+    assert!(field.contains(&format!("value=\"{kept}\"")), "{field}");
 }
 
 fn set(form: &mut Vec<(String, String)>, key: &str, value: &str) {
@@ -474,4 +505,469 @@ async fn other_forms_mark_their_fields(backend: Backend) {
         page.html
     );
     assert!(tag_of(&page.html, "email").contains("value=\"pas-une-adresse\""));
+}
+
+async fn the_issuance_form_marks_its_fields(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let w = app.world(100_000, 12).await;
+    let (agent, csrf) = common::web::signed_in(&app, &w.distributor_id, "agent@ccas.example").await;
+    let url = format!("{}/distributeur/carnets", app.base);
+    let long = "X".repeat(65);
+    let page = post(
+        &agent,
+        &url,
+        &[
+            ("csrf", &csrf),
+            ("program_id", &w.program_id),
+            ("cheques", "10"),
+            ("beneficiary_ref", &long),
+            ("email", "lea@example.org"),
+            ("stock", "1"),
+        ],
+    )
+    .await;
+    assert_marked(
+        &page,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "beneficiary_ref",
+        &long,
+    );
+    assert!(tag_of(&page.html, "beneficiary_ref")
+        .contains("beneficiary_ref-aide beneficiary_ref-erreur"));
+    // Everything else kept: the address, the size, the stock box.
+    assert!(tag_of(&page.html, "email").contains("value=\"lea@example.org\""));
+    assert!(tag_of(&page.html, "c10").contains("checked"));
+    assert!(!tag_of(&page.html, "c5").contains("checked"));
+    assert!(tag_of(&page.html, "stock").contains("checked"));
+    let page = post(
+        &agent,
+        &url,
+        &[
+            ("csrf", &csrf),
+            ("program_id", &w.program_id),
+            ("cheques", "5"),
+            ("beneficiary_ref", "FT-7"),
+            ("email", "pas-une-adresse"),
+        ],
+    )
+    .await;
+    assert_marked(
+        &page,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "email",
+        "pas-une-adresse",
+    );
+    assert!(tag_of(&page.html, "beneficiary_ref").contains("value=\"FT-7\""));
+    // The quota used up: said at the programme's choice.
+    let page = post(
+        &agent,
+        &url,
+        &[
+            ("csrf", &csrf),
+            ("program_id", &w.program_id),
+            ("cheques", "10"),
+        ],
+    )
+    .await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.html);
+    let page = post(
+        &agent,
+        &url,
+        &[
+            ("csrf", &csrf),
+            ("program_id", &w.program_id),
+            ("cheques", "10"),
+        ],
+    )
+    .await;
+    assert!(page.status.is_client_error(), "{}", page.html);
+    assert!(
+        unescape(&page.html).contains("href=\"#program_id\""),
+        "{}",
+        page.html
+    );
+    assert!(tag_of(&page.html, "program_id").contains("aria-invalid=\"true\""));
+}
+
+async fn the_carnet_page_forms_mark_their_fields(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let w = app.world(100_000, 12).await;
+    let (agent, csrf) = common::web::signed_in(&app, &w.distributor_id, "agent@ccas.example").await;
+    let issued = post(
+        &agent,
+        &format!("{}/distributeur/carnets", app.base),
+        &[
+            ("csrf", &csrf),
+            ("program_id", &w.program_id),
+            ("cheques", "5"),
+            ("stock", "1"),
+        ],
+    )
+    .await;
+    assert!(
+        issued.url.contains("/distributeur/carnets/"),
+        "{}",
+        issued.html
+    );
+    let url = issued.url.clone();
+    // Activation with a mistyped address: marked, what was typed kept, nothing activated.
+    let page = post(
+        &agent,
+        &format!("{url}/activer"),
+        &[
+            ("csrf", &csrf),
+            ("beneficiary_ref", "FT-9"),
+            ("email", "lea.example.org"),
+        ],
+    )
+    .await;
+    assert_marked(
+        &page,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "activation_email",
+        "lea.example.org",
+    );
+    assert!(tag_of(&page.html, "beneficiary_ref").contains("value=\"FT-9\""));
+    assert!(!tag_of(&page.html, "email").contains("aria-invalid"));
+    assert!(page.html.contains("/activer\""), "still to activate");
+    // Sending it to a mistyped address.
+    let page = post(
+        &agent,
+        &format!("{url}/envoyer"),
+        &[("csrf", &csrf), ("email", "lea.example.org")],
+    )
+    .await;
+    assert_marked(
+        &page,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "email",
+        "lea.example.org",
+    );
+    assert!(!tag_of(&page.html, "activation_email").contains("aria-invalid"));
+}
+
+async fn the_catalogue_forms_mark_their_fields(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let w = app.world(100_000, 10).await;
+    let (site, csrf) = common::web::signed_in(&app, &w.site_id, "agent@mediatheque.example").await;
+    let url = format!("{}/lieu/catalogue", app.base);
+    let service = [
+        ("csrf", csrf.as_str()),
+        ("place_id", w.site_id.as_str()),
+        ("title", "Atelier tablette"),
+        ("kind", "workshop"),
+        ("themes", "admin_money"),
+        ("minutes", "120"),
+    ];
+    // Added with a price out of bounds: the place's form open, marked, what was typed kept.
+    let page = post(
+        &site,
+        &url,
+        &[&service[..], &[("price_cheques", "12")]].concat(),
+    )
+    .await;
+    assert_marked(&page, StatusCode::UNPROCESSABLE_ENTITY, "price-1", "12");
+    assert!(page.html.contains("<details open>"), "{}", page.html);
+    assert!(tag_of(&page.html, "title-1").contains("value=\"Atelier tablette\""));
+    assert!(tag_of(&page.html, "theme-1-admin_money").contains("checked"));
+    assert!(
+        page.html.contains("value=\"120\" selected"),
+        "{}",
+        page.html
+    );
+    assert!(
+        page.html.contains("value=\"workshop\" selected"),
+        "{}",
+        page.html
+    );
+    // Added, then changed with a duration that is not a number.
+    let page = post(
+        &site,
+        &url,
+        &[&service[..], &[("price_cheques", "2")]].concat(),
+    )
+    .await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.html);
+    let at = page.html.find("/modifier\"").expect("a link to change it");
+    let start = page.html[..at].rfind("href=\"").expect("href") + 6;
+    let edit = format!("{}{}/modifier", app.base, &page.html[start..at]);
+    let page = post(
+        &site,
+        &edit,
+        &[
+            &service[..2],
+            &service[3..5],
+            &[
+                ("title", "Atelier tablettes"),
+                ("minutes", "deux heures"),
+                ("price_cheques", "2"),
+            ],
+        ]
+        .concat(),
+    )
+    .await;
+    assert_marked(
+        &page,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "minutes",
+        "deux heures",
+    );
+    assert!(tag_of(&page.html, "title").contains("value=\"Atelier tablettes\""));
+    assert!(!tag_of(&page.html, "price").contains("aria-invalid"));
+}
+
+async fn the_bank_forms_mark_their_fields(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let w = app.world(10_000, 5).await;
+    let (site, _) = common::web::signed_in(&app, &w.site_id, "tresorier@lieu.fr").await;
+    let url = format!("{}/lieu/banque", app.base);
+    let send = async |iban: &'static str, file: &'static [u8]| {
+        let form = get(&site, &url).await;
+        let (content_type, body) = crate::bank_details::multipart(
+            &[
+                ("csrf", &form.csrf()),
+                ("once", &form.once()),
+                ("iban", iban),
+                ("bic", ""),
+                ("holder", "Médiathèque"),
+            ],
+            ("RIB.pdf", file),
+        );
+        let resp = site
+            .post(&url)
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+            .await
+            .expect("sent");
+        Page {
+            status: resp.status(),
+            url: resp.url().to_string(),
+            html: resp.text().await.expect("body"),
+        }
+    };
+    let refused = send("FR76 3000 6000", b"%PDF-1.4").await;
+    assert_marked(
+        &refused,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "iban",
+        "FR76 3000 6000",
+    );
+    assert!(tag_of(&refused.html, "holder").contains("value=\"Médiathèque\""));
+    // A file that is not a RIB: said at the file's field.
+    let refused = send("DE89 3704 0044 0532 0130 00", b"GIF89a").await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(tag_of(&refused.html, "document").contains("aria-invalid=\"true\""));
+    assert!(tag_of(&refused.html, "iban").contains("value=\"DE89 3704 0044 0532 0130 00\""));
+
+    // Asked, then refused by the operator without a reason: the reason is marked.
+    let asked = send("DE89 3704 0044 0532 0130 00", common::RIB_PDF).await;
+    assert_eq!(asked.status, StatusCode::OK, "{}", asked.html);
+    let operator_id = app.operator_org().await.id;
+    let (op, csrf) = common::web::signed_in(&app, &operator_id, "controle@operateur.fr").await;
+    let list = get(&op, &format!("{}/operateur/banque", app.base)).await;
+    let at = list.html.find("/decision\"").expect("a decision form");
+    let start = list.html[..at].rfind("action=\"").expect("action") + 8;
+    let decide = format!("{}{}/decision", app.base, &list.html[start..at]);
+    let page = post(
+        &op,
+        &decide,
+        &[("csrf", &csrf), ("decision", "refuser"), ("reason", "")],
+    )
+    .await;
+    assert_eq!(
+        page.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        page.html
+    );
+    let html = unescape(&page.html);
+    assert!(html.contains("href=\"#reason-1\""), "{html}");
+    assert!(tag_of(&html, "erreurs").contains("autofocus"));
+    let reason = tag_of(&html, "reason-1");
+    assert!(
+        reason.contains("aria-invalid=\"true\"") && reason.contains("reason-1-erreur"),
+        "{reason}"
+    );
+    assert!(tag_of(&html, "refuse-1").contains("checked"));
+}
+
+async fn the_operator_organisation_forms_mark_their_fields(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let w = app.world(10_000, 5).await;
+    let operator_id = app.operator_org().await.id;
+    let (op, csrf) = common::web::signed_in(&app, &operator_id, "agent@operateur.example").await;
+    // Creating an organisation with a wrong SIRET: marked, the rest kept.
+    let page = post(
+        &op,
+        &format!("{}/operateur/organisations", app.base),
+        &[
+            ("csrf", &csrf),
+            ("kind", "site"),
+            ("name", "Espace numérique de Talence"),
+            ("siret", "12345678901234"),
+            ("department", "33"),
+            ("postcode", "33400"),
+        ],
+    )
+    .await;
+    assert_marked(
+        &page,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "siret",
+        "12345678901234",
+    );
+    assert!(tag_of(&page.html, "siret").contains("siret-aide siret-erreur"));
+    assert!(tag_of(&page.html, "name").contains("value=\"Espace numérique de Talence\""));
+    assert!(page.html.contains("value=\"site\" selected"));
+    // Inviting a person with a mistyped address.
+    let org = format!("{}/operateur/organisations/{}", app.base, w.distributor_id);
+    let page = post(
+        &op,
+        &format!("{org}/invitations"),
+        &[
+            ("csrf", &csrf),
+            ("name", "Lou Martin"),
+            ("email", "lou.ccas.example"),
+            ("role", "admin"),
+        ],
+    )
+    .await;
+    assert_marked(
+        &page,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "email",
+        "lou.ccas.example",
+    );
+    assert!(tag_of(&page.html, "name").contains("value=\"Lou Martin\""));
+    assert!(tag_of(&page.html, "role-admin").contains("checked"));
+    // Suspending a site without a reason.
+    let site = format!("{}/operateur/organisations/{}", app.base, w.site_id);
+    let page = post(
+        &op,
+        &format!("{site}/qualification"),
+        &[("csrf", &csrf), ("status", "suspended"), ("reason", "  ")],
+    )
+    .await;
+    assert!(page.status.is_client_error(), "{}", page.html);
+    assert!(
+        unescape(&page.html).contains("href=\"#reason\""),
+        "{}",
+        page.html
+    );
+    assert!(tag_of(&page.html, "reason").contains("aria-invalid=\"true\""));
+    assert!(tag_of(&page.html, "erreurs").contains("autofocus"));
+}
+
+async fn the_disqualification_marks_its_reason(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let w = app.world(10_000, 5).await;
+    let operator_id = app.operator_org().await.id;
+    let (op, csrf) = common::web::signed_in(&app, &operator_id, "agent@operateur.example").await;
+    let url = format!(
+        "{}/operateur/organisations/{}/disqualification",
+        app.base, w.site_id
+    );
+    let page = post(
+        &op,
+        &url,
+        &[("csrf", &csrf), ("target", &w.site_id), ("reason", " ")],
+    )
+    .await;
+    assert_eq!(
+        page.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        page.html
+    );
+    let html = unescape(&page.html);
+    assert!(html.contains("<title>Erreur — "), "{html}");
+    assert!(tag_of(&html, "erreurs").contains("autofocus"));
+    assert!(html.contains("href=\"#reason\""), "{html}");
+    let reason = tag_of(&html, "reason");
+    assert!(
+        reason.contains("aria-invalid=\"true\"")
+            && reason.contains("aria-describedby=\"reason-aide reason-erreur\""),
+        "{reason}"
+    );
+    assert!(tag_of(&html, "t-1").contains("checked"));
+    assert_eq!(app.count("SELECT COUNT(*) FROM disqualifications").await, 0);
+}
+
+async fn the_questionnaire_marks_its_questions(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let operator_id = app.operator_org().await.id;
+    let (op, csrf) = common::web::signed_in(&app, &operator_id, "agent@operateur.example").await;
+    let url = format!("{}/operateur/questionnaire", app.base);
+    let long = "Q".repeat(301);
+    let page = post(&op, &url, &[("csrf", &csrf), ("text", &long)]).await;
+    assert!(page.status.is_client_error(), "{}", page.html);
+    let html = unescape(&page.html);
+    assert!(tag_of(&html, "erreurs").contains("autofocus"), "{html}");
+    assert!(html.contains("href=\"#new-question\""), "{html}");
+    let field = tag_of(&html, "new-question");
+    assert!(field.contains("aria-invalid=\"true\"") && field.contains("new-question-erreur"));
+    assert!(html.contains(&format!(">{long}</textarea>")), "kept");
+    // A question reworded to nothing: its own field marked, the others untouched.
+    let list = get(&op, &url).await;
+    let at = list
+        .html
+        .find("action=\"/operateur/questionnaire/")
+        .expect("a question")
+        + 8;
+    let action = &list.html[at..at + list.html[at..].find('"').expect("end")];
+    let id = action.rsplit('/').next().expect("id");
+    let page = post(
+        &op,
+        &format!("{}{action}", app.base),
+        &[("csrf", &csrf), ("text", " "), ("active", "oui")],
+    )
+    .await;
+    assert!(page.status.is_client_error(), "{}", page.html);
+    let html = unescape(&page.html);
+    assert!(html.contains(&format!("href=\"#q-{id}\"")), "{html}");
+    assert!(tag_of(&html, &format!("q-{id}")).contains("aria-invalid=\"true\""));
+    assert!(!tag_of(&html, "new-question").contains("aria-invalid"));
+}
+
+async fn the_places_import_marks_the_file(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let operator_id = app.operator_org().await.id;
+    let (op, csrf) = common::web::signed_in(&app, &operator_id, "agent@operateur.example").await;
+    let url = format!("{}/operateur/lieux", app.base);
+    let csv = "id,nom\nx-1,Sans adresse\n";
+    let page = post(&op, &url, &[("csrf", &csrf), ("csv", csv)]).await;
+    assert_eq!(
+        page.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        page.html
+    );
+    let html = unescape(&page.html);
+    assert!(html.contains("<title>Erreur — "), "{html}");
+    assert!(tag_of(&html, "erreurs").contains("autofocus"));
+    assert!(html.contains("href=\"#csv\""), "{html}");
+    assert!(html.contains("Ligne 1"), "{html}");
+    let field = tag_of(&html, "csv");
+    assert!(
+        field.contains("aria-invalid=\"true\"") && field.contains("csv-erreur"),
+        "{field}"
+    );
+    assert!(html.contains(&format!(">{csv}</textarea>")), "kept: {html}");
 }

@@ -174,7 +174,8 @@ async fn operator_runs_organisations_people_sites_and_settlements(backend: Backe
     )
     .await;
     assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(refused.html.contains("role=\"alert\""), "{}", refused.html);
+    assert!(refused.html.contains("id=\"erreurs\""), "{}", refused.html);
+    assert!(refused.html.contains("href=\"#siret\""), "{}", refused.html);
     assert!(refused.html.contains("Le SIRET doit compter 14 chiffres"));
     assert!(refused
         .html

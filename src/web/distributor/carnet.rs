@@ -2,6 +2,7 @@
 //! carnet printed in stock when it is handed over, and cancelling a lost one.
 
 use super::super::confirm::{self, Confirmation};
+use super::super::form_errors::FormErrors;
 use super::super::session::{Form, SignedIn};
 use super::super::{page, see_other, with_status, Layout, Visitor, WebError, WebResult};
 use crate::app::AppState;
@@ -50,7 +51,14 @@ struct Carnet {
     /// The beneficiary reference, unless there is none or it was erased.
     live_reference: Option<String>,
     sent_to: Option<String>,
+    /// A refusal about no field of the page (a carnet already active, a programme closing).
     error: Option<String>,
+    activate_errors: FormErrors,
+    send_errors: FormErrors,
+    /// What the fields hold: the carnet's own, or what was typed when a form was refused.
+    beneficiary_ref: String,
+    activation_email: String,
+    email: String,
 }
 
 #[derive(Deserialize)]
@@ -82,7 +90,32 @@ enum Outcome {
     Activated,
     ReferenceErased,
     Sent(String),
-    Failed(String),
+    Failed(Refusal),
+}
+
+/// A form of the carnet's page refused: its mistakes by field (or, about no field, a word for
+/// the page), and what was typed.
+struct Refusal {
+    errors: FormErrors,
+    alert: Option<String>,
+    typed: Typed,
+}
+
+/// What was typed in the carnet's page forms, by field id.
+#[derive(Default)]
+struct Typed {
+    beneficiary_ref: Option<String>,
+    activation_email: Option<String>,
+    email: Option<String>,
+}
+
+/// The field of the carnet's page a refusal is about, when it is about one.
+fn field_of(code: &str, e_mail_field: &str) -> Option<String> {
+    match code {
+        "invalid_beneficiary_ref" => Some("beneficiary_ref".to_string()),
+        "invalid_email" => Some(e_mail_field.to_string()),
+        _ => None,
+    }
 }
 
 async fn load(state: &AppState, visitor: &Visitor, id: &str) -> Result<Printable, WebError> {
@@ -148,14 +181,40 @@ async fn send(
                 .unwrap_or_default();
             see_other(&format!("/distributeur/carnets/{id}?{query}"))
         }
-        Err(e @ Error::Unprocessable { .. }) => said_on_page(&state, &form.visitor, &id, e).await,
+        Err(e @ Error::Unprocessable { .. }) => {
+            let typed = Typed {
+                email: Some(form.data.email.clone()),
+                ..Typed::default()
+            };
+            said_on_page(&state, &form.visitor, &id, e, "email", typed).await
+        }
         Err(e) => Err(e.into()),
     }
 }
 
-/// A refusal said in words on the carnet's page, answered with its status.
-async fn said_on_page(state: &AppState, visitor: &Visitor, id: &str, e: Error) -> WebResult {
-    let outcome = Outcome::Failed(e.public_message());
+/// A refusal said on the carnet's page, at its field (`e_mail_field` for an address) or in
+/// words for the page, answered with its status.
+async fn said_on_page(
+    state: &AppState,
+    visitor: &Visitor,
+    id: &str,
+    e: Error,
+    e_mail_field: &str,
+    typed: Typed,
+) -> WebResult {
+    let refusal = match field_of(e.code(), e_mail_field) {
+        Some(field) => Refusal {
+            errors: FormErrors::one(field, e.public_message()),
+            alert: None,
+            typed,
+        },
+        None => Refusal {
+            errors: FormErrors::none(),
+            alert: Some(e.public_message()),
+            typed,
+        },
+    };
+    let outcome = Outcome::Failed(refusal);
     with_status(e.status(), render_carnet(state, visitor, id, outcome).await)
 }
 
@@ -185,28 +244,55 @@ async fn render_carnet(
                 .unwrap_or_default(),
         })
         .collect();
+    let (cancelled_now, activated_now, reference_erased_now) = (
+        matches!(outcome, Outcome::Cancelled),
+        matches!(outcome, Outcome::Activated),
+        matches!(outcome, Outcome::ReferenceErased),
+    );
+    let (errors, alert, typed, sent_to) = match outcome {
+        Outcome::Failed(r) => (r.errors, r.alert, r.typed, None),
+        Outcome::Sent(to) => (FormErrors::none(), None, Typed::default(), Some(to)),
+        _ => (FormErrors::none(), None, Typed::default(), None),
+    };
+    let title = format!("Carnet {}", pass.pass_code);
+    let title = if alert.is_some() {
+        format!("Erreur — {title}")
+    } else {
+        errors.page_title(&title)
+    };
+    let send_errors = FormErrors::none();
+    let (activate_errors, send_errors) = if errors.has("email") {
+        (send_errors, errors)
+    } else {
+        (errors, send_errors)
+    };
     page(Carnet {
-        l: Layout::new(state, visitor, format!("Carnet {}", pass.pass_code)),
+        l: Layout::new(state, visitor, title),
         expires: long_date_text(&pass.expires_on),
         program_name: programme,
         cheques,
         total,
         public_url: state.config.public_url.clone(),
-        cancelled_now: matches!(outcome, Outcome::Cancelled),
-        activated_now: matches!(outcome, Outcome::Activated),
-        reference_erased_now: matches!(outcome, Outcome::ReferenceErased),
+        cancelled_now,
+        activated_now,
+        reference_erased_now,
         live_reference: pass
             .beneficiary_ref
             .clone()
             .filter(|r| !vouchers::rights::is_erased_reference(r)),
-        sent_to: match &outcome {
-            Outcome::Sent(to) => Some(to.clone()),
-            _ => None,
-        },
-        error: match outcome {
-            Outcome::Failed(message) => Some(message),
-            _ => None,
-        },
+        sent_to,
+        error: alert,
+        activate_errors,
+        send_errors,
+        beneficiary_ref: typed
+            .beneficiary_ref
+            .or_else(|| pass.beneficiary_ref.clone())
+            .unwrap_or_default(),
+        activation_email: typed.activation_email.unwrap_or_default(),
+        email: typed
+            .email
+            .or_else(|| pass.email.clone())
+            .unwrap_or_default(),
         pass,
     })
 }
@@ -247,7 +333,12 @@ async fn activate(
         Ok(_) => see_other(&format!("/distributeur/carnets/{id}?fait=active")),
         // Already active or cancelled, a wrong reference or e-mail, a programme closing.
         Err(e @ (Error::Unprocessable { .. } | Error::Conflict { .. } | Error::Gone { .. })) => {
-            said_on_page(&state, &form.visitor, &id, e).await
+            let typed = Typed {
+                beneficiary_ref: form.data.beneficiary_ref.clone(),
+                activation_email: form.data.email.clone(),
+                email: None,
+            };
+            said_on_page(&state, &form.visitor, &id, e, "activation_email", typed).await
         }
         Err(e) => Err(e.into()),
     }

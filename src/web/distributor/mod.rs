@@ -4,6 +4,7 @@
 mod carnet;
 mod file;
 
+use super::form_errors::FormErrors;
 use super::session::{Form, SignedIn};
 use super::{page, see_other, with_status, Layout, Visitor, WebError, WebResult};
 use crate::app::AppState;
@@ -79,8 +80,9 @@ struct Home {
     l: Layout,
     quotas: Vec<QuotaLine>,
     passes: Vec<PassView>,
-    error: Option<String>,
-    beneficiary_ref: String,
+    errors: FormErrors,
+    /// What the issuance form holds: blank, or what was typed when it was refused.
+    entered: IssueForm,
     /// What was searched (trimmed), and the carnets found when a search was made.
     query: String,
     found: Option<Vec<PassView>>,
@@ -107,52 +109,44 @@ async fn home(
         let today = state.clock.today();
         Some(vouchers::search(&mut conn, &state.keyring, &signed.org, &query, today).await?)
     };
-    let mut home = home_page(
-        &state,
-        &visitor,
-        &signed.org,
-        None,
-        q.reissue.unwrap_or_default(),
-    )
-    .await?;
+    let entered = IssueForm {
+        beneficiary_ref: q.reissue,
+        ..IssueForm::default()
+    };
+    let mut home = home_page(&state, &visitor, &signed.org, FormErrors::none(), entered).await?;
     home.query = query;
     home.found = found;
     page(home)
-}
-
-async fn render_home(
-    state: &AppState,
-    visitor: &Visitor,
-    org: &crate::orgs::Organization,
-    error: Option<String>,
-    beneficiary_ref: String,
-) -> WebResult {
-    page(home_page(state, visitor, org, error, beneficiary_ref).await?)
 }
 
 async fn home_page(
     state: &AppState,
     visitor: &Visitor,
     org: &crate::orgs::Organization,
-    error: Option<String>,
-    beneficiary_ref: String,
+    errors: FormErrors,
+    entered: IssueForm,
 ) -> Result<Home, WebError> {
     let quotas = quotas(state, &org.id).await?;
     let mut conn = state.db.read().await?;
     let passes = vouchers::list(&mut conn, &state.keyring, org, state.clock.today()).await?;
     Ok(Home {
-        l: Layout::new(state, visitor, "Émettre et suivre les carnets"),
+        l: Layout::new(
+            state,
+            visitor,
+            errors.page_title("Émettre et suivre les carnets"),
+        ),
         quotas,
         passes,
-        error,
-        beneficiary_ref,
+        errors,
+        entered,
         query: String::new(),
         found: None,
     })
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default, Clone)]
 struct IssueForm {
+    #[serde(default)]
     program_id: String,
     cheques: Option<String>,
     beneficiary_ref: Option<String>,
@@ -162,7 +156,7 @@ struct IssueForm {
 
 async fn issue(State(state): State<AppState>, form: Form<IssueForm>) -> WebResult {
     let signed = SignedIn::require(&form.visitor, OrgKind::Distributor)?;
-    let data = &form.data;
+    let data = form.data.clone();
     let cheques = match data.cheques.as_deref() {
         Some("5") => 5,
         Some("10") => 10,
@@ -185,13 +179,22 @@ async fn issue(State(state): State<AppState>, form: Form<IssueForm>) -> WebResul
     match issued {
         Ok(pass) => see_other(&format!("/distributeur/carnets/{}", pass.id)),
         Err(e) if e.status().is_client_error() && e.status().as_u16() != 429 => {
-            let error = Some(e.public_message());
-            let beneficiary_ref = form.data.beneficiary_ref.clone().unwrap_or_default();
-            with_status(
-                e.status(),
-                render_home(&state, &form.visitor, &signed.org, error, beneficiary_ref).await,
-            )
+            let errors = FormErrors::from_error(&e, issue_field);
+            let home = home_page(&state, &form.visitor, &signed.org, errors, data).await?;
+            with_status(e.status(), page(home))
         }
         Err(e) => Err(e.into()),
     }
+}
+
+/// The field of the issuance form a refusal is about; what concerns the programme (closed,
+/// closing, quota used up) goes to its choice.
+fn issue_field(code: &str) -> String {
+    match code {
+        "invalid_beneficiary_ref" => "beneficiary_ref",
+        "invalid_email" => "email",
+        "invalid_cheques" => "c5",
+        _ => "program_id",
+    }
+    .to_string()
 }

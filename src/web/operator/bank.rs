@@ -4,9 +4,11 @@
 use super::{require_operator, shown};
 use crate::app::AppState;
 use crate::clock::{paris, parse_ts};
+use crate::error::Error;
 use crate::fr::long_date;
 use crate::sites::bank::{self, BankRequest, Decision};
 use crate::web::confirm::{self, Confirmation};
+use crate::web::form_errors::FormErrors;
 use crate::web::session::Form;
 use crate::web::{page, see_other, with_status, Layout, Visitor, WebError, WebResult};
 use askama::Template;
@@ -26,6 +28,10 @@ pub struct Row {
     pub sha256: String,
     /// The account paid today, masked.
     pub current: String,
+    /// Its decision form: blank, or as sent when it was refused.
+    pub errors: FormErrors,
+    pub decision: String,
+    pub reason: String,
 }
 
 #[derive(Template)]
@@ -35,7 +41,13 @@ struct BankPage {
     section: &'static str,
     rows: Vec<Row>,
     notice: Option<&'static str>,
-    error: Option<(String, String)>,
+}
+
+/// A decision refused: on which request, why, and what was sent.
+struct Refused {
+    id: String,
+    error: Error,
+    form: DecisionForm,
 }
 
 #[derive(serde::Deserialize)]
@@ -60,24 +72,49 @@ async fn render(
     state: &AppState,
     visitor: &Visitor,
     notice: Option<&'static str>,
-    error: Option<(String, String)>,
+    mut refused: Option<Refused>,
 ) -> WebResult {
     let operator = require_operator(visitor)?;
     let mut conn = state.db.read().await?;
     let mut rows = Vec::new();
-    for r in bank::pending_requests(&mut conn, &operator.org).await? {
+    let mut in_error = false;
+    for (index, r) in bank::pending_requests(&mut conn, &operator.org)
+        .await?
+        .into_iter()
+        .enumerate()
+    {
         let current = bank::current_bank_account(&mut conn, &r.site_id)
             .await?
             .map(|a| format!("{} ({})", bank::mask_iban(&a.iban), a.holder))
             .unwrap_or_else(|| "aucun".into());
-        rows.push(row(r, current));
+        let mut row = row(r, current);
+        if let Some(refused) = refused.take_if(|f| f.id == row.id) {
+            in_error = true;
+            let field = match refused.error.code() {
+                "document_missing" => "accept",
+                _ => "reason",
+            };
+            let message = refused.error.public_message();
+            row.errors = FormErrors::one(format!("{field}-{}", index + 1), message);
+            row.decision = refused.form.decision;
+            row.reason = refused.form.reason;
+        }
+        rows.push(row);
     }
+    let title = "Coordonnées bancaires à vérifier";
     page(BankPage {
-        l: Layout::new(state, visitor, "Coordonnées bancaires à vérifier"),
+        l: Layout::new(
+            state,
+            visitor,
+            if in_error {
+                format!("Erreur — {title}")
+            } else {
+                title.to_string()
+            },
+        ),
         section: "banque",
         rows,
         notice,
-        error,
     })
 }
 
@@ -110,6 +147,9 @@ fn row(r: BankRequest, current: String) -> Row {
         document,
         sha256,
         current,
+        errors: FormErrors::none(),
+        decision: String::new(),
+        reason: String::new(),
     }
 }
 
@@ -148,7 +188,7 @@ pub(super) async fn decide(
     let approve = data.decision == "accepter";
     let decision = Decision {
         approve,
-        reason: Some(data.reason),
+        reason: Some(data.reason.clone()),
     };
     let (org, now, letterhead) = (operator.org.clone(), state.clock.now(), state.letterhead());
     let request_id = id.clone();
@@ -162,10 +202,15 @@ pub(super) async fn decide(
     match decided {
         Ok(_) if approve => see_other("/operateur/banque?fait=accepte"),
         Ok(_) => see_other("/operateur/banque?fait=refuse"),
-        Err(e) if shown(&e) => with_status(
-            e.status(),
-            render(&state, &visitor, None, Some((id, e.public_message()))).await,
-        ),
+        Err(error) if shown(&error) => {
+            let status = error.status();
+            let refused = Refused {
+                id,
+                error,
+                form: data,
+            };
+            with_status(status, render(&state, &visitor, None, Some(refused)).await)
+        }
         Err(e) => Err(e.into()),
     }
 }

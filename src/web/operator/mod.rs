@@ -8,6 +8,7 @@ mod orgs;
 mod places;
 mod second_factor;
 mod settlements;
+mod tokens;
 mod treasury;
 
 use crate::app::AppState;
@@ -40,11 +41,11 @@ pub fn router() -> Router<AppState> {
         )
         .route(
             "/operateur/organisations/{id}/jetons",
-            post(orgs::new_token),
+            post(tokens::new_token),
         )
         .route(
             "/operateur/organisations/{id}/jetons/{token_id}/revoquer",
-            post(orgs::revoke_token),
+            post(tokens::revoke_token),
         )
         .route(
             "/operateur/organisations/{id}/personnes/{user_id}/double-authentification",

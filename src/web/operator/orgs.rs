@@ -7,7 +7,7 @@ use crate::fr::long_date_text;
 use crate::orgs::{self, NewOrganization, OrgKind, Organization};
 use crate::sites::qualification::{self, Decision, QualificationChange, Status};
 use crate::users::{self, NewUser, User};
-use crate::web::confirm::{self, Confirmation};
+use crate::web::form_errors::FormErrors;
 use crate::web::session::Form;
 use crate::web::{page, see_other, with_status, Layout, Visitor, WebResult};
 use askama::Template;
@@ -52,19 +52,19 @@ struct Home {
     l: Layout,
     section: &'static str,
     groups: Vec<Group>,
-    error: Option<String>,
+    errors: FormErrors,
     form: NewOrgForm,
 }
 
 pub(super) async fn home(State(state): State<AppState>, visitor: Visitor) -> WebResult {
     require_operator(&visitor)?;
-    render_home(&state, &visitor, None, NewOrgForm::default()).await
+    render_home(&state, &visitor, FormErrors::none(), NewOrgForm::default()).await
 }
 
 async fn render_home(
     state: &AppState,
     visitor: &Visitor,
-    error: Option<String>,
+    errors: FormErrors,
     form: NewOrgForm,
 ) -> WebResult {
     let mut conn = state.db.read().await?;
@@ -104,10 +104,10 @@ async fn render_home(
     })
     .collect();
     page(Home {
-        l: Layout::new(state, visitor, "Organisations"),
+        l: Layout::new(state, visitor, errors.page_title("Organisations")),
         section: "orgs",
         groups,
-        error,
+        errors,
         form,
     })
 }
@@ -131,11 +131,46 @@ pub(super) async fn create_org(State(state): State<AppState>, form: Form<NewOrgF
         .await;
     match created {
         Ok(org) => see_other(&format!("/operateur/organisations/{}", org.id)),
-        Err(e) if shown(&e) => with_status(
-            e.status(),
-            render_home(&state, &form.visitor, Some(e.public_message()), form.data).await,
-        ),
+        Err(e) if shown(&e) => {
+            let errors = FormErrors::from_error(&e, |code| org_field(code).to_string());
+            with_status(
+                e.status(),
+                render_home(&state, &form.visitor, errors, form.data).await,
+            )
+        }
         Err(e) => Err(e.into()),
+    }
+}
+
+/// The field of the organisation form a refusal is about.
+fn org_field(code: &str) -> &'static str {
+    match code {
+        "invalid_kind" => "kind",
+        c if c.contains("siret") => "siret",
+        "invalid_department" => "department",
+        "invalid_postcode" => "postcode",
+        _ => "name",
+    }
+}
+
+/// The field of the organisation page's forms a refusal is about, if one.
+fn org_page_field(code: &str) -> Option<&'static str> {
+    match code {
+        "invalid_name" => Some("name"),
+        "invalid_role" => Some("role-agent"),
+        "invalid_email" | "email_taken" => Some("email"),
+        "invalid_date" => Some("valid_until"),
+        c if c.contains("reason") => Some("reason"),
+        _ => None,
+    }
+}
+
+/// The form of the organisation page holding the field `id`.
+fn form_of(id: &str) -> &'static str {
+    match id {
+        "valid_until" => "qualify",
+        "reason" => "suspend",
+        _ => "invite",
     }
 }
 
@@ -195,13 +230,19 @@ impl Default for InviteForm {
 
 /// What the last action on the page did.
 #[derive(Default)]
-struct OrgOutcome {
-    notice: Option<String>,
-    error: Option<String>,
+pub(super) struct OrgOutcome {
+    pub(super) notice: Option<String>,
+    /// A refusal about no field (a token already revoked).
+    pub(super) error: Option<String>,
+    pub(super) errors: FormErrors,
+    /// The form `errors` are about: `invite`, `qualify`, `suspend`.
+    pub(super) failed: &'static str,
     /// A new API token, shown this once.
-    token: Option<String>,
-    invite: InviteForm,
-    reason: String,
+    pub(super) token: Option<String>,
+    pub(super) invite: InviteForm,
+    pub(super) reason: String,
+    /// The end of qualification typed, when refused.
+    pub(super) valid_until: String,
 }
 
 #[derive(Template)]
@@ -222,6 +263,8 @@ struct OrgPage {
     today: String,
     notice: Option<String>,
     error: Option<String>,
+    errors: FormErrors,
+    failed: &'static str,
     token: Option<String>,
     tokens: Vec<TokenLine>,
     invite: InviteForm,
@@ -286,7 +329,7 @@ pub(super) async fn org_page(
     render_org(&state, &visitor, &id, outcome).await
 }
 
-async fn render_org(
+pub(super) async fn render_org(
     state: &AppState,
     visitor: &Visitor,
     id: &str,
@@ -336,8 +379,17 @@ async fn render_org(
     entries.reverse();
     entries.truncate(20);
     let history = journal_rows(&mut conn, &operator.org, &entries).await?;
-    let default_until = today.checked_add(1.year()).unwrap_or(today).to_string();
+    let default_until = if outcome.valid_until.is_empty() {
+        today.checked_add(1.year()).unwrap_or(today).to_string()
+    } else {
+        outcome.valid_until.clone()
+    };
     let title = format!("{} — {}", org.name, kind_label(org.kind));
+    let title = if outcome.error.is_some() {
+        format!("Erreur — {title}")
+    } else {
+        outcome.errors.page_title(&title)
+    };
     let page_response = page(OrgPage {
         l: Layout::new(state, visitor, title),
         section: "",
@@ -353,6 +405,8 @@ async fn render_org(
         today: today.to_string(),
         notice: outcome.notice,
         error: outcome.error,
+        errors: outcome.errors,
+        failed: outcome.failed,
         token: outcome.token.clone(),
         tokens,
         invite: outcome.invite,
@@ -403,12 +457,8 @@ pub(super) async fn invite(
         }
         Err(e) if shown(&e) => {
             let outcome = OrgOutcome {
-                error: Some(format!(
-                    "L'invitation n'est pas partie : {}",
-                    e.public_message()
-                )),
                 invite: form.data,
-                ..Default::default()
+                ..refused(&e, "email")
             };
             with_status(
                 e.status(),
@@ -416,6 +466,17 @@ pub(super) async fn invite(
             )
         }
         Err(e) => Err(e.into()),
+    }
+}
+
+/// A refusal of one of the organisation page's forms, at its field (`fallback` when it is
+/// about none).
+fn refused(e: &crate::error::Error, fallback: &'static str) -> OrgOutcome {
+    let field = org_page_field(e.code()).unwrap_or(fallback);
+    OrgOutcome {
+        errors: FormErrors::one(field, e.public_message()),
+        failed: form_of(field),
+        ..Default::default()
     }
 }
 
@@ -465,10 +526,15 @@ pub(super) async fn qualify(
             see_other(&format!("/operateur/organisations/{id}?fait={done}"))
         }
         Err(e) if shown(&e) => {
+            let fallback = if Status::from_text(&form.data.status) == Some(Status::Suspended) {
+                "reason"
+            } else {
+                "valid_until"
+            };
             let outcome = OrgOutcome {
-                error: Some(e.public_message()),
                 reason: form.data.reason.clone(),
-                ..Default::default()
+                valid_until: form.data.valid_until.clone(),
+                ..refused(&e, fallback)
             };
             with_status(
                 e.status(),
@@ -481,86 +547,3 @@ pub(super) async fn qualify(
 
 #[derive(Deserialize)]
 pub(super) struct Nothing {}
-
-/// Revokes one of the organisation's tokens, then shows the organisation again.
-pub(super) async fn revoke_token(
-    State(state): State<AppState>,
-    Path((id, token_id)): Path<(String, String)>,
-    form: Form<Nothing>,
-) -> WebResult {
-    let operator = require_operator(&form.visitor)?;
-    if !form.confirmed() {
-        let mut conn = state.db.read().await?;
-        let holder = find_org(&mut conn, &id).await?;
-        let token = orgs::tokens(&mut conn, &operator.org, &holder.id)
-            .await?
-            .into_iter()
-            .find(|t| t.id == token_id && t.revoked_at.is_none());
-        drop(conn);
-        if let Some(token) = token {
-            let used = match &token.last_used_at {
-                Some(at) => format!("Il a servi pour la dernière fois le {}.", when(at)),
-                None => "Il n'a encore jamais servi.".to_string(),
-            };
-            let question = Confirmation::new(
-                format!("Révoquer un jeton d'accès à l'API de {} ?", holder.name),
-                "Oui, révoquer le jeton",
-            )
-            .then(format!("Jeton {}.", token.id))
-            .then(format!(
-                "Les logiciels de {} qui appellent l'API avec ce jeton seront refusés dès \
-                 maintenant. {used}",
-                holder.name
-            ))
-            .then(
-                "Un jeton révoqué ne peut pas être rétabli : il faudra en créer un nouveau et \
-                 le donner à l'organisation.",
-            );
-            return confirm::ask(&state, &form, question);
-        }
-    }
-    let now = state.clock.now();
-    let (org, org_id) = (operator.org.clone(), id.clone());
-    let revoked = state
-        .write(form.visitor.origin(), form.key(&org.id), move |tx| {
-            Box::pin(async move { orgs::revoke_token(tx, &org, &org_id, &token_id, now).await })
-        })
-        .await;
-    match revoked {
-        Ok(_) => see_other(&format!("/operateur/organisations/{id}?fait=revoque")),
-        Err(e) if shown(&e) || matches!(e, crate::error::Error::NotFound(_)) => {
-            let outcome = OrgOutcome {
-                error: Some(e.public_message()),
-                ..Default::default()
-            };
-            with_status(
-                e.status(),
-                render_org(&state, &form.visitor, &id, outcome).await,
-            )
-        }
-        Err(e) => Err(e.into()),
-    }
-}
-
-/// Issues a token and shows it on this answer only: it is not kept in clear anywhere, so this
-/// page cannot be reopened (a reload asks the browser to send the form again, for a new token).
-pub(super) async fn new_token(
-    State(state): State<AppState>,
-    Path(id): Path<String>,
-    Form { visitor, .. }: Form<Nothing>,
-) -> WebResult {
-    let operator = require_operator(&visitor)?;
-    let now = state.clock.now();
-    let (org, org_id) = (operator.org.clone(), id.clone());
-    let issued = state
-        .db
-        .transact(visitor.origin(), move |tx| {
-            Box::pin(async move { orgs::issue_token(tx, &org, &org_id, now).await })
-        })
-        .await?;
-    let outcome = OrgOutcome {
-        token: Some(issued.token),
-        ..Default::default()
-    };
-    render_org(&state, &visitor, &id, outcome).await
-}

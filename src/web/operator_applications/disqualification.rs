@@ -5,6 +5,7 @@ use crate::app::AppState;
 use crate::error::Error;
 use crate::orgs::OrgKind;
 use crate::web::confirm::{self, Confirmation};
+use crate::web::form_errors::FormErrors;
 use crate::web::operator::{require_operator, shown};
 use crate::web::session::Form;
 use crate::web::{page, see_other, with_status, Layout, Visitor, WebResult};
@@ -29,7 +30,9 @@ struct DisqualifyPage {
     site_name: String,
     targets: Vec<Target>,
     notice: Option<String>,
-    error: Option<String>,
+    errors: FormErrors,
+    /// What the form holds: blank, or as sent when it was refused.
+    target: String,
     reason: String,
 }
 
@@ -84,20 +87,25 @@ async fn render_disqualify(
     visitor: &Visitor,
     site_id: &str,
     notice: Option<String>,
-    error: Option<String>,
-    reason: String,
+    errors: FormErrors,
+    (target, reason): (String, String),
 ) -> WebResult {
     let mut conn = state.db.read().await?;
     let (site, targets) = targets_of(&mut conn, site_id).await?;
     drop(conn);
     page(DisqualifyPage {
-        l: Layout::new(state, visitor, format!("Disqualifier {}", site.name)),
+        l: Layout::new(
+            state,
+            visitor,
+            errors.page_title(&format!("Disqualifier {}", site.name)),
+        ),
         section: "",
         site_id: site.id.clone(),
         site_name: site.name,
         targets,
         notice,
-        error,
+        errors,
+        target,
         reason,
     })
 }
@@ -112,7 +120,8 @@ pub(super) async fn disqualify_form(
     let notice = done.fait.is_some().then(|| {
         "La disqualification est enregistrée. La structure est prévenue par e-mail, avec le motif.".to_string()
     });
-    render_disqualify(&state, &visitor, &id, notice, None, String::new()).await
+    let blank = (String::new(), String::new());
+    render_disqualify(&state, &visitor, &id, notice, FormErrors::none(), blank).await
 }
 
 #[derive(Deserialize)]
@@ -201,8 +210,15 @@ pub(super) async fn disqualify(
                 &visitor,
                 &id,
                 None,
-                Some(e.public_message()),
-                data.reason,
+                FormErrors::one(
+                    if e.code().contains("reason") {
+                        "reason"
+                    } else {
+                        "target"
+                    },
+                    e.public_message(),
+                ),
+                (data.target, data.reason),
             )
             .await,
         ),

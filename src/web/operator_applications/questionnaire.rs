@@ -3,6 +3,7 @@
 use super::Done;
 use crate::app::AppState;
 use crate::sites::applications::{self, Question};
+use crate::web::form_errors::FormErrors;
 use crate::web::operator::{require_operator, shown};
 use crate::web::session::Form;
 use crate::web::{page, see_other, with_status, Layout, Visitor, WebResult};
@@ -17,25 +18,39 @@ struct QuestionsPage {
     section: &'static str,
     questions: Vec<Question>,
     notice: Option<String>,
-    error: Option<String>,
+    /// Under `new-question`, or `q-<id>` for a question reworded.
+    errors: FormErrors,
     new_text: String,
+    /// The question reworded and refused, with the text typed.
+    edited: Option<(String, String)>,
+}
+
+impl QuestionsPage {
+    /// The text a question's field holds: as typed when refused, or else its own.
+    fn text_of<'a>(&'a self, q: &'a Question) -> &'a str {
+        match &self.edited {
+            Some((id, text)) if *id == q.id => text,
+            _ => &q.text,
+        }
+    }
 }
 
 async fn render_questions(
     state: &AppState,
     visitor: &Visitor,
     notice: Option<String>,
-    error: Option<String>,
-    new_text: String,
+    errors: FormErrors,
+    (new_text, edited): (String, Option<(String, String)>),
 ) -> WebResult {
     let mut conn = state.db.read().await?;
     page(QuestionsPage {
-        l: Layout::new(state, visitor, "Questions d'éligibilité"),
+        l: Layout::new(state, visitor, errors.page_title("Questions d'éligibilité")),
         section: "candidatures",
         questions: applications::questions(&mut conn, false).await?,
         notice,
-        error,
+        errors,
         new_text,
+        edited,
     })
 }
 
@@ -49,7 +64,8 @@ pub(super) async fn questions(
         .fait
         .is_some()
         .then(|| "Le questionnaire est enregistré. Les candidatures déjà envoyées gardent les questions auxquelles elles ont répondu.".to_string());
-    render_questions(&state, &visitor, notice, None, String::new()).await
+    let blank = (String::new(), None);
+    render_questions(&state, &visitor, notice, FormErrors::none(), blank).await
 }
 
 #[derive(Deserialize)]
@@ -87,14 +103,17 @@ async fn save_question(state: &AppState, form: Form<QuestionForm>, id: Option<&s
     match result {
         Ok(()) => see_other("/operateur/questionnaire?fait=1"),
         Err(e) if shown(&e) => {
-            let new_text = if id.is_none() {
-                data.text
-            } else {
-                String::new()
+            let (field, typed) = match id {
+                None => ("new-question".to_string(), (data.text, None)),
+                Some(id) => (
+                    format!("q-{id}"),
+                    (String::new(), Some((id.into(), data.text))),
+                ),
             };
+            let errors = FormErrors::one(field, e.public_message());
             with_status(
                 e.status(),
-                render_questions(state, visitor, None, Some(e.public_message()), new_text).await,
+                render_questions(state, visitor, None, errors, typed).await,
             )
         }
         Err(e) => Err(e.into()),

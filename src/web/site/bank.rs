@@ -6,6 +6,7 @@ use crate::clock::{paris, parse_ts};
 use crate::error::Error;
 use crate::orgs::OrgKind;
 use crate::sites::bank::{self, BankRequest, Document, NewBankAccount, MAX_DOCUMENT_BYTES};
+use crate::web::form_errors::FormErrors;
 use crate::web::session::{FileForm, SignedIn};
 use crate::web::{page, see_other, with_status, Layout, Visitor, WebResult};
 use askama::Template;
@@ -56,7 +57,7 @@ impl Shown {
 #[template(path = "site/bank.html")]
 struct BankPage {
     l: Layout,
-    error: Option<String>,
+    errors: FormErrors,
     notice: bool,
     current: Option<Shown>,
     pending: Option<Shown>,
@@ -79,7 +80,7 @@ async fn show(
     render(
         &state,
         &visitor,
-        None,
+        FormErrors::none(),
         done.fait.is_some(),
         Typed::default(),
     )
@@ -96,7 +97,7 @@ struct Typed {
 async fn render(
     state: &AppState,
     visitor: &Visitor,
-    error: Option<String>,
+    errors: FormErrors,
     notice: bool,
     typed: Typed,
 ) -> WebResult {
@@ -104,8 +105,8 @@ async fn render(
     let mut conn = state.db.read().await?;
     let view = bank::details_of(&mut conn, &signed.org, &signed.org.id).await?;
     page(BankPage {
-        l: Layout::new(state, visitor, "Coordonnées bancaires"),
-        error,
+        l: Layout::new(state, visitor, errors.page_title("Coordonnées bancaires")),
+        errors,
         notice,
         current: view.current.as_ref().map(|r| Shown::of(r, true)),
         pending: view.pending.as_ref().map(|r| Shown::of(r, false)),
@@ -151,10 +152,24 @@ async fn ask(State(state): State<AppState>, form: FileForm<FORM_KIB>) -> WebResu
         .await;
     match asked {
         Ok(_) => see_other("/lieu/banque?fait=demande"),
-        Err(e @ Error::Unprocessable { .. }) => with_status(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            render(&state, &visitor, Some(e.public_message()), false, typed).await,
-        ),
+        Err(e @ Error::Unprocessable { .. }) => {
+            let errors = FormErrors::from_error(&e, bank_field);
+            with_status(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                render(&state, &visitor, errors, false, typed).await,
+            )
+        }
         Err(e) => Err(e.into()),
     }
+}
+
+/// The field of the bank form a refusal is about: the RIB unless it is about a typed field.
+fn bank_field(code: &str) -> String {
+    match code {
+        "invalid_iban" => "iban",
+        "invalid_bic" => "bic",
+        "invalid_holder" => "holder",
+        _ => "document",
+    }
+    .to_string()
 }

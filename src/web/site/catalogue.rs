@@ -6,8 +6,9 @@ use crate::catalogue::typology;
 use crate::catalogue::{self, NewService, Service};
 use crate::error::Error;
 use crate::orgs::OrgKind;
+use crate::web::form_errors::FormErrors;
 use crate::web::session::{Form, SignedIn};
-use crate::web::{page, see_other, Layout, Visitor, WebResult};
+use crate::web::{page, see_other, with_status, Layout, Visitor, WebResult};
 use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::routing::{get, post};
@@ -30,6 +31,61 @@ pub struct PlaceCatalogue {
     pub id: String,
     pub name: String,
     pub services: Vec<ServiceRow>,
+    /// Its form to add a service: blank, or as sent when it was refused.
+    pub add: AddForm,
+}
+
+/// The form adding a service to one place (its fields' ids end with the place's number).
+pub struct AddForm {
+    pub errors: FormErrors,
+    pub title: String,
+    pub kind: String,
+    pub description: String,
+    pub themes: Vec<String>,
+    pub minutes: String,
+    pub price: String,
+}
+
+impl AddForm {
+    fn blank() -> AddForm {
+        AddForm {
+            errors: FormErrors::none(),
+            title: String::new(),
+            kind: String::new(),
+            description: String::new(),
+            themes: Vec::new(),
+            minutes: "60".to_string(),
+            price: "1".to_string(),
+        }
+    }
+
+    fn has_theme(&self, id: &&str) -> bool {
+        self.themes.iter().any(|t| t == id)
+    }
+}
+
+/// A refused addition: the place whose form it was, its mistakes, what was sent.
+struct Refused {
+    place_id: String,
+    error: Error,
+    data: Vec<(String, String)>,
+}
+
+/// The id of the catalogue form's field a refusal is about (`suffix` distinguishes the forms
+/// of a page that has several): the title unless it is about another field.
+fn service_field(code: &str, suffix: &str) -> String {
+    let field = match code {
+        "invalid_service" => "kind",
+        "invalid_description" => "description",
+        "invalid_minutes" => "minutes",
+        "invalid_price" => "price",
+        "invalid_theme" => {
+            let first = typology::THEMES.first().map(|(id, _)| *id).unwrap_or("");
+            return format!("theme{suffix}-{first}");
+        }
+        _ => "title",
+    };
+    format!("{field}{suffix}")
 }
 
 pub struct ServiceRow {
@@ -62,6 +118,7 @@ impl ServiceRow {
 #[template(path = "site/catalogue.html")]
 struct CataloguePage {
     l: Layout,
+    /// A refusal about no field (a place that is not the site's).
     error: Option<String>,
     notice: Option<String>,
     places: Vec<PlaceCatalogue>,
@@ -73,23 +130,56 @@ struct CataloguePage {
 async fn render(
     state: &AppState,
     visitor: &Visitor,
-    error: Option<String>,
+    mut refused: Option<Refused>,
     done: Option<Done>,
 ) -> WebResult {
     let signed = SignedIn::require(visitor, OrgKind::Site)?;
     let mut conn = state.db.read().await?;
     let mut places = Vec::new();
-    for place in crate::sites::places::for_site(&mut conn, &signed.org.id).await? {
+    let mut in_error = false;
+    for (index, place) in crate::sites::places::for_site(&mut conn, &signed.org.id)
+        .await?
+        .into_iter()
+        .enumerate()
+    {
         let services = catalogue::list(&mut conn, &signed.org, place.id()).await?;
+        let add = match refused.take_if(|r| r.place_id == place.id()) {
+            Some(r) => {
+                in_error = true;
+                let suffix = format!("-{}", index + 1);
+                AddForm {
+                    errors: FormErrors::one(
+                        service_field(r.error.code(), &suffix),
+                        r.error.public_message(),
+                    ),
+                    title: field(&r.data, "title"),
+                    kind: field(&r.data, "kind"),
+                    description: field(&r.data, "description"),
+                    themes: service_of(&r.data).themes,
+                    minutes: field(&r.data, "minutes"),
+                    price: field(&r.data, "price_cheques"),
+                }
+            }
+            None => AddForm::blank(),
+        };
         places.push(PlaceCatalogue {
             id: place.id().to_string(),
             name: place.data.get("nom").unwrap_or("Lieu").to_string(),
             services: services.iter().map(ServiceRow::of).collect(),
+            add,
         });
     }
     let notice = done.and_then(|d| notice(&d, &places));
+    // Refused for a place that is not on the page: said for the page.
+    let error = refused.map(|r| r.error.public_message());
+    let title = "Catalogue de mes lieux";
+    let title = if in_error || error.is_some() {
+        format!("Erreur — {title}")
+    } else {
+        title.to_string()
+    };
     page(CataloguePage {
-        l: Layout::new(state, visitor, "Catalogue de mes lieux"),
+        l: Layout::new(state, visitor, title),
         error,
         notice,
         places,
@@ -151,6 +241,7 @@ async fn add(State(state): State<AppState>, form: Form<Vec<(String, String)>>) -
     let Form { visitor, data, .. } = form;
     let place_id = field(&data, "place_id");
     let (org, now, service) = (signed.org.clone(), state.clock.now(), service_of(&data));
+    let refused_place = place_id.clone();
     let created = state
         .write(visitor.origin(), key, move |tx| {
             Box::pin(async move { catalogue::create(tx, &org, &place_id, service, now).await })
@@ -158,8 +249,14 @@ async fn add(State(state): State<AppState>, form: Form<Vec<(String, String)>>) -
         .await;
     match created {
         Ok(s) => done("ajoute", &s),
-        Err(e @ (Error::Unprocessable { .. } | Error::NotFound(_))) => {
-            render(&state, &visitor, Some(e.public_message()), None).await
+        Err(error @ (Error::Unprocessable { .. } | Error::NotFound(_))) => {
+            let status = axum::http::StatusCode::UNPROCESSABLE_ENTITY;
+            let refused = Refused {
+                place_id: refused_place,
+                error,
+                data,
+            };
+            with_status(status, render(&state, &visitor, Some(refused), None).await)
         }
         Err(e) => Err(e.into()),
     }
@@ -214,7 +311,7 @@ fn service_of(data: &[(String, String)]) -> NewService {
 #[template(path = "site/catalogue_edit.html")]
 struct EditPage {
     l: Layout,
-    error: Option<String>,
+    errors: FormErrors,
     place_id: String,
     service_id: String,
     title: String,
@@ -231,11 +328,17 @@ fn edit_page(
     visitor: &Visitor,
     (place_id, service_id): (String, String),
     shown: NewService,
-    error: Option<String>,
+    typed: Option<&[(String, String)]>,
+    errors: FormErrors,
 ) -> WebResult {
+    // What was typed, even when it is not a number.
+    let number = |name: &str, value: i64| match typed {
+        Some(data) => field(data, name),
+        None => value.to_string(),
+    };
     page(EditPage {
-        l: Layout::new(state, visitor, "Modifier un service"),
-        error,
+        l: Layout::new(state, visitor, errors.page_title("Modifier un service")),
+        errors,
         place_id,
         service_id,
         kinds: typology::SERVICES
@@ -248,8 +351,8 @@ fn edit_page(
             .collect(),
         title: shown.title,
         description: shown.description,
-        price: shown.price_cheques.to_string(),
-        minutes: shown.minutes.to_string(),
+        price: number("price_cheques", shown.price_cheques),
+        minutes: number("minutes", shown.minutes),
     })
 }
 
@@ -273,7 +376,14 @@ async fn edit(
         minutes: service.minutes,
         price_cheques: service.price_cheques,
     };
-    edit_page(&state, &visitor, (place_id, service_id), shown, None)
+    edit_page(
+        &state,
+        &visitor,
+        (place_id, service_id),
+        shown,
+        None,
+        FormErrors::none(),
+    )
 }
 
 async fn save(
@@ -294,14 +404,16 @@ async fn save(
     match updated {
         Ok(s) => done("modifie", &s),
         Err(e @ Error::Unprocessable { .. }) => {
-            let message = Some(e.public_message());
-            edit_page(
+            let errors = FormErrors::one(service_field(e.code(), ""), e.public_message());
+            let page = edit_page(
                 &state,
                 &visitor,
                 (place_id, service_id),
                 service_of(&data),
-                message,
-            )
+                Some(&data),
+                errors,
+            );
+            with_status(e.status(), page)
         }
         Err(e) => Err(e.into()),
     }
