@@ -541,6 +541,24 @@ async fn the_issuance_form_marks_its_fields(backend: Backend) {
     assert!(tag_of(&page.html, "c10").contains("checked"));
     assert!(!tag_of(&page.html, "c5").contains("checked"));
     assert!(tag_of(&page.html, "stock").contains("checked"));
+    // A name and an address where a file number goes: marked at the reference too.
+    let page = post(
+        &agent,
+        &url,
+        &[
+            ("csrf", &csrf),
+            ("program_id", &w.program_id),
+            ("cheques", "5"),
+            ("beneficiary_ref", "Mme Durand 12 rue des Lilas"),
+        ],
+    )
+    .await;
+    assert_marked(
+        &page,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "beneficiary_ref",
+        "Mme Durand 12 rue des Lilas",
+    );
     let page = post(
         &agent,
         &url,

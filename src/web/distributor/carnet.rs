@@ -112,7 +112,9 @@ struct Typed {
 /// The field of the carnet's page a refusal is about, when it is about one.
 fn field_of(code: &str, e_mail_field: &str) -> Option<String> {
     match code {
-        "invalid_beneficiary_ref" => Some("beneficiary_ref".to_string()),
+        "invalid_beneficiary_ref" | "personal_data_in_reference" => {
+            Some("beneficiary_ref".to_string())
+        }
         "invalid_email" => Some(e_mail_field.to_string()),
         _ => None,
     }

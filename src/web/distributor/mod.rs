@@ -191,7 +191,7 @@ async fn issue(State(state): State<AppState>, form: Form<IssueForm>) -> WebResul
 /// closing, quota used up) goes to its choice.
 fn issue_field(code: &str) -> String {
     match code {
-        "invalid_beneficiary_ref" => "beneficiary_ref",
+        "invalid_beneficiary_ref" | "personal_data_in_reference" => "beneficiary_ref",
         "invalid_email" => "email",
         "invalid_cheques" => "c5",
         _ => "program_id",
