@@ -234,6 +234,18 @@ pub fn long_date_text(text: &str) -> String {
         .unwrap_or_else(|| text.to_string())
 }
 
+/// A stored instant as a person in France reads it: "12 mars 2026 à 14:05" (Paris time);
+/// falls back to the text itself.
+pub fn moment_text(ts: &str) -> String {
+    match crate::clock::parse_ts(ts) {
+        Some(t) => {
+            let zoned = t.to_zoned(crate::clock::paris());
+            format!("{} à {}", long_date(zoned.date()), zoned.strftime("%H:%M"))
+        }
+        None => ts.to_string(),
+    }
+}
+
 /// `1234` cents → `12,34`, the way amounts are written in France (without the € sign).
 pub fn euros(cents: impl Into<i64>) -> String {
     let cents: i64 = cents.into();

@@ -27,26 +27,30 @@ fn signed(visitor: &Visitor) -> Result<Arc<Signed>, WebError> {
         .ok_or_else(|| WebError::Redirect(visitor.sign_in_page()))
 }
 
-/// A moment, as people read it.
-fn when(ts: &str) -> String {
-    match crate::clock::parse_ts(ts) {
-        Some(t) => {
-            let zoned = t.to_zoned(crate::clock::paris());
-            format!(
-                "{} à {}",
-                crate::fr::long_date(zoned.date()),
-                zoned.strftime("%H:%M")
-            )
-        }
-        None => ts.to_string(),
-    }
-}
+use crate::fr::moment_text as when;
 
+/// An API token as its organisation's pages list it.
 pub struct TokenLine {
     pub id: String,
     pub created: String,
     pub last_used: String,
+    /// Empty while it works.
     pub revoked: String,
+}
+
+impl TokenLine {
+    pub fn of(t: crate::orgs::TokenRow) -> TokenLine {
+        TokenLine {
+            created: when(&t.created_at),
+            last_used: t
+                .last_used_at
+                .as_deref()
+                .map(when)
+                .unwrap_or_else(|| "jamais".into()),
+            revoked: t.revoked_at.as_deref().map(when).unwrap_or_default(),
+            id: t.id,
+        }
+    }
 }
 
 #[derive(Template)]
@@ -73,16 +77,7 @@ async fn list(State(state): State<AppState>, visitor: Visitor) -> WebResult {
     let tokens = sessions::tokens(&mut conn, &who)
         .await?
         .into_iter()
-        .map(|t| TokenLine {
-            created: when(&t.created_at),
-            last_used: t
-                .last_used_at
-                .as_deref()
-                .map(when)
-                .unwrap_or_else(|| "jamais".into()),
-            revoked: t.revoked_at.as_deref().map(when).unwrap_or_default(),
-            id: t.id,
-        })
+        .map(TokenLine::of)
         .collect();
     page(Access {
         l: Layout::new(&state, &visitor, "Mes sessions et les jetons d'accès"),

@@ -12,7 +12,6 @@ mod tokens;
 mod treasury;
 
 use crate::app::AppState;
-use crate::clock::{paris, parse_ts};
 use crate::db::Conn;
 use crate::error::Error;
 use crate::fr::long_date;
@@ -131,15 +130,7 @@ pub(super) fn qualification_in_words(org: &Organization, today: Date) -> (&'stat
 }
 
 /// "12 mars 2026 à 14:05", Paris time.
-pub(super) fn when(ts: &str) -> String {
-    match parse_ts(ts) {
-        Some(t) => {
-            let zoned = t.to_zoned(paris());
-            format!("{} à {}", long_date(zoned.date()), zoned.strftime("%H:%M"))
-        }
-        None => ts.to_string(),
-    }
-}
+pub(super) use crate::fr::moment_text as when;
 
 pub(super) async fn find_org(conn: &mut Conn, id: &str) -> Result<Organization, WebError> {
     Ok(crate::orgs::get(conn, id).await?)

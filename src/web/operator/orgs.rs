@@ -1,12 +1,13 @@
 //! Organisations: create one, invite its people, qualify or suspend a site, issue API tokens.
 
 use super::journal::{journal_rows, JournalRow};
-use super::{find_org, kind_label, qualification_in_words, require_operator, shown, when};
+use super::{find_org, kind_label, qualification_in_words, require_operator, shown};
 use crate::app::AppState;
 use crate::fr::long_date_text;
 use crate::orgs::{self, NewOrganization, OrgKind, Organization};
 use crate::sites::qualification::{self, Decision, QualificationChange, Status};
 use crate::users::{self, NewUser, User};
+use crate::web::account::TokenLine;
 use crate::web::form_errors::FormErrors;
 use crate::web::session::Form;
 use crate::web::{page, see_other, with_status, Layout, Visitor, WebResult};
@@ -271,15 +272,6 @@ struct OrgPage {
     reason: String,
 }
 
-/// An API token as the organisation's page lists it.
-pub struct TokenLine {
-    pub id: String,
-    pub created: String,
-    pub last_used: String,
-    /// Empty while it works.
-    pub revoked: String,
-}
-
 #[derive(Deserialize)]
 pub(super) struct OrgQuery {
     /// What was just done: `qualifie`, `suspendu`; `invite`: who was invited.
@@ -358,16 +350,7 @@ pub(super) async fn render_org(
     let tokens = orgs::tokens(&mut conn, &operator.org, &org.id)
         .await?
         .into_iter()
-        .map(|t| TokenLine {
-            created: when(&t.created_at),
-            last_used: t
-                .last_used_at
-                .as_deref()
-                .map(when)
-                .unwrap_or_else(|| "jamais".into()),
-            revoked: t.revoked_at.as_deref().map(when).unwrap_or_default(),
-            id: t.id,
-        })
+        .map(TokenLine::of)
         .collect();
     let enrolled = users::totp::enrolled_in_org(&mut conn, &org.id).await?;
     let people = users::list_for_org(&mut conn, &org.id)
