@@ -114,7 +114,8 @@ async fn a_rewritten_chain_misses_its_anchor(backend: Backend) {
     assert!(text.contains("SHA-256"), "{text}");
 }
 
-async fn seal_and_verify(app: &TestApp) -> passnum::audit::VerifyReport {
+/// Seals what waits, then verifies the whole chain (also used by the retention tests).
+pub(crate) async fn seal_and_verify(app: &TestApp) -> passnum::audit::VerifyReport {
     passnum::audit::seal(&app.state.db).await.expect("seal");
     let mut conn = app.state.db.read().await.expect("conn");
     passnum::audit::verify(&mut conn)
@@ -122,11 +123,12 @@ async fn seal_and_verify(app: &TestApp) -> passnum::audit::VerifyReport {
         .expect("verify runs")
 }
 
-async fn exec(app: &TestApp, sql: &str) {
+/// A statement run behind the app's back (tampering, or a state a test needs).
+pub(crate) async fn exec(app: &TestApp, sql: &str) {
     sqlx::query(sql)
         .execute(&mut app.raw().await)
         .await
-        .expect("tampering statement");
+        .expect("statement behind the app's back");
 }
 
 async fn actions_are_chained_and_tampering_is_caught(backend: Backend) {

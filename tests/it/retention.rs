@@ -3,6 +3,7 @@
 //! chain and the ledger verifiable, and a second run erases nothing more. Client addresses are
 //! truncated without breaking the chain, including rows sealed in the old chain format.
 
+use crate::audit_chain::{exec, seal_and_verify};
 use crate::common::{self, Backend, TestApp, World};
 use reqwest::StatusCode;
 use serde_json::json;
@@ -113,21 +114,6 @@ async fn journal_entries(app: &TestApp) -> Vec<String> {
 async fn assert_chain_verifies(app: &TestApp) {
     let report = seal_and_verify(app).await;
     assert!(report.is_ok(), "{:?}", report.problems);
-}
-
-async fn seal_and_verify(app: &TestApp) -> passnum::audit::VerifyReport {
-    passnum::audit::seal(&app.state.db).await.expect("seal");
-    let mut conn = app.state.db.read().await.expect("conn");
-    passnum::audit::verify(&mut conn)
-        .await
-        .expect("verify runs")
-}
-
-async fn exec(app: &TestApp, sql: &str) {
-    sqlx::query(sql)
-        .execute(&mut app.raw().await)
-        .await
-        .expect("statement behind the app's back");
 }
 
 async fn text(app: &TestApp, sql: &str) -> Option<String> {
