@@ -12,6 +12,11 @@ mod standard;
 #[path = "../../src/platform/fr.rs"]
 mod fr;
 
+// fr.rs writes instants in Paris time with the one clock module, also at the crate root.
+#[allow(dead_code)]
+#[path = "../../src/platform/clock.rs"]
+mod clock;
+
 // standard.rs writes CSV through the one spreadsheet writer, also at the crate root.
 #[allow(dead_code)]
 #[path = "../../src/platform/spreadsheet.rs"]
