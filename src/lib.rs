@@ -29,6 +29,7 @@
 //! - [`audit`]: the tamper-evident journal of every change.
 //! - [`retention`]: personal data erased or reduced once past its period (the daily job).
 //! - [`stats`]: figures for funders' dashboards.
+//! - [`alerts`]: patterns against gaming, found daily, reviewed by the operator and funders.
 //!
 //! **Platform** (`src/platform/`, named from the crate root), used by all and knowing no
 //! domain: [`db`] (both databases, the unit of work),
@@ -48,6 +49,7 @@ pub mod http;
 pub mod web;
 
 // Domain.
+pub mod alerts;
 pub mod audit;
 pub mod catalogue;
 pub mod expiry;

@@ -112,10 +112,16 @@ pub async fn retention(state: &AppState) -> Result<crate::retention::Report> {
     crate::retention::run(&state.db, state.config.retention, today, now).await
 }
 
+/// `passnum alerts`, and the server's daily run: the patterns against gaming (see
+/// [`crate::alerts`]).
+pub async fn alerts(state: &AppState) -> Result<crate::alerts::Found> {
+    crate::alerts::detect(&state.db, state.config.alerts, state.clock.now()).await
+}
+
 /// Runs the expiry (and forgets ended rate-limit windows) once an hour: it is idempotent and cheap when nothing is due, and an hourly
-/// pace means a restarted server catches up within the hour. The retention runs once a day.
+/// pace means a restarted server catches up within the hour. The retention and the alerts run once a day.
 pub async fn run_periodic(state: AppState) {
-    let mut retention_day = None;
+    let (mut retention_day, mut alerts_day) = (None, None);
     loop {
         match expire(&state).await {
             Ok(r) if r.cheques > 0 => {
@@ -151,6 +157,17 @@ pub async fn run_periodic(state: AppState) {
                     }
                 }
                 Err(e) => tracing::warn!(error = %e, "retention run failed; will retry"),
+            }
+        }
+        if alerts_day != Some(today) {
+            match alerts(&state).await {
+                Ok(found) => {
+                    alerts_day = Some(today);
+                    if found.total() > 0 {
+                        tracing::info!(alerts = found.total(), "new alerts to review");
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "alerts run failed; will retry"),
             }
         }
         tokio::time::sleep(Duration::from_secs(3600)).await;

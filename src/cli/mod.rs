@@ -45,6 +45,10 @@ enum Command {
     /// Erase or reduce the personal data past its retention period (PASSNUM_RETENTION_*); the
     /// server runs it daily, this is for cron.
     Retention,
+    /// Look for patterns worth questioning (PASSNUM_ALERT_*): a carnet used up in one day,
+    /// sessions outside opening hours, a distributor's carnets used mostly at one site, a site
+    /// far above its usual rate. The server runs it daily, this is for cron.
+    Alerts,
     /// Ledger checks.
     Ledger {
         #[command(subcommand)]
@@ -221,6 +225,21 @@ pub async fn run() -> anyhow::Result<()> {
             } else {
                 println!("Erased: {}.", report.detail());
             }
+            Ok(())
+        }
+        Command::Alerts => {
+            let state = crate::start(config, Arc::new(SystemClock)).await?;
+            let found = jobs::alerts(&state).await?;
+            println!(
+                "{} new alert(s): {} carnet(s) used up in one day, {} day(s) with sessions \
+                 outside opening hours, {} distributor(s) concentrated at one site, {} site(s) \
+                 above their usual rate.",
+                found.total(),
+                found.carnet_in_one_day,
+                found.outside_hours,
+                found.distributor_concentration,
+                found.rate_spike
+            );
             Ok(())
         }
         Command::Ledger {

@@ -308,6 +308,10 @@ pub struct Config {
     #[command(flatten)]
     pub retention: Retention,
 
+    /// When the alerts against gaming fire (`PASSNUM_ALERT_*`).
+    #[command(flatten)]
+    pub alerts: Alerts,
+
     /// Set by `passnum demo` only: the example payer account may pay (its files reach no bank).
     #[arg(skip)]
     pub demo: bool,
@@ -390,6 +394,62 @@ pub struct Retention {
         global = true
     )]
     pub request_days: u32,
+}
+
+/// The thresholds of the alerts against gaming that compare with a rate (`crate::alerts`,
+/// `PASSNUM_ALERT_*`).
+#[derive(Args, Clone, Copy, Debug, PartialEq)]
+pub struct Alerts {
+    /// Share (%) of a distributor's started carnets used at one site above which it is flagged.
+    #[arg(
+        long = "alert-distributor-share-percent",
+        env = "PASSNUM_ALERT_DISTRIBUTOR_SHARE_PERCENT",
+        default_value_t = 50,
+        value_parser = clap::value_parser!(u32).range(1..=100),
+        global = true
+    )]
+    pub distributor_share_percent: u32,
+
+    /// Started carnets a distributor must have before its share at one site means anything.
+    #[arg(
+        long = "alert-distributor-min-carnets",
+        env = "PASSNUM_ALERT_DISTRIBUTOR_MIN_CARNETS",
+        default_value_t = 20,
+        value_parser = clap::value_parser!(u32).range(1..),
+        global = true
+    )]
+    pub distributor_min_carnets: u32,
+
+    /// How many times its usual weekly rate a site must use in a week to be flagged.
+    #[arg(
+        long = "alert-rate-factor",
+        env = "PASSNUM_ALERT_RATE_FACTOR",
+        default_value_t = 3,
+        value_parser = clap::value_parser!(u32).range(2..),
+        global = true
+    )]
+    pub rate_factor: u32,
+
+    /// Cheques a site must use in a week before a rise is worth a look.
+    #[arg(
+        long = "alert-rate-min-cheques",
+        env = "PASSNUM_ALERT_RATE_MIN_CHEQUES",
+        default_value_t = 30,
+        value_parser = clap::value_parser!(u32).range(1..),
+        global = true
+    )]
+    pub rate_min_cheques: u32,
+}
+
+impl Default for Alerts {
+    fn default() -> Self {
+        Alerts {
+            distributor_share_percent: 50,
+            distributor_min_carnets: 20,
+            rate_factor: 3,
+            rate_min_cheques: 30,
+        }
+    }
 }
 
 /// A setting still at its example value.

@@ -3,6 +3,7 @@
 //! token; sessions are database-held cookies.
 
 mod account;
+mod alerts;
 mod apply;
 mod auth;
 mod confirm;
@@ -295,6 +296,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .merge(distributor::router())
         .merge(distributor_erasure::router())
         .merge(funder::router())
+        .merge(alerts::router())
         .merge(operator::router())
         .merge(operator_applications::router())
         .merge(apply::router())

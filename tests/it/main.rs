@@ -14,6 +14,7 @@ use passnum::treasury::camt;
 use passnum::vouchers::codes;
 
 mod account_pages;
+mod alerts;
 mod applications;
 mod audit_chain;
 mod backup;

@@ -64,6 +64,7 @@ fn action_label(action: &str) -> Option<&'static str> {
             "Référence d'un bénéficiaire effacée (à sa demande)"
         }
         "redemption.created" => "Chèque encaissé",
+        "alert.reviewed" => "Alerte examinée",
         "redemption.undone" => "Encaissement annulé",
         "key.rotated" => "Nouvelle clé de signature",
         "key.retired" => "Clé de signature retirée",
