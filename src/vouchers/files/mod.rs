@@ -242,6 +242,7 @@ impl Runner {
                     cheques: *cheques,
                     beneficiary_ref: beneficiary_ref.clone(),
                     email: email.clone(),
+                    ..NewCarnet::default()
                 })
                 .collect(),
             active: Some(true),

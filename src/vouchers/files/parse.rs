@@ -120,9 +120,10 @@ fn line(number: usize, fields: &[&str]) -> Result<Line, String> {
         cheques,
         beneficiary_ref: field(1),
         email: field(2),
+        ..NewCarnet::default()
     };
-    let (cheques, beneficiary_ref, email) =
-        check_carnet(carnet).map_err(|e| lower_first(&e.to_string()))?;
+    let checked = check_carnet(carnet).map_err(|e| lower_first(&e.to_string()))?;
+    let (cheques, beneficiary_ref, email) = (checked.cheques, checked.beneficiary_ref, checked.email);
     Ok(Line {
         number,
         cheques,
