@@ -32,3 +32,10 @@ CREATE TABLE workshops (
     held_at TEXT NOT NULL
 );
 CREATE INDEX workshops_site ON workshops (site_id, held_at);
+
+-- The same, on the lines of a file of carnets (checked when the file is read).
+ALTER TABLE carnet_file_lines ADD COLUMN help_level TEXT;
+ALTER TABLE carnet_file_lines ADD COLUMN age_bracket TEXT;
+ALTER TABLE carnet_file_lines ADD COLUMN situation TEXT;
+ALTER TABLE carnet_file_lines ADD COLUMN priority_area TEXT;
+ALTER TABLE carnet_file_lines ADD COLUMN rural TEXT;

@@ -113,7 +113,7 @@ choice!(
 
 /// What a distributor may note when handing a carnet over, as sent (API, form, file): all
 /// optional identifiers from the lists above.
-#[derive(Clone, Debug, Default, Deserialize, Serialize, utoipa::ToSchema)]
+#[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize, utoipa::ToSchema)]
 pub struct FactsInput {
     /// `emergency`, `inclusion` or `upskilling`.
     #[serde(default)]

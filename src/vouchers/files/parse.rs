@@ -17,6 +17,8 @@ pub struct Line {
     pub cheques: i64,
     pub beneficiary_ref: Option<String>,
     pub email: Option<String>,
+    /// The optional columns after the e-mail: level of help and anonymous facts.
+    pub facts: crate::outcomes::FactsInput,
 }
 
 /// Every line of the file, checked; or each mistake, in words with its line number.
@@ -94,9 +96,10 @@ pub fn parse(bytes: &[u8]) -> Result<Vec<Line>, Vec<String>> {
 }
 
 fn line(number: usize, fields: &[&str]) -> Result<Line, String> {
-    if fields.len() > 3 {
+    if fields.len() > 8 {
         return Err(format!(
-            "{} colonnes au lieu de 3 au plus (taille, référence, e-mail). Une référence ne \
+            "{} colonnes au lieu de 8 au plus (taille, référence, e-mail, niveau d'aide, \
+             tranche d'âge, situation, quartier prioritaire, commune rurale). Une référence ne \
              contient pas le séparateur du fichier.",
             fields.len()
         ));
@@ -120,15 +123,26 @@ fn line(number: usize, fields: &[&str]) -> Result<Line, String> {
         cheques,
         beneficiary_ref: field(1),
         email: field(2),
-        ..NewCarnet::default()
+        help_level: field(3),
+        age_bracket: field(4),
+        situation: field(5),
+        priority_area: field(6),
+        rural: field(7),
     };
     let checked = check_carnet(carnet).map_err(|e| lower_first(&e.to_string()))?;
-    let (cheques, beneficiary_ref, email) = (checked.cheques, checked.beneficiary_ref, checked.email);
+    let stored = |v: Option<&'static str>| v.map(str::to_string);
     Ok(Line {
         number,
-        cheques,
-        beneficiary_ref,
-        email,
+        cheques: checked.cheques,
+        beneficiary_ref: checked.beneficiary_ref,
+        email: checked.email,
+        facts: crate::outcomes::FactsInput {
+            help_level: stored(checked.facts.help_level.map(|v| v.as_str())),
+            age_bracket: stored(checked.facts.age_bracket.map(|v| v.as_str())),
+            situation: stored(checked.facts.situation.map(|v| v.as_str())),
+            priority_area: stored(checked.facts.priority_area.map(|v| v.as_str())),
+            rural: stored(checked.facts.rural.map(|v| v.as_str())),
+        },
     })
 }
 

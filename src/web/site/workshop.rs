@@ -38,7 +38,7 @@ struct WorkshopPage {
     places: Vec<(String, String)>,
     durations: Vec<(String, String)>,
     levels: Vec<(&'static str, &'static str)>,
-    max_cheques: usize,
+    codes_hint: String,
     /// The workshop just recorded, on its receipt.
     done: Option<Done>,
 }
@@ -105,7 +105,9 @@ async fn render(
         places: form.places,
         durations,
         levels: crate::outcomes::HelpLevel::choices(),
-        max_cheques: MAX_WORKSHOP_CHEQUES,
+        codes_hint: format!(
+            "Un code par ligne, par exemple ABCD-EFGH-JK12 ; {MAX_WORKSHOP_CHEQUES} chèques au plus."
+        ),
         done,
     })
 }
