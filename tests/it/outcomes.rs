@@ -102,20 +102,28 @@ async fn issuance_keeps_the_level_and_facts_and_refuses_values_off_the_lists(bac
                 5;F-1;;upskilling;26_44;employed;yes;no\n10;F-2\n";
     let (client, csrf) = signed_in(&app, &w.distributor_id, "agent@distributeur.example").await;
     let page = get(&client, &format!("{}/distributeur/carnets/fichier", app.base)).await;
-    let form = reqwest::multipart::Form::new()
-        .text("csrf", csrf.clone())
-        .text("once", page.once())
-        .text("program_id", w.program_id.clone())
-        .part(
-            "file",
-            reqwest::multipart::Part::bytes(file.as_bytes().to_vec())
-                .file_name("carnets.csv")
-                .mime_str("text/csv")
-                .unwrap(),
-        );
+    let boundary = "----passnumoutcomesboundary";
+    let mut body = String::new();
+    for (name, value) in [
+        ("csrf", csrf.as_str()),
+        ("once", page.once().as_str()),
+        ("program_id", w.program_id.as_str()),
+    ] {
+        body.push_str(&format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"
+        ));
+    }
+    body.push_str(&format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"carnets.csv\"\r\n\
+         Content-Type: text/csv\r\n\r\n{file}\r\n--{boundary}--\r\n"
+    ));
     let sent = client
         .post(format!("{}/distributeur/carnets/fichier", app.base))
-        .multipart(form)
+        .header(
+            "content-type",
+            format!("multipart/form-data; boundary={boundary}"),
+        )
+        .body(body)
         .send()
         .await
         .expect("sent");
