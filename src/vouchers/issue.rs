@@ -205,8 +205,8 @@ pub(super) fn check_carnet(carnet: NewCarnet) -> Result<CheckedCarnet> {
             "Un carnet contient 5 ou 10 chèques.",
         ));
     }
-    let beneficiary_ref = clean_beneficiary_ref(carnet.beneficiary_ref)?;
     let facts = Facts::parse(&carnet.facts_input())?;
+    let beneficiary_ref = clean_beneficiary_ref(carnet.beneficiary_ref)?;
     let email = crate::mail::Email::parse_optional(carnet.email.as_deref())?
         .map(crate::mail::Email::into_string);
     Ok(CheckedCarnet {
