@@ -182,16 +182,23 @@ mod tests {
     #[test]
     fn lists_every_mistake_with_its_line() {
         let long = "x".repeat(65);
-        let file = format!("5;FT-1\n7;FT-2\n5;FT-3;pas-un-email\n10;{long}\n5;a;b;c\n");
+        let file = format!(
+            "5;FT-1\n7;FT-2\n5;FT-3;pas-un-email\n10;{long}\n5;a;;inclusion;26_44;other;no;no;x\n\
+             5;FT-6;;urgent\n"
+        );
         let errors = parse(file.as_bytes()).expect_err("invalid");
-        assert_eq!(errors.len(), 4, "{errors:?}");
+        assert_eq!(errors.len(), 5, "{errors:?}");
         assert!(
             errors[0].starts_with("Ligne 2 : la taille « 7 »"),
             "{errors:?}"
         );
         assert!(errors[1].starts_with("Ligne 3 : "), "{errors:?}");
         assert!(errors[2].starts_with("Ligne 4 : "), "{errors:?}");
-        assert!(errors[3].starts_with("Ligne 5 : 4 colonnes"), "{errors:?}");
+        assert!(errors[3].starts_with("Ligne 5 : 9 colonnes"), "{errors:?}");
+        assert!(
+            errors[4].starts_with("Ligne 6 : le niveau d'aide"),
+            "{errors:?}"
+        );
     }
 
     #[test]
