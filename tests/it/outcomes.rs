@@ -475,3 +475,49 @@ async fn the_issuance_page_with_its_new_fields_passes_axe_at_1280_and_320() {
         2
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_workshop_page_passes_axe_at_1280_and_320() {
+    let Some(b) = Browser::start().await else {
+        return;
+    };
+    let app = TestApp::spawn(Backend::Sqlite).await.expect("sqlite");
+    let w = app.world(1_000_000, 100).await;
+    const AGENT: &str = "agent@lieu.example";
+    app.person(&w.site_id, AGENT).await;
+    b.visit(&format!("{}/connexion", app.base), "atelier-connexion")
+        .await;
+    b.fill("#email", AGENT).await;
+    b.fill("#password", PASSWORD).await;
+    b.submit_form("form[action='/connexion'] button[type=submit]")
+        .await;
+    b.second_factor(&app, AGENT).await;
+    for (width, size) in [(DEFAULT_SIZE.0, "1280"), (PHONE_WIDTH, "320")] {
+        b.set_window_size(width, DEFAULT_SIZE.1).await;
+        let mut codes = Vec::new();
+        for _ in 0..2 {
+            codes.push(code(&issue_with(&app, &w, json!({})).await.1, 0));
+        }
+        b.visit(
+            &format!("{}/lieu/atelier", app.base),
+            &format!("atelier-{size}"),
+        )
+        .await;
+        // One person fewer than carnets: said at the field, nothing redeemed.
+        b.fill("#codes", &codes.join("\n")).await;
+        b.fill("#attendees", "1").await;
+        b.submit_form("form[action='/lieu/atelier'] button[type=submit]")
+            .await;
+        b.check_axe(&format!("atelier-erreur-{size}")).await;
+        assert!(b.exists("#attendees-erreur").await);
+        b.fill("#attendees", "5").await;
+        b.submit_form("form[action='/lieu/atelier'] button[type=submit]")
+            .await;
+        b.check_axe(&format!("atelier-recu-{size}")).await;
+        assert!(b
+            .page_source()
+            .await
+            .contains("5 personnes présentes, 2 carnets"));
+    }
+    assert_eq!(app.count("SELECT COUNT(*) FROM workshops").await, 2);
+}
