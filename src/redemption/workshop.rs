@@ -156,10 +156,7 @@ pub async fn record_workshop(
             session.place_insee.as_deref(),
             session.service.as_deref(),
         ) {
-            return Err(why.prefixed(&format!(
-                "Chèque {} : ",
-                codes::display_code(&voucher.code)
-            )));
+            return Err(why.prefixed(&format!("Chèque {} : ", codes::display_code(&voucher.code))));
         }
     }
     let mut carnets: Vec<&str> = taken.iter().map(|t| t.pass_id.as_str()).collect();

@@ -101,7 +101,11 @@ async fn issuance_keeps_the_level_and_facts_and_refuses_values_off_the_lists(bac
     let file = "taille;référence;e-mail;niveau;âge;situation;qpv;rural\n\
                 5;F-1;;upskilling;26_44;employed;yes;no\n10;F-2\n";
     let (client, csrf) = signed_in(&app, &w.distributor_id, "agent@distributeur.example").await;
-    let page = get(&client, &format!("{}/distributeur/carnets/fichier", app.base)).await;
+    let page = get(
+        &client,
+        &format!("{}/distributeur/carnets/fichier", app.base),
+    )
+    .await;
     let boundary = "----passnumoutcomesboundary";
     let mut body = String::new();
     for (name, value) in [
@@ -140,8 +144,10 @@ async fn issuance_keeps_the_level_and_facts_and_refuses_values_off_the_lists(bac
         1
     );
     assert_eq!(
-        app.count("SELECT COUNT(*) FROM passes WHERE beneficiary_ref = 'F-2' AND help_level IS NULL")
-            .await,
+        app.count(
+            "SELECT COUNT(*) FROM passes WHERE beneficiary_ref = 'F-2' AND help_level IS NULL"
+        )
+        .await,
         1
     );
 
@@ -188,7 +194,11 @@ async fn issuance_keeps_the_level_and_facts_and_refuses_values_off_the_lists(bac
     )
     .await;
     assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(refused.html.contains("help_level-erreur"), "{}", refused.html);
+    assert!(
+        refused.html.contains("help_level-erreur"),
+        "{}",
+        refused.html
+    );
     app.assert_ledger_verifies().await;
 }
 
@@ -209,7 +219,9 @@ async fn the_needs_check_suggests_five_or_ten_cheques_with_its_reason(backend: B
     assert_eq!(light.status, StatusCode::OK);
     assert!(light.html.contains("5 chèques suggérés"), "{}", light.html);
     assert!(light.html.contains("Urgence numérique"));
-    assert!(light.html.contains("id=\"c5\" name=\"cheques\" value=\"5\" checked"));
+    assert!(light
+        .html
+        .contains("id=\"c5\" name=\"cheques\" value=\"5\" checked"));
     assert!(light.html.contains("value=\"emergency\" selected"));
 
     let heavy = get(
@@ -221,9 +233,17 @@ async fn the_needs_check_suggests_five_or_ten_cheques_with_its_reason(backend: B
     )
     .await;
     assert!(heavy.html.contains("10 chèques suggérés"), "{}", heavy.html);
-    assert!(heavy.html.contains("le chemin vers l&#x27;autonomie est plus long")
-        || heavy.html.contains("le chemin vers l'autonomie est plus long")
-        || heavy.html.contains("le chemin vers l&#39;autonomie est plus long"));
+    assert!(
+        heavy
+            .html
+            .contains("le chemin vers l&#x27;autonomie est plus long")
+            || heavy
+                .html
+                .contains("le chemin vers l'autonomie est plus long")
+            || heavy
+                .html
+                .contains("le chemin vers l&#39;autonomie est plus long")
+    );
     assert!(heavy.html.contains("value=\"10\" checked"));
     assert!(heavy.html.contains("value=\"inclusion\" selected"));
     // Without the check, no suggestion.
@@ -391,7 +411,11 @@ async fn the_site_records_a_workshop_on_its_page_once(backend: Backend) {
     assert_eq!(first.status, StatusCode::OK, "{}", first.html);
     assert_eq!(second.status, StatusCode::OK, "{}", second.html);
     assert_eq!(first.url, second.url, "both show the same workshop");
-    assert!(first.html.contains("8 personnes présentes, 3 carnets"), "{}", first.html);
+    assert!(
+        first.html.contains("8 personnes présentes, 3 carnets"),
+        "{}",
+        first.html
+    );
     assert_eq!(app.count("SELECT COUNT(*) FROM workshops").await, 1);
     assert_eq!(
         app.count("SELECT COUNT(*) FROM redemptions WHERE help_level = 'upskilling'")
@@ -412,7 +436,11 @@ async fn the_site_records_a_workshop_on_its_page_once(backend: Backend) {
     )
     .await;
     assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(refused.html.contains("attendees-erreur"), "{}", refused.html);
+    assert!(
+        refused.html.contains("attendees-erreur"),
+        "{}",
+        refused.html
+    );
     app.assert_ledger_verifies().await;
 }
 

@@ -513,7 +513,14 @@ async fn issue(
         email: None,
         active: Some(active),
         // The demo's carnets show the level of help noted at issuance.
-        help_level: Some(if cheques == 10 { "inclusion" } else { "emergency" }.into()),
+        help_level: Some(
+            if cheques == 10 {
+                "inclusion"
+            } else {
+                "emergency"
+            }
+            .into(),
+        ),
         ..NewPass::default()
     };
     let day = at.to_zoned(crate::clock::paris()).date();

@@ -11,9 +11,7 @@ use crate::app::AppState;
 use crate::fr::long_date;
 use crate::money::Cents;
 use crate::orgs::OrgKind;
-use crate::outcomes::{
-    AgeBracket, HelpLevel, NeedsCheck, Situation, Suggestion, YesNo, QUESTIONS,
-};
+use crate::outcomes::{AgeBracket, HelpLevel, NeedsCheck, Situation, Suggestion, YesNo, QUESTIONS};
 use crate::programs::Program;
 use crate::vouchers::{self, NewPass, PassStatus, PassView};
 use askama::Template;
