@@ -206,7 +206,7 @@ pub async fn check_among(
 }
 
 /// "Chèque ABCD-EFGH-JK12 : " for a typed code; a scanned payload is too long to repeat.
-fn about(input: &str) -> String {
+pub(super) fn about(input: &str) -> String {
     let input = input.trim();
     if input.chars().count() <= 20 {
         format!("Chèque {input} : ")

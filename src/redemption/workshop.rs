@@ -4,7 +4,7 @@
 //! (undoing one undoes the workshop's cheques together), and one `workshops` row keeps the
 //! attendance count, which no cheque can tell.
 
-use super::check::{check, read_code, NewRedemption};
+use super::check::{about, check, read_code, NewRedemption};
 use super::record::{defer_writes, rows_of, why_not_redeemable};
 use super::repo::{self, ChequeLine};
 use crate::catalogue::typology::Themes;
@@ -207,13 +207,4 @@ pub async fn get_workshop(
     repo::find_workshop(conn, &site.id, id)
         .await?
         .ok_or_else(|| Error::not_found("Cet atelier n'existe pas."))
-}
-
-/// "Chèque ABCD-EFGH-JK12 : " for a typed code; a scanned payload is too long to repeat.
-fn about(input: &str) -> String {
-    if input.chars().count() <= 20 {
-        format!("Chèque {input} : ")
-    } else {
-        "Chèque scanné : ".to_string()
-    }
 }
