@@ -55,6 +55,7 @@ pub mod catalogue;
 pub mod expiry;
 pub mod ledger;
 pub mod orgs;
+pub mod outcomes;
 pub mod programs;
 pub mod redemption;
 pub mod retention;

@@ -83,6 +83,8 @@ pub struct FieldDetail {
         super::redemptions::redeem,
         super::redemptions::list,
         super::redemptions::undo,
+        super::redemptions::record_workshop,
+        super::redemptions::workshop,
         super::public::balance,
         super::applications::submit,
         super::places::search,

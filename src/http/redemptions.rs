@@ -9,7 +9,7 @@ use crate::redemption::{self, NewRedemption, RedemptionRow};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
-use axum::routing::{delete, post};
+use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use jiff::SignedDuration;
 
@@ -17,6 +17,8 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/redemptions", post(redeem).get(list))
         .route("/redemptions/{id}", delete(undo))
+        .route("/workshops", post(record_workshop))
+        .route("/workshops/{id}", get(workshop))
 }
 
 #[utoipa::path(
@@ -90,4 +92,54 @@ pub(super) async fn list(
 ) -> Result<Json<Vec<RedemptionRow>>> {
     let mut conn = state.db.read().await?;
     Ok(Json(redemption::list(&mut conn, &org).await?))
+}
+
+#[utoipa::path(
+    post,
+    path = "/api/v1/workshops",
+    tag = "site",
+    summary = "Enregistrer un atelier collectif : les chèques de plusieurs carnets et le nombre de personnes présentes (lieu)",
+    request_body = crate::redemption::NewWorkshop,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Une relance avec la même clé et le même corps reçoit la première réponse.")),
+    responses((status = 201, description = "Atelier enregistré, ses chèques encaissés", body = crate::redemption::WorkshopRow), (status = "4XX", description = "Refus (voir le code d'erreur) : aucun chèque n'est encaissé", body = crate::http::openapi::ErrorBody)),
+    security(("bearer" = []))
+)]
+pub(super) async fn record_workshop(
+    State(state): State<AppState>,
+    Auth(org): Auth,
+    Write {
+        body,
+        replay,
+        origin,
+    }: Write<crate::redemption::NewWorkshop>,
+) -> Result<Response> {
+    let (now, today) = (state.clock.now(), state.clock.today());
+    let key = replay.key(&org.id);
+    let keyring = state.keyring.clone();
+    let row = state
+        .write(origin, key, move |tx| {
+            Box::pin(async move {
+                redemption::record_workshop(tx, &keyring, &org, body, now, today).await
+            })
+        })
+        .await?;
+    Ok(respond(StatusCode::CREATED, row))
+}
+
+#[utoipa::path(
+    get,
+    path = "/api/v1/workshops/{id}",
+    tag = "site",
+    summary = "Un atelier collectif du lieu, avec ses chèques",
+    params(("id" = String, Path, description = "Atelier")),
+    responses((status = 200, description = "Atelier", body = crate::redemption::WorkshopRow), (status = "4XX", description = "Refus (voir le code d'erreur)", body = crate::http::openapi::ErrorBody)),
+    security(("bearer" = []))
+)]
+pub(super) async fn workshop(
+    State(state): State<AppState>,
+    Auth(org): Auth,
+    Path(id): Path<String>,
+) -> Result<Json<crate::redemption::WorkshopRow>> {
+    let mut conn = state.db.read().await?;
+    Ok(Json(redemption::get_workshop(&mut conn, &org, &id).await?))
 }

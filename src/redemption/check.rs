@@ -42,6 +42,10 @@ pub struct NewRedemption {
     /// `at_site`, `at_home` or `remote`.
     #[serde(default)]
     pub location: Option<String>,
+    /// Level of help given: `emergency`, `inclusion` or `upskilling`; the carnet's, noted at
+    /// issuance, if not given.
+    #[serde(default)]
+    pub help_level: Option<String>,
 }
 
 /// Turns what a site sent into a canonical short code, refusing anything forged or mistyped
@@ -70,6 +74,7 @@ pub struct Session {
     pub(super) minutes: Option<i64>,
     pub(super) themes: Themes,
     pub(super) location: Option<String>,
+    pub(super) help_level: Option<crate::outcomes::HelpLevel>,
 }
 
 /// Checks what a site sent and reads what that needs (its place, the catalogue service) before
@@ -134,6 +139,7 @@ pub async fn check_among(
     }
     let mut themes = Themes::parse(&new.themes)?;
     let location = typology::parse_location(new.location.as_deref())?;
+    let help_level = crate::outcomes::HelpLevel::parse(new.help_level.as_deref())?;
     let mut codes: Vec<String> = Vec::with_capacity(inputs.len());
     for input in &inputs {
         let code = read_code(keyring, input).map_err(|e| {
@@ -195,11 +201,12 @@ pub async fn check_among(
         minutes,
         themes,
         location,
+        help_level,
     })
 }
 
 /// "Chèque ABCD-EFGH-JK12 : " for a typed code; a scanned payload is too long to repeat.
-fn about(input: &str) -> String {
+pub(super) fn about(input: &str) -> String {
     let input = input.trim();
     if input.chars().count() <= 20 {
         format!("Chèque {input} : ")

@@ -7,12 +7,16 @@ pub mod limits;
 mod record;
 mod repo;
 mod undo;
+mod workshop;
 pub mod writer;
 
 pub use check::{check, check_among, read_code, NewRedemption, Session, MAX_CHEQUES};
 pub use record::{record, record_together, redeem};
 pub use repo::{ChequeLine, RedemptionRow};
 pub use undo::undo;
+pub use workshop::{
+    get_workshop, record_workshop, NewWorkshop, WorkshopRow, MAX_ATTENDEES, MAX_WORKSHOP_CHEQUES,
+};
 
 use crate::db::Conn;
 use crate::error::{Error, Result};

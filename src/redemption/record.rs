@@ -159,7 +159,7 @@ async fn refusal(
 }
 
 /// One redemption row per cheque of the session; the first one's id names the session.
-fn rows_of(
+pub(super) fn rows_of(
     site: &Organization,
     session: &Session,
     vouchers: Vec<repo::TakenVoucher>,
@@ -186,6 +186,10 @@ fn rows_of(
             service_id: session.service_id.clone(),
             themes: session.themes.clone(),
             location: session.location.clone(),
+            help_level: session
+                .help_level
+                .map(|l| l.as_str().to_string())
+                .or(voucher.help_level),
             cheques: Vec::new(),
         });
     }
@@ -194,7 +198,7 @@ fn rows_of(
 
 /// The rows, journal entries and ledger transactions of redeemed sessions, each kind in one
 /// part of the batch (rows several sessions move, a site's balance, are written once).
-fn defer_writes(
+pub(super) fn defer_writes(
     tx: &mut Tx<'_>,
     redeemed: &[(Vec<RedemptionRow>, &Origin)],
     now_text: &str,
@@ -265,7 +269,7 @@ pub async fn redeem(
 }
 
 /// Explains, after the conditional update matched nothing, why this cheque cannot be redeemed.
-async fn why_not_redeemable(conn: &mut Conn, code: &str, today: Date) -> Result<Error> {
+pub(super) async fn why_not_redeemable(conn: &mut Conn, code: &str, today: Date) -> Result<Error> {
     let Some(state) = repo::voucher_state(conn, code).await? else {
         return Ok(Error::invalid(
             "invalid_code",

@@ -33,8 +33,12 @@ pub struct RedemptionRow {
     pub themes: Themes,
     /// `at_site`, `at_home` or `remote`.
     pub location: Option<String>,
-    /// The redemption id shared by the cheques redeemed together for one session.
+    /// The redemption id shared by the cheques redeemed together for one session (a
+    /// workshop's id for the cheques of its carnets).
     pub group_id: Option<String>,
+    /// Level of help given: `emergency`, `inclusion` or `upskilling` (the carnet's unless the
+    /// site said otherwise).
+    pub help_level: Option<String>,
     /// Every cheque of the session, in answers to a redemption or an undo.
     #[sqlx(skip)]
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -73,6 +77,8 @@ pub struct TakenVoucher {
     /// The rules of the cheque's programme (see `programs::Territory` and `Services`).
     pub territory: String,
     pub services: String,
+    /// The level of help noted on the cheque's carnet, if any.
+    pub help_level: Option<String>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -123,7 +129,8 @@ fn take_vouchers_sql(postgres: bool, codes: usize) -> String {
                          AND p.closes_on < $2) \
          RETURNING id, code, pass_id, program_id, distributor_id, value_cents, \
          (SELECT territory FROM programs p WHERE p.id = vouchers.program_id) AS territory, \
-         (SELECT services FROM programs p WHERE p.id = vouchers.program_id) AS services"
+         (SELECT services FROM programs p WHERE p.id = vouchers.program_id) AS services, \
+         (SELECT help_level FROM passes c WHERE c.id = vouchers.pass_id) AS help_level"
     )
 }
 
@@ -180,13 +187,14 @@ pub fn insert(batch: &mut Batch, redemptions: &[RedemptionRow]) {
                 (&r.group_id).into(),
                 // Canonical, as in `vouchers`: the printed form without its dashes.
                 r.code.replace('-', "").into(),
+                (&r.help_level).into(),
             ]
         })
         .collect();
     batch.push_rows(
         "INSERT INTO redemptions (id, voucher_id, site_id, program_id, distributor_id, \
          value_cents, service, minutes, redeemed_at, place_id, service_id, themes, location, \
-         group_id, code)",
+         group_id, code, help_level)",
         "",
         rows,
     );
@@ -197,7 +205,8 @@ pub fn insert(batch: &mut Batch, redemptions: &[RedemptionRow]) {
 const COLUMNS: &str = "r.id, r.voucher_id, r.site_id, r.program_id, r.distributor_id, \
                        r.value_cents, r.service, r.minutes, r.redeemed_at, r.undone_at, \
                        COALESCE(r.settlement_id, sl.settlement_id) AS settlement_id, r.code, \
-                       r.place_id, r.service_id, r.themes, r.location, r.group_id";
+                       r.place_id, r.service_id, r.themes, r.location, r.group_id, \
+                       r.help_level";
 
 /// The settlement line, if any, whose period covers `r` (it is `sl` in `COLUMNS`).
 const COVERING_LINE: &str = "LEFT JOIN settlement_lines sl ON sl.site_id = r.site_id \
@@ -340,4 +349,86 @@ mod tests {
         drop(db);
         let _ = std::fs::remove_file(&path);
     }
+}
+
+/// Writes a workshop's row (its cheques are the redemptions sharing its id as `group_id`).
+pub async fn insert_workshop(
+    conn: &mut Conn,
+    w: &super::workshop::WorkshopRow,
+    cheques: i64,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO workshops (id, site_id, place_id, kind, attendees, carnets, cheques, \
+         minutes, themes, location, help_level, held_at) \
+         VALUES ($1, $2, $3, 'workshop', $4, $5, $6, $7, $8, $9, $10, $11)",
+    )
+    .bind(&w.id)
+    .bind(&w.site_id)
+    .bind(&w.place_id)
+    .bind(w.attendees)
+    .bind(w.carnets)
+    .bind(cheques)
+    .bind(w.minutes)
+    .bind(w.themes.stored())
+    .bind(&w.location)
+    .bind(&w.help_level)
+    .bind(&w.held_at)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+#[derive(sqlx::FromRow)]
+struct WorkshopFields {
+    id: String,
+    site_id: String,
+    place_id: Option<String>,
+    attendees: i64,
+    carnets: i64,
+    minutes: Option<i64>,
+    themes: String,
+    location: Option<String>,
+    help_level: Option<String>,
+    held_at: String,
+}
+
+/// One of a site's workshops, with its cheques (undone ones included, as the receipt shows).
+pub async fn find_workshop(
+    conn: &mut Conn,
+    site_id: &str,
+    id: &str,
+) -> Result<Option<super::workshop::WorkshopRow>> {
+    let found: Option<WorkshopFields> = sqlx::query_as(
+        "SELECT id, site_id, place_id, attendees, carnets, minutes, themes, location, \
+         help_level, held_at FROM workshops WHERE id = $1 AND site_id = $2",
+    )
+    .bind(id)
+    .bind(site_id)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some(w) = found else {
+        return Ok(None);
+    };
+    let cheques: Vec<ChequeLine> = group_for_site(conn, &w.id, site_id)
+        .await?
+        .iter()
+        .map(|r| ChequeLine {
+            code: crate::vouchers::codes::display_code(&r.code),
+            ..ChequeLine::of(r)
+        })
+        .collect();
+    Ok(Some(super::workshop::WorkshopRow {
+        total_cents: cheques.iter().map(|c| c.value_cents).sum(),
+        cheques,
+        id: w.id,
+        site_id: w.site_id,
+        place_id: w.place_id,
+        attendees: w.attendees,
+        carnets: w.carnets,
+        minutes: w.minutes,
+        themes: Themes::from(w.themes),
+        location: w.location,
+        help_level: w.help_level,
+        held_at: w.held_at,
+    }))
 }

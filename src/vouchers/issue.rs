@@ -9,11 +9,12 @@ use crate::db::{Conn, Tx};
 use crate::error::{Error, Result};
 use crate::ledger::{self, Account, Kind, Transfer};
 use crate::orgs::{OrgKind, Organization};
+use crate::outcomes::{Facts, FactsInput};
 use jiff::civil::Date;
 use jiff::{Timestamp, ToSpan};
 use serde::Deserialize;
 
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewPass {
     pub program_id: String,
@@ -21,6 +22,21 @@ pub struct NewPass {
     pub beneficiary_ref: Option<String>,
     pub email: Option<String>,
     pub active: Option<bool>,
+    /// Level of help the person needs: `emergency`, `inclusion` or `upskilling`.
+    #[serde(default)]
+    pub help_level: Option<String>,
+    /// Optional anonymous facts, from lists: `under_26`, `26_44`, `45_64`, `65_plus`.
+    #[serde(default)]
+    pub age_bracket: Option<String>,
+    /// `job_seeker`, `employed`, `retired`, `student` or `other`.
+    #[serde(default)]
+    pub situation: Option<String>,
+    /// Lives in a priority neighbourhood (QPV): `yes`, `no` or `unknown`.
+    #[serde(default)]
+    pub priority_area: Option<String>,
+    /// Lives in a rural commune: `yes`, `no` or `unknown`.
+    #[serde(default)]
+    pub rural: Option<String>,
 }
 
 pub(super) fn clean_beneficiary_ref(value: Option<String>) -> Result<Option<String>> {
@@ -87,6 +103,11 @@ pub async fn issue(
         cheques: new.cheques,
         beneficiary_ref: new.beneficiary_ref,
         email: new.email,
+        help_level: new.help_level,
+        age_bracket: new.age_bracket,
+        situation: new.situation,
+        priority_area: new.priority_area,
+        rural: new.rural,
     };
     let batch = NewBatch {
         program_id: new.program_id,
@@ -110,12 +131,39 @@ pub struct NewBatch {
     pub active: Option<bool>,
 }
 
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewCarnet {
     pub cheques: i64,
     pub beneficiary_ref: Option<String>,
     pub email: Option<String>,
+    /// Level of help the person needs: `emergency`, `inclusion` or `upskilling`.
+    #[serde(default)]
+    pub help_level: Option<String>,
+    /// Optional anonymous facts, from lists: `under_26`, `26_44`, `45_64`, `65_plus`.
+    #[serde(default)]
+    pub age_bracket: Option<String>,
+    /// `job_seeker`, `employed`, `retired`, `student` or `other`.
+    #[serde(default)]
+    pub situation: Option<String>,
+    /// Lives in a priority neighbourhood (QPV): `yes`, `no` or `unknown`.
+    #[serde(default)]
+    pub priority_area: Option<String>,
+    /// Lives in a rural commune: `yes`, `no` or `unknown`.
+    #[serde(default)]
+    pub rural: Option<String>,
+}
+
+impl NewCarnet {
+    fn facts_input(&self) -> FactsInput {
+        FactsInput {
+            help_level: self.help_level.clone(),
+            age_bracket: self.age_bracket.clone(),
+            situation: self.situation.clone(),
+            priority_area: self.priority_area.clone(),
+            rural: self.rural.clone(),
+        }
+    }
 }
 
 /// Issues a batch of carnets: all or nothing, within the distributor's quota.
@@ -140,18 +188,33 @@ pub async fn issue_batch(
 /// The sizes a carnet may have, in cheques.
 pub const SIZES: [i64; 2] = [5, 10];
 
-/// One carnet's request, checked: `(cheques, beneficiary reference, e-mail)`, cleaned.
-pub(super) fn check_carnet(carnet: NewCarnet) -> Result<(i64, Option<String>, Option<String>)> {
+/// One carnet's request, checked and cleaned.
+pub(super) struct CheckedCarnet {
+    pub cheques: i64,
+    pub beneficiary_ref: Option<String>,
+    pub email: Option<String>,
+    pub facts: Facts,
+}
+
+/// Checks one carnet's request: its size, reference, e-mail, and the level of help and facts
+/// noted (each from its list).
+pub(super) fn check_carnet(carnet: NewCarnet) -> Result<CheckedCarnet> {
     if !SIZES.contains(&carnet.cheques) {
         return Err(Error::invalid(
             "invalid_cheques",
             "Un carnet contient 5 ou 10 chèques.",
         ));
     }
+    let facts = Facts::parse(&carnet.facts_input())?;
     let beneficiary_ref = clean_beneficiary_ref(carnet.beneficiary_ref)?;
     let email = crate::mail::Email::parse_optional(carnet.email.as_deref())?
         .map(crate::mail::Email::into_string);
-    Ok((carnet.cheques, beneficiary_ref, email))
+    Ok(CheckedCarnet {
+        cheques: carnet.cheques,
+        beneficiary_ref,
+        email,
+        facts,
+    })
 }
 
 async fn issue_carnets(
@@ -191,7 +254,13 @@ async fn issue_carnets(
     let key_id = keyring.current().id.clone();
     let mut passes = Vec::with_capacity(carnets.len());
     let mut vouchers = Vec::new();
-    for (cheques, beneficiary_ref, email) in carnets {
+    for CheckedCarnet {
+        cheques,
+        beneficiary_ref,
+        email,
+        facts,
+    } in carnets
+    {
         let pass = PassRow {
             id: crate::db::new_id(),
             program_id: program.id.clone(),
@@ -207,6 +276,11 @@ async fn issue_carnets(
             cheques,
             expires_on: expires_on.to_string(),
             created_at: created_at.clone(),
+            help_level: facts.help_level.map(|v| v.as_str().to_string()),
+            age_bracket: facts.age_bracket.map(|v| v.as_str().to_string()),
+            situation: facts.situation.map(|v| v.as_str().to_string()),
+            priority_area: facts.priority_area.map(|v| v.as_str().to_string()),
+            rural: facts.rural.map(|v| v.as_str().to_string()),
         };
         vouchers.extend((0..cheques).map(|position| VoucherRow {
             id: crate::db::new_id(),

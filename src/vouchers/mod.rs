@@ -50,6 +50,18 @@ pub struct PassView {
     pub remaining_cheques: i64,
     pub remaining_cents: Cents,
     pub vouchers: Vec<VoucherView>,
+    /// The level of help noted at issuance: `emergency`, `inclusion` or `upskilling`.
+    #[serde(default)]
+    pub help_level: Option<String>,
+    /// The anonymous facts noted at issuance (see `NewPass`).
+    #[serde(default)]
+    pub age_bracket: Option<String>,
+    #[serde(default)]
+    pub situation: Option<String>,
+    #[serde(default)]
+    pub priority_area: Option<String>,
+    #[serde(default)]
+    pub rural: Option<String>,
 }
 
 #[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
@@ -91,6 +103,11 @@ pub(super) fn view(
         email: pass.email,
         expires_on: pass.expires_on,
         created_at: pass.created_at,
+        help_level: pass.help_level,
+        age_bracket: pass.age_bracket,
+        situation: pass.situation,
+        priority_area: pass.priority_area,
+        rural: pass.rural,
         vouchers: vouchers
             .into_iter()
             .map(|v| VoucherView {

@@ -18,6 +18,12 @@ pub struct PassRow {
     pub cheques: i64,
     pub expires_on: String,
     pub created_at: String,
+    /// The level of help and anonymous facts noted at issuance (src/outcomes identifiers).
+    pub help_level: Option<String>,
+    pub age_bracket: Option<String>,
+    pub situation: Option<String>,
+    pub priority_area: Option<String>,
+    pub rural: Option<String>,
 }
 
 #[derive(Clone, Debug, sqlx::FromRow)]
@@ -35,7 +41,8 @@ pub struct VoucherRow {
 }
 
 const PASS_COLUMNS: &str = "id, program_id, distributor_id, pass_code, status, beneficiary_ref, \
-                            email, cheques, expires_on, created_at";
+                            email, cheques, expires_on, created_at, help_level, age_bracket, \
+                            situation, priority_area, rural";
 const VOUCHER_COLUMNS: &str =
     "id, pass_id, position, code, key_id, value_cents, expires_on, redeemable_until, status";
 
@@ -56,13 +63,19 @@ pub async fn insert_passes(conn: &mut Conn, passes: &[PassRow]) -> Result<()> {
                 (&p.expires_on).into(),
                 (&p.created_at).into(),
                 activated_at.into(),
+                (&p.help_level).into(),
+                (&p.age_bracket).into(),
+                (&p.situation).into(),
+                (&p.priority_area).into(),
+                (&p.rural).into(),
             ]
         })
         .collect();
     let mut batch = Batch::new(conn);
     batch.push_rows(
         "INSERT INTO passes (id, program_id, distributor_id, pass_code, status, \
-         beneficiary_ref, email, cheques, expires_on, created_at, activated_at)",
+         beneficiary_ref, email, cheques, expires_on, created_at, activated_at, help_level, \
+         age_bracket, situation, priority_area, rural)",
         "",
         rows,
     );

@@ -47,6 +47,7 @@ mod mail;
 mod metrics;
 mod one_door;
 mod openapi;
+mod outcomes;
 mod parity;
 mod personal_data;
 mod proconnect;

@@ -512,6 +512,16 @@ async fn issue(
         beneficiary_ref: Some(reference.into()),
         email: None,
         active: Some(active),
+        // The demo's carnets show the level of help noted at issuance.
+        help_level: Some(
+            if cheques == 10 {
+                "inclusion"
+            } else {
+                "emergency"
+            }
+            .into(),
+        ),
+        ..NewPass::default()
     };
     let day = at.to_zoned(crate::clock::paris()).date();
     vouchers::issue(tx, keyring, distributor, new, at, day).await

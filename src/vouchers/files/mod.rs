@@ -238,16 +238,22 @@ impl Runner {
             program_id: file.program_id.clone(),
             carnets: pending
                 .iter()
-                .map(|(_, cheques, beneficiary_ref, email)| NewCarnet {
-                    cheques: *cheques,
-                    beneficiary_ref: beneficiary_ref.clone(),
-                    email: email.clone(),
+                .map(|line| NewCarnet {
+                    cheques: line.cheques,
+                    beneficiary_ref: line.beneficiary_ref.clone(),
+                    email: line.email.clone(),
+                    help_level: line.help_level.clone(),
+                    age_bracket: line.age_bracket.clone(),
+                    situation: line.situation.clone(),
+                    priority_area: line.priority_area.clone(),
+                    rural: line.rural.clone(),
                 })
                 .collect(),
             active: Some(true),
         };
         let issued = super::issue_batch(tx, &self.keyring, &distributor, batch, now, today).await?;
-        for ((position, _, _, email), pass) in pending.iter().zip(&issued) {
+        for (line, pass) in pending.iter().zip(&issued) {
+            let (position, email) = (&line.position, &line.email);
             if !repo::link(tx, id, *position, &pass.id).await? {
                 // Another runner got there first: this chunk is rolled back.
                 return Err(Error::Internal(anyhow::anyhow!(

@@ -17,6 +17,8 @@ pub struct Line {
     pub cheques: i64,
     pub beneficiary_ref: Option<String>,
     pub email: Option<String>,
+    /// The optional columns after the e-mail: level of help and anonymous facts.
+    pub facts: crate::outcomes::FactsInput,
 }
 
 /// Every line of the file, checked; or each mistake, in words with its line number.
@@ -94,9 +96,10 @@ pub fn parse(bytes: &[u8]) -> Result<Vec<Line>, Vec<String>> {
 }
 
 fn line(number: usize, fields: &[&str]) -> Result<Line, String> {
-    if fields.len() > 3 {
+    if fields.len() > 8 {
         return Err(format!(
-            "{} colonnes au lieu de 3 au plus (taille, référence, e-mail). Une référence ne \
+            "{} colonnes au lieu de 8 au plus (taille, référence, e-mail, niveau d'aide, \
+             tranche d'âge, situation, quartier prioritaire, commune rurale). Une référence ne \
              contient pas le séparateur du fichier.",
             fields.len()
         ));
@@ -120,14 +123,26 @@ fn line(number: usize, fields: &[&str]) -> Result<Line, String> {
         cheques,
         beneficiary_ref: field(1),
         email: field(2),
+        help_level: field(3),
+        age_bracket: field(4),
+        situation: field(5),
+        priority_area: field(6),
+        rural: field(7),
     };
-    let (cheques, beneficiary_ref, email) =
-        check_carnet(carnet).map_err(|e| lower_first(&e.to_string()))?;
+    let checked = check_carnet(carnet).map_err(|e| lower_first(&e.to_string()))?;
+    let stored = |v: Option<&'static str>| v.map(str::to_string);
     Ok(Line {
         number,
-        cheques,
-        beneficiary_ref,
-        email,
+        cheques: checked.cheques,
+        beneficiary_ref: checked.beneficiary_ref,
+        email: checked.email,
+        facts: crate::outcomes::FactsInput {
+            help_level: stored(checked.facts.help_level.map(|v| v.as_str())),
+            age_bracket: stored(checked.facts.age_bracket.map(|v| v.as_str())),
+            situation: stored(checked.facts.situation.map(|v| v.as_str())),
+            priority_area: stored(checked.facts.priority_area.map(|v| v.as_str())),
+            rural: stored(checked.facts.rural.map(|v| v.as_str())),
+        },
     })
 }
 
@@ -167,16 +182,23 @@ mod tests {
     #[test]
     fn lists_every_mistake_with_its_line() {
         let long = "x".repeat(65);
-        let file = format!("5;FT-1\n7;FT-2\n5;FT-3;pas-un-email\n10;{long}\n5;a;b;c\n");
+        let file = format!(
+            "5;FT-1\n7;FT-2\n5;FT-3;pas-un-email\n10;{long}\n5;a;;inclusion;26_44;other;no;no;x\n\
+             5;FT-6;;urgent\n"
+        );
         let errors = parse(file.as_bytes()).expect_err("invalid");
-        assert_eq!(errors.len(), 4, "{errors:?}");
+        assert_eq!(errors.len(), 5, "{errors:?}");
         assert!(
             errors[0].starts_with("Ligne 2 : la taille « 7 »"),
             "{errors:?}"
         );
         assert!(errors[1].starts_with("Ligne 3 : "), "{errors:?}");
         assert!(errors[2].starts_with("Ligne 4 : "), "{errors:?}");
-        assert!(errors[3].starts_with("Ligne 5 : 4 colonnes"), "{errors:?}");
+        assert!(errors[3].starts_with("Ligne 5 : 9 colonnes"), "{errors:?}");
+        assert!(
+            errors[4].starts_with("Ligne 6 : le niveau d'aide"),
+            "{errors:?}"
+        );
     }
 
     #[test]

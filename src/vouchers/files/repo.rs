@@ -22,8 +22,19 @@ pub struct FileRow {
 const FILE_COLUMNS: &str = "id, distributor_id, program_id, filename, created_by, lines_total, \
                             lines_done, status, error, created_at";
 
-/// A line waiting for its carnet: `(position, cheques, beneficiary_ref, email)`.
-pub type Pending = (i64, i64, Option<String>, Option<String>);
+/// A line waiting for its carnet.
+#[derive(sqlx::FromRow)]
+pub struct Pending {
+    pub position: i64,
+    pub cheques: i64,
+    pub beneficiary_ref: Option<String>,
+    pub email: Option<String>,
+    pub help_level: Option<String>,
+    pub age_bracket: Option<String>,
+    pub situation: Option<String>,
+    pub priority_area: Option<String>,
+    pub rural: Option<String>,
+}
 
 pub async fn insert(conn: &mut Conn, file: &FileRow, lines: &[Line]) -> Result<()> {
     sqlx::query(
@@ -52,13 +63,18 @@ pub async fn insert(conn: &mut Conn, file: &FileRow, lines: &[Line]) -> Result<(
                 l.cheques.into(),
                 (&l.beneficiary_ref).into(),
                 (&l.email).into(),
+                (&l.facts.help_level).into(),
+                (&l.facts.age_bracket).into(),
+                (&l.facts.situation).into(),
+                (&l.facts.priority_area).into(),
+                (&l.facts.rural).into(),
             ]
         })
         .collect();
     let mut batch = Batch::new(conn);
     batch.push_rows(
         "INSERT INTO carnet_file_lines (file_id, position, source_line, cheques, \
-         beneficiary_ref, email)",
+         beneficiary_ref, email, help_level, age_bracket, situation, priority_area, rural)",
         "",
         rows,
     );
@@ -113,7 +129,8 @@ pub async fn take(conn: &mut Conn, id: &str, now: &str) -> Result<bool> {
 
 pub async fn pending(conn: &mut Conn, id: &str, limit: i64) -> Result<Vec<Pending>> {
     Ok(sqlx::query_as(
-        "SELECT position, cheques, beneficiary_ref, email FROM carnet_file_lines \
+        "SELECT position, cheques, beneficiary_ref, email, help_level, age_bracket, situation, \
+         priority_area, rural FROM carnet_file_lines \
          WHERE file_id = $1 AND pass_id IS NULL ORDER BY position LIMIT $2",
     )
     .bind(id)

@@ -11,6 +11,7 @@ use crate::app::AppState;
 use crate::fr::long_date;
 use crate::money::Cents;
 use crate::orgs::OrgKind;
+use crate::outcomes::{AgeBracket, HelpLevel, NeedsCheck, Situation, Suggestion, YesNo, QUESTIONS};
 use crate::programs::Program;
 use crate::vouchers::{self, NewPass, PassStatus, PassView};
 use askama::Template;
@@ -86,6 +87,31 @@ struct Home {
     /// What was searched (trimmed), and the carnets found when a search was made.
     query: String,
     found: Option<Vec<PassView>>,
+    /// The needs check's questions with their answers, and its suggestion once answered.
+    needs: Vec<Question>,
+    suggestion: Option<Suggestion>,
+    levels: Vec<(&'static str, &'static str)>,
+    ages: Vec<(&'static str, &'static str)>,
+    situations: Vec<(&'static str, &'static str)>,
+    yes_no: Vec<(&'static str, &'static str)>,
+}
+
+/// A question of the needs check: `(name, question, answered yes)`.
+pub struct Question {
+    pub name: &'static str,
+    pub text: &'static str,
+    pub yes: bool,
+}
+
+fn questions(check: &NeedsCheck) -> Vec<Question> {
+    QUESTIONS
+        .iter()
+        .map(|(name, text)| Question {
+            name,
+            text,
+            yes: check.answered_yes(name),
+        })
+        .collect()
 }
 
 #[derive(Deserialize)]
@@ -93,6 +119,25 @@ struct HomeQuery {
     reissue: Option<String>,
     /// A search: part of a beneficiary reference, or a carnet's or cheque's code.
     q: Option<String>,
+    /// Set by the needs check's form; its answers are the other fields.
+    besoins: Option<String>,
+    urgent_right: Option<String>,
+    no_device: Option<String>,
+    never_alone: Option<String>,
+    reading: Option<String>,
+    several_needs: Option<String>,
+}
+
+impl HomeQuery {
+    fn needs(&self) -> NeedsCheck {
+        NeedsCheck::from_answers([
+            ("urgent_right", self.urgent_right.as_deref().unwrap_or("")),
+            ("no_device", self.no_device.as_deref().unwrap_or("")),
+            ("never_alone", self.never_alone.as_deref().unwrap_or("")),
+            ("reading", self.reading.as_deref().unwrap_or("")),
+            ("several_needs", self.several_needs.as_deref().unwrap_or("")),
+        ])
+    }
 }
 
 async fn home(
@@ -109,13 +154,20 @@ async fn home(
         let today = state.clock.today();
         Some(vouchers::search(&mut conn, &state.keyring, &signed.org, &query, today).await?)
     };
+    // The needs check suggests; the form is only filled in with it, the agent decides.
+    let check = q.needs();
+    let suggestion = q.besoins.is_some().then(|| check.suggest());
     let entered = IssueForm {
         beneficiary_ref: q.reissue,
+        cheques: suggestion.as_ref().map(|s| s.cheques.to_string()),
+        help_level: suggestion.as_ref().map(|s| s.level.as_str().to_string()),
         ..IssueForm::default()
     };
     let mut home = home_page(&state, &visitor, &signed.org, FormErrors::none(), entered).await?;
     home.query = query;
     home.found = found;
+    home.needs = questions(&check);
+    home.suggestion = suggestion;
     page(home)
 }
 
@@ -141,6 +193,12 @@ async fn home_page(
         entered,
         query: String::new(),
         found: None,
+        needs: questions(&NeedsCheck::default()),
+        suggestion: None,
+        levels: HelpLevel::choices(),
+        ages: AgeBracket::choices(),
+        situations: Situation::choices(),
+        yes_no: YesNo::choices(),
     })
 }
 
@@ -152,6 +210,18 @@ struct IssueForm {
     beneficiary_ref: Option<String>,
     email: Option<String>,
     stock: Option<String>,
+    help_level: Option<String>,
+    age_bracket: Option<String>,
+    situation: Option<String>,
+    priority_area: Option<String>,
+    rural: Option<String>,
+}
+
+impl IssueForm {
+    /// What a list field holds, for the template ("" when not chosen).
+    fn chosen(value: &Option<String>) -> &str {
+        value.as_deref().unwrap_or_default()
+    }
 }
 
 async fn issue(State(state): State<AppState>, form: Form<IssueForm>) -> WebResult {
@@ -168,6 +238,11 @@ async fn issue(State(state): State<AppState>, form: Form<IssueForm>) -> WebResul
         beneficiary_ref: data.beneficiary_ref.clone(),
         email: data.email.clone(),
         active: Some(data.stock.is_none()),
+        help_level: data.help_level.clone(),
+        age_bracket: data.age_bracket.clone(),
+        situation: data.situation.clone(),
+        priority_area: data.priority_area.clone(),
+        rural: data.rural.clone(),
     };
     let (now, today) = (state.clock.now(), state.clock.today());
     let (keyring, org) = (state.keyring.clone(), signed.org.clone());
@@ -194,6 +269,11 @@ fn issue_field(code: &str) -> String {
         "invalid_beneficiary_ref" | "personal_data_in_reference" => "beneficiary_ref",
         "invalid_email" => "email",
         "invalid_cheques" => "c5",
+        "invalid_help_level" => "help_level",
+        "invalid_age_bracket" => "age_bracket",
+        "invalid_situation" => "situation",
+        "invalid_priority_area" => "priority_area",
+        "invalid_rural" => "rural",
         _ => "program_id",
     }
     .to_string()

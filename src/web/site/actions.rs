@@ -78,6 +78,7 @@ pub(super) async fn redeem(
         minutes,
         themes: entered.themes.clone(),
         location: Some(entered.location.clone()).filter(|l| !l.is_empty()),
+        help_level: Some(entered.help_level.clone()).filter(|l| !l.is_empty()),
         ..Default::default()
     };
     let request = Request {
@@ -120,6 +121,7 @@ fn field_of(code: &str, entered: &Entered) -> &'static str {
     match code {
         c if c.contains("place") => "place_id",
         "invalid_service" | "wrong_cheque_count" | "unknown_service" => "service",
+        "invalid_help_level" => "help_level",
         c if c.contains("minutes") || c.contains("duration") => {
             if entered.minutes == "other" {
                 "minutes_other"

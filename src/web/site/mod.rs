@@ -6,6 +6,7 @@ mod actions;
 mod bank;
 pub(super) mod catalogue;
 mod payments;
+mod workshop;
 
 use super::form_errors::FormErrors;
 use super::session::SignedIn;
@@ -31,6 +32,8 @@ pub fn router() -> Router<AppState> {
         .route("/lieu/encaissements/{id}", get(actions::receipt_page))
         .route("/lieu/encaissements/{id}/annuler", post(actions::undo))
         .route("/lieu/releves/{file}", get(actions::statement))
+        .route("/lieu/atelier", get(workshop::form).post(workshop::record))
+        .route("/lieu/ateliers/{id}", get(workshop::receipt))
         .merge(catalogue::router())
         .merge(bank::router())
         .merge(payments::router())
@@ -113,6 +116,9 @@ pub struct RedeemChoices {
     pub location: String,
     /// Ten code fields: `(number, value)`.
     pub codes: Vec<(usize, String)>,
+    /// `(identifier, label)` of the levels of help, and the one chosen ("": the carnet's).
+    pub levels: Vec<(&'static str, &'static str)>,
+    pub help_level: String,
 }
 
 impl RedeemChoices {
@@ -120,6 +126,7 @@ impl RedeemChoices {
     /// that their disclosure shows them open again after a refusal.
     pub fn details_given(&self) -> bool {
         self.themes.iter().any(|(_, _, checked)| *checked)
+            || !self.help_level.is_empty()
             || self
                 .locations
                 .first()
@@ -137,6 +144,7 @@ pub(super) struct Entered {
     minutes_other: String,
     themes: Vec<String>,
     location: String,
+    help_level: String,
 }
 
 impl Entered {
@@ -151,6 +159,7 @@ impl Entered {
                 "minutes" => e.minutes = value,
                 "minutes_other" => e.minutes_other = value,
                 "location" => e.location = value,
+                "help_level" => e.help_level = value,
                 _ => {}
             }
         }
@@ -281,6 +290,8 @@ async fn choices(
             entered.location
         },
         codes,
+        levels: crate::outcomes::HelpLevel::choices(),
+        help_level: entered.help_level,
     })
 }
 
