@@ -84,6 +84,8 @@ pub struct FieldDetail {
         super::redemptions::list,
         super::redemptions::undo,
         super::public::balance,
+        super::public::keys,
+        super::public::revocations,
         super::applications::submit,
         super::places::search,
         super::places::export_csv,

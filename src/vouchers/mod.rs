@@ -6,6 +6,7 @@ pub mod codes;
 pub mod files;
 mod issue;
 pub mod keys;
+pub mod offline;
 pub mod print;
 mod public;
 mod repo;

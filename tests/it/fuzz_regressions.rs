@@ -22,6 +22,7 @@ type Check = fn(&[u8]);
 /// Each target's checks, by the name of its folder of saved inputs.
 const TARGETS: &[(&str, Check)] = &[
     ("codes", checks::codes),
+    ("offline_payload", checks::offline_payload),
     ("sites_csv", checks_sites::sites_csv),
     ("camt", checks_camt::camt),
 ];
@@ -101,6 +102,16 @@ proptest! {
         }
         data.truncate(cut.max(1).min(data.len()));
         checks_camt::camt(&data);
+    }
+
+    #[test]
+    fn offline_payloads_never_panic_on_text(text in "(PN2\\.)?[0-9A-Z.]{0,150}") {
+        checks::offline_payload(&[&[0u8][..], text.as_bytes()].concat());
+    }
+
+    #[test]
+    fn offline_payloads_resist_one_change(data in proptest::collection::vec(any::<u8>(), 19..22)) {
+        checks::offline_payload(&[&[1u8][..], &data].concat());
     }
 
     #[test]
