@@ -37,11 +37,10 @@ fn read_anything(input: &str) {
     let keyring = keyring();
     let trimmed = input.trim();
     let read = if looks_like_payload(trimmed) {
-        keyring.verify_payload(trimmed)
+        keyring.verify_payload(trimmed).map(|scanned| scanned.code)
     } else {
         parse_code(trimmed)
     };
-    let read = read.map(|scanned| scanned.code);
     let verified = keyring.verify_payload(input).map(|scanned| scanned.code);
     for code in [read, parse_code(input), verified].into_iter().flatten() {
         assert_canonical(&code);
