@@ -156,7 +156,9 @@ fn tamper_with_offline_payload(data: &[u8]) {
     assert_eq!(scanned.code, code);
     assert_eq!(scanned.claims.as_ref(), Some(&claims));
     assert_eq!(
-        OfflinePayload::parse(&payload).map(|p| p.encode()).as_deref(),
+        OfflinePayload::parse(&payload)
+            .map(|p| p.encode())
+            .as_deref(),
         Ok(payload.as_str())
     );
 

@@ -140,7 +140,10 @@ pub async fn check_among(
     let mut codes: Vec<String> = Vec::with_capacity(inputs.len());
     let mut claims = std::collections::BTreeMap::new();
     for input in &inputs {
-        let codes::Scanned { code, claims: stated } = read_code(keyring, input).map_err(|e| {
+        let codes::Scanned {
+            code,
+            claims: stated,
+        } = read_code(keyring, input).map_err(|e| {
             if several {
                 e.prefixed(&about(input))
             } else {

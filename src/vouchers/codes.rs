@@ -602,7 +602,11 @@ mod tests {
             good.replacen("PN2.", "PN3.", 1),
             format!("{good}.X"),
         ] {
-            assert_eq!(OfflinePayload::parse(&bad), Err(CodeError::Malformed), "{bad}");
+            assert_eq!(
+                OfflinePayload::parse(&bad),
+                Err(CodeError::Malformed),
+                "{bad}"
+            );
         }
     }
 

@@ -82,7 +82,11 @@ async fn new_carnets_carry_pn2_and_both_versions_redeem(backend: Backend) {
     for (i, payload) in printed.iter().enumerate() {
         assert!(payload.starts_with("PN2.K2."), "{payload}");
         let parsed = device_verifies(&doc, payload);
-        assert_eq!(parsed.code, code(&pass, i), "the printed short code is unchanged");
+        assert_eq!(
+            parsed.code,
+            code(&pass, i),
+            "the printed short code is unchanged"
+        );
         assert_eq!(parsed.claims.value_cents, 1000);
         assert_eq!(parsed.claims.last_day.to_string(), "2027-03-02");
         assert_eq!(parsed.claims.programme, programme_ref(&w.program_id));
@@ -107,7 +111,11 @@ async fn new_carnets_carry_pn2_and_both_versions_redeem(backend: Backend) {
     // Redeemed by its PN2, and by a PN1 made with the HMAC key (a carnet printed before).
     let (status, body) = app.redeem(&w.site, &printed[0]).await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
-    let pn1 = app.state.keyring.payload("K2", &code(&pass, 1)).expect("PN1");
+    let pn1 = app
+        .state
+        .keyring
+        .payload("K2", &code(&pass, 1))
+        .expect("PN1");
     assert!(pn1.starts_with("PN1.K2."));
     let (status, body) = app.redeem(&w.site, &pn1).await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
@@ -119,7 +127,11 @@ async fn new_carnets_carry_pn2_and_both_versions_redeem(backend: Backend) {
         "{body}"
     );
     // Several cheques of a session, PN2 and PN1 together.
-    let pn1 = app.state.keyring.payload("K1", &code(&pass, 3)).expect("PN1");
+    let pn1 = app
+        .state
+        .keyring
+        .payload("K1", &code(&pass, 3))
+        .expect("PN1");
     let (status, body) = app
         .post(
             "/api/v1/redemptions",
@@ -167,8 +179,8 @@ async fn forged_altered_and_disagreeing_pn2_are_refused_clearly(backend: Backend
     let (status, body) = app.redeem(&w.site, &later).await;
     refused(status, &body, "faux ou a été modifié");
     // Signed by another platform's key under the same id.
-    let foreign = Keyring::new(vec![SigningKey::new("K2", vec![42; 32]).expect("key")])
-        .expect("keyring");
+    let foreign =
+        Keyring::new(vec![SigningKey::new("K2", vec![42; 32]).expect("key")]).expect("keyring");
     let parsed = OfflinePayload::parse(payload).expect("PN2");
     let forged = foreign
         .offline_payload("K2", &parsed.code, &parsed.claims)
@@ -213,9 +225,7 @@ async fn forged_altered_and_disagreeing_pn2_are_refused_clearly(backend: Backend
             ..truth.clone()
         },
     ] {
-        let (status, body) = app
-            .redeem(&w.site, &signed_with(&app, &cheque, &lie))
-            .await;
+        let (status, body) = app.redeem(&w.site, &signed_with(&app, &cheque, &lie)).await;
         refused(status, &body, "ne correspond pas");
         assert_eq!(error_code(&body), "payload_mismatch");
     }
@@ -329,11 +339,18 @@ async fn keys_and_signed_revocations_are_published(backend: Backend) {
     assert_eq!(entries[0]["kind"], "carnet");
     let mut revoked: Vec<String> = (1..5).map(|i| code(&lost, i)).collect();
     revoked.sort();
-    assert_eq!(entries[0]["cheques"], json!(revoked), "the used one is not listed");
+    assert_eq!(
+        entries[0]["cheques"],
+        json!(revoked),
+        "the used one is not listed"
+    );
     let text = list["signed_text"].as_str().expect("text");
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(lines[0], "passnum revocations v1");
-    assert_eq!(lines[1], format!("issued_at {}", list["issued_at"].as_str().unwrap()));
+    assert_eq!(
+        lines[1],
+        format!("issued_at {}", list["issued_at"].as_str().unwrap())
+    );
     assert_eq!(lines[2], "since 2026-03-03");
     assert_eq!(
         lines[3],
@@ -408,7 +425,11 @@ async fn rotation_keeps_old_offline_payloads_valid(backend: Backend) {
         assert_eq!(status, StatusCode::CREATED, "{body}");
     }
     // The old PN1 of an old cheque keeps verifying too.
-    let pn1 = after.state.keyring.payload("K2", &code(&old, 2)).expect("PN1");
+    let pn1 = after
+        .state
+        .keyring
+        .payload("K2", &code(&old, 2))
+        .expect("PN1");
     let (status, body) = after.redeem(&w.site, &pn1).await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     // The revocation list is now signed with K3.
@@ -416,15 +437,22 @@ async fn rotation_keeps_old_offline_payloads_valid(backend: Backend) {
     assert_eq!(list["key_id"], "K3");
 
     // `passnum keys retire K1`: K1 is published as retired, and its payloads are refused.
-    let k1 = Keyring::new(vec![
-        SigningKey::new("K1", vec![1; 32]).expect("key"),
-    ])
-    .expect("keyring");
+    let k1 = Keyring::new(vec![SigningKey::new("K1", vec![1; 32]).expect("key")]).expect("keyring");
     let k1_payload = k1
-        .offline_payload("K1", &code(&old, 3), &OfflinePayload::parse(&payloads(&old)[3]).expect("PN2").claims)
+        .offline_payload(
+            "K1",
+            &code(&old, 3),
+            &OfflinePayload::parse(&payloads(&old)[3])
+                .expect("PN2")
+                .claims,
+        )
         .expect("payload");
     let (status, body) = after.redeem(&w.site, &k1_payload).await;
-    assert_eq!(status, StatusCode::CREATED, "K1 still verifies before retiring: {body}");
+    assert_eq!(
+        status,
+        StatusCode::CREATED,
+        "K1 still verifies before retiring: {body}"
+    );
     let retired = TestApp::spawn_on(&before.database_url, |c| {
         let (_, rest) = TEST_KEYS.split_once(',').expect("two keys");
         c.signing_keys = Some(format!("{rest},{K3}"));
@@ -444,7 +472,9 @@ async fn rotation_keeps_old_offline_payloads_valid(backend: Backend) {
         .offline_payload(
             "K1",
             &code(&old, 4),
-            &OfflinePayload::parse(&payloads(&old)[4]).expect("PN2").claims,
+            &OfflinePayload::parse(&payloads(&old)[4])
+                .expect("PN2")
+                .claims,
         )
         .expect("payload");
     let (status, body) = retired.redeem(&w.site, &k1_payload).await;
