@@ -55,21 +55,26 @@ fn assert_canonical(code: &str) {
     assert_eq!(parse_code(&code.to_lowercase()).as_deref(), Ok(code));
 }
 
+/// Eleven data symbols from the first 11 bytes, then the one check symbol that makes a valid
+/// code.
+fn code_from(data: &[u8]) -> String {
+    let body: String = data[..11]
+        .iter()
+        .map(|b| ALPHABET[(*b % 32) as usize] as char)
+        .collect();
+    ALPHABET
+        .iter()
+        .map(|&c| format!("{body}{}", c as char))
+        .find(|candidate| parse_code(candidate).is_ok())
+        .expect("one check symbol fits")
+}
+
 fn tamper_with_payload(data: &[u8]) {
     if data.len() < 13 {
         return;
     }
     let keyring = keyring();
-    // Eleven data symbols from the input, then the one check symbol that makes a valid code.
-    let body: String = data[..11]
-        .iter()
-        .map(|b| ALPHABET[(*b % 32) as usize] as char)
-        .collect();
-    let code = ALPHABET
-        .iter()
-        .map(|&c| format!("{body}{}", c as char))
-        .find(|candidate| parse_code(candidate).is_ok())
-        .expect("one check symbol fits");
+    let code = code_from(data);
     let key_id = if data[11] & 1 == 0 { "K1" } else { "K2" };
     let payload = keyring.payload(key_id, &code).expect("known key");
     assert_eq!(
@@ -130,15 +135,7 @@ fn tamper_with_offline_payload(data: &[u8]) {
         return;
     }
     let keyring = keyring();
-    let body: String = data[..11]
-        .iter()
-        .map(|b| ALPHABET[(*b % 32) as usize] as char)
-        .collect();
-    let code = ALPHABET
-        .iter()
-        .map(|&c| format!("{body}{}", c as char))
-        .find(|candidate| parse_code(candidate).is_ok())
-        .expect("one check symbol fits");
+    let code = code_from(data);
     let value = u32::from_le_bytes([data[11], data[12], data[13], data[14]]);
     let days = u16::from_le_bytes([data[15], data[16]]);
     let claims = Claims {

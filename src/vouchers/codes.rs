@@ -514,6 +514,19 @@ mod tests {
         .unwrap()
     }
 
+    fn assert_every_bit_flip_is_refused(ring: &Keyring, payload: &str) {
+        for i in 0..payload.len() {
+            for bit in 0..8 {
+                let mut bytes = payload.as_bytes().to_vec();
+                bytes[i] ^= 1 << bit;
+                let Ok(tampered) = String::from_utf8(bytes) else {
+                    continue;
+                };
+                assert!(ring.verify_payload(&tampered).is_err(), "{tampered}");
+            }
+        }
+    }
+
     fn pn1(code: &str) -> Scanned {
         Scanned {
             code: code.to_string(),
@@ -540,16 +553,7 @@ mod tests {
         let scanned = ring.verify_payload(&payload).unwrap();
         assert_eq!(scanned.code, code);
         assert_eq!(scanned.claims.as_ref(), Some(&claims));
-        for i in 0..payload.len() {
-            for bit in 0..8 {
-                let mut bytes = payload.clone().into_bytes();
-                bytes[i] ^= 1 << bit;
-                let Ok(tampered) = String::from_utf8(bytes) else {
-                    continue;
-                };
-                assert!(ring.verify_payload(&tampered).is_err(), "{tampered}");
-            }
-        }
+        assert_every_bit_flip_is_refused(&ring, &payload);
         // A forger changing the value keeps the shape; only the signature gives it away.
         let richer = payload.replacen(".1000.", ".9000.", 1);
         assert_eq!(ring.verify_payload(&richer), Err(CodeError::BadSignature));
@@ -644,16 +648,7 @@ mod tests {
     fn every_byte_flip_of_a_payload_is_refused() {
         let ring = ring();
         let payload = ring.payload("K2", &generate_code()).unwrap();
-        for i in 0..payload.len() {
-            for bit in 0..8 {
-                let mut bytes = payload.clone().into_bytes();
-                bytes[i] ^= 1 << bit;
-                let Ok(tampered) = String::from_utf8(bytes) else {
-                    continue;
-                };
-                assert!(ring.verify_payload(&tampered).is_err(), "{tampered}");
-            }
-        }
+        assert_every_bit_flip_is_refused(&ring, &payload);
     }
 
     #[test]
