@@ -86,6 +86,8 @@ pub async fn start(config: Config, clock: SharedClock) -> anyhow::Result<app::Ap
     .await?;
     db.migrate().await?;
     let keyring = vouchers::keys::from_config(&config)?;
+    // What the public keys document says each key's dates are.
+    vouchers::offline::register_keys(&db, &keyring, clock.now()).await?;
     Ok(app::AppState::new(db, clock, keyring, config))
 }
 

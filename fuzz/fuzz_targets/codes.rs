@@ -7,6 +7,8 @@
 #[path = "../../src/vouchers/codes.rs"]
 mod codes;
 
+// Each target uses its own of the shared checks.
+#[allow(dead_code)]
 #[path = "../checks.rs"]
 mod checks;
 

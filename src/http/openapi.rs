@@ -86,6 +86,8 @@ pub struct FieldDetail {
         super::redemptions::record_workshop,
         super::redemptions::workshop,
         super::public::balance,
+        super::public::keys,
+        super::public::revocations,
         super::applications::submit,
         super::places::search,
         super::places::export_csv,

@@ -48,14 +48,15 @@ pub struct NewRedemption {
     pub help_level: Option<String>,
 }
 
-/// Turns what a site sent into a canonical short code, refusing anything forged or mistyped
-/// before the database is asked.
-pub fn read_code(keyring: &Keyring, input: &str) -> Result<String> {
+/// Turns what a site sent into a canonical short code (with what a PN2 payload states about
+/// the cheque, for [`super::record`] to compare with the database), refusing anything forged
+/// or mistyped before the database is asked.
+pub fn read_code(keyring: &Keyring, input: &str) -> Result<codes::Scanned> {
     let input = input.trim();
     let read = if codes::looks_like_payload(input) {
         keyring.verify_payload(input)
     } else {
-        codes::parse_code(input)
+        codes::parse_code(input).map(|code| codes::Scanned { code, claims: None })
     };
     read.map_err(crate::vouchers::invalid_code)
 }
@@ -65,6 +66,8 @@ pub fn read_code(keyring: &Keyring, input: &str) -> Result<String> {
 #[derive(Debug, Clone)]
 pub struct Session {
     pub(super) codes: Vec<String>,
+    /// What the PN2 payloads among them state, by code.
+    pub(super) claims: std::collections::BTreeMap<String, codes::Claims>,
     pub(super) place_id: String,
     /// Where the place is, for the rules of each cheque's programme.
     pub(super) place_department: Option<String>,
@@ -141,8 +144,12 @@ pub async fn check_among(
     let location = typology::parse_location(new.location.as_deref())?;
     let help_level = crate::outcomes::HelpLevel::parse(new.help_level.as_deref())?;
     let mut codes: Vec<String> = Vec::with_capacity(inputs.len());
+    let mut claims = std::collections::BTreeMap::new();
     for input in &inputs {
-        let code = read_code(keyring, input).map_err(|e| {
+        let codes::Scanned {
+            code,
+            claims: stated,
+        } = read_code(keyring, input).map_err(|e| {
             if several {
                 e.prefixed(&about(input))
             } else {
@@ -157,6 +164,9 @@ pub async fn check_among(
                     codes::display_code(&code)
                 ),
             ));
+        }
+        if let Some(stated) = stated {
+            claims.insert(code.clone(), stated);
         }
         codes.push(code);
     }
@@ -193,6 +203,7 @@ pub async fn check_among(
     }
     Ok(Session {
         codes,
+        claims,
         place_id,
         place_department: place.department.clone(),
         place_insee: place.insee.clone(),

@@ -93,6 +93,9 @@ enum Shortfall {
     DifferentPasses(String),
     /// The rules of a cheque's programme (territory, kinds of help) exclude this session.
     Excluded(String, Error),
+    /// Its PN2 payload, validly signed, states another value, last day or programme than the
+    /// cheque has: refused rather than trusted either way.
+    Disagrees(String),
 }
 
 /// Takes the cheques of `session` out of those `taken`: all of them, or none.
@@ -107,6 +110,16 @@ fn claim(
     let first = pass_of(&session.codes[0]);
     if let Some(other) = session.codes.iter().find(|c| pass_of(c) != first) {
         return Err(Shortfall::DifferentPasses(other.clone()));
+    }
+    if let Some(code) = session.codes.iter().find(|c| {
+        let (Some(stated), Some(voucher)) = (session.claims.get(*c), taken.get(*c)) else {
+            return false;
+        };
+        stated.programme != codes::programme_ref(&voucher.program_id)
+            || stated.value_cents != i64::from(voucher.value_cents)
+            || stated.last_day.to_string() != voucher.redeemable_until
+    }) {
+        return Err(Shortfall::Disagrees(code.clone()));
     }
     // The cheques of one pass share a programme: the first one's rules are theirs.
     if let Some(voucher) = taken.get(&session.codes[0]) {
@@ -147,6 +160,15 @@ async fn refusal(
             why.prefixed(&format!("Chèque {} : ", codes::display_code(&code)))
         }
         Shortfall::Excluded(_, why) => why,
+        Shortfall::Disagrees(code) => Error::invalid(
+            "payload_mismatch",
+            format!(
+                "Chèque {} : son QR code ne correspond pas à ce que la plateforme sait de ce \
+                 chèque (valeur, dernier jour ou programme) ; il n'a pas été encaissé. \
+                 Signalez-le au distributeur du carnet.",
+                codes::display_code(&code)
+            ),
+        ),
         Shortfall::DifferentPasses(code) => Error::invalid(
             "different_passes",
             format!(

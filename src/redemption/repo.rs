@@ -74,6 +74,8 @@ pub struct TakenVoucher {
     pub program_id: String,
     pub distributor_id: String,
     pub value_cents: Cents,
+    /// The last day it is accepted, to compare with what its PN2 payload states.
+    pub redeemable_until: String,
     /// The rules of the cheque's programme (see `programs::Territory` and `Services`).
     pub territory: String,
     pub services: String,
@@ -127,7 +129,7 @@ fn take_vouchers_sql(postgres: bool, codes: usize) -> String {
          WHERE code IN ({list}) AND {status} = 'valid' AND redeemable_until >= $2 \
          AND NOT EXISTS (SELECT 1 FROM programs p WHERE p.id = vouchers.program_id \
                          AND p.closes_on < $2) \
-         RETURNING id, code, pass_id, program_id, distributor_id, value_cents, \
+         RETURNING id, code, pass_id, program_id, distributor_id, value_cents, redeemable_until, \
          (SELECT territory FROM programs p WHERE p.id = vouchers.program_id) AS territory, \
          (SELECT services FROM programs p WHERE p.id = vouchers.program_id) AS services, \
          (SELECT help_level FROM passes c WHERE c.id = vouchers.pass_id) AS help_level"

@@ -6,6 +6,7 @@ pub mod codes;
 pub mod files;
 mod issue;
 pub mod keys;
+pub mod offline;
 pub mod print;
 mod public;
 mod repo;
@@ -92,6 +93,7 @@ pub(super) fn view(
     today: Date,
 ) -> PassView {
     let (remaining_cheques, remaining_cents) = remaining(&vouchers, today);
+    let programme = codes::programme_ref(&pass.program_id);
     PassView {
         remaining_cheques,
         remaining_cents,
@@ -111,7 +113,7 @@ pub(super) fn view(
         vouchers: vouchers
             .into_iter()
             .map(|v| VoucherView {
-                qr_payload: keyring.payload(&v.key_id, &v.code),
+                qr_payload: qr_payload(keyring, &programme, &v),
                 id: v.id,
                 code: display_code(&v.code),
                 value_cents: v.value_cents,
@@ -119,6 +121,19 @@ pub(super) fn view(
             })
             .collect(),
     }
+}
+
+/// What a cheque's QR code carries: the offline payload (PN2), which a device verifies without
+/// a connection; PN1 only should the cheque's row hold what PN2 cannot state.
+fn qr_payload(keyring: &Keyring, programme: &str, v: &VoucherRow) -> Option<String> {
+    let claims = codes::Claims {
+        programme: programme.to_string(),
+        value_cents: v.value_cents.into(),
+        last_day: v.redeemable_until.parse().ok()?,
+    };
+    keyring
+        .offline_payload(&v.key_id, &v.code, &claims)
+        .or_else(|| keyring.payload(&v.key_id, &v.code))
 }
 
 /// A pass past its last day (expiry plus grace) reads as expired even before the nightly

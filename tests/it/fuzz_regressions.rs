@@ -22,6 +22,7 @@ type Check = fn(&[u8]);
 /// Each target's checks, by the name of its folder of saved inputs.
 const TARGETS: &[(&str, Check)] = &[
     ("codes", checks::codes),
+    ("offline_payload", checks::offline_payload),
     ("sites_csv", checks_sites::sites_csv),
     ("camt", checks_camt::camt),
 ];
@@ -42,6 +43,34 @@ fn the_seeds_of_the_csv_target_pass() {
     for entry in std::fs::read_dir(root).expect("fuzz/seeds/sites_csv") {
         checks_sites::sites_csv(&std::fs::read(entry.expect("entry").path()).expect("seed"));
     }
+}
+
+#[test]
+fn the_seeds_of_the_offline_target_pass() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/seeds/offline_payload");
+    for entry in std::fs::read_dir(root).expect("fuzz/seeds/offline_payload") {
+        checks::offline_payload(&std::fs::read(entry.expect("entry").path()).expect("seed"));
+    }
+    // Signed by a separate implementation (Python's `cryptography`) from the documented
+    // format alone: what a device does.
+    let seed = std::fs::read(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/seeds/offline_payload/pn2-k2.bin"),
+    )
+    .expect("seed");
+    let payload = std::str::from_utf8(&seed[1..]).expect("text");
+    let keyring =
+        crate::codes::Keyring::new(vec![
+            crate::codes::SigningKey::new("K2", vec![2; 32]).expect("key")
+        ])
+        .expect("keyring");
+    let scanned = keyring.verify_payload(payload).expect("verifies");
+    assert_eq!(scanned.code, "7K3M9QXR2TDH");
+    let claims = scanned.claims.expect("PN2");
+    assert_eq!(claims.value_cents, 1000);
+    assert_eq!(
+        claims.programme,
+        crate::codes::programme_ref("0190a0b1-0000-7000-8000-000000000001")
+    );
 }
 
 #[test]
@@ -101,6 +130,16 @@ proptest! {
         }
         data.truncate(cut.max(1).min(data.len()));
         checks_camt::camt(&data);
+    }
+
+    #[test]
+    fn offline_payloads_never_panic_on_text(text in "(PN2\\.)?[0-9A-Z.]{0,150}") {
+        checks::offline_payload(&[&[0u8][..], text.as_bytes()].concat());
+    }
+
+    #[test]
+    fn offline_payloads_resist_one_change(data in proptest::collection::vec(any::<u8>(), 19..22)) {
+        checks::offline_payload(&[&[1u8][..], &data].concat());
     }
 
     #[test]

@@ -45,6 +45,7 @@ mod hardening;
 mod ledger_properties;
 mod mail;
 mod metrics;
+mod offline_codes;
 mod one_door;
 mod openapi;
 mod outcomes;

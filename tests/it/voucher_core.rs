@@ -37,7 +37,7 @@ async fn full_life_of_a_pass(backend: Backend) {
         assert!(v["qr_payload"]
             .as_str()
             .expect("payload")
-            .starts_with("PN1.K2."));
+            .starts_with("PN2.K2."));
     }
 
     // The beneficiary checks the carnet with its pass code, typed loosely.
@@ -312,7 +312,8 @@ async fn tampered_forged_and_mistyped_codes_are_refused(backend: Backend) {
         assert_eq!(error_code(&body), "invalid_code", "{tampered}");
     }
     // A key id this platform does not know, and a payload signed by another platform's key.
-    let unknown_key = payload.replacen("PN1.K2.", "PN1.K7.", 1);
+    let unknown_key = payload.replacen("PN2.K2.", "PN2.K7.", 1);
+    assert_ne!(unknown_key, payload);
     let (status, body) = app.redeem(&w.site, &unknown_key).await;
     assert_eq!(
         (status, error_code(&body)),
