@@ -1210,7 +1210,7 @@ fn domain_job(state: &AppState, world: &Arc<World>) -> Job {
                 &passnum::clock::format_ts(now),
                 move |tx| {
                     Box::pin(async move {
-                        passnum::redemption::record(tx, &site, session, now, today).await
+                        passnum::redemption::record(tx, &site, session, now).await
                     })
                 },
             )

@@ -91,7 +91,7 @@ async fn expire_in(
     today: jiff::civil::Date,
     now: jiff::Timestamp,
 ) -> Result<ExpiryReport> {
-    let report = crate::expiry::expire(tx, today, now, None).await?;
+    let report = crate::expiry::expire(tx, now, None).await?;
     for closure in crate::programs::close_due(tx, today, now).await? {
         tracing::info!(
             program = %closure.program_id,

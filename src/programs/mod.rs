@@ -20,7 +20,7 @@ pub use closing::{
     CloseRequest, Closing, ISSUANCE_STOP_DAYS, NOTICE_DAYS,
 };
 pub use notices::{send_close_notices, NOTICE_MILESTONES};
-pub use repo::{FundingRow, Program};
+pub use repo::{local_days, zone_of, FundingRow, Program};
 pub use territory::{refusal as rules_refusal, Services, Territory};
 
 /// Ten euros, worth two hours of mediation.
@@ -54,6 +54,10 @@ pub struct NewProgram {
     /// allocations; by default a funding backs them once declared.
     #[serde(default)]
     pub confirmed_funding_only: bool,
+    /// The zone where its cheques' last day ends at midnight (a tz name, "Pacific/Noumea").
+    /// Unset: the zone of its territory (Paris when it spans several zones or the country).
+    #[serde(default)]
+    pub time_zone: Option<String>,
 }
 
 crate::text_enum! {
@@ -139,6 +143,7 @@ pub async fn create(
         None => Territory::parse(department.as_slice())?,
     };
     let services = Services::parse(new.services.as_deref().unwrap_or_default())?;
+    let time_zone = crate::zones::parse_stored(new.time_zone.as_deref())?;
     let program = Program {
         id: crate::db::new_id(),
         funder_id: funder.id.clone(),
@@ -155,6 +160,7 @@ pub async fn create(
         status: ProgramStatus::Open,
         closed_at: None,
         closes_on: None,
+        time_zone,
     };
     let now_text = format_ts(now);
     repo::insert(tx, &program, &now_text).await?;

@@ -281,7 +281,7 @@ impl Redeemer {
             move |tx| {
                 Box::pin(async move {
                     crate::orgs::note_token_use(tx, touch.as_slice(), now);
-                    record(tx, &site, session, now, today).await
+                    record(tx, &site, session, now).await
                 })
             },
         )
@@ -457,7 +457,7 @@ async fn handle(
             _ => None,
         })
         .collect();
-    let mut recorded = record_together(tx, to_record, now, today)
+    let mut recorded = record_together(tx, to_record, now)
         .await?
         .into_iter();
     let now_text = format_ts(now);

@@ -260,6 +260,7 @@ async fn fill_in(
                 territory: None,
                 services: None,
                 confirmed_funding_only: false,
+                time_zone: None,
             },
             now,
         )

@@ -12,8 +12,8 @@ use std::collections::HashSet;
 
 fn select(condition: &str) -> String {
     format!(
-        "SELECT {}, site_org_id, department, qualification_status, qualified_until \
-         FROM places WHERE {condition}",
+        "SELECT {}, site_org_id, department, qualification_status, qualified_until, \
+         time_zone FROM places WHERE {condition}",
         FIELDS.join(", ")
     )
 }
@@ -32,6 +32,7 @@ fn from_row(row: &AnyRow) -> Result<Place> {
             row.try_get::<String, _>("qualification_status")?,
         )?,
         qualified_until: row.try_get("qualified_until")?,
+        time_zone: row.try_get("time_zone")?,
     })
 }
 

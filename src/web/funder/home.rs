@@ -105,6 +105,7 @@ impl ProgramForm {
             },
             services: Some(self.services().iter().map(|s| s.to_string()).collect()),
             confirmed_funding_only: self.confirmed_funding_only.is_some(),
+            time_zone: None,
         })
     }
 
