@@ -602,6 +602,7 @@ async fn org(
             siret: siret.map(Into::into),
             department: Some("33".into()),
             postcode: Some("33000".into()),
+            time_zone: None,
         },
         now,
     )

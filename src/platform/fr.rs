@@ -251,6 +251,15 @@ pub fn moment_text_in(ts: &str, zone: &jiff::tz::TimeZone) -> String {
     }
 }
 
+/// The day of a stored instant in the reader's zone, "12 mars 2026"; falls back to the
+/// text's own date.
+pub fn long_date_in(ts: &str, zone: &jiff::tz::TimeZone) -> String {
+    match crate::clock::parse_ts(ts) {
+        Some(t) => long_date(t.to_zoned(zone.clone()).date()),
+        None => long_date_text(ts),
+    }
+}
+
 /// `1234` cents → `12,34`, the way amounts are written in France (without the € sign).
 pub fn euros(cents: impl Into<i64>) -> String {
     let cents: i64 = cents.into();

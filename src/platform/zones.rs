@@ -92,6 +92,35 @@ pub fn parse_stored(input: Option<&str>) -> Result<Option<String>> {
     }
 }
 
+/// A change of the stored zone of a place, a programme or an organisation.
+#[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ZoneChange {
+    /// A tz name ("America/Martinique"); empty or null: back to its département's zone.
+    #[serde(default)]
+    pub time_zone: Option<String>,
+}
+
+/// Where something's time is read after a change.
+#[derive(Debug, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct ZoneSetting {
+    pub id: String,
+    /// The zone stored for it, if any.
+    pub time_zone: Option<String>,
+    /// The zone in effect: the stored one, or its département's.
+    pub zone: String,
+}
+
+impl ZoneSetting {
+    pub fn new(id: &str, stored: Option<String>, zone: &TimeZone) -> ZoneSetting {
+        ZoneSetting {
+            id: id.to_string(),
+            time_zone: stored,
+            zone: zone.iana_name().unwrap_or(PARIS).to_string(),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -210,6 +210,31 @@ pub async fn get_for(conn: &mut Conn, org: &Organization, id: &str) -> Result<Pr
     }
 }
 
+/// Sets (or, with none, removes) the zone where a programme's cheques' last day ends: its
+/// funder or the operator (audited).
+pub async fn set_time_zone(
+    tx: &mut Tx<'_>,
+    org: &Organization,
+    id: &str,
+    change: crate::zones::ZoneChange,
+    now: Timestamp,
+) -> Result<crate::zones::ZoneSetting> {
+    let mut program = get_for(tx, org, id).await?;
+    program.time_zone = crate::zones::parse_stored(change.time_zone.as_deref())?;
+    repo::set_time_zone(tx, id, program.time_zone.as_deref()).await?;
+    let setting = crate::zones::ZoneSetting::new(id, program.time_zone.clone(), &program.zone());
+    crate::audit::record(
+        tx,
+        &format_ts(now),
+        Some(&org.id),
+        "program.time_zone_changed",
+        Some(id),
+        &setting.zone,
+    )
+    .await?;
+    Ok(setting)
+}
+
 /// A funder's programmes, newest first.
 pub async fn list_for_funder(conn: &mut Conn, funder: &Organization) -> Result<Vec<Program>> {
     funder.require(OrgKind::Funder)?;

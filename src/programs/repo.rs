@@ -88,6 +88,15 @@ pub async fn insert(conn: &mut Conn, p: &Program, now: &str) -> Result<()> {
     Ok(())
 }
 
+pub async fn set_time_zone(conn: &mut Conn, id: &str, zone: Option<&str>) -> Result<()> {
+    sqlx::query("UPDATE programs SET time_zone = $1 WHERE id = $2")
+        .bind(zone)
+        .bind(id)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
 /// Every programme with today's date in its zone: what the expiry job compares last days to.
 pub async fn local_days(
     conn: &mut Conn,

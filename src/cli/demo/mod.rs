@@ -39,6 +39,7 @@ async fn member(
             siret: siret.map(Into::into),
             department: Some(department.into()),
             postcode: Some(postcode.into()),
+            time_zone: None,
         },
         now,
     )

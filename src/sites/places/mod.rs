@@ -10,6 +10,7 @@ pub mod hours;
 mod qualification_status;
 mod repo;
 pub mod standard;
+mod zone;
 
 use crate::clock::format_ts;
 use crate::db::{Conn, Tx};
@@ -19,6 +20,7 @@ use jiff::Timestamp;
 pub use qualification_status::QualificationStatus;
 use serde::{Deserialize, Serialize};
 pub use standard::{ParsedFile, Rejection, StandardPlace};
+pub use zone::set_time_zone;
 
 /// A place as passnum keeps it.
 #[derive(Clone, Debug)]

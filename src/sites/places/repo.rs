@@ -125,6 +125,15 @@ pub async fn set_qualification(
     Ok(())
 }
 
+pub async fn set_time_zone(conn: &mut Conn, id: &str, zone: Option<&str>) -> Result<()> {
+    sqlx::query("UPDATE places SET time_zone = $1 WHERE id = $2")
+        .bind(zone)
+        .bind(id)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
 pub async fn find(conn: &mut Conn, id: &str) -> Result<Option<Place>> {
     sqlx::query(&select("id = $1"))
         .bind(id)

@@ -122,6 +122,7 @@ pub(super) async fn create_org(State(state): State<AppState>, form: Form<NewOrgF
         siret: Some(data.siret.clone()),
         department: Some(data.department.clone()),
         postcode: Some(data.postcode.clone()),
+        time_zone: None,
     };
     let now = state.clock.now();
     let org = operator.org.clone();
