@@ -271,7 +271,7 @@ async fn stored_zones_are_checked_and_limited_to_who_may_set_them(backend: Backe
             json!({"name": "Pass", "budget_cents": 100_000, "time_zone": "Mars/Olympus"}),
         )
         .await;
-    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
     assert_eq!(error_code(&body), "invalid_time_zone");
     let (status, body) = app
         .post(
@@ -280,13 +280,13 @@ async fn stored_zones_are_checked_and_limited_to_who_may_set_them(backend: Backe
             json!({"kind": "site", "name": "Lieu", "time_zone": "Paris"}),
         )
         .await;
-    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
     assert_eq!(error_code(&body), "invalid_time_zone");
     let path = format!("/api/v1/programs/{}/time-zone", w.program_id);
     let (status, body) = app
         .put(&path, &w.funder, json!({"time_zone": "Mars/Olympus"}))
         .await;
-    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
     assert_eq!(error_code(&body), "invalid_time_zone");
     // The programme's funder sets it, spelled loosely; another funder sees no such programme.
     let (status, body) = app
