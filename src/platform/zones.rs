@@ -71,9 +71,10 @@ pub fn today_in(now: Timestamp, zone: &TimeZone) -> Date {
 /// The earliest calendar day anywhere at `now` (UTC−12): a bound below every zone's today,
 /// for a query that must not leave out any zone's cheques before they are checked one by one.
 pub fn earliest_today(now: Timestamp) -> Date {
-    now.saturating_sub(SignedDuration::from_hours(12))
-        .to_zoned(TimeZone::UTC)
-        .date()
+    let earlier = now
+        .checked_sub(SignedDuration::from_hours(12))
+        .unwrap_or(now);
+    earlier.to_zoned(TimeZone::UTC).date()
 }
 
 /// A zone given to override the derived one: empty is none; otherwise a name of the tz
