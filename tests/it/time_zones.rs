@@ -97,7 +97,7 @@ async fn a_place_is_open_in_its_own_zone(backend: Backend) {
     assert_eq!(open_now(&app, "972").await, json!(true));
 }
 
-/// A carnet of three cheques of a new programme of `w`'s funder made with `terms`, issued on
+/// A carnet of five cheques of a new programme of `w`'s funder made with `terms`, issued on
 /// the test clock's first day (Monday 2 March 2026) with five days of validity: their last day
 /// is Saturday 7 March.
 async fn carnet(app: &TestApp, w: &World, name: &str, terms: Value) -> (String, Value) {
@@ -116,11 +116,11 @@ async fn carnet(app: &TestApp, w: &World, name: &str, terms: Value) -> (String, 
         .post(
             "/api/v1/passes",
             &w.distributor,
-            json!({"program_id": program_id, "cheques": 3, "beneficiary_ref": "B-42"}),
+            json!({"program_id": program_id, "cheques": 5, "beneficiary_ref": "B-42"}),
         )
         .await;
     assert_eq!(status, StatusCode::CREATED, "{pass}");
-    assert_eq!(pass["vouchers"][0]["expires_on"], "2026-03-07", "{pass}");
+    assert_eq!(pass["expires_on"], "2026-03-07", "{pass}");
     (program_id, pass)
 }
 
@@ -178,10 +178,10 @@ async fn a_last_day_ends_at_midnight_in_noumea(backend: Backend) {
     let (status, body) = app.redeem(&w.site, &cheque(&noumea, 0)).await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     let b = balance(&app, &noumea).await;
-    assert_eq!(b["remaining_cheques"], 2, "{b}");
+    assert_eq!(b["remaining_cheques"], 4, "{b}");
     assert_eq!(b["used"][0]["on"], "2026-03-07", "{b}");
     passnum::cli::jobs::expire(&app.state).await.expect("expiry job");
-    assert_eq!(still_valid(&app, &noumea_id).await, 2);
+    assert_eq!(still_valid(&app, &noumea_id).await, 4);
 
     // 23:30 in Paris is Sunday morning in Nouméa: its cheques are past their last day there,
     // those of the Paris programme are not.
@@ -192,17 +192,17 @@ async fn a_last_day_ends_at_midnight_in_noumea(backend: Backend) {
     let b = balance(&app, &noumea).await;
     assert_eq!(b["remaining_cheques"], 0, "{b}");
     let b = balance(&app, &paris).await;
-    assert_eq!(b["remaining_cheques"], 3, "{b}");
+    assert_eq!(b["remaining_cheques"], 5, "{b}");
     assert!(balance_page(&app, &paris)
         .await
-        .contains("Il vous reste 3 chèques"));
+        .contains("Il vous reste 5 chèques"));
     let (status, body) = app.redeem(&w.site, &cheque(&paris, 0)).await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     // The refused cheque was given back untouched, and the job agrees with the redemption.
-    assert_eq!(still_valid(&app, &noumea_id).await, 2);
+    assert_eq!(still_valid(&app, &noumea_id).await, 4);
     passnum::cli::jobs::expire(&app.state).await.expect("expiry job");
     assert_eq!(still_valid(&app, &noumea_id).await, 0);
-    assert_eq!(still_valid(&app, &paris_id).await, 2);
+    assert_eq!(still_valid(&app, &paris_id).await, 4);
     app.assert_ledger_verifies().await;
 }
 
@@ -232,7 +232,7 @@ async fn a_last_day_ends_at_midnight_in_martinique(backend: Backend) {
     assert_eq!(status, StatusCode::GONE, "{body}");
     assert_eq!(error_code(&body), "expired");
     let b = balance(&app, &martinique).await;
-    assert_eq!(b["remaining_cheques"], 2, "{b}");
+    assert_eq!(b["remaining_cheques"], 4, "{b}");
     // The day it was used, as the holder lived it.
     assert_eq!(b["used"][0]["on"], "2026-03-07", "{b}");
     assert!(balance_page(&app, &martinique)
@@ -240,7 +240,7 @@ async fn a_last_day_ends_at_midnight_in_martinique(backend: Backend) {
         .contains("Le 7 mars 2026"));
     assert_eq!(balance(&app, &paris).await["remaining_cheques"], 0);
     passnum::cli::jobs::expire(&app.state).await.expect("expiry job");
-    assert_eq!(still_valid(&app, &martinique_id).await, 2);
+    assert_eq!(still_valid(&app, &martinique_id).await, 4);
     assert_eq!(still_valid(&app, &paris_id).await, 0);
     // The site's page shows the session on its own day.
     let (client, _) = common::web::signed_in(&app, &site_id, "accueil@fdf.example").await;
