@@ -1210,9 +1210,9 @@ fn domain_job(state: &AppState, world: &Arc<World>) -> Job {
                 Some(key),
                 &passnum::clock::format_ts(now),
                 move |tx| {
-                    Box::pin(async move {
-                        passnum::redemption::record(tx, &site, session, now).await
-                    })
+                    Box::pin(
+                        async move { passnum::redemption::record(tx, &site, session, now).await },
+                    )
                 },
             )
             .await

@@ -153,7 +153,9 @@ mod tests {
 
     #[test]
     fn metropolitan_france_and_corsica_are_paris() {
-        for code in ["2A", "2B", "20000", "20200", "33", "33063", "75001", "01", "95", ""] {
+        for code in [
+            "2A", "2B", "20000", "20200", "33", "33063", "75001", "01", "95", "",
+        ] {
             assert_eq!(zone_name_of(code), PARIS, "{code}");
         }
         // An unknown overseas code falls back to Paris rather than guessing.
@@ -166,7 +168,10 @@ mod tests {
         assert_eq!(zone_name_for(None, ["972", "97209"]), "America/Martinique");
         assert_eq!(zone_name_for(None, ["972", "33"]), PARIS);
         assert_eq!(zone_name_for(None, []), PARIS);
-        assert_eq!(zone_name_for(Some("Pacific/Noumea"), ["33"]), "Pacific/Noumea");
+        assert_eq!(
+            zone_name_for(Some("Pacific/Noumea"), ["33"]),
+            "Pacific/Noumea"
+        );
         assert_eq!(zone_name_for(Some(" "), ["974"]), "Indian/Reunion");
     }
 
@@ -175,7 +180,9 @@ mod tests {
         assert_eq!(parse_stored(None).unwrap(), None);
         assert_eq!(parse_stored(Some("  ")).unwrap(), None);
         assert_eq!(
-            parse_stored(Some(" america/martinique ")).unwrap().as_deref(),
+            parse_stored(Some(" america/martinique "))
+                .unwrap()
+                .as_deref(),
             Some("America/Martinique")
         );
         assert!(parse_stored(Some("Mars/Olympus")).is_err());
@@ -186,7 +193,10 @@ mod tests {
         // Saturday 6 June 2026, 23:30 in Nouméa (UTC+11) is 14:30 in Paris the same day;
         // 20:30 in Martinique (UTC−4) is already Sunday 02:30 in Paris.
         let noumea: Timestamp = "2026-06-06T12:30:00Z".parse().unwrap();
-        assert_eq!(today_in(noumea, &zone("Pacific/Noumea")).to_string(), "2026-06-06");
+        assert_eq!(
+            today_in(noumea, &zone("Pacific/Noumea")).to_string(),
+            "2026-06-06"
+        );
         let martinique: Timestamp = "2026-06-07T00:30:00Z".parse().unwrap();
         assert_eq!(
             today_in(martinique, &zone("America/Martinique")).to_string(),

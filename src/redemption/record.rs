@@ -295,11 +295,14 @@ impl LocalDays {
     /// programme is.
     fn still_valid(&mut self, t: &repo::TakenVoucher) -> bool {
         let now = self.now;
-        let today = self.of_program.entry(t.program_id.clone()).or_insert_with(|| {
-            let territory = crate::programs::Territory::from_stored(&t.territory);
-            let zone = crate::programs::zone_of(t.time_zone.as_deref(), &territory);
-            crate::zones::today_in(now, &zone).to_string()
-        });
+        let today = self
+            .of_program
+            .entry(t.program_id.clone())
+            .or_insert_with(|| {
+                let territory = crate::programs::Territory::from_stored(&t.territory);
+                let zone = crate::programs::zone_of(t.time_zone.as_deref(), &territory);
+                crate::zones::today_in(now, &zone).to_string()
+            });
         t.redeemable_until >= *today && t.closes_on.as_ref().is_none_or(|c| c >= today)
     }
 }

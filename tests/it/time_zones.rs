@@ -40,7 +40,10 @@ async fn set_hours(app: &TestApp, place_id: &str, hours: &str) {
 /// `open_now` of the first place the directory finds in a département.
 async fn open_now(app: &TestApp, department: &str) -> Value {
     let (status, body) = app
-        .get(&format!("/api/v1/public/sites?department={department}"), None)
+        .get(
+            &format!("/api/v1/public/sites?department={department}"),
+            None,
+        )
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     body["sites"][0]["open_now"].clone()
@@ -53,7 +56,9 @@ async fn a_place_is_open_in_its_own_zone(backend: Backend) {
     let (martinique, _) = app
         .qualified_site_at("Cyberbase de Fort-de-France", "97200")
         .await;
-    let (bordeaux, _) = app.qualified_site_at("Médiathèque de Bordeaux", "33000").await;
+    let (bordeaux, _) = app
+        .qualified_site_at("Médiathèque de Bordeaux", "33000")
+        .await;
     for place in [&martinique, &bordeaux] {
         set_hours(&app, place, "Sa 18:00-23:00").await;
     }
@@ -180,7 +185,9 @@ async fn a_last_day_ends_at_midnight_in_noumea(backend: Backend) {
     let b = balance(&app, &noumea).await;
     assert_eq!(b["remaining_cheques"], 4, "{b}");
     assert_eq!(b["used"][0]["on"], "2026-03-07", "{b}");
-    passnum::cli::jobs::expire(&app.state).await.expect("expiry job");
+    passnum::cli::jobs::expire(&app.state)
+        .await
+        .expect("expiry job");
     assert_eq!(still_valid(&app, &noumea_id).await, 4);
 
     // 23:30 in Paris is Sunday morning in Nouméa: its cheques are past their last day there,
@@ -200,7 +207,9 @@ async fn a_last_day_ends_at_midnight_in_noumea(backend: Backend) {
     assert_eq!(status, StatusCode::CREATED, "{body}");
     // The refused cheque was given back untouched, and the job agrees with the redemption.
     assert_eq!(still_valid(&app, &noumea_id).await, 4);
-    passnum::cli::jobs::expire(&app.state).await.expect("expiry job");
+    passnum::cli::jobs::expire(&app.state)
+        .await
+        .expect("expiry job");
     assert_eq!(still_valid(&app, &noumea_id).await, 0);
     assert_eq!(still_valid(&app, &paris_id).await, 4);
     app.assert_ledger_verifies().await;
@@ -239,7 +248,9 @@ async fn a_last_day_ends_at_midnight_in_martinique(backend: Backend) {
         .await
         .contains("Le 7 mars 2026"));
     assert_eq!(balance(&app, &paris).await["remaining_cheques"], 0);
-    passnum::cli::jobs::expire(&app.state).await.expect("expiry job");
+    passnum::cli::jobs::expire(&app.state)
+        .await
+        .expect("expiry job");
     assert_eq!(still_valid(&app, &martinique_id).await, 4);
     assert_eq!(still_valid(&app, &paris_id).await, 0);
     // The site's page shows the session on its own day.
@@ -252,7 +263,9 @@ async fn a_last_day_ends_at_midnight_in_martinique(backend: Backend) {
     set_clock(&app, "2026-03-08T04:30:00Z");
     let (status, body) = app.redeem(&site, &cheque(&martinique, 1)).await;
     assert_eq!(status, StatusCode::GONE, "{body}");
-    passnum::cli::jobs::expire(&app.state).await.expect("expiry job");
+    passnum::cli::jobs::expire(&app.state)
+        .await
+        .expect("expiry job");
     assert_eq!(still_valid(&app, &martinique_id).await, 0);
     app.assert_ledger_verifies().await;
 }
@@ -299,13 +312,20 @@ async fn stored_zones_are_checked_and_limited_to_who_may_set_them(backend: Backe
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     let (_, program) = app
-        .get(&format!("/api/v1/programs/{}", w.program_id), Some(&w.funder))
+        .get(
+            &format!("/api/v1/programs/{}", w.program_id),
+            Some(&w.funder),
+        )
         .await;
     assert_eq!(program["time_zone"], "Pacific/Noumea", "{program}");
     // An organisation: the operator or itself, no one else.
     let path = format!("/api/v1/organizations/{other_funder_id}/time-zone");
     let (status, body) = app
-        .put(&path, &other_funder, json!({"time_zone": "America/Cayenne"}))
+        .put(
+            &path,
+            &other_funder,
+            json!({"time_zone": "America/Cayenne"}),
+        )
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let (status, _) = app

@@ -136,7 +136,10 @@ mod tests {
         assert_eq!(at("2026-03-02T09:30:00Z"), Some(true));
         assert_eq!(at("2026-03-02T11:30:00Z"), Some(false));
         assert_eq!(at("2026-03-07T10:00:00Z"), Some(false));
-        assert_eq!(is_open(Some("n'importe quoi"), Timestamp::now(), &paris), None);
+        assert_eq!(
+            is_open(Some("n'importe quoi"), Timestamp::now(), &paris),
+            None
+        );
     }
 
     #[test]

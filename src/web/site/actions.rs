@@ -170,7 +170,9 @@ pub(super) async fn receipt_page(
         Some(id) => crate::sites::places::find(&mut conn, id).await?,
         None => None,
     };
-    let zone = found.as_ref().map_or_else(|| signed.org.zone(), |p| p.zone());
+    let zone = found
+        .as_ref()
+        .map_or_else(|| signed.org.zone(), |p| p.zone());
     let place = found
         .and_then(|p| p.data.get("nom").map(str::to_string))
         .unwrap_or_default();
