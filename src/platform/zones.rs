@@ -77,6 +77,14 @@ pub fn earliest_today(now: Timestamp) -> Date {
     earlier.to_zoned(TimeZone::UTC).date()
 }
 
+/// The latest calendar day anywhere at `now` (UTC+14), the bound above every zone's today.
+pub fn latest_today(now: Timestamp) -> Date {
+    let later = now
+        .checked_add(SignedDuration::from_hours(14))
+        .unwrap_or(now);
+    later.to_zoned(TimeZone::UTC).date()
+}
+
 /// A zone given to override the derived one: empty is none; otherwise a name of the tz
 /// database ("America/Martinique"), as the bundled database spells it.
 pub fn parse_stored(input: Option<&str>) -> Result<Option<String>> {
@@ -204,5 +212,6 @@ mod tests {
         );
         assert_eq!(today_in(martinique, &zone(PARIS)).to_string(), "2026-06-07");
         assert!(earliest_today(martinique) <= today_in(martinique, &zone("Pacific/Tahiti")));
+        assert!(latest_today(martinique) >= today_in(martinique, &zone("Pacific/Kiritimati")));
     }
 }
