@@ -441,6 +441,7 @@ async fn setup_in(
             territory: None,
             services: None,
             confirmed_funding_only: false,
+            time_zone: None,
         },
         now,
     )

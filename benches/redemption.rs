@@ -700,6 +700,7 @@ async fn members(
             territory: None,
             services: None,
             confirmed_funding_only: false,
+            time_zone: None,
         },
         now,
     )
