@@ -356,6 +356,7 @@ async fn org(
             siret: (kind == "site").then(|| "73282932000074".into()),
             department: Some("33".into()),
             postcode: Some("33000".into()),
+            time_zone: None,
         },
         now,
     )
@@ -440,6 +441,7 @@ async fn setup_in(
             territory: None,
             services: None,
             confirmed_funding_only: false,
+            time_zone: None,
         },
         now,
     )

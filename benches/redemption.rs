@@ -602,6 +602,7 @@ async fn org(
             siret: siret.map(Into::into),
             department: Some("33".into()),
             postcode: Some("33000".into()),
+            time_zone: None,
         },
         now,
     )
@@ -699,6 +700,7 @@ async fn members(
             territory: None,
             services: None,
             confirmed_funding_only: false,
+            time_zone: None,
         },
         now,
     )
@@ -1209,9 +1211,9 @@ fn domain_job(state: &AppState, world: &Arc<World>) -> Job {
                 Some(key),
                 &passnum::clock::format_ts(now),
                 move |tx| {
-                    Box::pin(async move {
-                        passnum::redemption::record(tx, &site, session, now, today).await
-                    })
+                    Box::pin(
+                        async move { passnum::redemption::record(tx, &site, session, now).await },
+                    )
                 },
             )
             .await

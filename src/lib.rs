@@ -35,7 +35,7 @@
 //! domain: [`db`] (both databases, the unit of work),
 //! [`idempotency`] (replayed answers), [`mail`] (outbox and SMTP), [`pdf`], [`clock`],
 //! [`config`], [`error`], [`fr`] (French formats and identifiers), [`metrics`], [`money`] (cents), [`ratelimit`],
-//! [`report`], [`spreadsheet`] (CSV that never runs a formula).
+//! [`report`], [`spreadsheet`] (CSV that never runs a formula), [`zones`] (local time overseas).
 //!
 //! # Glossary (code → what people read)
 //! pass → carnet; voucher, cheque → chèque; program → programme; site → structure qualifiée
@@ -70,7 +70,7 @@ pub mod vouchers;
 pub mod platform;
 pub use platform::{
     clock, config, db, error, fr, idempotency, mail, metrics, money, pdf, ratelimit, report,
-    spreadsheet,
+    spreadsheet, zones,
 };
 
 use clock::SharedClock;

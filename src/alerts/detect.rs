@@ -9,6 +9,7 @@ use crate::error::Result;
 use crate::fr::long_date;
 use crate::sites::places::hours;
 use jiff::civil::Date;
+use jiff::tz::TimeZone;
 use jiff::{SignedDuration, Timestamp};
 use std::collections::{BTreeMap, HashMap};
 
@@ -40,13 +41,13 @@ pub(super) async fn all(tx: &mut Tx<'_>, thresholds: Thresholds, now: Timestamp)
     Ok(found)
 }
 
-// TODO(time zones): the place's own zone once places carry one.
-fn local(ts: &str) -> Option<jiff::Zoned> {
-    parse_ts(ts).map(|t| t.to_zoned(crate::clock::paris()))
+/// An instant as read at the place: its days and hours are the place's.
+fn local(ts: &str, zone: &TimeZone) -> Option<jiff::Zoned> {
+    parse_ts(ts).map(|t| t.to_zoned(zone.clone()))
 }
 
-fn hour(ts: &str) -> String {
-    local(ts)
+fn hour(ts: &str, zone: &TimeZone) -> String {
+    local(ts, zone)
         .map(|z| z.strftime("%H:%M").to_string())
         .unwrap_or_default()
 }
@@ -64,7 +65,7 @@ fn plural(n: i64, one: &str, many: &str) -> String {
 async fn carnets_in_one_day(tx: &mut Tx<'_>, since: &str, until: &str) -> Result<Vec<NewAlert>> {
     let mut alerts = Vec::new();
     for c in repo::used_up_at_one_site(tx, since, until).await? {
-        let (Some(first), Some(last)) = (local(&c.first), local(&c.last)) else {
+        let (Some(first), Some(last)) = (local(&c.first, &c.zone), local(&c.last, &c.zone)) else {
             continue;
         };
         if first.date() != last.date() {
@@ -96,8 +97,8 @@ async fn carnets_in_one_day(tx: &mut Tx<'_>, since: &str, until: &str) -> Result
                 },
                 format!(
                     "Première séance à {}, dernière à {}",
-                    hour(&c.first),
-                    hour(&c.last)
+                    hour(&c.first, &c.zone),
+                    hour(&c.last, &c.zone)
                 ),
             ],
         });
@@ -110,10 +111,10 @@ async fn outside_hours(tx: &mut Tx<'_>, since: &str, until: &str) -> Result<Vec<
     type Day = (String, String, Date);
     let mut days: BTreeMap<Day, Vec<repo::PlacedSession>> = BTreeMap::new();
     for s in repo::sessions_at_places_with_hours(tx, since, until).await? {
-        let (Some(at), Some(local)) = (parse_ts(&s.at), local(&s.at)) else {
+        let (Some(at), Some(local)) = (parse_ts(&s.at), local(&s.at, &s.zone)) else {
             continue;
         };
-        if hours::is_open(Some(&s.horaires), at) == Some(false) {
+        if hours::is_open(Some(&s.horaires), at, &s.zone) == Some(false) {
             days.entry((s.place_id.clone(), s.program_id.clone(), local.date()))
                 .or_default()
                 .push(s);
@@ -132,7 +133,7 @@ async fn outside_hours(tx: &mut Tx<'_>, since: &str, until: &str) -> Result<Vec<
         evidence.extend(sessions.iter().map(|s| {
             format!(
                 "Séance à {} : {}",
-                hour(&s.at),
+                hour(&s.at, &s.zone),
                 plural(s.cheques, "chèque", "chèques")
             )
         }));

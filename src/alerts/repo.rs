@@ -169,6 +169,13 @@ pub async fn set_scanned_until(tx: &mut Tx<'_>, until: &str) -> Result<()> {
     Ok(())
 }
 
+/// The place's zone, from its stored zone or its département (`time_zone` and `codes`).
+fn zone(row: &sqlx::any::AnyRow) -> Result<jiff::tz::TimeZone> {
+    let stored: Option<String> = row.try_get("time_zone")?;
+    let codes: Option<String> = row.try_get("codes")?;
+    Ok(crate::zones::zone_for(stored.as_deref(), codes.as_deref()))
+}
+
 /// A carnet all of whose cheques are used, at one site, with a session in `(since, until]`.
 pub struct UsedUpCarnet {
     pub pass_id: String,
@@ -181,6 +188,7 @@ pub struct UsedUpCarnet {
     pub last: String,
     pub sessions: i64,
     pub place_name: Option<String>,
+    pub zone: jiff::tz::TimeZone,
 }
 
 pub async fn used_up_at_one_site(
@@ -191,7 +199,8 @@ pub async fn used_up_at_one_site(
     let rows = sqlx::query(
         "SELECT p.id, p.pass_code, p.program_id, p.distributor_id, p.cheques, \
          MIN(r.site_id) AS site_id, MIN(r.redeemed_at) AS first, MAX(r.redeemed_at) AS last, \
-         COUNT(DISTINCT COALESCE(r.group_id, r.id)) AS sessions, MIN(pl.nom) AS place_name \
+         COUNT(DISTINCT COALESCE(r.group_id, r.id)) AS sessions, MIN(pl.nom) AS place_name, \
+         MIN(pl.time_zone) AS time_zone, MIN(COALESCE(pl.department, pl.code_insee)) AS codes \
          FROM passes p JOIN vouchers v ON v.pass_id = p.id \
          JOIN redemptions r ON r.voucher_id = v.id AND r.undone_at IS NULL \
          LEFT JOIN places pl ON pl.id = r.place_id \
@@ -218,6 +227,7 @@ pub async fn used_up_at_one_site(
                 last: r.try_get("last")?,
                 sessions: r.try_get("sessions")?,
                 place_name: r.try_get("place_name")?,
+                zone: zone(r)?,
             })
         })
         .collect()
@@ -232,6 +242,7 @@ pub struct PlacedSession {
     pub program_id: String,
     pub at: String,
     pub cheques: i64,
+    pub zone: jiff::tz::TimeZone,
 }
 
 pub async fn sessions_at_places_with_hours(
@@ -241,12 +252,13 @@ pub async fn sessions_at_places_with_hours(
 ) -> Result<Vec<PlacedSession>> {
     let rows = sqlx::query(
         "SELECT r.place_id, pl.nom, pl.horaires, r.site_id, r.program_id, \
-         MIN(r.redeemed_at) AS at, COUNT(*) AS cheques \
+         MIN(r.redeemed_at) AS at, COUNT(*) AS cheques, pl.time_zone, \
+         COALESCE(pl.department, pl.code_insee) AS codes \
          FROM redemptions r JOIN places pl ON pl.id = r.place_id \
          WHERE r.redeemed_at > $1 AND r.redeemed_at <= $2 AND r.undone_at IS NULL \
          AND pl.horaires IS NOT NULL \
-         GROUP BY r.place_id, pl.nom, pl.horaires, r.site_id, r.program_id, \
-         COALESCE(r.group_id, r.id) ORDER BY MIN(r.redeemed_at)",
+         GROUP BY r.place_id, pl.nom, pl.horaires, r.site_id, r.program_id, pl.time_zone, \
+         pl.department, pl.code_insee, COALESCE(r.group_id, r.id) ORDER BY MIN(r.redeemed_at)",
     )
     .bind(since)
     .bind(until)
@@ -262,6 +274,7 @@ pub async fn sessions_at_places_with_hours(
                 program_id: r.try_get("program_id")?,
                 at: r.try_get("at")?,
                 cheques: r.try_get("cheques")?,
+                zone: zone(r)?,
             })
         })
         .collect()

@@ -91,8 +91,8 @@ async fn expire_in(
     today: jiff::civil::Date,
     now: jiff::Timestamp,
 ) -> Result<ExpiryReport> {
-    let report = crate::expiry::expire(tx, today, now, None).await?;
-    for closure in crate::programs::close_due(tx, today, now).await? {
+    let report = crate::expiry::expire(tx, now, None).await?;
+    for closure in crate::programs::close_due(tx, now).await? {
         tracing::info!(
             program = %closure.program_id,
             credited_cents = closure.credited_cents.get(),

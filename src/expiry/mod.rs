@@ -23,48 +23,66 @@ pub struct ExpiryReport {
     pub cents: Cents,
 }
 
-/// Expires every cheque whose last day is before `today` (or, with `program_id`, every unused
-/// cheque of that programme). Idempotent: run it as often as you like.
+/// Expires every cheque whose last day is past at `now` where its programme is (a last day
+/// ends at local midnight: in Nouméa ten hours before Paris), or, with `program_id`, every
+/// unused cheque of that programme. Idempotent: run it as often as you like.
 pub async fn expire(
     tx: &mut Tx<'_>,
-    today: Date,
     now: Timestamp,
     program_id: Option<&str>,
 ) -> Result<ExpiryReport> {
     let now_text = format_ts(now);
-    let rows = match program_id {
-        None => sqlx::query(
-            "UPDATE vouchers SET status = 'expired', status_changed_at = $1 \
-             WHERE status IN ('valid', 'inactive') AND redeemable_until < $2 \
-             RETURNING program_id, distributor_id, value_cents",
-        )
-        .bind(&now_text)
-        .bind(today.to_string()),
-        Some(program) => sqlx::query(
-            "UPDATE vouchers SET status = 'expired', status_changed_at = $1 \
-             WHERE status IN ('valid', 'inactive') AND program_id = $2 \
-             RETURNING program_id, distributor_id, value_cents",
-        )
-        .bind(&now_text)
-        .bind(program.to_string()),
+    // Programmes grouped by their local day: at most a few groups (one per day the zones are
+    // in at `now`), each one statement.
+    let mut by_day: BTreeMap<Date, Vec<String>> = BTreeMap::new();
+    for (id, day) in crate::programs::local_days(tx, now).await? {
+        if program_id.is_none_or(|p| p == id) {
+            by_day.entry(day).or_default().push(id);
+        }
     }
-    .fetch_all(&mut **tx)
-    .await?;
-    let mut per_distributor: BTreeMap<(String, String), i64> = BTreeMap::new();
-    for row in &rows {
-        let key = (row.try_get("program_id")?, row.try_get("distributor_id")?);
-        *per_distributor.entry(key).or_default() += row.try_get::<i64, _>("value_cents")?;
+    let mut per_distributor: BTreeMap<(String, String), (i64, Date)> = BTreeMap::new();
+    let mut cheques = 0;
+    for (day, programs) in &by_day {
+        for chunk in programs.chunks(500) {
+            // A programme's close expires all it has left, whatever their last day.
+            let (past, first) = match program_id {
+                Some(_) => ("", 2),
+                None => ("AND redeemable_until < $2 ", 3),
+            };
+            let list = (first..chunk.len() + first)
+                .map(|i| format!("${i}"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let sql = format!(
+                "UPDATE vouchers SET status = 'expired', status_changed_at = $1 \
+                 WHERE status IN ('valid', 'inactive') {past}AND program_id IN ({list}) \
+                 RETURNING program_id, distributor_id, value_cents"
+            );
+            let mut query = sqlx::query(&sql).bind(&now_text);
+            if program_id.is_none() {
+                query = query.bind(day.to_string());
+            }
+            for id in chunk {
+                query = query.bind(id);
+            }
+            for row in query.fetch_all(&mut **tx).await? {
+                let key = (row.try_get("program_id")?, row.try_get("distributor_id")?);
+                per_distributor.entry(key).or_insert((0, *day)).0 +=
+                    row.try_get::<i64, _>("value_cents")?;
+                cheques += 1;
+            }
+        }
     }
     let mut report = ExpiryReport {
-        cheques: rows.len() as i64,
+        cheques,
         cents: Cents::ZERO,
     };
-    for ((program, distributor), cents) in per_distributor {
+    for ((program, distributor), (cents, day)) in per_distributor {
         ledger::post(
             tx,
             &program,
             Kind::Expiry,
-            &format!("expiry:{}", today),
+            &format!("expiry:{day}"),
             Transfer {
                 from: Account::Outstanding(&distributor),
                 to: Account::Available,
@@ -118,7 +136,7 @@ pub async fn close_program(
             "Ce programme est déjà clos.",
         ));
     }
-    let expired = expire(tx, today, now, Some(&program.id)).await?;
+    let expired = expire(tx, now, Some(&program.id)).await?;
     let mut returned_quota = Cents::ZERO;
     for (distributor, balance) in ledger::balances_of(tx, &program.id, "quota").await? {
         if balance.is_positive() {

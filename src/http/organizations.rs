@@ -27,6 +27,7 @@ pub fn router() -> Router<AppState> {
         )
         .route("/tokens/current", delete(revoke_own_token))
         .route("/sites/{id}/qualification", put(qualify))
+        .route("/organizations/{id}/time-zone", put(set_time_zone))
 }
 
 #[utoipa::path(
@@ -184,4 +185,34 @@ pub(super) async fn qualify(
         })
         .await?;
     Ok(Json(site))
+}
+
+#[utoipa::path(
+    put,
+    path = "/api/v1/organizations/{id}/time-zone",
+    tag = "operator",
+    summary = "Choisir le fuseau horaire d'une organisation (opérateur ou elle-même)",
+    request_body = crate::zones::ZoneChange,
+    params(("id" = String, Path, description = "Organisation"), ("Idempotency-Key" = Option<String>, Header, description = "Une relance avec la même clé et le même corps reçoit la première réponse.")),
+    responses((status = 200, description = "Le fuseau enregistré et celui en vigueur", body = crate::zones::ZoneSetting), (status = "4XX", description = "Refus (voir le code d'erreur)", body = crate::http::openapi::ErrorBody)),
+    security(("bearer" = []))
+)]
+pub(super) async fn set_time_zone(
+    State(state): State<AppState>,
+    Auth(actor): Auth,
+    Path(id): Path<String>,
+    Write {
+        body,
+        replay,
+        origin,
+    }: Write<crate::zones::ZoneChange>,
+) -> Result<Json<crate::zones::ZoneSetting>> {
+    let now = state.clock.now();
+    let key = replay.key(&actor.id);
+    let setting = state
+        .write(origin, key, move |tx| {
+            Box::pin(async move { orgs::set_time_zone(tx, &actor, &id, body, now).await })
+        })
+        .await?;
+    Ok(Json(setting))
 }

@@ -11,7 +11,7 @@ use crate::programs::{
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use axum::{Json, Router};
 
 pub fn router() -> Router<AppState> {
@@ -24,6 +24,7 @@ pub fn router() -> Router<AppState> {
         .route("/programs/{id}/reconciliation/breakdown", get(breakdown))
         .route("/programs/{id}/close", post(close).delete(cancel_close))
         .route("/programs/{id}/credit-note/{file}", get(credit_note))
+        .route("/programs/{id}/time-zone", put(set_time_zone))
 }
 
 #[utoipa::path(
@@ -285,4 +286,34 @@ pub(super) async fn credit_note(
         body,
     )
         .into_response())
+}
+
+#[utoipa::path(
+    put,
+    path = "/api/v1/programs/{id}/time-zone",
+    tag = "funder",
+    summary = "Choisir le fuseau horaire d'un programme, où finit le dernier jour de ses chèques (financeur)",
+    request_body = crate::zones::ZoneChange,
+    params(("id" = String, Path, description = "Programme"), ("Idempotency-Key" = Option<String>, Header, description = "Une relance avec la même clé et le même corps reçoit la première réponse.")),
+    responses((status = 200, description = "Le fuseau enregistré et celui en vigueur", body = crate::zones::ZoneSetting), (status = "4XX", description = "Refus (voir le code d'erreur)", body = crate::http::openapi::ErrorBody)),
+    security(("bearer" = []))
+)]
+pub(super) async fn set_time_zone(
+    State(state): State<AppState>,
+    Auth(actor): Auth,
+    Path(id): Path<String>,
+    Write {
+        body,
+        replay,
+        origin,
+    }: Write<crate::zones::ZoneChange>,
+) -> Result<Json<crate::zones::ZoneSetting>> {
+    let now = state.clock.now();
+    let key = replay.key(&actor.id);
+    let setting = state
+        .write(origin, key, move |tx| {
+            Box::pin(async move { programs::set_time_zone(tx, &actor, &id, body, now).await })
+        })
+        .await?;
+    Ok(Json(setting))
 }

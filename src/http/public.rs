@@ -36,7 +36,7 @@ pub(super) async fn balance(
     state.public_lookup(ip).await?;
     let mut conn = state.db.read().await?;
     Ok(Json(
-        vouchers::public_balance(&mut conn, &pass_code, state.clock.today()).await?,
+        vouchers::public_balance(&mut conn, &pass_code, state.clock.now()).await?,
     ))
 }
 

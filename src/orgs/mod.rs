@@ -58,9 +58,19 @@ pub struct Organization {
     pub postcode: Option<String>,
     pub qualification_status: QualificationStatus,
     pub qualified_until: Option<String>,
+    /// The zone stored for it, overriding its département's (see [`Organization::zone`]).
+    #[serde(default)]
+    pub time_zone: Option<String>,
 }
 
 impl Organization {
+    /// Where the dates it reads are shown: its stored zone, or its département's (or
+    /// postcode's).
+    pub fn zone(&self) -> jiff::tz::TimeZone {
+        let code = self.department.as_deref().or(self.postcode.as_deref());
+        crate::zones::zone_for(self.time_zone.as_deref(), code)
+    }
+
     /// Whether this organisation may redeem cheques today.
     pub fn check_can_redeem(&self, today: Date) -> Result<()> {
         if self.kind != OrgKind::Site {
@@ -96,6 +106,9 @@ pub struct NewOrganization {
     pub siret: Option<String>,
     pub department: Option<String>,
     pub postcode: Option<String>,
+    /// Its zone (a tz name, "America/Martinique"), when not its département's.
+    #[serde(default)]
+    pub time_zone: Option<String>,
 }
 
 /// The operator creates an organisation (audited); a site gets its first place. Operator
@@ -133,6 +146,7 @@ pub async fn bootstrap(tx: &mut Tx<'_>, now: Timestamp) -> Result<String> {
                 siret: None,
                 department: None,
                 postcode: None,
+                time_zone: None,
             };
             create_without_place(tx, None, new, now).await?.id
         }
@@ -201,6 +215,7 @@ pub async fn create_without_place(
         postcode,
         qualification_status: QualificationStatus::None,
         qualified_until: None,
+        time_zone: crate::zones::parse_stored(new.time_zone.as_deref())?,
     };
     repo::insert(tx, &org, &format_ts(now)).await?;
     crate::audit::record(
@@ -213,6 +228,36 @@ pub async fn create_without_place(
     )
     .await?;
     Ok(org)
+}
+
+/// Sets (or, with none, removes) an organisation's zone: the operator, or the organisation
+/// itself (audited).
+pub async fn set_time_zone(
+    tx: &mut Tx<'_>,
+    actor: &Organization,
+    id: &str,
+    change: crate::zones::ZoneChange,
+    now: Timestamp,
+) -> Result<crate::zones::ZoneSetting> {
+    if actor.kind != OrgKind::Operator && actor.id != id {
+        return Err(Error::wrong_role());
+    }
+    let mut org = find(tx, id)
+        .await?
+        .ok_or_else(|| Error::not_found("Cette organisation n'existe pas."))?;
+    org.time_zone = crate::zones::parse_stored(change.time_zone.as_deref())?;
+    repo::set_time_zone(tx, id, org.time_zone.as_deref()).await?;
+    let setting = crate::zones::ZoneSetting::new(id, org.time_zone.clone(), &org.zone());
+    crate::audit::record(
+        tx,
+        &format_ts(now),
+        Some(&actor.id),
+        "organization.time_zone_changed",
+        Some(id),
+        &setting.zone,
+    )
+    .await?;
+    Ok(setting)
 }
 
 fn invalid_kind() -> Error {

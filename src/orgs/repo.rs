@@ -8,7 +8,7 @@ use sqlx::any::AnyRow;
 use sqlx::Row;
 
 const COLUMNS: &str = "o.id, o.kind, o.name, o.siret, o.department, o.postcode, \
-                       o.qualification_status, o.qualified_until";
+                       o.qualification_status, o.qualified_until, o.time_zone";
 
 fn from_row(row: &AnyRow) -> Result<Organization> {
     let kind: String = row.try_get("kind")?;
@@ -24,14 +24,15 @@ fn from_row(row: &AnyRow) -> Result<Organization> {
             row.try_get::<String, _>("qualification_status")?,
         )?,
         qualified_until: row.try_get("qualified_until")?,
+        time_zone: row.try_get("time_zone")?,
     })
 }
 
 pub async fn insert(conn: &mut Conn, org: &Organization, now: &str) -> Result<()> {
     sqlx::query(
         "INSERT INTO organizations (id, kind, name, siret, department, postcode, \
-         qualification_status, qualified_until, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+         qualification_status, qualified_until, created_at, time_zone) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
     )
     .bind(&org.id)
     .bind(org.kind.as_str())
@@ -42,8 +43,18 @@ pub async fn insert(conn: &mut Conn, org: &Organization, now: &str) -> Result<()
     .bind(org.qualification_status.as_str())
     .bind(&org.qualified_until)
     .bind(now)
+    .bind(&org.time_zone)
     .execute(&mut *conn)
     .await?;
+    Ok(())
+}
+
+pub async fn set_time_zone(conn: &mut Conn, id: &str, zone: Option<&str>) -> Result<()> {
+    sqlx::query("UPDATE organizations SET time_zone = $1 WHERE id = $2")
+        .bind(zone)
+        .bind(id)
+        .execute(&mut *conn)
+        .await?;
     Ok(())
 }
 

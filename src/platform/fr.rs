@@ -234,15 +234,29 @@ pub fn long_date_text(text: &str) -> String {
         .unwrap_or_else(|| text.to_string())
 }
 
-/// A stored instant as a person in France reads it: "12 mars 2026 à 14:05" (Paris time);
-/// falls back to the text itself.
+/// A stored instant as a person in mainland France reads it: "12 mars 2026 à 14:05" (Paris
+/// time); falls back to the text itself.
 pub fn moment_text(ts: &str) -> String {
+    moment_text_in(ts, &crate::clock::paris())
+}
+
+/// The same in the reader's zone (a place's, a programme's: see `zones`).
+pub fn moment_text_in(ts: &str, zone: &jiff::tz::TimeZone) -> String {
     match crate::clock::parse_ts(ts) {
         Some(t) => {
-            let zoned = t.to_zoned(crate::clock::paris());
+            let zoned = t.to_zoned(zone.clone());
             format!("{} à {}", long_date(zoned.date()), zoned.strftime("%H:%M"))
         }
         None => ts.to_string(),
+    }
+}
+
+/// The day of a stored instant in the reader's zone, "12 mars 2026"; falls back to the
+/// text's own date.
+pub fn long_date_in(ts: &str, zone: &jiff::tz::TimeZone) -> String {
+    match crate::clock::parse_ts(ts) {
+        Some(t) => long_date(t.to_zoned(zone.clone()).date()),
+        None => long_date_text(ts),
     }
 }
 

@@ -16,3 +16,4 @@ pub mod pdf;
 pub mod ratelimit;
 pub mod report;
 pub mod spreadsheet;
+pub mod zones;

@@ -299,12 +299,21 @@ pub async fn cancel_close(
     Ok(program)
 }
 
-/// The daily job: closes every open programme whose last day is before `today`. Returns what
-/// each close did.
-pub async fn close_due(tx: &mut Tx<'_>, today: Date, now: Timestamp) -> Result<Vec<Closure>> {
+/// The daily job: closes every open programme whose last day is past. Returns what each
+/// close did. A last day ends at midnight in the programme's zone: candidates are read up to the latest
+/// day anywhere, and each closed once its own day is past.
+pub async fn close_due(tx: &mut Tx<'_>, now: Timestamp) -> Result<Vec<Closure>> {
     let mut done = Vec::new();
-    for program in repo::due_to_close(tx, &today.to_string()).await? {
-        done.push(crate::expiry::close_program(tx, None, &program, now, today).await?);
+    let bound = crate::zones::latest_today(now).to_string();
+    for program in repo::due_to_close(tx, &bound).await? {
+        let today = program.today(now);
+        if program
+            .closes_on
+            .as_deref()
+            .is_some_and(|d| d < today.to_string().as_str())
+        {
+            done.push(crate::expiry::close_program(tx, None, &program, now, today).await?);
+        }
     }
     Ok(done)
 }

@@ -20,7 +20,7 @@ pub use closing::{
     CloseRequest, Closing, ISSUANCE_STOP_DAYS, NOTICE_DAYS,
 };
 pub use notices::{send_close_notices, NOTICE_MILESTONES};
-pub use repo::{FundingRow, Program};
+pub use repo::{local_days, zone_of, FundingRow, Program};
 pub use territory::{refusal as rules_refusal, Services, Territory};
 
 /// Ten euros, worth two hours of mediation.
@@ -54,6 +54,10 @@ pub struct NewProgram {
     /// allocations; by default a funding backs them once declared.
     #[serde(default)]
     pub confirmed_funding_only: bool,
+    /// The zone where its cheques' last day ends at midnight (a tz name, "Pacific/Noumea").
+    /// Unset: the zone of its territory (Paris when it spans several zones or the country).
+    #[serde(default)]
+    pub time_zone: Option<String>,
 }
 
 crate::text_enum! {
@@ -139,6 +143,7 @@ pub async fn create(
         None => Territory::parse(department.as_slice())?,
     };
     let services = Services::parse(new.services.as_deref().unwrap_or_default())?;
+    let time_zone = crate::zones::parse_stored(new.time_zone.as_deref())?;
     let program = Program {
         id: crate::db::new_id(),
         funder_id: funder.id.clone(),
@@ -155,6 +160,7 @@ pub async fn create(
         status: ProgramStatus::Open,
         closed_at: None,
         closes_on: None,
+        time_zone,
     };
     let now_text = format_ts(now);
     repo::insert(tx, &program, &now_text).await?;
@@ -202,6 +208,31 @@ pub async fn get_for(conn: &mut Conn, org: &Organization, id: &str) -> Result<Pr
         Some(p) if p.funder_id == org.id || org.kind == OrgKind::Operator => Ok(p),
         _ => Err(Error::not_found("Ce programme n'existe pas.")),
     }
+}
+
+/// Sets (or, with none, removes) the zone where a programme's cheques' last day ends: its
+/// funder or the operator (audited).
+pub async fn set_time_zone(
+    tx: &mut Tx<'_>,
+    org: &Organization,
+    id: &str,
+    change: crate::zones::ZoneChange,
+    now: Timestamp,
+) -> Result<crate::zones::ZoneSetting> {
+    let mut program = get_for(tx, org, id).await?;
+    program.time_zone = crate::zones::parse_stored(change.time_zone.as_deref())?;
+    repo::set_time_zone(tx, id, program.time_zone.as_deref()).await?;
+    let setting = crate::zones::ZoneSetting::new(id, program.time_zone.clone(), &program.zone());
+    crate::audit::record(
+        tx,
+        &format_ts(now),
+        Some(&org.id),
+        "program.time_zone_changed",
+        Some(id),
+        &setting.zone,
+    )
+    .await?;
+    Ok(setting)
 }
 
 /// A funder's programmes, newest first.

@@ -35,19 +35,38 @@ pub struct Program {
     /// The last day its cheques are accepted (`YYYY-MM-DD`): while open, the planned close
     /// (none when no close is planned); once closed, the day it ended.
     pub closes_on: Option<String>,
+    /// The zone stored for it (a tz name), overriding its territory's; see [`Program::zone`].
+    pub time_zone: Option<String>,
+}
+
+impl Program {
+    /// The zone of its territory, where its cheques' last day ends at local midnight.
+    pub fn zone(&self) -> jiff::tz::TimeZone {
+        zone_of(self.time_zone.as_deref(), &self.territory)
+    }
+
+    /// Today in its territory.
+    pub fn today(&self, now: jiff::Timestamp) -> jiff::civil::Date {
+        crate::zones::today_in(now, &self.zone())
+    }
+}
+
+/// A programme's zone from what is stored of it: its own, or its territory's.
+pub fn zone_of(stored: Option<&str>, territory: &Territory) -> jiff::tz::TimeZone {
+    crate::zones::zone_for(stored, territory.codes().iter().map(String::as_str))
 }
 
 /// The columns of [`Program`].
 const COLUMNS: &str = "id, funder_id, name, budget_cents, cheque_value_cents, validity_days, \
      grace_days, fee_rate_bp, fee_per_cheque_cents, department, territory, services, status, \
-     closed_at, closes_on";
+     closed_at, closes_on, time_zone";
 
 pub async fn insert(conn: &mut Conn, p: &Program, now: &str) -> Result<()> {
     sqlx::query(
         "INSERT INTO programs (id, funder_id, name, budget_cents, cheque_value_cents, \
          validity_days, grace_days, fee_rate_bp, fee_per_cheque_cents, department, territory, \
-         services, status, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+         services, status, created_at, time_zone) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
     )
     .bind(&p.id)
     .bind(&p.funder_id)
@@ -63,9 +82,37 @@ pub async fn insert(conn: &mut Conn, p: &Program, now: &str) -> Result<()> {
     .bind(p.services.stored())
     .bind(p.status.as_str())
     .bind(now)
+    .bind(&p.time_zone)
     .execute(&mut *conn)
     .await?;
     Ok(())
+}
+
+pub async fn set_time_zone(conn: &mut Conn, id: &str, zone: Option<&str>) -> Result<()> {
+    sqlx::query("UPDATE programs SET time_zone = $1 WHERE id = $2")
+        .bind(zone)
+        .bind(id)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// Every programme with today's date in its zone: what the expiry job compares last days to.
+pub async fn local_days(
+    conn: &mut Conn,
+    now: jiff::Timestamp,
+) -> Result<Vec<(String, jiff::civil::Date)>> {
+    let rows: Vec<(String, String, Option<String>)> =
+        sqlx::query_as("SELECT id, territory, time_zone FROM programs ORDER BY id")
+            .fetch_all(&mut *conn)
+            .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, territory, zone)| {
+            let zone = zone_of(zone.as_deref(), &Territory::from_stored(&territory));
+            (id, crate::zones::today_in(now, &zone))
+        })
+        .collect())
 }
 
 pub async fn find(conn: &mut Conn, id: &str) -> Result<Option<Program>> {

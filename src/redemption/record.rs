@@ -21,10 +21,9 @@ pub async fn record(
     site: &Organization,
     session: Session,
     now: Timestamp,
-    today: Date,
 ) -> Result<RedemptionRow> {
     let origin = tx.origin().clone();
-    let mut outcomes = record_together(tx, vec![(site, session, origin)], now, today).await?;
+    let mut outcomes = record_together(tx, vec![(site, session, origin)], now).await?;
     outcomes.pop().unwrap_or_else(|| {
         Err(Error::Internal(anyhow::anyhow!(
             "a session was recorded without an outcome"
@@ -40,13 +39,12 @@ pub async fn record(
 /// origin, one balanced ledger transaction per cheque) is deferred to the end of the
 /// transaction, and sent with the answers saved for retries in one round trip: one statement
 /// for many sessions instead of several for each is what makes PostgreSQL fast here.
+/// A cheque's last day ends at midnight in its programme's zone ([`take_valid`]).
 pub async fn record_together(
     tx: &mut Tx<'_>,
     sessions: Vec<(&Organization, Session, Origin)>,
     now: Timestamp,
-    today: Date,
 ) -> Result<Vec<Result<RedemptionRow>>> {
-    use std::collections::BTreeMap;
     let now_text = format_ts(now);
     let mut asked: Vec<String> = sessions
         .iter()
@@ -54,12 +52,7 @@ pub async fn record_together(
         .collect();
     asked.sort();
     asked.dedup();
-    let mut taken: BTreeMap<String, repo::TakenVoucher> =
-        repo::take_vouchers(tx, &asked, &today.to_string(), &now_text)
-            .await?
-            .into_iter()
-            .map(|t| (t.code.clone(), t))
-            .collect();
+    let mut taken = take_valid(tx, &asked, now, &now_text).await?;
     let claims: Vec<std::result::Result<Vec<repo::TakenVoucher>, Shortfall>> = sessions
         .iter()
         .map(|(_, session, _)| claim(session, &mut taken))
@@ -79,11 +72,38 @@ pub async fn record_together(
                 outcomes.push(Ok(first));
                 redeemed.push((cheques, origin));
             }
-            Err(shortfall) => outcomes.push(Err(refusal(tx, session, shortfall, today).await?)),
+            Err(shortfall) => outcomes.push(Err(refusal(tx, session, shortfall, now).await?)),
         }
     }
     defer_writes(tx, &redeemed, &now_text)?;
     Ok(outcomes)
+}
+
+/// Takes the cheques asked for that are valid in their programme's zone, by code. A cheque's
+/// last day ends at midnight in its programme's zone: the UPDATE takes those valid on the
+/// earliest day anywhere, and each taken cheque is then checked against its own programme's
+/// day (the zone comes with the row), those past it given back at once.
+pub(super) async fn take_valid(
+    tx: &mut Tx<'_>,
+    asked: &[String],
+    now: Timestamp,
+    now_text: &str,
+) -> Result<std::collections::BTreeMap<String, repo::TakenVoucher>> {
+    let bound = crate::zones::earliest_today(now).to_string();
+    let mut local = LocalDays::new(now);
+    let mut taken = std::collections::BTreeMap::new();
+    let mut past = Vec::new();
+    for t in repo::take_vouchers(tx, asked, &bound, now_text).await? {
+        if local.still_valid(&t) {
+            taken.insert(t.code.clone(), t);
+        } else {
+            past.push(t.id);
+        }
+    }
+    if !past.is_empty() {
+        repo::give_back(tx, &past).await?;
+    }
+    Ok(taken)
 }
 
 /// Why a session cannot have its cheques: one was not taken (its state tells why), or they
@@ -145,11 +165,11 @@ async fn refusal(
     conn: &mut Conn,
     session: &Session,
     shortfall: Shortfall,
-    today: Date,
+    now: Timestamp,
 ) -> Result<Error> {
     Ok(match shortfall {
         Shortfall::NotTaken(code) => {
-            let why = why_not_redeemable(conn, &code, today).await?;
+            let why = why_not_redeemable(conn, &code, now).await?;
             if session.codes.len() > 1 {
                 why.prefixed(&format!("Chèque {} : ", codes::display_code(&code)))
             } else {
@@ -287,17 +307,54 @@ pub async fn redeem(
     today: Date,
 ) -> Result<RedemptionRow> {
     let session = check(tx, keyring, site, new, today).await?;
-    record(tx, site, session, now, today).await
+    record(tx, site, session, now).await
+}
+
+/// Today in each programme's zone, worked out once per programme of a batch.
+struct LocalDays {
+    now: Timestamp,
+    of_program: std::collections::HashMap<String, String>,
+}
+
+impl LocalDays {
+    fn new(now: Timestamp) -> LocalDays {
+        LocalDays {
+            now,
+            of_program: std::collections::HashMap::new(),
+        }
+    }
+
+    /// Whether a taken cheque is still within its last day, and its programme's, where the
+    /// programme is.
+    fn still_valid(&mut self, t: &repo::TakenVoucher) -> bool {
+        let now = self.now;
+        let today = self
+            .of_program
+            .entry(t.program_id.clone())
+            .or_insert_with(|| {
+                let territory = crate::programs::Territory::from_stored(&t.territory);
+                let zone = crate::programs::zone_of(t.time_zone.as_deref(), &territory);
+                crate::zones::today_in(now, &zone).to_string()
+            });
+        t.redeemable_until >= *today && t.closes_on.as_ref().is_none_or(|c| c >= today)
+    }
 }
 
 /// Explains, after the conditional update matched nothing, why this cheque cannot be redeemed.
-pub(super) async fn why_not_redeemable(conn: &mut Conn, code: &str, today: Date) -> Result<Error> {
+pub(super) async fn why_not_redeemable(
+    conn: &mut Conn,
+    code: &str,
+    now: Timestamp,
+) -> Result<Error> {
     let Some(state) = repo::voucher_state(conn, code).await? else {
         return Ok(Error::invalid(
             "invalid_code",
             "Aucun chèque ne porte ce code. Vérifiez chaque caractère sur le chèque.",
         ));
     };
+    let territory = crate::programs::Territory::from_stored(&state.territory);
+    let zone = crate::programs::zone_of(state.time_zone.as_deref(), &territory);
+    let today = crate::zones::today_in(now, &zone);
     let expired = state.redeemable_until < today.to_string();
     let programme_ended = crate::programs::ended_on(
         state.program_closed_at.as_deref(),

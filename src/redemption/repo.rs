@@ -74,8 +74,11 @@ pub struct TakenVoucher {
     pub program_id: String,
     pub distributor_id: String,
     pub value_cents: Cents,
-    /// The last day it is accepted, to compare with what its PN2 payload states.
+    /// The last day it is accepted: the local day it is checked against (with its
+    /// programme's planned end and stored zone), and what its PN2 payload must state.
     pub redeemable_until: String,
+    pub closes_on: Option<String>,
+    pub time_zone: Option<String>,
     /// The rules of the cheque's programme (see `programs::Territory` and `Services`).
     pub territory: String,
     pub services: String,
@@ -94,10 +97,14 @@ pub struct VoucherState {
     pub program_closed_at: Option<String>,
     /// Its programme's last day (planned, or the day it ended), if any.
     pub program_closes_on: Option<String>,
+    /// Where its programme is (territory, stored zone): the zone of its last day.
+    pub territory: String,
+    pub time_zone: Option<String>,
 }
 
-/// The one statement that decides who redeems these cheques: those still valid today, of a
-/// programme not past its last day, are taken; the others are left as they are.
+/// The one statement that decides who redeems these cheques: those still valid on `today`, of
+/// a programme not past its last day, are taken; the others are left as they are. `today` is
+/// the earliest day anywhere: the caller checks each cheque against its programme's own day.
 pub async fn take_vouchers(
     conn: &mut Conn,
     codes: &[String],
@@ -132,7 +139,9 @@ fn take_vouchers_sql(postgres: bool, codes: usize) -> String {
          RETURNING id, code, pass_id, program_id, distributor_id, value_cents, redeemable_until, \
          (SELECT territory FROM programs p WHERE p.id = vouchers.program_id) AS territory, \
          (SELECT services FROM programs p WHERE p.id = vouchers.program_id) AS services, \
-         (SELECT help_level FROM passes c WHERE c.id = vouchers.pass_id) AS help_level"
+         (SELECT help_level FROM passes c WHERE c.id = vouchers.pass_id) AS help_level, \
+         (SELECT closes_on FROM programs p WHERE p.id = vouchers.program_id) AS closes_on, \
+         (SELECT time_zone FROM programs p WHERE p.id = vouchers.program_id) AS time_zone"
     )
 }
 
@@ -158,7 +167,8 @@ pub async fn give_back(conn: &mut Conn, voucher_ids: &[String]) -> Result<()> {
 pub async fn voucher_state(conn: &mut Conn, code: &str) -> Result<Option<VoucherState>> {
     Ok(sqlx::query_as(
         "SELECT v.status, v.expires_on, v.redeemable_until, r.redeemed_at, \
-         p.closed_at AS program_closed_at, p.closes_on AS program_closes_on FROM vouchers v \
+         p.closed_at AS program_closed_at, p.closes_on AS program_closes_on, \
+         COALESCE(p.territory, '') AS territory, p.time_zone FROM vouchers v \
          LEFT JOIN redemptions r ON r.voucher_id = v.id AND r.undone_at IS NULL \
          LEFT JOIN programs p ON p.id = v.program_id \
          WHERE v.code = $1",

@@ -5,7 +5,7 @@
 //! attendance count, which no cheque can tell.
 
 use super::check::{about, check, read_code, NewRedemption};
-use super::record::{defer_writes, rows_of, why_not_redeemable};
+use super::record::{defer_writes, rows_of, take_valid, why_not_redeemable};
 use super::repo::{self, ChequeLine};
 use crate::catalogue::typology::Themes;
 use crate::clock::format_ts;
@@ -124,7 +124,9 @@ pub async fn record_workshop(
     .await?;
     let mut codes: Vec<String> = Vec::with_capacity(inputs.len());
     for input in &inputs {
-        let code = read_code(keyring, input).map_err(|e| e.prefixed(&about(input)))?;
+        let code = read_code(keyring, input)
+            .map_err(|e| e.prefixed(&about(input)))?
+            .code;
         if codes.contains(&code) {
             return Err(Error::invalid(
                 "duplicate_code",
@@ -139,13 +141,16 @@ pub async fn record_workshop(
     codes.sort();
     session.codes = codes;
     let now_text = format_ts(now);
-    let taken = repo::take_vouchers(tx, &session.codes, &today.to_string(), &now_text).await?;
+    let taken: Vec<repo::TakenVoucher> = take_valid(tx, &session.codes, now, &now_text)
+        .await?
+        .into_values()
+        .collect();
     if let Some(code) = session
         .codes
         .iter()
         .find(|c| !taken.iter().any(|t| &t.code == *c))
     {
-        let why = why_not_redeemable(tx, code, today).await?;
+        let why = why_not_redeemable(tx, code, now).await?;
         return Err(why.prefixed(&format!("Chèque {} : ", codes::display_code(code))));
     }
     for voucher in &taken {

@@ -281,7 +281,7 @@ impl Redeemer {
             move |tx| {
                 Box::pin(async move {
                     crate::orgs::note_token_use(tx, touch.as_slice(), now);
-                    record(tx, &site, session, now, today).await
+                    record(tx, &site, session, now).await
                 })
             },
         )
@@ -457,9 +457,7 @@ async fn handle(
             _ => None,
         })
         .collect();
-    let mut recorded = record_together(tx, to_record, now, today)
-        .await?
-        .into_iter();
+    let mut recorded = record_together(tx, to_record, now).await?.into_iter();
     let now_text = format_ts(now);
     let mut answers = Vec::with_capacity(checked.len());
     for ((site, session), request) in checked.into_iter().zip(&requests) {

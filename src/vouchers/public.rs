@@ -8,7 +8,8 @@ use crate::db::{Conn, Tx};
 use crate::error::{Error, Result};
 use crate::money::Cents;
 use crate::programs::Territory;
-use jiff::civil::Date;
+use jiff::tz::TimeZone;
+use jiff::Timestamp;
 use serde::Serialize;
 
 /// What a beneficiary sees when typing the pass code: nothing personal.
@@ -34,19 +35,19 @@ pub struct PublicBalance {
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct UsedCheque {
-    /// The day (Paris time), `YYYY-MM-DD`.
+    /// The day in the programme's zone, `YYYY-MM-DD`.
     pub on: String,
     /// The place's name, or its structure's when the place is not known.
     pub place: String,
 }
 
-/// When and where the carnet's cheques were used.
-async fn used_cheques(conn: &mut Conn, pass_id: &str) -> Result<Vec<UsedCheque>> {
+/// When and where the carnet's cheques were used, the days in `zone` (the programme's).
+async fn used_cheques(conn: &mut Conn, pass_id: &str, zone: &TimeZone) -> Result<Vec<UsedCheque>> {
     let mut used = Vec::new();
     for (at, place_id, site_id) in repo::used_cheques(conn, pass_id).await? {
         let place = place_name(conn, place_id, &site_id).await?;
         let on = crate::clock::parse_ts(&at)
-            .map(|t| t.to_zoned(crate::clock::paris()).date().to_string())
+            .map(|t| crate::zones::today_in(t, zone).to_string())
             .unwrap_or_default();
         used.push(UsedCheque { on, place });
     }
@@ -75,14 +76,20 @@ pub(super) async fn place_name(
     })
 }
 
+/// What is left on a carnet at `now`: its days are those of its programme's territory, where
+/// its cheques' last day ends at local midnight.
 pub async fn public_balance(
     conn: &mut Conn,
     pass_code: &str,
-    today: Date,
+    now: Timestamp,
 ) -> Result<PublicBalance> {
     let pass = find_by_code(conn, pass_code).await?;
     let vouchers = repo::vouchers_of(conn, &pass.id).await?;
     let program = crate::programs::find(conn, &pass.program_id).await?;
+    let zone = program
+        .as_ref()
+        .map_or_else(crate::clock::paris, crate::programs::Program::zone);
+    let today = crate::zones::today_in(now, &zone);
     let ended_on = program.as_ref().and_then(|p| p.ended_on(today));
     // Past its programme's last day, nothing is usable any more, even before the daily job.
     let (remaining_cheques, remaining_cents) = match ended_on {
@@ -104,7 +111,7 @@ pub async fn public_balance(
         programme_ends_on: program
             .and_then(|p| p.planned_close(today))
             .map(|d| d.to_string()),
-        used: used_cheques(conn, &pass.id).await?,
+        used: used_cheques(conn, &pass.id, &zone).await?,
     })
 }
 

@@ -84,7 +84,7 @@ async fn balance(
     }
     state.public_lookup(ip).await?;
     let mut conn = state.db.read().await?;
-    match crate::vouchers::public_balance(&mut conn, &code, state.clock.today()).await {
+    match crate::vouchers::public_balance(&mut conn, &code, state.clock.now()).await {
         Ok(b) => {
             view.until = long_date_text(&b.expires_on);
             view.ended = b

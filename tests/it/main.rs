@@ -64,6 +64,7 @@ mod settlement_scenario;
 mod site_payments;
 mod sites_directory;
 mod storage;
+mod time_zones;
 mod treasury;
 mod voucher_core;
 mod web;

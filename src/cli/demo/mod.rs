@@ -39,6 +39,7 @@ async fn member(
             siret: siret.map(Into::into),
             department: Some(department.into()),
             postcode: Some(postcode.into()),
+            time_zone: None,
         },
         now,
     )
@@ -260,6 +261,7 @@ async fn fill_in(
                 territory: None,
                 services: None,
                 confirmed_funding_only: false,
+                time_zone: None,
             },
             now,
         )

@@ -353,6 +353,7 @@ pub async fn qualify(
             siret: Some(app.siret.clone()),
             department: crate::fr::department_of_postcode(&first.postcode),
             postcode: Some(first.postcode.clone()),
+            time_zone: None,
         },
         now,
     )

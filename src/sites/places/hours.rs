@@ -1,13 +1,15 @@
 //! Opening hours in OpenStreetMap's `opening_hours` syntax (the standard's `horaires`): whether a
-//! place is open at a given time (Europe/Paris), and the hours in words for the directory.
+//! place is open at a given time (in the place's zone), and the hours in words for the directory.
 
+use jiff::tz::TimeZone;
 use jiff::Timestamp;
 use opening_hours::OpeningHours;
 
-/// Open at `now`, Paris time; None when the hours are missing or unreadable.
-pub fn is_open(horaires: Option<&str>, now: Timestamp) -> Option<bool> {
+/// Open at `now`, its hours read in the place's `zone`; None when the hours are missing or
+/// unreadable.
+pub fn is_open(horaires: Option<&str>, now: Timestamp, zone: &TimeZone) -> Option<bool> {
     let hours: OpeningHours = horaires?.parse().ok()?;
-    let local = now.to_zoned(crate::clock::paris()).datetime();
+    let local = now.to_zoned(zone.clone()).datetime();
     let date = chrono::NaiveDate::from_ymd_opt(
         local.year().into(),
         local.month() as u32,
@@ -129,10 +131,24 @@ mod tests {
     fn open_in_paris_time() {
         let hours = Some("Mo-Fr 09:00-12:00,14:00-18:30");
         // Monday 2 March 2026, 10:30 in Paris (UTC+1).
-        let at = |utc: &str| is_open(hours, utc.parse().unwrap());
+        let paris = crate::clock::paris();
+        let at = |utc: &str| is_open(hours, utc.parse().unwrap(), &paris);
         assert_eq!(at("2026-03-02T09:30:00Z"), Some(true));
         assert_eq!(at("2026-03-02T11:30:00Z"), Some(false));
         assert_eq!(at("2026-03-07T10:00:00Z"), Some(false));
-        assert_eq!(is_open(Some("n'importe quoi"), Timestamp::now()), None);
+        assert_eq!(
+            is_open(Some("n'importe quoi"), Timestamp::now(), &paris),
+            None
+        );
+    }
+
+    #[test]
+    fn open_in_the_place_zone() {
+        // Saturday 6 June 2026, 20:30 in Martinique (UTC−4) is Sunday 02:30 in Paris.
+        let hours = Some("Sa 18:00-23:00");
+        let at: Timestamp = "2026-06-07T00:30:00Z".parse().unwrap();
+        let martinique = crate::zones::zone("America/Martinique");
+        assert_eq!(is_open(hours, at, &martinique), Some(true));
+        assert_eq!(is_open(hours, at, &crate::clock::paris()), Some(false));
     }
 }

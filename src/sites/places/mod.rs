@@ -10,6 +10,7 @@ pub mod hours;
 mod qualification_status;
 mod repo;
 pub mod standard;
+mod zone;
 
 use crate::clock::format_ts;
 use crate::db::{Conn, Tx};
@@ -19,6 +20,7 @@ use jiff::Timestamp;
 pub use qualification_status::QualificationStatus;
 use serde::{Deserialize, Serialize};
 pub use standard::{ParsedFile, Rejection, StandardPlace};
+pub use zone::set_time_zone;
 
 /// A place as passnum keeps it.
 #[derive(Clone, Debug)]
@@ -28,11 +30,22 @@ pub struct Place {
     pub department: Option<String>,
     pub qualification_status: QualificationStatus,
     pub qualified_until: Option<String>,
+    /// The zone stored for it, overriding its département's (see `zones`).
+    pub time_zone: Option<String>,
 }
 
 impl Place {
     pub fn id(&self) -> &str {
         self.data.id()
+    }
+
+    /// Where its hours and dates are read: the stored zone, or its département's.
+    pub fn zone(&self) -> jiff::tz::TimeZone {
+        crate::zones::zone_for(self.time_zone.as_deref(), self.codes())
+    }
+
+    fn codes(&self) -> Option<&str> {
+        self.department.as_deref().or(self.data.get("code_insee"))
     }
 
     pub fn is_qualified_on(&self, today: Date) -> bool {
@@ -399,7 +412,7 @@ impl Found {
         };
         Found {
             distance_km,
-            open_now: hours::is_open(d.get("horaires"), now),
+            open_now: hours::is_open(d.get("horaires"), now, &place.zone()),
             hours: d.get("horaires").map(hours::in_words).unwrap_or_default(),
             phone: d.get("telephone").map(phone_in_words),
             address,

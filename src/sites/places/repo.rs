@@ -12,8 +12,8 @@ use std::collections::HashSet;
 
 fn select(condition: &str) -> String {
     format!(
-        "SELECT {}, site_org_id, department, qualification_status, qualified_until \
-         FROM places WHERE {condition}",
+        "SELECT {}, site_org_id, department, qualification_status, qualified_until, \
+         time_zone FROM places WHERE {condition}",
         FIELDS.join(", ")
     )
 }
@@ -32,6 +32,7 @@ fn from_row(row: &AnyRow) -> Result<Place> {
             row.try_get::<String, _>("qualification_status")?,
         )?,
         qualified_until: row.try_get("qualified_until")?,
+        time_zone: row.try_get("time_zone")?,
     })
 }
 
@@ -119,6 +120,15 @@ pub async fn set_qualification(
         .bind(status)
         .bind(until)
         .bind(place_id)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+pub async fn set_time_zone(conn: &mut Conn, id: &str, zone: Option<&str>) -> Result<()> {
+    sqlx::query("UPDATE places SET time_zone = $1 WHERE id = $2")
+        .bind(zone)
+        .bind(id)
         .execute(&mut *conn)
         .await?;
     Ok(())

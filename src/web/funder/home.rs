@@ -44,6 +44,8 @@ pub struct ProgramForm {
     pub service_workshop: Option<String>,
     /// Ticked: only money seen on the bank's statement backs allocations.
     pub confirmed_funding_only: Option<String>,
+    /// A tz name; empty: the territory's zone.
+    pub time_zone: String,
 }
 
 impl Default for ProgramForm {
@@ -60,6 +62,7 @@ impl Default for ProgramForm {
             service_administrative_procedure: None,
             service_workshop: None,
             confirmed_funding_only: None,
+            time_zone: String::new(),
         }
     }
 }
@@ -105,6 +108,7 @@ impl ProgramForm {
             },
             services: Some(self.services().iter().map(|s| s.to_string()).collect()),
             confirmed_funding_only: self.confirmed_funding_only.is_some(),
+            time_zone: Some(self.time_zone.clone()),
         })
     }
 
@@ -136,6 +140,7 @@ fn program_field(code: &str) -> &'static str {
         "invalid_department" => "department",
         "invalid_territory" => "territory",
         "invalid_services" => "s-individual",
+        "invalid_time_zone" => "time_zone",
         _ => "name",
     }
 }

@@ -45,6 +45,8 @@ pub(super) struct NewOrgForm {
     department: String,
     #[serde(default)]
     postcode: String,
+    #[serde(default)]
+    time_zone: String,
 }
 
 #[derive(Template)]
@@ -122,6 +124,7 @@ pub(super) async fn create_org(State(state): State<AppState>, form: Form<NewOrgF
         siret: Some(data.siret.clone()),
         department: Some(data.department.clone()),
         postcode: Some(data.postcode.clone()),
+        time_zone: Some(data.time_zone.clone()),
     };
     let now = state.clock.now();
     let org = operator.org.clone();
@@ -150,6 +153,7 @@ fn org_field(code: &str) -> &'static str {
         c if c.contains("siret") => "siret",
         "invalid_department" => "department",
         "invalid_postcode" => "postcode",
+        "invalid_time_zone" => "time_zone",
         _ => "name",
     }
 }

@@ -168,19 +168,22 @@ pub(super) async fn receipt_page(
         )
         .await;
     }
-    let place = match r.place_id.as_deref() {
-        Some(id) => crate::sites::places::find(&mut conn, id)
-            .await?
-            .and_then(|p| p.data.get("nom").map(str::to_string))
-            .unwrap_or_default(),
-        None => String::new(),
+    let found = match r.place_id.as_deref() {
+        Some(id) => crate::sites::places::find(&mut conn, id).await?,
+        None => None,
     };
+    let zone = found
+        .as_ref()
+        .map_or_else(|| signed.org.zone(), |p| p.zone());
+    let place = found
+        .and_then(|p| p.data.get("nom").map(str::to_string))
+        .unwrap_or_default();
     drop(conn);
     render(
         &state,
         &visitor,
         None,
-        Some(receipt(&r, place)),
+        Some(receipt(&r, place, &zone)),
         None,
         Entered::default(),
     )

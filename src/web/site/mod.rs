@@ -295,12 +295,13 @@ async fn choices(
     })
 }
 
-pub(super) fn receipt(r: &RedemptionRow, place: String) -> Receipt {
+/// A session just recorded, its day in the place's zone (`zone`).
+pub(super) fn receipt(r: &RedemptionRow, place: String, zone: &jiff::tz::TimeZone) -> Receipt {
     let total: Cents = r.cheques.iter().map(|c| c.value_cents).sum();
     Receipt {
         total: euros_text(total),
         codes: r.cheques.iter().map(|c| c.code.clone()).collect(),
-        date: long_date_text(&r.redeemed_at),
+        date: crate::fr::long_date_in(&r.redeemed_at, zone),
         service: typology::service_label(r.service.as_deref()).to_string(),
         minutes: r.minutes.map(typology::duration_text).unwrap_or_default(),
         themes: r.themes.labels().join(", "),
@@ -314,6 +315,7 @@ fn row(
     window: SignedDuration,
     form: &RedeemChoices,
     all: &[RedemptionRow],
+    zone: &jiff::tz::TimeZone,
 ) -> Row {
     let cutoff = crate::clock::format_ts(now.checked_sub(window).unwrap_or(now));
     let place = r
@@ -337,7 +339,7 @@ fn row(
             .join(", "),
         id: r.id.clone(),
         code: r.code.clone(),
-        date: long_date_text(&r.redeemed_at),
+        date: crate::fr::long_date_in(&r.redeemed_at, zone),
         service: typology::service_label(r.service.as_deref()),
         minutes: r.minutes.map(|m| format!("{m} min")).unwrap_or_default(),
         value: euros_text(r.value_cents),
@@ -441,9 +443,11 @@ pub(super) async fn render_with(
             batch_id: batch.id,
         })
         .collect();
+    // The site's days, in its zone (Fort-de-France's evening is Paris's next morning).
+    let zone = org.zone();
     let rows = list
         .iter()
-        .map(|r| row(r, now, window, &form, &list))
+        .map(|r| row(r, now, window, &form, &list, &zone))
         .collect();
     page(Home {
         l: Layout::new(state, visitor, errors.page_title("Encaisser un chèque")),

@@ -107,6 +107,7 @@ async fn one(State(state): State<AppState>, visitor: Visitor, Path(id): Path<Str
     let (payment, cheques) = payments::one(&mut conn, &signed.org, &id).await?;
     let l = &payment.line;
     let shown = line(&payment);
+    let zone = signed.org.zone();
     page(One {
         l: Layout::new(
             &state,
@@ -123,7 +124,7 @@ async fn one(State(state): State<AppState>, visitor: Visitor, Path(id): Path<Str
         cheques: cheques
             .into_iter()
             .map(|c| Cheque {
-                date: long_date_text(&c.redeemed_at),
+                date: crate::fr::long_date_in(&c.redeemed_at, &zone),
                 code: crate::vouchers::codes::display_code(&c.code),
                 place: c.place.unwrap_or_default(),
                 value: euros_text(c.value_cents),
