@@ -62,6 +62,7 @@ pub mod stats;
 pub mod treasury;
 pub mod users;
 pub mod vouchers;
+pub mod voice;
 
 // Platform, in `src/platform/`; named from the crate root.
 pub mod platform;

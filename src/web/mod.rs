@@ -22,6 +22,7 @@ mod registry;
 mod second_factor;
 mod session;
 mod site;
+mod voice;
 
 pub use errors::{bare_errors, method_not_allowed, not_found};
 pub use session::{Visitor, CSRF_COOKIE, SESSION_COOKIE};
@@ -302,6 +303,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .merge(legal::router())
         .merge(my_data::router())
         .merge(registry::router())
+        .merge(voice::router())
         .route(
             "/static/style.css",
             get(|| async { asset("text/css; charset=utf-8", STYLE) }),
