@@ -14,6 +14,7 @@ mod form_errors;
 mod funder;
 mod legal;
 mod my_data;
+mod observatory;
 mod operator;
 mod operator_applications;
 mod proconnect;
@@ -304,6 +305,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .merge(my_data::router())
         .merge(registry::router())
         .merge(voice::router())
+        .merge(observatory::router())
         .route(
             "/static/style.css",
             get(|| async { asset("text/css; charset=utf-8", STYLE) }),
