@@ -61,8 +61,8 @@ pub mod sites;
 pub mod stats;
 pub mod treasury;
 pub mod users;
-pub mod vouchers;
 pub mod voice;
+pub mod vouchers;
 
 // Platform, in `src/platform/`; named from the crate root.
 pub mod platform;

@@ -160,7 +160,9 @@ pub async fn observatory(conn: &mut Conn, since: &str, today: &str) -> Result<Ob
     Ok(Observatory {
         national: area("France".into(), &national),
         departments: suppress_secondary(
-            raw.iter().map(|(code, r)| (area(code.clone(), r), r)).collect(),
+            raw.iter()
+                .map(|(code, r)| (area(code.clone(), r), r))
+                .collect(),
         ),
         kinds,
     })
@@ -197,10 +199,7 @@ fn tenths(sum: i64, count: i64) -> i64 {
 /// people, sessions and hours; and for the answers).
 fn suppress_secondary(mut areas: Vec<(Area, &Raw)>) -> Vec<Area> {
     let alone = |areas: &[(Area, &Raw)], hidden: fn(&Area) -> bool, active: fn(&Raw) -> bool| {
-        let suppressed = areas
-            .iter()
-            .filter(|(a, r)| hidden(a) && active(r))
-            .count();
+        let suppressed = areas.iter().filter(|(a, r)| hidden(a) && active(r)).count();
         if suppressed != 1 {
             return None;
         }

@@ -4,8 +4,19 @@
 //! name (a place's name too), and so is a word in capitals or one after a title (Madame, M.).
 
 const TITLES: &[&str] = &[
-    "m.", "mme", "mme.", "mlle", "mlle.", "madame", "monsieur", "mademoiselle", "dr", "dr.",
-    "docteur", "maître", "me",
+    "m.",
+    "mme",
+    "mme.",
+    "mlle",
+    "mlle.",
+    "madame",
+    "monsieur",
+    "mademoiselle",
+    "dr",
+    "dr.",
+    "docteur",
+    "maître",
+    "me",
 ];
 
 /// Masks names (`[nom]`), e-mail addresses (`[courriel]`) and numbers, phone numbers included

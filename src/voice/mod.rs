@@ -15,11 +15,8 @@ pub use repo::{Comment, Session};
 
 /// `(value, label)` of the answers to "Avez-vous pu faire ce que vous vouliez ?" and "Les
 /// explications étaient-elles claires ?".
-pub const YES_PARTLY_NO: &[(&str, &str)] = &[
-    ("oui", "Oui"),
-    ("en_partie", "En partie"),
-    ("non", "Non"),
-];
+pub const YES_PARTLY_NO: &[(&str, &str)] =
+    &[("oui", "Oui"), ("en_partie", "En partie"), ("non", "Non")];
 
 /// `(value, label)` of the answers to "Pourriez-vous le refaire seul ?".
 pub const ALONE: &[(&str, &str)] = &[
@@ -121,9 +118,9 @@ pub async fn session_of_link(conn: &mut Conn, token: &str) -> Result<Session> {
     let Some(session_id) = repo::session_of_token(conn, token).await? else {
         return Err(unknown_link());
     };
-    repo::session(conn, &session_id)
-        .await?
-        .ok_or_else(|| Error::not_found("Cette séance a été annulée : il n'y a pas d'avis à donner."))
+    repo::session(conn, &session_id).await?.ok_or_else(|| {
+        Error::not_found("Cette séance a été annulée : il n'y a pas d'avis à donner.")
+    })
 }
 
 /// The earliest session paid with the carnet that has no answer yet, or why there is none.
@@ -281,7 +278,10 @@ mod tests {
             ..Default::default()
         };
         let c = check(&good).unwrap();
-        assert_eq!((c.overall, c.reached, c.alone), (0, Some("en_partie"), None));
+        assert_eq!(
+            (c.overall, c.reached, c.alone),
+            (0, Some("en_partie"), None)
+        );
         for (answer, code) in [
             (Answer::default(), "invalid_overall"),
             (

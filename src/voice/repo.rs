@@ -28,7 +28,8 @@ pub struct Comment {
     pub text: String,
 }
 
-const SESSION: &str = "SELECT COALESCE(r.group_id, r.id) AS session_id, MIN(v.pass_id) AS pass_id, \
+const SESSION: &str =
+    "SELECT COALESCE(r.group_id, r.id) AS session_id, MIN(v.pass_id) AS pass_id, \
        MIN(r.program_id) AS program_id, MIN(r.site_id) AS site_id, MIN(r.place_id) AS place_id, \
        MIN(r.redeemed_at) AS at, MIN(COALESCE(pl.nom, o.name)) AS place_name \
      FROM redemptions r JOIN vouchers v ON v.id = r.voucher_id \
@@ -205,11 +206,24 @@ pub async fn summary(conn: &mut Conn, scope: Scope<'_>, since: Option<&str>) -> 
         let overall: i64 = row.try_get("overall")?;
         let n: i64 = row.try_get("n")?;
         s.answers += n;
-        if let Some(slot) = usize::try_from(overall).ok().and_then(|i| s.marks.get_mut(i)) {
+        if let Some(slot) = usize::try_from(overall)
+            .ok()
+            .and_then(|i| s.marks.get_mut(i))
+        {
             *slot += n;
         }
-        tally(&mut s.reached, YES_PARTLY_NO, &row.try_get::<String, _>("reached")?, n);
-        tally(&mut s.clear, YES_PARTLY_NO, &row.try_get::<String, _>("clear")?, n);
+        tally(
+            &mut s.reached,
+            YES_PARTLY_NO,
+            &row.try_get::<String, _>("reached")?,
+            n,
+        );
+        tally(
+            &mut s.clear,
+            YES_PARTLY_NO,
+            &row.try_get::<String, _>("clear")?,
+            n,
+        );
         tally(&mut s.alone, ALONE, &row.try_get::<String, _>("alone")?, n);
     }
     let (count, sum): (i64, i64) = sqlx::query_as(&format!(

@@ -199,12 +199,17 @@ pub fn datapackage() -> serde_json::Value {
         json!({"name": name, "type": "integer", "description": description,
                "constraints": {"minimum": 0}})
     };
-    let mut areas = vec![json!({"name": "territoire", "type": "string", "description":
+    let mut areas = vec![
+        json!({"name": "territoire", "type": "string", "description":
         "« France » pour le total national, sinon le code du département",
-        "constraints": {"required": true, "pattern": "France|[0-9]{2}|2[AB]|97[0-9]"}})];
+        "constraints": {"required": true, "pattern": "France|[0-9]{2}|2[AB]|97[0-9]"}}),
+    ];
     period(&mut areas);
     areas.extend([
-        count("personnes_aidees", "Carnets dont au moins un chèque a été utilisé dans la période"),
+        count(
+            "personnes_aidees",
+            "Carnets dont au moins un chèque a été utilisé dans la période",
+        ),
         count("seances", "Séances d'aide payées avec des chèques"),
         count("heures", "Heures d'aide (durées déclarées par les lieux)"),
         count("avis", "Avis « Je donne mon avis » (échelle de 0 à 10)"),

@@ -100,7 +100,9 @@ async fn balance(
                 .unwrap_or_default();
             if !b.used.is_empty() {
                 let pass_id = crate::vouchers::pass_id_of_code(&mut conn, &code).await?;
-                view.awaiting = crate::voice::sessions_of_carnet(&mut conn, &pass_id).await?.1;
+                view.awaiting = crate::voice::sessions_of_carnet(&mut conn, &pass_id)
+                    .await?
+                    .1;
             }
             view.balance = Some(b);
         }

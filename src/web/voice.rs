@@ -61,7 +61,12 @@ const QUESTIONS: [(&str, &str, &str, Choices); 3] = [
         "Les explications étaient-elles claires ?",
         voice::YES_PARTLY_NO,
     ),
-    ("alone", "alone-oui", "Pourriez-vous le refaire ?", voice::ALONE),
+    (
+        "alone",
+        "alone-oui",
+        "Pourriez-vous le refaire ?",
+        voice::ALONE,
+    ),
 ];
 
 #[derive(Default, Deserialize)]
@@ -236,7 +241,12 @@ async fn link_answer(
     }
 }
 
-async fn record(state: &AppState, visitor: &Visitor, view: Feedback, session: Session) -> WebResult {
+async fn record(
+    state: &AppState,
+    visitor: &Visitor,
+    view: Feedback,
+    session: Session,
+) -> WebResult {
     let answer = view.a.answer();
     let now = format_ts(state.clock.now());
     let view = view.about(&session);
@@ -275,7 +285,10 @@ fn summary_page(
     comments: Option<Vec<Comment>>,
 ) -> WebResult {
     let with_labels = |counts: &[i64; 3], list: &'static [(&'static str, &'static str)]| {
-        list.iter().map(|(_, label)| *label).zip(counts.iter().copied()).collect()
+        list.iter()
+            .map(|(_, label)| *label)
+            .zip(counts.iter().copied())
+            .collect()
     };
     page(SummaryPage {
         l,
