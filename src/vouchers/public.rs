@@ -3,8 +3,8 @@
 
 use super::codes::{self, display_code, CodeError};
 use super::repo;
-use super::{invalid_code, pass_status, remaining, PassStatus};
-use crate::db::{Conn, Tx};
+use super::{pass_status, remaining, PassStatus};
+use crate::db::Conn;
 use crate::error::{Error, Result};
 use crate::money::Cents;
 use crate::programs::Territory;
