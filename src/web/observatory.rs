@@ -54,6 +54,8 @@ struct Row {
     hours: String,
     answers: String,
     satisfaction: String,
+    /// Whether enough answers were given for the satisfaction to be published.
+    rated: bool,
     places: i64,
 }
 
@@ -68,7 +70,11 @@ fn row(a: &Area) -> Row {
         sessions: cell_text(a.sessions),
         hours: cell_text(a.hours),
         answers: cell_text(a.answers),
-        satisfaction: tenths_text(a.satisfaction_tenths, ','),
+        satisfaction: match a.satisfaction_tenths {
+            Some(_) => tenths_text(a.satisfaction_tenths, ','),
+            None => format!("moins de {} avis", observatory::THRESHOLD),
+        },
+        rated: a.satisfaction_tenths.is_some(),
         places: a.places,
     }
 }
