@@ -64,6 +64,7 @@ pub mod sites;
 pub mod stats;
 pub mod treasury;
 pub mod users;
+pub mod voice;
 pub mod vouchers;
 
 // Platform, in `src/platform/`; named from the crate root.

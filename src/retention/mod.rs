@@ -5,7 +5,7 @@
 //!   expired) plus a grace, with the e-mails to that address still in the outbox;
 //! - client addresses in the audit journal, reduced to their network (IPv4 /24, IPv6 /48) without
 //!   breaking the chain (see [`crate::audit::chain`]), and the attempt counters that hold them;
-//! - feedback comments (ratings are kept);
+//! - feedback comments, on both scales (ratings and answers are kept);
 //! - accounts without a login for a long while: deactivated, then erased (a row stays, with
 //!   nothing personal, since the journal and the ledger name its id);
 //! - sent e-mails (or given up), with their bodies and attachments;

@@ -86,15 +86,20 @@ pub async fn forget_counters(tx: &mut Tx<'_>, before_second: i64) -> Result<u64>
     )
 }
 
-/// Erases the comments of feedback given before `before`; the ratings stay.
+/// Erases the comments of feedback given before `before`, on the old 1-5 scale and on the
+/// 0-10 one (`opinions`); the ratings and answers stay.
 pub async fn erase_comments(tx: &mut Tx<'_>, before: &str) -> Result<u64> {
-    Ok(sqlx::query(
-        "UPDATE feedback SET comment = NULL WHERE comment IS NOT NULL AND created_at < $1",
-    )
-    .bind(before)
-    .execute(&mut **tx)
-    .await?
-    .rows_affected())
+    let mut erased = 0;
+    for table in ["feedback", "opinions"] {
+        erased += sqlx::query(&format!(
+            "UPDATE {table} SET comment = NULL WHERE comment IS NOT NULL AND created_at < $1"
+        ))
+        .bind(before)
+        .execute(&mut **tx)
+        .await?
+        .rows_affected();
+    }
+    Ok(erased)
 }
 
 /// Deactivates the accounts without a login (password or ProConnect, as journaled), a session

@@ -5,6 +5,8 @@
 //! first seven characters on both databases. Sums are cast to BIGINT: PostgreSQL's SUM of a
 //! BIGINT is NUMERIC, which the `Any` driver cannot decode.
 
+pub mod observatory;
+
 use crate::db::Conn;
 use crate::error::{Error, Result};
 use crate::money::Cents;

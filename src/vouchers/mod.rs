@@ -15,7 +15,7 @@ pub mod status;
 
 pub use issue::{issue, issue_batch, NewBatch, NewCarnet, NewPass, MAX_BATCH};
 pub use public::{
-    feedback_code, public_balance, record_feedback, territory_of_pass, PublicBalance,
+    feedback_code, pass_id_of_code, public_balance, territory_of_pass, PublicBalance,
 };
 pub use repo::{live_cheques_by_key, PassRow, VoucherRow};
 pub use status::{ChequeStatus, PassStatus};

@@ -3,8 +3,8 @@
 
 use super::codes::{self, display_code, CodeError};
 use super::repo;
-use super::{invalid_code, pass_status, remaining, PassStatus};
-use crate::db::{Conn, Tx};
+use super::{pass_status, remaining, PassStatus};
+use crate::db::Conn;
 use crate::error::{Error, Result};
 use crate::money::Cents;
 use crate::programs::Territory;
@@ -152,40 +152,7 @@ pub fn feedback_code(input: &str) -> Result<String> {
         })
 }
 
-/// "Je donne mon avis": a rating from 1 to 5 and an optional comment (1,000 characters are
-/// kept), tied to the carnet only; one per session of help the carnet paid for.
-pub async fn record_feedback(
-    tx: &mut Tx<'_>,
-    pass_code: &str,
-    rating: Option<&str>,
-    comment: Option<&str>,
-    now: &str,
-) -> Result<()> {
-    let rating = rating
-        .and_then(|r| r.trim().parse::<i64>().ok())
-        .filter(|r| (1..=5).contains(r))
-        .ok_or_else(|| Error::invalid("invalid_rating", "Choisissez une note de 1 à 5."))?;
-    let comment = comment
-        .map(|c| c.trim().chars().take(1000).collect::<String>())
-        .filter(|c| !c.is_empty());
-    let comment = comment.as_deref();
-    let code = codes::parse_code(pass_code).map_err(invalid_code)?;
-    let pass = repo::find_pass_by_code(tx, &code)
-        .await?
-        .ok_or_else(|| Error::not_found("Aucun carnet ne porte ce code."))?;
-    // One opinion per session of help paid with the carnet: anyone who knows a code cannot
-    // fill the satisfaction figures.
-    let (sessions, given) = repo::sessions_and_feedback(tx, &pass.id).await?;
-    if given >= sessions {
-        return Err(Error::conflict(
-            "feedback_already_given",
-            if sessions == 0 {
-                "Vous pourrez donner votre avis après une séance d'aide payée avec ce carnet."
-            } else {
-                "Merci : votre avis sur cette aide est déjà enregistré. Vous pourrez en donner \
-                 un autre après votre prochaine séance."
-            },
-        ));
-    }
-    repo::insert_feedback(tx, &pass.id, rating, comment, now).await
+/// The id of the carnet a person typed the code of, or why there is none.
+pub async fn pass_id_of_code(conn: &mut Conn, pass_code: &str) -> Result<String> {
+    Ok(find_by_code(conn, pass_code).await?.id)
 }

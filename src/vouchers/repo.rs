@@ -238,40 +238,6 @@ pub async fn cancel_vouchers(conn: &mut Conn, pass_id: &str, now: &str) -> Resul
     Ok(values.iter().sum())
 }
 
-/// `(sessions of help paid with this carnet, feedback given for it)`.
-pub async fn sessions_and_feedback(conn: &mut Conn, pass_id: &str) -> Result<(i64, i64)> {
-    Ok(sqlx::query_as(
-        "SELECT \
-           (SELECT COUNT(DISTINCT COALESCE(r.group_id, r.id)) FROM redemptions r \
-              JOIN vouchers v ON v.id = r.voucher_id \
-             WHERE v.pass_id = $1 AND r.undone_at IS NULL), \
-           (SELECT COUNT(*) FROM feedback WHERE pass_id = $1)",
-    )
-    .bind(pass_id)
-    .fetch_one(&mut *conn)
-    .await?)
-}
-
-pub async fn insert_feedback(
-    conn: &mut Conn,
-    pass_id: &str,
-    rating: i64,
-    comment: Option<&str>,
-    now: &str,
-) -> Result<()> {
-    sqlx::query(
-        "INSERT INTO feedback (id, pass_id, rating, comment, created_at) VALUES ($1, $2, $3, $4, $5)",
-    )
-    .bind(crate::db::new_id())
-    .bind(pass_id)
-    .bind(rating)
-    .bind(comment)
-    .bind(now)
-    .execute(&mut *conn)
-    .await?;
-    Ok(())
-}
-
 /// Per signing key: cheques still redeemable or activatable, and the last day one of them can
 /// be redeemed.
 pub async fn live_cheques_by_key(conn: &mut Conn) -> Result<Vec<(String, i64, String)>> {

@@ -15,6 +15,7 @@ mod form_errors;
 mod funder;
 mod legal;
 mod my_data;
+mod observatory;
 mod operator;
 mod operator_applications;
 mod proconnect;
@@ -23,6 +24,7 @@ mod registry;
 mod second_factor;
 mod session;
 mod site;
+mod voice;
 
 pub use errors::{bare_errors, method_not_allowed, not_found};
 pub use session::{Visitor, CSRF_COOKIE, SESSION_COOKIE};
@@ -304,6 +306,8 @@ pub fn router(state: AppState) -> Router<AppState> {
         .merge(legal::router())
         .merge(my_data::router())
         .merge(registry::router())
+        .merge(voice::router())
+        .merge(observatory::router())
         .route(
             "/static/style.css",
             get(|| async { asset("text/css; charset=utf-8", STYLE) }),

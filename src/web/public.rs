@@ -1,11 +1,9 @@
 //! What a beneficiary sees, with no account and no JavaScript: the balance of a carnet, the
-//! qualified sites near them, and a way to say how it went.
+//! qualified sites near them (the way to say how it went is in `voice.rs`).
 
 use super::form_errors::FormErrors;
-use super::session::Form;
-use super::{page, Layout, Visitor, WebError, WebResult};
+use super::{page, Layout, Visitor, WebResult};
 use crate::app::AppState;
-use crate::clock::format_ts;
 use crate::error::Error;
 use crate::fr::long_date_text;
 use crate::http::extract::ClientIp;
@@ -24,7 +22,6 @@ pub fn router() -> Router<AppState> {
         .route("/solde", get(balance))
         .route("/lieux", get(finder))
         .route("/lieux/{id}", get(place))
-        .route("/avis/{pass_code}", get(feedback_form).post(feedback))
 }
 
 #[derive(Template)]
@@ -57,6 +54,8 @@ struct Balance {
     /// The planned last day of the carnet's programme, in words, when it comes before the date
     /// printed on the carnet (empty otherwise).
     ends: String,
+    /// The carnet's sessions of help still waiting for the person's opinion.
+    awaiting: i64,
 }
 
 async fn balance(
@@ -74,6 +73,7 @@ async fn balance(
         until: String::new(),
         ended: String::new(),
         ends: String::new(),
+        awaiting: 0,
     };
     if code.is_empty() {
         view.errors = FormErrors::one(
@@ -98,6 +98,12 @@ async fn balance(
                 .filter(|&ends| ends <= b.expires_on.as_str())
                 .map(long_date_text)
                 .unwrap_or_default();
+            if !b.used.is_empty() {
+                let pass_id = crate::vouchers::pass_id_of_code(&mut conn, &code).await?;
+                view.awaiting = crate::voice::sessions_of_carnet(&mut conn, &pass_id)
+                    .await?
+                    .1;
+            }
             view.balance = Some(b);
         }
         Err(e @ (Error::Unprocessable { .. } | Error::NotFound(_))) => {
@@ -302,94 +308,4 @@ async fn place(
         s,
         offer,
     })
-}
-
-#[derive(Template)]
-#[template(path = "public/feedback.html")]
-struct Feedback {
-    l: Layout,
-    pass_code: String,
-    errors: FormErrors,
-    /// A refusal that no field can correct (unknown carnet, opinion already given).
-    refused: Option<String>,
-    thanks: bool,
-    /// What was sent, to show it again with the mistakes.
-    rating: String,
-    comment: String,
-}
-
-async fn feedback_form(
-    State(state): State<AppState>,
-    visitor: Visitor,
-    Path(pass_code): Path<String>,
-) -> WebResult {
-    let pass_code = crate::vouchers::feedback_code(&pass_code)?;
-    page(Feedback {
-        l: Layout::new(&state, &visitor, "Je donne mon avis"),
-        pass_code,
-        errors: FormErrors::none(),
-        refused: None,
-        thanks: false,
-        rating: String::new(),
-        comment: String::new(),
-    })
-}
-
-#[derive(Deserialize)]
-struct FeedbackForm {
-    rating: Option<String>,
-    comment: Option<String>,
-}
-
-async fn feedback(
-    State(state): State<AppState>,
-    ClientIp(ip): ClientIp,
-    Path(pass_code): Path<String>,
-    form: Form<FeedbackForm>,
-) -> WebResult {
-    let pass_code = crate::vouchers::feedback_code(&pass_code)?;
-    let Form { visitor, data, .. } = form;
-    let mut view = Feedback {
-        l: Layout::new(&state, &visitor, "Je donne mon avis"),
-        pass_code: pass_code.clone(),
-        errors: FormErrors::none(),
-        refused: None,
-        thanks: false,
-        rating: data.rating.clone().unwrap_or_default(),
-        comment: data.comment.clone().unwrap_or_default(),
-    };
-    let now = state.clock.now();
-    state
-        .public_lookups
-        .count(&[format!("ip:{ip}")], now)
-        .await?;
-    let origin = visitor.origin();
-    let recorded = state
-        .db
-        .transact(origin, move |tx| {
-            Box::pin(async move {
-                crate::vouchers::record_feedback(
-                    tx,
-                    &pass_code,
-                    data.rating.as_deref(),
-                    data.comment.as_deref(),
-                    &format_ts(now),
-                )
-                .await
-            })
-        })
-        .await;
-    match recorded {
-        Ok(()) => view.thanks = true,
-        Err(e @ (Error::Unprocessable { .. } | Error::NotFound(_) | Error::Conflict { .. })) => {
-            if matches!(e, Error::Unprocessable { .. }) {
-                view.errors = FormErrors::one("r5", e.public_message());
-                view.l.title = view.errors.page_title(&view.l.title);
-            } else {
-                view.refused = Some(e.public_message());
-            }
-        }
-        Err(e) => return Err(WebError::Error(e)),
-    }
-    page(view)
 }

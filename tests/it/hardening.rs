@@ -521,7 +521,7 @@ async fn feedback_is_one_per_session_and_bank_details_are_sepa(backend: Backend)
         .await;
     assert!(give().await.html.contains("Merci !"));
     assert!(give().await.html.contains("déjà enregistré"));
-    let stored: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM feedback")
+    let stored: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM opinions")
         .fetch_one(app.state.db.reads())
         .await
         .unwrap();

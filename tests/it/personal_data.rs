@@ -84,7 +84,7 @@ async fn a_holder_sees_everything_and_erases_the_email_once(backend: Backend) {
         "Pass numérique 2026",
         "Médiathèque Mériadeck",
         "Très patiente, merci",
-        "note 5 sur 5",
+        "note 5 sur 10",
         "Chèque 2 (10,00\u{a0}€) : pas encore utilisé",
         "Carnet créé par l&#39;organisme",
         "prendra fin au plus tard le",

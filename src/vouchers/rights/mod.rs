@@ -68,6 +68,8 @@ pub struct ChequeData {
 pub struct FeedbackData {
     pub on: String,
     pub rating: i64,
+    /// 5 for the old scale, 10 for the State's.
+    pub scale: i64,
     pub comment: Option<String>,
 }
 
@@ -131,9 +133,10 @@ pub async fn carnet_data(conn: &mut Conn, pass_code: &str, today: Date) -> Resul
     let feedback = repo::feedback(conn, &pass.id)
         .await?
         .into_iter()
-        .map(|(at, rating, comment)| FeedbackData {
+        .map(|(at, rating, scale, comment)| FeedbackData {
             on: day_of(&at),
             rating,
+            scale,
             comment,
         })
         .collect();

@@ -46,14 +46,18 @@ pub async fn cheques(conn: &mut Conn, pass_id: &str) -> Result<Vec<ChequeRow>> {
     .await?)
 }
 
-/// The opinions given with a carnet, oldest first: `(created_at, rating, comment)`.
+/// The opinions given with a carnet, on the old 1-5 scale and on the 0-10 one, oldest first:
+/// `(created_at, rating, out of, comment)`.
 pub async fn feedback(
     conn: &mut Conn,
     pass_id: &str,
-) -> Result<Vec<(String, i64, Option<String>)>> {
+) -> Result<Vec<(String, i64, i64, Option<String>)>> {
     Ok(sqlx::query_as(
-        "SELECT created_at, rating, comment FROM feedback WHERE pass_id = $1 \
-         ORDER BY created_at, id",
+        "SELECT created_at, rating, CAST(5 AS BIGINT) AS scale, comment FROM feedback \
+           WHERE pass_id = $1 \
+         UNION ALL SELECT created_at, overall, CAST(10 AS BIGINT), comment FROM opinions \
+           WHERE pass_id = $1 \
+         ORDER BY 1",
     )
     .bind(pass_id)
     .fetch_all(&mut *conn)

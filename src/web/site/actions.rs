@@ -179,11 +179,31 @@ pub(super) async fn receipt_page(
         .and_then(|p| p.data.get("nom").map(str::to_string))
         .unwrap_or_default();
     drop(conn);
+    // The session's feedback link is made the first time its receipt is shown.
+    let (site_id, redemption_id) = (signed.org.id.clone(), r.id.clone());
+    let now = crate::clock::format_ts(state.clock.now());
+    let token = state
+        .db
+        .transact(visitor.origin(), move |tx| {
+            Box::pin(async move {
+                crate::voice::link_of_redemption(tx, &site_id, &redemption_id, &now).await
+            })
+        })
+        .await?;
+    let mut receipt = receipt(&r, place, &zone);
+    if let Some(token) = token {
+        receipt.feedback_url = format!("{}/avis/seance/{token}", state.config.public_url);
+        receipt.feedback_qr = crate::vouchers::codes::qr_svg(
+            &receipt.feedback_url,
+            "QR code de la page « Je donne mon avis » de cette séance",
+        )
+        .unwrap_or_default();
+    }
     render(
         &state,
         &visitor,
         None,
-        Some(receipt(&r, place, &zone)),
+        Some(receipt),
         None,
         Entered::default(),
     )

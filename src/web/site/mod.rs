@@ -88,6 +88,10 @@ pub struct Receipt {
     pub minutes: String,
     pub themes: String,
     pub place: String,
+    /// The session's "Je donne mon avis" page, to hand to the person (address and QR code as
+    /// SVG), when there is one.
+    pub feedback_url: String,
+    pub feedback_qr: String,
 }
 
 /// What the redemption form offers, with what was typed kept after a refusal.
@@ -306,6 +310,8 @@ pub(super) fn receipt(r: &RedemptionRow, place: String, zone: &jiff::tz::TimeZon
         minutes: r.minutes.map(typology::duration_text).unwrap_or_default(),
         themes: r.themes.labels().join(", "),
         place,
+        feedback_url: String::new(),
+        feedback_qr: String::new(),
     }
 }
 
