@@ -186,6 +186,8 @@ fn rows_of(
             service_id: session.service_id.clone(),
             themes: session.themes.clone(),
             location: session.location.clone(),
+            session_at: session.session_at.clone(),
+            device_id: session.device_id.clone(),
             cheques: Vec::new(),
         });
     }
