@@ -16,8 +16,9 @@ use jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
 use std::net::IpAddr;
 
-/// Records one sync may carry at most (a console holds 50 cheques by default).
-pub const MAX_RECORDS: usize = 200;
+/// Records one sync may carry at most (a console holds 50 cheques by default); more are sent
+/// by the next request.
+pub const MAX_RECORDS: usize = 100;
 
 /// How far ahead of the server's clock a device's clock may be.
 const CLOCK_SKEW: SignedDuration = SignedDuration::from_mins(5);
@@ -26,8 +27,8 @@ const CLOCK_SKEW: SignedDuration = SignedDuration::from_mins(5);
 #[derive(Clone, Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SyncRequest {
-    /// The sessions recorded offline, at most 200.
-    #[schema(max_items = 200)]
+    /// The sessions recorded offline, at most 100 (a request body holds 64 KiB at most).
+    #[schema(max_items = 100)]
     pub records: Vec<SyncRecord>,
 }
 
