@@ -3,11 +3,11 @@
 use super::Allowance;
 use crate::db::Conn;
 use crate::error::Result;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// A site's console, with the allowance that applies to it (its own, else its site's, else the
 /// platform's).
-#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+#[derive(Clone, Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Device {
     pub id: String,
     pub site_id: String,
@@ -15,7 +15,7 @@ pub struct Device {
     pub site_name: String,
     pub label: String,
     pub created_at: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub revoked_at: Option<String>,
     /// The last time it synced.
     pub last_sync_at: Option<String>,

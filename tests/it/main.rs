@@ -44,6 +44,7 @@ mod hardening;
 mod ledger_properties;
 mod mail;
 mod metrics;
+mod offline_sync;
 mod one_door;
 mod openapi;
 mod parity;

@@ -66,7 +66,6 @@ pub fn allowance_text(a: &offline::Allowance) -> String {
 /// A conflict in words.
 pub struct ConflictLine {
     pub code: String,
-    pub site_name: String,
     pub device: String,
     pub recorded: String,
     pub used: String,
@@ -82,7 +81,6 @@ pub fn conflict_line(c: &offline::Conflict) -> ConflictLine {
     };
     ConflictLine {
         code: c.code.clone(),
-        site_name: c.site_name.clone(),
         device: c.device_label.clone(),
         recorded: moment_text(&c.session_at),
         used: match &c.used_at {
@@ -99,7 +97,8 @@ struct Offline {
     l: Layout,
     notice: Option<String>,
     errors: FormErrors,
-    label: String,
+    /// The name typed, sent back with its mistake.
+    device_label: String,
     devices: Vec<DeviceLine>,
     conflicts: Vec<ConflictLine>,
     bound_days: i64,
@@ -135,7 +134,7 @@ async fn render(
         l: Layout::new(state, visitor, "Encaisser hors ligne"),
         notice,
         errors,
-        label,
+        device_label: label,
         devices: devices.iter().map(device_line).collect(),
         conflicts: conflicts.iter().map(conflict_line).collect(),
         bound_days: settings.bound_days,
