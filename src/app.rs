@@ -86,29 +86,34 @@ impl AppState {
     }
 
     /// Before an anonymous look-up of a carnet code (a balance, the places that accept a
-    /// carnet, a carnet's data): a 429 if this address, or this code's prefix, has failed too
-    /// many look-ups in the window. Only failures count ([`AppState::public_lookup_done`]): a
-    /// counter helping many people with real carnets is never refused, while guessing codes,
-    /// from one address or from many around one prefix, hits 429 long before a hit.
+    /// carnet, a carnet's data): counts it as a failure until it is known not to be one
+    /// ([`AppState::public_lookup_done`]), per address and per code prefix, and answers 429
+    /// past the limit. Only failures stay counted: a counter helping many people with real
+    /// carnets is never refused, while guessing codes, from one address or from many around
+    /// one prefix, hits 429 long before a hit; guesses sent at once cannot pass the limit
+    /// together.
     pub async fn public_lookup(&self, ip: std::net::IpAddr, code: &str) -> Result<()> {
         self.public_lookups
-            .check(self.db.reads(), &lookup_keys(ip, code), self.clock.now())
+            .count(&lookup_keys(ip, code), self.clock.now())
             .await
     }
 
-    /// Counts the look-up of `code` if it failed (no such carnet, or a code failing its check),
-    /// and gives its result back.
+    /// Gives back the count of a look-up of `code` that did not fail (a carnet found, or the
+    /// platform's own failure); a code that does not exist or fails its check stays counted.
+    /// Gives the look-up's result back.
     pub async fn public_lookup_done<T>(
         &self,
         ip: std::net::IpAddr,
         code: &str,
         found: Result<T>,
     ) -> Result<T> {
-        if let Err(crate::error::Error::Unprocessable { .. } | crate::error::Error::NotFound(_)) =
-            &found
-        {
+        let failed = matches!(
+            &found,
+            Err(crate::error::Error::Unprocessable { .. } | crate::error::Error::NotFound(_))
+        );
+        if !failed {
             self.public_lookups
-                .record(&lookup_keys(ip, code), self.clock.now())
+                .give_back(&lookup_keys(ip, code), self.clock.now())
                 .await?;
         }
         found
