@@ -9,7 +9,9 @@ mod repo;
 mod sync;
 
 pub use repo::{Conflict, Device};
-pub use sync::{sync, Context, Outcome, RecordOutcome, Scanned, SyncRecord, SyncRequest, UsedCheque};
+pub use sync::{
+    sync, Context, Outcome, RecordOutcome, Scanned, SyncRecord, SyncRequest, UsedCheque,
+};
 
 use crate::db::{Conn, Tx};
 use crate::error::{Error, Result};
@@ -38,7 +40,9 @@ impl Settings {
         Settings {
             default: Allowance {
                 max_cheques: config.offline_max_cheques.max(1),
-                max_days: config.offline_max_days.clamp(1, config.offline_bound_days.max(1)),
+                max_days: config
+                    .offline_max_days
+                    .clamp(1, config.offline_bound_days.max(1)),
             },
             bound_days: config.offline_bound_days.max(1),
         }

@@ -44,9 +44,9 @@ impl DeviceRow {
     fn device(self, default: Allowance) -> Device {
         let own = self.max_cheques.zip(self.max_days);
         let site = self.site_max_cheques.zip(self.site_max_days);
-        let (max_cheques, max_days) =
-            own.or(site)
-                .unwrap_or((default.max_cheques, default.max_days));
+        let (max_cheques, max_days) = own
+            .or(site)
+            .unwrap_or((default.max_cheques, default.max_days));
         Device {
             id: self.id,
             site_id: self.site_id,
@@ -106,11 +106,7 @@ pub async fn device(conn: &mut Conn, id: &str, default: Allowance) -> Result<Opt
     Ok(row.map(|r| r.device(default)))
 }
 
-pub async fn devices_of(
-    conn: &mut Conn,
-    site_id: &str,
-    default: Allowance,
-) -> Result<Vec<Device>> {
+pub async fn devices_of(conn: &mut Conn, site_id: &str, default: Allowance) -> Result<Vec<Device>> {
     let rows: Vec<DeviceRow> = sqlx::query_as(&format!(
         "{DEVICE} WHERE d.site_id = $1 ORDER BY d.created_at DESC, d.id"
     ))

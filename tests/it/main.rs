@@ -28,6 +28,7 @@ mod browser_funder;
 mod browser_journeys;
 mod browser_legal;
 mod browser_money;
+mod browser_offline;
 mod browser_operator;
 mod browser_proconnect;
 mod browser_second_factor;

@@ -80,13 +80,18 @@ async fn offline_records_are_redeemed_once_with_their_session_time(backend: Back
     // Martinique (UTC-4), one with one cheque typed, one with two cheques (one scanned).
     let records = vec![
         record(&device, 1, &[&codes[0]], "2026-03-01T15:30:00-04:00"),
-        record(&device, 2, &[&codes[1], payload], "2026-03-01T16:45:00-04:00"),
+        record(
+            &device,
+            2,
+            &[&codes[1], payload],
+            "2026-03-01T16:45:00-04:00",
+        ),
     ];
     let first = sync(&app, &w.site, records.clone()).await;
-    for (answer, at) in first.iter().zip([
-        "2026-03-01T19:30:00.000000Z",
-        "2026-03-01T20:45:00.000000Z",
-    ]) {
+    for (answer, at) in first
+        .iter()
+        .zip(["2026-03-01T19:30:00.000000Z", "2026-03-01T20:45:00.000000Z"])
+    {
         assert_eq!(answer["outcome"], "accepted", "{answer}");
         assert_eq!(answer["session_at"], at);
         assert_eq!(answer["replayed"], false);
@@ -121,7 +126,12 @@ async fn offline_records_are_redeemed_once_with_their_session_time(backend: Back
     let reused = sync(
         &app,
         &w.site,
-        vec![record(&device, 1, &[&codes[3]], "2026-03-01T17:00:00-04:00")],
+        vec![record(
+            &device,
+            1,
+            &[&codes[3]],
+            "2026-03-01T17:00:00-04:00",
+        )],
     )
     .await;
     assert_eq!(reused[0]["outcome"], "refused");
@@ -134,7 +144,12 @@ async fn offline_records_are_redeemed_once_with_their_session_time(backend: Back
     let foreign = sync(
         &app,
         &other,
-        vec![record(&device, 9, &[&codes[3]], "2026-03-01T17:00:00-04:00")],
+        vec![record(
+            &device,
+            9,
+            &[&codes[3]],
+            "2026-03-01T17:00:00-04:00",
+        )],
     )
     .await;
     assert_eq!(foreign[0]["reason_code"], "unknown_device");
@@ -218,7 +233,12 @@ async fn a_cheque_used_meanwhile_comes_back_as_a_conflict(backend: Backend) {
     let again = sync(
         &app,
         &w.site,
-        vec![record(&device, 1, &[&codes[0]], "2026-03-02T09:00:00+01:00")],
+        vec![record(
+            &device,
+            1,
+            &[&codes[0]],
+            "2026-03-02T09:00:00+01:00",
+        )],
     )
     .await;
     assert_eq!(again[0]["outcome"], "conflict");
@@ -284,7 +304,10 @@ async fn sessions_too_old_or_in_the_future_are_refused(backend: Backend) {
     let answers = sync(&app, &w.site, vec![typo]).await;
     assert_eq!(answers[0]["outcome"], "refused");
     assert!(
-        answers[0]["reason"].as_str().unwrap().contains("à confirmer"),
+        answers[0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("à confirmer"),
         "{}",
         answers[0]
     );
@@ -299,7 +322,10 @@ async fn the_operator_sets_allowances_the_console_reads(backend: Backend) {
     let w = app.world(200_000, 100).await;
     let device = register(&app, &w.site, "Tablette").await;
     let other = register(&app, &w.site, "Téléphone").await;
-    assert_eq!(device["allowance"], json!({"max_cheques": 50, "max_days": 3}));
+    assert_eq!(
+        device["allowance"],
+        json!({"max_cheques": 50, "max_days": 3})
+    );
     let read = |d: &Value| format!("/api/v1/offline/devices/{}", d["id"].as_str().unwrap());
     let op = app.operator_token.clone();
     let set = |body: Value| {
@@ -352,7 +378,11 @@ async fn the_operator_sets_allowances_the_console_reads(backend: Backend) {
     .await;
     assert_eq!(sent.status, StatusCode::OK, "{}", sent.html);
     assert!(sent.html.contains("Portable atelier"));
-    assert!(sent.html.contains("20 chèques au plus hors ligne"), "{}", sent.html);
+    assert!(
+        sent.html.contains("20 chèques au plus hors ligne"),
+        "{}",
+        sent.html
+    );
     let (_, devices) = app.get("/api/v1/offline/devices", Some(&w.site)).await;
     assert_eq!(devices.as_array().unwrap().len(), 3);
     let empty = common::web::post(
@@ -362,7 +392,11 @@ async fn the_operator_sets_allowances_the_console_reads(backend: Backend) {
     )
     .await;
     assert_eq!(empty.status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(empty.html.contains("un nom de 1 à 80 caractères"), "{}", empty.html);
+    assert!(
+        empty.html.contains("un nom de 1 à 80 caractères"),
+        "{}",
+        empty.html
+    );
 }
 
 async fn a_late_sync_is_paid_once_by_the_next_batch(backend: Backend) {
@@ -388,7 +422,12 @@ async fn a_late_sync_is_paid_once_by_the_next_batch(backend: Backend) {
     let answers = sync(
         &app,
         &w.site,
-        vec![record(&device, 1, &[&codes[1]], "2026-03-02T13:00:00+01:00")],
+        vec![record(
+            &device,
+            1,
+            &[&codes[1]],
+            "2026-03-02T13:00:00+01:00",
+        )],
     )
     .await;
     assert_eq!(answers[0]["outcome"], "accepted", "{}", answers[0]);
@@ -398,12 +437,20 @@ async fn a_late_sync_is_paid_once_by_the_next_batch(backend: Backend) {
         .await;
     assert_eq!(status, StatusCode::CREATED, "{second}");
     assert_eq!(second["lines"][0]["redemptions"], 1);
-    assert_eq!(second["lines"][0]["amount_cents"], first["lines"][0]["amount_cents"]);
+    assert_eq!(
+        second["lines"][0]["amount_cents"],
+        first["lines"][0]["amount_cents"]
+    );
     // Sent again after the second batch: nothing more to pay.
     sync(
         &app,
         &w.site,
-        vec![record(&device, 1, &[&codes[1]], "2026-03-02T13:00:00+01:00")],
+        vec![record(
+            &device,
+            1,
+            &[&codes[1]],
+            "2026-03-02T13:00:00+01:00",
+        )],
     )
     .await;
     app.advance(SignedDuration::from_hours(49));

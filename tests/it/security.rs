@@ -727,7 +727,10 @@ async fn malformed_requests_are_refused_and_change_nothing(backend: Backend) {
 async fn lookup_via(app: &TestApp, forwarded_for: &str) -> StatusCode {
     let last = forwarded_for.rsplit('.').next().unwrap_or_default();
     app.client
-        .get(format!("{}/api/v1/public/passes/P{last:0>3}-ZZZZ-ZZZZ", app.base))
+        .get(format!(
+            "{}/api/v1/public/passes/P{last:0>3}-ZZZZ-ZZZZ",
+            app.base
+        ))
         .header("x-forwarded-for", forwarded_for)
         .send()
         .await

@@ -51,7 +51,8 @@ pub(super) async fn show(
     visitor: Visitor,
     q: Query<Done>,
 ) -> WebResult {
-    let notice = (q.fait.as_deref() == Some("allocation")).then_some("L'allocation est enregistrée.");
+    let notice =
+        (q.fait.as_deref() == Some("allocation")).then_some("L'allocation est enregistrée.");
     render(&state, &visitor, notice, None).await
 }
 
@@ -101,7 +102,12 @@ async fn render(
         let i = block(&mut sites, &c.site_id, &c.site_name);
         sites[i].conflicts.push(conflict_line(c));
     }
-    sites.sort_by(|a, b| b.conflicts.len().cmp(&a.conflicts.len()).then(a.name.cmp(&b.name)));
+    sites.sort_by(|a, b| {
+        b.conflicts
+            .len()
+            .cmp(&a.conflicts.len())
+            .then(a.name.cmp(&b.name))
+    });
     page(OfflinePage {
         l: Layout::new(state, visitor, "Encaissement hors ligne"),
         section: "hors-ligne",
