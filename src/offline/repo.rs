@@ -353,7 +353,11 @@ pub async fn conflicts(
     if let Some(site_id) = site_id {
         query = query.bind(site_id);
     }
-    Ok(query.fetch_all(&mut *conn).await?)
+    let mut rows: Vec<Conflict> = query.fetch_all(&mut *conn).await?;
+    for row in &mut rows {
+        row.code = crate::vouchers::codes::display_code(&row.code);
+    }
+    Ok(rows)
 }
 
 /// The conflicts stored for one record (to answer its replay the same).

@@ -250,6 +250,13 @@ async fn a_cheque_used_meanwhile_comes_back_as_a_conflict(backend: Backend) {
     let (status, mine) = app.get("/api/v1/offline/conflicts", Some(&w.site)).await;
     assert_eq!(status, StatusCode::OK, "{mine}");
     assert_eq!(mine.as_array().unwrap().len(), 2);
+    assert!(
+        mine.as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["code"] == codes[0].as_str()),
+        "{mine}"
+    );
     let (_, theirs) = app.get("/api/v1/offline/conflicts", Some(&site2)).await;
     assert!(theirs.as_array().unwrap().is_empty());
     let (_, all) = app
