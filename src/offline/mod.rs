@@ -5,13 +5,13 @@
 //! session's time, once per (device, sequence); a cheque already used is a conflict, kept with
 //! where and when it was used, and never paid twice.
 
+mod contract;
 mod repo;
 mod sync;
 
+pub use contract::{Outcome, RecordOutcome, Scanned, SyncRecord, SyncRequest, UsedCheque};
 pub use repo::{Conflict, Device};
-pub use sync::{
-    sync, Context, Outcome, RecordOutcome, Scanned, SyncRecord, SyncRequest, UsedCheque,
-};
+pub use sync::{sync, Context};
 
 use crate::db::{Conn, Tx};
 use crate::error::{Error, Result};
