@@ -22,7 +22,7 @@ pub struct AppState {
     pub clock: SharedClock,
     pub keyring: Arc<Keyring>,
     pub config: Arc<Config>,
-    /// Public pass look-ups per address.
+    /// Failed public pass look-ups, per address and per code prefix.
     pub public_lookups: Arc<RateLimiter>,
     /// Failed logins per address and per account.
     pub logins: Arc<RateLimiter>,
@@ -85,17 +85,38 @@ impl AppState {
         }
     }
 
-    /// Counts one anonymous look-up of a carnet code from this address (a balance, the places
-    /// that accept a carnet): past the limit, a 429 (codes cannot be guessed by trying).
-    pub async fn public_lookup(&self, ip: std::net::IpAddr) -> Result<()> {
-        match self
-            .public_lookups
-            .record(&[format!("ip:{ip}")], self.clock.now())
-            .await?
-        {
-            Some(retry_after_secs) => Err(crate::error::Error::RateLimited { retry_after_secs }),
-            None => Ok(()),
+    /// Before an anonymous look-up of a carnet code (a balance, the places that accept a
+    /// carnet, a carnet's data): counts it as a failure until it is known not to be one
+    /// ([`AppState::public_lookup_done`]), per address and per code prefix, and answers 429
+    /// past the limit. Only failures stay counted: a counter helping many people with real
+    /// carnets is never refused, while guessing codes, from one address or from many around
+    /// one prefix, hits 429 long before a hit; guesses sent at once cannot pass the limit
+    /// together.
+    pub async fn public_lookup(&self, ip: std::net::IpAddr, code: &str) -> Result<()> {
+        self.public_lookups
+            .count(&lookup_keys(ip, code), self.clock.now())
+            .await
+    }
+
+    /// Gives back the count of a look-up of `code` that did not fail (a carnet found, or the
+    /// platform's own failure); a code that does not exist or fails its check stays counted.
+    /// Gives the look-up's result back.
+    pub async fn public_lookup_done<T>(
+        &self,
+        ip: std::net::IpAddr,
+        code: &str,
+        found: Result<T>,
+    ) -> Result<T> {
+        let failed = matches!(
+            &found,
+            Err(crate::error::Error::Unprocessable { .. } | crate::error::Error::NotFound(_))
+        );
+        if !failed {
+            self.public_lookups
+                .give_back(&lookup_keys(ip, code), self.clock.now())
+                .await?;
         }
+        found
     }
 
     /// Runs one domain operation in a unit of work on behalf of `origin`; with a key (an API
@@ -108,6 +129,19 @@ impl AppState {
         let now = format_ts(self.clock.now());
         crate::idempotency::transact_once(&self.db, origin, key, &now, work).await
     }
+}
+
+/// What failed public look-ups are counted under: the client's address, and the code's first
+/// four symbols (a guesser spread over many addresses tries codes around one it knows).
+fn lookup_keys(ip: std::net::IpAddr, code: &str) -> [String; 2] {
+    let canonical = crate::vouchers::codes::parse_code(code).unwrap_or_else(|_| {
+        code.chars()
+            .filter(char::is_ascii_alphanumeric)
+            .map(|c| c.to_ascii_uppercase())
+            .collect()
+    });
+    let prefix: String = canonical.chars().take(4).collect();
+    [format!("ip:{ip}"), format!("prefix:{prefix}")]
 }
 
 /// The JSON API under `/api/v1`, the pages, health, metrics and the API's documentation,

@@ -16,6 +16,7 @@
 //! - [`programs`]: programmes, fundings, allocations.
 //! - [`vouchers`]: carnets (passes) and cheques, their codes and signing keys.
 //! - [`redemption`]: redeeming and undoing cheques; its `writer` groups concurrent redemptions.
+//! - [`offline`]: sites' consoles that redeem offline, and their sync (never paid twice).
 //! - [`ledger`]: double-entry postings, verification, reconciliation.
 //! - [`settlement`]: batches, the SEPA file, statements.
 //! - [`treasury`]: the payer account's bank statements (camt.053) matched to fundings,
@@ -54,6 +55,7 @@ pub mod audit;
 pub mod catalogue;
 pub mod expiry;
 pub mod ledger;
+pub mod offline;
 pub mod orgs;
 pub mod outcomes;
 pub mod programs;

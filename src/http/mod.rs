@@ -14,6 +14,7 @@ mod hardening;
 mod health;
 pub mod input;
 mod metrics;
+mod offline;
 pub mod openapi;
 mod organizations;
 mod passes;
@@ -35,6 +36,7 @@ pub fn api_router() -> Router<AppState> {
         .merge(programs::router())
         .merge(passes::router())
         .merge(redemptions::router())
+        .merge(offline::router())
         .merge(public::router())
         .merge(applications::router())
         .merge(settlements::router())

@@ -83,8 +83,9 @@ pub(super) async fn search(
     let mut conn = state.db.read().await?;
     let accepting = match q.carnet.filter(|c| !c.trim().is_empty()) {
         Some(carnet) => {
-            state.public_lookup(ip).await?;
-            Some(crate::vouchers::territory_of_pass(&mut conn, &carnet).await?)
+            state.public_lookup(ip, &carnet).await?;
+            let found = crate::vouchers::territory_of_pass(&mut conn, &carnet).await;
+            Some(state.public_lookup_done(ip, &carnet, found).await?)
         }
         None => None,
     };

@@ -33,11 +33,11 @@ pub(super) async fn balance(
     ClientIp(ip): ClientIp,
     Path(pass_code): Path<String>,
 ) -> Result<Json<PublicBalance>> {
-    state.public_lookup(ip).await?;
+    state.public_lookup(ip, &pass_code).await?;
     let mut conn = state.db.read().await?;
-    Ok(Json(
-        vouchers::public_balance(&mut conn, &pass_code, state.clock.now()).await?,
-    ))
+    let found = vouchers::public_balance(&mut conn, &pass_code, state.clock.now()).await;
+    drop(conn);
+    Ok(Json(state.public_lookup_done(ip, &pass_code, found).await?))
 }
 
 #[utoipa::path(

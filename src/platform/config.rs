@@ -92,7 +92,8 @@ pub struct Config {
     )]
     pub mail_form_limit: u32,
 
-    /// Public pass look-ups accepted from one address per window.
+    /// Failed public look-ups (codes that do not exist or fail their check) accepted from one
+    /// address, and for one code prefix, per window; a real carnet's look-up never counts.
     #[arg(
         long,
         env = "PASSNUM_PUBLIC_LOOKUP_LIMIT",
@@ -100,6 +101,36 @@ pub struct Config {
         global = true
     )]
     pub public_lookup_limit: u32,
+
+    /// How old a session recorded offline may be when its device syncs, in days: older ones
+    /// are refused (the record says so), newer ones are redeemed with the session's time.
+    #[arg(
+        long,
+        env = "PASSNUM_OFFLINE_BOUND_DAYS",
+        default_value_t = 7,
+        global = true
+    )]
+    pub offline_bound_days: i64,
+
+    /// Cheques a site's console may record offline before it must sync, unless the operator
+    /// sets another allowance for the site or the device.
+    #[arg(
+        long,
+        env = "PASSNUM_OFFLINE_MAX_CHEQUES",
+        default_value_t = 50,
+        global = true
+    )]
+    pub offline_max_cheques: i64,
+
+    /// Days a site's console may stay offline before it must sync, unless the operator sets
+    /// another allowance (never more than `offline_bound_days`).
+    #[arg(
+        long,
+        env = "PASSNUM_OFFLINE_MAX_DAYS",
+        default_value_t = 3,
+        global = true
+    )]
+    pub offline_max_days: i64,
 
     /// Failed logins accepted from one address, or for one account, per window.
     #[arg(

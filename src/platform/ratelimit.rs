@@ -217,6 +217,46 @@ impl RateLimiter {
         }
         Ok((highest > i64::from(self.limit)).then(|| self.retry_after(now)))
     }
+
+    /// Gives back one attempt [`RateLimiter::record`] counted under each of `keys` in this
+    /// window: for limits on failures only, an attempt is counted before it is known to fail
+    /// (so that attempts sent at once cannot pass the limit together), and given back when it
+    /// succeeds.
+    pub async fn give_back(&self, keys: &[String], now: Timestamp) -> Result<()> {
+        let start = self.window_start(now);
+        match &self.store {
+            Store::Memory(windows) => {
+                let mut windows = windows.lock().unwrap_or_else(|e| e.into_inner());
+                for key in keys {
+                    if let Some(entry) = windows.get_mut(key) {
+                        if entry.0 == start && entry.1 > 0 {
+                            entry.1 -= 1;
+                        }
+                    }
+                }
+            }
+            Store::Shared(db) => {
+                let keys: Vec<String> = keys.iter().map(|k| self.shared_key(k)).collect();
+                db.transact(crate::db::Origin::platform(), move |tx| {
+                    Box::pin(async move {
+                        for key in keys {
+                            sqlx::query(
+                                "UPDATE rate_limits SET hits = hits - 1 \
+                                 WHERE key = $1 AND window_start = $2 AND hits > 0",
+                            )
+                            .bind(key)
+                            .bind(start)
+                            .execute(&mut **tx)
+                            .await?;
+                        }
+                        Ok(())
+                    })
+                })
+                .await?;
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Forgets the shared counters whose window has ended (the hourly job calls it).

@@ -78,6 +78,26 @@ pub struct Session {
     pub(super) themes: Themes,
     pub(super) location: Option<String>,
     pub(super) help_level: Option<crate::outcomes::HelpLevel>,
+    /// When the help was given, for a session recorded offline and synced later (UTC).
+    pub(super) session_at: Option<String>,
+    /// The console that recorded it offline.
+    pub(super) device_id: Option<String>,
+}
+
+impl Session {
+    /// The same session, recorded offline on `device_id` at `session_at` (UTC text).
+    pub fn offline(self, device_id: &str, session_at: String) -> Session {
+        Session {
+            device_id: Some(device_id.to_string()),
+            session_at: Some(session_at),
+            ..self
+        }
+    }
+
+    /// The canonical codes of its cheques, sorted.
+    pub fn codes(&self) -> &[String] {
+        &self.codes
+    }
 }
 
 /// Checks what a site sent and reads what that needs (its place, the catalogue service) before
@@ -213,6 +233,8 @@ pub async fn check_among(
         themes,
         location,
         help_level,
+        session_at: None,
+        device_id: None,
     })
 }
 

@@ -52,7 +52,14 @@ pub async fn record_together(
         .collect();
     asked.sort();
     asked.dedup();
-    let mut taken = take_valid(tx, &asked, now, &now_text).await?;
+    // A session recorded offline is checked against the time the help was given (offline
+    // sessions are recorded one by one, never grouped with others).
+    let valid_at = sessions
+        .iter()
+        .filter_map(|(_, s, _)| s.session_at.as_deref().and_then(crate::clock::parse_ts))
+        .min()
+        .unwrap_or(now);
+    let mut taken = take_valid(tx, &asked, valid_at, &now_text).await?;
     let claims: Vec<std::result::Result<Vec<repo::TakenVoucher>, Shortfall>> = sessions
         .iter()
         .map(|(_, session, _)| claim(session, &mut taken))
@@ -86,11 +93,11 @@ pub async fn record_together(
 pub(super) async fn take_valid(
     tx: &mut Tx<'_>,
     asked: &[String],
-    now: Timestamp,
+    valid_at: Timestamp,
     now_text: &str,
 ) -> Result<std::collections::BTreeMap<String, repo::TakenVoucher>> {
-    let bound = crate::zones::earliest_today(now).to_string();
-    let mut local = LocalDays::new(now);
+    let bound = crate::zones::earliest_today(valid_at).to_string();
+    let mut local = LocalDays::new(valid_at);
     let mut taken = std::collections::BTreeMap::new();
     let mut past = Vec::new();
     for t in repo::take_vouchers(tx, asked, &bound, now_text).await? {
@@ -232,6 +239,8 @@ pub(super) fn rows_of(
                 .help_level
                 .map(|l| l.as_str().to_string())
                 .or(voucher.help_level),
+            session_at: session.session_at.clone(),
+            device_id: session.device_id.clone(),
             cheques: Vec::new(),
         });
     }

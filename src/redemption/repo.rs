@@ -39,6 +39,13 @@ pub struct RedemptionRow {
     /// Level of help given: `emergency`, `inclusion` or `upskilling` (the carnet's unless the
     /// site said otherwise).
     pub help_level: Option<String>,
+    /// When the help was given, for a session recorded offline and synced later (the sync is
+    /// `redeemed_at`, which settlement follows).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_at: Option<String>,
+    /// The console that recorded the session offline.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device_id: Option<String>,
     /// Every cheque of the session, in answers to a redemption or an undo.
     #[sqlx(skip)]
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -200,13 +207,15 @@ pub fn insert(batch: &mut Batch, redemptions: &[RedemptionRow]) {
                 // Canonical, as in `vouchers`: the printed form without its dashes.
                 r.code.replace('-', "").into(),
                 (&r.help_level).into(),
+                (&r.session_at).into(),
+                (&r.device_id).into(),
             ]
         })
         .collect();
     batch.push_rows(
         "INSERT INTO redemptions (id, voucher_id, site_id, program_id, distributor_id, \
          value_cents, service, minutes, redeemed_at, place_id, service_id, themes, location, \
-         group_id, code, help_level)",
+         group_id, code, help_level, session_at, device_id)",
         "",
         rows,
     );
@@ -218,7 +227,7 @@ const COLUMNS: &str = "r.id, r.voucher_id, r.site_id, r.program_id, r.distributo
                        r.value_cents, r.service, r.minutes, r.redeemed_at, r.undone_at, \
                        COALESCE(r.settlement_id, sl.settlement_id) AS settlement_id, r.code, \
                        r.place_id, r.service_id, r.themes, r.location, r.group_id, \
-                       r.help_level";
+                       r.help_level, r.session_at, r.device_id";
 
 /// The settlement line, if any, whose period covers `r` (it is `sl` in `COLUMNS`).
 const COVERING_LINE: &str = "LEFT JOIN settlement_lines sl ON sl.site_id = r.site_id \

@@ -181,6 +181,11 @@ impl Redeemer {
         }
     }
 
+    /// The invalid-code counters, which other ways of sending codes (offline sync) share.
+    pub fn invalid_codes(&self) -> &InvalidCodeLimits {
+        &self.checks.invalid_codes
+    }
+
     /// Redeems the cheques of one session, with the requests asked for meanwhile; stamped when
     /// written. A retry under the same key gets the first answer; invalid codes are counted
     /// per site and per address, and too many of them are refused for a while (429).

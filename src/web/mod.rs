@@ -223,6 +223,8 @@ pub const FORM_ONLY: &[(&str, &str)] = &[
     ),
     ("/lieu/encaisser", "/lieu"),
     ("/lieu/encaissements/{id}/annuler", "/lieu"),
+    ("/lieu/hors-ligne/appareils", "/lieu/hors-ligne"),
+    ("/operateur/hors-ligne/allocation", "/operateur/hors-ligne"),
     (
         "/lieu/catalogue/{place}/{service}/retirer",
         "/lieu/catalogue",

@@ -74,9 +74,11 @@ async fn my_data(
     if code.is_empty() {
         return page(view);
     }
-    state.public_lookup(ip).await?;
+    state.public_lookup(ip, &code).await?;
     let mut conn = state.db.read().await?;
-    match rights::carnet_data(&mut conn, &code, state.clock.today()).await {
+    let found = rights::carnet_data(&mut conn, &code, state.clock.today()).await;
+    drop(conn);
+    match state.public_lookup_done(ip, &code, found).await {
         Ok(data) => {
             view.l.title = format!("Les données du carnet {}", data.pass_code);
             view.code = data.pass_code.clone();
@@ -102,8 +104,8 @@ async fn erase_email(
     ClientIp(ip): ClientIp,
     form: Form<EraseForm>,
 ) -> WebResult {
-    state.public_lookup(ip).await?;
     let code = form.data.code.trim().to_string();
+    state.public_lookup(ip, &code).await?;
     let back = format!(
         "/mes-donnees?{}",
         serde_urlencoded::to_string([("code", code.as_str())]).unwrap_or_default()
@@ -112,8 +114,9 @@ async fn erase_email(
         // Built from the carnet as it is now: an unknown code answers its error here.
         let data = {
             let mut conn = state.db.read().await?;
-            rights::carnet_data(&mut conn, &code, state.clock.today()).await?
+            rights::carnet_data(&mut conn, &code, state.clock.today()).await
         };
+        let data = state.public_lookup_done(ip, &code, data).await?;
         let question = match &data.email {
             Some(masked) => format!("Effacer l'adresse e-mail {masked} de votre carnet ?"),
             None => "Effacer l'adresse e-mail de votre carnet ?".to_string(),
@@ -136,10 +139,11 @@ async fn erase_email(
     }
     let now = state.clock.now();
     let erasing = code.clone();
-    state
+    let erased = state
         .write(form.visitor.origin(), form.key("public"), move |tx| {
             Box::pin(async move { rights::erase_email(tx, &erasing, now).await })
         })
-        .await?;
+        .await;
+    state.public_lookup_done(ip, &code, erased).await?;
     see_other(&format!("{back}&fait=email-efface"))
 }

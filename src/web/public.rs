@@ -82,9 +82,10 @@ async fn balance(
         );
         return page(view);
     }
-    state.public_lookup(ip).await?;
+    state.public_lookup(ip, &code).await?;
     let mut conn = state.db.read().await?;
-    match crate::vouchers::public_balance(&mut conn, &code, state.clock.now()).await {
+    let found = crate::vouchers::public_balance(&mut conn, &code, state.clock.now()).await;
+    match state.public_lookup_done(ip, &code, found).await {
         Ok(b) => {
             view.until = long_date_text(&b.expires_on);
             view.ended = b
@@ -206,9 +207,11 @@ async fn finder(
     let carnet = p.carnet.unwrap_or_default();
     if !carnet.trim().is_empty() {
         // A carnet code is looked up as on the balance page, within the same limit.
-        state.public_lookup(ip).await?;
+        state.public_lookup(ip, &carnet).await?;
         let mut conn = state.db.read().await?;
-        match crate::vouchers::territory_of_pass(&mut conn, &carnet).await {
+        let found = crate::vouchers::territory_of_pass(&mut conn, &carnet).await;
+        drop(conn);
+        match state.public_lookup_done(ip, &carnet, found).await {
             Ok(territory) => {
                 view.carnet = crate::vouchers::codes::parse_code(&carnet)
                     .map(|c| crate::vouchers::codes::display_code(&c))

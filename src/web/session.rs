@@ -328,7 +328,7 @@ impl SignedIn {
     }
 }
 
-fn check_csrf(visitor: &Visitor, sent: Option<&str>) -> Result<(), WebError> {
+pub(crate) fn check_csrf(visitor: &Visitor, sent: Option<&str>) -> Result<(), WebError> {
     let ok = sent.is_some_and(|t| bool::from(t.as_bytes().ct_eq(visitor.csrf().as_bytes())));
     if !ok {
         return Err(Error::forbidden(

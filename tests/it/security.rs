@@ -721,10 +721,16 @@ async fn malformed_requests_are_refused_and_change_nothing(backend: Backend) {
     }
 }
 
-/// Status of a public look-up sent through a proxy that says it is for `forwarded_for`.
+/// Status of a public look-up sent through a proxy that says it is for `forwarded_for`. Each
+/// address guesses codes of its own prefix (its last number), since guesses sharing a prefix
+/// are limited together whatever their address.
 async fn lookup_via(app: &TestApp, forwarded_for: &str) -> StatusCode {
+    let last = forwarded_for.rsplit('.').next().unwrap_or_default();
     app.client
-        .get(format!("{}/api/v1/public/passes/PN-0000-ZZZZ", app.base))
+        .get(format!(
+            "{}/api/v1/public/passes/P{last:0>3}-ZZZZ-ZZZZ",
+            app.base
+        ))
         .header("x-forwarded-for", forwarded_for)
         .send()
         .await

@@ -4,6 +4,7 @@
 
 mod bank;
 mod journal;
+mod offline;
 mod orgs;
 mod places;
 mod second_factor;
@@ -51,6 +52,11 @@ pub fn router() -> Router<AppState> {
             post(second_factor::remove),
         )
         .route("/operateur/journal", get(journal::journal))
+        .route("/operateur/hors-ligne", get(offline::show))
+        .route(
+            "/operateur/hors-ligne/allocation",
+            post(offline::set_allowance),
+        )
         .route("/operateur/banque", get(bank::requests))
         .route(
             "/operateur/tresorerie",

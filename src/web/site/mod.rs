@@ -5,6 +5,7 @@
 mod actions;
 mod bank;
 pub(super) mod catalogue;
+pub(super) mod offline;
 mod payments;
 mod workshop;
 
@@ -37,6 +38,7 @@ pub fn router() -> Router<AppState> {
         .merge(catalogue::router())
         .merge(bank::router())
         .merge(payments::router())
+        .merge(offline::router())
 }
 
 pub struct Payment {
