@@ -5,10 +5,15 @@
 //! first seven characters on both databases. Sums are cast to BIGINT: PostgreSQL's SUM of a
 //! BIGINT is NUMERIC, which the `Any` driver cannot decode.
 
+mod outcomes;
+mod repo;
+
+pub use outcomes::{breakdown, outcomes, Carnets, Dimension, Money, Outcomes, Period, Row};
+
 use crate::db::Conn;
 use crate::error::{Error, Result};
 use crate::money::Cents;
-use sqlx::Row;
+use sqlx::Row as _;
 use std::collections::BTreeMap;
 
 /// One calendar month of a programme.
