@@ -175,7 +175,12 @@ async fn org(
     .await
 }
 
-async fn exec(tx: &mut Tx<'_>, sql: &str, program_id: &str, distributor_id: &str) -> passnum::error::Result<()> {
+async fn exec(
+    tx: &mut Tx<'_>,
+    sql: &str,
+    program_id: &str,
+    distributor_id: &str,
+) -> passnum::error::Result<()> {
     sqlx::query(sql)
         .bind(program_id)
         .bind(distributor_id)

@@ -217,12 +217,15 @@ pub async fn outcomes(conn: &mut Conn, program_id: &str, period: Period) -> Resu
         .unwrap_or_default();
     let mut breakdowns = Vec::new();
     for dimension in Dimension::BREAKDOWNS {
-        breakdowns.push((dimension, breakdown(conn, program_id, period, dimension).await?));
+        breakdowns.push((
+            dimension,
+            breakdown(conn, program_id, period, dimension).await?,
+        ));
     }
     let mut months: BTreeMap<String, Money> = BTreeMap::new();
     let mut money = Money::default();
     for (month, kind, cents) in
-        repo::ledger_by_month(conn, program_id, (&bounds.0, &bounds.1)).await?
+        repo::ledger_by_month(conn, program_id, (bounds.0.as_str(), bounds.1.as_str())).await?
     {
         months.entry(month).or_default().add(&kind, cents);
         money.add(&kind, cents);
@@ -389,9 +392,7 @@ fn label_of(
 
 /// Every `YYYY-MM` from the first of these to the last, with no gaps.
 fn every_month<'a>(months: impl Iterator<Item = &'a String>) -> Vec<String> {
-    let parsed: Vec<(i32, u32)> = months
-        .filter_map(|m| super::parse_month(m).ok())
-        .collect();
+    let parsed: Vec<(i32, u32)> = months.filter_map(|m| super::parse_month(m).ok()).collect();
     let (Some(first), Some(last)) = (parsed.iter().min(), parsed.iter().max()) else {
         return Vec::new();
     };

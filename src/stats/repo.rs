@@ -96,7 +96,7 @@ pub(super) async fn carnets(
     program_id: &str,
     (start, end): (&str, &str),
     event: CarnetEvent,
-    key: &dyn Fn(&str) -> String,
+    key: &(dyn Fn(&str) -> String + Sync),
 ) -> Result<Vec<(String, i64)>> {
     // Per carnet, its live redemptions up to the period's end: it was started in the period if
     // the first falls in it, finished if all its cheques are used and the last falls in it.

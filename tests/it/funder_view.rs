@@ -54,13 +54,22 @@ async fn download(client: &reqwest::Client, url: &str) -> (StatusCode, String, V
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default()
         .to_string();
-    (status, content_type, resp.bytes().await.expect("body").to_vec())
+    (
+        status,
+        content_type,
+        resp.bytes().await.expect("body").to_vec(),
+    )
 }
 
 /// The rows of one CSV table (`;`-separated, header first).
 async fn csv(client: &reqwest::Client, url: &str) -> Vec<Vec<String>> {
     let (status, content_type, bytes) = download(client, url).await;
-    assert_eq!(status, StatusCode::OK, "{url}: {}", String::from_utf8_lossy(&bytes));
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "{url}: {}",
+        String::from_utf8_lossy(&bytes)
+    );
     assert!(content_type.starts_with("text/csv"), "{content_type}");
     String::from_utf8(bytes)
         .expect("utf-8")
@@ -128,7 +137,12 @@ async fn funder_view_counts_what_the_money_did(backend: Backend) {
     let page = get(&client, &base).await;
     assert_eq!(page.status, StatusCode::OK, "{}", page.html);
     assert!(page.html.contains("Depuis le début du programme"));
-    assert_eq!(page.html.matches("<svg role=\"img\"").count(), 7, "{}", page.html);
+    assert_eq!(
+        page.html.matches("<svg role=\"img\"").count(),
+        7,
+        "{}",
+        page.html
+    );
     assert!(page.html.contains("resultats/resultats.ods"));
 
     // Key figures: A, B, C, D issued; C is in stock; A and B started; A finished.
@@ -155,14 +169,18 @@ async fn funder_view_counts_what_the_money_did(backend: Backend) {
         format!("{},{:02}", c / 100, c % 100)
     };
     let money = csv(&client, &format!("{base}/argent.csv")).await;
-    let returned = json!(r["expired_cents"].as_i64().unwrap() + r["cancelled_cents"].as_i64().unwrap());
+    let returned =
+        json!(r["expired_cents"].as_i64().unwrap() + r["cancelled_cents"].as_i64().unwrap());
     for (label, value) in [
         ("Versé par le financeur", &r["funded_cents"]),
         ("Attribué aux distributeurs", &r["allocated_cents"]),
         ("Émis en chèques", &r["issued_cents"]),
         ("Utilisé dans les lieux", &r["redeemed_cents"]),
         ("Payé aux lieux", &r["paid_cents"]),
-        ("Revenu au programme (chèques expirés ou annulés)", &returned),
+        (
+            "Revenu au programme (chèques expirés ou annulés)",
+            &returned,
+        ),
         ("Rendu au financeur (avoir)", &r["credited_cents"]),
     ] {
         assert_eq!(row(&money, label)[1], euros(value), "{label}: {r}");
@@ -190,14 +208,47 @@ async fn funder_view_counts_what_the_money_did(backend: Backend) {
     assert_eq!(
         &months[1..],
         [
-            ["mars 2026", "3", "2", "2", "0", "2", "2", "1,50", "3", "30,00"],
-            ["avril 2026", "1", "1", "0", "1", "2", "2", "2,75", "9", "90,00"],
+            [
+                "mars 2026",
+                "3",
+                "2",
+                "2",
+                "0",
+                "2",
+                "2",
+                "1,50",
+                "3",
+                "30,00"
+            ],
+            [
+                "avril 2026",
+                "1",
+                "1",
+                "0",
+                "1",
+                "2",
+                "2",
+                "2,75",
+                "9",
+                "90,00"
+            ],
         ]
     );
     let distributors = csv(&client, &format!("{base}/distributeurs.csv")).await;
     assert_eq!(
         &distributors[1..],
-        [["CCAS de Bordeaux", "4", "3", "2", "1", "2", "4", "4,25", "12", "120,00"]]
+        [[
+            "CCAS de Bordeaux",
+            "4",
+            "3",
+            "2",
+            "1",
+            "2",
+            "4",
+            "4,25",
+            "12",
+            "120,00"
+        ]]
     );
     // Places and départements: where the help was given; the most used first.
     let places = csv(&client, &format!("{base}/lieux.csv")).await;
@@ -261,7 +312,10 @@ async fn funder_view_counts_what_the_money_did(backend: Backend) {
     // The same figures in one OpenDocument spreadsheet, a sheet per table.
     let (status, content_type, bytes) = download(&client, &format!("{base}/resultats.ods")).await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(content_type, "application/vnd.oasis.opendocument.spreadsheet");
+    assert_eq!(
+        content_type,
+        "application/vnd.oasis.opendocument.spreadsheet"
+    );
     let book = spreadsheet_ods::read_ods_buf(&bytes).expect("an .ods");
     let names: Vec<String> = (0..book.num_sheets())
         .map(|i| book.sheet(i).name().clone())
@@ -295,8 +349,15 @@ async fn funder_view_counts_what_the_money_did(backend: Backend) {
     let april = "?du=2026-04-01&au=2026-04-30";
     let page = get(&client, &format!("{base}{april}")).await;
     assert_eq!(page.status, StatusCode::OK);
-    assert!(page.html.contains("Du 1er avril 2026 au 30 avril 2026 inclus"), "{}", page.html);
-    assert!(page.html.contains("chiffres.csv?du=2026-04-01&amp;au=2026-04-30"));
+    assert!(
+        page.html
+            .contains("Du 1er avril 2026 au 30 avril 2026 inclus"),
+        "{}",
+        page.html
+    );
+    assert!(page
+        .html
+        .contains("chiffres.csv?du=2026-04-01&amp;au=2026-04-30"));
     let key = csv(&client, &format!("{base}/chiffres.csv{april}")).await;
     for (label, value) in [
         ("Carnets émis", "1"),
@@ -316,7 +377,10 @@ async fn funder_view_counts_what_the_money_did(backend: Backend) {
     assert_eq!(row(&money, "Utilisé dans les lieux")[1], "90,00");
     // March only: nothing finished yet.
     let key = csv(&client, &format!("{base}/chiffres.csv?au=2026-03-31")).await;
-    assert_eq!(row(&key, "Carnets terminés (tous les chèques utilisés)")[1], "0");
+    assert_eq!(
+        row(&key, "Carnets terminés (tous les chèques utilisés)")[1],
+        "0"
+    );
     assert_eq!(row(&key, "Carnets commencés (un chèque utilisé)")[1], "2");
     // A period backwards or a date that is none is refused in plain French.
     for bad in ["?du=2026-05-01&au=2026-04-01", "?du=2026-13-01"] {
@@ -390,15 +454,21 @@ async fn funder_view_reads_at_320_and_1280_px_in_the_browser() {
         "{}/financeur/programmes/{}/resultats",
         app.base, w.program_id
     );
-    for (width, name) in [(1280, "financeur-resultats-large"), (320, "financeur-resultats-320")] {
+    for (width, name) in [
+        (1280, "financeur-resultats-large"),
+        (320, "financeur-resultats-320"),
+    ] {
         b.set_window_size(width, 900).await;
         b.visit(&url, name).await;
         b.assert_no_horizontal_scroll().await;
         assert!(b.text("h1").await.contains("Ce que l'argent a permis"));
     }
     // The period form is a plain GET: its answer is this address.
-    b.visit(&format!("{url}?du=2026-04-01"), "financeur-resultats-periode")
-        .await;
+    b.visit(
+        &format!("{url}?du=2026-04-01"),
+        "financeur-resultats-periode",
+    )
+    .await;
     assert!(b.page_source().await.contains("Depuis le 1er avril 2026"));
     b.close().await;
 }

@@ -39,10 +39,7 @@ pub fn router() -> Router<AppState> {
             "/financeur/programmes/{id}/export/{file}",
             get(exports::export),
         )
-        .route(
-            "/financeur/programmes/{id}/resultats",
-            get(outcomes::show),
-        )
+        .route("/financeur/programmes/{id}/resultats", get(outcomes::show))
         .route(
             "/financeur/programmes/{id}/resultats/{file}",
             get(outcomes::export),

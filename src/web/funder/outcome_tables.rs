@@ -100,7 +100,8 @@ fn breakdown_table(
             let mut cells = vec![r.label.clone()];
             if with_carnets {
                 let c = r.carnets.unwrap_or_default();
-                cells.extend([c.issued, c.handed_out, c.started, c.finished].map(|n| n.to_string()));
+                cells
+                    .extend([c.issued, c.handed_out, c.started, c.finished].map(|n| n.to_string()));
             }
             if with_people {
                 cells.push(r.people.unwrap_or(0).to_string());
@@ -129,7 +130,10 @@ pub(super) fn money_lines(m: &Money) -> [(&'static str, crate::money::Cents); 7]
         ("Émis en chèques", m.issued),
         ("Utilisé dans les lieux", m.used),
         ("Payé aux lieux", m.paid),
-        ("Revenu au programme (chèques expirés ou annulés)", m.returned),
+        (
+            "Revenu au programme (chèques expirés ou annulés)",
+            m.returned,
+        ),
         ("Rendu au financeur (avoir)", m.credited),
     ]
 }
@@ -146,8 +150,14 @@ pub(super) fn tables(o: &Outcomes, program: &Program, facts: &[(String, String)]
         [
             ("Carnets émis", c.issued.to_string()),
             ("Carnets remis à un bénéficiaire", c.handed_out.to_string()),
-            ("Carnets commencés (un chèque utilisé)", c.started.to_string()),
-            ("Carnets terminés (tous les chèques utilisés)", c.finished.to_string()),
+            (
+                "Carnets commencés (un chèque utilisé)",
+                c.started.to_string(),
+            ),
+            (
+                "Carnets terminés (tous les chèques utilisés)",
+                c.finished.to_string(),
+            ),
             ("Personnes aidées", w.people.unwrap_or(0).to_string()),
             ("Séances", w.sessions.to_string()),
             ("Heures d'accompagnement", hours(w.minutes)),

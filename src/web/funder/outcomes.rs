@@ -94,10 +94,7 @@ async fn load(
     let facts = vec![
         ("Programme".to_string(), program.name.clone()),
         ("Période".to_string(), period_text(&period)),
-        (
-            "Arrêté au".to_string(),
-            long_date(state.clock.today()),
-        ),
+        ("Arrêté au".to_string(), long_date(state.clock.today())),
     ];
     let tables = tables(&outcomes, &program, &facts);
     Ok((
@@ -146,10 +143,8 @@ pub(super) async fn show(
         ("Utilisé dans les lieux", euros_text(o.money.used)),
     ];
     let mut sections = Vec::new();
-    let mut by_slug: std::collections::BTreeMap<&str, Report> = tables
-        .into_iter()
-        .map(|t| (t.slug, t.report))
-        .collect();
+    let mut by_slug: std::collections::BTreeMap<&str, Report> =
+        tables.into_iter().map(|t| (t.slug, t.report)).collect();
     let mut take = |slug: &str| by_slug.remove(slug).unwrap_or_else(empty_report);
     sections.push(Section {
         anchor: "chiffres",
@@ -220,7 +215,13 @@ pub(super) async fn show(
                 Dimension::Theme => "Une séance sur deux thèmes compte dans chacun.",
                 _ => "",
             },
-            chart: hbars(slug_id(slug), format!("{measure} {what}"), unit, FILL, &items),
+            chart: hbars(
+                slug_id(slug),
+                format!("{measure} {what}"),
+                unit,
+                FILL,
+                &items,
+            ),
             table: take(slug),
             slug,
         });
