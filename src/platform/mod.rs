@@ -12,6 +12,7 @@ pub mod idempotency;
 pub mod mail;
 pub mod metrics;
 pub mod money;
+pub mod ods;
 pub mod pdf;
 pub mod ratelimit;
 pub mod report;

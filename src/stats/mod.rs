@@ -6,11 +6,15 @@
 //! BIGINT is NUMERIC, which the `Any` driver cannot decode.
 
 pub mod observatory;
+mod outcomes;
+mod repo;
+
+pub use outcomes::{breakdown, outcomes, Carnets, Dimension, Money, Outcomes, Period, Row};
 
 use crate::db::Conn;
 use crate::error::{Error, Result};
 use crate::money::Cents;
-use sqlx::Row;
+use sqlx::Row as _;
 use std::collections::BTreeMap;
 
 /// One calendar month of a programme.

@@ -41,6 +41,7 @@ mod confirmations;
 mod distributor_pages;
 mod error_pages;
 mod forms;
+mod funder_view;
 mod fuzz_regressions;
 mod hardening;
 mod ledger_properties;

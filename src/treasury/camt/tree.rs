@@ -219,13 +219,17 @@ pub(super) fn read_tree(src: &str) -> Result<Tree, StatementError> {
                         }
                     };
                     let local = String::from_utf8_lossy(local.as_ref()).into_owned();
-                    let raw = attr.unescape_value().map_err(|err| {
-                        malformed_at(
-                            src,
-                            pos,
-                            &format!("valeur de l'attribut « {qname} » ({})", xml_error(&err)),
-                        )
-                    })?;
+                    // Through the reader's decoder: `unescape_value` is gone once quick-xml's
+                    // `encoding` feature is on (spreadsheet-ods turns it on).
+                    let raw = attr
+                        .decode_and_unescape_value(reader.decoder())
+                        .map_err(|err| {
+                            malformed_at(
+                                src,
+                                pos,
+                                &format!("valeur de l'attribut « {qname} » ({})", xml_error(&err)),
+                            )
+                        })?;
                     // Attribute-value normalisation (XML 1.0 §3.3.3).
                     let value = raw.replace(['\t', '\n', '\r'], " ");
                     let ns = ans.map(|uri| intern(&mut tree, &uri));

@@ -4,12 +4,16 @@
 //!
 //! One file per page or feature: `home` (the programmes, the form to create one), `program`
 //! (a programme's page and its forms), `tables` (the figures shown there and exported), `chart`
-//! (the monthly chart's geometry) and `exports` (CSV and PDF downloads).
+//! (the monthly chart's geometry) and `exports` (CSV and PDF downloads); `outcomes` (what the
+//! money did, over a period: `outcome_tables` its tables, `bars` its charts).
 
+mod bars;
 mod chart;
 mod coverage;
 mod exports;
 mod home;
+mod outcome_tables;
+mod outcomes;
 mod program;
 mod tables;
 
@@ -34,6 +38,11 @@ pub fn router() -> Router<AppState> {
         .route(
             "/financeur/programmes/{id}/export/{file}",
             get(exports::export),
+        )
+        .route("/financeur/programmes/{id}/resultats", get(outcomes::show))
+        .route(
+            "/financeur/programmes/{id}/resultats/{file}",
+            get(outcomes::export),
         )
         .route(
             "/financeur/programmes/{id}/avoir.csv",

@@ -1,0 +1,469 @@
+//! What the money did, for a programme's funder: carnets issued, handed out, started and
+//! finished, people helped, sessions and hours of help, kinds and themes of help, and the
+//! money's flow from funded to paid, over a period and broken down by distributor, place,
+//! département, month, kind and theme.
+//!
+//! Rules of counting:
+//! - a carnet is issued when made, handed out when activated for a beneficiary (stock carnets
+//!   are not), started when its first cheque is used, finished when its last one is; each is
+//!   counted where and when that happened;
+//! - one carnet is one person: the people helped in a group are the carnets with a cheque used
+//!   in it (a person helped in two places counts in each, and once in the whole);
+//! - a session (one redemption, of one or several cheques) counts once, with its minutes;
+//! - money is read from the ledger's transactions, so that it reconciles with it.
+
+use super::repo::{self, CarnetEvent};
+use crate::clock::{format_ts, paris};
+use crate::db::Conn;
+use crate::error::{Error, Result};
+use crate::money::Cents;
+use jiff::civil::Date;
+use std::collections::BTreeMap;
+
+/// Calendar days in Paris, both included; none means since the programme began, or up to now.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Period {
+    pub from: Option<Date>,
+    pub to: Option<Date>,
+}
+
+impl Period {
+    /// From what a person typed (`YYYY-MM-DD`, or nothing).
+    pub fn parse(from: Option<&str>, to: Option<&str>) -> Result<Period> {
+        let day = |text: Option<&str>, what: &str| -> Result<Option<Date>> {
+            match text.map(str::trim).filter(|t| !t.is_empty()) {
+                None => Ok(None),
+                Some(t) => t.parse::<Date>().map(Some).map_err(|_| {
+                    Error::invalid(
+                        "invalid_period",
+                        format!("La date {what} n'est pas une date valide (jour/mois/année)."),
+                    )
+                }),
+            }
+        };
+        let period = Period {
+            from: day(from, "de début")?,
+            to: day(to, "de fin")?,
+        };
+        if let (Some(f), Some(t)) = (period.from, period.to) {
+            if f > t {
+                return Err(Error::invalid(
+                    "invalid_period",
+                    "La date de début doit être avant la date de fin, ou le même jour.",
+                ));
+            }
+        }
+        Ok(period)
+    }
+
+    /// `[start, end)` as stored instants: midnight in Paris on the first day, and on the day
+    /// after the last.
+    pub(super) fn bounds(&self) -> (String, String) {
+        let midnight = |d: Date| d.to_zoned(paris()).ok().map(|z| format_ts(z.timestamp()));
+        let start = self.from.and_then(midnight).unwrap_or_default();
+        let end = self
+            .to
+            .and_then(|d| d.tomorrow().ok())
+            .and_then(midnight)
+            .unwrap_or_else(|| "9999".into());
+        (start, end)
+    }
+}
+
+/// How the figures are broken down. Adding one is one variant and its key here.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Dimension {
+    /// The programme as a whole: one row.
+    Whole,
+    Distributor,
+    Place,
+    /// The département of the place.
+    Department,
+    Month,
+    /// The kind of help (`redemptions.service`).
+    Kind,
+    Theme,
+    // TODO(help levels): `HelpLevel`, redemption key `COALESCE(r.help_level, '')` and carnet
+    // key `p.help_level`, once migration of the outcomes helper adds
+    // `passes.help_level`/`redemptions.help_level` (emergency, inclusion, upskilling); labels
+    // in `label_of`, and one entry in `BREAKDOWNS`.
+}
+
+impl Dimension {
+    /// Every breakdown of the view, in the order it shows them.
+    pub const BREAKDOWNS: [Dimension; 6] = [
+        Dimension::Month,
+        Dimension::Distributor,
+        Dimension::Place,
+        Dimension::Department,
+        Dimension::Kind,
+        Dimension::Theme,
+    ];
+
+    /// The group of a live redemption (`r`, its cheque `v`, its place `pl`).
+    fn redemption_key(self) -> &'static str {
+        match self {
+            Dimension::Whole => "''",
+            Dimension::Distributor => "r.distributor_id",
+            Dimension::Place => "COALESCE(r.place_id, '')",
+            Dimension::Department => "COALESCE(pl.department, '')",
+            Dimension::Month => "SUBSTR(r.redeemed_at, 1, 7)",
+            Dimension::Kind => "COALESCE(r.service, '')",
+            // `|`-joined: split after reading (see `by_theme`).
+            Dimension::Theme => "r.themes",
+        }
+    }
+
+    /// The group of a carnet (`p`) for an event at instant `at`; none where a carnet is not
+    /// tied to one (it is used in places, for kinds and themes of help).
+    fn carnet_key(self, at: &str) -> Option<String> {
+        match self {
+            Dimension::Whole => Some("''".into()),
+            Dimension::Distributor => Some("p.distributor_id".into()),
+            Dimension::Month => Some(format!("SUBSTR({at}, 1, 7)")),
+            Dimension::Place | Dimension::Department | Dimension::Kind | Dimension::Theme => None,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Carnets {
+    pub issued: i64,
+    pub handed_out: i64,
+    pub started: i64,
+    pub finished: i64,
+}
+
+/// One group's figures.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Row {
+    /// An organisation or place id, a département code, `YYYY-MM`, a kind or theme id; empty
+    /// when not recorded.
+    pub key: String,
+    /// What people read.
+    pub label: String,
+    /// None where carnets are not tied to the group (places, kinds, themes).
+    pub carnets: Option<Carnets>,
+    /// Carnets with a cheque used in the group; none for themes (a session has several).
+    pub people: Option<i64>,
+    pub sessions: i64,
+    pub cheques: i64,
+    pub used_cents: Cents,
+    pub minutes: i64,
+    // TODO(satisfaction): `satisfaction: Option<(i64 answers, i64 sum of 0–10 marks)>`, read
+    // per group from the feedback of the sessions (the feedback helper's table), by the same
+    // keys.
+}
+
+/// The money's flow over the period, from the ledger's transactions.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Money {
+    /// Paid in by the funder.
+    pub funded: Cents,
+    /// Given to distributors as quotas (net of quotas taken back).
+    pub allocated: Cents,
+    /// On cheques issued.
+    pub issued: Cents,
+    /// Cheques used in places (net of undone ones).
+    pub used: Cents,
+    /// Paid to places (net of transfers the bank returned).
+    pub paid: Cents,
+    /// Cheques expired or cancelled, back to the programme.
+    pub returned: Cents,
+    /// Given back to the funder at the programme's close.
+    pub credited: Cents,
+}
+
+impl Money {
+    fn add(&mut self, kind: &str, cents: i64) {
+        use crate::ledger::Kind;
+        let c = Cents::new(cents);
+        match kind {
+            k if k == Kind::Funding.as_str() => self.funded += c,
+            k if k == Kind::Allocation.as_str() => self.allocated += c,
+            k if k == Kind::Deallocation.as_str() => self.allocated -= c,
+            k if k == Kind::Issuance.as_str() => self.issued += c,
+            k if k == Kind::Redemption.as_str() => self.used += c,
+            k if k == Kind::Undo.as_str() => self.used -= c,
+            k if k == Kind::Payment.as_str() => self.paid += c,
+            k if k == Kind::BankRejection.as_str() => self.paid -= c,
+            k if k == Kind::Expiry.as_str() || k == Kind::Cancellation.as_str() => {
+                self.returned += c
+            }
+            k if k == Kind::CreditNote.as_str() => self.credited += c,
+            _ => {}
+        }
+    }
+}
+
+/// The whole view of one programme over one period.
+#[derive(Clone, Debug, Default)]
+pub struct Outcomes {
+    pub period: Period,
+    pub whole: Row,
+    pub money: Money,
+    /// `(YYYY-MM, flow)`, every month from the first to the last with a transaction.
+    pub money_by_month: Vec<(String, Money)>,
+    pub breakdowns: Vec<(Dimension, Vec<Row>)>,
+}
+
+/// The view of a programme the caller may see (check it first: `programs::get_for`).
+pub async fn outcomes(conn: &mut Conn, program_id: &str, period: Period) -> Result<Outcomes> {
+    let bounds = period.bounds();
+    let whole = breakdown(conn, program_id, period, Dimension::Whole)
+        .await?
+        .into_iter()
+        .next()
+        .unwrap_or_default();
+    let mut breakdowns = Vec::new();
+    for dimension in Dimension::BREAKDOWNS {
+        breakdowns.push((
+            dimension,
+            breakdown(conn, program_id, period, dimension).await?,
+        ));
+    }
+    let mut months: BTreeMap<String, Money> = BTreeMap::new();
+    let mut money = Money::default();
+    for (month, kind, cents) in
+        repo::ledger_by_month(conn, program_id, (bounds.0.as_str(), bounds.1.as_str())).await?
+    {
+        months.entry(month).or_default().add(&kind, cents);
+        money.add(&kind, cents);
+    }
+    let money_by_month = every_month(months.keys())
+        .into_iter()
+        .map(|m| {
+            let flow = months.get(&m).copied().unwrap_or_default();
+            (m, flow)
+        })
+        .collect();
+    Ok(Outcomes {
+        period,
+        whole: Row {
+            label: "Tout le programme".into(),
+            ..whole
+        },
+        money,
+        money_by_month,
+        breakdowns,
+    })
+}
+
+/// The figures of one breakdown, labelled and in reading order: months in time order (quiet
+/// months included), other groups by cheques used, most first.
+pub async fn breakdown(
+    conn: &mut Conn,
+    program_id: &str,
+    period: Period,
+    dimension: Dimension,
+) -> Result<Vec<Row>> {
+    let (start, end) = period.bounds();
+    let bounds = (start.as_str(), end.as_str());
+    let mut rows: BTreeMap<String, Row> = BTreeMap::new();
+    for h in repo::help(conn, program_id, bounds, dimension.redemption_key()).await? {
+        let row = rows.entry(h.key.clone()).or_default();
+        row.people = Some(h.people);
+        row.sessions = h.sessions;
+        row.cheques = h.cheques;
+        row.used_cents = Cents::new(h.cents);
+        row.minutes = h.minutes;
+    }
+    if dimension.carnet_key("").is_some() {
+        let key = |at: &str| dimension.carnet_key(at).unwrap_or_default();
+        for event in [
+            CarnetEvent::Issued,
+            CarnetEvent::HandedOut,
+            CarnetEvent::Started,
+            CarnetEvent::Finished,
+        ] {
+            for (k, n) in repo::carnets(conn, program_id, bounds, event, &key).await? {
+                let c = rows.entry(k).or_default().carnets.get_or_insert_default();
+                match event {
+                    CarnetEvent::Issued => c.issued = n,
+                    CarnetEvent::HandedOut => c.handed_out = n,
+                    CarnetEvent::Started => c.started = n,
+                    CarnetEvent::Finished => c.finished = n,
+                }
+            }
+        }
+        for row in rows.values_mut() {
+            row.carnets.get_or_insert_default();
+            row.people.get_or_insert(0);
+        }
+    }
+    if dimension == Dimension::Whole {
+        let mut row = rows.into_values().next().unwrap_or_default();
+        row.carnets.get_or_insert_default();
+        row.people.get_or_insert(0);
+        return Ok(vec![row]);
+    }
+    if dimension == Dimension::Theme {
+        rows = by_theme(rows);
+    }
+    if dimension == Dimension::Month {
+        let keys: Vec<String> = rows.keys().cloned().collect();
+        for month in every_month(keys.iter()) {
+            rows.entry(month).or_insert_with(|| Row {
+                carnets: Some(Carnets::default()),
+                people: Some(0),
+                ..Row::default()
+            });
+        }
+    }
+    let places = if dimension == Dimension::Place {
+        let ids: Vec<&str> = rows.keys().map(String::as_str).collect();
+        repo::place_names(conn, &ids).await?.into_iter().collect()
+    } else {
+        BTreeMap::new()
+    };
+    let orgs: BTreeMap<String, String> = if dimension == Dimension::Distributor {
+        crate::orgs::list(conn)
+            .await?
+            .into_iter()
+            .map(|o| (o.id, o.name))
+            .collect()
+    } else {
+        BTreeMap::new()
+    };
+    let mut out: Vec<Row> = rows
+        .into_iter()
+        .map(|(key, mut row)| {
+            row.label = label_of(dimension, &key, &places, &orgs);
+            row.key = key;
+            row
+        })
+        .collect();
+    if dimension != Dimension::Month {
+        out.sort_by(|a, b| {
+            (b.cheques, b.sessions)
+                .cmp(&(a.cheques, a.sessions))
+                .then_with(|| a.label.to_lowercase().cmp(&b.label.to_lowercase()))
+        });
+    }
+    Ok(out)
+}
+
+/// Rows grouped by lists of themes, as rows per theme: a session with two themes counts in
+/// both (so themes do not add up to the whole, and people are not counted).
+fn by_theme(rows: BTreeMap<String, Row>) -> BTreeMap<String, Row> {
+    let mut out: BTreeMap<String, Row> = BTreeMap::new();
+    for (themes, row) in rows {
+        let list = crate::catalogue::typology::Themes::from(themes);
+        let keys = if list.is_empty() {
+            vec![String::new()]
+        } else {
+            list.0
+        };
+        for key in keys {
+            let t = out.entry(key).or_default();
+            t.sessions += row.sessions;
+            t.cheques += row.cheques;
+            t.used_cents += row.used_cents;
+            t.minutes += row.minutes;
+        }
+    }
+    out
+}
+
+fn label_of(
+    dimension: Dimension,
+    key: &str,
+    places: &BTreeMap<String, String>,
+    orgs: &BTreeMap<String, String>,
+) -> String {
+    use crate::catalogue::typology::{service_label, theme_label};
+    const UNKNOWN: &str = "Non renseigné";
+    if key.is_empty() && dimension != Dimension::Whole {
+        return UNKNOWN.into();
+    }
+    match dimension {
+        Dimension::Whole => "Tout le programme".into(),
+        Dimension::Distributor => orgs.get(key).cloned().unwrap_or_else(|| key.into()),
+        Dimension::Place => places.get(key).cloned().unwrap_or_else(|| key.into()),
+        Dimension::Department => match crate::fr::department_name(key) {
+            Some(name) => format!("{key} — {name}"),
+            None => key.into(),
+        },
+        Dimension::Month => super::month_label(key),
+        Dimension::Kind => service_label(Some(key)).into(),
+        Dimension::Theme => theme_label(key).unwrap_or(UNKNOWN).into(),
+    }
+}
+
+/// Every `YYYY-MM` from the first of these to the last, with no gaps.
+fn every_month<'a>(months: impl Iterator<Item = &'a String>) -> Vec<String> {
+    let parsed: Vec<(i32, u32)> = months.filter_map(|m| super::parse_month(m).ok()).collect();
+    let (Some(first), Some(last)) = (parsed.iter().min(), parsed.iter().max()) else {
+        return Vec::new();
+    };
+    let (mut year, mut month) = *first;
+    let mut out = Vec::new();
+    while (year, month) <= *last {
+        out.push(format!("{year:04}-{month:02}"));
+        (year, month) = if month == 12 {
+            (year + 1, 1)
+        } else {
+            (year, month + 1)
+        };
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn periods() {
+        assert_eq!(Period::parse(None, Some("")).unwrap(), Period::default());
+        let p = Period::parse(Some("2026-03-01"), Some("2026-03-31")).unwrap();
+        // Paris is UTC+1 in winter: the days start at 23:00 the day before.
+        assert_eq!(
+            p.bounds(),
+            (
+                "2026-02-28T23:00:00.000000Z".to_string(),
+                "2026-03-31T22:00:00.000000Z".to_string()
+            )
+        );
+        assert_eq!(Period::default().bounds(), (String::new(), "9999".into()));
+        assert!(Period::parse(Some("2026-04-01"), Some("2026-03-01")).is_err());
+        assert!(Period::parse(Some("31/03/2026"), None).is_err());
+    }
+
+    #[test]
+    fn months_without_gaps() {
+        let keys = ["2026-11".to_string(), "2027-02".to_string()];
+        assert_eq!(
+            every_month(keys.iter()),
+            ["2026-11", "2026-12", "2027-01", "2027-02"]
+        );
+        assert!(every_month([].iter()).is_empty());
+    }
+
+    #[test]
+    fn themes_split() {
+        let mut rows = BTreeMap::new();
+        rows.insert(
+            "email|health".to_string(),
+            Row {
+                sessions: 2,
+                cheques: 3,
+                minutes: 90,
+                ..Row::default()
+            },
+        );
+        rows.insert(
+            "email".to_string(),
+            Row {
+                sessions: 1,
+                cheques: 1,
+                minutes: 30,
+                ..Row::default()
+            },
+        );
+        let t = by_theme(rows);
+        assert_eq!((t["email"].sessions, t["email"].minutes), (3, 120));
+        assert_eq!(t["health"].cheques, 3);
+        assert_eq!(t["email"].people, None);
+    }
+}
