@@ -169,6 +169,7 @@ async fn org(
             siret: (kind == "site").then(|| "73282932000074".into()),
             department: passnum::fr::department_of_postcode(postcode),
             postcode: Some(postcode.into()),
+            time_zone: None,
         },
         now,
     )
@@ -225,6 +226,7 @@ async fn setup_in(
             territory: None,
             services: None,
             confirmed_funding_only: false,
+            time_zone: None,
         },
         now,
     )

@@ -767,6 +767,7 @@ async fn carnets_of(
                 beneficiary_ref: Some(format!("BENCH-{batch_no}-{i}")),
                 email: None,
                 active: Some(true),
+                ..NewPass::default()
             },
             now,
             today,

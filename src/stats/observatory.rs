@@ -6,10 +6,8 @@
 //! redemption group (`COALESCE(group_id, id)`); its hours are counted once per carnet, as the
 //! longest of its cheques' durations. A redemption's département is its place's, else its
 //! site's.
-//!
-//! TODO(help_level): the levels of help (`redemptions.help_level`: emergency, inclusion,
-//! upskilling) are being added by another branch; once merged, count people per level as
-//! [`Kind`] does per kind of help, with the same suppression.
+//! Kinds and levels of help are counted nationally, people per kind or level, with the same
+//! suppression.
 
 use crate::db::Conn;
 use crate::error::Result;
@@ -37,7 +35,7 @@ pub struct Area {
     pub places: i64,
 }
 
-/// People helped and sessions by kind of help, nationally.
+/// People helped and sessions by kind (or level) of help, nationally.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Kind {
     pub label: &'static str,
@@ -51,6 +49,8 @@ pub struct Observatory {
     /// Départements with any activity or any qualified place, by code.
     pub departments: Vec<Area>,
     pub kinds: Vec<Kind>,
+    /// The same by level of help (emergency, inclusion, upskilling).
+    pub levels: Vec<Kind>,
 }
 
 /// Raw counts of one territory, before suppression.
@@ -68,7 +68,8 @@ struct Raw {
 /// duration.
 const SESSIONS: &str = "SELECT COALESCE(r.group_id, r.id) AS session_id, v.pass_id AS pass_id, \
        COALESCE(MIN(pl.department), MIN(o.department), '') AS dep, \
-       COALESCE(MIN(r.service), '') AS service, COALESCE(MAX(r.minutes), 0) AS minutes \
+       COALESCE(MIN(r.service), '') AS service, COALESCE(MIN(r.help_level), '') AS level, \
+       COALESCE(MAX(r.minutes), 0) AS minutes \
      FROM redemptions r JOIN vouchers v ON v.id = r.voucher_id \
      JOIN organizations o ON o.id = r.site_id LEFT JOIN places pl ON pl.id = r.place_id \
      WHERE r.undone_at IS NULL AND r.redeemed_at >= $1 \
@@ -133,28 +134,16 @@ pub async fn observatory(conn: &mut Conn, since: &str, today: &str) -> Result<Ob
         r.places = row.try_get("places")?;
         national.places += r.places;
     }
-    let kinds = sqlx::query(&format!(
-        "SELECT s.service AS service, COUNT(DISTINCT s.pass_id) AS people, \
-                COUNT(DISTINCT s.session_id) AS sessions \
-         FROM ({SESSIONS}) s GROUP BY s.service"
-    ))
-    .bind(since)
-    .fetch_all(&mut *conn)
+    let kinds = by(conn, since, "service", |service| {
+        crate::catalogue::typology::service_label(Some(service))
+    })
     .await?;
-    let mut kinds = kinds
-        .iter()
-        .map(|row| {
-            let service: String = row.try_get("service")?;
-            let people: i64 = row.try_get("people")?;
-            let sessions: i64 = row.try_get("sessions")?;
-            Ok(Kind {
-                label: crate::catalogue::typology::service_label(Some(&service)),
-                people: publish(people, people),
-                sessions: publish(people, sessions),
-            })
-        })
-        .collect::<Result<Vec<_>>>()?;
-    kinds.sort_by(|a, b| b.people.cmp(&a.people).then(a.label.cmp(b.label)));
+    let levels = by(conn, since, "level", |level| {
+        crate::outcomes::HelpLevel::from_stored(level)
+            .map(|l| l.label())
+            .unwrap_or("Non renseigné")
+    })
+    .await?;
     // Places or sessions with no known département count nationally only.
     raw.remove("");
     Ok(Observatory {
@@ -165,7 +154,40 @@ pub async fn observatory(conn: &mut Conn, since: &str, today: &str) -> Result<Ob
                 .collect(),
         ),
         kinds,
+        levels,
     })
+}
+
+/// People helped and sessions per value of one column of [`SESSIONS`], most people first.
+async fn by(
+    conn: &mut Conn,
+    since: &str,
+    column: &str,
+    label: impl Fn(&str) -> &'static str,
+) -> Result<Vec<Kind>> {
+    let rows = sqlx::query(&format!(
+        "SELECT s.{column} AS value, COUNT(DISTINCT s.pass_id) AS people, \
+                COUNT(DISTINCT s.session_id) AS sessions \
+         FROM ({SESSIONS}) s GROUP BY s.{column}"
+    ))
+    .bind(since)
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut kinds = rows
+        .iter()
+        .map(|row| {
+            let value: String = row.try_get("value")?;
+            let people: i64 = row.try_get("people")?;
+            let sessions: i64 = row.try_get("sessions")?;
+            Ok(Kind {
+                label: label(&value),
+                people: publish(people, people),
+                sessions: publish(people, sessions),
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    kinds.sort_by(|a, b| b.people.cmp(&a.people).then(a.label.cmp(b.label)));
+    Ok(kinds)
 }
 
 /// `value` when it is about at least [`THRESHOLD`] people.

@@ -83,20 +83,19 @@ pub enum Dimension {
     /// The kind of help (`redemptions.service`).
     Kind,
     Theme,
-    // TODO(help levels): `HelpLevel`, redemption key `COALESCE(r.help_level, '')` and carnet
-    // key `p.help_level`, once migration of the outcomes helper adds
-    // `passes.help_level`/`redemptions.help_level` (emergency, inclusion, upskilling); labels
-    // in `label_of`, and one entry in `BREAKDOWNS`.
+    /// The level of help given (`redemptions.help_level`, see `crate::outcomes::HelpLevel`).
+    HelpLevel,
 }
 
 impl Dimension {
     /// Every breakdown of the view, in the order it shows them.
-    pub const BREAKDOWNS: [Dimension; 6] = [
+    pub const BREAKDOWNS: [Dimension; 7] = [
         Dimension::Month,
         Dimension::Distributor,
         Dimension::Place,
         Dimension::Department,
         Dimension::Kind,
+        Dimension::HelpLevel,
         Dimension::Theme,
     ];
 
@@ -109,6 +108,7 @@ impl Dimension {
             Dimension::Department => "COALESCE(pl.department, '')",
             Dimension::Month => "SUBSTR(r.redeemed_at, 1, 7)",
             Dimension::Kind => "COALESCE(r.service, '')",
+            Dimension::HelpLevel => "COALESCE(r.help_level, '')",
             // `|`-joined: split after reading (see `by_theme`).
             Dimension::Theme => "r.themes",
         }
@@ -121,7 +121,12 @@ impl Dimension {
             Dimension::Whole => Some("''".into()),
             Dimension::Distributor => Some("p.distributor_id".into()),
             Dimension::Month => Some(format!("SUBSTR({at}, 1, 7)")),
-            Dimension::Place | Dimension::Department | Dimension::Kind | Dimension::Theme => None,
+            // The level is the session's: a carnet's own may differ from the help given.
+            Dimension::Place
+            | Dimension::Department
+            | Dimension::Kind
+            | Dimension::HelpLevel
+            | Dimension::Theme => None,
         }
     }
 }
@@ -387,6 +392,10 @@ fn label_of(
         Dimension::Month => super::month_label(key),
         Dimension::Kind => service_label(Some(key)).into(),
         Dimension::Theme => theme_label(key).unwrap_or(UNKNOWN).into(),
+        Dimension::HelpLevel => crate::outcomes::HelpLevel::from_stored(key)
+            .map(|l| l.label())
+            .unwrap_or(UNKNOWN)
+            .into(),
     }
 }
 

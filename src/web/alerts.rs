@@ -64,7 +64,6 @@ struct AlertsPage {
     /// The operator's sub-navigation shows this section as current.
     section: &'static str,
     operator: bool,
-    base: &'static str,
     open: Vec<Row>,
     reviewed: Vec<Row>,
     notice: Option<&'static str>,
@@ -103,7 +102,6 @@ async fn list(
         l: Layout::new(&state, &visitor, "Alertes à examiner"),
         section: "alertes",
         operator: signed.org.kind == OrgKind::Operator,
-        base: base(&signed.org),
         open: open.into_iter().map(row).collect(),
         reviewed: reviewed.into_iter().map(row).collect(),
         notice: done

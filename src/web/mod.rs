@@ -225,6 +225,8 @@ pub const FORM_ONLY: &[(&str, &str)] = &[
     ("/lieu/encaissements/{id}/annuler", "/lieu"),
     ("/lieu/hors-ligne/appareils", "/lieu/hors-ligne"),
     ("/operateur/hors-ligne/allocation", "/operateur/hors-ligne"),
+    ("/operateur/alertes/{id}/examinee", "/operateur/alertes"),
+    ("/financeur/alertes/{id}/examinee", "/financeur/alertes"),
     (
         "/lieu/catalogue/{place}/{service}/retirer",
         "/lieu/catalogue",

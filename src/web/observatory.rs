@@ -89,6 +89,8 @@ struct ObservatoryPage {
     departments: Vec<Row>,
     /// `(kind, people, sessions)`.
     kinds: Vec<(&'static str, String, String)>,
+    /// `(level, people, sessions)`.
+    levels: Vec<(&'static str, String, String)>,
     threshold: i64,
 }
 
@@ -103,6 +105,11 @@ async fn show(State(state): State<AppState>, visitor: Visitor) -> WebResult {
         departments: o.departments.iter().map(row).collect(),
         kinds: o
             .kinds
+            .iter()
+            .map(|k| (k.label, cell_text(k.people), cell_text(k.sessions)))
+            .collect(),
+        levels: o
+            .levels
             .iter()
             .map(|k| (k.label, cell_text(k.people), cell_text(k.sessions)))
             .collect(),
@@ -127,6 +134,15 @@ const KINDS_HEADERS: [&str; 6] = [
     "debut",
     "fin",
     "type_aide",
+    "personnes_aidees",
+    "seances",
+];
+
+const LEVELS_HEADERS: [&str; 6] = [
+    "territoire",
+    "debut",
+    "fin",
+    "niveau_aide",
     "personnes_aidees",
     "seances",
 ];
@@ -169,6 +185,20 @@ async fn data(State(state): State<AppState>, Path(file): Path<String>) -> WebRes
                 ]
             });
             ("text/csv; charset=utf-8", csv(&KINDS_HEADERS, rows)?)
+        }
+        "niveaux.csv" => {
+            let o = period.figures(&state).await?;
+            let rows = o.levels.iter().map(|k| {
+                [
+                    "France".to_string(),
+                    from.clone(),
+                    to.clone(),
+                    k.label.to_string(),
+                    cell_text(k.people),
+                    cell_text(k.sessions),
+                ]
+            });
+            ("text/csv; charset=utf-8", csv(&LEVELS_HEADERS, rows)?)
         }
         _ => return Err(Error::not_found("Ce fichier de l'observatoire n'existe pas.").into()),
     };
@@ -232,6 +262,15 @@ pub fn datapackage() -> serde_json::Value {
         count("personnes_aidees", "Carnets aidés par ce type d'aide"),
         count("seances", "Séances de ce type d'aide"),
     ]);
+    let mut levels = vec![json!({"name": "territoire", "type": "string",
+        "constraints": {"required": true}})];
+    period(&mut levels);
+    levels.extend([
+        json!({"name": "niveau_aide", "type": "string", "constraints": {"required": true},
+               "description": "Urgence numérique, inclusion ou montée en compétences"}),
+        count("personnes_aidees", "Carnets aidés à ce niveau"),
+        count("seances", "Séances à ce niveau"),
+    ]);
     json!({
         "name": "observatoire-pass-numerique",
         "title": "Observatoire du Pass numérique",
@@ -247,6 +286,9 @@ pub fn datapackage() -> serde_json::Value {
             {"name": "aides", "path": "aides.csv", "format": "csv",
              "mediatype": "text/csv", "encoding": "utf-8",
              "schema": {"fields": kinds, "missingValues": missing}},
+            {"name": "niveaux", "path": "niveaux.csv", "format": "csv",
+             "mediatype": "text/csv", "encoding": "utf-8",
+             "schema": {"fields": levels, "missingValues": missing}},
         ]
     })
 }

@@ -139,7 +139,7 @@ async fn funder_view_counts_what_the_money_did(backend: Backend) {
     assert!(page.html.contains("Depuis le début du programme"));
     assert_eq!(
         page.html.matches("<svg role=\"img\"").count(),
-        7,
+        8,
         "{}",
         page.html
     );
@@ -331,6 +331,7 @@ async fn funder_view_counts_what_the_money_did(backend: Backend) {
             "Par lieu",
             "Par département",
             "Types d'aide",
+            "Niveaux d'aide",
             "Thèmes"
         ]
     );

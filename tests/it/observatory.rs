@@ -124,6 +124,16 @@ async fn figures_of_the_last_twelve_months_with_small_counts_suppressed(backend:
         kinds.contains(",Accompagnement individuel,29,29"),
         "{kinds}"
     );
+    // No level was noted on these carnets or sessions.
+    let levels = app
+        .get_text("/observatoire/donnees/niveaux.csv", "")
+        .await
+        .2;
+    assert!(
+        levels.starts_with("territoire,debut,fin,niveau_aide,personnes_aidees,seances\n")
+            && levels.contains(",Non renseigné,29,29"),
+        "{levels}"
+    );
     let package = app
         .get_text("/observatoire/donnees/datapackage.json", "")
         .await
@@ -134,6 +144,7 @@ async fn figures_of_the_last_twelve_months_with_small_counts_suppressed(backend:
         ("datapackage.json", serde_json::to_string(&package).unwrap()),
         ("departements.csv", csv),
         ("aides.csv", kinds),
+        ("niveaux.csv", levels),
     ]);
     let missing = app.get_text("/observatoire/donnees/autre.csv", "").await;
     assert_eq!(missing.0, StatusCode::NOT_FOUND);

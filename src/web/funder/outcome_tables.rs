@@ -23,6 +23,7 @@ pub(super) fn names(dimension: Dimension) -> (&'static str, &'static str, &'stat
         Dimension::Department => ("departements", "Par département", "par département"),
         Dimension::Kind => ("types", "Types d'aide", "par type d'aide"),
         Dimension::Theme => ("themes", "Thèmes", "par thème"),
+        Dimension::HelpLevel => ("niveaux", "Niveaux d'aide", "par niveau d'aide"),
     }
 }
 
@@ -75,6 +76,7 @@ fn breakdown_table(
         Dimension::Department => "Département du lieu",
         Dimension::Kind => "Type d'aide",
         Dimension::Theme => "Thème",
+        Dimension::HelpLevel => "Niveau d'aide",
         Dimension::Whole => "Programme",
     }];
     if with_carnets {

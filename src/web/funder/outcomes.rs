@@ -213,6 +213,10 @@ pub(super) async fn show(
                     "Une personne aidée dans deux lieux compte dans chacun."
                 }
                 Dimension::Theme => "Une séance sur deux thèmes compte dans chacun.",
+                Dimension::HelpLevel => {
+                    "Le niveau est celui noté à la séance (celui du carnet sinon) ; une personne \
+                     aidée à deux niveaux compte dans chacun."
+                }
                 _ => "",
             },
             chart: hbars(
