@@ -155,9 +155,9 @@ pub struct Row {
     pub cheques: i64,
     pub used_cents: Cents,
     pub minutes: i64,
-    // TODO(satisfaction): `satisfaction: Option<(i64 answers, i64 sum of 0–10 marks)>`, read
-    // per group from the feedback of the sessions (the feedback helper's table), by the same
-    // keys.
+    // Satisfaction is not broken down here yet: the funder reads it per programme at
+    // /financeur/avis (`crate::voice`). Per group it would be read from `opinions` by session
+    // (`COALESCE(group_id, id)`), once per session, not per cheque.
 }
 
 /// The money's flow over the period, from the ledger's transactions.
