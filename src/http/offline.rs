@@ -4,7 +4,7 @@
 
 use super::extract::{Auth, ClientIp, Write};
 use super::{respond, AppState};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::offline::{self, Conflict, Device, RecordOutcome, SyncRequest};
 use crate::orgs::OrgKind;
 use axum::extract::{Path, State};
@@ -184,17 +184,7 @@ pub(super) async fn set_allowance(
     Write { body, origin, .. }: Write<AllowanceChange>,
 ) -> Result<StatusCode> {
     let settings = offline::Settings::of(&state.config);
-    let allowance = match (body.max_cheques, body.max_days) {
-        (Some(cheques), Some(days)) => Some(settings.check(cheques, days)?),
-        (None, None) => None,
-        _ => {
-            return Err(Error::invalid(
-                "invalid_allowance",
-                "Donnez le nombre de chèques et le nombre de jours, ou aucun des deux pour \
-                 revenir à l'allocation par défaut.",
-            ))
-        }
-    };
+    let allowance = settings.allowance(body.max_cheques, body.max_days)?;
     let now = state.clock.now();
     state
         .write(origin, None, move |tx| {

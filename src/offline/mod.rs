@@ -48,6 +48,23 @@ impl Settings {
         }
     }
 
+    /// Both numbers of an allowance, checked, or neither (the default comes back).
+    pub fn allowance(
+        &self,
+        max_cheques: Option<i64>,
+        max_days: Option<i64>,
+    ) -> Result<Option<Allowance>> {
+        match (max_cheques, max_days) {
+            (Some(cheques), Some(days)) => self.check(cheques, days).map(Some),
+            (None, None) => Ok(None),
+            _ => Err(Error::invalid(
+                "invalid_allowance",
+                "Donnez le nombre de chèques et le nombre de jours, ou aucun des deux pour \
+                 revenir à l'allocation par défaut.",
+            )),
+        }
+    }
+
     /// An allowance the operator asks for, checked: at least one cheque and one day, at most
     /// the bound on a session's age (past it the sync would refuse what the console accepted).
     pub fn check(&self, max_cheques: i64, max_days: i64) -> Result<Allowance> {

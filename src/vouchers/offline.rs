@@ -252,7 +252,9 @@ pub async fn revocations(
             _ => list.push((
                 pass_id,
                 Revoked {
-                    kind: if pass_status == "cancelled" {
+                    kind: if crate::vouchers::PassStatus::from_text(&pass_status)
+                        == Some(crate::vouchers::PassStatus::Cancelled)
+                    {
                         "carnet"
                     } else {
                         "cheque"
