@@ -17,6 +17,8 @@
 //! (`benches/redemption.rs`); here only settlement is measured. On PostgreSQL the set-up ends
 //! with `ANALYZE`, as autovacuum would soon after such a load.
 
+mod common;
+
 use anyhow::Context;
 use passnum::app::AppState;
 use passnum::clock::SystemClock;
@@ -46,7 +48,7 @@ fn main() -> anyhow::Result<()> {
         .enable_all()
         .build()?;
     println!("# bulk bench: {carnets} carnets of 10 cheques, {SITES} sites");
-    println!("machine: {}", machine_line());
+    println!("machine: {}", common::machine_line());
     runtime.block_on(async {
         let dir = std::env::temp_dir().join(format!("passnum-bulk-{}", uuid::Uuid::new_v4()));
         std::fs::create_dir_all(&dir)?;
@@ -605,25 +607,4 @@ async fn redeem_everything_in(
         .await?;
     }
     Ok(())
-}
-
-fn machine_line() -> String {
-    let cpus = std::thread::available_parallelism().map_or(0, |n| n.get());
-    let model = std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("model name"))
-                .and_then(|l| l.split(':').nth(1))
-                .map(|m| m.trim().to_string())
-        })
-        .unwrap_or_default();
-    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
-    format!(
-        "{cpus} CPUs, {model}, load {}",
-        load.split_whitespace()
-            .take(3)
-            .collect::<Vec<_>>()
-            .join(" ")
-    )
 }

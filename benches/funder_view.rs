@@ -13,6 +13,8 @@
 //! (each has its own bench): only the view's reads are measured. The ledger rows are its
 //! transactions only (the view reads nothing else of it), so `ledger verify` is not run.
 
+mod common;
+
 use anyhow::Context;
 use passnum::clock::SystemClock;
 use passnum::config::Config;
@@ -38,7 +40,7 @@ fn main() -> anyhow::Result<()> {
         .enable_all()
         .build()?;
     println!("# funder view bench: {carnets} carnets of 10 cheques, {SITES} places");
-    println!("machine: {}", machine_line());
+    println!("machine: {}", common::machine_line());
     runtime.block_on(async {
         let dir = std::env::temp_dir().join(format!("passnum-view-{}", uuid::Uuid::new_v4()));
         std::fs::create_dir_all(&dir)?;
@@ -343,25 +345,4 @@ async fn setup_in(
     )
     .await?;
     Ok(program.id)
-}
-
-fn machine_line() -> String {
-    let cpus = std::thread::available_parallelism().map_or(0, |n| n.get());
-    let model = std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("model name"))
-                .and_then(|l| l.split(':').nth(1))
-                .map(|m| m.trim().to_string())
-        })
-        .unwrap_or_default();
-    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
-    format!(
-        "{cpus} CPUs, {model}, load {}",
-        load.split_whitespace()
-            .take(3)
-            .collect::<Vec<_>>()
-            .join(" ")
-    )
 }
