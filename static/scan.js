@@ -36,7 +36,9 @@
               button.textContent = 'Scanner le chèque suivant';
             } else {
               field.value = codes[0].rawValue;
-              form.submit();
+              // requestSubmit fires the form's submit event: the console (console.js) checks
+              // the cheque itself when there is no connection.
+              if (form.requestSubmit) { form.requestSubmit(); } else { form.submit(); }
             }
           } else {
             window.requestAnimationFrame(look);

@@ -5,6 +5,7 @@
 //! session's time, once per (device, sequence); a cheque already used is a conflict, kept with
 //! where and when it was used, and never paid twice.
 
+pub mod console;
 mod contract;
 mod repo;
 mod sync;

@@ -23,6 +23,7 @@ mod browser_account;
 mod browser_applications;
 mod browser_catalogue;
 mod browser_confirm;
+mod browser_console;
 mod browser_distributor;
 mod browser_forms;
 mod browser_funder;

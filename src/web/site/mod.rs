@@ -5,6 +5,7 @@
 mod actions;
 mod bank;
 pub(super) mod catalogue;
+mod console;
 pub(super) mod offline;
 mod payments;
 mod workshop;
@@ -39,6 +40,7 @@ pub fn router() -> Router<AppState> {
         .merge(bank::router())
         .merge(payments::router())
         .merge(offline::router())
+        .merge(console::router())
 }
 
 pub struct Payment {

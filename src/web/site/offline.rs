@@ -14,6 +14,7 @@ use crate::web::{page, see_other, with_status, Layout, Visitor, WebResult};
 use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
+use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 
@@ -147,7 +148,17 @@ struct NewDevice {
     label: String,
 }
 
-async fn register(State(state): State<AppState>, form: Form<NewDevice>) -> WebResult {
+/// Registers a console: from the form of /lieu/hors-ligne (back there), or from the console's
+/// script asking for JSON (`Accept: application/json`), which keeps the device's id.
+async fn register(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    form: Form<NewDevice>,
+) -> WebResult {
+    let wants_json = headers
+        .get(axum::http::header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("application/json"));
     let signed = SignedIn::require(&form.visitor, OrgKind::Site)?;
     let key = form.own_key();
     let Form { visitor, data, .. } = form;
@@ -163,6 +174,10 @@ async fn register(State(state): State<AppState>, form: Form<NewDevice>) -> WebRe
         })
         .await;
     match registered {
+        Ok(device) if wants_json => {
+            Ok((axum::http::StatusCode::CREATED, Json(device)).into_response())
+        }
+        Err(e) if wants_json => Ok(e.into_response()),
         Ok(_) => see_other("/lieu/hors-ligne?fait=appareil"),
         Err(e @ (Error::Unprocessable { .. } | Error::Conflict { .. })) => {
             let errors = FormErrors::one("label", e.public_message());

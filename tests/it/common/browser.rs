@@ -441,6 +441,16 @@ impl Browser {
         }
     }
 
+    /// Cuts the browser's network (`offline`) or gives it back, through chromedriver's network
+    /// conditions (Chromium's own endpoint): the page's requests fail and it reads
+    /// `navigator.onLine` false, while the test still talks to chromedriver.
+    pub async fn set_offline(&self, offline: bool) {
+        let answer = self.client.issue_cmd(NetworkConditions { offline }).await;
+        if let Err(e) = answer {
+            panic!("chromedriver refused the network conditions (offline: {offline}): {e}");
+        }
+    }
+
     /// The visible text of the element matched by `css`.
     pub async fn text(&self, css: &str) -> String {
         let element = self.find(css).await;
@@ -722,6 +732,36 @@ impl fantoccini::wd::WebDriverCompatibleCommand for Cdp {
 
     fn method_and_body(&self, _: &reqwest::Url) -> (reqwest::Method, Option<String>) {
         let body = json!({ "cmd": self.cmd, "params": self.params });
+        (reqwest::Method::POST, Some(body.to_string()))
+    }
+}
+
+/// chromedriver's `POST /session/{id}/chromium/network_conditions`: offline or not, no
+/// throttling otherwise.
+#[derive(Debug)]
+struct NetworkConditions {
+    offline: bool,
+}
+
+impl fantoccini::wd::WebDriverCompatibleCommand for NetworkConditions {
+    fn endpoint(
+        &self,
+        base_url: &reqwest::Url,
+        session_id: Option<&str>,
+    ) -> Result<reqwest::Url, <reqwest::Url as std::str::FromStr>::Err> {
+        base_url.join(&format!(
+            "session/{}/chromium/network_conditions",
+            session_id.unwrap_or("")
+        ))
+    }
+
+    fn method_and_body(&self, _: &reqwest::Url) -> (reqwest::Method, Option<String>) {
+        let body = json!({ "network_conditions": {
+            "offline": self.offline,
+            "latency": 0,
+            "download_throughput": -1,
+            "upload_throughput": -1,
+        }});
         (reqwest::Method::POST, Some(body.to_string()))
     }
 }
