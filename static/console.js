@@ -273,8 +273,8 @@
         lines.slice(3).forEach(function (line) {
           line.split(' ').slice(2).forEach(function (code) { if (code) { codes.push(code); } });
         });
-        save('revocations', { issued_at: list.issued_at, codes: codes, at: answered });
         var server = parseServerTime(list.issued_at);
+        save('revocations', { issued_at: list.issued_at, codes: codes, at: server === null ? answered : server });
         if (server !== null) { save('skew', Math.round(server - (asked + answered) / 2)); }
       });
     });
@@ -664,14 +664,14 @@
 
   function outcomeLine(note, outcome) {
     var codes = note ? note.shown.codes.join(', ') : 'séance n° ' + outcome.seq;
-    var when = note ? ' (séance du ' + note.shown.when + ')' : '';
+    var when = note ? 'Séance du ' + note.shown.when : 'Séance';
     if (outcome.outcome === 'accepted') {
-      return { title: 'Encaissé — ' + codes, text: 'Confirmé à la synchronisation' + when + '.' };
+      return { title: 'Encaissé — ' + codes, text: when + ' : confirmée à la synchronisation.' };
     }
     if (outcome.outcome === 'conflict') {
-      return { title: 'Déjà utilisé — ' + codes, text: (outcome.reason || 'Ce chèque avait déjà servi ailleurs ; rien n\'a été encaissé.') + when };
+      return { title: 'Déjà utilisé — ' + codes, text: when + '. ' + (outcome.reason || 'Ce chèque avait déjà servi ailleurs ; rien n\'a été encaissé.') };
     }
-    return { title: 'Refusé — ' + codes, text: (outcome.reason || 'Cette séance n\'a pas été encaissée.') + when };
+    return { title: 'Refusé — ' + codes, text: when + '. ' + (outcome.reason || 'Cette séance n\'a pas été encaissée.') };
   }
 
   function sync() {

@@ -15,8 +15,50 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 
-async fn log_in(b: &Browser, app: &TestApp, email: &str, name: &str) {
-    b.visit(&format!("{}/connexion", app.base), name).await;
+/// A relay between the browser and the server that can be cut, as a network that goes away.
+/// Chromium's network conditions reach the page, not its service worker's own requests, which
+/// would still find the server: cutting the relay as well makes the test's offline a real one.
+struct Relay {
+    base: String,
+    cut: tokio::sync::watch::Sender<bool>,
+}
+
+impl Relay {
+    async fn to(server: &str) -> Relay {
+        let target = server.trim_start_matches("http://").to_string();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let base = format!("http://{}", listener.local_addr().expect("addr"));
+        let (cut, watch) = tokio::sync::watch::channel(false);
+        tokio::spawn(async move {
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                if *watch.borrow() {
+                    continue;
+                }
+                let (target, mut watch) = (target.clone(), watch.clone());
+                tokio::spawn(async move {
+                    let Ok(mut outbound) = tokio::net::TcpStream::connect(&target).await else {
+                        return;
+                    };
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
+                        _ = watch.wait_for(|cut| *cut) => {}
+                    }
+                });
+            }
+        });
+        Relay { base, cut }
+    }
+
+    /// Cuts every connection and refuses new ones, or lets them through again.
+    fn set_cut(&self, cut: bool) {
+        self.cut.send_replace(cut);
+    }
+}
+
+async fn log_in(b: &Browser, app: &TestApp, base: &str, email: &str, name: &str) {
+    b.visit(&format!("{base}/connexion"), name).await;
     b.fill("#email", email).await;
     b.fill("#password", PASSWORD).await;
     b.submit_form("form[action='/connexion'] button[type=submit]")
@@ -167,8 +209,9 @@ async fn the_console_redeems_offline_then_syncs_once() {
     .await;
 
     // Online: the console is opened, this device registered; it keeps what it needs.
-    log_in(&b, &app, email, "console-connexion").await;
-    let console = format!("{}/lieu/console", app.base);
+    let relay = Relay::to(&app.base).await;
+    log_in(&b, &app, &relay.base, email, "console-connexion").await;
+    let console = format!("{}/lieu/console", relay.base);
     b.visit(&console, "console-en-ligne").await;
     b.fill("#console-label", "Tablette accueil").await;
     b.click("#console-device-form button[type=submit]").await;
@@ -194,8 +237,18 @@ async fn the_console_redeems_offline_then_syncs_once() {
     b.check_axe("console-prete-320").await;
     b.set_window_size(1280, 900).await;
 
+    // The server's page changes (the site is renamed): a page shown offline with the old name
+    // is the copy the service worker kept.
+    let mut raw = app.raw().await;
+    sqlx::query("UPDATE organizations SET name = 'Médiathèque renommée' WHERE id = $1")
+        .bind(&w.site_id)
+        .execute(&mut raw)
+        .await
+        .expect("renamed");
+
     // The network is cut; meanwhile a cheque is redeemed online at another site.
     b.set_offline(true).await;
+    relay.set_cut(true);
     let (status, body) = app.redeem(&other, &code(3)).await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     // The page opens again without the network (from the service worker's copy) and says so.
@@ -207,6 +260,11 @@ async fn the_console_redeems_offline_then_syncs_once() {
         "the page cut from the network",
     )
     .await;
+    let shown = b.page_source().await;
+    assert!(
+        shown.contains("Médiathèque Mériadeck") && !shown.contains("Médiathèque renommée"),
+        "the console page offline is the copy kept online"
+    );
     assert!(
         b.text("#console-state").await.starts_with("Hors ligne."),
         "{}",
@@ -262,6 +320,7 @@ async fn the_console_redeems_offline_then_syncs_once() {
 
     // Back online a little later: the console syncs by itself.
     app.advance(SignedDuration::from_mins(10));
+    relay.set_cut(false);
     b.set_offline(false).await;
     wait_until(
         &b,
@@ -279,7 +338,6 @@ async fn the_console_redeems_offline_then_syncs_once() {
     // Each redemption once, at the time noted offline.
     let by_device = format!("SELECT COUNT(*) FROM redemptions WHERE device_id = '{device_id}'");
     assert_eq!(app.count(&by_device).await, 3);
-    let mut raw = app.raw().await;
     for (record, i) in [(&records[0], 0), (&records[1], 1), (&records[3], 2)] {
         let noted: Timestamp = record["session_at"].as_str().unwrap().parse().unwrap();
         let code = code(i);
@@ -339,11 +397,26 @@ async fn the_console_redeems_offline_then_syncs_once() {
     .await;
     app.assert_ledger_verifies().await;
 
+    // Online, the console (still the page kept offline) redeems as the redemption page does.
+    b.fill("#code", &payload(4)).await;
+    b.submit_form("#redeem-form button[type=submit]").await;
+    let receipt = b.check_axe("console-recu-en-ligne").await;
+    assert!(
+        receipt.url.contains("/lieu/encaissements/"),
+        "{}",
+        receipt.url
+    );
+    assert!(b.page_source().await.contains(&code(4)));
+
     // The conflict is on the site's offline page too.
-    b.visit(&format!("{}/lieu/hors-ligne", app.base), "console-conflits")
-        .await;
+    b.visit(
+        &format!("{}/lieu/hors-ligne", relay.base),
+        "console-conflits",
+    )
+    .await;
     let page = b.page_source().await;
     assert!(page.contains(&code(3)), "the conflict is listed");
+    app.assert_ledger_verifies().await;
     b.close().await;
 }
 
