@@ -17,6 +17,7 @@ on_both_databases!(
     the_pacific_collectivites_are_departements_like_the_others,
     a_carnet_and_its_printed_days_are_its_programmes,
     a_qualification_ends_at_midnight_where_the_site_is,
+    expiry_warnings_count_days_where_the_programme_is,
 );
 
 /// Saturday 7 March 2026, 20:30 in Martinique (UTC−4): Sunday 01:30 in Paris.
@@ -591,4 +592,54 @@ async fn a_qualification_ends_at_midnight_where_the_site_is(backend: Backend) {
     assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
     assert_eq!(error_code(&body), "site_not_qualified");
     app.assert_ledger_verifies().await;
+}
+
+async fn expiry_warnings_count_days_where_the_programme_is(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let w = app.world(0, 0).await;
+    app.person(&w.distributor_id, "agent@ccas-bordeaux.example")
+        .await;
+    let program_id = programme_for(
+        &app,
+        &w,
+        "Pass numérique Nouvelle-Calédonie",
+        json!({"territory": ["988"], "validity_days": 8}),
+        &[],
+    )
+    .await;
+    // Issued on Monday 2 March, 22:00 in Nouméa: last day Tuesday 10 March.
+    let pass = issue_of(&app, &w.distributor, &program_id).await;
+    assert_eq!(pass["expires_on"], "2026-03-10", "{pass}");
+    let warnings = |outbox: Vec<(String, String)>| {
+        outbox
+            .into_iter()
+            .filter(|(to, subject)| {
+                to == "agent@ccas-bordeaux.example" && subject.contains("bientôt expirer")
+            })
+            .count()
+    };
+    // 23:00 in Nouméa: eight days left there, the 30-day warning.
+    set_clock(&app, "2026-03-02T12:00:00Z");
+    passnum::cli::jobs::expire(&app.state)
+        .await
+        .expect("daily job");
+    assert_eq!(warnings(app.outbox_subjects().await), 1);
+    // 00:30 on Tuesday 3 March in Nouméa, still Monday afternoon in Paris: seven days left
+    // where the programme is, the 7-day warning goes.
+    set_clock(&app, "2026-03-02T13:30:00Z");
+    passnum::cli::jobs::expire(&app.state)
+        .await
+        .expect("daily job");
+    assert_eq!(warnings(app.outbox_subjects().await), 2);
+    let mut conn = app.raw().await;
+    let body: String = sqlx::query_scalar(
+        "SELECT text_body FROM outbox WHERE to_address = $1 ORDER BY created_at DESC, id DESC LIMIT 1",
+    )
+    .bind("agent@ccas-bordeaux.example")
+    .fetch_one(&mut conn)
+    .await
+    .expect("mail");
+    assert!(body.contains("expireront le 10 mars 2026"), "{body}");
 }
