@@ -168,7 +168,7 @@ pub struct SyncAnswer {
     path = "/api/v1/offline/sync",
     tag = "offline",
     summary = "Envoyer les séances enregistrées hors ligne (lieu) : chacune acceptée, en conflit ou refusée, une fois",
-    description = "Chaque séance porte l'identifiant de la console et un numéro de séance propre à la console : la même séance envoyée de nouveau reçoit la même réponse (`replayed`) et ne change rien. Elle est encaissée avec l'heure réelle de la séance (au plus 7 jours avant l'envoi, jamais dans le futur) ; un chèque déjà utilisé est un conflit, avec le lieu et le moment de son utilisation, et n'est jamais payé deux fois.",
+    description = "Chaque séance porte l'identifiant de la console et un numéro de séance propre à la console : la même séance envoyée de nouveau reçoit la même réponse (`replayed`) et ne change rien. Elle est encaissée avec l'heure réelle de la séance (au plus 7 jours avant l'envoi, jamais dans le futur) ; un chèque déjà utilisé est un conflit, avec le lieu et le moment de son utilisation, et n'est jamais payé deux fois. Un envoi qui nomme une console retirée est refusé entier (403 `device_revoked`), et rien n'en est gardé.",
     request_body = SyncRequest,
     responses((status = 200, description = "Une réponse par séance", body = SyncAnswer), (status = "4XX", description = "Refus de l'envoi entier (voir le code d'erreur)", body = crate::http::openapi::ErrorBody)),
     security(("bearer" = []))
