@@ -753,7 +753,6 @@ async fn carnets_of(
     batch_no: usize,
     batch: &[usize],
     now: jiff::Timestamp,
-    today: jiff::civil::Date,
 ) -> passnum::error::Result<Vec<(usize, String, Vec<Cheque>)>> {
     let mut issued = Vec::with_capacity(batch.len());
     for (i, &d) in batch.iter().enumerate() {
@@ -770,7 +769,6 @@ async fn carnets_of(
                 ..NewPass::default()
             },
             now,
-            today,
         )
         .await?;
         let cheques = pass
@@ -838,7 +836,6 @@ async fn setup(state: &AppState) -> anyhow::Result<World> {
                         batch_no,
                         &batch,
                         now,
-                        today,
                     )
                     .await
                 })
@@ -1192,7 +1189,7 @@ fn domain_job(state: &AppState, world: &Arc<World>) -> Job {
                 key: uuid::Uuid::new_v4().to_string(),
                 request_hash: format!("bench-{i}"),
             };
-            let (now, today) = (state.clock.now(), state.clock.today());
+            let now = state.clock.now();
             let new = passnum::redemption::NewRedemption {
                 code: Some(code),
                 service: Some("individual_help".into()),
@@ -1202,7 +1199,7 @@ fn domain_job(state: &AppState, world: &Arc<World>) -> Job {
             // Checks and reads on the read pool, then the write alone (the handler's path when
             // its group could not be written).
             let mut conn = state.db.read().await.map_err(|e| e.to_string())?;
-            let session = passnum::redemption::check(&mut conn, &state.keyring, &site, new, today)
+            let session = passnum::redemption::check(&mut conn, &state.keyring, &site, new, now)
                 .await
                 .map_err(|e| e.to_string())?;
             drop(conn);

@@ -100,7 +100,7 @@ async fn expire_in(
         );
     }
     crate::programs::send_close_notices(tx, letterhead, today, now).await?;
-    crate::expiry::send_warnings(tx, letterhead, today, now).await?;
+    crate::expiry::send_warnings(tx, letterhead, now).await?;
     crate::sites::qualification::send_reminders(tx, letterhead, today, now).await?;
     Ok(report)
 }

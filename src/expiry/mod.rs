@@ -196,15 +196,21 @@ pub async fn close_program(
 pub const WARNING_DAYS: [i64; 2] = [30, 7];
 
 /// Warns distributors and funders by e-mail, 30 and then 7 days before cheques still unused
-/// expire: one digest per organisation and run, each warning sent once. Returns the number of
-/// e-mails queued.
+/// expire: one digest per organisation and run, each warning sent once. Days are counted from
+/// today where each programme is (Nouméa's cheques are a day nearer their end in the evening,
+/// Paris time). Returns the number of e-mails queued.
 pub async fn send_warnings(
     tx: &mut Tx<'_>,
     letterhead: &Letterhead,
-    today: Date,
     now: Timestamp,
 ) -> Result<usize> {
-    let horizon = today
+    let local_today: BTreeMap<String, Date> = crate::programs::local_days(tx, now)
+        .await?
+        .into_iter()
+        .collect();
+    // Bounds around every zone's today; each line is checked against its programme's.
+    let today = crate::zones::earliest_today(now);
+    let horizon = crate::zones::latest_today(now)
         .checked_add(jiff::Span::new().days(WARNING_DAYS[0]))
         .map_err(|e| Error::Internal(e.into()))?;
     let rows = sqlx::query(
@@ -232,7 +238,11 @@ pub async fn send_warnings(
         let Ok(date) = expires_on.parse::<Date>() else {
             continue;
         };
+        let today = local_today.get(&program_id).copied().unwrap_or(today);
         let days_left = (date - today).get_days() as i64;
+        if days_left <= 0 {
+            continue;
+        }
         // The tightest threshold reached: 7 days before also covers a missed 30-day warning.
         let Some(&threshold) = WARNING_DAYS.iter().rev().find(|&&d| days_left <= d) else {
             continue;

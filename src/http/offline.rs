@@ -2,7 +2,7 @@
 //! allowance, send what it recorded offline (sync), read conflicts; the operator sets
 //! allowances and reads every site's conflicts.
 
-use super::extract::{Auth, ClientIp, Write};
+use super::extract::{Auth, ClientIp, Empty, Write};
 use super::{respond, AppState};
 use crate::error::Result;
 use crate::offline::{self, Conflict, Device, RecordOutcome, SyncRequest};
@@ -17,7 +17,8 @@ use serde::{Deserialize, Serialize};
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/offline/devices", post(register).get(devices))
-        .route("/offline/devices/{id}", get(device))
+        .route("/offline/devices/{id}", get(device).delete(revoke_delete))
+        .route("/offline/devices/{id}/revoke", post(revoke))
         .route("/offline/sync", post(sync))
         .route("/offline/conflicts", get(conflicts))
         .route("/offline/allowances", put(set_allowance))
@@ -100,6 +101,62 @@ pub(super) async fn device(
     Ok(Json(offline::device(&mut conn, &org, &id, settings).await?))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v1/offline/devices/{id}/revoke",
+    tag = "offline",
+    summary = "Retirer une console (le lieu, ses consoles ; l'opérateur, toutes) : ses synchronisations sont ensuite refusées",
+    description = "Journalisé. Une synchronisation qui nomme une console retirée est refusée entière (403 `device_revoked`) et rien n'en est gardé ; ce qu'elle avait synchronisé avant reste. Retirer de nouveau ne change rien. `DELETE /api/v1/offline/devices/{id}` fait de même.",
+    params(("id" = String, Path, description = "Console"), ("Idempotency-Key" = Option<String>, Header, description = "Une relance avec la même clé et le même corps reçoit la première réponse.")),
+    responses((status = 200, description = "Retirée (avec `revoked_at`)", body = Device), (status = "4XX", description = "Refus (voir le code d'erreur)", body = crate::http::openapi::ErrorBody)),
+    security(("bearer" = []))
+)]
+pub(super) async fn revoke(
+    State(state): State<AppState>,
+    Auth(org): Auth,
+    Path(id): Path<String>,
+    Write { replay, origin, .. }: Write<Empty>,
+) -> Result<Json<Device>> {
+    let key = replay.key(&org.id);
+    revoke_device(state, org, id, origin, key).await
+}
+
+#[utoipa::path(
+    delete,
+    path = "/api/v1/offline/devices/{id}",
+    tag = "offline",
+    summary = "Retirer une console, comme `POST /api/v1/offline/devices/{id}/revoke`",
+    params(("id" = String, Path, description = "Console"), ("Idempotency-Key" = Option<String>, Header, description = "Une relance avec la même clé et le même corps reçoit la première réponse.")),
+    responses((status = 200, description = "Retirée (avec `revoked_at`)", body = Device), (status = "4XX", description = "Refus (voir le code d'erreur)", body = crate::http::openapi::ErrorBody)),
+    security(("bearer" = []))
+)]
+pub(super) async fn revoke_delete(
+    State(state): State<AppState>,
+    Auth(org): Auth,
+    Path(id): Path<String>,
+    Write { replay, origin, .. }: Write<Empty>,
+) -> Result<Json<Device>> {
+    let key = replay.key(&org.id);
+    revoke_device(state, org, id, origin, key).await
+}
+
+async fn revoke_device(
+    state: AppState,
+    org: crate::orgs::Organization,
+    id: String,
+    origin: crate::db::Origin,
+    key: Option<crate::idempotency::Key>,
+) -> Result<Json<Device>> {
+    let settings = offline::Settings::of(&state.config);
+    let now = state.clock.now();
+    let device = state
+        .write(origin, key, move |tx| {
+            Box::pin(async move { offline::revoke(tx, &org, &id, settings, now).await })
+        })
+        .await?;
+    Ok(Json(device))
+}
+
 /// The answer to a sync: one outcome per record, in their order.
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct SyncAnswer {
@@ -111,7 +168,7 @@ pub struct SyncAnswer {
     path = "/api/v1/offline/sync",
     tag = "offline",
     summary = "Envoyer les séances enregistrées hors ligne (lieu) : chacune acceptée, en conflit ou refusée, une fois",
-    description = "Chaque séance porte l'identifiant de la console et un numéro de séance propre à la console : la même séance envoyée de nouveau reçoit la même réponse (`replayed`) et ne change rien. Elle est encaissée avec l'heure réelle de la séance (au plus 7 jours avant l'envoi, jamais dans le futur) ; un chèque déjà utilisé est un conflit, avec le lieu et le moment de son utilisation, et n'est jamais payé deux fois.",
+    description = "Chaque séance porte l'identifiant de la console et un numéro de séance propre à la console : la même séance envoyée de nouveau reçoit la même réponse (`replayed`) et ne change rien. Elle est encaissée avec l'heure réelle de la séance (au plus 7 jours avant l'envoi, jamais dans le futur) ; un chèque déjà utilisé est un conflit, avec le lieu et le moment de son utilisation, et n'est jamais payé deux fois. Un envoi qui nomme une console retirée est refusé entier (403 `device_revoked`), et rien n'en est gardé.",
     request_body = SyncRequest,
     responses((status = 200, description = "Une réponse par séance", body = SyncAnswer), (status = "4XX", description = "Refus de l'envoi entier (voir le code d'erreur)", body = crate::http::openapi::ErrorBody)),
     security(("bearer" = []))

@@ -90,6 +90,8 @@ pub struct FieldDetail {
         super::offline::register,
         super::offline::devices,
         super::offline::device,
+        super::offline::revoke,
+        super::offline::revoke_delete,
         super::offline::sync,
         super::offline::conflicts,
         super::offline::set_allowance,

@@ -39,12 +39,12 @@ pub(super) async fn issue(
         origin,
     }: Write<NewPass>,
 ) -> Result<Response> {
-    let (now, today) = (state.clock.now(), state.clock.today());
+    let now = state.clock.now();
     let keyring = state.keyring.clone();
     let org_id = org.id.clone();
     state
         .write(origin, replay.key(&org_id), move |tx| {
-            Box::pin(async move { vouchers::issue(tx, &keyring, &org, body, now, today).await })
+            Box::pin(async move { vouchers::issue(tx, &keyring, &org, body, now).await })
         })
         .await
         .map(|answer| respond(StatusCode::CREATED, answer))
@@ -70,14 +70,12 @@ pub(super) async fn issue_batch(
         origin,
     }: Write<NewBatch>,
 ) -> Result<Response> {
-    let (now, today) = (state.clock.now(), state.clock.today());
+    let now = state.clock.now();
     let keyring = state.keyring.clone();
     let org_id = org.id.clone();
     state
         .write(origin, replay.key(&org_id), move |tx| {
-            Box::pin(
-                async move { vouchers::issue_batch(tx, &keyring, &org, body, now, today).await },
-            )
+            Box::pin(async move { vouchers::issue_batch(tx, &keyring, &org, body, now).await })
         })
         .await
         .map(|answer| respond(StatusCode::CREATED, answer))

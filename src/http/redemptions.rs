@@ -113,14 +113,14 @@ pub(super) async fn record_workshop(
         origin,
     }: Write<crate::redemption::NewWorkshop>,
 ) -> Result<Response> {
-    let (now, today) = (state.clock.now(), state.clock.today());
+    let now = state.clock.now();
     let key = replay.key(&org.id);
     let keyring = state.keyring.clone();
     let row = state
         .write(origin, key, move |tx| {
-            Box::pin(async move {
-                redemption::record_workshop(tx, &keyring, &org, body, now, today).await
-            })
+            Box::pin(
+                async move { redemption::record_workshop(tx, &keyring, &org, body, now).await },
+            )
         })
         .await?;
     Ok(respond(StatusCode::CREATED, row))

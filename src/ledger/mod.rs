@@ -14,8 +14,9 @@
 //!
 //! A funder's money moves funder → available → quota → outstanding → redeemed → payable → paid;
 //! cancellation goes back outstanding → quota, undo redeemed → outstanding, expiry
-//! outstanding → available, a bank rejection paid → payable, and a credit note at a programme's
-//! close available → funder.
+//! outstanding → available (and its reversal back, for a cheque used offline before its last
+//! day and synced after the job expired it), a bank rejection paid → payable, and a credit
+//! note at a programme's close available → funder.
 //!
 //! Since every transaction sums to zero, so do all balances, which is the reconciliation identity:
 //!
@@ -134,6 +135,9 @@ pub enum Kind {
     Deallocation,
     /// Unused value returned to the funder at a programme's close.
     CreditNote,
+    /// An expiry taken back, available → outstanding: a cheque the daily job expired had been
+    /// used offline before its last day ended, and is redeemed when the console syncs.
+    ExpiryReversal,
 }
 
 impl Kind {
@@ -152,6 +156,7 @@ impl Kind {
             Kind::BankRejection => "bank_rejection",
             Kind::Deallocation => "deallocation",
             Kind::CreditNote => "credit_note",
+            Kind::ExpiryReversal => "expiry_reversal",
         }
     }
 }

@@ -83,6 +83,7 @@ impl Figures {
             (Some("issuance"), "outstanding") => self.issued_cents += amount,
             (Some("cancellation"), "outstanding") => self.cancelled_cents += amount,
             (Some("expiry"), "outstanding") => self.expired_cents += amount,
+            (Some("expiry_reversal"), "outstanding") => self.expired_cents -= amount,
             (Some("redemption"), "redeemed") => self.redeemed_cents += amount,
             (Some("undo"), "redeemed") => {
                 self.undone_cents += amount;

@@ -174,6 +174,52 @@ pub async fn all_devices(
     repo::all_devices(conn, settings.default).await
 }
 
+/// A console as its site (its own) or the operator (any) may see it.
+pub async fn visible_device(
+    conn: &mut Conn,
+    by: &Organization,
+    id: &str,
+    settings: Settings,
+) -> Result<Device> {
+    let found = repo::device(conn, id, settings.default).await?;
+    match by.kind {
+        OrgKind::Operator => found,
+        _ => {
+            by.require(OrgKind::Site)?;
+            found.filter(|d| d.site_id == by.id)
+        }
+    }
+    .ok_or_else(|| Error::not_found("Cet appareil n'est pas enregistré."))
+}
+
+/// Revokes a console: its site (its own consoles) or the operator (any). From then on its
+/// sync is refused as a whole (`device_revoked`, see [`sync`]) and nothing it sends is kept;
+/// what it recorded before and synced stays. Revoking it again changes nothing.
+pub async fn revoke(
+    tx: &mut Tx<'_>,
+    by: &Organization,
+    id: &str,
+    settings: Settings,
+    now: Timestamp,
+) -> Result<Device> {
+    let device = visible_device(tx, by, id, settings).await?;
+    let now_text = crate::clock::format_ts(now);
+    if device.revoked_at.is_none() && repo::revoke_device(tx, id, &now_text).await? {
+        crate::audit::record(
+            tx,
+            &now_text,
+            Some(&by.id),
+            "offline_device.revoked",
+            Some(id),
+            &device.label,
+        )
+        .await?;
+    }
+    repo::device(tx, id, settings.default)
+        .await?
+        .ok_or_else(|| Error::not_found("Cet appareil n'est pas enregistré."))
+}
+
 /// The operator sets the allowance of one device, or the default of a site's devices (`device_id`
 /// None); `None` for the allowance gives the platform's (or the site's) back.
 pub async fn set_allowance(

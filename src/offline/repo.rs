@@ -174,6 +174,18 @@ pub async fn set_site_allowance(
     Ok(true)
 }
 
+/// Marks a device revoked, once (the first time is kept): whether it was live.
+pub async fn revoke_device(conn: &mut Conn, id: &str, now: &str) -> Result<bool> {
+    let done = sqlx::query(
+        "UPDATE offline_devices SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL",
+    )
+    .bind(now)
+    .bind(id)
+    .execute(&mut *conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
 pub async fn touch_device(conn: &mut Conn, id: &str, now: &str) -> Result<()> {
     sqlx::query("UPDATE offline_devices SET last_sync_at = $1 WHERE id = $2")
         .bind(now)

@@ -6,7 +6,7 @@
 use super::contract::{Outcome, RecordOutcome, SyncRecord, SyncRequest, UsedCheque};
 use super::repo::{self, NewRecord, StoredRecord, Use};
 use super::Settings;
-use crate::clock::{format_ts, paris};
+use crate::clock::format_ts;
 use crate::db::{Db, Origin};
 use crate::error::{Error, Result};
 use crate::orgs::Organization;
@@ -42,18 +42,56 @@ pub async fn sync(
     request: SyncRequest,
     now: Timestamp,
 ) -> Result<Vec<RecordOutcome>> {
-    site.check_can_redeem(now.to_zoned(paris()).date())?;
+    site.check_can_redeem(crate::zones::today_in(now, &site.zone()))?;
     if request.records.len() > MAX_RECORDS {
         return Err(Error::invalid(
             "too_many_records",
             format!("Une synchronisation envoie {MAX_RECORDS} séances au plus : envoyez le reste ensuite."),
         ));
     }
+    refuse_revoked(cx, site, &request).await?;
     let mut outcomes = Vec::with_capacity(request.records.len());
     for record in request.records {
         outcomes.push(one(cx, site, record, now).await?);
     }
     Ok(outcomes)
+}
+
+/// A sync naming a revoked console is refused whole, before anything is read or kept: the
+/// console learns at once that it is out of service (a 403 it cannot take for a network
+/// failure to retry), and none of its records, before or after the revocation, is paid or
+/// stored. Its people redeem those cheques again online or from another console.
+async fn refuse_revoked(
+    cx: &Context<'_>,
+    site: &Organization,
+    request: &SyncRequest,
+) -> Result<()> {
+    let mut ids: Vec<&str> = request
+        .records
+        .iter()
+        .map(|r| r.device_id.as_str())
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let mut conn = cx.db.read().await?;
+    for id in ids {
+        let device = repo::device(&mut conn, id, cx.settings.default).await?;
+        if let Some(device) = device.filter(|d| d.site_id == site.id) {
+            if let Some(at) = &device.revoked_at {
+                return Err(Error::forbidden(
+                    "device_revoked",
+                    format!(
+                        "L'appareil « {} » a été retiré le {} : ses séances ne sont plus \
+                         acceptées et rien n'a été encaissé. Encaissez ces chèques en ligne \
+                         ou depuis un appareil en service.",
+                        device.label,
+                        crate::fr::moment_text_in(at, &site.zone())
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 async fn one(
@@ -99,6 +137,7 @@ async fn one(
         hash: &hash,
         site_id: &site.id,
         now,
+        zone: site.zone(),
     };
     let (session_ts, offset) = match read_session_at(&record.session_at) {
         Some(read) => read,
@@ -126,7 +165,7 @@ async fn one(
             format!(
                 "Cette séance du {} a été envoyée plus de {} jours après : elle ne peut plus \
                  être encaissée.",
-                crate::fr::moment_text(&session_text),
+                crate::fr::moment_text_in(&session_text, &site.zone()),
                 cx.settings.bound_days
             ),
         );
@@ -140,8 +179,7 @@ async fn one(
         return Err(Error::RateLimited { retry_after_secs });
     }
     // Every validity rule (the cheque's last day, its programme's, the site's qualification)
-    // is that of the day the help was given.
-    let session_day = session_ts.to_zoned(paris()).date();
+    // is that of the day the help was given, each in its own zone.
     let typed = record.cheques.iter().any(|c| c.to_confirm);
     let new = NewRedemption {
         code: None,
@@ -154,7 +192,7 @@ async fn one(
         location: record.location.clone(),
         help_level: record.help_level.clone(),
     };
-    let checked = crate::redemption::check(&mut conn, cx.keyring, site, new, session_day).await;
+    let checked = crate::redemption::check(&mut conn, cx.keyring, site, new, session_ts).await;
     drop(conn);
     let session = match checked {
         Ok(session) => session.offline(&device.id, session_text.clone()),
@@ -276,6 +314,8 @@ struct Keep<'a> {
     hash: &'a str,
     site_id: &'a str,
     now: Timestamp,
+    /// The site's, where its people read the times told.
+    zone: jiff::tz::TimeZone,
 }
 
 /// A record's row, owned, to be written in a transaction.
@@ -379,7 +419,7 @@ impl Keep<'_> {
             let mut conn = cx.db.read().await?;
             repo::uses_of(&mut conn, codes).await?
         };
-        let reason = conflict_reason(&uses);
+        let reason = conflict_reason(&uses, &self.zone);
         let mut kept = self.owned(session_at, offset);
         kept.outcome = Outcome::Conflict;
         kept.reason_code = Some("already_redeemed".into());
@@ -438,7 +478,7 @@ impl Keep<'_> {
 }
 
 /// "Chèque ABCD-EFGH-JK12 : déjà utilisé le 2 mars 2026 à 14:05 à Médiathèque (Salle 2)."
-fn conflict_reason(uses: &[Use]) -> String {
+fn conflict_reason(uses: &[Use], zone: &jiff::tz::TimeZone) -> String {
     let mut out: Vec<String> = uses
         .iter()
         .map(|u| {
@@ -449,7 +489,7 @@ fn conflict_reason(uses: &[Use]) -> String {
             format!(
                 "Chèque {} : déjà utilisé le {} à {place}.",
                 codes::display_code(&u.code),
-                crate::fr::moment_text(&u.used_at)
+                crate::fr::moment_text_in(&u.used_at, zone)
             )
         })
         .collect();

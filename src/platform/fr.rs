@@ -51,25 +51,35 @@ pub fn is_valid_postcode(postcode: &str) -> bool {
     postcode.len() == 5 && postcode.bytes().all(|b| b.is_ascii_digit())
 }
 
-/// 01–95 (without 20), 2A, 2B, and the overseas 971–976.
+/// The overseas codes, départements and collectivités alike: 971–976, Saint-Barthélemy (977),
+/// Saint-Martin (978), Wallis-et-Futuna (986), Polynésie française (987) and
+/// Nouvelle-Calédonie (988), each with its own clock (`zones`).
+pub const OVERSEAS: [&str; 11] = [
+    "971", "972", "973", "974", "975", "976", "977", "978", "986", "987", "988",
+];
+
+/// 01–95 (without 20), 2A, 2B, and the overseas codes ([`OVERSEAS`]).
 pub fn is_valid_department(code: &str) -> bool {
     match code {
         "2A" | "2B" => true,
         _ if code.len() == 2 && code.bytes().all(|b| b.is_ascii_digit()) => {
             matches!(code.parse::<u32>(), Ok(n) if (1..=95).contains(&n) && n != 20)
         }
-        _ if code.len() == 3 => matches!(code.parse::<u32>(), Ok(971..=976)),
-        _ => false,
+        _ => OVERSEAS.contains(&code),
     }
 }
 
-/// A commune's INSEE code: its département's two digits (2A/2B in Corsica, 97x overseas) and
-/// three more ("33063" is Bordeaux).
+/// What a person reads when a département code is refused.
+pub const DEPARTMENT_FORMAT: &str = "Le code de département doit être de la forme 01 à 95, 2A, \
+     2B, 971 à 978 ou 986 à 988.";
+
+/// A commune's INSEE code: its département's two digits (2A/2B in Corsica, 97x or 98x
+/// overseas) and three more ("33063" is Bordeaux, "98818" Nouméa).
 pub fn is_valid_insee_code(code: &str) -> bool {
     code.len() == 5
         && code.is_ascii()
-        && (is_valid_department(&code[..2])
-            || (code.starts_with("97") && is_valid_department(&code[..3])))
+        && ((!code.starts_with("97") && !code.starts_with("98") && is_valid_department(&code[..2]))
+            || is_valid_department(&code[..3]))
         && code[2..].bytes().all(|b| b.is_ascii_digit())
 }
 
@@ -81,7 +91,7 @@ pub fn department_name(code: &str) -> Option<&'static str> {
         .map(|(_, name)| *name)
 }
 
-const DEPARTMENTS: [(&str, &str); 102] = [
+const DEPARTMENTS: [(&str, &str); 107] = [
     ("01", "Ain"),
     ("02", "Aisne"),
     ("03", "Allier"),
@@ -184,6 +194,11 @@ const DEPARTMENTS: [(&str, &str); 102] = [
     ("974", "La Réunion"),
     ("975", "Saint-Pierre-et-Miquelon"),
     ("976", "Mayotte"),
+    ("977", "Saint-Barthélemy"),
+    ("978", "Saint-Martin"),
+    ("986", "Wallis-et-Futuna"),
+    ("987", "Polynésie française"),
+    ("988", "Nouvelle-Calédonie"),
 ];
 
 /// The département of a postcode: its first two digits, three overseas, and Corsica split
@@ -363,8 +378,30 @@ mod tests {
         for ok in ["01", "2A", "2B", "75", "95", "971", "976"] {
             assert!(is_valid_department(ok), "{ok}");
         }
-        for bad in ["00", "20", "96", "977", "2C", "", "1", "9711"] {
+        for bad in [
+            "00", "20", "96", "97", "98", "970", "979", "985", "989", "2C", "", "1", "9711",
+        ] {
             assert!(!is_valid_department(bad), "{bad}");
         }
+        // Every overseas code is valid, named, and has its own zone.
+        for code in OVERSEAS {
+            assert!(is_valid_department(code), "{code}");
+            assert!(department_name(code).is_some(), "{code}");
+            assert_ne!(
+                crate::zones::zone_name_of(code),
+                crate::zones::PARIS,
+                "{code}"
+            );
+        }
+        for ok in [
+            "33063", "2A004", "97209", "97701", "97801", "98818", "98735",
+        ] {
+            assert!(is_valid_insee_code(ok), "{ok}");
+        }
+        for bad in ["97901", "98901", "97", "9720", "33a63", "20004"] {
+            assert!(!is_valid_insee_code(bad), "{bad}");
+        }
+        assert_eq!(department_of_postcode("98800").as_deref(), Some("988"));
+        assert_eq!(department_name("988"), Some("Nouvelle-Calédonie"));
     }
 }

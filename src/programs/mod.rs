@@ -134,7 +134,7 @@ pub async fn create(
         if !crate::fr::is_valid_department(d) {
             return Err(Error::invalid(
                 "invalid_department",
-                "Le code de département doit être de la forme 01 à 95, 2A, 2B ou 971 à 976.",
+                crate::fr::DEPARTMENT_FORMAT,
             ));
         }
     }

@@ -6,7 +6,7 @@ use crate::db::Conn;
 use crate::error::{Error, Result};
 use crate::orgs::Organization;
 use crate::vouchers::codes::{self, Keyring};
-use jiff::civil::Date;
+use jiff::Timestamp;
 use serde::Deserialize;
 
 /// Cheques one request may redeem together: the highest price of a catalogue service.
@@ -110,14 +110,14 @@ pub async fn check(
     keyring: &Keyring,
     site: &Organization,
     new: NewRedemption,
-    today: Date,
+    at: Timestamp,
 ) -> Result<Session> {
     let places =
         crate::sites::places::qualifications_of_sites(conn, std::slice::from_ref(&site.id))
             .await?
             .remove(&site.id)
             .unwrap_or_default();
-    check_among(conn, keyring, site, new, today, &places).await
+    check_among(conn, keyring, site, new, at, &places).await
 }
 
 /// [`check`] with the site's places already read (see [`writer`]): only a catalogue service
@@ -127,10 +127,11 @@ pub async fn check_among(
     keyring: &Keyring,
     site: &Organization,
     new: NewRedemption,
-    today: Date,
+    at: Timestamp,
     places: &[crate::sites::places::PlaceQualification],
 ) -> Result<Session> {
-    site.check_can_redeem(today)?;
+    // Qualifications end at midnight where the site is (and, below, where its place is).
+    site.check_can_redeem(crate::zones::today_in(at, &site.zone()))?;
     let inputs: Vec<&str> = new
         .code
         .as_deref()
@@ -191,8 +192,7 @@ pub async fn check_among(
         codes.push(code);
     }
     codes.sort();
-    let place =
-        crate::sites::places::choose_redeeming_place(places, new.place_id.as_deref(), today)?;
+    let place = crate::sites::places::choose_redeeming_place(places, new.place_id.as_deref(), at)?;
     let place_id = place.id.clone();
     let service_id = new.service_id.filter(|s| !s.is_empty());
     if let Some(service_id) = service_id.as_deref() {

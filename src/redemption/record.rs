@@ -11,7 +11,6 @@ use crate::ledger::{self, Account, Kind, Transfer};
 use crate::orgs::Organization;
 use crate::vouchers::codes::{self, Keyring};
 use crate::vouchers::ChequeStatus;
-use jiff::civil::Date;
 use jiff::Timestamp;
 
 /// Redeems the cheques of a checked session, all or none: the caller's transaction is rolled
@@ -60,19 +59,46 @@ pub async fn record_together(
         .min()
         .unwrap_or(now);
     let mut taken = take_valid(tx, &asked, valid_at, &now_text).await?;
+    let offline = sessions.iter().any(|(_, s, _)| s.session_at.is_some());
+    let revived = if offline {
+        let missing: Vec<String> = asked
+            .iter()
+            .filter(|c| !taken.contains_key(*c))
+            .cloned()
+            .collect();
+        take_expired(tx, &missing, valid_at, &now_text, &mut taken).await?
+    } else {
+        Revived::new()
+    };
     let claims: Vec<std::result::Result<Vec<repo::TakenVoucher>, Shortfall>> = sessions
         .iter()
         .map(|(_, session, _)| claim(session, &mut taken))
         .collect();
     if !taken.is_empty() {
-        let left: Vec<String> = taken.into_values().map(|t| t.id).collect();
-        repo::give_back(tx, &left).await?;
+        let (expired, left): (Vec<String>, Vec<String>) = taken
+            .into_values()
+            .map(|t| t.id)
+            .partition(|id| revived.contains_key(id));
+        if !left.is_empty() {
+            repo::give_back(tx, &left).await?;
+        }
+        let expired: Vec<(String, Option<String>)> = expired
+            .into_iter()
+            .map(|id| {
+                let at = revived.get(&id).cloned().flatten();
+                (id, at)
+            })
+            .collect();
+        repo::give_back_expired(tx, &expired).await?;
     }
     let mut outcomes = Vec::with_capacity(sessions.len());
     let mut redeemed: Vec<(Vec<RedemptionRow>, &Origin)> = Vec::new();
     for ((site, session, origin), claimed) in sessions.iter().zip(claims) {
         match claimed {
             Ok(vouchers) => {
+                for voucher in vouchers.iter().filter(|v| revived.contains_key(&v.id)) {
+                    reverse_expiry(tx, site, voucher, &now_text).await?;
+                }
                 let cheques = rows_of(site, session, vouchers, &now_text);
                 let mut first = cheques[0].clone();
                 first.cheques = cheques.iter().map(ChequeLine::of).collect();
@@ -111,6 +137,105 @@ pub(super) async fn take_valid(
         repo::give_back(tx, &past).await?;
     }
     Ok(taken)
+}
+
+/// Cheques taken back from their expiry, by id, with when the job had expired them.
+type Revived = std::collections::BTreeMap<String, Option<String>>;
+
+/// The cheques of `missing` a session recorded offline may still take although the daily job
+/// expired them: expired after the session took place (`valid_at`), their last day (and their
+/// programme's) not yet over at that moment where their programme is, their programme still
+/// open (a closed programme's unused value went back to its funder). The sync already refused
+/// sessions older than the offline bound. Taken ones join `taken`; the others are given back
+/// expired as they were.
+async fn take_expired(
+    tx: &mut Tx<'_>,
+    missing: &[String],
+    valid_at: Timestamp,
+    now_text: &str,
+    taken: &mut std::collections::BTreeMap<String, repo::TakenVoucher>,
+) -> Result<Revived> {
+    let mut revived = Revived::new();
+    if missing.is_empty() {
+        return Ok(revived);
+    }
+    let bound = crate::zones::earliest_today(valid_at).to_string();
+    let session_text = format_ts(valid_at);
+    let expired_at: Revived = repo::expired_since(tx, missing, &bound)
+        .await?
+        .into_iter()
+        .filter(|(_, at)| at.as_deref().is_none_or(|at| at > session_text.as_str()))
+        .collect();
+    if expired_at.is_empty() {
+        return Ok(revived);
+    }
+    let ids: Vec<String> = expired_at.keys().cloned().collect();
+    let mut local = LocalDays::new(valid_at);
+    let mut past = Vec::new();
+    for t in repo::take_expired(tx, &ids, now_text).await? {
+        let at = expired_at.get(&t.id).cloned().flatten();
+        if local.still_valid(&t) {
+            revived.insert(t.id.clone(), at);
+            taken.insert(t.code.clone(), t);
+        } else {
+            past.push((t.id, at));
+        }
+    }
+    repo::give_back_expired(tx, &past).await?;
+    Ok(revived)
+}
+
+/// Takes back the expiry of a cheque redeemed after it (see [`take_expired`]): its value
+/// returns from the programme's available budget to its distributor's outstanding cheques,
+/// whence its redemption moves it as any other's, so the ledger and the reconciliation count
+/// it redeemed, not expired. Journaled. Refused, and the session with it, when the programme
+/// has meanwhile given that value to a distributor or back to its funder.
+async fn reverse_expiry(
+    tx: &mut Tx<'_>,
+    site: &Organization,
+    voucher: &repo::TakenVoucher,
+    now_text: &str,
+) -> Result<()> {
+    let posted = ledger::post(
+        tx,
+        &voucher.program_id,
+        Kind::ExpiryReversal,
+        &voucher.id,
+        Transfer {
+            from: Account::Available,
+            to: Account::Outstanding(&voucher.distributor_id),
+            amount_cents: voucher.value_cents,
+        },
+        now_text,
+    )
+    .await;
+    let code = codes::display_code(&voucher.code);
+    match posted {
+        Ok(()) => {}
+        Err(e) if e.code() == "budget_exceeded" => {
+            return Err(Error::gone(
+                "expired",
+                format!(
+                    "Chèque {code} : il a expiré après la séance, et le programme a depuis \
+                     attribué sa valeur ailleurs : il ne peut plus être encaissé. Rien n'a \
+                     été encaissé pour cette séance."
+                ),
+            ))
+        }
+        Err(e) => return Err(e),
+    }
+    crate::audit::record(
+        tx,
+        now_text,
+        Some(&site.id),
+        "voucher.expiry_reversed",
+        Some(&voucher.id),
+        &format!(
+            "chèque {code}, {} : utilisé hors ligne avant la fin de son dernier jour",
+            voucher.value_cents.text()
+        ),
+    )
+    .await
 }
 
 /// Why a session cannot have its cheques: one was not taken (its state tells why), or they
@@ -313,9 +438,8 @@ pub async fn redeem(
     site: &Organization,
     new: NewRedemption,
     now: Timestamp,
-    today: Date,
 ) -> Result<RedemptionRow> {
-    let session = check(tx, keyring, site, new, today).await?;
+    let session = check(tx, keyring, site, new, now).await?;
     record(tx, site, session, now).await
 }
 

@@ -143,13 +143,75 @@ fn take_vouchers_sql(postgres: bool, codes: usize) -> String {
          WHERE code IN ({list}) AND {status} = 'valid' AND redeemable_until >= $2 \
          AND NOT EXISTS (SELECT 1 FROM programs p WHERE p.id = vouchers.program_id \
                          AND p.closes_on < $2) \
-         RETURNING id, code, pass_id, program_id, distributor_id, value_cents, redeemable_until, \
-         (SELECT territory FROM programs p WHERE p.id = vouchers.program_id) AS territory, \
-         (SELECT services FROM programs p WHERE p.id = vouchers.program_id) AS services, \
-         (SELECT help_level FROM passes c WHERE c.id = vouchers.pass_id) AS help_level, \
-         (SELECT closes_on FROM programs p WHERE p.id = vouchers.program_id) AS closes_on, \
-         (SELECT time_zone FROM programs p WHERE p.id = vouchers.program_id) AS time_zone"
+         RETURNING {TAKEN}"
     )
+}
+
+/// What a taken cheque brings back (see [`TakenVoucher`]).
+const TAKEN: &str =
+    "id, code, pass_id, program_id, distributor_id, value_cents, redeemable_until, \
+     (SELECT territory FROM programs p WHERE p.id = vouchers.program_id) AS territory, \
+     (SELECT services FROM programs p WHERE p.id = vouchers.program_id) AS services, \
+     (SELECT help_level FROM passes c WHERE c.id = vouchers.pass_id) AS help_level, \
+     (SELECT closes_on FROM programs p WHERE p.id = vouchers.program_id) AS closes_on, \
+     (SELECT time_zone FROM programs p WHERE p.id = vouchers.program_id) AS time_zone";
+
+/// Cheques of these codes that the expiry job expired with a last day on or after `bound`,
+/// of programmes still open (a closed programme's unused value went back to its funder), and
+/// when they were expired: `(id, status_changed_at)`.
+pub async fn expired_since(
+    conn: &mut Conn,
+    codes: &[String],
+    bound: &str,
+) -> Result<Vec<(String, Option<String>)>> {
+    let list = (2..codes.len() + 2)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let sql = format!(
+        "SELECT id, status_changed_at FROM vouchers \
+         WHERE code IN ({list}) AND status = 'expired' AND redeemable_until >= $1 \
+         AND NOT EXISTS (SELECT 1 FROM programs p WHERE p.id = vouchers.program_id \
+                         AND (p.closed_at IS NOT NULL OR p.closes_on < $1))"
+    );
+    let mut query = sqlx::query_as(&sql).bind(bound);
+    for code in codes {
+        query = query.bind(code);
+    }
+    Ok(query.fetch_all(&mut *conn).await?)
+}
+
+/// Takes expired cheques, by id, as [`take_vouchers`] takes valid ones.
+pub async fn take_expired(conn: &mut Conn, ids: &[String], now: &str) -> Result<Vec<TakenVoucher>> {
+    let list = (2..ids.len() + 2)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let sql = format!(
+        "UPDATE vouchers SET status = 'redeemed', status_changed_at = $1 \
+         WHERE id IN ({list}) AND status = 'expired' RETURNING {TAKEN}"
+    );
+    let mut query = sqlx::query_as(&sql).bind(now);
+    for id in ids {
+        query = query.bind(id);
+    }
+    Ok(query.fetch_all(&mut *conn).await?)
+}
+
+/// Gives back expired cheques taken for a session that could not have them: expired again,
+/// since the moment the job expired them.
+pub async fn give_back_expired(conn: &mut Conn, back: &[(String, Option<String>)]) -> Result<()> {
+    for (id, expired_at) in back {
+        sqlx::query(
+            "UPDATE vouchers SET status = 'expired', status_changed_at = $1 \
+             WHERE id = $2 AND status = 'redeemed'",
+        )
+        .bind(expired_at)
+        .bind(id)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
 }
 
 /// Gives back cheques taken for a session that could not have all of its own: they are valid

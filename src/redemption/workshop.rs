@@ -14,7 +14,6 @@ use crate::error::{Error, Result};
 use crate::money::Cents;
 use crate::orgs::{OrgKind, Organization};
 use crate::vouchers::codes::{self, Keyring};
-use jiff::civil::Date;
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
@@ -77,7 +76,6 @@ pub async fn record_workshop(
     site: &Organization,
     new: NewWorkshop,
     now: Timestamp,
-    today: Date,
 ) -> Result<WorkshopRow> {
     site.require(OrgKind::Site)?;
     if !(1..=MAX_ATTENDEES).contains(&new.attendees) {
@@ -119,7 +117,7 @@ pub async fn record_workshop(
             help_level: new.help_level,
             ..NewRedemption::default()
         },
-        today,
+        now,
     )
     .await?;
     let mut codes: Vec<String> = Vec::with_capacity(inputs.len());

@@ -238,7 +238,7 @@ impl Redeemer {
             Ok(conn) => conn,
             Err(e) => return (None, Err(e)),
         };
-        let (now, today) = (self.clock.now(), self.clock.today());
+        let now = self.clock.now();
         let policy = TokenPolicy::new(now, self.checks.token_idle_days);
         let caller = match &request.caller {
             Caller::Site(site) => Ok((site.clone(), None)),
@@ -268,7 +268,7 @@ impl Redeemer {
             &self.checks.keyring,
             &site,
             request.new.clone(),
-            today,
+            now,
         )
         .await;
         // Given back before the write, which takes its own.
@@ -360,13 +360,13 @@ async fn write(db: &Db, clock: &SharedClock, checks: &Arc<Checks>, lane: usize, 
     if requests.is_empty() {
         return;
     }
-    let (now, today) = (clock.now(), clock.today());
+    let now = clock.now();
     let checks = checks.clone();
     let written = db
         .transact(Origin::platform(), move |tx| {
             Box::pin(async move {
                 tx.use_slot(Slot::Lane(lane));
-                handle(tx, &checks, requests, now, today).await
+                handle(tx, &checks, requests, now).await
             })
         })
         .await;
@@ -395,7 +395,6 @@ async fn handle(
     checks: &Checks,
     requests: Vec<Arc<Request>>,
     now: jiff::Timestamp,
-    today: jiff::civil::Date,
 ) -> Result<Vec<Answer>> {
     let tokens: Vec<String> = requests
         .iter()
@@ -450,7 +449,7 @@ async fn handle(
         }
         let of_site = places.get(&site.id).map(Vec::as_slice).unwrap_or_default();
         let new = request.new.clone();
-        let session = check_among(tx, &checks.keyring, &site, new, today, of_site).await;
+        let session = check_among(tx, &checks.keyring, &site, new, now, of_site).await;
         checked.push((Some(site), session));
     }
 

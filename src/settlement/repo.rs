@@ -436,19 +436,29 @@ pub async fn lines_disagreeing_with_redemptions(
 }
 
 /// The names of the sites a batch pays, by id.
+/// The name of each site of a batch, and the zone where it reads its days.
 pub async fn site_names(
     conn: &mut Conn,
     batch_id: &str,
-) -> Result<std::collections::HashMap<String, String>> {
+) -> Result<std::collections::HashMap<String, (String, jiff::tz::TimeZone)>> {
     let rows = sqlx::query(
-        "SELECT id, name FROM organizations WHERE id IN \
+        "SELECT id, name, department, postcode, time_zone FROM organizations WHERE id IN \
          (SELECT site_id FROM settlement_lines WHERE settlement_id = $1)",
     )
     .bind(batch_id)
     .fetch_all(&mut *conn)
     .await?;
     rows.iter()
-        .map(|r| Ok((r.try_get("id")?, r.try_get("name")?)))
+        .map(|r| {
+            let department: Option<String> = r.try_get("department")?;
+            let postcode: Option<String> = r.try_get("postcode")?;
+            let stored: Option<String> = r.try_get("time_zone")?;
+            let zone = crate::zones::zone_for(
+                stored.as_deref(),
+                department.as_deref().or(postcode.as_deref()),
+            );
+            Ok((r.try_get("id")?, (r.try_get("name")?, zone)))
+        })
         .collect()
 }
 

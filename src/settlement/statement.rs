@@ -61,9 +61,11 @@ async fn build_site_statement(conn: &mut Conn, batch_id: &str, site_id: &str) ->
         .map_ok(|(_, line_id, packed)| (line_id, packed))
         .try_collect()
         .await?;
+    let zone = site.zone();
     Ok(SiteStatement {
         batch,
         site_name: site.name,
+        zone,
         lines,
         cheques,
         program_names: Arc::new(names),
@@ -108,9 +110,10 @@ async fn render_site_statements(
         site.1 += usize::from(line.redemptions > 0);
         site.0.push(line);
     }
-    let statement = |(lines, _): (Vec<LineRow>, usize), site_name, cheques| SiteStatement {
+    let statement = |(lines, _): (Vec<LineRow>, usize), (site_name, zone), cheques| SiteStatement {
         batch: batch.clone(),
         site_name,
+        zone,
         lines,
         cheques,
         program_names: names.clone(),
@@ -129,7 +132,9 @@ async fn render_site_statements(
         let cheques = received.remove(&site_id).unwrap_or_default();
         let site = sites.remove(&site_id).unwrap_or_default();
         if wanted(&site_id) {
-            let name = site_names.remove(&site_id).unwrap_or_default();
+            let name = site_names
+                .remove(&site_id)
+                .unwrap_or_else(|| (String::new(), crate::clock::paris()));
             let s = statement(site, name, cheques);
             renderer.push(site_id, move || s.report()).await?;
         }
@@ -142,7 +147,9 @@ async fn render_site_statements(
         };
         if wanted(&site_id) {
             let cheques = received.remove(&site_id).unwrap_or_default();
-            let name = site_names.remove(&site_id).unwrap_or_default();
+            let name = site_names
+                .remove(&site_id)
+                .unwrap_or_else(|| (String::new(), crate::clock::paris()));
             let s = statement(site, name, cheques);
             renderer.push(site_id, move || s.report()).await?;
         }
@@ -170,6 +177,8 @@ type ProgramNames = BTreeMap<String, String>;
 struct SiteStatement {
     batch: BatchRow,
     site_name: String,
+    /// The site's, where its sessions' days are read.
+    zone: jiff::tz::TimeZone,
     /// The site's lines in the batch.
     lines: Vec<LineRow>,
     /// `(line id, packed cheques)`, see `repo::cheques_by_line`.
@@ -203,7 +212,7 @@ impl SiteStatement {
             let service = (!service.is_empty()).then_some(service);
             rows.push(vec![
                 crate::vouchers::codes::display_code(code),
-                session_date(at),
+                session_date(at, &self.zone),
                 crate::catalogue::typology::service_label(service).to_string(),
                 minutes
                     .parse()
@@ -245,7 +254,7 @@ impl SiteStatement {
         };
         facts.push((label.into(), references.join(", ")));
         if let Some(paid) = &self.batch.paid_at {
-            facts.push(("Payé le".into(), long_date_text(paid)));
+            facts.push(("Payé le".into(), crate::fr::long_date_in(paid, &self.zone)));
         }
         Report {
             title: "Relevé de règlement".into(),
@@ -265,12 +274,9 @@ impl SiteStatement {
     }
 }
 
-/// The day of a session, in Paris, as people write it: "6 décembre 2026".
-fn session_date(at: &str) -> String {
-    match crate::clock::parse_ts(at) {
-        Some(t) => crate::fr::long_date(t.to_zoned(crate::clock::paris()).date()),
-        None => long_date_text(at),
-    }
+/// The day of a session where the site is, as people write it: "6 décembre 2026".
+fn session_date(at: &str, zone: &jiff::tz::TimeZone) -> String {
+    crate::fr::long_date_in(at, zone)
 }
 
 fn blank_row(label: &str, cents: Cents) -> Vec<String> {

@@ -195,6 +195,7 @@ impl Money {
             k if k == Kind::Expiry.as_str() || k == Kind::Cancellation.as_str() => {
                 self.returned += c
             }
+            k if k == Kind::ExpiryReversal.as_str() => self.returned -= c,
             k if k == Kind::CreditNote.as_str() => self.credited += c,
             _ => {}
         }

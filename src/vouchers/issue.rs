@@ -10,7 +10,6 @@ use crate::error::{Error, Result};
 use crate::ledger::{self, Account, Kind, Transfer};
 use crate::orgs::{OrgKind, Organization};
 use crate::outcomes::{Facts, FactsInput};
-use jiff::civil::Date;
 use jiff::{Timestamp, ToSpan};
 use serde::Deserialize;
 
@@ -96,7 +95,6 @@ pub async fn issue(
     distributor: &Organization,
     new: NewPass,
     now: Timestamp,
-    today: Date,
 ) -> Result<PassView> {
     distributor.require(OrgKind::Distributor)?;
     let carnet = NewCarnet {
@@ -114,7 +112,7 @@ pub async fn issue(
         carnets: vec![carnet],
         active: new.active,
     };
-    let mut issued = issue_carnets(tx, keyring, distributor, batch, now, today).await?;
+    let mut issued = issue_carnets(tx, keyring, distributor, batch, now).await?;
     Ok(issued.remove(0))
 }
 
@@ -173,7 +171,6 @@ pub async fn issue_batch(
     distributor: &Organization,
     batch: NewBatch,
     now: Timestamp,
-    today: Date,
 ) -> Result<Vec<PassView>> {
     distributor.require(OrgKind::Distributor)?;
     if batch.carnets.is_empty() || batch.carnets.len() > MAX_BATCH {
@@ -182,7 +179,7 @@ pub async fn issue_batch(
             format!("Un lot contient de 1 à {MAX_BATCH} carnets."),
         ));
     }
-    issue_carnets(tx, keyring, distributor, batch, now, today).await
+    issue_carnets(tx, keyring, distributor, batch, now).await
 }
 
 /// The sizes a carnet may have, in cheques.
@@ -223,7 +220,6 @@ async fn issue_carnets(
     distributor: &Organization,
     batch: NewBatch,
     now: Timestamp,
-    today: Date,
 ) -> Result<Vec<PassView>> {
     let single = batch.carnets.len() == 1;
     let mut carnets = Vec::with_capacity(batch.carnets.len());
@@ -241,6 +237,9 @@ async fn issue_carnets(
     let program = crate::programs::find(tx, &batch.program_id)
         .await?
         .ok_or_else(|| Error::invalid("unknown_program", "Ce programme n'existe pas."))?;
+    // The carnet's days are its programme's: issued at 23:30 in Paris, a carnet of Nouméa is
+    // already of the next day there, and its last day ends at midnight there.
+    let today = program.today(now);
     program.require_issuable(today)?;
     let expires_on = today
         .checked_add(program.validity_days.days())

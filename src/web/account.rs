@@ -27,7 +27,7 @@ fn signed(visitor: &Visitor) -> Result<Arc<Signed>, WebError> {
         .ok_or_else(|| WebError::Redirect(visitor.sign_in_page()))
 }
 
-use crate::fr::moment_text as when;
+use crate::fr::moment_text_in;
 
 /// An API token as its organisation's pages list it.
 pub struct TokenLine {
@@ -39,7 +39,9 @@ pub struct TokenLine {
 }
 
 impl TokenLine {
-    pub fn of(t: crate::orgs::TokenRow) -> TokenLine {
+    /// Times in `zone`, the reader's organisation's.
+    pub fn of(t: crate::orgs::TokenRow, zone: &jiff::tz::TimeZone) -> TokenLine {
+        let when = |at: &str| moment_text_in(at, zone);
         TokenLine {
             created: when(&t.created_at),
             last_used: t
@@ -69,6 +71,9 @@ async fn list(State(state): State<AppState>, visitor: Visitor) -> WebResult {
     let idle = state.config.session_idle_minutes;
     let mut lines =
         sessions::list(&mut conn, &who.user.id, &token, state.clock.now(), idle).await?;
+    // The person's times where their organisation is.
+    let zone = who.org.zone();
+    let when = |at: &str| moment_text_in(at, &zone);
     for line in &mut lines {
         line.created_at = when(&line.created_at);
         line.expires_at = when(&line.expires_at);
@@ -77,7 +82,7 @@ async fn list(State(state): State<AppState>, visitor: Visitor) -> WebResult {
     let tokens = sessions::tokens(&mut conn, &who)
         .await?
         .into_iter()
-        .map(TokenLine::of)
+        .map(|t| TokenLine::of(t, &zone))
         .collect();
     page(Access {
         l: Layout::new(&state, &visitor, "Mes sessions et les jetons d'accès"),

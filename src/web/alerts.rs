@@ -33,11 +33,12 @@ pub struct Row {
     pub note: Option<String>,
 }
 
-fn row(alert: Alert) -> Row {
+/// An alert as its reader sees it, times in the reader's organisation's zone.
+fn row(alert: Alert, zone: &jiff::tz::TimeZone) -> Row {
     let reviewed = alert.reviewed_at.as_deref().map(|at| {
         format!(
             "Examinée le {}{}",
-            crate::fr::moment_text(at),
+            crate::fr::moment_text_in(at, zone),
             alert
                 .reviewed_by
                 .as_deref()
@@ -50,7 +51,7 @@ fn row(alert: Alert) -> Row {
         title: alert.kind.label(),
         summary: alert.summary,
         program: alert.program_name,
-        detected: crate::fr::moment_text(&alert.detected_at),
+        detected: crate::fr::moment_text_in(&alert.detected_at, zone),
         evidence: alert.evidence,
         reviewed,
         note: alert.review_note,
@@ -98,12 +99,13 @@ async fn list(
     let signed = require(&visitor)?;
     let mut conn = state.db.read().await?;
     let (open, reviewed) = alerts::list(&mut conn, &signed.org).await?;
+    let zone = signed.org.zone();
     page(AlertsPage {
         l: Layout::new(&state, &visitor, "Alertes à examiner"),
         section: "alertes",
         operator: signed.org.kind == OrgKind::Operator,
-        open: open.into_iter().map(row).collect(),
-        reviewed: reviewed.into_iter().map(row).collect(),
+        open: open.into_iter().map(|a| row(a, &zone)).collect(),
+        reviewed: reviewed.into_iter().map(|a| row(a, &zone)).collect(),
         notice: done
             .fait
             .is_some_and(|f| f == "examinee")

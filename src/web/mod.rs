@@ -225,6 +225,14 @@ pub const FORM_ONLY: &[(&str, &str)] = &[
     ("/lieu/encaissements/{id}/annuler", "/lieu"),
     ("/lieu/hors-ligne/appareils", "/lieu/hors-ligne"),
     ("/operateur/hors-ligne/allocation", "/operateur/hors-ligne"),
+    (
+        "/operateur/hors-ligne/appareils/{id}/retirer",
+        "/operateur/hors-ligne",
+    ),
+    (
+        "/lieu/hors-ligne/appareils/{id}/retirer",
+        "/lieu/hors-ligne",
+    ),
     ("/operateur/alertes/{id}/examinee", "/operateur/alertes"),
     ("/financeur/alertes/{id}/examinee", "/financeur/alertes"),
     (

@@ -238,7 +238,7 @@ pub fn datapackage() -> serde_json::Value {
     let mut areas = vec![
         json!({"name": "territoire", "type": "string", "description":
         "« France » pour le total national, sinon le code du département",
-        "constraints": {"required": true, "pattern": "France|[0-9]{2}|2[AB]|97[0-9]"}}),
+        "constraints": {"required": true, "pattern": "France|[0-9]{2}|2[AB]|97[0-9]|98[678]"}}),
     ];
     period(&mut areas);
     areas.extend([

@@ -19,6 +19,8 @@ on_both_databases!(
     the_operator_sets_allowances_the_console_reads,
     a_late_sync_is_paid_once_by_the_next_batch,
     a_counter_looking_up_real_carnets_is_never_refused,
+    a_revoked_device_syncs_nothing,
+    a_cheque_expired_after_its_offline_session_is_still_paid,
 );
 
 async fn register(app: &TestApp, token: &str, label: &str) -> Value {
@@ -534,4 +536,356 @@ async fn a_counter_looking_up_real_carnets_is_never_refused(backend: Backend) {
     assert_eq!(page.status(), StatusCode::TOO_MANY_REQUESTS);
     let html = page.text().await.unwrap();
     assert!(html.contains("lang=\"fr\""), "{html}");
+}
+
+async fn a_revoked_device_syncs_nothing(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let w = app.world(200_000, 100).await;
+    let device = register(&app, &w.site, "Tablette perdue").await;
+    let spare = register(&app, &w.site, "Tablette de secours").await;
+    let pass = app.issue(&w, 5).await;
+    let codes = codes_of(&pass);
+    let first = sync(
+        &app,
+        &w.site,
+        vec![record(
+            &device,
+            1,
+            &[&codes[0]],
+            "2026-03-01T15:30:00-04:00",
+        )],
+    )
+    .await;
+    assert_eq!(first[0]["outcome"], "accepted", "{}", first[0]);
+    let id = device["id"].as_str().unwrap();
+
+    // Another site sees no such device; the site revokes its own, journaled, once.
+    let (_, other_site) = app.qualified_site("Espace numérique de Pessac").await;
+    let revoke = format!("/api/v1/offline/devices/{id}/revoke");
+    let (status, _) = app.post(&revoke, &other_site, json!({})).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    app.advance(SignedDuration::from_mins(5));
+    let (status, revoked) = app.post(&revoke, &w.site, json!({})).await;
+    assert_eq!(status, StatusCode::OK, "{revoked}");
+    let at = revoked["revoked_at"]
+        .as_str()
+        .expect("revoked_at")
+        .to_string();
+    app.advance(SignedDuration::from_mins(5));
+    let (status, again) = app
+        .delete(&format!("/api/v1/offline/devices/{id}"), &w.site)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{again}");
+    assert_eq!(again["revoked_at"], at.as_str());
+    let journal = app.journal(id).await;
+    assert_eq!(
+        journal
+            .iter()
+            .filter(|a| *a == "offline_device.revoked")
+            .count(),
+        1,
+        "{journal:?}"
+    );
+    let (_, read) = app
+        .get(&format!("/api/v1/offline/devices/{id}"), Some(&w.site))
+        .await;
+    assert_eq!(read["revoked_at"], at.as_str(), "{read}");
+
+    // Its sync is refused whole, in French, and nothing of it is kept: a new session, the
+    // replay of one answered before, or one sent beside another device's.
+    let before = counts(&app).await;
+    for records in [
+        vec![record(
+            &device,
+            2,
+            &[&codes[1]],
+            "2026-03-01T16:30:00-04:00",
+        )],
+        vec![record(
+            &device,
+            1,
+            &[&codes[0]],
+            "2026-03-01T15:30:00-04:00",
+        )],
+        vec![
+            record(&spare, 1, &[&codes[2]], "2026-03-01T16:30:00-04:00"),
+            record(&device, 3, &[&codes[3]], "2026-03-01T16:45:00-04:00"),
+        ],
+    ] {
+        let (status, body) = app
+            .post(
+                "/api/v1/offline/sync",
+                &w.site,
+                json!({ "records": records }),
+            )
+            .await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+        assert_eq!(error_code(&body), "device_revoked");
+        let message = body["error"]["message"].as_str().unwrap_or_default();
+        assert!(
+            message.contains("« Tablette perdue » a été retiré le")
+                && message.contains("rien n'a été encaissé"),
+            "{body}"
+        );
+    }
+    assert_eq!(counts(&app).await, before);
+    assert_eq!(app.count("SELECT COUNT(*) FROM offline_conflicts").await, 0);
+    // The spare device still syncs.
+    let spare_first = sync(
+        &app,
+        &w.site,
+        vec![record(&spare, 1, &[&codes[2]], "2026-03-01T16:30:00-04:00")],
+    )
+    .await;
+    assert_eq!(spare_first[0]["outcome"], "accepted", "{}", spare_first[0]);
+
+    // The operator revokes any site's device, from its page after a confirmation.
+    let operator_id = app.operator_org().await.id;
+    let (client, csrf) = signed_in(&app, &operator_id, "exploitation@passnum.example").await;
+    let page = get(&client, &format!("{}/operateur/hors-ligne", app.base)).await;
+    let spare_id = spare["id"].as_str().unwrap();
+    let action = format!("/operateur/hors-ligne/appareils/{spare_id}/retirer");
+    assert!(page.html.contains(&action), "{}", page.html);
+    assert!(!page.html.contains(&format!("/appareils/{id}/retirer")));
+    let url = format!("{}{action}", app.base);
+    let once = page.once();
+    let asked = common::web::post(&client, &url, &[("csrf", &csrf), ("once", &once)]).await;
+    assert_eq!(asked.status, StatusCode::OK, "{}", asked.html);
+    assert!(
+        asked
+            .html
+            .contains("« Tablette de secours » de Médiathèque Mériadeck ?"),
+        "{}",
+        asked.html
+    );
+    let (_, still) = app
+        .get(
+            &format!("/api/v1/offline/devices/{spare_id}"),
+            Some(&w.site),
+        )
+        .await;
+    assert!(still["revoked_at"].is_null(), "{still}");
+    let done = common::web::post(
+        &client,
+        &url,
+        &[("csrf", &csrf), ("once", &once), ("confirm", "1")],
+    )
+    .await;
+    assert_eq!(done.status, StatusCode::OK, "{}", done.html);
+    assert!(done.html.contains("appareil est retiré"), "{}", done.html);
+    assert!(app
+        .journal(spare_id)
+        .await
+        .contains(&"offline_device.revoked".to_string()));
+    let (status, body) = app
+        .post(
+            "/api/v1/offline/sync",
+            &w.site,
+            json!({ "records": [record(&spare, 2, &[&codes[3]], "2026-03-01T17:00:00-04:00")] }),
+        )
+        .await;
+    assert_eq!(
+        (status, error_code(&body)),
+        (StatusCode::FORBIDDEN, "device_revoked")
+    );
+
+    // The site, from its page: a new device, one small form each.
+    let third = register(&app, &w.site, "Téléphone").await;
+    let third_id = third["id"].as_str().unwrap();
+    let (client, csrf) = signed_in(&app, &w.site_id, "agent@mediatheque.example").await;
+    let page = get(&client, &format!("{}/lieu/hors-ligne", app.base)).await;
+    let action = format!("/lieu/hors-ligne/appareils/{third_id}/retirer");
+    assert!(page.html.contains(&action), "{}", page.html);
+    let url = format!("{}{action}", app.base);
+    let once = page.once();
+    let asked = common::web::post(&client, &url, &[("csrf", &csrf), ("once", &once)]).await;
+    assert!(asked.html.contains("Oui, retirer l"), "{}", asked.html);
+    let done = common::web::post(
+        &client,
+        &url,
+        &[("csrf", &csrf), ("once", &once), ("confirm", "1")],
+    )
+    .await;
+    assert_eq!(done.status, StatusCode::OK, "{}", done.html);
+    assert!(done.html.contains("Téléphone (retiré)"), "{}", done.html);
+    assert!(!done.html.contains(&action), "{}", done.html);
+    app.assert_ledger_verifies().await;
+}
+
+/// A programme's reconciliation, as its funder reads it.
+async fn figures_of(app: &TestApp, w: &World, program_id: &str) -> Value {
+    let (status, body) = app
+        .get(
+            &format!("/api/v1/programs/{program_id}/reconciliation"),
+            Some(&w.funder),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    body
+}
+
+/// The status of the cheque of this code, and when it changed.
+async fn cheque_state(app: &TestApp, code: &str) -> (String, Option<String>) {
+    let mut conn = app.raw().await;
+    sqlx::query_as("SELECT status, status_changed_at FROM vouchers WHERE code = $1")
+        .bind(code.replace('-', ""))
+        .fetch_one(&mut conn)
+        .await
+        .expect("cheque")
+}
+
+async fn a_cheque_expired_after_its_offline_session_is_still_paid(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let w = app.world(0, 0).await;
+    // Five days from Monday 2 March: the last day is Saturday 7 March (Paris).
+    let program_id = app
+        .programme(&w.funder, &w.distributor_id, "Pass numérique 5 jours")
+        .terms(json!({"validity_days": 5, "cheque_value_cents": 1000}))
+        .funded(10_000)
+        .quota(10)
+        .create()
+        .await;
+    let (status, pass) = app
+        .post(
+            "/api/v1/passes",
+            &w.distributor,
+            json!({"program_id": program_id, "cheques": 5, "beneficiary_ref": "B-9"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{pass}");
+    assert_eq!(pass["expires_on"], "2026-03-07");
+    let codes = codes_of(&pass);
+    let device = register(&app, &w.site, "Tablette du bus").await;
+
+    // Monday 9 March: the daily job has expired all five; the console syncs only now the
+    // session of Saturday 15:00, and one of Sunday.
+    app.clock.set("2026-03-09T10:00:00Z".parse().unwrap());
+    passnum::cli::jobs::expire(&app.state)
+        .await
+        .expect("expiry job");
+    let (_, expired_at) = cheque_state(&app, &codes[2]).await;
+    assert!(expired_at.is_some());
+    assert_eq!(
+        figures_of(&app, &w, &program_id).await["expired_cents"],
+        5000
+    );
+
+    let answers = sync(
+        &app,
+        &w.site,
+        vec![
+            record(
+                &device,
+                1,
+                &[&codes[0], &codes[1]],
+                "2026-03-07T15:00:00+01:00",
+            ),
+            record(&device, 2, &[&codes[2]], "2026-03-08T10:00:00+01:00"),
+        ],
+    )
+    .await;
+    assert_eq!(answers[0]["outcome"], "accepted", "{}", answers[0]);
+    assert_eq!(answers[1]["outcome"], "refused", "{}", answers[1]);
+    assert_eq!(answers[1]["reason_code"], "expired", "{}", answers[1]);
+    // The refused one is expired as it was, since the job's run.
+    assert_eq!(
+        cheque_state(&app, &codes[2]).await,
+        ("expired".to_string(), expired_at.clone())
+    );
+    for code in &codes[..2] {
+        assert_eq!(cheque_state(&app, code).await.0, "redeemed");
+    }
+    let r = figures_of(&app, &w, &program_id).await;
+    assert_eq!(r["expired_cents"], 3000, "{r}");
+    assert_eq!(r["redeemed_cents"], 2000, "{r}");
+    assert_eq!(r["outstanding_cents"], 0, "{r}");
+    assert_eq!(r["available_cents"], 3000, "{r}");
+    let voucher_id: String = {
+        let mut conn = app.raw().await;
+        sqlx::query_scalar("SELECT id FROM vouchers WHERE code = $1")
+            .bind(codes[0].replace('-', ""))
+            .fetch_one(&mut conn)
+            .await
+            .unwrap()
+    };
+    assert!(app
+        .journal(&voucher_id)
+        .await
+        .contains(&"voucher.expiry_reversed".to_string()));
+    // Sent again: the same answer, nothing moves.
+    let before = counts(&app).await;
+    let again = sync(
+        &app,
+        &w.site,
+        vec![record(
+            &device,
+            1,
+            &[&codes[0], &codes[1]],
+            "2026-03-07T15:00:00+01:00",
+        )],
+    )
+    .await;
+    assert_eq!(again[0]["replayed"], true);
+    assert_eq!(counts(&app).await, before);
+    app.assert_ledger_verifies().await;
+
+    // A session whose other cheque is refused takes none: the expired one stays expired.
+    let mixed = sync(
+        &app,
+        &w.site,
+        vec![record(
+            &device,
+            3,
+            &[&codes[3], &codes[0]],
+            "2026-03-07T16:00:00+01:00",
+        )],
+    )
+    .await;
+    assert_eq!(mixed[0]["outcome"], "conflict", "{}", mixed[0]);
+    assert_eq!(cheque_state(&app, &codes[3]).await.0, "expired");
+    assert_eq!(
+        figures_of(&app, &w, &program_id).await["expired_cents"],
+        3000
+    );
+
+    // Once the programme has given the value away (here, to its distributor's quota), an
+    // expired cheque can no longer be paid: refused, nothing moves.
+    let (status, body) = app
+        .post(
+            &format!("/api/v1/programs/{program_id}/allocations"),
+            &w.funder,
+            json!({"distributor_id": w.distributor_id, "cheques": 3}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let before = counts(&app).await;
+    let late = sync(
+        &app,
+        &w.site,
+        vec![record(
+            &device,
+            4,
+            &[&codes[4]],
+            "2026-03-07T17:00:00+01:00",
+        )],
+    )
+    .await;
+    assert_eq!(late[0]["outcome"], "refused", "{}", late[0]);
+    assert_eq!(late[0]["reason_code"], "expired", "{}", late[0]);
+    assert!(
+        late[0]["reason"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("attribué sa valeur ailleurs"),
+        "{}",
+        late[0]
+    );
+    assert_eq!(cheque_state(&app, &codes[4]).await.0, "expired");
+    let after = counts(&app).await;
+    assert_eq!((after.0, after.1), (before.0, before.1));
+    app.assert_ledger_verifies().await;
 }

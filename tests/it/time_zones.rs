@@ -14,6 +14,10 @@ on_both_databases!(
     a_last_day_ends_at_midnight_in_noumea,
     a_last_day_ends_at_midnight_in_martinique,
     stored_zones_are_checked_and_limited_to_who_may_set_them,
+    the_pacific_collectivites_are_departements_like_the_others,
+    a_carnet_and_its_printed_days_are_its_programmes,
+    a_qualification_ends_at_midnight_where_the_site_is,
+    expiry_warnings_count_days_where_the_programme_is,
 );
 
 /// Saturday 7 March 2026, 20:30 in Martinique (UTC−4): Sunday 01:30 in Paris.
@@ -168,7 +172,7 @@ async fn a_last_day_ends_at_midnight_in_noumea(backend: Backend) {
         return;
     };
     let w = app.world(0, 0).await;
-    // New Caledonia is not among the territories a programme may list: its zone is stored.
+    // A zone stored for a programme of no territory.
     let (noumea_id, noumea) = carnet(
         &app,
         &w,
@@ -353,4 +357,289 @@ async fn stored_zones_are_checked_and_limited_to_who_may_set_them(backend: Backe
         .journal(&martinique)
         .await
         .contains(&"place.time_zone_changed".to_string()));
+}
+
+async fn the_pacific_collectivites_are_departements_like_the_others(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let w = app.world(0, 0).await;
+    // An organisation in French Polynesia (987) and a site in Nouméa (988xx), through the API:
+    // each reads its dates in its own zone.
+    let (tahiti_id, tahiti) = app.org_at("funder", "Pays de Polynésie", "98714").await;
+    let (noumea_site_id, noumea_site) = app.qualified_site_at("Cyberbase de Nouméa", "98800").await;
+    for (id, zone) in [
+        (&tahiti_id, "Pacific/Tahiti"),
+        (&noumea_site_id, "Pacific/Noumea"),
+    ] {
+        let (status, body) = app
+            .put(
+                &format!("/api/v1/organizations/{id}/time-zone"),
+                &app.operator_token,
+                json!({"time_zone": null}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(body["zone"], zone, "{body}");
+    }
+    for code in ["977", "978", "986"] {
+        let (status, body) = app
+            .post(
+                "/api/v1/organizations",
+                &app.operator_token,
+                json!({"kind": "distributor", "name": format!("CCAS {code}"), "department": code}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{code}: {body}");
+    }
+    // A programme of Polynesia by its département, one of New Caledonia by its territory.
+    let (status, body) = app
+        .post(
+            "/api/v1/programs",
+            &tahiti,
+            json!({"name": "Pass numérique Polynésie", "budget_cents": 100_000, "department": "987"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(body["territory"], json!(["987"]), "{body}");
+    let (status, body) = app
+        .post(
+            "/api/v1/programs",
+            &tahiti,
+            json!({"name": "Pass", "budget_cents": 100_000, "department": "989"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(error_code(&body), "invalid_department");
+    let (program_id, pass) = carnet(
+        &app,
+        &w,
+        "Pass numérique Nouvelle-Calédonie",
+        json!({"territory": ["988"]}),
+    )
+    .await;
+    let (status, program) = app
+        .get(&format!("/api/v1/programs/{program_id}"), Some(&w.funder))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{program}");
+    assert_eq!(program["territory"], json!(["988"]), "{program}");
+
+    // 23:30 on the last day in Nouméa: the site there redeems; a site in Bordeaux is outside
+    // the territory.
+    set_clock(&app, NOUMEA_LATE);
+    let (status, body) = app.redeem(&noumea_site, &cheque(&pass, 0)).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let (status, body) = app.redeem(&w.site, &cheque(&pass, 1)).await;
+    assert!(status.is_client_error(), "{status} {body}");
+    passnum::cli::jobs::expire(&app.state)
+        .await
+        .expect("expiry job");
+    assert_eq!(still_valid(&app, &program_id).await, 4);
+    // Half an hour later it is Sunday in Nouméa (still Saturday in Paris): over.
+    set_clock(&app, "2026-03-07T13:00:00Z");
+    let (status, body) = app.redeem(&noumea_site, &cheque(&pass, 1)).await;
+    assert_eq!(status, StatusCode::GONE, "{body}");
+    assert_eq!(error_code(&body), "expired");
+    passnum::cli::jobs::expire(&app.state)
+        .await
+        .expect("expiry job");
+    assert_eq!(still_valid(&app, &program_id).await, 0);
+    app.assert_ledger_verifies().await;
+}
+
+/// A programme of `w`'s funder for `w`'s distributor and `distributor_id`, funded and with a
+/// quota for each, of cheques valid `validity_days`, with `terms` added.
+async fn programme_for(
+    app: &TestApp,
+    w: &World,
+    name: &str,
+    terms: Value,
+    others: &[&str],
+) -> String {
+    let mut all = json!({"validity_days": 5});
+    if let (Some(all), Some(terms)) = (all.as_object_mut(), terms.as_object()) {
+        all.extend(terms.clone());
+    }
+    let program_id = app
+        .programme(&w.funder, &w.distributor_id, name)
+        .terms(all)
+        .funded(20_000)
+        .quota(10)
+        .create()
+        .await;
+    for other in others {
+        let (status, body) = app
+            .post(
+                &format!("/api/v1/programs/{program_id}/allocations"),
+                &w.funder,
+                json!({"distributor_id": other, "cheques": 10}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+    }
+    program_id
+}
+
+async fn issue_of(app: &TestApp, token: &str, program_id: &str) -> Value {
+    let (status, pass) = app
+        .post(
+            "/api/v1/passes",
+            token,
+            json!({"program_id": program_id, "cheques": 5, "beneficiary_ref": "B-7"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{pass}");
+    pass
+}
+
+async fn a_carnet_and_its_printed_days_are_its_programmes(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let w = app.world(0, 0).await;
+    let (noumea_distributor_id, noumea_distributor) =
+        app.org_at("distributor", "CCAS de Nouméa", "98800").await;
+    let noumea = programme_for(
+        &app,
+        &w,
+        "Pass numérique Nouvelle-Calédonie",
+        json!({"territory": ["988"]}),
+        &[&noumea_distributor_id],
+    )
+    .await;
+    let gironde = programme_for(&app, &w, "Pass numérique Gironde", json!({}), &[]).await;
+
+    // 23:30 on Saturday 7 March in Paris is Sunday 8 March, 09:30, in Nouméa: a carnet of
+    // Nouméa's programme is of the 8th there (five days: last day the 13th), Gironde's of the
+    // 7th (the 12th).
+    set_clock(&app, PARIS_LATE);
+    let pass = issue_of(&app, &w.distributor, &noumea).await;
+    assert_eq!(pass["expires_on"], "2026-03-13", "{pass}");
+    let paris = issue_of(&app, &w.distributor, &gironde).await;
+    assert_eq!(paris["expires_on"], "2026-03-12", "{paris}");
+    // Its printed carnet says so.
+    let (client, _) =
+        common::web::signed_in(&app, &w.distributor_id, "accueil@ccas-bordeaux.example").await;
+    let id = pass["id"].as_str().expect("id");
+    let pdf = client
+        .get(format!("{}/distributeur/carnets/{id}/pdf", app.base))
+        .send()
+        .await
+        .expect("pdf")
+        .bytes()
+        .await
+        .expect("bytes");
+    let texts = common::pdf::pdf_texts(&pdf).join(" ");
+    assert!(texts.contains("13 mars 2026"), "{texts}");
+    assert!(!texts.contains("12 mars 2026"), "{texts}");
+
+    // 00:30 on Sunday 8 March in Nouméa (13:30 on Saturday in Paris, UTC): the distributor
+    // in Nouméa reads its carnet issued on the 8th, as its day there.
+    set_clock(&app, "2026-03-07T13:30:00Z");
+    let local = issue_of(&app, &noumea_distributor, &noumea).await;
+    assert_eq!(local["expires_on"], "2026-03-13", "{local}");
+    let (client, _) =
+        common::web::signed_in(&app, &noumea_distributor_id, "accueil@ccas-noumea.example").await;
+    let home = common::web::get(&client, &format!("{}/distributeur?q=B-7", app.base)).await;
+    assert_eq!(home.status, StatusCode::OK, "{}", home.html);
+    assert!(home.html.contains("8 mars 2026"), "{}", home.html);
+    assert!(!home.html.contains("7 mars 2026"), "{}", home.html);
+    app.assert_ledger_verifies().await;
+}
+
+async fn a_qualification_ends_at_midnight_where_the_site_is(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let w = app.world(0, 0).await;
+    let (site_id, site) = app
+        .qualified_site_at("Cyberbase du Lamentin", "97232")
+        .await;
+    let (status, body) = app
+        .put(
+            &format!("/api/v1/sites/{site_id}/qualification"),
+            &app.operator_token,
+            json!({"status": "qualified", "valid_until": "2026-03-07"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let program_id = programme_for(
+        &app,
+        &w,
+        "Pass numérique Martinique",
+        json!({"territory": ["972"], "validity_days": 30}),
+        &[],
+    )
+    .await;
+    let pass = issue_of(&app, &w.distributor, &program_id).await;
+
+    // 20:30 on Saturday 7 March in Martinique, already the 8th in Paris: its last day of
+    // qualification is not over there.
+    set_clock(&app, MARTINIQUE_SATURDAY_EVENING);
+    let (status, body) = app.redeem(&site, &cheque(&pass, 0)).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    // Its page agrees: no warning that it cannot redeem.
+    let (client, _) = common::web::signed_in(&app, &site_id, "accueil@lamentin.example").await;
+    let page = common::web::get(&client, &format!("{}/lieu", app.base)).await;
+    assert!(
+        !page.html.contains("qualification en cours"),
+        "{}",
+        page.html
+    );
+    // Midnight in Martinique: over.
+    set_clock(&app, "2026-03-08T04:30:00Z");
+    let (status, body) = app.redeem(&site, &cheque(&pass, 1)).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert_eq!(error_code(&body), "site_not_qualified");
+    app.assert_ledger_verifies().await;
+}
+
+async fn expiry_warnings_count_days_where_the_programme_is(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let w = app.world(0, 0).await;
+    app.person(&w.distributor_id, "agent@ccas-bordeaux.example")
+        .await;
+    let program_id = programme_for(
+        &app,
+        &w,
+        "Pass numérique Nouvelle-Calédonie",
+        json!({"territory": ["988"], "validity_days": 8}),
+        &[],
+    )
+    .await;
+    // Issued on Monday 2 March, 22:00 in Nouméa: last day Tuesday 10 March.
+    let pass = issue_of(&app, &w.distributor, &program_id).await;
+    assert_eq!(pass["expires_on"], "2026-03-10", "{pass}");
+    let warnings = |outbox: Vec<(String, String)>| {
+        outbox
+            .into_iter()
+            .filter(|(to, subject)| {
+                to == "agent@ccas-bordeaux.example" && subject.contains("bientôt expirer")
+            })
+            .count()
+    };
+    // 23:00 in Nouméa: eight days left there, the 30-day warning.
+    set_clock(&app, "2026-03-02T12:00:00Z");
+    passnum::cli::jobs::expire(&app.state)
+        .await
+        .expect("daily job");
+    assert_eq!(warnings(app.outbox_subjects().await), 1);
+    // 00:30 on Tuesday 3 March in Nouméa, still Monday afternoon in Paris: seven days left
+    // where the programme is, the 7-day warning goes.
+    set_clock(&app, "2026-03-02T13:30:00Z");
+    passnum::cli::jobs::expire(&app.state)
+        .await
+        .expect("daily job");
+    assert_eq!(warnings(app.outbox_subjects().await), 2);
+    let mut conn = app.raw().await;
+    let body: String = sqlx::query_scalar(
+        "SELECT text_body FROM outbox WHERE to_address = $1 ORDER BY created_at DESC, id DESC LIMIT 1",
+    )
+    .bind("agent@ccas-bordeaux.example")
+    .fetch_one(&mut conn)
+    .await
+    .expect("mail");
+    assert!(body.contains("expireront le 10 mars 2026"), "{body}");
 }

@@ -525,8 +525,7 @@ async fn issue(
         ),
         ..NewPass::default()
     };
-    let day = at.to_zoned(crate::clock::paris()).date();
-    vouchers::issue(tx, keyring, distributor, new, at, day).await
+    vouchers::issue(tx, keyring, distributor, new, at).await
 }
 
 /// Redeems the first `n` cheques of a pass.
@@ -538,7 +537,6 @@ async fn redeem(
     pass: &PassView,
     n: usize,
 ) -> Result<()> {
-    let today = now.to_zoned(crate::clock::paris()).date();
     for voucher in pass.vouchers.iter().take(n) {
         let new = NewRedemption {
             code: Some(voucher.code.clone()),
@@ -546,7 +544,7 @@ async fn redeem(
             minutes: Some(60),
             ..Default::default()
         };
-        redemption::redeem(tx, keyring, site, new, now, today).await?;
+        redemption::redeem(tx, keyring, site, new, now).await?;
     }
     Ok(())
 }

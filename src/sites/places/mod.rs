@@ -138,6 +138,16 @@ pub struct PlaceQualification {
     pub department: Option<String>,
     /// The commune's INSEE code, when the place gave it.
     pub insee: Option<String>,
+    /// The zone stored for it, if any (see [`Place::zone`]).
+    pub time_zone: Option<String>,
+}
+
+impl PlaceQualification {
+    /// Where its qualification's last day ends: as [`Place::zone`].
+    pub fn zone(&self) -> jiff::tz::TimeZone {
+        let code = self.department.as_deref().or(self.insee.as_deref());
+        crate::zones::zone_for(self.time_zone.as_deref(), code)
+    }
 }
 
 /// The places of each of these sites, with their qualification, in one query.
@@ -153,13 +163,13 @@ pub async fn qualifications_of_sites(
     Ok(of_site)
 }
 
-/// The place a site redeems at today: the one named, or its only place. Refused unless that
-/// place's own qualification is current (read for each redemption, so a suspension applies at
-/// once).
+/// The place a site redeems at, at `at`: the one named, or its only place. Refused unless that
+/// place's own qualification is current on its own day (read for each redemption, so a
+/// suspension applies at once).
 pub fn choose_redeeming_place<'a>(
     places: &'a [PlaceQualification],
     place_id: Option<&str>,
-    today: Date,
+    at: jiff::Timestamp,
 ) -> Result<&'a PlaceQualification> {
     let place = match place_id.map(str::trim).filter(|p| !p.is_empty()) {
         Some(id) => places.iter().find(|p| p.id == id).ok_or_else(|| {
@@ -177,6 +187,7 @@ pub fn choose_redeeming_place<'a>(
             ))
         }
     };
+    let today = crate::zones::today_in(at, &place.zone());
     if !place.status.is_current(place.until.as_deref(), today) {
         return Err(no_current_qualification());
     }

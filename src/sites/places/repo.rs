@@ -166,13 +166,14 @@ pub async fn qualification_of_sites(
         .collect::<Vec<_>>()
         .join(", ");
     let sql = format!(
-        "SELECT site_org_id, id, qualification_status, qualified_until, department, code_insee \
-         FROM places WHERE site_org_id IN ({list}) ORDER BY id"
+        "SELECT site_org_id, id, qualification_status, qualified_until, department, code_insee, \
+         time_zone FROM places WHERE site_org_id IN ({list}) ORDER BY id"
     );
     type Row = (
         String,
         String,
         String,
+        Option<String>,
         Option<String>,
         Option<String>,
         Option<String>,
@@ -185,7 +186,7 @@ pub async fn qualification_of_sites(
         .fetch_all(&mut *conn)
         .await?
         .into_iter()
-        .map(|(site, id, status, until, department, insee)| {
+        .map(|(site, id, status, until, department, insee, time_zone)| {
             Ok((
                 site,
                 PlaceQualification {
@@ -194,6 +195,7 @@ pub async fn qualification_of_sites(
                     until,
                     department,
                     insee,
+                    time_zone,
                 },
             ))
         })

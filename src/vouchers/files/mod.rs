@@ -251,7 +251,7 @@ impl Runner {
                 .collect(),
             active: Some(true),
         };
-        let issued = super::issue_batch(tx, &self.keyring, &distributor, batch, now, today).await?;
+        let issued = super::issue_batch(tx, &self.keyring, &distributor, batch, now).await?;
         for (line, pass) in pending.iter().zip(&issued) {
             let (position, email) = (&line.position, &line.email);
             if !repo::link(tx, id, *position, &pass.id).await? {

@@ -6,7 +6,6 @@ use super::super::session::{FileForm, SignedIn};
 use super::super::{page, see_other, with_status, Layout, Visitor, WebError, WebResult};
 use super::{quotas, QuotaLine};
 use crate::app::AppState;
-use crate::fr::long_date_text;
 use crate::orgs::OrgKind;
 use crate::vouchers::files::{self, FileStatus, FileView, Upload};
 use askama::Template;
@@ -37,6 +36,14 @@ struct FilePage {
     program_id: String,
     sync_lines: usize,
     max_lines: usize,
+    /// The distributor's, where its people read the days shown.
+    zone: jiff::tz::TimeZone,
+}
+
+impl FilePage {
+    fn day(&self, at: &str) -> String {
+        crate::fr::long_date_in(at, &self.zone)
+    }
 }
 
 async fn form(State(state): State<AppState>, visitor: Visitor) -> WebResult {
@@ -61,6 +68,7 @@ async fn render_form(
         program_id,
         sync_lines: files::SYNC_LINES,
         max_lines: files::MAX_LINES,
+        zone: signed.org.zone(),
     })
 }
 
@@ -156,7 +164,7 @@ async fn progress(
     };
     page(ProgressPage {
         l: Layout::new(&state, &visitor, title),
-        created: long_date_text(&file.created_at),
+        created: crate::fr::long_date_in(&file.created_at, &signed.org.zone()),
         refresh: file.status == FileStatus::Running && q.actualiser.as_deref() == Some("oui"),
         file,
     })

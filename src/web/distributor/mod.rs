@@ -94,6 +94,15 @@ struct Home {
     ages: Vec<(&'static str, &'static str)>,
     situations: Vec<(&'static str, &'static str)>,
     yes_no: Vec<(&'static str, &'static str)>,
+    /// The distributor's, where its people read the days shown.
+    zone: jiff::tz::TimeZone,
+}
+
+impl Home {
+    /// The day of a stored instant where the distributor is.
+    fn day(&self, at: &str) -> String {
+        crate::fr::long_date_in(at, &self.zone)
+    }
 }
 
 /// A question of the needs check: `(name, question, answered yes)`.
@@ -199,6 +208,7 @@ async fn home_page(
         ages: AgeBracket::choices(),
         situations: Situation::choices(),
         yes_no: YesNo::choices(),
+        zone: org.zone(),
     })
 }
 
@@ -244,11 +254,11 @@ async fn issue(State(state): State<AppState>, form: Form<IssueForm>) -> WebResul
         priority_area: data.priority_area.clone(),
         rural: data.rural.clone(),
     };
-    let (now, today) = (state.clock.now(), state.clock.today());
+    let now = state.clock.now();
     let (keyring, org) = (state.keyring.clone(), signed.org.clone());
     let issued = state
         .write(form.visitor.origin(), form.key(&org.id), move |tx| {
-            Box::pin(async move { vouchers::issue(tx, &keyring, &org, new, now, today).await })
+            Box::pin(async move { vouchers::issue(tx, &keyring, &org, new, now).await })
         })
         .await;
     match issued {

@@ -57,6 +57,10 @@ pub fn router() -> Router<AppState> {
             "/operateur/hors-ligne/allocation",
             post(offline::set_allowance),
         )
+        .route(
+            "/operateur/hors-ligne/appareils/{id}/retirer",
+            post(offline::revoke),
+        )
         .route("/operateur/banque", get(bank::requests))
         .route(
             "/operateur/tresorerie",

@@ -1,15 +1,18 @@
 //! Offline redemption as the operator sees it (/operateur/hors-ligne): every site's consoles
 //! and their allowance (set per site or per device), and the conflicts found at sync, per site.
 
+use super::orgs::Nothing;
 use super::require_operator;
 use crate::app::AppState;
 use crate::error::Error;
 use crate::offline::{self, Allowance};
+use crate::web::confirm;
 use crate::web::session::Form;
 use crate::web::site::offline::{allowance_text, conflict_line, ConflictLine};
+use crate::web::site::offline_revoke::revoke_question;
 use crate::web::{page, see_other, with_status, Layout, Visitor, WebResult};
 use askama::Template;
-use axum::extract::{Query, State};
+use axum::extract::{Path, Query, State};
 
 /// One site with consoles or conflicts.
 pub struct SiteBlock {
@@ -51,8 +54,14 @@ pub(super) async fn show(
     visitor: Visitor,
     q: Query<Done>,
 ) -> WebResult {
-    let notice =
-        (q.fait.as_deref() == Some("allocation")).then_some("L'allocation est enregistrée.");
+    let notice = match q.fait.as_deref() {
+        Some("allocation") => Some("L'allocation est enregistrée."),
+        Some("retire") => Some(
+            "L'appareil est retiré : ses prochaines synchronisations seront refusées, rien de ce \
+             qu'il enverra ne sera encaissé.",
+        ),
+        _ => None,
+    };
     render(&state, &visitor, notice, None).await
 }
 
@@ -67,6 +76,8 @@ async fn render(
     let mut conn = state.db.read().await?;
     let devices = offline::all_devices(&mut conn, &signed.org, settings).await?;
     let conflicts = offline::all_conflicts(&mut conn, &signed.org).await?;
+    // The operator reads times in its own zone.
+    let zone = signed.org.zone();
     let mut sites: Vec<SiteBlock> = Vec::new();
     let block = |sites: &mut Vec<SiteBlock>, id: &str, name: &str| -> usize {
         match sites.iter().position(|s| s.site_id == id) {
@@ -94,7 +105,7 @@ async fn render(
             last_sync: d
                 .last_sync_at
                 .as_deref()
-                .map(crate::fr::moment_text)
+                .map(|at| crate::fr::moment_text_in(at, &zone))
                 .unwrap_or_else(|| "jamais".to_string()),
         });
     }
@@ -176,6 +187,43 @@ pub(super) async fn set_allowance(
         Ok(()) => see_other("/operateur/hors-ligne?fait=allocation"),
         Err(e @ (Error::Unprocessable { .. } | Error::NotFound(_))) => with_status(
             axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+            render(&state, &visitor, None, Some(e.public_message())).await,
+        ),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Revokes a console of any site (journaled), after a confirmation: its syncs are refused
+/// from now on.
+pub(super) async fn revoke(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    form: Form<Nothing>,
+) -> WebResult {
+    let signed = require_operator(&form.visitor)?;
+    let settings = offline::Settings::of(&state.config);
+    if !form.confirmed() {
+        let mut conn = state.db.read().await?;
+        let device = offline::visible_device(&mut conn, &signed.org, &id, settings).await;
+        drop(conn);
+        if let Ok(device) = device.as_ref() {
+            if device.revoked_at.is_none() {
+                return confirm::ask(&state, &form, revoke_question(device));
+            }
+        }
+    }
+    let key = form.own_key();
+    let visitor = form.visitor;
+    let (org, now) = (signed.org.clone(), state.clock.now());
+    let revoked = state
+        .write(visitor.origin(), key, move |tx| {
+            Box::pin(async move { offline::revoke(tx, &org, &id, settings, now).await })
+        })
+        .await;
+    match revoked {
+        Ok(_) => see_other("/operateur/hors-ligne?fait=retire"),
+        Err(e @ Error::NotFound(_)) => with_status(
+            axum::http::StatusCode::NOT_FOUND,
             render(&state, &visitor, None, Some(e.public_message())).await,
         ),
         Err(e) => Err(e.into()),

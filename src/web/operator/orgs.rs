@@ -351,10 +351,11 @@ pub(super) async fn render_org(
     } else {
         None
     };
+    let zone = operator.org.zone();
     let tokens = orgs::tokens(&mut conn, &operator.org, &org.id)
         .await?
         .into_iter()
-        .map(TokenLine::of)
+        .map(|t| TokenLine::of(t, &zone))
         .collect();
     let enrolled = users::totp::enrolled_in_org(&mut conn, &org.id).await?;
     let people = users::list_for_org(&mut conn, &org.id)

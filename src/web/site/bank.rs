@@ -2,7 +2,7 @@
 //! and the form to ask for new details with the RIB.
 
 use crate::app::AppState;
-use crate::clock::{paris, parse_ts};
+use crate::clock::parse_ts;
 use crate::error::Error;
 use crate::orgs::OrgKind;
 use crate::sites::bank::{self, BankRequest, Document, NewBankAccount, MAX_DOCUMENT_BYTES};
@@ -31,7 +31,8 @@ pub struct Shown {
 }
 
 impl Shown {
-    fn of(r: &BankRequest, decided: bool) -> Shown {
+    /// Its day in `zone`, the site's.
+    fn of(r: &BankRequest, decided: bool, zone: &jiff::tz::TimeZone) -> Shown {
         let at = if decided {
             r.decided_at.as_deref().unwrap_or(&r.requested_at)
         } else {
@@ -41,7 +42,7 @@ impl Shown {
             iban: r.iban.clone(),
             holder: r.holder.clone(),
             date: parse_ts(at)
-                .map(|t| crate::fr::long_date(t.to_zoned(paris()).date()))
+                .map(|t| crate::fr::long_date(t.to_zoned(zone.clone()).date()))
                 .unwrap_or_default(),
             document: r
                 .document
@@ -104,13 +105,14 @@ async fn render(
     let signed = SignedIn::require(visitor, OrgKind::Site)?;
     let mut conn = state.db.read().await?;
     let view = bank::details_of(&mut conn, &signed.org, &signed.org.id).await?;
+    let zone = signed.org.zone();
     page(BankPage {
         l: Layout::new(state, visitor, errors.page_title("Coordonnées bancaires")),
         errors,
         notice,
-        current: view.current.as_ref().map(|r| Shown::of(r, true)),
-        pending: view.pending.as_ref().map(|r| Shown::of(r, false)),
-        rejected: view.rejected.as_ref().map(|r| Shown::of(r, true)),
+        current: view.current.as_ref().map(|r| Shown::of(r, true, &zone)),
+        pending: view.pending.as_ref().map(|r| Shown::of(r, false, &zone)),
+        rejected: view.rejected.as_ref().map(|r| Shown::of(r, true, &zone)),
         iban: typed.iban,
         bic: typed.bic,
         holder: typed.holder,

@@ -7,6 +7,7 @@ mod bank;
 pub(super) mod catalogue;
 mod console;
 pub(super) mod offline;
+pub(super) mod offline_revoke;
 mod payments;
 mod workshop;
 
@@ -41,6 +42,7 @@ pub fn router() -> Router<AppState> {
         .merge(payments::router())
         .merge(offline::router())
         .merge(console::router())
+        .merge(offline_revoke::router())
 }
 
 pub struct Payment {
@@ -388,15 +390,17 @@ pub(super) async fn render_with(
 ) -> WebResult {
     let signed = SignedIn::require(visitor, OrgKind::Site)?;
     let mut conn = state.db.read().await?;
-    let mut form = choices(&mut conn, &signed.org.id, entered, state.clock.today()).await?;
     let now = state.clock.now();
+    // The site's own day: a qualification ends at midnight where the site is.
+    let today = crate::zones::today_in(now, &signed.org.zone());
+    let mut form = choices(&mut conn, &signed.org.id, entered, today).await?;
     let window = SignedDuration::from_hours(state.config.undo_window_hours);
     let list = redemption::list(&mut conn, &signed.org).await?;
     // Read afresh: the session's copy may predate the operator's decision.
     let org = crate::orgs::find(&mut conn, &signed.org.id)
         .await?
         .unwrap_or_else(|| signed.org.clone());
-    let not_qualified = match org.check_can_redeem(state.clock.today()) {
+    let not_qualified = match org.check_can_redeem(today) {
         Ok(()) if form.any_place_qualified => None,
         Ok(()) => Some(
             "Aucun de vos lieux n'a de qualification en cours : ils ne peuvent pas encaisser de \

@@ -111,11 +111,15 @@ struct Done {
 }
 
 async fn show(State(state): State<AppState>, visitor: Visitor, q: Query<Done>) -> WebResult {
-    let notice = (q.fait.as_deref() == Some("appareil")).then(|| {
-        "L'appareil est enregistré. Ouvrez la page d'encaissement sur cet appareil pour \
-         l'utiliser hors ligne."
-            .to_string()
-    });
+    let notice = match q.fait.as_deref() {
+        Some("appareil") => Some(
+            "L'appareil est enregistré. Ouvrez la page d'encaissement sur cet appareil pour \
+             l'utiliser hors ligne.",
+        ),
+        Some("retire") => Some("L'appareil est retiré : ses synchronisations seront refusées."),
+        _ => None,
+    }
+    .map(str::to_string);
     render(&state, &visitor, notice, FormErrors::none(), String::new()).await
 }
 

@@ -35,7 +35,8 @@ pub struct Line {
     pub cheques: i64,
 }
 
-fn line(p: &Payment) -> Line {
+/// A payment in words, its days in `zone` (the site's).
+fn line(p: &Payment, zone: &jiff::tz::TimeZone) -> Line {
     let l = &p.line;
     let rejected = p.rejection().map(|why| {
         let next = if l.carried_into.is_some() {
@@ -56,7 +57,7 @@ fn line(p: &Payment) -> Line {
         rejected,
         reference: l.end_to_end_id.clone(),
         paid: match (p.stage, p.paid_at()) {
-            (Stage::Paid, Some(at)) => long_date_text(at),
+            (Stage::Paid, Some(at)) => crate::fr::long_date_in(at, zone),
             _ => "—".to_string(),
         },
         cheques: l.redemptions,
@@ -74,9 +75,10 @@ async fn list(State(state): State<AppState>, visitor: Visitor) -> WebResult {
     let signed = SignedIn::require(&visitor, OrgKind::Site)?;
     let mut conn = state.db.read().await?;
     let payments = payments::of_site(&mut conn, &signed.org).await?;
+    let zone = signed.org.zone();
     page(List {
         l: Layout::new(&state, &visitor, "Mes paiements"),
-        payments: payments.iter().map(line).collect(),
+        payments: payments.iter().map(|p| line(p, &zone)).collect(),
     })
 }
 
@@ -106,8 +108,8 @@ async fn one(State(state): State<AppState>, visitor: Visitor, Path(id): Path<Str
     let mut conn = state.db.read().await?;
     let (payment, cheques) = payments::one(&mut conn, &signed.org, &id).await?;
     let l = &payment.line;
-    let shown = line(&payment);
     let zone = signed.org.zone();
+    let shown = line(&payment, &zone);
     page(One {
         l: Layout::new(
             &state,

@@ -5,7 +5,7 @@
 use super::{choices, Entered};
 use crate::app::AppState;
 use crate::catalogue::typology;
-use crate::fr::{euros_text, long_date_text};
+use crate::fr::euros_text;
 use crate::orgs::OrgKind;
 use crate::redemption::{self, NewWorkshop, WorkshopRow, MAX_WORKSHOP_CHEQUES};
 use crate::web::form_errors::FormErrors;
@@ -55,9 +55,10 @@ struct Done {
 }
 
 impl Done {
-    fn of(w: &WorkshopRow) -> Done {
+    /// Its day in `zone`, the site's.
+    fn of(w: &WorkshopRow, zone: &jiff::tz::TimeZone) -> Done {
         Done {
-            date: long_date_text(&w.held_at),
+            date: crate::fr::long_date_in(&w.held_at, zone),
             attendees: w.attendees,
             carnets: w.carnets,
             total: euros_text(w.total_cents),
@@ -154,13 +155,11 @@ pub(super) async fn record(State(state): State<AppState>, form: Form<WorkshopFor
         help_level: Some(data.help_level.clone()).filter(|l| !l.is_empty()),
         ..NewWorkshop::default()
     };
-    let (now, today) = (state.clock.now(), state.clock.today());
+    let now = state.clock.now();
     let (keyring, org) = (state.keyring.clone(), signed.org.clone());
     let recorded = state
         .write(form.visitor.origin(), form.key(&org.id), move |tx| {
-            Box::pin(async move {
-                redemption::record_workshop(tx, &keyring, &org, new, now, today).await
-            })
+            Box::pin(async move { redemption::record_workshop(tx, &keyring, &org, new, now).await })
         })
         .await;
     match recorded {
@@ -205,7 +204,7 @@ pub(super) async fn receipt(
     let mut conn = state.db.read().await?;
     let w = redemption::get_workshop(&mut conn, &signed.org, &id).await?;
     drop(conn);
-    let done = Some(Done::of(&w));
+    let done = Some(Done::of(&w, &signed.org.zone()));
     render(
         &state,
         &visitor,
