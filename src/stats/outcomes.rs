@@ -1,7 +1,7 @@
 //! What the money did, for a programme's funder: carnets issued, handed out, started and
 //! finished, people helped, sessions and hours of help, kinds and themes of help, and the
-//! money's flow from funded to paid, over a period and broken down by distributor, place,
-//! département, month, kind and theme.
+//! money's flow from funded to paid, and the beneficiaries' satisfaction, over a period and
+//! broken down by distributor, place, département, month, kind, level and theme.
 //!
 //! Rules of counting:
 //! - a carnet is issued when made, handed out when activated for a beneficiary (stock carnets
@@ -10,7 +10,11 @@
 //! - one carnet is one person: the people helped in a group are the carnets with a cheque used
 //!   in it (a person helped in two places counts in each, and once in the whole);
 //! - a session (one redemption, of one or several cheques) counts once, with its minutes;
-//! - money is read from the ledger's transactions, so that it reconciles with it.
+//! - money is read from the ledger's transactions, so that it reconciles with it;
+//! - satisfaction is the answers to "Je donne mon avis" (0 to 10) given in the period, dated
+//!   and placed as the answer is (by the carnet's distributor, the session's place and its
+//!   département, the month of the answer), shown about 11 answers or more as in the
+//!   observatory (see `suppress`).
 
 use super::repo;
 use crate::clock::{format_ts, paris};
