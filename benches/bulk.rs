@@ -570,10 +570,10 @@ async fn redeem_everything_in(
     // Row numbers spread the cheques over the sites.
     sqlx::query(
         "INSERT INTO redemptions (id, voucher_id, site_id, program_id, distributor_id, \
-         value_cents, service, minutes, redeemed_at, code) \
-         SELECT v.id, v.id, s.site_id, v.program_id, v.distributor_id, v.value_cents, \
+         pass_id, value_cents, service, minutes, redeemed_at, code) \
+         SELECT v.id, v.id, s.site_id, v.program_id, v.distributor_id, v.pass_id, v.value_cents, \
                 'individual_help', 60, $1, v.code \
-         FROM (SELECT id, program_id, distributor_id, value_cents, code, \
+         FROM (SELECT id, pass_id, program_id, distributor_id, value_cents, code, \
                       ROW_NUMBER() OVER (ORDER BY id) AS rn \
                FROM vouchers WHERE status = 'valid') v \
          JOIN bench_site_numbers s ON s.n = v.rn % $2",

@@ -1,8 +1,8 @@
 //! The funder's view of what the money did (issue 27) over a programme of 1,000,000 cheques:
 //! 100,000 carnets of 10 issued over twelve months (one in twenty kept in stock), about half
 //! of the cheques used in sessions of two, over 200 places and the months after issuance,
-//! with varied kinds, minutes and themes, and the ledger's issuance and redemption
-//! transactions. Times `stats::outcomes` (every figure and breakdown of the page) over the
+//! with varied kinds, minutes and themes, an answer to "Je donne mon avis" for each carnet's
+//! first session, and the ledger's issuance and redemption transactions. Times `stats::outcomes` (every figure and breakdown of the page) over the
 //! programme's whole life and over one month.
 //!
 //! `cargo bench --bench funder_view` runs on SQLite (a fresh file in the temp directory);
@@ -141,6 +141,7 @@ async fn run(name: &str, backend: Backend, url: &str, carnets: usize) -> anyhow:
         passnum::stats::Dimension::Department,
         passnum::stats::Dimension::Kind,
         passnum::stats::Dimension::Theme,
+        passnum::stats::Dimension::HelpLevel,
     ] {
         let mut conn = state.db.read().await?;
         let started = Instant::now();
@@ -305,9 +306,10 @@ async fn setup_in(
         tx,
         &format!(
             "INSERT INTO redemptions (id, voucher_id, site_id, program_id, distributor_id, \
-             value_cents, service, minutes, redeemed_at, place_id, themes, group_id, code) \
+             pass_id, value_cents, service, minutes, redeemed_at, place_id, themes, group_id, \
+             code) \
              SELECT 'r' || b.n || '-' || k.n, 'v' || b.n || '-' || k.n, pl.site_id, $1, $2, \
-                    1000, \
+                    'p' || b.n, 1000, \
                     CASE b.n % 3 WHEN 0 THEN 'individual_help' \
                          WHEN 1 THEN 'administrative_procedure' ELSE 'workshop' END, \
                     30 * (1 + b.n % 4), m.at, pl.place_id, \
@@ -322,6 +324,17 @@ async fn setup_in(
         p,
         d,
     )
+    .await?;
+    // An answer to "Je donne mon avis" for each carnet's first session, the day it was given.
+    sqlx::query(
+        "INSERT INTO opinions (session_id, pass_id, program_id, site_id, place_id, overall, \
+         created_at) \
+         SELECT r.id, r.pass_id, $1, r.site_id, r.place_id, 3 + LENGTH(r.pass_id), \
+                r.redeemed_at \
+         FROM redemptions r WHERE r.id LIKE '%-0'",
+    )
+    .bind(p)
+    .execute(&mut **tx)
     .await?;
     exec(
         tx,

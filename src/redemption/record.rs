@@ -267,9 +267,7 @@ fn claim(
         let (Some(stated), Some(voucher)) = (session.claims.get(*c), taken.get(*c)) else {
             return false;
         };
-        stated.programme != codes::programme_ref(&voucher.program_id)
-            || stated.value_cents != i64::from(voucher.value_cents)
-            || stated.last_day.to_string() != voucher.redeemable_until
+        disagrees(stated, voucher)
     }) {
         return Err(Shortfall::Disagrees(code.clone()));
     }
@@ -293,6 +291,27 @@ fn claim(
         .collect())
 }
 
+/// Whether a cheque's PN2 payload, validly signed, states another value, last day or
+/// programme than the cheque taken has.
+pub(super) fn disagrees(stated: &codes::Claims, voucher: &repo::TakenVoucher) -> bool {
+    stated.programme != codes::programme_ref(&voucher.program_id)
+        || stated.value_cents != i64::from(voucher.value_cents)
+        || stated.last_day.to_string() != voucher.redeemable_until
+}
+
+/// The refusal of a cheque whose payload [`disagrees`] with it: neither is trusted.
+pub(super) fn payload_mismatch(code: &str) -> Error {
+    Error::invalid(
+        "payload_mismatch",
+        format!(
+            "Chèque {} : son QR code ne correspond pas à ce que la plateforme sait de ce \
+             chèque (valeur, dernier jour ou programme) ; il n'a pas été encaissé. \
+             Signalez-le au distributeur du carnet.",
+            codes::display_code(code)
+        ),
+    )
+}
+
 async fn refusal(
     conn: &mut Conn,
     session: &Session,
@@ -312,15 +331,7 @@ async fn refusal(
             why.prefixed(&format!("Chèque {} : ", codes::display_code(&code)))
         }
         Shortfall::Excluded(_, why) => why,
-        Shortfall::Disagrees(code) => Error::invalid(
-            "payload_mismatch",
-            format!(
-                "Chèque {} : son QR code ne correspond pas à ce que la plateforme sait de ce \
-                 chèque (valeur, dernier jour ou programme) ; il n'a pas été encaissé. \
-                 Signalez-le au distributeur du carnet.",
-                codes::display_code(&code)
-            ),
-        ),
+        Shortfall::Disagrees(code) => payload_mismatch(&code),
         Shortfall::DifferentPasses(code) => Error::invalid(
             "different_passes",
             format!(
@@ -349,6 +360,7 @@ pub(super) fn rows_of(
             site_id: site.id.clone(),
             program_id: voucher.program_id,
             distributor_id: voucher.distributor_id,
+            pass_id: voucher.pass_id,
             value_cents: voucher.value_cents,
             service: session.service.clone(),
             minutes: session.minutes,

@@ -15,6 +15,9 @@ pub struct RedemptionRow {
     pub program_id: String,
     #[serde(skip)]
     pub distributor_id: String,
+    /// The cheque's carnet, from the cheque taken: people are counted by it.
+    #[serde(skip)]
+    pub pass_id: String,
     pub value_cents: Cents,
     pub service: Option<String>,
     pub minutes: Option<i64>,
@@ -257,6 +260,7 @@ pub fn insert(batch: &mut Batch, redemptions: &[RedemptionRow]) {
                 (&r.site_id).into(),
                 (&r.program_id).into(),
                 (&r.distributor_id).into(),
+                (&r.pass_id).into(),
                 r.value_cents.into(),
                 (&r.service).into(),
                 r.minutes.into(),
@@ -276,7 +280,7 @@ pub fn insert(batch: &mut Batch, redemptions: &[RedemptionRow]) {
         .collect();
     batch.push_rows(
         "INSERT INTO redemptions (id, voucher_id, site_id, program_id, distributor_id, \
-         value_cents, service, minutes, redeemed_at, place_id, service_id, themes, location, \
+         pass_id, value_cents, service, minutes, redeemed_at, place_id, service_id, themes, location, \
          group_id, code, help_level, session_at, device_id)",
         "",
         rows,
@@ -286,7 +290,7 @@ pub fn insert(batch: &mut Batch, redemptions: &[RedemptionRow]) {
 /// `settlement_id` is the batch whose line pays the redemption: the line whose period covers
 /// it, or for batches made before periods (migration 0012) the batch the row names.
 const COLUMNS: &str = "r.id, r.voucher_id, r.site_id, r.program_id, r.distributor_id, \
-                       r.value_cents, r.service, r.minutes, r.redeemed_at, r.undone_at, \
+                       r.pass_id, r.value_cents, r.service, r.minutes, r.redeemed_at, r.undone_at, \
                        COALESCE(r.settlement_id, sl.settlement_id) AS settlement_id, r.code, \
                        r.place_id, r.service_id, r.themes, r.location, r.group_id, \
                        r.help_level, r.session_at, r.device_id";

@@ -5,7 +5,9 @@
 //! attendance count, which no cheque can tell.
 
 use super::check::{about, check, read_code, NewRedemption};
-use super::record::{defer_writes, rows_of, take_valid, why_not_redeemable};
+use super::record::{
+    defer_writes, disagrees, payload_mismatch, rows_of, take_valid, why_not_redeemable,
+};
 use super::repo::{self, ChequeLine};
 use crate::catalogue::typology::Themes;
 use crate::clock::format_ts;
@@ -122,9 +124,8 @@ pub async fn record_workshop(
     .await?;
     let mut codes: Vec<String> = Vec::with_capacity(inputs.len());
     for input in &inputs {
-        let code = read_code(keyring, input)
-            .map_err(|e| e.prefixed(&about(input)))?
-            .code;
+        let scanned = read_code(keyring, input).map_err(|e| e.prefixed(&about(input)))?;
+        let code = scanned.code;
         if codes.contains(&code) {
             return Err(Error::invalid(
                 "duplicate_code",
@@ -133,6 +134,11 @@ pub async fn record_workshop(
                     codes::display_code(&code)
                 ),
             ));
+        }
+        // What a PN2 payload states is compared with the cheque once taken, as for a single
+        // session.
+        if let Some(stated) = scanned.claims {
+            session.claims.insert(code.clone(), stated);
         }
         codes.push(code);
     }
@@ -152,6 +158,13 @@ pub async fn record_workshop(
         return Err(why.prefixed(&format!("Chèque {} : ", codes::display_code(code))));
     }
     for voucher in &taken {
+        if session
+            .claims
+            .get(&voucher.code)
+            .is_some_and(|stated| disagrees(stated, voucher))
+        {
+            return Err(payload_mismatch(&voucher.code));
+        }
         if let Some(why) = crate::programs::rules_refusal(
             &crate::programs::Territory::from_stored(&voucher.territory),
             &crate::programs::Services::from_stored(&voucher.services),

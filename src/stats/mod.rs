@@ -9,7 +9,9 @@ pub mod observatory;
 mod outcomes;
 mod repo;
 
-pub use outcomes::{breakdown, outcomes, Carnets, Dimension, Money, Outcomes, Period, Row};
+pub use outcomes::{
+    breakdown, outcomes, Carnets, Dimension, Money, Opinions, Outcomes, Period, Row,
+};
 
 use crate::db::Conn;
 use crate::error::{Error, Result};

@@ -66,14 +66,14 @@ struct Raw {
 
 /// The sessions of the period, one row per (session, carnet): the département, the kind, the
 /// duration.
-const SESSIONS: &str = "SELECT COALESCE(r.group_id, r.id) AS session_id, v.pass_id AS pass_id, \
+const SESSIONS: &str = "SELECT COALESCE(r.group_id, r.id) AS session_id, r.pass_id AS pass_id, \
        COALESCE(MIN(pl.department), MIN(o.department), '') AS dep, \
        COALESCE(MIN(r.service), '') AS service, COALESCE(MIN(r.help_level), '') AS level, \
        COALESCE(MAX(r.minutes), 0) AS minutes \
-     FROM redemptions r JOIN vouchers v ON v.id = r.voucher_id \
+     FROM redemptions r \
      JOIN organizations o ON o.id = r.site_id LEFT JOIN places pl ON pl.id = r.place_id \
      WHERE r.undone_at IS NULL AND r.redeemed_at >= $1 \
-     GROUP BY COALESCE(r.group_id, r.id), v.pass_id";
+     GROUP BY COALESCE(r.group_id, r.id), r.pass_id";
 
 /// The observatory of the period starting at `since` (a timestamp); places are counted as
 /// qualified on `today` (`YYYY-MM-DD`).

@@ -1,7 +1,7 @@
 //! What the money did, for a programme's funder: carnets issued, handed out, started and
 //! finished, people helped, sessions and hours of help, kinds and themes of help, and the
-//! money's flow from funded to paid, over a period and broken down by distributor, place,
-//! département, month, kind and theme.
+//! money's flow from funded to paid, and the beneficiaries' satisfaction, over a period and
+//! broken down by distributor, place, département, month, kind, level and theme.
 //!
 //! Rules of counting:
 //! - a carnet is issued when made, handed out when activated for a beneficiary (stock carnets
@@ -10,9 +10,13 @@
 //! - one carnet is one person: the people helped in a group are the carnets with a cheque used
 //!   in it (a person helped in two places counts in each, and once in the whole);
 //! - a session (one redemption, of one or several cheques) counts once, with its minutes;
-//! - money is read from the ledger's transactions, so that it reconciles with it.
+//! - money is read from the ledger's transactions, so that it reconciles with it;
+//! - satisfaction is the answers to "Je donne mon avis" (0 to 10) given in the period, dated
+//!   and placed as the answer is (by the carnet's distributor, the session's place and its
+//!   département, the month of the answer), shown about 11 answers or more as in the
+//!   observatory (see `suppress`).
 
-use super::repo::{self, CarnetEvent};
+use super::repo;
 use crate::clock::{format_ts, paris};
 use crate::db::Conn;
 use crate::error::{Error, Result};
@@ -99,35 +103,42 @@ impl Dimension {
         Dimension::Theme,
     ];
 
-    /// The group of a live redemption (`r`, its cheque `v`, its place `pl`).
-    fn redemption_key(self) -> &'static str {
+    /// The group of a live redemption (`r`, its place `pl`), to count people in it; none
+    /// for themes (a session has several, so people are not counted by theme).
+    fn people_key(self) -> Option<&'static str> {
         match self {
-            Dimension::Whole => "''",
-            Dimension::Distributor => "r.distributor_id",
-            Dimension::Place => "COALESCE(r.place_id, '')",
-            Dimension::Department => "COALESCE(pl.department, '')",
-            Dimension::Month => "SUBSTR(r.redeemed_at, 1, 7)",
-            Dimension::Kind => "COALESCE(r.service, '')",
-            Dimension::HelpLevel => "COALESCE(r.help_level, '')",
-            // `|`-joined: split after reading (see `by_theme`).
-            Dimension::Theme => "r.themes",
+            // A carnet has one distributor, its redemptions' own: the programme's people are
+            // the distributors' added up (see `read`).
+            Dimension::Whole | Dimension::Distributor => Some("r.distributor_id"),
+            Dimension::Place => Some("COALESCE(r.place_id, '')"),
+            Dimension::Department => Some("COALESCE(pl.department, '')"),
+            Dimension::Month => Some("SUBSTR(r.redeemed_at, 1, 7)"),
+            Dimension::Kind => Some("COALESCE(r.service, '')"),
+            Dimension::HelpLevel => Some("COALESCE(r.help_level, '')"),
+            Dimension::Theme => None,
         }
     }
 
-    /// The group of a carnet (`p`) for an event at instant `at`; none where a carnet is not
-    /// tied to one (it is used in places, for kinds and themes of help).
-    fn carnet_key(self, at: &str) -> Option<String> {
-        match self {
-            Dimension::Whole => Some("''".into()),
-            Dimension::Distributor => Some("p.distributor_id".into()),
-            Dimension::Month => Some(format!("SUBSTR({at}, 1, 7)")),
-            // The level is the session's: a carnet's own may differ from the help given.
-            Dimension::Place
-            | Dimension::Department
-            | Dimension::Kind
-            | Dimension::HelpLevel
-            | Dimension::Theme => None,
-        }
+    /// Whether carnets are tied to the group (they are used in places, for kinds and themes
+    /// of help, and the level that counts is the session's).
+    fn has_carnets(self) -> bool {
+        matches!(
+            self,
+            Dimension::Whole | Dimension::Distributor | Dimension::Month
+        )
+    }
+
+    /// Whether its sums come from the cells by distributor, place and month (else by kind,
+    /// level and themes).
+    fn by_place(self) -> bool {
+        matches!(
+            self,
+            Dimension::Whole
+                | Dimension::Distributor
+                | Dimension::Place
+                | Dimension::Department
+                | Dimension::Month
+        )
     }
 }
 
@@ -155,9 +166,58 @@ pub struct Row {
     pub cheques: i64,
     pub used_cents: Cents,
     pub minutes: i64,
-    // Satisfaction is not broken down here yet: the funder reads it per programme at
-    // /financeur/avis (`crate::voice`). Per group it would be read from `opinions` by session
-    // (`COALESCE(group_id, id)`), once per session, not per cheque.
+    /// The beneficiaries' answers given in the group (by the answer's date); none where they
+    /// are not broken down (kinds, levels and themes of help).
+    pub opinions: Option<Opinions>,
+}
+
+/// Answers to "Je donne mon avis" (0 to 10), published only about enough answers that no one
+/// can be recognised, as in the observatory (`observatory::THRESHOLD`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Opinions {
+    pub answers: i64,
+    /// The sum of the marks.
+    pub marks: i64,
+    /// Whether the count and the average may be shown: not below the threshold, nor where
+    /// the others of its breakdown would give a suppressed one away (see `suppress`).
+    pub published: bool,
+}
+
+impl Opinions {
+    /// The average mark in tenths (74 for 7.4), rounded half up, when published.
+    pub fn average_tenths(&self) -> Option<i64> {
+        (self.published && self.answers > 0)
+            .then(|| (self.marks * 20 + self.answers) / (self.answers * 2))
+    }
+
+    /// The count when published.
+    pub fn published_answers(&self) -> Option<i64> {
+        self.published.then_some(self.answers)
+    }
+}
+
+/// Publishes the opinions of a breakdown's rows about enough answers; when exactly one group
+/// with answers is suppressed, the published one with the fewest answers is suppressed too,
+/// or the programme's total minus the others would give it away (as the observatory does).
+fn suppress(rows: &mut [Row]) {
+    use super::observatory::THRESHOLD;
+    let mut suppressed = 0;
+    for o in rows.iter_mut().filter_map(|r| r.opinions.as_mut()) {
+        o.published = o.answers >= THRESHOLD;
+        if !o.published && o.answers > 0 {
+            suppressed += 1;
+        }
+    }
+    if suppressed == 1 {
+        if let Some(o) = rows
+            .iter_mut()
+            .filter_map(|r| r.opinions.as_mut())
+            .filter(|o| o.published)
+            .min_by_key(|o| o.answers)
+        {
+            o.published = false;
+        }
+    }
 }
 
 /// The money's flow over the period, from the ledger's transactions.
@@ -216,17 +276,13 @@ pub struct Outcomes {
 /// The view of a programme the caller may see (check it first: `programs::get_for`).
 pub async fn outcomes(conn: &mut Conn, program_id: &str, period: Period) -> Result<Outcomes> {
     let bounds = period.bounds();
-    let whole = breakdown(conn, program_id, period, Dimension::Whole)
-        .await?
-        .into_iter()
-        .next()
-        .unwrap_or_default();
+    let mut dimensions = vec![Dimension::Whole];
+    dimensions.extend(Dimension::BREAKDOWNS);
+    let mut read = read(conn, program_id, period, &dimensions).await?;
+    let whole = read.remove(0).1.into_values().next().unwrap_or_default();
     let mut breakdowns = Vec::new();
-    for dimension in Dimension::BREAKDOWNS {
-        breakdowns.push((
-            dimension,
-            breakdown(conn, program_id, period, dimension).await?,
-        ));
+    for (dimension, rows) in read {
+        breakdowns.push((dimension, finish(conn, dimension, rows).await?));
     }
     let mut months: BTreeMap<String, Money> = BTreeMap::new();
     let mut money = Money::default();
@@ -247,7 +303,7 @@ pub async fn outcomes(conn: &mut Conn, program_id: &str, period: Period) -> Resu
         period,
         whole: Row {
             label: "Tout le programme".into(),
-            ..whole
+            ..whole_row(whole)
         },
         money,
         money_by_month,
@@ -263,46 +319,224 @@ pub async fn breakdown(
     period: Period,
     dimension: Dimension,
 ) -> Result<Vec<Row>> {
+    let rows = read(conn, program_id, period, &[dimension])
+        .await?
+        .pop()
+        .map(|(_, rows)| rows)
+        .unwrap_or_default();
+    if dimension == Dimension::Whole {
+        return Ok(vec![whole_row(
+            rows.into_values().next().unwrap_or_default(),
+        )]);
+    }
+    finish(conn, dimension, rows).await
+}
+
+fn whole_row(mut row: Row) -> Row {
+    row.carnets.get_or_insert_default();
+    row.people.get_or_insert(0);
+    row.opinions.get_or_insert_default();
+    suppress(std::slice::from_mut(&mut row));
+    row
+}
+
+/// The raw rows of these breakdowns, by key. Each query serves all of them at once: the sums
+/// are read in two passes over the period's redemptions (by distributor, place and month; by
+/// kind, level and themes) and added up here, the carnets' events in one pass over the
+/// carnets and one over their redemptions; only people, counted once per group, take a pass
+/// per breakdown.
+async fn read(
+    conn: &mut Conn,
+    program_id: &str,
+    period: Period,
+    dimensions: &[Dimension],
+) -> Result<Vec<(Dimension, BTreeMap<String, Row>)>> {
     let (start, end) = period.bounds();
     let bounds = (start.as_str(), end.as_str());
-    let mut rows: BTreeMap<String, Row> = BTreeMap::new();
-    for h in repo::help(conn, program_id, bounds, dimension.redemption_key()).await? {
-        let row = rows.entry(h.key.clone()).or_default();
-        row.people = Some(h.people);
-        row.sessions = h.sessions;
-        row.cheques = h.cheques;
-        row.used_cents = Cents::new(h.cents);
-        row.minutes = h.minutes;
-    }
-    if dimension.carnet_key("").is_some() {
-        let key = |at: &str| dimension.carnet_key(at).unwrap_or_default();
-        for event in [
-            CarnetEvent::Issued,
-            CarnetEvent::HandedOut,
-            CarnetEvent::Started,
-            CarnetEvent::Finished,
-        ] {
-            for (k, n) in repo::carnets(conn, program_id, bounds, event, &key).await? {
-                let c = rows.entry(k).or_default().carnets.get_or_insert_default();
-                match event {
-                    CarnetEvent::Issued => c.issued = n,
-                    CarnetEvent::HandedOut => c.handed_out = n,
-                    CarnetEvent::Started => c.started = n,
-                    CarnetEvent::Finished => c.finished = n,
-                }
+    let mut out: Vec<(Dimension, BTreeMap<String, Row>)> =
+        dimensions.iter().map(|d| (*d, BTreeMap::new())).collect();
+    let add = |row: &mut Row, cell: &repo::HelpCell| {
+        row.sessions += cell.sessions;
+        row.cheques += cell.cheques;
+        row.used_cents += Cents::new(cell.cents);
+        row.minutes += cell.minutes;
+    };
+    if dimensions.iter().any(|d| d.by_place()) {
+        let cells = repo::help_cells(
+            conn,
+            program_id,
+            bounds,
+            [
+                "r.distributor_id",
+                "COALESCE(r.place_id, '')",
+                "SUBSTR(r.redeemed_at, 1, 7)",
+            ],
+        )
+        .await?;
+        let opinions = repo::opinion_cells(conn, program_id, bounds).await?;
+        let departments: BTreeMap<String, String> = if dimensions.contains(&Dimension::Department) {
+            let mut ids: Vec<&str> = cells
+                .iter()
+                .map(|c| c.keys[1].as_str())
+                .chain(opinions.iter().map(|(keys, _, _)| keys[1].as_str()))
+                .collect();
+            ids.sort_unstable();
+            ids.dedup();
+            repo::places(conn, &ids)
+                .await?
+                .into_iter()
+                .map(|(id, _, department)| (id, department.unwrap_or_default()))
+                .collect()
+        } else {
+            BTreeMap::new()
+        };
+        for (dimension, rows) in out.iter_mut().filter(|(d, _)| d.by_place()) {
+            let key = |[distributor, place, month]: &[String; 3]| match dimension {
+                Dimension::Distributor => distributor.clone(),
+                Dimension::Place => place.clone(),
+                Dimension::Department => departments.get(place).cloned().unwrap_or_default(),
+                Dimension::Month => month.clone(),
+                _ => String::new(),
+            };
+            for cell in &cells {
+                add(rows.entry(key(&cell.keys)).or_default(), cell);
+            }
+            for (keys, answers, marks) in &opinions {
+                let o = rows
+                    .entry(key(keys))
+                    .or_default()
+                    .opinions
+                    .get_or_insert_default();
+                o.answers += answers;
+                o.marks += marks;
+            }
+            // A group may have answers and no session in the period (answered later).
+            for row in rows.values_mut() {
+                row.opinions.get_or_insert_default();
+                row.people.get_or_insert(0);
             }
         }
-        for row in rows.values_mut() {
-            row.carnets.get_or_insert_default();
-            row.people.get_or_insert(0);
+    }
+    if dimensions.iter().any(|d| !d.by_place()) {
+        let cells = repo::help_cells(
+            conn,
+            program_id,
+            bounds,
+            [
+                "COALESCE(r.service, '')",
+                "COALESCE(r.help_level, '')",
+                "r.themes",
+            ],
+        )
+        .await?;
+        for (dimension, rows) in out.iter_mut().filter(|(d, _)| !d.by_place()) {
+            for cell in &cells {
+                let [kind, level, themes] = &cell.keys;
+                let key = match dimension {
+                    Dimension::Kind => kind.clone(),
+                    Dimension::HelpLevel => level.clone(),
+                    _ => themes.clone(),
+                };
+                add(rows.entry(key).or_default(), cell);
+            }
         }
     }
-    if dimension == Dimension::Whole {
-        let mut row = rows.into_values().next().unwrap_or_default();
-        row.carnets.get_or_insert_default();
-        row.people.get_or_insert(0);
-        return Ok(vec![row]);
+    // People, for every breakdown at once; the programme's are its distributors', read once
+    // for both.
+    let mut keys: Vec<&str> = Vec::new();
+    for key in dimensions.iter().filter_map(|d| d.people_key()) {
+        if !keys.contains(&key) {
+            keys.push(key);
+        }
     }
+    let counts = repo::people(conn, program_id, bounds, &keys).await?;
+    for (dimension, rows) in out.iter_mut() {
+        let Some(list) = dimension
+            .people_key()
+            .and_then(|key| keys.iter().position(|k| *k == key))
+            .and_then(|i| counts.get(i))
+        else {
+            continue;
+        };
+        for (k, n) in list {
+            let k = if *dimension == Dimension::Whole {
+                String::new()
+            } else {
+                k.clone()
+            };
+            *rows.entry(k).or_default().people.get_or_insert(0) += n;
+        }
+    }
+    if dimensions.iter().any(|d| d.has_carnets()) {
+        let issues = repo::issue_cells(conn, program_id, bounds).await?;
+        let uses = repo::use_cells(conn, program_id, bounds).await?;
+        for (dimension, rows) in out.iter_mut().filter(|(d, _)| d.has_carnets()) {
+            // A group appears only for an event that happened in it, as for the sums.
+            let key = |distributor: &String, month: &String| match dimension {
+                Dimension::Distributor => distributor.clone(),
+                Dimension::Month => month.clone(),
+                _ => String::new(),
+            };
+            let mut count = |k: String, n: i64, event: Event| {
+                if n > 0 {
+                    let c = rows.entry(k).or_default().carnets.get_or_insert_default();
+                    *match event {
+                        Event::Issued => &mut c.issued,
+                        Event::HandedOut => &mut c.handed_out,
+                        Event::Started => &mut c.started,
+                        Event::Finished => &mut c.finished,
+                    } += n;
+                }
+            };
+            for c in &issues {
+                count(
+                    key(&c.distributor, &c.issued_month),
+                    c.issued,
+                    Event::Issued,
+                );
+                count(
+                    key(&c.distributor, &c.handed_out_month),
+                    c.handed_out,
+                    Event::HandedOut,
+                );
+            }
+            for c in &uses {
+                count(
+                    key(&c.distributor, &c.first_month),
+                    c.started,
+                    Event::Started,
+                );
+                count(
+                    key(&c.distributor, &c.last_month),
+                    c.finished,
+                    Event::Finished,
+                );
+            }
+            for row in rows.values_mut() {
+                row.carnets.get_or_insert_default();
+                row.people.get_or_insert(0);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// What happens to a carnet: made (handed out or kept in stock), handed to a beneficiary,
+/// its first cheque used, its last one used.
+#[derive(Clone, Copy)]
+enum Event {
+    Issued,
+    HandedOut,
+    Started,
+    Finished,
+}
+
+/// Labels a breakdown's rows and puts them in reading order.
+async fn finish(
+    conn: &mut Conn,
+    dimension: Dimension,
+    mut rows: BTreeMap<String, Row>,
+) -> Result<Vec<Row>> {
     if dimension == Dimension::Theme {
         rows = by_theme(rows);
     }
@@ -312,13 +546,18 @@ pub async fn breakdown(
             rows.entry(month).or_insert_with(|| Row {
                 carnets: Some(Carnets::default()),
                 people: Some(0),
+                opinions: Some(Opinions::default()),
                 ..Row::default()
             });
         }
     }
     let places = if dimension == Dimension::Place {
         let ids: Vec<&str> = rows.keys().map(String::as_str).collect();
-        repo::place_names(conn, &ids).await?.into_iter().collect()
+        repo::places(conn, &ids)
+            .await?
+            .into_iter()
+            .map(|(id, name, _)| (id, name))
+            .collect()
     } else {
         BTreeMap::new()
     };
@@ -339,6 +578,7 @@ pub async fn breakdown(
             row
         })
         .collect();
+    suppress(&mut out);
     if dimension != Dimension::Month {
         out.sort_by(|a, b| {
             (b.cheques, b.sessions)

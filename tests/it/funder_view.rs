@@ -6,13 +6,16 @@
 use crate::common;
 
 use common::browser::Browser;
-use common::web::{get, signed_in};
-use common::{Backend, TestApp, World};
+use common::web::{get, post, signed_in};
+use common::{cookie_client, Backend, TestApp, World};
 use jiff::SignedDuration;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-on_both_databases!(funder_view_counts_what_the_money_did);
+on_both_databases!(
+    funder_view_counts_what_the_money_did,
+    funder_view_breaks_satisfaction_down_and_hides_small_counts,
+);
 
 fn codes_of(pass: &Value) -> Vec<String> {
     pass["vouchers"]
@@ -202,9 +205,12 @@ async fn funder_view_counts_what_the_money_did(backend: Backend) {
             "Séances",
             "Heures d'accompagnement",
             "Chèques utilisés",
-            "Montant utilisé (€)"
+            "Montant utilisé (€)",
+            "Avis reçus",
+            "Satisfaction (sur 10)"
         ]
     );
+    // No answer to "Je donne mon avis": fewer than 11, shown as such.
     assert_eq!(
         &months[1..],
         [
@@ -218,7 +224,9 @@ async fn funder_view_counts_what_the_money_did(backend: Backend) {
                 "2",
                 "1,50",
                 "3",
-                "30,00"
+                "30,00",
+                "moins de 11",
+                "moins de 11"
             ],
             [
                 "avril 2026",
@@ -230,7 +238,9 @@ async fn funder_view_counts_what_the_money_did(backend: Backend) {
                 "2",
                 "2,75",
                 "9",
-                "90,00"
+                "90,00",
+                "moins de 11",
+                "moins de 11"
             ],
         ]
     );
@@ -247,7 +257,9 @@ async fn funder_view_counts_what_the_money_did(backend: Backend) {
             "4",
             "4,25",
             "12",
-            "120,00"
+            "120,00",
+            "moins de 11",
+            "moins de 11"
         ]]
     );
     // Places and départements: where the help was given; the most used first.
@@ -260,22 +272,43 @@ async fn funder_view_counts_what_the_money_did(backend: Backend) {
             "Séances",
             "Heures d'accompagnement",
             "Chèques utilisés",
-            "Montant utilisé (€)"
+            "Montant utilisé (€)",
+            "Avis reçus",
+            "Satisfaction (sur 10)"
         ]
     );
+    let none = "moins de 11";
     assert_eq!(
         &places[1..],
         [
-            ["Espace numérique de Dax", "2", "2", "2,75", "9", "90,00"],
-            ["Médiathèque Mériadeck", "2", "2", "1,50", "3", "30,00"],
+            [
+                "Espace numérique de Dax",
+                "2",
+                "2",
+                "2,75",
+                "9",
+                "90,00",
+                none,
+                none
+            ],
+            [
+                "Médiathèque Mériadeck",
+                "2",
+                "2",
+                "1,50",
+                "3",
+                "30,00",
+                none,
+                none
+            ],
         ]
     );
     let departments = csv(&client, &format!("{base}/departements.csv")).await;
     assert_eq!(
         &departments[1..],
         [
-            ["40 — Landes", "2", "2", "2,75", "9", "90,00"],
-            ["33 — Gironde", "2", "2", "1,50", "3", "30,00"],
+            ["40 — Landes", "2", "2", "2,75", "9", "90,00", none, none],
+            ["33 — Gironde", "2", "2", "1,50", "3", "30,00", none, none],
         ]
     );
     let kinds = csv(&client, &format!("{base}/types.csv")).await;
@@ -410,6 +443,131 @@ async fn funder_view_counts_what_the_money_did(backend: Backend) {
     assert_eq!(page.status, StatusCode::OK);
     assert!(!page.html.contains("Retour au programme"));
     app.assert_ledger_verifies().await;
+}
+
+/// Answers to "Je donne mon avis" by place, département, month and distributor: an average is
+/// shown about 11 answers or more, as in the observatory; when a single group is hidden, the
+/// smallest shown is hidden too, or the total minus the others would give it away.
+async fn funder_view_breaks_satisfaction_down_and_hides_small_counts(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    // March: 12 sessions at the Médiathèque (Gironde), answered 8 six times and 7 six times.
+    let w = app.world(400_000, 30).await;
+    let (_, dax) = app
+        .qualified_site_at("Espace numérique de Dax", "40100")
+        .await;
+    let (_, mont) = app
+        .qualified_site_at("Tiers-lieu de Mont-de-Marsan", "40000")
+        .await;
+    let carnets: Vec<(String, Vec<String>)> = {
+        let mut out = Vec::new();
+        for _ in 0..3 {
+            let pass = app.issue(&w, 10).await;
+            out.push((
+                pass["pass_code"].as_str().expect("pass code").to_string(),
+                codes_of(&pass),
+            ));
+        }
+        out
+    };
+    let holder = cookie_client();
+    // One session of one cheque, then its answer by the carnet's code.
+    let answered = |site: String, carnet: usize, cheque: usize, mark: i64| {
+        let (app, holder, carnets) = (&app, holder.clone(), &carnets);
+        async move {
+            let (pass_code, codes) = &carnets[carnet];
+            let (status, body) = app.redeem(&site, &codes[cheque]).await;
+            assert_eq!(status, StatusCode::CREATED, "{body}");
+            let url = format!("{}/avis/{pass_code}", app.base);
+            let form = get(&holder, &url).await;
+            let mark = mark.to_string();
+            let given = post(
+                &holder,
+                &url,
+                &[
+                    ("csrf", form.csrf().as_str()),
+                    ("once", form.once().as_str()),
+                    ("overall", mark.as_str()),
+                ],
+            )
+            .await;
+            assert!(given.html.contains("Merci !"), "{}", given.html);
+        }
+    };
+    for i in 0..12 {
+        let (carnet, cheque) = if i < 10 { (0, i) } else { (1, i - 10) };
+        answered(
+            w.site.clone(),
+            carnet,
+            cheque,
+            if i % 2 == 0 { 8 } else { 7 },
+        )
+        .await;
+    }
+    // April: 11 at Dax (all 6), 2 at Mont-de-Marsan (both 10), in the Landes.
+    app.advance(SignedDuration::from_hours(24 * 31));
+    for i in 0..11 {
+        let (carnet, cheque) = if i < 8 { (1, i + 2) } else { (2, i - 8) };
+        answered(dax.clone(), carnet, cheque, 6).await;
+    }
+    for cheque in 3..5 {
+        answered(mont.clone(), 2, cheque, 10).await;
+    }
+    assert_eq!(app.count("SELECT COUNT(*) FROM opinions").await, 25);
+
+    let (client, _) = signed_in(&app, &w.funder_id, "claire@gironde.example").await;
+    let base = format!(
+        "{}/financeur/programmes/{}/resultats",
+        app.base, w.program_id
+    );
+    let last_two = |rows: &[Vec<String>], first: &str| -> [String; 2] {
+        let r = row(rows, first);
+        [r[r.len() - 2].clone(), r[r.len() - 1].clone()]
+    };
+    let hidden = ["moins de 11".to_string(), "moins de 11".to_string()];
+    let shown = |n: &str, avg: &str| [n.to_string(), avg.to_string()];
+    // 12 × 7.5 and 11 × 6 and 2 × 10: 176 / 25 = 7.04.
+    let key = csv(&client, &format!("{base}/chiffres.csv")).await;
+    assert_eq!(row(&key, "Avis reçus (« Je donne mon avis »)")[1], "25");
+    assert_eq!(row(&key, "Satisfaction moyenne (sur 10)")[1], "7,0");
+    let page = get(&client, &base).await;
+    assert!(page.html.contains("7,0 sur 10"), "{}", page.html);
+    // Mont-de-Marsan has 2 answers: hidden; Dax, the smallest shown, is hidden with it.
+    let places = csv(&client, &format!("{base}/lieux.csv")).await;
+    assert_eq!(
+        last_two(&places, "Médiathèque Mériadeck"),
+        shown("12", "7,5")
+    );
+    assert_eq!(last_two(&places, "Espace numérique de Dax"), hidden);
+    assert_eq!(last_two(&places, "Tiers-lieu de Mont-de-Marsan"), hidden);
+    // The Landes: 11 × 6 + 2 × 10 = 86 / 13 = 6.6.
+    let departments = csv(&client, &format!("{base}/departements.csv")).await;
+    assert_eq!(last_two(&departments, "40 — Landes"), shown("13", "6,6"));
+    assert_eq!(last_two(&departments, "33 — Gironde"), shown("12", "7,5"));
+    let months = csv(&client, &format!("{base}/mois.csv")).await;
+    assert_eq!(last_two(&months, "mars 2026"), shown("12", "7,5"));
+    assert_eq!(last_two(&months, "avril 2026"), shown("13", "6,6"));
+    let distributors = csv(&client, &format!("{base}/distributeurs.csv")).await;
+    assert_eq!(
+        last_two(&distributors, "CCAS de Bordeaux"),
+        shown("25", "7,0")
+    );
+    // Not broken down by kind of help.
+    let kinds = csv(&client, &format!("{base}/types.csv")).await;
+    assert!(!kinds[0].contains(&"Avis reçus".to_string()), "{kinds:?}");
+    // March only: the Médiathèque's 12, and no one else's.
+    let march = "?du=2026-03-01&au=2026-03-31";
+    let key = csv(&client, &format!("{base}/chiffres.csv{march}")).await;
+    assert_eq!(row(&key, "Satisfaction moyenne (sur 10)")[1], "7,5");
+    let places = csv(&client, &format!("{base}/lieux.csv{march}")).await;
+    assert_eq!(places.len(), 2, "{places:?}");
+    // The .ods has the same cells.
+    let (_, _, bytes) = download(&client, &format!("{base}/resultats.ods")).await;
+    let book = spreadsheet_ods::read_ods_buf(&bytes).expect("an .ods");
+    let sheet = book.sheet(6);
+    assert_eq!(sheet.value(5, 0).as_str_or(""), "Département du lieu");
+    assert_eq!(sheet.value(5, 7).as_str_or(""), "Satisfaction (sur 10)");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

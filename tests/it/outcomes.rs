@@ -9,6 +9,7 @@ use crate::common;
 use common::browser::{Browser, DEFAULT_SIZE, PHONE_WIDTH};
 use common::web::{get, post, signed_in};
 use common::{error_code, Backend, TestApp, World, PASSWORD};
+use passnum::vouchers::codes::{programme_ref, Claims, OfflinePayload};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
@@ -18,6 +19,7 @@ on_both_databases!(
     a_redemption_has_the_carnets_level_unless_the_site_gives_one,
     a_workshop_of_three_carnets_and_eight_people_is_recorded_once,
     the_site_records_a_workshop_on_its_page_once,
+    a_workshop_compares_what_its_pn2_payloads_state,
 );
 
 async fn issue_with(app: &TestApp, w: &World, extra: Value) -> (StatusCode, Value) {
@@ -384,6 +386,81 @@ async fn a_workshop_of_three_carnets_and_eight_people_is_recorded_once(backend: 
     app.assert_ledger_verifies().await;
 }
 
+/// A workshop given PN2 payloads checks what each states (value, last day, programme) against
+/// the cheque, as a single session does: one that disagrees refuses the whole workshop.
+async fn a_workshop_compares_what_its_pn2_payloads_state(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let w = app.world(1_000_000, 200).await;
+    let mut payloads = Vec::new();
+    let mut codes = Vec::new();
+    for _ in 0..2 {
+        let pass = issue_with(&app, &w, json!({})).await.1;
+        payloads.push(
+            pass["vouchers"][0]["qr_payload"]
+                .as_str()
+                .unwrap()
+                .to_string(),
+        );
+        codes.push(code(&pass, 0).replace('-', ""));
+    }
+    let truth = OfflinePayload::parse(&payloads[1]).expect("PN2").claims;
+    let signed = |claims: &Claims| {
+        app.state
+            .keyring
+            .offline_payload("K2", &codes[1], claims)
+            .expect("payload")
+    };
+    for lie in [
+        Claims {
+            value_cents: truth.value_cents * 2,
+            ..truth.clone()
+        },
+        Claims {
+            last_day: "2030-01-01".parse().expect("date"),
+            ..truth.clone()
+        },
+        Claims {
+            programme: programme_ref("another programme"),
+            ..truth.clone()
+        },
+    ] {
+        let (status, body) = app
+            .post(
+                "/api/v1/workshops",
+                &w.site,
+                json!({"codes": [payloads[0], signed(&lie)], "attendees": 2}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+        assert_eq!(error_code(&body), "payload_mismatch");
+        let message = body["error"]["message"].as_str().unwrap();
+        assert!(
+            message.contains(&passnum::vouchers::codes::display_code(&codes[1])),
+            "{message}"
+        );
+    }
+    assert_eq!(app.count("SELECT COUNT(*) FROM redemptions").await, 0);
+    assert_eq!(app.count("SELECT COUNT(*) FROM workshops").await, 0);
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM vouchers WHERE status = 'redeemed'")
+            .await,
+        0
+    );
+    // The truth, signed again, and the printed payload: recorded.
+    let (status, body) = app
+        .post(
+            "/api/v1/workshops",
+            &w.site,
+            json!({"codes": [payloads[0], signed(&truth)], "attendees": 2}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(body["carnets"], 2);
+    app.assert_ledger_verifies().await;
+}
+
 async fn the_site_records_a_workshop_on_its_page_once(backend: Backend) {
     let Some(app) = TestApp::spawn(backend).await else {
         return;
@@ -399,6 +476,13 @@ async fn the_site_records_a_workshop_on_its_page_once(backend: Backend) {
     assert_eq!(page.status, StatusCode::OK, "{}", page.html);
     let once = page.once();
     let all = codes.join("\n");
+    // Themes and where it took place, as on the form of a single session.
+    assert!(
+        page.html.contains("name=\"themes\" value=\"email\""),
+        "{}",
+        page.html
+    );
+    assert!(page.html.contains("name=\"location\" value=\"at_home\""));
     let form = [
         ("csrf", csrf.as_str()),
         ("once", once.as_str()),
@@ -406,6 +490,9 @@ async fn the_site_records_a_workshop_on_its_page_once(backend: Backend) {
         ("attendees", "8"),
         ("minutes", "120"),
         ("help_level", "upskilling"),
+        ("themes", "email"),
+        ("themes", "admin_money"),
+        ("location", "remote"),
     ];
     let (first, second) = tokio::join!(post(&client, &url, &form), post(&client, &url, &form));
     assert_eq!(first.status, StatusCode::OK, "{}", first.html);
@@ -422,7 +509,23 @@ async fn the_site_records_a_workshop_on_its_page_once(backend: Backend) {
             .await,
         3
     );
-    // A mistake is said under its field.
+    assert_eq!(
+        app.count(
+            "SELECT COUNT(*) FROM redemptions WHERE location = 'remote' \
+             AND themes LIKE '%email%' AND themes LIKE '%admin_money%'"
+        )
+        .await,
+        3
+    );
+    assert_eq!(
+        app.count(
+            "SELECT COUNT(*) FROM workshops WHERE location = 'remote' \
+             AND themes LIKE '%email%' AND themes LIKE '%admin_money%'"
+        )
+        .await,
+        1
+    );
+    // A mistake is said under its field, the themes and place kept as ticked.
     let page = get(&client, &url).await;
     let refused = post(
         &client,
@@ -432,6 +535,8 @@ async fn the_site_records_a_workshop_on_its_page_once(backend: Backend) {
             ("once", page.once().as_str()),
             ("codes", all.as_str()),
             ("attendees", "huit"),
+            ("themes", "health"),
+            ("location", "at_home"),
         ],
     )
     .await;
@@ -441,6 +546,25 @@ async fn the_site_records_a_workshop_on_its_page_once(backend: Backend) {
         "{}",
         refused.html
     );
+    assert!(refused.html.contains("value=\"health\" checked"));
+    assert!(refused.html.contains("value=\"at_home\" checked"));
+    assert!(!refused.html.contains("value=\"email\" checked"));
+    // A theme off the list is refused under the themes.
+    let page = get(&client, &url).await;
+    let refused = post(
+        &client,
+        &url,
+        &[
+            ("csrf", csrf.as_str()),
+            ("once", page.once().as_str()),
+            ("codes", all.as_str()),
+            ("attendees", "8"),
+            ("themes", "astrology"),
+        ],
+    )
+    .await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(refused.html.contains("themes-erreur"), "{}", refused.html);
     app.assert_ledger_verifies().await;
 }
 

@@ -4,7 +4,8 @@
 use crate::fr::euros;
 use crate::programs::Program;
 use crate::report::Report;
-use crate::stats::{Dimension, Money, Outcomes, Row};
+use crate::stats::observatory::{cell_text, tenths_text};
+use crate::stats::{Dimension, Money, Opinions, Outcomes, Row};
 
 /// One table of the view: where it is linked from (`slug`), its sheet's name, what it shows.
 pub(super) struct Table {
@@ -52,13 +53,28 @@ fn report(
 }
 
 /// Which columns a breakdown has: carnets are not tied to places, kinds or themes, and a
-/// session has several themes (so people are not counted per theme).
-fn columns(dimension: Dimension) -> (bool, bool) {
+/// session has several themes (so people are not counted per theme); the beneficiaries'
+/// answers are broken down by who, where and when, not by what was done.
+fn columns(dimension: Dimension) -> (bool, bool, bool) {
     let carnets = matches!(
         dimension,
         Dimension::Whole | Dimension::Month | Dimension::Distributor
     );
-    (carnets, dimension != Dimension::Theme)
+    let opinions = !matches!(
+        dimension,
+        Dimension::Kind | Dimension::HelpLevel | Dimension::Theme
+    );
+    (carnets, dimension != Dimension::Theme, opinions)
+}
+
+/// The count of answers and their average out of 10 as published: `moins de 11` about too
+/// few answers.
+fn opinion_cells(o: Option<Opinions>) -> [String; 2] {
+    let o = o.unwrap_or_default();
+    [
+        cell_text(o.published_answers()),
+        tenths_text(o.average_tenths(), ','),
+    ]
 }
 
 fn breakdown_table(
@@ -68,7 +84,7 @@ fn breakdown_table(
     program: &Program,
 ) -> Table {
     let (slug, sheet, what) = names(dimension);
-    let (with_carnets, with_people) = columns(dimension);
+    let (with_carnets, with_people, with_opinions) = columns(dimension);
     let mut headers = vec![match dimension {
         Dimension::Month => "Mois",
         Dimension::Distributor => "Distributeur",
@@ -96,6 +112,9 @@ fn breakdown_table(
         "Chèques utilisés",
         "Montant utilisé (€)",
     ]);
+    if with_opinions {
+        headers.extend(["Avis reçus", "Satisfaction (sur 10)"]);
+    }
     let lines = rows
         .iter()
         .map(|r| {
@@ -114,6 +133,9 @@ fn breakdown_table(
                 r.cheques.to_string(),
                 euros(r.used_cents),
             ]);
+            if with_opinions {
+                cells.extend(opinion_cells(r.opinions));
+            }
             cells
         })
         .collect();
@@ -164,6 +186,14 @@ pub(super) fn tables(o: &Outcomes, program: &Program, facts: &[(String, String)]
             ("Séances", w.sessions.to_string()),
             ("Heures d'accompagnement", hours(w.minutes)),
             ("Chèques utilisés", w.cheques.to_string()),
+            (
+                "Avis reçus (« Je donne mon avis »)",
+                opinion_cells(w.opinions)[0].clone(),
+            ),
+            (
+                "Satisfaction moyenne (sur 10)",
+                opinion_cells(w.opinions)[1].clone(),
+            ),
         ]
         .into_iter()
         .map(|(k, v)| vec![k.to_string(), v])

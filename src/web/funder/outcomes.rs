@@ -141,6 +141,13 @@ pub(super) async fn show(
         ("Carnets remis", c.handed_out.to_string()),
         ("Carnets terminés", c.finished.to_string()),
         ("Utilisé dans les lieux", euros_text(o.money.used)),
+        (
+            "Satisfaction des personnes aidées",
+            match w.opinions.and_then(|o| o.average_tenths()) {
+                Some(t) => format!("{},{} sur 10", t / 10, t % 10),
+                None => format!("moins de {} avis", crate::stats::observatory::THRESHOLD),
+            },
+        ),
     ];
     let mut sections = Vec::new();
     let mut by_slug: std::collections::BTreeMap<&str, Report> =
@@ -150,7 +157,10 @@ pub(super) async fn show(
         anchor: "chiffres",
         heading: "Chiffres clés".into(),
         note: "Un carnet est une personne. Un carnet est remis quand le distributeur l'active \
-               pour un bénéficiaire ; les carnets en stock ne le sont pas.",
+               pour un bénéficiaire ; les carnets en stock ne le sont pas. La satisfaction est \
+               la moyenne des avis « Je donne mon avis » (de 0 à 10) donnés pendant la \
+               période ; comme à l'observatoire, elle n'est montrée qu'à partir de 11 avis, \
+               pour que personne ne puisse être reconnu.",
         chart: None,
         table: take("chiffres"),
         slug: "chiffres",
@@ -207,7 +217,8 @@ pub(super) async fn show(
             note: match dimension {
                 Dimension::Month => {
                     "Un carnet compte le mois où il est émis, remis, commencé, terminé ; une \
-                     personne aidée deux mois compte dans chacun."
+                     personne aidée deux mois compte dans chacun ; un avis, le mois où il est \
+                     donné."
                 }
                 Dimension::Place | Dimension::Department => {
                     "Une personne aidée dans deux lieux compte dans chacun."

@@ -13,20 +13,36 @@ use crate::web::session::{Form, SignedIn};
 use crate::web::{page, see_other, with_status, Layout, Visitor, WebResult};
 use askama::Template;
 use axum::extract::{Path, State};
-use serde::Deserialize;
 
-#[derive(Deserialize, Default, Clone)]
+/// The form's fields as sent (`themes` repeated, one per box ticked).
+#[derive(Default, Clone)]
 pub(super) struct WorkshopForm {
-    #[serde(default)]
     codes: String,
-    #[serde(default)]
     attendees: String,
-    #[serde(default)]
     place_id: String,
-    #[serde(default)]
     minutes: String,
-    #[serde(default)]
     help_level: String,
+    themes: Vec<String>,
+    location: String,
+}
+
+impl WorkshopForm {
+    fn read(fields: Vec<(String, String)>) -> WorkshopForm {
+        let mut f = WorkshopForm::default();
+        for (name, value) in fields {
+            match name.as_str() {
+                "codes" => f.codes = value,
+                "attendees" => f.attendees = value,
+                "place_id" => f.place_id = value,
+                "minutes" => f.minutes = value,
+                "help_level" => f.help_level = value,
+                "themes" => f.themes.push(value),
+                "location" => f.location = value,
+                _ => {}
+            }
+        }
+        f
+    }
 }
 
 #[derive(Template)]
@@ -38,6 +54,10 @@ struct WorkshopPage {
     places: Vec<(String, String)>,
     durations: Vec<(String, String)>,
     levels: Vec<(&'static str, &'static str)>,
+    /// `(id, label, checked)`, as on the form of a single session.
+    themes: Vec<(&'static str, &'static str, bool)>,
+    locations: Vec<(&'static str, &'static str)>,
+    location: String,
     codes_hint: String,
     /// The workshop just recorded, on its receipt.
     done: Option<Done>,
@@ -83,10 +103,15 @@ async fn render(
 ) -> WebResult {
     let signed = SignedIn::require(visitor, OrgKind::Site)?;
     let mut conn = state.db.read().await?;
+    // The themes and locations offered, and those ticked, as on the form of a single session.
     let form = choices(
         &mut conn,
         &signed.org.id,
-        Entered::default(),
+        Entered {
+            themes: entered.themes.clone(),
+            location: entered.location.clone(),
+            ..Entered::default()
+        },
         state.clock.today(),
     )
     .await?;
@@ -106,6 +131,9 @@ async fn render(
         places: form.places,
         durations,
         levels: crate::outcomes::HelpLevel::choices(),
+        themes: form.themes,
+        locations: form.locations,
+        location: form.location,
         codes_hint: format!(
             "Un code par ligne, par exemple ABCD-EFGH-JK12 ; {MAX_WORKSHOP_CHEQUES} chèques au plus."
         ),
@@ -121,9 +149,12 @@ pub(super) async fn form(State(state): State<AppState>, visitor: Visitor) -> Web
     render(&state, &visitor, FormErrors::none(), entered, None).await
 }
 
-pub(super) async fn record(State(state): State<AppState>, form: Form<WorkshopForm>) -> WebResult {
+pub(super) async fn record(
+    State(state): State<AppState>,
+    form: Form<Vec<(String, String)>>,
+) -> WebResult {
     let signed = SignedIn::require(&form.visitor, OrgKind::Site)?;
-    let data = form.data.clone();
+    let data = WorkshopForm::read(form.data.clone());
     let unprocessable = axum::http::StatusCode::UNPROCESSABLE_ENTITY;
     let attendees = match data.attendees.trim().parse::<i64>() {
         Ok(n) => n,
@@ -153,7 +184,8 @@ pub(super) async fn record(State(state): State<AppState>, form: Form<WorkshopFor
         place_id: Some(data.place_id.clone()).filter(|p| !p.is_empty()),
         minutes,
         help_level: Some(data.help_level.clone()).filter(|l| !l.is_empty()),
-        ..NewWorkshop::default()
+        themes: data.themes.clone(),
+        location: Some(data.location.clone()).filter(|l| !l.is_empty()),
     };
     let now = state.clock.now();
     let (keyring, org) = (state.keyring.clone(), signed.org.clone());
@@ -189,6 +221,8 @@ fn field_of(code: &str) -> String {
         c if c.contains("place") => "place_id",
         c if c.contains("minutes") => "minutes",
         "invalid_help_level" => "help_level",
+        "invalid_theme" => "themes",
+        "invalid_location" => "location",
         _ => "codes",
     }
     .to_string()
