@@ -2091,7 +2091,14 @@ impl Report {
             .http
             .windows(2)
             .filter(|w| w[1].1.rate() < w[0].1.rate())
-            .map(|w| format!("{}→{}", w[0].0, w[1].0))
+            .map(|w| {
+                format!(
+                    "{}→{} ({:+.0} %)",
+                    w[0].0,
+                    w[1].0,
+                    100.0 * (w[1].1.rate() / w[0].1.rate() - 1.0)
+                )
+            })
             .collect();
         row(
             "closed-loop rate from 1 to 64 clients",
