@@ -1296,7 +1296,7 @@ fn domain_job(state: &AppState, world: &Arc<World>, clients: usize) -> Job {
                 key: uuid::Uuid::new_v4().to_string(),
                 request_hash: format!("bench-{i}"),
             };
-            let (now, today) = (state.clock.now(), state.clock.today());
+            let now = state.clock.now();
             let new = passnum::redemption::NewRedemption {
                 code: Some(code),
                 service: Some("individual_help".into()),
@@ -1306,7 +1306,7 @@ fn domain_job(state: &AppState, world: &Arc<World>, clients: usize) -> Job {
             // Checks and reads on the read pool, then the write alone (the handler's path when
             // its group could not be written).
             let mut conn = state.db.read().await.map_err(|e| e.to_string())?;
-            let session = passnum::redemption::check(&mut conn, &state.keyring, &site, new, today)
+            let session = passnum::redemption::check(&mut conn, &state.keyring, &site, new, now)
                 .await
                 .map_err(|e| e.to_string())?;
             drop(conn);

@@ -30,10 +30,13 @@ pub(super) struct GroupWriter {
     jobs: mpsc::UnboundedSender<Job>,
 }
 
+/// Told after each COMMIT that the write-ahead log grew (the background checkpoint listens).
+pub(super) type Committed = std::sync::Arc<tokio::sync::Notify>;
+
 impl GroupWriter {
-    pub(super) fn spawn(pool: AnyPool) -> Self {
+    pub(super) fn spawn(pool: AnyPool, committed: Committed) -> Self {
         let (jobs, queue) = mpsc::unbounded_channel();
-        tokio::spawn(run(pool, queue));
+        tokio::spawn(run(pool, queue, committed));
         GroupWriter { jobs }
     }
 
@@ -98,7 +101,7 @@ fn clone_kind(e: &sqlx::Error) -> sqlx::Error {
     }
 }
 
-async fn run(pool: AnyPool, mut queue: mpsc::UnboundedReceiver<Job>) {
+async fn run(pool: AnyPool, mut queue: mpsc::UnboundedReceiver<Job>, committed: Committed) {
     while let Some(first) = queue.recv().await {
         let mut jobs = vec![first];
         while jobs.len() < MAX_GROUP {
@@ -112,6 +115,7 @@ async fn run(pool: AnyPool, mut queue: mpsc::UnboundedReceiver<Job>) {
         if let Err(e) = group.await {
             tracing::error!(error = %e, "a group of write transactions panicked");
         }
+        committed.notify_one();
     }
 }
 
