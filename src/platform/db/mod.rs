@@ -265,7 +265,7 @@ const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
 /// a checkpoint every 50 ms copied and flushed 2,000 of them at once, while the writer's own
 /// writes and fsyncs queued behind that flush: one redemption in a hundred waited 20–80 ms at
 /// every load (issue 25). Every 2 ms, the p99 at 1, 8 and 64 clients fell from 24 / 39 / 82 ms
-/// to 2.0 / 6.7 / 22.6 ms at the same rates (BENCHMARKS.md, run Q). The writer keeps its own
+/// to 2.0 / 6.7 / 22.6 ms at the same rates (BENCHMARKS.md, run S). The writer keeps its own
 /// checkpoints: SQLite only starts the log again from its beginning when a write transaction
 /// begins with every frame copied back, and with the background checkpoints alone the WAL grew
 /// without bound under a steady load (2.6 GiB after the redemption bench).
