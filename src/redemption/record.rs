@@ -6,7 +6,7 @@ use super::repo::{self, ChequeLine, RedemptionRow};
 use crate::clock::format_ts;
 use crate::db::{Conn, Origin, Tx};
 use crate::error::{Error, Result};
-use crate::fr::{long_date, long_date_text};
+use crate::fr::{long_date, long_date_in, long_date_text};
 use crate::ledger::{self, Account, Kind, Transfer};
 use crate::orgs::Organization;
 use crate::vouchers::codes::{self, Keyring};
@@ -510,7 +510,11 @@ pub(super) async fn why_not_redeemable(
         ChequeStatus::Redeemed => Error::conflict(
             "already_redeemed",
             match &state.redeemed_at {
-                Some(at) => format!("Ce chèque a déjà été utilisé le {}.", long_date_text(at)),
+                // The day where the cheque's programme is, as the site reads its own days.
+                Some(at) => format!(
+                    "Ce chèque a déjà été utilisé le {}.",
+                    long_date_in(at, &zone)
+                ),
                 None => "Ce chèque a déjà été utilisé.".to_string(),
             },
         ),

@@ -12,6 +12,7 @@ use serde_json::{json, Value};
 on_both_databases!(
     a_place_is_open_in_its_own_zone,
     a_last_day_ends_at_midnight_in_noumea,
+    a_used_cheque_is_refused_with_the_day_where_its_programme_is,
     a_last_day_ends_at_midnight_in_martinique,
     stored_zones_are_checked_and_limited_to_who_may_set_them,
     the_pacific_collectivites_are_departements_like_the_others,
@@ -217,6 +218,30 @@ async fn a_last_day_ends_at_midnight_in_noumea(backend: Backend) {
     assert_eq!(still_valid(&app, &noumea_id).await, 0);
     assert_eq!(still_valid(&app, &paris_id).await, 4);
     app.assert_ledger_verifies().await;
+}
+
+/// Saturday 7 March, 08:00 in Nouméa, is still Friday 6 March in UTC and in Paris: a cheque
+/// used then and given again is refused with the day where its programme is.
+async fn a_used_cheque_is_refused_with_the_day_where_its_programme_is(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let w = app.world(0, 0).await;
+    let (_, noumea) = carnet(
+        &app,
+        &w,
+        "Pass numérique Nouvelle-Calédonie",
+        json!({"time_zone": "Pacific/Noumea"}),
+    )
+    .await;
+    set_clock(&app, "2026-03-06T21:00:00Z");
+    let (status, body) = app.redeem(&w.site, &cheque(&noumea, 0)).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let (status, body) = app.redeem(&w.site, &cheque(&noumea, 0)).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert_eq!(error_code(&body), "already_redeemed");
+    let message = body["error"]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("7 mars 2026"), "{message}");
 }
 
 async fn a_last_day_ends_at_midnight_in_martinique(backend: Backend) {
