@@ -79,6 +79,13 @@ pub use platform::{
 use clock::SharedClock;
 use config::Config;
 
+/// Brings the database's schema up to date, and counts again what a migration asks to.
+pub async fn migrate(db: &db::Db) -> anyhow::Result<()> {
+    db.migrate().await?;
+    stats::figures::rebuild_if_pending(db).await?;
+    Ok(())
+}
+
 /// Connects to (and migrates) the database, loads the signing keys: everything a server needs.
 pub async fn start(config: Config, clock: SharedClock) -> anyhow::Result<app::AppState> {
     let db = db::Db::connect_with_timeout(
@@ -87,7 +94,7 @@ pub async fn start(config: Config, clock: SharedClock) -> anyhow::Result<app::Ap
         std::time::Duration::from_secs(config.db_acquire_timeout_secs.max(1)),
     )
     .await?;
-    db.migrate().await?;
+    migrate(&db).await?;
     let keyring = vouchers::keys::from_config(&config)?;
     // What the public keys document says each key's dates are.
     vouchers::offline::register_keys(&db, &keyring, clock.now()).await?;

@@ -170,7 +170,7 @@ pub async fn run() -> anyhow::Result<()> {
         }
         Command::Migrate => {
             let db = crate::db::Db::connect(&config.database_url, 1).await?;
-            db.migrate().await?;
+            crate::migrate(&db).await?;
             println!("Database migrated.");
             Ok(())
         }
@@ -246,7 +246,7 @@ pub async fn run() -> anyhow::Result<()> {
             command: LedgerCommand::Verify,
         } => {
             let db = crate::db::Db::connect(&config.database_url, 1).await?;
-            db.migrate().await?;
+            crate::migrate(&db).await?;
             let mut conn = db.read().await?;
             let mut report = crate::ledger::verify(&mut conn).await?;
             report
@@ -345,7 +345,7 @@ pub async fn run() -> anyhow::Result<()> {
             command: AuditCommand::Verify { anchors },
         } => {
             let db = crate::db::Db::connect(&config.database_url, 1).await?;
-            db.migrate().await?;
+            crate::migrate(&db).await?;
             crate::audit::seal(&db).await?;
             let mut conn = db.read().await?;
             let mut report = crate::audit::verify(&mut conn).await?;
@@ -428,7 +428,7 @@ async fn serve(bind: &str, state: crate::app::AppState) -> anyhow::Result<()> {
 /// Cheques still in circulation per signing key: `(key id, count, last redeemable day)`.
 async fn live_cheques(config: &Config) -> anyhow::Result<Vec<(String, i64, String)>> {
     let db = crate::db::Db::connect(&config.database_url, 1).await?;
-    db.migrate().await?;
+    crate::migrate(&db).await?;
     let mut conn = db.read().await?;
     Ok(crate::vouchers::live_cheques_by_key(&mut conn).await?)
 }
@@ -452,7 +452,7 @@ async fn record_key_event(database_url: &str, action: &str, key_id: &str) -> any
         anyhow::ensure!(std::path::Path::new(file).exists(), "no database at {file}");
     }
     let db = crate::db::Db::connect(database_url, 1).await?;
-    db.migrate().await?;
+    crate::migrate(&db).await?;
     let now = crate::clock::format_ts(jiff::Timestamp::now());
     let detail = match action {
         "key.retired" => {

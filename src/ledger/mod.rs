@@ -327,6 +327,12 @@ fn write(
     repo::insert_transactions(batch, program_id, &transactions, now);
     repo::insert_entries(batch, &entries);
     repo::add_to_flows(batch, program_id, &flows);
+    // The funder's view reads the programme's money from these.
+    let mut figures = crate::stats::figures::Changes::default();
+    for t in &transactions {
+        figures.moved(program_id, t.kind, now, t.amount_cents);
+    }
+    figures.write(batch, slot);
 }
 
 /// The balance of one account (0 if it never moved).

@@ -92,23 +92,27 @@ pub async fn record_together(
         repo::give_back_expired(tx, &expired).await?;
     }
     let mut outcomes = Vec::with_capacity(sessions.len());
-    let mut redeemed: Vec<(Vec<RedemptionRow>, &Origin)> = Vec::new();
+    let mut redeemed: Vec<Redeemed> = Vec::new();
+    let mut sizes = CarnetSizes::new();
     for ((site, session, origin), claimed) in sessions.iter().zip(claims) {
         match claimed {
             Ok(vouchers) => {
                 for voucher in vouchers.iter().filter(|v| revived.contains_key(&v.id)) {
                     reverse_expiry(tx, site, voucher, &now_text).await?;
                 }
+                for voucher in &vouchers {
+                    sizes.insert(voucher.pass_id.clone(), voucher.pass_cheques);
+                }
                 let cheques = rows_of(site, session, vouchers, &now_text);
                 let mut first = cheques[0].clone();
                 first.cheques = cheques.iter().map(ChequeLine::of).collect();
                 outcomes.push(Ok(first));
-                redeemed.push((cheques, origin));
+                redeemed.push((cheques, origin, session.place_department.as_deref()));
             }
             Err(shortfall) => outcomes.push(Err(refusal(tx, session, shortfall, now).await?)),
         }
     }
-    defer_writes(tx, &redeemed, &now_text)?;
+    defer_writes(tx, &redeemed, &sizes, &now_text).await?;
     Ok(outcomes)
 }
 
@@ -384,21 +388,29 @@ pub(super) fn rows_of(
     cheques
 }
 
+/// A redeemed session's rows, the origin of its request and its place's département.
+pub(super) type Redeemed<'a> = (Vec<RedemptionRow>, &'a Origin, Option<&'a str>);
+
+/// The number of cheques of each carnet a session took from, by id.
+pub(super) type CarnetSizes = std::collections::BTreeMap<String, i64>;
+
 /// The rows, journal entries and ledger transactions of redeemed sessions, each kind in one
-/// part of the batch (rows several sessions move, a site's balance, are written once).
-pub(super) fn defer_writes(
+/// part of the batch (rows several sessions move, a site's balance, are written once), and
+/// the funder's figures they change.
+pub(super) async fn defer_writes(
     tx: &mut Tx<'_>,
-    redeemed: &[(Vec<RedemptionRow>, &Origin)],
+    redeemed: &[Redeemed<'_>],
+    sizes: &CarnetSizes,
     now_text: &str,
 ) -> Result<()> {
     if redeemed.is_empty() {
         return Ok(());
     }
-    let rows: Vec<RedemptionRow> = redeemed.iter().flat_map(|(r, _)| r.clone()).collect();
+    let rows: Vec<RedemptionRow> = redeemed.iter().flat_map(|(r, _, _)| r.clone()).collect();
     repo::insert(tx.deferred(), &rows);
     let entries: Vec<(crate::audit::NewEntry, &Origin)> = redeemed
         .iter()
-        .flat_map(|(cheques, origin)| cheques.iter().map(move |r| (r, *origin)))
+        .flat_map(|(cheques, origin, _)| cheques.iter().map(move |r| (r, *origin)))
         .map(|(r, origin)| {
             (
                 crate::audit::NewEntry {
@@ -440,7 +452,15 @@ pub(super) fn defer_writes(
     for (program_id, postings) in by_program {
         ledger::defer(tx, program_id, &postings, now_text)?;
     }
-    Ok(())
+    let uses: Vec<crate::stats::figures::Use> = redeemed
+        .iter()
+        .flat_map(|(cheques, _, department)| {
+            cheques
+                .iter()
+                .map(move |r| crate::stats::figures::Use::of(r, *department))
+        })
+        .collect();
+    crate::stats::figures::used(tx, &uses, sizes).await
 }
 
 /// [`check`] then [`record`] in the caller's transaction.

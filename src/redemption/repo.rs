@@ -94,6 +94,8 @@ pub struct TakenVoucher {
     pub services: String,
     /// The level of help noted on the cheque's carnet, if any.
     pub help_level: Option<String>,
+    /// How many cheques its carnet has (to tell when it is finished).
+    pub pass_cheques: i64,
 }
 
 #[derive(sqlx::FromRow)]
@@ -159,6 +161,7 @@ const TAKEN: &str =
      (SELECT territory FROM programs p WHERE p.id = vouchers.program_id) AS territory, \
      (SELECT services FROM programs p WHERE p.id = vouchers.program_id) AS services, \
      (SELECT help_level FROM passes c WHERE c.id = vouchers.pass_id) AS help_level, \
+     (SELECT cheques FROM passes c WHERE c.id = vouchers.pass_id) AS pass_cheques, \
      (SELECT closes_on FROM programs p WHERE p.id = vouchers.program_id) AS closes_on, \
      (SELECT time_zone FROM programs p WHERE p.id = vouchers.program_id) AS time_zone";
 

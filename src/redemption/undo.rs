@@ -37,6 +37,11 @@ pub async fn undo(
     for member in &group {
         undo_one(tx, site, member, &now_text).await?;
     }
+    let given_back: Vec<crate::stats::figures::Use> = group
+        .iter()
+        .map(|m| crate::stats::figures::Use::of(m, None))
+        .collect();
+    crate::stats::figures::given_back(tx, &given_back).await?;
     redemption.undone_at = Some(now_text);
     redemption.code = codes::display_code(&redemption.code);
     redemption.cheques = group

@@ -189,6 +189,10 @@ pub async fn record_workshop(
         ));
     }
     let id = crate::db::new_id();
+    let sizes: super::record::CarnetSizes = taken
+        .iter()
+        .map(|t| (t.pass_id.clone(), t.pass_cheques))
+        .collect();
     let mut rows = rows_of(site, &session, taken, &now_text);
     for row in &mut rows {
         row.group_id = Some(id.clone());
@@ -209,7 +213,8 @@ pub async fn record_workshop(
     };
     repo::insert_workshop(tx, &workshop, rows.len() as i64).await?;
     let origin = tx.origin().clone();
-    defer_writes(tx, &[(rows, &origin)], &now_text)?;
+    let department = session.place_department.as_deref();
+    defer_writes(tx, &[(rows, &origin, department)], &sizes, &now_text).await?;
     Ok(workshop)
 }
 

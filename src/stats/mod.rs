@@ -1,10 +1,12 @@
-//! Figures over time for funders' dashboards, read from the operational tables (passes,
-//! vouchers, redemptions) rather than the ledger, which keeps no calendar.
+//! Figures over time for funders' dashboards: the dashboard's monthly series read from the
+//! operational tables (passes, vouchers, redemptions), and the funder's view of what the money
+//! did (`outcomes`) from figures kept as they happen (`figures`), by Paris day and month.
 //!
-//! Timestamps are fixed-width UTC text (`YYYY-MM-DDTHH:MM:SS.ffffffZ`), so the month is the
-//! first seven characters on both databases. Sums are cast to BIGINT: PostgreSQL's SUM of a
-//! BIGINT is NUMERIC, which the `Any` driver cannot decode.
+//! Timestamps are fixed-width UTC text (`YYYY-MM-DDTHH:MM:SS.ffffffZ`), so the dashboard's
+//! (UTC) month is the first seven characters on both databases. Sums are cast to BIGINT:
+//! PostgreSQL's SUM of a BIGINT is NUMERIC, which the `Any` driver cannot decode.
 
+pub mod figures;
 pub mod observatory;
 mod outcomes;
 mod repo;

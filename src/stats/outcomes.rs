@@ -10,12 +10,16 @@
 //! - one carnet is one person: the people helped in a group are the carnets with a cheque used
 //!   in it (a person helped in two places counts in each, and once in the whole);
 //! - a session (one redemption, of one or several cheques) counts once, with its minutes;
-//! - money is read from the ledger's transactions, so that it reconciles with it;
+//! - money is the ledger's transactions, so that it reconciles with it;
+//! - days and months are Paris time, as periods are; every figure is kept as it happens
+//!   (`super::figures`), and people over a period that does not start with the programme
+//!   are counted from its redemptions;
 //! - satisfaction is the answers to "Je donne mon avis" (0 to 10) given in the period, dated
 //!   and placed as the answer is (by the carnet's distributor, the session's place and its
 //!   département, the month of the answer), shown about 11 answers or more as in the
 //!   observatory (see `suppress`).
 
+use super::figures::Axis;
 use super::repo;
 use crate::clock::{format_ts, paris};
 use crate::db::Conn;
@@ -58,6 +62,49 @@ impl Period {
             }
         }
         Ok(period)
+    }
+
+    /// Whether it is the programme's whole life (no bound).
+    fn is_whole_life(&self) -> bool {
+        self.from.is_none() && self.to.is_none()
+    }
+
+    /// The kept figures it reads: its whole months, and the days of the months it covers in
+    /// part.
+    pub(super) fn spans(&self) -> repo::Spans {
+        let month = |d: Date| format!("{:04}-{:02}", d.year(), d.month());
+        let empty = (String::new(), String::new());
+        // The day after the last, and the first day of the first whole month.
+        let end = self.to.and_then(|d| d.tomorrow().ok());
+        let first_whole = match self.from {
+            None => Some(String::new()),
+            Some(d) if d.day() == 1 => Some(month(d)),
+            Some(d) => d.last_of_month().tomorrow().ok().map(month),
+        };
+        let end_month = end.map(month).unwrap_or_else(|| "9999".into());
+        let from_day = self.from.map(|d| d.to_string()).unwrap_or_default();
+        let end_day = end.map(|d| d.to_string()).unwrap_or_else(|| "9999".into());
+        match first_whole {
+            Some(m0) if m0 < end_month => repo::Spans {
+                days: [
+                    if from_day.is_empty() {
+                        empty.clone()
+                    } else {
+                        (from_day, format!("{m0}-01"))
+                    },
+                    if end.is_none() {
+                        empty.clone()
+                    } else {
+                        (format!("{end_month}-01"), end_day)
+                    },
+                ],
+                months: (m0, end_month),
+            },
+            _ => repo::Spans {
+                months: empty.clone(),
+                days: [(from_day, end_day), empty],
+            },
+        }
     }
 
     /// `[start, end)` as stored instants: midnight in Paris on the first day, and on the day
@@ -103,18 +150,35 @@ impl Dimension {
         Dimension::Theme,
     ];
 
-    /// The group of a live redemption (`r`, its place `pl`), to count people in it; none
-    /// for themes (a session has several, so people are not counted by theme).
-    fn people_key(self) -> Option<&'static str> {
+    /// The group of a live redemption (`r`, its place `pl`), to count people in it, `month`
+    /// the expression of its Paris month; none for themes (a session has several, so people
+    /// are not counted by theme).
+    fn people_key(self, month: &str) -> Option<String> {
+        Some(
+            match self {
+                // A carnet has one distributor, its redemptions' own: the programme's people
+                // are the distributors' added up (see `read`).
+                Dimension::Whole | Dimension::Distributor => "r.distributor_id",
+                Dimension::Place => "COALESCE(r.place_id, '')",
+                Dimension::Department => "COALESCE(pl.department, '')",
+                Dimension::Month => month,
+                Dimension::Kind => "COALESCE(r.service, '')",
+                Dimension::HelpLevel => "COALESCE(r.help_level, '')",
+                Dimension::Theme => return None,
+            }
+            .to_string(),
+        )
+    }
+
+    /// The group people are kept by over the programme's life (`figures`).
+    fn kept_people(self) -> Option<&'static str> {
         match self {
-            // A carnet has one distributor, its redemptions' own: the programme's people are
-            // the distributors' added up (see `read`).
-            Dimension::Whole | Dimension::Distributor => Some("r.distributor_id"),
-            Dimension::Place => Some("COALESCE(r.place_id, '')"),
-            Dimension::Department => Some("COALESCE(pl.department, '')"),
-            Dimension::Month => Some("SUBSTR(r.redeemed_at, 1, 7)"),
-            Dimension::Kind => Some("COALESCE(r.service, '')"),
-            Dimension::HelpLevel => Some("COALESCE(r.help_level, '')"),
+            Dimension::Whole | Dimension::Distributor => Some(super::figures::DISTRIBUTOR),
+            Dimension::Place => Some("place"),
+            Dimension::Department => Some("department"),
+            Dimension::Month => Some("month"),
+            Dimension::Kind => Some("kind"),
+            Dimension::HelpLevel => Some("level"),
             Dimension::Theme => None,
         }
     }
@@ -275,20 +339,20 @@ pub struct Outcomes {
 
 /// The view of a programme the caller may see (check it first: `programs::get_for`).
 pub async fn outcomes(conn: &mut Conn, program_id: &str, period: Period) -> Result<Outcomes> {
-    let bounds = period.bounds();
     let mut dimensions = vec![Dimension::Whole];
     dimensions.extend(Dimension::BREAKDOWNS);
-    let mut read = read(conn, program_id, period, &dimensions).await?;
-    let whole = read.remove(0).1.into_values().next().unwrap_or_default();
+    let Read {
+        mut rows,
+        money: flows,
+    } = read(conn, program_id, period, &dimensions).await?;
+    let whole = rows.remove(0).1.into_values().next().unwrap_or_default();
     let mut breakdowns = Vec::new();
-    for (dimension, rows) in read {
+    for (dimension, rows) in rows {
         breakdowns.push((dimension, finish(conn, dimension, rows).await?));
     }
     let mut months: BTreeMap<String, Money> = BTreeMap::new();
     let mut money = Money::default();
-    for (month, kind, cents) in
-        repo::ledger_by_month(conn, program_id, (bounds.0.as_str(), bounds.1.as_str())).await?
-    {
+    for (month, kind, cents) in flows {
         months.entry(month).or_default().add(&kind, cents);
         money.add(&kind, cents);
     }
@@ -321,6 +385,7 @@ pub async fn breakdown(
 ) -> Result<Vec<Row>> {
     let rows = read(conn, program_id, period, &[dimension])
         .await?
+        .rows
         .pop()
         .map(|(_, rows)| rows)
         .unwrap_or_default();
@@ -340,195 +405,196 @@ fn whole_row(mut row: Row) -> Row {
     row
 }
 
-/// The raw rows of these breakdowns, by key. Each query serves all of them at once: the sums
-/// are read in two passes over the period's redemptions (by distributor, place and month; by
-/// kind, level and themes) and added up here, the carnets' events in one pass over the
-/// carnets and one over their redemptions; only people, counted once per group, take a pass
-/// per breakdown.
+/// What [`read`] finds: the rows of each breakdown by key, and the money's flows as
+/// `(month, ledger kind, cents)`.
+struct Read {
+    rows: Vec<(Dimension, BTreeMap<String, Row>)>,
+    money: Vec<(String, String, i64)>,
+}
+
+/// The raw rows of these breakdowns, by key, from the figures kept as they happen (one read
+/// of a few thousand cells serves them all), and people: kept for the programme's whole
+/// life, counted from the period's redemptions otherwise.
 async fn read(
     conn: &mut Conn,
     program_id: &str,
     period: Period,
     dimensions: &[Dimension],
-) -> Result<Vec<(Dimension, BTreeMap<String, Row>)>> {
-    let (start, end) = period.bounds();
-    let bounds = (start.as_str(), end.as_str());
+) -> Result<Read> {
     let mut out: Vec<(Dimension, BTreeMap<String, Row>)> =
         dimensions.iter().map(|d| (*d, BTreeMap::new())).collect();
-    let add = |row: &mut Row, cell: &repo::HelpCell| {
-        row.sessions += cell.sessions;
-        row.cheques += cell.cheques;
-        row.used_cents += Cents::new(cell.cents);
-        row.minutes += cell.minutes;
+    let cells = repo::cells(conn, program_id, &period.spans()).await?;
+    let departments: BTreeMap<String, String> = if dimensions.contains(&Dimension::Department) {
+        let mut ids: Vec<&str> = cells
+            .iter()
+            .filter(|c| c.axis == Axis::Place)
+            .map(|c| c.keys[1].as_str())
+            .collect();
+        ids.sort_unstable();
+        ids.dedup();
+        repo::places(conn, &ids)
+            .await?
+            .into_iter()
+            .map(|(id, _, department)| (id, department.unwrap_or_default()))
+            .collect()
+    } else {
+        BTreeMap::new()
     };
-    if dimensions.iter().any(|d| d.by_place()) {
-        let cells = repo::help_cells(
-            conn,
-            program_id,
-            bounds,
-            [
-                "r.distributor_id",
-                "COALESCE(r.place_id, '')",
-                "SUBSTR(r.redeemed_at, 1, 7)",
-            ],
-        )
-        .await?;
-        let opinions = repo::opinion_cells(conn, program_id, bounds).await?;
-        let departments: BTreeMap<String, String> = if dimensions.contains(&Dimension::Department) {
-            let mut ids: Vec<&str> = cells
-                .iter()
-                .map(|c| c.keys[1].as_str())
-                .chain(opinions.iter().map(|(keys, _, _)| keys[1].as_str()))
-                .collect();
-            ids.sort_unstable();
-            ids.dedup();
-            repo::places(conn, &ids)
-                .await?
-                .into_iter()
-                .map(|(id, _, department)| (id, department.unwrap_or_default()))
-                .collect()
-        } else {
-            BTreeMap::new()
-        };
-        for (dimension, rows) in out.iter_mut().filter(|(d, _)| d.by_place()) {
-            let key = |[distributor, place, month]: &[String; 3]| match dimension {
-                Dimension::Distributor => distributor.clone(),
-                Dimension::Place => place.clone(),
-                Dimension::Department => departments.get(place).cloned().unwrap_or_default(),
-                Dimension::Month => month.clone(),
-                _ => String::new(),
+    let mut money = Vec::new();
+    for cell in &cells {
+        let f = &cell.figures;
+        let [k1, k2, k3] = &cell.keys;
+        if cell.axis == Axis::Money {
+            money.push((cell.month.clone(), k1.clone(), f.cents));
+            continue;
+        }
+        for (dimension, rows) in out.iter_mut() {
+            let key = match (cell.axis, dimension) {
+                (Axis::Place | Axis::Carnet, Dimension::Whole) => String::new(),
+                (Axis::Place | Axis::Carnet, Dimension::Distributor) => k1.clone(),
+                (Axis::Place | Axis::Carnet, Dimension::Month) => cell.month.clone(),
+                (Axis::Place, Dimension::Place) => k2.clone(),
+                (Axis::Place, Dimension::Department) => {
+                    departments.get(k2).cloned().unwrap_or_default()
+                }
+                (Axis::Help, Dimension::Kind) => k1.clone(),
+                (Axis::Help, Dimension::HelpLevel) => k2.clone(),
+                (Axis::Help, Dimension::Theme) => k3.clone(),
+                _ => continue,
             };
-            for cell in &cells {
-                add(rows.entry(key(&cell.keys)).or_default(), cell);
+            let row = rows.entry(key).or_default();
+            row.sessions += f.sessions;
+            row.cheques += f.cheques;
+            row.used_cents += Cents::new(if cell.axis == Axis::Carnet {
+                0
+            } else {
+                f.cents
+            });
+            row.minutes += f.minutes;
+            if cell.axis == Axis::Place {
+                let o = row.opinions.get_or_insert_default();
+                o.answers += f.answers;
+                o.marks += f.marks;
             }
-            for (keys, answers, marks) in &opinions {
-                let o = rows
-                    .entry(key(keys))
-                    .or_default()
-                    .opinions
-                    .get_or_insert_default();
-                o.answers += answers;
-                o.marks += marks;
+            if cell.axis == Axis::Carnet {
+                let c = row.carnets.get_or_insert_default();
+                c.issued += f.issued;
+                c.handed_out += f.handed_out;
+                c.started += f.started;
+                c.finished += f.finished;
             }
-            // A group may have answers and no session in the period (answered later).
-            for row in rows.values_mut() {
+        }
+    }
+    for (dimension, rows) in out.iter_mut() {
+        for row in rows.values_mut() {
+            if dimension.by_place() {
                 row.opinions.get_or_insert_default();
                 row.people.get_or_insert(0);
             }
-        }
-    }
-    if dimensions.iter().any(|d| !d.by_place()) {
-        let cells = repo::help_cells(
-            conn,
-            program_id,
-            bounds,
-            [
-                "COALESCE(r.service, '')",
-                "COALESCE(r.help_level, '')",
-                "r.themes",
-            ],
-        )
-        .await?;
-        for (dimension, rows) in out.iter_mut().filter(|(d, _)| !d.by_place()) {
-            for cell in &cells {
-                let [kind, level, themes] = &cell.keys;
-                let key = match dimension {
-                    Dimension::Kind => kind.clone(),
-                    Dimension::HelpLevel => level.clone(),
-                    _ => themes.clone(),
-                };
-                add(rows.entry(key).or_default(), cell);
+            if dimension.has_carnets() {
+                row.carnets.get_or_insert_default();
             }
         }
     }
-    // People, for every breakdown at once; the programme's are its distributors', read once
-    // for both.
-    let mut keys: Vec<&str> = Vec::new();
-    for key in dimensions.iter().filter_map(|d| d.people_key()) {
-        if !keys.contains(&key) {
-            keys.push(key);
-        }
-    }
-    let counts = repo::people(conn, program_id, bounds, &keys).await?;
-    for (dimension, rows) in out.iter_mut() {
-        let Some(list) = dimension
-            .people_key()
-            .and_then(|key| keys.iter().position(|k| *k == key))
-            .and_then(|i| counts.get(i))
-        else {
+    for (dimension, list) in people(conn, program_id, period, dimensions).await? {
+        let Some((_, rows)) = out.iter_mut().find(|(d, _)| *d == dimension) else {
             continue;
         };
         for (k, n) in list {
-            let k = if *dimension == Dimension::Whole {
+            let k = if dimension == Dimension::Whole {
                 String::new()
             } else {
-                k.clone()
+                k
             };
             *rows.entry(k).or_default().people.get_or_insert(0) += n;
         }
     }
-    if dimensions.iter().any(|d| d.has_carnets()) {
-        let issues = repo::issue_cells(conn, program_id, bounds).await?;
-        let uses = repo::use_cells(conn, program_id, bounds).await?;
-        for (dimension, rows) in out.iter_mut().filter(|(d, _)| d.has_carnets()) {
-            // A group appears only for an event that happened in it, as for the sums.
-            let key = |distributor: &String, month: &String| match dimension {
-                Dimension::Distributor => distributor.clone(),
-                Dimension::Month => month.clone(),
-                _ => String::new(),
-            };
-            let mut count = |k: String, n: i64, event: Event| {
-                if n > 0 {
-                    let c = rows.entry(k).or_default().carnets.get_or_insert_default();
-                    *match event {
-                        Event::Issued => &mut c.issued,
-                        Event::HandedOut => &mut c.handed_out,
-                        Event::Started => &mut c.started,
-                        Event::Finished => &mut c.finished,
-                    } += n;
-                }
-            };
-            for c in &issues {
-                count(
-                    key(&c.distributor, &c.issued_month),
-                    c.issued,
-                    Event::Issued,
-                );
-                count(
-                    key(&c.distributor, &c.handed_out_month),
-                    c.handed_out,
-                    Event::HandedOut,
-                );
-            }
-            for c in &uses {
-                count(
-                    key(&c.distributor, &c.first_month),
-                    c.started,
-                    Event::Started,
-                );
-                count(
-                    key(&c.distributor, &c.last_month),
-                    c.finished,
-                    Event::Finished,
-                );
-            }
-            for row in rows.values_mut() {
-                row.carnets.get_or_insert_default();
-                row.people.get_or_insert(0);
-            }
-        }
-    }
-    Ok(out)
+    Ok(Read { rows: out, money })
 }
 
-/// What happens to a carnet: made (handed out or kept in stock), handed to a beneficiary,
-/// its first cheque used, its last one used.
-#[derive(Clone, Copy)]
-enum Event {
-    Issued,
-    HandedOut,
-    Started,
-    Finished,
+/// People helped in each breakdown's groups: kept for the programme's whole life; else
+/// counted from the period's redemptions, read once for every breakdown.
+async fn people(
+    conn: &mut Conn,
+    program_id: &str,
+    period: Period,
+    dimensions: &[Dimension],
+) -> Result<Vec<(Dimension, Vec<(String, i64)>)>> {
+    if period.is_whole_life() {
+        let kept = repo::kept_people(conn, program_id).await?;
+        return Ok(dimensions
+            .iter()
+            .filter_map(|d| {
+                let group = d.kept_people()?;
+                let list = kept
+                    .iter()
+                    .filter(|(g, _, _)| g == group)
+                    .map(|(_, k, n)| (k.clone(), *n))
+                    .collect();
+                Some((*d, list))
+            })
+            .collect());
+    }
+    let month = paris_month_sql(conn, program_id, period).await?;
+    let mut keys: Vec<String> = Vec::new();
+    for key in dimensions.iter().filter_map(|d| d.people_key(&month)) {
+        if !keys.contains(&key) {
+            keys.push(key);
+        }
+    }
+    let (start, end) = period.bounds();
+    let key_refs: Vec<&str> = keys.iter().map(String::as_str).collect();
+    let counts = repo::people(conn, program_id, (&start, &end), &key_refs).await?;
+    Ok(dimensions
+        .iter()
+        .filter_map(|d| {
+            let key = d.people_key(&month)?;
+            let i = keys.iter().position(|k| *k == key)?;
+            Some((*d, counts.get(i).cloned().unwrap_or_default()))
+        })
+        .collect())
+}
+
+/// A month for no redemption: an expression, as PostgreSQL groups by no constant.
+const NO_MONTH: &str = "SUBSTR(r.redeemed_at, 1, 0)";
+
+/// The Paris month of a redemption (`r.redeemed_at`) as SQL: the month whose first Paris
+/// midnight it is past, among those the period and the programme's uses span.
+async fn paris_month_sql(conn: &mut Conn, program_id: &str, period: Period) -> Result<String> {
+    let day = |at: &str| super::figures::paris_day(at).parse::<Date>().ok();
+    let used = repo::used_between(conn, program_id).await?;
+    let first = period
+        .from
+        .or_else(|| used.as_ref().and_then(|(f, _)| day(f)));
+    let last = period
+        .to
+        .or_else(|| used.as_ref().and_then(|(_, l)| day(l)));
+    let (Some(first), Some(last)) = (first, last) else {
+        return Ok(NO_MONTH.into());
+    };
+    let mut sql = String::from("CASE");
+    let mut month = first.first_of_month();
+    while month <= last {
+        let next = month
+            .last_of_month()
+            .tomorrow()
+            .map_err(|e| Error::Internal(e.into()))?;
+        let midnight = next
+            .to_zoned(paris())
+            .map(|z| format_ts(z.timestamp()))
+            .map_err(|e| Error::Internal(e.into()))?;
+        sql.push_str(&format!(
+            " WHEN r.redeemed_at < '{midnight}' THEN '{:04}-{:02}'",
+            month.year(),
+            month.month()
+        ));
+        month = next;
+    }
+    if sql == "CASE" {
+        return Ok(NO_MONTH.into());
+    }
+    sql.push_str(" ELSE '' END");
+    Ok(sql)
 }
 
 /// Labels a breakdown's rows and puts them in reading order.

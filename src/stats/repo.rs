@@ -1,69 +1,115 @@
-//! The SQL of the funder's view. Every query takes `$1` the programme, `$2` and `$3` the
-//! period's bounds as stored instants (`[start, end)`), and uses all three: PostgreSQL cannot
-//! type a parameter a query leaves out. Each query groups by several keys at once, so that one
-//! pass over the rows serves several breakdowns (`outcomes::read` adds the groups up).
+//! The SQL of the funder's view: the figures kept as they happen (`super::figures`), read by
+//! period, and the people of a period that does not start with the programme, counted from
+//! its redemptions (PostgreSQL cannot type a parameter a query leaves out: each query uses
+//! every one it takes).
 
+use super::figures::{Axis, Figures, COLUMNS};
 use crate::db::Conn;
 use crate::error::Result;
 use sqlx::Row;
-
-/// What the live redemptions of one cell say of the help given: the cell is the three keys
-/// the query was given.
-#[derive(Debug, Default)]
-pub(super) struct HelpCell {
-    pub keys: [String; 3],
-    pub cheques: i64,
-    pub cents: i64,
-    pub sessions: i64,
-    pub minutes: i64,
-}
-
-/// A session's cheques share the first one's id as `group_id` and each carries the session's
-/// minutes: the session and its minutes are counted on its first row only.
-const FIRST_OF_SESSION: &str = "(r.group_id IS NULL OR r.group_id = r.id)";
 
 /// The live redemptions of the period.
 const LIVE: &str = "r.program_id = $1 AND r.undone_at IS NULL \
                     AND r.redeemed_at >= $2 AND r.redeemed_at < $3";
 
-/// Live redemptions of the period summed by three keys at once (expressions over `r`), so
-/// that one pass over them serves several breakdowns: the caller adds the cells up.
-pub(super) async fn help_cells(
-    conn: &mut Conn,
-    program_id: &str,
-    (start, end): (&str, &str),
-    keys: [&str; 3],
-) -> Result<Vec<HelpCell>> {
-    let [a, b, c] = keys;
+/// The kept figures of one cell over the period (see `super::figures`), its month added up.
+#[derive(Debug)]
+pub(super) struct Cell {
+    pub axis: Axis,
+    pub keys: [String; 3],
+    /// `YYYY-MM`, in Paris.
+    pub month: String,
+    pub figures: Figures,
+}
+
+/// The part of the kept figures a period reads: its whole months (`[start, end)` of
+/// `YYYY-MM`) and the days of the months it partly covers (two `[start, end)` of
+/// `YYYY-MM-DD`, empty when `start == end`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(super) struct Spans {
+    pub months: (String, String),
+    pub days: [(String, String); 2],
+}
+
+/// The programme's kept figures over `spans`, by axis, keys and month, zero cells left out.
+pub(super) async fn cells(conn: &mut Conn, program_id: &str, spans: &Spans) -> Result<Vec<Cell>> {
+    let sums: Vec<String> = COLUMNS
+        .iter()
+        .map(|c| format!("CAST(COALESCE(SUM({c}), 0) AS BIGINT) AS {c}"))
+        .collect();
     let sql = format!(
-        "SELECT {a} AS a, {b} AS b, {c} AS c, COUNT(*) AS cheques, \
-                CAST(COALESCE(SUM(r.value_cents), 0) AS BIGINT) AS cents, \
-                CAST(COALESCE(SUM(CASE WHEN {FIRST_OF_SESSION} THEN 1 ELSE 0 END), 0) AS BIGINT) \
-                    AS sessions, \
-                CAST(COALESCE(SUM(CASE WHEN {FIRST_OF_SESSION} THEN COALESCE(r.minutes, 0) \
-                    ELSE 0 END), 0) AS BIGINT) AS minutes \
-         FROM redemptions r WHERE {LIVE} GROUP BY {a}, {b}, {c}"
+        "SELECT axis, k1, k2, k3, SUBSTR(at, 1, 7) AS month, {} FROM figure_cells \
+         WHERE program_id = $1 AND ((span = 'm' AND at >= $2 AND at < $3) \
+               OR (span = 'd' AND ((at >= $4 AND at < $5) OR (at >= $6 AND at < $7)))) \
+         GROUP BY axis, k1, k2, k3, SUBSTR(at, 1, 7)",
+        sums.join(", ")
     );
+    let [head, tail] = &spans.days;
     let rows = sqlx::query(&sql)
         .bind(program_id)
-        .bind(start)
-        .bind(end)
+        .bind(&spans.months.0)
+        .bind(&spans.months.1)
+        .bind(&head.0)
+        .bind(&head.1)
+        .bind(&tail.0)
+        .bind(&tail.1)
         .fetch_all(&mut *conn)
         .await?;
-    let key = |r: &sqlx::any::AnyRow, k: &str| -> Result<String> {
-        Ok(r.try_get::<Option<String>, _>(k)?.unwrap_or_default())
-    };
+    let mut out = Vec::with_capacity(rows.len());
+    for r in &rows {
+        let Some(axis) = Axis::from_stored(&r.try_get::<String, _>("axis")?) else {
+            continue;
+        };
+        let mut values = [0i64; 10];
+        for (v, c) in values.iter_mut().zip(COLUMNS) {
+            *v = r.try_get(c)?;
+        }
+        let figures = Figures::from_values(values);
+        if figures == Figures::default() {
+            continue;
+        }
+        out.push(Cell {
+            axis,
+            keys: [r.try_get("k1")?, r.try_get("k2")?, r.try_get("k3")?],
+            month: r.try_get("month")?,
+            figures,
+        });
+    }
+    Ok(out)
+}
+
+/// People helped over the programme's whole life, kept as `(dimension, key, people)`.
+pub(super) async fn kept_people(
+    conn: &mut Conn,
+    program_id: &str,
+) -> Result<Vec<(String, String, i64)>> {
+    let rows = sqlx::query(
+        "SELECT dimension, key, CAST(SUM(people) AS BIGINT) AS n FROM figure_people \
+         WHERE program_id = $1 GROUP BY dimension, key HAVING SUM(people) <> 0",
+    )
+    .bind(program_id)
+    .fetch_all(&mut *conn)
+    .await?;
     rows.iter()
-        .map(|r| {
-            Ok(HelpCell {
-                keys: [key(r, "a")?, key(r, "b")?, key(r, "c")?],
-                cheques: r.try_get("cheques")?,
-                cents: r.try_get("cents")?,
-                sessions: r.try_get("sessions")?,
-                minutes: r.try_get("minutes")?,
-            })
-        })
+        .map(|r| Ok((r.try_get("dimension")?, r.try_get("key")?, r.try_get("n")?)))
         .collect()
+}
+
+/// The first and last instants a cheque of the programme was used, if any.
+pub(super) async fn used_between(
+    conn: &mut Conn,
+    program_id: &str,
+) -> Result<Option<(String, String)>> {
+    let row = sqlx::query(
+        "SELECT MIN(redeemed_at) AS first, MAX(redeemed_at) AS last FROM redemptions \
+         WHERE program_id = $1",
+    )
+    .bind(program_id)
+    .fetch_one(&mut *conn)
+    .await?;
+    let first: Option<String> = row.try_get("first")?;
+    let last: Option<String> = row.try_get("last")?;
+    Ok(first.zip(last))
 }
 
 /// People helped (carnets with a live redemption) in the period, grouped by each of `keys`
@@ -122,157 +168,6 @@ pub(super) async fn people(
         }
     }
     Ok(out)
-}
-
-/// Answers to "Je donne mon avis" given in the period about the programme's sessions: count
-/// and sum of the 0-10 marks, by the carnet's distributor, the place and the month of the
-/// answer (as `crate::voice` and the observatory date them).
-pub(super) async fn opinion_cells(
-    conn: &mut Conn,
-    program_id: &str,
-    (start, end): (&str, &str),
-) -> Result<Vec<([String; 3], i64, i64)>> {
-    let rows = sqlx::query(
-        "SELECT p.distributor_id AS a, COALESCE(o.place_id, '') AS b, \
-                SUBSTR(o.created_at, 1, 7) AS c, COUNT(*) AS answers, \
-                CAST(COALESCE(SUM(o.overall), 0) AS BIGINT) AS marks \
-         FROM opinions o JOIN passes p ON p.id = o.pass_id \
-         WHERE o.program_id = $1 AND o.created_at >= $2 AND o.created_at < $3 \
-         GROUP BY p.distributor_id, COALESCE(o.place_id, ''), SUBSTR(o.created_at, 1, 7)",
-    )
-    .bind(program_id)
-    .bind(start)
-    .bind(end)
-    .fetch_all(&mut *conn)
-    .await?;
-    rows.iter()
-        .map(|r| {
-            Ok((
-                [r.try_get("a")?, r.try_get("b")?, r.try_get("c")?],
-                r.try_get("answers")?,
-                r.try_get("marks")?,
-            ))
-        })
-        .collect()
-}
-
-/// Carnets issued and handed out in the period, by distributor and by the month of each
-/// event (`''` for a carnet never handed out).
-#[derive(Debug, Default)]
-pub(super) struct IssueCell {
-    pub distributor: String,
-    pub issued_month: String,
-    pub handed_out_month: String,
-    pub issued: i64,
-    pub handed_out: i64,
-}
-
-pub(super) async fn issue_cells(
-    conn: &mut Conn,
-    program_id: &str,
-    (start, end): (&str, &str),
-) -> Result<Vec<IssueCell>> {
-    let rows = sqlx::query(
-        "SELECT p.distributor_id AS d, SUBSTR(p.created_at, 1, 7) AS im, \
-                COALESCE(SUBSTR(p.activated_at, 1, 7), '') AS hm, \
-                CAST(SUM(CASE WHEN p.created_at >= $2 AND p.created_at < $3 THEN 1 ELSE 0 END) \
-                    AS BIGINT) AS issued, \
-                CAST(SUM(CASE WHEN p.activated_at >= $2 AND p.activated_at < $3 THEN 1 ELSE 0 \
-                    END) AS BIGINT) AS handed_out \
-         FROM passes p WHERE p.program_id = $1 \
-         GROUP BY p.distributor_id, SUBSTR(p.created_at, 1, 7), \
-                  COALESCE(SUBSTR(p.activated_at, 1, 7), '')",
-    )
-    .bind(program_id)
-    .bind(start)
-    .bind(end)
-    .fetch_all(&mut *conn)
-    .await?;
-    rows.iter()
-        .map(|r| {
-            Ok(IssueCell {
-                distributor: r.try_get("d")?,
-                issued_month: r.try_get("im")?,
-                handed_out_month: r.try_get("hm")?,
-                issued: r.try_get("issued")?,
-                handed_out: r.try_get("handed_out")?,
-            })
-        })
-        .collect()
-}
-
-/// Carnets started (first cheque used) and finished (last one used) in the period, by
-/// distributor and by the month of each event.
-#[derive(Debug, Default)]
-pub(super) struct UseCell {
-    pub distributor: String,
-    pub first_month: String,
-    pub last_month: String,
-    pub started: i64,
-    pub finished: i64,
-}
-
-pub(super) async fn use_cells(
-    conn: &mut Conn,
-    program_id: &str,
-    (start, end): (&str, &str),
-) -> Result<Vec<UseCell>> {
-    // Per carnet, its live redemptions up to the period's end: it was started in the period if
-    // the first falls in it, finished if all its cheques are used and the last falls in it.
-    let rows = sqlx::query(
-        "WITH c AS (\
-             SELECT r.pass_id, COUNT(*) AS used, MIN(r.redeemed_at) AS first_at, \
-                    MAX(r.redeemed_at) AS last_at \
-             FROM redemptions r \
-             WHERE r.program_id = $1 AND r.undone_at IS NULL AND r.redeemed_at < $3 \
-             GROUP BY r.pass_id) \
-         SELECT p.distributor_id AS d, SUBSTR(c.first_at, 1, 7) AS fm, \
-                SUBSTR(c.last_at, 1, 7) AS lm, \
-                CAST(SUM(CASE WHEN c.first_at >= $2 THEN 1 ELSE 0 END) AS BIGINT) AS started, \
-                CAST(SUM(CASE WHEN c.used >= p.cheques AND c.last_at >= $2 THEN 1 ELSE 0 END) \
-                    AS BIGINT) AS finished \
-         FROM c JOIN passes p ON p.id = c.pass_id \
-         GROUP BY p.distributor_id, SUBSTR(c.first_at, 1, 7), SUBSTR(c.last_at, 1, 7)",
-    )
-    .bind(program_id)
-    .bind(start)
-    .bind(end)
-    .fetch_all(&mut *conn)
-    .await?;
-    rows.iter()
-        .map(|r| {
-            Ok(UseCell {
-                distributor: r.try_get("d")?,
-                first_month: r.try_get("fm")?,
-                last_month: r.try_get("lm")?,
-                started: r.try_get("started")?,
-                finished: r.try_get("finished")?,
-            })
-        })
-        .collect()
-}
-
-/// The programme's ledger transactions of the period: `(month, kind, amount)`.
-pub(super) async fn ledger_by_month(
-    conn: &mut Conn,
-    program_id: &str,
-    (start, end): (&str, &str),
-) -> Result<Vec<(String, String, i64)>> {
-    let rows = sqlx::query(
-        "SELECT SUBSTR(created_at, 1, 7) AS month, kind, \
-                CAST(SUM(amount_cents) AS BIGINT) AS cents \
-         FROM ledger_transactions \
-         WHERE program_id = $1 AND created_at >= $2 AND created_at < $3 \
-         GROUP BY SUBSTR(created_at, 1, 7), kind",
-    )
-    .bind(program_id)
-    .bind(start)
-    .bind(end)
-    .fetch_all(&mut *conn)
-    .await?;
-    rows.iter()
-        .map(|r| Ok((r.try_get("month")?, r.try_get("kind")?, r.try_get("cents")?)))
-        .collect()
 }
 
 /// The names and départements of these places, by id.

@@ -158,11 +158,26 @@ pub async fn answer(tx: &mut Tx<'_>, session: &Session, answer: &Answer, now: &s
         now,
     )
     .await?;
-    if inserted {
-        Ok(())
-    } else {
-        Err(already_given())
+    if !inserted {
+        return Err(already_given());
     }
+    let distributor_id: String =
+        sqlx::query_scalar("SELECT distributor_id FROM passes WHERE id = $1")
+            .bind(&session.pass_id)
+            .fetch_one(&mut **tx)
+            .await?;
+    let mut figures = crate::stats::figures::Changes::default();
+    let place_id = session.place_id.as_deref().unwrap_or_default();
+    figures.answered(
+        &session.program_id,
+        &distributor_id,
+        place_id,
+        now,
+        checked.overall,
+    );
+    let slot = tx.slot();
+    figures.write(tx.deferred(), slot);
+    Ok(())
 }
 
 /// The link of a redemption's session (`/avis/seance/{token}`), made the first time it is

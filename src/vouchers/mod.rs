@@ -248,7 +248,8 @@ pub async fn activate(
         }
     }
     let given = (beneficiary_ref.as_deref(), email.as_deref());
-    if !repo::activate_pass(tx, &pass.id, given, &format_ts(now)).await? {
+    let now_text = format_ts(now);
+    if !repo::activate_pass(tx, &pass.id, given, &now_text).await? {
         return Err(match pass.status {
             PassStatus::Cancelled => Error::gone(
                 "cancelled",
@@ -258,6 +259,10 @@ pub async fn activate(
         });
     }
     repo::activate_vouchers(tx, &pass.id).await?;
+    let mut figures = crate::stats::figures::Changes::default();
+    figures.handed_out(&pass.program_id, &pass.distributor_id, &now_text, 1);
+    let slot = tx.slot();
+    figures.write(tx.deferred(), slot);
     crate::audit::record(
         tx,
         &format_ts(now),

@@ -79,6 +79,14 @@ pub async fn insert_passes(conn: &mut Conn, passes: &[PassRow]) -> Result<()> {
         "",
         rows,
     );
+    let mut figures = crate::stats::figures::Changes::default();
+    for p in passes {
+        figures.issued(&p.program_id, &p.distributor_id, &p.created_at, 1);
+        if p.status == PassStatus::Active {
+            figures.handed_out(&p.program_id, &p.distributor_id, &p.created_at, 1);
+        }
+    }
+    figures.write(&mut batch, crate::db::Slot::Any);
     batch.execute(conn).await
 }
 

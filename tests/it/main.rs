@@ -41,6 +41,7 @@ mod cli;
 mod confirmations;
 mod distributor_pages;
 mod error_pages;
+mod figures_properties;
 mod forms;
 mod funder_view;
 mod fuzz_regressions;
