@@ -10,7 +10,9 @@
 //! dropped for the run). `PASSNUM_BENCH_CARNETS` scales the run down (default 100000).
 //!
 //! The rows are set up with a few SQL statements rather than through issuance and redemption
-//! (each has its own bench): only the view's reads are measured. The ledger rows are its
+//! (each has its own bench): only the view's reads are measured. The figures the writes keep
+//! as they happen (`stats::figures`) are then counted from those rows by `figures::rebuild`,
+//! as the first start after the migration does (timed too). The ledger rows are its
 //! transactions only (the view reads nothing else of it), so `ledger verify` is not run.
 
 mod common;

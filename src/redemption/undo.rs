@@ -34,14 +34,16 @@ pub async fn undo(
             return Err(why_not_undone(member, window));
         }
     }
-    for member in &group {
-        undo_one(tx, site, member, &now_text).await?;
-    }
+    // The carnet's figures before the ledger, in the order a redemption takes them, so that
+    // an undo and a redemption of the same carnet never wait on each other in a cycle.
     let given_back: Vec<crate::stats::figures::Use> = group
         .iter()
         .map(|m| crate::stats::figures::Use::of(m, None))
         .collect();
     crate::stats::figures::given_back(tx, &given_back).await?;
+    for member in &group {
+        undo_one(tx, site, member, &now_text).await?;
+    }
     redemption.undone_at = Some(now_text);
     redemption.code = codes::display_code(&redemption.code);
     redemption.cheques = group

@@ -583,30 +583,28 @@ pub(crate) async fn used(
 /// carnets' people, starts and finishes again from the carnets' remaining uses.
 pub(crate) async fn given_back(tx: &mut Tx<'_>, undone: &[Use]) -> Result<()> {
     let mut changes = Changes::default();
-    let mut carnets: Vec<&str> = Vec::new();
+    let mut carnets: BTreeMap<&str, &str> = BTreeMap::new();
     for u in undone {
         changes.use_cells(u, -1);
-        if !carnets.contains(&u.pass_id.as_str()) {
-            carnets.push(&u.pass_id);
-        }
+        carnets.insert(&u.pass_id, &u.program_id);
     }
-    for pass_id in carnets {
+    for (pass_id, program_id) in carnets {
+        let cheques: i64 = sqlx::query_scalar("SELECT cheques FROM passes WHERE id = $1")
+            .bind(pass_id)
+            .fetch_one(&mut **tx)
+            .await?;
         let rows = sqlx::query(
-            "SELECT dimension, key, program_id, cheques, live, first_at, last_at \
-             FROM carnet_uses WHERE pass_id = $1",
+            "SELECT dimension, key, live, first_at, last_at FROM carnet_uses WHERE pass_id = $1",
         )
         .bind(pass_id)
         .fetch_all(&mut **tx)
         .await?;
         let mut before = CarnetUses::new();
-        let (mut program_id, mut cheques) = (String::new(), i64::MAX);
         for r in &rows {
             let dimension: String = r.try_get("dimension")?;
             let Some(dimension) = GROUPS.iter().copied().find(|g| *g == dimension) else {
                 continue;
             };
-            program_id = r.try_get("program_id")?;
-            cheques = r.try_get("cheques")?;
             before.insert(
                 (dimension, r.try_get("key")?),
                 GroupUse {
@@ -622,7 +620,7 @@ pub(crate) async fn given_back(tx: &mut Tx<'_>, undone: &[Use]) -> Result<()> {
         }
         let live = live_uses(tx, Some(pass_id)).await?;
         let after = carnet_uses(&live);
-        transition(&mut changes, &program_id, cheques, &before, &after);
+        transition(&mut changes, program_id, cheques, &before, &after);
         // Now rather than deferred: PostgreSQL runs deferred writes as one statement, whose
         // parts do not see each other's rows.
         sqlx::query("DELETE FROM carnet_uses WHERE pass_id = $1")
@@ -630,7 +628,7 @@ pub(crate) async fn given_back(tx: &mut Tx<'_>, undone: &[Use]) -> Result<()> {
             .execute(&mut **tx)
             .await?;
         let mut batch = Batch::new(tx);
-        write_carnet_uses(&mut batch, pass_id, &program_id, cheques, &after);
+        write_carnet_uses(&mut batch, pass_id, program_id, cheques, &after);
         batch.execute(tx).await?;
     }
     let slot = tx.slot();
