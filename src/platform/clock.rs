@@ -18,8 +18,11 @@ pub trait Clock: Send + Sync + 'static {
 pub type SharedClock = Arc<dyn Clock>;
 
 pub fn paris() -> TimeZone {
-    // The bundled tz database makes this independent of the host's zoneinfo files.
-    TimeZone::get("Europe/Paris").unwrap_or(TimeZone::UTC)
+    // The bundled tz database makes this independent of the host's zoneinfo files; looked up
+    // once, as every redemption reads its days there.
+    static PARIS: std::sync::LazyLock<TimeZone> =
+        std::sync::LazyLock::new(|| TimeZone::get("Europe/Paris").unwrap_or(TimeZone::UTC));
+    PARIS.clone()
 }
 
 pub struct SystemClock;

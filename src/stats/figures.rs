@@ -496,21 +496,21 @@ pub(crate) async fn used(
             added.push((pass_id, program_id, group, uses));
         }
     }
+    let postgres = crate::db::is_postgres(tx);
     for chunk in added.chunks(200) {
+        // SQLite looks `$N` up by name, in time quadratic in their number: `?` there.
         let values: Vec<String> = (0..chunk.len())
             .map(|i| {
-                let n = i * 8;
-                format!(
-                    "(${}, ${}, ${}, ${}, ${}, ${}, ${}, ${})",
-                    n + 1,
-                    n + 2,
-                    n + 3,
-                    n + 4,
-                    n + 5,
-                    n + 6,
-                    n + 7,
-                    n + 8
-                )
+                let marks: Vec<String> = (1..=8)
+                    .map(|k| {
+                        if postgres {
+                            format!("${}", i * 8 + k)
+                        } else {
+                            "?".to_string()
+                        }
+                    })
+                    .collect();
+                format!("({})", marks.join(", "))
             })
             .collect();
         let sql = format!(

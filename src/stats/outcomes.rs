@@ -64,11 +64,6 @@ impl Period {
         Ok(period)
     }
 
-    /// Whether it is the programme's whole life (no bound).
-    fn is_whole_life(&self) -> bool {
-        self.from.is_none() && self.to.is_none()
-    }
-
     /// The kept figures it reads: its whole months, and the days of the months it covers in
     /// part.
     pub(super) fn spans(&self) -> repo::Spans {
@@ -512,15 +507,21 @@ async fn read(
     Ok(Read { rows: out, money })
 }
 
-/// People helped in each breakdown's groups: kept for the programme's whole life; else
-/// counted from the period's redemptions, read once for every breakdown.
+/// People helped in each breakdown's groups: kept for the programme's whole life (or a
+/// period around all its uses); else counted from the period's redemptions, read once for
+/// every breakdown.
 async fn people(
     conn: &mut Conn,
     program_id: &str,
     period: Period,
     dimensions: &[Dimension],
 ) -> Result<Vec<(Dimension, Vec<(String, i64)>)>> {
-    if period.is_whole_life() {
+    let used = repo::used_between(conn, program_id).await?;
+    let (start, end) = period.bounds();
+    let around_every_use = used.as_ref().is_none_or(|(first, last)| {
+        start.as_str() <= first.as_str() && last.as_str() < end.as_str()
+    });
+    if around_every_use {
         let kept = repo::kept_people(conn, program_id).await?;
         return Ok(dimensions
             .iter()
@@ -535,14 +536,13 @@ async fn people(
             })
             .collect());
     }
-    let month = paris_month_sql(conn, program_id, period).await?;
+    let month = paris_month_sql(period, used.as_ref())?;
     let mut keys: Vec<String> = Vec::new();
     for key in dimensions.iter().filter_map(|d| d.people_key(&month)) {
         if !keys.contains(&key) {
             keys.push(key);
         }
     }
-    let (start, end) = period.bounds();
     let key_refs: Vec<&str> = keys.iter().map(String::as_str).collect();
     let counts = repo::people(conn, program_id, (&start, &end), &key_refs).await?;
     Ok(dimensions
@@ -560,15 +560,10 @@ const NO_MONTH: &str = "SUBSTR(r.redeemed_at, 1, 0)";
 
 /// The Paris month of a redemption (`r.redeemed_at`) as SQL: the month whose first Paris
 /// midnight it is past, among those the period and the programme's uses span.
-async fn paris_month_sql(conn: &mut Conn, program_id: &str, period: Period) -> Result<String> {
+fn paris_month_sql(period: Period, used: Option<&(String, String)>) -> Result<String> {
     let day = |at: &str| super::figures::paris_day(at).parse::<Date>().ok();
-    let used = repo::used_between(conn, program_id).await?;
-    let first = period
-        .from
-        .or_else(|| used.as_ref().and_then(|(f, _)| day(f)));
-    let last = period
-        .to
-        .or_else(|| used.as_ref().and_then(|(_, l)| day(l)));
+    let first = period.from.or_else(|| used.and_then(|(f, _)| day(f)));
+    let last = period.to.or_else(|| used.and_then(|(_, l)| day(l)));
     let (Some(first), Some(last)) = (first, last) else {
         return Ok(NO_MONTH.into());
     };
