@@ -9,6 +9,7 @@
 pub mod figures;
 pub mod observatory;
 mod outcomes;
+mod period;
 mod repo;
 
 pub use outcomes::{

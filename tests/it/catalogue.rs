@@ -4,6 +4,7 @@
 //! cheque, idempotent retries, the typology's themes, catalogue rights, and the site's pages.
 
 use crate::common;
+use common::codes_of;
 
 use common::{cookie_client, csrf_of};
 
@@ -21,15 +22,6 @@ on_both_databases!(
     site_pages_manage_the_catalogue_and_redeem_several_cheques,
     site_page_names_the_place_and_refuses_a_suspended_one,
 );
-
-fn codes_of(pass: &Value) -> Vec<String> {
-    pass["vouchers"]
-        .as_array()
-        .expect("vouchers")
-        .iter()
-        .map(|v| v["code"].as_str().expect("code").to_string())
-        .collect()
-}
 
 async fn redeem_codes(app: &TestApp, token: &str, body: Value) -> (StatusCode, Value) {
     app.post("/api/v1/redemptions", token, body).await

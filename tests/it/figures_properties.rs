@@ -7,6 +7,7 @@
 //! random ones on SQLite.
 
 use crate::common;
+use common::codes_of;
 
 use common::{Backend, TestApp};
 use jiff::SignedDuration;
@@ -198,15 +199,6 @@ async fn run(backend: Backend, ops: Vec<Op>) {
     }
     assert_eq!(views_kept, views(&app, &w.program_id, &periods).await);
     app.assert_ledger_verifies().await;
-}
-
-fn codes_of(pass: &Value) -> Vec<String> {
-    pass["vouchers"]
-        .as_array()
-        .expect("vouchers")
-        .iter()
-        .map(|v| v["code"].as_str().expect("code").to_string())
-        .collect()
 }
 
 /// Answers "Je donne mon avis" for a session, through the library (the page needs its link).

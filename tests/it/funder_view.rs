@@ -4,6 +4,7 @@
 //! who may see it. The same page runs in Chromium with axe-core at 320 and 1280 px at the end.
 
 use crate::common;
+use common::codes_of;
 
 use common::browser::Browser;
 use common::web::{get, post, signed_in};
@@ -16,15 +17,6 @@ on_both_databases!(
     funder_view_counts_what_the_money_did,
     funder_view_breaks_satisfaction_down_and_hides_small_counts,
 );
-
-fn codes_of(pass: &Value) -> Vec<String> {
-    pass["vouchers"]
-        .as_array()
-        .expect("vouchers")
-        .iter()
-        .map(|v| v["code"].as_str().expect("code").to_string())
-        .collect()
-}
 
 async fn session(app: &TestApp, site: &str, codes: &[String], details: Value) {
     let mut body = json!({ "codes": codes });

@@ -770,3 +770,13 @@ pub fn csrf_of(html: &str) -> String {
     let rest = &html[at + MARK.len()..];
     rest[..rest.find('"').expect("closing quote")].to_string()
 }
+
+/// The codes of a carnet's cheques, as the API answers it.
+pub fn codes_of(pass: &Value) -> Vec<String> {
+    pass["vouchers"]
+        .as_array()
+        .expect("vouchers")
+        .iter()
+        .map(|v| v["code"].as_str().expect("code").to_string())
+        .collect()
+}
