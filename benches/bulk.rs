@@ -10,7 +10,8 @@
 //!
 //! `cargo bench --bench bulk` runs on SQLite (a fresh file in the temp directory);
 //! `PASSNUM_BENCH_POSTGRES_URL=postgres://…/postgres` adds PostgreSQL (a database created and
-//! dropped for the run). `PASSNUM_BENCH_CARNETS` scales the run down (default 100000).
+//! dropped for the run). `PASSNUM_BENCH_CARNETS` scales the run (default 100000; 1000000 for
+//! ten million cheques).
 //!
 //! The million redemptions are set up with three SQL statements and one ledger posting per site
 //! rather than a million HTTP requests: the redemption path has its own bench
@@ -112,6 +113,7 @@ async fn run(name: &str, backend: Backend, url: &str, carnets: usize) -> anyhow:
         floor.as_secs_f64(),
         cheques as f64 / floor.as_secs_f64()
     );
+    let empty = database_bytes(&state).await?;
 
     // Issuance over HTTP.
     let started = Instant::now();
@@ -149,7 +151,7 @@ async fn run(name: &str, backend: Backend, url: &str, carnets: usize) -> anyhow:
                 anyhow::ensure!(
                     passes[size - 1]["vouchers"][9]["qr_payload"]
                         .as_str()
-                        .is_some_and(|p| p.starts_with("PN1.")),
+                        .is_some_and(|p| p.starts_with("PN1.") || p.starts_with("PN2.")),
                     "batch {n}: cheques are not signed"
                 );
                 if n == 0 {
@@ -168,6 +170,12 @@ async fn run(name: &str, backend: Backend, url: &str, carnets: usize) -> anyhow:
         issuance.as_secs_f64(),
         cheques as f64 / issuance.as_secs_f64(),
         100.0 * floor.as_secs_f64() / issuance.as_secs_f64()
+    );
+    let issued_bytes = database_bytes(&state).await?;
+    println!(
+        "database size after issuance: {:.0} MiB, {:.0} bytes per cheque",
+        issued_bytes as f64 / (1 << 20) as f64,
+        (issued_bytes - empty) as f64 / cheques as f64
     );
 
     // PDF of 1,000 carnets.
@@ -323,6 +331,12 @@ async fn run(name: &str, backend: Backend, url: &str, carnets: usize) -> anyhow:
         ms(times[times.len() / 2]),
         ms(times[times.len() - 1])
     );
+    let settled_bytes = database_bytes(&state).await?;
+    println!(
+        "database size with every cheque redeemed and settled: {:.0} MiB, {:.0} bytes per cheque",
+        settled_bytes as f64 / (1 << 20) as f64,
+        (settled_bytes - empty) as f64 / cheques as f64
+    );
     let mut conn = state.db.read().await?;
     let mut verified = passnum::ledger::verify(&mut conn).await?;
     verified
@@ -336,6 +350,27 @@ async fn run(name: &str, backend: Backend, url: &str, carnets: usize) -> anyhow:
     drop(conn);
     server.abort();
     Ok(())
+}
+
+/// The bytes the database's tables and indexes take (SQLite: pages in use, the write-ahead
+/// log checkpointed first; PostgreSQL: the database's files).
+async fn database_bytes(state: &AppState) -> anyhow::Result<i64> {
+    let pool = state.db.bench_write_pool();
+    Ok(if state.db.backend() == Backend::Postgres {
+        sqlx::query_scalar("SELECT CAST(pg_database_size(current_database()) AS BIGINT)")
+            .fetch_one(pool)
+            .await?
+    } else {
+        sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+            .execute(pool)
+            .await?;
+        sqlx::query_scalar(
+            "SELECT (c.page_count - f.freelist_count) * s.page_size \
+             FROM pragma_page_count() c, pragma_freelist_count() f, pragma_page_size() s",
+        )
+        .fetch_one(pool)
+        .await?
+    })
 }
 
 fn ms(d: Duration) -> f64 {
@@ -527,7 +562,12 @@ async fn floor_insert(state: &AppState, rows: usize) -> anyhow::Result<Duration>
         tx.commit().await?;
         done += n;
     }
-    Ok(started.elapsed())
+    let elapsed = started.elapsed();
+    // Gone before the database is measured.
+    sqlx::query("DROP TABLE bench_vouchers")
+        .execute(pool)
+        .await?;
+    Ok(elapsed)
 }
 
 /// Every valid cheque redeemed yesterday by one of the sites (round robin), with one ledger

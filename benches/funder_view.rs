@@ -7,7 +7,8 @@
 //!
 //! `cargo bench --bench funder_view` runs on SQLite (a fresh file in the temp directory);
 //! `PASSNUM_BENCH_POSTGRES_URL=postgres://…/postgres` adds PostgreSQL (a database created and
-//! dropped for the run). `PASSNUM_BENCH_CARNETS` scales the run down (default 100000).
+//! dropped for the run). `PASSNUM_BENCH_CARNETS` scales the run (default 100000; 1000000 for
+//! ten million cheques).
 //!
 //! The rows are set up with a few SQL statements rather than through issuance and redemption
 //! (each has its own bench): only the view's reads are measured. The figures the writes keep

@@ -234,7 +234,7 @@ pub(crate) async fn given_back(tx: &mut Tx<'_>, undone: &[Use]) -> Result<()> {
                 },
             );
         }
-        let live = live_uses(tx, Some(pass_id)).await?;
+        let live = live_uses(tx, pass_id, pass_id).await?;
         let after = carnet_uses(&live);
         transition(&mut changes, program_id, cheques, &before, &after);
         // Now rather than deferred: PostgreSQL runs deferred writes as one statement, whose
@@ -244,7 +244,10 @@ pub(crate) async fn given_back(tx: &mut Tx<'_>, undone: &[Use]) -> Result<()> {
             .execute(&mut **tx)
             .await?;
         let mut batch = Batch::new(tx);
-        write_carnet_uses(&mut batch, pass_id, program_id, cheques, &after);
+        write_carnet_uses(
+            &mut batch,
+            carnet_uses_rows(pass_id, program_id, cheques, &after),
+        );
         batch.execute(tx).await?;
     }
     let slot = tx.slot();
@@ -252,15 +255,23 @@ pub(crate) async fn given_back(tx: &mut Tx<'_>, undone: &[Use]) -> Result<()> {
     Ok(())
 }
 
-pub(super) fn write_carnet_uses(
-    batch: &mut Batch,
+pub(super) fn write_carnet_uses(batch: &mut Batch, rows: Vec<Vec<Param>>) {
+    batch.push_rows(
+        "INSERT INTO carnet_uses (pass_id, dimension, key, program_id, cheques, live, first_at, \
+         last_at)",
+        "",
+        rows,
+    );
+}
+
+/// A carnet's `carnet_uses` rows: one per group it has a live use in.
+pub(super) fn carnet_uses_rows(
     pass_id: &str,
     program_id: &str,
     cheques: i64,
     uses: &CarnetUses,
-) {
-    let rows: Vec<Vec<Param>> = uses
-        .iter()
+) -> Vec<Vec<Param>> {
+    uses.iter()
         .filter(|(_, g)| g.live > 0)
         .map(|((dimension, key), g)| {
             vec![
@@ -274,36 +285,29 @@ pub(super) fn write_carnet_uses(
                 (&g.last_at).into(),
             ]
         })
-        .collect();
-    batch.push_rows(
-        "INSERT INTO carnet_uses (pass_id, dimension, key, program_id, cheques, live, first_at, \
-         last_at)",
-        "",
-        rows,
-    );
+        .collect()
 }
 
-/// The live redemptions of one carnet, or of every carnet (ordered by carnet).
-pub(super) async fn live_uses(conn: &mut Conn, pass_id: Option<&str>) -> Result<Vec<Use>> {
-    let sql = format!(
+/// The live redemptions of the carnets whose ids lie from `first` to `last` (one carnet when
+/// both are its id), ordered by carnet. Read through each carnet's cheques (`vouchers_pass`),
+/// then each cheque's live redemption, so a range of carnets costs its own rows only.
+pub(super) async fn live_uses(conn: &mut Conn, first: &str, last: &str) -> Result<Vec<Use>> {
+    let rows = sqlx::query(
         "SELECT r.id, r.group_id, r.pass_id, r.program_id, r.distributor_id, \
                 COALESCE(r.place_id, '') AS place_id, COALESCE(pl.department, '') AS department, \
                 COALESCE(r.service, '') AS service, COALESCE(r.help_level, '') AS help_level, \
                 COALESCE(r.themes, '') AS themes, r.redeemed_at, r.value_cents, \
                 COALESCE(r.minutes, 0) AS minutes \
-         FROM redemptions r LEFT JOIN places pl ON pl.id = r.place_id \
-         WHERE r.undone_at IS NULL {}",
-        if pass_id.is_some() {
-            "AND r.voucher_id IN (SELECT v.id FROM vouchers v WHERE v.pass_id = $1)"
-        } else {
-            "ORDER BY r.pass_id"
-        }
-    );
-    let mut query = sqlx::query(&sql);
-    if let Some(pass_id) = pass_id {
-        query = query.bind(pass_id);
-    }
-    let rows = query.fetch_all(&mut *conn).await?;
+         FROM vouchers v \
+         JOIN redemptions r ON r.voucher_id = v.id AND r.undone_at IS NULL \
+         LEFT JOIN places pl ON pl.id = r.place_id \
+         WHERE v.pass_id >= $1 AND v.pass_id <= $2 \
+         ORDER BY v.pass_id",
+    )
+    .bind(first)
+    .bind(last)
+    .fetch_all(&mut *conn)
+    .await?;
     rows.iter()
         .map(|r| {
             let id: String = r.try_get("id")?;

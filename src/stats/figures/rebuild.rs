@@ -1,11 +1,16 @@
 //! Counting every figure again from the rows themselves.
 
-use super::carnets::{carnet_uses, live_uses, transition, write_carnet_uses, CarnetUses};
+use super::carnets::{
+    carnet_uses, carnet_uses_rows, live_uses, transition, write_carnet_uses, CarnetUses,
+};
 use super::Changes;
 use crate::db::{Batch, Conn, Slot};
 use crate::error::Result;
 use sqlx::Row;
 use std::collections::BTreeMap;
+
+/// Carnets read and written together by [`rebuild`].
+const CARNETS_AT_ONCE: i64 = 2_000;
 
 /// Counts every figure again from the rows themselves (carnets, redemptions, answers, ledger
 /// transactions), replacing what was kept.
@@ -68,30 +73,44 @@ pub async fn rebuild(conn: &mut Conn) -> Result<()> {
             r.try_get("cents")?,
         );
     }
-    let sizes: BTreeMap<String, i64> = sqlx::query("SELECT id, cheques FROM passes")
-        .fetch_all(&mut *conn)
-        .await?
-        .iter()
-        .map(|r| Ok((r.try_get("id")?, r.try_get("cheques")?)))
-        .collect::<Result<_>>()?;
-    let uses = live_uses(conn, None).await?;
-    let mut batch = Batch::new(conn);
-    for carnet in uses.chunk_by(|a, b| a.pass_id == b.pass_id) {
-        for u in carnet {
-            changes.use_cells(u, 1);
+    // The carnets a few thousand at a time, in the order of their ids: what is held in memory
+    // and written at once stays the same whatever the number of cheques.
+    let mut after_id = String::new();
+    loop {
+        let carnets: Vec<(String, i64)> =
+            sqlx::query_as("SELECT id, cheques FROM passes WHERE id > $1 ORDER BY id LIMIT $2")
+                .bind(&after_id)
+                .bind(CARNETS_AT_ONCE)
+                .fetch_all(&mut *conn)
+                .await?;
+        let (Some((first, _)), Some((last, _))) = (carnets.first(), carnets.last()) else {
+            break;
+        };
+        let sizes: BTreeMap<&str, i64> = carnets.iter().map(|(id, n)| (id.as_str(), *n)).collect();
+        let uses = live_uses(conn, first, last).await?;
+        let mut rows = Vec::new();
+        for carnet in uses.chunk_by(|a, b| a.pass_id == b.pass_id) {
+            for u in carnet {
+                changes.use_cells(u, 1);
+            }
+            let (pass_id, program_id) = (&carnet[0].pass_id, &carnet[0].program_id);
+            let cheques = sizes.get(pass_id.as_str()).copied().unwrap_or(i64::MAX);
+            let after = carnet_uses(carnet);
+            transition(
+                &mut changes,
+                program_id,
+                cheques,
+                &CarnetUses::new(),
+                &after,
+            );
+            rows.extend(carnet_uses_rows(pass_id, program_id, cheques, &after));
         }
-        let (pass_id, program_id) = (&carnet[0].pass_id, &carnet[0].program_id);
-        let cheques = sizes.get(pass_id).copied().unwrap_or(i64::MAX);
-        let after = carnet_uses(carnet);
-        transition(
-            &mut changes,
-            program_id,
-            cheques,
-            &CarnetUses::new(),
-            &after,
-        );
-        write_carnet_uses(&mut batch, pass_id, program_id, cheques, &after);
+        let mut batch = Batch::new(conn);
+        write_carnet_uses(&mut batch, rows);
+        batch.execute(conn).await?;
+        after_id = last.clone();
     }
+    let mut batch = Batch::new(conn);
     changes.write(&mut batch, Slot::Lane(0));
     batch.execute(conn).await
 }
