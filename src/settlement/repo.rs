@@ -63,10 +63,12 @@ pub struct LineRow {
 
 /// The join condition "line `l` pays redemption `r`" for a line that has a period (the lines
 /// made before periods are matched on `r.settlement_id` instead). A macro, so that queries can
-/// be `concat!`-ed into static strings.
+/// be `concat!`-ed into static strings. `program_id || ''` keeps the planner on the site's
+/// index (`redemptions_site`): left free, SQLite read the whole programme's redemptions of the
+/// period for each line, a thousand sites' for one (BENCHMARKS.md, run W).
 macro_rules! period_pays {
     () => {
-        "r.site_id = l.site_id AND r.program_id = l.program_id \
+        "r.site_id = l.site_id AND r.program_id || '' = l.program_id \
          AND r.redeemed_at >= l.period_start AND r.redeemed_at < l.period_end \
          AND r.undone_at IS NULL AND r.settlement_id IS NULL"
     };
@@ -575,4 +577,40 @@ pub async fn held_by_programme(conn: &mut Conn) -> Result<Vec<(String, Cents)>> 
     rows.iter()
         .map(|r| Ok((r.try_get("program_id")?, Cents::new(r.try_get("held")?))))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::db::Db;
+
+    /// The plan SQLite picks on a database without statistics, as passnum's are: a line's
+    /// cheques read from its site's redemptions, not its programme's.
+    #[tokio::test]
+    async fn sqlite_reads_a_lines_cheques_from_its_site() {
+        let path = std::env::temp_dir().join(format!("passnum-plan-{}.db", uuid::Uuid::new_v4()));
+        let db = Db::connect(&format!("sqlite://{}", path.display()), 2)
+            .await
+            .unwrap();
+        db.migrate().await.unwrap();
+        let details: Vec<String> = sqlx::query(&format!(
+            "EXPLAIN QUERY PLAN {}",
+            cheques_by_line!("AND l.site_id = $2")
+        ))
+        .bind("batch")
+        .bind("site")
+        .fetch_all(db.reads())
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| sqlx::Row::get::<String, _>(row, "detail"))
+        .collect();
+        assert!(
+            details
+                .iter()
+                .any(|d| d.contains("redemptions_site (site_id=? AND redeemed_at>?")),
+            "{details:?}"
+        );
+        drop(db);
+        let _ = std::fs::remove_file(&path);
+    }
 }
