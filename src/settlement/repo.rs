@@ -581,36 +581,17 @@ pub async fn held_by_programme(conn: &mut Conn) -> Result<Vec<(String, Cents)>> 
 
 #[cfg(test)]
 mod tests {
-    use crate::db::Db;
-
-    /// The plan SQLite picks on a database without statistics, as passnum's are: a line's
-    /// cheques read from its site's redemptions, not its programme's.
+    /// A line's cheques are read from its site's redemptions, not its programme's.
     #[tokio::test]
     async fn sqlite_reads_a_lines_cheques_from_its_site() {
-        let path = std::env::temp_dir().join(format!("passnum-plan-{}.db", uuid::Uuid::new_v4()));
-        let db = Db::connect(&format!("sqlite://{}", path.display()), 2)
-            .await
-            .unwrap();
-        db.migrate().await.unwrap();
-        let details: Vec<String> = sqlx::query(&format!(
-            "EXPLAIN QUERY PLAN {}",
-            cheques_by_line!("AND l.site_id = $2")
-        ))
-        .bind("batch")
-        .bind("site")
-        .fetch_all(db.reads())
-        .await
-        .unwrap()
-        .iter()
-        .map(|row| sqlx::Row::get::<String, _>(row, "detail"))
-        .collect();
+        let details =
+            crate::db::sqlite_plan(cheques_by_line!("AND l.site_id = $2"), &["batch", "site"])
+                .await;
         assert!(
             details
                 .iter()
                 .any(|d| d.contains("redemptions_site (site_id=? AND redeemed_at>?")),
             "{details:?}"
         );
-        drop(db);
-        let _ = std::fs::remove_file(&path);
     }
 }

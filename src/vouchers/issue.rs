@@ -356,7 +356,7 @@ async fn issue_carnets(
 }
 
 /// Carnets answered together are signed on every CPU: a cheque's offline payload is an
-/// Ed25519 signature (some 25 µs), half of a large batch's work, done while the transaction
+/// Ed25519 signature (about 22 µs), half of a large batch's work, done while the transaction
 /// holds the writer (BENCHMARKS.md, run W).
 fn views_on_every_cpu(
     keyring: &Keyring,

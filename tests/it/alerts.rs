@@ -4,11 +4,10 @@
 
 use crate::audit_chain::exec;
 use crate::common::web::{get, post, signed_in};
-use crate::common::{Backend, TestApp, World};
+use crate::common::{codes_of, Backend, TestApp, World};
 use jiff::SignedDuration;
 use passnum::alerts::Found;
 use reqwest::StatusCode;
-use serde_json::Value;
 
 on_both_databases!(
     a_carnet_used_up_in_a_day_and_sessions_after_closing_are_flagged_once,
@@ -21,15 +20,6 @@ async fn detect(app: &TestApp) -> Found {
     passnum::cli::jobs::alerts(&app.state)
         .await
         .expect("the alerts job runs")
-}
-
-fn codes(pass: &Value) -> Vec<String> {
-    pass["vouchers"]
-        .as_array()
-        .expect("vouchers")
-        .iter()
-        .map(|v| v["code"].as_str().expect("code").to_string())
-        .collect()
 }
 
 async fn redeem_all(app: &TestApp, token: &str, codes: &[String]) {
@@ -56,10 +46,10 @@ async fn a_carnet_used_up_in_a_day_and_sessions_after_closing_are_flagged_once(b
     let w = app.world(1_000_000, 100).await;
     hours(&app, &w.site_id, "Mo-Sa 09:00-19:00").await;
     // Ordinary use: a carnet used over two days, within opening hours.
-    let spread = codes(&app.issue(&w, 5).await);
+    let spread = codes_of(&app.issue(&w, 5).await);
     redeem_all(&app, &w.site, &spread[..3]).await;
     // A whole carnet on one afternoon.
-    let whole = codes(&app.issue(&w, 5).await);
+    let whole = codes_of(&app.issue(&w, 5).await);
     redeem_all(&app, &w.site, &whole).await;
     let found = detect(&app).await;
     assert_eq!(found.carnet_in_one_day, 1, "{found:?}");
@@ -69,7 +59,7 @@ async fn a_carnet_used_up_in_a_day_and_sessions_after_closing_are_flagged_once(b
     redeem_all(&app, &w.site, &spread[3..]).await;
     // 21:30 in Paris: the place closed at 19:00.
     app.advance(SignedDuration::from_mins(9 * 60 + 30));
-    let late = codes(&app.issue(&w, 5).await);
+    let late = codes_of(&app.issue(&w, 5).await);
     redeem_all(&app, &w.site, &late[..2]).await;
     let found = detect(&app).await;
     // The spread carnet is used up, but over two days.
@@ -114,12 +104,12 @@ async fn most_of_a_distributors_carnets_at_one_site_is_flagged(backend: Backend)
     let (_, other_site) = app.qualified_site("Espace public numérique").await;
     // Three carnets started: under the minimum, nothing yet.
     for token in [&w.site, &w.site, &other_site] {
-        let pass = codes(&app.issue(&w, 5).await);
+        let pass = codes_of(&app.issue(&w, 5).await);
         redeem_all(&app, token, &pass[..1]).await;
     }
     assert_eq!(detect(&app).await.total(), 0);
     // Three of four (75 %) at the same site, the fourth (25 %) elsewhere.
-    let pass = codes(&app.issue(&w, 5).await);
+    let pass = codes_of(&app.issue(&w, 5).await);
     redeem_all(&app, &w.site, &pass[..2]).await;
     let found = detect(&app).await;
     assert_eq!(found.distributor_concentration, 1, "{found:?}");
@@ -150,7 +140,7 @@ async fn a_site_far_above_its_usual_rate_is_flagged_and_a_steady_one_is_not(back
     for week in 0..6 {
         // One cheque a week at the médiathèque, six at the other place.
         while pool.len() < 7 {
-            pool.extend(codes(&app.issue(&w, 10).await));
+            pool.extend(codes_of(&app.issue(&w, 10).await));
         }
         let used: Vec<String> = pool.drain(..7).collect();
         redeem_all(&app, &w.site, &used[..1]).await;
@@ -163,7 +153,7 @@ async fn a_site_far_above_its_usual_rate_is_flagged_and_a_steady_one_is_not(back
     assert_eq!(detect(&app).await.rate_spike, 0, "steady so far");
     // This week: twelve at the médiathèque (its usual rate is one), six at the other.
     while pool.len() < 18 {
-        pool.extend(codes(&app.issue(&w, 10).await));
+        pool.extend(codes_of(&app.issue(&w, 10).await));
     }
     let used: Vec<String> = pool.drain(..18).collect();
     redeem_all(&app, &w.site, &used[..12]).await;
@@ -190,7 +180,7 @@ async fn the_funder_concerned_and_the_operator_see_and_review_them(backend: Back
         return;
     };
     let w: World = app.world(1_000_000, 100).await;
-    let whole = codes(&app.issue(&w, 5).await);
+    let whole = codes_of(&app.issue(&w, 5).await);
     redeem_all(&app, &w.site, &whole).await;
     assert_eq!(detect(&app).await.carnet_in_one_day, 1);
 
@@ -287,7 +277,7 @@ async fn the_alerts_page_is_accessible_in_the_browser() {
         "Mo-Fr 09:00-12:00,14:00-18:30; Sa 08:30-12:00",
     )
     .await;
-    let whole = codes(&app.issue(&w, 5).await);
+    let whole = codes_of(&app.issue(&w, 5).await);
     redeem_all(&app, &w.site, &whole).await;
     detect(&app).await;
     app.user(

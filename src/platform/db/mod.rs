@@ -593,6 +593,32 @@ fn arguments(params: impl Iterator<Item = Param>) -> AnyArguments<'static> {
     args
 }
 
+/// The plan SQLite picks for `sql` (its `$N` bound to `binds`) on a fresh, migrated database
+/// without statistics, as passnum's are: each step's `detail`.
+#[cfg(test)]
+pub(crate) async fn sqlite_plan(sql: &str, binds: &[&str]) -> Vec<String> {
+    let path = std::env::temp_dir().join(format!("passnum-plan-{}.db", uuid::Uuid::new_v4()));
+    let db = Db::connect(&format!("sqlite://{}", path.display()), 2)
+        .await
+        .expect("a scratch database");
+    db.migrate().await.expect("migrations");
+    let explain = format!("EXPLAIN QUERY PLAN {sql}");
+    let mut plan = sqlx::query(&explain);
+    for value in binds {
+        plan = plan.bind(*value);
+    }
+    let details = plan
+        .fetch_all(db.reads())
+        .await
+        .expect("a plan")
+        .iter()
+        .map(|row| sqlx::Row::get::<String, _>(row, "detail"))
+        .collect();
+    drop(db);
+    let _ = std::fs::remove_file(&path);
+    details
+}
+
 #[cfg(test)]
 mod batch_tests {
     use super::updated_key;
