@@ -7,6 +7,7 @@
 //! PostgreSQL's SUM of a BIGINT is NUMERIC, which the `Any` driver cannot decode.
 
 pub mod figures;
+mod labels;
 pub mod observatory;
 mod outcomes;
 mod period;
