@@ -11,7 +11,8 @@
 //! `cargo bench --bench bulk` runs on SQLite (a fresh file in the temp directory);
 //! `PASSNUM_BENCH_POSTGRES_URL=postgres://…/postgres` adds PostgreSQL (a database created and
 //! dropped for the run). `PASSNUM_BENCH_CARNETS` scales the run (default 100000; 1000000 for
-//! ten million cheques).
+//! ten million cheques). `PASSNUM_BENCH_SNAPSHOT=/path/file.db` keeps a copy of the SQLite
+//! database as settlement finds it (every cheque redeemed, nothing settled).
 //!
 //! The million redemptions are set up with three SQL statements and one ledger posting per site
 //! rather than a million HTTP requests: the redemption path has its own bench
@@ -230,6 +231,14 @@ async fn run(name: &str, backend: Backend, url: &str, carnets: usize) -> anyhow:
         },
         started.elapsed().as_secs_f64()
     );
+    if let (Backend::Sqlite, Ok(copy)) = (backend, std::env::var("PASSNUM_BENCH_SNAPSHOT")) {
+        // A copy of the database as settlement finds it, to time its statements one by one
+        // in the `sqlite3` shell.
+        database_bytes(&state).await?;
+        let file = url.trim_start_matches("sqlite://");
+        std::fs::copy(file, &copy)?;
+        println!("snapshot: the database after set-up copied to {copy}");
+    }
     let started = Instant::now();
     let now = state.clock.now();
     let operator = world.operator.clone();

@@ -141,25 +141,27 @@ pub struct Payable {
     pub cents: Cents,
 }
 
+/// The sums of [`payable`]. They read the site's index alone (`redemptions_site` carries
+/// the programme, amount and states; migration 0038).
+const PAYABLE: &str = "SELECT f.site_id, f.since, r.program_id, COUNT(*) AS n, \
+            CAST(SUM(r.value_cents) AS BIGINT) AS total \
+     FROM (SELECT b.site_id, COALESCE(MAX(l.period_end), '') AS since \
+           FROM (SELECT DISTINCT site_id FROM site_bank_accounts WHERE status = 'approved') b \
+           LEFT JOIN settlement_lines l ON l.site_id = b.site_id \
+           GROUP BY b.site_id) f \
+     JOIN redemptions r ON r.site_id = f.site_id \
+          AND r.redeemed_at >= f.since AND r.redeemed_at < $1 \
+     WHERE r.undone_at IS NULL AND r.settlement_id IS NULL \
+     GROUP BY f.site_id, f.since, r.program_id";
+
 /// One aggregate over what no line pays yet, for the sites that can be paid: per site, the
 /// redemptions from the end of its latest period up to `cutoff`. The start of each period is
 /// read by the same statement as the sums, so they agree.
 pub async fn payable(conn: &mut Conn, cutoff: &str) -> Result<Vec<Payable>> {
-    let rows = sqlx::query(
-        "SELECT f.site_id, f.since, r.program_id, COUNT(*) AS n, \
-                CAST(SUM(r.value_cents) AS BIGINT) AS total \
-         FROM (SELECT b.site_id, COALESCE(MAX(l.period_end), '') AS since \
-               FROM (SELECT DISTINCT site_id FROM site_bank_accounts WHERE status = 'approved') b \
-               LEFT JOIN settlement_lines l ON l.site_id = b.site_id \
-               GROUP BY b.site_id) f \
-         JOIN redemptions r ON r.site_id = f.site_id \
-              AND r.redeemed_at >= f.since AND r.redeemed_at < $1 \
-         WHERE r.undone_at IS NULL AND r.settlement_id IS NULL \
-         GROUP BY f.site_id, f.since, r.program_id",
-    )
-    .bind(cutoff)
-    .fetch_all(&mut *conn)
-    .await?;
+    let rows = sqlx::query(PAYABLE)
+        .bind(cutoff)
+        .fetch_all(&mut *conn)
+        .await?;
     rows.iter()
         .map(|r| {
             Ok(Payable {
@@ -185,24 +187,33 @@ pub async fn exists_until(conn: &mut Conn, until: &str) -> Result<bool> {
     Ok(n > 0)
 }
 
+/// The sites of [`owed_without_bank_details`]: from the organisations without approved
+/// details, one look into each one's redemptions (`redemptions_site`). Read from the
+/// redemptions, it read every unsettled one: the whole table for the first batch over a
+/// large programme.
+const OWED_WITHOUT_BANK_DETAILS: &str =
+    "SELECT o.id AS site_id, CAST((SELECT COUNT(*) FROM site_bank_accounts p \
+            WHERE p.site_id = o.id AND p.status = 'pending') AS BIGINT) AS pending \
+     FROM organizations o \
+     WHERE NOT EXISTS (SELECT 1 FROM site_bank_accounts b \
+                       WHERE b.site_id = o.id AND b.status = 'approved') \
+       AND EXISTS (SELECT 1 FROM redemptions r \
+                   WHERE r.site_id = o.id AND r.redeemed_at < $1 \
+                     AND r.undone_at IS NULL AND r.settlement_id IS NULL) \
+     ORDER BY o.id";
+
 /// Sites with redemptions to pay before `cutoff` but no approved bank details, so no batch
-/// can pay them; each with whether details wait for the operator's check.
+/// can pay them; each with whether details wait for the operator's check. Such a site was
+/// never paid by period (approved details stay approved until replaced by newer ones), so
+/// any live redemption before `cutoff` is owed.
 pub async fn owed_without_bank_details(
     conn: &mut Conn,
     cutoff: &str,
 ) -> Result<Vec<(String, bool)>> {
-    let rows = sqlx::query(
-        "SELECT o.site_id, CAST((SELECT COUNT(*) FROM site_bank_accounts p \
-                 WHERE p.site_id = o.site_id AND p.status = 'pending') AS BIGINT) AS pending \
-         FROM (SELECT DISTINCT r.site_id FROM redemptions r \
-               WHERE r.undone_at IS NULL AND r.settlement_id IS NULL AND r.redeemed_at < $1 \
-                 AND NOT EXISTS (SELECT 1 FROM site_bank_accounts b \
-                                 WHERE b.site_id = r.site_id AND b.status = 'approved')) o \
-         ORDER BY o.site_id",
-    )
-    .bind(cutoff)
-    .fetch_all(&mut *conn)
-    .await?;
+    let rows = sqlx::query(OWED_WITHOUT_BANK_DETAILS)
+        .bind(cutoff)
+        .fetch_all(&mut *conn)
+        .await?;
     rows.iter()
         .map(|r| Ok((r.try_get("site_id")?, r.try_get::<i64, _>("pending")? > 0)))
         .collect()
@@ -581,6 +592,36 @@ pub async fn held_by_programme(conn: &mut Conn) -> Result<Vec<(String, Cents)>> 
 
 #[cfg(test)]
 mod tests {
+    use super::{OWED_WITHOUT_BANK_DETAILS, PAYABLE};
+
+    /// What a batch pays is summed from the site's index alone, not the table's rows.
+    #[tokio::test]
+    async fn sqlite_sums_what_is_payable_from_the_sites_index() {
+        let details = crate::db::sqlite_plan(PAYABLE, &["9999"]).await;
+        assert!(
+            details
+                .iter()
+                .any(|d| d.contains("COVERING INDEX redemptions_site (site_id=?")),
+            "{details:?}"
+        );
+    }
+
+    /// Sites owed without bank details are found without reading every redemption.
+    #[tokio::test]
+    async fn sqlite_finds_sites_owed_without_reading_every_redemption() {
+        let details = crate::db::sqlite_plan(OWED_WITHOUT_BANK_DETAILS, &["9999"]).await;
+        assert!(
+            details
+                .iter()
+                .any(|d| d.contains("redemptions_site (site_id=?")),
+            "{details:?}"
+        );
+        assert!(
+            !details.iter().any(|d| d.starts_with("SCAN r")),
+            "{details:?}"
+        );
+    }
+
     /// A line's cheques are read from its site's redemptions, not its programme's.
     #[tokio::test]
     async fn sqlite_reads_a_lines_cheques_from_its_site() {
