@@ -3,7 +3,8 @@
 //! of the cheques used in sessions of two, over 200 places and the months after issuance,
 //! with varied kinds, minutes and themes, an answer to "Je donne mon avis" for each carnet's
 //! first session, and the ledger's issuance and redemption transactions. Times `stats::outcomes` (every figure and breakdown of the page) over the
-//! programme's whole life and over one month.
+//! programme's whole life and over one month, before and after the months are closed
+//! (`stats::close_months`, timed too).
 //!
 //! `cargo bench --bench funder_view` runs on SQLite (a fresh file in the temp directory);
 //! `PASSNUM_BENCH_POSTGRES_URL=postgres://…/postgres` adds PostgreSQL (a database created and
@@ -120,34 +121,27 @@ async fn run(name: &str, backend: Backend, url: &str, carnets: usize) -> anyhow:
         "figures counted again from the rows in {:.1} s",
         started.elapsed().as_secs_f64()
     );
+    let june = Period::parse(Some("2026-06-01"), Some("2026-06-30"))?;
     for (what, period) in [
         ("whole life", Period::default()),
-        (
-            "one month (June)",
-            Period::parse(Some("2026-06-01"), Some("2026-06-30"))?,
-        ),
+        ("one month (June), counted from its redemptions", june),
     ] {
-        let mut times = Vec::new();
-        let mut people = 0;
-        for _ in 0..RUNS {
-            let mut conn = state.db.read().await?;
-            let started = Instant::now();
-            let o = passnum::stats::outcomes(&mut conn, &program_id, period).await?;
-            times.push(started.elapsed());
-            people = o.whole.people.unwrap_or(0);
-            anyhow::ensure!(
-                period != Period::default() || o.whole.cheques == used,
-                "the view counts {} cheques used, the table {used}",
-                o.whole.cheques
-            );
-        }
-        times.sort();
-        println!(
-            "funder view, {what}: p50 {:.0} ms, max {:.0} ms ({RUNS} runs; {people} people helped)",
-            ms(times[times.len() / 2]),
-            ms(times[times.len() - 1])
-        );
+        time_view(&state, &program_id, what, period, used).await?;
     }
+    // The months past the undo window, their people kept once (the server's daily run): the
+    // view of one month then reads them.
+    let started = Instant::now();
+    let closed = passnum::stats::close_months(
+        &state.db,
+        state.clock.now(),
+        jiff::SignedDuration::from_hours(state.config.undo_window_hours),
+    )
+    .await?;
+    println!(
+        "months closed: {closed}, their people counted and kept in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    time_view(&state, &program_id, "one month (June), closed", june, used).await?;
     // Each part of the view alone, once, to show where the time goes.
     for dimension in [
         passnum::stats::Dimension::Whole,
@@ -164,6 +158,37 @@ async fn run(name: &str, backend: Backend, url: &str, carnets: usize) -> anyhow:
         passnum::stats::breakdown(&mut conn, &program_id, Period::default(), dimension).await?;
         println!("  {dimension:?}: {:.0} ms", ms(started.elapsed()));
     }
+    Ok(())
+}
+
+/// Times the whole view over `period`, `RUNS` times.
+async fn time_view(
+    state: &passnum::app::AppState,
+    program_id: &str,
+    what: &str,
+    period: Period,
+    used: i64,
+) -> anyhow::Result<()> {
+    let mut times = Vec::new();
+    let mut people = 0;
+    for _ in 0..RUNS {
+        let mut conn = state.db.read().await?;
+        let started = Instant::now();
+        let o = passnum::stats::outcomes(&mut conn, program_id, period).await?;
+        times.push(started.elapsed());
+        people = o.whole.people.unwrap_or(0);
+        anyhow::ensure!(
+            period != Period::default() || o.whole.cheques == used,
+            "the view counts {} cheques used, the table {used}",
+            o.whole.cheques
+        );
+    }
+    times.sort();
+    println!(
+        "funder view, {what}: p50 {:.0} ms, max {:.0} ms ({RUNS} runs; {people} people helped)",
+        ms(times[times.len() / 2]),
+        ms(times[times.len() - 1])
+    );
     Ok(())
 }
 

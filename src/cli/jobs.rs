@@ -118,10 +118,19 @@ pub async fn alerts(state: &AppState) -> Result<crate::alerts::Found> {
     crate::alerts::detect(&state.db, state.config.alerts, state.clock.now()).await
 }
 
+/// The server's daily run: keeps the people of the months that can no longer change, so that
+/// the funder's view of one month reads them instead of the month's redemptions (see
+/// [`crate::stats::close_months`]).
+pub async fn close_months(state: &AppState) -> Result<usize> {
+    let window = SignedDuration::from_hours(state.config.undo_window_hours);
+    crate::stats::close_months(&state.db, state.clock.now(), window).await
+}
+
 /// Runs the expiry (and forgets ended rate-limit windows) once an hour: it is idempotent and cheap when nothing is due, and an hourly
-/// pace means a restarted server catches up within the hour. The retention and the alerts run once a day.
+/// pace means a restarted server catches up within the hour. The retention, the alerts and the
+/// closing of months run once a day.
 pub async fn run_periodic(state: AppState) {
-    let (mut retention_day, mut alerts_day) = (None, None);
+    let (mut retention_day, mut alerts_day, mut months_day) = (None, None, None);
     loop {
         match expire(&state).await {
             Ok(r) if r.cheques > 0 => {
@@ -168,6 +177,17 @@ pub async fn run_periodic(state: AppState) {
                     }
                 }
                 Err(e) => tracing::warn!(error = %e, "alerts run failed; will retry"),
+            }
+        }
+        if months_day != Some(today) {
+            match close_months(&state).await {
+                Ok(n) => {
+                    months_day = Some(today);
+                    if n > 0 {
+                        tracing::info!(months = n, "people of closed months counted");
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "closing months failed; will retry"),
             }
         }
         tokio::time::sleep(Duration::from_secs(3600)).await;

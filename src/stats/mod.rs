@@ -8,11 +8,13 @@
 
 pub mod figures;
 mod labels;
+mod months;
 pub mod observatory;
 mod outcomes;
 mod period;
 mod repo;
 
+pub use months::close_months;
 pub use outcomes::{
     breakdown, outcomes, Carnets, Dimension, Money, Opinions, Outcomes, Period, Row,
 };

@@ -80,7 +80,7 @@ impl Dimension {
     }
 
     /// The group people are kept by over the programme's life (`figures`).
-    fn kept_people(self) -> Option<&'static str> {
+    pub(super) fn kept_people(self) -> Option<&'static str> {
         match self {
             Dimension::Whole | Dimension::Distributor => Some(super::figures::DISTRIBUTOR),
             Dimension::Place => Some("place"),
@@ -422,9 +422,44 @@ async fn read(
 }
 
 /// People helped in each breakdown's groups: kept for the programme's whole life (or a
-/// period around all its uses); else counted from the period's redemptions, read once for
-/// every breakdown.
+/// period around all its uses) and for each closed month (`super::months`); else counted
+/// from the period's redemptions, read once for every breakdown.
 async fn people(
+    conn: &mut Conn,
+    program_id: &str,
+    period: Period,
+    dimensions: &[Dimension],
+) -> Result<Vec<(Dimension, Vec<(String, i64)>)>> {
+    if let Some(month) = period.whole_month() {
+        if let Some(kept) = repo::closed_month_people(conn, program_id, &month).await? {
+            return Ok(from_kept(dimensions, &kept));
+        }
+    }
+    count_people(conn, program_id, period, dimensions).await
+}
+
+/// Each breakdown's people from kept `(group, key, people)` rows.
+fn from_kept(
+    dimensions: &[Dimension],
+    kept: &[(String, String, i64)],
+) -> Vec<(Dimension, Vec<(String, i64)>)> {
+    dimensions
+        .iter()
+        .filter_map(|d| {
+            let group = d.kept_people()?;
+            let list = kept
+                .iter()
+                .filter(|(g, _, _)| g == group)
+                .map(|(_, k, n)| (k.clone(), *n))
+                .collect();
+            Some((*d, list))
+        })
+        .collect()
+}
+
+/// People helped in each breakdown's groups, as kept for the programme's whole life when the
+/// period is around all its uses, else counted from the period's redemptions.
+pub(super) async fn count_people(
     conn: &mut Conn,
     program_id: &str,
     period: Period,
@@ -437,18 +472,7 @@ async fn people(
     });
     if around_every_use {
         let kept = repo::kept_people(conn, program_id).await?;
-        return Ok(dimensions
-            .iter()
-            .filter_map(|d| {
-                let group = d.kept_people()?;
-                let list = kept
-                    .iter()
-                    .filter(|(g, _, _)| g == group)
-                    .map(|(_, k, n)| (k.clone(), *n))
-                    .collect();
-                Some((*d, list))
-            })
-            .collect());
+        return Ok(from_kept(dimensions, &kept));
     }
     let month = paris_month_sql(period, used.as_ref())?;
     let mut keys: Vec<String> = Vec::new();

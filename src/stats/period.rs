@@ -80,6 +80,21 @@ impl Period {
         }
     }
 
+    /// The Paris month (`YYYY-MM`) it is exactly, from its first day to its last.
+    pub(super) fn whole_month(&self) -> Option<String> {
+        let (from, to) = (self.from?, self.to?);
+        (from.day() == 1 && to == from.last_of_month())
+            .then(|| format!("{:04}-{:02}", from.year(), from.month()))
+    }
+
+    /// The period of a whole Paris month.
+    pub(super) fn month(first: Date) -> Period {
+        Period {
+            from: Some(first.first_of_month()),
+            to: Some(first.last_of_month()),
+        }
+    }
+
     /// `[start, end)` as stored instants: midnight in Paris on the first day, and on the day
     /// after the last.
     pub(super) fn bounds(&self) -> (String, String) {

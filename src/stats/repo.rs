@@ -4,7 +4,7 @@
 //! every one it takes).
 
 use super::figures::{Axis, Figures, COLUMNS};
-use crate::db::Conn;
+use crate::db::{Batch, Conn, Param};
 use crate::error::Result;
 use sqlx::Row;
 
@@ -201,4 +201,95 @@ pub(super) async fn places(
             ))
         })
         .collect()
+}
+
+/// People helped over a closed month (`YYYY-MM`, see `super::months`) as
+/// `(dimension, key, people)`, if that month of the programme is closed.
+pub(super) async fn closed_month_people(
+    conn: &mut Conn,
+    program_id: &str,
+    month: &str,
+) -> Result<Option<Vec<(String, String, i64)>>> {
+    let closed: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM figure_closed_months WHERE program_id = $1 AND month = $2",
+    )
+    .bind(program_id)
+    .bind(month)
+    .fetch_one(&mut *conn)
+    .await?;
+    if closed == 0 {
+        return Ok(None);
+    }
+    let rows = sqlx::query(
+        "SELECT dimension, key, people FROM figure_month_people \
+         WHERE program_id = $1 AND month = $2",
+    )
+    .bind(program_id)
+    .bind(month)
+    .fetch_all(&mut *conn)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok((
+                r.try_get("dimension")?,
+                r.try_get("key")?,
+                r.try_get("people")?,
+            ))
+        })
+        .collect::<Result<_>>()
+        .map(Some)
+}
+
+/// The months of the programme already closed.
+pub(super) async fn closed_months(conn: &mut Conn, program_id: &str) -> Result<Vec<String>> {
+    Ok(sqlx::query_scalar(
+        "SELECT month FROM figure_closed_months WHERE program_id = $1 ORDER BY month",
+    )
+    .bind(program_id)
+    .fetch_all(&mut *conn)
+    .await?)
+}
+
+/// Closes a month of the programme with its people by group; false (and nothing written)
+/// when another run closed it first.
+pub(super) async fn close_month(
+    conn: &mut Conn,
+    program_id: &str,
+    month: &str,
+    people: &[(&str, String, i64)],
+    now: &str,
+) -> Result<bool> {
+    let done = sqlx::query(
+        "INSERT INTO figure_closed_months (program_id, month, counted_at) VALUES ($1, $2, $3) \
+         ON CONFLICT (program_id, month) DO NOTHING",
+    )
+    .bind(program_id)
+    .bind(month)
+    .bind(now)
+    .execute(&mut *conn)
+    .await?;
+    if done.rows_affected() == 0 {
+        return Ok(false);
+    }
+    let rows = people
+        .iter()
+        .filter(|(_, _, n)| *n != 0)
+        .map(|(dimension, key, n)| {
+            vec![
+                Param::from(program_id),
+                month.into(),
+                (*dimension).into(),
+                key.as_str().into(),
+                (*n).into(),
+            ]
+        })
+        .collect();
+    let mut batch = Batch::new(conn);
+    batch.push_rows(
+        "INSERT INTO figure_month_people (program_id, month, dimension, key, people)",
+        "",
+        rows,
+    );
+    batch.execute(conn).await?;
+    Ok(true)
 }

@@ -408,6 +408,62 @@ async fn funder_view_counts_what_the_money_did(backend: Backend) {
         "0"
     );
     assert_eq!(row(&key, "Carnets commencés (un chèque utilisé)")[1], "2");
+    // Once March and April can no longer change (48 hours of undo window past their end),
+    // the daily run keeps their people: the month's view reads them, and says the same.
+    let tables = [
+        "chiffres",
+        "mois",
+        "distributeurs",
+        "lieux",
+        "departements",
+        "types",
+        "niveaux",
+    ];
+    let mut counted = Vec::new();
+    for t in tables {
+        counted.push(csv(&client, &format!("{base}/{t}.csv{april}")).await);
+    }
+    app.advance(SignedDuration::from_hours(24 * 32));
+    let closed = passnum::cli::jobs::close_months(&app.state).await;
+    assert_eq!(closed.expect("months closed"), 2);
+    let again = passnum::cli::jobs::close_months(&app.state).await;
+    assert_eq!(again.expect("nothing more to close"), 0);
+    // A month later, the first session has ended: a colleague looks.
+    let (client, _) = signed_in(&app, &w.funder_id, "marc@gironde.example").await;
+    assert_eq!(
+        app.count(
+            "SELECT COUNT(*) FROM figure_month_people WHERE month = '2026-04' \
+             AND dimension = 'place' AND people = 2"
+        )
+        .await,
+        1
+    );
+    for (t, before) in tables.iter().zip(&counted) {
+        let after = csv(&client, &format!("{base}/{t}.csv{april}")).await;
+        assert_eq!(&after, before, "{t}");
+    }
+    // Read from the kept rows, not counted again: a change there shows.
+    let bump = |by: i64| {
+        app.state
+            .db
+            .transact(passnum::db::Origin::platform(), move |tx| {
+                Box::pin(async move {
+                    sqlx::query(
+                        "UPDATE figure_month_people SET people = people + $1 \
+                         WHERE month = '2026-04' AND dimension = 'place'",
+                    )
+                    .bind(by)
+                    .execute(&mut **tx)
+                    .await?;
+                    Ok(())
+                })
+            })
+    };
+    bump(40).await.expect("kept people changed");
+    let places = csv(&client, &format!("{base}/lieux.csv{april}")).await;
+    assert_eq!(row(&places, "Espace numérique de Dax")[1], "42");
+    bump(-40).await.expect("kept people restored");
+
     // A period backwards or a date that is none is refused in plain French.
     for bad in ["?du=2026-05-01&au=2026-04-01", "?du=2026-13-01"] {
         let page = get(&client, &format!("{base}{bad}")).await;

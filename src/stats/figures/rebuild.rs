@@ -15,7 +15,14 @@ const CARNETS_AT_ONCE: i64 = 2_000;
 /// Counts every figure again from the rows themselves (carnets, redemptions, answers, ledger
 /// transactions), replacing what was kept.
 pub async fn rebuild(conn: &mut Conn) -> Result<()> {
-    for table in ["figure_cells", "figure_people", "carnet_uses"] {
+    // Closed months are counted again by the next `super::super::close_months`.
+    for table in [
+        "figure_cells",
+        "figure_people",
+        "carnet_uses",
+        "figure_closed_months",
+        "figure_month_people",
+    ] {
         sqlx::query(&format!("DELETE FROM {table}"))
             .execute(&mut *conn)
             .await?;
