@@ -3,7 +3,8 @@
 //! (`figures::rebuild`), cell by cell, after any sequence of issuance, handing out, sessions
 //! of one to three cheques at places in two départements, workshops, undos, answers, expiry
 //! and days passing across months; and the funder's view reads the same either way, for the
-//! whole life and for periods cut inside months. On both databases for a fixed sequence,
+//! whole life, periods cut inside months and whole months (closed ones read from the people
+//! kept when they closed, `stats::close_months`). On both databases for a fixed sequence,
 //! random ones on SQLite.
 
 use crate::common;
@@ -38,6 +39,8 @@ enum Op {
     Answer(usize),
     Wait(i64),
     Expire,
+    /// The daily run that keeps the people of the months past their undo window.
+    Close,
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -53,6 +56,7 @@ fn op() -> impl Strategy<Value = Op> {
         1 => (0usize..8).prop_map(Op::Answer),
         2 => (1i64..400).prop_map(Op::Wait),
         1 => Just(Op::Expire),
+        1 => Just(Op::Close),
     ]
 }
 
@@ -173,8 +177,18 @@ async fn run(backend: Backend, ops: Vec<Op>) {
                     .await
                     .expect("expiry");
             }
+            Op::Close => {
+                passnum::cli::jobs::close_months(&app.state)
+                    .await
+                    .expect("months closed");
+            }
         }
     }
+    // Views of closed months read their kept people; after the rebuild (which forgets them)
+    // they are counted from the redemptions.
+    passnum::cli::jobs::close_months(&app.state)
+        .await
+        .expect("months closed");
     let periods = periods(&app);
     let kept = snapshot(&app).await;
     let views_kept = views(&app, &w.program_id, &periods).await;
@@ -239,13 +253,23 @@ fn periods(app: &TestApp) -> Vec<passnum::stats::Period> {
     let p = |from: Option<String>, to: Option<String>| {
         passnum::stats::Period::parse(from.as_deref(), to.as_deref()).expect("period")
     };
-    vec![
+    let mut periods = vec![
         p(None, None),
         p(Some(day(40)), None),
         p(Some(day(70)), Some(day(3))),
         p(None, Some(day(20))),
         p(Some(day(0)), Some(day(0))),
-    ]
+    ];
+    // Whole months from the test's first (March 2026) to the one after today, closed or not.
+    let mut month = jiff::civil::date(2026, 3, 1);
+    while month <= today.last_of_month() {
+        periods.push(p(
+            Some(month.to_string()),
+            Some(month.last_of_month().to_string()),
+        ));
+        month = month.last_of_month().tomorrow().expect("a month");
+    }
+    periods
 }
 
 async fn views(app: &TestApp, program_id: &str, periods: &[passnum::stats::Period]) -> Vec<String> {
@@ -347,6 +371,7 @@ async fn kept_figures_equal_a_recount_after_a_known_sequence(backend: Backend) {
             Answer(1),
             Undo(0),
             Wait(24 * 20),
+            Close,
             Activate(2),
             s(2, 0, 3, 0, 0),
             s(2, 3, 2, 1, 1),
@@ -356,6 +381,7 @@ async fn kept_figures_equal_a_recount_after_a_known_sequence(backend: Backend) {
             Undo(5),
             Workshop { passes: [1, 0] },
             Wait(24 * 15),
+            Close,
             s(1, 1, 3, 0, 2),
             Answer(3),
             Undo(7),
