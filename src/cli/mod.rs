@@ -49,6 +49,9 @@ enum Command {
     /// sessions outside opening hours, a distributor's carnets used mostly at one site, a site
     /// far above its usual rate. The server runs it daily, this is for cron.
     Alerts,
+    /// Count and keep the people helped in each month past its undo window, so that the
+    /// funder's view of a month reads them. The server runs it daily, this is for cron.
+    CloseMonths,
     /// Ledger checks.
     Ledger {
         #[command(subcommand)]
@@ -240,6 +243,12 @@ pub async fn run() -> anyhow::Result<()> {
                 found.distributor_concentration,
                 found.rate_spike
             );
+            Ok(())
+        }
+        Command::CloseMonths => {
+            let state = crate::start(config, Arc::new(SystemClock)).await?;
+            let closed = jobs::close_months(&state).await?;
+            println!("{closed} month(s) of programme closed: their people are kept.");
             Ok(())
         }
         Command::Ledger {

@@ -1,4 +1,5 @@
-//! The command line: bootstrap prints a token last, ledger verify catches tampering.
+//! The command line: bootstrap prints a token last, ledger verify catches tampering, months
+//! close once.
 
 use crate::common;
 
@@ -25,6 +26,15 @@ async fn bootstrap_then_ledger_verify_detects_tampering() {
         .redeem(&w.site, pass["vouchers"][0]["code"].as_str().unwrap())
         .await;
     assert_eq!(status, 201);
+    // March 2026 ended long before today (the command's clock): its people are kept, once.
+    for closed in ["1 month(s)", "0 month(s)"] {
+        let out = passnum(&app.database_url, &["close-months"]);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success() && stdout.starts_with(closed),
+            "{stdout}"
+        );
+    }
 
     let out = passnum(&app.database_url, &["bootstrap"]);
     assert!(
