@@ -329,14 +329,30 @@ async fn snapshot(app: &TestApp) -> [Vec<String>; 3] {
     .fetch_all(&mut conn)
     .await
     .expect("people");
-    let carnets = sqlx::query(
-        "SELECT pass_id, dimension, key, program_id, cheques, live, first_at, last_at \
-         FROM carnet_uses WHERE live <> 0",
-    )
-    .fetch_all(&mut conn)
-    .await
-    .expect("carnets");
-    [lines(cells, 17), lines(people, 4), lines(carnets, 8)]
+    // A carnet's marks are kept in the order its cheques were used: compared sorted.
+    let carnets =
+        sqlx::query("SELECT pass_id, program_id, distributor_id, cheques, uses FROM carnet_uses")
+            .fetch_all(&mut conn)
+            .await
+            .expect("carnets");
+    let mut carnets: Vec<String> = carnets
+        .iter()
+        .map(|r| {
+            let uses: String = r.try_get(4).expect("uses");
+            let mut marks: Vec<&str> = uses.split('\u{1e}').collect();
+            marks.sort();
+            format!(
+                "{} {} {} {} {:?}",
+                r.try_get::<String, _>(0).expect("pass"),
+                r.try_get::<String, _>(1).expect("programme"),
+                r.try_get::<String, _>(2).expect("distributor"),
+                r.try_get::<i64, _>(3).expect("cheques"),
+                marks
+            )
+        })
+        .collect();
+    carnets.sort();
+    [lines(cells, 17), lines(people, 4), carnets]
 }
 
 async fn kept_figures_equal_a_recount_after_a_known_sequence(backend: Backend) {

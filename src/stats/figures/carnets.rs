@@ -1,13 +1,108 @@
-//! Each carnet's uses per group (`carnet_uses`): the people it counts in, and when it was
-//! started and finished, as cheques are used and given back.
+//! Each carnet's live uses (`carnet_uses`, one row per carnet): the groups it counts among the
+//! people of, and when it was started and finished, as cheques are used and given back.
+//!
+//! A carnet's row keeps one short mark per live cheque used (place, département, kind, level,
+//! Paris day), from which its groups are counted in memory. A redemption appends its marks with
+//! one upsert that answers the whole row: one row written per carnet, where a row per carnet
+//! and group cost six (BENCHMARKS.md, run Y), and concurrent transactions on one carnet still
+//! wait for each other on that row, so that they never both count it as new.
 
-use super::{Changes, Figures, Use, DISTRIBUTOR, GROUPS};
+use super::{paris_day, Changes, Figures, Use, DISTRIBUTOR};
 use crate::db::{Batch, Conn, Param, Tx};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use sqlx::Row;
 use std::collections::BTreeMap;
 
-/// A carnet's live uses in one group: how many, the first and the last.
+/// Separates a mark's fields, and ends each mark, in `carnet_uses.uses`.
+const FIELD: char = '\u{1f}';
+const END: char = '\u{1e}';
+
+/// One live cheque used, as its carnet's row keeps it.
+#[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
+pub(super) struct Mark {
+    place: String,
+    department: String,
+    kind: String,
+    level: String,
+    /// The Paris day of the redemption (`YYYY-MM-DD`): all the figures need of its time.
+    day: String,
+}
+
+impl Mark {
+    pub(super) fn of(u: &Use) -> Mark {
+        Mark {
+            place: u.place_id.clone(),
+            department: u.department.clone(),
+            kind: u.service.clone(),
+            level: u.help_level.clone(),
+            day: paris_day(&u.at),
+        }
+    }
+
+    /// The groups it counts its carnet in, as `(dimension, key)`.
+    fn groups(&self, distributor: &str) -> [(&'static str, String); 6] {
+        let month = self.day.get(..7).unwrap_or(&self.day).to_string();
+        [
+            (DISTRIBUTOR, distributor.to_string()),
+            ("place", self.place.clone()),
+            ("department", self.department.clone()),
+            ("month", month),
+            ("kind", self.kind.clone()),
+            ("level", self.level.clone()),
+        ]
+    }
+
+    fn push_to(&self, out: &mut String) {
+        for (i, field) in [
+            &self.place,
+            &self.department,
+            &self.kind,
+            &self.level,
+            &self.day,
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            if i > 0 {
+                out.push(FIELD);
+            }
+            // Keys are identifiers and codes; a separator inside one would only blur its key.
+            out.extend(field.chars().map(|c| match c {
+                FIELD | END => ' ',
+                c => c,
+            }));
+        }
+        out.push(END);
+    }
+}
+
+/// The text of `marks` in `carnet_uses.uses`.
+pub(super) fn encode(marks: &[Mark]) -> String {
+    let mut out = String::new();
+    for m in marks {
+        m.push_to(&mut out);
+    }
+    out
+}
+
+pub(super) fn decode(text: &str) -> Vec<Mark> {
+    text.split(END)
+        .filter(|m| !m.is_empty())
+        .map(|m| {
+            let mut f = m.split(FIELD).map(str::to_string);
+            let mut next = || f.next().unwrap_or_default();
+            Mark {
+                place: next(),
+                department: next(),
+                kind: next(),
+                level: next(),
+                day: next(),
+            }
+        })
+        .collect()
+}
+
+/// A carnet's live uses in one group: how many, the first and the last Paris day.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub(super) struct GroupUse {
     live: i64,
@@ -16,12 +111,12 @@ pub(super) struct GroupUse {
 }
 
 impl GroupUse {
-    fn with(&mut self, at: &str) {
-        if self.live == 0 || at < self.first_at.as_str() {
-            self.first_at = at.to_string();
+    fn with(&mut self, day: &str) {
+        if self.live == 0 || day < self.first_at.as_str() {
+            self.first_at = day.to_string();
         }
-        if self.live == 0 || at > self.last_at.as_str() {
-            self.last_at = at.to_string();
+        if self.live == 0 || day > self.last_at.as_str() {
+            self.last_at = day.to_string();
         }
         self.live += 1;
     }
@@ -30,11 +125,11 @@ impl GroupUse {
 /// Where a carnet was used: by group.
 pub(super) type CarnetUses = BTreeMap<(&'static str, String), GroupUse>;
 
-pub(super) fn carnet_uses(uses: &[Use]) -> CarnetUses {
+pub(super) fn carnet_uses(distributor: &str, marks: &[Mark]) -> CarnetUses {
     let mut out = CarnetUses::new();
-    for u in uses {
-        for group in u.groups() {
-            out.entry(group).or_default().with(&u.at);
+    for m in marks {
+        for group in m.groups(distributor) {
+            out.entry(group).or_default().with(&m.day);
         }
     }
     out
@@ -86,11 +181,13 @@ pub(super) fn transition(
     }
 }
 
+/// Carnets whose marks are appended together by [`used`], per statement.
+const CARNETS_PER_STATEMENT: usize = 200;
+
 /// Cheques used (the redemption rows written with them), `cheques` the size of each carnet
 /// by id: adds their sums, and the people, carnets started and finished they make, to the
-/// transaction's deferred writes. Each carnet's uses are counted in one statement that
-/// answers the new counts, so that concurrent transactions on one carnet (which wait for each
-/// other on its rows) never both count it as new.
+/// transaction's deferred writes. Each carnet's marks are appended in one statement that
+/// answers its whole row, whose part before ours is what it had.
 pub(crate) async fn used(
     tx: &mut Tx<'_>,
     uses: &[Use],
@@ -100,27 +197,25 @@ pub(crate) async fn used(
         return Ok(());
     }
     let mut changes = Changes::default();
-    let mut by_carnet: BTreeMap<&str, Vec<Use>> = BTreeMap::new();
+    // By carnet: its programme, its distributor and the marks added.
+    let mut by_carnet: BTreeMap<&str, (&str, &str, String)> = BTreeMap::new();
     for u in uses {
         changes.use_cells(u, 1);
-        by_carnet.entry(&u.pass_id).or_default().push(u.clone());
+        let carnet = by_carnet
+            .entry(&u.pass_id)
+            .or_insert_with(|| (&u.program_id, &u.distributor_id, String::new()));
+        Mark::of(u).push_to(&mut carnet.2);
     }
-    let mut added: Vec<(&str, &str, (&'static str, String), GroupUse)> = Vec::new();
-    for (pass_id, list) in &by_carnet {
-        let program_id = &list[0].program_id;
-        for (group, uses) in carnet_uses(list) {
-            added.push((pass_id, program_id, group, uses));
-        }
-    }
+    let carnets: Vec<(&str, (&str, &str, String))> = by_carnet.into_iter().collect();
     let postgres = crate::db::is_postgres(tx);
-    for chunk in added.chunks(200) {
+    for chunk in carnets.chunks(CARNETS_PER_STATEMENT) {
         // SQLite looks `$N` up by name, in time quadratic in their number: `?` there.
         let values: Vec<String> = (0..chunk.len())
             .map(|i| {
-                let marks: Vec<String> = (1..=8)
+                let marks: Vec<String> = (1..=5)
                     .map(|k| {
                         if postgres {
-                            format!("${}", i * 8 + k)
+                            format!("${}", i * 5 + k)
                         } else {
                             "?".to_string()
                         }
@@ -130,63 +225,41 @@ pub(crate) async fn used(
             })
             .collect();
         let sql = format!(
-            "INSERT INTO carnet_uses (pass_id, dimension, key, program_id, cheques, live, \
-               first_at, last_at) VALUES {} \
-             ON CONFLICT (pass_id, dimension, key) DO UPDATE SET \
-               live = carnet_uses.live + excluded.live, \
-               first_at = CASE WHEN carnet_uses.live <= 0 OR carnet_uses.first_at IS NULL \
-                               OR excluded.first_at < carnet_uses.first_at \
-                          THEN excluded.first_at ELSE carnet_uses.first_at END, \
-               last_at = CASE WHEN carnet_uses.live <= 0 OR carnet_uses.last_at IS NULL \
-                              OR excluded.last_at > carnet_uses.last_at \
-                         THEN excluded.last_at ELSE carnet_uses.last_at END \
-             RETURNING pass_id, dimension, key, program_id, cheques, live, first_at, last_at",
+            "INSERT INTO carnet_uses (pass_id, program_id, distributor_id, cheques, uses) \
+             VALUES {} \
+             ON CONFLICT (pass_id) DO UPDATE SET uses = carnet_uses.uses || excluded.uses \
+             RETURNING pass_id, program_id, distributor_id, cheques, uses",
             values.join(", ")
         );
         let mut query = sqlx::query(&sql);
-        for (pass_id, program_id, (dimension, key), group) in chunk {
+        for (pass_id, (program_id, distributor_id, added)) in chunk {
             query = query
                 .bind(pass_id.to_string())
-                .bind(dimension.to_string())
-                .bind(key.clone())
                 .bind(program_id.to_string())
+                .bind(distributor_id.to_string())
                 .bind(cheques.get(*pass_id).copied().unwrap_or(i64::MAX))
-                .bind(group.live)
-                .bind(group.first_at.clone())
-                .bind(group.last_at.clone());
+                .bind(added.clone());
         }
         let rows = query.fetch_all(&mut **tx).await?;
-        let count: BTreeMap<(&str, &str, &str), i64> = chunk
+        let added: BTreeMap<&str, &str> = chunk
             .iter()
-            .map(|(pass, _, (dimension, key), g)| ((*pass, *dimension, key.as_str()), g.live))
+            .map(|(pass, (_, _, added))| (*pass, added.as_str()))
             .collect();
         for row in rows {
-            let (pass_id, dimension, key): (String, String, String) =
-                (row.try_get(0)?, row.try_get(1)?, row.try_get(2)?);
-            let program_id: String = row.try_get(3)?;
-            let carnet: i64 = row.try_get(4)?;
-            let live: i64 = row.try_get(5)?;
-            let added = count
-                .get(&(pass_id.as_str(), dimension.as_str(), key.as_str()))
-                .copied()
-                .unwrap_or(0);
-            let Some(dimension) = GROUPS.iter().copied().find(|g| *g == dimension) else {
-                continue;
+            let pass_id: String = row.try_get(0)?;
+            let program_id: String = row.try_get(1)?;
+            let distributor_id: String = row.try_get(2)?;
+            let carnet: i64 = row.try_get(3)?;
+            let now: String = row.try_get(4)?;
+            let ours = added.get(pass_id.as_str()).copied().unwrap_or_default();
+            // Ours came last: the row stays locked by this transaction until it ends.
+            let Some(had) = now.strip_suffix(ours) else {
+                return Err(Error::Internal(anyhow::anyhow!(
+                    "carnet {pass_id}: its uses do not end with those just added"
+                )));
             };
-            let now = GroupUse {
-                live,
-                first_at: row.try_get::<Option<String>, _>(6)?.unwrap_or_default(),
-                last_at: row.try_get::<Option<String>, _>(7)?.unwrap_or_default(),
-            };
-            // Before, as far as people and events go: as many uses fewer, with the same first
-            // use unless there was none (and not finished: it had cheques left).
-            let before = GroupUse {
-                live: live - added,
-                ..now.clone()
-            };
-            let group = (dimension, key);
-            let before: CarnetUses = [(group.clone(), before)].into();
-            let after: CarnetUses = [(group, now)].into();
+            let before = carnet_uses(&distributor_id, &decode(had));
+            let after = carnet_uses(&distributor_id, &decode(&now));
             transition(&mut changes, &program_id, carnet, &before, &after);
         }
     }
@@ -199,56 +272,41 @@ pub(crate) async fn used(
 /// carnets' people, starts and finishes again from the carnets' remaining uses.
 pub(crate) async fn given_back(tx: &mut Tx<'_>, undone: &[Use]) -> Result<()> {
     let mut changes = Changes::default();
-    let mut carnets: BTreeMap<&str, &str> = BTreeMap::new();
+    let mut carnets: BTreeMap<&str, (&str, &str)> = BTreeMap::new();
     for u in undone {
         changes.use_cells(u, -1);
-        carnets.insert(&u.pass_id, &u.program_id);
+        carnets.insert(&u.pass_id, (&u.program_id, &u.distributor_id));
     }
-    for (pass_id, program_id) in carnets {
+    for (pass_id, (program_id, distributor_id)) in carnets {
         let cheques: i64 = sqlx::query_scalar("SELECT cheques FROM passes WHERE id = $1")
             .bind(pass_id)
             .fetch_one(&mut **tx)
             .await?;
-        let rows = sqlx::query(
-            "SELECT dimension, key, live, first_at, last_at FROM carnet_uses WHERE pass_id = $1",
-        )
-        .bind(pass_id)
-        .fetch_all(&mut **tx)
-        .await?;
-        let mut before = CarnetUses::new();
-        for r in &rows {
-            let dimension: String = r.try_get("dimension")?;
-            let Some(dimension) = GROUPS.iter().copied().find(|g| *g == dimension) else {
-                continue;
-            };
-            before.insert(
-                (dimension, r.try_get("key")?),
-                GroupUse {
-                    live: r.try_get("live")?,
-                    first_at: r
-                        .try_get::<Option<String>, _>("first_at")?
-                        .unwrap_or_default(),
-                    last_at: r
-                        .try_get::<Option<String>, _>("last_at")?
-                        .unwrap_or_default(),
-                },
-            );
-        }
-        let live = live_uses(tx, pass_id, pass_id).await?;
-        let after = carnet_uses(&live);
+        let had: Option<String> =
+            sqlx::query_scalar("SELECT uses FROM carnet_uses WHERE pass_id = $1")
+                .bind(pass_id)
+                .fetch_optional(&mut **tx)
+                .await?;
+        let before = carnet_uses(distributor_id, &decode(had.as_deref().unwrap_or_default()));
+        let left: Vec<Mark> = live_uses(tx, pass_id, pass_id)
+            .await?
+            .iter()
+            .map(Mark::of)
+            .collect();
+        let after = carnet_uses(distributor_id, &left);
         transition(&mut changes, program_id, cheques, &before, &after);
-        // Now rather than deferred: PostgreSQL runs deferred writes as one statement, whose
-        // parts do not see each other's rows.
-        sqlx::query("DELETE FROM carnet_uses WHERE pass_id = $1")
-            .bind(pass_id)
-            .execute(&mut **tx)
-            .await?;
-        let mut batch = Batch::new(tx);
-        write_carnet_uses(
-            &mut batch,
-            carnet_uses_rows(pass_id, program_id, cheques, &after),
-        );
-        batch.execute(tx).await?;
+        if left.is_empty() {
+            sqlx::query("DELETE FROM carnet_uses WHERE pass_id = $1")
+                .bind(pass_id)
+                .execute(&mut **tx)
+                .await?;
+        } else {
+            sqlx::query("UPDATE carnet_uses SET uses = $1 WHERE pass_id = $2")
+                .bind(encode(&left))
+                .bind(pass_id)
+                .execute(&mut **tx)
+                .await?;
+        }
     }
     let slot = tx.slot();
     changes.write(tx.deferred(), slot);
@@ -257,35 +315,27 @@ pub(crate) async fn given_back(tx: &mut Tx<'_>, undone: &[Use]) -> Result<()> {
 
 pub(super) fn write_carnet_uses(batch: &mut Batch, rows: Vec<Vec<Param>>) {
     batch.push_rows(
-        "INSERT INTO carnet_uses (pass_id, dimension, key, program_id, cheques, live, first_at, \
-         last_at)",
+        "INSERT INTO carnet_uses (pass_id, program_id, distributor_id, cheques, uses)",
         "",
         rows,
     );
 }
 
-/// A carnet's `carnet_uses` rows: one per group it has a live use in.
-pub(super) fn carnet_uses_rows(
+/// A carnet's `carnet_uses` row.
+pub(super) fn carnet_row(
     pass_id: &str,
     program_id: &str,
+    distributor_id: &str,
     cheques: i64,
-    uses: &CarnetUses,
-) -> Vec<Vec<Param>> {
-    uses.iter()
-        .filter(|(_, g)| g.live > 0)
-        .map(|((dimension, key), g)| {
-            vec![
-                Param::from(pass_id),
-                (*dimension).into(),
-                key.into(),
-                program_id.into(),
-                cheques.into(),
-                g.live.into(),
-                (&g.first_at).into(),
-                (&g.last_at).into(),
-            ]
-        })
-        .collect()
+    marks: &[Mark],
+) -> Vec<Param> {
+    vec![
+        Param::from(pass_id),
+        program_id.into(),
+        distributor_id.into(),
+        cheques.into(),
+        encode(marks).into(),
+    ]
 }
 
 /// The live redemptions of the carnets whose ids lie from `first` to `last` (one carnet when
@@ -328,4 +378,55 @@ pub(super) async fn live_uses(conn: &mut Conn, first: &str, last: &str) -> Resul
             })
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mark(place: &str, day: &str) -> Mark {
+        Mark {
+            place: place.into(),
+            department: "33".into(),
+            kind: "atelier".into(),
+            level: String::new(),
+            day: day.into(),
+        }
+    }
+
+    #[test]
+    fn marks_round_trip_through_their_text() {
+        let marks = vec![mark("p1", "2026-03-02"), mark("p2", "2026-04-30")];
+        assert_eq!(decode(&encode(&marks)), marks);
+        assert_eq!(decode(""), Vec::<Mark>::new());
+        // A separator inside a key cannot shift the fields that follow it.
+        let odd = mark("p\u{1f}1\u{1e}", "2026-03-02");
+        assert_eq!(decode(&encode(&[odd]))[0].day, "2026-03-02");
+    }
+
+    #[test]
+    fn groups_count_each_carnet_once_with_its_first_and_last_days() {
+        let uses = carnet_uses(
+            "d1",
+            &[
+                mark("p1", "2026-04-01"),
+                mark("p1", "2026-03-02"),
+                mark("p2", "2026-03-20"),
+            ],
+        );
+        let of = |d: &'static str, k: &str| uses.get(&(d, k.to_string())).cloned();
+        let distributor = of(DISTRIBUTOR, "d1").expect("the distributor's group");
+        assert_eq!(
+            (
+                distributor.live,
+                distributor.first_at.as_str(),
+                distributor.last_at.as_str()
+            ),
+            (3, "2026-03-02", "2026-04-01")
+        );
+        assert_eq!(of("place", "p1").map(|g| g.live), Some(2));
+        assert_eq!(of("month", "2026-03").map(|g| g.live), Some(2));
+        assert_eq!(of("month", "2026-04").map(|g| g.live), Some(1));
+        assert_eq!(uses.len(), 8);
+    }
 }

@@ -7,7 +7,7 @@
 //! Days and months are Paris time, as the view's periods are: a period reads its whole
 //! months, and the days of the months it only partly covers. People (carnets with a live
 //! cheque used in a group) do not add up across days; they are kept for the whole life of
-//! the programme, from each carnet's uses per group (`carnet_uses`).
+//! the programme, from each carnet's live uses (`carnet_uses`).
 
 use crate::clock::{paris, parse_ts};
 use crate::db::{Batch, Param, Slot};
@@ -130,9 +130,9 @@ impl Axis {
     }
 }
 
-/// The groups people are counted in, as `figure_people.dimension` names them.
+/// The group of people by distributor, as `figure_people.dimension` names it (the others:
+/// place, department, month, kind, level).
 pub(super) const DISTRIBUTOR: &str = "distributor";
-const GROUPS: [&str; 6] = [DISTRIBUTOR, "place", "department", "month", "kind", "level"];
 
 /// The Paris day of a stored instant (`YYYY-MM-DD`).
 pub(super) fn paris_day(at: &str) -> String {
@@ -204,20 +204,6 @@ impl Use {
                 ],
                 figures,
             ),
-        ]
-    }
-
-    /// The groups it counts its carnet in, as `(dimension, key)`.
-    fn groups(&self) -> [(&'static str, String); 6] {
-        let day = paris_day(&self.at);
-        let month = day.get(..7).unwrap_or(&day).to_string();
-        [
-            (DISTRIBUTOR, self.distributor_id.clone()),
-            ("place", self.place_id.clone()),
-            ("department", self.department.clone()),
-            ("month", month),
-            ("kind", self.service.clone()),
-            ("level", self.help_level.clone()),
         ]
     }
 }

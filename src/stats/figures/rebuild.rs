@@ -1,7 +1,7 @@
 //! Counting every figure again from the rows themselves.
 
 use super::carnets::{
-    carnet_uses, carnet_uses_rows, live_uses, transition, write_carnet_uses, CarnetUses,
+    carnet_row, carnet_uses, live_uses, transition, write_carnet_uses, CarnetUses, Mark,
 };
 use super::Changes;
 use crate::db::{Batch, Conn, Slot};
@@ -101,8 +101,10 @@ pub async fn rebuild(conn: &mut Conn) -> Result<()> {
                 changes.use_cells(u, 1);
             }
             let (pass_id, program_id) = (&carnet[0].pass_id, &carnet[0].program_id);
+            let distributor_id = &carnet[0].distributor_id;
             let cheques = sizes.get(pass_id.as_str()).copied().unwrap_or(i64::MAX);
-            let after = carnet_uses(carnet);
+            let marks: Vec<Mark> = carnet.iter().map(Mark::of).collect();
+            let after = carnet_uses(distributor_id, &marks);
             transition(
                 &mut changes,
                 program_id,
@@ -110,7 +112,13 @@ pub async fn rebuild(conn: &mut Conn) -> Result<()> {
                 &CarnetUses::new(),
                 &after,
             );
-            rows.extend(carnet_uses_rows(pass_id, program_id, cheques, &after));
+            rows.push(carnet_row(
+                pass_id,
+                program_id,
+                distributor_id,
+                cheques,
+                &marks,
+            ));
         }
         let mut batch = Batch::new(conn);
         write_carnet_uses(&mut batch, rows);
