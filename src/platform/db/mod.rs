@@ -419,17 +419,9 @@ const PARAMS_PER_PART: usize = 4_000;
 /// in time quadratic in their number (sqlx asks each parameter's name, which SQLite looks up
 /// in a list: 100,000 rows of 11 columns at 200 rows a statement took 4.8 s with `$N`,
 /// 0.26 s with `?`).
-///
-/// On PostgreSQL, rows go as one JSON parameter per part (`json_populate_recordset`), so that
-/// a statement's text depends on which parts it has, not on how many rows each carries: a
-/// redemption group's statement is then parsed and planned once per connection and kept
-/// prepared, where one text per count of rows in each part made nearly every group's new
-/// (BENCHMARKS.md, run Y).
 pub struct Batch {
     postgres: bool,
     parts: Vec<(String, Vec<Param>)>,
-    /// Per part, the values it carries (what bounds a PostgreSQL statement's size).
-    values: Vec<usize>,
     /// Per part, the rows an `ON CONFLICT … DO UPDATE` may update (table and conflict key).
     updates: Vec<Vec<String>>,
 }
@@ -439,7 +431,6 @@ impl Batch {
         Batch {
             postgres: is_postgres(conn),
             parts: Vec::new(),
-            values: Vec::new(),
             updates: Vec::new(),
         }
     }
@@ -448,7 +439,6 @@ impl Batch {
     pub fn push(&mut self, sql: impl Into<String>, params: Vec<Param>) {
         let sql = sql.into();
         debug_assert_eq!(sql.matches(P).count(), params.len(), "{sql}");
-        self.values.push(params.len());
         self.parts.push((sql, params));
         self.updates.push(Vec::new());
     }
@@ -465,14 +455,10 @@ impl Batch {
         } else {
             None
         };
-        let target = if self.postgres {
-            insert_target(head).filter(|(_, names)| names.len() == columns)
-        } else {
-            None
-        };
         let mut rows = rows.into_iter().peekable();
         while rows.peek().is_some() {
             let chunk: Vec<Vec<Param>> = rows.by_ref().take(per_part).collect();
+            let values = vec![row.as_str(); chunk.len()].join(", ");
             let updates = match &key {
                 Some((table, at)) => chunk
                     .iter()
@@ -480,27 +466,10 @@ impl Batch {
                     .collect(),
                 None => Vec::new(),
             };
-            let carried = chunk.len() * columns;
-            match &target {
-                Some((table, names)) => self.push(
-                    format!(
-                        "{head} SELECT {} FROM json_populate_recordset(NULL::{table}, {P}::json) \
-                         {tail}",
-                        names.join(", ")
-                    ),
-                    vec![Param::Text(Some(json_rows(names, &chunk)))],
-                ),
-                None => {
-                    let values = vec![row.as_str(); chunk.len()].join(", ");
-                    self.push(
-                        format!("{head} VALUES {values} {tail}"),
-                        chunk.into_iter().flatten().collect(),
-                    )
-                }
-            }
-            if let Some(last) = self.values.last_mut() {
-                *last = carried;
-            }
+            self.push(
+                format!("{head} VALUES {values} {tail}"),
+                chunk.into_iter().flatten().collect(),
+            );
             if let Some(last) = self.updates.last_mut() {
                 *last = updates;
             }
@@ -516,17 +485,16 @@ impl Batch {
             let mut statement: Vec<(String, Vec<Param>)> = Vec::new();
             let mut params = 0;
             let mut updated: std::collections::HashSet<String> = Default::default();
-            for ((part, updates), values) in
-                self.parts.into_iter().zip(self.updates).zip(self.values)
-            {
+            for (part, updates) in self.parts.into_iter().zip(self.updates) {
                 let again = updates.iter().any(|row| updated.contains(row));
-                if (again || params + values > PARAMS_PER_STATEMENT) && !statement.is_empty() {
+                if (again || params + part.1.len() > PARAMS_PER_STATEMENT) && !statement.is_empty()
+                {
                     run_postgres(conn, std::mem::take(&mut statement)).await?;
                     params = 0;
                     updated.clear();
                 }
                 updated.extend(updates);
-                params += values;
+                params += part.1.len();
                 statement.push(part);
             }
             if !statement.is_empty() {
@@ -557,72 +525,26 @@ fn updated_key(head: &str, tail: &str) -> Option<(String, Vec<usize>)> {
     if !tail.contains("DO UPDATE") {
         return None;
     }
-    let (table, columns) = insert_target(head)?;
-    let key = in_parentheses(tail)?
-        .iter()
-        .map(|k| columns.iter().position(|c| c == k))
-        .collect::<Option<Vec<usize>>>()?;
-    Some((table, key))
-}
-
-/// The names listed between the first parentheses of `text`.
-fn in_parentheses(text: &str) -> Option<Vec<String>> {
-    let open = text.find('(')?;
-    let close = open + text[open..].find(')')?;
-    Some(
-        text[open + 1..close]
-            .split(',')
-            .map(|c| c.trim().to_string())
-            .collect(),
-    )
-}
-
-/// For `INSERT INTO t (a, b, …)`: the table and its columns, if they are plain names.
-fn insert_target(head: &str) -> Option<(String, Vec<String>)> {
-    let plain = |name: &str| {
-        !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+    let inside = |text: &str| -> Option<Vec<String>> {
+        let open = text.find('(')?;
+        let close = open + text[open..].find(')')?;
+        Some(
+            text[open + 1..close]
+                .split(',')
+                .map(|c| c.trim().to_string())
+                .collect(),
+        )
     };
     let table = head
         .strip_prefix("INSERT INTO ")?
         .split([' ', '('])
-        .next()
-        .filter(|t| plain(t))?;
-    let columns = in_parentheses(head)?;
-    columns
+        .next()?;
+    let columns = inside(head)?;
+    let key = inside(tail)?
         .iter()
-        .all(|c| plain(c))
-        .then(|| (table.to_string(), columns))
-}
-
-/// Rows as a JSON array of objects keyed by column, for `json_populate_recordset`.
-fn json_rows(columns: &[String], rows: &[Vec<Param>]) -> String {
-    use std::fmt::Write;
-    let mut out = String::with_capacity(rows.len() * columns.len() * 24 + 2);
-    out.push('[');
-    for (i, row) in rows.iter().enumerate() {
-        if i > 0 {
-            out.push(',');
-        }
-        out.push('{');
-        for (j, (column, value)) in columns.iter().zip(row).enumerate() {
-            if j > 0 {
-                out.push(',');
-            }
-            let _ = write!(out, "\"{column}\":");
-            match value {
-                Param::Text(Some(text)) => {
-                    out.push_str(&serde_json::Value::from(text.as_str()).to_string())
-                }
-                Param::Int(Some(n)) => {
-                    let _ = write!(out, "{n}");
-                }
-                Param::Text(None) | Param::Int(None) => out.push_str("null"),
-            }
-        }
-        out.push('}');
-    }
-    out.push(']');
-    out
+        .map(|k| columns.iter().position(|c| c == k))
+        .collect::<Option<Vec<usize>>>()?;
+    Some((table.to_string(), key))
 }
 
 async fn run_postgres(
@@ -699,37 +621,7 @@ pub(crate) async fn sqlite_plan(sql: &str, binds: &[&str]) -> Vec<String> {
 
 #[cfg(test)]
 mod batch_tests {
-    use super::{insert_target, json_rows, updated_key, Param};
-
-    #[test]
-    fn rows_become_json_objects_keyed_by_column() {
-        let columns = vec!["id".to_string(), "n".to_string(), "note".to_string()];
-        let rows = vec![
-            vec![
-                Param::from("a\"b\\c\u{1e}é"),
-                Param::from(7),
-                Param::Text(None),
-            ],
-            vec![Param::from("x"), Param::Int(None), Param::from("")],
-        ];
-        let json: serde_json::Value =
-            serde_json::from_str(&json_rows(&columns, &rows)).expect("JSON");
-        assert_eq!(
-            json,
-            serde_json::json!([
-                {"id": "a\"b\\c\u{1e}é", "n": 7, "note": null},
-                {"id": "x", "n": null, "note": ""}
-            ])
-        );
-        assert_eq!(
-            insert_target("INSERT INTO places (id, name)"),
-            Some((
-                "places".to_string(),
-                vec!["id".to_string(), "name".to_string()]
-            ))
-        );
-        assert_eq!(insert_target("INSERT INTO t (a, lower(b))"), None);
-    }
+    use super::updated_key;
 
     #[test]
     fn an_upsert_names_its_table_and_conflict_columns() {
