@@ -301,11 +301,19 @@ pub(crate) async fn given_back(tx: &mut Tx<'_>, undone: &[Use]) -> Result<()> {
                 .execute(&mut **tx)
                 .await?;
         } else {
-            sqlx::query("UPDATE carnet_uses SET uses = $1 WHERE pass_id = $2")
-                .bind(encode(&left))
-                .bind(pass_id)
-                .execute(&mut **tx)
-                .await?;
+            // An upsert, so that a carnet whose row is missing gets one rather than none.
+            sqlx::query(
+                "INSERT INTO carnet_uses (pass_id, program_id, distributor_id, cheques, uses) \
+                 VALUES ($1, $2, $3, $4, $5) \
+                 ON CONFLICT (pass_id) DO UPDATE SET uses = excluded.uses",
+            )
+            .bind(pass_id)
+            .bind(program_id)
+            .bind(distributor_id)
+            .bind(cheques)
+            .bind(encode(&left))
+            .execute(&mut **tx)
+            .await?;
         }
     }
     let slot = tx.slot();
