@@ -80,11 +80,8 @@ impl RateLimiter {
     where
         E: sqlx::Executor<'c, Database = sqlx::Any>,
     {
-        let used_up = self.used_up(read, keys.iter(), now).await?;
-        Ok(keys
-            .iter()
-            .any(|k| used_up.contains(k))
-            .then(|| self.retry_after(now)))
+        let mut blocked = Self::blocked_each_of(read, &[(self, &[keys.to_vec()])], now).await?;
+        Ok(blocked.pop().flatten())
     }
 
     /// [`RateLimiter::blocked`] for the keys of several requests, in one query.
@@ -97,72 +94,39 @@ impl RateLimiter {
     where
         E: sqlx::Executor<'c, Database = sqlx::Any>,
     {
-        let used_up = self.used_up(read, keys.iter().flatten(), now).await?;
-        Ok(keys
-            .iter()
-            .map(|keys| {
-                keys.iter()
-                    .any(|k| used_up.contains(k))
-                    .then(|| self.retry_after(now))
-            })
-            .collect())
+        Self::blocked_each_of(read, &[(self, keys)], now).await
     }
 
-    /// Which of `keys` already used up their window.
-    async fn used_up<'c, 'k, E>(
-        &self,
+    /// [`RateLimiter::blocked_each`] for several limiters over the same requests (each
+    /// limiter's `keys[i]` are the i-th request's), in one query for all: for each request, the
+    /// longest wait any of them asks.
+    pub async fn blocked_each_of<'c, E>(
         read: E,
-        keys: impl Iterator<Item = &'k String>,
+        limiters: &[(&RateLimiter, &[Vec<String>])],
         now: Timestamp,
-    ) -> Result<HashSet<String>>
+    ) -> Result<Vec<Option<u64>>>
     where
         E: sqlx::Executor<'c, Database = sqlx::Any>,
     {
-        let start = self.window_start(now);
-        let limit = i64::from(self.limit);
-        match &self.store {
-            Store::Memory(windows) => {
-                let windows = windows.lock().unwrap_or_else(|e| e.into_inner());
-                Ok(keys
-                    .filter(|k| {
-                        windows
-                            .get(*k)
-                            .is_some_and(|&(s, n)| s == start && n >= limit)
+        let asked: Vec<(&RateLimiter, Vec<&String>)> = limiters
+            .iter()
+            .map(|(limiter, keys)| (*limiter, keys.iter().flatten().collect()))
+            .collect();
+        let used_up = used_up(read, &asked, now).await?;
+        let requests = limiters.iter().map(|(_, keys)| keys.len()).max();
+        Ok((0..requests.unwrap_or(0))
+            .map(|i| {
+                limiters
+                    .iter()
+                    .zip(&used_up)
+                    .filter(|((_, keys), used_up)| {
+                        keys.get(i)
+                            .is_some_and(|keys| keys.iter().any(|k| used_up.contains(k)))
                     })
-                    .cloned()
-                    .collect())
-            }
-            Store::Shared(_) => {
-                let mut keys: Vec<&String> = keys.collect();
-                keys.sort();
-                keys.dedup();
-                if keys.is_empty() {
-                    return Ok(HashSet::new());
-                }
-                // One round trip for all the keys: this runs before every redemption.
-                let list = (3..keys.len() + 3)
-                    .map(|i| format!("${i}"))
-                    .collect::<Vec<_>>()
-                    .join(", ");
-                let sql = format!(
-                    "SELECT key FROM rate_limits \
-                     WHERE window_start = $1 AND hits >= $2 AND key IN ({list})"
-                );
-                let mut query = sqlx::query_scalar::<_, String>(&sql)
-                    .bind(start)
-                    .bind(limit);
-                for key in &keys {
-                    query = query.bind(self.shared_key(key));
-                }
-                let prefix = self.shared_key("");
-                Ok(query
-                    .fetch_all(read)
-                    .await?
-                    .into_iter()
-                    .filter_map(|k| k.strip_prefix(&prefix).map(str::to_string))
-                    .collect())
-            }
-        }
+                    .map(|((limiter, _), _)| limiter.retry_after(now))
+                    .max()
+            })
+            .collect())
     }
 
     /// Counts one attempt for each of `keys`; says how long to wait if one is now over its
@@ -275,6 +239,86 @@ pub async fn purge(db: &Db, window_secs: u64, now: Timestamp) -> Result<u64> {
         })
     })
     .await
+}
+
+/// For each limiter, which of its keys already used up their window: the shared counters of
+/// them all in one round trip, since this runs before every redemption.
+async fn used_up<'c, E>(
+    read: E,
+    asked: &[(&RateLimiter, Vec<&String>)],
+    now: Timestamp,
+) -> Result<Vec<HashSet<String>>>
+where
+    E: sqlx::Executor<'c, Database = sqlx::Any>,
+{
+    let mut found: Vec<HashSet<String>> = vec![HashSet::new(); asked.len()];
+    // Per limiter counted in the database: its window, its limit and its keys.
+    let mut shared: Vec<(usize, i64, i64, Vec<String>)> = Vec::new();
+    for (i, (limiter, keys)) in asked.iter().enumerate() {
+        let start = limiter.window_start(now);
+        let limit = i64::from(limiter.limit);
+        match &limiter.store {
+            Store::Memory(windows) => {
+                let windows = windows.lock().unwrap_or_else(|e| e.into_inner());
+                found[i] = keys
+                    .iter()
+                    .filter(|k| {
+                        windows
+                            .get(**k)
+                            .is_some_and(|&(s, n)| s == start && n >= limit)
+                    })
+                    .map(|k| k.to_string())
+                    .collect();
+            }
+            Store::Shared(_) => {
+                let mut keys: Vec<String> = keys.iter().map(|k| limiter.shared_key(k)).collect();
+                keys.sort();
+                keys.dedup();
+                if !keys.is_empty() {
+                    shared.push((i, start, limit, keys));
+                }
+            }
+        }
+    }
+    if shared.is_empty() {
+        return Ok(found);
+    }
+    let mut n = 0;
+    let mut next = || {
+        n += 1;
+        format!("${n}")
+    };
+    let clauses: Vec<String> = shared
+        .iter()
+        .map(|(_, _, _, keys)| {
+            let (start, limit) = (next(), next());
+            let list: Vec<String> = keys.iter().map(|_| next()).collect();
+            format!(
+                "(window_start = {start} AND hits >= {limit} AND key IN ({}))",
+                list.join(", ")
+            )
+        })
+        .collect();
+    let sql = format!("SELECT key FROM rate_limits WHERE {}", clauses.join(" OR "));
+    let mut query = sqlx::query_scalar::<_, String>(&sql);
+    for (_, start, limit, keys) in &shared {
+        query = query.bind(*start).bind(*limit);
+        for key in keys {
+            query = query.bind(key.clone());
+        }
+    }
+    for key in query.fetch_all(read).await? {
+        // Each limiter's keys carry its name: the key goes back to the limiter that asked.
+        for (i, _, _, keys) in &shared {
+            let prefix = asked[*i].0.shared_key("");
+            if let Some(own) = key.strip_prefix(&prefix) {
+                if keys.contains(&key) {
+                    found[*i].insert(own.to_string());
+                }
+            }
+        }
+    }
+    Ok(found)
 }
 
 #[cfg(test)]

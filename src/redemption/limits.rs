@@ -51,19 +51,15 @@ impl InvalidCodeLimits {
             .iter()
             .map(|a| a.iter().map(|(_, ip)| address_key(*ip)).collect())
             .collect();
-        let by_site = self
-            .by_site
-            .blocked_each(&mut *conn, &site_keys, now)
-            .await?;
-        let by_address = self
-            .by_address
-            .blocked_each(&mut *conn, &address_keys, now)
-            .await?;
-        Ok(by_site
-            .into_iter()
-            .zip(by_address)
-            .map(|(s, a)| s.max(a))
-            .collect())
+        RateLimiter::blocked_each_of(
+            conn,
+            &[
+                (&self.by_site, &site_keys),
+                (&self.by_address, &address_keys),
+            ],
+            now,
+        )
+        .await
     }
 
     /// [`InvalidCodeLimits::blocked_each`] for one asker.

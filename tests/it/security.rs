@@ -11,6 +11,7 @@ use serde_json::{json, Value};
 on_both_databases!(
     guessing_pass_codes_hits_429_long_before_a_hit,
     guessing_short_codes_hits_429_long_before_a_hit,
+    an_address_guessing_through_many_sites_is_blocked_for_all,
     forms_without_csrf_token_change_nothing,
     sites_cannot_touch_another_sites_data,
     distributors_and_funders_cannot_touch_another_ones_data,
@@ -278,6 +279,30 @@ async fn guessing_short_codes_hits_429_long_before_a_hit(backend: Backend) {
     let after = counts(&app).await;
     let redemptions = |c: &[(&str, i64)]| c.iter().find(|(t, _)| *t == "redemptions").unwrap().1;
     assert_eq!(redemptions(&before), redemptions(&after));
+}
+
+/// Both counters (a site's, its address's, read together before each redemption) block: five
+/// sites' worth of guesses from one address block a sixth site there, whose own count is nil.
+async fn an_address_guessing_through_many_sites_is_blocked_for_all(backend: Backend) {
+    let Some(app) = TestApp::spawn_with(backend, |c| c.invalid_code_limit = 4).await else {
+        return;
+    };
+    let mut sites = Vec::new();
+    for i in 0..6 {
+        sites.push(app.qualified_site(&format!("Espace numérique {i}")).await.1);
+    }
+    // Four guesses per site: each site reaches its own limit, the address 20 (5 × 4).
+    for (i, site) in sites[..5].iter().enumerate() {
+        for attempt in 0..4 {
+            let (status, body) = app.redeem(site, &format!("ABCD-EFGH-J{i}{attempt}K")).await;
+            assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+            assert_eq!(error_code(&body), "invalid_code", "{body}");
+        }
+        let (status, body) = app.redeem(site, "ABCD-EFGH-JK99").await;
+        assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "site {i}: {body}");
+    }
+    let (status, body) = app.redeem(&sites[5], "ABCD-EFGH-JK98").await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
 }
 
 async fn forms_without_csrf_token_change_nothing(backend: Backend) {
