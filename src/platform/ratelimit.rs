@@ -252,8 +252,10 @@ where
     E: sqlx::Executor<'c, Database = sqlx::Any>,
 {
     let mut found: Vec<HashSet<String>> = vec![HashSet::new(); asked.len()];
-    // Per limiter counted in the database: its window, its limit and its keys.
-    let mut shared: Vec<(usize, i64, i64, Vec<String>)> = Vec::new();
+    // Per limiter counted in the database: its window, its limit and its keys as stored.
+    let mut shared: Vec<(i64, i64, Vec<String>)> = Vec::new();
+    // A stored key (it carries its limiter's name): which limiter asked, under which key.
+    let mut owners: HashMap<String, (usize, &String)> = HashMap::new();
     for (i, (limiter, keys)) in asked.iter().enumerate() {
         let start = limiter.window_start(now);
         let limit = i64::from(limiter.limit);
@@ -271,11 +273,15 @@ where
                     .collect();
             }
             Store::Shared(_) => {
-                let mut keys: Vec<String> = keys.iter().map(|k| limiter.shared_key(k)).collect();
-                keys.sort();
-                keys.dedup();
-                if !keys.is_empty() {
-                    shared.push((i, start, limit, keys));
+                let mut stored = Vec::new();
+                for key in keys {
+                    let as_stored = limiter.shared_key(key);
+                    if owners.insert(as_stored.clone(), (i, *key)).is_none() {
+                        stored.push(as_stored);
+                    }
+                }
+                if !stored.is_empty() {
+                    shared.push((start, limit, stored));
                 }
             }
         }
@@ -290,7 +296,7 @@ where
     };
     let clauses: Vec<String> = shared
         .iter()
-        .map(|(_, _, _, keys)| {
+        .map(|(_, _, keys)| {
             let (start, limit) = (next(), next());
             let list: Vec<String> = keys.iter().map(|_| next()).collect();
             format!(
@@ -301,21 +307,15 @@ where
         .collect();
     let sql = format!("SELECT key FROM rate_limits WHERE {}", clauses.join(" OR "));
     let mut query = sqlx::query_scalar::<_, String>(&sql);
-    for (_, start, limit, keys) in &shared {
+    for (start, limit, keys) in &shared {
         query = query.bind(*start).bind(*limit);
         for key in keys {
             query = query.bind(key.clone());
         }
     }
-    for key in query.fetch_all(read).await? {
-        // Each limiter's keys carry its name: the key goes back to the limiter that asked.
-        for (i, _, _, keys) in &shared {
-            let prefix = asked[*i].0.shared_key("");
-            if let Some(own) = key.strip_prefix(&prefix) {
-                if keys.contains(&key) {
-                    found[*i].insert(own.to_string());
-                }
-            }
+    for stored in query.fetch_all(read).await? {
+        if let Some((i, key)) = owners.get(&stored) {
+            found[*i].insert(key.to_string());
         }
     }
     Ok(found)
