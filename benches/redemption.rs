@@ -1421,6 +1421,9 @@ struct Load {
     elapsed: Duration,
     /// Sorted latencies of every job, failed ones included.
     latencies: Vec<Duration>,
+    /// Paced loads: how late each request left after it was due (sorted), the load
+    /// generator's own delay, which its latency includes (tokio's timer ticks every ms).
+    late: Vec<Duration>,
     ran_out: bool,
     /// CPU time of this process (server, clients, SQLite) per second of the load: cores used.
     process_cores: f64,
@@ -1464,13 +1467,22 @@ impl Load {
     }
 
     fn ms(&self, q: f64) -> f64 {
-        if self.latencies.is_empty() {
-            return f64::NAN;
-        }
-        let rank =
-            ((q * self.latencies.len() as f64).ceil() as usize).clamp(1, self.latencies.len());
-        self.latencies[rank - 1].as_secs_f64() * 1000.0
+        quantile_ms(&self.latencies, q)
     }
+
+    /// How late the paced requests left (see [`Load::late`]), in ms.
+    fn late_ms(&self, q: f64) -> f64 {
+        quantile_ms(&self.late, q)
+    }
+}
+
+/// The `q` quantile of sorted durations, in ms.
+fn quantile_ms(sorted: &[Duration], q: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let rank = ((q * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
+    sorted[rank - 1].as_secs_f64() * 1000.0
 }
 
 /// A load of `clients` tasks for `secs`. Closed loop (`pace` None): each task sends its next
@@ -1491,7 +1503,7 @@ async fn run_load(
     for client in 0..clients {
         let (cursor, barrier, job) = (cursor.clone(), barrier.clone(), job.clone());
         tasks.push(tokio::spawn(async move {
-            let mut latencies = Vec::new();
+            let (mut latencies, mut late) = (Vec::new(), Vec::new());
             let (mut done, mut errors, mut first_error, mut ran_out) = (0, 0, None, false);
             barrier.wait().await;
             let start = Instant::now();
@@ -1508,6 +1520,7 @@ async fn run_load(
                         break;
                     }
                     tokio::time::sleep_until(due.into()).await;
+                    late.push(due.elapsed());
                     due += every;
                 }
                 let i = cursor.fetch_add(1, Ordering::Relaxed);
@@ -1529,7 +1542,7 @@ async fn run_load(
                     }
                 }
             }
-            (done, errors, first_error, ran_out, latencies)
+            (done, errors, first_error, ran_out, latencies, late)
         }));
     }
     barrier.wait().await;
@@ -1544,6 +1557,7 @@ async fn run_load(
         first_error: None,
         elapsed: Duration::ZERO,
         latencies: Vec::new(),
+        late: Vec::new(),
         ran_out: false,
         process_cores: 0.0,
         machine_busy: 0.0,
@@ -1552,7 +1566,7 @@ async fn run_load(
         groups: (0, 0.0, 0, 0.0),
     };
     for t in tasks {
-        let (done, errors, first_error, ran_out, latencies) = t.await.expect("load task");
+        let (done, errors, first_error, ran_out, latencies, late) = t.await.expect("load task");
         load.done += done;
         load.errors += errors;
         load.ran_out |= ran_out;
@@ -1560,6 +1574,7 @@ async fn run_load(
             load.first_error = first_error;
         }
         load.latencies.extend(latencies);
+        load.late.extend(late);
     }
     load.elapsed = started.elapsed();
     load.process_cores = (process_cpu_secs() - cpu_before) / load.elapsed.as_secs_f64();
@@ -1578,6 +1593,7 @@ async fn run_load(
         load.machine_busy = machine_after.0.saturating_sub(machine_before.0) as f64 / total as f64;
     }
     load.latencies.sort_unstable();
+    load.late.sort_unstable();
     load
 }
 
@@ -2201,11 +2217,14 @@ impl Report {
         println!("paced, 64 clients of 64 sites (latency from when each request was due):");
         for (_, share, rate, l) in &self.paced {
             println!(
-                "  {:>6}/s asked ({share}): {}/s served, p50 {:.2} ms, p99 {:.1} ms",
+                "  {:>6}/s asked ({share}): {}/s served, p50 {:.2} ms, p99 {:.1} ms; \
+                 sent late by p50 {:.2} ms, p99 {:.1} ms",
                 thousands(*rate),
                 thousands(l.rate()),
                 l.ms(0.5),
-                l.ms(0.99)
+                l.ms(0.99),
+                l.late_ms(0.5),
+                l.late_ms(0.99)
             );
         }
         let heaviest = self
