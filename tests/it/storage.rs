@@ -13,6 +13,7 @@ on_both_databases!(
     a_panicking_transaction_fails_alone_and_writing_goes_on,
     a_batch_writes_all_its_parts_or_none,
     a_transaction_nobody_waits_for_is_not_run,
+    postgresql_plans_each_prepared_statement_once,
 );
 
 async fn db(backend: Backend) -> Option<Db> {
@@ -231,4 +232,20 @@ async fn a_transaction_nobody_waits_for_is_not_run(backend: Backend) {
     // Whatever the writer does next, the abandoned write must not appear.
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     assert_eq!(ids(&db).await, vec![1]);
+}
+
+/// PostgreSQL plans a kept statement once for any values (`db::POSTGRES_PLAN_CACHE_MODE`): the
+/// option reaches the server, which ignores an unknown connection parameter silently.
+async fn postgresql_plans_each_prepared_statement_once(backend: Backend) {
+    if backend != Backend::Postgres {
+        return;
+    }
+    let Some(db) = db(backend).await else {
+        return;
+    };
+    let mode: String = sqlx::query_scalar("SELECT current_setting('plan_cache_mode')")
+        .fetch_one(db.reads())
+        .await
+        .expect("the setting");
+    assert_eq!(mode, "force_generic_plan");
 }
