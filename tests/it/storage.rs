@@ -235,7 +235,7 @@ async fn a_transaction_nobody_waits_for_is_not_run(backend: Backend) {
 }
 
 /// PostgreSQL plans a kept statement once for any values (`db::POSTGRES_PLAN_CACHE_MODE`): the
-/// option reaches the server, which ignores an unknown connection parameter silently.
+/// option reaches the server (sqlx only warns of a URL parameter it does not know).
 async fn postgresql_plans_each_prepared_statement_once(backend: Backend) {
     if backend != Backend::Postgres {
         return;

@@ -312,10 +312,11 @@ const POSTGRES_STATEMENT_CACHE: usize = 1024;
 /// How PostgreSQL plans the statements a connection keeps prepared: once, for any values. By
 /// default it plans each of a statement's first five executions for their values before
 /// settling, and a redemption group's texts, one per group size, seldom run more than a few
-/// times each: PostgreSQL spent 15 % less CPU per redemption from 8 clients on, and served
-/// 7–12 % more (BENCHMARKS.md, run AA). The statements keep no value-dependent plan choices
-/// (a cheque's status is compared as an expression no index matches, see
-/// `redemption::repo::STATUS`).
+/// times each: PostgreSQL spent 13–15 % less CPU per redemption from 8 clients on, and served
+/// 7–12 % more; bulk issuance, settlement, reconciliation and the funder's view did not move
+/// (BENCHMARKS.md, run AA). The one statement known to want a plan for its values (a cheque's
+/// status once led to an index intersection) compares an expression no index matches
+/// (`redemption::repo::STATUS`).
 const POSTGRES_PLAN_CACHE_MODE: &str = "force_generic_plan";
 
 /// The PostgreSQL URL with this file's defaults; a URL that sets one keeps its own.
